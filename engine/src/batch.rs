@@ -1,0 +1,108 @@
+//! Atomic batches: every change commits together, as one version and one log frame, or
+//! none does.
+
+use std::time::Duration;
+
+use crate::stats::Op;
+use crate::tree::{check_key, Change, MAX_BATCH_BYTES};
+use crate::{Error, Result, Tree};
+
+/// A set of stashes and tosses that commit atomically. Dropping it uncommitted changes
+/// nothing. The first invalid key or value is remembered and returned by
+/// [`Batch::commit`], which then applies nothing.
+#[derive(Debug)]
+#[must_use = "a batch changes nothing until it is committed"]
+pub struct Batch {
+    tree: Tree,
+    changes: Vec<Change>,
+    bytes: usize,
+    error: Option<Error>,
+}
+
+impl Tree {
+    /// Starts an empty batch.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            tree: self.clone(),
+            changes: Vec::new(),
+            bytes: 0,
+            error: None,
+        }
+    }
+}
+
+impl Batch {
+    pub fn stash(&mut self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> &mut Self {
+        self.put(key.as_ref(), value.as_ref(), None)
+    }
+
+    pub fn stash_with_ttl(
+        &mut self,
+        key: impl AsRef<str>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> &mut Self {
+        self.put(key.as_ref(), value.as_ref(), Some(ttl))
+    }
+
+    fn put(&mut self, key: &str, value: &[u8], ttl: Option<Duration>) -> &mut Self {
+        if self.error.is_none() {
+            match self.tree.make_record(key, value, ttl) {
+                Ok(rec) => {
+                    self.bytes += key.len() + value.len();
+                    self.changes.push(Change::Put(rec));
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self
+    }
+
+    pub fn toss(&mut self, key: impl AsRef<str>) -> &mut Self {
+        let key = key.as_ref();
+        if self.error.is_none() {
+            match check_key(key) {
+                Ok(()) => {
+                    self.bytes += key.len();
+                    self.changes.push(Change::Delete(key.as_bytes().into()));
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self
+    }
+
+    /// Number of changes queued.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Applies every change atomically; returns the version they share (the current
+    /// version when nothing changed).
+    pub fn commit(self) -> Result<u64> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.bytes > MAX_BATCH_BYTES {
+            return Err(Error::TooLarge(format!(
+                "batch of {} bytes is over the maximum of {MAX_BATCH_BYTES} bytes; split it",
+                self.bytes
+            )));
+        }
+        let puts = self
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::Put(_)))
+            .count() as u64;
+        let tosses = self.changes.len() as u64 - puts;
+        let done = self.tree.commit(self.changes)?;
+        self.tree.count(Op::Batch, 1);
+        self.tree.count(Op::Stash, puts);
+        self.tree.count(Op::Toss, tosses);
+        Ok(done.version)
+    }
+}

@@ -1,0 +1,54 @@
+//! Wall-clock source for timestamps and TTLs, injectable so tests need no sleeps.
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::nut::{from_nanos, to_nanos};
+
+/// Where a tree reads the time from.
+pub trait Clock: Send + Sync + Debug {
+    fn now(&self) -> SystemTime;
+}
+
+/// The operating system's wall clock (the default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that only moves when told to; clones share the same time.
+#[derive(Clone, Debug)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    pub fn new(start: SystemTime) -> Self {
+        Self(Arc::new(AtomicU64::new(to_nanos(start))))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.0.fetch_add(by, Ordering::SeqCst);
+    }
+
+    pub fn set(&self, to: SystemTime) {
+        self.0.store(to_nanos(to), Ordering::SeqCst);
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new(SystemTime::now())
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        from_nanos(self.0.load(Ordering::SeqCst))
+    }
+}

@@ -1,0 +1,465 @@
+//! The ordered in-memory index: a copy-on-write B+tree.
+//!
+//! Nodes live behind `Arc`. A writer mutates through [`Arc::make_mut`], so when no
+//! snapshot shares a node the write happens in place (no copy, no allocation beyond the
+//! entry itself); when a snapshot (an iterator or a query) still holds the old root, only
+//! the nodes on the written path are copied, and copying a node clones `Arc`s, never entries.
+//! A snapshot is therefore one `Arc` clone of the root, and a scan never holds a lock.
+//!
+//! Entries are generic over [`Keyed`] so the structure can be tested with plain types;
+//! the engine stores [`crate::record::Record`]s.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// A node split off on overflow, with the smallest key it may hold.
+type Split<T> = (Arc<[u8]>, Node<T>);
+
+/// Maximum entries per leaf and children per internal node.
+const MAX: usize = 64;
+/// Below this a node is merged with or refilled from a sibling.
+const MIN: usize = MAX / 4;
+
+/// An entry ordered by its key bytes.
+pub(crate) trait Keyed: Clone {
+    fn key(&self) -> &[u8];
+}
+
+#[derive(Clone, Debug)]
+enum Node<T> {
+    Leaf(Vec<T>),
+    /// `seps[i]` is the smallest key that may live in `children[i + 1]`.
+    Internal {
+        seps: Vec<Arc<[u8]>>,
+        children: Vec<Arc<Node<T>>>,
+    },
+}
+
+impl<T: Keyed> Node<T> {
+    fn len(&self) -> usize {
+        match self {
+            Node::Leaf(items) => items.len(),
+            Node::Internal { children, .. } => children.len(),
+        }
+    }
+
+    fn child_index(seps: &[Arc<[u8]>], key: &[u8]) -> usize {
+        seps.partition_point(|s| &**s <= key)
+    }
+
+    /// Appends `other` (the right sibling) to `self`; `sep` separates them.
+    fn absorb(&mut self, sep: Arc<[u8]>, other: Node<T>) {
+        match (self, other) {
+            (Node::Leaf(a), Node::Leaf(b)) => a.extend(b),
+            (
+                Node::Internal { seps, children },
+                Node::Internal {
+                    seps: bseps,
+                    children: bchildren,
+                },
+            ) => {
+                seps.push(sep);
+                seps.extend(bseps);
+                children.extend(bchildren);
+            }
+            // Siblings always have the same height.
+            _ => unreachable!("siblings of different kinds"),
+        }
+    }
+
+    /// Splits off the upper part starting at position `at`; returns the separator and the
+    /// new right node.
+    fn split_at(&mut self, at: usize) -> Split<T> {
+        match self {
+            Node::Leaf(items) => {
+                let right = items.split_off(at);
+                let sep: Arc<[u8]> = Arc::from(right[0].key());
+                (sep, Node::Leaf(right))
+            }
+            Node::Internal { seps, children } => {
+                let rchildren = children.split_off(at);
+                let rseps = seps.split_off(at);
+                let sep = seps
+                    .pop()
+                    .unwrap_or_else(|| unreachable!("internal split with one child"));
+                (
+                    sep,
+                    Node::Internal {
+                        seps: rseps,
+                        children: rchildren,
+                    },
+                )
+            }
+        }
+    }
+
+    /// Inserts or replaces; returns the replaced entry and, on overflow, a split.
+    fn insert(&mut self, item: T) -> (Option<T>, Option<Split<T>>) {
+        match self {
+            Node::Leaf(items) => {
+                match items.binary_search_by(|e| e.key().cmp(item.key())) {
+                    Ok(i) => (Some(std::mem::replace(&mut items[i], item)), None),
+                    Err(i) => {
+                        items.insert(i, item);
+                        if items.len() <= MAX {
+                            return (None, None);
+                        }
+                        // Appending at the end (sequential keys) keeps the left node full,
+                        // so ordered loads pack leaves instead of leaving them half empty.
+                        let at = if i == items.len() - 1 {
+                            items.len() - 1
+                        } else {
+                            items.len() / 2
+                        };
+                        (None, Some(self.split_at(at)))
+                    }
+                }
+            }
+            Node::Internal { seps, children } => {
+                let ci = Self::child_index(seps, item.key());
+                let (old, split) = Arc::make_mut(&mut children[ci]).insert(item);
+                if let Some((sep, right)) = split {
+                    seps.insert(ci, sep);
+                    children.insert(ci + 1, Arc::new(right));
+                    if children.len() > MAX {
+                        let at = children.len() / 2;
+                        return (old, Some(self.split_at(at)));
+                    }
+                }
+                (old, None)
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<T> {
+        match self {
+            Node::Leaf(items) => match items.binary_search_by(|e| e.key().cmp(key)) {
+                Ok(i) => Some(items.remove(i)),
+                Err(_) => None,
+            },
+            Node::Internal { seps, children } => {
+                let ci = Self::child_index(seps, key);
+                let removed = Arc::make_mut(&mut children[ci]).remove(key)?;
+                if children[ci].len() < MIN && children.len() > 1 {
+                    // Rebalance with a neighbour: merge, and split again if too big.
+                    let left = if ci + 1 < children.len() { ci } else { ci - 1 };
+                    let sep = seps.remove(left);
+                    let right = Arc::unwrap_or_clone(children.remove(left + 1));
+                    let merged = Arc::make_mut(&mut children[left]);
+                    merged.absorb(sep, right);
+                    if merged.len() > MAX {
+                        let at = merged.len() / 2;
+                        let (sep, right) = merged.split_at(at);
+                        seps.insert(left, sep);
+                        children.insert(left + 1, Arc::new(right));
+                    }
+                }
+                Some(removed)
+            }
+        }
+    }
+}
+
+/// A copy-on-write B+tree map from key bytes to entries.
+#[derive(Clone, Debug)]
+pub(crate) struct Index<T> {
+    root: Arc<Node<T>>,
+    len: usize,
+}
+
+impl<T: Keyed> Default for Index<T> {
+    fn default() -> Self {
+        Self {
+            root: Arc::new(Node::Leaf(Vec::new())),
+            len: 0,
+        }
+    }
+}
+
+impl<T: Keyed> Index<T> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&T> {
+        let mut node = &*self.root;
+        loop {
+            match node {
+                Node::Leaf(items) => {
+                    return items
+                        .binary_search_by(|e| e.key().cmp(key))
+                        .ok()
+                        .map(|i| &items[i]);
+                }
+                Node::Internal { seps, children } => {
+                    node = &children[Node::<T>::child_index(seps, key)];
+                }
+            }
+        }
+    }
+
+    /// Inserts or replaces the entry with the same key; returns the replaced one.
+    pub(crate) fn insert(&mut self, item: T) -> Option<T> {
+        let (old, split) = Arc::make_mut(&mut self.root).insert(item);
+        if let Some((sep, right)) = split {
+            let left = std::mem::replace(&mut self.root, Arc::new(Node::Leaf(Vec::new())));
+            self.root = Arc::new(Node::Internal {
+                seps: vec![sep],
+                children: vec![left, Arc::new(right)],
+            });
+        }
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
+        // Look first so a miss copies no node shared with a snapshot.
+        self.get(key)?;
+        let removed = Arc::make_mut(&mut self.root).remove(key);
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        // Collapse a root left with a single child.
+        while let Node::Internal { children, .. } = &*self.root {
+            if children.len() != 1 {
+                break;
+            }
+            let only = Arc::clone(&children[0]);
+            self.root = only;
+        }
+        removed
+    }
+
+    /// A cursor positioned at the first entry at or after `start`.
+    pub(crate) fn cursor(&self, start: Bound<&[u8]>) -> Cursor<T> {
+        let mut stack = Vec::new();
+        let mut node = Arc::clone(&self.root);
+        loop {
+            let next = match &*node {
+                Node::Leaf(items) => {
+                    let pos = match start {
+                        Bound::Unbounded => 0,
+                        Bound::Included(k) => items.partition_point(|e| e.key() < k),
+                        Bound::Excluded(k) => items.partition_point(|e| e.key() <= k),
+                    };
+                    let mut cursor = Cursor {
+                        stack,
+                        leaf: Arc::clone(&node),
+                        pos,
+                    };
+                    cursor.settle();
+                    return cursor;
+                }
+                Node::Internal { seps, children } => {
+                    let ci = match start {
+                        Bound::Unbounded => 0,
+                        Bound::Included(k) | Bound::Excluded(k) => Node::<T>::child_index(seps, k),
+                    };
+                    (ci, Arc::clone(&children[ci]))
+                }
+            };
+            stack.push((node, next.0));
+            node = next.1;
+        }
+    }
+}
+
+/// Walks entries in key order over a fixed version of the tree; holds no lock.
+#[derive(Debug)]
+pub(crate) struct Cursor<T> {
+    /// Internal nodes above the leaf, with the index of the child we are in.
+    stack: Vec<(Arc<Node<T>>, usize)>,
+    leaf: Arc<Node<T>>,
+    pos: usize,
+}
+
+impl<T: Keyed> Cursor<T> {
+    fn leaf_len(&self) -> usize {
+        self.leaf.len()
+    }
+
+    /// Moves to the next leaf while the current position is past the end.
+    fn settle(&mut self) {
+        while self.pos >= self.leaf_len() {
+            // Climb to the first ancestor with a next child.
+            let (parent, ci) = loop {
+                match self.stack.pop() {
+                    None => return,
+                    Some((node, ci)) if ci + 1 < node.len() => break (node, ci + 1),
+                    Some(_) => {}
+                }
+            };
+            let mut node = match &*parent {
+                Node::Internal { children, .. } => Arc::clone(&children[ci]),
+                Node::Leaf(_) => unreachable!("stack holds internal nodes only"),
+            };
+            self.stack.push((parent, ci));
+            // Descend to the leftmost leaf.
+            loop {
+                let child = match &*node {
+                    Node::Leaf(_) => break,
+                    Node::Internal { children, .. } => Arc::clone(&children[0]),
+                };
+                self.stack.push((node, 0));
+                node = child;
+            }
+            self.leaf = node;
+            self.pos = 0;
+        }
+    }
+
+    pub(crate) fn peek(&self) -> Option<&T> {
+        match &*self.leaf {
+            Node::Leaf(items) => items.get(self.pos),
+            Node::Internal { .. } => None,
+        }
+    }
+
+    pub(crate) fn advance(&mut self) {
+        self.pos += 1;
+        self.settle();
+    }
+}
+
+/// Compares an entry's key against an end bound: is the key still inside?
+pub(crate) fn before_end(key: &[u8], end: Bound<&[u8]>) -> bool {
+    match end {
+        Bound::Unbounded => true,
+        Bound::Included(e) => key.cmp(e) != Ordering::Greater,
+        Bound::Excluded(e) => key < e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct E(Vec<u8>, u32);
+    impl Keyed for E {
+        fn key(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    fn collect(idx: &Index<E>, start: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
+        let mut c = idx.cursor(start);
+        let mut out = Vec::new();
+        while let Some(e) = c.peek() {
+            out.push((e.0.clone(), e.1));
+            c.advance();
+        }
+        out
+    }
+
+    fn check_invariants(node: &Node<E>, lo: Option<&[u8]>, hi: Option<&[u8]>, root: bool) -> usize {
+        match node {
+            Node::Leaf(items) => {
+                assert!(items.len() <= MAX);
+                for w in items.windows(2) {
+                    assert!(w[0].key() < w[1].key(), "leaf not sorted");
+                }
+                for e in items {
+                    if let Some(lo) = lo {
+                        assert!(e.key() >= lo);
+                    }
+                    if let Some(hi) = hi {
+                        assert!(e.key() < hi);
+                    }
+                }
+                0
+            }
+            Node::Internal { seps, children } => {
+                assert_eq!(seps.len() + 1, children.len());
+                assert!(children.len() <= MAX);
+                assert!(root || children.len() >= 2);
+                let mut depth = None;
+                for (i, c) in children.iter().enumerate() {
+                    let clo = if i == 0 { lo } else { Some(&*seps[i - 1]) };
+                    let chi = if i == seps.len() { hi } else { Some(&*seps[i]) };
+                    let d = check_invariants(c, clo, chi, false);
+                    assert!(depth.is_none_or(|x| x == d), "unbalanced");
+                    depth = Some(d);
+                }
+                depth.unwrap_or(0) + 1
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn matches_btreemap(ops in proptest::collection::vec((any::<bool>(), 0u16..600, any::<u32>()), 1..3000)) {
+            let mut idx = Index::<E>::default();
+            let mut model = BTreeMap::new();
+            type Snapshot = (Index<E>, BTreeMap<Vec<u8>, u32>);
+            let mut snapshot: Option<Snapshot> = None;
+            for (n, (put, k, v)) in ops.into_iter().enumerate() {
+                let key = format!("k{k:05}").into_bytes();
+                if put {
+                    let old = idx.insert(E(key.clone(), v)).map(|e| e.1);
+                    prop_assert_eq!(old, model.insert(key, v));
+                } else {
+                    let old = idx.remove(&key).map(|e| e.1);
+                    prop_assert_eq!(old, model.remove(&key));
+                }
+                prop_assert_eq!(idx.len(), model.len());
+                if n % 500 == 0 {
+                    snapshot = Some((idx.clone(), model.clone()));
+                }
+            }
+            check_invariants(&idx.root, None, None, true);
+            let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect(&idx, Bound::Unbounded), all);
+            let mid = b"k00300".as_slice();
+            let from: Vec<_> = model.range(mid.to_vec()..).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect(&idx, Bound::Included(mid)), from);
+            let after: Vec<_> = model.range((Bound::Excluded(mid.to_vec()), Bound::Unbounded)).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect(&idx, Bound::Excluded(mid)), after);
+            // A snapshot taken earlier is unaffected by later writes.
+            if let Some((snap, snap_model)) = snapshot {
+                let expect: Vec<_> = snap_model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                prop_assert_eq!(collect(&snap, Bound::Unbounded), expect);
+            }
+        }
+    }
+
+    #[test]
+    fn sequential_load_packs_leaves() {
+        let mut idx = Index::<E>::default();
+        for i in 0..10_000u32 {
+            idx.insert(E(format!("key-{i:08}").into_bytes(), i));
+        }
+        let leaves = count_leaves(&idx.root);
+        // Full leaves hold MAX entries; allow the last one per level to be partial.
+        assert!(
+            leaves <= 10_000 / MAX + 2,
+            "{leaves} leaves for 10k sequential keys"
+        );
+    }
+
+    fn count_leaves(n: &Node<E>) -> usize {
+        match n {
+            Node::Leaf(_) => 1,
+            Node::Internal { children, .. } => children.iter().map(|c| count_leaves(c)).sum(),
+        }
+    }
+
+    #[test]
+    fn deleting_everything_collapses_to_empty_leaf() {
+        let mut idx = Index::<E>::default();
+        for i in 0..5000u32 {
+            idx.insert(E(format!("{i:06}").into_bytes(), i));
+        }
+        for i in (0..5000u32).rev() {
+            assert!(idx.remove(format!("{i:06}").as_bytes()).is_some());
+        }
+        assert_eq!(idx.len(), 0);
+        assert!(matches!(&*idx.root, Node::Leaf(v) if v.is_empty()));
+    }
+}

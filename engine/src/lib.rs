@@ -1,0 +1,59 @@
+//! `acorn`: an embedded document store.
+//!
+//! Stash (put), crack (get) and toss (delete) "nuts" — values with a version, a wall-clock
+//! timestamp and an optional TTL — under string keys, with atomic batches, optimistic
+//! transactions, queries and key-ordered snapshot iteration. In memory
+//! ([`Tree::open_memory`]) or durable on disk ([`Tree::open`]).
+//!
+//! ```
+//! use acorn::{Tree, Event};
+//! # fn main() -> acorn::Result<()> {
+//! let tree = Tree::open_memory();
+//! let events = tree.subscribe();
+//! let v1 = tree.stash("user-1", br#"{"name":"ada"}"#)?;
+//! let nut = tree.crack("user-1")?.expect("just stashed");
+//! assert_eq!(nut.value, br#"{"name":"ada"}"#);
+//! assert_eq!(nut.version, v1);
+//!
+//! let mut batch = tree.batch();
+//! batch.stash("user-2", b"{}").stash("user-3", b"{}").toss("user-1");
+//! batch.commit()?;
+//! let keys: Vec<String> = tree.prefix("user-").map(|n| n.key).collect();
+//! assert_eq!(keys, ["user-2", "user-3"]);
+//! assert_eq!(events.try_iter().count(), 4);
+//! # Ok(()) }
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod batch;
+mod clock;
+mod codec;
+mod error;
+mod events;
+mod index;
+mod iter;
+pub mod monitor;
+mod nut;
+mod query;
+mod record;
+mod stats;
+mod storage;
+mod tree;
+mod txn;
+
+pub use batch::Batch;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::{Binary, Codec, Json, Typed};
+pub use error::{Error, Result};
+pub use events::Event;
+pub use iter::Iter;
+pub use nut::{Nut, NutRef};
+pub use query::Query;
+pub use stats::{OpCounts, Stats};
+pub use storage::{RecoveryMode, SyncPolicy};
+pub use tree::{Tree, TreeBuilder, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use txn::{Txn, MAX_ATTEMPTS};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,102 @@
+//! Operation counters (sharded per thread so readers on several cores do not fight over
+//! one cache line) and the [`Stats`] snapshot.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Counted operations.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op {
+    Stash = 0,
+    Crack,
+    Toss,
+    Batch,
+    Txn,
+    TxnRetry,
+    Query,
+    Iter,
+    Purged,
+}
+const OPS: usize = 9;
+const SHARDS: usize = 16;
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard([AtomicU64; OPS]);
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters([Shard; SHARDS]);
+
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static INDEX: Cell<usize> = const { Cell::new(usize::MAX) });
+    INDEX.with(|i| {
+        if i.get() == usize::MAX {
+            i.set(NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS);
+        }
+        i.get()
+    })
+}
+
+impl Counters {
+    pub(crate) fn add(&self, op: Op, n: u64) {
+        self.0[shard_index()].0[op as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn total(&self, op: Op) -> u64 {
+        self.0
+            .iter()
+            .map(|s| s.0[op as usize].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn snapshot(&self) -> OpCounts {
+        OpCounts {
+            stashes: self.total(Op::Stash),
+            cracks: self.total(Op::Crack),
+            tosses: self.total(Op::Toss),
+            batches: self.total(Op::Batch),
+            transactions: self.total(Op::Txn),
+            transaction_retries: self.total(Op::TxnRetry),
+            queries: self.total(Op::Query),
+            iterators: self.total(Op::Iter),
+            expired_purged: self.total(Op::Purged),
+        }
+    }
+}
+
+/// How many times each operation ran since the tree was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    /// Single stashes plus items stashed through batches and transactions.
+    pub stashes: u64,
+    pub cracks: u64,
+    pub tosses: u64,
+    /// Committed batches.
+    pub batches: u64,
+    /// Committed transactions.
+    pub transactions: u64,
+    /// Transaction attempts that conflicted and were run again.
+    pub transaction_retries: u64,
+    pub queries: u64,
+    pub iterators: u64,
+    pub expired_purged: u64,
+}
+
+/// A point-in-time summary of a tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Visible items (expired ones excluded), as `len()`.
+    pub items: usize,
+    /// Key plus value bytes of every stored item (expired but unpurged ones included).
+    pub live_bytes: u64,
+    /// The latest committed version.
+    pub version: u64,
+    pub ops: OpCounts,
+    /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
+    pub torn_bytes_dropped: u64,
+    /// Durable mode only: current size of the write-ahead log, bytes.
+    pub wal_bytes: u64,
+    /// Durable mode only: snapshots written by `compact` (manual or automatic).
+    pub compactions: u64,
+}

@@ -1,0 +1,508 @@
+//! [`Tree`]: the ordered in-memory index with metadata, and the one commit path that every
+//! write (stash, toss, batch, transaction, purge) goes through.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::events::{Event, Subscribers};
+use crate::index::{Index, Keyed};
+use crate::nut::{to_nanos, Nut, NutRef};
+use crate::record::Record;
+use crate::stats::{Counters, Op, Stats};
+use crate::storage::{Durable, Options, RecoveryMode, SyncPolicy};
+use crate::{Error, Result};
+
+/// Longest accepted key, in bytes. Longer keys fail with [`Error::TooLarge`].
+pub const MAX_KEY_LEN: usize = 4096;
+/// Largest accepted value, in bytes. Larger values fail with [`Error::TooLarge`].
+pub const MAX_VALUE_LEN: usize = 16 << 20;
+/// Largest batch or transaction, in key plus value bytes.
+pub const MAX_BATCH_BYTES: usize = 256 << 20;
+
+/// An embedded, ordered document store. Cheap to clone (an `Arc` inside); share it freely
+/// between threads.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    state: RwLock<State>,
+    clock: Arc<dyn Clock>,
+    pub(crate) counters: Counters,
+    durable: Option<Durable>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) index: Index<Record>,
+    live_bytes: u64,
+    pub(crate) seq: u64,
+    /// `(expires, key)` of every record with a TTL.
+    expiry: BTreeSet<(u64, Box<[u8]>)>,
+    subscribers: Subscribers,
+}
+
+/// One change inside a commit.
+#[derive(Clone, Debug)]
+pub(crate) enum Change {
+    Put(Record),
+    Delete(Box<[u8]>),
+}
+
+impl State {
+    /// Version of the visible nut under `key`, if any.
+    pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.index
+            .get(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    fn expired_count(&self, now: u64) -> usize {
+        if self.expiry.is_empty() {
+            return 0;
+        }
+        let end: (u64, Box<[u8]>) = (now.saturating_add(1), Box::default());
+        self.expiry.range(..end).count()
+    }
+
+    /// Applies changes already stamped with `seq`. Returns how many deletes removed a visible
+    /// item, and fills `events` when someone listens.
+    pub(crate) fn apply(
+        &mut self,
+        changes: Vec<Change>,
+        now: u64,
+        events: &mut Option<Vec<Event>>,
+    ) -> usize {
+        let mut removed = 0;
+        for change in changes {
+            match change {
+                Change::Put(rec) => {
+                    if let Some(ev) = events {
+                        ev.push(Event::Stashed {
+                            key: rec.view().key.to_owned(),
+                            version: rec.version(),
+                        });
+                    }
+                    let expiry =
+                        (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
+                    self.live_bytes += rec.payload_len() as u64;
+                    if let Some(old) = self.index.insert(rec) {
+                        self.forget(&old);
+                    }
+                    // After forgetting the old record: both may expire at the same instant.
+                    if let Some(entry) = expiry {
+                        self.expiry.insert(entry);
+                    }
+                }
+                Change::Delete(key) => {
+                    if let Some(old) = self.index.remove(&key) {
+                        self.forget(&old);
+                        let expired = old.is_expired(now);
+                        removed += usize::from(!expired);
+                        if let Some(ev) = events {
+                            let key = old.view().key.to_owned();
+                            ev.push(if expired {
+                                Event::Expired { key }
+                            } else {
+                                Event::Tossed { key }
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    fn forget(&mut self, old: &Record) {
+        self.live_bytes -= old.payload_len() as u64;
+        if old.expires() != 0 {
+            self.expiry.remove(&(old.expires(), Box::from(old.key())));
+        }
+    }
+
+    /// Keys of records whose TTL ran out by `now`.
+    fn expired_keys(&self, now: u64) -> Vec<Box<[u8]>> {
+        let end: (u64, Box<[u8]>) = (now.saturating_add(1), Box::default());
+        self.expiry.range(..end).map(|(_, k)| k.clone()).collect()
+    }
+}
+
+/// The result of one commit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Committed {
+    pub(crate) version: u64,
+    pub(crate) removed: usize,
+}
+
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidKey("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::TooLarge(format!(
+            "key of {} bytes (starting {:?}) is over the maximum of {MAX_KEY_LEN} bytes",
+            key.len(),
+            key.chars().take(32).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_value(key: &str, value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::TooLarge(format!(
+            "value of {} bytes for key {key:?} is over the maximum of {MAX_VALUE_LEN} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Configures and opens a [`Tree`].
+#[derive(Debug, Clone)]
+pub struct TreeBuilder {
+    path: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    options: Options,
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        Self {
+            path: None,
+            clock: Arc::new(SystemClock),
+            options: Options::default(),
+        }
+    }
+}
+
+impl TreeBuilder {
+    /// Makes the tree durable in this directory (created if missing).
+    #[must_use]
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// When a durable write is acknowledged; see [`SyncPolicy`]. Default: `Always`.
+    #[must_use]
+    pub fn sync(mut self, policy: SyncPolicy) -> Self {
+        self.options.sync = policy;
+        self
+    }
+
+    /// What to do when a data file is damaged before its tail. Default: refuse to open.
+    #[must_use]
+    pub fn recovery(mut self, mode: RecoveryMode) -> Self {
+        self.options.recovery = mode;
+        self
+    }
+
+    /// Compact automatically when the log grows past `factor` × the live data (and past
+    /// 4 MiB). Default 4; 0 turns automatic compaction off.
+    #[must_use]
+    pub fn compact_factor(mut self, factor: u32) -> Self {
+        self.options.compact_factor = factor;
+        self
+    }
+
+    /// Accepted for compatibility with AcornDB's builder. The engine keeps every item in
+    /// memory, so there is no page cache to size; the decoded-document cache lives in the
+    /// lab's `cached` variant. The value is only recorded.
+    #[must_use]
+    pub fn cache_capacity(mut self, items: usize) -> Self {
+        self.options.cache_capacity = items;
+        self
+    }
+
+    /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    pub fn open(self) -> Result<Tree> {
+        let mut state = State::default();
+        let durable = match &self.path {
+            None => None,
+            Some(path) => {
+                let (durable, recovered) = Durable::open(path, self.options.clone())?;
+                let now = to_nanos(self.clock.now());
+                let mut none = None;
+                state.seq = recovered.seq;
+                for rec in recovered.records {
+                    state.apply(vec![Change::Put(rec)], now, &mut none);
+                }
+                Some(durable)
+            }
+        };
+        Ok(Tree {
+            inner: Arc::new(Inner {
+                state: RwLock::new(state),
+                clock: self.clock,
+                counters: Counters::default(),
+                durable,
+            }),
+        })
+    }
+}
+
+impl Tree {
+    /// A new, empty, in-memory tree.
+    pub fn open_memory() -> Tree {
+        Tree {
+            inner: Arc::new(Inner {
+                state: RwLock::new(State::default()),
+                clock: Arc::new(SystemClock),
+                counters: Counters::default(),
+                durable: None,
+            }),
+        }
+    }
+
+    /// Opens (or creates) a durable tree in `path` with the default [`SyncPolicy::Always`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Tree> {
+        Self::builder().path(path).open()
+    }
+
+    pub fn builder() -> TreeBuilder {
+        TreeBuilder::default()
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        to_nanos(self.inner.clock.now())
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.inner
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_lock(&self) -> RwLockWriteGuard<'_, State> {
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn count(&self, op: Op, n: u64) {
+        self.inner.counters.add(op, n);
+    }
+
+    /// The single write path. `build` runs under the write lock and returns the changes
+    /// (or an error, e.g. a transaction's failed validation); they get the next version,
+    /// go to the log in durable mode, are applied, and are announced to subscribers.
+    pub(crate) fn commit_with(
+        &self,
+        build: impl FnOnce(&State, u64) -> Result<Vec<Change>>,
+    ) -> Result<Committed> {
+        let now = self.now();
+        let mut st = self.write_lock();
+        let mut changes = build(&st, now)?;
+        if changes.is_empty()
+            || changes
+                .iter()
+                .all(|c| matches!(c, Change::Delete(k) if st.index.get(k).is_none()))
+        {
+            return Ok(Committed {
+                version: st.seq,
+                removed: 0,
+            });
+        }
+        let version = st.seq + 1;
+        for change in &mut changes {
+            if let Change::Put(rec) = change {
+                rec.stamp(version, now);
+            }
+        }
+        let ticket = match &self.inner.durable {
+            Some(d) => Some(d.append(version, &changes)?),
+            None => None,
+        };
+        let mut events = (!st.subscribers.is_empty()).then(Vec::new);
+        let removed = st.apply(changes, now, &mut events);
+        st.seq = version;
+        if let Some(events) = events {
+            st.subscribers.publish(&events);
+        }
+        let compact = self
+            .inner
+            .durable
+            .as_ref()
+            .is_some_and(|d| d.wants_compaction(st.live_bytes));
+        drop(st);
+        if let (Some(d), Some(ticket)) = (&self.inner.durable, ticket) {
+            d.wait(ticket)?;
+        }
+        if compact {
+            self.compact()?;
+        }
+        Ok(Committed { version, removed })
+    }
+
+    pub(crate) fn commit(&self, changes: Vec<Change>) -> Result<Committed> {
+        self.commit_with(|_, _| Ok(changes))
+    }
+
+    /// Stores `value` under `key`, replacing any previous value; returns the new version.
+    pub fn stash(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64> {
+        self.stash_inner(key.as_ref(), value.as_ref(), None)
+    }
+
+    /// Like [`Tree::stash`], but the nut becomes invisible `ttl` from now.
+    pub fn stash_with_ttl(
+        &self,
+        key: impl AsRef<str>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<u64> {
+        self.stash_inner(key.as_ref(), value.as_ref(), Some(ttl))
+    }
+
+    fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
+        let rec = self.make_record(key, value, ttl)?;
+        self.count(Op::Stash, 1);
+        Ok(self.commit(vec![Change::Put(rec)])?.version)
+    }
+
+    /// Validates and builds an unstamped record.
+    pub(crate) fn make_record(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Record> {
+        check_key(key)?;
+        check_value(key, value)?;
+        let expires = match ttl {
+            None => 0,
+            Some(ttl) => to_nanos(self.inner.clock.now() + ttl),
+        };
+        Ok(Record::new(key.as_bytes(), value, 0, 0, expires))
+    }
+
+    /// Reads the nut under `key`; `None` when absent or expired.
+    pub fn crack(&self, key: impl AsRef<str>) -> Result<Option<Nut>> {
+        self.crack_with(key, |n| n.to_nut())
+    }
+
+    /// Reads the nut under `key` without copying it: `f` sees a borrowed view (decode it in
+    /// place). Returns `None` when the key is absent or expired.
+    pub fn crack_with<R>(
+        &self,
+        key: impl AsRef<str>,
+        f: impl FnOnce(NutRef<'_>) -> R,
+    ) -> Result<Option<R>> {
+        let key = key.as_ref();
+        check_key(key)?;
+        self.count(Op::Crack, 1);
+        let st = self.read();
+        Ok(match st.index.get(key.as_bytes()) {
+            Some(rec) if rec.expires() == 0 || !rec.is_expired(self.now()) => Some(f(rec.view())),
+            _ => None,
+        })
+    }
+
+    /// Removes `key`; returns whether a visible nut was there.
+    pub fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
+        let key = key.as_ref();
+        check_key(key)?;
+        self.count(Op::Toss, 1);
+        let done = self.commit(vec![Change::Delete(key.as_bytes().into())])?;
+        Ok(done.removed == 1)
+    }
+
+    /// Whether a visible nut is stored under `key` (false for invalid keys).
+    pub fn contains(&self, key: impl AsRef<str>) -> bool {
+        matches!(self.crack_with(key, |_| ()), Ok(Some(())))
+    }
+
+    /// Number of visible (unexpired) nuts.
+    pub fn len(&self) -> usize {
+        let st = self.read();
+        let expired = st.expired_count(self.now());
+        st.index.len() - expired
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every nut whose TTL ran out, emitting [`Event::Expired`] for each; returns
+    /// how many were removed.
+    pub fn purge_expired(&self) -> Result<usize> {
+        let mut purged = 0;
+        self.commit_with(|st, now| {
+            let keys = st.expired_keys(now);
+            purged = keys.len();
+            Ok(keys.into_iter().map(Change::Delete).collect())
+        })?;
+        self.count(Op::Purged, purged as u64);
+        Ok(purged)
+    }
+
+    /// A receiver of every committed change from now on, in commit order.
+    pub fn subscribe(&self) -> Receiver<Event> {
+        self.write_lock().subscribers.subscribe()
+    }
+
+    /// Item count, bytes and operation counters.
+    pub fn stats(&self) -> Stats {
+        let (items, live_bytes, version) = {
+            let st = self.read();
+            let expired = st.expired_count(self.now());
+            (st.index.len() - expired, st.live_bytes, st.seq)
+        };
+        let mut stats = Stats {
+            items,
+            live_bytes,
+            version,
+            ops: self.inner.counters.snapshot(),
+            ..Stats::default()
+        };
+        if let Some(d) = &self.inner.durable {
+            d.fill_stats(&mut stats);
+        }
+        stats
+    }
+
+    /// Makes every acknowledged write durable now (a no-op in memory).
+    pub fn flush(&self) -> Result<()> {
+        match &self.inner.durable {
+            Some(d) => d.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the live state to a new snapshot and drops the log it covers (a no-op in memory).
+    pub fn compact(&self) -> Result<()> {
+        let Some(d) = &self.inner.durable else {
+            return Ok(());
+        };
+        // Writers wait only while the log is cut and the index copied (one `Arc` clone);
+        // the snapshot file is then written from that frozen copy without any lock.
+        let (index, seq) = {
+            let st = self.write_lock();
+            d.begin_compaction(st.seq)?;
+            (st.index.clone(), st.seq)
+        };
+        d.finish_compaction(&index, seq, self.now())
+    }
+
+    /// A consistent copy of the index (one `Arc` clone) and the time to judge expiry by.
+    pub(crate) fn snapshot(&self) -> (Index<Record>, u64) {
+        let index = self.read().index.clone();
+        (index, self.now())
+    }
+}

@@ -1,0 +1,136 @@
+//! Optimistic transactions: reads record the version they saw, writes are buffered, and
+//! commit validates the reads under the write lock. Serializable for the keys touched.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::nut::Nut;
+use crate::record::Record;
+use crate::stats::Op;
+use crate::tree::{check_key, Change, MAX_BATCH_BYTES};
+use crate::{Error, Result, Tree};
+
+/// How many times a conflicting transaction runs before [`Error::Conflict`].
+pub const MAX_ATTEMPTS: u32 = 64;
+
+/// The view a transaction closure works through.
+#[derive(Debug)]
+pub struct Txn<'t> {
+    tree: &'t Tree,
+    /// Keys read from the tree, with the version seen (`None`: absent).
+    reads: BTreeMap<Box<[u8]>, Option<u64>>,
+    /// Buffered writes: `Some` to stash, `None` to toss.
+    writes: BTreeMap<Box<[u8]>, Option<Record>>,
+    bytes: usize,
+}
+
+impl<'t> Txn<'t> {
+    fn observe(&mut self, key: &str) -> Result<Option<Nut>> {
+        check_key(key)?;
+        if let Some(w) = self.writes.get(key.as_bytes()) {
+            return Ok(w.as_ref().map(Record::to_nut));
+        }
+        let nut = self.tree.crack(key)?;
+        self.reads
+            .entry(key.as_bytes().into())
+            .or_insert(nut.as_ref().map(|n| n.version));
+        Ok(nut)
+    }
+
+    /// Reads `key` as of this transaction: its own writes first, then the tree. A nut
+    /// written by this transaction reads back with version 0 (it has none until commit).
+    pub fn crack(&mut self, key: impl AsRef<str>) -> Result<Option<Nut>> {
+        self.observe(key.as_ref())
+    }
+
+    pub fn stash(&mut self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.put(key.as_ref(), value.as_ref(), None)
+    }
+
+    pub fn stash_with_ttl(
+        &mut self,
+        key: impl AsRef<str>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<()> {
+        self.put(key.as_ref(), value.as_ref(), Some(ttl))
+    }
+
+    fn put(&mut self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
+        let mut rec = self.tree.make_record(key, value, ttl)?;
+        rec.stamp(0, self.tree.now());
+        self.bytes += key.len() + value.len();
+        self.writes.insert(key.as_bytes().into(), Some(rec));
+        Ok(())
+    }
+
+    /// Removes `key`; returns whether it was visible to this transaction.
+    pub fn toss(&mut self, key: impl AsRef<str>) -> Result<bool> {
+        let key = key.as_ref();
+        let existed = self.observe(key)?.is_some();
+        self.bytes += key.len();
+        self.writes.insert(key.as_bytes().into(), None);
+        Ok(existed)
+    }
+}
+
+impl Tree {
+    /// Runs `f` as one atomic, isolated unit. When another writer changed a key `f` read
+    /// before this commit, `f` runs again (up to [`MAX_ATTEMPTS`] times, then
+    /// [`Error::Conflict`]). An `Err` from `f` discards every buffered write and is returned.
+    pub fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut tx = Txn {
+                tree: self,
+                reads: BTreeMap::new(),
+                writes: BTreeMap::new(),
+                bytes: 0,
+            };
+            let out = f(&mut tx)?;
+            if tx.bytes > MAX_BATCH_BYTES {
+                return Err(Error::TooLarge(format!(
+                    "transaction writes {} bytes, over the maximum of {MAX_BATCH_BYTES}",
+                    tx.bytes
+                )));
+            }
+            let Txn { reads, writes, .. } = tx;
+            let changes: Vec<Change> = writes
+                .into_iter()
+                .map(|(k, w)| match w {
+                    Some(rec) => Change::Put(rec),
+                    None => Change::Delete(k),
+                })
+                .collect();
+            let result = self.commit_with(|st, now| {
+                if reads
+                    .iter()
+                    .all(|(k, seen)| st.visible_version(k, now) == *seen)
+                {
+                    Ok(changes)
+                } else {
+                    Err(Error::Conflict)
+                }
+            });
+            match result {
+                Ok(_) => {
+                    self.count(Op::Txn, 1);
+                    return Ok(out);
+                }
+                Err(Error::Conflict) => {
+                    self.count(Op::TxnRetry, 1);
+                    backoff(attempt);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict)
+    }
+}
+
+fn backoff(attempt: u32) {
+    if attempt < 4 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(Duration::from_micros(1 << attempt.min(10)));
+    }
+}

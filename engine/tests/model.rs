@@ -1,0 +1,292 @@
+//! The engine against a `BTreeMap` model: random sequences of every operation; any
+//! divergence fails with the shrunk sequence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use acorn::{Error, ManualClock, Tree};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Stash(u8, u8),
+    StashTtl(u8, u8, u8),
+    Toss(u8),
+    Crack(u8),
+    Batch(Vec<(u8, Option<u8>)>, bool),
+    Txn(Vec<(u8, Option<u8>)>, bool),
+    Prefix(u8),
+    Range(u8, u8),
+    Query {
+        min_len: u8,
+        desc: bool,
+        skip: u8,
+        take: u8,
+    },
+    Advance(u8),
+    Purge,
+}
+
+fn key(k: u8) -> String {
+    // Two "directories" so prefixes select real subsets.
+    format!(
+        "{}-{:03}",
+        if k.is_multiple_of(2) { "even" } else { "odd" },
+        k % 40
+    )
+}
+
+fn value(v: u8) -> Vec<u8> {
+    vec![b'a' + v % 26; usize::from(v % 7)]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let kv = proptest::collection::vec((any::<u8>(), proptest::option::of(any::<u8>())), 0..6);
+    prop_oneof![
+        4 => (any::<u8>(), any::<u8>()).prop_map(|(k, v)| Op::Stash(k, v)),
+        1 => (any::<u8>(), any::<u8>(), 1u8..5).prop_map(|(k, v, t)| Op::StashTtl(k, v, t)),
+        2 => any::<u8>().prop_map(Op::Toss),
+        2 => any::<u8>().prop_map(Op::Crack),
+        1 => (kv.clone(), proptest::bool::weighted(0.2)).prop_map(|(c, bad)| Op::Batch(c, bad)),
+        1 => (kv, proptest::bool::weighted(0.2)).prop_map(|(c, abort)| Op::Txn(c, abort)),
+        1 => any::<u8>().prop_map(Op::Prefix),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Range(a, b)),
+        1 => (0u8..7, any::<bool>(), 0u8..5, 0u8..8).prop_map(|(min_len, desc, skip, take)| Op::Query { min_len, desc, skip, take }),
+        1 => (0u8..4).prop_map(Op::Advance),
+        1 => Just(Op::Purge),
+    ]
+}
+
+#[derive(Default)]
+struct Model {
+    /// key -> (value, version, expires at as seconds on the manual clock)
+    items: BTreeMap<String, (Vec<u8>, u64, Option<u64>)>,
+    /// Highest version ever given to each key, across tosses.
+    last_version: BTreeMap<String, u64>,
+    now: u64,
+}
+
+impl Model {
+    fn visible(&self) -> BTreeMap<&String, &Vec<u8>> {
+        self.items
+            .iter()
+            .filter(|(_, (_, _, exp))| exp.is_none_or(|e| e > self.now))
+            .map(|(k, (v, _, _))| (k, v))
+            .collect()
+    }
+
+    fn put(&mut self, k: String, v: Vec<u8>, version: u64, ttl: Option<u64>) {
+        let last = self.last_version.entry(k.clone()).or_insert(0);
+        assert!(
+            version > *last,
+            "version of {k} did not increase: {version} after {last}"
+        );
+        *last = version;
+        self.items
+            .insert(k, (v, version, ttl.map(|t| self.now + t)));
+    }
+}
+
+fn check(tree: &Tree, model: &Model) {
+    let expect: Vec<(String, Vec<u8>)> = model
+        .visible()
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let got: Vec<(String, Vec<u8>)> = tree.iter().map(|n| (n.key, n.value)).collect();
+    assert_eq!(got, expect);
+    assert_eq!(tree.len(), expect.len());
+    assert_eq!(tree.is_empty(), expect.is_empty());
+}
+
+fn run(ops: Vec<Op>) {
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let clock = ManualClock::new(start);
+    let tree = Tree::builder().clock(clock.clone()).open().unwrap();
+    let mut m = Model::default();
+    for op in ops {
+        match op {
+            Op::Stash(k, v) => {
+                let ver = tree.stash(key(k), value(v)).unwrap();
+                m.put(key(k), value(v), ver, None);
+            }
+            Op::StashTtl(k, v, t) => {
+                let ver = tree
+                    .stash_with_ttl(key(k), value(v), Duration::from_secs(t.into()))
+                    .unwrap();
+                m.put(key(k), value(v), ver, Some(t.into()));
+            }
+            Op::Toss(k) => {
+                let visible = m.visible().contains_key(&key(k));
+                assert_eq!(tree.toss(key(k)).unwrap(), visible, "toss {}", key(k));
+                m.items.remove(&key(k));
+            }
+            Op::Crack(k) => {
+                let got = tree.crack(key(k)).unwrap();
+                let visible = m.visible().get(&key(k)).map(|v| (*v).clone());
+                assert_eq!(got.as_ref().map(|n| n.value.clone()), visible);
+                if let Some(n) = got {
+                    assert_eq!(n.version, m.items[&key(k)].1);
+                    assert_eq!(n.key, key(k));
+                }
+            }
+            Op::Batch(changes, bad) => {
+                let mut b = tree.batch();
+                for (k, v) in &changes {
+                    match v {
+                        Some(v) => b.stash(key(*k), value(*v)),
+                        None => b.toss(key(*k)),
+                    };
+                }
+                if bad {
+                    b.stash("", b"x");
+                    assert!(matches!(b.commit(), Err(Error::InvalidKey(_))));
+                    continue;
+                }
+                let ver = b.commit().unwrap();
+                for (k, v) in changes {
+                    match v {
+                        Some(v) => {
+                            m.items.insert(key(k), (value(v), ver, None));
+                            m.last_version.insert(key(k), ver);
+                        }
+                        None => {
+                            m.items.remove(&key(k));
+                        }
+                    }
+                }
+            }
+            Op::Txn(changes, abort) => {
+                let out = tree.transaction(|tx| {
+                    for (k, v) in &changes {
+                        match v {
+                            Some(v) => tx.stash(key(*k), value(*v))?,
+                            None => {
+                                tx.toss(key(*k))?;
+                            }
+                        }
+                    }
+                    if abort {
+                        return Err(Error::Aborted("model says no".into()));
+                    }
+                    Ok(())
+                });
+                if abort {
+                    assert!(matches!(out, Err(Error::Aborted(_))));
+                    continue;
+                }
+                out.unwrap();
+                let ver = tree.stats().version;
+                for (k, v) in changes {
+                    match v {
+                        Some(v) => {
+                            m.items.insert(key(k), (value(v), ver, None));
+                        }
+                        None => {
+                            m.items.remove(&key(k));
+                        }
+                    }
+                }
+            }
+            Op::Prefix(k) => {
+                let p = key(k)[..5].to_string();
+                let got: Vec<String> = tree.prefix(&p).map(|n| n.key).collect();
+                let expect: Vec<String> = m
+                    .visible()
+                    .keys()
+                    .filter(|x| x.starts_with(&p))
+                    .map(|x| (*x).clone())
+                    .collect();
+                assert_eq!(got, expect);
+            }
+            Op::Range(a, b) => {
+                let (a, b) = (key(a), key(b));
+                let got: Vec<String> = tree.range(a.as_str()..b.as_str()).map(|n| n.key).collect();
+                let expect: Vec<String> = m
+                    .visible()
+                    .keys()
+                    .filter(|x| ***x >= a && ***x < b)
+                    .map(|x| (*x).clone())
+                    .collect();
+                assert_eq!(got, expect);
+                let from: Vec<String> = tree.iter_from(&a).map(|n| n.key).collect();
+                let expect: Vec<String> = m
+                    .visible()
+                    .keys()
+                    .filter(|x| ***x >= a)
+                    .map(|x| (*x).clone())
+                    .collect();
+                assert_eq!(from, expect);
+            }
+            Op::Query {
+                min_len,
+                desc,
+                skip,
+                take,
+            } => {
+                let mut q = tree
+                    .query()
+                    .filter(move |n| n.value.len() >= usize::from(min_len));
+                q = if desc {
+                    q.order_by_desc(|n| n.value.to_vec())
+                } else {
+                    q.order_by(|n| n.value.to_vec())
+                };
+                let got: Vec<String> = q
+                    .skip(skip.into())
+                    .take(take.into())
+                    .collect()
+                    .unwrap()
+                    .into_iter()
+                    .map(|n| n.key)
+                    .collect();
+                let mut all: Vec<(&String, &Vec<u8>)> = m
+                    .visible()
+                    .into_iter()
+                    .filter(|(_, v)| v.len() >= usize::from(min_len))
+                    .collect();
+                all.sort_by(|a, b| if desc { b.1.cmp(a.1) } else { a.1.cmp(b.1) });
+                let expect: Vec<String> = all
+                    .into_iter()
+                    .skip(skip.into())
+                    .take(take.into())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                assert_eq!(got, expect);
+                let count = tree
+                    .query()
+                    .filter_raw(move |v| v.len() >= usize::from(min_len))
+                    .count()
+                    .unwrap();
+                assert_eq!(
+                    count,
+                    m.visible()
+                        .values()
+                        .filter(|v| v.len() >= usize::from(min_len))
+                        .count()
+                );
+            }
+            Op::Advance(s) => {
+                clock.advance(Duration::from_secs(s.into()));
+                m.now += u64::from(s);
+            }
+            Op::Purge => {
+                let expired = m.items.len() - m.visible().len();
+                assert_eq!(tree.purge_expired().unwrap(), expired);
+                let now = m.now;
+                m.items.retain(|_, (_, _, e)| e.is_none_or(|e| e > now));
+            }
+        }
+        check(&tree, &m);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if std::env::var_os("CI").is_some() { 96 } else { 256 }))]
+    #[test]
+    fn engine_matches_btreemap_model(ops in proptest::collection::vec(op(), 1..120)) {
+        run(ops);
+    }
+}
