@@ -50,6 +50,8 @@ pub use iter::Iter;
 pub use nut::{Nut, NutRef};
 pub use query::Query;
 pub use stats::{OpCounts, Stats};
+#[doc(hidden)]
+pub use storage::fuzz_decode;
 pub use storage::{RecoveryMode, SyncPolicy};
 pub use tree::{Tree, TreeBuilder, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use txn::{Txn, MAX_ATTEMPTS};

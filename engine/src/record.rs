@@ -54,6 +54,22 @@ impl Record {
         })
     }
 
+    /// The stored bytes, as written to the log and snapshots.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Wraps stored bytes; `None` when they cannot hold a header and the key it declares.
+    pub(crate) fn from_bytes(b: &[u8]) -> Option<Record> {
+        if b.len() < HEADER {
+            return None;
+        }
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[24..28]);
+        let klen = u32::from_le_bytes(w) as usize;
+        (HEADER.checked_add(klen)? <= b.len()).then(|| Record(Arc::from(b)))
+    }
+
     pub(crate) fn version(&self) -> u64 {
         u64_at(&self.0, 0)
     }

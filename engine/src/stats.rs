@@ -95,6 +95,8 @@ pub struct Stats {
     pub ops: OpCounts,
     /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
     pub torn_bytes_dropped: u64,
+    /// Durable mode only: bytes `RecoveryMode::Salvage` dropped at damage when opening.
+    pub salvaged_bytes_dropped: u64,
     /// Durable mode only: current size of the write-ahead log, bytes.
     pub wal_bytes: u64,
     /// Durable mode only: snapshots written by `compact` (manual or automatic).

@@ -13,7 +13,7 @@ use crate::index::{Index, Keyed};
 use crate::nut::{to_nanos, Nut, NutRef};
 use crate::record::Record;
 use crate::stats::{Counters, Op, Stats};
-use crate::storage::{Durable, Options, RecoveryMode, SyncPolicy};
+use crate::storage::{Durable, Options, Recovered, RecoveryMode, SyncPolicy};
 use crate::{Error, Result};
 
 /// Longest accepted key, in bytes. Longer keys fail with [`Error::TooLarge`].
@@ -128,6 +128,24 @@ impl State {
         }
     }
 
+    /// Rebuilds the state from a snapshot and the commits logged after it.
+    fn load(&mut self, recovered: Recovered, now: u64) {
+        for rec in recovered.records {
+            self.live_bytes += rec.payload_len() as u64;
+            if rec.expires() != 0 {
+                self.expiry.insert((rec.expires(), rec.key().into()));
+            }
+            if let Some(old) = self.index.insert(rec) {
+                self.forget(&old);
+            }
+        }
+        let mut no_events = None;
+        for (_, changes) in recovered.frames {
+            self.apply(changes, now, &mut no_events);
+        }
+        self.seq = recovered.seq;
+    }
+
     /// Keys of records whose TTL ran out by `now`.
     fn expired_keys(&self, now: u64) -> Vec<Box<[u8]>> {
         let end: (u64, Box<[u8]>) = (now.saturating_add(1), Box::default());
@@ -236,12 +254,7 @@ impl TreeBuilder {
             None => None,
             Some(path) => {
                 let (durable, recovered) = Durable::open(path, self.options.clone())?;
-                let now = to_nanos(self.clock.now());
-                let mut none = None;
-                state.seq = recovered.seq;
-                for rec in recovered.records {
-                    state.apply(vec![Change::Put(rec)], now, &mut none);
-                }
+                state.load(recovered, to_nanos(self.clock.now()));
                 Some(durable)
             }
         };
@@ -346,7 +359,7 @@ impl Tree {
             d.wait(ticket)?;
         }
         if compact {
-            self.compact()?;
+            self.compact_inner(false)?;
         }
         Ok(Committed { version, removed })
     }
@@ -485,10 +498,18 @@ impl Tree {
         }
     }
 
-    /// Writes the live state to a new snapshot and drops the log it covers (a no-op in memory).
+    /// Writes the live state to a new snapshot and drops the log it covers (a no-op in
+    /// memory). Recovery then reads the snapshot plus only the log written since.
     pub fn compact(&self) -> Result<()> {
+        self.compact_inner(true)
+    }
+
+    fn compact_inner(&self, wait: bool) -> Result<()> {
         let Some(d) = &self.inner.durable else {
             return Ok(());
+        };
+        let Some(_guard) = d.compaction_guard(wait) else {
+            return Ok(()); // an automatic compaction while another runs: skip it
         };
         // Writers wait only while the log is cut and the index copied (one `Arc` clone);
         // the snapshot file is then written from that frozen copy without any lock.

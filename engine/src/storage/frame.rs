@@ -1,0 +1,265 @@
+//! Length-prefixed, CRC32-checked frames, shared by the log and snapshots.
+//!
+//! ```text
+//! [payload_len u32][payload_crc u32][header_crc u32 = crc32(first 8 bytes)][payload]
+//! ```
+//! The header has its own checksum so a flipped bit in a length is caught as corruption
+//! instead of looking like a frame that runs past the end of the file (a torn tail).
+
+use crate::index::Keyed;
+use crate::record::{Record, HEADER};
+use crate::tree::{Change, MAX_BATCH_BYTES, MAX_KEY_LEN};
+
+pub(crate) const FRAME_HEADER: usize = 12;
+/// Largest payload accepted when reading: a full batch plus per-change overhead.
+pub(crate) const MAX_FRAME: usize = MAX_BATCH_BYTES * 2;
+
+const TAG_COMMIT: u8 = b'C';
+pub(crate) const TAG_SNAP_HEAD: u8 = b'H';
+pub(crate) const TAG_SNAP_RECORDS: u8 = b'R';
+pub(crate) const TAG_SNAP_END: u8 = b'E';
+const PUT: u8 = 1;
+const DELETE: u8 = 2;
+
+/// Appends one frame around `payload` (which the caller built in place after
+/// [`begin`]).
+pub(crate) fn begin(buf: &mut Vec<u8>) -> usize {
+    let start = buf.len();
+    buf.extend_from_slice(&[0u8; FRAME_HEADER]);
+    start
+}
+
+/// Fills in the header of the frame started at `start`.
+pub(crate) fn finish(buf: &mut [u8], start: usize) {
+    let payload = &buf[start + FRAME_HEADER..];
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    let crc = crc32fast::hash(payload);
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    let hcrc = crc32fast::hash(&buf[start..start + 8]);
+    buf[start + 8..start + 12].copy_from_slice(&hcrc.to_le_bytes());
+}
+
+/// What the reader found at an offset.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next<'a> {
+    /// A whole, valid frame and the offset after it.
+    Frame(&'a [u8], usize),
+    /// Clean end of data.
+    End,
+    /// The data stops inside this frame: what a crash mid-append leaves.
+    Incomplete,
+    /// The bytes here are not a valid frame.
+    Bad(String),
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// Reads the frame at `at`.
+pub(crate) fn next(buf: &[u8], at: usize) -> Next<'_> {
+    let rest = buf.len().saturating_sub(at);
+    if rest == 0 {
+        return Next::End;
+    }
+    if rest < FRAME_HEADER {
+        return Next::Incomplete;
+    }
+    let h = &buf[at..at + FRAME_HEADER];
+    if crc32fast::hash(&h[..8]) != u32_at(h, 8) {
+        return Next::Bad("frame header checksum mismatch".into());
+    }
+    let len = u32_at(h, 0) as usize;
+    if len > MAX_FRAME {
+        return Next::Bad(format!("frame length {len} over the maximum {MAX_FRAME}"));
+    }
+    if rest - FRAME_HEADER < len {
+        return Next::Incomplete;
+    }
+    let payload = &buf[at + FRAME_HEADER..at + FRAME_HEADER + len];
+    if crc32fast::hash(payload) != u32_at(h, 4) {
+        return Next::Bad("frame payload checksum mismatch".into());
+    }
+    Next::Frame(payload, at + FRAME_HEADER + len)
+}
+
+/// Whether the frame at `at` claims to run exactly to (or past) the end of `buf`, or its
+/// header cannot be trusted while every later byte is zero: the shapes a torn final
+/// append takes.
+pub(crate) fn reaches_end(buf: &[u8], at: usize) -> bool {
+    let rest = &buf[at.min(buf.len())..];
+    if rest.iter().all(|b| *b == 0) {
+        return true;
+    }
+    if rest.len() < FRAME_HEADER || crc32fast::hash(&rest[..8]) != u32_at(rest, 8) {
+        return false;
+    }
+    FRAME_HEADER + u32_at(rest, 0) as usize >= rest.len()
+}
+
+/// Appends a commit frame for `changes` at `version`.
+pub(crate) fn encode_commit(buf: &mut Vec<u8>, version: u64, changes: &[Change]) {
+    let start = begin(buf);
+    buf.push(TAG_COMMIT);
+    buf.extend_from_slice(&version.to_le_bytes());
+    buf.extend_from_slice(&(changes.len() as u32).to_le_bytes());
+    for c in changes {
+        match c {
+            Change::Put(rec) => {
+                buf.push(PUT);
+                put_bytes(buf, rec.bytes());
+            }
+            Change::Delete(key) => {
+                buf.push(DELETE);
+                put_bytes(buf, key);
+            }
+        }
+    }
+    finish(buf, start);
+}
+
+pub(crate) fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
+    buf.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    buf.extend_from_slice(b);
+}
+
+/// A cursor over a payload that reports malformed content instead of panicking.
+pub(crate) struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(b: &'a [u8]) -> Self {
+        Self { b, at: 0 }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|e| *e <= self.b.len());
+        let end =
+            end.ok_or_else(|| format!("payload ends early (need {n} bytes at {})", self.at))?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32_at(self.take(4)?, 0))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64, String> {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(w))
+    }
+
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    pub(crate) fn done(&self) -> Result<(), String> {
+        if self.at == self.b.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} unexpected bytes after the payload",
+                self.b.len() - self.at
+            ))
+        }
+    }
+}
+
+/// Checks stored record bytes and wraps them.
+pub(crate) fn record(bytes: &[u8]) -> Result<Record, String> {
+    let rec = Record::from_bytes(bytes).ok_or("record shorter than its header or key")?;
+    if rec.key().is_empty()
+        || rec.key().len() > MAX_KEY_LEN
+        || std::str::from_utf8(rec.key()).is_err()
+    {
+        return Err("record key is empty, too long or not UTF-8".into());
+    }
+    Ok(rec)
+}
+
+/// Decodes a commit frame's payload into its version and changes.
+pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), String> {
+    let mut r = Reader::new(payload);
+    if r.u8()? != TAG_COMMIT {
+        return Err("not a commit frame".into());
+    }
+    let version = r.u64()?;
+    let count = r.u32()? as usize;
+    // Each change takes at least 5 bytes; reject counts the payload cannot hold.
+    if count > payload.len() / 5 {
+        return Err(format!("change count {count} does not fit the frame"));
+    }
+    let mut changes = Vec::with_capacity(count);
+    for _ in 0..count {
+        match r.u8()? {
+            PUT => {
+                let rec = record(r.bytes()?)?;
+                if rec.version() != version {
+                    return Err(format!(
+                        "record version {} inside commit {version}",
+                        rec.version()
+                    ));
+                }
+                changes.push(Change::Put(rec));
+            }
+            DELETE => {
+                let key = r.bytes()?;
+                if key.is_empty() || key.len() > MAX_KEY_LEN || std::str::from_utf8(key).is_err() {
+                    return Err("delete of an invalid key".into());
+                }
+                changes.push(Change::Delete(key.into()));
+            }
+            t => return Err(format!("unknown change tag {t}")),
+        }
+    }
+    r.done()?;
+    Ok((version, changes))
+}
+
+const _: () = assert!(HEADER == 28);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_round_trip_and_every_truncation_is_incomplete() {
+        let mut rec = Record::new(b"key", b"value", 0, 0, 0);
+        rec.stamp(7, 99);
+        let changes = vec![Change::Put(rec), Change::Delete(b"gone".as_slice().into())];
+        let mut buf = Vec::new();
+        encode_commit(&mut buf, 7, &changes);
+        let Next::Frame(p, end) = next(&buf, 0) else {
+            panic!("no frame")
+        };
+        assert_eq!(end, buf.len());
+        let (v, got) = decode_commit(p).unwrap();
+        assert_eq!(v, 7);
+        assert_eq!(got.len(), 2);
+        assert!(matches!(&got[0], Change::Put(r) if r.value() == b"value" && r.timestamp() == 99));
+        assert!(matches!(&got[1], Change::Delete(k) if &**k == b"gone"));
+        for cut in 1..buf.len() {
+            assert_eq!(next(&buf[..cut], 0), Next::Incomplete, "cut at {cut}");
+        }
+        for bit in 0..buf.len() * 8 {
+            let mut bad = buf.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                matches!(next(&bad, 0), Next::Bad(_)),
+                "bit {bit} undetected"
+            );
+        }
+    }
+}
