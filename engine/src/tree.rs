@@ -518,7 +518,7 @@ impl Tree {
             d.begin_compaction(st.seq)?;
             (st.index.clone(), st.seq)
         };
-        d.finish_compaction(&index, seq, self.now())
+        d.finish_compaction(&index, seq)
     }
 
     /// A consistent copy of the index (one `Arc` clone) and the time to judge expiry by.

@@ -4,9 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use acorn::{Error, ManualClock, Tree};
+use acorn::{Error, ManualClock, SyncPolicy, Tree};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -27,6 +28,10 @@ enum Op {
     },
     Advance(u8),
     Purge,
+    /// Durable runs only: close and reopen the directory.
+    Reopen,
+    /// Durable runs only: write a snapshot and drop the log.
+    Compact,
 }
 
 fn key(k: u8) -> String {
@@ -56,6 +61,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..7, any::<bool>(), 0u8..5, 0u8..8).prop_map(|(min_len, desc, skip, take)| Op::Query { min_len, desc, skip, take }),
         1 => (0u8..4).prop_map(Op::Advance),
         1 => Just(Op::Purge),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -101,10 +108,18 @@ fn check(tree: &Tree, model: &Model) {
     assert_eq!(tree.is_empty(), expect.is_empty());
 }
 
-fn run(ops: Vec<Op>) {
+fn open(clock: &ManualClock, dir: Option<&Path>) -> Tree {
+    let b = Tree::builder().clock(clock.clone());
+    match dir {
+        Some(d) => b.path(d).sync(SyncPolicy::Never).open().unwrap(),
+        None => b.open().unwrap(),
+    }
+}
+
+fn run(ops: Vec<Op>, dir: Option<&Path>) {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let clock = ManualClock::new(start);
-    let tree = Tree::builder().clock(clock.clone()).open().unwrap();
+    let mut tree = open(&clock, dir);
     let mut m = Model::default();
     for op in ops {
         match op {
@@ -278,6 +293,15 @@ fn run(ops: Vec<Op>) {
                 let now = m.now;
                 m.items.retain(|_, (_, _, e)| e.is_none_or(|e| e > now));
             }
+            Op::Reopen => {
+                if dir.is_some() {
+                    let version = tree.stats().version;
+                    drop(tree);
+                    tree = open(&clock, dir);
+                    assert_eq!(tree.stats().version, version);
+                }
+            }
+            Op::Compact => tree.compact().unwrap(),
         }
         check(&tree, &m);
     }
@@ -287,6 +311,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(if std::env::var_os("CI").is_some() { 96 } else { 256 }))]
     #[test]
     fn engine_matches_btreemap_model(ops in proptest::collection::vec(op(), 1..120)) {
-        run(ops);
+        run(ops, None);
+    }
+
+    #[test]
+    fn durable_engine_matches_btreemap_model_across_reopens(ops in proptest::collection::vec(op(), 1..80)) {
+        let dir = tempfile::tempdir().unwrap();
+        run(ops, Some(dir.path()));
     }
 }

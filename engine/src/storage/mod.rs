@@ -194,13 +194,8 @@ impl Durable {
     }
 
     /// Writes the snapshot of `index` at `seq`, then deletes the segments it covers.
-    pub(crate) fn finish_compaction(
-        &self,
-        index: &Index<Record>,
-        seq: u64,
-        now: u64,
-    ) -> Result<()> {
-        snapshot::write(&self.dir, index, seq, now)?;
+    pub(crate) fn finish_compaction(&self, index: &Index<Record>, seq: u64) -> Result<()> {
+        snapshot::write(&self.dir, index, seq)?;
         let old =
             std::mem::take(&mut *self.obsolete.lock().unwrap_or_else(PoisonError::into_inner));
         for path in old {

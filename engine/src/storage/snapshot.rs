@@ -17,8 +17,9 @@ pub(crate) const TMP: &str = "snapshot.tmp";
 const MAGIC: &[u8] = b"ACORN-SNAPSHOT-1";
 const CHUNK: usize = 256 << 10;
 
-/// Writes every unexpired record of `index` as the state at version `seq`.
-pub(crate) fn write(dir: &Path, index: &Index<Record>, seq: u64, now: u64) -> Result<()> {
+/// Writes every record of `index` as the state at version `seq`. Expired records are kept:
+/// compaction changes no logical state, and only `purge_expired` removes them (with events).
+pub(crate) fn write(dir: &Path, index: &Index<Record>, seq: u64) -> Result<()> {
     let tmp = dir.join(TMP);
     let file = File::create(&tmp).map_err(|e| io_at(&tmp, e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -34,7 +35,7 @@ pub(crate) fn write(dir: &Path, index: &Index<Record>, seq: u64, now: u64) -> Re
     let mut chunk: Option<(usize, u32)> = None;
     let mut cursor = index.cursor(Bound::Unbounded);
     while let Some(rec) = cursor.peek() {
-        if !rec.is_expired(now) {
+        {
             let (_, count) = chunk.get_or_insert_with(|| {
                 let start = frame::begin(&mut buf);
                 buf.push(TAG_SNAP_RECORDS);
