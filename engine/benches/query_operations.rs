@@ -20,6 +20,13 @@ fn query(c: &mut Criterion) {
         g.bench_function(format!("query_all_{n}"), |b| {
             b.iter(|| black_box(tree.query().collect().unwrap()));
         });
+        g.bench_function(format!("query_all_borrowed_{n}"), |b| {
+            b.iter(|| {
+                let mut bytes = 0;
+                tree.query().for_each(|n| bytes += n.value.len()).unwrap();
+                black_box(bytes)
+            });
+        });
         g.bench_function(format!("count_all_{n}"), |b| {
             b.iter(|| black_box(tree.query().count().unwrap()));
         });

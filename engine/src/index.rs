@@ -26,12 +26,193 @@ pub(crate) trait Keyed: Clone {
     fn key(&self) -> &[u8];
 }
 
+/// Abbreviated keys of a sorted run, so a search binary-searches one small contiguous
+/// array and dereferences a key only on a tie.
+///
+/// All keys in a sorted run share the common prefix of its first and last key; `abbrs[i]`
+/// holds the 8 bytes of key `i` after that prefix, big-endian, zero-padded. If
+/// `abbr(a) < abbr(b)` then `a < b`; equal abbreviations fall back to a full comparison.
+#[derive(Clone, Debug, Default)]
+struct Abbrevs {
+    prefix: Box<[u8]>,
+    abbrs: Vec<u64>,
+}
+
+fn abbreviate(key: &[u8], skip: usize) -> u64 {
+    let mut w = [0u8; 8];
+    let tail = key.get(skip..).unwrap_or_default();
+    let n = tail.len().min(8);
+    w[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(w)
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl Abbrevs {
+    /// Recomputes the prefix, and every abbreviation when it changed (or `all`).
+    fn refresh<'a>(&mut self, keys: impl ExactSizeIterator<Item = &'a [u8]> + Clone, all: bool) {
+        let n = keys.len();
+        let first = keys.clone().next();
+        let last = keys.clone().last();
+        let len = match (first, last) {
+            (Some(a), Some(b)) => common_prefix(a, b),
+            _ => 0,
+        };
+        if all || len != self.prefix.len() || n == 0 {
+            self.prefix = first.map_or_else(Box::default, |f| f[..len].into());
+            self.abbrs.clear();
+            self.abbrs.extend(keys.map(|k| abbreviate(k, len)));
+        }
+    }
+
+    /// Like `binary_search_by` over the keys; `key_at(i)` reads key `i` on a tie.
+    fn search<'a>(&self, key: &[u8], key_at: impl Fn(usize) -> &'a [u8]) -> Result<usize, usize> {
+        let p = &*self.prefix;
+        let head = &key[..key.len().min(p.len())];
+        match head.cmp(p) {
+            Ordering::Less => return Err(0),
+            Ordering::Greater => return Err(self.abbrs.len()),
+            Ordering::Equal if key.len() < p.len() => return Err(0),
+            Ordering::Equal => {}
+        }
+        let abbr = abbreviate(key, p.len());
+        let mut lo = self.abbrs.partition_point(|a| *a < abbr);
+        let mut hi = lo + self.abbrs[lo..].partition_point(|a| *a == abbr);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match key_at(mid).cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    /// Records an insertion at `i`; the caller refreshes when `i` was an edge.
+    fn insert(&mut self, i: usize, key: &[u8]) {
+        self.abbrs.insert(i, abbreviate(key, self.prefix.len()));
+    }
+}
+
+/// A leaf: entries in key order with their abbreviations.
+#[derive(Clone, Debug)]
+struct Leaf<T> {
+    keys: Abbrevs,
+    items: Vec<T>,
+}
+
+impl<T: Keyed> Leaf<T> {
+    fn from_items(items: Vec<T>) -> Self {
+        let mut leaf = Leaf {
+            keys: Abbrevs::default(),
+            items,
+        };
+        leaf.refresh(true);
+        leaf
+    }
+
+    fn refresh(&mut self, all: bool) {
+        self.keys.refresh(self.items.iter().map(Keyed::key), all);
+    }
+
+    fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        self.keys.search(key, |i| self.items[i].key())
+    }
+
+    fn insert_at(&mut self, i: usize, item: T) {
+        let edge = i == 0 || i == self.items.len();
+        self.keys.insert(i, item.key());
+        self.items.insert(i, item);
+        if edge {
+            self.refresh(false);
+        }
+    }
+
+    fn remove_at(&mut self, i: usize) -> T {
+        let item = self.items.remove(i);
+        self.keys.abbrs.remove(i);
+        if i == 0 || i == self.items.len() {
+            self.refresh(false);
+        }
+        item
+    }
+}
+
+/// Separators of an internal node with their abbreviations.
+#[derive(Clone, Debug, Default)]
+struct Seps {
+    keys: Abbrevs,
+    seps: Vec<Arc<[u8]>>,
+}
+
+impl Seps {
+    fn new(seps: Vec<Arc<[u8]>>) -> Self {
+        let mut s = Seps {
+            keys: Abbrevs::default(),
+            seps,
+        };
+        s.refresh(true);
+        s
+    }
+
+    fn refresh(&mut self, all: bool) {
+        self.keys.refresh(self.seps.iter().map(|s| &**s), all);
+    }
+
+    fn len(&self) -> usize {
+        self.seps.len()
+    }
+
+    /// Index of the child that may hold `key`: how many separators are `<= key`.
+    fn child_index(&self, key: &[u8]) -> usize {
+        match self.keys.search(key, |i| &self.seps[i]) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    fn insert(&mut self, i: usize, sep: Arc<[u8]>) {
+        let edge = i == 0 || i == self.seps.len();
+        self.keys.insert(i, &sep);
+        self.seps.insert(i, sep);
+        if edge {
+            self.refresh(false);
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Arc<[u8]> {
+        let sep = self.seps.remove(i);
+        self.keys.abbrs.remove(i);
+        if i == 0 || i == self.seps.len() {
+            self.refresh(false);
+        }
+        sep
+    }
+
+    /// Splits off separators from `at`; returns (the separator at `at - 1`, the rest).
+    fn split(&mut self, at: usize) -> (Option<Arc<[u8]>>, Seps) {
+        let right = Seps::new(self.seps.split_off(at));
+        let promoted = self.seps.pop();
+        self.refresh(true);
+        (promoted, right)
+    }
+
+    fn append(&mut self, sep: Arc<[u8]>, other: Seps) {
+        self.seps.push(sep);
+        self.seps.extend(other.seps);
+        self.refresh(true);
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Node<T> {
-    Leaf(Vec<T>),
+    Leaf(Leaf<T>),
     /// `seps[i]` is the smallest key that may live in `children[i + 1]`.
     Internal {
-        seps: Vec<Arc<[u8]>>,
+        seps: Seps,
         children: Vec<Arc<Node<T>>>,
     },
 }
@@ -39,19 +220,18 @@ enum Node<T> {
 impl<T: Keyed> Node<T> {
     fn len(&self) -> usize {
         match self {
-            Node::Leaf(items) => items.len(),
+            Node::Leaf(leaf) => leaf.items.len(),
             Node::Internal { children, .. } => children.len(),
         }
-    }
-
-    fn child_index(seps: &[Arc<[u8]>], key: &[u8]) -> usize {
-        seps.partition_point(|s| &**s <= key)
     }
 
     /// Appends `other` (the right sibling) to `self`; `sep` separates them.
     fn absorb(&mut self, sep: Arc<[u8]>, other: Node<T>) {
         match (self, other) {
-            (Node::Leaf(a), Node::Leaf(b)) => a.extend(b),
+            (Node::Leaf(a), Node::Leaf(b)) => {
+                a.items.extend(b.items);
+                a.refresh(true);
+            }
             (
                 Node::Internal { seps, children },
                 Node::Internal {
@@ -59,8 +239,7 @@ impl<T: Keyed> Node<T> {
                     children: bchildren,
                 },
             ) => {
-                seps.push(sep);
-                seps.extend(bseps);
+                seps.append(sep, bseps);
                 children.extend(bchildren);
             }
             // Siblings always have the same height.
@@ -72,17 +251,16 @@ impl<T: Keyed> Node<T> {
     /// new right node.
     fn split_at(&mut self, at: usize) -> Split<T> {
         match self {
-            Node::Leaf(items) => {
-                let right = items.split_off(at);
-                let sep: Arc<[u8]> = Arc::from(right[0].key());
+            Node::Leaf(leaf) => {
+                let right = Leaf::from_items(leaf.items.split_off(at));
+                leaf.refresh(true);
+                let sep: Arc<[u8]> = Arc::from(right.items[0].key());
                 (sep, Node::Leaf(right))
             }
             Node::Internal { seps, children } => {
                 let rchildren = children.split_off(at);
-                let rseps = seps.split_off(at);
-                let sep = seps
-                    .pop()
-                    .unwrap_or_else(|| unreachable!("internal split with one child"));
+                let (sep, rseps) = seps.split(at);
+                let sep = sep.unwrap_or_else(|| unreachable!("internal split with one child"));
                 (
                     sep,
                     Node::Internal {
@@ -97,27 +275,25 @@ impl<T: Keyed> Node<T> {
     /// Inserts or replaces; returns the replaced entry and, on overflow, a split.
     fn insert(&mut self, item: T) -> (Option<T>, Option<Split<T>>) {
         match self {
-            Node::Leaf(items) => {
-                match items.binary_search_by(|e| e.key().cmp(item.key())) {
-                    Ok(i) => (Some(std::mem::replace(&mut items[i], item)), None),
+            Node::Leaf(leaf) => {
+                match leaf.search(item.key()) {
+                    // Same key, so the abbreviation and prefix stay valid.
+                    Ok(i) => (Some(std::mem::replace(&mut leaf.items[i], item)), None),
                     Err(i) => {
-                        items.insert(i, item);
-                        if items.len() <= MAX {
+                        leaf.insert_at(i, item);
+                        let len = leaf.items.len();
+                        if len <= MAX {
                             return (None, None);
                         }
                         // Appending at the end (sequential keys) keeps the left node full,
                         // so ordered loads pack leaves instead of leaving them half empty.
-                        let at = if i == items.len() - 1 {
-                            items.len() - 1
-                        } else {
-                            items.len() / 2
-                        };
+                        let at = if i == len - 1 { len - 1 } else { len / 2 };
                         (None, Some(self.split_at(at)))
                     }
                 }
             }
             Node::Internal { seps, children } => {
-                let ci = Self::child_index(seps, item.key());
+                let ci = seps.child_index(item.key());
                 let (old, split) = Arc::make_mut(&mut children[ci]).insert(item);
                 if let Some((sep, right)) = split {
                     seps.insert(ci, sep);
@@ -134,12 +310,9 @@ impl<T: Keyed> Node<T> {
 
     fn remove(&mut self, key: &[u8]) -> Option<T> {
         match self {
-            Node::Leaf(items) => match items.binary_search_by(|e| e.key().cmp(key)) {
-                Ok(i) => Some(items.remove(i)),
-                Err(_) => None,
-            },
+            Node::Leaf(leaf) => leaf.search(key).ok().map(|i| leaf.remove_at(i)),
             Node::Internal { seps, children } => {
-                let ci = Self::child_index(seps, key);
+                let ci = seps.child_index(key);
                 let removed = Arc::make_mut(&mut children[ci]).remove(key)?;
                 if children[ci].len() < MIN && children.len() > 1 {
                     // Rebalance with a neighbour: merge, and split again if too big.
@@ -171,7 +344,7 @@ pub(crate) struct Index<T> {
 impl<T: Keyed> Default for Index<T> {
     fn default() -> Self {
         Self {
-            root: Arc::new(Node::Leaf(Vec::new())),
+            root: Arc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
             len: 0,
         }
     }
@@ -186,14 +359,9 @@ impl<T: Keyed> Index<T> {
         let mut node = &*self.root;
         loop {
             match node {
-                Node::Leaf(items) => {
-                    return items
-                        .binary_search_by(|e| e.key().cmp(key))
-                        .ok()
-                        .map(|i| &items[i]);
-                }
+                Node::Leaf(leaf) => return leaf.search(key).ok().map(|i| &leaf.items[i]),
                 Node::Internal { seps, children } => {
-                    node = &children[Node::<T>::child_index(seps, key)];
+                    node = &children[seps.child_index(key)];
                 }
             }
         }
@@ -203,9 +371,12 @@ impl<T: Keyed> Index<T> {
     pub(crate) fn insert(&mut self, item: T) -> Option<T> {
         let (old, split) = Arc::make_mut(&mut self.root).insert(item);
         if let Some((sep, right)) = split {
-            let left = std::mem::replace(&mut self.root, Arc::new(Node::Leaf(Vec::new())));
+            let left = std::mem::replace(
+                &mut self.root,
+                Arc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
+            );
             self.root = Arc::new(Node::Internal {
-                seps: vec![sep],
+                seps: Seps::new(vec![sep]),
                 children: vec![left, Arc::new(right)],
             });
         }
@@ -239,11 +410,11 @@ impl<T: Keyed> Index<T> {
         let mut node = Arc::clone(&self.root);
         loop {
             let next = match &*node {
-                Node::Leaf(items) => {
+                Node::Leaf(leaf) => {
                     let pos = match start {
                         Bound::Unbounded => 0,
-                        Bound::Included(k) => items.partition_point(|e| e.key() < k),
-                        Bound::Excluded(k) => items.partition_point(|e| e.key() <= k),
+                        Bound::Included(k) => leaf.search(k).unwrap_or_else(|i| i),
+                        Bound::Excluded(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
                     };
                     let mut cursor = Cursor {
                         stack,
@@ -256,7 +427,7 @@ impl<T: Keyed> Index<T> {
                 Node::Internal { seps, children } => {
                     let ci = match start {
                         Bound::Unbounded => 0,
-                        Bound::Included(k) | Bound::Excluded(k) => Node::<T>::child_index(seps, k),
+                        Bound::Included(k) | Bound::Excluded(k) => seps.child_index(k),
                     };
                     (ci, Arc::clone(&children[ci]))
                 }
@@ -313,7 +484,7 @@ impl<T: Keyed> Cursor<T> {
 
     pub(crate) fn peek(&self) -> Option<&T> {
         match &*self.leaf {
-            Node::Leaf(items) => items.get(self.pos),
+            Node::Leaf(leaf) => leaf.items.get(self.pos),
             Node::Internal { .. } => None,
         }
     }
@@ -359,7 +530,11 @@ mod tests {
 
     fn check_invariants(node: &Node<E>, lo: Option<&[u8]>, hi: Option<&[u8]>, root: bool) -> usize {
         match node {
-            Node::Leaf(items) => {
+            Node::Leaf(leaf) => {
+                let items = &leaf.items;
+                let fresh = Leaf::from_items(items.clone());
+                assert_eq!(leaf.keys.prefix, fresh.keys.prefix, "stale leaf prefix");
+                assert_eq!(leaf.keys.abbrs, fresh.keys.abbrs, "stale abbreviations");
                 assert!(items.len() <= MAX);
                 for w in items.windows(2) {
                     assert!(w[0].key() < w[1].key(), "leaf not sorted");
@@ -375,6 +550,16 @@ mod tests {
                 0
             }
             Node::Internal { seps, children } => {
+                let fresh = Seps::new(seps.seps.clone());
+                assert_eq!(
+                    seps.keys.prefix, fresh.keys.prefix,
+                    "stale separator prefix"
+                );
+                assert_eq!(
+                    seps.keys.abbrs, fresh.keys.abbrs,
+                    "stale separator abbreviations"
+                );
+                let seps = &seps.seps;
                 assert_eq!(seps.len() + 1, children.len());
                 assert!(children.len() <= MAX);
                 assert!(root || children.len() >= 2);
@@ -460,6 +645,6 @@ mod tests {
             assert!(idx.remove(format!("{i:06}").as_bytes()).is_some());
         }
         assert_eq!(idx.len(), 0);
-        assert!(matches!(&*idx.root, Node::Leaf(v) if v.is_empty()));
+        assert!(matches!(&*idx.root, Node::Leaf(v) if v.items.is_empty()));
     }
 }

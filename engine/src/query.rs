@@ -181,9 +181,25 @@ impl<'q> Query<'q> {
 
     /// The matching nuts.
     pub fn collect(self) -> Result<Vec<Nut>> {
-        let mut out = Vec::new();
+        let unfiltered = self.raw.is_empty() && self.filters.is_empty() && self.window.is_none();
+        let hint = if unfiltered {
+            self.tree.read().index.len()
+        } else {
+            0
+        };
+        let mut out = Vec::with_capacity(
+            hint.saturating_sub(self.skip)
+                .min(self.take.unwrap_or(usize::MAX)),
+        );
         self.run(|r| out.push(r.to_nut()));
         Ok(out)
+    }
+
+    /// Hands each matching nut to `f` as a borrowed view, in the query's order, without
+    /// copying keys or values (the fast way to scan many results).
+    pub fn for_each(self, mut f: impl FnMut(NutRef<'_>)) -> Result<()> {
+        self.run(|r| f(r.view()));
+        Ok(())
     }
 
     /// How many nuts match (after skip and take).

@@ -302,6 +302,14 @@ fn queries_filter_order_window_and_paginate() {
     assert_eq!(tree.query().range("item-05".."item-08").count().unwrap(), 3);
     assert_eq!(tree.query().skip(19).take(5).count().unwrap(), 2);
     assert_eq!(tree.query().take(0).count().unwrap(), 0);
+    let mut streamed = Vec::new();
+    tree.query()
+        .prefix("item-")
+        .newest()
+        .take(3)
+        .for_each(|n| streamed.push(n.key.to_owned()))
+        .unwrap();
+    assert_eq!(streamed, ["item-19", "item-18", "item-17"]);
 }
 
 #[test]
