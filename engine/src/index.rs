@@ -162,10 +162,6 @@ impl Seps {
         self.keys.refresh(self.seps.iter().map(|s| &**s), all);
     }
 
-    fn len(&self) -> usize {
-        self.seps.len()
-    }
-
     /// Index of the child that may hold `key`: how many separators are `<= key`.
     fn child_index(&self, key: &[u8]) -> usize {
         match self.keys.search(key, |i| &self.seps[i]) {
