@@ -320,6 +320,7 @@ impl Tree {
         &self,
         build: impl FnOnce(&State, u64) -> Result<Vec<Change>>,
     ) -> Result<Committed> {
+        let mut arrival = self.inner.durable.as_ref().map(Durable::arrive);
         let now = self.now();
         let mut st = self.write_lock();
         let mut changes = build(&st, now)?;
@@ -339,9 +340,9 @@ impl Tree {
                 rec.stamp(version, now);
             }
         }
-        let ticket = match &self.inner.durable {
-            Some(d) => Some(d.append(version, &changes)?),
-            None => None,
+        let ticket = match (&self.inner.durable, &mut arrival) {
+            (Some(d), Some(arrival)) => Some(d.append(version, &changes, arrival)?),
+            _ => None,
         };
         let mut events = (!st.subscribers.is_empty()).then(Vec::new);
         let removed = st.apply(changes, now, &mut events);

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use lock::DirLock;
+pub(crate) use wal::Arrival;
 use wal::Wal;
 
 use crate::index::Index;
@@ -152,9 +153,19 @@ impl Durable {
         Ok((durable, recovered))
     }
 
+    /// Announces a writer before it takes the tree's write lock.
+    pub(crate) fn arrive(&self) -> Arrival<'_> {
+        self.wal.arrive()
+    }
+
     /// Logs a commit (called under the tree's write lock, in version order).
-    pub(crate) fn append(&self, version: u64, changes: &[Change]) -> Result<u64> {
-        self.wal.append(version, changes)
+    pub(crate) fn append(
+        &self,
+        version: u64,
+        changes: &[Change],
+        arrival: &mut Arrival<'_>,
+    ) -> Result<u64> {
+        self.wal.append(version, changes, arrival)
     }
 
     /// Waits until the commit with `ticket` is durable (called without the tree lock).

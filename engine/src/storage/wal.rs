@@ -6,7 +6,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use super::{frame, io_at, sync_dir, SyncPolicy};
 use crate::tree::Change;
@@ -35,12 +37,17 @@ struct Active {
     written: u64,
     /// Bytes in the segments that the next snapshot will cover.
     log_bytes: u64,
+
     buf: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
 struct SyncState {
     synced: u64,
+    /// Commits covered by fsyncs so far, and by the last one: the group size a leader
+    /// expects to gather again.
+    synced_commits: u64,
+    last_group: u64,
     leader: bool,
     /// Set by the first failed write or fsync; every later write is refused.
     failed: Option<String>,
@@ -53,6 +60,39 @@ pub(crate) struct Wal {
     active: Mutex<Active>,
     sync: Mutex<SyncState>,
     synced_cv: Condvar,
+    /// Writers that have started a commit but not appended yet: a group-commit leader
+    /// waits (at most `max_delay`) for them so one fsync covers them all.
+    arriving: AtomicUsize,
+    /// A leader is waiting for arrivals; appends wake it.
+    gathering: AtomicBool,
+    /// Commits ever appended (read by a gathering leader without the append lock).
+    commits: AtomicU64,
+}
+
+/// A writer on its way to [`Wal::append`]; counted until it appends or gives up.
+#[derive(Debug)]
+pub(crate) struct Arrival<'a> {
+    wal: &'a Wal,
+    done: bool,
+}
+
+impl Arrival<'_> {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.wal.arriving.fetch_sub(1, Ordering::AcqRel);
+            if self.wal.gathering.load(Ordering::Acquire) {
+                let _s = lock(&self.wal.sync);
+                self.wal.synced_cv.notify_all();
+            }
+        }
+    }
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -92,6 +132,9 @@ impl Wal {
             }),
             sync: Mutex::new(SyncState::default()),
             synced_cv: Condvar::new(),
+            arriving: AtomicUsize::new(0),
+            gathering: AtomicBool::new(false),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -114,9 +157,29 @@ impl Wal {
         io_at(path, e)
     }
 
+    /// Announces a writer before it takes the tree lock (see [`Arrival`]).
+    pub(crate) fn arrive(&self) -> Arrival<'_> {
+        self.arriving.fetch_add(1, Ordering::AcqRel);
+        Arrival {
+            wal: self,
+            done: false,
+        }
+    }
+
     /// Appends one commit frame; under `Always` also fsyncs. Returns the ticket that
     /// [`Wal::wait`] needs under `Group`.
-    pub(crate) fn append(&self, version: u64, changes: &[Change]) -> Result<u64> {
+    pub(crate) fn append(
+        &self,
+        version: u64,
+        changes: &[Change],
+        arrival: &mut Arrival<'_>,
+    ) -> Result<u64> {
+        let result = self.append_frame(version, changes);
+        arrival.finish();
+        result
+    }
+
+    fn append_frame(&self, version: u64, changes: &[Change]) -> Result<u64> {
         self.refuse()?;
         let mut guard = lock(&self.active);
         let a = &mut *guard;
@@ -128,6 +191,8 @@ impl Wal {
         let n = a.buf.len() as u64;
         a.written += n;
         a.log_bytes += n;
+        // Under the append lock, so it moves in step with `written`.
+        self.commits.fetch_add(1, Ordering::AcqRel);
         if a.buf.capacity() > 4 << 20 {
             a.buf = Vec::new();
         }
@@ -163,16 +228,50 @@ impl Wal {
                 continue;
             }
             s.leader = true;
+            // Let writers already mid-commit, or as many as joined the last group, append
+            // first so this one fsync covers them too (bounded by `max_delay`).
+            if let SyncPolicy::Group { max_delay } = self.policy {
+                let deadline = Instant::now() + max_delay;
+                loop {
+                    let pending = self
+                        .commits
+                        .load(Ordering::Acquire)
+                        .saturating_sub(s.synced_commits);
+                    let now = Instant::now();
+                    let more = self.arriving.load(Ordering::Acquire) > 0 || pending < s.last_group;
+                    if !more || now >= deadline {
+                        break;
+                    }
+                    self.gathering.store(true, Ordering::Release);
+                    s = self
+                        .synced_cv
+                        .wait_timeout(s, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                self.gathering.store(false, Ordering::Release);
+            }
             drop(s);
-            let (handle, path, target) = {
+            let (handle, path, target, commits) = {
                 let a = lock(&self.active);
-                (Arc::clone(&a.sync_handle), a.path.clone(), a.written)
+                (
+                    Arc::clone(&a.sync_handle),
+                    a.path.clone(),
+                    a.written,
+                    self.commits.load(Ordering::Acquire),
+                )
             };
             let result = handle.sync_data();
             s = lock(&self.sync);
             s.leader = false;
             match result {
-                Ok(()) => s.synced = s.synced.max(target),
+                Ok(()) => {
+                    s.synced = s.synced.max(target);
+                    if commits > s.synced_commits {
+                        s.last_group = commits - s.synced_commits;
+                        s.synced_commits = commits;
+                    }
+                }
                 Err(e) => {
                     s.failed
                         .get_or_insert_with(|| format!("{}: {e}", path.display()));
