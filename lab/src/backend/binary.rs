@@ -1,0 +1,18 @@
+//! `binary`: postcard instead of JSON, decoded straight from the stored bytes (no copy of
+//! the nut first). Why postcard and not bincode: bincode 1.x is no longer developed and the
+//! 2.x line was declared unmaintained by its authors in 2025; postcard is maintained,
+//! serde-native, and its varint format is compact.
+
+use super::engine::{Codec, EngineBackend, Variant};
+use super::{Backend, Options, Result};
+
+const VARIANT: Variant = Variant {
+    name: "binary",
+    codec: Codec::Postcard,
+    copy_on_read: false,
+    pooled: false,
+};
+
+pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(EngineBackend::open(VARIANT, options, durable)?))
+}

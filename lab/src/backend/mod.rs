@@ -1,0 +1,220 @@
+//! Stores under test: the [`Backend`] / [`Worker`] traits, the registry by name, and one
+//! file per implementation.
+//!
+//! A `Backend` is shared by every thread of a run; each thread gets its own `Worker`, which
+//! owns whatever buffers it reuses. Every backend stores documents serialized and `read`
+//! returns a fully decoded [`Doc`], so serialization cost is part of what is measured.
+
+use std::path::PathBuf;
+
+use crate::doc::Doc;
+
+mod binary;
+mod btreemap;
+mod cached;
+mod engine;
+mod fjall;
+mod noop;
+mod plain;
+mod pooled;
+mod redb;
+mod sqlite;
+
+/// What went wrong in a backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The backend cannot do this operation; the runner reports it instead of skipping it.
+    #[error("backend {backend} does not support {op}")]
+    Unsupported { backend: String, op: &'static str },
+    /// The store itself failed.
+    #[error("backend {backend}: {message}")]
+    Store { backend: String, message: String },
+    /// No backend is registered under this name.
+    #[error("unknown backend {name:?}; registered backends: {known}")]
+    Unknown { name: String, known: String },
+}
+
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// Wraps any displayable store error.
+pub(crate) fn store_err(backend: &str, e: impl std::fmt::Display) -> BackendError {
+    BackendError::Store {
+        backend: backend.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// What a report prints next to every number from this backend.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackendInfo {
+    pub name: String,
+    /// The store and its version, e.g. "acorn 0.1.0", "redb 3.1".
+    pub store: String,
+    /// In memory, or what is fsynced when.
+    pub durability: String,
+    pub serialization: String,
+    pub cache: String,
+    /// False for `noop`, which stores nothing: it measures the harness.
+    pub stores_data: bool,
+}
+
+/// Order of query results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryOrder {
+    Key,
+    ValueDesc,
+    Newest,
+}
+
+/// The query every backend answers: documents under `prefix` with `value >= min_value`,
+/// ordered, then `skip` and `take`. Returns how many documents the page holds.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuerySpec {
+    pub prefix: Vec<u8>,
+    pub min_value: Option<i64>,
+    pub order: QueryOrder,
+    pub skip: usize,
+    pub take: usize,
+}
+
+/// One store under test, shared by all threads.
+pub trait Backend: Send + Sync {
+    fn name(&self) -> &str;
+    fn describe(&self) -> BackendInfo;
+    /// One per thread.
+    fn worker(&self) -> Box<dyn Worker + '_>;
+    /// Bytes the store reports for itself, where it can.
+    fn memory_bytes(&self) -> Option<u64> {
+        None
+    }
+    /// Extra numbers for the report, e.g. `("cache_hit_ratio", 0.93)`.
+    fn metrics(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+/// A thread's handle on a backend.
+pub trait Worker {
+    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
+    /// Reads and fully decodes; the document lives in the worker until the next call.
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>>;
+    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
+    fn delete(&mut self, key: &[u8]) -> Result<bool>;
+    /// Reads (and decodes) up to `limit` documents from `start` in key order; returns how many.
+    fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize>;
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()>;
+    fn query(&mut self, q: &QuerySpec) -> Result<usize>;
+}
+
+/// Settings a backend is opened with.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Decoded documents the `cached` variant keeps (AcornDB's default is 10k).
+    pub cache_capacity: usize,
+    /// Where durable backends create their (temporary) directories.
+    pub scratch_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cache_capacity: 10_000,
+            scratch_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// A registered backend.
+#[derive(Clone, Copy)]
+pub struct Registration {
+    pub name: &'static str,
+    /// Whether it writes to disk.
+    pub durable: bool,
+    /// An engine variant (as opposed to a peer store).
+    pub engine: bool,
+    pub open: fn(&Options) -> Result<Box<dyn Backend>>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("name", &self.name)
+            .field("durable", &self.durable)
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! register {
+    ($($name:literal, $durable:literal, $engine:literal => $open:expr;)*) => {
+        &[$(Registration { name: $name, durable: $durable, engine: $engine, open: $open },)*]
+    };
+}
+
+/// Every backend, by name. Adding one is one new file and one line here.
+pub fn registry() -> &'static [Registration] {
+    register! {
+        "plain", false, true => |o| plain::open(o, false);
+        "plain:durable", true, true => |o| plain::open(o, true);
+        "cached", false, true => |o| cached::open(o, false);
+        "cached:durable", true, true => |o| cached::open(o, true);
+        "pooled", false, true => |o| pooled::open(o, false);
+        "pooled:durable", true, true => |o| pooled::open(o, true);
+        "binary", false, true => |o| binary::open(o, false);
+        "binary:durable", true, true => |o| binary::open(o, true);
+        "btreemap", false, false => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
+        "redb", false, false => |o| redb::open(o, false);
+        "redb:durable", true, false => |o| redb::open(o, true);
+        "fjall", true, false => |o| fjall::open(o, false);
+        "fjall:sync", true, false => |o| fjall::open(o, true);
+        "sqlite", false, false => |o| sqlite::open(o, false);
+        "sqlite:durable", true, false => |o| sqlite::open(o, true);
+        "noop", false, false => |_| Ok(Box::new(noop::Noop));
+    }
+}
+
+/// The names of every registered backend, comma separated.
+pub fn known_names() -> String {
+    registry()
+        .iter()
+        .map(|r| r.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Opens the backend registered as `name`.
+pub fn open(name: &str, options: &Options) -> Result<Box<dyn Backend>> {
+    let reg = registry()
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| BackendError::Unknown {
+            name: name.to_owned(),
+            known: known_names(),
+        })?;
+    (reg.open)(options)
+}
+
+/// JSON encoding for the peer stores (what a user of them would write).
+pub(crate) fn to_json(backend: &str, doc: &Doc) -> Result<Vec<u8>> {
+    serde_json::to_vec(doc).map_err(|e| store_err(backend, e))
+}
+
+pub(crate) fn from_json(backend: &str, bytes: &[u8]) -> Result<Doc> {
+    serde_json::from_slice(bytes).map_err(|e| store_err(backend, e))
+}
+
+/// Applies a query to `(key order) → (value, timestamp)` rows decoded by a peer that has no
+/// query engine: filter, order, skip, take. Returns the page size.
+pub(crate) fn page(mut rows: Vec<(i64, u64)>, q: &QuerySpec) -> usize {
+    if let Some(min) = q.min_value {
+        rows.retain(|(v, _)| *v >= min);
+    }
+    match q.order {
+        QueryOrder::Key => {}
+        QueryOrder::ValueDesc => rows.sort_by_key(|r| std::cmp::Reverse(r.0)),
+        QueryOrder::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
+    }
+    rows.len().saturating_sub(q.skip).min(q.take)
+}

@@ -1,0 +1,58 @@
+//! `noop`: stores nothing and does nothing, so a run against it measures the harness itself
+//! (operation generation, dispatch, latency recording).
+
+use super::{Backend, BackendInfo, QuerySpec, Result, Worker};
+use crate::doc::Doc;
+
+pub(crate) struct Noop;
+
+impl Backend for Noop {
+    fn name(&self) -> &str {
+        "noop"
+    }
+
+    fn describe(&self) -> BackendInfo {
+        BackendInfo {
+            name: "noop".into(),
+            store: "none".into(),
+            durability: "none (stores nothing)".into(),
+            serialization: "none".into(),
+            cache: "none".into(),
+            stores_data: false,
+        }
+    }
+
+    fn worker(&self) -> Box<dyn Worker + '_> {
+        Box::new(Noop)
+    }
+}
+
+impl Worker for Noop {
+    fn insert(&mut self, _key: &[u8], _doc: &Doc) -> Result<()> {
+        Ok(())
+    }
+
+    fn read(&mut self, _key: &[u8]) -> Result<Option<&Doc>> {
+        Ok(None)
+    }
+
+    fn update(&mut self, _key: &[u8], _doc: &Doc) -> Result<()> {
+        Ok(())
+    }
+
+    fn delete(&mut self, _key: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn scan(&mut self, _start: &[u8], _limit: usize) -> Result<usize> {
+        Ok(0)
+    }
+
+    fn batch_insert(&mut self, _items: &[(Vec<u8>, Doc)]) -> Result<()> {
+        Ok(())
+    }
+
+    fn query(&mut self, _q: &QuerySpec) -> Result<usize> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,16 @@
+//! `plain`: acorn + serde_json, the straightforward way (crack copies the nut out, then
+//! decode; every write allocates its JSON).
+
+use super::engine::{Codec, EngineBackend, Variant};
+use super::{Backend, Options, Result};
+
+pub(crate) const VARIANT: Variant = Variant {
+    name: "plain",
+    codec: Codec::Json,
+    copy_on_read: true,
+    pooled: false,
+};
+
+pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(EngineBackend::open(VARIANT, options, durable)?))
+}

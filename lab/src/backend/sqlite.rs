@@ -1,0 +1,202 @@
+//! `sqlite`: rusqlite with SQLite built in (bundled). `:memory:`, or a file in WAL mode with
+//! `synchronous=FULL` (fsync per commit). One table `(key BLOB PRIMARY KEY, value BLOB)`;
+//! one connection shared behind a mutex (SQLite serializes writers anyway), with its
+//! prepared statements cached and reused. JSON values.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{
+    from_json, page, store_err, to_json, Backend, BackendInfo, Options, QuerySpec, Result, Worker,
+};
+use crate::doc::Doc;
+
+pub(crate) struct SqliteBackend {
+    conn: Mutex<Connection>,
+    durable: bool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn err(e: impl std::fmt::Display) -> super::BackendError {
+    store_err("sqlite", e)
+}
+
+pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
+    let (conn, dir) = if durable {
+        let dir = tempfile::Builder::new()
+            .prefix("sqlite-lab-")
+            .tempdir_in(&options.scratch_dir)
+            .map_err(err)?;
+        let conn = Connection::open(dir.path().join("lab.sqlite")).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        (conn, Some(dir))
+    } else {
+        (Connection::open_in_memory().map_err(err)?, None)
+    };
+    conn.execute("CREATE TABLE docs (key BLOB PRIMARY KEY, value BLOB)", [])
+        .map_err(err)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(Box::new(SqliteBackend {
+        conn: Mutex::new(conn),
+        durable,
+        _dir: dir,
+    }))
+}
+
+impl Backend for SqliteBackend {
+    fn name(&self) -> &str {
+        if self.durable {
+            "sqlite:durable"
+        } else {
+            "sqlite"
+        }
+    }
+
+    fn describe(&self) -> BackendInfo {
+        BackendInfo {
+            name: self.name().into(),
+            store: format!("SQLite {} (rusqlite, bundled)", rusqlite::version()),
+            durability: if self.durable {
+                "durable: file, WAL journal, synchronous=FULL (fsync per commit)".into()
+            } else {
+                "in memory (:memory:)".into()
+            },
+            serialization: "JSON (serde_json) in a BLOB".into(),
+            cache: "SQLite page cache (default size)".into(),
+            stores_data: true,
+        }
+    }
+
+    fn worker(&self) -> Box<dyn Worker + '_> {
+        Box::new(SqliteWorker {
+            b: self,
+            doc: Doc::default(),
+        })
+    }
+}
+
+struct SqliteWorker<'a> {
+    b: &'a SqliteBackend,
+    doc: Doc,
+}
+
+impl SqliteWorker<'_> {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.b.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decodes each value of `sql` (bound to `start`) until `keep` says stop.
+    fn each(
+        &self,
+        sql: &str,
+        start: &[u8],
+        mut keep: impl FnMut(&[u8], Doc) -> bool,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(params![start]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let key: Vec<u8> = row.get(0).map_err(err)?;
+            let value: Vec<u8> = row.get(1).map_err(err)?;
+            if !keep(&key, from_json("sqlite", &value)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+const UPSERT: &str = "INSERT OR REPLACE INTO docs (key, value) VALUES (?1, ?2)";
+
+impl Worker for SqliteWorker<'_> {
+    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+        let bytes = to_json("sqlite", doc)?;
+        let conn = self.conn();
+        conn.prepare_cached(UPSERT)
+            .map_err(err)?
+            .execute(params![key, bytes])
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+        let bytes: Option<Vec<u8>> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare_cached("SELECT value FROM docs WHERE key = ?1")
+                .map_err(err)?;
+            stmt.query_row(params![key], |r| r.get(0))
+                .optional()
+                .map_err(err)?
+        };
+        match bytes {
+            None => Ok(None),
+            Some(b) => {
+                self.doc = from_json("sqlite", &b)?;
+                Ok(Some(&self.doc))
+            }
+        }
+    }
+
+    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+        self.insert(key, doc)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn
+            .prepare_cached("DELETE FROM docs WHERE key = ?1")
+            .map_err(err)?
+            .execute(params![key])
+            .map_err(err)?;
+        Ok(n > 0)
+    }
+
+    fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
+        let mut n = 0;
+        if limit > 0 {
+            self.each(
+                "SELECT key, value FROM docs WHERE key >= ?1 ORDER BY key",
+                start,
+                |_, _| {
+                    n += 1;
+                    n < limit
+                },
+            )?;
+        }
+        Ok(n)
+    }
+
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+        let mut conn = self.conn();
+        let txn = conn.transaction().map_err(err)?;
+        {
+            let mut stmt = txn.prepare_cached(UPSERT).map_err(err)?;
+            for (k, d) in items {
+                stmt.execute(params![k, to_json("sqlite", d)?])
+                    .map_err(err)?;
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+        let mut rows = Vec::new();
+        self.each(
+            "SELECT key, value FROM docs WHERE key >= ?1 ORDER BY key",
+            &q.prefix,
+            |k, d| {
+                let inside = k.starts_with(&q.prefix);
+                if inside {
+                    rows.push((d.value, d.timestamp));
+                }
+                inside
+            },
+        )?;
+        Ok(page(rows, q))
+    }
+}

@@ -1,0 +1,3 @@
+//! Measurement helpers: the counting allocator.
+
+pub mod alloc;
