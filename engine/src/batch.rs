@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::stats::Op;
-use crate::tree::{check_key, Change, MAX_BATCH_BYTES};
+use crate::tree::{check_key, Change, Changes, MAX_BATCH_BYTES};
 use crate::{Error, Result, Tree};
 
 /// A set of stashes and tosses that commit atomically. Dropping it uncommitted changes
@@ -99,7 +99,7 @@ impl Batch {
             .filter(|c| matches!(c, Change::Put(_)))
             .count() as u64;
         let tosses = self.changes.len() as u64 - puts;
-        let done = self.tree.commit(self.changes)?;
+        let done = self.tree.commit(Changes::from_vec(self.changes))?;
         self.tree.count(Op::Batch, 1);
         self.tree.count(Op::Stash, puts);
         self.tree.count(Op::Toss, tosses);

@@ -48,6 +48,10 @@ pub(crate) struct State {
     subscribers: Subscribers,
 }
 
+/// The changes of one commit; a single stash or toss keeps its one change inline, so the
+/// write path allocates nothing but the stored record.
+pub(crate) type Changes = smallvec::SmallVec<[Change; 1]>;
+
 /// One change inside a commit.
 #[derive(Clone, Debug)]
 pub(crate) enum Change {
@@ -76,7 +80,7 @@ impl State {
     /// item, and fills `events` when someone listens.
     pub(crate) fn apply(
         &mut self,
-        changes: Vec<Change>,
+        changes: Changes,
         now: u64,
         events: &mut Option<Vec<Event>>,
     ) -> usize {
@@ -141,7 +145,7 @@ impl State {
         }
         let mut no_events = None;
         for (_, changes) in recovered.frames {
-            self.apply(changes, now, &mut no_events);
+            self.apply(Changes::from_vec(changes), now, &mut no_events);
         }
         self.seq = recovered.seq;
     }
@@ -318,7 +322,7 @@ impl Tree {
     /// go to the log in durable mode, are applied, and are announced to subscribers.
     pub(crate) fn commit_with(
         &self,
-        build: impl FnOnce(&State, u64) -> Result<Vec<Change>>,
+        build: impl FnOnce(&State, u64) -> Result<Changes>,
     ) -> Result<Committed> {
         let mut arrival = self.inner.durable.as_ref().map(Durable::arrive);
         let now = self.now();
@@ -365,7 +369,7 @@ impl Tree {
         Ok(Committed { version, removed })
     }
 
-    pub(crate) fn commit(&self, changes: Vec<Change>) -> Result<Committed> {
+    pub(crate) fn commit(&self, changes: Changes) -> Result<Committed> {
         self.commit_with(|_, _| Ok(changes))
     }
 
@@ -387,7 +391,7 @@ impl Tree {
     fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
         let rec = self.make_record(key, value, ttl)?;
         self.count(Op::Stash, 1);
-        Ok(self.commit(vec![Change::Put(rec)])?.version)
+        Ok(self.commit(smallvec::smallvec![Change::Put(rec)])?.version)
     }
 
     /// Validates and builds an unstamped record.
@@ -433,7 +437,7 @@ impl Tree {
         let key = key.as_ref();
         check_key(key)?;
         self.count(Op::Toss, 1);
-        let done = self.commit(vec![Change::Delete(key.as_bytes().into())])?;
+        let done = self.commit(smallvec::smallvec![Change::Delete(key.as_bytes().into())])?;
         Ok(done.removed == 1)
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::nut::Nut;
 use crate::record::Record;
 use crate::stats::Op;
-use crate::tree::{check_key, Change, MAX_BATCH_BYTES};
+use crate::tree::{check_key, Change, Changes, MAX_BATCH_BYTES};
 use crate::{Error, Result, Tree};
 
 /// How many times a conflicting transaction runs before [`Error::Conflict`].
@@ -94,7 +94,7 @@ impl Tree {
                 )));
             }
             let Txn { reads, writes, .. } = tx;
-            let changes: Vec<Change> = writes
+            let changes: Changes = writes
                 .into_iter()
                 .map(|(k, w)| match w {
                     Some(rec) => Change::Put(rec),
