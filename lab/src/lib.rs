@@ -4,9 +4,7 @@
 
 pub mod backend;
 pub mod doc;
+pub mod machine;
 pub mod measure;
-
-/// What `lab run` says until the runner lands.
-pub const NOT_YET: &str =
-    "lab run: the workload runner is not built yet (see the lab runner issue); \
-the engine benches run with `cargo bench -p acorn`";
+pub mod runner;
+pub mod workload;

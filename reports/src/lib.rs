@@ -1,4 +1,13 @@
-//! Results schema and reports for AcornLab (filled in by the reports issue).
+//! Results of AcornLab runs: the versioned `results.json` schema, summaries (throughput
+//! spread, latency percentiles from merged HDR histograms), target verdicts, and the
+//! terminal table. Reports read results; they never call the runner.
 
-/// Version of the `results.json` schema this crate reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub mod results;
+pub mod stats;
+pub mod table;
+pub mod targets;
+
+pub use results::{
+    Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetVerdict, VariantSummary,
+    SCHEMA_VERSION,
+};

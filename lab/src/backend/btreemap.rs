@@ -32,6 +32,7 @@ impl Backend for BTreeMapBackend {
             serialization: "JSON (serde_json)".into(),
             cache: "none".into(),
             stores_data: true,
+            rust_heap: true,
         }
     }
 

@@ -115,6 +115,7 @@ impl EngineBackend {
             serialization: self.variant.codec.label().into(),
             cache: cache.into(),
             stores_data: true,
+            rust_heap: true,
         }
     }
 

@@ -60,6 +60,7 @@ impl Backend for FjallBackend {
             serialization: "JSON (serde_json)".into(),
             cache: "fjall block cache (default size)".into(),
             stores_data: true,
+            rust_heap: true,
         }
     }
 

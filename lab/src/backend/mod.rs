@@ -57,6 +57,9 @@ pub struct BackendInfo {
     pub cache: String,
     /// False for `noop`, which stores nothing: it measures the harness.
     pub stores_data: bool,
+    /// Whether the store allocates through Rust's global allocator, so the lab's counting
+    /// allocator sees its memory (SQLite uses its own malloc: false).
+    pub rust_heap: bool,
 }
 
 /// Order of query results.

@@ -19,6 +19,7 @@ impl Backend for Noop {
             serialization: "none".into(),
             cache: "none".into(),
             stores_data: false,
+            rust_heap: true,
         }
     }
 

@@ -69,6 +69,7 @@ impl Backend for RedbBackend {
             serialization: "JSON (serde_json)".into(),
             cache: "redb's page cache (default size)".into(),
             stores_data: true,
+            rust_heap: true,
         }
     }
 

@@ -68,6 +68,7 @@ impl Backend for SqliteBackend {
             serialization: "JSON (serde_json) in a BLOB".into(),
             cache: "SQLite page cache (default size)".into(),
             stores_data: true,
+            rust_heap: false,
         }
     }
 

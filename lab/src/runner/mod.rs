@@ -1,0 +1,323 @@
+//! Runs a [`Plan`]: opens every variant, loads it (timed separately, in bulk), then for each
+//! repeat runs a discarded warmup and a measured phase per variant, scheduled sequentially,
+//! interleaved (rotating the order each repeat) or in parallel; then summarizes.
+
+pub mod clock;
+pub mod phase;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+use crate::backend::{self, Backend, BackendError, Options};
+use crate::doc::Doc;
+use crate::machine;
+use crate::measure::alloc;
+use crate::workload::{Bound, Mode, OpKind, Plan};
+use acorn_reports::results::{RunResult, VariantSummary};
+use acorn_reports::{stats, targets, Results, SCHEMA_VERSION};
+use clock::Clock;
+use phase::{run_phase, write_key, PhaseResult};
+
+/// How to run, beyond what the workload file says.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Only these variants (each must be registered).
+    pub variants: Option<Vec<String>>,
+    /// Shrink the workload to a smoke run: short phases, one repeat, at most 10k records.
+    pub quick: bool,
+    pub scratch_dir: Option<PathBuf>,
+}
+
+/// Progress callbacks (the CLI draws bars; tests pass nothing).
+pub trait Progress: Sync {
+    fn phase(&self, _label: &str, _done: u64, _total: u64) {}
+}
+
+/// No progress output.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl Progress for Silent {}
+
+/// Applies `--quick` and `--variants` to a plan.
+pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
+    let mut plan = plan.clone();
+    if let Some(vs) = &opts.variants {
+        for v in vs {
+            if !backend::registry().iter().any(|r| r.name == v) {
+                return Err(BackendError::Unknown {
+                    name: v.clone(),
+                    known: backend::known_names(),
+                });
+            }
+        }
+        plan.variants.clone_from(vs);
+        plan.targets.retain(|t| vs.contains(&t.variant));
+    }
+    if opts.quick {
+        plan.records = plan.records.min(10_000);
+        plan.repeats = 1;
+        plan.warmup = plan.warmup.min(Duration::from_millis(50));
+        plan.bound = match plan.bound {
+            Bound::Duration(d) => Bound::Duration(d.min(Duration::from_millis(300))),
+            Bound::Ops(n) => Bound::Ops(n.min(20_000)),
+        };
+        plan.threads.truncate(2);
+    }
+    Ok(plan)
+}
+
+struct Loaded {
+    backend: Box<dyn Backend>,
+    load_s: f64,
+    bytes_per_item: Option<f64>,
+    rss: Option<u64>,
+}
+
+/// Loads `plan.records` documents in batches; only the batch inserts are timed.
+fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> {
+    let before = alloc::snapshot().live_bytes;
+    let mut w = backend.worker();
+    let mut elapsed = Duration::ZERO;
+    let chunk = 1000u64;
+    let mut id = 0;
+    while id < plan.records {
+        let end = (id + chunk).min(plan.records);
+        let items: Vec<(Vec<u8>, Doc)> = (id..end)
+            .map(|i| {
+                let mut k = Vec::new();
+                write_key(&mut k, &plan.key_prefix, plan.key_width, i);
+                (k, Doc::generate(i, 0, plan.seed, &plan.doc))
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        w.batch_insert(&items)?;
+        elapsed += t.elapsed();
+        id = end;
+    }
+    drop(w);
+    let after = alloc::snapshot().live_bytes;
+    // Zero when the counting allocator is not installed (library use): report nothing.
+    let bytes_per_item =
+        (after != 0 || before != 0).then(|| (after - before) as f64 / plan.records as f64);
+    Ok(Loaded {
+        backend,
+        load_s: elapsed.as_secs_f64(),
+        bytes_per_item,
+        rss: acorn::monitor::ResourceMonitor::memory_usage()
+            .ok()
+            .map(|m| m.resident_bytes),
+    })
+}
+
+fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> RunResult {
+    let elapsed_s = p.elapsed_ns as f64 / 1e9;
+    let mut per_op = BTreeMap::new();
+    for kind in OpKind::ALL {
+        let h = &p.hists[kind.index()];
+        if h.is_empty() {
+            continue;
+        }
+        let samples = p.error_samples[kind.index()].clone();
+        per_op.insert(
+            kind.name().to_owned(),
+            stats::op_result(h, p.errors[kind.index()], samples, elapsed_s),
+        );
+    }
+    RunResult {
+        variant: variant.to_owned(),
+        threads,
+        repeat,
+        elapsed_s,
+        ops: p.ops,
+        errors: p.errors.iter().sum(),
+        throughput: if elapsed_s > 0.0 {
+            p.ops as f64 / elapsed_s
+        } else {
+            0.0
+        },
+        per_op,
+        interval_s: p.interval_ns as f64 / 1e9,
+        intervals: p.intervals.clone(),
+    }
+}
+
+/// Runs warmup then measure for one variant; `None` when stopped during warmup.
+fn measure(
+    loaded: &Loaded,
+    plan: &Plan,
+    threads: usize,
+    repeat: u32,
+    clock: &dyn Clock,
+    stop: &AtomicBool,
+) -> (Option<RunResult>, bool) {
+    let name = loaded.backend.describe().name;
+    if !plan.warmup.is_zero() {
+        let mut warm = plan.clone();
+        warm.bound = Bound::Duration(plan.warmup);
+        if run_phase(loaded.backend.as_ref(), &warm, threads, true, clock, stop).stopped {
+            return (None, true);
+        }
+    }
+    let p = run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop);
+    (Some(run_result(&name, threads, repeat, &p)), p.stopped)
+}
+
+fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -> VariantSummary {
+    let info = loaded.backend.describe();
+    let mine: Vec<&RunResult> = runs
+        .iter()
+        .filter(|r| r.variant == info.name && r.threads == threads)
+        .collect();
+    let (median, ci, spread) =
+        stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
+    let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
+    let mut per_op = BTreeMap::new();
+    let ops: std::collections::BTreeSet<&String> =
+        mine.iter().flat_map(|r| r.per_op.keys()).collect();
+    for op in ops {
+        let parts: Vec<_> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
+        per_op.insert(op.clone(), stats::merge_ops(&parts, total_s));
+    }
+    let mut info_map = BTreeMap::new();
+    info_map.insert("store".into(), info.store);
+    info_map.insert("durability".into(), info.durability);
+    info_map.insert("serialization".into(), info.serialization);
+    info_map.insert("cache".into(), info.cache);
+    VariantSummary {
+        variant: info.name,
+        threads,
+        info: info_map,
+        throughput_median: median,
+        throughput_ci95: ci,
+        spread,
+        load_s: loaded.load_s,
+        load_throughput: if loaded.load_s > 0.0 {
+            plan.records as f64 / loaded.load_s
+        } else {
+            0.0
+        },
+        bytes_per_item: loaded.bytes_per_item,
+        rss_bytes: loaded.rss,
+        metrics: loaded.backend.metrics().into_iter().collect(),
+        per_op,
+    }
+}
+
+/// Runs `plan` and returns its results (marked partial when `stop` was raised).
+pub fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    clock: &dyn Clock,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<Results, BackendError> {
+    let plan = adjust(plan, opts)?;
+    let options = Options {
+        cache_capacity: plan.cache_capacity,
+        scratch_dir: opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir),
+    };
+    let machine = machine::fingerprint();
+    let started_at = machine::now_rfc3339();
+    let max_threads = plan.threads.iter().copied().max().unwrap_or(1);
+    let contended =
+        plan.mode == Mode::Parallel && machine.cores < plan.variants.len() * max_threads;
+    let mut runs = Vec::new();
+    let mut summaries = Vec::new();
+    let mut stopped = false;
+    let total = (plan.threads.len() * plan.variants.len() * plan.repeats as usize) as u64;
+    let mut done = 0u64;
+    'outer: for &threads in &plan.threads {
+        let mut loaded = Vec::new();
+        for v in &plan.variants {
+            progress.phase(
+                &format!("loading {v} ({} records)", plan.records),
+                done,
+                total,
+            );
+            loaded.push(load(backend::open(v, &options)?, &plan)?);
+        }
+        let n = loaded.len();
+        // The order variants run in, per repeat.
+        let schedule: Vec<(u32, Vec<usize>)> = match plan.mode {
+            Mode::Sequential => (0..n)
+                .flat_map(|i| (0..plan.repeats).map(move |r| (r, vec![i])))
+                .collect(),
+            Mode::Interleaved => (0..plan.repeats)
+                .map(|r| (r, (0..n).map(|i| (i + r as usize) % n).collect()))
+                .collect(),
+            Mode::Parallel => (0..plan.repeats).map(|r| (r, (0..n).collect())).collect(),
+        };
+        for (repeat, order) in schedule {
+            if plan.mode == Mode::Parallel {
+                progress.phase(
+                    &format!(
+                        "{} variants in parallel, {threads} threads, repeat {}",
+                        n,
+                        repeat + 1
+                    ),
+                    done,
+                    total,
+                );
+                let results: Vec<(Option<RunResult>, bool)> = order
+                    .par_iter()
+                    .map(|&i| measure(&loaded[i], &plan, threads, repeat, clock, stop))
+                    .collect();
+                for (r, s) in results {
+                    runs.extend(r);
+                    stopped |= s;
+                }
+                done += n as u64;
+            } else {
+                for i in order {
+                    let name = loaded[i].backend.describe().name;
+                    progress.phase(
+                        &format!("{name}, {threads} threads, repeat {}", repeat + 1),
+                        done,
+                        total,
+                    );
+                    let (r, s) = measure(&loaded[i], &plan, threads, repeat, clock, stop);
+                    runs.extend(r);
+                    done += 1;
+                    if s {
+                        stopped = true;
+                        break;
+                    }
+                }
+            }
+            if stopped {
+                for l in &loaded {
+                    summaries.push(summarize(l, &plan, threads, &runs));
+                }
+                break 'outer;
+            }
+        }
+        for l in &loaded {
+            summaries.push(summarize(l, &plan, threads, &runs));
+        }
+    }
+    progress.phase("done", total, total);
+    summaries.retain(|s| s.per_op.values().any(|o| o.count > 0) || !stopped);
+    let verdicts = plan
+        .targets
+        .iter()
+        .map(|t| targets::judge(&t.name, &t.metric, &t.variant, &t.expect, &summaries))
+        .collect();
+    Ok(Results {
+        schema_version: SCHEMA_VERSION,
+        workload: plan.name.clone(),
+        description: plan.description.clone(),
+        plan: serde_json::to_value(&plan).unwrap_or_default(),
+        mode: plan.mode.label().into(),
+        contended,
+        partial: stopped,
+        started_at,
+        machine,
+        runs,
+        summaries,
+        targets: verdicts,
+    })
+}

@@ -1,0 +1,186 @@
+//! Workload files: every shipped file validates; every kind of bad input gets an error that
+//! names the file, line:column and key and says what is allowed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use acorn_lab::workload::{Bound, Mode, OpKind, OpStream, Plan, WorkloadError};
+
+const MINIMAL: &str = "name = \"t\"\n[dataset]\nrecords = 100\n[mix]\nread = 100\n";
+
+fn err(src: &str) -> WorkloadError {
+    Plan::parse(Path::new("bad.toml"), src).expect_err("should be rejected")
+}
+
+#[test]
+fn every_shipped_workload_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                !plan.description.is_empty(),
+                "{} has no description",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 16, "only {n} workload files");
+}
+
+#[test]
+fn defaults_fill_everything_but_name_records_and_mix() {
+    let p = Plan::parse(Path::new("min.toml"), MINIMAL).unwrap();
+    assert_eq!(p.variants, ["plain", "cached", "pooled", "binary"]);
+    assert_eq!(p.threads, [1]);
+    assert_eq!(p.bound, Bound::Duration(std::time::Duration::from_secs(5)));
+    assert_eq!(
+        (p.repeats, p.seed, p.mode, p.rate),
+        (3, 42, Mode::Interleaved, None)
+    );
+    assert_eq!(p.mix, [(OpKind::Read, 100)]);
+}
+
+#[test]
+fn unknown_keys_are_named_with_a_suggestion() {
+    let e = err("name = \"t\"\n[dataset]\nrecrods = 100\n[mix]\nread = 100\n");
+    assert_eq!((e.line, e.column), (3, 1), "{e}");
+    assert_eq!(e.key, "recrods");
+    assert!(e.message.contains("Did you mean `records`?"), "{e}");
+    assert!(e.to_string().starts_with("bad.toml:3:1: `recrods`:"), "{e}");
+}
+
+#[test]
+fn wrong_types_point_at_the_value() {
+    let e = err("name = \"t\"\n[dataset]\nrecords = \"many\"\n[mix]\nread = 100\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert_eq!(e.key, "records");
+}
+
+#[test]
+fn mix_weights_must_sum_to_100() {
+    let e = err("name = \"t\"\n[dataset]\nrecords = 10\n[mix]\nread = 70\nupdate = 20\n");
+    assert!(e.message.contains("sum to 90"), "{e}");
+    assert_eq!(e.key, "mix");
+    let e = err("name = \"t\"\n[dataset]\nrecords = 10\n[mix]\nraed = 100\n");
+    assert!(e.message.contains("Did you mean `read`?"), "{e}");
+    assert_eq!((e.line, e.key.as_str()), (5, "mix.raed"));
+}
+
+#[test]
+fn unknown_variants_list_the_registered_ones() {
+    let e = err(&format!("variants = [\"plain\", \"redbb\"]\n{MINIMAL}"));
+    assert_eq!((e.line, e.column), (1, 22), "{e}");
+    assert!(
+        e.message.contains("Did you mean `redb`?") && e.message.contains("sqlite"),
+        "{e}"
+    );
+}
+
+#[test]
+fn sizes_durations_rates_and_modes_are_checked() {
+    let cases = [
+        ("[dataset]\nrecords = 0", "dataset.records", "between 1"),
+        ("[dataset]\nrecords = -5", "dataset.records", "between 1"),
+        ("[run]\nduration = \"10\"", "run.duration", "needs a unit"),
+        ("[run]\nwarmup = \"soon\"", "run.warmup", "not a duration"),
+        ("[run]\nrate = -3.0", "run.rate", "not a possible rate"),
+        ("[run]\nrate = 1e12", "run.rate", "not a possible rate"),
+        ("[run]\nmode = \"chaotic\"", "run.mode", "interleaved"),
+        (
+            "[run]\nthreads = [1, 0]",
+            "run.threads",
+            "between 1 and 1024",
+        ),
+        (
+            "[run]\nduration = \"1s\"\nops = 5",
+            "run.duration",
+            "not both",
+        ),
+        (
+            "[distribution]\nkind = \"zipfian\"\ntheta = 1.5",
+            "distribution.theta",
+            "between 0 and 1",
+        ),
+        (
+            "[distribution]\nkind = \"gaussian\"",
+            "distribution.kind",
+            "zipfian",
+        ),
+        (
+            "[dataset]\nrecords = 100\nkey = { width = 1 }",
+            "dataset.key.width",
+            "at least",
+        ),
+    ];
+    for (snippet, key, says) in cases {
+        // Put the snippet's table in place of (or beside) the minimal file's.
+        let src = if snippet.starts_with("[dataset]") {
+            format!("name = \"t\"\n{snippet}\n[mix]\nread = 100\n")
+        } else {
+            format!("{MINIMAL}{snippet}\n")
+        };
+        let e = err(&src);
+        assert_eq!(e.key, key, "{snippet}: {e}");
+        assert!(e.message.contains(says), "{snippet}: {e}");
+        assert!(e.line > 1, "{snippet}: {e}");
+    }
+}
+
+#[test]
+fn targets_must_name_known_metrics_units_and_variants() {
+    let t = |metric: &str, expect: &str, variant: &str| {
+        err(&format!("{MINIMAL}[[target]]\nname = \"x\"\nmetric = \"{metric}\"\nexpect = \"{expect}\"\nvariant = \"{variant}\"\n"))
+    };
+    assert!(t("latency", "< 1 ms", "plain")
+        .message
+        .contains("unknown metric"));
+    assert!(t("read.p99", "> 1M ops/s", "plain")
+        .message
+        .contains("a time"));
+    assert!(t("read.p99", "soon", "plain")
+        .message
+        .contains("comparison"));
+    assert!(t("read.p99", "< 1 ms", "redb")
+        .message
+        .contains("does not run"));
+}
+
+#[test]
+fn empty_non_utf8_and_missing_files_are_clear_errors() {
+    assert!(err("   \n").message.contains("empty"));
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin.toml");
+    std::fs::write(&bin, b"name = \"t\"\n\xff\xfe").unwrap();
+    let e = Plan::load(&bin).unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+    assert!(e.message.contains("UTF-8"), "{e}");
+    let e = Plan::load(&dir.path().join("missing.toml")).unwrap_err();
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn the_op_stream_depends_only_on_seed_and_thread() {
+    let src = format!("{MINIMAL}[distribution]\nkind = \"zipfian\"\n")
+        .replace("read = 100", "read = 50\nupdate = 30\ninsert = 20");
+    let plan = Plan::parse(Path::new("s.toml"), &src).unwrap();
+    let a: Vec<_> = OpStream::new(&plan, 0, 2).take(1000).collect();
+    let b: Vec<_> = OpStream::new(&plan, 0, 2).take(1000).collect();
+    let other: Vec<_> = OpStream::new(&plan, 1, 2).take(1000).collect();
+    assert_eq!(a, b);
+    assert_ne!(a, other);
+    // Inserts from different threads never collide.
+    let ids = |v: &[acorn_lab::workload::Op]| {
+        v.iter()
+            .filter(|o| o.kind == OpKind::Insert)
+            .map(|o| o.id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert!(ids(&a).is_disjoint(&ids(&other)));
+    let reads = a.iter().filter(|o| o.kind == OpKind::Read).count();
+    assert!((400..600).contains(&reads), "{reads}");
+}

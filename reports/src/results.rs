@@ -1,0 +1,178 @@
+//! The `results.json` schema (documented in `docs/results-schema.md`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any change a reader of an older version could misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResultsError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid results file: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("{path}: schema_version {found} is newer than this lab understands ({SCHEMA_VERSION}); upgrade acorn-lab")]
+    TooNew { path: String, found: u32 },
+}
+
+/// Where a run happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub os: String,
+    pub rustc: String,
+    pub git_revision: String,
+    pub hostname: String,
+}
+
+/// A latency histogram in nanoseconds, stored losslessly as (value, count) pairs of the
+/// HDR histogram's recorded buckets, so runs merge exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Significant figures of the HDR histogram the pairs came from.
+    pub sigfig: u8,
+    pub counts: Vec<[u64; 2]>,
+}
+
+/// One operation type within one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpResult {
+    pub count: u64,
+    pub errors: u64,
+    /// Up to three distinct error messages, for the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_samples: Vec<String>,
+    pub throughput: f64,
+    pub p50_ns: u64,
+    pub p90_ns: u64,
+    pub p99_ns: u64,
+    pub p999_ns: u64,
+    pub p9999_ns: u64,
+    pub max_ns: u64,
+    pub mean_ns: f64,
+    pub histogram: Histogram,
+}
+
+/// One measured repeat of one variant at one thread count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub variant: String,
+    pub threads: usize,
+    pub repeat: u32,
+    pub elapsed_s: f64,
+    pub ops: u64,
+    pub errors: u64,
+    pub throughput: f64,
+    /// Per operation type ("read", "update", ...).
+    pub per_op: BTreeMap<String, OpResult>,
+    /// Operations completed in each interval of `interval_s` seconds.
+    pub interval_s: f64,
+    pub intervals: Vec<u64>,
+}
+
+/// The numbers that summarize a variant at one thread count, over its repeats.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VariantSummary {
+    pub variant: String,
+    pub threads: usize,
+    /// The backend's own description: durability, serialization, cache.
+    pub info: BTreeMap<String, String>,
+    pub throughput_median: f64,
+    /// 95% interval of the throughput over repeats (t-distribution on the mean).
+    pub throughput_ci95: [f64; 2],
+    /// (max - min) / median over repeats, as a fraction.
+    pub spread: f64,
+    pub load_s: f64,
+    pub load_throughput: f64,
+    pub bytes_per_item: Option<f64>,
+    pub rss_bytes: Option<u64>,
+    /// Extra metrics the backend reports (e.g. `cache_hit_ratio`).
+    pub metrics: BTreeMap<String, f64>,
+    /// Operation results merged over repeats (histograms merged exactly).
+    pub per_op: BTreeMap<String, OpResult>,
+}
+
+/// One target from the workload and whether it held.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetVerdict {
+    pub name: String,
+    pub metric: String,
+    pub variant: String,
+    pub expect: String,
+    /// The measured value in the target's unit, when the variant ran.
+    pub actual: Option<f64>,
+    pub actual_text: String,
+    pub pass: bool,
+}
+
+/// A whole `results.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub workload: String,
+    pub description: String,
+    /// The validated plan, as the lab printed it.
+    pub plan: serde_json::Value,
+    /// sequential | interleaved | parallel
+    pub mode: String,
+    /// True when a parallel run had fewer cores than variants x threads.
+    pub contended: bool,
+    /// True when the run was interrupted (Ctrl-C) and holds only what finished.
+    pub partial: bool,
+    pub started_at: String,
+    pub machine: Machine,
+    pub runs: Vec<RunResult>,
+    pub summaries: Vec<VariantSummary>,
+    pub targets: Vec<TargetVerdict>,
+}
+
+impl Results {
+    /// Reads and checks a results file.
+    pub fn load(path: &Path) -> Result<Results, ResultsError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses results text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Results, ResultsError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ResultsError::Invalid {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let found = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| ResultsError::Invalid {
+                path: origin.to_owned(),
+                reason: "missing schema_version".into(),
+            })?;
+        if found > u64::from(SCHEMA_VERSION) {
+            return Err(ResultsError::TooNew {
+                path: origin.to_owned(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| ResultsError::Invalid {
+            path: origin.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,159 @@
+//! Histograms in and out of the schema, percentiles, and the spread over repeats.
+
+use hdrhistogram::Histogram as Hdr;
+
+use crate::results::{Histogram, OpResult};
+
+/// Significant figures every lab histogram uses.
+pub const SIGFIG: u8 = 3;
+
+/// An empty recorder for latencies in nanoseconds (1 ns .. 1 hour, auto-resizing).
+pub fn recorder() -> Hdr<u64> {
+    Hdr::new(SIGFIG).unwrap_or_else(|_| unreachable!("3 significant figures is valid"))
+}
+
+/// Lossless pairs of recorded buckets.
+pub fn encode(h: &Hdr<u64>) -> Histogram {
+    Histogram {
+        sigfig: h.sigfig(),
+        counts: h
+            .iter_recorded()
+            .map(|v| [v.value_iterated_to(), v.count_at_value()])
+            .collect(),
+    }
+}
+
+/// Rebuilds the HDR histogram from its pairs.
+pub fn decode(h: &Histogram) -> Hdr<u64> {
+    let mut out = Hdr::new(h.sigfig.clamp(1, 5)).unwrap_or_else(|_| recorder());
+    for [value, count] in &h.counts {
+        // Values come from a histogram of the same precision, so this cannot fail; a
+        // hand-edited file with an absurd value is skipped rather than trusted.
+        let _ = out.record_n(*value, *count);
+    }
+    out
+}
+
+/// Merges two stored histograms exactly.
+pub fn merge(a: &Histogram, b: &Histogram) -> Histogram {
+    let mut h = decode(a);
+    let _ = h.add(decode(b));
+    encode(&h)
+}
+
+/// Percentiles and throughput of one operation type.
+pub fn op_result(
+    h: &Hdr<u64>,
+    errors: u64,
+    error_samples: Vec<String>,
+    elapsed_s: f64,
+) -> OpResult {
+    let count = h.len();
+    OpResult {
+        count,
+        errors,
+        error_samples,
+        throughput: if elapsed_s > 0.0 {
+            count as f64 / elapsed_s
+        } else {
+            0.0
+        },
+        p50_ns: h.value_at_quantile(0.50),
+        p90_ns: h.value_at_quantile(0.90),
+        p99_ns: h.value_at_quantile(0.99),
+        p999_ns: h.value_at_quantile(0.999),
+        p9999_ns: h.value_at_quantile(0.9999),
+        max_ns: h.max(),
+        mean_ns: h.mean(),
+        histogram: encode(h),
+    }
+}
+
+/// Merges per-operation results of several runs (counts and histograms add; throughput
+/// adds too, for runs that happened side by side, or is averaged when `average`).
+pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
+    let mut h = recorder();
+    let mut errors = 0;
+    let mut samples = Vec::new();
+    for p in parts {
+        let _ = h.add(decode(&p.histogram));
+        errors += p.errors;
+        for s in &p.error_samples {
+            if samples.len() < 3 && !samples.contains(s) {
+                samples.push(s.clone());
+            }
+        }
+    }
+    op_result(&h, errors, samples, elapsed_s)
+}
+
+/// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
+const T975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// Median, 95% interval of the mean, and relative spread ((max - min) / median).
+pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
+    if samples.is_empty() {
+        return (0.0, [0.0, 0.0], 0.0);
+    }
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let ci = if n < 2 {
+        [mean, mean]
+    } else {
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let t = T975.get(n - 2).copied().unwrap_or(1.96);
+        let half = t * (var / n as f64).sqrt();
+        [mean - half, mean + half]
+    };
+    let rel = if median > 0.0 {
+        (v[n - 1] - v[0]) / median
+    } else {
+        0.0
+    };
+    (median, ci, rel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_two_halves_equals_the_whole() {
+        let (mut a, mut b, mut whole) = (recorder(), recorder(), recorder());
+        for v in 1..10_000u64 {
+            let x = v * 37 % 5_000_000 + 1;
+            whole.record(x).unwrap();
+            if v % 2 == 0 {
+                a.record(x).unwrap()
+            } else {
+                b.record(x).unwrap()
+            }
+        }
+        let merged = decode(&merge(&encode(&a), &encode(&b)));
+        assert_eq!(merged, whole);
+        assert_eq!(
+            merged.value_at_quantile(0.99),
+            whole.value_at_quantile(0.99)
+        );
+    }
+
+    #[test]
+    fn spread_of_repeats() {
+        let (median, ci, rel) = spread(&[100.0, 110.0, 90.0]);
+        assert_eq!(median, 100.0);
+        assert!(ci[0] < 100.0 && ci[1] > 100.0);
+        assert!((rel - 0.2).abs() < 1e-9);
+        assert_eq!(spread(&[5.0]), (5.0, [5.0, 5.0], 0.0));
+    }
+}

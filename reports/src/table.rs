@@ -1,0 +1,141 @@
+//! The terminal table: one block per variant and thread count, one line per operation,
+//! then the target verdicts.
+
+use std::fmt::Write as _;
+
+use crate::results::Results;
+use crate::targets::{human, human_ns, Kind};
+
+fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
+    for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+        if i + 1 == cells.len() {
+            let _ = write!(out, "{c}");
+        } else if i < 2 {
+            let _ = write!(out, "{c:<w$}  ");
+        } else {
+            let _ = write!(out, "{c:>w$}  ");
+        }
+    }
+    out.push('\n');
+}
+
+/// Renders the comparison table for `r`.
+pub fn render(r: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {}{}\nmode {}{}, machine: {} ({} cores), rev {}",
+        r.workload,
+        r.description,
+        if r.partial {
+            " [PARTIAL: interrupted]"
+        } else {
+            ""
+        },
+        r.mode,
+        if r.contended {
+            " (contended: fewer cores than variants x threads)"
+        } else {
+            ""
+        },
+        r.machine.cpu,
+        r.machine.cores,
+        r.machine.git_revision,
+    );
+    let header: Vec<String> = [
+        "variant",
+        "thr",
+        "throughput",
+        "±95%",
+        "op",
+        "ops/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "errors",
+        "bytes/item",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect();
+    let mut rows = vec![header];
+    for s in &r.summaries {
+        let half = (s.throughput_ci95[1] - s.throughput_ci95[0]) / 2.0;
+        let pct = if s.throughput_median > 0.0 {
+            100.0 * half / s.throughput_median
+        } else {
+            0.0
+        };
+        let mut first = true;
+        for (op, o) in &s.per_op {
+            let lead = if first {
+                vec![
+                    s.variant.clone(),
+                    s.threads.to_string(),
+                    human(Kind::Rate, s.throughput_median),
+                    format!("{pct:.1}%"),
+                ]
+            } else {
+                vec![String::new(); 4]
+            };
+            let mut row = lead;
+            row.extend([
+                op.clone(),
+                human(Kind::Rate, o.throughput),
+                human_ns(o.p50_ns as f64),
+                human_ns(o.p99_ns as f64),
+                human_ns(o.p999_ns as f64),
+                human_ns(o.max_ns as f64),
+                o.errors.to_string(),
+                if first {
+                    s.bytes_per_item
+                        .map_or_else(|| "-".into(), |b| format!("{b:.0}"))
+                } else {
+                    String::new()
+                },
+            ]);
+            rows.push(row);
+            first = false;
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        pad(&mut out, row, &widths);
+    }
+    let infos: Vec<String> = r
+        .summaries
+        .iter()
+        .filter(|s| s.threads == r.summaries.iter().map(|x| x.threads).min().unwrap_or(0))
+        .map(|s| {
+            format!(
+                "  {}: {}; {}; cache: {}",
+                s.variant,
+                s.info.get("durability").map_or("?", String::as_str),
+                s.info.get("serialization").map_or("?", String::as_str),
+                s.info.get("cache").map_or("?", String::as_str)
+            )
+        })
+        .collect();
+    if !infos.is_empty() {
+        let _ = writeln!(out, "backends:\n{}", infos.join("\n"));
+    }
+    if !r.targets.is_empty() {
+        let _ = writeln!(out, "targets:");
+        for t in &r.targets {
+            let _ = writeln!(
+                out,
+                "  [{}] {}: {} {} {} — got {}",
+                if t.pass { "pass" } else { "FAIL" },
+                t.name,
+                t.variant,
+                t.metric,
+                t.expect,
+                t.actual_text
+            );
+        }
+    }
+    out
+}
