@@ -77,15 +77,14 @@ struct Loaded {
     rss: Option<u64>,
 }
 
-/// Loads `plan.records` documents in batches; only the batch inserts are timed.
-fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> {
-    let before = alloc::snapshot().live_bytes;
+/// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
+/// spent inside the batch inserts only (generation is not timed).
+fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
     let mut w = backend.worker();
     let mut elapsed = Duration::ZERO;
-    let chunk = 1000u64;
     let mut id = 0;
     while id < plan.records {
-        let end = (id + chunk).min(plan.records);
+        let end = (id + 1000).min(plan.records);
         let items: Vec<(Vec<u8>, Doc)> = (id..end)
             .map(|i| {
                 let mut k = Vec::new();
@@ -98,11 +97,18 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
         elapsed += t.elapsed();
         id = end;
     }
-    drop(w);
+    Ok(elapsed)
+}
+
+/// Opens nothing, loads everything: the timed bulk load, with memory measured around it.
+fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> {
+    let before = alloc::snapshot().live_bytes;
+    let elapsed = fill(backend.as_ref(), plan)?;
     let after = alloc::snapshot().live_bytes;
-    // Zero when the counting allocator is not installed (library use): report nothing.
-    let bytes_per_item =
-        (after != 0 || before != 0).then(|| (after - before) as f64 / plan.records as f64);
+    // Nothing to report when the counting allocator is not installed (library use), or
+    // when the store allocates outside Rust's allocator.
+    let counted = (after != 0 || before != 0) && backend.describe().rust_heap;
+    let bytes_per_item = counted.then(|| (after - before) as f64 / plan.records as f64);
     Ok(Loaded {
         backend,
         load_s: elapsed.as_secs_f64(),
@@ -145,7 +151,9 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
     }
 }
 
-/// Runs warmup then measure for one variant; `None` when stopped during warmup.
+/// Restores the dataset, then runs warmup and measure for one variant; `None` when stopped
+/// before measuring. Restoring (rewriting every record, untimed) makes each repeat start
+/// from the same data even when the mix deletes or overwrites.
 fn measure(
     loaded: &Loaded,
     plan: &Plan,
@@ -153,17 +161,20 @@ fn measure(
     repeat: u32,
     clock: &dyn Clock,
     stop: &AtomicBool,
-) -> (Option<RunResult>, bool) {
+) -> Result<(Option<RunResult>, bool), BackendError> {
     let name = loaded.backend.describe().name;
+    if repeat > 0 {
+        fill(loaded.backend.as_ref(), plan)?;
+    }
     if !plan.warmup.is_zero() {
         let mut warm = plan.clone();
         warm.bound = Bound::Duration(plan.warmup);
         if run_phase(loaded.backend.as_ref(), &warm, threads, true, clock, stop).stopped {
-            return (None, true);
+            return Ok((None, true));
         }
     }
     let p = run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop);
-    (Some(run_result(&name, threads, repeat, &p)), p.stopped)
+    Ok((Some(run_result(&name, threads, repeat, &p)), p.stopped))
 }
 
 fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -> VariantSummary {
@@ -265,7 +276,7 @@ pub fn run(
                 let results: Vec<(Option<RunResult>, bool)> = order
                     .par_iter()
                     .map(|&i| measure(&loaded[i], &plan, threads, repeat, clock, stop))
-                    .collect();
+                    .collect::<Result<_, _>>()?;
                 for (r, s) in results {
                     runs.extend(r);
                     stopped |= s;
@@ -279,7 +290,7 @@ pub fn run(
                         done,
                         total,
                     );
-                    let (r, s) = measure(&loaded[i], &plan, threads, repeat, clock, stop);
+                    let (r, s) = measure(&loaded[i], &plan, threads, repeat, clock, stop)?;
                     runs.extend(r);
                     done += 1;
                     if s {
