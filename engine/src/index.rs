@@ -46,6 +46,15 @@ fn abbreviate(key: &[u8], skip: usize) -> u64 {
     u64::from_be_bytes(w)
 }
 
+/// Makes room for one more element: grows by half (never past a full node plus the one
+/// extra a split needs) instead of doubling, so nodes do not carry twice their capacity.
+fn grow<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() {
+        let target = (v.len() + v.len() / 2).clamp(4, MAX + 1).max(v.len() + 1);
+        v.reserve_exact(target - v.len());
+    }
+}
+
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -93,6 +102,7 @@ impl Abbrevs {
 
     /// Records an insertion at `i`; the caller refreshes when `i` was an edge.
     fn insert(&mut self, i: usize, key: &[u8]) {
+        grow(&mut self.abbrs);
         self.abbrs.insert(i, abbreviate(key, self.prefix.len()));
     }
 }
@@ -125,6 +135,7 @@ impl<T: Keyed> Leaf<T> {
     fn insert_at(&mut self, i: usize, item: T) {
         let edge = i == 0 || i == self.items.len();
         self.keys.insert(i, item.key());
+        grow(&mut self.items);
         self.items.insert(i, item);
         if edge {
             self.refresh(false);
@@ -250,6 +261,8 @@ impl<T: Keyed> Node<T> {
             Node::Leaf(leaf) => {
                 let right = Leaf::from_items(leaf.items.split_off(at));
                 leaf.refresh(true);
+                leaf.items.shrink_to_fit();
+                leaf.keys.abbrs.shrink_to_fit();
                 let sep: Arc<[u8]> = Arc::from(right.items[0].key());
                 (sep, Node::Leaf(right))
             }

@@ -1,16 +1,19 @@
 //! The stored form of one nut: a single shared allocation.
 //!
-//! Layout: `[version u64][timestamp u64][expires u64][key_len u32][key][value]`, little
-//! endian, times in nanoseconds since the Unix epoch, `expires == 0` meaning "never".
-//! One allocation per item keeps the per-item overhead near 60 bytes, and cloning a
-//! record (when a snapshot forces a node copy) is one reference-count increment.
+//! Layout, little endian, times in nanoseconds since the Unix epoch:
+//! `[version u64][timestamp u64][key_len u16][flags u8]([expires u64] if flags & TTL)[key][value]`.
+//! One allocation per item and a 19-byte header (27 with a TTL) keep the per-item overhead
+//! near 60 bytes, and cloning a record (when a snapshot forces a node copy) is one
+//! reference-count increment.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::index::Keyed;
 
-pub(crate) const HEADER: usize = 28;
+/// Header bytes without a TTL.
+pub(crate) const HEADER: usize = 19;
+const TTL_FLAG: u8 = 1;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Record(Arc<[u8]>);
@@ -38,12 +41,17 @@ impl Record {
         SCRATCH.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            buf.reserve(HEADER + key.len() + value.len());
+            buf.reserve(HEADER + 8 + key.len() + value.len());
             buf.extend_from_slice(&version.to_le_bytes());
             buf.extend_from_slice(&timestamp.to_le_bytes());
-            buf.extend_from_slice(&expires.to_le_bytes());
-            // Keys are bounded by MAX_KEY_LEN, far below u32::MAX.
-            buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
+            buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            if expires == 0 {
+                buf.push(0);
+            } else {
+                buf.push(TTL_FLAG);
+                buf.extend_from_slice(&expires.to_le_bytes());
+            }
             buf.extend_from_slice(key);
             buf.extend_from_slice(value);
             let rec = Record(Arc::from(&buf[..]));
@@ -61,13 +69,16 @@ impl Record {
 
     /// Wraps stored bytes; `None` when they cannot hold a header and the key it declares.
     pub(crate) fn from_bytes(b: &[u8]) -> Option<Record> {
-        if b.len() < HEADER {
+        if b.len() < HEADER || b[18] & !TTL_FLAG != 0 {
             return None;
         }
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&b[24..28]);
-        let klen = u32::from_le_bytes(w) as usize;
-        (HEADER.checked_add(klen)? <= b.len()).then(|| Record(Arc::from(b)))
+        let head = if b[18] & TTL_FLAG != 0 {
+            HEADER + 8
+        } else {
+            HEADER
+        };
+        let klen = usize::from(u16::from_le_bytes([b[16], b[17]]));
+        (head + klen <= b.len()).then(|| Record(Arc::from(b)))
     }
 
     pub(crate) fn version(&self) -> u64 {
@@ -78,19 +89,34 @@ impl Record {
         u64_at(&self.0, 8)
     }
 
+    fn has_ttl(&self) -> bool {
+        self.0[18] & TTL_FLAG != 0
+    }
+
     /// Expiry in nanoseconds since the epoch; 0 when the record never expires.
     pub(crate) fn expires(&self) -> u64 {
-        u64_at(&self.0, 16)
+        if self.has_ttl() {
+            u64_at(&self.0, HEADER)
+        } else {
+            0
+        }
+    }
+
+    /// Where the key starts.
+    fn key_start(&self) -> usize {
+        if self.has_ttl() {
+            HEADER + 8
+        } else {
+            HEADER
+        }
     }
 
     fn key_len(&self) -> usize {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&self.0[24..28]);
-        u32::from_le_bytes(w) as usize
+        usize::from(u16::from_le_bytes([self.0[16], self.0[17]]))
     }
 
     pub(crate) fn value(&self) -> &[u8] {
-        &self.0[HEADER + self.key_len()..]
+        &self.0[self.key_start() + self.key_len()..]
     }
 
     pub(crate) fn is_expired(&self, now: u64) -> bool {
@@ -100,7 +126,7 @@ impl Record {
 
     /// Key and value bytes, as counted in `Stats::live_bytes`.
     pub(crate) fn payload_len(&self) -> usize {
-        self.0.len() - HEADER
+        self.0.len() - self.key_start()
     }
 
     /// Sets version and timestamp at commit time. Records are unshared until committed,
@@ -117,7 +143,8 @@ impl Record {
 
 impl Keyed for Record {
     fn key(&self) -> &[u8] {
-        &self.0[HEADER..HEADER + self.key_len()]
+        let start = self.key_start();
+        &self.0[start..start + self.key_len()]
     }
 }
 
@@ -139,5 +166,16 @@ mod tests {
         assert_eq!(r.value(), b"{\"a\":1}");
         assert!(r.is_expired(99) && !r.is_expired(98));
         assert_eq!(r.payload_len(), 6 + 7);
+        let plain = Record::new(b"k", b"v", 3, 4, 0);
+        assert_eq!(
+            (plain.expires(), plain.key(), plain.value()),
+            (0, b"k".as_slice(), b"v".as_slice())
+        );
+        assert_eq!(plain.bytes().len(), HEADER + 2);
+        assert!(Record::from_bytes(plain.bytes()).is_some());
+        assert!(
+            Record::from_bytes(&plain.bytes()[..HEADER]).is_none(),
+            "key past the end"
+        );
     }
 }
