@@ -1,38 +1,12 @@
 //! Bytes per item, counted by a global allocator wrapper (live heap bytes before and after
 //! a load), plus the time to load. Prints `bytes/item` lines the lab and notes quote.
-#![allow(unsafe_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::*;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the wrapper only
-// adds to or subtracts from a counter, which cannot affect the allocation itself.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "../tests/common/counting.rs"]
+mod counting;
 
 fn bytes_per_item(n: usize, random_order: bool) -> f64 {
     let keys = keys(n);
@@ -44,12 +18,12 @@ fn bytes_per_item(n: usize, random_order: bool) -> f64 {
         }
     }
     let vals: Vec<Vec<u8>> = (0..n).map(value).collect();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting::live();
     let tree = acorn::Tree::open_memory();
     for &i in &order {
         tree.stash(&keys[i], &vals[i]).unwrap();
     }
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = counting::live();
     let per_item = (after - before) as f64 / n as f64;
     drop(tree);
     per_item
