@@ -30,6 +30,8 @@ mod clock;
 mod codec;
 mod error;
 mod events;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod index;
 mod iter;
 pub mod monitor;

@@ -13,6 +13,7 @@ mod binary;
 mod btreemap;
 mod cached;
 mod engine;
+mod ffi;
 mod fjall;
 mod noop;
 mod plain;
@@ -167,6 +168,8 @@ pub fn registry() -> &'static [Registration] {
         "pooled:durable", true, true => |o| pooled::open(o, true);
         "binary", false, true => |o| binary::open(o, false);
         "binary:durable", true, true => |o| binary::open(o, true);
+        "ffi", false, true => |o| ffi::open(o, false);
+        "ffi:durable", true, true => |o| ffi::open(o, true);
         "btreemap", false, false => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
         "redb", false, false => |o| redb::open(o, false);
         "redb:durable", true, false => |o| redb::open(o, true);

@@ -1,0 +1,88 @@
+/* acorn.h — C interface to the acorn embedded document store.
+ *
+ * Build the library:  cargo rustc -p acorn --release --features ffi --crate-type staticlib
+ *                     (or --crate-type cdylib), then link with -lacorn -lpthread -ldl -lm.
+ *
+ * Every function returns an int status: ACORN_OK (0), ACORN_NOT_FOUND (1), or a negative
+ * ACORN_ERR_* code, with a message from acorn_last_error() on the same thread. Keys are
+ * UTF-8 byte strings with explicit lengths. Handles are freed by their own function; a
+ * double free is detected and returns ACORN_ERR_INVALID_HANDLE. Using a handle after
+ * freeing it is undefined behaviour.
+ *
+ * Kept in sync with engine/src/ffi.rs by engine/tests/ffi_c.rs, which also compiles and
+ * runs engine/tests/c/acorn_test.c against this header.
+ */
+#ifndef ACORN_H
+#define ACORN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACORN_OK 0
+#define ACORN_NOT_FOUND 1
+#define ACORN_ERR_NULL (-1)
+#define ACORN_ERR_UTF8 (-2)
+#define ACORN_ERR_BUFFER_TOO_SMALL (-3)
+#define ACORN_ERR_INVALID_HANDLE (-4)
+#define ACORN_ERR_INVALID_KEY (-5)
+#define ACORN_ERR_TOO_LARGE (-6)
+#define ACORN_ERR_IO (-7)
+#define ACORN_ERR_CORRUPT (-8)
+#define ACORN_ERR_LOCKED (-9)
+#define ACORN_ERR_CONFLICT (-10)
+#define ACORN_ERR_PANIC (-11)
+#define ACORN_ERR_OTHER (-12)
+
+typedef struct AcornTree AcornTree;
+typedef struct AcornBatch AcornBatch;
+typedef struct AcornQuery AcornQuery;
+
+/* The last error message on this thread ("" if none); valid until the next acorn call. */
+const char *acorn_last_error(void);
+
+int acorn_open_memory(AcornTree **out);
+/* A durable tree in directory `path` (NUL-terminated UTF-8), fsync on every commit. */
+int acorn_open(const char *path, AcornTree **out);
+int acorn_close(AcornTree *tree);
+
+int acorn_stash(const AcornTree *tree, const uint8_t *key, size_t key_len,
+                const uint8_t *value, size_t value_len, uint64_t *version /* nullable */);
+/* Copies the value into buf. ACORN_NOT_FOUND when absent; ACORN_ERR_BUFFER_TOO_SMALL with
+ * the needed length in *value_len when it does not fit. */
+int acorn_crack(const AcornTree *tree, const uint8_t *key, size_t key_len,
+                uint8_t *buf, size_t buf_len, size_t *value_len);
+/* The value in a new buffer; release it with acorn_free_value(value, value_len). */
+int acorn_crack_alloc(const AcornTree *tree, const uint8_t *key, size_t key_len,
+                      uint8_t **value, size_t *value_len);
+int acorn_free_value(uint8_t *value, size_t value_len);
+int acorn_toss(const AcornTree *tree, const uint8_t *key, size_t key_len, int *existed /* nullable */);
+
+int acorn_batch_new(const AcornTree *tree, AcornBatch **out);
+int acorn_batch_stash(AcornBatch *batch, const uint8_t *key, size_t key_len,
+                      const uint8_t *value, size_t value_len);
+int acorn_batch_toss(AcornBatch *batch, const uint8_t *key, size_t key_len);
+/* All or nothing. The handle must still be freed. */
+int acorn_batch_commit(AcornBatch *batch, uint64_t *version /* nullable */);
+int acorn_batch_free(AcornBatch *batch);
+
+/* Keys starting with prefix (may be empty), skipping `skip`, at most `take` (0 = all). */
+int acorn_query_new(const AcornTree *tree, const uint8_t *prefix, size_t prefix_len,
+                    size_t skip, size_t take, AcornQuery **out);
+/* At most `limit` nuts in key order from `start` (inclusive); read with acorn_query_next. */
+int acorn_scan_new(const AcornTree *tree, const uint8_t *start, size_t start_len, size_t limit,
+                   AcornQuery **out);
+/* Next result; pointers valid until the next call on this query or its free.
+ * ACORN_NOT_FOUND after the last. */
+int acorn_query_next(AcornQuery *query, const uint8_t **key, size_t *key_len,
+                     const uint8_t **value, size_t *value_len);
+int acorn_query_free(AcornQuery *query);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACORN_H */
