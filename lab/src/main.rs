@@ -43,6 +43,24 @@ enum Command {
         /// No progress bars.
         #[arg(long, short)]
         quiet: bool,
+        /// Rewrite the Current and Status columns of the targets table in this Markdown file.
+        #[arg(long, value_name = "FILE")]
+        update_targets: Option<PathBuf>,
+    },
+    /// Compare two results files; exit 1 on a significant regression (a CI gate).
+    Compare {
+        base: PathBuf,
+        new: PathBuf,
+        /// Smallest change that counts, when also outside the noise of the repeats.
+        #[arg(long, default_value = "5%")]
+        threshold: String,
+    },
+    /// Merge results of one workload run from several processes or machines at once.
+    Merge {
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Check workload files without running them.
     Validate {
@@ -79,7 +97,95 @@ fn bars(quiet: bool) -> Bars {
     Bars(Some(bar))
 }
 
-fn run(files: &[PathBuf], opts: &RunOptions, out: Option<&PathBuf>, quiet: bool) -> ExitCode {
+fn load_results(path: &PathBuf) -> Result<acorn_reports::Results, ExitCode> {
+    acorn_reports::Results::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn compare(base: &PathBuf, new: &PathBuf, threshold: &str) -> ExitCode {
+    let threshold = match acorn_reports::compare::parse_threshold(threshold) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --threshold: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (base, new) = match (load_results(base), load_results(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let changes = acorn_reports::compare::compare(&base, &new, threshold);
+    if changes.is_empty() {
+        eprintln!("error: the two files share no variant and thread count to compare");
+        return ExitCode::from(2);
+    }
+    print!("{}", acorn_reports::compare::render(&changes, threshold));
+    if acorn_reports::compare::regressed(&changes) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn merge(files: &[PathBuf], output: &PathBuf) -> ExitCode {
+    let mut parts = Vec::new();
+    for f in files {
+        match load_results(f) {
+            Ok(r) => parts.push(r),
+            Err(c) => return c,
+        }
+    }
+    match acorn_reports::merge::merge(&parts) {
+        Ok(m) => match std::fs::write(output, m.to_json()) {
+            Ok(()) => {
+                print!("{}", acorn_reports::table::render(&m));
+                println!("merged {} files into {}", files.len(), output.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", output.display());
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn update_targets(file: &PathBuf, results: &acorn_reports::Results) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let updated = acorn_reports::targets::update_markdown(&text, results)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    std::fs::write(file, updated).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn run(
+    files: &[PathBuf],
+    opts: &RunOptions,
+    out: Option<&PathBuf>,
+    quiet: bool,
+    targets_file: Option<&PathBuf>,
+) -> ExitCode {
+    if let Some(f) = targets_file {
+        match std::fs::read_to_string(f) {
+            Ok(t) if t.contains("<!-- targets:begin -->") => {}
+            Ok(_) => {
+                eprintln!(
+                    "error: {}: no `<!-- targets:begin -->` marker for --update-targets",
+                    f.display()
+                );
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("error: --update-targets {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     // Validate everything before running anything.
     let mut plans = Vec::new();
     for f in files {
@@ -132,6 +238,15 @@ fn run(files: &[PathBuf], opts: &RunOptions, out: Option<&PathBuf>, quiet: bool)
             return ExitCode::from(1);
         }
         println!("results: {}", path.display());
+        if let Some(f) = targets_file {
+            match update_targets(f, &results) {
+                Ok(()) => println!("targets table updated: {}", f.display()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
         missed |= results.targets.iter().any(|t| !t.pass);
         if results.partial {
             break;
@@ -160,14 +275,21 @@ fn main() -> ExitCode {
             quick,
             out,
             quiet,
+            update_targets,
         } => {
             let opts = RunOptions {
                 variants,
                 quick,
                 scratch_dir: None,
             };
-            run(&files, &opts, out.as_ref(), quiet)
+            run(&files, &opts, out.as_ref(), quiet, update_targets.as_ref())
         }
+        Command::Compare {
+            base,
+            new,
+            threshold,
+        } => compare(&base, &new, &threshold),
+        Command::Merge { files, output } => merge(&files, &output),
         Command::Validate { files } => {
             let mut bad = false;
             for f in &files {

@@ -149,3 +149,133 @@ fn list_shows_backends_and_shipped_workloads() {
     }
     assert!(!t.contains("INVALID"), "{t}");
 }
+
+#[test]
+fn compare_gates_on_regressions_and_merge_combines_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "w.toml",
+        "name = \"w\"\nvariants = [\"noop\"]\n[dataset]\nrecords = 10\n[run]\nops = 2000\nwarmup = \"0s\"\nrepeats = 3\n[mix]\nread = 100\n",
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let o = lab(&[
+            "run",
+            w.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (ra, rb) = (a.join("results.json"), b.join("results.json"));
+    // Identical input files cannot differ outside the noise.
+    let o = lab(&["compare", ra.to_str().unwrap(), ra.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("within noise"));
+    // Fixed throughputs (real ones carry this machine's noise): 100k steady, then a third.
+    let fixed = |values: [f64; 3], name: &str| {
+        let mut r = Results::load(&ra).unwrap();
+        for (run, v) in r.runs.iter_mut().zip(values) {
+            run.throughput = v;
+            for op in run.per_op.values_mut() {
+                op.throughput = v;
+            }
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, r.to_json()).unwrap();
+        path
+    };
+    let steady = fixed([100_000.0, 101_000.0, 99_000.0], "steady.json");
+    let slow_path = fixed([33_000.0, 34_000.0, 33_500.0], "slow.json");
+    let o = lab(&[
+        "compare",
+        steady.to_str().unwrap(),
+        steady.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = lab(&[
+        "compare",
+        steady.to_str().unwrap(),
+        slow_path.to_str().unwrap(),
+        "--threshold",
+        "5%",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("REGRESSION"));
+    // Bad input: a broken file and a bad threshold.
+    std::fs::write(dir.path().join("broken.json"), "{ nope").unwrap();
+    let o = lab(&[
+        "compare",
+        ra.to_str().unwrap(),
+        dir.path().join("broken.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("broken.json"), "{}", text(&o));
+    let o = lab(&[
+        "compare",
+        ra.to_str().unwrap(),
+        rb.to_str().unwrap(),
+        "--threshold",
+        "lots",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // Merge: runs add up.
+    let merged = dir.path().join("merged.json");
+    let o = lab(&[
+        "merge",
+        ra.to_str().unwrap(),
+        rb.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m = Results::load(&merged).unwrap();
+    assert_eq!(m.runs.len(), 6);
+    let one = Results::load(&ra).unwrap();
+    assert_eq!(
+        m.summaries[0].per_op["read"].count,
+        2 * one.summaries[0].per_op["read"].count
+    );
+}
+
+#[test]
+fn update_targets_rewrites_only_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "w.toml",
+        "name = \"w\"\nvariants = [\"noop\"]\n[dataset]\nrecords = 10\n[run]\nops = 100\nwarmup = \"0s\"\nrepeats = 1\n[mix]\nread = 100\n[[target]]\nname = \"Noop Reads\"\nmetric = \"read.throughput\"\nexpect = \"> 1 ops/s\"\n",
+    );
+    let md = dir.path().join("PERF.md");
+    std::fs::write(&md, "Intro\n<!-- targets:begin -->\n| Operation | Current | Status |\n|---|---|---|\n| Noop Reads | TBD | open |\n<!-- targets:end -->\nOutro\n").unwrap();
+    let o = lab(&[
+        "run",
+        w.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        "--update-targets",
+        md.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        after.starts_with("Intro\n<!-- targets:begin -->\n")
+            && after.ends_with("<!-- targets:end -->\nOutro\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("| pass |") && after.contains("ops/s (`w`, noop)"),
+        "{after}"
+    );
+    let o = lab(&[
+        "run",
+        w.to_str().unwrap(),
+        "--quiet",
+        "--update-targets",
+        dir.path().join("none.md").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

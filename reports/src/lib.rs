@@ -2,6 +2,8 @@
 //! spread, latency percentiles from merged HDR histograms), target verdicts, and the
 //! terminal table. Reports read results; they never call the runner.
 
+pub mod compare;
+pub mod merge;
 pub mod results;
 pub mod stats;
 pub mod table;

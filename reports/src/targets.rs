@@ -304,3 +304,76 @@ mod tests {
         assert!(Metric::parse("latency").is_err());
     }
 }
+
+const BEGIN: &str = "<!-- targets:begin -->";
+const END: &str = "<!-- targets:end -->";
+
+/// Rewrites the Current and Status cells of every row of the targets table (between the
+/// markers) whose first cell names a target in `results`, and the "_Updated …_" line under
+/// it. Everything else in `text` is left as it was.
+pub fn update_markdown(text: &str, results: &crate::results::Results) -> Result<String, String> {
+    let b = text.find(BEGIN).ok_or(format!("no `{BEGIN}` marker"))? + BEGIN.len();
+    let e = text[b..]
+        .find(END)
+        .map(|i| b + i)
+        .ok_or(format!("no `{END}` marker after `{BEGIN}`"))?;
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    let mut lines: Vec<String> = text[b..e].lines().map(str::to_owned).collect();
+    let header = lines
+        .iter()
+        .position(|l| {
+            l.trim_start().starts_with('|') && l.contains("Current") && l.contains("Status")
+        })
+        .ok_or("the targets table has no header row with `Current` and `Status` columns")?;
+    let head = cells(&lines[header]);
+    let col = |name: &str| head.iter().position(|c| c == name);
+    let (Some(current), Some(status)) = (col("Current"), col("Status")) else {
+        return Err("the targets table has no `Current` or `Status` column".into());
+    };
+    let mut matched = 0;
+    for line in lines.iter_mut().skip(header + 2) {
+        if !line.trim_start().starts_with('|') {
+            continue;
+        }
+        let mut row = cells(line);
+        let Some(t) = results
+            .targets
+            .iter()
+            .find(|t| row.first().is_some_and(|c| *c == t.name))
+        else {
+            continue;
+        };
+        if row.len() <= current.max(status) {
+            continue;
+        }
+        row[current] = format!("{} (`{}`, {})", t.actual_text, results.workload, t.variant);
+        row[status] = if t.pass { "pass".into() } else { "FAIL".into() };
+        *line = format!("| {} |", row.join(" | "));
+        matched += 1;
+    }
+    lines.retain(|l| !l.starts_with("_Updated "));
+    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines.push(String::new());
+    lines.push(format!(
+        "_Updated {} on {} ({} cores), rev {}, from `{}`: {matched} row(s)._",
+        results.started_at,
+        results.machine.cpu,
+        results.machine.cores,
+        results.machine.git_revision,
+        results.workload
+    ));
+    Ok(format!(
+        "{}{}\n{}",
+        &text[..b],
+        lines.join("\n"),
+        &text[e..]
+    ))
+}
