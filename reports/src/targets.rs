@@ -267,44 +267,6 @@ pub fn judge(
     verdict
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expectations_parse_into_base_units() {
-        let e = Expect::parse("> 1M ops/s").unwrap();
-        assert_eq!((e.op, e.threshold, e.kind), (Cmp::Gt, 1e6, Kind::Rate));
-        assert_eq!(Expect::parse("< 10 ms").unwrap().threshold, 1e7);
-        assert_eq!(Expect::parse("<1 µs").unwrap().threshold, 1e3);
-        assert_eq!(Expect::parse("< 100 MB").unwrap().threshold, 1e8);
-        assert_eq!(Expect::parse(">= 0.8").unwrap().kind, Kind::Ratio);
-        assert_eq!(Expect::parse("> 50k ops/s").unwrap().threshold, 5e4);
-        assert!(Expect::parse("fast").is_err());
-        assert!(Expect::parse("> 10 parsecs")
-            .unwrap_err()
-            .contains("unknown unit"));
-        assert!(Expect::parse("> 1M ops/s")
-            .unwrap()
-            .check_kind(&Metric::parse("read.p99").unwrap())
-            .is_err());
-    }
-
-    #[test]
-    fn metrics_parse_and_reject_unknown_ones() {
-        assert_eq!(
-            Metric::parse("read.p99.9").unwrap(),
-            Metric::Latency("read".into(), "p99.9".into())
-        );
-        assert_eq!(
-            Metric::parse("update.throughput").unwrap(),
-            Metric::OpThroughput("update".into())
-        );
-        assert!(Metric::parse("reed.p99").unwrap_err().contains("read"));
-        assert!(Metric::parse("latency").is_err());
-    }
-}
-
 const BEGIN: &str = "<!-- targets:begin -->";
 const END: &str = "<!-- targets:end -->";
 
@@ -376,4 +338,42 @@ pub fn update_markdown(text: &str, results: &crate::results::Results) -> Result<
         lines.join("\n"),
         &text[e..]
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expectations_parse_into_base_units() {
+        let e = Expect::parse("> 1M ops/s").unwrap();
+        assert_eq!((e.op, e.threshold, e.kind), (Cmp::Gt, 1e6, Kind::Rate));
+        assert_eq!(Expect::parse("< 10 ms").unwrap().threshold, 1e7);
+        assert_eq!(Expect::parse("<1 µs").unwrap().threshold, 1e3);
+        assert_eq!(Expect::parse("< 100 MB").unwrap().threshold, 1e8);
+        assert_eq!(Expect::parse(">= 0.8").unwrap().kind, Kind::Ratio);
+        assert_eq!(Expect::parse("> 50k ops/s").unwrap().threshold, 5e4);
+        assert!(Expect::parse("fast").is_err());
+        assert!(Expect::parse("> 10 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(Expect::parse("> 1M ops/s")
+            .unwrap()
+            .check_kind(&Metric::parse("read.p99").unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn metrics_parse_and_reject_unknown_ones() {
+        assert_eq!(
+            Metric::parse("read.p99.9").unwrap(),
+            Metric::Latency("read".into(), "p99.9".into())
+        );
+        assert_eq!(
+            Metric::parse("update.throughput").unwrap(),
+            Metric::OpThroughput("update".into())
+        );
+        assert!(Metric::parse("reed.p99").unwrap_err().contains("read"));
+        assert!(Metric::parse("latency").is_err());
+    }
 }
