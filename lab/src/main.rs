@@ -97,14 +97,14 @@ fn bars(quiet: bool) -> Bars {
     Bars(Some(bar))
 }
 
-fn load_results(path: &PathBuf) -> Result<acorn_reports::Results, ExitCode> {
+fn load_results(path: &std::path::Path) -> Result<acorn_reports::Results, ExitCode> {
     acorn_reports::Results::load(path).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
     })
 }
 
-fn compare(base: &PathBuf, new: &PathBuf, threshold: &str) -> ExitCode {
+fn compare(base: &std::path::Path, new: &std::path::Path, threshold: &str) -> ExitCode {
     let threshold = match acorn_reports::compare::parse_threshold(threshold) {
         Ok(t) => t,
         Err(e) => {
@@ -129,7 +129,7 @@ fn compare(base: &PathBuf, new: &PathBuf, threshold: &str) -> ExitCode {
     }
 }
 
-fn merge(files: &[PathBuf], output: &PathBuf) -> ExitCode {
+fn merge(files: &[PathBuf], output: &std::path::Path) -> ExitCode {
     let mut parts = Vec::new();
     for f in files {
         match load_results(f) {
@@ -156,7 +156,7 @@ fn merge(files: &[PathBuf], output: &PathBuf) -> ExitCode {
     }
 }
 
-fn update_targets(file: &PathBuf, results: &acorn_reports::Results) -> Result<(), String> {
+fn update_targets(file: &std::path::Path, results: &acorn_reports::Results) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let updated = acorn_reports::targets::update_markdown(&text, results)
         .map_err(|e| format!("{}: {e}", file.display()))?;
