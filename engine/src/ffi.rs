@@ -200,6 +200,21 @@ unsafe fn take_back<T>(p: *mut T, tag: u64, what: &str) -> Result<Box<T>, c_int>
     Ok(unsafe { Box::from_raw(p) })
 }
 
+/// Frees a handle after checking it is live and of kind `tag`.
+///
+/// # Safety
+/// As for [`take_back`].
+unsafe fn release<T>(p: *mut T, tag: u64, what: &str) -> c_int {
+    // SAFETY: forwarded contract; `take_back` checks the registry before dereferencing.
+    match unsafe { take_back(p, tag, what) } {
+        Ok(handle) => {
+            drop(handle);
+            ACORN_OK
+        }
+        Err(code) => code,
+    }
+}
+
 /// The message of the last error on this thread ("" if none). Valid until the next acorn
 /// call on this thread.
 #[no_mangle]
@@ -259,16 +274,8 @@ pub unsafe extern "C" fn acorn_open(path: *const c_char, out: *mut *mut AcornTre
 /// `t` must be null or a handle from `acorn_open*` (double closes are detected).
 #[no_mangle]
 pub unsafe extern "C" fn acorn_close(t: *mut AcornTree) -> c_int {
-    guard(|| {
-        // SAFETY: checked against the registry before use.
-        match unsafe { take_back(t, TREE_TAG, "tree") } {
-            Ok(mut h) => {
-                h.tag = 0;
-                ACORN_OK
-            }
-            Err(code) => code,
-        }
-    })
+    // SAFETY: checked against the registry before use.
+    guard(|| unsafe { release(t, TREE_TAG, "tree") })
 }
 
 /// Stores `value` under `key`; writes the new version to `*version` when non-null.
@@ -583,16 +590,8 @@ pub unsafe extern "C" fn acorn_batch_commit(b: *mut AcornBatch, version: *mut u6
 /// `b` must be null or a handle from `acorn_batch_new` (double frees are detected).
 #[no_mangle]
 pub unsafe extern "C" fn acorn_batch_free(b: *mut AcornBatch) -> c_int {
-    guard(|| {
-        // SAFETY: checked against the registry before use.
-        match unsafe { take_back(b, BATCH_TAG, "batch") } {
-            Ok(mut h) => {
-                h.tag = 0;
-                ACORN_OK
-            }
-            Err(c) => c,
-        }
-    })
+    // SAFETY: checked against the registry before use.
+    guard(|| unsafe { release(b, BATCH_TAG, "batch") })
 }
 
 /// Runs a query over a snapshot: keys starting with `prefix` (may be empty), after skipping
@@ -730,14 +729,6 @@ pub unsafe extern "C" fn acorn_query_next(
 /// `q` must be null or a handle from `acorn_query_new` (double frees are detected).
 #[no_mangle]
 pub unsafe extern "C" fn acorn_query_free(q: *mut AcornQuery) -> c_int {
-    guard(|| {
-        // SAFETY: checked against the registry before use.
-        match unsafe { take_back(q, QUERY_TAG, "query") } {
-            Ok(mut h) => {
-                h.tag = 0;
-                ACORN_OK
-            }
-            Err(c) => c,
-        }
-    })
+    // SAFETY: checked against the registry before use.
+    guard(|| unsafe { release(q, QUERY_TAG, "query") })
 }

@@ -197,11 +197,7 @@ impl Wal {
             a.buf = Vec::new();
         }
         if self.policy == SyncPolicy::Always {
-            if let Err(e) = a.file.sync_data() {
-                return Err(self.fail(&a.path, e));
-            }
-            let written = a.written;
-            lock(&self.sync).synced = written;
+            self.sync_active(a)?;
         }
         Ok(a.written)
     }
@@ -281,18 +277,21 @@ impl Wal {
         }
     }
 
-    /// fsyncs everything appended so far.
-    pub(crate) fn flush(&self) -> Result<()> {
-        self.refuse()?;
-        let a = lock(&self.active);
+    /// fsyncs the active segment (append lock held) and marks all it holds durable.
+    fn sync_active(&self, a: &Active) -> Result<()> {
         if let Err(e) = a.file.sync_data() {
             return Err(self.fail(&a.path, e));
         }
-        let written = a.written;
         let mut s = lock(&self.sync);
-        s.synced = s.synced.max(written);
+        s.synced = s.synced.max(a.written);
         self.synced_cv.notify_all();
         Ok(())
+    }
+
+    /// fsyncs everything appended so far.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.refuse()?;
+        self.sync_active(&lock(&self.active))
     }
 
     /// Starts a new segment for commits after `seq`; returns the paths of the older
@@ -300,15 +299,7 @@ impl Wal {
     pub(crate) fn rotate(&self, seq: u64) -> Result<Vec<PathBuf>> {
         self.refuse()?;
         let mut a = lock(&self.active);
-        if let Err(e) = a.file.sync_data() {
-            return Err(self.fail(&a.path, e));
-        }
-        let written = a.written;
-        {
-            let mut s = lock(&self.sync);
-            s.synced = s.synced.max(written);
-            self.synced_cv.notify_all();
-        }
+        self.sync_active(&a)?;
         let path = self.dir.join(segment_name(seq + 1));
         let (file, sync_handle) = open_append(&path)?;
         sync_dir(&self.dir)?;
