@@ -1,7 +1,7 @@
 //! `binary`: postcard instead of JSON, decoded straight from the stored bytes (no copy of
-//! the nut first). Why postcard and not bincode: bincode 1.x is no longer developed and the
-//! 2.x line was declared unmaintained by its authors in 2025; postcard is maintained,
-//! serde-native, and its varint format is compact.
+//! the nut first). Why postcard and not the seed's bincode: RUSTSEC-2025-0141 (2025-12-16)
+//! records that the bincode team ceased development permanently, and lists postcard among
+//! the alternatives; postcard is maintained, serde-native, and its varint format is compact.
 
 use super::engine::{Codec, EngineBackend, Variant};
 use super::{Backend, Options, Result};
