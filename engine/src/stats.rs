@@ -101,4 +101,6 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Durable mode only: snapshots written by `compact` (manual or automatic).
     pub compactions: u64,
+    /// Durable mode only: automatic compactions that failed (the log kept everything).
+    pub failed_compactions: u64,
 }

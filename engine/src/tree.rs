@@ -363,8 +363,14 @@ impl Tree {
         if let (Some(d), Some(ticket)) = (&self.inner.durable, ticket) {
             d.wait(ticket)?;
         }
-        if compact {
-            self.compact_inner(false)?;
+        // The commit is durable by now: a failed automatic compaction must not turn it into
+        // an error (a caller would retry a write that happened). The log still holds
+        // everything; the failure is counted in stats, and a disk fault poisons the log, so
+        // the next write reports it.
+        if compact && self.compact_inner(false).is_err() {
+            if let Some(d) = &self.inner.durable {
+                d.note_failed_compaction();
+            }
         }
         Ok(Committed { version, removed })
     }
@@ -405,7 +411,13 @@ impl Tree {
         check_value(key, value)?;
         let expires = match ttl {
             None => 0,
-            Some(ttl) => to_nanos(self.inner.clock.now() + ttl),
+            // A TTL past the end of representable time means "never expires in practice".
+            Some(ttl) => self
+                .inner
+                .clock
+                .now()
+                .checked_add(ttl)
+                .map_or(u64::MAX, to_nanos),
         };
         Ok(Record::new(key.as_bytes(), value, 0, 0, expires))
     }

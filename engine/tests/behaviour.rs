@@ -52,6 +52,10 @@ fn expired_nuts_vanish_at_once_and_purge_reports_them() {
             },
         ]
     );
+    // An absurd TTL saturates instead of overflowing.
+    tree.stash_with_ttl("forever", b"f", Duration::MAX).unwrap();
+    assert!(tree.contains("forever"));
+    tree.toss("forever").unwrap();
     // Re-stashing without TTL makes the key permanent again.
     tree.stash_with_ttl("user", b"u2", Duration::from_secs(1))
         .unwrap();

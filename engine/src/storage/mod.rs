@@ -124,6 +124,7 @@ pub(crate) struct Durable {
     torn_bytes: u64,
     salvaged_bytes: u64,
     compactions: AtomicU64,
+    failed_compactions: AtomicU64,
     _lock: DirLock,
 }
 
@@ -143,6 +144,7 @@ impl Durable {
             torn_bytes: replay.torn_bytes,
             salvaged_bytes: replay.salvaged_bytes,
             compactions: AtomicU64::new(0),
+            failed_compactions: AtomicU64::new(0),
             _lock: lock,
         };
         let recovered = Recovered {
@@ -217,7 +219,12 @@ impl Durable {
         Ok(())
     }
 
+    pub(crate) fn note_failed_compaction(&self) {
+        self.failed_compactions.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn fill_stats(&self, stats: &mut Stats) {
+        stats.failed_compactions = self.failed_compactions.load(Ordering::Relaxed);
         stats.torn_bytes_dropped = self.torn_bytes;
         stats.salvaged_bytes_dropped = self.salvaged_bytes;
         stats.wal_bytes = self.wal.log_bytes();
