@@ -55,6 +55,13 @@ enum Command {
         #[arg(long, default_value = "5%")]
         threshold: String,
     },
+    /// Render the HTML report (index.html) from a saved results.json.
+    Report {
+        results: PathBuf,
+        /// Directory for index.html (default: beside the results file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Merge results of one workload run from several processes or machines at once.
     Merge {
         #[arg(required = true, num_args = 2..)]
@@ -156,6 +163,19 @@ fn merge(files: &[PathBuf], output: &std::path::Path) -> ExitCode {
     }
 }
 
+/// Writes `index.html` for `results` into `dir`.
+fn write_report(
+    results: &acorn_reports::Results,
+    dir: &std::path::Path,
+) -> Result<PathBuf, String> {
+    let html = acorn_reports::html::render(results).map_err(|e| e.to_string())?;
+    let path = dir.join("index.html");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, html))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
 fn update_targets(file: &std::path::Path, results: &acorn_reports::Results) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let updated = acorn_reports::targets::update_markdown(&text, results)
@@ -238,6 +258,13 @@ fn run(
             return ExitCode::from(1);
         }
         println!("results: {}", path.display());
+        match write_report(&results, &dir) {
+            Ok(p) => println!("report: {}", p.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
         if let Some(f) = targets_file {
             match update_targets(f, &results) {
                 Ok(()) => println!("targets table updated: {}", f.display()),
@@ -289,6 +316,28 @@ fn main() -> ExitCode {
             new,
             threshold,
         } => compare(&base, &new, &threshold),
+        Command::Report { results, out } => {
+            let r = match load_results(&results) {
+                Ok(r) => r,
+                Err(c) => return c,
+            };
+            let dir = out.unwrap_or_else(|| {
+                results
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default()
+            });
+            match write_report(&r, &dir) {
+                Ok(p) => {
+                    println!("report: {}", p.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Merge { files, output } => merge(&files, &output),
         Command::Validate { files } => {
             let mut bad = false;

@@ -2,7 +2,9 @@
 //! spread, latency percentiles from merged HDR histograms), target verdicts, and the
 //! terminal table. Reports read results; they never call the runner.
 
+pub mod charts;
 pub mod compare;
+pub mod html;
 pub mod merge;
 pub mod results;
 pub mod stats;

@@ -1,0 +1,170 @@
+//! The HTML report: one self-contained file (inline SVG charts, inline CSS, no external
+//! URLs), rendered from an embedded tera template with autoescaping, so names from results
+//! files are always shown as text.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::charts;
+use crate::results::Results;
+use crate::targets::{human, human_ns, Kind};
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering the report failed: {0}")]
+pub struct HtmlError(String);
+
+#[derive(Serialize)]
+struct Chart {
+    id: String,
+    svg: String,
+}
+
+#[derive(Serialize)]
+struct Row {
+    variant: String,
+    threads: usize,
+    count: u64,
+    rate: String,
+    p50: String,
+    p90: String,
+    p99: String,
+    p999: String,
+    max: String,
+    mean: String,
+    errors: u64,
+    best: bool,
+}
+
+#[derive(Serialize)]
+struct Operation {
+    name: String,
+    rows: Vec<Row>,
+}
+
+#[derive(Serialize)]
+struct Winner {
+    op: String,
+    fastest: String,
+    fastest_rate: String,
+    lowest_p99: String,
+    p99: String,
+}
+
+#[derive(Serialize)]
+struct BackendRow {
+    variant: String,
+    store: String,
+    durability: String,
+    serialization: String,
+    cache: String,
+}
+
+/// Renders `results` to one HTML document.
+pub fn render(results: &Results) -> Result<String, HtmlError> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
+        .map_err(|e| HtmlError(e.to_string()))?;
+
+    let mut chart_list = Vec::new();
+    let mut push = |id: &str, svg: Option<String>| {
+        if let Some(svg) = svg {
+            chart_list.push(Chart {
+                id: id.to_owned(),
+                svg,
+            });
+        }
+    };
+    push("throughput", charts::throughput::throughput(results));
+    for (op, svg) in charts::latency::latency(results) {
+        push(&format!("latency-{op}"), Some(svg));
+    }
+    push("intervals", charts::intervals::intervals(results));
+    push("memory", charts::throughput::memory(results));
+    push(
+        "cache-hit-ratio",
+        charts::throughput::cache_hit_ratio(results),
+    );
+
+    let ops: BTreeSet<&String> = results
+        .summaries
+        .iter()
+        .flat_map(|s| s.per_op.keys())
+        .collect();
+    let mut operations = Vec::new();
+    let mut winners = Vec::new();
+    for op in ops {
+        let present: Vec<_> = results
+            .summaries
+            .iter()
+            .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
+            .collect();
+        let fastest = present
+            .iter()
+            .max_by(|a, b| a.1.throughput.total_cmp(&b.1.throughput));
+        let lowest = present.iter().min_by_key(|(_, o)| o.p99_ns);
+        if let (Some(f), Some(l)) = (fastest, lowest) {
+            winners.push(Winner {
+                op: op.clone(),
+                fastest: format!("{} ×{}", f.0.variant, f.0.threads),
+                fastest_rate: human(Kind::Rate, f.1.throughput),
+                lowest_p99: format!("{} ×{}", l.0.variant, l.0.threads),
+                p99: human_ns(l.1.p99_ns as f64),
+            });
+        }
+        let best = fastest.map(|f| (f.0.variant.clone(), f.0.threads));
+        let rows = present
+            .iter()
+            .map(|(s, o)| Row {
+                variant: s.variant.clone(),
+                threads: s.threads,
+                count: o.count,
+                rate: human(Kind::Rate, o.throughput),
+                p50: human_ns(o.p50_ns as f64),
+                p90: human_ns(o.p90_ns as f64),
+                p99: human_ns(o.p99_ns as f64),
+                p999: human_ns(o.p999_ns as f64),
+                max: human_ns(o.max_ns as f64),
+                mean: human_ns(o.mean_ns),
+                errors: o.errors,
+                best: best.as_ref() == Some(&(s.variant.clone(), s.threads)),
+            })
+            .collect();
+        operations.push(Operation {
+            name: op.clone(),
+            rows,
+        });
+    }
+    let mut seen = BTreeSet::new();
+    let backends: Vec<BackendRow> = results
+        .summaries
+        .iter()
+        .filter(|s| seen.insert(s.variant.clone()))
+        .map(|s| {
+            let get = |k: &str| s.info.get(k).cloned().unwrap_or_default();
+            BackendRow {
+                variant: s.variant.clone(),
+                store: get("store"),
+                durability: get("durability"),
+                serialization: get("serialization"),
+                cache: get("cache"),
+            }
+        })
+        .collect();
+
+    let mut cx = tera::Context::new();
+    cx.insert("workload", &results.workload);
+    cx.insert("description", &results.description);
+    cx.insert("partial", &results.partial);
+    cx.insert("contended", &results.contended);
+    cx.insert("mode", &results.mode);
+    cx.insert("started_at", &results.started_at);
+    cx.insert("machine", &results.machine);
+    cx.insert("targets", &results.targets);
+    cx.insert("winners", &winners);
+    cx.insert("charts", &chart_list);
+    cx.insert("operations", &operations);
+    cx.insert("backends", &backends);
+    tera.render("report.html", &cx)
+        .map_err(|e| HtmlError(format!("{e:?}")))
+}

@@ -1,0 +1,88 @@
+//! The HTML report from a fixed results file: every section and chart is there, names from
+//! the file are escaped, nothing points outside the file, and it stays small.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use acorn_reports::html::render;
+use acorn_reports::Results;
+
+fn fixture() -> Results {
+    Results::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json"))
+        .unwrap()
+}
+
+#[test]
+fn the_report_has_every_section_and_chart() {
+    let html = render(&fixture()).unwrap();
+    for id in [
+        "summary",
+        "winners",
+        "targets",
+        "charts",
+        "operations",
+        "backends",
+    ] {
+        assert!(
+            html.contains(&format!("id=\"{id}\"")),
+            "missing section {id}"
+        );
+    }
+    for chart in [
+        "chart-throughput",
+        "chart-latency-read",
+        "chart-latency-update",
+        "chart-intervals",
+        "chart-memory",
+        "chart-cache-hit-ratio",
+    ] {
+        assert!(html.contains(chart), "missing {chart}");
+    }
+    assert!(html.matches("<svg").count() >= 6);
+    // Every variant appears in the backends table with its durability.
+    for v in ["plain", "cached", "btreemap"] {
+        assert!(html.contains(&format!("<td>{v}</td>")), "{v}");
+    }
+    assert!(html.contains("in memory"));
+    assert!(html.len() < 2 << 20, "{} bytes", html.len());
+}
+
+#[test]
+fn the_report_is_self_contained() {
+    let html = render(&fixture()).unwrap();
+    assert!(!html.contains("<script"), "no scripts");
+    for attr in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(attr), "external reference via {attr}");
+    }
+    // The only URI is the SVG namespace, which browsers never fetch.
+    let uris = html.matches("http").count();
+    assert_eq!(uris, html.matches("http://www.w3.org/2000/svg").count());
+}
+
+#[test]
+fn names_from_the_results_file_are_escaped() {
+    let mut r = fixture();
+    r.workload = "<script>alert(1)</script>".into();
+    r.description = "a & b \"quoted\"".into();
+    let html = render(&r).unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;")
+            || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        &html[..600]
+    );
+    assert!(html.contains("a &amp; b"));
+}
+
+#[test]
+fn empty_results_still_render() {
+    let r = Results {
+        schema_version: 1,
+        workload: "empty".into(),
+        ..Results::default()
+    };
+    let html = render(&r).unwrap();
+    assert!(html.contains("id=\"summary\"") && !html.contains("<svg"));
+}
