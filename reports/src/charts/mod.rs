@@ -16,7 +16,7 @@ pub struct Bar {
 }
 
 /// A vertical bar chart with error bars, as an SVG string.
-pub fn bars(title: &str, y_desc: &str, data: &[Bar]) -> Option<String> {
+pub fn bars(title: &str, y_desc: &str, data: &[Bar], fmt: fn(f64) -> String) -> Option<String> {
     if data.is_empty() {
         return None;
     }
@@ -53,6 +53,7 @@ pub fn bars(title: &str, y_desc: &str, data: &[Bar]) -> Option<String> {
                     String::new()
                 }
             })
+            .y_label_formatter(&|y| fmt(*y))
             .y_desc(y_desc)
             .draw()
             .ok()?;

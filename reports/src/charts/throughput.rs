@@ -3,6 +3,7 @@
 
 use super::{bars, Bar};
 use crate::results::Results;
+use crate::targets::{human, Kind};
 
 fn label(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
@@ -22,6 +23,7 @@ pub fn throughput(r: &Results) -> Option<String> {
         "Throughput (median of repeats, 95% interval)",
         "ops/s",
         &data,
+        |v| human(Kind::Rate, v),
     )
 }
 
@@ -37,7 +39,9 @@ pub fn memory(r: &Results) -> Option<String> {
             })
         })
         .collect();
-    bars("Memory per item after load", "bytes", &data)
+    bars("Memory per item after load", "bytes", &data, |v| {
+        human(Kind::Bytes, v)
+    })
 }
 
 pub fn cache_hit_ratio(r: &Results) -> Option<String> {
@@ -52,5 +56,7 @@ pub fn cache_hit_ratio(r: &Results) -> Option<String> {
             })
         })
         .collect();
-    bars("Cache hit ratio", "fraction of reads", &data)
+    bars("Cache hit ratio", "fraction of reads", &data, |v| {
+        format!("{v:.2}")
+    })
 }
