@@ -46,6 +46,9 @@ enum Command {
         /// Rewrite the Current and Status columns of the targets table in this Markdown file.
         #[arg(long, value_name = "FILE")]
         update_targets: Option<PathBuf>,
+        /// A previous results.json: the report gets a comparison section against it.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
     },
     /// Compare two results files; exit 1 on a significant regression (a CI gate).
     Compare {
@@ -61,6 +64,9 @@ enum Command {
         /// Directory for index.html (default: beside the results file).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A previous results.json to compare against in the report.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
     },
     /// Merge results of one workload run from several processes or machines at once.
     Merge {
@@ -166,9 +172,10 @@ fn merge(files: &[PathBuf], output: &std::path::Path) -> ExitCode {
 /// Writes `index.html` for `results` into `dir`.
 fn write_report(
     results: &acorn_reports::Results,
+    baseline: Option<&acorn_reports::Results>,
     dir: &std::path::Path,
 ) -> Result<PathBuf, String> {
-    let html = acorn_reports::html::render(results).map_err(|e| e.to_string())?;
+    let html = acorn_reports::html::render_with(results, baseline).map_err(|e| e.to_string())?;
     let path = dir.join("index.html");
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, html))
@@ -189,6 +196,7 @@ fn run(
     out: Option<&PathBuf>,
     quiet: bool,
     targets_file: Option<&PathBuf>,
+    baseline: Option<&acorn_reports::Results>,
 ) -> ExitCode {
     if let Some(f) = targets_file {
         match std::fs::read_to_string(f) {
@@ -258,7 +266,7 @@ fn run(
             return ExitCode::from(1);
         }
         println!("results: {}", path.display());
-        match write_report(&results, &dir) {
+        match write_report(&results, baseline, &dir) {
             Ok(p) => println!("report: {}", p.display()),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -303,23 +311,43 @@ fn main() -> ExitCode {
             out,
             quiet,
             update_targets,
+            baseline,
         } => {
+            let baseline = match baseline.as_deref().map(load_results).transpose() {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
             let opts = RunOptions {
                 variants,
                 quick,
                 scratch_dir: None,
             };
-            run(&files, &opts, out.as_ref(), quiet, update_targets.as_ref())
+            run(
+                &files,
+                &opts,
+                out.as_ref(),
+                quiet,
+                update_targets.as_ref(),
+                baseline.as_ref(),
+            )
         }
         Command::Compare {
             base,
             new,
             threshold,
         } => compare(&base, &new, &threshold),
-        Command::Report { results, out } => {
+        Command::Report {
+            results,
+            out,
+            baseline,
+        } => {
             let r = match load_results(&results) {
                 Ok(r) => r,
                 Err(c) => return c,
+            };
+            let baseline = match baseline.as_deref().map(load_results).transpose() {
+                Ok(b) => b,
+                Err(code) => return code,
             };
             let dir = out.unwrap_or_else(|| {
                 results
@@ -327,7 +355,7 @@ fn main() -> ExitCode {
                     .map(std::path::Path::to_path_buf)
                     .unwrap_or_default()
             });
-            match write_report(&r, &dir) {
+            match write_report(&r, baseline.as_ref(), &dir) {
                 Ok(p) => {
                     println!("report: {}", p.display());
                     ExitCode::SUCCESS

@@ -60,8 +60,25 @@ struct BackendRow {
     cache: String,
 }
 
+#[derive(Serialize)]
+struct Delta {
+    variant: String,
+    threads: usize,
+    op: String,
+    base: String,
+    new: String,
+    change: String,
+    noise: String,
+    verdict: &'static str,
+}
+
 /// Renders `results` to one HTML document.
 pub fn render(results: &Results) -> Result<String, HtmlError> {
+    render_with(results, None)
+}
+
+/// Renders `results`, with a comparison section against `baseline` when given.
+pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<String, HtmlError> {
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
         .map_err(|e| HtmlError(e.to_string()))?;
@@ -152,7 +169,37 @@ pub fn render(results: &Results) -> Result<String, HtmlError> {
         })
         .collect();
 
+    let deltas: Vec<Delta> = baseline
+        .map(|b| crate::compare::compare(b, results, 0.05))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| Delta {
+            variant: c.variant,
+            threads: c.threads,
+            op: c.op,
+            base: human(Kind::Rate, c.base),
+            new: human(Kind::Rate, c.new),
+            change: format!("{:+.1}%", c.delta * 100.0),
+            noise: format!("±{:.1}%", c.noise * 100.0),
+            verdict: match c.verdict {
+                crate::compare::Verdict::Same => "within noise",
+                crate::compare::Verdict::Faster => "faster",
+                crate::compare::Verdict::Slower => "REGRESSION",
+            },
+        })
+        .collect();
+
     let mut cx = tera::Context::new();
+    cx.insert(
+        "baseline",
+        &baseline.map(|b| {
+            format!(
+                "{} ({}, rev {})",
+                b.workload, b.started_at, b.machine.git_revision
+            )
+        }),
+    );
+    cx.insert("deltas", &deltas);
     cx.insert("workload", &results.workload);
     cx.insert("description", &results.description);
     cx.insert("partial", &results.partial);

@@ -86,3 +86,25 @@ fn empty_results_still_render() {
     let html = render(&r).unwrap();
     assert!(html.contains("id=\"summary\"") && !html.contains("<svg"));
 }
+
+#[test]
+fn a_baseline_adds_a_comparison_section() {
+    let now = fixture();
+    assert!(!render(&now).unwrap().contains("id=\"comparison\""));
+    // A baseline twice as fast in every repeat: every variant regressed, beyond any noise.
+    let mut base = fixture();
+    for run in &mut base.runs {
+        run.throughput *= 2.0;
+        for op in run.per_op.values_mut() {
+            op.throughput *= 2.0;
+        }
+    }
+    let html = acorn_reports::html::render_with(&now, Some(&base)).unwrap();
+    assert!(html.contains("id=\"comparison\""));
+    assert!(
+        html.contains("REGRESSION"),
+        "halving throughput must show as a regression"
+    );
+    let same = acorn_reports::html::render_with(&now, Some(&now)).unwrap();
+    assert!(same.contains("within noise") && !same.contains("REGRESSION"));
+}
