@@ -49,6 +49,10 @@ enum Command {
         /// A previous results.json: the report gets a comparison section against it.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Sample each variant's measured phase and write a flamegraph SVG per variant beside
+        /// the report (sequential and interleaved modes).
+        #[arg(long)]
+        flamegraph: bool,
     },
     /// Compare two results files; exit 1 on a significant regression (a CI gate).
     Compare {
@@ -240,7 +244,14 @@ fn run(
         let bars = bars(quiet);
         let clock = RealClock::default();
         let progress: &dyn Progress = if bars.0.is_some() { &bars } else { &Silent };
-        let results = match runner::run(plan, opts, &clock, &stop, progress) {
+        let dir = out
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("target/lab").join(&plan.name));
+        let mut opts = opts.clone();
+        if opts.flamegraph.is_some() {
+            opts.flamegraph = Some(dir.clone());
+        }
+        let results = match runner::run(plan, &opts, &clock, &stop, progress) {
             Ok(r) => r,
             Err(e @ backend::BackendError::Unknown { .. }) => {
                 eprintln!("error: {e}");
@@ -312,6 +323,7 @@ fn main() -> ExitCode {
             quiet,
             update_targets,
             baseline,
+            flamegraph,
         } => {
             let baseline = match baseline.as_deref().map(load_results).transpose() {
                 Ok(b) => b,
@@ -321,6 +333,8 @@ fn main() -> ExitCode {
                 variants,
                 quick,
                 scratch_dir: None,
+                // The directory is set per workload, beside its results.
+                flamegraph: flamegraph.then(PathBuf::new),
             };
             run(
                 &files,

@@ -279,3 +279,32 @@ fn update_targets_rewrites_only_the_table() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn flamegraphs_are_written_beside_the_report_and_linked() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "fg.toml",
+        "name = \"fg\"\nvariants = [\"btreemap\"]\n[dataset]\nrecords = 500\n[run]\nops = 30000\nwarmup = \"0s\"\nrepeats = 1\n[mix]\nread = 100\n",
+    );
+    let out = dir.path().join("out");
+    let o = lab(&[
+        "run",
+        w.to_str().unwrap(),
+        "--quiet",
+        "--flamegraph",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = std::fs::read_to_string(out.join("flamegraph-btreemap-1t.svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("samples"),
+        "not a flamegraph"
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("href=\"flamegraph-btreemap-1t.svg\""));
+    let results = Results::load(&out.join("results.json")).unwrap();
+    assert_eq!(results.flamegraphs, ["flamegraph-btreemap-1t.svg"]);
+}

@@ -200,6 +200,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
         }),
     );
     cx.insert("deltas", &deltas);
+    cx.insert("flamegraphs", &results.flamegraphs);
     cx.insert("workload", &results.workload);
     cx.insert("description", &results.description);
     cx.insert("partial", &results.partial);

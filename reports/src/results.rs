@@ -132,6 +132,9 @@ pub struct Results {
     pub runs: Vec<RunResult>,
     pub summaries: Vec<VariantSummary>,
     pub targets: Vec<TargetVerdict>,
+    /// Flamegraph SVG files (names relative to the results file), from `lab run --flamegraph`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flamegraphs: Vec<String>,
 }
 
 impl Results {

@@ -30,6 +30,10 @@ pub struct RunOptions {
     /// Shrink the workload to a smoke run: short phases, one repeat, at most 10k records.
     pub quick: bool,
     pub scratch_dir: Option<PathBuf>,
+    /// Sample each variant's first measured phase in-process and write a flamegraph SVG per
+    /// variant and thread count into this directory (not in parallel mode: one profiler per
+    /// process).
+    pub flamegraph: Option<PathBuf>,
 }
 
 /// Progress callbacks (the CLI draws bars; tests pass nothing).
@@ -161,6 +165,7 @@ fn measure(
     repeat: u32,
     clock: &dyn Clock,
     stop: &AtomicBool,
+    prof: &mut Profiling<'_>,
 ) -> Result<(Option<RunResult>, bool), BackendError> {
     let name = loaded.backend.describe().name;
     if repeat > 0 {
@@ -173,8 +178,53 @@ fn measure(
             return Ok((None, true));
         }
     }
-    let p = run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop);
+    let p = match prof.dir.filter(|_| repeat == 0) {
+        Some(dir) => {
+            let file = format!("flamegraph-{}-{threads}t.svg", name.replace(':', "_"));
+            let (p, written) = profiled(dir, &file, || {
+                run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop)
+            });
+            if written {
+                prof.written.push(file);
+            }
+            p
+        }
+        None => run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop),
+    };
     Ok((Some(run_result(&name, threads, repeat, &p)), p.stopped))
+}
+
+/// Where flamegraphs go (if anywhere), and the files written so far.
+struct Profiling<'a> {
+    dir: Option<&'a std::path::Path>,
+    written: &'a mut Vec<String>,
+}
+
+/// Runs `f` under the sampling profiler and writes its flamegraph to `dir/file`; returns
+/// whether a flamegraph was written (a phase too short to sample writes none).
+#[cfg(unix)]
+fn profiled<T>(dir: &std::path::Path, file: &str, f: impl FnOnce() -> T) -> (T, bool) {
+    let guard = pprof::ProfilerGuardBuilder::default()
+        .frequency(997)
+        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+        .build()
+        .ok();
+    let out = f();
+    let written = guard
+        .and_then(|g| g.report().build().ok())
+        .and_then(|report| {
+            let mut svg = Vec::new();
+            report.flamegraph(&mut svg).ok()?;
+            std::fs::create_dir_all(dir).ok()?;
+            std::fs::write(dir.join(file), svg).ok()
+        })
+        .is_some();
+    (out, written)
+}
+
+#[cfg(not(unix))]
+fn profiled<T>(_: &std::path::Path, _: &str, f: impl FnOnce() -> T) -> (T, bool) {
+    (f(), false)
 }
 
 fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -> VariantSummary {
@@ -239,6 +289,7 @@ pub fn run(
     let mut runs = Vec::new();
     let mut summaries = Vec::new();
     let mut stopped = false;
+    let mut flamegraphs = Vec::new();
     let total = (plan.threads.len() * plan.variants.len() * plan.repeats as usize) as u64;
     let mut done = 0u64;
     'outer: for &threads in &plan.threads {
@@ -275,7 +326,14 @@ pub fn run(
                 );
                 let results: Vec<(Option<RunResult>, bool)> = order
                     .par_iter()
-                    .map(|&i| measure(&loaded[i], &plan, threads, repeat, clock, stop))
+                    .map(|&i| {
+                        let mut none = Vec::new();
+                        let mut prof = Profiling {
+                            dir: None,
+                            written: &mut none,
+                        };
+                        measure(&loaded[i], &plan, threads, repeat, clock, stop, &mut prof)
+                    })
                     .collect::<Result<_, _>>()?;
                 for (r, s) in results {
                     runs.extend(r);
@@ -290,7 +348,12 @@ pub fn run(
                         done,
                         total,
                     );
-                    let (r, s) = measure(&loaded[i], &plan, threads, repeat, clock, stop)?;
+                    let mut prof = Profiling {
+                        dir: opts.flamegraph.as_deref(),
+                        written: &mut flamegraphs,
+                    };
+                    let (r, s) =
+                        measure(&loaded[i], &plan, threads, repeat, clock, stop, &mut prof)?;
                     runs.extend(r);
                     done += 1;
                     if s {
@@ -330,5 +393,6 @@ pub fn run(
         runs,
         summaries,
         targets: verdicts,
+        flamegraphs,
     })
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The seed guide's performance test, done for real:
+#   1. criterion benches of the engine (each once with --quick),
+#   2. the standard workload suite through the lab, each compared with the previous run's
+#      results if there is one (target/lab/baseline/), with an HTML report per workload,
+#   3. the targets table in docs/PERFORMANCE.md rewritten from the results (not with --quick:
+#      smoke-sized runs are not measurements),
+#   4. where the reports are.
+# Usage: scripts/performance_test.sh [--quick]
+# Exit: 0 ok; 1 a target missed or a regression against the baseline (full mode); 2 an error.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+quick=false
+case "${1:-}" in
+    --quick) quick=true ;;
+    "") ;;
+    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+esac
+
+out=target/lab/performance
+baseline=target/lab/baseline
+mkdir -p "$out" "$baseline"
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "build (release)"
+cargo build --release -p acorn-lab || exit 2
+lab=target/release/lab
+
+step "criterion benches"
+if $quick; then
+    cargo bench -p acorn --features ffi -- --test || exit 2
+else
+    cargo bench -p acorn --features ffi -- --warm-up-time 1 --measurement-time 3 || exit 2
+fi
+
+if $quick; then
+    suite=(smoke basic)
+else
+    suite=(basic batch query memory serialization iterator concurrent ffi mixed)
+fi
+
+failed=0
+for w in "${suite[@]}"; do
+    step "workload $w"
+    args=(run "workloads/$w.toml" --quiet --out "$out/$w")
+    if $quick; then
+        args+=(--quick)
+    else
+        args+=(--update-targets docs/PERFORMANCE.md)
+    fi
+    [ -f "$baseline/$w.json" ] && args+=(--baseline "$baseline/$w.json")
+    "$lab" "${args[@]}"
+    code=$?
+    if [ $code -eq 2 ] || [ $code -gt 2 ]; then
+        echo "error: lab run $w failed with exit code $code" >&2
+        exit 2
+    fi
+    [ $code -eq 1 ] && ! $quick && failed=1
+    if [ -f "$baseline/$w.json" ]; then
+        "$lab" compare "$baseline/$w.json" "$out/$w/results.json"
+        code=$?
+        [ $code -eq 1 ] && ! $quick && failed=1
+        [ $code -eq 2 ] && echo "note: $w could not be compared with its baseline (different variants or threads)"
+    fi
+    cp "$out/$w/results.json" "$baseline/$w.json"
+done
+
+step "reports"
+for w in "${suite[@]}"; do
+    echo "  $out/$w/index.html"
+done
+$quick || echo "  targets table: docs/PERFORMANCE.md"
+exit $failed
