@@ -48,7 +48,7 @@ for w in "${suite[@]}"; do
     if $quick; then
         args+=(--quick)
     else
-        args+=(--update-targets docs/PERFORMANCE.md)
+        args+=(--update-targets docs/PERFORMANCE.md --flamegraph)
     fi
     [ -f "$baseline/$w.json" ] && args+=(--baseline "$baseline/$w.json")
     "$lab" "${args[@]}"
