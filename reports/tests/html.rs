@@ -108,3 +108,16 @@ fn a_baseline_adds_a_comparison_section() {
     let same = acorn_reports::html::render_with(&now, Some(&now)).unwrap();
     assert!(same.contains("within noise") && !same.contains("REGRESSION"));
 }
+
+#[test]
+fn odd_values_render_instead_of_panicking() {
+    // Regression: a negative bytes-per-item (a store that freed more than it kept) made the
+    // bar chart map a bar far outside its range and overflow inside plotters.
+    let mut r = fixture();
+    r.summaries[0].bytes_per_item = Some(-1.8);
+    r.summaries[1].bytes_per_item = Some(f64::NAN);
+    r.summaries[0].throughput_ci95 = [f64::NEG_INFINITY, f64::INFINITY];
+    r.summaries[1].throughput_median = 0.0;
+    let html = render(&r).unwrap();
+    assert!(html.contains("chart-memory") && html.contains("chart-throughput"));
+}

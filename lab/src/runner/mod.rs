@@ -109,9 +109,10 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
     let before = alloc::snapshot().live_bytes;
     let elapsed = fill(backend.as_ref(), plan)?;
     let after = alloc::snapshot().live_bytes;
-    // Nothing to report when the counting allocator is not installed (library use), or
-    // when the store allocates outside Rust's allocator.
-    let counted = (after != 0 || before != 0) && backend.describe().rust_heap;
+    // Nothing to report when the counting allocator is not installed (library use), when
+    // the store allocates outside Rust's allocator, or when it stores nothing (`noop`).
+    let info = backend.describe();
+    let counted = (after != 0 || before != 0) && info.rust_heap && info.stores_data;
     let bytes_per_item = counted.then(|| (after - before) as f64 / plan.records as f64);
     Ok(Loaded {
         backend,

@@ -17,15 +17,22 @@ pub struct Bar {
 
 /// A vertical bar chart with error bars, as an SVG string.
 pub fn bars(title: &str, y_desc: &str, data: &[Bar], fmt: fn(f64) -> String) -> Option<String> {
+    // Non-finite values cannot be drawn; a chart with none left is no chart.
+    let data: Vec<&Bar> = data.iter().filter(|b| b.value.is_finite()).collect();
     if data.is_empty() {
         return None;
     }
-    let top = data
-        .iter()
-        .map(|b| b.interval.map_or(b.value, |i| i[1].max(b.value)))
-        .fold(0.0, f64::max)
-        .max(1e-9)
-        * 1.15;
+    let ends = |b: &Bar| {
+        let [lo, hi] = b
+            .interval
+            .filter(|i| i[0].is_finite() && i[1].is_finite())
+            .unwrap_or([b.value, b.value]);
+        (lo.min(b.value), hi.max(b.value))
+    };
+    let low = data.iter().map(|b| ends(b).0).fold(0.0, f64::min);
+    let high = data.iter().map(|b| ends(b).1).fold(0.0, f64::max);
+    let pad = ((high - low) * 0.15).max(1e-9);
+    let (bottom, top) = (if low < 0.0 { low - pad } else { 0.0 }, high + pad);
     let mut svg = String::new();
     {
         let width = (160 + 90 * data.len() as u32).max(480);
@@ -37,7 +44,7 @@ pub fn bars(title: &str, y_desc: &str, data: &[Bar], fmt: fn(f64) -> String) -> 
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
+            .build_cartesian_2d(-0.5..n - 0.5, bottom..top)
             .ok()?;
         chart
             .configure_mesh()
