@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use acorn_lab::backend::{Backend, BackendError, BackendInfo, QuerySpec, Result, Worker};
 use acorn_lab::doc::Doc;
-use acorn_lab::runner::clock::{Clock, FakeClock};
+use acorn_lab::runner::clock::FakeClock;
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
 use acorn_lab::workload::{OpKind, Plan};
@@ -239,6 +239,3 @@ fn quick_mode_shrinks_the_plan() {
     .unwrap();
     assert_eq!((q.repeats, q.threads.len()), (1, 2));
 }
-
-#[allow(dead_code)]
-fn clock_is_object_safe(_: &dyn Clock) {}

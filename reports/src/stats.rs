@@ -70,7 +70,7 @@ pub fn op_result(
 }
 
 /// Merges per-operation results of several runs (counts and histograms add; throughput
-/// adds too, for runs that happened side by side, or is averaged when `average`).
+/// is the merged count over `elapsed_s`).
 pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
     let mut h = recorder();
     let mut errors = 0;

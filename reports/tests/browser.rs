@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
-use acorn_reports::{html, Results};
+use acorn_reports::html;
+use common::{fixture, SECTIONS};
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -44,9 +46,7 @@ fn chromium_renders_the_report_without_network_requests() {
         println!("skipped: no Chromium on this machine (apt-get install chromium)");
         return;
     };
-    let results =
-        Results::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json"))
-            .unwrap();
+    let results = fixture();
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("index.html");
     std::fs::write(&page, html::render(&results).unwrap()).unwrap();
@@ -83,14 +83,7 @@ fn chromium_renders_the_report_without_network_requests() {
         dom.matches("<svg").count() >= 6,
         "charts missing from the rendered DOM"
     );
-    for id in [
-        "summary",
-        "winners",
-        "targets",
-        "charts",
-        "operations",
-        "backends",
-    ] {
+    for id in SECTIONS {
         assert!(
             dom.contains(&format!("id=\"{id}\"")),
             "section {id} missing from the rendered DOM"

@@ -3,27 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
 
 use acorn_reports::html::render;
 use acorn_reports::Results;
-
-fn fixture() -> Results {
-    Results::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json"))
-        .unwrap()
-}
+use common::{fixture, SECTIONS};
 
 #[test]
 fn the_report_has_every_section_and_chart() {
     let html = render(&fixture()).unwrap();
-    for id in [
-        "summary",
-        "winners",
-        "targets",
-        "charts",
-        "operations",
-        "backends",
-    ] {
+    for id in SECTIONS {
         assert!(
             html.contains(&format!("id=\"{id}\"")),
             "missing section {id}"

@@ -4,14 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
 
 use acorn_reports::{html, table, Results};
 
 fn fixture() -> Results {
-    let mut r =
-        Results::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json"))
-            .unwrap();
+    let mut r = common::fixture();
     // Machine facts differ between the machine that made the fixture and any other reader.
     r.machine.cpu = "CPU".into();
     r.machine.os = "OS".into();
