@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use crate::limits::MAX_BATCH_BYTES;
+use crate::record::{check_key, Change, Changes};
 use crate::stats::Op;
-use crate::tree::{check_key, Change, Changes, MAX_BATCH_BYTES};
 use crate::{Error, Result, Tree};
 
 /// A set of stashes and tosses that commit atomically. Dropping it uncommitted changes

@@ -28,7 +28,7 @@ pub enum Error {
     #[error(
         "transaction conflicted with concurrent writes on every one of its {} attempts; \
          retry later or reduce contention on the keys it reads",
-        crate::txn::MAX_ATTEMPTS
+        crate::limits::MAX_ATTEMPTS
     )]
     Conflict,
 

@@ -519,7 +519,8 @@ pub unsafe extern "C" fn acorn_batch_stash(
             (Ok(b), Ok(k), Ok(v)) => (b, k, v),
             (Err(c), _, _) | (_, Err(c), _) | (_, _, Err(c)) => return c,
         };
-        if let Err(e) = crate::tree::check_key(k).and_then(|()| crate::tree::check_value(k, v)) {
+        if let Err(e) = crate::record::check_key(k).and_then(|()| crate::record::check_value(k, v))
+        {
             let code = code_of(&e);
             batch.stash(k, v); // remembered: the commit fails whole
             return code;
@@ -545,7 +546,7 @@ pub unsafe extern "C" fn acorn_batch_toss(
             (Ok(b), Ok(k)) => (b, k),
             (Err(c), _) | (_, Err(c)) => return c,
         };
-        if let Err(e) = crate::tree::check_key(k) {
+        if let Err(e) = crate::record::check_key(k) {
             let code = code_of(&e);
             batch.toss(k);
             return code;

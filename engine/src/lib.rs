@@ -34,6 +34,7 @@ mod events;
 pub mod ffi;
 mod index;
 mod iter;
+mod limits;
 pub mod monitor;
 mod nut;
 mod query;
@@ -49,14 +50,15 @@ pub use codec::{Binary, Codec, Json, Typed};
 pub use error::{Error, Result};
 pub use events::Event;
 pub use iter::Iter;
+pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use nut::{Nut, NutRef};
 pub use query::Query;
 pub use stats::{OpCounts, Stats};
 #[doc(hidden)]
 pub use storage::fuzz_decode;
 pub use storage::{RecoveryMode, SyncPolicy};
-pub use tree::{Tree, TreeBuilder, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN};
-pub use txn::{Txn, MAX_ATTEMPTS};
+pub use tree::{Tree, TreeBuilder};
+pub use txn::Txn;
 
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -10,6 +10,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::index::Keyed;
+use crate::limits::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::{Error, Result};
 
 /// Header bytes without a TTL.
 pub(crate) const HEADER: usize = 19;
@@ -17,6 +19,17 @@ const TTL_FLAG: u8 = 1;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Record(Arc<[u8]>);
+
+/// The changes of one commit; a single stash or toss keeps its one change inline, so the
+/// write path allocates nothing but the stored record.
+pub(crate) type Changes = smallvec::SmallVec<[Change; 1]>;
+
+/// One change inside a commit.
+#[derive(Clone, Debug)]
+pub(crate) enum Change {
+    Put(Record),
+    Delete(Box<[u8]>),
+}
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -146,6 +159,30 @@ impl Keyed for Record {
         let start = self.key_start();
         &self.0[start..start + self.key_len()]
     }
+}
+
+pub(crate) fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidKey("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::TooLarge(format!(
+            "key of {} bytes (starting {:?}) is over the maximum of {MAX_KEY_LEN} bytes",
+            key.len(),
+            key.chars().take(32).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_value(key: &str, value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::TooLarge(format!(
+            "value of {} bytes for key {key:?} is over the maximum of {MAX_VALUE_LEN} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,18 +10,12 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::events::{Event, Subscribers};
 use crate::index::{Index, Keyed};
+
 use crate::nut::{to_nanos, Nut, NutRef};
-use crate::record::Record;
+use crate::record::{check_key, check_value, Change, Changes, Record};
 use crate::stats::{Counters, Op, Stats};
 use crate::storage::{Durable, Options, Recovered, RecoveryMode, SyncPolicy};
-use crate::{Error, Result};
-
-/// Longest accepted key, in bytes. Longer keys fail with [`Error::TooLarge`].
-pub const MAX_KEY_LEN: usize = 4096;
-/// Largest accepted value, in bytes. Larger values fail with [`Error::TooLarge`].
-pub const MAX_VALUE_LEN: usize = 16 << 20;
-/// Largest batch or transaction, in key plus value bytes.
-pub const MAX_BATCH_BYTES: usize = 256 << 20;
+use crate::Result;
 
 /// An embedded, ordered document store. Cheap to clone (an `Arc` inside); share it freely
 /// between threads.
@@ -46,17 +40,6 @@ pub(crate) struct State {
     /// `(expires, key)` of every record with a TTL.
     expiry: BTreeSet<(u64, Box<[u8]>)>,
     subscribers: Subscribers,
-}
-
-/// The changes of one commit; a single stash or toss keeps its one change inline, so the
-/// write path allocates nothing but the stored record.
-pub(crate) type Changes = smallvec::SmallVec<[Change; 1]>;
-
-/// One change inside a commit.
-#[derive(Clone, Debug)]
-pub(crate) enum Change {
-    Put(Record),
-    Delete(Box<[u8]>),
 }
 
 impl State {
@@ -162,30 +145,6 @@ impl State {
 pub(crate) struct Committed {
     pub(crate) version: u64,
     pub(crate) removed: usize,
-}
-
-pub(crate) fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::InvalidKey("keys must not be empty".into()));
-    }
-    if key.len() > MAX_KEY_LEN {
-        return Err(Error::TooLarge(format!(
-            "key of {} bytes (starting {:?}) is over the maximum of {MAX_KEY_LEN} bytes",
-            key.len(),
-            key.chars().take(32).collect::<String>()
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_value(key: &str, value: &[u8]) -> Result<()> {
-    if value.len() > MAX_VALUE_LEN {
-        return Err(Error::TooLarge(format!(
-            "value of {} bytes for key {key:?} is over the maximum of {MAX_VALUE_LEN} bytes",
-            value.len()
-        )));
-    }
-    Ok(())
 }
 
 /// Configures and opens a [`Tree`].

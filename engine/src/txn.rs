@@ -4,14 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES};
 use crate::nut::Nut;
-use crate::record::Record;
+use crate::record::{check_key, Change, Changes, Record};
 use crate::stats::Op;
-use crate::tree::{check_key, Change, Changes, MAX_BATCH_BYTES};
 use crate::{Error, Result, Tree};
-
-/// How many times a conflicting transaction runs before [`Error::Conflict`].
-pub const MAX_ATTEMPTS: u32 = 64;
 
 /// The view a transaction closure works through.
 #[derive(Debug)]

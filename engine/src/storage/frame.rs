@@ -7,8 +7,8 @@
 //! instead of looking like a frame that runs past the end of the file (a torn tail).
 
 use crate::index::Keyed;
-use crate::record::Record;
-use crate::tree::{Change, MAX_BATCH_BYTES, MAX_KEY_LEN};
+use crate::limits::{MAX_BATCH_BYTES, MAX_KEY_LEN};
+use crate::record::{Change, Record};
 
 pub(crate) const FRAME_HEADER: usize = 12;
 /// Largest payload accepted when reading: a full batch plus per-change overhead.

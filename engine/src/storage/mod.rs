@@ -12,9 +12,9 @@ pub(crate) use wal::Arrival;
 use wal::Wal;
 
 use crate::index::Index;
+use crate::record::Change;
 use crate::record::Record;
 use crate::stats::Stats;
-use crate::tree::Change;
 use crate::{Error, Result};
 
 /// When a durable write is acknowledged.

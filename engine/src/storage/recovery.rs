@@ -9,7 +9,7 @@ use super::frame::{self, Next};
 use super::snapshot::{self, Loaded};
 use super::wal::{parse_segment, segment_name};
 use super::{io_at, sync_dir, Damage, RecoveryMode};
-use crate::tree::Change;
+use crate::record::Change;
 use crate::Result;
 
 #[derive(Debug, Default)]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::{frame, io_at, sync_dir, SyncPolicy};
-use crate::tree::Change;
+use crate::record::Change;
 use crate::{Error, Result};
 
 pub(crate) fn segment_name(start_seq: u64) -> String {

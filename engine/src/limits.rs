@@ -1,0 +1,11 @@
+//! The size limits every write is checked against. A leaf module that depends on nothing,
+//! so storage and the error type can name the limits without importing the tree.
+
+/// Longest accepted key, in bytes. Longer keys fail with [`crate::Error::TooLarge`].
+pub const MAX_KEY_LEN: usize = 4096;
+/// Largest accepted value, in bytes. Larger values fail with [`crate::Error::TooLarge`].
+pub const MAX_VALUE_LEN: usize = 16 << 20;
+/// Largest batch or transaction, in key plus value bytes.
+pub const MAX_BATCH_BYTES: usize = 256 << 20;
+/// How many times a conflicting transaction runs before [`crate::Error::Conflict`].
+pub const MAX_ATTEMPTS: u32 = 64;
