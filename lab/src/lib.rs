@@ -3,8 +3,13 @@
 //! measurements → results → report.
 
 pub mod backend;
+pub mod cli;
+pub mod commands;
 pub mod doc;
+pub mod error;
 pub mod machine;
 pub mod measure;
+pub mod output;
+pub mod progress;
 pub mod runner;
 pub mod workload;

@@ -13,7 +13,7 @@ use acorn_lab::doc::Doc;
 use acorn_lab::runner::clock::FakeClock;
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
-use acorn_lab::workload::{OpKind, Plan};
+use acorn_lab::workload::{Mix, OpKind, Plan};
 
 /// Every operation takes 1 µs of fake time; operation number `stall_at` takes 50 ms.
 struct Stall {
@@ -114,7 +114,7 @@ fn slow_ops(rate: &str) -> (u64, u64) {
         clock.as_ref(),
         &AtomicBool::new(false),
     );
-    let h = &p.hists[OpKind::Read.index()];
+    let h = p.recorded.latencies(OpKind::Read);
     (h.len(), h.count_between(10_000_000, u64::MAX))
 }
 
@@ -142,23 +142,21 @@ fn backend_errors_are_counted_per_operation_not_unwrapped() {
         fail_deletes: true,
     };
     let mut p = plan("");
-    p.mix = vec![(OpKind::Read, 50), (OpKind::Delete, 50)];
+    p.mix = Mix(vec![(OpKind::Read, 50), (OpKind::Delete, 50)]);
     let r = run_phase(&b, &p, 2, false, clock.as_ref(), &AtomicBool::new(false));
-    let deletes = r.hists[OpKind::Delete.index()].len();
+    let deletes = r.recorded.latencies(OpKind::Delete).len();
     assert!(deletes > 0);
-    assert_eq!(r.errors[OpKind::Delete.index()], deletes);
-    assert_eq!(r.errors[OpKind::Read.index()], 0);
-    assert_eq!(
-        r.error_samples[OpKind::Delete.index()],
-        ["backend stall: disk on fire"]
-    );
-    assert_eq!(r.ops, 2000);
+    let (failed, samples) = r.recorded.failures(OpKind::Delete);
+    assert_eq!(failed, deletes);
+    assert_eq!(samples, ["backend stall: disk on fire"]);
+    assert_eq!(r.recorded.failures(OpKind::Read).0, 0);
+    assert_eq!(r.recorded.ops(), 2000);
 }
 
 #[test]
 fn interleaved_mode_rotates_variants_each_repeat() {
     let mut p = plan("repeats = 3\nthreads = [1, 2]");
-    p.bound = acorn_lab::workload::Bound::Ops(200);
+    p.run.bound = acorn_lab::workload::Bound::Ops(200);
     p.variants = vec!["noop".into(), "btreemap".into()];
     let clock = acorn_lab::runner::clock::RealClock::default();
     let r = run(
@@ -237,5 +235,5 @@ fn quick_mode_shrinks_the_plan() {
         },
     )
     .unwrap();
-    assert_eq!((q.repeats, q.threads.len()), (1, 2));
+    assert_eq!((q.run.repeats, q.run.threads.len()), (1, 2));
 }

@@ -36,13 +36,16 @@ fn every_shipped_workload_validates() {
 fn defaults_fill_everything_but_name_records_and_mix() {
     let p = Plan::parse(Path::new("min.toml"), MINIMAL).unwrap();
     assert_eq!(p.variants, ["plain", "cached", "pooled", "binary"]);
-    assert_eq!(p.threads, [1]);
-    assert_eq!(p.bound, Bound::Duration(std::time::Duration::from_secs(5)));
+    assert_eq!(p.run.threads, [1]);
     assert_eq!(
-        (p.repeats, p.seed, p.mode, p.rate),
+        p.run.bound,
+        Bound::Duration(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(
+        (p.run.repeats, p.run.seed, p.run.mode, p.run.rate),
         (3, 42, Mode::Interleaved, None)
     );
-    assert_eq!(p.mix, [(OpKind::Read, 100)]);
+    assert_eq!(p.mix.0, [(OpKind::Read, 100)]);
 }
 
 #[test]
@@ -168,9 +171,15 @@ fn the_op_stream_depends_only_on_seed_and_thread() {
     let src = format!("{MINIMAL}[distribution]\nkind = \"zipfian\"\n")
         .replace("read = 100", "read = 50\nupdate = 30\ninsert = 20");
     let plan = Plan::parse(Path::new("s.toml"), &src).unwrap();
-    let a: Vec<_> = OpStream::new(&plan, 0, 2).take(1000).collect();
-    let b: Vec<_> = OpStream::new(&plan, 0, 2).take(1000).collect();
-    let other: Vec<_> = OpStream::new(&plan, 1, 2).take(1000).collect();
+    let a: Vec<_> = OpStream::new(&plan.stream_spec(), 0, 2)
+        .take(1000)
+        .collect();
+    let b: Vec<_> = OpStream::new(&plan.stream_spec(), 0, 2)
+        .take(1000)
+        .collect();
+    let other: Vec<_> = OpStream::new(&plan.stream_spec(), 1, 2)
+        .take(1000)
+        .collect();
     assert_eq!(a, b);
     assert_ne!(a, other);
     // Inserts from different threads never collide.

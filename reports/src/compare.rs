@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
+use crate::format::{human, verdict_label, Unit};
 use crate::results::{Results, RunResult};
 use crate::stats::spread;
-use crate::targets::{human, Kind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -125,15 +125,11 @@ pub fn render(changes: &[Change], threshold: f64) -> String {
             c.variant,
             c.threads,
             c.op,
-            human(Kind::Rate, c.base),
-            human(Kind::Rate, c.new),
+            human(Unit::Rate, c.base),
+            human(Unit::Rate, c.new),
             c.delta * 100.0,
             c.noise * 100.0,
-            match c.verdict {
-                Verdict::Same => "within noise",
-                Verdict::Faster => "faster",
-                Verdict::Slower => "REGRESSION",
-            }
+            verdict_label(c.verdict)
         );
     }
     out

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::charts;
+use crate::format::{human, human_ns, variant_threads, Unit};
 use crate::results::Results;
-use crate::targets::{human, human_ns, Kind};
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering the report failed: {0}")]
@@ -97,11 +97,8 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
         push(&format!("latency-{op}"), Some(svg));
     }
     push("intervals", charts::intervals::intervals(results));
-    push("memory", charts::throughput::memory(results));
-    push(
-        "cache-hit-ratio",
-        charts::throughput::cache_hit_ratio(results),
-    );
+    push("memory", charts::memory::bytes_per_item(results));
+    push("cache-hit-ratio", charts::cache::cache_hit_ratio(results));
 
     let ops: BTreeSet<&String> = results
         .summaries
@@ -123,9 +120,9 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
         if let (Some(f), Some(l)) = (fastest, lowest) {
             winners.push(Winner {
                 op: op.clone(),
-                fastest: format!("{} ×{}", f.0.variant, f.0.threads),
-                fastest_rate: human(Kind::Rate, f.1.throughput),
-                lowest_p99: format!("{} ×{}", l.0.variant, l.0.threads),
+                fastest: variant_threads(&f.0.variant, f.0.threads),
+                fastest_rate: human(Unit::Rate, f.1.throughput),
+                lowest_p99: variant_threads(&l.0.variant, l.0.threads),
                 p99: human_ns(l.1.p99_ns as f64),
             });
         }
@@ -136,7 +133,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
                 variant: s.variant.clone(),
                 threads: s.threads,
                 count: o.count,
-                rate: human(Kind::Rate, o.throughput),
+                rate: human(Unit::Rate, o.throughput),
                 p50: human_ns(o.p50_ns as f64),
                 p90: human_ns(o.p90_ns as f64),
                 p99: human_ns(o.p99_ns as f64),
@@ -177,15 +174,11 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
             variant: c.variant,
             threads: c.threads,
             op: c.op,
-            base: human(Kind::Rate, c.base),
-            new: human(Kind::Rate, c.new),
+            base: human(Unit::Rate, c.base),
+            new: human(Unit::Rate, c.new),
             change: format!("{:+.1}%", c.delta * 100.0),
             noise: format!("±{:.1}%", c.noise * 100.0),
-            verdict: match c.verdict {
-                crate::compare::Verdict::Same => "within noise",
-                crate::compare::Verdict::Faster => "faster",
-                crate::compare::Verdict::Slower => "REGRESSION",
-            },
+            verdict: crate::format::verdict_label(c.verdict),
         })
         .collect();
 

@@ -4,13 +4,16 @@
 
 pub mod charts;
 pub mod compare;
+pub mod format;
 pub mod html;
 pub mod merge;
+pub mod op;
 pub mod results;
 pub mod stats;
 pub mod table;
 pub mod targets;
 
+pub use op::OpKind;
 pub use results::{
     Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetVerdict, VariantSummary,
     SCHEMA_VERSION,

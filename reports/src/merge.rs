@@ -57,7 +57,19 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
     out.targets = first
         .targets
         .iter()
-        .map(|t| crate::targets::judge(&t.name, &t.metric, &t.variant, &t.expect, &out.summaries))
+        .map(|t| {
+            // The part files hold targets as text; one that no longer parses is reported
+            // as such rather than judged.
+            match crate::targets::Target::parse(&t.name, &t.variant, &t.metric, &t.expect) {
+                Ok(target) => target.judge(&out.summaries),
+                Err(_) => crate::results::TargetVerdict {
+                    actual: None,
+                    actual_text: "invalid target".into(),
+                    pass: false,
+                    ..t.clone()
+                },
+            }
+        })
         .collect();
     Ok(out)
 }

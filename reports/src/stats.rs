@@ -7,8 +7,8 @@ use crate::results::{Histogram, OpResult};
 /// Significant figures every lab histogram uses.
 pub const SIGFIG: u8 = 3;
 
-/// An empty recorder for latencies in nanoseconds (1 ns .. 1 hour, auto-resizing).
-pub fn recorder() -> Hdr<u64> {
+/// An empty histogram at the lab's precision.
+fn empty() -> Hdr<u64> {
     Hdr::new(SIGFIG).unwrap_or_else(|_| unreachable!("3 significant figures is valid"))
 }
 
@@ -25,7 +25,7 @@ pub fn encode(h: &Hdr<u64>) -> Histogram {
 
 /// Rebuilds the HDR histogram from its pairs.
 pub fn decode(h: &Histogram) -> Hdr<u64> {
-    let mut out = Hdr::new(h.sigfig.clamp(1, 5)).unwrap_or_else(|_| recorder());
+    let mut out = Hdr::new(h.sigfig.clamp(1, 5)).unwrap_or_else(|_| empty());
     for [value, count] in &h.counts {
         // Values come from a histogram of the same precision, so this cannot fail; a
         // hand-edited file with an absurd value is skipped rather than trusted.
@@ -41,7 +41,7 @@ pub fn merge(a: &Histogram, b: &Histogram) -> Histogram {
     encode(&h)
 }
 
-/// Percentiles and throughput of one operation type.
+/// Percentiles and throughput of one operation type, from its histogram.
 pub fn op_result(
     h: &Hdr<u64>,
     errors: u64,
@@ -72,7 +72,7 @@ pub fn op_result(
 /// Merges per-operation results of several runs (counts and histograms add; throughput
 /// is the merged count over `elapsed_s`).
 pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
-    let mut h = recorder();
+    let mut h = empty();
     let mut errors = 0;
     let mut samples = Vec::new();
     for p in parts {
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn merging_two_halves_equals_the_whole() {
-        let (mut a, mut b, mut whole) = (recorder(), recorder(), recorder());
+        let (mut a, mut b, mut whole) = (empty(), empty(), empty());
         for v in 1..10_000u64 {
             let x = v * 37 % 5_000_000 + 1;
             whole.record(x).unwrap();

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::format::{human, human_ns, Unit};
 use crate::results::Results;
-use crate::targets::{human, human_ns, Kind};
 
 fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
     for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
@@ -73,7 +73,7 @@ pub fn render(r: &Results) -> String {
                 vec![
                     s.variant.clone(),
                     s.threads.to_string(),
-                    human(Kind::Rate, s.throughput_median),
+                    human(Unit::Rate, s.throughput_median),
                     format!("{pct:.1}%"),
                 ]
             } else {
@@ -82,7 +82,7 @@ pub fn render(r: &Results) -> String {
             let mut row = lead;
             row.extend([
                 op.clone(),
-                human(Kind::Rate, o.throughput),
+                human(Unit::Rate, o.throughput),
                 human_ns(o.p50_ns as f64),
                 human_ns(o.p99_ns as f64),
                 human_ns(o.p999_ns as f64),
@@ -128,7 +128,7 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(
                 out,
                 "  [{}] {}: {} {} {} — got {}",
-                if t.pass { "pass" } else { "FAIL" },
+                crate::format::pass_label(t.pass),
                 t.name,
                 t.variant,
                 t.metric,

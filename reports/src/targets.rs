@@ -1,30 +1,21 @@
 //! Targets: `metric` names and `expect` expressions ("> 1M ops/s", "< 10 ms", "< 100 MB"),
 //! parsed once (the lab validates workload files with these) and judged against summaries.
 
+use std::fmt;
+
+use crate::format::{human, Unit};
+use crate::op::OpKind;
 use crate::results::{TargetVerdict, VariantSummary};
 
-/// Operation names a metric may start with.
-pub const OPS: [&str; 8] = [
-    "read", "update", "insert", "delete", "scan", "rmw", "query", "batch",
-];
 const LATENCY: [&str; 7] = ["p50", "p90", "p99", "p99.9", "p99.99", "max", "mean"];
-
-/// What a metric measures, which fixes the units its target may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Rate,
-    Time,
-    Bytes,
-    Ratio,
-}
 
 /// A metric a target can name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Metric {
     Throughput,
-    OpThroughput(String),
+    OpThroughput(OpKind),
     /// Operation and latency statistic ("p99", "max", ...).
-    Latency(String, String),
+    Latency(OpKind, &'static str),
     BytesPerItem,
     Rss,
     LoadThroughput,
@@ -38,7 +29,7 @@ pub fn metric_help() -> String {
         "throughput, <op>.throughput, <op>.<{}>, memory.bytes_per_item, memory.rss, load.throughput, \
          cache_hit_ratio (where <op> is one of {})",
         LATENCY.join("|"),
-        OPS.join(", ")
+        OpKind::ALL.map(OpKind::name).join(", ")
     )
 }
 
@@ -53,26 +44,24 @@ impl Metric {
             "cache_hit_ratio" => Metric::Backend(s.to_owned()),
             _ => {
                 let (op, stat) = s.split_once('.').ok_or_else(bad)?;
-                if !OPS.contains(&op) {
-                    return Err(bad());
-                }
+                let op = OpKind::parse(op).ok_or_else(bad)?;
                 if stat == "throughput" {
-                    Metric::OpThroughput(op.to_owned())
-                } else if LATENCY.contains(&stat) {
-                    Metric::Latency(op.to_owned(), stat.to_owned())
+                    Metric::OpThroughput(op)
                 } else {
-                    return Err(bad());
+                    let stat = LATENCY.iter().find(|l| **l == stat).ok_or_else(bad)?;
+                    Metric::Latency(op, stat)
                 }
             }
         })
     }
 
-    pub fn kind(&self) -> Kind {
+    /// The unit its values are in.
+    pub fn unit(&self) -> Unit {
         match self {
-            Metric::Throughput | Metric::OpThroughput(_) | Metric::LoadThroughput => Kind::Rate,
-            Metric::Latency(..) => Kind::Time,
-            Metric::BytesPerItem | Metric::Rss => Kind::Bytes,
-            Metric::Backend(_) => Kind::Ratio,
+            Metric::Throughput | Metric::OpThroughput(_) | Metric::LoadThroughput => Unit::Rate,
+            Metric::Latency(..) => Unit::Time,
+            Metric::BytesPerItem | Metric::Rss => Unit::Bytes,
+            Metric::Backend(_) => Unit::Ratio,
         }
     }
 
@@ -80,8 +69,8 @@ impl Metric {
     pub fn value(&self, s: &VariantSummary) -> Option<f64> {
         match self {
             Metric::Throughput => Some(s.throughput_median),
-            Metric::OpThroughput(op) => s.per_op.get(op).map(|o| o.throughput),
-            Metric::Latency(op, stat) => s.per_op.get(op).map(|o| match stat.as_str() {
+            Metric::OpThroughput(op) => s.per_op.get(op.name()).map(|o| o.throughput),
+            Metric::Latency(op, stat) => s.per_op.get(op.name()).map(|o| match *stat {
                 "p50" => o.p50_ns as f64,
                 "p90" => o.p90_ns as f64,
                 "p99" => o.p99_ns as f64,
@@ -98,12 +87,29 @@ impl Metric {
     }
 }
 
+impl fmt::Display for Metric {
+    /// The metric as a workload file writes it (`Metric::parse` reads it back).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::Throughput => f.write_str("throughput"),
+            Metric::OpThroughput(op) => write!(f, "{}.throughput", op.name()),
+            Metric::Latency(op, stat) => write!(f, "{}.{stat}", op.name()),
+            Metric::BytesPerItem => f.write_str("memory.bytes_per_item"),
+            Metric::Rss => f.write_str("memory.rss"),
+            Metric::LoadThroughput => f.write_str("load.throughput"),
+            Metric::Backend(name) => f.write_str(name),
+        }
+    }
+}
+
 /// A comparison with a threshold in base units.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expect {
     pub op: Cmp,
     pub threshold: f64,
-    pub kind: Kind,
+    pub unit: Unit,
+    /// The expression as written, for reports.
+    pub text: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,19 +161,19 @@ impl Expect {
             }
         }
         let (kind, factor) = match unit {
-            "" => (Kind::Ratio, 1.0),
-            "ops/s" | "op/s" | "items/s" | "/s" => (Kind::Rate, 1.0),
-            "ns" => (Kind::Time, 1.0),
-            "us" | "µs" | "μs" => (Kind::Time, 1e3),
-            "ms" => (Kind::Time, 1e6),
-            "s" => (Kind::Time, 1e9),
-            "B" | "bytes" => (Kind::Bytes, 1.0),
-            "KB" => (Kind::Bytes, 1e3),
-            "MB" => (Kind::Bytes, 1e6),
-            "GB" => (Kind::Bytes, 1e9),
-            "KiB" => (Kind::Bytes, 1024.0),
-            "MiB" => (Kind::Bytes, 1024.0 * 1024.0),
-            "GiB" => (Kind::Bytes, 1024.0 * 1024.0 * 1024.0),
+            "" => (Unit::Ratio, 1.0),
+            "ops/s" | "op/s" | "items/s" | "/s" => (Unit::Rate, 1.0),
+            "ns" => (Unit::Time, 1.0),
+            "us" | "µs" | "μs" => (Unit::Time, 1e3),
+            "ms" => (Unit::Time, 1e6),
+            "s" => (Unit::Time, 1e9),
+            "B" | "bytes" => (Unit::Bytes, 1.0),
+            "KB" => (Unit::Bytes, 1e3),
+            "MB" => (Unit::Bytes, 1e6),
+            "GB" => (Unit::Bytes, 1e9),
+            "KiB" => (Unit::Bytes, 1024.0),
+            "MiB" => (Unit::Bytes, 1024.0 * 1024.0),
+            "GiB" => (Unit::Bytes, 1024.0 * 1024.0 * 1024.0),
             other => {
                 return Err(format!(
                     "expect {s:?} has an unknown unit {other:?}; {help}"
@@ -177,7 +183,8 @@ impl Expect {
         Ok(Expect {
             op,
             threshold: number * scale * factor,
-            kind,
+            unit: kind,
+            text: t.to_owned(),
         })
     }
 
@@ -191,80 +198,81 @@ impl Expect {
     }
 
     /// Checks the unit fits the metric ("< 10 ms" for a throughput is a mistake).
-    pub fn check_kind(&self, metric: &Metric) -> Result<(), String> {
-        let want = metric.kind();
+    pub fn check_unit(&self, metric: &Metric) -> Result<(), String> {
+        let want = metric.unit();
         // A plain number fits any metric, in its base unit.
-        if self.kind == want || self.kind == Kind::Ratio {
+        if self.unit == want || self.unit == Unit::Ratio {
             Ok(())
         } else {
             let unit = match want {
-                Kind::Rate => "a rate such as ops/s",
-                Kind::Time => "a time such as ns, µs or ms",
-                Kind::Bytes => "a size such as B, KB or MB",
-                Kind::Ratio => "a plain number",
+                Unit::Rate => "a rate such as ops/s",
+                Unit::Time => "a time such as ns, µs or ms",
+                Unit::Bytes => "a size such as B, KB or MB",
+                Unit::Ratio => "a plain number",
             };
             Err(format!("this metric takes {unit}"))
         }
     }
 }
 
-/// Formats a base-unit value for people.
-pub fn human(kind: Kind, v: f64) -> String {
-    match kind {
-        Kind::Rate if v >= 1e6 => format!("{:.2}M ops/s", v / 1e6),
-        Kind::Rate if v >= 1e3 => format!("{:.1}k ops/s", v / 1e3),
-        Kind::Rate => format!("{v:.0} ops/s"),
-        Kind::Time => human_ns(v),
-        Kind::Bytes if v >= 1e6 => format!("{:.1} MB", v / 1e6),
-        Kind::Bytes if v >= 1e3 => format!("{:.1} KB", v / 1e3),
-        Kind::Bytes => format!("{v:.0} B"),
-        Kind::Ratio => format!("{v:.3}"),
+/// A parsed target: what to measure on which variant, and what it must satisfy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub variant: String,
+    pub metric: Metric,
+    pub expect: Expect,
+}
+
+impl serde::Serialize for Target {
+    /// As the workload file wrote it: name, variant, metric and expectation as text.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Target", 4)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("metric", &self.metric.to_string())?;
+        st.serialize_field("variant", &self.variant)?;
+        st.serialize_field("expect", &self.expect.text)?;
+        st.end()
     }
 }
 
-pub fn human_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
+impl Target {
+    /// Parses a target from the strings a workload or results file holds.
+    pub fn parse(name: &str, variant: &str, metric: &str, expect: &str) -> Result<Target, String> {
+        let metric = Metric::parse(metric)?;
+        let expect = Expect::parse(expect)?;
+        expect.check_unit(&metric)?;
+        Ok(Target {
+            name: name.to_owned(),
+            variant: variant.to_owned(),
+            metric,
+            expect,
+        })
     }
-}
 
-/// Judges one target against the summaries (the variant at its highest thread count).
-pub fn judge(
-    name: &str,
-    metric: &str,
-    variant: &str,
-    expect: &str,
-    summaries: &[VariantSummary],
-) -> TargetVerdict {
-    let mut verdict = TargetVerdict {
-        name: name.to_owned(),
-        metric: metric.to_owned(),
-        variant: variant.to_owned(),
-        expect: expect.to_owned(),
-        actual: None,
-        actual_text: "not measured".into(),
-        pass: false,
-    };
-    let (Ok(m), Ok(e)) = (Metric::parse(metric), Expect::parse(expect)) else {
-        verdict.actual_text = "invalid target".into();
-        return verdict;
-    };
-    let summary = summaries
-        .iter()
-        .filter(|s| s.variant == variant)
-        .max_by_key(|s| s.threads);
-    if let Some(v) = summary.and_then(|s| m.value(s)) {
-        verdict.actual = Some(v);
-        verdict.actual_text = human(m.kind(), v);
-        verdict.pass = e.holds(v);
+    /// Judges the target against the summaries (the variant at its highest thread count).
+    pub fn judge(&self, summaries: &[VariantSummary]) -> TargetVerdict {
+        let mut verdict = TargetVerdict {
+            name: self.name.clone(),
+            metric: self.metric.to_string(),
+            variant: self.variant.clone(),
+            expect: self.expect.text.clone(),
+            actual: None,
+            actual_text: "not measured".into(),
+            pass: false,
+        };
+        let summary = summaries
+            .iter()
+            .filter(|s| s.variant == self.variant)
+            .max_by_key(|s| s.threads);
+        if let Some(v) = summary.and_then(|s| self.metric.value(s)) {
+            verdict.actual = Some(v);
+            verdict.actual_text = human(self.metric.unit(), v);
+            verdict.pass = self.expect.holds(v);
+        }
+        verdict
     }
-    verdict
 }
 
 const BEGIN: &str = "<!-- targets:begin -->";
@@ -315,7 +323,7 @@ pub fn update_markdown(text: &str, results: &crate::results::Results) -> Result<
             continue;
         }
         row[current] = format!("{} (`{}`, {})", t.actual_text, results.workload, t.variant);
-        row[status] = if t.pass { "pass".into() } else { "FAIL".into() };
+        row[status] = crate::format::pass_label(t.pass).into();
         *line = format!("| {} |", row.join(" | "));
         matched += 1;
     }
@@ -347,11 +355,11 @@ mod tests {
     #[test]
     fn expectations_parse_into_base_units() {
         let e = Expect::parse("> 1M ops/s").unwrap();
-        assert_eq!((e.op, e.threshold, e.kind), (Cmp::Gt, 1e6, Kind::Rate));
+        assert_eq!((e.op, e.threshold, e.unit), (Cmp::Gt, 1e6, Unit::Rate));
         assert_eq!(Expect::parse("< 10 ms").unwrap().threshold, 1e7);
         assert_eq!(Expect::parse("<1 µs").unwrap().threshold, 1e3);
         assert_eq!(Expect::parse("< 100 MB").unwrap().threshold, 1e8);
-        assert_eq!(Expect::parse(">= 0.8").unwrap().kind, Kind::Ratio);
+        assert_eq!(Expect::parse(">= 0.8").unwrap().unit, Unit::Ratio);
         assert_eq!(Expect::parse("> 50k ops/s").unwrap().threshold, 5e4);
         assert!(Expect::parse("fast").is_err());
         assert!(Expect::parse("> 10 parsecs")
@@ -359,7 +367,7 @@ mod tests {
             .contains("unknown unit"));
         assert!(Expect::parse("> 1M ops/s")
             .unwrap()
-            .check_kind(&Metric::parse("read.p99").unwrap())
+            .check_unit(&Metric::parse("read.p99").unwrap())
             .is_err());
     }
 
@@ -367,12 +375,21 @@ mod tests {
     fn metrics_parse_and_reject_unknown_ones() {
         assert_eq!(
             Metric::parse("read.p99.9").unwrap(),
-            Metric::Latency("read".into(), "p99.9".into())
+            Metric::Latency(OpKind::Read, "p99.9")
         );
         assert_eq!(
             Metric::parse("update.throughput").unwrap(),
-            Metric::OpThroughput("update".into())
+            Metric::OpThroughput(OpKind::Update)
         );
+        for text in [
+            "throughput",
+            "read.p99.9",
+            "scan.throughput",
+            "memory.rss",
+            "cache_hit_ratio",
+        ] {
+            assert_eq!(Metric::parse(text).unwrap().to_string(), text, "round trip");
+        }
         assert!(Metric::parse("reed.p99").unwrap_err().contains("read"));
         assert!(Metric::parse("latency").is_err());
     }

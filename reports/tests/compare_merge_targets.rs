@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use acorn_reports::compare::{compare, parse_threshold, regressed, Verdict};
 use acorn_reports::merge::merge;
 use acorn_reports::results::{Results, RunResult, TargetVerdict, VariantSummary};
-use acorn_reports::stats::{decode, op_result, recorder};
+use acorn_reports::stats::{decode, op_result, SIGFIG};
 use acorn_reports::targets::update_markdown;
 
 fn results(throughputs: &[f64], latencies: &[u64]) -> Results {
-    let mut h = recorder();
+    let mut h = hdrhistogram::Histogram::<u64>::new(SIGFIG).unwrap();
     for l in latencies {
         h.record(*l).unwrap();
     }

@@ -16,9 +16,9 @@ use crate::backend::{self, Backend, BackendError, Options};
 use crate::doc::Doc;
 use crate::machine;
 use crate::measure::alloc;
-use crate::workload::{Bound, Mode, OpKind, Plan};
+use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
-use acorn_reports::{stats, targets, Results, SCHEMA_VERSION};
+use acorn_reports::{stats, Results, SCHEMA_VERSION};
 use clock::Clock;
 use phase::{run_phase, write_key, PhaseResult};
 
@@ -62,14 +62,15 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
         plan.targets.retain(|t| vs.contains(&t.variant));
     }
     if opts.quick {
-        plan.records = plan.records.min(10_000);
-        plan.repeats = 1;
-        plan.warmup = plan.warmup.min(Duration::from_millis(50));
-        plan.bound = match plan.bound {
+        plan.dataset.records = plan.dataset.records.min(10_000);
+        let run = &mut plan.run;
+        run.repeats = 1;
+        run.warmup = run.warmup.min(Duration::from_millis(50));
+        run.bound = match run.bound {
             Bound::Duration(d) => Bound::Duration(d.min(Duration::from_millis(300))),
             Bound::Ops(n) => Bound::Ops(n.min(20_000)),
         };
-        plan.threads.truncate(2);
+        run.threads.truncate(2);
     }
     Ok(plan)
 }
@@ -85,15 +86,16 @@ struct Loaded {
 /// spent inside the batch inserts only (generation is not timed).
 fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
     let mut w = backend.worker();
+    let ds = &plan.dataset;
     let mut elapsed = Duration::ZERO;
     let mut id = 0;
-    while id < plan.records {
-        let end = (id + 1000).min(plan.records);
+    while id < ds.records {
+        let end = (id + 1000).min(ds.records);
         let items: Vec<(Vec<u8>, Doc)> = (id..end)
             .map(|i| {
                 let mut k = Vec::new();
-                write_key(&mut k, &plan.key_prefix, plan.key_width, i);
-                (k, Doc::generate(i, 0, plan.seed, &plan.doc))
+                write_key(&mut k, &ds.key_prefix, ds.key_width, i);
+                (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
             })
             .collect();
         let t = std::time::Instant::now();
@@ -113,7 +115,7 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
     // the store allocates outside Rust's allocator, or when it stores nothing (`noop`).
     let info = backend.describe();
     let counted = (after != 0 || before != 0) && info.rust_heap && info.stores_data;
-    let bytes_per_item = counted.then(|| (after - before) as f64 / plan.records as f64);
+    let bytes_per_item = counted.then(|| (after - before) as f64 / plan.dataset.records as f64);
     Ok(Loaded {
         backend,
         load_s: elapsed.as_secs_f64(),
@@ -126,33 +128,22 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
 
 fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> RunResult {
     let elapsed_s = p.elapsed_ns as f64 / 1e9;
-    let mut per_op = BTreeMap::new();
-    for kind in OpKind::ALL {
-        let h = &p.hists[kind.index()];
-        if h.is_empty() {
-            continue;
-        }
-        let samples = p.error_samples[kind.index()].clone();
-        per_op.insert(
-            kind.name().to_owned(),
-            stats::op_result(h, p.errors[kind.index()], samples, elapsed_s),
-        );
-    }
+    let ops = p.recorded.ops();
     RunResult {
         variant: variant.to_owned(),
         threads,
         repeat,
         elapsed_s,
-        ops: p.ops,
-        errors: p.errors.iter().sum(),
+        ops,
+        errors: p.recorded.errors(),
         throughput: if elapsed_s > 0.0 {
-            p.ops as f64 / elapsed_s
+            ops as f64 / elapsed_s
         } else {
             0.0
         },
-        per_op,
-        interval_s: p.interval_ns as f64 / 1e9,
-        intervals: p.intervals.clone(),
+        per_op: p.recorded.per_op(elapsed_s),
+        interval_s: p.recorded.interval_ns() as f64 / 1e9,
+        intervals: p.recorded.intervals().to_vec(),
     }
 }
 
@@ -172,9 +163,9 @@ fn measure(
     if repeat > 0 {
         fill(loaded.backend.as_ref(), plan)?;
     }
-    if !plan.warmup.is_zero() {
+    if !plan.run.warmup.is_zero() {
         let mut warm = plan.clone();
-        warm.bound = Bound::Duration(plan.warmup);
+        warm.run.bound = Bound::Duration(plan.run.warmup);
         if run_phase(loaded.backend.as_ref(), &warm, threads, true, clock, stop).stopped {
             return Ok((None, true));
         }
@@ -258,7 +249,7 @@ fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -
         spread,
         load_s: loaded.load_s,
         load_throughput: if loaded.load_s > 0.0 {
-            plan.records as f64 / loaded.load_s
+            plan.dataset.records as f64 / loaded.load_s
         } else {
             0.0
         },
@@ -279,121 +270,169 @@ pub fn run(
 ) -> Result<Results, BackendError> {
     let plan = adjust(plan, opts)?;
     let options = Options {
-        cache_capacity: plan.cache_capacity,
+        cache_capacity: plan.run.cache_capacity,
         scratch_dir: opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir),
     };
     let machine = machine::fingerprint();
     let started_at = machine::now_rfc3339();
-    let max_threads = plan.threads.iter().copied().max().unwrap_or(1);
+    let max_threads = plan.run.threads.iter().copied().max().unwrap_or(1);
     let contended =
-        plan.mode == Mode::Parallel && machine.cores < plan.variants.len() * max_threads;
-    let mut runs = Vec::new();
+        plan.run.mode == Mode::Parallel && machine.cores < plan.variants.len() * max_threads;
+    let mut state = Progressed {
+        runs: Vec::new(),
+        flamegraphs: Vec::new(),
+        stopped: false,
+        done: 0,
+        total: (plan.run.threads.len() * plan.variants.len() * plan.run.repeats as usize) as u64,
+    };
     let mut summaries = Vec::new();
-    let mut stopped = false;
-    let mut flamegraphs = Vec::new();
-    let total = (plan.threads.len() * plan.variants.len() * plan.repeats as usize) as u64;
-    let mut done = 0u64;
-    'outer: for &threads in &plan.threads {
+    for &threads in &plan.run.threads {
         let mut loaded = Vec::new();
         for v in &plan.variants {
-            progress.phase(
-                &format!("loading {v} ({} records)", plan.records),
-                done,
-                total,
-            );
+            let label = format!("loading {v} ({} records)", plan.dataset.records);
+            progress.phase(&label, state.done, state.total);
             loaded.push(load(backend::open(v, &options)?, &plan)?);
         }
-        let n = loaded.len();
-        // The order variants run in, per repeat.
-        let schedule: Vec<(u32, Vec<usize>)> = match plan.mode {
-            Mode::Sequential => (0..n)
-                .flat_map(|i| (0..plan.repeats).map(move |r| (r, vec![i])))
-                .collect(),
-            Mode::Interleaved => (0..plan.repeats)
-                .map(|r| (r, (0..n).map(|i| (i + r as usize) % n).collect()))
-                .collect(),
-            Mode::Parallel => (0..plan.repeats).map(|r| (r, (0..n).collect())).collect(),
+        let cx = Cx {
+            plan: &plan,
+            opts,
+            clock,
+            stop,
+            progress,
         };
-        for (repeat, order) in schedule {
-            if plan.mode == Mode::Parallel {
-                progress.phase(
-                    &format!(
-                        "{} variants in parallel, {threads} threads, repeat {}",
-                        n,
-                        repeat + 1
-                    ),
-                    done,
-                    total,
-                );
-                let results: Vec<(Option<RunResult>, bool)> = order
-                    .par_iter()
-                    .map(|&i| {
-                        let mut none = Vec::new();
-                        let mut prof = Profiling {
-                            dir: None,
-                            written: &mut none,
-                        };
-                        measure(&loaded[i], &plan, threads, repeat, clock, stop, &mut prof)
-                    })
-                    .collect::<Result<_, _>>()?;
-                for (r, s) in results {
-                    runs.extend(r);
-                    stopped |= s;
-                }
-                done += n as u64;
-            } else {
-                for i in order {
-                    let name = loaded[i].backend.describe().name;
-                    progress.phase(
-                        &format!("{name}, {threads} threads, repeat {}", repeat + 1),
-                        done,
-                        total,
-                    );
-                    let mut prof = Profiling {
-                        dir: opts.flamegraph.as_deref(),
-                        written: &mut flamegraphs,
-                    };
-                    let (r, s) =
-                        measure(&loaded[i], &plan, threads, repeat, clock, stop, &mut prof)?;
-                    runs.extend(r);
-                    done += 1;
-                    if s {
-                        stopped = true;
-                        break;
-                    }
-                }
-            }
-            if stopped {
-                for l in &loaded {
-                    summaries.push(summarize(l, &plan, threads, &runs));
-                }
-                break 'outer;
-            }
-        }
-        for l in &loaded {
-            summaries.push(summarize(l, &plan, threads, &runs));
+        run_thread_count(&cx, &loaded, threads, &mut state)?;
+        summaries.extend(
+            loaded
+                .iter()
+                .map(|l| summarize(l, &plan, threads, &state.runs)),
+        );
+        if state.stopped {
+            break;
         }
     }
-    progress.phase("done", total, total);
+    progress.phase("done", state.total, state.total);
+    let stopped = state.stopped;
     summaries.retain(|s| s.per_op.values().any(|o| o.count > 0) || !stopped);
-    let verdicts = plan
-        .targets
-        .iter()
-        .map(|t| targets::judge(&t.name, &t.metric, &t.variant, &t.expect, &summaries))
-        .collect();
+    let targets = plan.targets.iter().map(|t| t.judge(&summaries)).collect();
     Ok(Results {
         schema_version: SCHEMA_VERSION,
         workload: plan.name.clone(),
         description: plan.description.clone(),
         plan: serde_json::to_value(&plan).unwrap_or_default(),
-        mode: plan.mode.label().into(),
+        mode: plan.run.mode.label().into(),
         contended,
         partial: stopped,
         started_at,
         machine,
-        runs,
+        runs: state.runs,
         summaries,
-        targets: verdicts,
-        flamegraphs,
+        targets,
+        flamegraphs: state.flamegraphs,
     })
+}
+
+/// What every measurement of one run shares.
+struct Cx<'a> {
+    plan: &'a Plan,
+    opts: &'a RunOptions,
+    clock: &'a dyn Clock,
+    stop: &'a AtomicBool,
+    progress: &'a dyn Progress,
+}
+
+/// What the run has produced so far.
+struct Progressed {
+    runs: Vec<RunResult>,
+    flamegraphs: Vec<String>,
+    stopped: bool,
+    done: u64,
+    total: u64,
+}
+
+/// The order variants run in, per repeat: `(repeat, variant indexes)`.
+fn schedule(mode: Mode, variants: usize, repeats: u32) -> Vec<(u32, Vec<usize>)> {
+    let n = variants;
+    match mode {
+        Mode::Sequential => (0..n)
+            .flat_map(|i| (0..repeats).map(move |r| (r, vec![i])))
+            .collect(),
+        Mode::Interleaved => (0..repeats)
+            .map(|r| (r, (0..n).map(|i| (i + r as usize) % n).collect()))
+            .collect(),
+        Mode::Parallel => (0..repeats).map(|r| (r, (0..n).collect())).collect(),
+    }
+}
+
+/// Every repeat of every loaded variant at one thread count.
+fn run_thread_count(
+    cx: &Cx<'_>,
+    loaded: &[Loaded],
+    threads: usize,
+    state: &mut Progressed,
+) -> Result<(), BackendError> {
+    let plan = cx.plan;
+    for (repeat, order) in schedule(plan.run.mode, loaded.len(), plan.run.repeats) {
+        if plan.run.mode == Mode::Parallel {
+            run_parallel(cx, loaded, &order, threads, repeat, state)?;
+        } else {
+            for i in order {
+                let name = loaded[i].backend.describe().name;
+                let label = format!("{name}, {threads} threads, repeat {}", repeat + 1);
+                cx.progress.phase(&label, state.done, state.total);
+                let mut prof = Profiling {
+                    dir: cx.opts.flamegraph.as_deref(),
+                    written: &mut state.flamegraphs,
+                };
+                let (r, s) = measure(
+                    &loaded[i], plan, threads, repeat, cx.clock, cx.stop, &mut prof,
+                )?;
+                state.runs.extend(r);
+                state.done += 1;
+                if s {
+                    state.stopped = true;
+                    break;
+                }
+            }
+        }
+        if state.stopped {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One repeat of every variant at once (no flamegraphs: one profiler per process).
+fn run_parallel(
+    cx: &Cx<'_>,
+    loaded: &[Loaded],
+    order: &[usize],
+    threads: usize,
+    repeat: u32,
+    state: &mut Progressed,
+) -> Result<(), BackendError> {
+    let n = order.len();
+    let label = format!(
+        "{n} variants in parallel, {threads} threads, repeat {}",
+        repeat + 1
+    );
+    cx.progress.phase(&label, state.done, state.total);
+    let results: Vec<(Option<RunResult>, bool)> = order
+        .par_iter()
+        .map(|&i| {
+            let mut none = Vec::new();
+            let mut prof = Profiling {
+                dir: None,
+                written: &mut none,
+            };
+            measure(
+                &loaded[i], cx.plan, threads, repeat, cx.clock, cx.stop, &mut prof,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    for (r, s) in results {
+        state.runs.extend(r);
+        state.stopped |= s;
+    }
+    state.done += n as u64;
+    Ok(())
 }

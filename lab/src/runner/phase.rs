@@ -5,24 +5,18 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hdrhistogram::Histogram as Hdr;
-
 use super::clock::Clock;
 use crate::backend::{Backend, Worker};
 use crate::doc::{Doc, DocShape};
+use crate::measure::Recorder;
 use crate::workload::{Bound, Op, OpKind, OpStream, Plan};
-use acorn_reports::stats;
 
 /// What one phase measured, merged over threads.
 #[derive(Debug)]
 pub struct PhaseResult {
+    /// The longest thread's time from its start to its last operation.
     pub elapsed_ns: u64,
-    pub ops: u64,
-    pub hists: Vec<Hdr<u64>>,
-    pub errors: Vec<u64>,
-    pub error_samples: Vec<Vec<String>>,
-    pub intervals: Vec<u64>,
-    pub interval_ns: u64,
+    pub recorded: Recorder,
     /// True when a stop request cut the phase short.
     pub stopped: bool,
 }
@@ -44,17 +38,13 @@ pub fn write_key(buf: &mut Vec<u8>, prefix: &str, width: usize, id: u64) {
 /// Documents a thread writes, generated before timing starts.
 pub fn doc_pool(plan: &Plan, thread: usize, shape: &DocShape) -> Vec<Doc> {
     (0..64u64)
-        .map(|i| Doc::generate(i, 1 + thread as u64, plan.seed, shape))
+        .map(|i| Doc::generate(i, 1 + thread as u64, plan.run.seed, shape))
         .collect()
 }
 
 struct ThreadOut {
     elapsed_ns: u64,
-    ops: u64,
-    hists: Vec<Hdr<u64>>,
-    errors: Vec<u64>,
-    samples: Vec<Vec<String>>,
-    intervals: Vec<u64>,
+    recorded: Recorder,
     stopped: bool,
 }
 
@@ -68,7 +58,8 @@ fn execute(
     batch: &mut Vec<(Vec<u8>, Doc)>,
 ) -> Result<(), String> {
     let doc = &docs[(op.id % docs.len() as u64) as usize];
-    write_key(key, &plan.key_prefix, plan.key_width, op.id);
+    let ds = &plan.dataset;
+    write_key(key, &ds.key_prefix, ds.key_width, op.id);
     let r = match op.kind {
         OpKind::Read => w.read(key).map(|d| {
             black_box(d.map(|d| d.id));
@@ -78,7 +69,7 @@ fn execute(
         OpKind::Delete => w.delete(key).map(|existed| {
             black_box(existed);
         }),
-        OpKind::Scan => w.scan(key, plan.scan_length).map(|n| {
+        OpKind::Scan => w.scan(key, plan.run.scan_length).map(|n| {
             black_box(n);
         }),
         OpKind::Rmw => match w.read(key) {
@@ -94,9 +85,9 @@ fn execute(
         }),
         OpKind::Batch => {
             batch.clear();
-            for i in 0..plan.batch_size as u64 {
+            for i in 0..plan.run.batch_size as u64 {
                 let mut k = Vec::new();
-                write_key(&mut k, &plan.key_prefix, plan.key_width, op.id + i);
+                write_key(&mut k, &ds.key_prefix, ds.key_width, op.id + i);
                 batch.push((k, docs[((op.id + i) % docs.len() as u64) as usize].clone()));
             }
             w.batch_insert(batch)
@@ -126,21 +117,17 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         interval_ns,
     } = cx;
     let mut w = backend.worker();
-    let mut hists: Vec<Hdr<u64>> = OpKind::ALL.iter().map(|_| stats::recorder()).collect();
-    let mut errors = vec![0u64; OpKind::ALL.len()];
-    let mut samples: Vec<Vec<String>> = vec![Vec::new(); OpKind::ALL.len()];
-    let mut intervals: Vec<u64> = Vec::new();
     let mut key = Vec::with_capacity(64);
     let mut batch = Vec::new();
     let gap = per_thread_rate.map(|r| (1e9 / r) as u64);
     let start = clock.now_ns();
-    let end = match plan.bound {
-        Bound::Duration(d) => start.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-        Bound::Ops(_) => u64::MAX,
-    };
-    let max_ops = match plan.bound {
-        Bound::Ops(n) => n,
-        Bound::Duration(_) => u64::MAX,
+    let mut recorded = Recorder::new(start, interval_ns);
+    let (end, max_ops) = match plan.run.bound {
+        Bound::Duration(d) => (
+            start.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            u64::MAX,
+        ),
+        Bound::Ops(n) => (u64::MAX, n),
     };
     let mut prev = start;
     let mut ops = 0u64;
@@ -168,29 +155,18 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         };
         let result = execute(w.as_mut(), plan, op, &mut key, docs, &mut batch);
         let now = clock.now_ns();
-        let k = op.kind.index();
-        let _ = hists[k].record(now.saturating_sub(began).max(1));
-        if let Err(e) = result {
-            errors[k] += 1;
-            if samples[k].len() < 3 && !samples[k].contains(&e) {
-                samples[k].push(e);
-            }
-        }
-        let slot = ((now - start) / interval_ns) as usize;
-        if slot >= intervals.len() {
-            intervals.resize(slot + 1, 0);
-        }
-        intervals[slot] += 1;
+        recorded.record(
+            op.kind,
+            now.saturating_sub(began),
+            now,
+            result.err().as_deref(),
+        );
         prev = now;
         ops += 1;
     }
     ThreadOut {
         elapsed_ns: prev - start,
-        ops,
-        hists,
-        errors,
-        samples,
-        intervals,
+        recorded,
         stopped,
     }
 }
@@ -205,7 +181,7 @@ pub fn run_phase(
     clock: &dyn Clock,
     stop: &AtomicBool,
 ) -> PhaseResult {
-    let interval_ns = match plan.bound {
+    let interval_ns = match plan.run.bound {
         Bound::Duration(d) => {
             (u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) / 50).max(10_000_000)
         }
@@ -216,57 +192,32 @@ pub fn run_phase(
         plan,
         clock,
         stop,
-        per_thread_rate: plan.rate.map(|r| r / threads as f64),
+        per_thread_rate: plan.run.rate.map(|r| r / threads as f64),
         interval_ns,
     };
+    let spec = plan.stream_spec();
     let outs: Vec<ThreadOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
-                let stream = OpStream::new(plan, stream_thread, threads);
-                let docs = doc_pool(plan, t, &plan.doc);
+                let stream = OpStream::new(&spec, stream_thread, threads);
+                let docs = doc_pool(plan, t, &plan.dataset.doc);
                 s.spawn(move || thread_loop(cx, stream, &docs))
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    let mut hists: Vec<Hdr<u64>> = OpKind::ALL.iter().map(|_| stats::recorder()).collect();
-    let mut errors = vec![0u64; OpKind::ALL.len()];
-    let mut error_samples: Vec<Vec<String>> = vec![Vec::new(); OpKind::ALL.len()];
-    let mut intervals: Vec<u64> = Vec::new();
-    let (mut elapsed_ns, mut ops, mut stopped) = (0, 0, false);
+    let mut merged = PhaseResult {
+        elapsed_ns: 0,
+        recorded: Recorder::new(0, interval_ns),
+        stopped: false,
+    };
     for out in outs {
-        for (k, h) in out.hists.into_iter().enumerate() {
-            let _ = hists[k].add(h);
-        }
-        for k in 0..errors.len() {
-            errors[k] += out.errors[k];
-            for s in &out.samples[k] {
-                if error_samples[k].len() < 3 && !error_samples[k].contains(s) {
-                    error_samples[k].push(s.clone());
-                }
-            }
-        }
-        if out.intervals.len() > intervals.len() {
-            intervals.resize(out.intervals.len(), 0);
-        }
-        for (i, c) in out.intervals.iter().enumerate() {
-            intervals[i] += c;
-        }
-        elapsed_ns = elapsed_ns.max(out.elapsed_ns);
-        ops += out.ops;
-        stopped |= out.stopped;
+        merged.recorded.merge(out.recorded);
+        merged.elapsed_ns = merged.elapsed_ns.max(out.elapsed_ns);
+        merged.stopped |= out.stopped;
     }
-    PhaseResult {
-        elapsed_ns,
-        ops,
-        hists,
-        errors,
-        error_samples,
-        intervals,
-        interval_ns,
-        stopped,
-    }
+    merged
 }
 
 #[cfg(test)]

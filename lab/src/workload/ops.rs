@@ -1,58 +1,20 @@
 //! The seeded operation stream. It depends only on the seed and the thread number, so every
 //! variant and every repeat sees the same sequence of operations and keys.
 
-use serde::Serialize;
-
-use super::keys::KeyChooser;
-use super::plan::Plan;
+use super::keys::{Distribution, KeyChooser};
+use super::sections::Mix;
 use crate::doc::SplitMix;
+use acorn_reports::OpKind;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpKind {
-    Read,
-    Update,
-    Insert,
-    Delete,
-    Scan,
-    /// Read-modify-write: read a record, then update it.
-    Rmw,
-    Query,
-    Batch,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 8] = [
-        OpKind::Read,
-        OpKind::Update,
-        OpKind::Insert,
-        OpKind::Delete,
-        OpKind::Scan,
-        OpKind::Rmw,
-        OpKind::Query,
-        OpKind::Batch,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Read => "read",
-            OpKind::Update => "update",
-            OpKind::Insert => "insert",
-            OpKind::Delete => "delete",
-            OpKind::Scan => "scan",
-            OpKind::Rmw => "rmw",
-            OpKind::Query => "query",
-            OpKind::Batch => "batch",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OpKind> {
-        OpKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
+/// What the operation stream depends on: the mix, the key distribution, the dataset size,
+/// the batch size and the seed (nothing else of the plan).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamSpec<'a> {
+    pub mix: &'a Mix,
+    pub distribution: Distribution,
+    pub records: u64,
+    pub batch_size: usize,
+    pub seed: u64,
 }
 
 /// One operation: what to do and to which record number (for inserts and batches, the
@@ -78,10 +40,12 @@ pub struct OpStream {
 }
 
 impl OpStream {
-    pub fn new(plan: &Plan, thread: usize, threads: usize) -> OpStream {
+    /// The stream of thread `thread` out of `threads`.
+    pub fn new(spec: &StreamSpec<'_>, thread: usize, threads: usize) -> OpStream {
         let mut acc = 0;
-        let cdf = plan
+        let cdf = spec
             .mix
+            .0
             .iter()
             .map(|(k, w)| {
                 acc += w;
@@ -90,18 +54,18 @@ impl OpStream {
             .collect();
         let thread = thread as u64;
         OpStream {
-            rng: SplitMix(plan.seed ^ (thread + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            rng: SplitMix(spec.seed ^ (thread + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             cdf,
             keys: KeyChooser::new(
-                plan.distribution,
-                plan.records,
-                thread * plan.records / threads.max(1) as u64,
+                spec.distribution,
+                spec.records,
+                thread * spec.records / threads.max(1) as u64,
             ),
-            records: plan.records,
+            records: spec.records,
             thread,
             threads: threads as u64,
             inserted: 0,
-            batch_size: plan.batch_size as u64,
+            batch_size: spec.batch_size as u64,
         }
     }
 

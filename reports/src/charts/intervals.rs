@@ -54,7 +54,7 @@ pub fn intervals(r: &Results) -> Option<String> {
             });
             c.draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .ok()?
-                .label(format!("{} ×{}", run.variant, run.threads))
+                .label(crate::format::variant_threads(&run.variant, run.threads))
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
                 });

@@ -24,7 +24,7 @@ fn chart(r: &Results, op: &str) -> Option<String> {
             let o = s.per_op.get(op)?;
             let v =
                 [o.p50_ns, o.p90_ns, o.p99_ns, o.p999_ns, o.p9999_ns].map(|x| (x.max(1)) as f64);
-            Some((format!("{} ×{}", s.variant, s.threads), v))
+            Some((crate::format::variant_threads(&s.variant, s.threads), v))
         })
         .collect();
     if lines.is_empty() {
@@ -60,7 +60,7 @@ fn chart(r: &Results, op: &str) -> Option<String> {
                     .map(|s| (*s).to_owned())
                     .unwrap_or_default()
             })
-            .y_label_formatter(&|y| crate::targets::human_ns(*y))
+            .y_label_formatter(&|y| crate::format::human_ns(*y))
             .y_desc("latency")
             .draw()
             .ok()?;

@@ -1,8 +1,10 @@
 //! Inline SVG charts (plotters, SVG backend: text is left to the browser, so no fonts are
 //! needed). One file per chart; each returns `None` when the results hold nothing to draw.
 
+pub mod cache;
 pub mod intervals;
 pub mod latency;
+pub mod memory;
 pub mod throughput;
 
 use plotters::prelude::*;

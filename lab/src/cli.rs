@@ -1,0 +1,85 @@
+//! The command line, as clap parses it. `main.rs` dispatches each command to
+//! [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::EXIT_CODES;
+
+/// AcornLab: run declarative workloads across acorn variants and peer stores.
+#[derive(Debug, Parser)]
+#[command(name = "lab", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run workload files across the variants they name; print a table, write results.json.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Compare two results files; exit 1 on a significant regression (a CI gate).
+    Compare {
+        base: PathBuf,
+        new: PathBuf,
+        /// Smallest change that counts, when also outside the noise of the repeats.
+        #[arg(long, default_value = "5%")]
+        threshold: String,
+    },
+    /// Render the HTML report (index.html) from a saved results.json.
+    Report {
+        results: PathBuf,
+        /// Directory for index.html (default: beside the results file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A previous results.json to compare against in the report.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+    },
+    /// Merge results of one workload run from several processes or machines at once.
+    Merge {
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Check workload files without running them.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the registered backends and the workloads in workloads/.
+    List,
+}
+
+/// `lab run`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Workload TOML files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Only these variants (comma separated), instead of the file's list.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Option<Vec<String>>,
+    /// A short smoke run: 300 ms phases, one repeat, at most 10k records, at most 2 thread counts.
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for results (default: target/lab/<workload>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Rewrite the Current and Status columns of the targets table in this Markdown file.
+    #[arg(long, value_name = "FILE")]
+    pub update_targets: Option<PathBuf>,
+    /// A previous results.json: the report gets a comparison section against it.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Sample each variant's measured phase and write a flamegraph SVG per variant beside
+    /// the report (sequential and interleaved modes).
+    #[arg(long)]
+    pub flamegraph: bool,
+}

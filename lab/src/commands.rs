@@ -1,0 +1,188 @@
+//! What each `lab` command does. Each returns how it turned out ([`Exit`]) or why it could
+//! not do its job ([`LabError`]); `main` turns either into the exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use acorn_reports::Results;
+
+use crate::backend::{self, BackendError};
+use crate::cli::RunArgs;
+use crate::error::{Exit, LabError};
+use crate::output::{self, OutputDir, TargetsTable};
+use crate::progress::Bars;
+use crate::runner::{self, clock::RealClock, RunOptions};
+use crate::workload::Plan;
+
+fn load_results(path: &Path) -> Result<Results, LabError> {
+    Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
+}
+
+/// Sets a handler so the first Ctrl-C finishes the current phase and the second quits.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(Exit::Interrupted.code()));
+        }
+        eprintln!(
+            "\ninterrupted: finishing the current phase and writing partial results (Ctrl-C \
+             again to quit now)"
+        );
+    });
+    stop
+}
+
+/// `lab run`: validates every file, then runs each, writes its results and report.
+pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
+    let targets_table = args
+        .update_targets
+        .as_deref()
+        .map(TargetsTable::open)
+        .transpose()?;
+    let baseline = args.baseline.as_deref().map(load_results).transpose()?;
+    // Validate everything before running anything.
+    let plans = args
+        .files
+        .iter()
+        .map(|f| Plan::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stop = interrupt_flag();
+    let mut exit = Exit::Success;
+    for plan in &plans {
+        let out = OutputDir::for_workload(args.out.as_deref(), &plan.name);
+        let opts = RunOptions {
+            variants: args.variants.clone(),
+            quick: args.quick,
+            scratch_dir: None,
+            flamegraph: args.flamegraph.then(|| out.path().to_path_buf()),
+        };
+        let bars = Bars::new(args.quiet);
+        let results =
+            runner::run(plan, &opts, &RealClock::default(), &stop, &bars).map_err(|e| match e {
+                e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
+                e => LabError::Store {
+                    file: plan.file.clone(),
+                    source: e,
+                },
+            })?;
+        bars.finish();
+        print!("{}", acorn_reports::table::render(&results));
+        println!("results: {}", out.write_results(&results)?.display());
+        println!(
+            "report: {}",
+            out.write_report(&results, baseline.as_ref())?.display()
+        );
+        if let Some(t) = &targets_table {
+            t.update(&results)?;
+            println!("targets table updated: {}", t.path().display());
+        }
+        if results.partial {
+            return Ok(Exit::Interrupted);
+        }
+        if results.targets.iter().any(|t| !t.pass) {
+            exit = Exit::Failed;
+        }
+    }
+    Ok(exit)
+}
+
+/// `lab compare`: exit 1 on a significant regression.
+pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
+    let threshold = acorn_reports::compare::parse_threshold(threshold)
+        .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
+    let (base, new) = (load_results(base)?, load_results(new)?);
+    let changes = acorn_reports::compare::compare(&base, &new, threshold);
+    if changes.is_empty() {
+        return Err(LabError::BadInput(
+            "the two files share no variant and thread count to compare".into(),
+        ));
+    }
+    print!("{}", acorn_reports::compare::render(&changes, threshold));
+    Ok(if acorn_reports::compare::regressed(&changes) {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+/// `lab merge`: several load generators' results as one file.
+pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
+    let parts = files
+        .iter()
+        .map(|f| load_results(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = acorn_reports::merge::merge(&parts).map_err(LabError::BadInput)?;
+    output::write_merged(output, &merged)?;
+    print!("{}", acorn_reports::table::render(&merged));
+    println!("merged {} files into {}", files.len(), output.display());
+    Ok(Exit::Success)
+}
+
+/// `lab report`: re-renders `index.html` from a results file.
+pub fn report(
+    results: &Path,
+    out: Option<&Path>,
+    baseline: Option<&Path>,
+) -> Result<Exit, LabError> {
+    let r = load_results(results)?;
+    let baseline = baseline.map(load_results).transpose()?;
+    let dir = out.map_or_else(
+        || results.parent().map(Path::to_path_buf).unwrap_or_default(),
+        Path::to_path_buf,
+    );
+    let path = OutputDir::at(dir).write_report(&r, baseline.as_ref())?;
+    println!("report: {}", path.display());
+    Ok(Exit::Success)
+}
+
+/// `lab validate`: checks every file, reporting each error; bad input if any failed.
+pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
+    let mut bad = false;
+    for f in files {
+        match Plan::load(f) {
+            Ok(p) => println!(
+                "{}: ok ({}, {} variants, {} records)",
+                f.display(),
+                p.name,
+                p.variants.len(),
+                p.dataset.records
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                bad = true;
+            }
+        }
+    }
+    Ok(if bad { Exit::BadInput } else { Exit::Success })
+}
+
+/// `lab list`: the backends, and the workloads in `workloads/`.
+pub fn list() -> Result<Exit, LabError> {
+    println!("backends:");
+    let options = backend::Options::default();
+    for r in backend::registry() {
+        match backend::open(r.name, &options).map(|b| b.describe()) {
+            Ok(i) => println!("  {:<16} {}; {}", r.name, i.durability, i.serialization),
+            Err(e) => println!("  {:<16} (cannot open here: {e})", r.name),
+        }
+    }
+    println!("workloads:");
+    let mut files: Vec<PathBuf> = std::fs::read_dir("workloads")
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    for f in files {
+        match Plan::load(&f) {
+            Ok(p) => println!("  {:<28} {}", f.display(), p.description),
+            Err(e) => println!("  {:<28} INVALID: {e}", f.display()),
+        }
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,102 @@
+//! Every file `lab` writes, in one place: the output directory of a workload
+//! (`target/lab/<workload>/` unless `--out`), `results.json`, `index.html`, flamegraphs
+//! beside them, merged results, and the rewrite of a Markdown targets table.
+
+use std::path::{Path, PathBuf};
+
+use acorn_reports::Results;
+
+use crate::error::LabError;
+
+/// Where results go when `--out` is not given.
+pub const DEFAULT_ROOT: &str = "target/lab";
+
+const TARGETS_MARKER: &str = "<!-- targets:begin -->";
+
+/// The output directory of one workload's run.
+#[derive(Clone, Debug)]
+pub struct OutputDir {
+    dir: PathBuf,
+}
+
+impl OutputDir {
+    /// `out` when given, else `target/lab/<workload>/`.
+    pub fn for_workload(out: Option<&Path>, workload: &str) -> Self {
+        let dir = out.map_or_else(|| Path::new(DEFAULT_ROOT).join(workload), Path::to_path_buf);
+        OutputDir { dir }
+    }
+
+    /// An existing directory (e.g. beside a results file).
+    pub fn at(dir: PathBuf) -> Self {
+        OutputDir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `results.json`; returns its path.
+    pub fn write_results(&self, results: &Results) -> Result<PathBuf, LabError> {
+        self.write("results.json", results.to_json().as_bytes())
+    }
+
+    /// Renders and writes `index.html`, compared with `baseline` when given.
+    pub fn write_report(
+        &self,
+        results: &Results,
+        baseline: Option<&Results>,
+    ) -> Result<PathBuf, LabError> {
+        let path = self.dir.join("index.html");
+        let html = acorn_reports::html::render_with(results, baseline)
+            .map_err(|e| LabError::output(&path, e))?;
+        self.write("index.html", html.as_bytes())
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|e| LabError::output(&path, e))?;
+        Ok(path)
+    }
+}
+
+/// Writes a merged results file to `path`.
+pub fn write_merged(path: &Path, results: &Results) -> Result<(), LabError> {
+    std::fs::write(path, results.to_json()).map_err(|e| LabError::output(path, e))
+}
+
+/// A Markdown file whose targets table (between `<!-- targets:begin -->` and
+/// `<!-- targets:end -->`) each run rewrites.
+#[derive(Clone, Debug)]
+pub struct TargetsTable {
+    path: PathBuf,
+}
+
+impl TargetsTable {
+    /// Checks, before anything runs, that `path` is readable and has the markers.
+    pub fn open(path: &Path) -> Result<Self, LabError> {
+        let bad =
+            |why: String| LabError::BadInput(format!("--update-targets {}: {why}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        if !text.contains(TARGETS_MARKER) {
+            return Err(bad(format!("no `{TARGETS_MARKER}` marker")));
+        }
+        Ok(TargetsTable {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rewrites the Current and Status cells of the rows `results` has targets for.
+    pub fn update(&self, results: &Results) -> Result<(), LabError> {
+        let path = &self.path;
+        let text = std::fs::read_to_string(path).map_err(|e| LabError::output(path, e))?;
+        let updated = acorn_reports::targets::update_markdown(&text, results)
+            .map_err(|e| LabError::output(path, e))?;
+        std::fs::write(path, updated).map_err(|e| LabError::output(path, e))
+    }
+}

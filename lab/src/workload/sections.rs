@@ -1,0 +1,470 @@
+//! Stage two, one table at a time: each section of a workload file has its own constructor
+//! (`Dataset::from_spec`, `RunSettings::from_spec`, `Mix::from_spec`, ...) that checks its
+//! keys and fills its defaults. Adding a key touches its spec struct and one constructor.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use toml::Spanned;
+
+use super::context::{closest, Ctx, WorkloadError};
+use super::keys::Distribution;
+use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec, Threads};
+use crate::backend::{self, QueryOrder, QuerySpec};
+use crate::doc::DocShape;
+use acorn_reports::targets::Target;
+use acorn_reports::OpKind;
+
+/// The engine variants a workload runs when it names none.
+pub const DEFAULT_VARIANTS: [&str; 4] = ["plain", "cached", "pooled", "binary"];
+
+/// `[dataset]`: what is loaded before anything is measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dataset {
+    pub records: u64,
+    pub key_prefix: String,
+    /// Digits the record number is zero-padded to.
+    pub key_width: usize,
+    pub doc: DocShape,
+}
+
+/// How long each measured phase lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    #[serde(with = "duration_text")]
+    Duration(Duration),
+    Ops(u64),
+}
+
+pub(crate) mod duration_text {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+/// How variants share the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Each variant runs all its repeats, then the next variant.
+    Sequential,
+    /// Variants take turns each repeat, in rotated order, so drift hits all alike.
+    Interleaved,
+    /// All variants at once (rayon): noisy, flagged as contended on small machines.
+    Parallel,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Sequential => "sequential",
+            Mode::Interleaved => "interleaved",
+            Mode::Parallel => "parallel",
+        }
+    }
+}
+
+/// `[run]`: threads, phase length, repeats, pacing and per-operation sizes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSettings {
+    pub threads: Vec<usize>,
+    pub bound: Bound,
+    #[serde(with = "duration_text")]
+    pub warmup: Duration,
+    pub repeats: u32,
+    pub seed: u64,
+    /// Operations per second across all threads; `None` is closed loop.
+    pub rate: Option<f64>,
+    pub mode: Mode,
+    pub scan_length: usize,
+    pub batch_size: usize,
+    pub cache_capacity: usize,
+}
+
+/// `[mix]`: operation weights summing to 100 (zero weights left out).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Mix(pub Vec<(OpKind, u32)>);
+
+impl Dataset {
+    pub(crate) fn from_spec(cx: Ctx<'_>, ds: &DatasetSpec) -> Result<Dataset, WorkloadError> {
+        let records = cx.positive(
+            &ds.records,
+            "dataset.records",
+            1_000_000_000,
+            "records to load",
+        )?;
+        let key_prefix = ds
+            .key
+            .as_ref()
+            .and_then(|k| k.prefix.clone())
+            .unwrap_or_else(|| "user-".into());
+        let digits = (records * 4).to_string().len();
+        let key_width = match ds.key.as_ref().and_then(|k| k.width.as_ref()) {
+            None => 12.max(digits),
+            Some(w) => {
+                let width =
+                    cx.positive(w, "dataset.key.width", 32, "digits of the record number")?;
+                let width = width as usize;
+                if width < digits {
+                    return Err(cx.err(
+                        w.span(),
+                        "dataset.key.width",
+                        format!(
+                            "{width} digits cannot hold record numbers up to {} (inserts \
+                             included); use at least {digits}",
+                            records * 4
+                        ),
+                    ));
+                }
+                width
+            }
+        };
+        let mut doc = DocShape::default();
+        if let Some(d) = &ds.doc {
+            if let Some(f) = &d.fields {
+                doc.fields = cx.nonneg(f, "dataset.doc.fields", 1000)?;
+            }
+            if let Some(f) = &d.field_bytes {
+                doc.field_bytes =
+                    cx.positive(f, "dataset.doc.field_bytes", 1 << 20, "bytes per field")? as usize;
+            }
+            if let Some(t) = &d.tags {
+                doc.tags = cx.nonneg(t, "dataset.doc.tags", 100)?;
+            }
+        }
+        Ok(Dataset {
+            records,
+            key_prefix,
+            key_width,
+            doc,
+        })
+    }
+}
+
+impl RunSettings {
+    pub(crate) fn from_spec(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<Self, WorkloadError> {
+        let threads = match run.and_then(|r| r.threads.as_ref()) {
+            None => vec![1],
+            Some(t) => threads(cx, t)?,
+        };
+        let warmup = match run.and_then(|r| r.warmup.as_ref()) {
+            None => Duration::from_secs(1),
+            Some(w) => cx.duration(w, "run.warmup")?,
+        };
+        let repeats = match run.and_then(|r| r.repeats.as_ref()) {
+            None => 3,
+            Some(r) => cx.positive(r, "run.repeats", 1000, "measured repeats")? as u32,
+        };
+        let mode = match run.and_then(|r| r.mode.as_ref()) {
+            None => Mode::Interleaved,
+            Some(m) => cx.choice(
+                m,
+                "run.mode",
+                "mode",
+                &[
+                    ("sequential", Mode::Sequential),
+                    ("interleaved", Mode::Interleaved),
+                    ("parallel", Mode::Parallel),
+                ],
+            )?,
+        };
+        let count = |v: Option<&Spanned<i64>>, key: &str, default: usize, max: i64| {
+            cx.positive_or(v, key, default, max)
+        };
+        Ok(RunSettings {
+            threads,
+            bound: bound(cx, run)?,
+            warmup,
+            repeats,
+            seed: run
+                .and_then(|r| r.seed.as_ref())
+                .map_or(42, |s| s.get_ref().unsigned_abs()),
+            rate: rate(cx, run.and_then(|r| r.rate.as_ref()))?,
+            mode,
+            scan_length: count(
+                run.and_then(|r| r.scan_length.as_ref()),
+                "run.scan_length",
+                100,
+                100_000,
+            )?,
+            batch_size: count(
+                run.and_then(|r| r.batch_size.as_ref()),
+                "run.batch_size",
+                100,
+                1_000_000,
+            )?,
+            cache_capacity: count(
+                run.and_then(|r| r.cache_capacity.as_ref()),
+                "run.cache_capacity",
+                10_000,
+                1 << 30,
+            )?,
+        })
+    }
+}
+
+fn threads(cx: Ctx<'_>, t: &Spanned<Threads>) -> Result<Vec<usize>, WorkloadError> {
+    let list = match t.get_ref() {
+        Threads::One(n) => vec![*n],
+        Threads::Many(v) => v.clone(),
+    };
+    if list.is_empty() || list.iter().any(|n| *n < 1 || *n > 1024) {
+        return Err(cx.err(
+            t.span(),
+            "run.threads",
+            "give a thread count or a list of them, each between 1 and 1024",
+        ));
+    }
+    Ok(list
+        .into_iter()
+        .map(|n| n.unsigned_abs() as usize)
+        .collect())
+}
+
+fn bound(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<Bound, WorkloadError> {
+    match (
+        run.and_then(|r| r.duration.as_ref()),
+        run.and_then(|r| r.ops.as_ref()),
+    ) {
+        (Some(d), Some(_)) => Err(cx.err(
+            d.span(),
+            "run.duration",
+            "give `duration` or `ops`, not both",
+        )),
+        (Some(d), None) => {
+            let dur = cx.duration(d, "run.duration")?;
+            if dur.is_zero() {
+                return Err(cx.err(d.span(), "run.duration", "must be longer than zero"));
+            }
+            Ok(Bound::Duration(dur))
+        }
+        (None, Some(o)) => Ok(Bound::Ops(cx.positive(
+            o,
+            "run.ops",
+            i64::MAX,
+            "operations per thread",
+        )?)),
+        (None, None) => Ok(Bound::Duration(Duration::from_secs(5))),
+    }
+}
+
+fn rate(cx: Ctx<'_>, r: Option<&Spanned<f64>>) -> Result<Option<f64>, WorkloadError> {
+    let Some(r) = r else { return Ok(None) };
+    let x = *r.get_ref();
+    if !x.is_finite() || !(0.0..=1e9).contains(&x) {
+        return Err(cx.err(
+            r.span(),
+            "run.rate",
+            format!(
+                "{x} is not a possible rate; use 0 for closed loop or 1..=1e9 operations per second"
+            ),
+        ));
+    }
+    Ok((x > 0.0).then_some(x))
+}
+
+impl Mix {
+    pub(crate) fn from_spec(
+        cx: Ctx<'_>,
+        mix: &Spanned<std::collections::BTreeMap<String, Spanned<i64>>>,
+    ) -> Result<Mix, WorkloadError> {
+        let mut out = Vec::new();
+        let mut total = 0i64;
+        for (op, w) in mix.get_ref() {
+            let Some(kind) = OpKind::parse(op) else {
+                let names = OpKind::ALL.map(OpKind::name);
+                let hint = closest(op, names)
+                    .map(|b| format!(" Did you mean `{b}`?"))
+                    .unwrap_or_default();
+                return Err(cx.err(
+                    w.span(),
+                    &format!("mix.{op}"),
+                    format!("unknown operation.{hint} Operations: {}", names.join(", ")),
+                ));
+            };
+            let weight = *w.get_ref();
+            if !(0..=100).contains(&weight) {
+                return Err(cx.err(
+                    w.span(),
+                    &format!("mix.{op}"),
+                    format!("weights are percentages from 0 to 100; got {weight}"),
+                ));
+            }
+            total += weight;
+            if weight > 0 {
+                out.push((kind, weight.unsigned_abs() as u32));
+            }
+        }
+        if total != 100 {
+            return Err(cx.err(
+                mix.span(),
+                "mix",
+                format!("weights must sum to 100; they sum to {total}"),
+            ));
+        }
+        Ok(Mix(out))
+    }
+}
+
+impl Distribution {
+    pub(crate) fn from_spec(
+        cx: Ctx<'_>,
+        d: Option<&DistributionSpec>,
+    ) -> Result<Distribution, WorkloadError> {
+        let Some(d) = d else {
+            return Ok(Distribution::Uniform);
+        };
+        let theta = || cx.fraction(d.theta.as_ref(), "distribution.theta", 0.99);
+        #[derive(Clone, Copy)]
+        enum Kind {
+            Uniform,
+            Sequential,
+            Zipfian,
+            Latest,
+            Hotspot,
+        }
+        let kind = cx.choice(
+            &d.kind,
+            "distribution.kind",
+            "distribution",
+            &[
+                ("uniform", Kind::Uniform),
+                ("zipfian", Kind::Zipfian),
+                ("latest", Kind::Latest),
+                ("hotspot", Kind::Hotspot),
+                ("sequential", Kind::Sequential),
+            ],
+        )?;
+        Ok(match kind {
+            Kind::Uniform => Distribution::Uniform,
+            Kind::Sequential => Distribution::Sequential,
+            Kind::Zipfian => Distribution::Zipfian { theta: theta()? },
+            Kind::Latest => Distribution::Latest { theta: theta()? },
+            Kind::Hotspot => Distribution::Hotspot {
+                hot_fraction: cx.fraction(
+                    d.hot_fraction.as_ref(),
+                    "distribution.hot_fraction",
+                    0.2,
+                )?,
+                hot_ops: cx.fraction(d.hot_ops.as_ref(), "distribution.hot_ops", 0.8)?,
+            },
+        })
+    }
+}
+
+/// `[query]`: the query every backend answers, over the dataset's key prefix.
+pub(crate) fn query_from_spec(
+    cx: Ctx<'_>,
+    q: Option<&QueryToml>,
+    prefix: &str,
+) -> Result<QuerySpec, WorkloadError> {
+    let mut query = QuerySpec {
+        prefix: prefix.as_bytes().to_vec(),
+        min_value: Some(500),
+        order: QueryOrder::ValueDesc,
+        skip: 0,
+        take: 10,
+    };
+    let Some(q) = q else { return Ok(query) };
+    query.min_value = q.min_value;
+    if let Some(o) = &q.order {
+        query.order = cx.choice(
+            o,
+            "query.order",
+            "order",
+            &[
+                ("key", QueryOrder::Key),
+                ("value_desc", QueryOrder::ValueDesc),
+                ("newest", QueryOrder::Newest),
+            ],
+        )?;
+    }
+    if let Some(s) = &q.skip {
+        query.skip = cx.nonneg(s, "query.skip", 1 << 30)?;
+    }
+    if let Some(t) = &q.take {
+        query.take = cx.positive(t, "query.take", 1 << 30, "results per page")? as usize;
+    }
+    Ok(query)
+}
+
+/// `variants = [...]`: registered names, each once; the engine variants when absent.
+pub(crate) fn variants_from_spec(
+    cx: Ctx<'_>,
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+) -> Result<Vec<String>, WorkloadError> {
+    let known: Vec<&str> = backend::registry().iter().map(|r| r.name).collect();
+    let Some(list) = list else {
+        return Ok(DEFAULT_VARIANTS.iter().map(|s| (*s).to_owned()).collect());
+    };
+    if list.get_ref().is_empty() {
+        return Err(cx.err(
+            list.span(),
+            "variants",
+            format!("lists no variant; registered: {}", known.join(", ")),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for v in list.get_ref() {
+        let n = v.get_ref();
+        if !known.contains(&n.as_str()) {
+            let hint = closest(n, known.iter().copied())
+                .map(|b| format!(" Did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(cx.err(
+                v.span(),
+                "variants",
+                format!(
+                    "unknown variant {n:?}.{hint} Registered: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if out.contains(n) {
+            return Err(cx.err(v.span(), "variants", format!("{n:?} is listed twice")));
+        }
+        out.push(n.clone());
+    }
+    Ok(out)
+}
+
+/// `[[target]]`: parsed once into a typed metric and expectation; the variant must run.
+pub(crate) fn target_from_spec(
+    cx: Ctx<'_>,
+    t: &TargetSpec,
+    variants: &[String],
+) -> Result<Target, WorkloadError> {
+    let metric = acorn_reports::targets::Metric::parse(t.metric.get_ref())
+        .map_err(|e| cx.err(t.metric.span(), "target.metric", e))?;
+    let expect = acorn_reports::targets::Expect::parse(t.expect.get_ref())
+        .map_err(|e| cx.err(t.expect.span(), "target.expect", e))?;
+    expect
+        .check_unit(&metric)
+        .map_err(|e| cx.err(t.expect.span(), "target.expect", e))?;
+    let variant = match &t.variant {
+        None => variants[0].clone(),
+        Some(v) if variants.contains(v.get_ref()) => v.get_ref().clone(),
+        Some(v) => {
+            return Err(cx.err(
+                v.span(),
+                "target.variant",
+                format!(
+                    "{:?} does not run in this workload; it runs {}",
+                    v.get_ref(),
+                    variants.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(Target {
+        name: t.name.get_ref().clone(),
+        variant,
+        metric,
+        expect,
+    })
+}
