@@ -3,14 +3,13 @@
 //! records that the bincode team ceased development permanently, and lists postcard among
 //! the alternatives; postcard is maintained, serde-native, and its varint format is compact.
 
-use super::engine::{Codec, EngineBackend, Variant};
+use super::engine::{Access, EngineBackend, Format, Variant};
 use super::{Backend, Options, Result};
 
 const VARIANT: Variant = Variant {
     name: "binary",
-    codec: Codec::Postcard,
-    copy_on_read: false,
-    pooled: false,
+    format: Format::Postcard,
+    access: Access::Borrow,
 };
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {

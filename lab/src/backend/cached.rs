@@ -70,7 +70,7 @@ impl CachedBackend {
 
 impl Backend for CachedBackend {
     fn name(&self) -> &str {
-        "cached"
+        self.engine.name()
     }
 
     fn describe(&self) -> BackendInfo {
@@ -88,10 +88,6 @@ impl Backend for CachedBackend {
             inner: self.engine.worker(),
             last: None,
         })
-    }
-
-    fn memory_bytes(&self) -> Option<u64> {
-        self.engine.memory_bytes()
     }
 
     fn metrics(&self) -> Vec<(String, f64)> {

@@ -15,12 +15,14 @@ use acorn::ffi::{
 };
 
 use super::{
-    from_json, page, store_err, to_json, Backend, BackendInfo, Options, QuerySpec, Result, Worker,
+    from_json, page, scratch_dir, store_err, to_json, variant_name, Backend, BackendInfo, Options,
+    OrStore, QuerySpec, Result, Worker,
 };
 use crate::doc::Doc;
 
 pub(crate) struct FfiBackend {
     tree: *mut AcornTree,
+    name: String,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
 }
@@ -31,6 +33,8 @@ unsafe impl Send for FfiBackend {}
 // SAFETY: as above.
 unsafe impl Sync for FfiBackend {}
 
+const NAME: &str = "ffi";
+
 /// Turns a status code into a result, with the library's message.
 fn check(code: i32) -> Result<i32> {
     if code >= 0 {
@@ -40,18 +44,15 @@ fn check(code: i32) -> Result<i32> {
     let msg = unsafe { CStr::from_ptr(acorn_last_error()) }
         .to_string_lossy()
         .into_owned();
-    Err(store_err("ffi", format!("status {code}: {msg}")))
+    Err(store_err(NAME, format!("status {code}: {msg}")))
 }
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
     let mut tree = ptr::null_mut();
     let dir = if durable {
-        let dir = tempfile::Builder::new()
-            .prefix("ffi-lab-")
-            .tempdir_in(&options.scratch_dir)
-            .map_err(|e| store_err("ffi", e))?;
-        let path = std::ffi::CString::new(dir.path().to_string_lossy().as_bytes())
-            .map_err(|e| store_err("ffi", e))?;
+        let dir = scratch_dir(options, NAME)?;
+        let path =
+            std::ffi::CString::new(dir.path().to_string_lossy().as_bytes()).or_store(NAME)?;
         // SAFETY: `path` is NUL-terminated and `tree` is writable.
         check(unsafe { acorn_open(path.as_ptr(), &raw mut tree) })?;
         Some(dir)
@@ -62,6 +63,7 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
     };
     Ok(Box::new(FfiBackend {
         tree,
+        name: variant_name(NAME, durable),
         durable,
         _dir: dir,
     }))
@@ -76,11 +78,7 @@ impl Drop for FfiBackend {
 
 impl Backend for FfiBackend {
     fn name(&self) -> &str {
-        if self.durable {
-            "ffi:durable"
-        } else {
-            "ffi"
-        }
+        &self.name
     }
 
     fn describe(&self) -> BackendInfo {
@@ -149,7 +147,7 @@ unsafe fn drain(q: *mut AcornQuery, mut each: impl FnMut(&[u8]) -> Result<()>) -
 impl Worker for FfiWorker<'_> {
     fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
         self.enc.clear();
-        serde_json::to_writer(&mut self.enc, doc).map_err(|e| store_err("ffi", e))?;
+        serde_json::to_writer(&mut self.enc, doc).or_store(NAME)?;
         // SAFETY: live handle; key and value are valid for their lengths; version may be null.
         check(unsafe {
             acorn_stash(
@@ -180,7 +178,7 @@ impl Worker for FfiWorker<'_> {
             };
             match code {
                 ACORN_OK => {
-                    self.doc = from_json("ffi", &self.buf[..len])?;
+                    self.doc = from_json(NAME, &self.buf[..len])?;
                     return Ok(Some(&self.doc));
                 }
                 ACORN_NOT_FOUND => return Ok(None),
@@ -210,7 +208,7 @@ impl Worker for FfiWorker<'_> {
             acorn_scan_new(self.tree, start.as_ptr(), start.len(), limit, &raw mut q)
         })?;
         // SAFETY: `q` was just handed out.
-        unsafe { drain(q, |v| from_json("ffi", v).map(drop)) }
+        unsafe { drain(q, |v| from_json(NAME, v).map(drop)) }
     }
 
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
@@ -219,7 +217,7 @@ impl Worker for FfiWorker<'_> {
         check(unsafe { acorn_batch_new(self.tree, &raw mut b) })?;
         let mut result: Result<()> = Ok(());
         for (k, d) in items {
-            let enc = to_json("ffi", d);
+            let enc = to_json(NAME, d);
             // SAFETY: `b` is live; key and value valid for their lengths.
             result = enc.and_then(|v| {
                 check(unsafe { acorn_batch_stash(b, k.as_ptr(), k.len(), v.as_ptr(), v.len()) })
@@ -255,7 +253,7 @@ impl Worker for FfiWorker<'_> {
         // SAFETY: `cursor` was just handed out.
         unsafe {
             drain(cursor, |v| {
-                let d = from_json("ffi", v)?;
+                let d = from_json(NAME, v)?;
                 rows.push((d.value, d.timestamp));
                 Ok(())
             })

@@ -7,7 +7,8 @@
 use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 
 use super::{
-    from_json, page, store_err, to_json, Backend, BackendInfo, Options, QuerySpec, Result, Worker,
+    from_json, page, scratch_dir, to_json, Backend, BackendInfo, Options, OrStore, QuerySpec,
+    Result, Worker,
 };
 use crate::doc::Doc;
 
@@ -18,19 +19,14 @@ pub(crate) struct FjallBackend {
     _dir: tempfile::TempDir,
 }
 
-fn err(e: impl std::fmt::Display) -> super::BackendError {
-    store_err("fjall", e)
-}
+const NAME: &str = "fjall";
 
 pub(crate) fn open(options: &Options, sync: bool) -> Result<Box<dyn Backend>> {
-    let dir = tempfile::Builder::new()
-        .prefix("fjall-lab-")
-        .tempdir_in(&options.scratch_dir)
-        .map_err(err)?;
-    let keyspace = Config::new(dir.path()).open().map_err(err)?;
+    let dir = scratch_dir(options, NAME)?;
+    let keyspace = Config::new(dir.path()).open().or_store(NAME)?;
     let docs = keyspace
         .open_partition("docs", PartitionCreateOptions::default())
-        .map_err(err)?;
+        .or_store(NAME)?;
     Ok(Box::new(FjallBackend {
         keyspace,
         docs,
@@ -83,7 +79,7 @@ impl FjallWorker<'_> {
             self.b
                 .keyspace
                 .persist(PersistMode::SyncData)
-                .map_err(err)?;
+                .or_store(NAME)?;
         }
         Ok(())
     }
@@ -93,16 +89,16 @@ impl Worker for FjallWorker<'_> {
     fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
         self.b
             .docs
-            .insert(key, to_json("fjall", doc)?)
-            .map_err(err)?;
+            .insert(key, to_json(NAME, doc)?)
+            .or_store(NAME)?;
         self.persist()
     }
 
     fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
-        match self.b.docs.get(key).map_err(err)? {
+        match self.b.docs.get(key).or_store(NAME)? {
             None => Ok(None),
             Some(v) => {
-                self.doc = from_json("fjall", &v)?;
+                self.doc = from_json(NAME, &v)?;
                 Ok(Some(&self.doc))
             }
         }
@@ -113,9 +109,9 @@ impl Worker for FjallWorker<'_> {
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        let existed = self.b.docs.contains_key(key).map_err(err)?;
+        let existed = self.b.docs.contains_key(key).or_store(NAME)?;
         if existed {
-            self.b.docs.remove(key).map_err(err)?;
+            self.b.docs.remove(key).or_store(NAME)?;
             self.persist()?;
         }
         Ok(existed)
@@ -124,8 +120,8 @@ impl Worker for FjallWorker<'_> {
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
         let mut n = 0;
         for entry in self.b.docs.range(start..).take(limit) {
-            let (_, v) = entry.map_err(err)?;
-            from_json("fjall", &v)?;
+            let (_, v) = entry.or_store(NAME)?;
+            from_json(NAME, &v)?;
             n += 1;
         }
         Ok(n)
@@ -134,17 +130,17 @@ impl Worker for FjallWorker<'_> {
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
         let mut batch = self.b.keyspace.batch();
         for (k, d) in items {
-            batch.insert(&self.b.docs, k.as_slice(), to_json("fjall", d)?);
+            batch.insert(&self.b.docs, k.as_slice(), to_json(NAME, d)?);
         }
-        batch.commit().map_err(err)?;
+        batch.commit().or_store(NAME)?;
         self.persist()
     }
 
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         let mut rows = Vec::new();
         for entry in self.b.docs.prefix(&q.prefix) {
-            let (_, v) = entry.map_err(err)?;
-            let d = from_json("fjall", &v)?;
+            let (_, v) = entry.or_store(NAME)?;
+            let d = from_json(NAME, &v)?;
             rows.push((d.value, d.timestamp));
         }
         Ok(page(rows, q))

@@ -46,6 +46,36 @@ pub(crate) fn store_err(backend: &str, e: impl std::fmt::Display) -> BackendErro
     }
 }
 
+/// `.or_store("redb")?`: a store's own error as a [`BackendError::Store`] naming the backend.
+pub(crate) trait OrStore<T> {
+    fn or_store(self, backend: &str) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> OrStore<T> for std::result::Result<T, E> {
+    fn or_store(self, backend: &str) -> Result<T> {
+        self.map_err(|e| store_err(backend, e))
+    }
+}
+
+/// The registered name of a backend that exists in memory and durable: `base` or
+/// `base:durable`.
+pub(crate) fn variant_name(base: &str, durable: bool) -> String {
+    if durable {
+        format!("{base}:durable")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// A fresh temporary directory for a durable backend, under `--scratch` (default: the
+/// system's temp dir); removed when dropped.
+pub(crate) fn scratch_dir(options: &Options, backend: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(&format!("{}-lab-", backend.replace(':', "-")))
+        .tempdir_in(&options.scratch_dir)
+        .or_store(backend)
+}
+
 /// What a report prints next to every number from this backend.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BackendInfo {
@@ -83,32 +113,46 @@ pub struct QuerySpec {
     pub take: usize,
 }
 
-/// One store under test, shared by all threads.
+/// One store under test, shared by all threads of a run. It is opened empty; the runner
+/// loads the dataset through a worker's [`Worker::batch_insert`].
 pub trait Backend: Send + Sync {
+    /// The registered name (`plain`, `redb:durable`, ...).
     fn name(&self) -> &str;
+    /// What every number from this backend is printed next to.
     fn describe(&self) -> BackendInfo;
-    /// One per thread.
+    /// A handle for one thread. Workers of one backend run concurrently; each owns the
+    /// buffers it reuses, so nothing on a worker's hot path is shared but the store.
     fn worker(&self) -> Box<dyn Worker + '_>;
-    /// Bytes the store reports for itself, where it can.
-    fn memory_bytes(&self) -> Option<u64> {
-        None
-    }
-    /// Extra numbers for the report, e.g. `("cache_hit_ratio", 0.93)`.
+    /// Extra numbers for the report, read after the phases ran, e.g.
+    /// `("cache_hit_ratio", 0.93)`.
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
 }
 
-/// A thread's handle on a backend.
+/// A thread's handle on a backend. Every operation is complete and visible to every other
+/// worker when it returns `Ok`; durable backends have also made it as durable as their
+/// description says. An `Err` is counted against the operation by the runner and the run
+/// goes on.
 pub trait Worker {
+    /// Stores `doc` under `key`, serialized with the backend's format (whether or not the
+    /// key exists).
     fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
-    /// Reads and fully decodes; the document lives in the worker until the next call.
+    /// Reads `key` and fully decodes it (serialization cost is part of what is measured).
+    /// `None` when absent. The returned document is borrowed from the worker and lives
+    /// until the worker's next call.
     fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>>;
+    /// Replaces the document under `key` (stores it when absent, like `insert`).
     fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
+    /// Removes `key`; returns whether it was there.
     fn delete(&mut self, key: &[u8]) -> Result<bool>;
-    /// Reads (and decodes) up to `limit` documents from `start` in key order; returns how many.
+    /// Reads and decodes up to `limit` documents in key order from `start` (inclusive);
+    /// returns how many it read.
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize>;
+    /// Stores every item atomically: after an `Err` none of them is visible (one batch,
+    /// transaction or write set in every store).
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()>;
+    /// Answers `q` (see [`QuerySpec`]); returns how many documents the page holds.
     fn query(&mut self, q: &QuerySpec) -> Result<usize>;
 }
 
@@ -136,8 +180,6 @@ pub struct Registration {
     pub name: &'static str,
     /// Whether it writes to disk.
     pub durable: bool,
-    /// An engine variant (as opposed to a peer store).
-    pub engine: bool,
     pub open: fn(&Options) -> Result<Box<dyn Backend>>,
 }
 
@@ -146,38 +188,37 @@ impl std::fmt::Debug for Registration {
         f.debug_struct("Registration")
             .field("name", &self.name)
             .field("durable", &self.durable)
-            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
 
 macro_rules! register {
-    ($($name:literal, $durable:literal, $engine:literal => $open:expr;)*) => {
-        &[$(Registration { name: $name, durable: $durable, engine: $engine, open: $open },)*]
+    ($($name:literal, $durable:literal => $open:expr;)*) => {
+        &[$(Registration { name: $name, durable: $durable, open: $open },)*]
     };
 }
 
 /// Every backend, by name. Adding one is one new file and one line here.
 pub fn registry() -> &'static [Registration] {
     register! {
-        "plain", false, true => |o| plain::open(o, false);
-        "plain:durable", true, true => |o| plain::open(o, true);
-        "cached", false, true => |o| cached::open(o, false);
-        "cached:durable", true, true => |o| cached::open(o, true);
-        "pooled", false, true => |o| pooled::open(o, false);
-        "pooled:durable", true, true => |o| pooled::open(o, true);
-        "binary", false, true => |o| binary::open(o, false);
-        "binary:durable", true, true => |o| binary::open(o, true);
-        "ffi", false, true => |o| ffi::open(o, false);
-        "ffi:durable", true, true => |o| ffi::open(o, true);
-        "btreemap", false, false => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
-        "redb", false, false => |o| redb::open(o, false);
-        "redb:durable", true, false => |o| redb::open(o, true);
-        "fjall", true, false => |o| fjall::open(o, false);
-        "fjall:sync", true, false => |o| fjall::open(o, true);
-        "sqlite", false, false => |o| sqlite::open(o, false);
-        "sqlite:durable", true, false => |o| sqlite::open(o, true);
-        "noop", false, false => |_| Ok(Box::new(noop::Noop));
+        "plain", false => |o| plain::open(o, false);
+        "plain:durable", true => |o| plain::open(o, true);
+        "cached", false => |o| cached::open(o, false);
+        "cached:durable", true => |o| cached::open(o, true);
+        "pooled", false => |o| pooled::open(o, false);
+        "pooled:durable", true => |o| pooled::open(o, true);
+        "binary", false => |o| binary::open(o, false);
+        "binary:durable", true => |o| binary::open(o, true);
+        "ffi", false => |o| ffi::open(o, false);
+        "ffi:durable", true => |o| ffi::open(o, true);
+        "btreemap", false => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
+        "redb", false => |o| redb::open(o, false);
+        "redb:durable", true => |o| redb::open(o, true);
+        "fjall", true => |o| fjall::open(o, false);
+        "fjall:sync", true => |o| fjall::open(o, true);
+        "sqlite", false => |o| sqlite::open(o, false);
+        "sqlite:durable", true => |o| sqlite::open(o, true);
+        "noop", false => |_| Ok(Box::new(noop::Noop));
     }
 }
 

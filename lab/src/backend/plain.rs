@@ -1,14 +1,13 @@
 //! `plain`: acorn + serde_json, the straightforward way (crack copies the nut out, then
 //! decode; every write allocates its JSON).
 
-use super::engine::{Codec, EngineBackend, Variant};
+use super::engine::{Access, EngineBackend, Format, Variant};
 use super::{Backend, Options, Result};
 
 pub(crate) const VARIANT: Variant = Variant {
     name: "plain",
-    codec: Codec::Json,
-    copy_on_read: true,
-    pooled: false,
+    format: Format::Json,
+    access: Access::Copy,
 };
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {

@@ -4,14 +4,13 @@
 //! (serde derive matches them against static strings). Reads of existing keys therefore
 //! allocate nothing, and an update allocates only the record the engine must store.
 
-use super::engine::{Codec, EngineBackend, Variant};
+use super::engine::{Access, EngineBackend, Format, Variant};
 use super::{Backend, Options, Result};
 
 const VARIANT: Variant = Variant {
     name: "pooled",
-    codec: Codec::Json,
-    copy_on_read: false,
-    pooled: true,
+    format: Format::Json,
+    access: Access::Pooled,
 };
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {

@@ -5,7 +5,8 @@
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use super::{
-    from_json, page, store_err, to_json, Backend, BackendInfo, Options, QuerySpec, Result, Worker,
+    from_json, page, scratch_dir, to_json, variant_name, Backend, BackendInfo, Options, OrStore,
+    QuerySpec, Result, Worker,
 };
 use crate::doc::Doc;
 
@@ -13,35 +14,32 @@ const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
 
 pub(crate) struct RedbBackend {
     db: Database,
+    name: String,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
-fn err(e: impl std::fmt::Display) -> super::BackendError {
-    store_err("redb", e)
-}
+const NAME: &str = "redb";
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
     let (db, dir) = if durable {
-        let dir = tempfile::Builder::new()
-            .prefix("redb-lab-")
-            .tempdir_in(&options.scratch_dir)
-            .map_err(err)?;
+        let dir = scratch_dir(options, NAME)?;
         (
-            Database::create(dir.path().join("lab.redb")).map_err(err)?,
+            Database::create(dir.path().join("lab.redb")).or_store(NAME)?,
             Some(dir),
         )
     } else {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(err)?;
+            .or_store(NAME)?;
         (db, None)
     };
-    let txn = db.begin_write().map_err(err)?;
-    txn.open_table(TABLE).map_err(err)?;
-    txn.commit().map_err(err)?;
+    let txn = db.begin_write().or_store(NAME)?;
+    txn.open_table(TABLE).or_store(NAME)?;
+    txn.commit().or_store(NAME)?;
     Ok(Box::new(RedbBackend {
         db,
+        name: variant_name(NAME, durable),
         durable,
         _dir: dir,
     }))
@@ -49,11 +47,7 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
 
 impl Backend for RedbBackend {
     fn name(&self) -> &str {
-        if self.durable {
-            "redb:durable"
-        } else {
-            "redb"
-        }
+        &self.name
     }
 
     fn describe(&self) -> BackendInfo {
@@ -91,30 +85,30 @@ impl RedbWorker<'_> {
         &self,
         f: impl FnOnce(&mut redb::Table<'_, &[u8], &[u8]>) -> Result<bool>,
     ) -> Result<bool> {
-        let txn = self.db.begin_write().map_err(err)?;
+        let txn = self.db.begin_write().or_store(NAME)?;
         let out = {
-            let mut table = txn.open_table(TABLE).map_err(err)?;
+            let mut table = txn.open_table(TABLE).or_store(NAME)?;
             f(&mut table)?
         };
-        txn.commit().map_err(err)?;
+        txn.commit().or_store(NAME)?;
         Ok(out)
     }
 }
 
 impl Worker for RedbWorker<'_> {
     fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        let bytes = to_json("redb", doc)?;
-        self.write(|t| t.insert(key, bytes.as_slice()).map(|_| true).map_err(err))?;
+        let bytes = to_json(NAME, doc)?;
+        self.write(|t| t.insert(key, bytes.as_slice()).map(|_| true).or_store(NAME))?;
         Ok(())
     }
 
     fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(TABLE).map_err(err)?;
-        match table.get(key).map_err(err)? {
+        let txn = self.db.begin_read().or_store(NAME)?;
+        let table = txn.open_table(TABLE).or_store(NAME)?;
+        match table.get(key).or_store(NAME)? {
             None => Ok(None),
             Some(v) => {
-                self.doc = from_json("redb", v.value())?;
+                self.doc = from_json(NAME, v.value())?;
                 Ok(Some(&self.doc))
             }
         }
@@ -125,16 +119,16 @@ impl Worker for RedbWorker<'_> {
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        self.write(|t| t.remove(key).map(|old| old.is_some()).map_err(err))
+        self.write(|t| t.remove(key).map(|old| old.is_some()).or_store(NAME))
     }
 
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(TABLE).map_err(err)?;
+        let txn = self.db.begin_read().or_store(NAME)?;
+        let table = txn.open_table(TABLE).or_store(NAME)?;
         let mut n = 0;
-        for entry in table.range(start..).map_err(err)?.take(limit) {
-            let (_, v) = entry.map_err(err)?;
-            from_json("redb", v.value())?;
+        for entry in table.range(start..).or_store(NAME)?.take(limit) {
+            let (_, v) = entry.or_store(NAME)?;
+            from_json(NAME, v.value())?;
             n += 1;
         }
         Ok(n)
@@ -143,11 +137,11 @@ impl Worker for RedbWorker<'_> {
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
         let encoded = items
             .iter()
-            .map(|(k, d)| Ok((k, to_json("redb", d)?)))
+            .map(|(k, d)| Ok((k, to_json(NAME, d)?)))
             .collect::<Result<Vec<_>>>()?;
         self.write(|t| {
             for (k, v) in &encoded {
-                t.insert(k.as_slice(), v.as_slice()).map_err(err)?;
+                t.insert(k.as_slice(), v.as_slice()).or_store(NAME)?;
             }
             Ok(true)
         })?;
@@ -155,15 +149,15 @@ impl Worker for RedbWorker<'_> {
     }
 
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(TABLE).map_err(err)?;
+        let txn = self.db.begin_read().or_store(NAME)?;
+        let table = txn.open_table(TABLE).or_store(NAME)?;
         let mut rows = Vec::new();
-        for entry in table.range(q.prefix.as_slice()..).map_err(err)? {
-            let (k, v) = entry.map_err(err)?;
+        for entry in table.range(q.prefix.as_slice()..).or_store(NAME)? {
+            let (k, v) = entry.or_store(NAME)?;
             if !k.value().starts_with(&q.prefix) {
                 break;
             }
-            let d = from_json("redb", v.value())?;
+            let d = from_json(NAME, v.value())?;
             rows.push((d.value, d.timestamp));
         }
         Ok(page(rows, q))

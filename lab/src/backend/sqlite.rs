@@ -8,40 +8,38 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    from_json, page, store_err, to_json, Backend, BackendInfo, Options, QuerySpec, Result, Worker,
+    from_json, page, scratch_dir, to_json, variant_name, Backend, BackendInfo, Options, OrStore,
+    QuerySpec, Result, Worker,
 };
 use crate::doc::Doc;
 
 pub(crate) struct SqliteBackend {
     conn: Mutex<Connection>,
+    name: String,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
-fn err(e: impl std::fmt::Display) -> super::BackendError {
-    store_err("sqlite", e)
-}
+const NAME: &str = "sqlite";
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
     let (conn, dir) = if durable {
-        let dir = tempfile::Builder::new()
-            .prefix("sqlite-lab-")
-            .tempdir_in(&options.scratch_dir)
-            .map_err(err)?;
-        let conn = Connection::open(dir.path().join("lab.sqlite")).map_err(err)?;
+        let dir = scratch_dir(options, NAME)?;
+        let conn = Connection::open(dir.path().join("lab.sqlite")).or_store(NAME)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+            .or_store(NAME)?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
+            .or_store(NAME)?;
         (conn, Some(dir))
     } else {
-        (Connection::open_in_memory().map_err(err)?, None)
+        (Connection::open_in_memory().or_store(NAME)?, None)
     };
     conn.execute("CREATE TABLE docs (key BLOB PRIMARY KEY, value BLOB)", [])
-        .map_err(err)?;
+        .or_store(NAME)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(Box::new(SqliteBackend {
         conn: Mutex::new(conn),
+        name: variant_name(NAME, durable),
         durable,
         _dir: dir,
     }))
@@ -49,11 +47,7 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
 
 impl Backend for SqliteBackend {
     fn name(&self) -> &str {
-        if self.durable {
-            "sqlite:durable"
-        } else {
-            "sqlite"
-        }
+        &self.name
     }
 
     fn describe(&self) -> BackendInfo {
@@ -98,12 +92,12 @@ impl SqliteWorker<'_> {
         mut keep: impl FnMut(&[u8], Doc) -> bool,
     ) -> Result<()> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(sql).map_err(err)?;
-        let mut rows = stmt.query(params![start]).map_err(err)?;
-        while let Some(row) = rows.next().map_err(err)? {
-            let key: Vec<u8> = row.get(0).map_err(err)?;
-            let value: Vec<u8> = row.get(1).map_err(err)?;
-            if !keep(&key, from_json("sqlite", &value)?) {
+        let mut stmt = conn.prepare_cached(sql).or_store(NAME)?;
+        let mut rows = stmt.query(params![start]).or_store(NAME)?;
+        while let Some(row) = rows.next().or_store(NAME)? {
+            let key: Vec<u8> = row.get(0).or_store(NAME)?;
+            let value: Vec<u8> = row.get(1).or_store(NAME)?;
+            if !keep(&key, from_json(NAME, &value)?) {
                 break;
             }
         }
@@ -115,12 +109,12 @@ const UPSERT: &str = "INSERT OR REPLACE INTO docs (key, value) VALUES (?1, ?2)";
 
 impl Worker for SqliteWorker<'_> {
     fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        let bytes = to_json("sqlite", doc)?;
+        let bytes = to_json(NAME, doc)?;
         let conn = self.conn();
         conn.prepare_cached(UPSERT)
-            .map_err(err)?
+            .or_store(NAME)?
             .execute(params![key, bytes])
-            .map_err(err)?;
+            .or_store(NAME)?;
         Ok(())
     }
 
@@ -129,15 +123,15 @@ impl Worker for SqliteWorker<'_> {
             let conn = self.conn();
             let mut stmt = conn
                 .prepare_cached("SELECT value FROM docs WHERE key = ?1")
-                .map_err(err)?;
+                .or_store(NAME)?;
             stmt.query_row(params![key], |r| r.get(0))
                 .optional()
-                .map_err(err)?
+                .or_store(NAME)?
         };
         match bytes {
             None => Ok(None),
             Some(b) => {
-                self.doc = from_json("sqlite", &b)?;
+                self.doc = from_json(NAME, &b)?;
                 Ok(Some(&self.doc))
             }
         }
@@ -151,9 +145,9 @@ impl Worker for SqliteWorker<'_> {
         let conn = self.conn();
         let n = conn
             .prepare_cached("DELETE FROM docs WHERE key = ?1")
-            .map_err(err)?
+            .or_store(NAME)?
             .execute(params![key])
-            .map_err(err)?;
+            .or_store(NAME)?;
         Ok(n > 0)
     }
 
@@ -174,15 +168,14 @@ impl Worker for SqliteWorker<'_> {
 
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
         let mut conn = self.conn();
-        let txn = conn.transaction().map_err(err)?;
+        let txn = conn.transaction().or_store(NAME)?;
         {
-            let mut stmt = txn.prepare_cached(UPSERT).map_err(err)?;
+            let mut stmt = txn.prepare_cached(UPSERT).or_store(NAME)?;
             for (k, d) in items {
-                stmt.execute(params![k, to_json("sqlite", d)?])
-                    .map_err(err)?;
+                stmt.execute(params![k, to_json(NAME, d)?]).or_store(NAME)?;
             }
         }
-        txn.commit().map_err(err)
+        txn.commit().or_store(NAME)
     }
 
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
