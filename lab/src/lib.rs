@@ -2,6 +2,8 @@
 //! instead. The pipeline reads in one direction: workload spec → plan → runner →
 //! measurements → results → report.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod backend;
 pub mod cli;
 pub mod commands;

@@ -82,11 +82,41 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
         .map_err(|e| HtmlError(e.to_string()))?;
+    let (operations, winners) = operations(results);
+    let mut cx = tera::Context::new();
+    cx.insert(
+        "baseline",
+        &baseline.map(|b| {
+            format!(
+                "{} ({}, rev {})",
+                b.workload, b.started_at, b.machine.git_revision
+            )
+        }),
+    );
+    cx.insert("deltas", &deltas(results, baseline));
+    cx.insert("flamegraphs", &results.flamegraphs);
+    cx.insert("workload", &results.workload);
+    cx.insert("description", &results.description);
+    cx.insert("partial", &results.partial);
+    cx.insert("contended", &results.contended);
+    cx.insert("mode", &results.mode);
+    cx.insert("started_at", &results.started_at);
+    cx.insert("machine", &results.machine);
+    cx.insert("targets", &results.targets);
+    cx.insert("winners", &winners);
+    cx.insert("charts", &charts(results));
+    cx.insert("operations", &operations);
+    cx.insert("backends", &backends(results));
+    tera.render("report.html", &cx)
+        .map_err(|e| HtmlError(format!("{e:?}")))
+}
 
-    let mut chart_list = Vec::new();
+/// Every chart the results have data for, in page order.
+fn charts(results: &Results) -> Vec<Chart> {
+    let mut list = Vec::new();
     let mut push = |id: &str, svg: Option<String>| {
         if let Some(svg) = svg {
-            chart_list.push(Chart {
+            list.push(Chart {
                 id: id.to_owned(),
                 svg,
             });
@@ -99,7 +129,11 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     push("intervals", charts::intervals::intervals(results));
     push("memory", charts::memory::bytes_per_item(results));
     push("cache-hit-ratio", charts::cache::cache_hit_ratio(results));
+    list
+}
 
+/// One table per operation, and the winner of each.
+fn operations(results: &Results) -> (Vec<Operation>, Vec<Winner>) {
     let ops: BTreeSet<&String> = results
         .summaries
         .iter()
@@ -126,7 +160,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
                 p99: human_ns(l.1.p99_ns as f64),
             });
         }
-        let best = fastest.map(|f| (f.0.variant.clone(), f.0.threads));
+        let best = fastest.map(|f| (f.0.variant.as_str(), f.0.threads));
         let rows = present
             .iter()
             .map(|(s, o)| Row {
@@ -141,7 +175,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
                 max: human_ns(o.max_ns as f64),
                 mean: human_ns(o.mean_ns),
                 errors: o.errors,
-                best: best.as_ref() == Some(&(s.variant.clone(), s.threads)),
+                best: best == Some((s.variant.as_str(), s.threads)),
             })
             .collect();
         operations.push(Operation {
@@ -149,8 +183,13 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
             rows,
         });
     }
+    (operations, winners)
+}
+
+/// What each variant is, once per variant.
+fn backends(results: &Results) -> Vec<BackendRow> {
     let mut seen = BTreeSet::new();
-    let backends: Vec<BackendRow> = results
+    results
         .summaries
         .iter()
         .filter(|s| seen.insert(s.variant.clone()))
@@ -164,9 +203,12 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
                 cache: get("cache"),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let deltas: Vec<Delta> = baseline
+/// The comparison with the baseline, when there is one.
+fn deltas(results: &Results, baseline: Option<&Results>) -> Vec<Delta> {
+    baseline
         .map(|b| crate::compare::compare(b, results, 0.05))
         .unwrap_or_default()
         .into_iter()
@@ -180,32 +222,5 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
             noise: format!("±{:.1}%", c.noise * 100.0),
             verdict: crate::format::verdict_label(c.verdict),
         })
-        .collect();
-
-    let mut cx = tera::Context::new();
-    cx.insert(
-        "baseline",
-        &baseline.map(|b| {
-            format!(
-                "{} ({}, rev {})",
-                b.workload, b.started_at, b.machine.git_revision
-            )
-        }),
-    );
-    cx.insert("deltas", &deltas);
-    cx.insert("flamegraphs", &results.flamegraphs);
-    cx.insert("workload", &results.workload);
-    cx.insert("description", &results.description);
-    cx.insert("partial", &results.partial);
-    cx.insert("contended", &results.contended);
-    cx.insert("mode", &results.mode);
-    cx.insert("started_at", &results.started_at);
-    cx.insert("machine", &results.machine);
-    cx.insert("targets", &results.targets);
-    cx.insert("winners", &winners);
-    cx.insert("charts", &chart_list);
-    cx.insert("operations", &operations);
-    cx.insert("backends", &backends);
-    tera.render("report.html", &cx)
-        .map_err(|e| HtmlError(format!("{e:?}")))
+        .collect()
 }

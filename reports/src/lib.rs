@@ -2,6 +2,8 @@
 //! spread, latency percentiles from merged HDR histograms), target verdicts, and the
 //! terminal table. Reports read results; they never call the runner.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod charts;
 pub mod compare;
 pub mod format;

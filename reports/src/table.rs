@@ -42,24 +42,36 @@ pub fn render(r: &Results) -> String {
         r.machine.cores,
         r.machine.git_revision,
     );
-    let header: Vec<String> = [
-        "variant",
-        "thr",
-        "throughput",
-        "±95%",
-        "op",
-        "ops/s",
-        "p50",
-        "p99",
-        "p99.9",
-        "max",
-        "errors",
-        "bytes/item",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
-    let mut rows = vec![header];
+    let rows = rows(r);
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        pad(&mut out, row, &widths);
+    }
+    backends(&mut out, r);
+    targets(&mut out, r);
+    out
+}
+
+const HEADER: [&str; 12] = [
+    "variant",
+    "thr",
+    "throughput",
+    "±95%",
+    "op",
+    "ops/s",
+    "p50",
+    "p99",
+    "p99.9",
+    "max",
+    "errors",
+    "bytes/item",
+];
+
+/// The header, then one row per variant, thread count and operation.
+fn rows(r: &Results) -> Vec<Vec<String>> {
+    let mut rows = vec![HEADER.map(str::to_owned).to_vec()];
     for s in &r.summaries {
         let half = (s.throughput_ci95[1] - s.throughput_ci95[0]) / 2.0;
         let pct = if s.throughput_median > 0.0 {
@@ -67,9 +79,9 @@ pub fn render(r: &Results) -> String {
         } else {
             0.0
         };
-        let mut first = true;
-        for (op, o) in &s.per_op {
-            let lead = if first {
+        for (i, (op, o)) in s.per_op.iter().enumerate() {
+            let first = i == 0;
+            let mut row = if first {
                 vec![
                     s.variant.clone(),
                     s.threads.to_string(),
@@ -79,7 +91,6 @@ pub fn render(r: &Results) -> String {
             } else {
                 vec![String::new(); 4]
             };
-            let mut row = lead;
             row.extend([
                 op.clone(),
                 human(Unit::Rate, o.throughput),
@@ -96,19 +107,18 @@ pub fn render(r: &Results) -> String {
                 },
             ]);
             rows.push(row);
-            first = false;
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        pad(&mut out, row, &widths);
-    }
+    rows
+}
+
+/// What each backend is (at the lowest thread count, once per variant).
+fn backends(out: &mut String, r: &Results) {
+    let min_threads = r.summaries.iter().map(|x| x.threads).min().unwrap_or(0);
     let infos: Vec<String> = r
         .summaries
         .iter()
-        .filter(|s| s.threads == r.summaries.iter().map(|x| x.threads).min().unwrap_or(0))
+        .filter(|s| s.threads == min_threads)
         .map(|s| {
             format!(
                 "  {}: {}; {}; cache: {}",
@@ -122,20 +132,23 @@ pub fn render(r: &Results) -> String {
     if !infos.is_empty() {
         let _ = writeln!(out, "backends:\n{}", infos.join("\n"));
     }
-    if !r.targets.is_empty() {
-        let _ = writeln!(out, "targets:");
-        for t in &r.targets {
-            let _ = writeln!(
-                out,
-                "  [{}] {}: {} {} {} — got {}",
-                crate::format::pass_label(t.pass),
-                t.name,
-                t.variant,
-                t.metric,
-                t.expect,
-                t.actual_text
-            );
-        }
+}
+
+fn targets(out: &mut String, r: &Results) {
+    if r.targets.is_empty() {
+        return;
     }
-    out
+    let _ = writeln!(out, "targets:");
+    for t in &r.targets {
+        let _ = writeln!(
+            out,
+            "  [{}] {}: {} {} {} — got {}",
+            crate::format::pass_label(t.pass),
+            t.name,
+            t.variant,
+            t.metric,
+            t.expect,
+            t.actual_text
+        );
+    }
 }
