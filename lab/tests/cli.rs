@@ -1,5 +1,6 @@
-//! The `lab` binary end to end: the smoke workload over every backend, and exit codes
-//! (0 ok, 1 target missed, 2 bad input) with messages that name the file.
+//! The `lab` binary end to end: the smoke workload over every backend, and every exit code
+//! of the table in `lab --help` (0 ok, 1 target missed, 2 bad input, 3 store failed,
+//! 4 unwritable output, 130 interrupted) with messages that name the file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -128,6 +129,128 @@ fn exit_codes_say_what_happened() {
     let o = lab(&["run", "no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no/such/file.toml:1:1"), "{}", text(&o));
+}
+
+const NOOP: &str = "name = \"t\"\nvariants = [\"noop\"]\n[dataset]\nrecords = 10\n[run]\nops = 100\nwarmup = \"0s\"\nrepeats = 1\n[mix]\nread = 100\n";
+
+#[test]
+fn help_prints_the_exit_code_table() {
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let o = lab(args);
+        assert_eq!(o.status.code(), Some(0));
+        let t = text(&o);
+        for row in ["0 ", "1 ", "2 ", "3 ", "4 ", "130 "] {
+            assert!(
+                t.contains(&format!("\n  {row}")),
+                "{args:?} lacks {row:?}:\n{t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_store_that_cannot_open_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "durable.toml",
+        &NOOP.replace("[\"noop\"]", "[\"plain:durable\"]"),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", w.to_str().unwrap(), "--quiet", "--out"])
+        .arg(dir.path().join("out"))
+        // Durable stores make their directories under the temp dir: make it unusable.
+        .env("TMPDIR", dir.path().join("no-such-dir"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("durable.toml: backend plain:durable"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn an_unwritable_output_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(dir.path(), "w.toml", NOOP);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = file.join("out");
+    let o = lab(&[
+        "run",
+        w.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("cannot write"), "{}", text(&o));
+    let merged = file.join("merged.json");
+    let results = dir.path().join("r.json");
+    let o = lab(&[
+        "run",
+        w.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::copy(dir.path().join("results.json"), &results).unwrap();
+    let o = lab(&[
+        "merge",
+        results.to_str().unwrap(),
+        dir.path().join("results.json").to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+}
+
+/// Whether process `pid` has a handler installed for SIGINT (Linux: `SigCgt` in /proc).
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+#[test]
+fn an_interrupted_run_exits_130_with_partial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(
+        dir.path(),
+        "long.toml",
+        &NOOP.replace("ops = 100", "duration = \"60s\""),
+    );
+    let out = dir.path().join("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["run", w.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !catches_sigint(child.id()) {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "lab never installed its Ctrl-C handler"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let results = Results::load(&out.join("results.json")).unwrap();
+    assert!(results.partial);
 }
 
 #[test]

@@ -8,12 +8,7 @@ use crate::format::{human, verdict_label, Unit};
 use crate::results::{Results, RunResult};
 use crate::stats::spread;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Same,
-    Faster,
-    Slower,
-}
+pub use crate::format::Verdict;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {

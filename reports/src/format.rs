@@ -50,12 +50,22 @@ pub fn pass_label(pass: bool) -> &'static str {
     }
 }
 
-/// The word `compare` uses for a change.
-pub fn verdict_label(v: crate::compare::Verdict) -> &'static str {
+/// What `compare` concluded about a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Inside the noise or the threshold.
+    Same,
+    Faster,
+    /// A regression.
+    Slower,
+}
+
+/// The word for a verdict, wherever one is printed.
+pub fn verdict_label(v: Verdict) -> &'static str {
     match v {
-        crate::compare::Verdict::Same => "within noise",
-        crate::compare::Verdict::Faster => "faster",
-        crate::compare::Verdict::Slower => "REGRESSION",
+        Verdict::Same => "within noise",
+        Verdict::Faster => "faster",
+        Verdict::Slower => "REGRESSION",
     }
 }
 

@@ -1,0 +1,314 @@
+//! The house holds its map: no module of `acorn` (engine/), `acorn-lab` (lab/) or
+//! `acorn-reports` (reports/) imports, through any chain, a module that imports it back;
+//! measurement knows nothing of backends; reports never reach the lab (Cargo enforces
+//! that one: reports does not depend on lab).
+//!
+//! Modules are files: `a/mod.rs` is `a`, `a/b.rs` is `a::b`. An edge `m -> n` is any
+//! `crate::…` or `super::…` path in `m` that resolves to `n` (re-exports in lib.rs resolve
+//! to the module that defines the item). A module and its own submodules are one family:
+//! `storage` declaring `mod wal` and `wal` using `super::io_at` is not a cycle.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// `src/a/b.rs` → `a::b`; `src/a/mod.rs` → `a`; `src/lib.rs` → `` (the root).
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// Identifier-ish tokens and the punctuation `{`, `}`, `,`, `::` of a path expression.
+fn path_tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            let mut word = c.to_string();
+            while let Some(&n) = chars.peek() {
+                if n.is_alphanumeric() || n == '_' {
+                    word.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(word);
+        } else if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            out.push("::".into());
+        } else if matches!(c, '{' | '}' | ',' | ';') {
+            out.push(c.to_string());
+        } else if !c.is_whitespace() {
+            out.push(" ".into());
+        }
+    }
+    out
+}
+
+/// Every path (as segments) that starts with `crate` or `super` in `text`, expanding
+/// `use crate::{a, b::c}` groups.
+fn paths(text: &str) -> Vec<Vec<String>> {
+    let toks = path_tokens(text);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if (toks[i] == "crate" || toks[i] == "super") && toks.get(i + 1).is_some_and(|t| t == "::")
+        {
+            let mut prefix = vec![toks[i].clone()];
+            i += 2;
+            expand(&toks, &mut i, &mut prefix, &mut out);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn expand(toks: &[String], i: &mut usize, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let depth = prefix.len();
+    loop {
+        match toks.get(*i).map(String::as_str) {
+            Some("{") => {
+                *i += 1;
+                loop {
+                    let mut inner = prefix.clone();
+                    expand(toks, i, &mut inner, out);
+                    match toks.get(*i).map(String::as_str) {
+                        Some(",") => *i += 1,
+                        Some("}") => {
+                            *i += 1;
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+                prefix.truncate(depth);
+                return;
+            }
+            Some(t) if t.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                prefix.push(t.to_owned());
+                *i += 1;
+                if toks.get(*i).is_some_and(|t| t == "::") {
+                    *i += 1;
+                    continue;
+                }
+                out.push(prefix.clone());
+                return;
+            }
+            _ => {
+                if prefix.len() > 1 {
+                    out.push(prefix.clone());
+                }
+                return;
+            }
+        }
+    }
+}
+
+struct Crate {
+    modules: BTreeSet<String>,
+    /// Root re-exports: item name → defining module.
+    reexports: BTreeMap<String, String>,
+    edges: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn parent(m: &str) -> String {
+    m.rsplit_once("::")
+        .map_or(String::new(), |(p, _)| p.to_owned())
+}
+
+/// The longest module prefix of `segments` (already absolute, without `crate`).
+fn resolve(c: &Crate, segments: &[String]) -> Option<String> {
+    for n in (1..=segments.len()).rev() {
+        let m = segments[..n].join("::");
+        if c.modules.contains(&m) {
+            return Some(m);
+        }
+    }
+    segments.first().and_then(|s| c.reexports.get(s)).cloned()
+}
+
+fn load(src: &Path) -> Crate {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| !f.ends_with("main.rs") && !f.to_string_lossy().contains("/bin/"))
+        .map(|f| (module_of(src, f), std::fs::read_to_string(f).unwrap()))
+        .collect();
+    let modules: BTreeSet<String> = texts.iter().map(|(m, _)| m.clone()).collect();
+    let mut c = Crate {
+        modules,
+        reexports: BTreeMap::new(),
+        edges: BTreeMap::new(),
+    };
+    let root = texts
+        .iter()
+        .find(|(m, _)| m.is_empty())
+        .map(|(_, t)| t.clone());
+    for line in root.unwrap_or_default().lines() {
+        let line = line.trim();
+        let Some(rest) = line
+            .strip_prefix("pub use ")
+            .or_else(|| line.strip_prefix("pub(crate) use "))
+        else {
+            continue;
+        };
+        for p in paths(&format!("crate::{rest}")) {
+            if let (Some(m), Some(item)) = (resolve(&c, &p[1..]), p.last()) {
+                c.reexports.insert(item.clone(), m);
+            }
+        }
+    }
+    for (m, text) in &texts {
+        // Test modules may reach anywhere; comments (doc links included) are not imports.
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let body = code.as_str();
+        for p in paths(body) {
+            let mut base: Vec<String> = if p[0] == "crate" {
+                Vec::new()
+            } else {
+                parent(m)
+                    .split("::")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            base.extend(p[1..].iter().cloned());
+            if let Some(target) = resolve(&c, &base) {
+                let family = target.starts_with(&format!("{m}::"))
+                    || m.starts_with(&format!("{target}::"))
+                    || target.is_empty()
+                    || *m == target;
+                if !family {
+                    c.edges.entry(m.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    c
+}
+
+/// A cycle through `start`, if any (depth-first search).
+fn cycle_from(c: &Crate, start: &str) -> Option<Vec<String>> {
+    let mut stack = vec![(start.to_owned(), vec![start.to_owned()])];
+    let mut seen = BTreeSet::new();
+    while let Some((m, path)) = stack.pop() {
+        for n in c.edges.get(&m).into_iter().flatten() {
+            if n == start {
+                let mut cycle = path.clone();
+                cycle.push(n.clone());
+                return Some(cycle);
+            }
+            if seen.insert(n.clone()) {
+                let mut p = path.clone();
+                p.push(n.clone());
+                stack.push((n.clone(), p));
+            }
+        }
+    }
+    None
+}
+
+fn src(krate: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(krate)
+        .join("src")
+}
+
+#[test]
+fn no_module_imports_its_way_back_to_itself() {
+    for krate in ["engine", "lab", "reports"] {
+        let c = load(&src(krate));
+        assert!(
+            c.edges.len() > 3,
+            "{krate}: the import scan found almost nothing"
+        );
+        let cycles: Vec<String> = c
+            .modules
+            .iter()
+            .filter_map(|m| cycle_from(&c, m))
+            .map(|cycle| cycle.join(" -> "))
+            .collect();
+        assert!(
+            cycles.is_empty(),
+            "{krate} has module cycles:\n{}",
+            cycles.join("\n")
+        );
+    }
+}
+
+#[test]
+fn measurement_and_workloads_know_nothing_of_the_runner() {
+    let c = load(&src("lab"));
+    for m in c.modules.iter().filter(|m| m.starts_with("measure")) {
+        let deps = c.edges.get(m).cloned().unwrap_or_default();
+        assert!(
+            deps.iter()
+                .all(|d| !d.starts_with("backend") && !d.starts_with("runner")),
+            "{m} depends on {deps:?}"
+        );
+    }
+    for m in c
+        .modules
+        .iter()
+        .filter(|m| m.starts_with("workload") || m.starts_with("backend"))
+    {
+        let deps = c.edges.get(m).cloned().unwrap_or_default();
+        assert!(
+            deps.iter()
+                .all(|d| !d.starts_with("runner") && !d.starts_with("commands")),
+            "{m} depends on {deps:?}"
+        );
+    }
+}
+
+#[test]
+fn the_scan_sees_a_cycle_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lib.rs"), "mod a;\nmod b;\nmod c;\n").unwrap();
+    std::fs::write(dir.path().join("a.rs"), "use crate::b::Thing;\n").unwrap();
+    std::fs::write(
+        dir.path().join("b.rs"),
+        "use crate::{c::{self, Other}, x};\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.rs"),
+        "/// [`crate::b`] in a comment is no import\nfn f() { super::a::g(); }\n",
+    )
+    .unwrap();
+    let c = load(dir.path());
+    assert_eq!(cycle_from(&c, "a").unwrap(), ["a", "b", "c", "a"]);
+}
