@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use acorn_lab::backend::{Backend, BackendError, BackendInfo, QuerySpec, Result, Worker};
-use acorn_lab::doc::Doc;
+use acorn_lab::backend::{Backend, BackendError, BackendInfo, Page, QuerySpec, Result, Worker};
+use acorn_lab::doc::Value;
 use acorn_lab::runner::clock::FakeClock;
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
@@ -39,11 +39,12 @@ impl Backend for Stall {
         }
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(StallWorker(self))
+        Box::new(StallWorker(self, Page::default()))
     }
 }
 
-struct StallWorker<'a>(&'a Stall);
+/// The backend, and the (always empty) page its queries return.
+struct StallWorker<'a>(&'a Stall, Page);
 
 impl StallWorker<'_> {
     fn tick(&self) {
@@ -57,15 +58,15 @@ impl StallWorker<'_> {
 }
 
 impl Worker for StallWorker<'_> {
-    fn insert(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
         self.tick();
         Ok(())
     }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
         self.tick();
         Ok(None)
     }
-    fn update(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
         self.tick();
         Ok(())
     }
@@ -83,13 +84,13 @@ impl Worker for StallWorker<'_> {
         self.tick();
         Ok(0)
     }
-    fn batch_insert(&mut self, _: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
         self.tick();
         Ok(())
     }
-    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
         self.tick();
-        Ok(0)
+        Ok(&self.1)
     }
 }
 

@@ -45,6 +45,7 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
                     per_op.insert(op.clone(), merged);
                 }
                 m.per_op = per_op;
+                m.metrics = stats::merge_metrics([&m.metrics, &s.metrics]);
             }
         }
     }

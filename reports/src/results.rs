@@ -59,6 +59,20 @@ pub struct OpResult {
     pub max_ns: u64,
     pub mean_ns: f64,
     pub histogram: Histogram,
+    /// Heap allocations these operations made on the worker threads (the lab's counting
+    /// allocator), when counted; divide by `count` for allocations per operation. Absent
+    /// in files from before it was recorded, and for stores that allocate outside Rust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocations: Option<u64>,
+}
+
+impl OpResult {
+    /// Allocations per operation, when counted.
+    pub fn allocations_per_op(&self) -> Option<f64> {
+        self.allocations
+            .filter(|_| self.count > 0)
+            .map(|a| a as f64 / self.count as f64)
+    }
 }
 
 /// One measured repeat of one variant at one thread count.
@@ -76,6 +90,11 @@ pub struct RunResult {
     /// Operations completed in each interval of `interval_s` seconds.
     pub interval_s: f64,
     pub intervals: Vec<u64>,
+    /// What the backend counted during this phase (e.g. `cache_hits`, `cache_misses`, and
+    /// the derived `cache_hit_ratio`); empty for backends that count nothing and in files
+    /// from before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// The numbers that summarize a variant at one thread count, over its repeats.
@@ -94,7 +113,8 @@ pub struct VariantSummary {
     pub load_throughput: f64,
     pub bytes_per_item: Option<f64>,
     pub rss_bytes: Option<u64>,
-    /// Extra metrics the backend reports (e.g. `cache_hit_ratio`).
+    /// What the backend counted, summed over the repeats' measured phases, with ratios
+    /// derived from the sums (`cache_hits`, `cache_misses`, `cache_hit_ratio`).
     pub metrics: BTreeMap<String, f64>,
     /// Operation results merged over repeats (histograms merged exactly).
     pub per_op: BTreeMap<String, OpResult>,

@@ -2,20 +2,25 @@
 //! file per implementation.
 //!
 //! A `Backend` is shared by every thread of a run; each thread gets its own `Worker`, which
-//! owns whatever buffers it reuses. Every backend stores documents serialized and `read`
-//! returns a fully decoded [`Doc`], so serialization cost is part of what is measured.
+//! owns whatever buffers it reuses. Values are documents or opaque bytes ([`Value`], fixed
+//! per run by the dataset): every backend stores documents serialized and `read` returns
+//! them fully decoded, so serialization cost is part of what is measured; opaque bytes are
+//! stored and handed back as they are (`codec.rs` holds both ways, for every backend).
 
 use std::path::PathBuf;
 
-use crate::doc::Doc;
+use crate::doc::{Value, ValueShape};
+pub use page::Page;
 
 mod binary;
 mod btreemap;
 mod cached;
+mod codec;
 mod engine;
 mod ffi;
 mod fjall;
 mod noop;
+mod page;
 mod plain;
 mod pooled;
 mod redb;
@@ -103,7 +108,11 @@ pub enum QueryOrder {
 }
 
 /// The query every backend answers: documents under `prefix` with `value >= min_value`,
-/// ordered, then `skip` and `take`. Returns how many documents the page holds.
+/// ordered (ties in key order), then `skip` and `take`. Returns the page's keys. Every
+/// backend answers it by the same rule: each document is looked at once, reading only the
+/// fields the filter and order need (no allocation, no full decode); no document is
+/// decoded in full. Over opaque values only `min_value = None` and `order = Key` apply
+/// (they have no fields: the workload validator rejects the rest).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuerySpec {
     pub prefix: Vec<u8>,
@@ -123,8 +132,10 @@ pub trait Backend: Send + Sync {
     /// A handle for one thread. Workers of one backend run concurrently; each owns the
     /// buffers it reuses, so nothing on a worker's hot path is shared but the store.
     fn worker(&self) -> Box<dyn Worker + '_>;
-    /// Extra numbers for the report, read after the phases ran, e.g.
-    /// `("cache_hit_ratio", 0.93)`.
+    /// Counters for the report (e.g. `("cache_hits", 930.0)`), summed over the workers
+    /// dropped since the last call, then reset: the runner calls it after each phase (whose
+    /// workers are gone by then), so each phase gets its own. Workers count privately and
+    /// add their totals once, when dropped: nothing shared is written per operation.
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
@@ -135,41 +146,69 @@ pub trait Backend: Send + Sync {
 /// description says. An `Err` is counted against the operation by the runner and the run
 /// goes on.
 pub trait Worker {
-    /// Stores `doc` under `key`, serialized with the backend's format (whether or not the
-    /// key exists).
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
-    /// Reads `key` and fully decodes it (serialization cost is part of what is measured).
-    /// `None` when absent. The returned document is borrowed from the worker and lives
-    /// until the worker's next call.
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>>;
-    /// Replaces the document under `key` (stores it when absent, like `insert`).
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
+    /// Stores `value` under `key` (a document serialized with the backend's format; opaque
+    /// bytes as they are), whether or not the key exists. A value of the other kind than
+    /// the backend was opened for ([`Options::values`]) is an error.
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()>;
+    /// Reads `key`: a document fully decoded (serialization cost is part of what is
+    /// measured), opaque bytes copied out. `None` when absent. The value is borrowed from
+    /// the worker and lives until the worker's next call.
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>>;
+    /// Replaces the value under `key` (stores it when absent, like `insert`).
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()>;
     /// Removes `key`; returns whether it was there.
     fn delete(&mut self, key: &[u8]) -> Result<bool>;
-    /// Reads and decodes up to `limit` documents in key order from `start` (inclusive);
-    /// returns how many it read.
+    /// Reads (and decodes, as `read` does) up to `limit` values in key order from `start`
+    /// (inclusive); returns how many it read.
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize>;
     /// Stores every item atomically: after an `Err` none of them is visible (one batch,
     /// transaction or write set in every store).
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()>;
-    /// Answers `q` (see [`QuerySpec`]); returns how many documents the page holds.
-    fn query(&mut self, q: &QuerySpec) -> Result<usize>;
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()>;
+    /// Answers `q` (see [`QuerySpec`]): the page's keys, in order, borrowed from the worker
+    /// until its next call.
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page>;
+}
+
+/// What the `cached` variant does with a written value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CachePolicy {
+    /// A write puts the value it wrote into the cache; a delete removes it.
+    #[default]
+    WriteThrough,
+    /// A write or delete drops the cached value; the next read refills it from the tree.
+    Invalidate,
+}
+
+impl CachePolicy {
+    pub fn label(self) -> &'static str {
+        match self {
+            CachePolicy::WriteThrough => "write-through",
+            CachePolicy::Invalidate => "invalidate",
+        }
+    }
 }
 
 /// Settings a backend is opened with.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Decoded documents the `cached` variant keeps (AcornDB's default is 10k).
+    /// Decoded values the `cached` variant keeps (AcornDB's default is 10k).
     pub cache_capacity: usize,
+    pub cache_policy: CachePolicy,
     /// Where durable backends create their (temporary) directories.
     pub scratch_dir: PathBuf,
+    /// What the values are: documents, or opaque bytes ([`Value::Bytes`]) that every
+    /// backend stores as given, without a codec.
+    pub values: ValueShape,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             cache_capacity: 10_000,
+            cache_policy: CachePolicy::default(),
             scratch_dir: std::env::temp_dir(),
+            values: ValueShape::default(),
         }
     }
 }
@@ -211,7 +250,7 @@ pub fn registry() -> &'static [Registration] {
         "binary:durable", true => |o| binary::open(o, true);
         "ffi", false => |o| ffi::open(o, false);
         "ffi:durable", true => |o| ffi::open(o, true);
-        "btreemap", false => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
+        "btreemap", false => btreemap::open;
         "redb", false => |o| redb::open(o, false);
         "redb:durable", true => |o| redb::open(o, true);
         "fjall", true => |o| fjall::open(o, false);
@@ -243,25 +282,8 @@ pub fn open(name: &str, options: &Options) -> Result<Box<dyn Backend>> {
     (reg.open)(options)
 }
 
-/// JSON encoding for the peer stores (what a user of them would write).
-pub(crate) fn to_json(backend: &str, doc: &Doc) -> Result<Vec<u8>> {
-    serde_json::to_vec(doc).map_err(|e| store_err(backend, e))
-}
-
-pub(crate) fn from_json(backend: &str, bytes: &[u8]) -> Result<Doc> {
-    serde_json::from_slice(bytes).map_err(|e| store_err(backend, e))
-}
-
-/// Applies a query to `(key order) → (value, timestamp)` rows decoded by a peer that has no
-/// query engine: filter, order, skip, take. Returns the page size.
-pub(crate) fn page(mut rows: Vec<(i64, u64)>, q: &QuerySpec) -> usize {
-    if let Some(min) = q.min_value {
-        rows.retain(|(v, _)| *v >= min);
-    }
-    match q.order {
-        QueryOrder::Key => {}
-        QueryOrder::ValueDesc => rows.sort_by_key(|r| std::cmp::Reverse(r.0)),
-        QueryOrder::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
-    }
-    rows.len().saturating_sub(q.skip).min(q.take)
+/// The peers' format for documents: JSON, what a user of them would write (`Raw` when the
+/// values are opaque).
+pub(crate) fn peer_format(options: &Options) -> codec::Format {
+    codec::Format::for_values(codec::Format::Json, options.values.is_opaque())
 }

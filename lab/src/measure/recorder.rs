@@ -24,6 +24,9 @@ pub struct Recorder {
     hists: Vec<Hdr<u64>>,
     errors: Vec<u64>,
     samples: Vec<Vec<String>>,
+    /// Allocations made by each operation kind on the recording thread, when counted
+    /// (the counting allocator is installed).
+    allocations: Option<Vec<u64>>,
     /// Completions per interval of `interval_ns`, counted from `start_ns`.
     intervals: Vec<u64>,
     interval_ns: u64,
@@ -43,6 +46,7 @@ impl Recorder {
             hists: OpKind::ALL.iter().map(|_| histogram()).collect(),
             errors: vec![0; OpKind::ALL.len()],
             samples: vec![Vec::new(); OpKind::ALL.len()],
+            allocations: None,
             intervals: Vec::new(),
             interval_ns: interval_ns.max(1),
             start_ns,
@@ -64,8 +68,23 @@ impl Recorder {
         self.intervals[slot] += 1;
     }
 
+    /// Adds the allocations one operation of `kind` made (call it for every operation, or
+    /// for none: a recorder that was never told reports no allocation counts).
+    pub fn allocated(&mut self, kind: OpKind, allocations: u64) {
+        self.allocations
+            .get_or_insert_with(|| vec![0; OpKind::ALL.len()])[kind.index()] += allocations;
+    }
+
     /// Adds another thread's recording of the same phase (same interval length).
     pub fn merge(&mut self, other: Recorder) {
+        if let Some(theirs) = other.allocations {
+            let mine = self
+                .allocations
+                .get_or_insert_with(|| vec![0; OpKind::ALL.len()]);
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
         for (k, h) in other.hists.into_iter().enumerate() {
             let _ = self.hists[k].add(h);
             self.errors[k] += other.errors[k];
@@ -116,12 +135,13 @@ impl Recorder {
             .filter(|k| !self.hists[k.index()].is_empty())
             .map(|k| {
                 let i = k.index();
-                let r = stats::op_result(
+                let mut r = stats::op_result(
                     &self.hists[i],
                     self.errors[i],
                     self.samples[i].clone(),
                     elapsed_s,
                 );
+                r.allocations = self.allocations.as_ref().map(|a| a[i]);
                 (k.name().to_owned(), r)
             })
             .collect()
@@ -148,5 +168,22 @@ mod tests {
         assert_eq!(per_op["read"].error_samples, ["boom"]);
         assert_eq!(per_op["update"].errors, 1);
         assert!(!per_op.contains_key("delete"));
+        assert_eq!(per_op["read"].allocations, None, "never told: not counted");
+    }
+
+    #[test]
+    fn allocations_add_per_kind_across_threads() {
+        let mut a = Recorder::new(0, 10);
+        let mut b = Recorder::new(0, 10);
+        a.record(OpKind::Read, 5, 3, None);
+        a.allocated(OpKind::Read, 2);
+        b.record(OpKind::Read, 5, 3, None);
+        b.allocated(OpKind::Read, 3);
+        b.record(OpKind::Update, 5, 3, None);
+        b.allocated(OpKind::Update, 1);
+        a.merge(b);
+        let per_op = a.per_op(1.0);
+        assert_eq!(per_op["read"].allocations, Some(5));
+        assert_eq!(per_op["update"].allocations, Some(1));
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
-use crate::doc::Doc;
+use crate::doc::Value;
 use crate::machine;
 use crate::measure::alloc;
 use crate::workload::{Bound, Mode, Plan};
@@ -82,8 +82,8 @@ struct Loaded {
     rss: Option<u64>,
 }
 
-/// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
-/// spent inside the batch inserts only (generation is not timed).
+/// Writes the dataset (`plan.records` values) in batches of 1000; returns the time spent
+/// inside the batch inserts only (generation is not timed).
 fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
     let mut w = backend.worker();
     let ds = &plan.dataset;
@@ -91,11 +91,11 @@ fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
     let mut id = 0;
     while id < ds.records {
         let end = (id + 1000).min(ds.records);
-        let items: Vec<(Vec<u8>, Doc)> = (id..end)
+        let items: Vec<(Vec<u8>, Value)> = (id..end)
             .map(|i| {
                 let mut k = Vec::new();
                 write_key(&mut k, &ds.key_prefix, ds.key_width, i);
-                (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
+                (k, Value::generate(i, 0, plan.run.seed, &ds.value))
             })
             .collect();
         let t = std::time::Instant::now();
@@ -126,11 +126,27 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
     })
 }
 
-fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> RunResult {
+/// One measured phase as the results file keeps it. `metrics` are the backend's counters
+/// for this phase; allocation counts are dropped for stores that allocate outside Rust's
+/// allocator (they would count only the Rust side).
+fn run_result(
+    info: &backend::BackendInfo,
+    threads: usize,
+    repeat: u32,
+    p: &PhaseResult,
+    metrics: Vec<(String, f64)>,
+) -> RunResult {
     let elapsed_s = p.elapsed_ns as f64 / 1e9;
     let ops = p.recorded.ops();
+    let mut per_op = p.recorded.per_op(elapsed_s);
+    if !info.rust_heap {
+        for o in per_op.values_mut() {
+            o.allocations = None;
+        }
+    }
+    let metrics: BTreeMap<String, f64> = metrics.into_iter().collect();
     RunResult {
-        variant: variant.to_owned(),
+        variant: info.name.clone(),
         threads,
         repeat,
         elapsed_s,
@@ -141,9 +157,10 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
         } else {
             0.0
         },
-        per_op: p.recorded.per_op(elapsed_s),
+        per_op,
         interval_s: p.recorded.interval_ns() as f64 / 1e9,
         intervals: p.recorded.intervals().to_vec(),
+        metrics: stats::merge_metrics([&metrics]),
     }
 }
 
@@ -159,16 +176,20 @@ fn measure(
     stop: &AtomicBool,
     prof: &mut Profiling<'_>,
 ) -> Result<(Option<RunResult>, bool), BackendError> {
-    let name = loaded.backend.describe().name;
+    let info = loaded.backend.describe();
+    let name = info.name.clone();
     if repeat > 0 {
         fill(loaded.backend.as_ref(), plan)?;
     }
+    // Backend counters are per phase: what loading and warmup counted is dropped.
+    loaded.backend.metrics();
     if !plan.run.warmup.is_zero() {
         let mut warm = plan.clone();
         warm.run.bound = Bound::Duration(plan.run.warmup);
         if run_phase(loaded.backend.as_ref(), &warm, threads, true, clock, stop).stopped {
             return Ok((None, true));
         }
+        loaded.backend.metrics();
     }
     let p = match prof.dir.filter(|_| repeat == 0) {
         Some(dir) => {
@@ -183,7 +204,11 @@ fn measure(
         }
         None => run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop),
     };
-    Ok((Some(run_result(&name, threads, repeat, &p)), p.stopped))
+    let metrics = loaded.backend.metrics();
+    Ok((
+        Some(run_result(&info, threads, repeat, &p, metrics)),
+        p.stopped,
+    ))
 }
 
 /// Where flamegraphs go (if anywhere), and the files written so far.
@@ -255,7 +280,7 @@ fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -
         },
         bytes_per_item: loaded.bytes_per_item,
         rss_bytes: loaded.rss,
-        metrics: loaded.backend.metrics().into_iter().collect(),
+        metrics: stats::merge_metrics(mine.iter().map(|r| &r.metrics)),
         per_op,
     }
 }
@@ -270,8 +295,10 @@ pub fn run(
 ) -> Result<Results, BackendError> {
     let plan = adjust(plan, opts)?;
     let options = Options {
-        cache_capacity: plan.run.cache_capacity,
+        cache_capacity: plan.cache.capacity,
+        cache_policy: plan.cache.policy,
         scratch_dir: opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir),
+        values: plan.dataset.value,
     };
     let machine = machine::fingerprint();
     let started_at = machine::now_rfc3339();

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::clock::Clock;
 use crate::backend::{Backend, Worker};
-use crate::doc::{Doc, DocShape};
-use crate::measure::Recorder;
+use crate::doc::Value;
+use crate::measure::{alloc, Recorder};
 use crate::workload::{Bound, Op, OpKind, OpStream, Plan};
 
 /// What one phase measured, merged over threads.
@@ -35,11 +35,21 @@ pub fn write_key(buf: &mut Vec<u8>, prefix: &str, width: usize, id: u64) {
     }
 }
 
-/// Documents a thread writes, generated before timing starts.
-pub fn doc_pool(plan: &Plan, thread: usize, shape: &DocShape) -> Vec<Doc> {
+/// Values a thread writes, generated before timing starts.
+pub fn value_pool(plan: &Plan, thread: usize) -> Vec<Value> {
     (0..64u64)
-        .map(|i| Doc::generate(i, 1 + thread as u64, plan.run.seed, shape))
+        .map(|i| Value::generate(i, 1 + thread as u64, plan.run.seed, &plan.dataset.value))
         .collect()
+}
+
+/// What a thread reuses from one operation to the next, so the harness itself allocates
+/// nothing per operation once warm (allocations are counted per operation).
+#[derive(Default)]
+struct Scratch {
+    key: Vec<u8>,
+    batch: Vec<(Vec<u8>, Value)>,
+    /// The next version of a value, for read-modify-write.
+    next: Value,
 }
 
 struct ThreadOut {
@@ -53,19 +63,19 @@ fn execute(
     w: &mut dyn Worker,
     plan: &Plan,
     op: Op,
-    key: &mut Vec<u8>,
-    docs: &[Doc],
-    batch: &mut Vec<(Vec<u8>, Doc)>,
+    values: &[Value],
+    s: &mut Scratch,
 ) -> Result<(), String> {
-    let doc = &docs[(op.id % docs.len() as u64) as usize];
+    let value = &values[(op.id % values.len() as u64) as usize];
     let ds = &plan.dataset;
+    let key = &mut s.key;
     write_key(key, &ds.key_prefix, ds.key_width, op.id);
     let r = match op.kind {
-        OpKind::Read => w.read(key).map(|d| {
-            black_box(d.map(|d| d.id));
+        OpKind::Read => w.read(key).map(|v| {
+            black_box(v);
         }),
-        OpKind::Update => w.update(key, doc),
-        OpKind::Insert => w.insert(key, doc),
+        OpKind::Update => w.update(key, value),
+        OpKind::Insert => w.insert(key, value),
         OpKind::Delete => w.delete(key).map(|existed| {
             black_box(existed);
         }),
@@ -74,23 +84,23 @@ fn execute(
         }),
         OpKind::Rmw => match w.read(key) {
             Ok(found) => {
-                let mut next = found.cloned().unwrap_or_else(|| doc.clone());
-                next.value = (next.value + 1) % 1000;
-                w.update(key, &next)
+                s.next.assign(found.unwrap_or(value));
+                s.next.bump();
+                w.update(key, &s.next)
             }
             Err(e) => Err(e),
         },
-        OpKind::Query => w.query(&plan.query).map(|n| {
-            black_box(n);
+        OpKind::Query => w.query(&plan.query).map(|page| {
+            black_box(page.len());
         }),
         OpKind::Batch => {
-            batch.clear();
-            for i in 0..plan.run.batch_size as u64 {
-                let mut k = Vec::new();
-                write_key(&mut k, &ds.key_prefix, ds.key_width, op.id + i);
-                batch.push((k, docs[((op.id + i) % docs.len() as u64) as usize].clone()));
+            let n = plan.run.batch_size;
+            s.batch.resize_with(n, Default::default);
+            for (i, (k, v)) in (0u64..).zip(s.batch.iter_mut()) {
+                write_key(k, &ds.key_prefix, ds.key_width, op.id + i);
+                v.assign(&values[((op.id + i) % values.len() as u64) as usize]);
             }
-            w.batch_insert(batch)
+            w.batch_insert(&s.batch)
         }
     };
     r.map_err(|e| e.to_string())
@@ -107,7 +117,7 @@ struct Shared<'a> {
     interval_ns: u64,
 }
 
-fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut {
+fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> ThreadOut {
     let Shared {
         backend,
         plan,
@@ -117,8 +127,8 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         interval_ns,
     } = cx;
     let mut w = backend.worker();
-    let mut key = Vec::with_capacity(64);
-    let mut batch = Vec::new();
+    let mut scratch = Scratch::default();
+    let counting = alloc::counting();
     let gap = per_thread_rate.map(|r| (1e9 / r) as u64);
     let start = clock.now_ns();
     let mut recorded = Recorder::new(start, interval_ns);
@@ -153,7 +163,11 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
             }
             None => prev,
         };
-        let result = execute(w.as_mut(), plan, op, &mut key, docs, &mut batch);
+        let allocations = alloc::thread_allocations();
+        let result = execute(w.as_mut(), plan, op, values, &mut scratch);
+        if counting {
+            recorded.allocated(op.kind, alloc::thread_allocations() - allocations);
+        }
         let now = clock.now_ns();
         recorded.record(
             op.kind,
@@ -201,8 +215,8 @@ pub fn run_phase(
             .map(|t| {
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
                 let stream = OpStream::new(&spec, stream_thread, threads);
-                let docs = doc_pool(plan, t, &plan.dataset.doc);
-                s.spawn(move || thread_loop(cx, stream, &docs))
+                let values = value_pool(plan, t);
+                s.spawn(move || thread_loop(cx, stream, &values))
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()

@@ -12,4 +12,4 @@ pub use acorn_reports::OpKind;
 pub use context::WorkloadError;
 pub use ops::{Op, OpStream, StreamSpec};
 pub use plan::Plan;
-pub use sections::{Bound, Dataset, Mix, Mode, RunSettings, DEFAULT_VARIANTS};
+pub use sections::{Bound, CacheSettings, Dataset, Mix, Mode, RunSettings, DEFAULT_VARIANTS};

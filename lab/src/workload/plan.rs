@@ -10,7 +10,7 @@ use super::context::{from_toml, line_col, Ctx, WorkloadError};
 use super::keys::Distribution;
 use super::ops::StreamSpec;
 use super::sections::{query_from_spec, target_from_spec, variants_from_spec};
-use super::sections::{Dataset, Mix, RunSettings};
+use super::sections::{CacheSettings, Dataset, Mix, RunSettings};
 use super::spec::WorkloadSpec;
 use crate::backend::QuerySpec;
 use acorn_reports::targets::Target;
@@ -28,6 +28,7 @@ pub struct Plan {
     pub run: RunSettings,
     pub mix: Mix,
     pub distribution: Distribution,
+    pub cache: CacheSettings,
     pub query: QuerySpec,
     pub targets: Vec<Target>,
 }
@@ -90,7 +91,8 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
     let run = RunSettings::from_spec(cx, spec.run.as_ref())?;
     let mix = Mix::from_spec(cx, &spec.mix)?;
     let distribution = Distribution::from_spec(cx, spec.distribution.as_ref())?;
-    let query = query_from_spec(cx, spec.query.as_ref(), &dataset.key_prefix)?;
+    let cache = CacheSettings::from_spec(cx, spec.cache.as_ref(), spec.run.as_ref())?;
+    let query = query_from_spec(cx, spec.query.as_ref(), &dataset)?;
     let targets = spec
         .targets
         .iter()
@@ -105,6 +107,7 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
         run,
         mix,
         distribution,
+        cache,
         query,
         targets,
     })
