@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 /// One stored document. Every backend stores it serialized; reads return it fully decoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "codec-bench",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 pub struct Doc {
     pub id: u64,
     /// 0..1000; queries filter and sort on it.

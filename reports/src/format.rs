@@ -69,6 +69,25 @@ pub fn verdict_label(v: Verdict) -> &'static str {
     }
 }
 
+/// Allocations per operation ("0", "1.0", "19.4"); "n/a" when not counted.
+pub fn allocations(per_op: Option<f64>) -> String {
+    match per_op {
+        None => "n/a".into(),
+        Some(0.0) => "0".into(),
+        Some(a) => format!("{a:.1}"),
+    }
+}
+
+/// How many times faster one rate is than another ("2.6×").
+pub fn times(ratio: f64) -> String {
+    format!("{ratio:.2}×")
+}
+
+/// A fraction as a percentage ("87.3%").
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
 /// A variant at a thread count, as charts and winners name it ("plain ×2").
 pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
@@ -88,5 +107,10 @@ mod tests {
         assert_eq!(human_ns(3e9), "3.00 s");
         assert_eq!(human(Unit::Bytes, 2048.0), "2.0 KB");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
+        assert_eq!(allocations(Some(0.0)), "0");
+        assert_eq!(allocations(Some(19.44)), "19.4");
+        assert_eq!(allocations(None), "n/a");
+        assert_eq!(times(2.567), "2.57×");
+        assert_eq!(percent(0.8734), "87.3%");
     }
 }

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::charts;
-use crate::format::{human, human_ns, variant_threads, Unit};
+use crate::format::{allocations, human, human_ns, Unit};
 use crate::results::Results;
+use crate::winners::winners;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering the report failed: {0}")]
@@ -33,6 +34,8 @@ struct Row {
     max: String,
     mean: String,
     errors: u64,
+    /// Allocations per operation ("n/a" when not counted).
+    allocs: String,
     best: bool,
 }
 
@@ -40,15 +43,6 @@ struct Row {
 struct Operation {
     name: String,
     rows: Vec<Row>,
-}
-
-#[derive(Serialize)]
-struct Winner {
-    op: String,
-    fastest: String,
-    fastest_rate: String,
-    lowest_p99: String,
-    p99: String,
 }
 
 #[derive(Serialize)]
@@ -82,7 +76,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
         .map_err(|e| HtmlError(e.to_string()))?;
-    let (operations, winners) = operations(results);
+    let operations = operations(results);
     let mut cx = tera::Context::new();
     cx.insert(
         "baseline",
@@ -103,7 +97,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     cx.insert("started_at", &results.started_at);
     cx.insert("machine", &results.machine);
     cx.insert("targets", &results.targets);
-    cx.insert("winners", &winners);
+    cx.insert("winners", &winners(results));
     cx.insert("charts", &charts(results));
     cx.insert("operations", &operations);
     cx.insert("backends", &backends(results));
@@ -132,35 +126,27 @@ fn charts(results: &Results) -> Vec<Chart> {
     list
 }
 
-/// One table per operation, and the winner of each.
-fn operations(results: &Results) -> (Vec<Operation>, Vec<Winner>) {
+/// One table per operation; the fastest row at each thread count is marked.
+fn operations(results: &Results) -> Vec<Operation> {
     let ops: BTreeSet<&String> = results
         .summaries
         .iter()
         .flat_map(|s| s.per_op.keys())
         .collect();
     let mut operations = Vec::new();
-    let mut winners = Vec::new();
     for op in ops {
         let present: Vec<_> = results
             .summaries
             .iter()
             .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
             .collect();
-        let fastest = present
-            .iter()
-            .max_by(|a, b| a.1.throughput.total_cmp(&b.1.throughput));
-        let lowest = present.iter().min_by_key(|(_, o)| o.p99_ns);
-        if let (Some(f), Some(l)) = (fastest, lowest) {
-            winners.push(Winner {
-                op: op.clone(),
-                fastest: variant_threads(&f.0.variant, f.0.threads),
-                fastest_rate: human(Unit::Rate, f.1.throughput),
-                lowest_p99: variant_threads(&l.0.variant, l.0.threads),
-                p99: human_ns(l.1.p99_ns as f64),
-            });
-        }
-        let best = fastest.map(|f| (f.0.variant.as_str(), f.0.threads));
+        let best = |threads: usize| {
+            present
+                .iter()
+                .filter(|(s, _)| s.threads == threads)
+                .max_by(|a, b| a.1.throughput.total_cmp(&b.1.throughput))
+                .map(|(s, _)| s.variant.as_str())
+        };
         let rows = present
             .iter()
             .map(|(s, o)| Row {
@@ -175,7 +161,8 @@ fn operations(results: &Results) -> (Vec<Operation>, Vec<Winner>) {
                 max: human_ns(o.max_ns as f64),
                 mean: human_ns(o.mean_ns),
                 errors: o.errors,
-                best: best == Some((s.variant.as_str(), s.threads)),
+                allocs: allocations(o.allocations_per_op()),
+                best: best(s.threads) == Some(s.variant.as_str()),
             })
             .collect();
         operations.push(Operation {
@@ -183,7 +170,7 @@ fn operations(results: &Results) -> (Vec<Operation>, Vec<Winner>) {
             rows,
         });
     }
-    (operations, winners)
+    operations
 }
 
 /// What each variant is, once per variant.

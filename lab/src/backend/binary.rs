@@ -3,11 +3,13 @@
 //! no allocation once warm); writes encode into the worker's reused buffer.
 //!
 //! Why postcard and not a zero-copy format such as rkyv: measured side by side
-//! (`cargo bench -p acorn-lab --features codec-bench --bench codec`, docs/PERFORMANCE.md),
-//! postcard decoding in place into a reused document is as fast as rkyv's validated access
-//! to an archived document, and a read here must hand over a `Doc` like every other
-//! variant's (rkyv would then deserialize, allocating every string); rkyv's archive also
-//! wants aligned bytes, which an acorn record does not promise. Why not the seed's bincode:
+//! (`cargo bench -p acorn-lab --features codec-bench --bench codec`; numbers in
+//! docs/PERFORMANCE.md), rkyv's validated access to an archive is somewhat faster than
+//! postcard decoding in place, but it hands over an archive, not a `Doc`: a read here must
+//! hand over a `Doc` like every other variant's, and rkyv's access plus deserialization
+//! (every string allocated) is slower than postcard in place. rkyv's archive also wants
+//! aligned bytes, which an acorn record does not promise (copying first makes it slower
+//! still). Why not the seed's bincode:
 //! RUSTSEC-2025-0141 (2025-12-16) records that the bincode team ceased development
 //! permanently, and lists postcard among the alternatives; postcard is maintained,
 //! serde-native, and its varint format is compact.

@@ -1,16 +1,22 @@
-//! `cached`: `plain` plus a shared cache of decoded values (quick_cache: sharded,
+//! `cached`: `pooled` plus a shared cache of decoded values (quick_cache: sharded,
 //! concurrent, no global lock, so readers on several threads do not queue on one mutex as
 //! they would around the `lru` crate). A hit hands out an `Arc<Value>`: no decode, no copy.
 //!
 //! Policies (`[cache] policy` in a workload): `write-through` (the default) puts the value a
-//! write just stored into the cache (it is in hand already, decoded: a clone, not a
-//! decode), so hot keys stay cached under writes; `invalidate` drops the cached value and
-//! lets the next read refill it. A delete removes the entry under both.
+//! write just stored into the cache (it is in hand already, decoded: a copy, not a decode),
+//! so hot keys stay cached under writes; `invalidate` drops the cached value and lets the
+//! next read refill it. A delete removes the entry under both.
 //!
 //! Ordering: a reader that misses fills the cache from the tree; a writer changes the tree
 //! and then the cache. Both hold the same per-key stripe lock for the whole step, so a fill
 //! can never put back a value that a concurrent write already replaced, and a writer's
 //! cache update never lands after a newer writer's.
+//!
+//! Recycling: a decoded document is fifteen allocations. A value the cache evicts (handed
+//! back by a quick_cache lifecycle hook to the worker whose insert evicted it), a deleted
+//! one, or the last read's once nobody holds it, becomes the worker's spare; a miss decodes
+//! into a spare in place and a write copies into one, so a warm cache allocates nothing
+//! to fill or to write through. A write of a cached value nobody holds copies into it.
 //!
 //! Counting: each worker counts its hits and misses in plain fields and adds them to the
 //! backend's totals once, when dropped; nothing shared is written per read.
@@ -18,7 +24,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use quick_cache::sync::Cache;
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
+use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
 use super::{Backend, BackendInfo, CachePolicy, Options, Page, QuerySpec, Result, Worker};
@@ -26,9 +34,34 @@ use crate::doc::Value;
 
 const STRIPES: usize = 64;
 
+/// Keys up to 32 bytes live inside the cache entry: a lookup compares them without
+/// following a pointer to another cache line.
+type CacheKey = SmallVec<[u8; 32]>;
+
+/// Spare values a worker keeps for reuse.
+const SPARES: usize = 4;
+
+/// Hands the values one insert evicted back to the inserting worker.
+#[derive(Clone, Copy, Debug, Default)]
+struct Recycle;
+
+impl Lifecycle<CacheKey, Arc<Value>> for Recycle {
+    type RequestState = SmallVec<[Arc<Value>; 2]>;
+
+    fn begin_request(&self) -> Self::RequestState {
+        SmallVec::new()
+    }
+
+    fn on_evict(&self, evicted: &mut Self::RequestState, _key: CacheKey, val: Arc<Value>) {
+        evicted.push(val);
+    }
+}
+
+type ValueCache = Cache<CacheKey, Arc<Value>, UnitWeighter, DefaultHashBuilder, Recycle>;
+
 pub(crate) struct CachedBackend {
     engine: EngineBackend,
-    cache: Cache<Vec<u8>, Arc<Value>>,
+    cache: ValueCache,
     capacity: usize,
     policy: CachePolicy,
     stripes: Vec<Mutex<()>>,
@@ -51,12 +84,18 @@ fn stripe_of(key: &[u8]) -> usize {
 
 impl CachedBackend {
     fn new(options: &Options, durable: bool) -> Result<CachedBackend> {
-        let mut variant = super::plain::VARIANT;
+        let mut variant = super::pooled::VARIANT;
         variant.name = "cached";
         let capacity = options.cache_capacity.max(1);
         Ok(CachedBackend {
             engine: EngineBackend::open(variant, options, durable)?,
-            cache: Cache::new(capacity),
+            cache: Cache::with(
+                capacity,
+                capacity as u64,
+                UnitWeighter,
+                DefaultHashBuilder::default(),
+                Recycle,
+            ),
             capacity,
             policy: options.cache_policy,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -70,6 +109,7 @@ impl CachedBackend {
             b: self,
             inner: self.engine.worker(),
             last: None,
+            spares: Vec::with_capacity(SPARES),
             hits: 0,
             misses: 0,
         }
@@ -79,19 +119,6 @@ impl CachedBackend {
         self.stripes[stripe]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// After a write of `key` under its stripe lock: the value it stored (write-through),
-    /// or nothing (invalidate, a delete, or a write that failed and left the tree unknown).
-    fn settle(&self, key: &[u8], written: Option<&Value>) {
-        match (self.policy, written) {
-            (CachePolicy::WriteThrough, Some(v)) => {
-                self.cache.insert(key.to_vec(), Arc::new(v.clone()));
-            }
-            _ => {
-                self.cache.remove(key);
-            }
-        }
     }
 }
 
@@ -135,6 +162,8 @@ struct CachedWorker<'a> {
     inner: EngineWorker<'a>,
     /// Keeps the value handed out by the last read alive.
     last: Option<Arc<Value>>,
+    /// Values nobody else holds, to decode or copy into (at most `SPARES`).
+    spares: Vec<Arc<Value>>,
     hits: u64,
     misses: u64,
 }
@@ -147,25 +176,111 @@ impl Drop for CachedWorker<'_> {
 }
 
 impl CachedWorker<'_> {
+    /// Keeps `v` as a spare if nobody else holds it and there is room; drops it otherwise.
+    fn recycle(&mut self, mut v: Arc<Value>) {
+        if self.spares.len() < SPARES && Arc::get_mut(&mut v).is_some() {
+            self.spares.push(v);
+        }
+    }
+
+    /// A value nobody else holds: a spare, or a new (empty) one.
+    fn spare(&mut self) -> Arc<Value> {
+        self.spares.pop().unwrap_or_default()
+    }
+
+    /// Inserts into the cache; whatever the insert evicted becomes a spare.
+    fn insert_cached(&mut self, key: CacheKey, v: Arc<Value>) {
+        for evicted in self.b.cache.insert_with_lifecycle(key, v) {
+            self.recycle(evicted);
+        }
+    }
+
+    /// A copy of `v` in a value nobody else holds.
+    fn copy_of(&mut self, v: &Value) -> Arc<Value> {
+        let mut copy = self.spare();
+        match Arc::get_mut(&mut copy) {
+            Some(c) => c.assign(v),
+            None => copy = Arc::new(v.clone()),
+        }
+        copy
+    }
+
     /// Writes `value` to the tree and settles the cache, under the key's stripe lock.
     fn write(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        // The last read's value is no longer handed out: the cache may reuse it.
+        if let Some(last) = self.last.take() {
+            self.recycle(last);
+        }
         let _stripe = self.b.lock(stripe_of(key));
         let out = self.inner.put(key, value);
-        self.b.settle(key, out.is_ok().then_some(value));
+        match (self.b.policy, &out) {
+            (CachePolicy::WriteThrough, Ok(())) => self.store(key, value),
+            _ => self.forget(key),
+        }
         out
+    }
+
+    /// Write-through: `v` goes into the cache under `key`, copied into the cached value
+    /// itself when nobody holds it (the entry also keeps its place in the eviction order),
+    /// else into a spare.
+    fn store(&mut self, key: &[u8], v: &Value) {
+        let key = CacheKey::from_slice(key);
+        let in_place = self
+            .b
+            .cache
+            .entry(&key, None, |_, cached| match Arc::get_mut(cached) {
+                Some(c) => {
+                    c.assign(v);
+                    EntryAction::Retain(true)
+                }
+                None => EntryAction::Retain(false),
+            });
+        match in_place {
+            EntryResult::Retained(true) => {}
+            EntryResult::Vacant(slot) => {
+                let copy = self.copy_of(v);
+                if let Ok(evicted) = slot.insert_with_lifecycle(copy) {
+                    for e in evicted {
+                        self.recycle(e);
+                    }
+                }
+            }
+            _ => {
+                let copy = self.copy_of(v);
+                self.insert_cached(key, copy);
+            }
+        }
+    }
+
+    /// Drops `key` from the cache (its value becomes a spare if nobody holds it).
+    fn forget(&mut self, key: &[u8]) {
+        if let Some((_, v)) = self.b.cache.remove(key) {
+            self.recycle(v);
+        }
     }
 
     /// A miss: reads the tree and caches what it read, both under the key's stripe lock,
     /// so no write of the key can land in between. `between` runs in that gap (a test
-    /// tries to write there).
+    /// tries to write there). The value is decoded in place into a spare.
     fn fill(&mut self, key: &[u8], between: impl FnOnce()) -> Result<Option<Arc<Value>>> {
         let _stripe = self.b.lock(stripe_of(key));
-        if !self.inner.fetch(key)? {
+        let mut v = self.spare();
+        let found = match Arc::get_mut(&mut v) {
+            Some(out) => self.inner.fetch_into(key, out)?,
+            // Spares are held by nobody else; were one not, decode into a new value.
+            None => {
+                let mut fresh = Value::default();
+                let found = self.inner.fetch_into(key, &mut fresh)?;
+                v = Arc::new(fresh);
+                found
+            }
+        };
+        if !found {
+            self.recycle(v);
             return Ok(None);
         }
         between();
-        let v = Arc::new(std::mem::take(&mut self.inner.value));
-        self.b.cache.insert(key.to_vec(), Arc::clone(&v));
+        self.insert_cached(CacheKey::from_slice(key), Arc::clone(&v));
         Ok(Some(v))
     }
 }
@@ -176,15 +291,20 @@ impl Worker for CachedWorker<'_> {
     }
 
     fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
-        if let Some(v) = self.b.cache.get(key) {
+        let v = if let Some(v) = self.b.cache.get(key) {
             self.hits += 1;
-            return Ok(Some(&**self.last.insert(v)));
+            v
+        } else {
+            self.misses += 1;
+            match self.fill(key, || {})? {
+                None => return Ok(None),
+                Some(v) => v,
+            }
+        };
+        if let Some(old) = self.last.replace(v) {
+            self.recycle(old);
         }
-        self.misses += 1;
-        Ok(match self.fill(key, || {})? {
-            None => None,
-            Some(v) => Some(&**self.last.insert(v)),
-        })
+        Ok(self.last.as_deref())
     }
 
     fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
@@ -194,7 +314,7 @@ impl Worker for CachedWorker<'_> {
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
         let _stripe = self.b.lock(stripe_of(key));
         let out = self.inner.delete(key);
-        self.b.settle(key, None);
+        self.forget(key);
         out
     }
 
@@ -204,17 +324,21 @@ impl Worker for CachedWorker<'_> {
 
     fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         // Hold every stripe a batch touches, in stripe order, so fills cannot interleave.
+        let b = self.b;
         let mut touched = [false; STRIPES];
         for (key, _) in items {
             touched[stripe_of(key)] = true;
         }
         let held: Vec<_> = (0..STRIPES)
             .filter(|s| touched[*s])
-            .map(|s| self.b.lock(s))
+            .map(|s| b.lock(s))
             .collect();
         let out = self.inner.batch_insert(items);
         for (key, value) in items {
-            self.b.settle(key, out.is_ok().then_some(value));
+            match (b.policy, &out) {
+                (CachePolicy::WriteThrough, Ok(())) => self.store(key, value),
+                _ => self.forget(key),
+            }
         }
         drop(held);
         out

@@ -14,7 +14,8 @@ use super::{
 };
 use crate::doc::Value;
 
-/// The path every operation of a variant takes between the tree and a [`Value`].
+/// The path every operation of a variant takes between the tree and a [`Value`] (queries
+/// decode no document, so they read borrowed views under both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Access {
     /// The straightforward way: reads copy the nut out (`crack`, owned iteration and query
@@ -155,6 +156,14 @@ impl EngineWorker<'_> {
 
     /// Reads and decodes into `self.value`; false when absent.
     pub(crate) fn fetch(&mut self, key: &[u8]) -> Result<bool> {
+        let mut value = std::mem::take(&mut self.value);
+        let found = self.fetch_into(key, &mut value);
+        self.value = value;
+        found
+    }
+
+    /// Reads and decodes into `out` (in place when pooled); false when absent.
+    pub(crate) fn fetch_into(&self, key: &[u8], out: &mut Value) -> Result<bool> {
         let b = self.b;
         let key = key_str(&b.name, key)?;
         let (format, how) = (b.format, b.variant.access.decode());
@@ -163,10 +172,10 @@ impl EngineWorker<'_> {
                 .tree
                 .crack(key)
                 .map_err(|e| b.err(e))?
-                .map(|nut| format.decode(&nut.value, &mut self.value, how)),
+                .map(|nut| format.decode(&nut.value, out, how)),
             Access::Pooled => b
                 .tree
-                .crack_with(key, |n| format.decode(n.value, &mut self.value, how))
+                .crack_with(key, |n| format.decode(n.value, out, how))
                 .map_err(|e| b.err(e))?,
         };
         match decoded {
@@ -178,7 +187,9 @@ impl EngineWorker<'_> {
     /// The engine's own query, with the filter and the order read from one look at each
     /// value: a value that does not match gets no order key, so it sorts after every
     /// match, and the page ends where the matches do (the order key is computed once per
-    /// value, which is also how the matches are counted). Only keys are copied out.
+    /// value, which is also how the matches are counted). A query decodes no document, so
+    /// every variant reads borrowed views (the access path is about decoding) and copies
+    /// out only the page's keys.
     fn query_page(&mut self, q: &QuerySpec) -> Result<()> {
         let b = self.b;
         let format = b.format;
@@ -194,27 +205,19 @@ impl EngineWorker<'_> {
         } else if reads_fields(q) {
             query = query.filter_raw(move |v| select(q, format, v).is_some());
         }
-        let query = query.skip(q.skip).take(q.take);
         let page = &mut self.page;
         page.clear();
         let mut at = q.skip;
-        let mut keep = |key: &[u8]| {
-            if !sorted || at < matches.get() {
-                page.push(key);
-            }
-            at += 1;
-        };
-        match b.variant.access {
-            Access::Copy => {
-                for nut in query.collect().map_err(|e| b.err(e))? {
-                    keep(nut.key.as_bytes());
+        query
+            .skip(q.skip)
+            .take(q.take)
+            .for_each(|n| {
+                if !sorted || at < matches.get() {
+                    page.push(n.key.as_bytes());
                 }
-            }
-            Access::Pooled => query
-                .for_each(|n| keep(n.key.as_bytes()))
-                .map_err(|e| b.err(e))?,
-        }
-        Ok(())
+                at += 1;
+            })
+            .map_err(|e| b.err(e))
     }
 }
 

@@ -43,12 +43,13 @@ impl Page {
     }
 }
 
-/// The order key of a query: what `ValueDesc` or `Newest` sorts on, descending.
-pub(crate) fn order_key(order: QueryOrder, f: QueryFields) -> i128 {
+/// The order key of a query: what `ValueDesc` or `Newest` sorts on, descending, as one
+/// `u64` that orders the same (a value's sign bit flipped).
+pub(crate) fn order_key(order: QueryOrder, f: QueryFields) -> u64 {
     match order {
         QueryOrder::Key => 0,
-        QueryOrder::ValueDesc => i128::from(f.value),
-        QueryOrder::Newest => i128::from(f.timestamp),
+        QueryOrder::ValueDesc => (f.value as u64) ^ (1 << 63),
+        QueryOrder::Newest => f.timestamp,
     }
 }
 
@@ -59,7 +60,7 @@ pub(crate) fn reads_fields(q: &QuerySpec) -> bool {
 
 /// The filter and order key of one stored value under `q`, from one look at its fields:
 /// `None` when it does not match (or is no document, so has no fields).
-pub(crate) fn select(q: &QuerySpec, format: Format, value: &[u8]) -> Option<i128> {
+pub(crate) fn select(q: &QuerySpec, format: Format, value: &[u8]) -> Option<u64> {
     if !reads_fields(q) {
         return Some(0);
     }
@@ -74,7 +75,7 @@ pub(crate) fn select(q: &QuerySpec, format: Format, value: &[u8]) -> Option<i128
 #[derive(Debug, Default)]
 pub(crate) struct Pager {
     /// Matching rows to sort: (order key, start and end of the row's key in `keys`).
-    rows: Vec<(i128, usize, usize)>,
+    rows: Vec<(u64, usize, usize)>,
     keys: Vec<u8>,
     /// Matches passed over by `skip` (key order only).
     skipped: usize,
@@ -157,6 +158,17 @@ mod tests {
         page.keys()
             .map(|k| String::from_utf8_lossy(k).into_owned())
             .collect()
+    }
+
+    #[test]
+    fn order_keys_order_like_the_fields() {
+        let f = |value, timestamp| QueryFields { value, timestamp };
+        let values = [i64::MIN, -5, -1, 0, 1, 999, i64::MAX];
+        for w in values.windows(2) {
+            let (a, b) = (f(w[0], 0), f(w[1], 0));
+            assert!(order_key(QueryOrder::ValueDesc, a) < order_key(QueryOrder::ValueDesc, b));
+        }
+        assert!(order_key(QueryOrder::Newest, f(0, 1)) < order_key(QueryOrder::Newest, f(0, 2)));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
 use super::{Backend, Options, Result};
 
-const VARIANT: Variant = Variant {
+pub(crate) const VARIANT: Variant = Variant {
     name: "pooled",
     format: Format::Json,
     access: Access::Pooled,
