@@ -25,11 +25,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
-use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
 use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
-use super::{Backend, BackendInfo, CachePolicy, Options, Page, QuerySpec, Result, Worker};
+use super::{
+    Backend, BackendInfo, CachePolicy, Options, OrStore, Page, QuerySpec, Result, Worker,
+};
 use crate::doc::Value;
 
 const STRIPES: usize = 64;
@@ -37,6 +39,10 @@ const STRIPES: usize = 64;
 /// Keys up to 32 bytes live inside the cache entry: a lookup compares them without
 /// following a pointer to another cache line.
 type CacheKey = SmallVec<[u8; 32]>;
+
+/// Cache shards, each with its own lock: more than quick_cache's default (4 per core), so
+/// threads reading different hot keys rarely share a lock word.
+const SHARDS: usize = 64;
 
 /// Spare values a worker keeps for reuse.
 const SPARES: usize = 4;
@@ -89,9 +95,13 @@ impl CachedBackend {
         let capacity = options.cache_capacity.max(1);
         Ok(CachedBackend {
             engine: EngineBackend::open(variant, options, durable)?,
-            cache: Cache::with(
-                capacity,
-                capacity as u64,
+            cache: Cache::with_options(
+                OptionsBuilder::new()
+                    .estimated_items_capacity(capacity)
+                    .weight_capacity(capacity as u64)
+                    .shards(SHARDS)
+                    .build()
+                    .or_store("cached")?,
                 UnitWeighter,
                 DefaultHashBuilder::default(),
                 Recycle,
