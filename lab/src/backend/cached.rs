@@ -29,9 +29,7 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
 use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
-use super::{
-    Backend, BackendInfo, CachePolicy, Options, OrStore, Page, QuerySpec, Result, Worker,
-};
+use super::{Backend, BackendInfo, CachePolicy, Options, OrStore, Page, QuerySpec, Result, Worker};
 use crate::doc::Value;
 
 const STRIPES: usize = 64;
