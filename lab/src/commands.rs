@@ -19,6 +19,15 @@ fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
 }
 
+/// Loads a workload file (TOML or YCSB properties) and prints its warnings.
+fn load_plan(path: &Path) -> Result<Plan, LabError> {
+    let plan = Plan::load(path)?;
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    Ok(plan)
+}
+
 /// Sets a handler so the first Ctrl-C finishes the current phase and the second quits.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -47,7 +56,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let plans = args
         .files
         .iter()
-        .map(|f| Plan::load(f))
+        .map(|f| load_plan(f))
         .collect::<Result<Vec<_>, _>>()?;
     let stop = interrupt_flag();
     let mut exit = Exit::Success;
@@ -142,7 +151,7 @@ pub fn report(
 pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     let mut bad = false;
     for f in files {
-        match Plan::load(f) {
+        match load_plan(f) {
             Ok(p) => println!(
                 "{}: ok ({}, {} variants, {} records)",
                 f.display(),
@@ -157,6 +166,20 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
         }
     }
     Ok(if bad { Exit::BadInput } else { Exit::Success })
+}
+
+/// `lab sample`: the first stream of a workload, one operation per line, on stdout.
+pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError> {
+    let plan = load_plan(file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match crate::workload::sample::write(&plan, ops, seed, &mut out) {
+        // `lab sample ... | head` closes the pipe early: not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(LabError::output(Path::new("<stdout>"), e))
+        }
+        _ => Ok(Exit::Success),
+    }
 }
 
 /// `lab list`: the backends, and the workloads in `workloads/`.

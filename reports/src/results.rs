@@ -76,6 +76,14 @@ pub struct RunResult {
     /// Operations completed in each interval of `interval_s` seconds.
     pub interval_s: f64,
     pub intervals: Vec<u64>,
+    /// Open loop: operations that fell due before the end of the phase but were never run
+    /// (the backlog was more than a whole phase long). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The numbers that summarize a variant at one thread count, over its repeats.

@@ -4,10 +4,13 @@
 
 pub mod clock;
 pub mod phase;
+mod restore;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -20,7 +23,7 @@ use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
 use clock::Clock;
-use phase::{run_phase, write_key, PhaseResult};
+use phase::{run_phase, PhaseResult};
 
 /// How to run, beyond what the workload file says.
 #[derive(Clone, Debug, Default)]
@@ -80,6 +83,8 @@ struct Loaded {
     load_s: f64,
     bytes_per_item: Option<f64>,
     rss: Option<u64>,
+    /// Ids the last measured phase inserted, removed before the next repeat.
+    inserted: Mutex<Range<u64>>,
 }
 
 /// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
@@ -94,7 +99,7 @@ fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
         let items: Vec<(Vec<u8>, Doc)> = (id..end)
             .map(|i| {
                 let mut k = Vec::new();
-                write_key(&mut k, &ds.key_prefix, ds.key_width, i);
+                ds.write_key(&mut k, i);
                 (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
             })
             .collect();
@@ -123,6 +128,7 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
         rss: acorn::monitor::ResourceMonitor::memory_usage()
             .ok()
             .map(|m| m.resident_bytes),
+        inserted: Mutex::new(0..0),
     })
 }
 
@@ -144,12 +150,13 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
         per_op: p.recorded.per_op(elapsed_s),
         interval_s: p.recorded.interval_ns() as f64 / 1e9,
         intervals: p.recorded.intervals().to_vec(),
+        dropped: p.dropped,
     }
 }
 
 /// Restores the dataset, then runs warmup and measure for one variant; `None` when stopped
-/// before measuring. Restoring (rewriting every record, untimed) makes each repeat start
-/// from the same data even when the mix deletes or overwrites.
+/// before measuring. Restoring (see `restore.rs`) makes each repeat start from the same
+/// data even when the mix inserts, deletes or overwrites.
 fn measure(
     loaded: &Loaded,
     plan: &Plan,
@@ -159,30 +166,39 @@ fn measure(
     stop: &AtomicBool,
     prof: &mut Profiling<'_>,
 ) -> Result<(Option<RunResult>, bool), BackendError> {
-    let name = loaded.backend.describe().name;
+    let backend = loaded.backend.as_ref();
+    let name = backend.describe().name;
+    let mut inserted = loaded
+        .inserted
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    restore::remove(backend, plan, std::mem::replace(&mut *inserted, 0..0))?;
     if repeat > 0 {
-        fill(loaded.backend.as_ref(), plan)?;
+        fill(backend, plan)?;
     }
     if !plan.run.warmup.is_zero() {
         let mut warm = plan.clone();
         warm.run.bound = Bound::Duration(plan.run.warmup);
-        if run_phase(loaded.backend.as_ref(), &warm, threads, true, clock, stop).stopped {
+        let w = run_phase(backend, &warm, threads, true, clock, stop);
+        if w.stopped {
             return Ok((None, true));
         }
+        restore::remove(backend, plan, w.inserted)?;
     }
     let p = match prof.dir.filter(|_| repeat == 0) {
         Some(dir) => {
             let file = format!("flamegraph-{}-{threads}t.svg", name.replace(':', "_"));
             let (p, written) = profiled(dir, &file, || {
-                run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop)
+                run_phase(backend, plan, threads, false, clock, stop)
             });
             if written {
                 prof.written.push(file);
             }
             p
         }
-        None => run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop),
+        None => run_phase(backend, plan, threads, false, clock, stop),
     };
+    inserted.clone_from(&p.inserted);
     Ok((Some(run_result(&name, threads, repeat, &p)), p.stopped))
 }
 
