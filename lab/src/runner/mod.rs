@@ -4,19 +4,16 @@
 
 pub mod clock;
 pub mod phase;
-mod restore;
+pub mod restore;
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
-use crate::doc::Doc;
 use crate::machine;
 use crate::measure::alloc;
 use crate::workload::{Bound, Mode, Plan};
@@ -84,37 +81,13 @@ struct Loaded {
     bytes_per_item: Option<f64>,
     rss: Option<u64>,
     /// Ids the last measured phase inserted, removed before the next repeat.
-    inserted: Mutex<Range<u64>>,
-}
-
-/// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
-/// spent inside the batch inserts only (generation is not timed).
-fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
-    let mut w = backend.worker();
-    let ds = &plan.dataset;
-    let mut elapsed = Duration::ZERO;
-    let mut id = 0;
-    while id < ds.records {
-        let end = (id + 1000).min(ds.records);
-        let items: Vec<(Vec<u8>, Doc)> = (id..end)
-            .map(|i| {
-                let mut k = Vec::new();
-                ds.write_key(&mut k, i);
-                (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
-            })
-            .collect();
-        let t = std::time::Instant::now();
-        w.batch_insert(&items)?;
-        elapsed += t.elapsed();
-        id = end;
-    }
-    Ok(elapsed)
+    leftovers: restore::Leftovers,
 }
 
 /// Opens nothing, loads everything: the timed bulk load, with memory measured around it.
 fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> {
     let before = alloc::snapshot().live_bytes;
-    let elapsed = fill(backend.as_ref(), plan)?;
+    let elapsed = restore::fill(backend.as_ref(), plan)?;
     let after = alloc::snapshot().live_bytes;
     // Nothing to report when the counting allocator is not installed (library use), when
     // the store allocates outside Rust's allocator, or when it stores nothing (`noop`).
@@ -128,7 +101,7 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
         rss: acorn::monitor::ResourceMonitor::memory_usage()
             .ok()
             .map(|m| m.resident_bytes),
-        inserted: Mutex::new(0..0),
+        leftovers: restore::Leftovers::default(),
     })
 }
 
@@ -168,22 +141,16 @@ fn measure(
 ) -> Result<(Option<RunResult>, bool), BackendError> {
     let backend = loaded.backend.as_ref();
     let name = backend.describe().name;
-    let mut inserted = loaded
-        .inserted
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    restore::remove(backend, plan, std::mem::replace(&mut *inserted, 0..0))?;
-    if repeat > 0 {
-        fill(backend, plan)?;
-    }
-    if !plan.run.warmup.is_zero() {
-        let mut warm = plan.clone();
-        warm.run.bound = Bound::Duration(plan.run.warmup);
-        let w = run_phase(backend, &warm, threads, true, clock, stop);
-        if w.stopped {
-            return Ok((None, true));
-        }
-        restore::remove(backend, plan, w.inserted)?;
+    if !restore::prepare(
+        backend,
+        plan,
+        threads,
+        repeat,
+        &loaded.leftovers,
+        clock,
+        stop,
+    )? {
+        return Ok((None, true));
     }
     let p = match prof.dir.filter(|_| repeat == 0) {
         Some(dir) => {
@@ -198,7 +165,7 @@ fn measure(
         }
         None => run_phase(backend, plan, threads, false, clock, stop),
     };
-    inserted.clone_from(&p.inserted);
+    loaded.leftovers.set(p.inserted.clone());
     Ok((Some(run_result(&name, threads, repeat, &p)), p.stopped))
 }
 
