@@ -98,19 +98,41 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     Ok(exit)
 }
 
-/// `lab compare`: exit 1 on a significant regression.
+/// `lab compare`: exit 1 on a significant regression; bad input when the files are not
+/// comparable (different workloads or measured settings) or nothing could be judged.
 pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
-    let threshold = acorn_reports::compare::parse_threshold(threshold)
+    use acorn_reports::compare as cmp;
+    let threshold = cmp::parse_threshold(threshold)
         .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
-    let (base, new) = (load_results(base)?, load_results(new)?);
-    let changes = acorn_reports::compare::compare(&base, &new, threshold);
+    let (b, n) = (load_results(base)?, load_results(new)?);
+    let m = cmp::mismatches(&b, &n);
+    if !m.refuse.is_empty() {
+        return Err(LabError::BadInput(format!(
+            "{} and {} are not comparable:\n  {}",
+            base.display(),
+            new.display(),
+            m.refuse.join("\n  ")
+        )));
+    }
+    for w in &m.warn {
+        println!("WARNING: {w}");
+        eprintln!("WARNING: {w}");
+    }
+    let changes = cmp::compare(&b, &n, threshold);
     if changes.is_empty() {
         return Err(LabError::BadInput(
             "the two files share no variant and thread count to compare".into(),
         ));
     }
-    print!("{}", acorn_reports::compare::render(&changes, threshold));
-    Ok(if acorn_reports::compare::regressed(&changes) {
+    print!("{}", cmp::render(&changes, threshold));
+    if cmp::nothing_judged(&changes) {
+        return Err(LabError::BadInput(
+            "no change could be judged: each side needs repeats >= 2, or one repeat long \
+             enough to split into parts (see the ? rows)"
+                .into(),
+        ));
+    }
+    Ok(if cmp::regressed(&changes) {
         Exit::Failed
     } else {
         Exit::Success
@@ -119,6 +141,19 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
 
 /// `lab merge`: several load generators' results as one file.
 pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
+    for (i, f) in files.iter().enumerate() {
+        let same = |g: &PathBuf| match (f.canonicalize(), g.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => f == g,
+        };
+        if let Some(g) = files[..i].iter().find(|g| same(g)) {
+            return Err(LabError::BadInput(format!(
+                "{} is given twice ({}): each generator's results merge once",
+                f.display(),
+                g.display()
+            )));
+        }
+    }
     let parts = files
         .iter()
         .map(|f| load_results(f))

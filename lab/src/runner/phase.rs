@@ -16,6 +16,7 @@ use std::sync::{Arc, Barrier};
 use super::clock::Clock;
 use crate::backend::{Backend, Worker};
 use crate::doc::{Doc, DocShape};
+use crate::measure::recorder::PARTS;
 use crate::measure::Recorder;
 use crate::workload::{Bound, KeySpace, Op, OpKind, OpStream, Plan};
 
@@ -179,6 +180,12 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
     let mut recorded = Recorder::new(start, interval_ns);
     let (end, max_ops) = limits(plan.run.bound, start);
     let (mut prev, mut ops, mut dropped, mut stopped) = (start, 0u64, 0u64, false);
+    // Latencies go into fifths of the phase: of its time, or of its operations.
+    let timed = end != u64::MAX;
+    let part_len = if timed { end - start } else { max_ops }
+        .div_ceil(PARTS as u64)
+        .max(1);
+    let mut next_part = part_len;
     while ops < max_ops {
         // Open loop: latency runs from when the operation was due, not from when the
         // harness got round to it, so a stall shows up in every operation it delayed.
@@ -216,6 +223,12 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         );
         prev = now;
         ops += 1;
+        let progress = if timed { now - start } else { ops };
+        if progress >= next_part {
+            let part = progress / part_len;
+            recorded.set_part(part as usize);
+            next_part = (part + 1).saturating_mul(part_len);
+        }
     }
     ThreadOut {
         last_ns: prev,

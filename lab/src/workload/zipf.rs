@@ -294,7 +294,7 @@ mod tests {
             let z = ExactZipf::new(n, 0.99);
             let mut rng = SplitMix(42);
             let samples = 400_000;
-            let mut head = vec![0u64; 10];
+            let mut head = [0u64; 10];
             let (mut mid, mut far) = (0u64, 0u64);
             for _ in 0..samples {
                 let r = rng.next_u64();
