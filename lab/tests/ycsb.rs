@@ -383,3 +383,101 @@ fn ycsb_operations_are_named_as_ycsb_names_them() {
     let share = lines.iter().filter(|(o, _, _)| o == "read").count() as f64 / 2000.0;
     assert!((0.45..0.55).contains(&share), "{share}");
 }
+
+fn lab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ycsbs_own_files_validate_and_run_by_name_on_the_default_variants() {
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        let o = lab(&["validate", &format!("workloads/ycsb/workload{f}")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("4 variants, 1000 records"), "{out}");
+        // Every property in YCSB's own files is modeled: no warning.
+        assert!(
+            o.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // A bare name finds the shipped copy; the run uses the default variants.
+    let dir = tempfile::tempdir().unwrap();
+    let o = lab(&[
+        "run",
+        "workloada",
+        "--quick",
+        "--quiet",
+        "--variants",
+        "plain,binary",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = acorn_reports::Results::load(&dir.path().join("results.json")).unwrap();
+    assert_eq!(r.workload, "workloada");
+    assert!(r.summaries.iter().all(|s| s.per_op.contains_key("update")));
+}
+
+#[test]
+fn unmodeled_properties_warn_with_their_line_and_malformed_lines_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let warn = dir.path().join("mine");
+    std::fs::write(
+        &warn,
+        "# mine\nrecordcount=100\noperationcount=100\ntable=usertable\nwriteallfields=false\nmeasurementtype=hdrhistogram\n",
+    )
+    .unwrap();
+    let o = lab(&["validate", warn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let w = warn.display();
+    assert!(err.contains(&format!("{w}:4: warning: `table`")), "{err}");
+    assert!(
+        err.contains(&format!("{w}:5: warning: `writeallfields=false`")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{w}:6: warning: `measurementtype`")),
+        "{err}"
+    );
+    for (body, line, says) in [
+        (
+            "recordcount=100\noperationcount=10\nreadproportion\n",
+            "3:1",
+            "property=value",
+        ),
+        (
+            "recordcount=lots\noperationcount=10\n",
+            "1:13",
+            "not a whole number",
+        ),
+        (
+            "recordcount=10\noperationcount=10\nrequestdistribution=exponential\n",
+            "3:21",
+            "exponential",
+        ),
+        (
+            "recordcount=10\noperationcount=10\nreadproportion=0\nupdateproportion=0\n",
+            "3:16",
+            "zero",
+        ),
+        ("operationcount=10\n", "1:1", "recordcount"),
+        ("recordcount=10\n", "1:13", "operationcount"),
+    ] {
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, body).unwrap();
+        let o = lab(&["validate", bad.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{body}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("{}:{line}", bad.display())) && err.contains(says),
+            "{body}: {err}"
+        );
+    }
+}

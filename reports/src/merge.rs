@@ -77,7 +77,7 @@ fn check(parts: &[Results]) -> Result<(), String> {
     let latest_start = windows.iter().map(|w| w.0).max();
     let earliest_end = windows.iter().map(|w| w.1).min();
     if let (Some(s), Some(e)) = (latest_start, earliest_end) {
-        if s >= e {
+        if s > e {
             let spans: Vec<String> = parts
                 .iter()
                 .map(|p| format!("{}..{}", p.started_at, p.finished_at))

@@ -206,12 +206,17 @@ fn the_targets_table_is_rewritten_in_place() {
 fn a_p99_ten_times_higher_is_a_regression_even_at_the_same_throughput() {
     // 99 fast reads of 2 µs and one slow one: p99 2.0 µs; then the slow tail grows.
     let fast: Vec<u64> = std::iter::repeat_n(2_000, 990).chain([2_000; 10]).collect();
-    let slow: Vec<u64> = std::iter::repeat_n(2_000, 980).chain([22_300; 20]).collect();
+    let slow: Vec<u64> = std::iter::repeat_n(2_000, 980)
+        .chain([22_300; 20])
+        .collect();
     let base = results(&[100_000.0, 101_000.0, 99_000.0], &fast);
     let new = results(&[100_500.0, 99_500.0, 100_000.0], &slow);
     let c = compare(&base, &new, parse_threshold("5%").unwrap());
     let p99 = c.iter().find(|c| c.label() == "read p99").unwrap();
-    assert!((p99.base - 2_000.0).abs() < 10.0 && p99.new > 22_000.0, "{p99:?}");
+    assert!(
+        (p99.base - 2_000.0).abs() < 10.0 && p99.new > 22_000.0,
+        "{p99:?}"
+    );
     assert_eq!(p99.verdict, Verdict::Slower, "{p99:?}");
     assert!(regressed(&c));
     // Lower latency is faster, not a regression.

@@ -80,7 +80,10 @@ impl Recorder {
             self.errors[k] += 1;
             keep_sample(&mut self.samples[k], message);
         }
-        if done_ns >= self.next_slot_ns {
+        // Completions of one thread arrive in time order: the slot rarely changes.
+        if done_ns >= self.next_slot_ns
+            || done_ns < self.next_slot_ns.saturating_sub(self.interval_ns)
+        {
             self.slot = (done_ns.saturating_sub(self.start_ns) / self.interval_ns) as usize;
             self.next_slot_ns = self
                 .start_ns
@@ -212,7 +215,9 @@ mod tests {
         }
         let per_op = r.per_op(1.0);
         let p50s: Vec<u64> = per_op["read"].parts.iter().map(|p| p.p50_ns).collect();
-        assert_eq!(p50s, [1000, 2000, 3000, 4000, 5000]);
+        for (got, want) in p50s.iter().zip([1000, 2000, 3000, 4000, 5000]) {
+            assert!(got.abs_diff(want) * 1000 <= want, "{p50s:?}");
+        }
         assert_eq!(r.latencies(OpKind::Read).len(), 500);
         assert_eq!(r.intervals(), [500]);
     }

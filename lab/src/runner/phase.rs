@@ -18,7 +18,7 @@ use crate::backend::{Backend, Worker};
 use crate::doc::{Doc, DocShape};
 use crate::measure::recorder::PARTS;
 use crate::measure::Recorder;
-use crate::workload::{Bound, KeySpace, Op, OpKind, OpStream, Plan};
+use crate::workload::{Bound, KeySpace, KeyTable, Op, OpKind, OpStream, Plan};
 
 /// What one phase measured, merged over threads.
 #[derive(Debug)]
@@ -59,26 +59,35 @@ fn fill_batch(batch: &mut Vec<(Vec<u8>, Doc)>, plan: &Plan, docs: &[Doc], first:
     }
 }
 
+/// A thread's reusable buffers.
+struct Buffers<'a> {
+    names: &'a KeyTable,
+    key: Vec<u8>,
+    docs: &'a [Doc],
+    batch: Vec<(Vec<u8>, Doc)>,
+}
+
 /// Runs `op` once; `Err` carries the message for the report.
-fn execute(
-    w: &mut dyn Worker,
-    plan: &Plan,
-    op: Op,
-    key: &mut Vec<u8>,
-    docs: &[Doc],
-    batch: &mut Vec<(Vec<u8>, Doc)>,
-) -> Result<(), String> {
+#[inline]
+fn execute(w: &mut dyn Worker, plan: &Plan, op: Op, bufs: &mut Buffers<'_>) -> Result<(), String> {
+    let docs = bufs.docs;
     let doc = &docs[(op.id % docs.len() as u64) as usize];
     let r = match op.kind {
         OpKind::Query => w.query(&plan.query).map(|n| {
             black_box(n);
         }),
         OpKind::Batch => {
-            fill_batch(batch, plan, docs, op.id, op.len);
-            w.batch_insert(batch)
+            fill_batch(&mut bufs.batch, plan, docs, op.id, op.len);
+            w.batch_insert(&bufs.batch)
         }
         kind => {
-            plan.dataset.write_key(key, op.id);
+            let key: &[u8] = match bufs.names.get(op.id) {
+                Some(name) => name,
+                None => {
+                    plan.dataset.write_key(&mut bufs.key, op.id);
+                    &bufs.key
+                }
+            };
             match kind {
                 OpKind::Read => w.read(key).map(|d| {
                     black_box(d.map(|d| d.id));
@@ -115,6 +124,7 @@ struct Shared<'a> {
     per_thread_rate: Option<f64>,
     interval_ns: u64,
     start: &'a Start,
+    names: &'a KeyTable,
 }
 
 /// The barrier the threads start at, and the start time they share.
@@ -171,10 +181,15 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         per_thread_rate,
         interval_ns,
         start,
+        names,
     } = cx;
     let mut w = backend.worker();
-    let mut key = Vec::with_capacity(64);
-    let mut batch = Vec::new();
+    let mut bufs = Buffers {
+        names,
+        key: Vec::with_capacity(64),
+        docs,
+        batch: Vec::new(),
+    };
     let gap = per_thread_rate.map(|r| ((1e9 / r) as u64).max(1));
     let start = start.wait(clock);
     let mut recorded = Recorder::new(start, interval_ns);
@@ -212,7 +227,7 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
             id: 0,
             len: 0,
         });
-        let result = execute(w.as_mut(), plan, op, &mut key, docs, &mut batch);
+        let result = execute(w.as_mut(), plan, op, &mut bufs);
         stream.done(&op);
         let now = clock.now_ns();
         recorded.record(
@@ -259,6 +274,7 @@ pub fn run_phase(
         barrier: Barrier::new(threads.max(1)),
         at: AtomicU64::new(0),
     };
+    let names = plan.dataset.key_table();
     let cx = Shared {
         backend,
         plan,
@@ -267,6 +283,7 @@ pub fn run_phase(
         per_thread_rate: plan.run.rate.map(|r| r / threads as f64),
         interval_ns,
         start: &start,
+        names: &names,
     };
     let records = plan.dataset.records;
     let space = Arc::new(if warmup {

@@ -20,7 +20,7 @@ pub use context::WorkloadError;
 pub use keys::{Distribution, ScanLength};
 pub use keyspace::KeySpace;
 pub use load::resolve;
-pub use names::KeyOrder;
+pub use names::{KeyOrder, KeyTable};
 pub use ops::{Op, OpStream, StreamSpec};
 pub use plan::Plan;
 pub use sections::{Bound, Dataset, Mix, Mode, RunSettings, DEFAULT_VARIANTS};

@@ -34,6 +34,49 @@ pub fn write_key(buf: &mut Vec<u8>, prefix: &str, width: usize, order: KeyOrder,
     buf.extend_from_slice(text);
 }
 
+/// The names of the loaded records, written once per phase so that no operation formats
+/// one (a hashed name is an FNV hash and 19 decimal digits: ~25 ns). Each slot holds the
+/// name's length and bytes; datasets whose table would pass [`KeyTable::MAX_BYTES`] get
+/// none and format names as they go.
+#[derive(Debug, Default)]
+pub struct KeyTable {
+    stride: usize,
+    names: Vec<u8>,
+}
+
+impl KeyTable {
+    /// The largest table built.
+    pub const MAX_BYTES: usize = 64 << 20;
+
+    /// The table of records `0..records` (empty when it would be too large).
+    pub fn new(prefix: &str, width: usize, order: KeyOrder, records: u64) -> KeyTable {
+        let longest = prefix.len() + width.max(20);
+        let stride = 1 + longest;
+        if longest > usize::from(u8::MAX)
+            || (records as usize).saturating_mul(stride) > Self::MAX_BYTES
+        {
+            return KeyTable::default();
+        }
+        let mut names = vec![0u8; records as usize * stride];
+        let mut buf = Vec::with_capacity(longest);
+        for (id, slot) in names.chunks_exact_mut(stride).enumerate() {
+            write_key(&mut buf, prefix, width, order, id as u64);
+            slot[0] = buf.len() as u8;
+            slot[1..=buf.len()].copy_from_slice(&buf);
+        }
+        KeyTable { stride, names }
+    }
+
+    /// The name of record `id`, if it is in the table.
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<&[u8]> {
+        let at = (id as usize).checked_mul(self.stride)?;
+        let slot = self.names.get(at..at.checked_add(self.stride)?)?;
+        let (len, name) = slot.split_first()?;
+        name.get(..usize::from(*len))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +98,19 @@ mod tests {
         ] {
             assert_eq!(name("k-", width, KeyOrder::Ordered, id), want);
         }
+    }
+
+    #[test]
+    fn the_table_holds_the_same_names() {
+        for order in [KeyOrder::Hashed, KeyOrder::Ordered] {
+            let t = KeyTable::new("user", 3, order, 1000);
+            for id in [0, 1, 7, 999] {
+                assert_eq!(t.get(id), Some(name("user", 3, order, id).as_bytes()));
+            }
+            assert_eq!(t.get(1000), None);
+        }
+        let huge = KeyTable::new("k", 1, KeyOrder::Ordered, 1 << 40);
+        assert_eq!(huge.get(0), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::context::{closest, Ctx, WorkloadError};
 use super::keys::{Distribution, ScanLength};
-use super::names::{write_key, KeyOrder};
+use super::names::{write_key, KeyOrder, KeyTable};
 use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec, Threads};
 use crate::backend::{self, QueryOrder, QuerySpec};
 use crate::doc::DocShape;
@@ -36,6 +36,16 @@ impl Dataset {
     #[inline]
     pub fn write_key(&self, buf: &mut Vec<u8>, id: u64) {
         write_key(buf, &self.key_prefix, self.key_width, self.key_order, id);
+    }
+
+    /// The names of the loaded records, computed once (see [`KeyTable`]).
+    pub fn key_table(&self) -> KeyTable {
+        KeyTable::new(
+            &self.key_prefix,
+            self.key_width,
+            self.key_order,
+            self.records,
+        )
     }
 }
 
