@@ -48,7 +48,7 @@ pub use batch::Batch;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Binary, Codec, Json, Typed};
 pub use error::{Error, Result};
-pub use events::Event;
+pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 pub use iter::Iter;
 pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use nut::{Nut, NutRef};

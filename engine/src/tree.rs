@@ -3,12 +3,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::events::{Event, Subscribers};
+use crate::events::{Event, Subscribers, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 use crate::index::{Index, Keyed};
 
 use crate::nut::{to_nanos, Nut, NutRef};
@@ -441,9 +440,16 @@ impl Tree {
         Ok(purged)
     }
 
-    /// A receiver of every committed change from now on, in commit order.
-    pub fn subscribe(&self) -> Receiver<Event> {
-        self.write_lock().subscribers.subscribe()
+    /// A receiver of every committed change from now on, in commit order, buffering up to
+    /// [`DEFAULT_SUBSCRIBER_CAPACITY`] events; past that it misses events and is told so
+    /// with [`Event::Lagged`] (writers never wait for a subscriber).
+    pub fn subscribe(&self) -> Subscription {
+        self.subscribe_with_capacity(DEFAULT_SUBSCRIBER_CAPACITY)
+    }
+
+    /// Like [`Tree::subscribe`], buffering up to `capacity` events (at least one).
+    pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
+        self.write_lock().subscribers.subscribe(capacity)
     }
 
     /// Item count, bytes and operation counters.
