@@ -9,6 +9,8 @@
  * double free is detected and returns ACORN_ERR_INVALID_HANDLE. Freeing a handle clears its
  * kind tag, so a call with a freed handle returns ACORN_ERR_INVALID_HANDLE as long as its
  * memory has not been handed out again; it is still a bug (undefined behaviour) to do so.
+ * ACORN_ERR_CORRUPT covers damaged or missing data files and directories written in an
+ * on-disk format this build does not read; the message says which file and what to do.
  *
  * Kept in sync with engine/src/ffi.rs by engine/tests/ffi_c.rs, which also compiles and
  * runs engine/tests/c/acorn_test.c against this header.

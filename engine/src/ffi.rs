@@ -110,7 +110,7 @@ fn fail(code: c_int, msg: &str) -> c_int {
 fn code_of(e: &Error) -> c_int {
     let code = match e {
         Error::Io(_) => ACORN_ERR_IO,
-        Error::Corrupt { .. } => ACORN_ERR_CORRUPT,
+        Error::Corrupt { .. } | Error::UnsupportedFormat { .. } => ACORN_ERR_CORRUPT,
         Error::Locked { .. } => ACORN_ERR_LOCKED,
         Error::Conflict => ACORN_ERR_CONFLICT,
         Error::InvalidKey(_) => ACORN_ERR_INVALID_KEY,

@@ -50,7 +50,7 @@ pub use codec::{Binary, Codec, Json, Typed};
 pub use error::{Error, Result};
 pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 pub use iter::Iter;
-pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN, MAX_VERSION};
 pub use nut::{Nut, NutRef};
 pub use query::Query;
 pub use stats::{OpCounts, Stats};

@@ -10,11 +10,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::events::{Event, Subscribers, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 use crate::index::{Index, Keyed};
 
+use crate::limits::MAX_VERSION;
 use crate::nut::{to_nanos, Nut, NutRef};
 use crate::record::{check_key, check_value, Change, Changes, Record};
 use crate::stats::{Counters, Op, Stats};
 use crate::storage::{Durable, Options, Recovered, RecoveryMode, SyncPolicy};
-use crate::Result;
+use crate::{Error, Result};
 
 /// An embedded, ordered document store. Cheap to clone (an `Arc` inside); share it freely
 /// between threads.
@@ -203,6 +204,20 @@ impl TreeBuilder {
         self
     }
 
+    /// Routes every change to the directory through `io` (tests inject failures).
+    #[cfg(test)]
+    pub(crate) fn io(mut self, io: Arc<dyn crate::storage::IoBackend>) -> Self {
+        self.options.io = io;
+        self
+    }
+
+    /// Lets automatic compaction start on a log this short (tests use tiny logs).
+    #[cfg(test)]
+    pub(crate) fn compact_min_bytes(mut self, bytes: u64) -> Self {
+        self.options.compact_min_bytes = bytes;
+        self
+    }
+
     /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -296,7 +311,9 @@ impl Tree {
                 removed: 0,
             });
         }
-        let version = st.seq + 1;
+        let Some(version) = st.seq.checked_add(1).filter(|v| *v <= MAX_VERSION) else {
+            return Err(Error::VersionsExhausted { version: st.seq });
+        };
         for change in &mut changes {
             if let Change::Put(rec) = change {
                 rec.stamp(version, now);
