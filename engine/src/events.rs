@@ -45,6 +45,9 @@ struct Queue {
     closed: bool,
     /// The subscriber is gone: stop sending.
     abandoned: bool,
+    /// Receivers blocked in `recv`: only then does publishing wake anyone (a futex wake is
+    /// a system call even with nobody waiting).
+    waiting: usize,
 }
 
 #[derive(Debug)]
@@ -93,11 +96,13 @@ impl Subscription {
             if q.closed {
                 return Err(RecvError);
             }
+            q.waiting += 1;
             q = self
                 .chan
                 .ready
                 .wait(q)
                 .unwrap_or_else(PoisonError::into_inner);
+            q.waiting -= 1;
         }
     }
 
@@ -126,12 +131,14 @@ impl Subscription {
             if now >= deadline {
                 return Err(RecvTimeoutError::Timeout);
             }
+            q.waiting += 1;
             q = self
                 .chan
                 .ready
                 .wait_timeout(q, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            q.waiting -= 1;
         }
     }
 
@@ -197,8 +204,11 @@ impl Subscribers {
                     q.missed += 1;
                 }
             }
+            let wake = q.waiting > 0;
             drop(q);
-            chan.ready.notify_all();
+            if wake {
+                chan.ready.notify_all();
+            }
             true
         });
     }
@@ -264,6 +274,29 @@ mod tests {
         drop(subs);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
         assert_eq!(rx.recv(), Err(RecvError));
+    }
+
+    #[test]
+    fn a_blocked_receiver_is_woken_by_a_publish_and_by_the_tree_going_away() {
+        let mut subs = Subscribers::default();
+        let rx = subs.subscribe(8);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| (rx.recv(), rx.recv()));
+            // Publish only once the receiver is really waiting.
+            while rx.chan.lock().waiting == 0 {
+                std::thread::yield_now();
+            }
+            subs.publish(&[stashed(1)]);
+            while rx.chan.lock().waiting == 0 {
+                std::thread::yield_now();
+            }
+            drop(std::mem::take(&mut subs));
+            assert_eq!(waiter.join().unwrap(), (Ok(stashed(1)), Err(RecvError)));
+        });
     }
 
     #[test]
