@@ -75,9 +75,13 @@ fn expected(ranges: &[(u64, u64)]) -> Vec<String> {
 }
 
 /// A directory `snapshot.acorn` (not empty) makes a compaction's final rename fail, the way
-/// a full disk or an I/O error would, without needing either.
+/// a full disk or an I/O error would, without needing either. It replaces the empty
+/// snapshot a new tree starts with, which holds nothing the log does not.
 fn block_snapshots(dir: &Path) -> PathBuf {
     let block = dir.join("snapshot.acorn");
+    if block.is_file() {
+        fs::remove_file(&block).unwrap();
+    }
     fs::create_dir(&block).unwrap();
     fs::write(block.join("keep"), b"x").unwrap();
     block
@@ -222,6 +226,28 @@ fn a_deleted_active_segment_after_compaction_is_reported() {
     assert_corrupt(Tree::open(dir.path()), &active, "101");
     fs::write(&active, &saved).unwrap();
     assert_eq!(Tree::open(dir.path()).unwrap().len(), 150);
+}
+
+#[test]
+fn a_deleted_segment_of_a_tree_never_compacted_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tree = open_never(dir.path());
+        stash_range(&tree, 0..20);
+    }
+    let only = segment(dir.path(), 1);
+    fs::remove_file(&only).unwrap();
+    assert_corrupt(Tree::open(dir.path()), &only, "1");
+    let tree = salvage(dir.path());
+    assert!(tree.is_empty());
+    assert!(
+        tree.stats()
+            .salvage_report
+            .iter()
+            .any(|l| l.contains("wal-")),
+        "{:?}",
+        tree.stats()
+    );
 }
 
 /// Byte offset of the end of each commit frame in the only segment, after `n` commits.

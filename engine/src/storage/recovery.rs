@@ -11,7 +11,9 @@
 //! Only an incomplete final frame of the last segment (a crash mid-append) is cut off, and
 //! counted. Anything else (a gap, a segment that does not follow, a file the chain names but
 //! cannot find, damage before the tail) is `Error::Corrupt` naming the file and the missing
-//! versions, and nothing in the directory is changed. `RecoveryMode::Salvage` instead keeps
+//! versions, and nothing in the directory is changed. A new tree starts with an empty
+//! snapshot (version 0) that names `wal-1`, so even its first segment cannot vanish
+//! unnoticed. `RecoveryMode::Salvage` instead keeps
 //! every commit it can read, reports what it dropped, moves damaged files into
 //! `salvaged-<n>/`, and writes a fresh snapshot so the directory opens strictly again.
 
@@ -312,8 +314,9 @@ pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Rep
                 path,
                 0,
                 format!(
-                    "starts at version {first}, but {before}: it does not follow (versions \
-                     before {expect} that it repeats were skipped)"
+                    "starts at version {first}, but {before}: it does not follow (it repeats \
+                     versions {})",
+                    range(*first, expect - 1)
                 ),
             )?;
         }
@@ -479,6 +482,15 @@ pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Rep
         replay.frames = frames;
         replay.active = kept.pop();
         replay.older = kept;
+        if !snap_exists {
+            // A new tree (or one whose empty first snapshot was lost): its first segment,
+            // and a snapshot of version 0 that names it, so that losing the segment later
+            // is noticed instead of opening an empty tree.
+            if replay.active.is_none() {
+                replay.active = Some(wal::create_segment(io, dir, 1).map_err(|f| f.error)?.1);
+            }
+            snapshot::write(io, dir, &Index::default(), 0)?;
+        }
     }
     for path in &obsolete {
         io.remove(path).map_err(|e| io_at(path, e))?;

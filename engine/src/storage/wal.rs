@@ -243,7 +243,10 @@ impl Wal {
     /// Poisons the log: every later write is refused. Returns `error` for the caller.
     fn poison(&self, error: Error) -> Error {
         let mut s = lock(&self.sync);
-        s.failed.get_or_insert_with(|| error.to_string());
+        s.failed.get_or_insert_with(|| match &error {
+            Error::Io(e) => e.to_string(),
+            other => other.to_string(),
+        });
         self.synced_cv.notify_all();
         error
     }
@@ -410,6 +413,9 @@ impl Wal {
                         s.last_group = commits - s.synced_commits;
                         s.synced_commits = commits;
                     }
+                }
+                Err(Error::Io(e)) => {
+                    s.failed.get_or_insert_with(|| e.to_string());
                 }
                 Err(e) => {
                     s.failed.get_or_insert_with(|| e.to_string());
