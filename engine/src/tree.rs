@@ -3,19 +3,19 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::events::{Event, Subscribers};
+use crate::events::{Event, Subscribers, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 use crate::index::{Index, Keyed};
 
+use crate::limits::MAX_VERSION;
 use crate::nut::{to_nanos, Nut, NutRef};
 use crate::record::{check_key, check_value, Change, Changes, Record};
 use crate::stats::{Counters, Op, Stats};
 use crate::storage::{Durable, Options, Recovered, RecoveryMode, SyncPolicy};
-use crate::Result;
+use crate::{Error, Result};
 
 /// An embedded, ordered document store. Cheap to clone (an `Arc` inside); share it freely
 /// between threads.
@@ -204,6 +204,20 @@ impl TreeBuilder {
         self
     }
 
+    /// Routes every change to the directory through `io` (tests inject failures).
+    #[cfg(test)]
+    pub(crate) fn io(mut self, io: Arc<dyn crate::storage::IoBackend>) -> Self {
+        self.options.io = io;
+        self
+    }
+
+    /// Lets automatic compaction start on a log this short (tests use tiny logs).
+    #[cfg(test)]
+    pub(crate) fn compact_min_bytes(mut self, bytes: u64) -> Self {
+        self.options.compact_min_bytes = bytes;
+        self
+    }
+
     /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -297,7 +311,9 @@ impl Tree {
                 removed: 0,
             });
         }
-        let version = st.seq + 1;
+        let Some(version) = st.seq.checked_add(1).filter(|v| *v <= MAX_VERSION) else {
+            return Err(Error::VersionsExhausted { version: st.seq });
+        };
         for change in &mut changes {
             if let Change::Put(rec) = change {
                 rec.stamp(version, now);
@@ -441,9 +457,16 @@ impl Tree {
         Ok(purged)
     }
 
-    /// A receiver of every committed change from now on, in commit order.
-    pub fn subscribe(&self) -> Receiver<Event> {
-        self.write_lock().subscribers.subscribe()
+    /// A receiver of every committed change from now on, in commit order, buffering up to
+    /// [`DEFAULT_SUBSCRIBER_CAPACITY`] events; past that it misses events and is told so
+    /// with [`Event::Lagged`] (writers never wait for a subscriber).
+    pub fn subscribe(&self) -> Subscription {
+        self.subscribe_with_capacity(DEFAULT_SUBSCRIBER_CAPACITY)
+    }
+
+    /// Like [`Tree::subscribe`], buffering up to `capacity` events (at least one).
+    pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
+        self.write_lock().subscribers.subscribe(capacity)
     }
 
     /// Item count, bytes and operation counters.
