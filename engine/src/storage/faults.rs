@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::io::{Call, Io, StdIo};
-use super::{snapshot, wal, SyncPolicy};
+use super::{segment, snapshot, SyncPolicy};
 use crate::Tree;
 
 const ENOSPC: i32 = 28;
@@ -100,7 +100,7 @@ impl Failing {
         let is_segment = |p: &Path| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .and_then(wal::parse_segment)
+                .and_then(segment::parse_segment)
                 .is_some()
         };
         let (call, path) = &s.log[at];
@@ -257,7 +257,7 @@ fn log_size(dir: &Path) -> u64 {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .and_then(wal::parse_segment)
+                .and_then(segment::parse_segment)
                 .is_some()
         })
         .map(|p| std::fs::metadata(p).unwrap().len())
@@ -292,7 +292,7 @@ fn run(dir: &Path, io: &Arc<Failing>, what: &str) -> (Model, Option<Vec<Op>>) {
             );
         }
         acked.insert(key, "x".into());
-        for tmp in [snapshot::TMP, wal::SEGMENT_TMP] {
+        for tmp in [snapshot::TMP, segment::SEGMENT_TMP] {
             assert!(!dir.join(tmp).exists(), "{}: left {tmp}", fault());
         }
         assert_eq!(tree.stats().wal_bytes, log_size(dir), "{}", fault());

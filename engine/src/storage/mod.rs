@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use io::{Io, StdIo};
 use lock::DirLock;
-use recovery::Segment;
+use segment::Segment;
 pub(crate) use wal::Arrival;
 use wal::Wal;
 
@@ -82,6 +82,7 @@ mod frame;
 mod io;
 mod lock;
 mod recovery;
+mod segment;
 mod snapshot;
 mod wal;
 

@@ -22,20 +22,12 @@ use std::path::{Path, PathBuf};
 
 use super::frame::{self, HeadError, Next};
 use super::io::Io;
+use super::segment::{self, parse_segment, segment_name, Segment};
 use super::snapshot::{self, Loaded};
-use super::wal::{self, parse_segment, segment_name};
 use super::{io_at, Damage, RecoveryMode, Unreadable};
 use crate::index::Index;
 use crate::record::{Change, Record};
 use crate::{Error, Result};
-
-/// A log segment the tree goes on with.
-#[derive(Debug, Clone)]
-pub(crate) struct Segment {
-    pub(crate) path: PathBuf,
-    pub(crate) first: u64,
-    pub(crate) bytes: u64,
-}
 
 /// What recovery found, and what salvage dropped.
 #[derive(Debug, Default)]
@@ -159,7 +151,7 @@ fn list(dir: &Path) -> Result<Listing> {
         let Some(name) = name.to_str() else { continue };
         if let Some(first) = parse_segment(name) {
             segments.push((first, entry.path()));
-        } else if name == snapshot::TMP || name == wal::SEGMENT_TMP {
+        } else if name == snapshot::TMP || name == segment::SEGMENT_TMP {
             temporaries.push(entry.path());
         }
     }
@@ -460,7 +452,11 @@ pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Rep
         let next = replay.seq + 1;
         let active = match kept.last() {
             Some(s) if s.first == next && !problems.damaged.contains(&s.path) => s.clone(),
-            _ => wal::create_segment(io, dir, next).map_err(|f| f.error)?.1,
+            _ => {
+                segment::create_segment(io, dir, next)
+                    .map_err(|f| f.error)?
+                    .1
+            }
         };
         snapshot::write(io, dir, &index, replay.seq)?;
         obsolete.extend(
@@ -487,7 +483,7 @@ pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Rep
             // and a snapshot of version 0 that names it, so that losing the segment later
             // is noticed instead of opening an empty tree.
             if replay.active.is_none() {
-                replay.active = Some(wal::create_segment(io, dir, 1).map_err(|f| f.error)?.1);
+                replay.active = Some(segment::create_segment(io, dir, 1).map_err(|f| f.error)?.1);
             }
             snapshot::write(io, dir, &Index::default(), 0)?;
         }
@@ -538,7 +534,7 @@ mod tests {
         let mut rec = Record::new(b"old", b"v", 0, 0, 0);
         rec.stamp(MAX_VERSION - 1, 1);
         index.insert(rec);
-        wal::create_segment(&StdIo, dir.path(), MAX_VERSION).unwrap();
+        segment::create_segment(&StdIo, dir.path(), MAX_VERSION).unwrap();
         snapshot::write(&StdIo, dir.path(), &index, MAX_VERSION - 1).unwrap();
 
         let tree = Tree::open(dir.path()).unwrap();
@@ -611,7 +607,7 @@ mod tests {
     #[test]
     fn a_segment_whose_header_disagrees_with_its_name_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        wal::create_segment(&StdIo, dir.path(), 1).unwrap();
+        segment::create_segment(&StdIo, dir.path(), 1).unwrap();
         fs::rename(
             dir.path().join(segment_name(1)),
             dir.path().join(segment_name(5)),

@@ -2,10 +2,7 @@
 //! lock, made durable per [`SyncPolicy`]. Group commit is leader/follower: the first waiter
 //! fsyncs everything written so far while later writers append; they then share its fsync
 //! or the next one.
-//!
-//! A segment is created whole: its header is written to `segment.tmp`, fsynced, renamed to
-//! `wal-<first version>.log` and the directory fsynced, so a segment under its name always
-//! has a complete header and an empty or headless one is damage, never a crash.
+//! Segment files themselves (names, creation) are in `segment.rs`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,76 +11,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::io::Io;
-use super::recovery::Segment;
+use super::segment::{create_segment, Segment};
 use super::{frame, io_at, FileId, SyncPolicy};
 use crate::limits::MAX_VERSION;
 use crate::record::Change;
 use crate::{Error, Result};
-
-/// Where a new segment is assembled before it is renamed into place.
-pub(crate) const SEGMENT_TMP: &str = "segment.tmp";
-
-pub(crate) fn segment_name(first_version: u64) -> String {
-    format!("wal-{first_version:020}.log")
-}
-
-/// First version of a segment file name, if it is one.
-pub(crate) fn parse_segment(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("wal-")?.strip_suffix(".log")?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// How creating a segment failed.
-#[derive(Debug)]
-pub(crate) struct CreateFailed {
-    pub(crate) error: Error,
-    /// The segment is in place under its name (only its directory fsync failed): the log
-    /// may no longer be written to the previous segment.
-    pub(crate) renamed: bool,
-}
-
-/// Creates `wal-<first>.log` holding only its header, durably; returns it opened for
-/// appending. Before the rename, a failure removes the temporary file again.
-pub(crate) fn create_segment(
-    io: &dyn Io,
-    dir: &Path,
-    first: u64,
-) -> std::result::Result<(File, Segment), CreateFailed> {
-    let tmp = dir.join(SEGMENT_TMP);
-    let path = dir.join(segment_name(first));
-    let before_rename = |error: Error| {
-        let _ = io.remove(&tmp);
-        CreateFailed {
-            error,
-            renamed: false,
-        }
-    };
-    let mut head = Vec::new();
-    frame::encode_segment_head(&mut head, first);
-    let file = io.create(&tmp).map_err(|e| CreateFailed {
-        error: io_at(&tmp, e),
-        renamed: false,
-    })?;
-    io.write(&file, &tmp, &head)
-        .map_err(|e| before_rename(io_at(&tmp, e)))?;
-    io.sync(&file, &tmp)
-        .map_err(|e| before_rename(io_at(&tmp, e)))?;
-    io.rename(&tmp, &path)
-        .map_err(|e| before_rename(io_at(&path, e)))?;
-    io.sync_dir(dir).map_err(|e| CreateFailed {
-        error: io_at(dir, e),
-        renamed: true,
-    })?;
-    let segment = Segment {
-        path,
-        first,
-        bytes: head.len() as u64,
-    };
-    Ok((file, segment))
-}
 
 #[derive(Debug)]
 struct Active {
