@@ -16,7 +16,7 @@ fn txn(c: &mut Criterion) {
             let k = &keys[rng.below(keys.len())];
             tree.transaction(|tx| {
                 let n = tx.crack(k)?;
-                tx.stash(k, n.map_or_else(Vec::new, |n| n.value))
+                tx.stash(k, n.map(|n| n.value).unwrap_or_default())
             })
             .unwrap();
         });

@@ -107,48 +107,31 @@ impl Abbrevs {
     }
 }
 
-/// A leaf: entries in key order with their abbreviations.
+/// A leaf: entries in key order. Leaves keep no abbreviations: point reads go through the
+/// hash index beside this tree ([`crate::points`]), so a leaf search (writes, the start of
+/// a scan) compares keys in the records directly, and the 8 bytes per item pay for the
+/// hash index instead.
 #[derive(Clone, Debug)]
 struct Leaf<T> {
-    keys: Abbrevs,
     items: Vec<T>,
 }
 
 impl<T: Keyed> Leaf<T> {
     fn from_items(items: Vec<T>) -> Self {
-        let mut leaf = Leaf {
-            keys: Abbrevs::default(),
-            items,
-        };
-        leaf.refresh(true);
-        leaf
-    }
-
-    fn refresh(&mut self, all: bool) {
-        self.keys.refresh(self.items.iter().map(Keyed::key), all);
+        Leaf { items }
     }
 
     fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.keys.search(key, |i| self.items[i].key())
+        self.items.binary_search_by(|e| e.key().cmp(key))
     }
 
     fn insert_at(&mut self, i: usize, item: T) {
-        let edge = i == 0 || i == self.items.len();
-        self.keys.insert(i, item.key());
         grow(&mut self.items);
         self.items.insert(i, item);
-        if edge {
-            self.refresh(false);
-        }
     }
 
     fn remove_at(&mut self, i: usize) -> T {
-        let item = self.items.remove(i);
-        self.keys.abbrs.remove(i);
-        if i == 0 || i == self.items.len() {
-            self.refresh(false);
-        }
-        item
+        self.items.remove(i)
     }
 }
 
@@ -235,10 +218,7 @@ impl<T: Keyed> Node<T> {
     /// Appends `other` (the right sibling) to `self`; `sep` separates them.
     fn absorb(&mut self, sep: Arc<[u8]>, other: Node<T>) {
         match (self, other) {
-            (Node::Leaf(a), Node::Leaf(b)) => {
-                a.items.extend(b.items);
-                a.refresh(true);
-            }
+            (Node::Leaf(a), Node::Leaf(b)) => a.items.extend(b.items),
             (
                 Node::Internal { seps, children },
                 Node::Internal {
@@ -260,9 +240,7 @@ impl<T: Keyed> Node<T> {
         match self {
             Node::Leaf(leaf) => {
                 let right = Leaf::from_items(leaf.items.split_off(at));
-                leaf.refresh(true);
                 leaf.items.shrink_to_fit();
-                leaf.keys.abbrs.shrink_to_fit();
                 let sep: Arc<[u8]> = Arc::from(right.items[0].key());
                 (sep, Node::Leaf(right))
             }
@@ -286,7 +264,6 @@ impl<T: Keyed> Node<T> {
         match self {
             Node::Leaf(leaf) => {
                 match leaf.search(item.key()) {
-                    // Same key, so the abbreviation and prefix stay valid.
                     Ok(i) => (Some(std::mem::replace(&mut leaf.items[i], item)), None),
                     Err(i) => {
                         leaf.insert_at(i, item);
@@ -541,9 +518,6 @@ mod tests {
         match node {
             Node::Leaf(leaf) => {
                 let items = &leaf.items;
-                let fresh = Leaf::from_items(items.clone());
-                assert_eq!(leaf.keys.prefix, fresh.keys.prefix, "stale leaf prefix");
-                assert_eq!(leaf.keys.abbrs, fresh.keys.abbrs, "stale abbreviations");
                 assert!(items.len() <= MAX);
                 for w in items.windows(2) {
                     assert!(w[0].key() < w[1].key(), "leaf not sorted");

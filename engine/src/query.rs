@@ -183,7 +183,7 @@ impl<'q> Query<'q> {
     pub fn collect(self) -> Result<Vec<Nut>> {
         let unfiltered = self.raw.is_empty() && self.filters.is_empty() && self.window.is_none();
         let hint = if unfiltered {
-            self.tree.read().index.len()
+            self.tree.len()
         } else {
             0
         };

@@ -11,7 +11,7 @@ use acorn::Tree;
 fn read_counter(tree: &Tree, key: &str) -> u64 {
     tree.crack(key)
         .unwrap()
-        .map_or(0, |n| String::from_utf8(n.value).unwrap().parse().unwrap())
+        .map_or(0, |n| std::str::from_utf8(&n.value).unwrap().parse().unwrap())
 }
 
 #[test]
@@ -29,7 +29,7 @@ fn transactional_increments_are_never_lost() {
                 for _ in 0..per_thread {
                     tree.transaction(|tx| {
                         let n = tx.crack("counter")?.map_or(0, |n| {
-                            String::from_utf8(n.value).unwrap().parse::<u64>().unwrap()
+                            std::str::from_utf8(&n.value).unwrap().parse::<u64>().unwrap()
                         });
                         tx.stash("counter", (n + 1).to_string())?;
                         Ok(())
