@@ -87,17 +87,16 @@ impl Abbrevs {
             Ordering::Equal => {}
         }
         let abbr = abbreviate(key, p.len());
-        let mut lo = self.abbrs.partition_point(|a| *a < abbr);
-        let mut hi = lo + self.abbrs[lo..].partition_point(|a| *a == abbr);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match key_at(mid).cmp(key) {
-                Ordering::Less => lo = mid + 1,
-                Ordering::Greater => hi = mid,
-                Ordering::Equal => return Ok(mid),
+        let mut i = self.abbrs.partition_point(|a| *a < abbr);
+        // Equal abbreviations are rare (keys alike for 8 bytes past the prefix): walk them.
+        while self.abbrs.get(i) == Some(&abbr) {
+            match key_at(i).cmp(key) {
+                Ordering::Less => i += 1,
+                Ordering::Greater => return Err(i),
+                Ordering::Equal => return Ok(i),
             }
         }
-        Err(lo)
+        Err(i)
     }
 
     /// Records an insertion at `i`; the caller refreshes when `i` was an edge.
@@ -370,6 +369,29 @@ impl<T: Keyed> Index<T> {
             self.len += 1;
         }
         old
+    }
+
+    /// Replaces the entry under `key` that `is_old` picks out (the caller knows which one
+    /// it is, e.g. by address), without comparing keys inside the leaf. Returns the
+    /// replaced entry, or gives `item` back when there is no such entry (the caller knows
+    /// there is one, so a miss, which would have copied shared nodes on the way down for
+    /// nothing, does not happen).
+    pub(crate) fn replace(&mut self, is_old: impl Fn(&T) -> bool, item: T) -> Result<T, T> {
+        let key = item.key();
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    return match leaf.items.iter().position(&is_old) {
+                        Some(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
+                        None => Err(item),
+                    };
+                }
+                Node::Internal { seps, children } => {
+                    node = Arc::make_mut(&mut children[seps.child_index(key)]);
+                }
+            }
+        }
     }
 
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {

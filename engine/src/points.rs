@@ -231,8 +231,9 @@ impl Writer {
         self.live
     }
 
-    /// Stores `rec` under its key; returns whether it replaced a record.
-    pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> bool {
+    /// Stores `rec` under its key; returns the address of the record it replaced (for
+    /// identity only: this index's reference to it is already handed to the collector).
+    pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> Option<*const c_void> {
         let mut t = p.table(guard);
         if t.tagged && (rec.as_ptr().addr() as u64) >> TAG_SHIFT != 0 {
             // An address past 48 bits: no room for tags in this process. Rare enough
@@ -266,7 +267,7 @@ impl Writer {
                     // reference it held, exactly once.
                     let old = unsafe { Record::from_raw(raw) };
                     guard.defer(move || drop(old));
-                    return true;
+                    return Some(raw);
                 }
             }
             i += 1;
@@ -283,7 +284,7 @@ impl Writer {
         };
         t.slots[at].store(t.encode(rec.into_raw(), tag), Ordering::Release);
         self.live += 1;
-        false
+        None
     }
 
     /// Removes `key`; returns whether it was there.
@@ -421,7 +422,7 @@ mod tests {
                 let guard = crossbeam_epoch::pin();
                 match op {
                     0 | 1 => {
-                        let replaced = w.put(&p, rec(&key, v), &guard);
+                        let replaced = w.put(&p, rec(&key, v), &guard).is_some();
                         prop_assert_eq!(replaced, model.insert(key.clone(), v).is_some());
                     }
                     _ => {

@@ -170,6 +170,11 @@ impl Record {
         }
     }
 
+    /// Whether `self` is the record at address `ptr`.
+    pub(crate) fn is_at(&self, ptr: *const c_void) -> bool {
+        self.0.as_ptr() == ptr
+    }
+
     /// The thin pointer, without giving up the reference.
     pub(crate) fn as_ptr(&self) -> *const c_void {
         self.0.as_ptr()

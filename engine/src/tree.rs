@@ -116,8 +116,16 @@ impl State {
                     let expiry =
                         (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
                     self.live_bytes += rec.payload_len() as u64;
-                    self.points.put(points, rec.clone(), &guard);
-                    if let Some(old) = self.index.insert(rec) {
+                    // The hash index finds the old record; the B+tree then only has to
+                    // find that pointer in its leaf (no key comparisons there).
+                    let old = match self.points.put(points, rec.clone(), &guard) {
+                        Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
+                            Ok(old) => Some(old),
+                            Err(rec) => self.index.insert(rec),
+                        },
+                        None => self.index.insert(rec),
+                    };
+                    if let Some(old) = old {
                         self.forget(&old);
                     }
                     // After forgetting the old record: both may expire at the same instant.
