@@ -37,7 +37,13 @@ impl Store for RawMap {
 
 /// `threads` workers doing `OPS_PER_THREAD` operations each (`write_pct` of them
 /// stashes); with `writer`, one more thread stashes every ~20 µs until they finish.
-fn run(store: &impl Store, keys: &[String], threads: usize, write_pct: usize, writer: bool) -> Duration {
+fn run(
+    store: &impl Store,
+    keys: &[String],
+    threads: usize,
+    write_pct: usize,
+    writer: bool,
+) -> Duration {
     let val = value(1);
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -87,22 +93,45 @@ fn concurrent(c: &mut Criterion) {
     for threads in [1, 2] {
         g.throughput(Throughput::Elements(OPS_PER_THREAD * threads as u64));
         g.bench_function(format!("crack_{threads}_threads"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&tree, &keys, threads, 0, false)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run(&tree, &keys, threads, 0, false))
+                    .sum()
+            });
         });
         g.bench_function(format!("raw_btreemap_get_{threads}_threads"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&raw, &keys, threads, 0, false)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run(&raw, &keys, threads, 0, false))
+                    .sum()
+            });
         });
         g.bench_function(format!("crack_{threads}_threads_with_writer"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&tree, &keys, threads, 0, true)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run(&tree, &keys, threads, 0, true))
+                    .sum()
+            });
         });
-        g.bench_function(format!("raw_btreemap_get_{threads}_threads_with_writer"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&raw, &keys, threads, 0, true)).sum());
-        });
+        g.bench_function(
+            format!("raw_btreemap_get_{threads}_threads_with_writer"),
+            |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| run(&raw, &keys, threads, 0, true)).sum());
+            },
+        );
         g.bench_function(format!("mixed_90_10_{threads}_threads"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&tree, &keys, threads, 10, false)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run(&tree, &keys, threads, 10, false))
+                    .sum()
+            });
         });
         g.bench_function(format!("raw_btreemap_mixed_90_10_{threads}_threads"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&raw, &keys, threads, 10, false)).sum());
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run(&raw, &keys, threads, 10, false))
+                    .sum()
+            });
         });
     }
     g.finish();

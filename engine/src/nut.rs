@@ -1,8 +1,9 @@
 //! What readers get back: [`Nut`] (owned) and [`NutRef`] (borrowed, for filters).
 //!
-//! An owned `Nut` copies nothing: its [`Key`] and [`Value`] are handles onto the stored
-//! record (one reference-count increment each), so `crack`, `collect`, iterators and
-//! transactions allocate nothing per item. The stored bytes never change once written; a
+//! An owned `Nut` copies nothing: its [`Value`] is a handle onto the stored record (one
+//! reference-count increment) and its [`Key`] is held inline (or, over 22 bytes, is a
+//! second handle), so `crack`, `collect`, iterators and transactions allocate nothing per
+//! item. The stored bytes never change once written; a
 //! handle keeps the version it was read from alive after the key is overwritten or tossed.
 
 use std::borrow::Borrow;
@@ -31,10 +32,20 @@ pub struct Nut {
     pub expires_at: Option<SystemTime>,
 }
 
-/// The key of an owned [`Nut`]: a shared handle onto the stored record (8 bytes, no copy).
-/// Derefs to `str` and compares, hashes and orders like one.
+/// The key of an owned [`Nut`]: keys of up to 22 bytes are held inline (copying 24
+/// bytes is cheaper than a shared reference-count increment and decrement), longer ones
+/// as a shared handle onto the stored record. Never allocates. Derefs to `str` and
+/// compares, hashes and orders like one.
 #[derive(Clone)]
-pub struct Key(Record);
+pub struct Key(KeyRepr);
+
+const INLINE_KEY: usize = 22;
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline { len: u8, buf: [u8; INLINE_KEY] },
+    Shared(Record),
+}
 
 /// The value of an owned [`Nut`]: a shared handle onto the stored record (8 bytes, no
 /// copy). Derefs to `[u8]` and compares, hashes and orders like a byte slice.
@@ -69,14 +80,31 @@ impl NutRef<'_> {
 }
 
 impl Key {
+    fn of(rec: &Record) -> Key {
+        let key = rec.key();
+        if key.len() <= INLINE_KEY {
+            let mut buf = [0; INLINE_KEY];
+            buf[..key.len()].copy_from_slice(key);
+            Key(KeyRepr::Inline {
+                len: key.len() as u8,
+                buf,
+            })
+        } else {
+            Key(KeyRepr::Shared(rec.clone()))
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         // Keys are validated as UTF-8 (they come from `&str`) before they are stored, and
         // records read back from disk are checked when loaded.
-        std::str::from_utf8(self.0.key()).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.key()
+        match &self.0 {
+            KeyRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            KeyRepr::Shared(rec) => rec.key(),
+        }
     }
 
     /// Copies the key into a `String`.
@@ -116,7 +144,7 @@ impl Deref for Value {
 /// of their own.
 impl From<&str> for Key {
     fn from(s: &str) -> Self {
-        Key(Record::new(s.as_bytes(), &[], 0, 0, 0))
+        Key::of(&Record::new(s.as_bytes(), &[], 0, 0, 0))
     }
 }
 
@@ -361,15 +389,21 @@ impl Record {
         }
     }
 
-    /// An owned nut sharing this record: two reference-count increments, no copy.
+    /// An owned nut sharing this record: one reference-count increment (two for a key
+    /// over 22 bytes), no allocation.
     pub(crate) fn to_nut(&self) -> Nut {
+        self.clone().into_nut()
+    }
+
+    /// An owned nut that takes over this reference as its value.
+    pub(crate) fn into_nut(self) -> Nut {
         let e = self.expires();
         Nut {
-            key: Key(self.clone()),
-            value: Value(self.clone()),
+            key: Key::of(&self),
             version: self.version(),
             timestamp: from_nanos(self.timestamp()),
             expires_at: (e != 0).then(|| from_nanos(e)),
+            value: Value(self),
         }
     }
 }
@@ -387,7 +421,7 @@ mod tests {
         assert_eq!(nut.key, String::from("user-1"));
         assert_eq!(nut.key.to_string(), "user-1");
         assert_eq!(String::from(nut.key.clone()), "user-1");
-        assert!(nut.key < Key::from("user-2") && nut.key > *"user-0");
+        assert!(nut.key < "user-2" && nut.key > *"user-0");
         assert_eq!(nut.value, b"{\"a\":1}");
         assert_eq!(nut.value, *b"{\"a\":1}");
         assert_eq!(nut.value, b"{\"a\":1}".to_vec());
@@ -401,8 +435,16 @@ mod tests {
         let value = nut.value.clone();
         drop((rec, nut));
         assert_eq!(value, b"{\"a\":1}");
+        let long = "a key longer than twenty-two bytes";
+        let nut = Record::new(long.as_bytes(), b"v", 1, 2, 0).to_nut();
+        assert_eq!(nut.key, long);
+        assert_eq!(nut.key.clone().into_string(), long);
+        assert!(nut.key > "a key");
         let nut = Record::new(b"k", b"v", 1, 2, 9).view().to_nut();
-        assert_eq!((nut.key.as_str(), nut.value.as_slice(), nut.version), ("k", &b"v"[..], 1));
+        assert_eq!(
+            (nut.key.as_str(), nut.value.as_slice(), nut.version),
+            ("k", &b"v"[..], 1)
+        );
         assert_eq!(nut.expires_at, Some(from_nanos(9)));
     }
 }

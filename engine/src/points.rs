@@ -322,7 +322,9 @@ impl Writer {
     }
 
     fn fresh_cap(&self, extra: usize) -> usize {
-        ((self.live + extra) * 100).div_ceil(FRESH_LOAD).max(MIN_CAP)
+        ((self.live + extra) * 100)
+            .div_ceil(FRESH_LOAD)
+            .max(MIN_CAP)
     }
 
     /// Moves every live entry into a new table of `cap` slots (no tombstones) and retires
@@ -459,7 +461,11 @@ mod tests {
         // No slot has changed yet, but readers already see the whole commit.
         assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(2));
         assert!(p.get(b"b", &guard).is_none());
-        assert_eq!(p.get(b"c", &guard).map(|r| r.version()), Some(3), "last change wins");
+        assert_eq!(
+            p.get(b"c", &guard).map(|r| r.version()),
+            Some(3),
+            "last change wins"
+        );
         w.end_overlay(&p, &guard);
         assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(1));
         assert!(p.get(b"b", &guard).is_some());

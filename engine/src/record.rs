@@ -240,14 +240,16 @@ impl Record {
     /// Sets version and timestamp at commit time. Records are unshared until committed,
     /// so this writes in place; a shared one is rebuilt.
     pub(crate) fn stamp(&mut self, version: u64, timestamp: u64) {
-        let done = self.0.with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
-            Some(inner) => {
-                inner.slice_mut()[0..8].copy_from_slice(&version.to_le_bytes());
-                inner.slice_mut()[8..16].copy_from_slice(&timestamp.to_le_bytes());
-                true
-            }
-            None => false,
-        });
+        let done = self
+            .0
+            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(inner) => {
+                    inner.slice_mut()[0..8].copy_from_slice(&version.to_le_bytes());
+                    inner.slice_mut()[8..16].copy_from_slice(&timestamp.to_le_bytes());
+                    true
+                }
+                None => false,
+            });
         if !done {
             *self = Record::new(self.key(), self.value(), version, timestamp, self.expires());
         }

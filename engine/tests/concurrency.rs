@@ -9,9 +9,9 @@ use std::thread;
 use acorn::Tree;
 
 fn read_counter(tree: &Tree, key: &str) -> u64 {
-    tree.crack(key)
-        .unwrap()
-        .map_or(0, |n| std::str::from_utf8(&n.value).unwrap().parse().unwrap())
+    tree.crack(key).unwrap().map_or(0, |n| {
+        std::str::from_utf8(&n.value).unwrap().parse().unwrap()
+    })
 }
 
 #[test]
@@ -29,7 +29,10 @@ fn transactional_increments_are_never_lost() {
                 for _ in 0..per_thread {
                     tree.transaction(|tx| {
                         let n = tx.crack("counter")?.map_or(0, |n| {
-                            std::str::from_utf8(&n.value).unwrap().parse::<u64>().unwrap()
+                            std::str::from_utf8(&n.value)
+                                .unwrap()
+                                .parse::<u64>()
+                                .unwrap()
                         });
                         tx.stash("counter", (n + 1).to_string())?;
                         Ok(())
@@ -196,7 +199,7 @@ fn query_filters_and_order_keys_can_call_back_into_the_tree() {
                 // A filter that reads, counts and writes the tree it is filtering.
                 assert!(t.contains(n.key));
                 t.stash(format!("seen-{}", n.key), b"").unwrap();
-                t.len() > 0 && n.key < "k10"
+                !t.is_empty() && n.key < "k10"
             })
             .order_by_desc(|n| t.crack(n.key).unwrap().map(|x| x.version))
             .collect()

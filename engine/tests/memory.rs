@@ -10,7 +10,9 @@ mod common;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 use common::counting::{allocations, live};
 
@@ -34,7 +36,10 @@ fn overhead_per_item_stays_within_64_bytes_and_is_returned() {
     // (A tree also has about 6 KB of fixed cost: counters, locks, the first table.)
     for n in [3_000, 7_000, 14_000, 20_000] {
         let (_, overhead) = load(n);
-        assert!(overhead <= 64.0, "{overhead:.1} bytes of overhead per item at {n}");
+        assert!(
+            overhead <= 64.0,
+            "{overhead:.1} bytes of overhead per item at {n}"
+        );
     }
     warm_up();
     let before = live();
