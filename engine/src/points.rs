@@ -31,6 +31,7 @@ use std::ffi::c_void;
 use std::hash::BuildHasher;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
@@ -160,6 +161,33 @@ pub(crate) struct Writer {
     live: usize,
     /// Live entries plus tombstones.
     used: usize,
+    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time:
+    /// one deferred function per batch instead of per record.
+    retired: Vec<Record>,
+}
+
+const RETIRE_BATCH: usize = 64;
+
+/// Emptied batch buffers, reused so that retiring records allocates nothing once warm.
+/// (A `Vec` is three words: the deferred function holding one is stored inline.)
+static SPARE: Mutex<Vec<Vec<Record>>> = Mutex::new(Vec::new());
+
+fn spare_batch() -> Vec<Record> {
+    SPARE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .unwrap_or_else(|| Vec::with_capacity(RETIRE_BATCH))
+}
+
+/// Drops a batch's records (the collector calls this once no reader can see them) and
+/// keeps the buffer for reuse.
+fn release_batch(mut batch: Vec<Record>) {
+    batch.clear();
+    let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+    if spare.len() < 64 {
+        spare.push(batch);
+    }
 }
 
 /// A new, empty point index: its shared half and its one writer.
@@ -171,7 +199,11 @@ pub(crate) fn new() -> (Points, Writer) {
             overlay: Atomic::null(),
             hasher: foldhash::fast::RandomState::default(),
         },
-        Writer { live: 0, used: 0 },
+        Writer {
+            live: 0,
+            used: 0,
+            retired: spare_batch(),
+        },
     )
 }
 
@@ -265,8 +297,7 @@ impl Writer {
                     t.slots[i].store(t.encode(rec.into_raw(), tag), Ordering::Release);
                     // SAFETY: the slot no longer points at `raw`; this takes back the
                     // reference it held, exactly once.
-                    let old = unsafe { Record::from_raw(raw) };
-                    guard.defer(move || drop(old));
+                    self.retire(unsafe { Record::from_raw(raw) }, guard);
                     return Some(raw);
                 }
             }
@@ -305,8 +336,7 @@ impl Writer {
                 if found {
                     t.slots[i].store(tomb(), Ordering::Release);
                     // SAFETY: as in `put`.
-                    let old = unsafe { Record::from_raw(raw) };
-                    guard.defer(move || drop(old));
+                    self.retire(unsafe { Record::from_raw(raw) }, guard);
                     self.live -= 1;
                     if cap > 64 && self.live * 100 < cap * MIN_LOAD {
                         self.rebuild(p, self.fresh_cap(0), t.tagged, guard);
@@ -318,6 +348,16 @@ impl Writer {
             if i == cap {
                 i = 0;
             }
+        }
+    }
+
+    /// Queues a reference taken out of a slot; it is released once every reader pinned
+    /// now has moved on (later is fine too: holding a record longer is always safe).
+    fn retire(&mut self, rec: Record, guard: &Guard) {
+        self.retired.push(rec);
+        if self.retired.len() == RETIRE_BATCH {
+            let batch = std::mem::replace(&mut self.retired, spare_batch());
+            guard.defer(move || release_batch(batch));
         }
     }
 
