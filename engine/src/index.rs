@@ -16,10 +16,12 @@ use std::sync::Arc;
 /// A node split off on overflow, with the smallest key it may hold.
 type Split<T> = (Arc<[u8]>, Node<T>);
 
-/// Maximum entries per leaf and children per internal node.
+/// Maximum entries per leaf.
 const MAX: usize = 64;
-/// Below this a node is merged with or refilled from a sibling.
-const MIN: usize = MAX / 4;
+/// Maximum children per internal node: wide, so the tree is shallow (two levels above the
+/// leaves hold 4M items) and a write descends through fewer nodes. A node below a quarter
+/// of its maximum is merged with or refilled from a sibling.
+const MAX_INNER: usize = 256;
 
 /// An entry ordered by its key bytes.
 pub(crate) trait Keyed: Clone {
@@ -48,9 +50,9 @@ fn abbreviate(key: &[u8], skip: usize) -> u64 {
 
 /// Makes room for one more element: grows by half (never past a full node plus the one
 /// extra a split needs) instead of doubling, so nodes do not carry twice their capacity.
-fn grow<T>(v: &mut Vec<T>) {
+fn grow<T>(v: &mut Vec<T>, max: usize) {
     if v.len() == v.capacity() {
-        let target = (v.len() + v.len() / 2).clamp(4, MAX + 1).max(v.len() + 1);
+        let target = (v.len() + v.len() / 2).clamp(4, max + 1).max(v.len() + 1);
         v.reserve_exact(target - v.len());
     }
 }
@@ -101,7 +103,7 @@ impl Abbrevs {
 
     /// Records an insertion at `i`; the caller refreshes when `i` was an edge.
     fn insert(&mut self, i: usize, key: &[u8]) {
-        grow(&mut self.abbrs);
+        grow(&mut self.abbrs, MAX_INNER);
         self.abbrs.insert(i, abbreviate(key, self.prefix.len()));
     }
 }
@@ -125,7 +127,7 @@ impl<T: Keyed> Leaf<T> {
     }
 
     fn insert_at(&mut self, i: usize, item: T) {
-        grow(&mut self.items);
+        grow(&mut self.items, MAX);
         self.items.insert(i, item);
     }
 
@@ -207,6 +209,13 @@ enum Node<T> {
 }
 
 impl<T: Keyed> Node<T> {
+    fn max(&self) -> usize {
+        match self {
+            Node::Leaf(_) => MAX,
+            Node::Internal { .. } => MAX_INNER,
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Node::Leaf(leaf) => leaf.items.len(),
@@ -283,7 +292,7 @@ impl<T: Keyed> Node<T> {
                 if let Some((sep, right)) = split {
                     seps.insert(ci, sep);
                     children.insert(ci + 1, Arc::new(right));
-                    if children.len() > MAX {
+                    if children.len() > MAX_INNER {
                         let at = children.len() / 2;
                         return (old, Some(self.split_at(at)));
                     }
@@ -299,14 +308,14 @@ impl<T: Keyed> Node<T> {
             Node::Internal { seps, children } => {
                 let ci = seps.child_index(key);
                 let removed = Arc::make_mut(&mut children[ci]).remove(key)?;
-                if children[ci].len() < MIN && children.len() > 1 {
+                if children[ci].len() < children[ci].max() / 4 && children.len() > 1 {
                     // Rebalance with a neighbour: merge, and split again if too big.
                     let left = if ci + 1 < children.len() { ci } else { ci - 1 };
                     let sep = seps.remove(left);
                     let right = Arc::unwrap_or_clone(children.remove(left + 1));
                     let merged = Arc::make_mut(&mut children[left]);
                     merged.absorb(sep, right);
-                    if merged.len() > MAX {
+                    if merged.len() > merged.max() {
                         let at = merged.len() / 2;
                         let (sep, right) = merged.split_at(at);
                         seps.insert(left, sep);
@@ -566,7 +575,7 @@ mod tests {
                 );
                 let seps = &seps.seps;
                 assert_eq!(seps.len() + 1, children.len());
-                assert!(children.len() <= MAX);
+                assert!(children.len() <= MAX_INNER);
                 assert!(root || children.len() >= 2);
                 let mut depth = None;
                 for (i, c) in children.iter().enumerate() {
@@ -617,6 +626,40 @@ mod tests {
                 prop_assert_eq!(collect(&snap, Bound::Unbounded), expect);
             }
         }
+    }
+
+    #[test]
+    fn wide_internal_nodes_split_and_merge() {
+        // Enough keys for internal nodes to overflow (40k / 64 per leaf > 256 children),
+        // inserted and removed in scrambled order, checked against a BTreeMap throughout.
+        let mut idx = Index::<E>::default();
+        let mut model = BTreeMap::new();
+        let n = 40_000u32;
+        let scrambled = |i: u32| ((u64::from(i) * 7_919 % u64::from(n)) as u32, i);
+        for i in 0..n {
+            let (k, v) = scrambled(i);
+            let key = format!("k{k:06}").into_bytes();
+            assert_eq!(
+                idx.insert(E(key.clone(), v)).map(|e| e.1),
+                model.insert(key, v)
+            );
+        }
+        check_invariants(&idx.root, None, None, true);
+        assert!(
+            matches!(&*idx.root, Node::Internal { children, .. } if children.iter().all(|c| matches!(&**c, Node::Internal { .. })))
+        );
+        let snapshot = idx.clone();
+        for i in 0..n * 3 / 4 {
+            let key = format!("k{:06}", scrambled(i).0).into_bytes();
+            assert_eq!(idx.remove(&key).map(|e| e.1), model.remove(&key));
+            if i % 10_000 == 0 {
+                check_invariants(&idx.root, None, None, true);
+            }
+        }
+        check_invariants(&idx.root, None, None, true);
+        let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(collect(&idx, Bound::Unbounded), all);
+        assert_eq!(collect(&snapshot, Bound::Unbounded).len(), n as usize);
     }
 
     #[test]
