@@ -18,7 +18,7 @@ pub enum Event {
     },
 }
 
-/// Senders of every live subscriber. Sending happens under the tree's write lock, so each
+/// Senders of every live subscriber. Sending happens under the tree's state lock, so each
 /// receiver sees changes in commit order; subscribers that hung up are dropped.
 #[derive(Debug, Default)]
 pub(crate) struct Subscribers(Vec<Sender<Event>>);
