@@ -33,6 +33,16 @@ fn txn(c: &mut Criterion) {
             .unwrap();
         });
     });
+    // The raw map's equivalent: read and write the key under one write lock.
+    let raw = raw_filled(10_000);
+    g.bench_function("raw_btreemap_read_modify_write_1_key", |b| {
+        b.iter(|| {
+            let k = &keys[rng.below(keys.len())];
+            let mut m = raw.write().unwrap();
+            let v = m.get(k).cloned().unwrap_or_default();
+            black_box(m.insert(k.clone(), v))
+        });
+    });
     g.bench_function("single_stash_for_comparison", |b| {
         b.iter(|| black_box(tree.stash(&keys[rng.below(keys.len())], &val).unwrap()));
     });
