@@ -245,11 +245,14 @@ fn main() {
             d.raw.write().unwrap().insert(k.to_owned(), b"w".to_vec()),
         ))
     };
+    let peek_tree = |k: &str| {
+        black_box(d.tree.crack_with(k, |v| v.value.len()).unwrap());
+    };
     let read_hash = |k: &str| {
         black_box(d.hash.get(k).map(Vec::len));
     };
     let t_ops = 400_000;
-    let [e1, e2, ew, r1, r2, rw, h1, h2] = best(
+    let [e1, e2, ew, r1, r2, rw, h1, h2, p1, p2] = best(
         rounds,
         [
             &mut || -throughput(1, t_ops, false, &d.keys, &read_tree, &write_tree),
@@ -261,6 +264,8 @@ fn main() {
             // Control: reads that write nothing shared at all, to see what the machine lends.
             &mut || -throughput(1, t_ops, false, &d.keys, &read_hash, &write_raw),
             &mut || -throughput(2, t_ops, false, &d.keys, &read_hash, &write_raw),
+            &mut || -throughput(1, t_ops, false, &d.keys, &peek_tree, &write_tree),
+            &mut || -throughput(2, t_ops, false, &d.keys, &peek_tree, &write_tree),
         ],
     );
     let m = |x: f64| -x / 1e6;
@@ -271,6 +276,10 @@ fn main() {
     println!(
         "| 2 reader threads with a writer alongside | {:.2}M/s = {:.2}× one thread | raw map {:.2}M/s | {:.2}× the raw map |",
         m(ew), ew / e1, m(rw), ew / rw
+    );
+    println!(
+        "| 2 reader threads, borrowed (`crack_with`) | {:.2}M/s = {:.2}× one thread ({:.2}M/s) | | |",
+        m(p2), p2 / p1, m(p1)
     );
     println!(
         "| control: 2 threads of std HashMap gets (no shared writes) | {:.2}M/s = {:.2}× one thread ({:.2}M/s) | | |",
