@@ -302,12 +302,13 @@ impl<T: Keyed> Node<T> {
         }
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<T> {
+    /// Removes the entry under `key` that `pick` finds in its leaf.
+    fn remove(&mut self, key: &[u8], pick: &impl Fn(&[T]) -> Option<usize>) -> Option<T> {
         match self {
-            Node::Leaf(leaf) => leaf.search(key).ok().map(|i| leaf.remove_at(i)),
+            Node::Leaf(leaf) => pick(&leaf.items).map(|i| leaf.remove_at(i)),
             Node::Internal { seps, children } => {
                 let ci = seps.child_index(key);
-                let removed = Arc::make_mut(&mut children[ci]).remove(key)?;
+                let removed = Arc::make_mut(&mut children[ci]).remove(key, pick)?;
                 if children[ci].len() < children[ci].max() / 4 && children.len() > 1 {
                     // Rebalance with a neighbour: merge, and split again if too big.
                     let left = if ci + 1 < children.len() { ci } else { ci - 1 };
@@ -403,10 +404,25 @@ impl<T: Keyed> Index<T> {
         }
     }
 
+    /// Removes the entry under `key` (the engine removes through `remove_known`; this is
+    /// the plain map operation the model tests drive).
+    #[cfg(test)]
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
         // Look first so a miss copies no node shared with a snapshot.
         self.get(key)?;
-        let removed = Arc::make_mut(&mut self.root).remove(key);
+        self.remove_picked(key, |items| {
+            items.binary_search_by(|e| e.key().cmp(key)).ok()
+        })
+    }
+
+    /// Removes the entry under `key` that `is_old` picks out (the caller knows it is
+    /// there, e.g. by address), without comparing keys inside the leaf.
+    pub(crate) fn remove_known(&mut self, key: &[u8], is_old: impl Fn(&T) -> bool) -> Option<T> {
+        self.remove_picked(key, |items| items.iter().position(&is_old))
+    }
+
+    fn remove_picked(&mut self, key: &[u8], pick: impl Fn(&[T]) -> Option<usize>) -> Option<T> {
+        let removed = Arc::make_mut(&mut self.root).remove(key, &pick);
         if removed.is_some() {
             self.len -= 1;
         }

@@ -318,8 +318,14 @@ impl Writer {
         None
     }
 
-    /// Removes `key`; returns whether it was there.
-    pub(crate) fn remove(&mut self, p: &Points, key: &[u8], guard: &Guard) -> bool {
+    /// Removes `key`; returns the address of the record that was there (for identity
+    /// only, as in `put`).
+    pub(crate) fn remove(
+        &mut self,
+        p: &Points,
+        key: &[u8],
+        guard: &Guard,
+    ) -> Option<*const c_void> {
         let t = p.table(guard);
         let hash = p.hash(key);
         let tag = tag(hash);
@@ -328,7 +334,7 @@ impl Writer {
         loop {
             let s = t.slots[i].load(Ordering::Relaxed);
             if s.is_null() {
-                return false;
+                return None;
             }
             if let Some(raw) = t.candidate(s, tag) {
                 // SAFETY: as in `put`.
@@ -341,7 +347,7 @@ impl Writer {
                     if cap > 64 && self.live * 100 < cap * MIN_LOAD {
                         self.rebuild(p, self.fresh_cap(0), t.tagged, guard);
                     }
-                    return true;
+                    return Some(raw);
                 }
             }
             i += 1;
@@ -475,7 +481,7 @@ mod tests {
                         prop_assert_eq!(replaced, model.insert(key.clone(), v).is_some());
                     }
                     _ => {
-                        let removed = w.remove(&p, key.as_bytes(), &guard);
+                        let removed = w.remove(&p, key.as_bytes(), &guard).is_some();
                         prop_assert_eq!(removed, model.remove(&key).is_some());
                     }
                 }

@@ -134,8 +134,13 @@ impl State {
                     }
                 }
                 Change::Delete(key) => {
-                    if let Some(old) = self.index.remove(&key) {
-                        self.points.remove(points, &key, &guard);
+                    // As for overwrites: the hash index finds the record, the leaf is
+                    // searched by its address.
+                    let old = self
+                        .points
+                        .remove(points, &key, &guard)
+                        .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
+                    if let Some(old) = old {
                         self.forget(&old);
                         let expired = old.is_expired(now);
                         removed += usize::from(!expired);
