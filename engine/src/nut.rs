@@ -84,7 +84,12 @@ impl Key {
         let key = rec.key();
         if key.len() <= INLINE_KEY {
             let mut buf = [0; INLINE_KEY];
-            buf[..key.len()].copy_from_slice(key);
+            match rec.key_onwards().get(..INLINE_KEY) {
+                // A fixed-size copy (a few moves, no `memcpy` call); the bytes past the
+                // key are never read.
+                Some(head) => buf.copy_from_slice(head),
+                None => buf[..key.len()].copy_from_slice(key),
+            }
             Key(KeyRepr::Inline {
                 len: key.len() as u8,
                 buf,

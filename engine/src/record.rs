@@ -221,6 +221,12 @@ impl Record {
         usize::from(u16::from_le_bytes([b[16], b[17]]))
     }
 
+    /// The bytes from the key's start to the end (key, then value).
+    #[inline]
+    pub(crate) fn key_onwards(&self) -> &[u8] {
+        &self.bytes()[self.key_start()..]
+    }
+
     #[inline]
     pub(crate) fn value(&self) -> &[u8] {
         &self.bytes()[self.key_start() + self.key_len()..]
