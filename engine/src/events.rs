@@ -166,7 +166,7 @@ impl Drop for Subscription {
     }
 }
 
-/// Every live subscriber. Publishing happens under the tree's write lock, so each
+/// Every live subscriber. Publishing happens under the tree's state lock, so each
 /// subscriber sees changes in commit order; subscribers that were dropped are forgotten.
 #[derive(Debug, Default)]
 pub(crate) struct Subscribers(Vec<Arc<Channel>>);

@@ -37,6 +37,7 @@ mod iter;
 mod limits;
 pub mod monitor;
 mod nut;
+mod points;
 mod query;
 mod record;
 mod stats;
@@ -51,7 +52,7 @@ pub use error::{Error, Result};
 pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 pub use iter::Iter;
 pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN, MAX_VERSION};
-pub use nut::{Nut, NutRef};
+pub use nut::{Key, Nut, NutRef, Value};
 pub use query::Query;
 pub use stats::{OpCounts, Stats};
 #[doc(hidden)]
