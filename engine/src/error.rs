@@ -9,16 +9,38 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 
-    /// A data file is damaged somewhere other than its final, incomplete frame.
+    /// A data file is damaged somewhere other than its final, incomplete frame, or a file
+    /// the chain of versions needs is missing (`reason` names the missing versions). Nothing
+    /// in the directory was changed.
     #[error(
-        "{path}: corrupt data at byte offset {offset}: {reason}. Nothing was skipped; restore \
-         from a backup, or open with RecoveryMode::Salvage to keep everything before the damage"
+        "{path}: corrupt data at byte offset {offset}: {reason}. Nothing was skipped or \
+         changed; put the missing or damaged file back from a backup, or save a copy of the \
+         directory and open it with RecoveryMode::Salvage to keep every commit that can be read"
     )]
     Corrupt {
         path: PathBuf,
         offset: u64,
         reason: String,
     },
+
+    /// A data file was written in an on-disk format this build does not read.
+    #[error(
+        "{path}: written in acorn's on-disk format {found}, but this build reads format \
+         {supported} only; nothing was changed. Open the directory with the acorn release that \
+         wrote it and copy its items into a new directory"
+    )]
+    UnsupportedFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+
+    /// The tree's version reached [`crate::MAX_VERSION`]: no commit can follow it.
+    #[error(
+        "the tree is at version {version}, the last one there is; no further commit is \
+         possible. Copy the items into a new tree"
+    )]
+    VersionsExhausted { version: u64 },
 
     /// Another `Tree` (in this or another process) has the directory open.
     #[error("{path} is locked by another open tree; close it first (one writer per directory)")]

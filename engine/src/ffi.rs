@@ -7,8 +7,10 @@
 //!
 //! Handles are heap objects. Freeing a handle twice, or a pointer that is not a live handle,
 //! is detected (a registry of live handles is consulted by the free functions only) and
-//! returns `ACORN_ERR_INVALID_HANDLE`. Using a handle after freeing it is undefined
-//! behaviour, as in any C API; a tag in each handle catches many such mistakes.
+//! returns `ACORN_ERR_INVALID_HANDLE`. Every other function checks the kind tag each handle
+//! starts with, and freeing a handle clears that tag first: a use after free is refused
+//! whatever the allocator does with the freed bytes, unless the same memory has been handed
+//! out again as a handle of the same kind. It remains undefined behaviour, as in any C API.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
@@ -108,7 +110,7 @@ fn fail(code: c_int, msg: &str) -> c_int {
 fn code_of(e: &Error) -> c_int {
     let code = match e {
         Error::Io(_) => ACORN_ERR_IO,
-        Error::Corrupt { .. } => ACORN_ERR_CORRUPT,
+        Error::Corrupt { .. } | Error::UnsupportedFormat { .. } => ACORN_ERR_CORRUPT,
         Error::Locked { .. } => ACORN_ERR_LOCKED,
         Error::Conflict => ACORN_ERR_CONFLICT,
         Error::InvalidKey(_) => ACORN_ERR_INVALID_KEY,
@@ -196,7 +198,12 @@ unsafe fn take_back<T>(p: *mut T, tag: u64, what: &str) -> Result<Box<T>, c_int>
             &format!("not a live {what} handle (freed twice, never handed out, or another kind)"),
         ));
     }
-    // SAFETY: the registry says `p` is a `T` from `Box::into_raw`, not freed since.
+    // SAFETY: the registry says `p` is a live handle (a `#[repr(C)]` type starting with its
+    // `u64` tag) from `Box::into_raw`, not freed since. The tag is cleared with a volatile
+    // write, which the compiler may not drop as a dead store before the free, so a later
+    // use of the freed handle fails its tag check.
+    unsafe { p.cast::<u64>().write_volatile(0) };
+    // SAFETY: as above; nothing else owns `p`.
     Ok(unsafe { Box::from_raw(p) })
 }
 

@@ -1,6 +1,6 @@
-//! Key-ordered iteration over a snapshot. Creating an iterator clones one `Arc` under a
-//! read lock; the scan itself holds no lock, so writers never wait for it, and writes
-//! made after creation are not seen.
+//! Key-ordered iteration over a snapshot. Creating an iterator clones one `Arc` under the
+//! state lock; the scan itself holds no lock, so writers never wait for it, and writes
+//! made after creation are not seen. Each item is a [`Nut`] sharing the stored record.
 
 use std::ops::{Bound, RangeBounds};
 

@@ -95,9 +95,18 @@ pub struct Stats {
     pub ops: OpCounts,
     /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
     pub torn_bytes_dropped: u64,
-    /// Durable mode only: bytes `RecoveryMode::Salvage` dropped at damage when opening.
+    /// Durable mode only: bytes `RecoveryMode::Salvage` could not use when opening (from
+    /// the damage to the end of each damaged file).
     pub salvaged_bytes_dropped: u64,
-    /// Durable mode only: current size of the write-ahead log, bytes.
+    /// Durable mode only: commit versions `RecoveryMode::Salvage` knows it dropped (missing
+    /// files and damaged stretches with readable versions on both sides; a damaged end of
+    /// the log drops an unknown number more, which `salvage_report` says).
+    pub salvaged_versions_dropped: u64,
+    /// Durable mode only: one line per file or run of versions `RecoveryMode::Salvage`
+    /// dropped when opening, and where it put the damaged files. Empty when nothing was.
+    pub salvage_report: Vec<String>,
+    /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
+    /// covered by a snapshot and deleted).
     pub wal_bytes: u64,
     /// Durable mode only: snapshots written by `compact` (manual or automatic).
     pub compactions: u64,

@@ -1,5 +1,5 @@
 //! Optimistic transactions: reads record the version they saw, writes are buffered, and
-//! commit validates the reads under the write lock. Serializable for the keys touched.
+//! commit validates the reads under the state lock. Serializable for the keys touched.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
