@@ -236,6 +236,20 @@ fn quick_mode_shrinks_the_plan() {
     )
     .unwrap();
     assert_eq!((q.run.repeats, q.run.threads.len()), (1, 2));
+    // The key space follows the records, so a quick run draws from what it loaded.
+    let big = plan("[distribution]\nkind = \"scrambled_zipfian\"");
+    let mut big = big.clone();
+    big.dataset.records = 50_000;
+    big.item_count = 50_000 + 700;
+    let q = acorn_lab::runner::adjust(
+        &big,
+        &RunOptions {
+            quick: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((q.dataset.records, q.item_count), (10_000, 10_700));
 }
 
 /// A store that keeps its keys and the version of each value, so tests can compare states.
