@@ -121,11 +121,14 @@ impl<'q> Query<'q> {
         self.order_by(|n| (n.timestamp, n.version))
     }
 
+    /// Leaves out the first `n` results (after filtering and ordering).
     pub fn skip(mut self, n: usize) -> Self {
         self.skip = n;
         self
     }
 
+    /// Keeps at most `n` results (after `skip`). Without an order, the scan stops as soon
+    /// as it has them.
     pub fn take(mut self, n: usize) -> Self {
         self.take = Some(n);
         self
@@ -150,7 +153,7 @@ impl<'q> Query<'q> {
 
     /// Runs the query, handing each result (after skip, within take) to `sink`.
     fn run(mut self, mut sink: impl FnMut(&Record)) {
-        self.tree.count(Op::Query, 1);
+        self.tree.tally(Op::Query, 1);
         let mut scan = Scan::new(self.tree, std::mem::take(&mut self.span));
         let take = self.take.unwrap_or(usize::MAX);
         if take == 0 {
