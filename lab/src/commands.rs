@@ -79,6 +79,14 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
             })?;
         bars.finish();
         print!("{}", acorn_reports::table::render(&results));
+        let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
+        if dropped > 0 {
+            println!(
+                "WARNING: open loop: {dropped} operations fell due but were never run (the \
+                 backlog outlasted the phase: the store cannot keep up with `rate`); see \
+                 runs[].dropped"
+            );
+        }
         println!("results: {}", out.write_results(&results)?.display());
         println!(
             "report: {}",
