@@ -68,40 +68,70 @@ fn per_op(name: &str, values: ValueShape) -> (f64, f64, f64) {
     (reads, updates, inserts)
 }
 
-/// What the engine itself allocates per stash of a new key (the record, and now and then
-/// its index growing), with the value already encoded.
-fn engine_insert_allocations() -> f64 {
+/// What the engine itself allocates per overwrite and per stash of a new key, with the
+/// value already encoded, over the same sequence of operations as `per_op` (reads
+/// included: they pin the engine's epochs too).
+fn engine_per_op(value_len: usize) -> (f64, f64) {
     let tree = acorn::Tree::open_memory();
-    let value = vec![7u8; 1100];
-    for i in 0..100 {
-        tree.stash(String::from_utf8(key("user-", 8, i)).unwrap(), &value)
-            .unwrap();
-    }
-    let keys: Vec<String> = (1000..1000 + OPS)
+    let value = vec![7u8; value_len];
+    let keys: Vec<String> = (0..100)
         .map(|i| String::from_utf8(key("user-", 8, i)).unwrap())
         .collect();
-    let before = thread_allocations();
     for k in &keys {
         tree.stash(k, &value).unwrap();
     }
-    (thread_allocations() - before) as f64 / OPS as f64
+    let read = |k: &String| tree.crack_with(k, |n| n.value.len()).unwrap();
+    for i in 0..OPS + 100 {
+        assert!(read(&keys[(i % 100) as usize]).is_some());
+    }
+    for k in &keys {
+        tree.stash(k, &value).unwrap();
+    }
+    let before = thread_allocations();
+    for i in 0..OPS {
+        tree.stash(&keys[(i % 100) as usize], &value).unwrap();
+    }
+    let updates = (thread_allocations() - before) as f64 / OPS as f64;
+    let new_keys: Vec<String> = (1000..1000 + OPS)
+        .map(|i| String::from_utf8(key("user-", 8, i)).unwrap())
+        .collect();
+    let before = thread_allocations();
+    for k in &new_keys {
+        tree.stash(k, &value).unwrap();
+    }
+    let inserts = (thread_allocations() - before) as f64 / OPS as f64;
+    (updates, inserts)
+}
+
+/// Nothing of the variant's own: what the engine allocates for the same writes of values
+/// of `value_len` bytes (the stored record; now and then its index growing, or its epoch
+/// collector's buffers, which depends on other threads' epochs: hence the slack, one
+/// allocation in 50 operations, far below the one per operation any buffer of the
+/// variant's own would cost).
+fn only_the_engines(name: &str, value_len: usize, updates: f64, inserts: f64) {
+    let (engine_updates, engine_inserts) = engine_per_op(value_len);
+    assert!(
+        updates <= engine_updates + 0.02,
+        "{name}: {updates} allocations per update, the engine's own {engine_updates}"
+    );
+    assert!(
+        inserts <= engine_inserts + 0.02,
+        "{name}: {inserts} allocations per insert, the engine's own {engine_inserts}"
+    );
 }
 
 #[test]
 fn pooled_and_binary_read_without_allocating_and_write_only_the_stored_record() {
     assert!(counting());
     let docs = ValueShape::default();
-    let engine_inserts = engine_insert_allocations();
     let (plain_reads, plain_updates, plain_inserts) = per_op("plain", docs);
     for name in ["pooled", "binary"] {
         let (reads, updates, inserts) = per_op(name, docs);
         assert_eq!(reads, 0.0, "{name} read allocated");
-        // One allocation per write: the engine's stored record. Nothing of the variant's own.
-        assert!(updates <= 1.0, "{name}: {updates} allocations per update");
-        assert!(
-            inserts <= engine_inserts,
-            "{name}: {inserts} allocations per insert, the engine's own stash {engine_inserts}"
-        );
+        // One allocation per write, the engine's stored record; the engine's own
+        // bookkeeping (epoch collector buffers, index growth) now and then.
+        assert!(updates < 1.05, "{name}: {updates} allocations per update");
+        only_the_engines(name, 1100, updates, inserts);
         assert!(
             plain_reads > reads + 10.0 && plain_updates > updates && plain_inserts > inserts,
             "plain should allocate more: {plain_reads}, {plain_updates}, {plain_inserts}"
@@ -111,9 +141,9 @@ fn pooled_and_binary_read_without_allocating_and_write_only_the_stored_record() 
 
 #[test]
 fn opaque_values_need_no_allocation_to_read_when_pooled() {
-    let (reads, updates, _) = per_op("pooled", ValueShape::Bytes(100));
+    let (reads, updates, inserts) = per_op("pooled", ValueShape::Bytes(100));
     assert_eq!(reads, 0.0);
-    assert!(updates <= 1.0, "{updates}");
+    only_the_engines("pooled (opaque)", 100, updates, inserts);
     let (reads, _, _) = per_op("btreemap", ValueShape::Bytes(100));
     assert_eq!(reads, 0.0, "btreemap copies into the worker's buffer");
 }

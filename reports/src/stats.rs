@@ -69,6 +69,7 @@ pub fn op_result(
         mean_ns: h.mean(),
         histogram: encode(h),
         allocations: None,
+        parts: Vec::new(),
     }
 }
 
@@ -101,17 +102,26 @@ pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
 
 /// Sums backend counters over phases (or merged files) and derives their ratios: every
 /// `<name>_hits` with a `<name>_misses` gets `<name>_hit_ratio` = hits / (hits + misses),
-/// recomputed from the sums (a ratio itself never adds).
+/// recomputed from the sums (a ratio itself never adds). A ratio with no counters behind
+/// it (files written before counters were kept) is averaged over the parts that have it.
 pub fn merge_metrics<'a>(
     parts: impl IntoIterator<Item = &'a BTreeMap<String, f64>>,
 ) -> BTreeMap<String, f64> {
     let mut sum: BTreeMap<String, f64> = BTreeMap::new();
+    let mut ratios: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for part in parts {
         for (k, v) in part {
-            if !k.ends_with("_ratio") {
+            if k.ends_with("_ratio") {
+                let r = ratios.entry(k.clone()).or_default();
+                r.0 += v;
+                r.1 += 1;
+            } else {
                 *sum.entry(k.clone()).or_default() += v;
             }
         }
+    }
+    for (k, (total, n)) in ratios {
+        sum.insert(k, total / n as f64);
     }
     let ratios: Vec<(String, f64)> = sum
         .iter()
@@ -133,6 +143,11 @@ const T975: [f64; 30] = [
     2.052, 2.048, 2.045, 2.042,
 ];
 
+/// The two-sided 97.5% quantile of Student's t with `df` degrees of freedom (≥ 1).
+pub fn student_t(df: usize) -> f64 {
+    T975.get(df.max(1) - 1).copied().unwrap_or(1.96)
+}
+
 /// Median, 95% interval of the mean, and relative spread ((max - min) / median).
 pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
     if samples.is_empty() {
@@ -151,7 +166,7 @@ pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
         [mean, mean]
     } else {
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let t = T975.get(n - 2).copied().unwrap_or(1.96);
+        let t = student_t(n - 1);
         let half = t * (var / n as f64).sqrt();
         [mean - half, mean + half]
     };
@@ -200,7 +215,9 @@ mod tests {
         assert_eq!(merged["cache_hits"], 100.0);
         assert_eq!(merged["cache_misses"], 100.0);
         assert_eq!(merged["cache_hit_ratio"], 0.5);
-        assert!(!merge_metrics(&[phase(0.0, 0.0)]).contains_key("cache_hit_ratio"));
+        let old = BTreeMap::from([("cache_hit_ratio".to_owned(), 0.8)]);
+        let older = BTreeMap::from([("cache_hit_ratio".to_owned(), 0.6)]);
+        assert!((merge_metrics([&old, &older])["cache_hit_ratio"] - 0.7).abs() < 1e-12);
     }
 
     #[test]

@@ -275,6 +275,16 @@ impl Worker for EngineWorker<'_> {
         Ok(())
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let b = self.b;
+        let mut batch = b.tree.batch();
+        for key in keys {
+            batch.toss(key_str(&b.name, key)?);
+        }
+        batch.commit().map_err(|e| b.err(e))?;
+        Ok(())
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         self.query_page(q)?;
         Ok(&self.page)
