@@ -96,6 +96,23 @@ fn execute(
     r.map_err(|e| e.to_string())
 }
 
+/// Longest stretch an open-loop wait sleeps before looking at the stop flag again.
+const STOP_CHECK_NS: u64 = 50_000_000;
+
+/// Waits until `due`, looking at `stop` at least every 50 ms; false when stopped first.
+fn wait_until(clock: &dyn Clock, due: u64, stop: &AtomicBool) -> bool {
+    loop {
+        let now = clock.now_ns();
+        if now >= due {
+            return true;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        clock.sleep_until(due.min(now.saturating_add(STOP_CHECK_NS)));
+    }
+}
+
 /// What every thread of a phase shares.
 #[derive(Clone, Copy)]
 struct Shared<'a> {
@@ -145,9 +162,14 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         // harness got round to it, so a stall shows up in every operation it delayed.
         let began = match gap {
             Some(g) => {
-                let due = start + ops * g;
-                if clock.now_ns() < due {
-                    clock.sleep_until(due);
+                let due = start.saturating_add(ops.saturating_mul(g));
+                // An operation due after the phase's end is not waited for.
+                if due >= end {
+                    break;
+                }
+                if !wait_until(clock, due, stop) {
+                    stopped = true;
+                    break;
                 }
                 due
             }
