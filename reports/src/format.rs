@@ -16,6 +16,9 @@ pub enum Unit {
 
 /// Formats a base-unit value (ops/s, ns, bytes, plain number) for people.
 pub fn human(unit: Unit, v: f64) -> String {
+    if v < 0.0 && unit != Unit::Ratio {
+        return format!("-{}", human(unit, -v));
+    }
     match unit {
         Unit::Rate if v >= 1e6 => format!("{:.2}M ops/s", v / 1e6),
         Unit::Rate if v >= 1e3 => format!("{:.1}k ops/s", v / 1e3),
@@ -32,6 +35,9 @@ pub fn human(unit: Unit, v: f64) -> String {
 
 /// Formats nanoseconds as ns, µs, ms or s.
 pub fn human_ns(ns: f64) -> String {
+    if ns < 0.0 {
+        return format!("-{}", human_ns(-ns));
+    }
     if ns >= 1e9 {
         format!("{:.2} s", ns / 1e9)
     } else if ns >= 1e6 {
@@ -133,6 +139,7 @@ mod tests {
         assert_eq!(human(Unit::Bytes, 2048.0), "2.0 KB");
         assert_eq!(human(Unit::Bytes, 3.5e9), "3.5 GB");
         assert_eq!(human(Unit::Bytes, 1.3e12), "1.3 TB");
+        assert_eq!(human(Unit::Rate, -2e5), "-200.0k ops/s");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
     }
 }

@@ -54,6 +54,14 @@ pub fn render(r: &Results) -> String {
         pad(&mut out, row, &widths);
     }
     backends(&mut out, r);
+    let verdicts = crate::verdict::verdicts(r);
+    if !verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "verdict (×N = N threads):\n  {}",
+            verdicts.join("\n  ")
+        );
+    }
     targets(&mut out, r);
     out
 }
