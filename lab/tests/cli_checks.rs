@@ -447,43 +447,68 @@ fn flamegraphs_are_titled_linked_warned_about_and_leave_no_temp_files() {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let w = workload(
-        dir.path(),
-        "fg.toml",
-        "name = \"fg\"\nvariants = [\"btreemap\"]\n[dataset]\nrecords = 500\n[run]\nthreads = [1, 2]\nduration = \"5s\"\nwarmup = \"0s\"\nrepeats = 1\nmode = \"sequential\"\n[mix]\nread = 100\n",
-    );
+    let fg = |duration: &str, threads: &str| {
+        format!(
+            "name = \"fg\"\nvariants = [\"btreemap\"]\n[dataset]\nrecords = 500\n[run]\nthreads = {threads}\nduration = \"{duration}\"\nwarmup = \"0s\"\nrepeats = 1\nmode = \"sequential\"\n[mix]\nread = 100\n"
+        )
+    };
+    let w = workload(dir.path(), "fg.toml", &fg("400ms", "[1, 2]"));
     let out = dir.path().join("out");
-    // --quick: 300 ms phases, too few samples to read a flamegraph from.
-    let o = lab()
+    lab()
         .env("TMPDIR", &tmp)
         .args([
             "run",
             w.to_str().unwrap(),
-            "--quick",
+            "--quiet",
             "--flamegraph",
             "--out",
         ])
         .arg(&out)
         .assert()
         .success();
-    let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
-    assert!(err.contains("warning:") && err.contains("samples"), "{err}");
     let svg = std::fs::read_to_string(out.join("flamegraph-btreemap-2t.svg")).unwrap();
     assert!(
         svg.contains("fg: btreemap, 2 threads"),
         "untitled flamegraph"
     );
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(html.contains("href=\"flamegraph-btreemap-1t.svg\""));
+    for t in [1, 2] {
+        assert!(html.contains(&format!("href=\"flamegraph-btreemap-{t}t.svg\"")));
+    }
     assert!(
-        html.contains("samples"),
-        "the report does not warn about the samples"
+        html.contains(">fg: btreemap, 1 thread</a>"),
+        "link not titled"
     );
+    // pprof's sample file went into a directory of ours, removed at the end.
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert!(left.is_empty(), "temp files left behind: {left:?}");
+    // A 20 ms phase has too few samples to read (or none), whatever the timer: a warning,
+    // on stderr and in the report.
+    let short = workload(dir.path(), "short.toml", &fg("20ms", "1"));
+    let o = lab()
+        .args([
+            "run",
+            short.to_str().unwrap(),
+            "--quiet",
+            "--flamegraph",
+            "--out",
+        ])
+        .arg(dir.path().join("short"))
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(
+        err.contains("warning: flamegraph") && err.contains("samples"),
+        "{err}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("short").join("index.html")).unwrap();
+    assert!(
+        html.contains("samples"),
+        "the report does not warn about the samples"
+    );
     // Parallel mode cannot profile (one profiler per process): it says so, before running.
     let par = workload(
         dir.path(),

@@ -136,6 +136,15 @@ fn every_number_says_what_it_is() {
     let mut judged = r.clone();
     judged.targets[0].threads = Some(2);
     assert!(render(&judged).unwrap().contains("<td>2 threads</td>"));
+    // Warnings never push the verdict down.
+    let mut warned = r.clone();
+    warned.warnings = vec!["flamegraph x.svg has only 3 samples".into(); 12];
+    let html = render(&warned).unwrap();
+    let verdict = html.find("<li>At 1 thread").unwrap();
+    assert!(
+        verdict < html.find("only 3 samples").unwrap(),
+        "the verdict comes first"
+    );
     // Partial results are not judged.
     let mut partial = r;
     partial.partial = true;

@@ -10,8 +10,10 @@ use acorn_reports::format::{flamegraph_file, threads_text};
 /// Sampling frequency, in samples per second of CPU time per thread.
 pub const FREQUENCY: i32 = 997;
 
-/// Fewer samples than this (about a second of one busy thread) leave narrow frames as noise.
-pub const FEW_SAMPLES: u64 = 1000;
+/// Fewer samples than this cannot be read: one sample is over 1% of the graph. (The kernel's
+/// timer granularity can hold pprof well under the 997 Hz asked for: about 75 a second of
+/// CPU on the 2-core VM this was written on, so a 2 s phase gives some 150.)
+pub const FEW_SAMPLES: u64 = 100;
 
 /// Where and under what title one phase's flamegraph goes.
 #[derive(Clone, Copy, Debug)]
@@ -40,8 +42,8 @@ impl Sampled {
         }
         (self.samples < FEW_SAMPLES).then(|| {
             format!(
-                "flamegraph {} has only {} samples (fewer than {FEW_SAMPLES}): frames under a \
-                 few percent are noise; run longer phases (not --quick) to read it",
+                "flamegraph {} has only {} samples (fewer than {FEW_SAMPLES}), too few to read: \
+                 run longer phases (without --quick, or a longer run.duration)",
                 self.file, self.samples
             )
         })
@@ -76,6 +78,9 @@ impl Target<'_> {
             .and_then(|g| g.report().build().map_err(|e| e.to_string()))
             .and_then(|report| {
                 sampled.samples = report.data.values().map(|n| n.unsigned_abs() as u64).sum();
+                if sampled.samples == 0 {
+                    return Err("no samples: the phase was too short to sample".to_owned());
+                }
                 let mut options = pprof::flamegraph::Options::default();
                 options.title = format!(
                     "{}: {}, {}",
@@ -84,7 +89,7 @@ impl Target<'_> {
                     threads_text(self.threads)
                 );
                 options.subtitle = Some(format!(
-                    "first measured phase, {} samples at {FREQUENCY} Hz",
+                    "first measured phase: {} samples (pprof, {FREQUENCY} Hz asked)",
                     sampled.samples
                 ));
                 let mut svg = Vec::new();
