@@ -6,8 +6,11 @@
  * Every function returns an int status: ACORN_OK (0), ACORN_NOT_FOUND (1), or a negative
  * ACORN_ERR_* code, with a message from acorn_last_error() on the same thread. Keys are
  * UTF-8 byte strings with explicit lengths. Handles are freed by their own function; a
- * double free is detected and returns ACORN_ERR_INVALID_HANDLE. Using a handle after
- * freeing it is undefined behaviour.
+ * double free is detected and returns ACORN_ERR_INVALID_HANDLE. Freeing a handle clears its
+ * kind tag, so a call with a freed handle returns ACORN_ERR_INVALID_HANDLE as long as its
+ * memory has not been handed out again; it is still a bug (undefined behaviour) to do so.
+ * ACORN_ERR_CORRUPT covers damaged or missing data files and directories written in an
+ * on-disk format this build does not read; the message says which file and what to do.
  *
  * Kept in sync with engine/src/ffi.rs by engine/tests/ffi_c.rs, which also compiles and
  * runs engine/tests/c/acorn_test.c against this header.

@@ -33,10 +33,13 @@ impl Tree {
 }
 
 impl Batch {
+    /// Queues a stash of `value` under `key`. An invalid key or an oversized value is
+    /// remembered and returned by [`Batch::commit`] (which then applies nothing).
     pub fn stash(&mut self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> &mut Self {
         self.put(key.as_ref(), value.as_ref(), None)
     }
 
+    /// Queues a stash that becomes invisible `ttl` after the moment it is queued.
     pub fn stash_with_ttl(
         &mut self,
         key: impl AsRef<str>,
@@ -59,6 +62,7 @@ impl Batch {
         self
     }
 
+    /// Queues the removal of `key` (a no-op at commit if it is absent).
     pub fn toss(&mut self, key: impl AsRef<str>) -> &mut Self {
         let key = key.as_ref();
         if self.error.is_none() {
@@ -78,6 +82,7 @@ impl Batch {
         self.changes.len()
     }
 
+    /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
@@ -101,9 +106,9 @@ impl Batch {
             .count() as u64;
         let tosses = self.changes.len() as u64 - puts;
         let done = self.tree.commit(Changes::from_vec(self.changes))?;
-        self.tree.count(Op::Batch, 1);
-        self.tree.count(Op::Stash, puts);
-        self.tree.count(Op::Toss, tosses);
+        self.tree.tally(Op::Batch, 1);
+        self.tree.tally(Op::Stash, puts);
+        self.tree.tally(Op::Toss, tosses);
         Ok(done.version)
     }
 }

@@ -16,8 +16,10 @@ pub trait Codec {
     const NAME: &'static str;
     /// Appends the encoding of `value` to `out`.
     fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()>;
+    /// Decodes a `T` from `bytes`; [`Error::Codec`] when they are not a valid encoding.
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T>;
 
+    /// The encoding of `value` in a new buffer.
     fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         Self::encode_into(value, &mut out)?;
@@ -99,6 +101,7 @@ impl Tree {
 }
 
 impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
+    /// The untyped tree underneath (same data: typed and raw access can be mixed).
     pub fn tree(&self) -> &Tree {
         &self.tree
     }
@@ -126,6 +129,7 @@ impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
         Self::encoded(value, |bytes| self.tree.stash(key.as_ref(), bytes))
     }
 
+    /// Encodes and stores `value`, invisible `ttl` from now; returns the new version.
     pub fn stash_with_ttl(&self, key: impl AsRef<str>, value: &T, ttl: Duration) -> Result<u64> {
         Self::encoded(value, |bytes| {
             self.tree.stash_with_ttl(key.as_ref(), bytes, ttl)
@@ -139,6 +143,7 @@ impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
             .transpose()
     }
 
+    /// Removes `key`; returns whether a visible value was there (see [`Tree::toss`]).
     pub fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
         self.tree.toss(key)
     }

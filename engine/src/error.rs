@@ -9,20 +9,54 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 
-    /// A data file is damaged somewhere other than its final, incomplete frame.
+    /// A data file is damaged somewhere other than its final, incomplete frame, or a file
+    /// the chain of versions needs is missing (`reason` names the missing versions). Nothing
+    /// in the directory was changed.
     #[error(
-        "{path}: corrupt data at byte offset {offset}: {reason}. Nothing was skipped; restore \
-         from a backup, or open with RecoveryMode::Salvage to keep everything before the damage"
+        "{path}: corrupt data at byte offset {offset}: {reason}. Nothing was skipped or \
+         changed; put the missing or damaged file back from a backup, or save a copy of the \
+         directory and open it with RecoveryMode::Salvage to keep every commit that can be read"
     )]
     Corrupt {
+        /// The damaged file, or the file the chain of versions names but cannot find.
         path: PathBuf,
+        /// Byte offset of the damage in `path` (0 for a missing file).
         offset: u64,
+        /// What is wrong, including the missing version range where there is one.
         reason: String,
+    },
+
+    /// A data file was written in an on-disk format this build does not read.
+    #[error(
+        "{path}: written in acorn's on-disk format {found}, but this build reads format \
+         {supported} only; nothing was changed. Open the directory with the acorn release that \
+         wrote it and copy its items into a new directory"
+    )]
+    UnsupportedFormat {
+        /// The file whose header names the format.
+        path: PathBuf,
+        /// The format it was written in.
+        found: u32,
+        /// The format this build reads and writes.
+        supported: u32,
+    },
+
+    /// The tree's version reached [`crate::MAX_VERSION`]: no commit can follow it.
+    #[error(
+        "the tree is at version {version}, the last one there is; no further commit is \
+         possible. Copy the items into a new tree"
+    )]
+    VersionsExhausted {
+        /// The tree's current (last possible) version.
+        version: u64,
     },
 
     /// Another `Tree` (in this or another process) has the directory open.
     #[error("{path} is locked by another open tree; close it first (one writer per directory)")]
-    Locked { path: PathBuf },
+    Locked {
+        /// The directory that is locked.
+        path: PathBuf,
+    },
 
     /// A transaction kept conflicting with concurrent writers and ran out of retries.
     #[error(

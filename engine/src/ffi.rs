@@ -7,8 +7,10 @@
 //!
 //! Handles are heap objects. Freeing a handle twice, or a pointer that is not a live handle,
 //! is detected (a registry of live handles is consulted by the free functions only) and
-//! returns `ACORN_ERR_INVALID_HANDLE`. Using a handle after freeing it is undefined
-//! behaviour, as in any C API; a tag in each handle catches many such mistakes.
+//! returns `ACORN_ERR_INVALID_HANDLE`. Every other function checks the kind tag each handle
+//! starts with, and freeing a handle clears that tag first: a use after free is refused
+//! whatever the allocator does with the freed bytes, unless the same memory has been handed
+//! out again as a handle of the same kind. It remains undefined behaviour, as in any C API.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
@@ -19,19 +21,33 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::{Error, Tree};
 
+/// Success.
 pub const ACORN_OK: c_int = 0;
+/// Success, and the key (or the cursor's next item) is not there.
 pub const ACORN_NOT_FOUND: c_int = 1;
+/// A required pointer argument was null.
 pub const ACORN_ERR_NULL: c_int = -1;
+/// A key or path is not valid UTF-8.
 pub const ACORN_ERR_UTF8: c_int = -2;
+/// The caller's buffer is too small; the needed length was written to the length output.
 pub const ACORN_ERR_BUFFER_TOO_SMALL: c_int = -3;
+/// A handle is not a live handle of the expected kind (freed, or another kind).
 pub const ACORN_ERR_INVALID_HANDLE: c_int = -4;
+/// The key is empty ([`crate::Error::InvalidKey`]).
 pub const ACORN_ERR_INVALID_KEY: c_int = -5;
+/// A key, value or batch is over its limit ([`crate::Error::TooLarge`]).
 pub const ACORN_ERR_TOO_LARGE: c_int = -6;
+/// The operating system failed a read, write or fsync ([`crate::Error::Io`]).
 pub const ACORN_ERR_IO: c_int = -7;
+/// A data file is damaged, missing or in another format ([`crate::Error::Corrupt`]).
 pub const ACORN_ERR_CORRUPT: c_int = -8;
+/// Another tree has the directory open ([`crate::Error::Locked`]).
 pub const ACORN_ERR_LOCKED: c_int = -9;
+/// A transaction ran out of retries ([`crate::Error::Conflict`]).
 pub const ACORN_ERR_CONFLICT: c_int = -10;
+/// The library panicked; the panic was caught at the boundary (a bug: please report it).
 pub const ACORN_ERR_PANIC: c_int = -11;
+/// Any other error; `acorn_last_error()` says what.
 pub const ACORN_ERR_OTHER: c_int = -12;
 
 const TREE_TAG: u64 = 0x6163_6f72_6e54_5245; // "acornTRE"
@@ -108,7 +124,7 @@ fn fail(code: c_int, msg: &str) -> c_int {
 fn code_of(e: &Error) -> c_int {
     let code = match e {
         Error::Io(_) => ACORN_ERR_IO,
-        Error::Corrupt { .. } => ACORN_ERR_CORRUPT,
+        Error::Corrupt { .. } | Error::UnsupportedFormat { .. } => ACORN_ERR_CORRUPT,
         Error::Locked { .. } => ACORN_ERR_LOCKED,
         Error::Conflict => ACORN_ERR_CONFLICT,
         Error::InvalidKey(_) => ACORN_ERR_INVALID_KEY,
@@ -196,7 +212,12 @@ unsafe fn take_back<T>(p: *mut T, tag: u64, what: &str) -> Result<Box<T>, c_int>
             &format!("not a live {what} handle (freed twice, never handed out, or another kind)"),
         ));
     }
-    // SAFETY: the registry says `p` is a `T` from `Box::into_raw`, not freed since.
+    // SAFETY: the registry says `p` is a live handle (a `#[repr(C)]` type starting with its
+    // `u64` tag) from `Box::into_raw`, not freed since. The tag is cleared with a volatile
+    // write, which the compiler may not drop as a dead store before the free, so a later
+    // use of the freed handle fails its tag check.
+    unsafe { p.cast::<u64>().write_volatile(0) };
+    // SAFETY: as above; nothing else owns `p`.
     Ok(unsafe { Box::from_raw(p) })
 }
 

@@ -9,3 +9,7 @@ pub const MAX_VALUE_LEN: usize = 16 << 20;
 pub const MAX_BATCH_BYTES: usize = 256 << 20;
 /// How many times a conflicting transaction runs before [`crate::Error::Conflict`].
 pub const MAX_ATTEMPTS: u32 = 64;
+/// The last commit version. A commit after it fails with [`crate::Error::VersionsExhausted`]
+/// instead of wrapping; recovery rejects a logged version above it as impossible. (One below
+/// `u64::MAX`, so the log segment after it can still be named.)
+pub const MAX_VERSION: u64 = u64::MAX - 1;

@@ -20,9 +20,11 @@ pub struct PerformanceMonitor {
 /// A reading of a [`PerformanceMonitor`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Metrics {
+    /// Operations recorded since the monitor was created.
     pub total_operations: u64,
     /// Rate over the trailing window (or since start, if that is shorter).
     pub operations_per_second: f64,
+    /// Time since the monitor was created.
     pub elapsed: Duration,
     /// Resident memory of the process, when the platform reports it.
     pub memory_usage_bytes: Option<u64>,
@@ -47,10 +49,14 @@ impl PerformanceMonitor {
         }
     }
 
+    /// Counts one operation now. Takes a short mutex: fine beside real work, too costly
+    /// for a per-operation counter on a hot multi-threaded path (count in batches with
+    /// [`PerformanceMonitor::record_n`] there).
     pub fn record(&self) {
         self.record_n(1);
     }
 
+    /// Counts `n` operations now.
     pub fn record_n(&self, n: u64) {
         self.record_at(Instant::now(), n);
     }
@@ -70,6 +76,7 @@ impl PerformanceMonitor {
         }
     }
 
+    /// Operations recorded since the monitor was created.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
     }
@@ -98,6 +105,7 @@ impl PerformanceMonitor {
         }
     }
 
+    /// Total, rate, elapsed time and resident memory, read now.
     pub fn metrics(&self) -> Metrics {
         Metrics {
             total_operations: self.total(),

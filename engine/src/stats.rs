@@ -70,7 +70,9 @@ impl Counters {
 pub struct OpCounts {
     /// Single stashes plus items stashed through batches and transactions.
     pub stashes: u64,
+    /// Point reads (`crack`, `crack_with`, `contains`), hits and misses.
     pub cracks: u64,
+    /// Single tosses plus items tossed through batches and transactions.
     pub tosses: u64,
     /// Committed batches.
     pub batches: u64,
@@ -78,8 +80,11 @@ pub struct OpCounts {
     pub transactions: u64,
     /// Transaction attempts that conflicted and were run again.
     pub transaction_retries: u64,
+    /// Queries run (`collect`, `count`, `first`, `any`, `for_each`).
     pub queries: u64,
+    /// Iterators created (`iter`, `prefix`, `range`, `iter_from`).
     pub iterators: u64,
+    /// Expired nuts removed by `purge_expired`.
     pub expired_purged: u64,
 }
 
@@ -92,12 +97,22 @@ pub struct Stats {
     pub live_bytes: u64,
     /// The latest committed version.
     pub version: u64,
+    /// Operation counters since the tree was opened.
     pub ops: OpCounts,
     /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
     pub torn_bytes_dropped: u64,
-    /// Durable mode only: bytes `RecoveryMode::Salvage` dropped at damage when opening.
+    /// Durable mode only: bytes `RecoveryMode::Salvage` could not use when opening (from
+    /// the damage to the end of each damaged file).
     pub salvaged_bytes_dropped: u64,
-    /// Durable mode only: current size of the write-ahead log, bytes.
+    /// Durable mode only: commit versions `RecoveryMode::Salvage` knows it dropped (missing
+    /// files and damaged stretches with readable versions on both sides; a damaged end of
+    /// the log drops an unknown number more, which `salvage_report` says).
+    pub salvaged_versions_dropped: u64,
+    /// Durable mode only: one line per file or run of versions `RecoveryMode::Salvage`
+    /// dropped when opening, and where it put the damaged files. Empty when nothing was.
+    pub salvage_report: Vec<String>,
+    /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
+    /// covered by a snapshot and deleted).
     pub wal_bytes: u64,
     /// Durable mode only: snapshots written by `compact` (manual or automatic).
     pub compactions: u64,

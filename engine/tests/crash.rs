@@ -1,7 +1,9 @@
 //! Crash test: a child process writes batches under `SyncPolicy::Always` and `Group`,
 //! printing each acknowledged batch; the parent kills it with SIGKILL at a random moment,
 //! reopens the directory, and checks that every acknowledged batch is there whole and that
-//! no batch is partial. Runs a few seconds by default; `ACORN_CRASH_SECS=N` runs longer.
+//! no batch is partial, and that the directory stays locked against a second process even
+//! after its `LOCK` file is deleted. Runs a few seconds by default; `ACORN_CRASH_SECS=N`
+//! runs longer.
 //!
 //! `harness = false`: this file is its own main, so the same binary can be the child.
 
@@ -79,7 +81,7 @@ fn verify(dir: &Path, acked: &BTreeSet<(u32, usize, u64)>) -> usize {
             parts[1][1..].parse().unwrap(),
             parts[2].parse().unwrap(),
         );
-        batches.entry(id).or_default().push(nut.value);
+        batches.entry(id).or_default().push(nut.value.to_vec());
     }
     for (id, values) in &batches {
         assert_eq!(
@@ -156,6 +158,12 @@ fn parent() {
             assert!(
                 matches!(Tree::open(dir.path()), Err(Error::Locked { .. })),
                 "a second process could open a locked tree"
+            );
+            // Deleting the LOCK file under the live writer does not unlock the directory.
+            std::fs::remove_file(dir.path().join("LOCK")).unwrap();
+            assert!(
+                matches!(Tree::open(dir.path()), Err(Error::Locked { .. })),
+                "a second process could open the tree after LOCK was deleted"
             );
             std::thread::sleep(Duration::from_millis(5 + rng.below(120)));
             child.kill().unwrap(); // SIGKILL

@@ -5,14 +5,24 @@
 //! ```
 //! The header has its own checksum so a flipped bit in a length is caught as corruption
 //! instead of looking like a frame that runs past the end of the file (a torn tail).
+//!
+//! Every log segment starts with a header frame (`W`, magic, format, first version); a
+//! snapshot starts with its own (`H`, magic, format, last version, next segment).
 
 use crate::index::Keyed;
-use crate::limits::{MAX_BATCH_BYTES, MAX_KEY_LEN};
+use crate::limits::{MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VERSION};
 use crate::record::{Change, Record};
 
 pub(crate) const FRAME_HEADER: usize = 12;
-/// Largest payload accepted when reading: a full batch plus per-change overhead.
+/// Largest payload a writer produces and a reader accepts: the log refuses a commit that
+/// would encode larger (`Error::TooLarge`), so a longer length is damage, never a torn tail.
 pub(crate) const MAX_FRAME: usize = MAX_BATCH_BYTES * 2;
+
+/// The on-disk format this build writes and reads. Format 1 had no segment headers and no
+/// chain fields in the snapshot; it is recognized only to be refused with a clear error.
+pub(crate) const FORMAT: u32 = 2;
+const TAG_SEGMENT: u8 = b'W';
+const SEGMENT_MAGIC: &[u8] = b"ACORN-SEGMENT";
 
 const TAG_COMMIT: u8 = b'C';
 pub(crate) const TAG_SNAP_HEAD: u8 = b'H';
@@ -86,9 +96,11 @@ pub(crate) fn next(buf: &[u8], at: usize) -> Next<'_> {
     Next::Frame(payload, at + FRAME_HEADER + len)
 }
 
-/// Whether the frame at `at` claims to run exactly to (or past) the end of `buf`, or its
-/// header cannot be trusted while every later byte is zero: the shapes a torn final
-/// append takes.
+/// Whether the bad frame at `at` has a shape only a torn final append leaves: every byte
+/// from it to the end is zero (the file was extended but nothing landed), or its header is
+/// intact, its length is one a writer can produce, and the frame ends exactly at the end
+/// of `buf` (the payload only partly landed). A length over [`MAX_FRAME`] is damage
+/// however far it reaches.
 pub(crate) fn reaches_end(buf: &[u8], at: usize) -> bool {
     let rest = &buf[at.min(buf.len())..];
     if rest.iter().all(|b| *b == 0) {
@@ -97,7 +109,58 @@ pub(crate) fn reaches_end(buf: &[u8], at: usize) -> bool {
     if rest.len() < FRAME_HEADER || crc32fast::hash(&rest[..8]) != u32_at(rest, 8) {
         return false;
     }
-    FRAME_HEADER + u32_at(rest, 0) as usize >= rest.len()
+    let len = u32_at(rest, 0) as usize;
+    len <= MAX_FRAME && FRAME_HEADER + len == rest.len()
+}
+
+/// Appends the header frame a segment starts with.
+pub(crate) fn encode_segment_head(buf: &mut Vec<u8>, first_version: u64) {
+    let start = begin(buf);
+    buf.push(TAG_SEGMENT);
+    buf.extend_from_slice(SEGMENT_MAGIC);
+    buf.extend_from_slice(&FORMAT.to_le_bytes());
+    buf.extend_from_slice(&first_version.to_le_bytes());
+    finish(buf, start);
+}
+
+/// Why a segment header could not be used.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// Written in another on-disk format.
+    Format(u32),
+    Bad(String),
+}
+
+impl From<String> for HeadError {
+    fn from(why: String) -> Self {
+        HeadError::Bad(why)
+    }
+}
+
+/// Decodes a segment's header frame; returns its first version.
+pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<u64, HeadError> {
+    let mut r = Reader::new(payload);
+    match r.u8()? {
+        TAG_SEGMENT => {}
+        // Format 1 segments have no header: they start with a commit.
+        TAG_COMMIT => return Err(HeadError::Format(1)),
+        t => return Err(format!("not a segment header (frame tag {t})").into()),
+    }
+    if r.take(SEGMENT_MAGIC.len())? != SEGMENT_MAGIC {
+        return Err("not an acorn log segment (bad magic)".to_string().into());
+    }
+    let format = r.u32()?;
+    if format != FORMAT {
+        return Err(HeadError::Format(format));
+    }
+    let first = r.u64()?;
+    r.done()?;
+    if first == 0 {
+        return Err("segment header names version 0 (versions start at 1)"
+            .to_string()
+            .into());
+    }
+    Ok(first)
 }
 
 /// Appends a commit frame for `changes` at `version`.
@@ -196,6 +259,11 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), String
         return Err("not a commit frame".into());
     }
     let version = r.u64()?;
+    if version == 0 || version > MAX_VERSION {
+        return Err(format!(
+            "commit version {version} is impossible (versions run from 1 to {MAX_VERSION})"
+        ));
+    }
     let count = r.u32()? as usize;
     // Each change takes at least 5 bytes; reject counts the payload cannot hold.
     if count > payload.len() / 5 {

@@ -1,18 +1,34 @@
-//! One open tree per directory, across threads and processes (an OS file lock on `LOCK`).
+//! One open tree per directory, across threads and processes.
+//!
+//! The lock is an OS lock (`flock`) on the directory itself, so deleting or replacing a file
+//! in it cannot release it; the process dying does. A `LOCK` file is locked too, for tools
+//! that look for it (and where a directory cannot be opened as a file).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
 use crate::{Error, Result};
 
-/// Holds the lock until dropped (the OS also releases it if the process dies).
+/// Holds the locks until dropped (the OS also releases them if the process dies).
 #[derive(Debug)]
 pub(crate) struct DirLock {
+    _dir: Option<File>,
     _file: File,
+}
+
+fn take(file: &File, dir: &Path, what: &Path) -> Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+        }),
+        Err(TryLockError::Error(e)) => Err(super::io_at(what, e)),
+    }
 }
 
 impl DirLock {
     pub(crate) fn acquire(dir: &Path) -> Result<Self> {
+        let dir_handle = lock_directory(dir)?;
         let path = dir.join("LOCK");
         let file = OpenOptions::new()
             .create(true)
@@ -21,12 +37,24 @@ impl DirLock {
             .write(true)
             .open(&path)
             .map_err(|e| super::io_at(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked {
-                path: dir.to_path_buf(),
-            }),
-            Err(TryLockError::Error(e)) => Err(super::io_at(&path, e)),
-        }
+        take(&file, dir, &path)?;
+        Ok(Self {
+            _dir: dir_handle,
+            _file: file,
+        })
     }
+}
+
+#[cfg(unix)]
+fn lock_directory(dir: &Path) -> Result<Option<File>> {
+    let handle = File::open(dir).map_err(|e| super::io_at(dir, e))?;
+    take(&handle, dir, dir)?;
+    Ok(Some(handle))
+}
+
+/// Windows cannot open a directory as a `File`; it also refuses to delete a file another
+/// handle has open, so the `LOCK` file alone holds there.
+#[cfg(not(unix))]
+fn lock_directory(_dir: &Path) -> Result<Option<File>> {
+    Ok(None)
 }

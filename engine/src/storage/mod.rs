@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use io::{Io, StdIo};
 use lock::DirLock;
+use segment::Segment;
 pub(crate) use wal::Arrival;
 use wal::Wal;
 
@@ -26,21 +28,29 @@ pub enum SyncPolicy {
     Always,
     /// Group commit: concurrent writers share one fsync, issued at most `max_delay` after
     /// the first of them; each call still returns only once its frame is durable.
-    Group { max_delay: Duration },
+    Group {
+        /// The longest the first writer of a group waits for others before the fsync.
+        max_delay: Duration,
+    },
     /// Never fsync on the write path; the OS writes back when it likes. Survives a process
     /// crash, but a power loss loses recent writes. `flush()` makes them durable.
     Never,
 }
 
-/// What opening does when a data file is damaged before its final frame.
+/// What opening does when a data file is damaged before its final frame, or missing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecoveryMode {
-    /// Refuse to open with [`Error::Corrupt`] naming the file and offset (the default).
+    /// Refuse to open with [`Error::Corrupt`] naming the file, the offset and the missing
+    /// versions, changing nothing (the default).
     #[default]
     Strict,
-    /// Keep everything before the first damaged frame and drop the rest of the log. Opt in
-    /// only after saving a copy of the directory: dropped writes are gone.
+    /// Keep every commit that can be read, skipping gaps and damage, and report what was
+    /// dropped in [`crate::Stats`] (`salvage_report`, `salvaged_versions_dropped`,
+    /// `salvaged_bytes_dropped`). Damaged files are moved, whole, into `salvaged-<n>/` in
+    /// the directory, and a fresh snapshot is written so the directory opens strictly
+    /// afterwards. Skipping a gap can leave a state that never existed (a change made by a
+    /// lost commit is missing). Opt in only after saving a copy of the directory.
     Salvage,
 }
 
@@ -49,7 +59,10 @@ pub(crate) struct Options {
     pub(crate) sync: SyncPolicy,
     pub(crate) recovery: RecoveryMode,
     pub(crate) compact_factor: u32,
-    pub(crate) cache_capacity: usize,
+    /// Automatic compaction waits until the log is at least this long.
+    pub(crate) compact_min_bytes: u64,
+    /// Every change to the directory goes through this (tests inject failures here).
+    pub(crate) io: Arc<dyn Io>,
 }
 
 impl Default for Options {
@@ -58,16 +71,24 @@ impl Default for Options {
             sync: SyncPolicy::Always,
             recovery: RecoveryMode::Strict,
             compact_factor: 4,
-            cache_capacity: 10_000,
+            compact_min_bytes: 4 << 20,
+            io: Arc::new(StdIo),
         }
     }
 }
 
+#[cfg(test)]
+mod faults;
 mod frame;
+mod io;
 mod lock;
 mod recovery;
+mod segment;
 mod snapshot;
 mod wal;
+
+#[cfg(test)]
+pub(crate) use io::Io as IoBackend;
 
 /// Damage found while reading, before it is tied to a file.
 #[derive(Debug)]
@@ -76,12 +97,33 @@ pub(crate) struct Damage {
     pub(crate) reason: String,
 }
 
-impl Damage {
+/// Why a file could not be read.
+#[derive(Debug)]
+pub(crate) enum Unreadable {
+    Damage(Damage),
+    /// Written in another on-disk format (the number it declares).
+    Format(u32),
+}
+
+impl From<String> for Unreadable {
+    fn from(reason: String) -> Self {
+        Unreadable::Damage(Damage { offset: 0, reason })
+    }
+}
+
+impl Unreadable {
     pub(crate) fn into_error(self, path: &Path) -> Error {
-        Error::Corrupt {
-            path: path.to_path_buf(),
-            offset: self.offset,
-            reason: self.reason,
+        match self {
+            Unreadable::Damage(d) => Error::Corrupt {
+                path: path.to_path_buf(),
+                offset: d.offset,
+                reason: d.reason,
+            },
+            Unreadable::Format(found) => Error::UnsupportedFormat {
+                path: path.to_path_buf(),
+                found,
+                supported: frame::FORMAT,
+            },
         }
     }
 }
@@ -94,11 +136,28 @@ pub(crate) fn io_at(path: &Path, e: std::io::Error) -> Error {
     ))
 }
 
-/// fsyncs a directory so a created, renamed or removed entry in it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_at(dir, e))
+/// Which file a path names (device and inode on Unix), to notice one replaced under us.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    #[cfg(unix)]
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// Elsewhere only disappearance is noticed (an open file cannot be deleted on Windows).
+    #[cfg(not(unix))]
+    pub(crate) fn of(_meta: &std::fs::Metadata) -> FileId {
+        FileId::default()
+    }
 }
 
 /// What recovery found on open, for the tree to load.
@@ -120,11 +179,15 @@ pub(crate) struct Durable {
     /// Held for a whole compaction, so two never interleave.
     compaction: Mutex<()>,
     /// Old segments a running compaction deletes once its snapshot is in place.
-    obsolete: Mutex<Vec<PathBuf>>,
+    obsolete: Mutex<Vec<Segment>>,
     torn_bytes: u64,
     salvaged_bytes: u64,
+    salvaged_versions: u64,
+    salvage_report: Vec<String>,
     compactions: AtomicU64,
     failed_compactions: AtomicU64,
+    /// After a failed automatic compaction, the log size at which to try again.
+    retry_at: AtomicU64,
     _lock: DirLock,
 }
 
@@ -132,9 +195,16 @@ impl Durable {
     pub(crate) fn open(path: &Path, options: Options) -> Result<(Durable, Recovered)> {
         std::fs::create_dir_all(path).map_err(|e| io_at(path, e))?;
         let lock = DirLock::acquire(path)?;
-        let replay = recovery::recover(path, options.recovery)?;
-        let seq = replay.seq();
-        let wal = Wal::open(path, replay.active.clone(), replay.log_bytes, options.sync)?;
+        let io = Arc::clone(&options.io);
+        let replay = recovery::recover(io.as_ref(), path, options.recovery)?;
+        let wal = Wal::open(
+            io,
+            path,
+            replay.active,
+            replay.older,
+            replay.seq,
+            options.sync,
+        )?;
         let durable = Durable {
             dir: path.to_path_buf(),
             options,
@@ -143,14 +213,17 @@ impl Durable {
             obsolete: Mutex::new(Vec::new()),
             torn_bytes: replay.torn_bytes,
             salvaged_bytes: replay.salvaged_bytes,
+            salvaged_versions: replay.salvaged_versions,
+            salvage_report: replay.salvage_report,
             compactions: AtomicU64::new(0),
             failed_compactions: AtomicU64::new(0),
+            retry_at: AtomicU64::new(0),
             _lock: lock,
         };
         let recovered = Recovered {
-            records: replay.snapshot.records,
+            records: replay.records,
             frames: replay.frames,
-            seq,
+            seq: replay.seq,
         };
         Ok((durable, recovered))
     }
@@ -179,11 +252,15 @@ impl Durable {
         self.wal.flush()
     }
 
-    /// Whether the log has outgrown the live data by the configured factor.
+    /// Whether the log has outgrown the live data by the configured factor (and, after a
+    /// failed automatic compaction, grown enough since to try again).
     pub(crate) fn wants_compaction(&self, live_bytes: u64) -> bool {
         let factor = u64::from(self.options.compact_factor);
         let log = self.wal.log_bytes();
-        factor > 0 && log > 4 << 20 && log > factor.saturating_mul(live_bytes)
+        factor > 0
+            && log > self.options.compact_min_bytes
+            && log > factor.saturating_mul(live_bytes)
+            && log >= self.retry_at.load(Ordering::Relaxed)
     }
 
     /// Serializes compactions; `None` when one is already running and `wait` is false.
@@ -206,27 +283,52 @@ impl Durable {
         Ok(())
     }
 
-    /// Writes the snapshot of `index` at `seq`, then deletes the segments it covers.
+    /// Writes the snapshot of `index` at `seq`, then deletes the segments it covers. A
+    /// failure leaves the tree writable and the log whole: the temporary file is removed,
+    /// and the covered segments stay (and stay counted) until a snapshot is surely in place.
     pub(crate) fn finish_compaction(&self, index: &Index<Record>, seq: u64) -> Result<()> {
-        snapshot::write(&self.dir, index, seq)?;
         let old =
             std::mem::take(&mut *self.obsolete.lock().unwrap_or_else(PoisonError::into_inner));
-        for path in old {
-            std::fs::remove_file(&path).map_err(|e| io_at(&path, e))?;
+        // Into a directory that is no longer ours, a snapshot would be lost too.
+        self.wal.check()?;
+        let io = self.options.io.as_ref();
+        snapshot::write(io, &self.dir, index, seq)?;
+        let mut removed = Vec::new();
+        let mut result = Ok(());
+        for segment in old {
+            match io.remove(&segment.path) {
+                Ok(()) => removed.push(segment.path),
+                Err(e) => {
+                    result = Err(io_at(&segment.path, e));
+                    break;
+                }
+            }
         }
-        sync_dir(&self.dir)?;
+        self.wal.forget(&removed);
+        result?;
+        io.sync_dir(&self.dir).map_err(|e| io_at(&self.dir, e))?;
         self.compactions.fetch_add(1, Ordering::Relaxed);
+        self.retry_at.store(0, Ordering::Relaxed);
         Ok(())
     }
 
+    /// Counts a failed automatic compaction and puts the next attempt off until the log has
+    /// grown by a quarter (at least the minimum size), so a full disk is not hammered with
+    /// a snapshot per commit.
     pub(crate) fn note_failed_compaction(&self) {
         self.failed_compactions.fetch_add(1, Ordering::Relaxed);
+        let log = self.wal.log_bytes();
+        let step = (log / 4).max(self.options.compact_min_bytes);
+        self.retry_at
+            .store(log.saturating_add(step), Ordering::Relaxed);
     }
 
     pub(crate) fn fill_stats(&self, stats: &mut Stats) {
         stats.failed_compactions = self.failed_compactions.load(Ordering::Relaxed);
         stats.torn_bytes_dropped = self.torn_bytes;
         stats.salvaged_bytes_dropped = self.salvaged_bytes;
+        stats.salvaged_versions_dropped = self.salvaged_versions;
+        stats.salvage_report.clone_from(&self.salvage_report);
         stats.wal_bytes = self.wal.log_bytes();
         stats.compactions = self.compactions.load(Ordering::Relaxed);
     }
@@ -236,9 +338,13 @@ impl Durable {
 /// touching any file. For the fuzz target; returns how many commits decoded.
 #[doc(hidden)]
 pub fn fuzz_decode(bytes: &[u8]) -> usize {
-    let mut seen = 0;
-    let mut frames = Vec::new();
-    let _ = recovery::scan(bytes, true, 0, &mut seen, &mut frames);
+    let whole = recovery::scan(bytes, true).map_or(0, |s| s.frames.len());
+    // The same bytes as the body of a segment, so commit decoding is reached even when
+    // the input carries no valid header.
+    let mut with_head = Vec::with_capacity(bytes.len() + 64);
+    frame::encode_segment_head(&mut with_head, 1);
+    with_head.extend_from_slice(bytes);
+    let body = recovery::scan(&with_head, true).map_or(0, |s| s.frames.len());
     let _ = snapshot::parse(bytes, true);
-    frames.len()
+    whole + body
 }

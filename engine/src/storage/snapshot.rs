@@ -1,33 +1,48 @@
 //! Snapshots: the live state written as frames to `snapshot.tmp`, fsynced, renamed over
 //! `snapshot.acorn`, and the directory fsynced, so a crash leaves the old or the new one.
+//! The head frame records the last version the snapshot holds and the first version of the
+//! log segment that must follow it: recovery proves the chain from there.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
 use std::ops::Bound;
 use std::path::Path;
 
-use super::frame::{self, Next, Reader, TAG_SNAP_END, TAG_SNAP_HEAD, TAG_SNAP_RECORDS};
-use super::{io_at, sync_dir, Damage};
+use super::frame::{self, Next, Reader, FORMAT, TAG_SNAP_END, TAG_SNAP_HEAD, TAG_SNAP_RECORDS};
+use super::io::Io;
+use super::{io_at, Damage, Unreadable};
 use crate::index::Index;
+use crate::limits::MAX_VERSION;
 use crate::record::Record;
-use crate::Result;
+use crate::{Error, Result};
 
 pub(crate) const FILE: &str = "snapshot.acorn";
 pub(crate) const TMP: &str = "snapshot.tmp";
-const MAGIC: &[u8] = b"ACORN-SNAPSHOT-1";
+const MAGIC: &[u8] = b"ACORN-SNAPSHOT";
+/// The whole head magic of a format-1 snapshot (followed by its version), recognized only
+/// to refuse it clearly.
+const MAGIC_V1: &[u8] = b"ACORN-SNAPSHOT-1";
 const CHUNK: usize = 256 << 10;
 
-/// Writes every record of `index` as the state at version `seq`. Expired records are kept:
+/// Writes every record of `index` as the state at version `last`. Expired records are kept:
 /// compaction changes no logical state, and only `purge_expired` removes them (with events).
-pub(crate) fn write(dir: &Path, index: &Index<Record>, seq: u64) -> Result<()> {
+/// On a failure before the rename, `snapshot.tmp` is removed again. After a failed
+/// directory fsync the new snapshot may be in place, but it is not known to be durable: the
+/// caller keeps the log it covers either way.
+pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -> Result<()> {
     let tmp = dir.join(TMP);
-    let file = File::create(&tmp).map_err(|e| io_at(&tmp, e))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let before_rename = |error: Error| {
+        // Best effort: a leftover is removed at the next compaction or open anyway.
+        let _ = io.remove(&tmp);
+        error
+    };
+    let file = io.create(&tmp).map_err(|e| io_at(&tmp, e))?;
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     let start = frame::begin(&mut buf);
     buf.push(TAG_SNAP_HEAD);
     buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(&FORMAT.to_le_bytes());
+    buf.extend_from_slice(&last.to_le_bytes());
+    buf.extend_from_slice(&(last + 1).to_le_bytes());
     frame::finish(&mut buf, start);
 
     let mut total: u64 = 0;
@@ -47,7 +62,8 @@ pub(crate) fn write(dir: &Path, index: &Index<Record>, seq: u64) -> Result<()> {
             total += 1;
             if buf.len() >= CHUNK {
                 close_chunk(&mut buf, chunk.take());
-                out.write_all(&buf).map_err(|e| io_at(&tmp, e))?;
+                io.write(&file, &tmp, &buf)
+                    .map_err(|e| before_rename(io_at(&tmp, e)))?;
                 buf.clear();
             }
         }
@@ -58,13 +74,15 @@ pub(crate) fn write(dir: &Path, index: &Index<Record>, seq: u64) -> Result<()> {
     buf.push(TAG_SNAP_END);
     buf.extend_from_slice(&total.to_le_bytes());
     frame::finish(&mut buf, start);
-    out.write_all(&buf).map_err(|e| io_at(&tmp, e))?;
-    let file = out.into_inner().map_err(|e| io_at(&tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| io_at(&tmp, e))?;
+    io.write(&file, &tmp, &buf)
+        .map_err(|e| before_rename(io_at(&tmp, e)))?;
+    io.sync(&file, &tmp)
+        .map_err(|e| before_rename(io_at(&tmp, e)))?;
     drop(file);
     let target = dir.join(FILE);
-    fs::rename(&tmp, &target).map_err(|e| io_at(&target, e))?;
-    sync_dir(dir)
+    io.rename(&tmp, &target)
+        .map_err(|e| before_rename(io_at(&target, e)))?;
+    io.sync_dir(dir).map_err(|e| io_at(dir, e))
 }
 
 /// Patches the record count into an open records frame and seals it.
@@ -79,64 +97,103 @@ fn close_chunk(buf: &mut [u8], chunk: Option<(usize, u32)>) {
 /// What a snapshot file held.
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
-    pub(crate) seq: u64,
+    /// The last version the snapshot covers, once its head frame was read.
+    pub(crate) last: Option<u64>,
     pub(crate) records: Vec<Record>,
+    /// Records the end frame declares (salvage reports how many it could not read).
+    pub(crate) declared: Option<u64>,
 }
 
 /// Reads `path`. Any damage (a snapshot is only ever renamed into place whole) is
 /// reported with its offset; `salvage` keeps the records before it instead.
 pub(crate) fn read(path: &Path, salvage: bool) -> Result<(Loaded, Option<Damage>)> {
     let data = fs::read(path).map_err(|e| io_at(path, e))?;
-    match parse(&data, salvage) {
-        Ok(found) => Ok(found),
-        Err(d) => Err(d.into_error(path)),
-    }
+    parse(&data, salvage).map_err(|u| u.into_error(path))
 }
 
 /// Parses snapshot bytes; see [`read`].
 pub(crate) fn parse(
     data: &[u8],
     salvage: bool,
-) -> std::result::Result<(Loaded, Option<Damage>), Damage> {
+) -> std::result::Result<(Loaded, Option<Damage>), Unreadable> {
     let mut loaded = Loaded::default();
     let mut at = 0;
-    let mut expected_total = None;
-    let damage = |offset: usize, reason: String| Damage {
-        offset: offset as u64,
-        reason,
+    let damage = |offset: usize, reason: String| {
+        Unreadable::Damage(Damage {
+            offset: offset as u64,
+            reason,
+        })
     };
-    let result: std::result::Result<(), Damage> = (|| {
+    let result: std::result::Result<(), Unreadable> = (|| {
         loop {
             let (payload, next) = match frame::next(data, at) {
                 Next::Frame(p, n) => (p, n),
+                Next::End if at == 0 => return Err(damage(at, "empty snapshot".into())),
                 Next::End => break,
                 Next::Incomplete => return Err(damage(at, "snapshot ends inside a frame".into())),
                 Next::Bad(why) => return Err(damage(at, why)),
             };
             let mut r = Reader::new(payload);
-            let parsed: std::result::Result<(), String> = (|| {
+            let parsed: std::result::Result<(), Unreadable> = (|| {
                 match r.u8()? {
                     TAG_SNAP_HEAD if at == 0 => {
-                        if r.take(MAGIC.len())? != MAGIC {
-                            return Err("not an acorn snapshot (bad magic)".into());
+                        if payload[1..].starts_with(MAGIC_V1) {
+                            return Err(Unreadable::Format(1));
                         }
-                        loaded.seq = r.u64()?;
+                        if r.take(MAGIC.len())? != MAGIC {
+                            return Err("not an acorn snapshot (bad magic)".to_string().into());
+                        }
+                        let format = r.u32()?;
+                        if format != FORMAT {
+                            return Err(Unreadable::Format(format));
+                        }
+                        let last = r.u64()?;
+                        let next = r.u64()?;
+                        if last > MAX_VERSION {
+                            return Err(format!(
+                                "snapshot version {last} is impossible (the last is {MAX_VERSION})"
+                            )
+                            .into());
+                        }
+                        if next != last + 1 {
+                            return Err(format!(
+                                "snapshot of version {last} names segment {next} to follow, not {}",
+                                last + 1
+                            )
+                            .into());
+                        }
+                        loaded.last = Some(last);
                     }
-                    TAG_SNAP_RECORDS if at > 0 && expected_total.is_none() => {
+                    TAG_SNAP_RECORDS if loaded.last.is_some() && loaded.declared.is_none() => {
+                        let last = loaded.last.unwrap_or_default();
                         let count = r.u32()?;
                         for _ in 0..count {
-                            loaded.records.push(frame::record(r.bytes()?)?);
+                            let rec = frame::record(r.bytes()?)?;
+                            if rec.version() > last {
+                                return Err(format!(
+                                    "record of version {} in a snapshot of version {last}",
+                                    rec.version()
+                                )
+                                .into());
+                            }
+                            loaded.records.push(rec);
                         }
                     }
-                    TAG_SNAP_END if at > 0 => expected_total = Some(r.u64()?),
-                    t => return Err(format!("unexpected snapshot frame tag {t}")),
+                    TAG_SNAP_END if loaded.last.is_some() && loaded.declared.is_none() => {
+                        loaded.declared = Some(r.u64()?);
+                    }
+                    t => return Err(format!("unexpected snapshot frame tag {t}").into()),
                 }
-                r.done()
+                r.done()?;
+                Ok(())
             })();
-            parsed.map_err(|why| damage(at, why))?;
+            parsed.map_err(|u| match u {
+                Unreadable::Damage(d) => damage(at, d.reason),
+                format => format,
+            })?;
             at = next;
         }
-        match expected_total {
+        match loaded.declared {
             Some(t) if t == loaded.records.len() as u64 => Ok(()),
             Some(t) => Err(damage(
                 at,
@@ -150,7 +207,7 @@ pub(crate) fn parse(
     })();
     match result {
         Ok(()) => Ok((loaded, None)),
-        Err(d) if salvage => Ok((loaded, Some(d))),
-        Err(d) => Err(d),
+        Err(Unreadable::Damage(d)) if salvage => Ok((loaded, Some(d))),
+        Err(u) => Err(u),
     }
 }

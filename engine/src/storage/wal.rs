@@ -2,29 +2,20 @@
 //! lock, made durable per [`SyncPolicy`]. Group commit is leader/follower: the first waiter
 //! fsyncs everything written so far while later writers append; they then share its fsync
 //! or the next one.
+//! Segment files themselves (names, creation) are in `segment.rs`.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::{frame, io_at, sync_dir, SyncPolicy};
+use super::io::Io;
+use super::segment::{create_segment, Segment};
+use super::{frame, io_at, FileId, SyncPolicy};
+use crate::limits::MAX_VERSION;
 use crate::record::Change;
 use crate::{Error, Result};
-
-pub(crate) fn segment_name(start_seq: u64) -> String {
-    format!("wal-{start_seq:020}.log")
-}
-
-/// Start sequence of a segment file name, if it is one.
-pub(crate) fn parse_segment(name: &str) -> Option<u64> {
-    name.strip_prefix("wal-")?
-        .strip_suffix(".log")?
-        .parse()
-        .ok()
-}
 
 #[derive(Debug)]
 struct Active {
@@ -33,12 +24,25 @@ struct Active {
     /// holding the append lock.
     sync_handle: Arc<File>,
     path: PathBuf,
+    /// The file's identity when it was opened: if its path stops naming it (the file or
+    /// its directory was deleted, moved or replaced), the log is poisoned.
+    id: FileId,
+    first: u64,
+    /// The last version appended (`first - 1` before the first commit).
+    last: u64,
+    /// Bytes in the active segment.
+    bytes: u64,
     /// Bytes ever appended (across segments): group-commit tickets are positions in it.
     written: u64,
-    /// Bytes in the segments that the next snapshot will cover.
-    log_bytes: u64,
-
+    /// The segments before the active one, oldest first, still on disk.
+    older: Vec<Segment>,
     buf: Vec<u8>,
+}
+
+impl Active {
+    fn total(&self) -> u64 {
+        self.bytes + self.older.iter().map(|s| s.bytes).sum::<u64>()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -56,8 +60,11 @@ struct SyncState {
 #[derive(Debug)]
 pub(crate) struct Wal {
     dir: PathBuf,
+    io: Arc<dyn Io>,
     policy: SyncPolicy,
     active: Mutex<Active>,
+    /// Bytes of every segment on disk (read on the write path without the append lock).
+    log_bytes: AtomicU64,
     sync: Mutex<SyncState>,
     synced_cv: Condvar,
     /// Writers that have started a commit but not appended yet: a group-commit leader
@@ -99,37 +106,53 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn open_append(path: &Path) -> Result<(File, Arc<File>)> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| io_at(path, e))?;
-    let handle = file.try_clone().map_err(|e| io_at(path, e))?;
-    Ok((file, Arc::new(handle)))
-}
-
 impl Wal {
-    /// Continues appending to `path` (already truncated to its last whole frame).
+    /// Continues the log after version `seq` in `active` (already cut to its last whole
+    /// frame), or in a new segment when there is none.
     pub(crate) fn open(
+        io: Arc<dyn Io>,
         dir: &Path,
-        path: PathBuf,
-        log_bytes: u64,
+        active: Option<Segment>,
+        older: Vec<Segment>,
+        seq: u64,
         policy: SyncPolicy,
     ) -> Result<Wal> {
-        let (file, sync_handle) = open_append(&path)?;
-        sync_dir(dir)?;
+        let (file, segment) = match active {
+            Some(segment) => {
+                let file = io
+                    .open_append(&segment.path)
+                    .map_err(|e| io_at(&segment.path, e))?;
+                (file, segment)
+            }
+            None => {
+                let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
+                create_segment(io.as_ref(), dir, first).map_err(|f| f.error)?
+            }
+        };
+        let path = segment.path;
+        let id = file
+            .metadata()
+            .map(|m| FileId::of(&m))
+            .map_err(|e| io_at(&path, e))?;
+        let sync_handle = Arc::new(file.try_clone().map_err(|e| io_at(&path, e))?);
+        let active = Active {
+            file,
+            sync_handle,
+            path,
+            id,
+            first: segment.first,
+            last: seq,
+            bytes: segment.bytes,
+            written: 0,
+            older,
+            buf: Vec::new(),
+        };
         Ok(Wal {
             dir: dir.to_path_buf(),
+            io,
             policy,
-            active: Mutex::new(Active {
-                file,
-                sync_handle,
-                path,
-                written: 0,
-                log_bytes,
-                buf: Vec::new(),
-            }),
+            log_bytes: AtomicU64::new(active.total()),
+            active: Mutex::new(active),
             sync: Mutex::new(SyncState::default()),
             synced_cv: Condvar::new(),
             arriving: AtomicUsize::new(0),
@@ -149,12 +172,45 @@ impl Wal {
         }
     }
 
-    fn fail(&self, path: &Path, e: std::io::Error) -> Error {
+    /// Poisons the log: every later write is refused. Returns `error` for the caller.
+    fn poison(&self, error: Error) -> Error {
         let mut s = lock(&self.sync);
-        s.failed
-            .get_or_insert_with(|| format!("{}: {e}", path.display()));
+        s.failed.get_or_insert_with(|| match &error {
+            Error::Io(e) => e.to_string(),
+            other => other.to_string(),
+        });
         self.synced_cv.notify_all();
-        io_at(path, e)
+        error
+    }
+
+    fn fail(&self, path: &Path, e: std::io::Error) -> Error {
+        self.poison(io_at(path, e))
+    }
+
+    /// Checks that the active segment's path still names the file being written: otherwise
+    /// the file or its directory was deleted, moved or replaced, later writes would go to a
+    /// file nobody will read, and the log is poisoned.
+    fn check_place(&self, a: &Active) -> Result<()> {
+        let found = std::fs::metadata(&a.path).map(|m| FileId::of(&m));
+        match found {
+            Ok(id) if id == a.id => Ok(()),
+            other => {
+                let now = match other {
+                    Ok(_) => "another file is there now".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                Err(self.poison(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "{}: the log segment or its directory was deleted, moved or replaced \
+                         while the tree was open ({now}); writes since the last check may be \
+                         in a file no longer in the directory. Put the directory back or \
+                         reopen the tree",
+                        a.path.display()
+                    ),
+                ))))
+            }
+        }
     }
 
     /// Announces a writer before it takes the tree lock (see [`Arrival`]).
@@ -183,14 +239,32 @@ impl Wal {
         self.refuse()?;
         let mut guard = lock(&self.active);
         let a = &mut *guard;
+        if version != a.last + 1 || version > MAX_VERSION {
+            // The chain recovery proves must hold: refuse rather than write a gap.
+            return Err(Error::Io(std::io::Error::other(format!(
+                "internal error: commit version {version} does not follow {} in {}",
+                a.last,
+                a.path.display()
+            ))));
+        }
         a.buf.clear();
         frame::encode_commit(&mut a.buf, version, changes);
-        if let Err(e) = a.file.write_all(&a.buf) {
+        let payload = a.buf.len() - frame::FRAME_HEADER;
+        if payload > frame::MAX_FRAME {
+            return Err(Error::TooLarge(format!(
+                "the commit encodes to {payload} bytes, over the log's frame maximum of {} \
+                 bytes; split it",
+                frame::MAX_FRAME
+            )));
+        }
+        if let Err(e) = self.io.write(&a.file, &a.path, &a.buf) {
             return Err(self.fail(&a.path, e));
         }
         let n = a.buf.len() as u64;
         a.written += n;
-        a.log_bytes += n;
+        a.bytes += n;
+        a.last = version;
+        self.log_bytes.fetch_add(n, Ordering::Relaxed);
         // Under the append lock, so it moves in step with `written`.
         self.commits.fetch_add(1, Ordering::AcqRel);
         if a.buf.capacity() > 4 << 20 {
@@ -257,7 +331,11 @@ impl Wal {
                     self.commits.load(Ordering::Acquire),
                 )
             };
-            let result = handle.sync_data();
+            let result = self
+                .io
+                .sync(&handle, &path)
+                .map_err(|e| io_at(&path, e))
+                .and_then(|()| self.check_place(&lock(&self.active)));
             s = lock(&self.sync);
             s.leader = false;
             match result {
@@ -268,20 +346,24 @@ impl Wal {
                         s.synced_commits = commits;
                     }
                 }
+                Err(Error::Io(e)) => {
+                    s.failed.get_or_insert_with(|| e.to_string());
+                }
                 Err(e) => {
-                    s.failed
-                        .get_or_insert_with(|| format!("{}: {e}", path.display()));
+                    s.failed.get_or_insert_with(|| e.to_string());
                 }
             }
             self.synced_cv.notify_all();
         }
     }
 
-    /// fsyncs the active segment (append lock held) and marks all it holds durable.
+    /// fsyncs the active segment (append lock held), checks it is still in its directory,
+    /// and marks all it holds durable.
     fn sync_active(&self, a: &Active) -> Result<()> {
-        if let Err(e) = a.file.sync_data() {
+        if let Err(e) = self.io.sync(&a.file, &a.path) {
             return Err(self.fail(&a.path, e));
         }
+        self.check_place(a)?;
         let mut s = lock(&self.sync);
         s.synced = s.synced.max(a.written);
         self.synced_cv.notify_all();
@@ -294,33 +376,73 @@ impl Wal {
         self.sync_active(&lock(&self.active))
     }
 
-    /// Starts a new segment for commits after `seq`; returns the paths of the older
-    /// segments, which a snapshot at `seq` makes obsolete.
-    pub(crate) fn rotate(&self, seq: u64) -> Result<Vec<PathBuf>> {
+    /// Starts a new segment for the commits after `seq` (the last one logged) and returns
+    /// every older segment: a snapshot at `seq` makes them obsolete. When the active segment
+    /// holds no commit yet it simply stays. A failure before the new segment is in place
+    /// changes nothing; one after it (its directory fsync) poisons the log, since the old
+    /// segment may no longer grow.
+    pub(crate) fn rotate(&self, seq: u64) -> Result<Vec<Segment>> {
         self.refuse()?;
-        let mut a = lock(&self.active);
-        self.sync_active(&a)?;
-        let path = self.dir.join(segment_name(seq + 1));
-        let (file, sync_handle) = open_append(&path)?;
-        sync_dir(&self.dir)?;
+        let mut guard = lock(&self.active);
+        let a = &mut *guard;
+        self.check_place(a)?;
+        if seq != a.last {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "internal error: compaction at version {seq}, but the log ends at {}",
+                a.last
+            ))));
+        }
+        if a.first > seq {
+            return Ok(a.older.clone());
+        }
+        self.sync_active(a)?;
+        let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
+        let (file, segment) = match create_segment(self.io.as_ref(), &self.dir, first) {
+            Ok(created) => created,
+            Err(f) if f.renamed => return Err(self.poison(f.error)),
+            Err(f) => return Err(f.error),
+        };
+        let id = file.metadata().map(|m| FileId::of(&m));
+        let sync_handle = file.try_clone();
+        let (id, sync_handle) = match (id, sync_handle) {
+            (Ok(id), Ok(h)) => (id, Arc::new(h)),
+            (Err(e), _) | (_, Err(e)) => return Err(self.fail(&segment.path, e)),
+        };
+        let old = Segment {
+            path: std::mem::replace(&mut a.path, segment.path),
+            first: a.first,
+            bytes: a.bytes,
+        };
+        a.older.push(old);
         a.file = file;
         a.sync_handle = sync_handle;
-        a.path = path;
-        a.log_bytes = 0;
-        let current = a.path.clone();
-        drop(a);
-        let mut old = Vec::new();
-        for entry in std::fs::read_dir(&self.dir).map_err(|e| io_at(&self.dir, e))? {
-            let entry = entry.map_err(|e| io_at(&self.dir, e))?;
-            let name = entry.file_name();
-            if name.to_str().and_then(parse_segment).is_some() && entry.path() != current {
-                old.push(entry.path());
-            }
-        }
-        Ok(old)
+        a.id = id;
+        a.first = first;
+        a.bytes = segment.bytes;
+        self.log_bytes.store(a.total(), Ordering::Relaxed);
+        Ok(a.older.clone())
     }
 
-    pub(crate) fn log_bytes(&self) -> u64 {
-        lock(&self.active).log_bytes
+    /// Forgets segments a snapshot made obsolete, once they are deleted.
+    pub(crate) fn forget(&self, removed: &[PathBuf]) {
+        let mut a = lock(&self.active);
+        a.older.retain(|s| !removed.contains(&s.path));
+        self.log_bytes.store(a.total(), Ordering::Relaxed);
     }
+
+    /// Bytes of every log segment on disk.
+    pub(crate) fn log_bytes(&self) -> u64 {
+        self.log_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Checks the active segment is still where it was opened (poisons the log if not).
+    pub(crate) fn check(&self) -> Result<()> {
+        self.refuse()?;
+        self.check_place(&lock(&self.active))
+    }
+}
+
+/// The error for a commit or segment past the last version.
+pub(crate) fn exhausted(seq: u64) -> Error {
+    Error::VersionsExhausted { version: seq }
 }

@@ -1,0 +1,106 @@
+//! Every file operation that changes a durable directory goes through [`Io`], one small
+//! trait (the model is redb's `StorageBackend`): the log's appends and fsyncs, segment and
+//! snapshot creation, renames, removals, truncation at recovery and directory fsyncs.
+//! [`StdIo`] is the real filesystem; tests put a backend in its place that fails the k-th
+//! call of a kind, to prove what each failure leaves behind. Reads are not routed: a read
+//! that fails is an error at open and changes nothing.
+
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// The kinds of call, for a test backend to count and fail.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Call {
+    Create,
+    OpenAppend,
+    Write,
+    Sync,
+    Truncate,
+    Rename,
+    Remove,
+    SyncDir,
+}
+
+#[cfg(test)]
+impl Call {
+    pub(crate) const ALL: [Call; 8] = [
+        Call::Create,
+        Call::OpenAppend,
+        Call::Write,
+        Call::Sync,
+        Call::Truncate,
+        Call::Rename,
+        Call::Remove,
+        Call::SyncDir,
+    ];
+}
+
+/// The operations durable mode performs on files. Each returns the operating system's
+/// error unchanged; callers add the path and decide what the failure means.
+pub(crate) trait Io: Debug + Send + Sync {
+    /// Creates `path` empty (replacing any file there) for writing at its start.
+    fn create(&self, path: &Path) -> io::Result<File>;
+    /// Opens the existing file `path` for appending at its end.
+    fn open_append(&self, path: &Path) -> io::Result<File>;
+    /// Writes all of `buf` at the file's position. On error, any prefix may have been
+    /// written.
+    fn write(&self, file: &File, path: &Path, buf: &[u8]) -> io::Result<()>;
+    /// Makes the file's contents and length durable (`fdatasync`). After an error, which
+    /// earlier writes reached the disk is unknown.
+    fn sync(&self, file: &File, path: &Path) -> io::Result<()>;
+    /// Cuts the file `path` to `len` bytes and makes that durable.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    /// Renames `from` over `to` atomically (both in one directory).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the file `path`.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the creations, renames and removals in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The real filesystem.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct StdIo;
+
+impl Io for StdIo {
+    fn create(&self, path: &Path) -> io::Result<File> {
+        OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(path)
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<File> {
+        OpenOptions::new().append(true).open(path)
+    }
+
+    fn write(&self, mut file: &File, _path: &Path, buf: &[u8]) -> io::Result<()> {
+        file.write_all(buf)
+    }
+
+    fn sync(&self, file: &File, _path: &Path) -> io::Result<()> {
+        file.sync_data()
+    }
+
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
