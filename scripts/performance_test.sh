@@ -23,6 +23,8 @@
 #                     a copy in <out> unless PERF_TARGETS names one
 #   PERF_OUT          where reports and baselines go (default: <target dir>/lab)
 #   PERF_TARGETS      the Markdown targets table to rewrite (default: docs/PERFORMANCE.md)
+#   PERF_DRY_RUN=1    print which lab, output directory and targets table a run would use,
+#                     and stop
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,11 +61,18 @@ lab="$target_dir/$profile_dir/lab"
 root=${PERF_OUT:-$target_dir/lab}
 out=$root/performance
 baseline=$root/baseline
-mkdir -p "$out" "$baseline" || exit 2
-
 targets_table=${PERF_TARGETS:-docs/PERFORMANCE.md}
-if $short && [ -z "${PERF_TARGETS:-}" ]; then
-    targets_table=$out/PERFORMANCE.md
+$short && [ -z "${PERF_TARGETS:-}" ] && targets_table=$out/PERFORMANCE.md
+
+if [ "${PERF_DRY_RUN:-}" = 1 ]; then
+    echo "lab: $lab"
+    echo "out: $out"
+    echo "targets table: $targets_table"
+    exit 0
+fi
+
+mkdir -p "$out" "$baseline" || exit 2
+if [ "$targets_table" = "$out/PERFORMANCE.md" ]; then
     cp docs/PERFORMANCE.md "$targets_table" || exit 2
 fi
 
