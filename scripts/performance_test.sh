@@ -2,8 +2,8 @@
 # The seed guide's performance test, done for real:
 #   1. criterion benches of the engine (each once with --quick),
 #   2. the standard workload suite through the lab, each compared with the previous run's
-#      results if there is one (<out>/baseline/), with an HTML report and flamegraphs per
-#      workload,
+#      results if there is one (<out>/baseline/full/, or quick/ for smoke-sized runs), with
+#      an HTML report and flamegraphs per workload,
 #   3. the targets table in docs/PERFORMANCE.md rewritten from the results (not with --quick:
 #      smoke-sized runs are not measurements),
 #   4. where the reports are.
@@ -60,7 +60,13 @@ lab="$target_dir/$profile_dir/lab"
 
 root=${PERF_OUT:-$target_dir/lab}
 out=$root/performance
-baseline=$root/baseline
+# Smoke-sized (--quick, PERF_SHORT) and full runs are never each other's baseline: `lab
+# compare` refuses a --quick run against a full one.
+if $gate; then
+    baseline=$root/baseline/full
+else
+    baseline=$root/baseline/quick
+fi
 targets_table=${PERF_TARGETS:-docs/PERFORMANCE.md}
 $short && [ -z "${PERF_TARGETS:-}" ] && targets_table=$out/PERFORMANCE.md
 
@@ -129,7 +135,7 @@ for w in "${suite[@]}"; do
         "$lab" compare "$baseline/$w.json" "$out/$w/results.json"
         code=$?
         [ $code -eq 1 ] && $gate && failed=1
-        [ $code -eq 2 ] && echo "note: $w could not be compared with its baseline (different variants or threads)"
+        [ $code -eq 2 ] && echo "note: $w could not be compared with its baseline (see the message above)"
     fi
     cp "$out/$w/results.json" "$baseline/$w.json" || exit 2
 done

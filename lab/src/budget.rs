@@ -23,8 +23,11 @@ pub struct Estimate {
     pub per_record: u64,
     /// Variants that store data and are in memory at once.
     pub resident: usize,
-    /// Documents the phases insert per variant, when the plan bounds them.
-    pub inserts: Option<u64>,
+    /// Documents the phases insert per variant: counted when the plan bounds them, else
+    /// the plan's own expectation (YCSB's: twice the operations times the insert share).
+    pub inserts: u64,
+    /// Whether `inserts` was counted (bounded phases) rather than expected.
+    pub counted: bool,
     pub mode: &'static str,
 }
 
@@ -34,18 +37,21 @@ impl Estimate {
         let doc = &d.doc;
         // JSON: braces, id, value, timestamp and names (~60 B), quoted tags and fields.
         let document = 60 + doc.tags as u64 * 9 + doc.fields as u64 * (doc.field_bytes as u64 + 3);
-        let key = (d.key_prefix.len() + d.key_width) as u64;
+        // A key name is the prefix and a number of up to 20 digits (or its hash).
+        let key = (d.key_prefix.len() + d.key_width.max(20)) as u64;
+        let counted = inserts(plan);
         Estimate {
             records: d.records,
             per_record: document + key + OVERHEAD,
             resident: runner::resident(plan).min(storing),
-            inserts: inserts(plan),
+            inserts: counted.unwrap_or(plan.item_count.saturating_sub(d.records)),
+            counted: counted.is_some(),
             mode: plan.run.mode.label(),
         }
     }
 
     pub fn bytes(&self) -> u64 {
-        let per_variant = self.records.saturating_add(self.inserts.unwrap_or(0));
+        let per_variant = self.records.saturating_add(self.inserts);
         per_variant
             .saturating_mul(self.per_record)
             .saturating_mul(self.resident as u64)
@@ -65,12 +71,13 @@ impl fmt::Display for Estimate {
             self.resident,
             self.mode,
         )?;
-        match self.inserts {
-            Some(0) => write!(f, ")"),
-            Some(n) => write!(f, ", plus {n} inserted documents per variant)"),
-            None => write!(
+        match (self.inserts, self.counted) {
+            (0, _) => write!(f, ")"),
+            (n, true) => write!(f, ", plus {n} inserted documents per variant)"),
+            (n, false) => write!(
                 f,
-                ", plus what its timed closed-loop phases insert, not counted)"
+                ", plus about {n} inserted documents per variant: closed-loop timed phases \
+                 insert as many as they can)"
             ),
         }
     }
@@ -133,7 +140,7 @@ pub fn check(plan: &Plan) -> Result<(), LabError> {
         fixes.push("set mode = \"sequential\" in [run] to hold one variant at a time");
         fixes.push("run fewer variants (--variants)");
     }
-    if estimate.inserts.unwrap_or(0) > 0 {
+    if estimate.inserts > 0 {
         fixes.push("insert less (run.ops, run.rate or the mix)");
     }
     Err(LabError::BadInput(format!(

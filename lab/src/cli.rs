@@ -58,12 +58,24 @@ pub enum Command {
     },
     /// List the registered backends, and the workloads in ./workloads/.
     List,
+    /// Print the operations the first thread of the first repeat would run, one per line:
+    /// `<op> <key>` (scans and batches add the length).
+    Sample {
+        /// A workload TOML file or a YCSB property file.
+        file: PathBuf,
+        /// How many operations to print.
+        #[arg(long, default_value_t = 1000)]
+        ops: u64,
+        /// Seed instead of the workload's own.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 /// `lab run`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Workload TOML files.
+    /// Workload files: TOML, or YCSB property files (e.g. workloads/ycsb/workloada).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Only these variants (comma separated), instead of the file's list.

@@ -21,6 +21,15 @@ fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
 }
 
+/// Loads a workload file (TOML or YCSB properties) and prints its warnings.
+fn load_plan(path: &Path) -> Result<Plan, LabError> {
+    let plan = Plan::load(path)?;
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    Ok(plan)
+}
+
 /// Sets a handler so the first Ctrl-C stops the run (within a second, loading included)
 /// and writes the phases that finished; the second quits at once.
 fn interrupt_flag() -> Arc<AtomicBool> {
@@ -51,7 +60,7 @@ fn prepare(args: &RunArgs, opts: &RunOptions) -> Result<Vec<Job>, LabError> {
     let plans = args
         .files
         .iter()
-        .map(|f| Plan::load(f))
+        .map(|f| load_plan(f))
         .collect::<Result<Vec<_>, _>>()?;
     for (i, a) in plans.iter().enumerate() {
         if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
@@ -154,6 +163,14 @@ fn run_one(
         eprintln!("warning: {w}");
     }
     print!("{}", acorn_reports::table::render(&results));
+    let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
+    if dropped > 0 {
+        println!(
+            "WARNING: open loop: {dropped} operations fell due but were never run (the \
+             backlog outlasted the phase: the store cannot keep up with `rate`); see \
+             runs[].dropped"
+        );
+    }
     Ok(results)
 }
 
@@ -183,19 +200,41 @@ fn write_outputs(
     Ok(())
 }
 
-/// `lab compare`: exit 1 on a significant regression.
+/// `lab compare`: exit 1 on a significant regression; bad input when the files are not
+/// comparable (different workloads or measured settings) or nothing could be judged.
 pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
-    let threshold = acorn_reports::compare::parse_threshold(threshold)
+    use acorn_reports::compare as cmp;
+    let threshold = cmp::parse_threshold(threshold)
         .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
-    let (base, new) = (load_results(base)?, load_results(new)?);
-    let changes = acorn_reports::compare::compare(&base, &new, threshold);
+    let (b, n) = (load_results(base)?, load_results(new)?);
+    let m = cmp::mismatches(&b, &n);
+    if !m.refuse.is_empty() {
+        return Err(LabError::BadInput(format!(
+            "{} and {} are not comparable:\n  {}",
+            base.display(),
+            new.display(),
+            m.refuse.join("\n  ")
+        )));
+    }
+    for w in &m.warn {
+        println!("WARNING: {w}");
+        eprintln!("WARNING: {w}");
+    }
+    let changes = cmp::compare(&b, &n, threshold);
     if changes.is_empty() {
         return Err(LabError::BadInput(
             "the two files share no variant and thread count to compare".into(),
         ));
     }
-    print!("{}", acorn_reports::compare::render(&changes, threshold));
-    Ok(if acorn_reports::compare::regressed(&changes) {
+    print!("{}", cmp::render(&changes, threshold));
+    if cmp::nothing_judged(&changes) {
+        return Err(LabError::BadInput(
+            "no change could be judged: each side needs repeats >= 2, or one repeat long \
+             enough to split into parts (see the ? rows)"
+                .into(),
+        ));
+    }
+    Ok(if cmp::regressed(&changes) {
         Exit::Failed
     } else {
         Exit::Success
@@ -204,6 +243,19 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
 
 /// `lab merge`: several load generators' results as one file.
 pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
+    for (i, f) in files.iter().enumerate() {
+        let same = |g: &PathBuf| match (f.canonicalize(), g.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => f == g,
+        };
+        if let Some(g) = files[..i].iter().find(|g| same(g)) {
+            return Err(LabError::BadInput(format!(
+                "{} is given twice ({}): each generator's results merge once",
+                f.display(),
+                g.display()
+            )));
+        }
+    }
     let parts = files
         .iter()
         .map(|f| load_results(f))
@@ -236,7 +288,7 @@ pub fn report(
 pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     let mut bad = false;
     for f in files {
-        match Plan::load(f) {
+        match load_plan(f) {
             Ok(p) => println!(
                 "{}: ok ({}, {} variants, {} records)",
                 f.display(),
@@ -251,6 +303,20 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
         }
     }
     Ok(if bad { Exit::BadInput } else { Exit::Success })
+}
+
+/// `lab sample`: the first stream of a workload, one operation per line, on stdout.
+pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError> {
+    let plan = load_plan(file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match crate::workload::sample::write(&plan, ops, seed, &mut out) {
+        // `lab sample ... | head` closes the pipe early: not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(LabError::output(Path::new("<stdout>"), e))
+        }
+        _ => Ok(Exit::Success),
+    }
 }
 
 /// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).

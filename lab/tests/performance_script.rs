@@ -47,7 +47,7 @@ fn the_full_performance_script_runs_every_stage() {
     let targets = tmp.path().join("PERFORMANCE.md");
     std::fs::copy(repo().join("docs/PERFORMANCE.md"), &targets).unwrap();
     // A baseline for one workload, so the comparison stage runs too.
-    std::fs::create_dir_all(out.join("baseline")).unwrap();
+    std::fs::create_dir_all(out.join("baseline/quick")).unwrap();
     let seed = tmp.path().join("seed");
     let o = Command::new(lab)
         .current_dir(repo())
@@ -61,7 +61,12 @@ fn the_full_performance_script_runs_every_stage() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    std::fs::copy(seed.join("results.json"), out.join("baseline/basic.json")).unwrap();
+    // Short runs are --quick runs: their baselines are the quick ones.
+    std::fs::copy(
+        seed.join("results.json"),
+        out.join("baseline/quick/basic.json"),
+    )
+    .unwrap();
 
     let benches: Vec<String> = benches()
         .into_iter()
@@ -115,7 +120,10 @@ fn the_full_performance_script_runs_every_stage() {
         let dir = out.join("performance").join(w);
         assert!(dir.join("results.json").exists(), "{w}: no results");
         assert!(dir.join("index.html").exists(), "{w}: no report");
-        assert!(out.join("baseline").join(format!("{w}.json")).exists());
+        assert!(out
+            .join("baseline/quick")
+            .join(format!("{w}.json"))
+            .exists());
         let flamegraphs = std::fs::read_dir(&dir)
             .unwrap()
             .filter(|e| {

@@ -66,6 +66,8 @@ pub enum Verdict {
     Faster,
     /// A regression.
     Slower,
+    /// No noise estimate on one side (a single repeat too short to judge): not counted.
+    Unsure,
 }
 
 /// The word for a verdict, wherever one is printed.
@@ -74,6 +76,7 @@ pub fn verdict_label(v: Verdict) -> &'static str {
         Verdict::Same => "within noise",
         Verdict::Faster => "faster",
         Verdict::Slower => "REGRESSION",
+        Verdict::Unsure => "no noise estimate",
     }
 }
 

@@ -11,22 +11,22 @@
 pub mod clock;
 pub mod phase;
 pub mod profile;
+pub mod restore;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
-use crate::doc::Doc;
 use crate::machine;
 use crate::measure::alloc;
 use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
 use clock::Clock;
-use phase::{run_phase, write_key, PhaseResult};
+use phase::{run_phase, PhaseResult};
 
 /// How to run, beyond what the workload file says.
 #[derive(Clone, Debug, Default)]
@@ -87,7 +87,10 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
         plan.targets.retain(|t| vs.contains(&t.variant));
     }
     if opts.quick {
+        // The key space shrinks with the records; the inserts it expects stay.
+        let expected = plan.item_count.saturating_sub(plan.dataset.records);
         plan.dataset.records = plan.dataset.records.min(10_000);
+        plan.item_count = plan.dataset.records + expected;
         let run = &mut plan.run;
         run.repeats = 1;
         run.warmup = run.warmup.min(Duration::from_millis(50));
@@ -126,38 +129,8 @@ struct Loaded {
     load_s: f64,
     bytes_per_item: Option<f64>,
     rss: Option<u64>,
-}
-
-/// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
-/// spent inside the batch inserts only (generation is not timed), or `None` when `stop`
-/// was raised (checked before every batch).
-fn fill(
-    backend: &dyn Backend,
-    plan: &Plan,
-    stop: &AtomicBool,
-) -> Result<Option<Duration>, BackendError> {
-    let mut w = backend.worker();
-    let ds = &plan.dataset;
-    let mut elapsed = Duration::ZERO;
-    let mut id = 0;
-    while id < ds.records {
-        if stop.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let end = (id + 1000).min(ds.records);
-        let items: Vec<(Vec<u8>, Doc)> = (id..end)
-            .map(|i| {
-                let mut k = Vec::new();
-                write_key(&mut k, &ds.key_prefix, ds.key_width, i);
-                (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
-            })
-            .collect();
-        let t = std::time::Instant::now();
-        w.batch_insert(&items)?;
-        elapsed += t.elapsed();
-        id = end;
-    }
-    Ok(Some(elapsed))
+    /// Ids the last measured phase inserted, removed before the next repeat.
+    leftovers: restore::Leftovers,
 }
 
 /// Opens and loads `variant`: the timed bulk load, with memory measured around it; `None`
@@ -167,7 +140,7 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
     cx.progress.started(&label, state.done, state.total);
     let backend = backend::open(variant, cx.options)?;
     let before = alloc::snapshot().live_bytes;
-    let Some(elapsed) = fill(backend.as_ref(), cx.plan, cx.stop)? else {
+    let Some(elapsed) = restore::fill(backend.as_ref(), cx.plan, cx.stop)? else {
         return Ok(None);
     };
     let after = alloc::snapshot().live_bytes;
@@ -183,6 +156,7 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
         rss: acorn::monitor::ResourceMonitor::memory_usage()
             .ok()
             .map(|m| m.resident_bytes),
+        leftovers: restore::Leftovers::default(),
     }))
 }
 
@@ -204,6 +178,7 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
         per_op: p.recorded.per_op(elapsed_s),
         interval_s: p.recorded.interval_ns() as f64 / 1e9,
         intervals: p.recorded.intervals().to_vec(),
+        dropped: p.dropped,
     }
 }
 
@@ -211,9 +186,8 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
 /// warmup short: a cut-short phase is not a measurement) and its flamegraph, if sampled.
 type Measured = (Option<RunResult>, Option<profile::Sampled>);
 
-/// Restores the dataset, then runs warmup and measure for one variant. Restoring
-/// (rewriting every record, untimed) makes each repeat start from the same data even when
-/// the mix deletes or overwrites.
+/// Restores the dataset (see `restore.rs`: each repeat starts from the same data even when
+/// the mix inserts, deletes or overwrites), then runs warmup and measure for one variant.
 fn measure(
     cx: &Cx<'_>,
     loaded: &Loaded,
@@ -223,21 +197,16 @@ fn measure(
 ) -> Result<Measured, BackendError> {
     let (plan, clock, stop) = (cx.plan, cx.clock, cx.stop);
     let backend = loaded.backend.as_ref();
-    if repeat > 0 && fill(backend, plan, stop)?.is_none() {
+    let leftovers = &loaded.leftovers;
+    if !restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)? {
         return Ok((None, None));
-    }
-    if !plan.run.warmup.is_zero() {
-        let mut warm = plan.clone();
-        warm.run.bound = Bound::Duration(plan.run.warmup);
-        if run_phase(backend, &warm, threads, true, clock, stop).stopped {
-            return Ok((None, None));
-        }
     }
     let phase = || run_phase(backend, plan, threads, false, clock, stop);
     let (p, sampled) = match profile.filter(|_| repeat == 0) {
         Some(target) => target.sample(phase, |p: &PhaseResult| !p.stopped),
         None => (phase(), None),
     };
+    loaded.leftovers.set(p.inserted.clone());
     if p.stopped {
         return Ok((None, None));
     }
@@ -371,7 +340,10 @@ pub fn run(
         mode: plan.run.mode.label().into(),
         contended,
         partial: stopped,
+        quick: opts.quick,
+        generators: 1,
         started_at,
+        finished_at: machine::now_rfc3339(),
         machine,
         runs: state.runs,
         summaries: state.summaries,
