@@ -161,12 +161,33 @@ pub(crate) struct Writer {
     live: usize,
     /// Live entries plus tombstones.
     used: usize,
-    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time:
-    /// one deferred function per batch instead of per record.
+    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time
+    /// (one deferred function per batch instead of per record), or sooner once they hold
+    /// `RETIRE_BYTES`.
     retired: Vec<Record>,
+    /// Bytes of the records in `retired`.
+    retired_bytes: usize,
 }
 
 const RETIRE_BATCH: usize = 64;
+
+/// Bytes of retired records that may wait before they are handed on. The collector keeps
+/// a thread's deferred functions in a local bag until 64 of them accumulate (4,096
+/// records here), which is fine for small records but not for values of up to 16 MiB: so
+/// past this many bytes, a batch is handed to the collector at once and the bag is pushed
+/// to the global queue, where the next collections free it once readers have moved on.
+const RETIRE_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// Bytes of records this thread deferred into its collector bag since the bag was last
+    /// pushed to the global queue (no destructor: usable while threads exit).
+    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Heap bytes of a record: its bytes plus the count and length words before them.
+fn footprint(rec: &Record) -> usize {
+    rec.bytes().len() + 16
+}
 
 /// Emptied batch buffers, reused so that retiring records allocates nothing once warm.
 /// (A `Vec` is three words: the deferred function holding one is stored inline.)
@@ -203,6 +224,7 @@ pub(crate) fn new() -> (Points, Writer) {
             live: 0,
             used: 0,
             retired: spare_batch(),
+            retired_bytes: 0,
         },
     )
 }
@@ -360,10 +382,22 @@ impl Writer {
     /// Queues a reference taken out of a slot; it is released once every reader pinned
     /// now has moved on (later is fine too: holding a record longer is always safe).
     fn retire(&mut self, rec: Record, guard: &Guard) {
+        self.retired_bytes += footprint(&rec);
         self.retired.push(rec);
-        if self.retired.len() == RETIRE_BATCH {
+        if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
             let batch = std::mem::replace(&mut self.retired, spare_batch());
             guard.defer(move || release_batch(batch));
+            let unflushed = UNFLUSHED
+                .try_with(|u| {
+                    u.set(u.get() + std::mem::take(&mut self.retired_bytes));
+                    u.get()
+                })
+                .unwrap_or(RETIRE_BYTES);
+            if unflushed >= RETIRE_BYTES {
+                // Big records: to the global queue now, not after 4,096 more retirements.
+                guard.flush();
+                let _ = UNFLUSHED.try_with(|u| u.set(0));
+            }
         }
     }
 
@@ -402,6 +436,7 @@ impl Writer {
         // Hand the old table to the global queue now, so later pins (of any thread) free
         // it, instead of it waiting in this thread's bag for 63 more retirements.
         guard.flush();
+        let _ = UNFLUSHED.try_with(|u| u.set(0));
         self.used = self.live;
     }
 

@@ -61,6 +61,40 @@ fn overhead_per_item_stays_within_64_bytes_and_is_returned() {
     );
 }
 
+/// Overwritten and tossed values wait for readers that may still see them, but not for
+/// thousands more writes: after a few reads, memory is back to about the live data.
+#[test]
+fn overwritten_and_tossed_big_values_are_freed_once_readers_move_on() {
+    let _serial = serial();
+    warm_up();
+    let before = live();
+    let tree = acorn::Tree::open_memory();
+    let big = vec![b'x'; 1 << 20];
+    for i in 0..50 {
+        tree.stash(format!("big-{i}"), &big).unwrap();
+    }
+    for i in 0..50 {
+        tree.toss(format!("big-{i}")).unwrap();
+    }
+    for _ in 0..100 {
+        tree.stash("big", &big).unwrap();
+    }
+    drop(big);
+    settle(&tree);
+    // 1 MiB is live; retired records may wait for up to a few MiB.
+    let held = live() - before;
+    assert!(
+        held < 4 << 20,
+        "{:.1} MiB held for 1 MiB of live data",
+        held as f64 / f64::from(1 << 20)
+    );
+    eprintln!("{held} bytes held for 1 MiB of live data");
+    drop(tree);
+    settle(&acorn::Tree::open_memory());
+    let held = live() - before;
+    assert!(held < 64 << 10, "{held} bytes held after drop");
+}
+
 /// Per-thread, once-only allocations (the record scratch buffer, this thread's slot in the
 /// epoch collector that point reads pin) happen before anything is counted.
 fn warm_up() {
