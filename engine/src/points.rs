@@ -234,22 +234,28 @@ impl Points {
         self.hasher.hash_one(key)
     }
 
-    fn table<'g>(&self, guard: &'g Guard) -> &'g Table {
+    /// The current table, for as long as both `self` and `guard` live: dropping the index
+    /// frees its table at once, whatever guards are pinned.
+    fn table<'g>(&'g self, guard: &'g Guard) -> &'g Table {
         let t = self.table.load(Ordering::Acquire, guard);
-        // SAFETY: the table pointer is never null (set at construction, only ever replaced
-        // by another table), and a replaced table is retired through the epoch collector,
-        // so it outlives every guard pinned while it was current.
+        // SAFETY: the table pointer is never null while `self` is borrowed (set at
+        // construction, only ever replaced by another table; `Drop` takes it), and a
+        // replaced table is retired through the epoch collector, so it outlives every
+        // guard pinned while it was current.
         unsafe { t.deref() }
     }
 
-    /// The record stored under `key`, borrowed for as long as `guard` is pinned.
-    pub(crate) fn get<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<Borrowed<'g>> {
+    /// The record stored under `key`, borrowed for as long as `guard` is pinned and the
+    /// index lives (its drop releases the slots' references at once, guard or not).
+    pub(crate) fn get<'g>(&'g self, key: &[u8], guard: &'g Guard) -> Option<Borrowed<'g>> {
         let hash = self.hash(key);
         let ov = self.overlay.load(Ordering::Acquire, guard);
-        // SAFETY: an overlay is retired through the epoch collector, like a table.
+        // SAFETY: an overlay is retired through the epoch collector, like a table (and
+        // freed at once only by `Drop`, which cannot run while `self` is borrowed).
         if let Some(ov) = unsafe { ov.as_ref() } {
             if let Some(hit) = ov.find(hash, key) {
-                // SAFETY: the overlay holds a reference to the record and outlives `guard`.
+                // SAFETY: the overlay holds a reference to the record and stays allocated
+                // while `guard` is pinned.
                 return hit.map(|rec| unsafe { Record::borrow_raw(rec.as_ptr()) });
             }
         }
@@ -265,7 +271,8 @@ impl Points {
             }
             if let Some(raw) = t.candidate(s, tag) {
                 // SAFETY: a slot's reference is released only through the epoch collector
-                // after the slot stopped pointing at it, so it lives as long as `guard`.
+                // after the slot stopped pointing at it, so it lives while `guard` is
+                // pinned (or by `Drop`, which cannot run while `self` is borrowed).
                 let rec = unsafe { Record::borrow_raw(raw) };
                 if rec.key() == key {
                     return Some(rec);
