@@ -167,6 +167,9 @@ pub(crate) struct Writer {
     retired: Vec<Record>,
     /// Bytes of the records in `retired`.
     retired_bytes: usize,
+    /// Address bits a record may use while slots are tagged: `TAG_SHIFT` (tests lower it
+    /// to stand in for an allocator that hands out addresses past 48 bits).
+    addr_bits: u32,
 }
 
 const RETIRE_BATCH: usize = 64;
@@ -225,6 +228,7 @@ pub(crate) fn new() -> (Points, Writer) {
             used: 0,
             retired: spare_batch(),
             retired_bytes: 0,
+            addr_bits: TAG_SHIFT,
         },
     )
 }
@@ -296,7 +300,7 @@ impl Writer {
     /// identity only: this index's reference to it is already handed to the collector).
     pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> Option<*const c_void> {
         let mut t = p.table(guard);
-        if t.tagged && (rec.as_ptr().addr() as u64) >> TAG_SHIFT != 0 {
+        if t.tagged && (rec.as_ptr().addr() as u64) >> self.addr_bits != 0 {
             // An address past 48 bits: no room for tags in this process. Rare enough
             // (5-level paging with high mappings) to pay one rebuild, once.
             self.rebuild(p, t.slots.len(), false, guard);
@@ -554,6 +558,35 @@ mod tests {
                 let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
                 prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
             }
+        }
+    }
+
+    #[test]
+    fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
+        let (p, mut w) = new();
+        let guard = crossbeam_epoch::pin();
+        let key = |i: u32| format!("k{i}");
+        for i in 0..100 {
+            w.put(&p, rec(&key(i), i), &guard);
+        }
+        assert!(p.table(&guard).tagged);
+        // As if the allocator handed out an address past 48 bits (5-level paging, or an
+        // allocator that tags the top byte): no room for tags.
+        w.addr_bits = 12;
+        w.put(&p, rec(&key(100), 100), &guard);
+        assert!(!p.table(&guard).tagged, "switched to untagged slots");
+        w.addr_bits = TAG_SHIFT;
+        // Growth, tombstones and shrinking keep it untagged.
+        for i in 101..3000 {
+            w.put(&p, rec(&key(i), i), &guard);
+        }
+        for i in (0..3000).filter(|i| i % 10 != 0) {
+            assert!(w.remove(&p, key(i).as_bytes(), &guard).is_some());
+        }
+        assert!(!p.table(&guard).tagged, "untagged for good");
+        for i in 0..3000 {
+            let got = p.get(key(i).as_bytes(), &guard).map(|r| r.version());
+            assert_eq!(got, (i % 10 == 0).then_some(u64::from(i)), "{}", key(i));
         }
     }
 
