@@ -142,6 +142,8 @@ impl Overlay {
 
 /// The shared half: what readers load.
 pub(crate) struct Points {
+    /// Shared with its one writer (see [`Writer::check`]).
+    id: u64,
     table: Atomic<Table>,
     overlay: Atomic<Overlay>,
     hasher: foldhash::fast::RandomState,
@@ -167,6 +169,8 @@ pub(crate) struct Writer {
     retired: Vec<Record>,
     /// Bytes of the records in `retired`.
     retired_bytes: usize,
+    /// The id of the index this writer was made with.
+    id: u64,
     /// Address bits a record may use while slots are tagged: `TAG_SHIFT` (tests lower it
     /// to stand in for an allocator that hands out addresses past 48 bits).
     addr_bits: u32,
@@ -216,9 +220,12 @@ fn release_batch(mut batch: Vec<Record>) {
 
 /// A new, empty point index: its shared half and its one writer.
 pub(crate) fn new() -> (Points, Writer) {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let tagged = cfg!(target_pointer_width = "64");
     (
         Points {
+            id,
             table: Atomic::new(Table::new(MIN_CAP, tagged)),
             overlay: Atomic::null(),
             hasher: foldhash::fast::RandomState::default(),
@@ -229,6 +236,7 @@ pub(crate) fn new() -> (Points, Writer) {
             retired: spare_batch(),
             retired_bytes: 0,
             addr_bits: TAG_SHIFT,
+            id,
         },
     )
 }
@@ -296,9 +304,20 @@ impl Writer {
         self.live
     }
 
+    /// Every write goes through the writer made with its index: the slots' references
+    /// are the writer's to release, and its counts keep the table from filling up (a
+    /// full table would never end a reader's probe).
+    fn check(&self, p: &Points) {
+        assert_eq!(
+            self.id, p.id,
+            "a point index written through another index's writer"
+        );
+    }
+
     /// Stores `rec` under its key; returns the address of the record it replaced (for
     /// identity only: this index's reference to it is already handed to the collector).
     pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> Option<*const c_void> {
+        self.check(p);
         let mut t = p.table(guard);
         if t.tagged && (rec.as_ptr().addr() as u64) >> self.addr_bits != 0 {
             // An address past 48 bits: no room for tags in this process. Rare enough
@@ -323,8 +342,8 @@ impl Writer {
             if s == tomb() {
                 free.get_or_insert(i);
             } else if let Some(raw) = t.candidate(s, tag) {
-                // SAFETY: the writer owns every slot's reference; nothing releases it while
-                // the writer runs.
+                // SAFETY: the writer owns every slot's reference of its index (`check`);
+                // nothing else releases one, and `Drop` cannot run while `p` is borrowed.
                 let old = unsafe { Record::borrow_raw(raw) };
                 if old.key() == rec.key() {
                     t.slots[i].store(t.encode(rec.into_raw(), tag), Ordering::Release);
@@ -359,6 +378,7 @@ impl Writer {
         key: &[u8],
         guard: &Guard,
     ) -> Option<*const c_void> {
+        self.check(p);
         let t = p.table(guard);
         let hash = p.hash(key);
         let tag = tag(hash);
@@ -462,6 +482,7 @@ impl Writer {
 
     /// Publishes the changes of a multi-change commit before its slots are updated.
     pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change], guard: &Guard) {
+        self.check(p);
         let mut entries: Vec<(u64, Change)> = changes
             .iter()
             .map(|c| (p.hash(c.key()), c.clone()))
@@ -475,6 +496,7 @@ impl Writer {
 
     /// Retires the overlay once every slot of the commit is in place.
     pub(crate) fn end_overlay(&mut self, p: &Points, guard: &Guard) {
+        self.check(p);
         let old = p.overlay.swap(Shared::null(), Ordering::Release, guard);
         if !old.is_null() {
             // SAFETY: unreachable for readers pinned from now on; freed after earlier ones.
@@ -588,6 +610,16 @@ mod tests {
             let got = p.get(key(i).as_bytes(), &guard).map(|r| r.version());
             assert_eq!(got, (i % 10 == 0).then_some(u64::from(i)), "{}", key(i));
         }
+    }
+
+    /// A writer's counts and its right to change slots hold for its own index only: two
+    /// writers on one index would race on its slots (and release a record twice).
+    #[test]
+    #[should_panic(expected = "another index's writer")]
+    fn a_writer_refuses_an_index_it_was_not_made_with() {
+        let (p1, _w1) = new();
+        let (_p2, mut w2) = new();
+        w2.put(&p1, rec("a", 1), &crossbeam_epoch::pin());
     }
 
     #[test]
