@@ -42,7 +42,7 @@ fn readers_see_only_their_keys_values_in_order_while_the_index_grows_and_shrinks
 /// batch must then see the whole batch: its marker, and every other key of it.
 #[test]
 fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
 
     const WIDTH: u64 = 200;
@@ -53,9 +53,11 @@ fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
             .unwrap()
             .unwrap_or(0)
     };
+    // Keys of a live batch each reader has seen: the writer goes on until both saw some.
+    let seen: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let readers: Vec<_> = (0..2u64)
         .map(|r| {
-            let (tree, stop) = (tree.clone(), Arc::clone(&stop));
+            let (tree, stop, seen) = (tree.clone(), Arc::clone(&stop), Arc::clone(&seen));
             std::thread::spawn(move || {
                 let mut rng = stress::Rng(0x1234_5678 + r);
                 let (mut present, mut absent) = (0u64, 0u64);
@@ -72,6 +74,7 @@ fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
                     let mark1 = num(&tree, "mark");
                     if hit {
                         present += 1;
+                        seen[r as usize].fetch_add(1, Ordering::Relaxed);
                         assert!(gone0 < x, "{k} seen after its generation was tossed");
                         assert!(mark1 >= x, "{k} seen, then mark {mark1}: torn batch");
                     }
@@ -90,7 +93,12 @@ fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
         })
         .collect();
     let (mut mark, mut gone) = (0u64, 0u64);
-    for _round in 0..20 * scale() {
+    let min_rounds = 20 * scale();
+    for round in 0.. {
+        let both_saw = seen.iter().all(|n| n.load(Ordering::Relaxed) > 0);
+        if round >= min_rounds && (both_saw || round >= 50 * min_rounds) {
+            break;
+        }
         // Grow by 30 generations, then toss them 5 at a time down to none.
         for _ in 0..30 {
             mark += 1;

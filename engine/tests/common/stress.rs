@@ -104,6 +104,9 @@ fn nanos(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).unwrap().as_nanos()
 }
 
+/// Operations each reader makes at least.
+const MIN_OPS: u64 = 5_000;
+
 /// The payload of the panics readers raise inside `crack_with` on purpose.
 pub struct OnPurpose;
 
@@ -332,7 +335,9 @@ fn reader(tree: &Tree, clock: &ManualClock, stop: &AtomicBool, cfg: Config, r: u
         seen.hits += 1;
     };
     let mut i = 0u64;
-    while !stop.load(Ordering::Relaxed) {
+    // At least `MIN_OPS` each, so that every path is taken even when a busy machine
+    // hardly runs the readers while the writer works.
+    while !stop.load(Ordering::Relaxed) || i < MIN_OPS {
         i += 1;
         let id = rng.id(cfg.keys);
         let k = key(id);
@@ -384,7 +389,16 @@ fn reader(tree: &Tree, clock: &ManualClock, stop: &AtomicBool, cfg: Config, r: u
                 }));
                 match res {
                     Err(_) => seen.panics += 1,
-                    Ok(got) => assert!(got.unwrap().is_none()),
+                    Ok(got) => {
+                        assert!(got.unwrap().is_none());
+                        // Absent: panic over this reader's own key instead.
+                        tree.stash(&own, value(id, i)).unwrap();
+                        let res = catch_unwind(AssertUnwindSafe(|| {
+                            tree.crack_with(&own, |_| std::panic::panic_any(OnPurpose))
+                        }));
+                        assert!(res.is_err(), "{own} was just stashed");
+                        seen.panics += 1;
+                    }
                 }
             }
             61 => {
