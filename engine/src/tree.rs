@@ -643,8 +643,11 @@ impl Tree {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Records this tree replaced lately wait in the epoch collector; with no reader
-        // pinned, a few flushes free them now rather than at some later collection.
+        // Records this tree replaced lately wait in the epoch collector (the last few in
+        // the writer's pending batch, handed on here); with no reader pinned, a few
+        // flushes free them now rather than at some later collection.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        state.points.hand_off(&crossbeam_epoch::pin());
         for _ in 0..3 {
             crossbeam_epoch::pin().flush();
         }
