@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use acorn_lab::backend::{Backend, BackendError, BackendInfo, QuerySpec, Result, Worker};
 use acorn_lab::doc::Doc;
-use acorn_lab::runner::clock::FakeClock;
+use acorn_lab::runner::clock::{Clock, FakeClock};
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
 use acorn_lab::workload::{Mix, OpKind, Plan};
@@ -325,7 +325,7 @@ fn every_repeat_starts_from_the_loaded_records() {
     ]);
     p.run.warmup = std::time::Duration::ZERO;
     let store = SetStore::default();
-    fill(&store, &p).unwrap();
+    fill(&store, &p, &stop).unwrap();
     let loaded = store.0.lock().unwrap().clone();
     let left = Leftovers::default();
     for repeat in 0..3 {
@@ -343,4 +343,92 @@ fn every_repeat_starts_from_the_loaded_records() {
     w.run.warmup = std::time::Duration::from_millis(20);
     assert!(prepare(&store, &w, 1, 1, &left, &clock, &stop).unwrap());
     assert_eq!(*store.0.lock().unwrap(), loaded);
+}
+
+#[test]
+fn an_open_loop_phase_never_waits_past_its_end_for_a_scheduled_operation() {
+    // 1 op/s and a 300 ms phase: the second operation would be due at 1 s, after the end.
+    let clock = Arc::new(FakeClock::default());
+    let b = Stall {
+        clock: Arc::clone(&clock),
+        stall_at: u64::MAX,
+        count: AtomicU64::new(0),
+        fail_deletes: false,
+    };
+    let p = plan("rate = 1").clone();
+    let mut p = p;
+    p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_millis(300));
+    let r = run_phase(&b, &p, 1, false, clock.as_ref(), &AtomicBool::new(false));
+    assert_eq!(r.recorded.ops(), 1, "only the operation due at the start");
+    assert!(
+        clock.now_ns() <= 300_000_000,
+        "the phase waited until {} ns",
+        clock.now_ns()
+    );
+    assert!(r.elapsed_ns <= 300_000_000);
+}
+
+#[test]
+fn a_stop_request_ends_an_open_loop_wait() {
+    // One operation per 1000 s: the wait for the second must end at the stop request,
+    // not when the operation falls due (a real clock; the stop comes 50 ms in).
+    let stop = Arc::new(AtomicBool::new(false));
+    let b = acorn_lab::backend::open("noop", &acorn_lab::backend::Options::default()).unwrap();
+    let mut p = plan("rate = 1");
+    p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_secs(3600));
+    p.run.rate = Some(0.001);
+    let flag = Arc::clone(&stop);
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        flag.store(true, Ordering::SeqCst);
+    });
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let r = run_phase(b.as_ref(), &p, 1, false, &clock, &stop);
+    stopper.join().unwrap();
+    assert!(r.stopped);
+    assert!(
+        clock.now_ns() < 60_000_000_000,
+        "waited {} ns",
+        clock.now_ns()
+    );
+}
+
+#[test]
+fn a_stop_during_the_load_ends_the_run_without_results() {
+    // A stop raised before anything ran: loading (a million records) ends at once.
+    let mut p = plan("");
+    p.dataset.records = 1_000_000;
+    p.variants = vec!["btreemap".into()];
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let r = run(
+        &p,
+        &RunOptions::default(),
+        &clock,
+        &AtomicBool::new(true),
+        &Silent,
+    )
+    .unwrap();
+    assert!(r.partial && r.runs.is_empty() && r.summaries.is_empty() && r.targets.is_empty());
+}
+
+#[test]
+fn the_results_say_how_many_variants_were_resident_at_once() {
+    for (mode, resident) in [("sequential", 1), ("interleaved", 2), ("parallel", 2)] {
+        let mut p = plan(&format!("mode = \"{mode}\""));
+        p.variants = vec!["noop".into(), "btreemap".into()];
+        let clock = acorn_lab::runner::clock::RealClock::default();
+        let r = run(
+            &p,
+            &RunOptions::default(),
+            &clock,
+            &AtomicBool::new(false),
+            &Silent,
+        )
+        .unwrap();
+        assert_eq!(r.resident, Some(resident), "{mode}");
+        assert!(acorn_reports::table::render(&r).contains(&format!(
+            "{resident} variant{} resident at once",
+            if resident == 1 { "" } else { "s" }
+        )));
+    }
 }

@@ -114,6 +114,23 @@ fn execute(w: &mut dyn Worker, plan: &Plan, op: Op, bufs: &mut Buffers<'_>) -> R
     r.map_err(|e| e.to_string())
 }
 
+/// Longest stretch an open-loop wait sleeps before looking at the stop flag again.
+const STOP_CHECK_NS: u64 = 50_000_000;
+
+/// Waits until `due`, looking at `stop` at least every 50 ms; false when stopped first.
+fn wait_until(clock: &dyn Clock, due: u64, stop: &AtomicBool) -> bool {
+    loop {
+        let now = clock.now_ns();
+        if now >= due {
+            return true;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        clock.sleep_until(due.min(now.saturating_add(STOP_CHECK_NS)));
+    }
+}
+
 /// What every thread of a phase shares.
 #[derive(Clone, Copy)]
 struct Shared<'a> {
@@ -210,8 +227,10 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
                 let Some(due) = due(ops, g, start, end, now, &mut dropped) else {
                     break;
                 };
-                if now < due {
-                    clock.sleep_until(due);
+                // The wait looks at the stop flag every 50 ms, so Ctrl-C ends it.
+                if now < due && !wait_until(clock, due, stop) {
+                    stopped = true;
+                    break;
                 }
                 due
             }

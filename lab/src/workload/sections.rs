@@ -191,6 +191,7 @@ impl RunSettings {
                 ],
             )?,
         };
+        let rate = rate(cx, run.and_then(|r| r.rate.as_ref()), &threads)?;
         let count = |v: Option<&Spanned<i64>>, key: &str, default: usize, max: i64| {
             cx.positive_or(v, key, default, max)
         };
@@ -202,7 +203,7 @@ impl RunSettings {
             seed: run
                 .and_then(|r| r.seed.as_ref())
                 .map_or(42, |s| s.get_ref().unsigned_abs()),
-            rate: rate(cx, run.and_then(|r| r.rate.as_ref()))?,
+            rate,
             mode,
             scan: scan_length(cx, run)?,
             batch_size: count(
@@ -317,19 +318,67 @@ fn bound(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<Bound, WorkloadError> {
     }
 }
 
-fn rate(cx: Ctx<'_>, r: Option<&Spanned<f64>>) -> Result<Option<f64>, WorkloadError> {
+/// `run.rate`: 0 (closed loop), or a total rate that gives every thread at least one
+/// operation per second at the largest thread count.
+fn rate(
+    cx: Ctx<'_>,
+    r: Option<&Spanned<f64>>,
+    threads: &[usize],
+) -> Result<Option<f64>, WorkloadError> {
     let Some(r) = r else { return Ok(None) };
     let x = *r.get_ref();
-    if !x.is_finite() || !(0.0..=1e9).contains(&x) {
+    if x == 0.0 {
+        return Ok(None);
+    }
+    let most = threads.iter().copied().max().unwrap_or(1);
+    let floor = most as f64;
+    if !x.is_finite() || x < floor || x > 1e9 {
+        let threads_text = if most == 1 {
+            "1 thread".to_owned()
+        } else {
+            format!("{most} threads")
+        };
         return Err(cx.err(
             r.span(),
             "run.rate",
             format!(
-                "{x} is not a possible rate; use 0 for closed loop or 1..=1e9 operations per second"
+                "{x} is not a possible rate: use 0 for closed loop, or a total across all \
+                 threads of at least 1 operation per second per thread (here {floor} or more, \
+                 for {threads_text}) and at most 1e9"
             ),
         ));
     }
-    Ok((x > 0.0).then_some(x))
+    Ok(Some(x))
+}
+
+/// `--variants`: trimmed names, each registered and listed once, with a suggestion for a
+/// misspelt one (the file's `variants` gets the same checks).
+pub fn variants_from_cli(list: &[String]) -> Result<Vec<String>, String> {
+    let known: Vec<&str> = backend::registry().iter().map(|r| r.name).collect();
+    let mut out: Vec<String> = Vec::new();
+    for raw in list {
+        let n = raw.trim();
+        if n.is_empty() {
+            return Err(format!(
+                "--variants {:?}: an empty name (a stray comma?)",
+                list.join(",")
+            ));
+        }
+        if !known.contains(&n) {
+            let hint = closest(n, known.iter().copied())
+                .map(|b| format!(" Did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(format!(
+                "--variants: unknown variant {n:?}.{hint} Registered: {}",
+                known.join(", ")
+            ));
+        }
+        if out.iter().any(|o| o == n) {
+            return Err(format!("--variants: {n:?} is listed twice"));
+        }
+        out.push(n.to_owned());
+    }
+    Ok(out)
 }
 
 impl Mix {
