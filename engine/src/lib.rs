@@ -25,6 +25,7 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod aio;
 mod batch;
 mod clock;
 mod codec;
@@ -45,6 +46,8 @@ mod storage;
 mod tree;
 mod txn;
 
+#[cfg(feature = "tokio")]
+pub use aio::AsyncTree;
 pub use batch::Batch;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Binary, Codec, Json, Typed};

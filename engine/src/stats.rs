@@ -108,6 +108,9 @@ pub struct Stats {
     /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
     /// covered by a snapshot and deleted).
     pub wal_bytes: u64,
+    /// Durable mode only: fsyncs of log segments since open. Below the number of commits
+    /// when writers shared fsyncs (group commit).
+    pub wal_syncs: u64,
     /// Durable mode only: snapshots written by `compact` (manual or automatic).
     pub compactions: u64,
     /// Durable mode only: automatic compactions that failed (the log kept everything).

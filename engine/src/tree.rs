@@ -8,10 +8,10 @@
 //! reader ever waits for the disk. Point reads take no lock at all (see
 //! [`crate::points`]), and no user closure runs under either lock.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
@@ -45,7 +45,7 @@ pub(crate) struct Inner {
     ttl_items: AtomicUsize,
     clock: Arc<dyn Clock>,
     pub(crate) counters: Counters,
-    durable: Option<Durable>,
+    pub(crate) durable: Option<Durable>,
 }
 
 #[derive(Debug)]
@@ -54,7 +54,16 @@ pub(crate) struct State {
     /// The write half of `Inner::points`.
     points: points::Writer,
     live_bytes: u64,
+    /// The last version handed out (logged, under `Always` perhaps not yet applied).
     pub(crate) seq: u64,
+    /// The last version applied (visible).
+    pub(crate) applied: u64,
+    /// `Always` commits logged but not yet durable, hence not applied, in version order;
+    /// the log's leader applies them once its fsync covers them.
+    pending: VecDeque<PendingCommit>,
+    /// The newest pending change of each key in `pending`, with its version (`None`: a
+    /// delete), so commits built meanwhile see the state they will be applied to.
+    pending_keys: HashMap<Box<[u8]>, (u64, Option<Record>)>,
     /// `(expires, key)` of every record with a TTL.
     expiry: BTreeSet<(u64, Box<[u8]>)>,
     subscribers: Subscribers,
@@ -67,17 +76,94 @@ impl State {
             points,
             live_bytes: 0,
             seq: 0,
+            applied: 0,
+            pending: VecDeque::new(),
+            pending_keys: HashMap::new(),
             expiry: BTreeSet::new(),
             subscribers: Subscribers::default(),
         }
     }
 
-    /// Version of the visible nut under `key`, if any.
+    /// Version of the visible nut under `key`, if any, counting pending commits.
     pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
-        self.index
-            .get(key)
-            .filter(|r| !r.is_expired(now))
-            .map(Record::version)
+        let rec = match self.pending_keys.get(key) {
+            Some((_, pending)) => pending.as_ref(),
+            None => self.index.get(key),
+        };
+        rec.filter(|r| !r.is_expired(now)).map(Record::version)
+    }
+
+    /// Whether a record (even an expired one) is stored under `key`, counting pending
+    /// commits: a delete of an absent key changes nothing.
+    fn present(&self, key: &[u8]) -> bool {
+        match self.pending_keys.get(key) {
+            Some((_, pending)) => pending.is_some(),
+            None => self.index.get(key).is_some(),
+        }
+    }
+
+    /// How many of `changes` will delete a visible nut when applied after everything
+    /// pending (what `apply` will count).
+    fn predict_removed(&self, changes: &Changes, now: u64) -> usize {
+        let mut within: HashMap<&[u8], bool> = HashMap::new();
+        let mut removed = 0;
+        for change in changes {
+            let key = change.key();
+            let visible = within
+                .get(key)
+                .copied()
+                .unwrap_or_else(|| self.visible_version(key, now).is_some());
+            match change {
+                Change::Put(rec) => {
+                    if changes.len() > 1 {
+                        within.insert(key, !rec.is_expired(now));
+                    }
+                }
+                Change::Delete(_) => {
+                    removed += usize::from(visible);
+                    if changes.len() > 1 {
+                        within.insert(key, false);
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// Queues a logged `Always` commit until its fsync lands.
+    fn queue(&mut self, ticket: u64, version: u64, changes: Changes, now: u64) {
+        for change in &changes {
+            let newest = match change {
+                Change::Put(rec) => Some(rec.clone()),
+                Change::Delete(_) => None,
+            };
+            self.pending_keys
+                .insert(Box::from(change.key()), (version, newest));
+        }
+        self.pending.push_back(PendingCommit {
+            ticket,
+            version,
+            changes,
+            now,
+        });
+    }
+
+    /// Takes the oldest pending commit if the log position `synced` covers it.
+    fn next_durable(&mut self, synced: u64) -> Option<PendingCommit> {
+        if self.pending.front()?.ticket > synced {
+            return None;
+        }
+        let commit = self.pending.pop_front()?;
+        for change in &commit.changes {
+            if self
+                .pending_keys
+                .get(change.key())
+                .is_some_and(|(v, _)| *v == commit.version)
+            {
+                self.pending_keys.remove(change.key());
+            }
+        }
+        Some(commit)
     }
 
     fn expired_count(&self, now: u64) -> usize {
@@ -187,13 +273,30 @@ impl State {
             self.apply(points, Changes::from_vec(changes), now, &mut no_events);
         }
         self.seq = recovered.seq;
+        self.applied = recovered.seq;
     }
 
-    /// Keys of records whose TTL ran out by `now`.
-    fn expired_keys(&self, now: u64) -> Vec<Box<[u8]>> {
+    /// Keys of records whose TTL ran out by `now` (keys a pending commit rewrites are
+    /// left to it).
+    pub(crate) fn expired_keys(&self, now: u64) -> Vec<Box<[u8]>> {
         let end: (u64, Box<[u8]>) = (now.saturating_add(1), Box::default());
-        self.expiry.range(..end).map(|(_, k)| k.clone()).collect()
+        self.expiry
+            .range(..end)
+            .filter(|(_, k)| !self.pending_keys.contains_key(k))
+            .map(|(_, k)| k.clone())
+            .collect()
     }
+}
+
+/// An `Always` commit logged and waiting for its fsync before it is applied.
+#[derive(Debug)]
+struct PendingCommit {
+    /// Its log position: durable once the log's `synced` reaches it.
+    ticket: u64,
+    version: u64,
+    changes: Changes,
+    /// The time it was built at (judges expiry for its events, as an immediate apply would).
+    now: u64,
 }
 
 /// The result of one commit.
@@ -201,6 +304,17 @@ impl State {
 pub(crate) struct Committed {
     pub(crate) version: u64,
     pub(crate) removed: usize,
+}
+
+/// A commit logged and (except under `Always`) applied, whose writer may still have to
+/// wait for its fsync.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prepared {
+    pub(crate) done: Committed,
+    /// The log position to wait for (`Always`, `Group`).
+    pub(crate) ticket: Option<u64>,
+    /// The log outgrew the live data: compact once the commit is durable.
+    pub(crate) compact: bool,
 }
 
 /// Configures and opens a [`Tree`].
@@ -309,8 +423,17 @@ impl Tree {
         clock: Arc<dyn Clock>,
         durable: Option<Durable>,
     ) -> Tree {
-        Tree {
-            inner: Arc::new(Inner {
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            if let Some(d) = &durable {
+                // After each fsync the log's leader applies the `Always` commits it covers.
+                let tree = weak.clone();
+                d.set_hook(Box::new(move |synced| {
+                    if let Some(inner) = tree.upgrade() {
+                        Tree { inner }.apply_durable(synced);
+                    }
+                }));
+            }
+            Inner {
                 items: AtomicUsize::new(state.index.len()),
                 ttl_items: AtomicUsize::new(state.expiry.len()),
                 state: Mutex::new(state),
@@ -319,8 +442,9 @@ impl Tree {
                 clock,
                 counters: Counters::default(),
                 durable,
-            }),
-        }
+            }
+        });
+        Tree { inner }
     }
 
     /// Opens (or creates) a durable tree in `path` with the default [`SyncPolicy::Always`].
@@ -365,6 +489,21 @@ impl Tree {
         &self,
         build: impl FnOnce(&State, u64) -> Result<Changes>,
     ) -> Result<Committed> {
+        let prepared = self.prepare(build)?;
+        if let (Some(d), Some(ticket)) = (&self.inner.durable, prepared.ticket) {
+            d.wait(ticket)?;
+        }
+        self.after_commit(prepared, false);
+        Ok(prepared.done)
+    }
+
+    /// The part of a commit that never waits for the disk: builds, stamps and logs it, and
+    /// applies it (under `Always` queues it until its fsync lands instead). The caller then
+    /// waits for `ticket`, blocking ([`Tree::commit_with`]) or as a future.
+    pub(crate) fn prepare(
+        &self,
+        build: impl FnOnce(&State, u64) -> Result<Changes>,
+    ) -> Result<Prepared> {
         let mut arrival = self.inner.durable.as_ref().map(Durable::arrive);
         let serial = self.commit_lock();
         let now = self.now();
@@ -373,11 +512,15 @@ impl Tree {
         if changes.is_empty()
             || changes
                 .iter()
-                .all(|c| matches!(c, Change::Delete(k) if st.index.get(k).is_none()))
+                .all(|c| matches!(c, Change::Delete(k) if !st.present(k)))
         {
-            return Ok(Committed {
-                version: st.seq,
-                removed: 0,
+            return Ok(Prepared {
+                done: Committed {
+                    version: st.seq,
+                    removed: 0,
+                },
+                ticket: None,
+                compact: false,
             });
         }
         let Some(version) = st.seq.checked_add(1).filter(|v| *v <= MAX_VERSION) else {
@@ -388,20 +531,73 @@ impl Tree {
                 rec.stamp(version, now);
             }
         }
-        let ticket = match (&self.inner.durable, &mut arrival) {
-            (Some(d), Some(arrival)) => {
-                // `commit` keeps other writers out; readers of the state need not wait
-                // for the log.
-                drop(st);
-                let ticket = d.append(version, &changes, arrival)?;
-                st = self.state();
-                Some(ticket)
-            }
-            _ => None,
+        let (Some(d), Some(arrival)) = (&self.inner.durable, &mut arrival) else {
+            st.seq = version;
+            let removed = self.apply_commit(&mut st, changes, version, now);
+            return Ok(Prepared {
+                done: Committed { version, removed },
+                ticket: None,
+                compact: false,
+            });
         };
+        // `commit` keeps other writers out; readers of the state need not wait for the log.
+        drop(st);
+        let ticket = d.append(version, &changes, arrival)?;
+        st = self.state();
+        st.seq = version;
+        let removed = if d.applies_after_sync() {
+            // Visible only once durable: the log's leader applies it after its fsync.
+            let removed = st.predict_removed(&changes, now);
+            st.queue(ticket, version, changes, now);
+            // The fsync covering it may have landed before it was queued.
+            let synced = d.synced();
+            if synced >= ticket {
+                self.apply_durable_locked(&mut st, synced);
+            }
+            removed
+        } else {
+            self.apply_commit(&mut st, changes, version, now)
+        };
+        let compact = d.wants_compaction(st.live_bytes);
+        drop(st);
+        drop(serial);
+        Ok(Prepared {
+            done: Committed { version, removed },
+            ticket: d.waits().then_some(ticket),
+            compact,
+        })
+    }
+
+    /// Runs the automatic compaction a commit asked for, once the commit is durable (in
+    /// `background`, on a thread of its own). The commit is durable by now: a failed
+    /// automatic compaction must not turn it into an error (a caller would retry a write
+    /// that happened). The log still holds everything; the failure is counted in stats,
+    /// and a disk fault poisons the log, so the next write reports it.
+    pub(crate) fn after_commit(&self, prepared: Prepared, background: bool) {
+        if !prepared.compact {
+            return;
+        }
+        let tree = self.clone();
+        let run = move || {
+            if tree.compact_inner(false).is_err() {
+                if let Some(d) = &tree.inner.durable {
+                    d.note_failed_compaction();
+                }
+            }
+        };
+        if background {
+            crate::aio::spawn_blocking(run);
+        } else {
+            run();
+        }
+    }
+
+    /// Applies stamped changes to the indexes and announces them; returns how many deletes
+    /// removed a visible nut.
+    fn apply_commit(&self, st: &mut State, changes: Changes, version: u64, now: u64) -> usize {
         let mut events = (!st.subscribers.is_empty()).then(Vec::new);
         let removed = st.apply(&self.inner.points, changes, now, &mut events);
-        st.seq = version;
+        st.applied = version;
         self.inner.items.store(st.index.len(), Ordering::Release);
         self.inner
             .ttl_items
@@ -409,26 +605,33 @@ impl Tree {
         if let Some(events) = events {
             st.subscribers.publish(&events);
         }
-        let compact = self
-            .inner
-            .durable
-            .as_ref()
-            .is_some_and(|d| d.wants_compaction(st.live_bytes));
-        drop(st);
-        drop(serial);
-        if let (Some(d), Some(ticket)) = (&self.inner.durable, ticket) {
+        removed
+    }
+
+    /// Applies, in version order, the pending `Always` commits the log position `synced`
+    /// covers (called by the log's leader after its fsync).
+    fn apply_durable(&self, synced: u64) {
+        let mut st = self.state();
+        self.apply_durable_locked(&mut st, synced);
+    }
+
+    fn apply_durable_locked(&self, st: &mut State, synced: u64) {
+        while let Some(commit) = st.next_durable(synced) {
+            self.apply_commit(st, commit.changes, commit.version, commit.now);
+        }
+    }
+
+    /// Waits (commit lock held) until every pending `Always` commit is applied, so the
+    /// state holds every logged version.
+    fn drain(&self) -> Result<()> {
+        let Some(d) = &self.inner.durable else {
+            return Ok(());
+        };
+        let last = self.state().pending.back().map(|p| p.ticket);
+        if let Some(ticket) = last {
             d.wait(ticket)?;
         }
-        // The commit is durable by now: a failed automatic compaction must not turn it into
-        // an error (a caller would retry a write that happened). The log still holds
-        // everything; the failure is counted in stats, and a disk fault poisons the log, so
-        // the next write reports it.
-        if compact && self.compact_inner(false).is_err() {
-            if let Some(d) = &self.inner.durable {
-                d.note_failed_compaction();
-            }
-        }
-        Ok(Committed { version, removed })
+        Ok(())
     }
 
     pub(crate) fn commit(&self, changes: Changes) -> Result<Committed> {
@@ -566,7 +769,7 @@ impl Tree {
         let (items, live_bytes, version) = {
             let st = self.state();
             let expired = st.expired_count(self.now());
-            (st.index.len() - expired, st.live_bytes, st.seq)
+            (st.index.len() - expired, st.live_bytes, st.applied)
         };
         let mut stats = Stats {
             items,
@@ -606,6 +809,7 @@ impl Tree {
         // the snapshot file is then written from that frozen copy without any lock.
         let (index, seq) = {
             let _serial = self.commit_lock();
+            self.drain()?;
             let st = self.state();
             d.begin_compaction(st.seq)?;
             (st.index.clone(), st.seq)
