@@ -470,6 +470,96 @@ impl<T: Keyed> Index<T> {
     }
 }
 
+impl<T: Keyed> Index<T> {
+    /// A cursor positioned at the last entry at or before `end`, walking backwards.
+    pub(crate) fn cursor_back(&self, end: Bound<&[u8]>) -> CursorBack<T> {
+        let mut stack = Vec::new();
+        let mut node = Arc::clone(&self.root);
+        loop {
+            let next = match &*node {
+                Node::Leaf(leaf) => {
+                    let pos = match end {
+                        Bound::Unbounded => leaf.items.len(),
+                        Bound::Included(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
+                        Bound::Excluded(k) => leaf.search(k).unwrap_or_else(|i| i),
+                    };
+                    let mut cursor = CursorBack {
+                        stack,
+                        leaf: Arc::clone(&node),
+                        pos,
+                    };
+                    cursor.settle();
+                    return cursor;
+                }
+                Node::Internal { seps, children } => {
+                    let ci = match end {
+                        Bound::Unbounded => children.len() - 1,
+                        Bound::Included(k) | Bound::Excluded(k) => seps.child_index(k),
+                    };
+                    (ci, Arc::clone(&children[ci]))
+                }
+            };
+            stack.push((node, next.0));
+            node = next.1;
+        }
+    }
+}
+
+/// Walks entries in descending key order over a fixed version of the tree; holds no lock.
+#[derive(Debug)]
+pub(crate) struct CursorBack<T> {
+    stack: Vec<(Arc<Node<T>>, usize)>,
+    leaf: Arc<Node<T>>,
+    /// One past the current entry in the leaf; 0 when the walk is over.
+    pos: usize,
+}
+
+impl<T: Keyed> CursorBack<T> {
+    /// Moves to the previous leaf while the current position is before the start.
+    fn settle(&mut self) {
+        while self.pos == 0 {
+            let (parent, ci) = loop {
+                match self.stack.pop() {
+                    None => return,
+                    Some((node, ci)) if ci > 0 => break (node, ci - 1),
+                    Some(_) => {}
+                }
+            };
+            let mut node = match &*parent {
+                Node::Internal { children, .. } => Arc::clone(&children[ci]),
+                Node::Leaf(_) => unreachable!("stack holds internal nodes only"),
+            };
+            self.stack.push((parent, ci));
+            // Descend to the rightmost leaf.
+            loop {
+                let (last, child) = match &*node {
+                    Node::Leaf(_) => break,
+                    Node::Internal { children, .. } => (
+                        children.len() - 1,
+                        Arc::clone(&children[children.len() - 1]),
+                    ),
+                };
+                self.stack.push((node, last));
+                node = child;
+            }
+            self.pos = node.len();
+            self.leaf = node;
+        }
+    }
+
+    pub(crate) fn peek(&self) -> Option<&T> {
+        match &*self.leaf {
+            Node::Leaf(leaf) => self.pos.checked_sub(1).and_then(|i| leaf.items.get(i)),
+            Node::Internal { .. } => None,
+        }
+    }
+
+    pub(crate) fn retreat(&mut self) {
+        self.pos = self.pos.saturating_sub(1);
+        self.settle();
+    }
+}
+
 /// Walks entries in key order over a fixed version of the tree; holds no lock.
 #[derive(Debug)]
 pub(crate) struct Cursor<T> {
@@ -548,6 +638,16 @@ mod tests {
         fn key(&self) -> &[u8] {
             &self.0
         }
+    }
+
+    fn collect_back(idx: &Index<E>, end: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
+        let mut c = idx.cursor_back(end);
+        let mut out = Vec::new();
+        while let Some(e) = c.peek() {
+            out.push((e.0.clone(), e.1));
+            c.retreat();
+        }
+        out
     }
 
     fn collect(idx: &Index<E>, start: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
@@ -629,12 +729,19 @@ mod tests {
             }
             check_invariants(&idx.root, None, None, true);
             let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            prop_assert_eq!(collect(&idx, Bound::Unbounded), all);
+            prop_assert_eq!(collect(&idx, Bound::Unbounded), all.clone());
             let mid = b"k00300".as_slice();
             let from: Vec<_> = model.range(mid.to_vec()..).map(|(k, v)| (k.clone(), *v)).collect();
             prop_assert_eq!(collect(&idx, Bound::Included(mid)), from);
             let after: Vec<_> = model.range((Bound::Excluded(mid.to_vec()), Bound::Unbounded)).map(|(k, v)| (k.clone(), *v)).collect();
             prop_assert_eq!(collect(&idx, Bound::Excluded(mid)), after);
+            // Backwards from every kind of end bound.
+            let rev = |it: Vec<(Vec<u8>, u32)>| it.into_iter().rev().collect::<Vec<_>>();
+            prop_assert_eq!(collect_back(&idx, Bound::Unbounded), rev(all.clone()));
+            let upto: Vec<_> = model.range(..=mid.to_vec()).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect_back(&idx, Bound::Included(mid)), rev(upto));
+            let below: Vec<_> = model.range(..mid.to_vec()).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect_back(&idx, Bound::Excluded(mid)), rev(below));
             // A snapshot taken earlier is unaffected by later writes.
             if let Some((snap, snap_model)) = snapshot {
                 let expect: Vec<_> = snap_model.iter().map(|(k, v)| (k.clone(), *v)).collect();

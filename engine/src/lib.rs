@@ -27,6 +27,7 @@
 
 mod aio;
 mod batch;
+mod cache;
 mod clock;
 mod codec;
 mod error;
@@ -41,6 +42,7 @@ mod nut;
 mod points;
 mod query;
 mod record;
+mod secondary;
 mod stats;
 mod storage;
 mod tree;
@@ -56,12 +58,13 @@ pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 pub use iter::Iter;
 pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN, MAX_VERSION};
 pub use nut::{Key, Nut, NutRef, Value};
-pub use query::Query;
+pub use query::{CacheUse, Explain, IndexQuery, Query};
+pub use secondary::IndexKey;
 pub use stats::{OpCounts, Stats};
 #[doc(hidden)]
 pub use storage::fuzz_decode;
 pub use storage::{RecoveryMode, SyncPolicy};
-pub use tree::{Tree, TreeBuilder};
+pub use tree::{Tree, TreeBuilder, DEFAULT_QUERY_CACHE};
 pub use txn::Txn;
 
 #[cfg(doctest)]

@@ -93,6 +93,12 @@ pub struct Stats {
     /// The latest committed version.
     pub version: u64,
     pub ops: OpCounts,
+    /// Queries answered from the query result cache.
+    pub query_cache_hits: u64,
+    /// Cacheable queries that had to run (their results are cached after).
+    pub query_cache_misses: u64,
+    /// Results in the query cache now.
+    pub query_cache_entries: usize,
     /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
     pub torn_bytes_dropped: u64,
     /// Durable mode only: bytes `RecoveryMode::Salvage` could not use when opening (from

@@ -10,10 +10,11 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use crate::cache::{Changed, QueryCache};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{Event, Subscribers, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 use crate::index::{Index, Keyed};
@@ -22,6 +23,7 @@ use crate::points::{self, Points};
 use crate::limits::MAX_VERSION;
 use crate::nut::{to_nanos, Nut, NutRef};
 use crate::record::{check_key, check_value, Change, Changes, Record};
+use crate::secondary::{Extract, Indexes, Touched};
 use crate::stats::{Counters, Op, Stats};
 use crate::storage::{Durable, Options, Recovered, RecoveryMode, SyncPolicy};
 use crate::{Error, Result};
@@ -46,6 +48,10 @@ pub(crate) struct Inner {
     clock: Arc<dyn Clock>,
     pub(crate) counters: Counters,
     pub(crate) durable: Option<Durable>,
+    /// Results of keyable queries (see [`crate::cache`]).
+    pub(crate) cache: QueryCache,
+    /// `State::applied`, published (before the cache is consulted) by every commit.
+    pub(crate) applied: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -67,6 +73,8 @@ pub(crate) struct State {
     /// `(expires, key)` of every record with a TTL.
     expiry: BTreeSet<(u64, Box<[u8]>)>,
     subscribers: Subscribers,
+    /// Named secondary indexes (none: nothing per item).
+    pub(crate) indexes: Indexes,
 }
 
 impl State {
@@ -81,6 +89,7 @@ impl State {
             pending_keys: HashMap::new(),
             expiry: BTreeSet::new(),
             subscribers: Subscribers::default(),
+            indexes: Indexes::default(),
         }
     }
 
@@ -201,6 +210,7 @@ impl State {
                     }
                     let expiry =
                         (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
+                    let indexed = (!self.indexes.is_empty()).then(|| rec.clone());
                     self.live_bytes += rec.payload_len() as u64;
                     // The hash index finds the old record; the B+tree then only has to
                     // find that pointer in its leaf (no key comparisons there).
@@ -211,6 +221,9 @@ impl State {
                         },
                         None => self.index.insert(rec),
                     };
+                    if let Some(new) = indexed {
+                        self.indexes.put(old.as_ref(), &new);
+                    }
                     if let Some(old) = old {
                         self.forget(&old);
                     }
@@ -227,6 +240,9 @@ impl State {
                         .remove(points, &key, &guard)
                         .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
                     if let Some(old) = old {
+                        if !self.indexes.is_empty() {
+                            self.indexes.delete(&old);
+                        }
                         self.forget(&old);
                         let expired = old.is_expired(now);
                         removed += usize::from(!expired);
@@ -288,6 +304,22 @@ impl State {
     }
 }
 
+/// The smallest and largest key a commit changes.
+fn key_span(changes: &Changes) -> (Box<[u8]>, Box<[u8]>) {
+    let mut keys = changes.iter().map(Change::key);
+    let first = keys.next().unwrap_or_default();
+    let (min, max) = keys.fold((first, first), |(lo, hi), k| (lo.min(k), hi.max(k)));
+    (min.into(), max.into())
+}
+
+/// Index names must be non-empty.
+fn check_index_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidKey("an index name must not be empty".into()));
+    }
+    Ok(())
+}
+
 /// An `Always` commit logged and waiting for its fsync before it is applied.
 #[derive(Debug)]
 struct PendingCommit {
@@ -323,6 +355,36 @@ pub struct TreeBuilder {
     path: Option<PathBuf>,
     clock: Arc<dyn Clock>,
     options: Options,
+    indexes: Vec<NamedExtract>,
+    query_cache: usize,
+}
+
+/// Query results a tree caches by default ([`TreeBuilder::query_cache`]).
+pub const DEFAULT_QUERY_CACHE: usize = 64;
+
+/// An index's name and extractor, as the builder keeps them.
+#[derive(Clone)]
+struct NamedExtract(String, Extract);
+
+impl std::fmt::Debug for NamedExtract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Index").field(&self.0).finish()
+    }
+}
+
+/// Wraps a user's extractor: its key bytes go into the caller's reused buffer.
+fn erase<K: AsRef<[u8]>>(
+    extract: impl Fn(&NutRef<'_>) -> Option<K> + Send + Sync + 'static,
+) -> Extract {
+    Arc::new(
+        move |nut: &NutRef<'_>, out: &mut Vec<u8>| match extract(nut) {
+            Some(k) => {
+                out.extend_from_slice(k.as_ref());
+                true
+            }
+            None => false,
+        },
+    )
 }
 
 impl Default for TreeBuilder {
@@ -331,6 +393,8 @@ impl Default for TreeBuilder {
             path: None,
             clock: Arc::new(SystemClock),
             options: Options::default(),
+            indexes: Vec::new(),
+            query_cache: DEFAULT_QUERY_CACHE,
         }
     }
 }
@@ -374,6 +438,30 @@ impl TreeBuilder {
         self
     }
 
+    /// Adds a secondary index named `name`: `extract` gives each nut's index key (or
+    /// `None` to leave it out), as bytes compared lexicographically ([`crate::IndexKey`]
+    /// encodes numbers so). A durable tree keeps no index on disk: it is built at open from
+    /// the recovered items (one extraction per item plus a sorted load; measured in
+    /// docs/design.md), so an index must be given on every open. See [`Tree::index`] for
+    /// what `extract` must be.
+    #[must_use]
+    pub fn index<K: AsRef<[u8]>>(
+        mut self,
+        name: impl Into<String>,
+        extract: impl Fn(&NutRef<'_>) -> Option<K> + Send + Sync + 'static,
+    ) -> Self {
+        self.indexes.push(NamedExtract(name.into(), erase(extract)));
+        self
+    }
+
+    /// How many query results the tree caches (default [`DEFAULT_QUERY_CACHE`]; 0 turns
+    /// the cache off). See [`crate::Query`] for which queries are cached.
+    #[must_use]
+    pub fn query_cache(mut self, entries: usize) -> Self {
+        self.query_cache = entries;
+        self
+    }
+
     /// Routes every change to the directory through `io` (tests inject failures).
     #[cfg(test)]
     pub(crate) fn io(mut self, io: Arc<dyn crate::storage::IoBackend>) -> Self {
@@ -406,7 +494,29 @@ impl TreeBuilder {
                 Some(durable)
             }
         };
-        Ok(Tree::from_parts(state, points, self.clock, durable))
+        for NamedExtract(name, extract) in self.indexes {
+            check_index_name(&name)?;
+            let records = state.index.clone();
+            let mut cursor = records.cursor(std::ops::Bound::Unbounded);
+            state.indexes.add(
+                &name,
+                extract,
+                std::iter::from_fn(|| {
+                    let rec = cursor.peek().cloned();
+                    cursor.advance();
+                    rec
+                })
+                .collect::<Vec<_>>()
+                .iter(),
+            );
+        }
+        Ok(Tree::from_parts(
+            state,
+            points,
+            self.clock,
+            durable,
+            self.query_cache,
+        ))
     }
 }
 
@@ -414,7 +524,13 @@ impl Tree {
     /// A new, empty, in-memory tree.
     pub fn open_memory() -> Tree {
         let (points, writer) = points::new();
-        Tree::from_parts(State::new(writer), points, Arc::new(SystemClock), None)
+        Tree::from_parts(
+            State::new(writer),
+            points,
+            Arc::new(SystemClock),
+            None,
+            DEFAULT_QUERY_CACHE,
+        )
     }
 
     fn from_parts(
@@ -422,6 +538,7 @@ impl Tree {
         points: Points,
         clock: Arc<dyn Clock>,
         durable: Option<Durable>,
+        query_cache: usize,
     ) -> Tree {
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             if let Some(d) = &durable {
@@ -434,6 +551,8 @@ impl Tree {
                 }));
             }
             Inner {
+                applied: AtomicU64::new(state.applied),
+                cache: QueryCache::new(query_cache),
                 items: AtomicUsize::new(state.index.len()),
                 ttl_items: AtomicUsize::new(state.expiry.len()),
                 state: Mutex::new(state),
@@ -596,8 +715,33 @@ impl Tree {
     /// removed a visible nut.
     fn apply_commit(&self, st: &mut State, changes: Changes, version: u64, now: u64) -> usize {
         let mut events = (!st.subscribers.is_empty()).then(Vec::new);
+        // With results cached, note what this commit touches so it can drop them.
+        let cache = &self.inner.cache;
+        let caching = cache.in_use();
+        let keys = caching.then(|| key_span(&changes));
+        if caching && !st.indexes.is_empty() {
+            st.indexes.touched = Some(vec![Touched::default(); st.indexes.list.len()]);
+        }
         let removed = st.apply(&self.inner.points, changes, now, &mut events);
         st.applied = version;
+        // Published before the cache is looked at (see `crate::cache`).
+        self.inner.applied.store(version, Ordering::SeqCst);
+        if cache.in_use() {
+            let touched = st.indexes.touched.take().map(|t| {
+                st.indexes
+                    .list
+                    .iter()
+                    .map(|s| Arc::clone(&s.name))
+                    .zip(t)
+                    .collect()
+            });
+            cache.invalidate(&Changed {
+                keys: keys.as_ref().map(|(min, max)| (&**min, &**max)),
+                indexes: touched.filter(|_| caching),
+            });
+        } else {
+            st.indexes.touched = None;
+        }
         self.inner.items.store(st.index.len(), Ordering::Release);
         self.inner
             .ttl_items
@@ -771,10 +915,14 @@ impl Tree {
             let expired = st.expired_count(self.now());
             (st.index.len() - expired, st.live_bytes, st.applied)
         };
+        let (query_cache_hits, query_cache_misses, query_cache_entries) = self.inner.cache.counts();
         let mut stats = Stats {
             items,
             live_bytes,
             version,
+            query_cache_hits,
+            query_cache_misses,
+            query_cache_entries,
             ops: self.inner.counters.snapshot(),
             ..Stats::default()
         };
@@ -782,6 +930,58 @@ impl Tree {
             d.fill_stats(&mut stats);
         }
         stats
+    }
+
+    /// Adds (or replaces) the secondary index `name`, built now from the tree's items and
+    /// kept in step by every later commit, inside that commit: a batch or transaction
+    /// changes its index entries atomically with its items.
+    ///
+    /// `extract` gives a nut's index key, or `None` to leave the nut out; keys compare as
+    /// bytes ([`crate::IndexKey`] encodes numbers so). It must be a pure function of the
+    /// nut (same nut, same key): it runs again on a nut's old version when the nut is
+    /// overwritten or tossed (an impure one still never leaves an entry behind, but costs a
+    /// walk of the index on such a write). It runs while the commit holds the tree's state
+    /// lock, the one place user code does: keep it quick and do not call back into the
+    /// tree from it. Takes every writer's turn while it builds; a durable tree must be
+    /// given its indexes again on each open (better: [`TreeBuilder::index`]).
+    pub fn index<K: AsRef<[u8]>>(
+        &self,
+        name: impl Into<String>,
+        extract: impl Fn(&NutRef<'_>) -> Option<K> + Send + Sync + 'static,
+    ) -> Result<()> {
+        let name = name.into();
+        check_index_name(&name)?;
+        let extract = erase(extract);
+        let _serial = self.commit_lock();
+        self.drain()?;
+        let mut st = self.state();
+        let records = st.index.clone();
+        let mut cursor = records.cursor(std::ops::Bound::Unbounded);
+        let all = std::iter::from_fn(|| {
+            let rec = cursor.peek().cloned();
+            cursor.advance();
+            rec
+        })
+        .collect::<Vec<_>>();
+        st.indexes.add(&name, extract, all.iter());
+        drop(st);
+        // Results cached under an older index of this name are stale.
+        self.inner.cache.clear();
+        Ok(())
+    }
+
+    /// Removes the secondary index `name`; whether there was one.
+    pub fn drop_index(&self, name: &str) -> bool {
+        let dropped = self.state().indexes.remove(name);
+        if dropped {
+            self.inner.cache.clear();
+        }
+        dropped
+    }
+
+    /// The names of the tree's secondary indexes.
+    pub fn index_names(&self) -> Vec<String> {
+        self.state().indexes.names()
     }
 
     /// Makes every acknowledged write durable now (a no-op in memory).
