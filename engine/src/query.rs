@@ -156,8 +156,8 @@ impl<'q> IndexQuery<'q> {
     /// Nuts whose index key lies in `range` (of byte strings, e.g. [`crate::IndexKey`]
     /// encodings), in index-key order.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(self, range: R) -> Query<'q> {
-        let start = range.start_bound().map(|k| k.as_ref());
-        let end = range.end_bound().map(|k| k.as_ref());
+        let start = range.start_bound().map(AsRef::as_ref);
+        let end = range.end_bound().map(AsRef::as_ref);
         let shown = format!(
             "range {}{}",
             show_bound(start, true),

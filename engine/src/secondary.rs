@@ -84,11 +84,11 @@ fn lower(ikey: &[u8], after: bool) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
+/// A range of keys, as owned bounds.
+pub(crate) type KeyRange = (Bound<Box<[u8]>>, Bound<Box<[u8]>>);
+
 /// Index-key bounds as composite-key bounds.
-pub(crate) fn bounds(
-    start: Bound<&[u8]>,
-    end: Bound<&[u8]>,
-) -> (Bound<Box<[u8]>>, Bound<Box<[u8]>>) {
+pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
     let start = match start {
         Bound::Unbounded => Bound::Unbounded,
         Bound::Included(k) => Bound::Included(lower(k, false)),
