@@ -63,7 +63,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct State {
-    entries: HashMap<Box<[u8]>, Entry>,
+    entries: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
     tick: u64,
 }
 

@@ -26,6 +26,31 @@ const MAX_INNER: usize = 256;
 /// An entry ordered by its key bytes.
 pub(crate) trait Keyed: Clone {
     fn key(&self) -> &[u8];
+
+    /// Whether entries carry an abbreviation of their key in the leaf slot itself, so a
+    /// leaf search compares those and reaches a key (a cache miss) only on a tie.
+    const ABBREVIATED: bool = false;
+
+    /// This entry's abbreviation (with `ABBREVIATED`): if `abbr(a) < abbr(b)` then the
+    /// keys compare the same way.
+    fn abbr(&self) -> u64 {
+        0
+    }
+
+    /// The abbreviation of any key, consistent with [`Keyed::abbr`].
+    fn abbreviate_key(_key: &[u8]) -> u64 {
+        0
+    }
+}
+
+/// Binary search of a sorted run of entries for `key`.
+fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
+    if T::ABBREVIATED {
+        let a = T::abbreviate_key(key);
+        items.binary_search_by(|e| e.abbr().cmp(&a).then_with(|| e.key().cmp(key)))
+    } else {
+        items.binary_search_by(|e| e.key().cmp(key))
+    }
 }
 
 /// Abbreviated keys of a sorted run, so a search binary-searches one small contiguous
@@ -123,7 +148,7 @@ impl<T: Keyed> Leaf<T> {
     }
 
     fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.items.binary_search_by(|e| e.key().cmp(key))
+        find(&self.items, key)
     }
 
     fn insert_at(&mut self, i: usize, item: T) {
@@ -409,8 +434,33 @@ impl<T: Keyed> Index<T> {
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
         // Look first so a miss copies no node shared with a snapshot.
         self.get(key)?;
+        self.remove_picked(key, |items| find(items, key).ok())
+    }
+
+    /// Replaces the entry with `item`'s key, found by key (the caller knows it is there);
+    /// gives `item` back when there is none.
+    pub(crate) fn replace_keyed(&mut self, item: T) -> Result<T, T> {
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    return match leaf.search(item.key()) {
+                        Ok(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
+                        Err(_) => Err(item),
+                    };
+                }
+                Node::Internal { seps, children } => {
+                    node = Arc::make_mut(&mut children[seps.child_index(item.key())]);
+                }
+            }
+        }
+    }
+
+    /// Removes the entry under `key`, found by key, when `check` accepts it (the caller
+    /// knows it is there: a miss may copy nodes shared with a snapshot for nothing).
+    pub(crate) fn remove_checked(&mut self, key: &[u8], check: impl Fn(&T) -> bool) -> Option<T> {
         self.remove_picked(key, |items| {
-            items.binary_search_by(|e| e.key().cmp(key)).ok()
+            find(items, key).ok().filter(|&i| check(&items[i]))
         })
     }
 

@@ -41,7 +41,15 @@ struct Through {
     end: Bound<Box<[u8]>>,
     desc: bool,
     /// How the range was asked for, for `explain`.
-    shown: String,
+    asked: Asked,
+}
+
+/// The part of an index a query asked for (only `explain` reads it).
+#[derive(Debug, Clone)]
+enum Asked {
+    Eq,
+    Range,
+    All,
 }
 
 /// A query under construction; nothing runs until `collect`, `count`, `first` or `any`.
@@ -133,7 +141,7 @@ impl<'q> IndexQuery<'q> {
         self
     }
 
-    fn read(self, start: Bound<&[u8]>, end: Bound<&[u8]>, shown: String) -> Query<'q> {
+    fn read(self, start: Bound<&[u8]>, end: Bound<&[u8]>, asked: Asked) -> Query<'q> {
         let (start, end) = secondary::bounds(start, end);
         let mut query = self.query;
         query.through = Some(Through {
@@ -141,7 +149,7 @@ impl<'q> IndexQuery<'q> {
             start,
             end,
             desc: self.desc,
-            shown,
+            asked,
         });
         query
     }
@@ -149,8 +157,7 @@ impl<'q> IndexQuery<'q> {
     /// Nuts whose index key equals `key`, in primary-key order.
     pub fn eq(self, key: impl AsRef<[u8]>) -> Query<'q> {
         let key = key.as_ref();
-        let shown = format!("= {}", show(key));
-        self.read(Bound::Included(key), Bound::Included(key), shown)
+        self.read(Bound::Included(key), Bound::Included(key), Asked::Eq)
     }
 
     /// Nuts whose index key lies in `range` (of byte strings, e.g. [`crate::IndexKey`]
@@ -158,17 +165,12 @@ impl<'q> IndexQuery<'q> {
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(self, range: R) -> Query<'q> {
         let start = range.start_bound().map(AsRef::as_ref);
         let end = range.end_bound().map(AsRef::as_ref);
-        let shown = format!(
-            "range {}{}",
-            show_bound(start, true),
-            show_bound(end, false)
-        );
-        self.read(start, end, shown)
+        self.read(start, end, Asked::Range)
     }
 
     /// Every nut the index holds, in index-key order.
     pub fn all(self) -> Query<'q> {
-        self.read(Bound::Unbounded, Bound::Unbounded, "all".into())
+        self.read(Bound::Unbounded, Bound::Unbounded, Asked::All)
     }
 }
 
@@ -460,7 +462,33 @@ impl<'q> Query<'q> {
             Some(t) => format!(
                 "index {:?} {}{}",
                 t.name,
-                t.shown,
+                match t.asked {
+                    Asked::Eq => match &t.start {
+                        Bound::Included(k) => format!("= {}", show(&secondary::index_key_of(k))),
+                        _ => "=".into(),
+                    },
+                    Asked::All => "all".to_string(),
+                    Asked::Range => {
+                        // Shown as asked: composite bounds map back to index keys.
+                        let ikey = |b: &Bound<Box<[u8]>>| match b {
+                            Bound::Unbounded => None,
+                            Bound::Included(k) | Bound::Excluded(k) => {
+                                Some((secondary::index_key_of(k), k.last() == Some(&1)))
+                            }
+                        };
+                        let from = match ikey(&t.start) {
+                            None => String::new(),
+                            Some((k, false)) => format!("{}..", show(&k)),
+                            Some((k, true)) => format!("(after {})..", show(&k)),
+                        };
+                        let to = match ikey(&t.end) {
+                            None => String::new(),
+                            Some((k, true)) => format!("={}", show(&k)),
+                            Some((k, false)) => show(&k),
+                        };
+                        format!("range {from}{to}")
+                    }
+                },
                 if t.desc { " desc" } else { "" }
             ),
             None => match (&self.span.prefix, &self.span.start, &self.span.end) {

@@ -87,6 +87,23 @@ fn lower(ikey: &[u8], after: bool) -> Box<[u8]> {
 /// A range of keys, as owned bounds.
 pub(crate) type KeyRange = (Bound<Box<[u8]>>, Bound<Box<[u8]>>);
 
+/// The index key a composite key or bound starts with (for showing it).
+pub(crate) fn index_key_of(composite: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(composite.len());
+    let mut bytes = composite.iter();
+    while let Some(&b) = bytes.next() {
+        if b == 0 {
+            match bytes.next() {
+                Some(0xFF) => out.push(0),
+                _ => break,
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// Index-key bounds as composite-key bounds.
 pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
     let start = match start {
@@ -103,23 +120,62 @@ pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
 }
 
 /// One index entry: its composite key and the record, in one shared allocation (cloning it
-/// for a copied node is one reference-count increment).
+/// for a copied node is one reference-count increment), beside the first 8 bytes of its
+/// index key, so a leaf search reads the entries themselves only on a tie.
 #[derive(Clone)]
-pub(crate) struct Entry(ThinArc<Record, u8>);
+pub(crate) struct Entry {
+    abbr: u64,
+    shared: ThinArc<Record, u8>,
+}
+
+/// The first 8 bytes of the index key a composite key starts with, big-endian, zero-padded:
+/// if two differ, the composite keys compare the same way.
+fn abbreviation(composite: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let mut n = 0;
+    let mut bytes = composite.iter();
+    while n < 8 {
+        match bytes.next() {
+            Some(0) => match bytes.next() {
+                Some(0xFF) => n += 1,
+                _ => break,
+            },
+            Some(&b) => {
+                w[n] = b;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    u64::from_be_bytes(w)
+}
 
 impl Entry {
     fn new(rec: Record, composite: &[u8]) -> Entry {
-        Entry(ThinArc::from_header_and_slice(rec, composite))
+        Entry {
+            abbr: abbreviation(composite),
+            shared: ThinArc::from_header_and_slice(rec, composite),
+        }
     }
 
     pub(crate) fn record(&self) -> &Record {
-        &self.0.header.header
+        &self.shared.header.header
     }
 }
 
 impl Keyed for Entry {
     fn key(&self) -> &[u8] {
-        &self.0.slice
+        &self.shared.slice
+    }
+
+    const ABBREVIATED: bool = true;
+
+    fn abbr(&self) -> u64 {
+        self.abbr
+    }
+
+    fn abbreviate_key(key: &[u8]) -> u64 {
+        abbreviation(key)
     }
 }
 
@@ -251,14 +307,23 @@ impl Indexes {
                 }
                 let old = old.map(Record::as_ptr);
                 let entry = Entry::new(new.clone(), &self.buf);
-                if let Err(entry) = sec
-                    .entries
-                    .replace(|e| old.is_some_and(|o| e.record().is_at(o)), entry)
-                {
-                    // The extractor gave the old record another key than when it was
-                    // indexed (it is not a pure function of the nut): find it by address.
-                    remove_by_record(&mut sec.entries, old);
-                    sec.entries.insert(entry);
+                // Found by its composite key (a binary search), then checked by address.
+                match sec.entries.replace_keyed(entry) {
+                    Ok(replaced) if old.is_some_and(|o| replaced.record().is_at(o)) => {}
+                    Ok(replaced) => {
+                        // Another record's entry was under this key: the extractor is not a
+                        // pure function of the nut. Put it back and take the old one out.
+                        let entry = sec.entries.replace_keyed(replaced);
+                        remove_by_record(&mut sec.entries, old);
+                        let (Err(entry) | Ok(entry)) = entry;
+                        sec.entries.insert(entry);
+                    }
+                    Err(entry) => {
+                        // The extractor gave the old record another key than when it was
+                        // indexed (it is not a pure function of the nut): find it by address.
+                        remove_by_record(&mut sec.entries, old);
+                        sec.entries.insert(entry);
+                    }
                 }
                 continue;
             }
@@ -272,7 +337,7 @@ impl Indexes {
                         t.note(&self.buf);
                     }
                     sec.entries
-                        .remove_known(&self.buf, |e| e.record().is_at(at))
+                        .remove_checked(&self.buf, |e| e.record().is_at(at))
                         .is_some()
                 } else {
                     false
@@ -304,7 +369,7 @@ impl Indexes {
                     t.note(&self.buf);
                 }
                 sec.entries
-                    .remove_known(&self.buf, |e| e.record().is_at(at))
+                    .remove_checked(&self.buf, |e| e.record().is_at(at))
                     .is_some()
             } else {
                 false
@@ -441,6 +506,12 @@ mod tests {
         let mut by_composite = pairs.clone();
         by_composite.sort_by(|a, b| a.1.cmp(&b.1));
         assert_eq!(by_pair, by_composite);
+        for (_, a) in &pairs {
+            for (_, b) in &pairs {
+                let (x, y) = (abbreviation(a), abbreviation(b));
+                assert!(x == y || (x < y) == (a < b), "{a:?} {b:?}");
+            }
+        }
         // Bounds select exactly the entries whose index key is in range.
         for lo in ikeys {
             for hi in ikeys {
