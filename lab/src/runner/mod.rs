@@ -3,6 +3,7 @@
 //! interleaved (rotating the order each repeat) or in parallel; then summarizes.
 
 pub mod clock;
+mod inflight;
 pub mod phase;
 
 use std::collections::BTreeMap;
