@@ -23,7 +23,9 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SyncPolicy {
-    /// fsync before `stash`/`commit` returns. Nothing acknowledged is ever lost.
+    /// fsync before `stash`/`commit` returns. Nothing acknowledged is ever lost, and no
+    /// reader sees a commit before its fsync. Concurrent writers (threads, or tasks through
+    /// `AsyncTree`) share fsyncs: a group commit with no added delay.
     #[default]
     Always,
     /// Group commit: concurrent writers share one fsync, issued at most `max_delay` after
