@@ -132,7 +132,7 @@ mod api {
 
         async fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
             let rec = self.tree.make_record(key, value, ttl)?;
-            self.tree.count(Op::Stash, 1);
+            self.tree.tally(Op::Stash, 1);
             let changes: Changes = smallvec::smallvec![Change::Put(rec)];
             Ok(self.commit_with(|_, _| Ok(changes)).await?.version)
         }
@@ -141,7 +141,7 @@ mod api {
         pub async fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
             let key = key.as_ref();
             check_key(key)?;
-            self.tree.count(Op::Toss, 1);
+            self.tree.tally(Op::Toss, 1);
             let changes: Changes = smallvec::smallvec![Change::Delete(key.as_bytes().into())];
             Ok(self.commit_with(|_, _| Ok(changes)).await?.removed == 1)
         }
@@ -151,9 +151,9 @@ mod api {
         pub async fn commit(&self, batch: Batch) -> Result<u64> {
             let (changes, puts, tosses) = batch.into_changes()?;
             let done = self.commit_with(|_, _| Ok(changes)).await?;
-            self.tree.count(Op::Batch, 1);
-            self.tree.count(Op::Stash, puts);
-            self.tree.count(Op::Toss, tosses);
+            self.tree.tally(Op::Batch, 1);
+            self.tree.tally(Op::Stash, puts);
+            self.tree.tally(Op::Toss, tosses);
             Ok(done.version)
         }
 
@@ -168,11 +168,11 @@ mod api {
                 let (out, validate) = self.tree.txn_attempt(&mut f)?;
                 match self.commit_with(validate).await {
                     Ok(_) => {
-                        self.tree.count(Op::Txn, 1);
+                        self.tree.tally(Op::Txn, 1);
                         return Ok(out);
                     }
                     Err(Error::Conflict) => {
-                        self.tree.count(Op::TxnRetry, 1);
+                        self.tree.tally(Op::TxnRetry, 1);
                         if attempt < 4 {
                             tokio::task::yield_now().await;
                         } else {
@@ -195,7 +195,7 @@ mod api {
                 Ok(keys.into_iter().map(Change::Delete).collect())
             })
             .await?;
-            self.tree.count(Op::Purged, purged as u64);
+            self.tree.tally(Op::Purged, purged as u64);
             Ok(purged)
         }
 

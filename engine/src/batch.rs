@@ -93,9 +93,9 @@ impl Batch {
         let tree = self.tree.clone();
         let (changes, puts, tosses) = self.into_changes()?;
         let done = tree.commit(changes)?;
-        tree.count(Op::Batch, 1);
-        tree.count(Op::Stash, puts);
-        tree.count(Op::Toss, tosses);
+        tree.tally(Op::Batch, 1);
+        tree.tally(Op::Stash, puts);
+        tree.tally(Op::Toss, tosses);
         Ok(done.version)
     }
 

@@ -136,7 +136,7 @@ impl Iter {
 
 impl Tree {
     fn scan_iter(&self, span: Span) -> Iter {
-        self.count(Op::Iter, 1);
+        self.tally(Op::Iter, 1);
         Iter {
             scan: Scan::new(self, span),
         }

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![deny(missing_docs)]
 
 mod aio;
 mod batch;

@@ -56,10 +56,15 @@ pub struct Value(Record);
 /// copying key or value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NutRef<'a> {
+    /// The key, borrowed from the stored record.
     pub key: &'a str,
+    /// The value, borrowed from the stored record.
     pub value: &'a [u8],
+    /// Commit sequence number of the write that produced this value.
     pub version: u64,
+    /// Wall-clock time of that write.
     pub timestamp: SystemTime,
+    /// When the nut stops being visible, if it was stashed with a TTL.
     pub expires_at: Option<SystemTime>,
 }
 
@@ -99,12 +104,14 @@ impl Key {
         }
     }
 
+    /// The key as a string slice (no copy).
     pub fn as_str(&self) -> &str {
         // Keys are validated as UTF-8 (they come from `&str`) before they are stored, and
         // records read back from disk are checked when loaded.
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
+    /// The key's UTF-8 bytes (no copy).
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             KeyRepr::Inline { len, buf } => &buf[..usize::from(*len)],
@@ -119,6 +126,7 @@ impl Key {
 }
 
 impl Value {
+    /// The value's bytes, borrowed from the shared record (no copy).
     pub fn as_slice(&self) -> &[u8] {
         self.0.value()
     }

@@ -193,6 +193,7 @@ pub enum CacheUse {
 pub struct Explain {
     /// The secondary index it reads, or `None` for a scan of the keys.
     pub index: Option<String>,
+    /// Whether the query cache would answer it.
     pub cache: CacheUse,
     /// One line, e.g. `index "by_age" range 0x..=0x desc, 1 named filter (adults), take 10;
     /// cache: hit`.
@@ -330,11 +331,14 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// Leaves out the first `n` results (after filtering and ordering).
     pub fn skip(mut self, n: usize) -> Self {
         self.skip = n;
         self
     }
 
+    /// Keeps at most `n` results (after `skip`). Without an order, the scan stops as soon
+    /// as it has them.
     pub fn take(mut self, n: usize) -> Self {
         self.take = Some(n);
         self
@@ -596,7 +600,7 @@ impl<'q> Query<'q> {
     /// [`Query::run`], knowing about how many results to expect (sizes the list kept for
     /// the cache).
     fn run_sized(mut self, hint: usize, mut sink: impl FnMut(&Record)) -> Result<()> {
-        self.tree.count(Op::Query, 1);
+        self.tree.tally(Op::Query, 1);
         let now = self.tree.now();
         let key = self.cache_key();
         if let Some(key) = &key {

@@ -429,12 +429,12 @@ impl TreeBuilder {
         self
     }
 
-    /// Accepted for compatibility with AcornDB's builder. The engine keeps every item in
-    /// memory, so there is no page cache to size; the decoded-document cache lives in the
-    /// lab's `cached` variant. The value is only recorded.
+    /// Accepted so code written for AcornDB's builder compiles; it changes nothing. The
+    /// engine keeps every item in memory and reads hand out shared handles, so there is no
+    /// page or object cache to size (a decoded-document cache is the lab's `cached`
+    /// variant, in front of the tree).
     #[must_use]
-    pub fn cache_capacity(mut self, items: usize) -> Self {
-        self.options.cache_capacity = items;
+    pub fn cache_capacity(self, _items: usize) -> Self {
         self
     }
 
@@ -483,6 +483,13 @@ impl TreeBuilder {
         self
     }
 
+    /// Opens the tree. In memory this cannot fail. With a path it creates the directory
+    /// when missing, takes its lock and recovers its contents (snapshot, then the log);
+    /// errors: [`crate::Error::Locked`] when another tree has it open,
+    /// [`crate::Error::Corrupt`] when a file is damaged or missing (see
+    /// [`RecoveryMode`]), [`crate::Error::UnsupportedFormat`], [`crate::Error::Io`].
+    /// Cost: reading every byte of the snapshot and the log once (about 0.4 s for
+    /// 1M × 100 B on a 2-core VM).
     pub fn open(self) -> Result<Tree> {
         let (points, writer) = points::new();
         let mut state = State::new(writer);
@@ -571,6 +578,19 @@ impl Tree {
         Self::builder().path(path).open()
     }
 
+    /// A builder for a durable or specially configured tree.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use acorn::{SyncPolicy, Tree};
+    /// let dir = tempfile::tempdir()?;
+    /// let tree = Tree::builder()
+    ///     .path(dir.path())
+    ///     .sync(SyncPolicy::Group { max_delay: Duration::from_millis(2) })
+    ///     .open()?;
+    /// tree.stash("k", b"v")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> TreeBuilder {
         TreeBuilder::default()
     }
@@ -597,7 +617,7 @@ impl Tree {
         })
     }
 
-    pub(crate) fn count(&self, op: Op, n: u64) {
+    pub(crate) fn tally(&self, op: Op, n: u64) {
         self.inner.counters.add(op, n);
     }
 
@@ -799,7 +819,7 @@ impl Tree {
 
     fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
         let rec = self.make_record(key, value, ttl)?;
-        self.count(Op::Stash, 1);
+        self.tally(Op::Stash, 1);
         Ok(self.commit(smallvec::smallvec![Change::Put(rec)])?.version)
     }
 
@@ -847,7 +867,7 @@ impl Tree {
     /// replaced meanwhile, never a writer).
     fn point<R>(&self, key: &str, f: impl FnOnce(&Record) -> R) -> Result<Option<R>> {
         check_key(key)?;
-        self.count(Op::Crack, 1);
+        self.tally(Op::Crack, 1);
         let guard = crossbeam_epoch::pin();
         Ok(match self.inner.points.get(key.as_bytes(), &guard) {
             Some(rec) if rec.expires() == 0 || !rec.is_expired(self.now()) => Some(f(&rec)),
@@ -859,7 +879,7 @@ impl Tree {
     pub fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
         let key = key.as_ref();
         check_key(key)?;
-        self.count(Op::Toss, 1);
+        self.tally(Op::Toss, 1);
         let done = self.commit(smallvec::smallvec![Change::Delete(key.as_bytes().into())])?;
         Ok(done.removed == 1)
     }
@@ -879,6 +899,7 @@ impl Tree {
         st.index.len() - expired
     }
 
+    /// Whether no visible nut is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -892,7 +913,7 @@ impl Tree {
             purged = keys.len();
             Ok(keys.into_iter().map(Change::Delete).collect())
         })?;
-        self.count(Op::Purged, purged as u64);
+        self.tally(Op::Purged, purged as u64);
         Ok(purged)
     }
 
@@ -1026,8 +1047,11 @@ impl Tree {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Records this tree replaced lately wait in the epoch collector; with no reader
-        // pinned, a few flushes free them now rather than at some later collection.
+        // Records this tree replaced lately wait in the epoch collector (the last few in
+        // the writer's pending batch, handed on here); with no reader pinned, a few
+        // flushes free them now rather than at some later collection.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        state.points.hand_off(&crossbeam_epoch::pin());
         for _ in 0..3 {
             crossbeam_epoch::pin().flush();
         }

@@ -41,10 +41,13 @@ impl<'t> Txn<'t> {
         self.observe(key.as_ref())
     }
 
+    /// Buffers a stash; it becomes visible to others only when the transaction commits.
+    /// Errors at once for an invalid key or an oversized value.
     pub fn stash(&mut self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<()> {
         self.put(key.as_ref(), value.as_ref(), None)
     }
 
+    /// Buffers a stash that becomes invisible `ttl` after it is buffered.
     pub fn stash_with_ttl(
         &mut self,
         key: impl AsRef<str>,
@@ -84,11 +87,11 @@ impl Tree {
             let (out, validate) = self.txn_attempt(&mut f)?;
             match self.commit_with(validate) {
                 Ok(_) => {
-                    self.count(Op::Txn, 1);
+                    self.tally(Op::Txn, 1);
                     return Ok(out);
                 }
                 Err(Error::Conflict) => {
-                    self.count(Op::TxnRetry, 1);
+                    self.tally(Op::TxnRetry, 1);
                     backoff(attempt);
                 }
                 Err(e) => return Err(e),

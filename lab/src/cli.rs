@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 
 use crate::error::EXIT_CODES;
 
+/// Where every workload key is described.
+pub const WORKLOAD_REFERENCE: &str = "\
+Every key of a workload file (type, default, unit) and an example of each feature are in
+docs/workloads.md.";
+
 /// AcornLab: run declarative workloads across acorn variants and peer stores.
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about, after_help = EXIT_CODES)]
@@ -46,18 +51,31 @@ pub enum Command {
         output: PathBuf,
     },
     /// Check workload files without running them.
+    #[command(after_help = WORKLOAD_REFERENCE)]
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List the registered backends and the workloads in workloads/.
+    /// List the registered backends, and the workloads in ./workloads/.
     List,
+    /// Print the operations the first thread of the first repeat would run, one per line:
+    /// `<op> <key>` (scans and batches add the length).
+    Sample {
+        /// A workload TOML file or a YCSB property file.
+        file: PathBuf,
+        /// How many operations to print.
+        #[arg(long, default_value_t = 1000)]
+        ops: u64,
+        /// Seed instead of the workload's own.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 /// `lab run`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Workload TOML files.
+    /// Workload files: TOML, or YCSB property files (e.g. workloads/ycsb/workloada).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Only these variants (comma separated), instead of the file's list.
@@ -66,20 +84,24 @@ pub struct RunArgs {
     /// A short smoke run: 300 ms phases, one repeat, at most 10k records, at most 2 thread counts.
     #[arg(long)]
     pub quick: bool,
-    /// Directory for results (default: target/lab/<workload>/).
+    /// Directory for results (default: target/lab/<workload>/). With several workloads,
+    /// each gets its own subdirectory: <DIR>/<workload>/.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// No progress bars.
+    /// No progress (bars on a terminal, one line per finished phase elsewhere).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run even when the memory estimate exceeds the memory available.
+    #[arg(long)]
+    pub no_memory_check: bool,
     /// Rewrite the Current and Status columns of the targets table in this Markdown file.
     #[arg(long, value_name = "FILE")]
     pub update_targets: Option<PathBuf>,
     /// A previous results.json: the report gets a comparison section against it.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Sample each variant's measured phase and write a flamegraph SVG per variant beside
-    /// the report (sequential and interleaved modes).
+    /// Sample each variant's first measured phase and write a flamegraph SVG per variant
+    /// and thread count beside the report (sequential and interleaved modes only).
     #[arg(long)]
     pub flamegraph: bool,
 }

@@ -8,18 +8,30 @@ use std::sync::Arc;
 use acorn_reports::Results;
 
 use crate::backend::{self, BackendError};
+use crate::budget;
 use crate::cli::RunArgs;
 use crate::error::{Exit, LabError};
 use crate::output::{self, OutputDir, TargetsTable};
 use crate::progress::Bars;
 use crate::runner::{self, clock::RealClock, RunOptions};
+use crate::workload::sections::variants_from_cli;
 use crate::workload::Plan;
 
 fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
 }
 
-/// Sets a handler so the first Ctrl-C finishes the current phase and the second quits.
+/// Loads a workload file (TOML or YCSB properties) and prints its warnings.
+fn load_plan(path: &Path) -> Result<Plan, LabError> {
+    let plan = Plan::load(path)?;
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    Ok(plan)
+}
+
+/// Sets a handler so the first Ctrl-C stops the run (within a second, loading included)
+/// and writes the phases that finished; the second quits at once.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -28,14 +40,54 @@ fn interrupt_flag() -> Arc<AtomicBool> {
             std::process::exit(i32::from(Exit::Interrupted.code()));
         }
         eprintln!(
-            "\ninterrupted: finishing the current phase and writing partial results (Ctrl-C \
-             again to quit now)"
+            "\ninterrupted: stopping, and writing the phases that finished as partial results \
+             (Ctrl-C again to quit now)"
         );
     });
     stop
 }
 
-/// `lab run`: validates every file, then runs each, writes its results and report.
+/// A workload checked and ready to run: the plan as it will run, and where it writes.
+struct Job {
+    plan: Plan,
+    out: OutputDir,
+}
+
+/// Everything that can be checked before running, for every file: the files, the
+/// variants, that no two workloads share a name (and so a directory), that each output
+/// directory is writable, and that each run fits in memory.
+fn prepare(args: &RunArgs, opts: &RunOptions) -> Result<Vec<Job>, LabError> {
+    let plans = args
+        .files
+        .iter()
+        .map(|f| load_plan(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, a) in plans.iter().enumerate() {
+        if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
+            return Err(LabError::BadInput(format!(
+                "{} and {} are both named {:?}: their results would overwrite each other; \
+                 rename one (`name = ...`)",
+                b.file.display(),
+                a.file.display(),
+                a.name
+            )));
+        }
+    }
+    let several = plans.len() > 1;
+    let mut jobs = Vec::new();
+    for plan in plans {
+        let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
+        let out = OutputDir::for_workload(args.out.as_deref(), &plan.name, several);
+        out.prepare()?;
+        if !args.no_memory_check {
+            budget::check(&plan)?;
+        }
+        jobs.push(Job { plan, out });
+    }
+    Ok(jobs)
+}
+
+/// `lab run`: checks every file and output, then runs each, writes its results and report.
 pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let targets_table = args
         .update_targets
@@ -43,42 +95,38 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .map(TargetsTable::open)
         .transpose()?;
     let baseline = args.baseline.as_deref().map(load_results).transpose()?;
-    // Validate everything before running anything.
-    let plans = args
-        .files
-        .iter()
-        .map(|f| Plan::load(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    let variants = args
+        .variants
+        .as_deref()
+        .map(variants_from_cli)
+        .transpose()
+        .map_err(LabError::BadInput)?;
+    let base = RunOptions {
+        variants,
+        quick: args.quick,
+        ..RunOptions::default()
+    };
+    let jobs = prepare(args, &base)?;
+    for job in &jobs {
+        if let Some(w) = args
+            .flamegraph
+            .then(|| runner::flamegraph_note(&job.plan))
+            .flatten()
+        {
+            eprintln!("warning: {w}");
+        }
+    }
+    // The profiler's temporary file lives in here until the command ends.
+    let _scratch = args.flamegraph.then(runner::profile::Scratch::new);
     let stop = interrupt_flag();
     let mut exit = Exit::Success;
-    for plan in &plans {
-        let out = OutputDir::for_workload(args.out.as_deref(), &plan.name);
+    for job in &jobs {
         let opts = RunOptions {
-            variants: args.variants.clone(),
-            quick: args.quick,
-            scratch_dir: None,
-            flamegraph: args.flamegraph.then(|| out.path().to_path_buf()),
+            flamegraph: args.flamegraph.then(|| job.out.path().to_path_buf()),
+            ..base.clone()
         };
-        let bars = Bars::new(args.quiet);
-        let results =
-            runner::run(plan, &opts, &RealClock::default(), &stop, &bars).map_err(|e| match e {
-                e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
-                e => LabError::Store {
-                    file: plan.file.clone(),
-                    source: e,
-                },
-            })?;
-        bars.finish();
-        print!("{}", acorn_reports::table::render(&results));
-        println!("results: {}", out.write_results(&results)?.display());
-        println!(
-            "report: {}",
-            out.write_report(&results, baseline.as_ref())?.display()
-        );
-        if let Some(t) = &targets_table {
-            t.update(&results)?;
-            println!("targets table updated: {}", t.path().display());
-        }
+        let results = run_one(job, &opts, &stop, args.quiet)?;
+        write_outputs(job, &results, baseline.as_ref(), targets_table.as_ref())?;
         if results.partial {
             return Ok(Exit::Interrupted);
         }
@@ -89,19 +137,104 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     Ok(exit)
 }
 
-/// `lab compare`: exit 1 on a significant regression.
+/// Runs one checked workload and prints its table.
+fn run_one(
+    job: &Job,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    quiet: bool,
+) -> Result<Results, LabError> {
+    let bars = Bars::new(quiet);
+    let results =
+        runner::run(&job.plan, opts, &RealClock::default(), stop, &bars).map_err(|e| match e {
+            e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
+            e => LabError::Store {
+                file: job.plan.file.clone(),
+                source: e,
+            },
+        })?;
+    bars.finish();
+    let note = runner::flamegraph_note(&job.plan);
+    for w in results
+        .warnings
+        .iter()
+        .filter(|w| Some(*w) != note.as_ref())
+    {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", acorn_reports::table::render(&results));
+    let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
+    if dropped > 0 {
+        println!(
+            "WARNING: open loop: {dropped} operations fell due but were never run (the \
+             backlog outlasted the phase: the store cannot keep up with `rate`); see \
+             runs[].dropped"
+        );
+    }
+    Ok(results)
+}
+
+/// Writes results.json and index.html, and the targets table from complete results.
+fn write_outputs(
+    job: &Job,
+    results: &Results,
+    baseline: Option<&Results>,
+    targets_table: Option<&TargetsTable>,
+) -> Result<(), LabError> {
+    println!("results: {}", job.out.write_results(results)?.display());
+    println!(
+        "report: {}",
+        job.out.write_report(results, baseline)?.display()
+    );
+    if let Some(t) = targets_table {
+        if results.partial {
+            println!(
+                "targets table not updated: the run was interrupted ({})",
+                t.path().display()
+            );
+        } else {
+            t.update(results)?;
+            println!("targets table updated: {}", t.path().display());
+        }
+    }
+    Ok(())
+}
+
+/// `lab compare`: exit 1 on a significant regression; bad input when the files are not
+/// comparable (different workloads or measured settings) or nothing could be judged.
 pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
-    let threshold = acorn_reports::compare::parse_threshold(threshold)
+    use acorn_reports::compare as cmp;
+    let threshold = cmp::parse_threshold(threshold)
         .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
-    let (base, new) = (load_results(base)?, load_results(new)?);
-    let changes = acorn_reports::compare::compare(&base, &new, threshold);
+    let (b, n) = (load_results(base)?, load_results(new)?);
+    let m = cmp::mismatches(&b, &n);
+    if !m.refuse.is_empty() {
+        return Err(LabError::BadInput(format!(
+            "{} and {} are not comparable:\n  {}",
+            base.display(),
+            new.display(),
+            m.refuse.join("\n  ")
+        )));
+    }
+    for w in &m.warn {
+        println!("WARNING: {w}");
+        eprintln!("WARNING: {w}");
+    }
+    let changes = cmp::compare(&b, &n, threshold);
     if changes.is_empty() {
         return Err(LabError::BadInput(
             "the two files share no variant and thread count to compare".into(),
         ));
     }
-    print!("{}", acorn_reports::compare::render(&changes, threshold));
-    Ok(if acorn_reports::compare::regressed(&changes) {
+    print!("{}", cmp::render(&changes, threshold));
+    if cmp::nothing_judged(&changes) {
+        return Err(LabError::BadInput(
+            "no change could be judged: each side needs repeats >= 2, or one repeat long \
+             enough to split into parts (see the ? rows)"
+                .into(),
+        ));
+    }
+    Ok(if cmp::regressed(&changes) {
         Exit::Failed
     } else {
         Exit::Success
@@ -110,6 +243,19 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
 
 /// `lab merge`: several load generators' results as one file.
 pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
+    for (i, f) in files.iter().enumerate() {
+        let same = |g: &PathBuf| match (f.canonicalize(), g.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => f == g,
+        };
+        if let Some(g) = files[..i].iter().find(|g| same(g)) {
+            return Err(LabError::BadInput(format!(
+                "{} is given twice ({}): each generator's results merge once",
+                f.display(),
+                g.display()
+            )));
+        }
+    }
     let parts = files
         .iter()
         .map(|f| load_results(f))
@@ -142,7 +288,7 @@ pub fn report(
 pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     let mut bad = false;
     for f in files {
-        match Plan::load(f) {
+        match load_plan(f) {
             Ok(p) => println!(
                 "{}: ok ({}, {} variants, {} records)",
                 f.display(),
@@ -159,24 +305,45 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     Ok(if bad { Exit::BadInput } else { Exit::Success })
 }
 
-/// `lab list`: the backends, and the workloads in `workloads/`.
+/// `lab sample`: the first stream of a workload, one operation per line, on stdout.
+pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError> {
+    let plan = load_plan(file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match crate::workload::sample::write(&plan, ops, seed, &mut out) {
+        // `lab sample ... | head` closes the pipe early: not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(LabError::output(Path::new("<stdout>"), e))
+        }
+        _ => Ok(Exit::Success),
+    }
+}
+
+/// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
     let options = backend::Options::default();
     for r in backend::registry() {
         match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<16} {}; {}", r.name, i.durability, i.serialization),
-            Err(e) => println!("  {:<16} (cannot open here: {e})", r.name),
+            Ok(i) => println!("  {:<16} {}; {}", r.name, r.about, i.serialization),
+            Err(e) => println!("  {:<16} {} (cannot open here: {e})", r.name, r.about),
         }
     }
-    println!("workloads:");
-    let mut files: Vec<PathBuf> = std::fs::read_dir("workloads")
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let dir = Path::new("workloads");
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        println!(
+            "workloads: no workloads directory at {} (list looks in ./workloads; run it from \
+             the repository root)",
+            shown.display()
+        );
+        return Ok(Exit::Success);
+    };
+    println!("workloads in {}:", shown.display());
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     for f in files {
         match Plan::load(&f) {

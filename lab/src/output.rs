@@ -20,9 +20,15 @@ pub struct OutputDir {
 }
 
 impl OutputDir {
-    /// `out` when given, else `target/lab/<workload>/`.
-    pub fn for_workload(out: Option<&Path>, workload: &str) -> Self {
-        let dir = out.map_or_else(|| Path::new(DEFAULT_ROOT).join(workload), Path::to_path_buf);
+    /// Where a workload's results go: `out` itself when it is the only workload, else
+    /// `out/<workload>/` (so two workloads never share a directory); by default
+    /// `target/lab/<workload>/`. Workload names are never paths (the validator sees to it).
+    pub fn for_workload(out: Option<&Path>, workload: &str, several: bool) -> Self {
+        let dir = match out {
+            None => Path::new(DEFAULT_ROOT).join(workload),
+            Some(out) if several => out.join(workload),
+            Some(out) => out.to_path_buf(),
+        };
         OutputDir { dir }
     }
 
@@ -33,6 +39,19 @@ impl OutputDir {
 
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// Creates the directory and proves it writable (a probe file, created and removed),
+    /// so a run never ends in an unwritable directory.
+    pub fn prepare(&self) -> Result<(), LabError> {
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| {
+                tempfile::Builder::new()
+                    .prefix(".lab-write-check-")
+                    .tempfile_in(&self.dir)
+                    .map(drop)
+            })
+            .map_err(|e| LabError::output(&self.dir, e))
     }
 
     /// Writes `results.json`; returns its path.
@@ -53,12 +72,18 @@ impl OutputDir {
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
-        let path = self.dir.join(name);
-        std::fs::create_dir_all(&self.dir)
-            .and_then(|()| std::fs::write(&path, bytes))
-            .map_err(|e| LabError::output(&path, e))?;
-        Ok(path)
+        write_beside(&self.dir, name, bytes)
     }
+}
+
+/// Writes `name` into `dir` (creating it): flamegraphs beside the report, and every file
+/// of an [`OutputDir`].
+pub fn write_beside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, bytes))
+        .map_err(|e| LabError::output(&path, e))?;
+    Ok(path)
 }
 
 /// Writes a merged results file to `path`.

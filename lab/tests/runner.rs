@@ -12,7 +12,7 @@ use acorn_lab::backend::{
     AsyncWorker, Backend, BackendError, BackendInfo, LocalFuture, QuerySpec, Result, Worker,
 };
 use acorn_lab::doc::Doc;
-use acorn_lab::runner::clock::FakeClock;
+use acorn_lab::runner::clock::{Clock, FakeClock};
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
 use acorn_lab::workload::{Mix, OpKind, Plan};
@@ -238,6 +238,201 @@ fn quick_mode_shrinks_the_plan() {
     )
     .unwrap();
     assert_eq!((q.run.repeats, q.run.threads.len()), (1, 2));
+    // The key space follows the records, so a quick run draws from what it loaded.
+    let big = plan("[distribution]\nkind = \"scrambled_zipfian\"");
+    let mut big = big.clone();
+    big.dataset.records = 50_000;
+    big.item_count = 50_000 + 700;
+    let q = acorn_lab::runner::adjust(
+        &big,
+        &RunOptions {
+            quick: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((q.dataset.records, q.item_count), (10_000, 10_700));
+}
+
+/// A store that keeps its keys and the version of each value, so tests can compare states.
+#[derive(Default)]
+struct SetStore(std::sync::Mutex<std::collections::BTreeMap<Vec<u8>, u64>>);
+
+impl Backend for SetStore {
+    fn name(&self) -> &str {
+        "set"
+    }
+    fn describe(&self) -> BackendInfo {
+        BackendInfo {
+            name: "set".into(),
+            store: "test".into(),
+            durability: "none".into(),
+            serialization: "none".into(),
+            cache: "none".into(),
+            stores_data: true,
+            rust_heap: true,
+        }
+    }
+    fn worker(&self) -> Box<dyn Worker + '_> {
+        Box::new(SetWorker(self))
+    }
+}
+
+struct SetWorker<'a>(&'a SetStore);
+
+impl Worker for SetWorker<'_> {
+    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+        self.0
+             .0
+            .lock()
+            .unwrap()
+            .insert(key.to_vec(), doc.timestamp);
+        Ok(())
+    }
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+        Ok(None)
+    }
+    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+        self.insert(key, doc)
+    }
+    fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        Ok(self.0 .0.lock().unwrap().remove(key).is_some())
+    }
+    fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
+        Ok(0)
+    }
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+        for (k, d) in items {
+            self.insert(k, d)?;
+        }
+        Ok(())
+    }
+    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
+        Ok(0)
+    }
+}
+
+#[test]
+fn every_repeat_starts_from_the_loaded_records() {
+    use acorn_lab::runner::restore::{fill, prepare, Leftovers};
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let stop = AtomicBool::new(false);
+    // Inserts, batches, deletes and updates: every kind of change a repeat leaves behind.
+    let mut p = plan("batch_size = 5");
+    p.mix = Mix(vec![
+        (OpKind::Insert, 30),
+        (OpKind::Batch, 10),
+        (OpKind::Delete, 30),
+        (OpKind::Update, 30),
+    ]);
+    p.run.warmup = std::time::Duration::ZERO;
+    let store = SetStore::default();
+    fill(&store, &p, &stop).unwrap();
+    let loaded = store.0.lock().unwrap().clone();
+    let left = Leftovers::default();
+    for repeat in 0..3 {
+        assert!(prepare(&store, &p, 2, repeat, &left, &clock, &stop).unwrap());
+        assert_eq!(*store.0.lock().unwrap(), loaded, "repeat {repeat}");
+        let r = run_phase(&store, &p, 2, false, &clock, &stop);
+        assert!(r.inserted.end - r.inserted.start >= 2000 * 30 / 100);
+        assert_ne!(*store.0.lock().unwrap(), loaded);
+        left.set(r.inserted);
+    }
+    // A warmup's inserts are gone before the measured phase starts, and its deletes and
+    // updates touched only loaded records.
+    let mut w = plan("");
+    w.mix = Mix(vec![(OpKind::Insert, 100)]);
+    w.run.warmup = std::time::Duration::from_millis(20);
+    assert!(prepare(&store, &w, 1, 1, &left, &clock, &stop).unwrap());
+    assert_eq!(*store.0.lock().unwrap(), loaded);
+}
+
+#[test]
+fn an_open_loop_phase_never_waits_past_its_end_for_a_scheduled_operation() {
+    // 1 op/s and a 300 ms phase: the second operation would be due at 1 s, after the end.
+    let clock = Arc::new(FakeClock::default());
+    let b = Stall {
+        clock: Arc::clone(&clock),
+        stall_at: u64::MAX,
+        count: AtomicU64::new(0),
+        fail_deletes: false,
+    };
+    let p = plan("rate = 1").clone();
+    let mut p = p;
+    p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_millis(300));
+    let r = run_phase(&b, &p, 1, false, clock.as_ref(), &AtomicBool::new(false));
+    assert_eq!(r.recorded.ops(), 1, "only the operation due at the start");
+    assert!(
+        clock.now_ns() <= 300_000_000,
+        "the phase waited until {} ns",
+        clock.now_ns()
+    );
+    assert!(r.elapsed_ns <= 300_000_000);
+}
+
+#[test]
+fn a_stop_request_ends_an_open_loop_wait() {
+    // One operation per 1000 s: the wait for the second must end at the stop request,
+    // not when the operation falls due (a real clock; the stop comes 50 ms in).
+    let stop = Arc::new(AtomicBool::new(false));
+    let b = acorn_lab::backend::open("noop", &acorn_lab::backend::Options::default()).unwrap();
+    let mut p = plan("rate = 1");
+    p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_secs(3600));
+    p.run.rate = Some(0.001);
+    let flag = Arc::clone(&stop);
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        flag.store(true, Ordering::SeqCst);
+    });
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let r = run_phase(b.as_ref(), &p, 1, false, &clock, &stop);
+    stopper.join().unwrap();
+    assert!(r.stopped);
+    assert!(
+        clock.now_ns() < 60_000_000_000,
+        "waited {} ns",
+        clock.now_ns()
+    );
+}
+
+#[test]
+fn a_stop_during_the_load_ends_the_run_without_results() {
+    // A stop raised before anything ran: loading (a million records) ends at once.
+    let mut p = plan("");
+    p.dataset.records = 1_000_000;
+    p.variants = vec!["btreemap".into()];
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let r = run(
+        &p,
+        &RunOptions::default(),
+        &clock,
+        &AtomicBool::new(true),
+        &Silent,
+    )
+    .unwrap();
+    assert!(r.partial && r.runs.is_empty() && r.summaries.is_empty() && r.targets.is_empty());
+}
+
+#[test]
+fn the_results_say_how_many_variants_were_resident_at_once() {
+    for (mode, resident) in [("sequential", 1), ("interleaved", 2), ("parallel", 2)] {
+        let mut p = plan(&format!("mode = \"{mode}\""));
+        p.variants = vec!["noop".into(), "btreemap".into()];
+        let clock = acorn_lab::runner::clock::RealClock::default();
+        let r = run(
+            &p,
+            &RunOptions::default(),
+            &clock,
+            &AtomicBool::new(false),
+            &Silent,
+        )
+        .unwrap();
+        assert_eq!(r.resident, Some(resident), "{mode}");
+        assert!(acorn_reports::table::render(&r).contains(&format!(
+            "{resident} variant{} resident at once",
+            if resident == 1 { "" } else { "s" }
+        )));
+    }
 }
 
 /// A backend with an async API whose writes each yield once before completing, counting

@@ -16,11 +16,16 @@ pub enum Unit {
 
 /// Formats a base-unit value (ops/s, ns, bytes, plain number) for people.
 pub fn human(unit: Unit, v: f64) -> String {
+    if v < 0.0 && unit != Unit::Ratio {
+        return format!("-{}", human(unit, -v));
+    }
     match unit {
         Unit::Rate if v >= 1e6 => format!("{:.2}M ops/s", v / 1e6),
         Unit::Rate if v >= 1e3 => format!("{:.1}k ops/s", v / 1e3),
         Unit::Rate => format!("{v:.0} ops/s"),
         Unit::Time => human_ns(v),
+        Unit::Bytes if v >= 1e12 => format!("{:.1} TB", v / 1e12),
+        Unit::Bytes if v >= 1e9 => format!("{:.1} GB", v / 1e9),
         Unit::Bytes if v >= 1e6 => format!("{:.1} MB", v / 1e6),
         Unit::Bytes if v >= 1e3 => format!("{:.1} KB", v / 1e3),
         Unit::Bytes => format!("{v:.0} B"),
@@ -30,6 +35,9 @@ pub fn human(unit: Unit, v: f64) -> String {
 
 /// Formats nanoseconds as ns, µs, ms or s.
 pub fn human_ns(ns: f64) -> String {
+    if ns < 0.0 {
+        return format!("-{}", human_ns(-ns));
+    }
     if ns >= 1e9 {
         format!("{:.2} s", ns / 1e9)
     } else if ns >= 1e6 {
@@ -58,6 +66,8 @@ pub enum Verdict {
     Faster,
     /// A regression.
     Slower,
+    /// No noise estimate on one side (a single repeat too short to judge): not counted.
+    Unsure,
 }
 
 /// The word for a verdict, wherever one is printed.
@@ -66,12 +76,55 @@ pub fn verdict_label(v: Verdict) -> &'static str {
         Verdict::Same => "within noise",
         Verdict::Faster => "faster",
         Verdict::Slower => "REGRESSION",
+        Verdict::Unsure => "no noise estimate",
     }
 }
 
-/// A variant at a thread count, as charts and winners name it ("plain ×2").
+/// A variant at a thread count, as charts and winners name it ("plain ×2": 2 threads).
 pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
+}
+
+/// "1 thread", "2 threads".
+pub fn threads_text(threads: usize) -> String {
+    if threads == 1 {
+        "1 thread".into()
+    } else {
+        format!("{threads} threads")
+    }
+}
+
+/// The file a variant's flamegraph at a thread count is written to (the runner names it,
+/// the report links it from the variant's row).
+pub fn flamegraph_file(variant: &str, threads: usize) -> String {
+    format!("flamegraph-{}-{threads}t.svg", variant.replace(':', "_"))
+}
+
+/// The half-width of a 95% interval as a percentage of `center`, or "n/a (1 repeat)" when
+/// there was nothing to spread over.
+pub fn interval_pct(center: f64, ci: [f64; 2], repeats: usize) -> String {
+    if repeats < 2 {
+        return "n/a (1 repeat)".into();
+    }
+    let half = (ci[1] - ci[0]) / 2.0;
+    if center > 0.0 && half.is_finite() {
+        format!("±{:.1}%", 100.0 * half / center)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// A ratio of two rates for a sentence: "1.8×", "1.05×".
+pub fn times(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        "∞×".into()
+    } else if ratio >= 10.0 {
+        format!("{ratio:.0}×")
+    } else if ratio >= 1.1 {
+        format!("{ratio:.1}×")
+    } else {
+        format!("{ratio:.2}×")
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +140,9 @@ mod tests {
         assert_eq!(human_ns(2.5e6), "2.50 ms");
         assert_eq!(human_ns(3e9), "3.00 s");
         assert_eq!(human(Unit::Bytes, 2048.0), "2.0 KB");
+        assert_eq!(human(Unit::Bytes, 3.5e9), "3.5 GB");
+        assert_eq!(human(Unit::Bytes, 1.3e12), "1.3 TB");
+        assert_eq!(human(Unit::Rate, -2e5), "-200.0k ops/s");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
     }
 }

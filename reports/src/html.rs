@@ -1,14 +1,18 @@
-//! The HTML report: one self-contained file (inline SVG charts, inline CSS, no external
-//! URLs), rendered from an embedded tera template with autoescaping, so names from results
-//! files are always shown as text.
+//! The HTML report: one self-contained file (inline SVG charts, inline CSS, no scripts, no
+//! external URLs), rendered from an embedded tera template with autoescaping, so names
+//! from results files are always shown as text. It opens with the verdict (who wins at each
+//! thread count, by how much, beyond the noise or tied), then the summary, charts (one
+//! colour per variant throughout), per-operation tables and the backends.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::charts;
-use crate::format::{human, human_ns, variant_threads, Unit};
-use crate::results::Results;
+use crate::charts::{self, Palette};
+use crate::format::{flamegraph_file, human, human_ns, interval_pct, threads_text, Unit};
+use crate::results::{Results, VariantSummary};
+use crate::stats;
+use crate::verdict;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering the report failed: {0}")]
@@ -21,11 +25,19 @@ struct Chart {
 }
 
 #[derive(Serialize)]
+struct Swatch {
+    variant: String,
+    colour: String,
+}
+
+#[derive(Serialize)]
 struct Row {
     variant: String,
+    colour: String,
     threads: usize,
     count: u64,
     rate: String,
+    interval: String,
     p50: String,
     p90: String,
     p99: String,
@@ -45,6 +57,7 @@ struct Operation {
 #[derive(Serialize)]
 struct Winner {
     op: String,
+    threads: String,
     fastest: String,
     fastest_rate: String,
     lowest_p99: String,
@@ -52,12 +65,31 @@ struct Winner {
 }
 
 #[derive(Serialize)]
+struct Link {
+    file: String,
+    title: String,
+}
+
+#[derive(Serialize)]
 struct BackendRow {
     variant: String,
+    colour: String,
     store: String,
     durability: String,
     serialization: String,
     cache: String,
+    flamegraphs: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct TargetRow {
+    name: String,
+    variant: String,
+    threads: String,
+    metric: String,
+    expect: String,
+    actual_text: String,
+    pass: bool,
 }
 
 #[derive(Serialize)]
@@ -82,7 +114,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
         .map_err(|e| HtmlError(e.to_string()))?;
-    let (operations, winners) = operations(results);
+    let palette = Palette::of(results);
     let mut cx = tera::Context::new();
     cx.insert(
         "baseline",
@@ -94,100 +126,207 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
         }),
     );
     cx.insert("deltas", &deltas(results, baseline));
-    cx.insert("flamegraphs", &results.flamegraphs);
+    cx.insert("verdicts", &verdict::verdicts(results));
+    cx.insert("method", &verdict::method(results));
+    cx.insert("legend", &legend(&palette));
+    cx.insert("flamegraphs", &flamegraph_links(results));
     cx.insert("workload", &results.workload);
     cx.insert("description", &results.description);
     cx.insert("partial", &results.partial);
     cx.insert("contended", &results.contended);
-    cx.insert("mode", &results.mode);
+    cx.insert("warnings", &results.warnings);
+    cx.insert("mode", &mode(results));
     cx.insert("started_at", &results.started_at);
     cx.insert("machine", &results.machine);
-    cx.insert("targets", &results.targets);
-    cx.insert("winners", &winners);
-    cx.insert("charts", &charts(results));
-    cx.insert("operations", &operations);
-    cx.insert("backends", &backends(results));
+    cx.insert("targets", &targets(results));
+    cx.insert("winners", &winners(results));
+    cx.insert("charts", &charts(results, &palette));
+    cx.insert("operations", &operations(results, &palette));
+    cx.insert("backends", &backends(results, &palette));
     tera.render("report.html", &cx)
         .map_err(|e| HtmlError(format!("{e:?}")))
 }
 
+/// "interleaved (4 variants resident at once)".
+fn mode(r: &Results) -> String {
+    match r.resident {
+        Some(n) => format!(
+            "{} ({n} variant{} resident in memory at once)",
+            r.mode,
+            if n == 1 { "" } else { "s" }
+        ),
+        None => r.mode.clone(),
+    }
+}
+
+fn legend(palette: &Palette) -> Vec<Swatch> {
+    palette
+        .variants()
+        .iter()
+        .map(|v| Swatch {
+            variant: v.clone(),
+            colour: palette.style(v).hex(),
+        })
+        .collect()
+}
+
 /// Every chart the results have data for, in page order.
-fn charts(results: &Results) -> Vec<Chart> {
+fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
     let mut list = Vec::new();
-    let mut push = |id: &str, svg: Option<String>| {
+    let mut push = |id: String, svg: Option<String>| {
         if let Some(svg) = svg {
-            list.push(Chart {
-                id: id.to_owned(),
-                svg,
-            });
+            list.push(Chart { id, svg });
         }
     };
-    push("throughput", charts::throughput::throughput(results));
-    for (op, svg) in charts::latency::latency(results) {
-        push(&format!("latency-{op}"), Some(svg));
+    push(
+        "throughput".into(),
+        charts::throughput::throughput(results, palette),
+    );
+    for (op, svg) in charts::operations::per_operation(results, palette) {
+        push(format!("ops-{op}"), Some(svg));
     }
-    push("intervals", charts::intervals::intervals(results));
-    push("memory", charts::memory::bytes_per_item(results));
-    push("cache-hit-ratio", charts::cache::cache_hit_ratio(results));
+    for (op, svg) in charts::latency::latency(results, palette) {
+        push(format!("latency-{op}"), Some(svg));
+    }
+    push(
+        "intervals".into(),
+        charts::intervals::intervals(results, palette),
+    );
+    push(
+        "memory".into(),
+        charts::memory::bytes_per_item(results, palette),
+    );
+    for (key, svg) in charts::metrics::metrics(results, palette) {
+        push(key.replace('_', "-"), Some(svg));
+    }
     list
 }
 
-/// One table per operation, and the winner of each.
-fn operations(results: &Results) -> (Vec<Operation>, Vec<Winner>) {
+/// The fastest variant of each operation at each thread count ("tied" when the intervals
+/// over repeats overlap), and the lowest p99.
+fn winners(results: &Results) -> Vec<Winner> {
     let ops: BTreeSet<&String> = results
         .summaries
         .iter()
         .flat_map(|s| s.per_op.keys())
         .collect();
-    let mut operations = Vec::new();
-    let mut winners = Vec::new();
+    let mut out = Vec::new();
     for op in ops {
-        let present: Vec<_> = results
-            .summaries
-            .iter()
-            .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
-            .collect();
-        let fastest = present
-            .iter()
-            .max_by(|a, b| a.1.throughput.total_cmp(&b.1.throughput));
-        let lowest = present.iter().min_by_key(|(_, o)| o.p99_ns);
-        if let (Some(f), Some(l)) = (fastest, lowest) {
-            winners.push(Winner {
+        for threads in verdict::thread_counts(results) {
+            let present: Vec<(&VariantSummary, &crate::results::OpResult)> = results
+                .summaries
+                .iter()
+                .filter(|s| s.threads == threads)
+                .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
+                .collect();
+            let Some(lowest) = present.iter().min_by_key(|(_, o)| o.p99_ns) else {
+                continue;
+            };
+            let mut rates: Vec<verdict::Contender> = present
+                .iter()
+                .map(|(s, o)| {
+                    let (_, ci, n) = stats::op_spread(results, &s.variant, threads, op)
+                        .unwrap_or((o.throughput, [o.throughput; 2], 1));
+                    verdict::Contender {
+                        variant: s.variant.clone(),
+                        median: o.throughput,
+                        ci,
+                        repeats: n,
+                    }
+                })
+                .collect();
+            rates.sort_by(|a, b| b.median.total_cmp(&a.median));
+            let lead = &rates[0];
+            let tied: Vec<&str> = rates
+                .iter()
+                .filter(|c| c.repeats > 1 && c.ci[0] <= lead.ci[1] && lead.ci[0] <= c.ci[1])
+                .map(|c| c.variant.as_str())
+                .collect();
+            out.push(Winner {
                 op: op.clone(),
-                fastest: variant_threads(&f.0.variant, f.0.threads),
-                fastest_rate: human(Unit::Rate, f.1.throughput),
-                lowest_p99: variant_threads(&l.0.variant, l.0.threads),
-                p99: human_ns(l.1.p99_ns as f64),
+                threads: threads_text(threads),
+                fastest: if tied.len() > 1 {
+                    format!("tied: {}", verdict::and_list(&tied))
+                } else {
+                    lead.variant.clone()
+                },
+                fastest_rate: human(Unit::Rate, lead.median),
+                lowest_p99: lowest.0.variant.clone(),
+                p99: human_ns(lowest.1.p99_ns as f64),
             });
         }
-        let best = fastest.map(|f| (f.0.variant.as_str(), f.0.threads));
-        let rows = present
-            .iter()
-            .map(|(s, o)| Row {
-                variant: s.variant.clone(),
-                threads: s.threads,
-                count: o.count,
-                rate: human(Unit::Rate, o.throughput),
-                p50: human_ns(o.p50_ns as f64),
-                p90: human_ns(o.p90_ns as f64),
-                p99: human_ns(o.p99_ns as f64),
-                p999: human_ns(o.p999_ns as f64),
-                max: human_ns(o.max_ns as f64),
-                mean: human_ns(o.mean_ns),
-                errors: o.errors,
-                best: best == Some((s.variant.as_str(), s.threads)),
-            })
-            .collect();
-        operations.push(Operation {
-            name: op.clone(),
-            rows,
-        });
     }
-    (operations, winners)
+    out
 }
 
-/// What each variant is, once per variant.
-fn backends(results: &Results) -> Vec<BackendRow> {
+/// One table per operation: a row per variant and thread count, the fastest marked.
+fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
+    let ordered = charts::throughput::ordered(results, palette);
+    let ops: BTreeSet<&String> = ordered.iter().flat_map(|s| s.per_op.keys()).collect();
+    ops.into_iter()
+        .map(|op| {
+            let present: Vec<_> = ordered
+                .iter()
+                .filter_map(|s| s.per_op.get(op).map(|o| (*s, o)))
+                .collect();
+            let best = |s: &VariantSummary, rate: f64| {
+                !present
+                    .iter()
+                    .any(|(x, o)| x.threads == s.threads && o.throughput > rate)
+            };
+            let rows = present
+                .iter()
+                .map(|(s, o)| {
+                    let repeats = stats::op_spread(results, &s.variant, s.threads, op)
+                        .map_or((o.throughput, [0.0; 2], 1), |x| x);
+                    Row {
+                        variant: s.variant.clone(),
+                        colour: palette.style(&s.variant).hex(),
+                        threads: s.threads,
+                        count: o.count,
+                        rate: human(Unit::Rate, o.throughput),
+                        interval: interval_pct(repeats.0, repeats.1, repeats.2),
+                        p50: human_ns(o.p50_ns as f64),
+                        p90: human_ns(o.p90_ns as f64),
+                        p99: human_ns(o.p99_ns as f64),
+                        p999: human_ns(o.p999_ns as f64),
+                        max: human_ns(o.max_ns as f64),
+                        mean: human_ns(o.mean_ns),
+                        errors: o.errors,
+                        best: best(s, o.throughput),
+                    }
+                })
+                .collect();
+            Operation {
+                name: op.clone(),
+                rows,
+            }
+        })
+        .collect()
+}
+
+/// Flamegraphs, titled "workload: variant, N threads" when the file is a variant's.
+fn flamegraph_links(r: &Results) -> Vec<Link> {
+    r.flamegraphs
+        .iter()
+        .map(|file| {
+            let of = r
+                .summaries
+                .iter()
+                .find(|s| flamegraph_file(&s.variant, s.threads) == *file);
+            Link {
+                file: file.clone(),
+                title: of.map_or_else(
+                    || file.clone(),
+                    |s| format!("{}: {}, {}", r.workload, s.variant, threads_text(s.threads)),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// What each variant is, once per variant, with its flamegraphs.
+fn backends(results: &Results, palette: &Palette) -> Vec<BackendRow> {
     let mut seen = BTreeSet::new();
     results
         .summaries
@@ -195,13 +334,42 @@ fn backends(results: &Results) -> Vec<BackendRow> {
         .filter(|s| seen.insert(s.variant.clone()))
         .map(|s| {
             let get = |k: &str| s.info.get(k).cloned().unwrap_or_default();
+            let flamegraphs = results
+                .summaries
+                .iter()
+                .filter(|x| x.variant == s.variant)
+                .map(|x| (x.threads, flamegraph_file(&x.variant, x.threads)))
+                .filter(|(_, f)| results.flamegraphs.contains(f))
+                .map(|(t, file)| Link {
+                    file,
+                    title: threads_text(t),
+                })
+                .collect();
             BackendRow {
                 variant: s.variant.clone(),
+                colour: palette.style(&s.variant).hex(),
                 store: get("store"),
                 durability: get("durability"),
                 serialization: get("serialization"),
                 cache: get("cache"),
+                flamegraphs,
             }
+        })
+        .collect()
+}
+
+/// Targets, with the thread count each was judged at.
+fn targets(r: &Results) -> Vec<TargetRow> {
+    r.targets
+        .iter()
+        .map(|t| TargetRow {
+            name: t.name.clone(),
+            variant: t.variant.clone(),
+            threads: t.threads.map_or_else(|| "—".into(), threads_text),
+            metric: t.metric.clone(),
+            expect: t.expect.clone(),
+            actual_text: t.actual_text.clone(),
+            pass: t.pass,
         })
         .collect()
 }
@@ -213,13 +381,15 @@ fn deltas(results: &Results, baseline: Option<&Results>) -> Vec<Delta> {
         .unwrap_or_default()
         .into_iter()
         .map(|c| Delta {
-            variant: c.variant,
+            op: c.label(),
+            variant: c.variant.clone(),
             threads: c.threads,
-            op: c.op,
-            base: human(Unit::Rate, c.base),
-            new: human(Unit::Rate, c.new),
+            base: human(c.unit(), c.base),
+            new: human(c.unit(), c.new),
             change: format!("{:+.1}%", c.delta * 100.0),
-            noise: format!("±{:.1}%", c.noise * 100.0),
+            noise: c
+                .noise
+                .map_or_else(|| "?".to_owned(), |n| format!("±{:.1}%", n * 100.0)),
             verdict: crate::format::verdict_label(c.verdict),
         })
         .collect()

@@ -14,6 +14,7 @@ pub mod results;
 pub mod stats;
 pub mod table;
 pub mod targets;
+pub mod verdict;
 
 pub use op::OpKind;
 pub use results::{

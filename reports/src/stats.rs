@@ -66,6 +66,7 @@ pub fn op_result(
         max_ns: h.max(),
         mean_ns: h.mean(),
         histogram: encode(h),
+        parts: Vec::new(),
     }
 }
 
@@ -87,12 +88,50 @@ pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
     op_result(&h, errors, samples, elapsed_s)
 }
 
+/// How many measured repeats a summary's numbers come from: its runs in `results` (every
+/// repeat of every merged file), or 1 when the file holds no runs for it.
+pub fn repeats(results: &crate::Results, s: &crate::VariantSummary) -> usize {
+    results
+        .runs
+        .iter()
+        .filter(|r| r.variant == s.variant && r.threads == s.threads)
+        .count()
+        .max(1)
+}
+
+/// One operation's throughput over repeats, the statistic the report and the table show:
+/// the median of each repeat's ops/s, with the 95% interval of the mean, and how many
+/// repeats there were. `None` when `results` holds no runs of it.
+pub fn op_spread(
+    results: &crate::Results,
+    variant: &str,
+    threads: usize,
+    op: &str,
+) -> Option<(f64, [f64; 2], usize)> {
+    let samples: Vec<f64> = results
+        .runs
+        .iter()
+        .filter(|r| r.variant == variant && r.threads == threads)
+        .filter_map(|r| r.per_op.get(op).map(|o| o.throughput))
+        .collect();
+    if samples.is_empty() {
+        return None;
+    }
+    let (median, ci, _) = spread(&samples);
+    Some((median, ci, samples.len()))
+}
+
 /// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
     2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
     2.052, 2.048, 2.045, 2.042,
 ];
+
+/// The two-sided 97.5% quantile of Student's t with `df` degrees of freedom (≥ 1).
+pub fn student_t(df: usize) -> f64 {
+    T975.get(df.max(1) - 1).copied().unwrap_or(1.96)
+}
 
 /// Median, 95% interval of the mean, and relative spread ((max - min) / median).
 pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
@@ -112,7 +151,7 @@ pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
         [mean, mean]
     } else {
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let t = T975.get(n - 2).copied().unwrap_or(1.96);
+        let t = student_t(n - 1);
         let half = t * (var / n as f64).sqrt();
         [mean - half, mean + half]
     };

@@ -178,6 +178,14 @@ pub trait Worker {
     /// Stores every item atomically: after an `Err` none of them is visible (one batch,
     /// transaction or write set in every store).
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()>;
+    /// Removes every key (absent ones are no error). The runner uses it, untimed, to take
+    /// out what a phase inserted; stores with batches or transactions do it in one.
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        for k in keys {
+            self.delete(k)?;
+        }
+        Ok(())
+    }
     /// Answers `q` (see [`QuerySpec`]); returns how many documents the page holds.
     fn query(&mut self, q: &QuerySpec) -> Result<usize>;
 }
@@ -206,6 +214,8 @@ pub struct Registration {
     pub name: &'static str,
     /// Whether it writes to disk.
     pub durable: bool,
+    /// What sets it apart from the others, in a phrase (`lab list`).
+    pub about: &'static str,
     pub open: fn(&Options) -> Result<Box<dyn Backend>>,
 }
 
@@ -219,35 +229,35 @@ impl std::fmt::Debug for Registration {
 }
 
 macro_rules! register {
-    ($($name:literal, $durable:literal => $open:expr;)*) => {
-        &[$(Registration { name: $name, durable: $durable, open: $open },)*]
+    ($($name:literal, $durable:literal, $about:literal => $open:expr;)*) => {
+        &[$(Registration { name: $name, durable: $durable, about: $about, open: $open },)*]
     };
 }
 
 /// Every backend, by name. Adding one is one new file and one line here.
 pub fn registry() -> &'static [Registration] {
     register! {
-        "plain", false => |o| plain::open(o, false);
-        "plain:durable", true => |o| plain::open(o, true);
-        "cached", false => |o| cached::open(o, false);
-        "cached:durable", true => |o| cached::open(o, true);
-        "pooled", false => |o| pooled::open(o, false);
-        "pooled:durable", true => |o| pooled::open(o, true);
-        "binary", false => |o| binary::open(o, false);
-        "binary:durable", true => |o| binary::open(o, true);
-        "plain:async", false => |o| asyncplain::open(o, false);
-        "plain:async:durable", true => |o| asyncplain::open(o, true);
-        "plain:indexed", false => |o| indexed::open(o, false);
-        "ffi", false => |o| ffi::open(o, false);
-        "ffi:durable", true => |o| ffi::open(o, true);
-        "btreemap", false => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
-        "redb", false => |o| redb::open(o, false);
-        "redb:durable", true => |o| redb::open(o, true);
-        "fjall", true => |o| fjall::open(o, false);
-        "fjall:sync", true => |o| fjall::open(o, true);
-        "sqlite", false => |o| sqlite::open(o, false);
-        "sqlite:durable", true => |o| sqlite::open(o, true);
-        "noop", false => |_| Ok(Box::new(noop::Noop));
+        "plain", false, "acorn in memory; reads copy the value out, then decode JSON" => |o| plain::open(o, false);
+        "plain:durable", true, "plain on a WAL, fsync per commit" => |o| plain::open(o, true);
+        "cached", false, "plain + a shared cache of decoded documents (quick_cache), dropped on write" => |o| cached::open(o, false);
+        "cached:durable", true, "cached on a WAL, fsync per commit" => |o| cached::open(o, true);
+        "pooled", false, "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read" => |o| pooled::open(o, false);
+        "pooled:durable", true, "pooled on a WAL, fsync per commit" => |o| pooled::open(o, true);
+        "binary", false, "acorn in memory; postcard decoded straight from the stored bytes" => |o| binary::open(o, false);
+        "binary:durable", true, "binary on a WAL, fsync per commit" => |o| binary::open(o, true);
+        "plain:async", false, "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per thread" => |o| asyncplain::open(o, false);
+        "plain:async:durable", true, "plain:async on a WAL (Always): in-flight writes share fsyncs" => |o| asyncplain::open(o, true);
+        "plain:indexed", false, "plain + a secondary index on value: queries read the index, query cache off" => |o| indexed::open(o, false);
+        "ffi", false, "acorn through its C ABI on every call (the cost of the boundary), JSON" => |o| ffi::open(o, false);
+        "ffi:durable", true, "ffi on a WAL, fsync per commit" => |o| ffi::open(o, true);
+        "btreemap", false, "RwLock<BTreeMap> + JSON: what people write by hand" => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
+        "redb", false, "redb (B-tree) in memory, a transaction per operation, JSON" => |o| redb::open(o, false);
+        "redb:durable", true, "redb in a file, fsync per commit" => |o| redb::open(o, true);
+        "fjall", true, "fjall (LSM tree), journal flushed to the OS per write, no fsync" => |o| fjall::open(o, false);
+        "fjall:sync", true, "fjall, journal fsynced after every write" => |o| fjall::open(o, true);
+        "sqlite", false, "SQLite in memory (:memory:), prepared statements, JSON in a BLOB" => |o| sqlite::open(o, false);
+        "sqlite:durable", true, "SQLite in a file, WAL journal, synchronous=FULL" => |o| sqlite::open(o, true);
+        "noop", false, "stores nothing: measures the harness itself" => |_| Ok(Box::new(noop::Noop));
     }
 }
 

@@ -8,7 +8,8 @@ use serde::Serialize;
 use toml::Spanned;
 
 use super::context::{closest, Ctx, WorkloadError};
-use super::keys::Distribution;
+use super::keys::{Distribution, ScanLength};
+use super::names::{write_key, KeyOrder, KeyTable};
 use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec, Threads};
 use crate::backend::{self, QueryOrder, QuerySpec};
 use crate::doc::DocShape;
@@ -23,9 +24,29 @@ pub const DEFAULT_VARIANTS: [&str; 4] = ["plain", "cached", "pooled", "binary"];
 pub struct Dataset {
     pub records: u64,
     pub key_prefix: String,
-    /// Digits the record number is zero-padded to.
+    /// Digits the number in a key name is zero-padded to, at least (YCSB's `zeropadding`).
     pub key_width: usize,
+    /// Whether key names carry the record number or its hash (YCSB's `insertorder`).
+    pub key_order: KeyOrder,
     pub doc: DocShape,
+}
+
+impl Dataset {
+    /// Writes the key name of record `id` into `buf`.
+    #[inline]
+    pub fn write_key(&self, buf: &mut Vec<u8>, id: u64) {
+        write_key(buf, &self.key_prefix, self.key_width, self.key_order, id);
+    }
+
+    /// The names of the loaded records, computed once (see [`KeyTable`]).
+    pub fn key_table(&self) -> KeyTable {
+        KeyTable::new(
+            &self.key_prefix,
+            self.key_width,
+            self.key_order,
+            self.records,
+        )
+    }
 }
 
 /// How long each measured phase lasts.
@@ -80,7 +101,7 @@ pub struct RunSettings {
     /// Operations per second across all threads; `None` is closed loop.
     pub rate: Option<f64>,
     pub mode: Mode,
-    pub scan_length: usize,
+    pub scan: ScanLength,
     pub batch_size: usize,
     pub cache_capacity: usize,
     /// Operations each thread keeps going at once, as tokio tasks, on backends with an
@@ -101,31 +122,27 @@ impl Dataset {
             1_000_000_000,
             "records to load",
         )?;
-        let key_prefix = ds
-            .key
-            .as_ref()
+        let key = ds.key.as_ref();
+        let key_prefix = key
             .and_then(|k| k.prefix.clone())
-            .unwrap_or_else(|| "user-".into());
-        let digits = (records * 4).to_string().len();
-        let key_width = match ds.key.as_ref().and_then(|k| k.width.as_ref()) {
-            None => 12.max(digits),
-            Some(w) => {
-                let width =
-                    cx.positive(w, "dataset.key.width", 32, "digits of the record number")?;
-                let width = width as usize;
-                if width < digits {
-                    return Err(cx.err(
-                        w.span(),
-                        "dataset.key.width",
-                        format!(
-                            "{width} digits cannot hold record numbers up to {} (inserts \
-                             included); use at least {digits}",
-                            records * 4
-                        ),
-                    ));
-                }
-                width
-            }
+            .unwrap_or_else(|| "user".into());
+        let key_width = match key.and_then(|k| k.width.as_ref()) {
+            None => 1,
+            Some(w) => cx.positive(
+                w,
+                "dataset.key.width",
+                32,
+                "digits a key number is padded to",
+            )? as usize,
+        };
+        let key_order = match key.and_then(|k| k.order.as_ref()) {
+            None => KeyOrder::Hashed,
+            Some(o) => cx.choice(
+                o,
+                "dataset.key.order",
+                "key order",
+                &[("hashed", KeyOrder::Hashed), ("ordered", KeyOrder::Ordered)],
+            )?,
         };
         let mut doc = DocShape::default();
         if let Some(d) = &ds.doc {
@@ -144,6 +161,7 @@ impl Dataset {
             records,
             key_prefix,
             key_width,
+            key_order,
             doc,
         })
     }
@@ -176,6 +194,7 @@ impl RunSettings {
                 ],
             )?,
         };
+        let rate = rate(cx, run.and_then(|r| r.rate.as_ref()), &threads)?;
         let count = |v: Option<&Spanned<i64>>, key: &str, default: usize, max: i64| {
             cx.positive_or(v, key, default, max)
         };
@@ -187,14 +206,9 @@ impl RunSettings {
             seed: run
                 .and_then(|r| r.seed.as_ref())
                 .map_or(42, |s| s.get_ref().unsigned_abs()),
-            rate: rate(cx, run.and_then(|r| r.rate.as_ref()))?,
+            rate,
             mode,
-            scan_length: count(
-                run.and_then(|r| r.scan_length.as_ref()),
-                "run.scan_length",
-                100,
-                100_000,
-            )?,
+            scan: scan_length(cx, run)?,
             batch_size: count(
                 run.and_then(|r| r.batch_size.as_ref()),
                 "run.batch_size",
@@ -234,6 +248,57 @@ fn in_flight(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<usize, WorkloadError>
         ));
     }
     Ok(n as usize)
+}
+
+/// `scan_length` (the longest, or the only, length), `scan_length_distribution` and
+/// `min_scan_length`.
+fn scan_length(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<ScanLength, WorkloadError> {
+    let max = cx.positive_or(
+        run.and_then(|r| r.scan_length.as_ref()),
+        "run.scan_length",
+        100,
+        100_000,
+    )? as u64;
+    let min = cx.positive_or(
+        run.and_then(|r| r.min_scan_length.as_ref()),
+        "run.min_scan_length",
+        1,
+        100_000,
+    )? as u64;
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Fixed,
+        Uniform,
+        Zipfian,
+    }
+    let kind = match run.and_then(|r| r.scan_length_distribution.as_ref()) {
+        None => Kind::Uniform,
+        Some(k) => cx.choice(
+            k,
+            "run.scan_length_distribution",
+            "scan length distribution",
+            &[
+                ("uniform", Kind::Uniform),
+                ("fixed", Kind::Fixed),
+                ("zipfian", Kind::Zipfian),
+            ],
+        )?,
+    };
+    if min > max && !matches!(kind, Kind::Fixed) {
+        let at = run
+            .and_then(|r| r.min_scan_length.as_ref())
+            .map_or(0..0, Spanned::span);
+        return Err(cx.err(
+            at,
+            "run.min_scan_length",
+            format!("{min} is longer than scan_length ({max})"),
+        ));
+    }
+    Ok(match kind {
+        Kind::Fixed => ScanLength::Fixed { length: max },
+        Kind::Uniform => ScanLength::Uniform { min, max },
+        Kind::Zipfian => ScanLength::Zipfian { min, max },
+    })
 }
 
 fn threads(cx: Ctx<'_>, t: &Spanned<Threads>) -> Result<Vec<usize>, WorkloadError> {
@@ -281,22 +346,89 @@ fn bound(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<Bound, WorkloadError> {
     }
 }
 
-fn rate(cx: Ctx<'_>, r: Option<&Spanned<f64>>) -> Result<Option<f64>, WorkloadError> {
+/// `run.rate`: 0 (closed loop), or a total rate that gives every thread at least one
+/// operation per second at the largest thread count.
+fn rate(
+    cx: Ctx<'_>,
+    r: Option<&Spanned<f64>>,
+    threads: &[usize],
+) -> Result<Option<f64>, WorkloadError> {
     let Some(r) = r else { return Ok(None) };
     let x = *r.get_ref();
-    if !x.is_finite() || !(0.0..=1e9).contains(&x) {
+    if x == 0.0 {
+        return Ok(None);
+    }
+    let most = threads.iter().copied().max().unwrap_or(1);
+    let floor = most as f64;
+    if !x.is_finite() || x < floor || x > 1e9 {
+        let threads_text = if most == 1 {
+            "1 thread".to_owned()
+        } else {
+            format!("{most} threads")
+        };
         return Err(cx.err(
             r.span(),
             "run.rate",
             format!(
-                "{x} is not a possible rate; use 0 for closed loop or 1..=1e9 operations per second"
+                "{x} is not a possible rate: use 0 for closed loop, or a total across all \
+                 threads of at least 1 operation per second per thread (here {floor} or more, \
+                 for {threads_text}) and at most 1e9"
             ),
         ));
     }
-    Ok((x > 0.0).then_some(x))
+    Ok(Some(x))
+}
+
+/// `--variants`: trimmed names, each registered and listed once, with a suggestion for a
+/// misspelt one (the file's `variants` gets the same checks).
+pub fn variants_from_cli(list: &[String]) -> Result<Vec<String>, String> {
+    let known: Vec<&str> = backend::registry().iter().map(|r| r.name).collect();
+    let mut out: Vec<String> = Vec::new();
+    for raw in list {
+        let n = raw.trim();
+        if n.is_empty() {
+            return Err(format!(
+                "--variants {:?}: an empty name (a stray comma?)",
+                list.join(",")
+            ));
+        }
+        if !known.contains(&n) {
+            let hint = closest(n, known.iter().copied())
+                .map(|b| format!(" Did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(format!(
+                "--variants: unknown variant {n:?}.{hint} Registered: {}",
+                known.join(", ")
+            ));
+        }
+        if out.iter().any(|o| o == n) {
+            return Err(format!("--variants: {n:?} is listed twice"));
+        }
+        out.push(n.to_owned());
+    }
+    Ok(out)
 }
 
 impl Mix {
+    /// The sum of the weights (100 for a TOML mix; YCSB's proportions are scaled).
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, w)| u64::from(*w)).sum()
+    }
+
+    /// Records one operation inserts, on average (inserts, and batches of `batch_size`).
+    pub fn inserts_per_op(&self, batch_size: usize) -> f64 {
+        let inserted: f64 = self
+            .0
+            .iter()
+            .map(|(k, w)| match k {
+                OpKind::Insert => f64::from(*w),
+                OpKind::Batch => f64::from(*w) * batch_size as f64,
+                _ => 0.0,
+            })
+            .sum();
+        inserted / self.total().max(1) as f64
+    }
+
     pub(crate) fn from_spec(
         cx: Ctx<'_>,
         mix: &Spanned<std::collections::BTreeMap<String, Spanned<i64>>>,
@@ -353,6 +485,7 @@ impl Distribution {
             Uniform,
             Sequential,
             Zipfian,
+            Scrambled,
             Latest,
             Hotspot,
         }
@@ -363,6 +496,7 @@ impl Distribution {
             &[
                 ("uniform", Kind::Uniform),
                 ("zipfian", Kind::Zipfian),
+                ("scrambled_zipfian", Kind::Scrambled),
                 ("latest", Kind::Latest),
                 ("hotspot", Kind::Hotspot),
                 ("sequential", Kind::Sequential),
@@ -372,6 +506,7 @@ impl Distribution {
             Kind::Uniform => Distribution::Uniform,
             Kind::Sequential => Distribution::Sequential,
             Kind::Zipfian => Distribution::Zipfian { theta: theta()? },
+            Kind::Scrambled => Distribution::ScrambledZipfian { theta: theta()? },
             Kind::Latest => Distribution::Latest { theta: theta()? },
             Kind::Hotspot => Distribution::Hotspot {
                 hot_fraction: cx.fraction(
