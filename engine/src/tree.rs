@@ -862,6 +862,31 @@ impl Tree {
         self.point(key.as_ref(), |rec| f(rec.view()))
     }
 
+    /// A transaction's read: like `crack`, but under `Always` it also sees commits that are
+    /// logged and waiting for their fsync (the transaction's own commit follows them, and
+    /// is acknowledged only once they are durable too). Reading only durable state would
+    /// make a transaction on a key written by others conflict until the writes pause.
+    pub(crate) fn crack_latest(&self, key: &str) -> Result<Option<Nut>> {
+        if self
+            .inner
+            .durable
+            .as_ref()
+            .is_some_and(Durable::applies_after_sync)
+        {
+            check_key(key)?;
+            let st = self.state();
+            if let Some((_, pending)) = st.pending_keys.get(key.as_bytes()) {
+                self.tally(Op::Crack, 1);
+                let now = self.now();
+                return Ok(pending
+                    .as_ref()
+                    .filter(|r| !r.is_expired(now))
+                    .map(Record::to_nut));
+            }
+        }
+        self.crack(key)
+    }
+
     /// A point read through the lock-free hash index. `f` runs while this thread's epoch
     /// guard is pinned, which keeps the record alive (and holds up the freeing of records
     /// replaced meanwhile, never a writer).

@@ -28,7 +28,7 @@ impl<'t> Txn<'t> {
         if let Some(w) = self.writes.get(key.as_bytes()) {
             return Ok(w.as_ref().map(Record::to_nut));
         }
-        let nut = self.tree.crack(key)?;
+        let nut = self.tree.crack_latest(key)?;
         self.reads
             .entry(key.as_bytes().into())
             .or_insert(nut.as_ref().map(|n| n.version));
