@@ -97,6 +97,16 @@ fn sizes_durations_rates_and_modes_are_checked() {
         ("[run]\nrate = 1e12", "run.rate", "not a possible rate"),
         ("[run]\nmode = \"chaotic\"", "run.mode", "interleaved"),
         (
+            "[run]\nin_flight = 0",
+            "run.in_flight",
+            "between 1 and 100000",
+        ),
+        (
+            "[run]\nin_flight = 8\nrate = 1000.0",
+            "run.in_flight",
+            "closed loop",
+        ),
+        (
             "[run]\nthreads = [1, 0]",
             "run.threads",
             "between 1 and 1024",

@@ -2,7 +2,7 @@
 //! directory), the document formats, and one worker whose every operation follows the
 //! variant's [`Access`] path.
 
-use acorn::{SyncPolicy, Tree};
+use acorn::{SyncPolicy, Tree, TreeBuilder};
 use serde::Deserialize;
 
 use super::{
@@ -98,17 +98,25 @@ pub(crate) struct EngineBackend {
 
 impl EngineBackend {
     pub(crate) fn open(variant: Variant, options: &super::Options, durable: bool) -> Result<Self> {
+        Self::open_with(variant, options, durable, |b| b)
+    }
+
+    /// [`EngineBackend::open`], with `configure` adding to the tree's builder (indexes,
+    /// the query cache).
+    pub(crate) fn open_with(
+        variant: Variant,
+        options: &super::Options,
+        durable: bool,
+        configure: impl FnOnce(TreeBuilder) -> TreeBuilder,
+    ) -> Result<Self> {
         let name = variant_name(variant.name, durable);
         let (tree, dir) = if durable {
             let dir = scratch_dir(options, &name)?;
-            let tree = Tree::builder()
-                .path(dir.path())
-                .sync(SyncPolicy::Always)
-                .open()
-                .or_store(&name)?;
+            let builder = Tree::builder().path(dir.path()).sync(SyncPolicy::Always);
+            let tree = configure(builder).open().or_store(&name)?;
             (tree, Some(dir))
         } else {
-            (Tree::open_memory(), None)
+            (configure(Tree::builder()).open().or_store(&name)?, None)
         };
         Ok(Self {
             variant,
@@ -241,7 +249,7 @@ impl EngineWorker<'_> {
 }
 
 /// The fields queries filter and sort on; undecodable values sort first and never match.
-fn value_and_time(format: Format, bytes: &[u8]) -> Option<(i64, u64)> {
+pub(crate) fn value_and_time(format: Format, bytes: &[u8]) -> Option<(i64, u64)> {
     format.decode(bytes).ok().map(|d| (d.value, d.timestamp))
 }
 

@@ -5,16 +5,20 @@
 //! owns whatever buffers it reuses. Every backend stores documents serialized and `read`
 //! returns a fully decoded [`Doc`], so serialization cost is part of what is measured.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 
 use crate::doc::Doc;
 
+mod asyncplain;
 mod binary;
 mod btreemap;
 mod cached;
 mod engine;
 mod ffi;
 mod fjall;
+mod indexed;
 mod noop;
 mod plain;
 mod pooled;
@@ -128,6 +132,28 @@ pub trait Backend: Send + Sync {
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// A handle whose writes are futures, for backends with an async API: the runner then
+    /// keeps `[run] in_flight` operations going per thread as tokio tasks, each with its
+    /// own async worker. `None` (the default): one operation at a time per thread.
+    fn async_worker(&self) -> Option<Box<dyn AsyncWorker + '_>> {
+        None
+    }
+}
+
+/// A future borrowed from an [`AsyncWorker`], polled on the thread that made it.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A task's handle on an async backend: the same contract as [`Worker`] (each write is
+/// complete, visible and as durable as described when its future yields `Ok`), but a write
+/// waiting for the disk holds no thread. Reads, scans and queries never wait, so they go
+/// through [`AsyncWorker::blocking`].
+pub trait AsyncWorker {
+    fn insert<'a>(&'a mut self, key: &'a [u8], doc: &'a Doc) -> LocalFuture<'a, Result<()>>;
+    fn update<'a>(&'a mut self, key: &'a [u8], doc: &'a Doc) -> LocalFuture<'a, Result<()>>;
+    fn delete<'a>(&'a mut self, key: &'a [u8]) -> LocalFuture<'a, Result<bool>>;
+    fn batch_insert<'a>(&'a mut self, items: &'a [(Vec<u8>, Doc)]) -> LocalFuture<'a, Result<()>>;
+    /// The synchronous worker behind it, for operations that never wait.
+    fn blocking(&mut self) -> &mut dyn Worker;
 }
 
 /// A thread's handle on a backend. Every operation is complete and visible to every other
@@ -219,6 +245,9 @@ pub fn registry() -> &'static [Registration] {
         "pooled:durable", true, "pooled on a WAL, fsync per commit" => |o| pooled::open(o, true);
         "binary", false, "acorn in memory; postcard decoded straight from the stored bytes" => |o| binary::open(o, false);
         "binary:durable", true, "binary on a WAL, fsync per commit" => |o| binary::open(o, true);
+        "plain:async", false, "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per thread" => |o| asyncplain::open(o, false);
+        "plain:async:durable", true, "plain:async on a WAL (Always): in-flight writes share fsyncs" => |o| asyncplain::open(o, true);
+        "plain:indexed", false, "plain + a secondary index on value: queries read the index, query cache off" => |o| indexed::open(o, false);
         "ffi", false, "acorn through its C ABI on every call (the cost of the boundary), JSON" => |o| ffi::open(o, false);
         "ffi:durable", true, "ffi on a WAL, fsync per commit" => |o| ffi::open(o, true);
         "btreemap", false, "RwLock<BTreeMap> + JSON: what people write by hand" => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));

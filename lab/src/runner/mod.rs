@@ -9,6 +9,7 @@
 //! so partial results hold only finished phases, and they are not judged against targets.
 
 pub mod clock;
+mod inflight;
 pub mod phase;
 pub mod profile;
 pub mod restore;

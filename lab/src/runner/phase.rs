@@ -272,6 +272,28 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
     }
 }
 
+/// A thread of a backend with an async API: its operations as tokio tasks, `in_flight` at
+/// once (see `inflight.rs`); one at a time if no runtime can be had.
+fn in_flight(cx: Shared<'_>, stream: OpStream, docs: &[Doc]) -> ThreadOut {
+    let lanes = super::inflight::Lanes {
+        backend: cx.backend,
+        plan: cx.plan,
+        clock: cx.clock,
+        stop: cx.stop,
+        interval_ns: cx.interval_ns,
+        names: cx.names,
+    };
+    match lanes.run(stream, docs, || cx.start.wait(cx.clock)) {
+        Ok((last_ns, recorded, stopped)) => ThreadOut {
+            last_ns,
+            recorded,
+            stopped,
+            dropped: 0,
+        },
+        Err(stream) => thread_loop(cx, *stream, docs),
+    }
+}
+
 /// Runs one phase of `backend` with `threads` threads. A warmup uses other streams (other
 /// seeds) and inserts ids the measured phase never uses, so the measured stream is the
 /// same in every repeat and its inserts are always new records.
@@ -317,7 +339,11 @@ pub fn run_phase(
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
                 let stream = OpStream::new(&spec, stream_thread, threads, Arc::clone(&space));
                 let docs = doc_pool(plan, t, &plan.dataset.doc);
-                s.spawn(move || thread_loop(cx, stream, &docs))
+                // Backends with an async API keep `in_flight` operations going as tasks.
+                s.spawn(move || match backend.async_worker() {
+                    Some(_) => in_flight(cx, stream, &docs),
+                    None => thread_loop(cx, stream, &docs),
+                })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()

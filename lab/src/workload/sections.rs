@@ -104,6 +104,9 @@ pub struct RunSettings {
     pub scan: ScanLength,
     pub batch_size: usize,
     pub cache_capacity: usize,
+    /// Operations each thread keeps going at once, as tokio tasks, on backends with an
+    /// async API (`plain:async`); others run one at a time.
+    pub in_flight: usize,
 }
 
 /// `[mix]`: operation weights summing to 100 (zero weights left out).
@@ -218,8 +221,33 @@ impl RunSettings {
                 10_000,
                 1 << 30,
             )?,
+            in_flight: in_flight(cx, run)?,
         })
     }
+}
+
+/// `[run] in_flight`: 1 to 100,000 operations per thread at once; closed loop only.
+fn in_flight(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<usize, WorkloadError> {
+    let Some(v) = run.and_then(|r| r.in_flight.as_ref()) else {
+        return Ok(1);
+    };
+    let n = cx.positive(
+        v,
+        "run.in_flight",
+        100_000,
+        "operations in flight per thread",
+    )?;
+    let paced = run
+        .and_then(|r| r.rate.as_ref())
+        .is_some_and(|r| *r.get_ref() > 0.0);
+    if n > 1 && paced {
+        return Err(cx.err(
+            v.span(),
+            "run.in_flight",
+            "operations in flight run closed loop; drop `rate` or set in_flight = 1",
+        ));
+    }
+    Ok(n as usize)
 }
 
 /// `scan_length` (the longest, or the only, length), `scan_length_distribution` and

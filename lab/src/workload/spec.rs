@@ -97,6 +97,8 @@ pub struct RunSpec {
     pub batch_size: Option<Spanned<i64>>,
     #[serde(default)]
     pub cache_capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub in_flight: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
