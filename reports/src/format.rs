@@ -69,6 +69,37 @@ pub fn verdict_label(v: Verdict) -> &'static str {
     }
 }
 
+/// A count per operation (instructions, estimated cycles, memory accesses, misses), precise
+/// enough that a 0.1% change shows: "12345", "12.35M", "0.42".
+pub fn human_count(v: f64) -> String {
+    if v >= 1e7 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A relative change (`new / base − 1`) as a signed percentage with two decimals.
+pub fn change_percent(delta: f64) -> String {
+    if delta.is_finite() {
+        format!("{:+.2}%", delta * 100.0)
+    } else {
+        "new".into()
+    }
+}
+
+/// The word for a verdict on instruction counts (no noise: equal is "unchanged").
+pub fn count_verdict_label(v: Verdict, delta: f64) -> &'static str {
+    match v {
+        Verdict::Same if delta == 0.0 => "unchanged",
+        Verdict::Same => "within threshold",
+        Verdict::Faster => "fewer instructions",
+        Verdict::Slower => "REGRESSION",
+    }
+}
+
 /// A variant at a thread count, as charts and winners name it ("plain ×2").
 pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
@@ -88,5 +119,12 @@ mod tests {
         assert_eq!(human_ns(3e9), "3.00 s");
         assert_eq!(human(Unit::Bytes, 2048.0), "2.0 KB");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
+        assert_eq!(human_count(12_345.4), "12345");
+        assert_eq!(human_count(12_345_678.0), "12.35M");
+        assert_eq!(human_count(0.4242), "0.42");
+        assert_eq!(change_percent(0.0213), "+2.13%");
+        assert_eq!(change_percent(f64::INFINITY), "new");
+        assert_eq!(count_verdict_label(Verdict::Same, 0.0), "unchanged");
+        assert_eq!(count_verdict_label(Verdict::Slower, 0.02), "REGRESSION");
     }
 }

@@ -79,9 +79,26 @@ pub fn render(results: &Results) -> Result<String, HtmlError> {
 
 /// Renders `results`, with a comparison section against `baseline` when given.
 pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<String, HtmlError> {
+    render_beside(results, baseline, None)
+}
+
+/// Renders `results`, with a comparison against `baseline` and the same workload in the
+/// other measure (`beside`: wall-clock beside instruction counts or the reverse) side by
+/// side, when given.
+pub fn render_beside(
+    results: &Results,
+    baseline: Option<&Results>,
+    beside: Option<&Results>,
+) -> Result<String, HtmlError> {
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
-        .map_err(|e| HtmlError(e.to_string()))?;
+    tera.add_raw_templates([
+        (
+            "instructions.html",
+            include_str!("../templates/instructions.html.tera"),
+        ),
+        ("report.html", include_str!("../templates/report.html.tera")),
+    ])
+    .map_err(|e| HtmlError(e.to_string()))?;
     let (operations, winners) = operations(results);
     let mut cx = tera::Context::new();
     cx.insert(
@@ -107,6 +124,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     cx.insert("charts", &charts(results));
     cx.insert("operations", &operations);
     cx.insert("backends", &backends(results));
+    counted_sections(&mut cx, results, baseline, beside);
     tera.render("report.html", &cx)
         .map_err(|e| HtmlError(format!("{e:?}")))
 }
@@ -130,6 +148,41 @@ fn charts(results: &Results) -> Vec<Chart> {
     push("memory", charts::memory::bytes_per_item(results));
     push("cache-hit-ratio", charts::cache::cache_hit_ratio(results));
     list
+}
+
+/// The instruction-count sections: the counted run's tables and charts, its comparison
+/// with a baseline, and both views side by side when `beside` holds the other measure.
+fn counted_sections(
+    cx: &mut tera::Context,
+    results: &Results,
+    baseline: Option<&Results>,
+    beside: Option<&Results>,
+) {
+    use crate::instructions as ins;
+    cx.insert("measure", results.measure.name());
+    cx.insert("counted", &ins::counted(results));
+    cx.insert("count_rows", &ins::rows(results));
+    cx.insert("count_deltas", &ins::deltas(results, baseline));
+    let views = beside.map(|b| ins::views(results, b)).unwrap_or_default();
+    let mut charts = Vec::new();
+    for (id, svg) in [
+        ("instructions", charts::instructions::instructions(results)),
+        (
+            "estimated-cycles",
+            charts::instructions::estimated_cycles(results),
+        ),
+        ("views", charts::instructions::views(&views)),
+    ] {
+        if let Some(svg) = svg {
+            charts.push(Chart { id: id.into(), svg });
+        }
+    }
+    cx.insert("count_charts", &charts);
+    cx.insert("views", &views);
+    cx.insert(
+        "beside",
+        &beside.map(|b| format!("{} results of {}", b.measure.name(), b.started_at)),
+    );
 }
 
 /// One table per operation, and the winner of each.
@@ -189,14 +242,17 @@ fn operations(results: &Results) -> (Vec<Operation>, Vec<Winner>) {
 /// What each variant is, once per variant.
 fn backends(results: &Results) -> Vec<BackendRow> {
     let mut seen = BTreeSet::new();
+    let counted = crate::instructions::counted(results).map(|r| &r.variants);
     results
         .summaries
         .iter()
-        .filter(|s| seen.insert(s.variant.clone()))
-        .map(|s| {
-            let get = |k: &str| s.info.get(k).cloned().unwrap_or_default();
+        .map(|s| (&s.variant, &s.info))
+        .chain(counted.into_iter().flatten().map(|s| (&s.variant, &s.info)))
+        .filter(|(v, _)| seen.insert((*v).clone()))
+        .map(|(variant, info)| {
+            let get = |k: &str| info.get(k).cloned().unwrap_or_default();
             BackendRow {
-                variant: s.variant.clone(),
+                variant: variant.clone(),
                 store: get("store"),
                 durability: get("durability"),
                 serialization: get("serialization"),

@@ -328,6 +328,8 @@ pub fn run(
         summaries,
         targets,
         flamegraphs: state.flamegraphs,
+        measure: acorn_reports::Measure::WallClock,
+        instructions: None,
     })
 }
 

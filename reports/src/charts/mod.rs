@@ -2,6 +2,7 @@
 //! needed). One file per chart; each returns `None` when the results hold nothing to draw.
 
 pub mod cache;
+pub mod instructions;
 pub mod intervals;
 pub mod latency;
 pub mod memory;
