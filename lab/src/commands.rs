@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::Results;
+use acorn_reports::{instructions, Measure, Results};
 
 use crate::backend::{self, BackendError};
-use crate::cli::RunArgs;
+use crate::cli::{CountArgs, RunArgs};
 use crate::error::{Exit, LabError};
 use crate::output::{self, OutputDir, TargetsTable};
 use crate::progress::Bars;
+use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
 use crate::workload::Plan;
 
@@ -35,6 +36,79 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     stop
 }
 
+/// What `lab run` measures for `plan`: `--measure`, else the file's `[run] measure`.
+fn measure_of(args: &RunArgs, plan: &Plan) -> Measure {
+    args.measure.map_or(plan.run.measure, Measure::from)
+}
+
+/// Checks, before anything runs, that the options fit what each plan measures.
+fn check_measures(
+    args: &RunArgs,
+    plans: &[Plan],
+    baseline: Option<&Results>,
+) -> Result<(), LabError> {
+    for plan in plans {
+        let m = measure_of(args, plan);
+        let file = plan.file.display();
+        if m == Measure::Instructions && args.update_targets.is_some() {
+            return Err(LabError::BadInput(format!(
+                "{file}: --update-targets needs wall-clock numbers, and this run counts instructions"
+            )));
+        }
+        if m == Measure::Instructions && args.flamegraph {
+            return Err(LabError::BadInput(format!(
+                "{file}: --flamegraph samples timed phases, and this run counts instructions"
+            )));
+        }
+        if let Some(b) = baseline.filter(|b| b.measure != m) {
+            return Err(LabError::BadInput(format!(
+                "--baseline holds {} results and {file} measures {}; compare like with like",
+                b.measure.name(),
+                m.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one plan in the measure asked for.
+fn measure_plan(
+    plan: &Plan,
+    measure: Measure,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    bars: &Bars,
+) -> Result<Results, LabError> {
+    let store = |source: BackendError| match source {
+        e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
+        source => LabError::Store {
+            file: plan.file.clone(),
+            source,
+        },
+    };
+    match measure {
+        Measure::WallClock => {
+            runner::run(plan, opts, &RealClock::default(), stop, bars).map_err(store)
+        }
+        Measure::Instructions => {
+            runner::instructions::run(plan, opts, stop, bars).map_err(|e| match e {
+                CountError::Backend(e) => store(e),
+                e @ CountError::Failed { .. } => LabError::Counted {
+                    file: plan.file.clone(),
+                    message: e.to_string(),
+                },
+                e => LabError::BadInput(format!("{}: {e}", plan.file.display())),
+            })
+        }
+    }
+}
+
+/// The same workload's results in the other measure, if `path` holds them.
+fn other_view(path: &Path, results: &Results) -> Option<Results> {
+    let other = Results::load(path).ok()?;
+    (other.workload == results.workload && other.measure != results.measure).then_some(other)
+}
+
 /// `lab run`: validates every file, then runs each, writes its results and report.
 pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let targets_table = args
@@ -49,32 +123,27 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .iter()
         .map(|f| Plan::load(f))
         .collect::<Result<Vec<_>, _>>()?;
+    check_measures(args, &plans, baseline.as_ref())?;
     let stop = interrupt_flag();
     let mut exit = Exit::Success;
     for plan in &plans {
-        let out = OutputDir::for_workload(args.out.as_deref(), &plan.name);
+        let measure = measure_of(args, plan);
+        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure);
         let opts = RunOptions {
             variants: args.variants.clone(),
             quick: args.quick,
             scratch_dir: None,
             flamegraph: args.flamegraph.then(|| out.path().to_path_buf()),
+            ops: args.ops,
         };
         let bars = Bars::new(args.quiet);
-        let results =
-            runner::run(plan, &opts, &RealClock::default(), &stop, &bars).map_err(|e| match e {
-                e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
-                e => LabError::Store {
-                    file: plan.file.clone(),
-                    source: e,
-                },
-            })?;
+        let results = measure_plan(plan, measure, &opts, &stop, &bars)?;
         bars.finish();
         print!("{}", acorn_reports::table::render(&results));
         println!("results: {}", out.write_results(&results)?.display());
-        println!(
-            "report: {}",
-            out.write_report(&results, baseline.as_ref())?.display()
-        );
+        let beside = other_view(&out.other_view(measure), &results);
+        let report = out.write_report_beside(&results, baseline.as_ref(), beside.as_ref())?;
+        println!("report: {}", report.display());
         if let Some(t) = &targets_table {
             t.update(&results)?;
             println!("targets table updated: {}", t.path().display());
@@ -89,19 +158,71 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     Ok(exit)
 }
 
-/// `lab compare`: exit 1 on a significant regression.
-pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
-    let threshold = acorn_reports::compare::parse_threshold(threshold)
-        .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
-    let (base, new) = (load_results(base)?, load_results(new)?);
-    let changes = acorn_reports::compare::compare(&base, &new, threshold);
-    if changes.is_empty() {
-        return Err(LabError::BadInput(
-            "the two files share no variant and thread count to compare".into(),
-        ));
+/// `lab __count`: one variant's counted run, inside callgrind; prints its report as JSON.
+pub fn count(args: &CountArgs) -> Result<Exit, LabError> {
+    let plan = Plan::load(&args.file)?;
+    let opts = RunOptions {
+        quick: args.quick,
+        ops: Some(args.ops),
+        ..RunOptions::default()
+    };
+    let store = |source| LabError::Store {
+        file: args.file.clone(),
+        source,
+    };
+    let plan = runner::adjust(&plan, &opts).map_err(store)?;
+    let report =
+        runner::counted::run(&plan, &args.variant, args.ops, args.warmup_ops).map_err(store)?;
+    let json = serde_json::to_string(&report)
+        .map_err(|e| LabError::BadInput(format!("cannot encode the report: {e}")))?;
+    println!("{json}");
+    Ok(Exit::Success)
+}
+
+/// `lab compare`: exit 1 on a significant regression. Instruction counts and wall-clock
+/// times are never compared with each other.
+pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit, LabError> {
+    let (b, n) = (load_results(base)?, load_results(new)?);
+    if b.measure != n.measure {
+        return Err(LabError::BadInput(format!(
+            "cannot compare {} ({}) with {} ({}): instruction counts and wall-clock times are \
+             different measures; compare two results of the same measure",
+            base.display(),
+            b.measure.name(),
+            new.display(),
+            n.measure.name()
+        )));
     }
-    print!("{}", acorn_reports::compare::render(&changes, threshold));
-    Ok(if acorn_reports::compare::regressed(&changes) {
+    let threshold = match (threshold, b.measure) {
+        (Some(t), _) => acorn_reports::compare::parse_threshold(t)
+            .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?,
+        (None, Measure::WallClock) => 0.05,
+        (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
+    };
+    let no_overlap =
+        || LabError::BadInput("the two files share no variant and thread count to compare".into());
+    let (text, regressed) = match b.measure {
+        Measure::WallClock => {
+            let changes = acorn_reports::compare::compare(&b, &n, threshold);
+            if changes.is_empty() {
+                return Err(no_overlap());
+            }
+            let text = acorn_reports::compare::render(&changes, threshold);
+            (text, acorn_reports::compare::regressed(&changes))
+        }
+        Measure::Instructions => {
+            let cmp = instructions::compare(&b, &n, threshold);
+            if cmp.changes.is_empty() {
+                return Err(no_overlap());
+            }
+            (
+                instructions::render_compare(&cmp, threshold),
+                cmp.regressed(),
+            )
+        }
+    };
+    print!("{text}");
+    Ok(if regressed {
         Exit::Failed
     } else {
         Exit::Success
@@ -121,19 +242,37 @@ pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
     Ok(Exit::Success)
 }
 
-/// `lab report`: re-renders `index.html` from a results file.
+/// `lab report`: re-renders `index.html` from a results file, with the other measure of
+/// the same workload side by side when there is one.
 pub fn report(
     results: &Path,
     out: Option<&Path>,
     baseline: Option<&Path>,
+    beside: Option<&Path>,
 ) -> Result<Exit, LabError> {
     let r = load_results(results)?;
     let baseline = baseline.map(load_results).transpose()?;
-    let dir = out.map_or_else(
-        || results.parent().map(Path::to_path_buf).unwrap_or_default(),
-        Path::to_path_buf,
-    );
-    let path = OutputDir::at(dir).write_report(&r, baseline.as_ref())?;
+    let home = results.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = out.map_or_else(|| home.clone(), Path::to_path_buf);
+    let beside = match beside {
+        Some(path) => {
+            let other = load_results(path)?;
+            if other.workload != r.workload || other.measure == r.measure {
+                return Err(LabError::BadInput(format!(
+                    "--beside {}: holds {} results of {:?}; it must hold the other measure of \
+                     {:?} than {}",
+                    path.display(),
+                    other.measure.name(),
+                    other.workload,
+                    r.workload,
+                    r.measure.name()
+                )));
+            }
+            Some(other)
+        }
+        None => other_view(&OutputDir::at(home).other_view(r.measure), &r),
+    };
+    let path = OutputDir::at(dir).write_report_beside(&r, baseline.as_ref(), beside.as_ref())?;
     println!("report: {}", path.display());
     Ok(Exit::Success)
 }
@@ -167,6 +306,13 @@ pub fn list() -> Result<Exit, LabError> {
         match backend::open(r.name, &options).map(|b| b.describe()) {
             Ok(i) => println!("  {:<16} {}; {}", r.name, i.durability, i.serialization),
             Err(e) => println!("  {:<16} (cannot open here: {e})", r.name),
+        }
+        match backend::uncountable(r.name) {
+            None => println!("  {:<16} measures: wall-clock, instructions", ""),
+            Some(why) => println!(
+                "  {:<16} measures: wall-clock (not instructions: {why})",
+                ""
+            ),
         }
     }
     println!("workloads:");

@@ -222,6 +222,27 @@ pub fn registry() -> &'static [Registration] {
     }
 }
 
+/// Why the backend registered as `name` cannot be measured by instruction count
+/// (`--measure instructions`), or `None` when it can. Callgrind counts the user-space
+/// instructions of the measuring thread, so a backend whose cost is mostly elsewhere would
+/// get a number that ranks it wrongly rather than no number.
+pub fn uncountable(name: &str) -> Option<&'static str> {
+    let reg = registry().iter().find(|r| r.name == name)?;
+    if reg.name.starts_with("fjall") {
+        Some(
+            "it flushes and compacts on background threads, whose work and timing fall outside \
+             the counted thread (and it writes to disk); compare it by wall clock",
+        )
+    } else if reg.durable {
+        Some(
+            "it writes to disk and its cost is mostly fsync and kernel I/O, which instruction \
+             counts cannot see; compare it by wall clock",
+        )
+    } else {
+        None
+    }
+}
+
 /// The names of every registered backend, comma separated.
 pub fn known_names() -> String {
     registry()

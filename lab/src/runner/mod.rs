@@ -3,6 +3,8 @@
 //! interleaved (rotating the order each repeat) or in parallel; then summarizes.
 
 pub mod clock;
+pub mod counted;
+pub mod instructions;
 pub mod phase;
 
 use std::collections::BTreeMap;
@@ -34,6 +36,8 @@ pub struct RunOptions {
     /// variant and thread count into this directory (not in parallel mode: one profiler per
     /// process).
     pub flamegraph: Option<PathBuf>,
+    /// Measured operations per thread, instead of the file's `duration` or `ops`.
+    pub ops: Option<u64>,
 }
 
 /// Progress callbacks (the CLI draws bars; tests pass nothing).
@@ -46,7 +50,7 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// Applies `--quick` and `--variants` to a plan.
+/// Applies `--quick`, `--ops` and `--variants` to a plan.
 pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
     let mut plan = plan.clone();
     if let Some(vs) = &opts.variants {
@@ -60,6 +64,9 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
         }
         plan.variants.clone_from(vs);
         plan.targets.retain(|t| vs.contains(&t.variant));
+    }
+    if let Some(n) = opts.ops {
+        plan.run.bound = Bound::Ops(n);
     }
     if opts.quick {
         plan.dataset.records = plan.dataset.records.min(10_000);
@@ -84,7 +91,7 @@ struct Loaded {
 
 /// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
 /// spent inside the batch inserts only (generation is not timed).
-fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
+pub(crate) fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
     let mut w = backend.worker();
     let ds = &plan.dataset;
     let mut elapsed = Duration::ZERO;

@@ -49,7 +49,7 @@ struct ThreadOut {
 }
 
 /// Runs `op` once; `Err` carries the message for the report.
-fn execute(
+pub(crate) fn execute(
     w: &mut dyn Worker,
     plan: &Plan,
     op: Op,

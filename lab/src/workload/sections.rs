@@ -13,7 +13,7 @@ use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec,
 use crate::backend::{self, QueryOrder, QuerySpec};
 use crate::doc::DocShape;
 use acorn_reports::targets::Target;
-use acorn_reports::OpKind;
+use acorn_reports::{Measure, OpKind};
 
 /// The engine variants a workload runs when it names none.
 pub const DEFAULT_VARIANTS: [&str; 4] = ["plain", "cached", "pooled", "binary"];
@@ -83,6 +83,8 @@ pub struct RunSettings {
     pub scan_length: usize,
     pub batch_size: usize,
     pub cache_capacity: usize,
+    /// Wall-clock time (the default) or instructions counted under callgrind.
+    pub measure: Measure,
 }
 
 /// `[mix]`: operation weights summing to 100 (zero weights left out).
@@ -204,8 +206,18 @@ impl RunSettings {
                 10_000,
                 1 << 30,
             )?,
+            measure: measure(cx, run.and_then(|r| r.measure.as_ref()))?,
         })
     }
+}
+
+/// `measure = "wall-clock" | "instructions"`.
+fn measure(cx: Ctx<'_>, m: Option<&Spanned<String>>) -> Result<Measure, WorkloadError> {
+    let Some(m) = m else {
+        return Ok(Measure::default());
+    };
+    let choices = Measure::ALL.map(|m| (m.name(), m));
+    cx.choice(m, "run.measure", "measure", &choices)
 }
 
 fn threads(cx: Ctx<'_>, t: &Spanned<Threads>) -> Result<Vec<usize>, WorkloadError> {

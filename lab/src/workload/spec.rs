@@ -89,6 +89,8 @@ pub struct RunSpec {
     pub batch_size: Option<Spanned<i64>>,
     #[serde(default)]
     pub cache_capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub measure: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
