@@ -20,6 +20,7 @@ mod plain;
 mod pooled;
 mod redb;
 mod sqlite;
+pub mod synthetic;
 
 /// What went wrong in a backend.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +220,7 @@ pub fn registry() -> &'static [Registration] {
         "sqlite", false => |o| sqlite::open(o, false);
         "sqlite:durable", true => |o| sqlite::open(o, true);
         "noop", false => |_| Ok(Box::new(noop::Noop));
+        "synthetic", false => |_| synthetic::open();
     }
 }
 
