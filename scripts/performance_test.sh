@@ -5,7 +5,10 @@
 #      results if there is one (target/lab/baseline/), with an HTML report per workload,
 #   3. the targets table in docs/PERFORMANCE.md rewritten from the results (not with --quick:
 #      smoke-sized runs are not measurements),
-#   4. where the reports are.
+#   4. instruction counts under callgrind (`--measure instructions`, needs valgrind) of the
+#      counted suite, each compared with the previous run's counts at 1% (no noise model:
+#      counts repeat exactly), with reports beside the wall-clock ones,
+#   5. where the reports are.
 # Usage: scripts/performance_test.sh [--quick]
 # Exit: 0 ok; 1 a target missed or a regression against the baseline (full mode); 2 an error.
 set -uo pipefail
@@ -67,9 +70,42 @@ for w in "${suite[@]}"; do
     cp "$out/$w/results.json" "$baseline/$w.json"
 done
 
+# Counts of a quick run (100 operations) and a full one (the workload's own) are different
+# measurements: each has its own baseline. A counted workload that also ran above gets both
+# views side by side in its instruction report.
+if $quick; then
+    counted=(smoke)
+    kind=instructions-quick
+else
+    counted=(smoke mixed)
+    kind=instructions
+fi
+for w in "${counted[@]}"; do
+    step "instruction counts $w"
+    args=(run "workloads/$w.toml" --measure instructions --quiet --out "$out/$w/instructions")
+    $quick && args+=(--ops 100)
+    "$lab" "${args[@]}"
+    code=$?
+    if [ $code -ne 0 ]; then
+        echo "error: lab run $w --measure instructions failed with exit code $code" >&2
+        exit 2
+    fi
+    base="$baseline/$w.$kind.json"
+    if [ -f "$base" ]; then
+        "$lab" compare "$base" "$out/$w/instructions/results.json"
+        code=$?
+        [ $code -eq 1 ] && failed=1
+        [ $code -eq 2 ] && echo "note: $w's counts could not be compared with their baseline"
+    fi
+    cp "$out/$w/instructions/results.json" "$base"
+done
+
 step "reports"
 for w in "${suite[@]}"; do
     echo "  $out/$w/index.html"
+done
+for w in "${counted[@]}"; do
+    echo "  $out/$w/instructions/index.html"
 done
 $quick || echo "  targets table: docs/PERFORMANCE.md"
 exit $failed
