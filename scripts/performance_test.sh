@@ -22,7 +22,13 @@ case "${1:-}" in
 esac
 
 out=target/lab/performance
-baseline=target/lab/baseline
+# Quick (smoke-sized) and full runs are never each other's baseline: `lab compare` refuses
+# a --quick run against a full one.
+if $quick; then
+    baseline=target/lab/baseline/quick
+else
+    baseline=target/lab/baseline/full
+fi
 mkdir -p "$out" "$baseline"
 
 step() { printf '\n=== %s ===\n' "$*"; }
@@ -65,7 +71,7 @@ for w in "${suite[@]}"; do
         "$lab" compare "$baseline/$w.json" "$out/$w/results.json"
         code=$?
         [ $code -eq 1 ] && ! $quick && failed=1
-        [ $code -eq 2 ] && echo "note: $w could not be compared with its baseline (different variants or threads)"
+        [ $code -eq 2 ] && echo "note: $w could not be compared with its baseline (see the message above)"
     fi
     cp "$out/$w/results.json" "$baseline/$w.json"
 done

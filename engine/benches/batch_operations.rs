@@ -23,6 +23,21 @@ fn batch(c: &mut Criterion) {
                 BatchSize::LargeInput,
             );
         });
+        // The raw map's equivalent of a batch: every insert under one write lock.
+        g.bench_function(format!("raw_btreemap_insert_under_one_lock_{n}"), |b| {
+            b.iter_batched(
+                RawMap::default,
+                |m| {
+                    let mut w = m.write().unwrap();
+                    for (k, v) in keys.iter().zip(&vals) {
+                        w.insert(k.clone(), v.clone());
+                    }
+                    drop(w);
+                    m
+                },
+                BatchSize::LargeInput,
+            );
+        });
         g.bench_function(format!("batch_toss_{n}"), |b| {
             b.iter_batched(
                 || filled(n),

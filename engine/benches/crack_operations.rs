@@ -1,3 +1,6 @@
+//! Point reads. Every size shows the references people write by hand beside the engine:
+//! `RwLock<BTreeMap<String, Vec<u8>>>` get + clone (owned, like `crack`) and a std
+//! `HashMap` probe; at 1M keys everything is bound by cache misses.
 #![allow(clippy::unwrap_used)]
 mod common;
 use common::*;
@@ -7,10 +10,13 @@ use std::hint::black_box;
 fn crack(c: &mut Criterion) {
     let mut g = c.benchmark_group("crack_operations");
     g.throughput(Throughput::Elements(1));
-    for n in SIZES {
+    let big = bench_or_test(1_000_000);
+    let sizes = [100, 1_000, 10_000, big];
+    for n in sizes.into_iter().take(if big > 10_000 { 4 } else { 3 }) {
         let keys = keys(n);
         let tree = filled(n);
         let raw = raw_filled(n);
+        let hash = hash_filled(n);
         let mut i = 0;
         g.bench_function(format!("sequential_crack_{n}"), |b| {
             b.iter(|| {
@@ -32,6 +38,17 @@ fn crack(c: &mut Criterion) {
         });
         g.bench_function(format!("raw_btreemap_random_get_{n}"), |b| {
             b.iter(|| black_box(raw.read().unwrap().get(&keys[rng.below(n)]).cloned()));
+        });
+        g.bench_function(format!("std_hashmap_random_get_{n}"), |b| {
+            b.iter(|| black_box(hash.get(&keys[rng.below(n)]).map(Vec::len)));
+        });
+        g.bench_function(format!("std_hashmap_random_get_clone_{n}"), |b| {
+            b.iter(|| black_box(hash.get(&keys[rng.below(n)]).cloned()));
+        });
+        // Absent keys: the miss path (a hash probe that finds nothing).
+        let missing: Vec<String> = (0..n).map(|i| format!("nope-{i:012}")).collect();
+        g.bench_function(format!("random_crack_missing_{n}"), |b| {
+            b.iter(|| black_box(tree.crack(&missing[rng.below(n)]).unwrap()));
         });
     }
     g.finish();

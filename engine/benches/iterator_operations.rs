@@ -22,6 +22,18 @@ fn iterate(c: &mut Criterion) {
                 black_box(bytes)
             });
         });
+        let raw = raw_filled(n);
+        g.bench_function(format!("raw_btreemap_iter_all_cloned_{n}"), |b| {
+            b.iter(|| {
+                let m = raw.read().unwrap();
+                let mut n = 0;
+                for (k, v) in m.iter() {
+                    black_box((k.clone(), v.clone()));
+                    n += 1;
+                }
+                black_box(n)
+            });
+        });
         // A prefix that selects a tenth of the keys.
         let prefix = format!("user-{:011}", n / 10 / 10);
         g.bench_function(format!("prefix_{n}"), |b| {

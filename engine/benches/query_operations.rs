@@ -20,6 +20,15 @@ fn query(c: &mut Criterion) {
         g.bench_function(format!("query_all_{n}"), |b| {
             b.iter(|| black_box(tree.query().collect().unwrap()));
         });
+        let raw = raw_filled(n);
+        g.bench_function(format!("raw_btreemap_collect_all_{n}"), |b| {
+            b.iter(|| {
+                let m = raw.read().unwrap();
+                let mut out = Vec::with_capacity(m.len());
+                out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+                black_box(out)
+            });
+        });
         g.bench_function(format!("query_all_borrowed_{n}"), |b| {
             b.iter(|| {
                 let mut bytes = 0;

@@ -38,6 +38,18 @@ fn stash(c: &mut Criterion) {
                 BatchSize::LargeInput,
             );
         });
+        g.bench_function(format!("raw_btreemap_sequential_insert_{n}"), |b| {
+            b.iter_batched(
+                RawMap::default,
+                |m| {
+                    for (k, _) in keys.iter().zip(0..n) {
+                        m.write().unwrap().insert(k.clone(), val.clone());
+                    }
+                    m
+                },
+                BatchSize::LargeInput,
+            );
+        });
     }
     g.finish();
 }

@@ -21,6 +21,18 @@ fn toss(c: &mut Criterion) {
                 BatchSize::LargeInput,
             );
         });
+        g.bench_function(format!("raw_btreemap_remove_all_{n}"), |b| {
+            b.iter_batched(
+                || raw_filled(n),
+                |m| {
+                    for k in &keys {
+                        black_box(m.write().unwrap().remove(k));
+                    }
+                    m
+                },
+                BatchSize::LargeInput,
+            );
+        });
     }
     let tree = filled(1000);
     g.throughput(Throughput::Elements(1));

@@ -16,7 +16,7 @@ fn txn(c: &mut Criterion) {
             let k = &keys[rng.below(keys.len())];
             tree.transaction(|tx| {
                 let n = tx.crack(k)?;
-                tx.stash(k, n.map_or_else(Vec::new, |n| n.value))
+                tx.stash(k, n.map(|n| n.value).unwrap_or_default())
             })
             .unwrap();
         });
@@ -31,6 +31,16 @@ fn txn(c: &mut Criterion) {
                 tx.stash(z, &val)
             })
             .unwrap();
+        });
+    });
+    // The raw map's equivalent: read and write the key under one write lock.
+    let raw = raw_filled(10_000);
+    g.bench_function("raw_btreemap_read_modify_write_1_key", |b| {
+        b.iter(|| {
+            let k = &keys[rng.below(keys.len())];
+            let mut m = raw.write().unwrap();
+            let v = m.get(k).cloned().unwrap_or_default();
+            black_box(m.insert(k.clone(), v))
         });
     });
     g.bench_function("single_stash_for_comparison", |b| {

@@ -106,9 +106,9 @@ impl Batch {
             .count() as u64;
         let tosses = self.changes.len() as u64 - puts;
         let done = self.tree.commit(Changes::from_vec(self.changes))?;
-        self.tree.count(Op::Batch, 1);
-        self.tree.count(Op::Stash, puts);
-        self.tree.count(Op::Toss, tosses);
+        self.tree.tally(Op::Batch, 1);
+        self.tree.tally(Op::Stash, puts);
+        self.tree.tally(Op::Toss, tosses);
         Ok(done.version)
     }
 }

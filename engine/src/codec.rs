@@ -1,6 +1,6 @@
 //! Typed access over serde: [`Typed`] stores `T` encoded with a [`Codec`].
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -16,8 +16,10 @@ pub trait Codec {
     const NAME: &'static str;
     /// Appends the encoding of `value` to `out`.
     fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<()>;
+    /// Decodes a `T` from `bytes`; [`Error::Codec`] when they are not a valid encoding.
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T>;
 
+    /// The encoding of `value` in a new buffer.
     fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         Self::encode_into(value, &mut out)?;
@@ -61,7 +63,7 @@ impl Codec for Binary {
 }
 
 thread_local! {
-    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static ENCODE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// A typed view of a tree: values are `T`, encoded with `C`.
@@ -99,26 +101,20 @@ impl Tree {
 }
 
 impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
+    /// The untyped tree underneath (same data: typed and raw access can be mixed).
     pub fn tree(&self) -> &Tree {
         &self.tree
     }
 
     fn encoded<R>(value: &T, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
-        ENCODE_BUF.with(|buf| {
-            // A re-entrant call (a Serialize impl touching the tree) gets a fresh buffer.
-            let mut local;
-            let mut guard = buf.try_borrow_mut();
-            let out: &mut Vec<u8> = match &mut guard {
-                Ok(b) => b,
-                Err(_) => {
-                    local = Vec::new();
-                    &mut local
-                }
-            };
-            out.clear();
-            C::encode_into(value, out)?;
-            f(out)
-        })
+        // Taken out while in use: a re-entrant call (a Serialize impl touching the tree)
+        // or one from a thread-local destructor after the buffer was torn down gets a
+        // fresh buffer.
+        let mut out = ENCODE_BUF.try_with(Cell::take).unwrap_or_default();
+        out.clear();
+        let result = C::encode_into(value, &mut out).and_then(|()| f(&out));
+        let _ = ENCODE_BUF.try_with(|b| b.set(out));
+        result
     }
 
     /// Encodes and stores `value`; returns the new version.
@@ -126,6 +122,7 @@ impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
         Self::encoded(value, |bytes| self.tree.stash(key.as_ref(), bytes))
     }
 
+    /// Encodes and stores `value`, invisible `ttl` from now; returns the new version.
     pub fn stash_with_ttl(&self, key: impl AsRef<str>, value: &T, ttl: Duration) -> Result<u64> {
         Self::encoded(value, |bytes| {
             self.tree.stash_with_ttl(key.as_ref(), bytes, ttl)
@@ -139,6 +136,7 @@ impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
             .transpose()
     }
 
+    /// Removes `key`; returns whether a visible value was there (see [`Tree::toss`]).
     pub fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
         self.tree.toss(key)
     }

@@ -18,8 +18,11 @@ pub enum Error {
          directory and open it with RecoveryMode::Salvage to keep every commit that can be read"
     )]
     Corrupt {
+        /// The damaged file, or the file the chain of versions names but cannot find.
         path: PathBuf,
+        /// Byte offset of the damage in `path` (0 for a missing file).
         offset: u64,
+        /// What is wrong, including the missing version range where there is one.
         reason: String,
     },
 
@@ -30,8 +33,11 @@ pub enum Error {
          wrote it and copy its items into a new directory"
     )]
     UnsupportedFormat {
+        /// The file whose header names the format.
         path: PathBuf,
+        /// The format it was written in.
         found: u32,
+        /// The format this build reads and writes.
         supported: u32,
     },
 
@@ -40,11 +46,17 @@ pub enum Error {
         "the tree is at version {version}, the last one there is; no further commit is \
          possible. Copy the items into a new tree"
     )]
-    VersionsExhausted { version: u64 },
+    VersionsExhausted {
+        /// The tree's current (last possible) version.
+        version: u64,
+    },
 
     /// Another `Tree` (in this or another process) has the directory open.
     #[error("{path} is locked by another open tree; close it first (one writer per directory)")]
-    Locked { path: PathBuf },
+    Locked {
+        /// The directory that is locked.
+        path: PathBuf,
+    },
 
     /// A transaction kept conflicting with concurrent writers and ran out of retries.
     #[error(

@@ -18,20 +18,27 @@ pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 65_536;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
+    /// A nut was stashed (alone, or in a batch or transaction).
     Stashed {
+        /// Its key.
         key: String,
+        /// The version of the commit that wrote it.
         version: u64,
     },
+    /// A visible nut was removed by `toss` (alone, or in a batch or transaction).
     Tossed {
+        /// Its key.
         key: String,
     },
     /// A nut whose TTL ran out was removed (by `purge_expired`, or by a `toss` of it).
     Expired {
+        /// Its key.
         key: String,
     },
     /// The subscriber's buffer was full and `missed` events at this point were dropped;
     /// re-read what it tracks from the tree.
     Lagged {
+        /// How many events were dropped here.
         missed: u64,
     },
 }
@@ -166,7 +173,7 @@ impl Drop for Subscription {
     }
 }
 
-/// Every live subscriber. Publishing happens under the tree's write lock, so each
+/// Every live subscriber. Publishing happens under the tree's state lock, so each
 /// subscriber sees changes in commit order; subscribers that were dropped are forgotten.
 #[derive(Debug, Default)]
 pub(crate) struct Subscribers(Vec<Arc<Channel>>);

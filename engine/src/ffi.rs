@@ -21,19 +21,33 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::{Error, Tree};
 
+/// Success.
 pub const ACORN_OK: c_int = 0;
+/// Success, and the key (or the cursor's next item) is not there.
 pub const ACORN_NOT_FOUND: c_int = 1;
+/// A required pointer argument was null.
 pub const ACORN_ERR_NULL: c_int = -1;
+/// A key or path is not valid UTF-8.
 pub const ACORN_ERR_UTF8: c_int = -2;
+/// The caller's buffer is too small; the needed length was written to the length output.
 pub const ACORN_ERR_BUFFER_TOO_SMALL: c_int = -3;
+/// A handle is not a live handle of the expected kind (freed, or another kind).
 pub const ACORN_ERR_INVALID_HANDLE: c_int = -4;
+/// The key is empty ([`crate::Error::InvalidKey`]).
 pub const ACORN_ERR_INVALID_KEY: c_int = -5;
+/// A key, value or batch is over its limit ([`crate::Error::TooLarge`]).
 pub const ACORN_ERR_TOO_LARGE: c_int = -6;
+/// The operating system failed a read, write or fsync ([`crate::Error::Io`]).
 pub const ACORN_ERR_IO: c_int = -7;
+/// A data file is damaged, missing or in another format ([`crate::Error::Corrupt`]).
 pub const ACORN_ERR_CORRUPT: c_int = -8;
+/// Another tree has the directory open ([`crate::Error::Locked`]).
 pub const ACORN_ERR_LOCKED: c_int = -9;
+/// A transaction ran out of retries ([`crate::Error::Conflict`]).
 pub const ACORN_ERR_CONFLICT: c_int = -10;
+/// The library panicked; the panic was caught at the boundary (a bug: please report it).
 pub const ACORN_ERR_PANIC: c_int = -11;
+/// Any other error; `acorn_last_error()` says what.
 pub const ACORN_ERR_OTHER: c_int = -12;
 
 const TREE_TAG: u64 = 0x6163_6f72_6e54_5245; // "acornTRE"

@@ -16,10 +16,12 @@ use std::sync::Arc;
 /// A node split off on overflow, with the smallest key it may hold.
 type Split<T> = (Arc<[u8]>, Node<T>);
 
-/// Maximum entries per leaf and children per internal node.
+/// Maximum entries per leaf.
 const MAX: usize = 64;
-/// Below this a node is merged with or refilled from a sibling.
-const MIN: usize = MAX / 4;
+/// Maximum children per internal node: wide, so the tree is shallow (two levels above the
+/// leaves hold 4M items) and a write descends through fewer nodes. A node below a quarter
+/// of its maximum is merged with or refilled from a sibling.
+const MAX_INNER: usize = 256;
 
 /// An entry ordered by its key bytes.
 pub(crate) trait Keyed: Clone {
@@ -48,9 +50,9 @@ fn abbreviate(key: &[u8], skip: usize) -> u64 {
 
 /// Makes room for one more element: grows by half (never past a full node plus the one
 /// extra a split needs) instead of doubling, so nodes do not carry twice their capacity.
-fn grow<T>(v: &mut Vec<T>) {
+fn grow<T>(v: &mut Vec<T>, max: usize) {
     if v.len() == v.capacity() {
-        let target = (v.len() + v.len() / 2).clamp(4, MAX + 1).max(v.len() + 1);
+        let target = (v.len() + v.len() / 2).clamp(4, max + 1).max(v.len() + 1);
         v.reserve_exact(target - v.len());
     }
 }
@@ -87,68 +89,50 @@ impl Abbrevs {
             Ordering::Equal => {}
         }
         let abbr = abbreviate(key, p.len());
-        let mut lo = self.abbrs.partition_point(|a| *a < abbr);
-        let mut hi = lo + self.abbrs[lo..].partition_point(|a| *a == abbr);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match key_at(mid).cmp(key) {
-                Ordering::Less => lo = mid + 1,
-                Ordering::Greater => hi = mid,
-                Ordering::Equal => return Ok(mid),
+        let mut i = self.abbrs.partition_point(|a| *a < abbr);
+        // Equal abbreviations are rare (keys alike for 8 bytes past the prefix): walk them.
+        while self.abbrs.get(i) == Some(&abbr) {
+            match key_at(i).cmp(key) {
+                Ordering::Less => i += 1,
+                Ordering::Greater => return Err(i),
+                Ordering::Equal => return Ok(i),
             }
         }
-        Err(lo)
+        Err(i)
     }
 
     /// Records an insertion at `i`; the caller refreshes when `i` was an edge.
     fn insert(&mut self, i: usize, key: &[u8]) {
-        grow(&mut self.abbrs);
+        grow(&mut self.abbrs, MAX_INNER);
         self.abbrs.insert(i, abbreviate(key, self.prefix.len()));
     }
 }
 
-/// A leaf: entries in key order with their abbreviations.
+/// A leaf: entries in key order. Leaves keep no abbreviations: point reads go through the
+/// hash index beside this tree ([`crate::points`]), so a leaf search (writes, the start of
+/// a scan) compares keys in the records directly, and the 8 bytes per item pay for the
+/// hash index instead.
 #[derive(Clone, Debug)]
 struct Leaf<T> {
-    keys: Abbrevs,
     items: Vec<T>,
 }
 
 impl<T: Keyed> Leaf<T> {
     fn from_items(items: Vec<T>) -> Self {
-        let mut leaf = Leaf {
-            keys: Abbrevs::default(),
-            items,
-        };
-        leaf.refresh(true);
-        leaf
-    }
-
-    fn refresh(&mut self, all: bool) {
-        self.keys.refresh(self.items.iter().map(Keyed::key), all);
+        Leaf { items }
     }
 
     fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.keys.search(key, |i| self.items[i].key())
+        self.items.binary_search_by(|e| e.key().cmp(key))
     }
 
     fn insert_at(&mut self, i: usize, item: T) {
-        let edge = i == 0 || i == self.items.len();
-        self.keys.insert(i, item.key());
-        grow(&mut self.items);
+        grow(&mut self.items, MAX);
         self.items.insert(i, item);
-        if edge {
-            self.refresh(false);
-        }
     }
 
     fn remove_at(&mut self, i: usize) -> T {
-        let item = self.items.remove(i);
-        self.keys.abbrs.remove(i);
-        if i == 0 || i == self.items.len() {
-            self.refresh(false);
-        }
-        item
+        self.items.remove(i)
     }
 }
 
@@ -225,6 +209,13 @@ enum Node<T> {
 }
 
 impl<T: Keyed> Node<T> {
+    fn max(&self) -> usize {
+        match self {
+            Node::Leaf(_) => MAX,
+            Node::Internal { .. } => MAX_INNER,
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Node::Leaf(leaf) => leaf.items.len(),
@@ -235,10 +226,7 @@ impl<T: Keyed> Node<T> {
     /// Appends `other` (the right sibling) to `self`; `sep` separates them.
     fn absorb(&mut self, sep: Arc<[u8]>, other: Node<T>) {
         match (self, other) {
-            (Node::Leaf(a), Node::Leaf(b)) => {
-                a.items.extend(b.items);
-                a.refresh(true);
-            }
+            (Node::Leaf(a), Node::Leaf(b)) => a.items.extend(b.items),
             (
                 Node::Internal { seps, children },
                 Node::Internal {
@@ -260,9 +248,7 @@ impl<T: Keyed> Node<T> {
         match self {
             Node::Leaf(leaf) => {
                 let right = Leaf::from_items(leaf.items.split_off(at));
-                leaf.refresh(true);
                 leaf.items.shrink_to_fit();
-                leaf.keys.abbrs.shrink_to_fit();
                 let sep: Arc<[u8]> = Arc::from(right.items[0].key());
                 (sep, Node::Leaf(right))
             }
@@ -286,7 +272,6 @@ impl<T: Keyed> Node<T> {
         match self {
             Node::Leaf(leaf) => {
                 match leaf.search(item.key()) {
-                    // Same key, so the abbreviation and prefix stay valid.
                     Ok(i) => (Some(std::mem::replace(&mut leaf.items[i], item)), None),
                     Err(i) => {
                         leaf.insert_at(i, item);
@@ -307,7 +292,7 @@ impl<T: Keyed> Node<T> {
                 if let Some((sep, right)) = split {
                     seps.insert(ci, sep);
                     children.insert(ci + 1, Arc::new(right));
-                    if children.len() > MAX {
+                    if children.len() > MAX_INNER {
                         let at = children.len() / 2;
                         return (old, Some(self.split_at(at)));
                     }
@@ -317,20 +302,21 @@ impl<T: Keyed> Node<T> {
         }
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<T> {
+    /// Removes the entry under `key` that `pick` finds in its leaf.
+    fn remove(&mut self, key: &[u8], pick: &impl Fn(&[T]) -> Option<usize>) -> Option<T> {
         match self {
-            Node::Leaf(leaf) => leaf.search(key).ok().map(|i| leaf.remove_at(i)),
+            Node::Leaf(leaf) => pick(&leaf.items).map(|i| leaf.remove_at(i)),
             Node::Internal { seps, children } => {
                 let ci = seps.child_index(key);
-                let removed = Arc::make_mut(&mut children[ci]).remove(key)?;
-                if children[ci].len() < MIN && children.len() > 1 {
+                let removed = Arc::make_mut(&mut children[ci]).remove(key, pick)?;
+                if children[ci].len() < children[ci].max() / 4 && children.len() > 1 {
                     // Rebalance with a neighbour: merge, and split again if too big.
                     let left = if ci + 1 < children.len() { ci } else { ci - 1 };
                     let sep = seps.remove(left);
                     let right = Arc::unwrap_or_clone(children.remove(left + 1));
                     let merged = Arc::make_mut(&mut children[left]);
                     merged.absorb(sep, right);
-                    if merged.len() > MAX {
+                    if merged.len() > merged.max() {
                         let at = merged.len() / 2;
                         let (sep, right) = merged.split_at(at);
                         seps.insert(left, sep);
@@ -395,10 +381,47 @@ impl<T: Keyed> Index<T> {
         old
     }
 
+    /// Replaces the entry under `key` that `is_old` picks out (the caller knows which one
+    /// it is, e.g. by address), without comparing keys inside the leaf. Returns the
+    /// replaced entry, or gives `item` back when there is no such entry (the caller knows
+    /// there is one, so a miss, which would have copied shared nodes on the way down for
+    /// nothing, does not happen).
+    pub(crate) fn replace(&mut self, is_old: impl Fn(&T) -> bool, item: T) -> Result<T, T> {
+        let key = item.key();
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    return match leaf.items.iter().position(&is_old) {
+                        Some(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
+                        None => Err(item),
+                    };
+                }
+                Node::Internal { seps, children } => {
+                    node = Arc::make_mut(&mut children[seps.child_index(key)]);
+                }
+            }
+        }
+    }
+
+    /// Removes the entry under `key` by comparing keys (the tree's write path removes
+    /// through `remove_known`; salvage recovery and the model tests use this).
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
         // Look first so a miss copies no node shared with a snapshot.
         self.get(key)?;
-        let removed = Arc::make_mut(&mut self.root).remove(key);
+        self.remove_picked(key, |items| {
+            items.binary_search_by(|e| e.key().cmp(key)).ok()
+        })
+    }
+
+    /// Removes the entry under `key` that `is_old` picks out (the caller knows it is
+    /// there, e.g. by address), without comparing keys inside the leaf.
+    pub(crate) fn remove_known(&mut self, key: &[u8], is_old: impl Fn(&T) -> bool) -> Option<T> {
+        self.remove_picked(key, |items| items.iter().position(&is_old))
+    }
+
+    fn remove_picked(&mut self, key: &[u8], pick: impl Fn(&[T]) -> Option<usize>) -> Option<T> {
+        let removed = Arc::make_mut(&mut self.root).remove(key, &pick);
         if removed.is_some() {
             self.len -= 1;
         }
@@ -541,9 +564,6 @@ mod tests {
         match node {
             Node::Leaf(leaf) => {
                 let items = &leaf.items;
-                let fresh = Leaf::from_items(items.clone());
-                assert_eq!(leaf.keys.prefix, fresh.keys.prefix, "stale leaf prefix");
-                assert_eq!(leaf.keys.abbrs, fresh.keys.abbrs, "stale abbreviations");
                 assert!(items.len() <= MAX);
                 for w in items.windows(2) {
                     assert!(w[0].key() < w[1].key(), "leaf not sorted");
@@ -570,7 +590,7 @@ mod tests {
                 );
                 let seps = &seps.seps;
                 assert_eq!(seps.len() + 1, children.len());
-                assert!(children.len() <= MAX);
+                assert!(children.len() <= MAX_INNER);
                 assert!(root || children.len() >= 2);
                 let mut depth = None;
                 for (i, c) in children.iter().enumerate() {
@@ -621,6 +641,40 @@ mod tests {
                 prop_assert_eq!(collect(&snap, Bound::Unbounded), expect);
             }
         }
+    }
+
+    #[test]
+    fn wide_internal_nodes_split_and_merge() {
+        // Enough keys for internal nodes to overflow (40k / 64 per leaf > 256 children),
+        // inserted and removed in scrambled order, checked against a BTreeMap throughout.
+        let mut idx = Index::<E>::default();
+        let mut model = BTreeMap::new();
+        let n = 40_000u32;
+        let scrambled = |i: u32| ((u64::from(i) * 7_919 % u64::from(n)) as u32, i);
+        for i in 0..n {
+            let (k, v) = scrambled(i);
+            let key = format!("k{k:06}").into_bytes();
+            assert_eq!(
+                idx.insert(E(key.clone(), v)).map(|e| e.1),
+                model.insert(key, v)
+            );
+        }
+        check_invariants(&idx.root, None, None, true);
+        assert!(
+            matches!(&*idx.root, Node::Internal { children, .. } if children.iter().all(|c| matches!(&**c, Node::Internal { .. })))
+        );
+        let snapshot = idx.clone();
+        for i in 0..n * 3 / 4 {
+            let key = format!("k{:06}", scrambled(i).0).into_bytes();
+            assert_eq!(idx.remove(&key).map(|e| e.1), model.remove(&key));
+            if i % 10_000 == 0 {
+                check_invariants(&idx.root, None, None, true);
+            }
+        }
+        check_invariants(&idx.root, None, None, true);
+        let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(collect(&idx, Bound::Unbounded), all);
+        assert_eq!(collect(&snapshot, Bound::Unbounded).len(), n as usize);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Key-ordered iteration over a snapshot. Creating an iterator clones one `Arc` under a
-//! read lock; the scan itself holds no lock, so writers never wait for it, and writes
-//! made after creation are not seen.
+//! Key-ordered iteration over a snapshot. Creating an iterator clones one `Arc` under the
+//! state lock; the scan itself holds no lock, so writers never wait for it, and writes
+//! made after creation are not seen. Each item is a [`Nut`] sharing the stored record.
 
 use std::ops::{Bound, RangeBounds};
 
@@ -131,7 +131,7 @@ impl Iter {
 
 impl Tree {
     fn scan_iter(&self, span: Span) -> Iter {
-        self.count(Op::Iter, 1);
+        self.tally(Op::Iter, 1);
         Iter {
             scan: Scan::new(self, span),
         }

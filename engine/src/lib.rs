@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![deny(missing_docs)]
 
 mod batch;
 mod clock;
@@ -37,6 +38,7 @@ mod iter;
 mod limits;
 pub mod monitor;
 mod nut;
+mod points;
 mod query;
 mod record;
 mod stats;
@@ -51,7 +53,7 @@ pub use error::{Error, Result};
 pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 pub use iter::Iter;
 pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN, MAX_VERSION};
-pub use nut::{Nut, NutRef};
+pub use nut::{Key, Nut, NutRef, Value};
 pub use query::Query;
 pub use stats::{OpCounts, Stats};
 #[doc(hidden)]

@@ -2,12 +2,18 @@
 //!
 //! Layout, little endian, times in nanoseconds since the Unix epoch:
 //! `[version u64][timestamp u64][key_len u16][flags u8]([expires u64] if flags & TTL)[key][value]`.
-//! One allocation per item and a 19-byte header (27 with a TTL) keep the per-item overhead
-//! near 60 bytes, and cloning a record (when a snapshot forces a node copy) is one
-//! reference-count increment.
+//! The bytes live in one `triomphe::ThinArc` allocation (reference count and length, then the
+//! bytes above), reached through an 8-byte pointer: one allocation per item, 35 bytes of
+//! overhead (43 with a TTL), and cloning a record — for a snapshot's node copy, for the point
+//! index, or for every [`crate::Nut`] handed out — is one reference-count increment.
 
-use std::cell::RefCell;
-use std::sync::Arc;
+#![allow(unsafe_code)]
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::mem::ManuallyDrop;
+
+use triomphe::ThinArc;
 
 use crate::index::Keyed;
 use crate::limits::{MAX_KEY_LEN, MAX_VALUE_LEN};
@@ -17,8 +23,18 @@ use crate::{Error, Result};
 pub(crate) const HEADER: usize = 19;
 const TTL_FLAG: u8 = 1;
 
-#[derive(Clone, Debug)]
-pub(crate) struct Record(Arc<[u8]>);
+#[derive(Clone)]
+pub(crate) struct Record(ThinArc<(), u8>);
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("version", &self.version())
+            .field("value_len", &self.value().len())
+            .finish()
+    }
+}
 
 /// The changes of one commit; a single stash or toss keeps its one change inline, so the
 /// write path allocates nothing but the stored record.
@@ -31,14 +47,40 @@ pub(crate) enum Change {
     Delete(Box<[u8]>),
 }
 
+impl Change {
+    pub(crate) fn key(&self) -> &[u8] {
+        match self {
+            Change::Put(rec) => rec.key(),
+            Change::Delete(key) => key,
+        }
+    }
+}
+
 thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Taken out while a record is assembled and put back after, so a re-entrant call or
+    /// one from a thread-local destructor after this one was torn down (a per-thread
+    /// buffer flushed into the tree as its thread ends) just starts a fresh buffer.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(w)
+}
+
+/// A record borrowed from a raw pointer (see [`Record::into_raw`]) without touching its
+/// reference count; valid only as long as whoever owns that pointer keeps it alive.
+pub(crate) struct Borrowed<'a> {
+    rec: ManuallyDrop<Record>,
+    _owner: std::marker::PhantomData<&'a ()>,
+}
+
+impl std::ops::Deref for Borrowed<'_> {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        &self.rec
+    }
 }
 
 impl Record {
@@ -51,33 +93,32 @@ impl Record {
         timestamp: u64,
         expires: u64,
     ) -> Self {
-        SCRATCH.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            buf.clear();
-            buf.reserve(HEADER + 8 + key.len() + value.len());
-            buf.extend_from_slice(&version.to_le_bytes());
-            buf.extend_from_slice(&timestamp.to_le_bytes());
-            // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
-            buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            if expires == 0 {
-                buf.push(0);
-            } else {
-                buf.push(TTL_FLAG);
-                buf.extend_from_slice(&expires.to_le_bytes());
-            }
-            buf.extend_from_slice(key);
-            buf.extend_from_slice(value);
-            let rec = Record(Arc::from(&buf[..]));
-            if buf.capacity() > 1 << 20 {
-                *buf = Vec::new();
-            }
-            rec
-        })
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        buf.clear();
+        buf.reserve(HEADER + 8 + key.len() + value.len());
+        buf.extend_from_slice(&version.to_le_bytes());
+        buf.extend_from_slice(&timestamp.to_le_bytes());
+        // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
+        buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        if expires == 0 {
+            buf.push(0);
+        } else {
+            buf.push(TTL_FLAG);
+            buf.extend_from_slice(&expires.to_le_bytes());
+        }
+        buf.extend_from_slice(key);
+        buf.extend_from_slice(value);
+        let rec = Record(ThinArc::from_header_and_slice((), &buf));
+        if buf.capacity() <= 1 << 20 {
+            let _ = SCRATCH.try_with(|s| s.set(buf));
+        }
+        rec
     }
 
     /// The stored bytes, as written to the log and snapshots.
+    #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.slice
     }
 
     /// Wraps stored bytes; `None` when they cannot hold a header and the key it declares.
@@ -91,31 +132,75 @@ impl Record {
             HEADER
         };
         let klen = usize::from(u16::from_le_bytes([b[16], b[17]]));
-        (head + klen <= b.len()).then(|| Record(Arc::from(b)))
+        (head + klen <= b.len()).then(|| Record(ThinArc::from_header_and_slice((), b)))
     }
 
+    /// Gives up this reference as a thin pointer (for the point index's atomic slots).
+    pub(crate) fn into_raw(self) -> *const c_void {
+        ThinArc::into_raw(self.0)
+    }
+
+    /// Takes back a reference given up by [`Record::into_raw`].
+    ///
+    /// # Safety
+    /// `ptr` came from `into_raw` and that reference is handed back only once.
+    pub(crate) unsafe fn from_raw(ptr: *const c_void) -> Record {
+        // SAFETY: the caller's contract is `ThinArc::from_raw`'s.
+        Record(unsafe { ThinArc::from_raw(ptr) })
+    }
+
+    /// Borrows the record behind a pointer from [`Record::into_raw`] without taking a
+    /// reference.
+    ///
+    /// # Safety
+    /// The reference behind `ptr` stays alive for `'a` (the point index guarantees it for
+    /// as long as an epoch guard is held).
+    pub(crate) unsafe fn borrow_raw<'a>(ptr: *const c_void) -> Borrowed<'a> {
+        Borrowed {
+            // SAFETY: wrapped in ManuallyDrop, so the count this pointer stands for is never
+            // released here; the caller keeps the allocation alive.
+            rec: ManuallyDrop::new(Record(unsafe { ThinArc::from_raw(ptr) })),
+            _owner: std::marker::PhantomData,
+        }
+    }
+
+    /// Whether `self` is the record at address `ptr`.
+    pub(crate) fn is_at(&self, ptr: *const c_void) -> bool {
+        self.0.as_ptr() == ptr
+    }
+
+    /// The thin pointer, without giving up the reference.
+    pub(crate) fn as_ptr(&self) -> *const c_void {
+        self.0.as_ptr()
+    }
+
+    #[inline]
     pub(crate) fn version(&self) -> u64 {
-        u64_at(&self.0, 0)
+        u64_at(self.bytes(), 0)
     }
 
+    #[inline]
     pub(crate) fn timestamp(&self) -> u64 {
-        u64_at(&self.0, 8)
+        u64_at(self.bytes(), 8)
     }
 
+    #[inline]
     fn has_ttl(&self) -> bool {
-        self.0[18] & TTL_FLAG != 0
+        self.bytes()[18] & TTL_FLAG != 0
     }
 
     /// Expiry in nanoseconds since the epoch; 0 when the record never expires.
+    #[inline]
     pub(crate) fn expires(&self) -> u64 {
         if self.has_ttl() {
-            u64_at(&self.0, HEADER)
+            u64_at(self.bytes(), HEADER)
         } else {
             0
         }
     }
 
     /// Where the key starts.
+    #[inline]
     fn key_start(&self) -> usize {
         if self.has_ttl() {
             HEADER + 8
@@ -124,14 +209,24 @@ impl Record {
         }
     }
 
+    #[inline]
     fn key_len(&self) -> usize {
-        usize::from(u16::from_le_bytes([self.0[16], self.0[17]]))
+        let b = self.bytes();
+        usize::from(u16::from_le_bytes([b[16], b[17]]))
     }
 
+    /// The bytes from the key's start to the end (key, then value).
+    #[inline]
+    pub(crate) fn key_onwards(&self) -> &[u8] {
+        &self.bytes()[self.key_start()..]
+    }
+
+    #[inline]
     pub(crate) fn value(&self) -> &[u8] {
-        &self.0[self.key_start() + self.key_len()..]
+        &self.bytes()[self.key_start() + self.key_len()..]
     }
 
+    #[inline]
     pub(crate) fn is_expired(&self, now: u64) -> bool {
         let e = self.expires();
         e != 0 && e <= now
@@ -139,25 +234,33 @@ impl Record {
 
     /// Key and value bytes, as counted in `Stats::live_bytes`.
     pub(crate) fn payload_len(&self) -> usize {
-        self.0.len() - self.key_start()
+        self.bytes().len() - self.key_start()
     }
 
     /// Sets version and timestamp at commit time. Records are unshared until committed,
     /// so this writes in place; a shared one is rebuilt.
     pub(crate) fn stamp(&mut self, version: u64, timestamp: u64) {
-        if let Some(bytes) = Arc::get_mut(&mut self.0) {
-            bytes[0..8].copy_from_slice(&version.to_le_bytes());
-            bytes[8..16].copy_from_slice(&timestamp.to_le_bytes());
-        } else {
+        let done = self
+            .0
+            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(inner) => {
+                    inner.slice_mut()[0..8].copy_from_slice(&version.to_le_bytes());
+                    inner.slice_mut()[8..16].copy_from_slice(&timestamp.to_le_bytes());
+                    true
+                }
+                None => false,
+            });
+        if !done {
             *self = Record::new(self.key(), self.value(), version, timestamp, self.expires());
         }
     }
 }
 
 impl Keyed for Record {
+    #[inline]
     fn key(&self) -> &[u8] {
         let start = self.key_start();
-        &self.0[start..start + self.key_len()]
+        &self.bytes()[start..start + self.key_len()]
     }
 }
 

@@ -70,7 +70,9 @@ impl Counters {
 pub struct OpCounts {
     /// Single stashes plus items stashed through batches and transactions.
     pub stashes: u64,
+    /// Point reads (`crack`, `crack_with`, `contains`), hits and misses.
     pub cracks: u64,
+    /// Single tosses plus items tossed through batches and transactions.
     pub tosses: u64,
     /// Committed batches.
     pub batches: u64,
@@ -78,8 +80,11 @@ pub struct OpCounts {
     pub transactions: u64,
     /// Transaction attempts that conflicted and were run again.
     pub transaction_retries: u64,
+    /// Queries run (`collect`, `count`, `first`, `any`, `for_each`).
     pub queries: u64,
+    /// Iterators created (`iter`, `prefix`, `range`, `iter_from`).
     pub iterators: u64,
+    /// Expired nuts removed by `purge_expired`.
     pub expired_purged: u64,
 }
 
@@ -92,6 +97,7 @@ pub struct Stats {
     pub live_bytes: u64,
     /// The latest committed version.
     pub version: u64,
+    /// Operation counters since the tree was opened.
     pub ops: OpCounts,
     /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
     pub torn_bytes_dropped: u64,

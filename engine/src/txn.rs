@@ -1,5 +1,5 @@
 //! Optimistic transactions: reads record the version they saw, writes are buffered, and
-//! commit validates the reads under the write lock. Serializable for the keys touched.
+//! commit validates the reads under the state lock. Serializable for the keys touched.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,10 +40,13 @@ impl<'t> Txn<'t> {
         self.observe(key.as_ref())
     }
 
+    /// Buffers a stash; it becomes visible to others only when the transaction commits.
+    /// Errors at once for an invalid key or an oversized value.
     pub fn stash(&mut self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<()> {
         self.put(key.as_ref(), value.as_ref(), None)
     }
 
+    /// Buffers a stash that becomes invisible `ttl` after it is buffered.
     pub fn stash_with_ttl(
         &mut self,
         key: impl AsRef<str>,
@@ -110,11 +113,11 @@ impl Tree {
             });
             match result {
                 Ok(_) => {
-                    self.count(Op::Txn, 1);
+                    self.tally(Op::Txn, 1);
                     return Ok(out);
                 }
                 Err(Error::Conflict) => {
-                    self.count(Op::TxnRetry, 1);
+                    self.tally(Op::TxnRetry, 1);
                     backoff(attempt);
                 }
                 Err(e) => return Err(e),

@@ -81,7 +81,7 @@ fn verify(dir: &Path, acked: &BTreeSet<(u32, usize, u64)>) -> usize {
             parts[1][1..].parse().unwrap(),
             parts[2].parse().unwrap(),
         );
-        batches.entry(id).or_default().push(nut.value);
+        batches.entry(id).or_default().push(nut.value.to_vec());
     }
     for (id, values) in &batches {
         assert_eq!(

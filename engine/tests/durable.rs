@@ -47,7 +47,10 @@ fn everything_survives_reopen_and_versions_keep_increasing() {
         .clock(clock.clone())
         .open()
         .unwrap();
-    let got: Vec<(String, Vec<u8>)> = tree.iter().map(|n| (n.key, n.value)).collect();
+    let got: Vec<(String, Vec<u8>)> = tree
+        .iter()
+        .map(|n| (n.key.into(), n.value.into()))
+        .collect();
     let expect: Vec<(String, Vec<u8>)> = [("b", "22"), ("c", "3"), ("d", "4"), ("ttl-long", "t")]
         .iter()
         .map(|(k, v)| ((*k).to_string(), v.as_bytes().to_vec()))
@@ -162,7 +165,7 @@ fn a_torn_tail_of_zeros_is_cut_too() {
     fs::write(&seg, &data).unwrap();
     let tree = Tree::open(dir.path()).unwrap();
     assert_eq!(
-        tree.iter().map(|n| n.key).collect::<Vec<_>>(),
+        tree.iter().map(|n| n.key).collect::<Vec<String>>(),
         expected_after(4)
     );
 }
@@ -219,7 +222,7 @@ fn salvage_keeps_what_precedes_the_damage_when_asked() {
         .open()
         .unwrap();
     assert_eq!(
-        tree.iter().map(|n| n.key).collect::<Vec<_>>(),
+        tree.iter().map(|n| n.key).collect::<Vec<String>>(),
         expected_after(3)
     );
     assert_eq!(tree.stats().salvaged_bytes_dropped, ends[6] - ends[3]);

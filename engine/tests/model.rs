@@ -102,7 +102,10 @@ fn check(tree: &Tree, model: &Model) {
         .into_iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let got: Vec<(String, Vec<u8>)> = tree.iter().map(|n| (n.key, n.value)).collect();
+    let got: Vec<(String, Vec<u8>)> = tree
+        .iter()
+        .map(|n| (n.key.into(), n.value.into()))
+        .collect();
     assert_eq!(got, expect);
     assert_eq!(tree.len(), expect.len());
     assert_eq!(tree.is_empty(), expect.is_empty());
@@ -141,7 +144,7 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
             Op::Crack(k) => {
                 let got = tree.crack(key(k)).unwrap();
                 let visible = m.visible().get(&key(k)).map(|v| (*v).clone());
-                assert_eq!(got.as_ref().map(|n| n.value.clone()), visible);
+                assert_eq!(got.as_ref().map(|n| n.value.to_vec()), visible);
                 if let Some(n) = got {
                     assert_eq!(n.version, m.items[&key(k)].1);
                     assert_eq!(n.key, key(k));

@@ -61,6 +61,18 @@ pub enum Command {
     /// List the registered backends (with the measures each supports) and the workloads in
     /// workloads/.
     List,
+    /// Print the operations the first thread of the first repeat would run, one per line:
+    /// `<op> <key>` (scans and batches add the length).
+    Sample {
+        /// A workload TOML file or a YCSB property file.
+        file: PathBuf,
+        /// How many operations to print.
+        #[arg(long, default_value_t = 1000)]
+        ops: u64,
+        /// Seed instead of the workload's own.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Internal: one variant's counted run, started under callgrind by
     /// `lab run --measure instructions`.
     #[command(name = "__count", hide = true)]
@@ -103,7 +115,7 @@ pub struct CountArgs {
 /// `lab run`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Workload TOML files.
+    /// Workload files: TOML, or YCSB property files (e.g. workloads/ycsb/workloada).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Only these variants (comma separated), instead of the file's list.

@@ -20,6 +20,15 @@ fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
 }
 
+/// Loads a workload file (TOML or YCSB properties) and prints its warnings.
+fn load_plan(path: &Path) -> Result<Plan, LabError> {
+    let plan = Plan::load(path)?;
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    Ok(plan)
+}
+
 /// Sets a handler so the first Ctrl-C finishes the current phase and the second quits.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -121,7 +130,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let plans = args
         .files
         .iter()
-        .map(|f| Plan::load(f))
+        .map(|f| load_plan(f))
         .collect::<Result<Vec<_>, _>>()?;
     check_measures(args, &plans, baseline.as_ref())?;
     let stop = interrupt_flag();
@@ -140,6 +149,14 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         let results = measure_plan(plan, measure, &opts, &stop, &bars)?;
         bars.finish();
         print!("{}", acorn_reports::table::render(&results));
+        let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
+        if dropped > 0 {
+            println!(
+                "WARNING: open loop: {dropped} operations fell due but were never run (the \
+                 backlog outlasted the phase: the store cannot keep up with `rate`); see \
+                 runs[].dropped"
+            );
+        }
         println!("results: {}", out.write_results(&results)?.display());
         let beside = other_view(&out.other_view(measure), &results);
         let report = out.write_report_beside(&results, baseline.as_ref(), beside.as_ref())?;
@@ -160,7 +177,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
 
 /// `lab __count`: one variant's counted run, inside callgrind; prints its report as JSON.
 pub fn count(args: &CountArgs) -> Result<Exit, LabError> {
-    let plan = Plan::load(&args.file)?;
+    let plan = load_plan(&args.file)?;
     let opts = RunOptions {
         quick: args.quick,
         ops: Some(args.ops),
@@ -179,9 +196,11 @@ pub fn count(args: &CountArgs) -> Result<Exit, LabError> {
     Ok(Exit::Success)
 }
 
-/// `lab compare`: exit 1 on a significant regression. Instruction counts and wall-clock
-/// times are never compared with each other.
+/// `lab compare`: exit 1 on a significant regression; bad input when the files are not
+/// comparable (different measures, workloads or measured settings) or nothing could be
+/// judged. Instruction counts and wall-clock times are never compared with each other.
 pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit, LabError> {
+    use acorn_reports::compare as cmp;
     let (b, n) = (load_results(base)?, load_results(new)?);
     if b.measure != n.measure {
         return Err(LabError::BadInput(format!(
@@ -194,34 +213,29 @@ pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit,
         )));
     }
     let threshold = match (threshold, b.measure) {
-        (Some(t), _) => acorn_reports::compare::parse_threshold(t)
-            .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?,
+        (Some(t), _) => {
+            cmp::parse_threshold(t).map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?
+        }
         (None, Measure::WallClock) => 0.05,
         (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
     };
-    let no_overlap =
-        || LabError::BadInput("the two files share no variant and thread count to compare".into());
-    let (text, regressed) = match b.measure {
-        Measure::WallClock => {
-            let changes = acorn_reports::compare::compare(&b, &n, threshold);
-            if changes.is_empty() {
-                return Err(no_overlap());
-            }
-            let text = acorn_reports::compare::render(&changes, threshold);
-            (text, acorn_reports::compare::regressed(&changes))
-        }
-        Measure::Instructions => {
-            let cmp = instructions::compare(&b, &n, threshold);
-            if cmp.changes.is_empty() {
-                return Err(no_overlap());
-            }
-            (
-                instructions::render_compare(&cmp, threshold),
-                cmp.regressed(),
-            )
-        }
+    let m = cmp::mismatches(&b, &n);
+    if !m.refuse.is_empty() {
+        return Err(LabError::BadInput(format!(
+            "{} and {} are not comparable:\n  {}",
+            base.display(),
+            new.display(),
+            m.refuse.join("\n  ")
+        )));
+    }
+    for w in &m.warn {
+        println!("WARNING: {w}");
+        eprintln!("WARNING: {w}");
+    }
+    let regressed = match b.measure {
+        Measure::WallClock => compare_times(&b, &n, threshold)?,
+        Measure::Instructions => compare_counts(&b, &n, threshold)?,
     };
-    print!("{text}");
     Ok(if regressed {
         Exit::Failed
     } else {
@@ -229,8 +243,53 @@ pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit,
     })
 }
 
+fn no_overlap() -> LabError {
+    LabError::BadInput("the two files share no variant and thread count to compare".into())
+}
+
+/// Wall-clock comparison (noise from the repeats); whether anything regressed.
+fn compare_times(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+    use acorn_reports::compare as cmp;
+    let changes = cmp::compare(b, n, threshold);
+    if changes.is_empty() {
+        return Err(no_overlap());
+    }
+    print!("{}", cmp::render(&changes, threshold));
+    if cmp::nothing_judged(&changes) {
+        return Err(LabError::BadInput(
+            "no change could be judged: each side needs repeats >= 2, or one repeat long \
+             enough to split into parts (see the ? rows)"
+                .into(),
+        ));
+    }
+    Ok(cmp::regressed(&changes))
+}
+
+/// Instruction-count comparison (no noise model); whether anything regressed.
+fn compare_counts(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+    let c = instructions::compare(b, n, threshold);
+    if c.changes.is_empty() {
+        return Err(no_overlap());
+    }
+    print!("{}", instructions::render_compare(&c, threshold));
+    Ok(c.regressed())
+}
+
 /// `lab merge`: several load generators' results as one file.
 pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
+    for (i, f) in files.iter().enumerate() {
+        let same = |g: &PathBuf| match (f.canonicalize(), g.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => f == g,
+        };
+        if let Some(g) = files[..i].iter().find(|g| same(g)) {
+            return Err(LabError::BadInput(format!(
+                "{} is given twice ({}): each generator's results merge once",
+                f.display(),
+                g.display()
+            )));
+        }
+    }
     let parts = files
         .iter()
         .map(|f| load_results(f))
@@ -281,7 +340,7 @@ pub fn report(
 pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     let mut bad = false;
     for f in files {
-        match Plan::load(f) {
+        match load_plan(f) {
             Ok(p) => println!(
                 "{}: ok ({}, {} variants, {} records)",
                 f.display(),
@@ -296,6 +355,20 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
         }
     }
     Ok(if bad { Exit::BadInput } else { Exit::Success })
+}
+
+/// `lab sample`: the first stream of a workload, one operation per line, on stdout.
+pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError> {
+    let plan = load_plan(file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match crate::workload::sample::write(&plan, ops, seed, &mut out) {
+        // `lab sample ... | head` closes the pipe early: not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(LabError::output(Path::new("<stdout>"), e))
+        }
+        _ => Ok(Exit::Success),
+    }
 }
 
 /// `lab list`: the backends, and the workloads in `workloads/`.

@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         Command::Merge { files, output } => commands::merge(files, output),
         Command::Validate { files } => commands::validate(files),
         Command::List => commands::list(),
+        Command::Sample { file, ops, seed } => commands::sample(file, *ops, *seed),
         Command::Count(args) => commands::count(args),
     };
     match outcome {

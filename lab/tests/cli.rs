@@ -197,7 +197,10 @@ fn an_unwritable_output_exits_4() {
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    std::fs::copy(dir.path().join("results.json"), &results).unwrap();
+    // A second generator's file (same run, another host), so only the output can fail.
+    let mut other = Results::load(&dir.path().join("results.json")).unwrap();
+    other.machine.hostname.push_str("-2");
+    std::fs::write(&results, other.to_json()).unwrap();
     let o = lab(&[
         "merge",
         results.to_str().unwrap(),
@@ -344,7 +347,8 @@ fn compare_gates_on_regressions_and_merge_combines_runs() {
         "lots",
     ]);
     assert_eq!(o.status.code(), Some(2));
-    // Merge: runs add up.
+    // Merge: generators that ran one after the other are refused; two that ran at the
+    // same time add up, one run per repeat.
     let merged = dir.path().join("merged.json");
     let o = lab(&[
         "merge",
@@ -353,14 +357,62 @@ fn compare_gates_on_regressions_and_merge_combines_runs() {
         "-o",
         merged.to_str().unwrap(),
     ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("did not overlap"), "{}", text(&o));
+    let o = lab(&[
+        "merge",
+        ra.to_str().unwrap(),
+        ra.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("given twice"), "{}", text(&o));
+    let slow = workload(
+        dir.path(),
+        "slow.toml",
+        "name = \"w\"\nvariants = [\"noop\"]\n[dataset]\nrecords = 10\n[run]\nduration = \"300ms\"\nwarmup = \"0s\"\nrepeats = 2\n[mix]\nread = 100\n",
+    );
+    let (c, d) = (dir.path().join("c"), dir.path().join("d"));
+    let generators: Vec<_> = [&c, &d]
+        .iter()
+        .map(|out| {
+            Command::new(env!("CARGO_BIN_EXE_lab"))
+                .args(["run", slow.to_str().unwrap(), "--quiet", "--out"])
+                .arg(out)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut g in generators {
+        assert!(g.wait().unwrap().success());
+    }
+    let (rc, rd) = (c.join("results.json"), d.join("results.json"));
+    let o = lab(&[
+        "merge",
+        rc.to_str().unwrap(),
+        rd.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let m = Results::load(&merged).unwrap();
-    assert_eq!(m.runs.len(), 6);
-    let one = Results::load(&ra).unwrap();
+    let (one, two) = (Results::load(&rc).unwrap(), Results::load(&rd).unwrap());
+    assert_eq!((m.runs.len(), m.generators), (2, 2));
     assert_eq!(
         m.summaries[0].per_op["read"].count,
-        2 * one.summaries[0].per_op["read"].count
+        one.summaries[0].per_op["read"].count + two.summaries[0].per_op["read"].count
     );
+    // The merged file compares sanely with another merge of itself and reports.
+    let o = lab(&[
+        "compare",
+        merged.to_str().unwrap(),
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = lab(&["report", merged.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 #[test]

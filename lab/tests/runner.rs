@@ -236,4 +236,111 @@ fn quick_mode_shrinks_the_plan() {
     )
     .unwrap();
     assert_eq!((q.run.repeats, q.run.threads.len()), (1, 2));
+    // The key space follows the records, so a quick run draws from what it loaded.
+    let big = plan("[distribution]\nkind = \"scrambled_zipfian\"");
+    let mut big = big.clone();
+    big.dataset.records = 50_000;
+    big.item_count = 50_000 + 700;
+    let q = acorn_lab::runner::adjust(
+        &big,
+        &RunOptions {
+            quick: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((q.dataset.records, q.item_count), (10_000, 10_700));
+}
+
+/// A store that keeps its keys and the version of each value, so tests can compare states.
+#[derive(Default)]
+struct SetStore(std::sync::Mutex<std::collections::BTreeMap<Vec<u8>, u64>>);
+
+impl Backend for SetStore {
+    fn name(&self) -> &str {
+        "set"
+    }
+    fn describe(&self) -> BackendInfo {
+        BackendInfo {
+            name: "set".into(),
+            store: "test".into(),
+            durability: "none".into(),
+            serialization: "none".into(),
+            cache: "none".into(),
+            stores_data: true,
+            rust_heap: true,
+        }
+    }
+    fn worker(&self) -> Box<dyn Worker + '_> {
+        Box::new(SetWorker(self))
+    }
+}
+
+struct SetWorker<'a>(&'a SetStore);
+
+impl Worker for SetWorker<'_> {
+    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+        self.0
+             .0
+            .lock()
+            .unwrap()
+            .insert(key.to_vec(), doc.timestamp);
+        Ok(())
+    }
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+        Ok(None)
+    }
+    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+        self.insert(key, doc)
+    }
+    fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        Ok(self.0 .0.lock().unwrap().remove(key).is_some())
+    }
+    fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
+        Ok(0)
+    }
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+        for (k, d) in items {
+            self.insert(k, d)?;
+        }
+        Ok(())
+    }
+    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
+        Ok(0)
+    }
+}
+
+#[test]
+fn every_repeat_starts_from_the_loaded_records() {
+    use acorn_lab::runner::restore::{fill, prepare, Leftovers};
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let stop = AtomicBool::new(false);
+    // Inserts, batches, deletes and updates: every kind of change a repeat leaves behind.
+    let mut p = plan("batch_size = 5");
+    p.mix = Mix(vec![
+        (OpKind::Insert, 30),
+        (OpKind::Batch, 10),
+        (OpKind::Delete, 30),
+        (OpKind::Update, 30),
+    ]);
+    p.run.warmup = std::time::Duration::ZERO;
+    let store = SetStore::default();
+    fill(&store, &p).unwrap();
+    let loaded = store.0.lock().unwrap().clone();
+    let left = Leftovers::default();
+    for repeat in 0..3 {
+        assert!(prepare(&store, &p, 2, repeat, &left, &clock, &stop).unwrap());
+        assert_eq!(*store.0.lock().unwrap(), loaded, "repeat {repeat}");
+        let r = run_phase(&store, &p, 2, false, &clock, &stop);
+        assert!(r.inserted.end - r.inserted.start >= 2000 * 30 / 100);
+        assert_ne!(*store.0.lock().unwrap(), loaded);
+        left.set(r.inserted);
+    }
+    // A warmup's inserts are gone before the measured phase starts, and its deletes and
+    // updates touched only loaded records.
+    let mut w = plan("");
+    w.mix = Mix(vec![(OpKind::Insert, 100)]);
+    w.run.warmup = std::time::Duration::from_millis(20);
+    assert!(prepare(&store, &w, 1, 1, &left, &clock, &stop).unwrap());
+    assert_eq!(*store.0.lock().unwrap(), loaded);
 }

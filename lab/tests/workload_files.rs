@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use acorn_lab::workload::{Bound, Mode, OpKind, OpStream, Plan, WorkloadError};
+use std::sync::Arc;
+
+use acorn_lab::workload::{Bound, KeySpace, Mode, Op, OpKind, OpStream, Plan, WorkloadError};
 
 const MINIMAL: &str = "name = \"t\"\n[dataset]\nrecords = 100\n[mix]\nread = 100\n";
 
@@ -115,9 +117,24 @@ fn sizes_durations_rates_and_modes_are_checked() {
             "zipfian",
         ),
         (
-            "[dataset]\nrecords = 100\nkey = { width = 1 }",
+            "[dataset]\nrecords = 100\nkey = { width = 0 }",
             "dataset.key.width",
-            "at least",
+            "between 1",
+        ),
+        (
+            "[dataset]\nrecords = 100\nkey = { order = \"random\" }",
+            "dataset.key.order",
+            "hashed, ordered",
+        ),
+        (
+            "[run]\nscan_length_distribution = \"normal\"",
+            "run.scan_length_distribution",
+            "uniform, fixed, zipfian",
+        ),
+        (
+            "[run]\nscan_length = 10\nmin_scan_length = 20",
+            "run.min_scan_length",
+            "longer than",
         ),
     ];
     for (snippet, key, says) in cases {
@@ -171,25 +188,36 @@ fn the_op_stream_depends_only_on_seed_and_thread() {
     let src = format!("{MINIMAL}[distribution]\nkind = \"zipfian\"\n")
         .replace("read = 100", "read = 50\nupdate = 30\ninsert = 20");
     let plan = Plan::parse(Path::new("s.toml"), &src).unwrap();
-    let a: Vec<_> = OpStream::new(&plan.stream_spec(), 0, 2)
-        .take(1000)
-        .collect();
-    let b: Vec<_> = OpStream::new(&plan.stream_spec(), 0, 2)
-        .take(1000)
-        .collect();
-    let other: Vec<_> = OpStream::new(&plan.stream_spec(), 1, 2)
-        .take(1000)
-        .collect();
+    let spec = plan.stream_spec();
+    let run = |thread: usize, space: &Arc<KeySpace>| -> Vec<Op> {
+        let mut s = OpStream::new(&spec, thread, 2, Arc::clone(space));
+        (0..1000)
+            .map(|_| {
+                let op = s.next().unwrap();
+                s.done(&op);
+                op
+            })
+            .collect()
+    };
+    let fresh = || Arc::new(KeySpace::measured(plan.dataset.records));
+    let a = run(0, &fresh());
+    let b = run(0, &fresh());
     assert_eq!(a, b);
-    assert_ne!(a, other);
-    // Inserts from different threads never collide.
-    let ids = |v: &[acorn_lab::workload::Op]| {
+    // Threads of one phase share the key space: their inserts never collide.
+    let shared = fresh();
+    let (first, other) = (run(0, &shared), run(1, &shared));
+    assert_ne!(first, other);
+    let ids = |v: &[Op]| {
         v.iter()
             .filter(|o| o.kind == OpKind::Insert)
             .map(|o| o.id)
             .collect::<std::collections::BTreeSet<_>>()
     };
-    assert!(ids(&a).is_disjoint(&ids(&other)));
+    assert!(ids(&first).is_disjoint(&ids(&other)));
+    assert_eq!(
+        ids(&first).len() + ids(&other).len(),
+        (shared.inserted_ids().end - 100) as usize
+    );
     let reads = a.iter().filter(|o| o.kind == OpKind::Read).count();
     assert!((400..600).contains(&reads), "{reads}");
 }

@@ -58,6 +58,8 @@ pub enum Verdict {
     Faster,
     /// A regression.
     Slower,
+    /// No noise estimate on one side (a single repeat too short to judge): not counted.
+    Unsure,
 }
 
 /// The word for a verdict, wherever one is printed.
@@ -66,6 +68,7 @@ pub fn verdict_label(v: Verdict) -> &'static str {
         Verdict::Same => "within noise",
         Verdict::Faster => "faster",
         Verdict::Slower => "REGRESSION",
+        Verdict::Unsure => "no noise estimate",
     }
 }
 
@@ -83,10 +86,14 @@ pub fn human_count(v: f64) -> String {
 
 /// A relative change (`new / base − 1`) as a signed percentage with two decimals.
 pub fn change_percent(delta: f64) -> String {
-    if delta.is_finite() {
-        format!("{:+.2}%", delta * 100.0)
-    } else {
+    let pct = delta * 100.0;
+    if !delta.is_finite() {
         "new".into()
+    } else if pct != 0.0 && pct.abs() < 0.005 {
+        // A change of a few instructions in a million still shows as one.
+        format!("{pct:+.4}%")
+    } else {
+        format!("{pct:+.2}%")
     }
 }
 
@@ -97,6 +104,8 @@ pub fn count_verdict_label(v: Verdict, delta: f64) -> &'static str {
         Verdict::Same => "within threshold",
         Verdict::Faster => "fewer instructions",
         Verdict::Slower => "REGRESSION",
+        // Counts always have an answer; shown as wall-clock's word if one ever comes here.
+        Verdict::Unsure => verdict_label(v),
     }
 }
 
@@ -124,6 +133,8 @@ mod tests {
         assert_eq!(human_count(0.4242), "0.42");
         assert_eq!(change_percent(0.0213), "+2.13%");
         assert_eq!(change_percent(f64::INFINITY), "new");
+        assert_eq!(change_percent(0.000_008), "+0.0008%");
+        assert_eq!(change_percent(0.0), "+0.00%");
         assert_eq!(count_verdict_label(Verdict::Same, 0.0), "unchanged");
         assert_eq!(count_verdict_label(Verdict::Slower, 0.02), "REGRESSION");
     }

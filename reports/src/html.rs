@@ -269,13 +269,15 @@ fn deltas(results: &Results, baseline: Option<&Results>) -> Vec<Delta> {
         .unwrap_or_default()
         .into_iter()
         .map(|c| Delta {
-            variant: c.variant,
+            op: c.label(),
+            variant: c.variant.clone(),
             threads: c.threads,
-            op: c.op,
-            base: human(Unit::Rate, c.base),
-            new: human(Unit::Rate, c.new),
+            base: human(c.unit(), c.base),
+            new: human(c.unit(), c.new),
             change: format!("{:+.1}%", c.delta * 100.0),
-            noise: format!("±{:.1}%", c.noise * 100.0),
+            noise: c
+                .noise
+                .map_or_else(|| "?".to_owned(), |n| format!("±{:.1}%", n * 100.0)),
             verdict: crate::format::verdict_label(c.verdict),
         })
         .collect()

@@ -1,54 +1,240 @@
-//! `lab merge`: results of one workload from several processes or machines that drove load
-//! at the same time, as one. Runs are kept; summaries add throughputs (the generators ran
-//! side by side) and merge histograms exactly, so merged percentiles are true percentiles.
+//! `lab merge`: results of several load generators (processes or machines) that ran the
+//! same plan at the same time, as one file that `compare` and `report` read like any
+//! other. The files must be different runs of one workload with the same plan and mode,
+//! and their run times must overlap. Each measured repeat becomes one run of the whole
+//! system: operations, throughputs and interval counts add up (the generators ran side
+//! by side), histograms merge exactly, the run lasts as long as its longest part.
+//! Summaries are recomputed from the merged runs, as the lab computes them.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-use crate::results::{OpResult, Results, VariantSummary};
+use crate::results::{OpResult, Results, RunResult, VariantSummary};
 use crate::stats;
 
-/// Merges `parts` (at least one) of the same workload.
-pub fn merge(parts: &[Results]) -> Result<Results, String> {
+/// Plan entries that must agree (everything but the file path and description).
+fn plan_without_file(r: &Results) -> serde_json::Value {
+    let mut plan = r.plan.clone();
+    if let Some(obj) = plan.as_object_mut() {
+        obj.remove("file");
+        obj.remove("description");
+    }
+    plan
+}
+
+fn when(r: &Results, text: &str, what: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339(text).map_err(|_| {
+        format!(
+            "cannot tell when the run of {:?} on {} {what} ({text:?}): a file from an older \
+             lab has no finish time, so it cannot be shown to have run at the same time",
+            r.workload, r.machine.hostname
+        )
+    })
+}
+
+/// Refuses parts that are not one plan run at the same time by different generators.
+fn check(parts: &[Results]) -> Result<(), String> {
     let first = parts.first().ok_or("nothing to merge")?;
-    if let Some(other) = parts.iter().find(|p| p.workload != first.workload) {
+    for (i, p) in parts.iter().enumerate().skip(1) {
+        if p.workload != first.workload {
+            return Err(format!(
+                "cannot merge different workloads: {:?} and {:?}",
+                first.workload, p.workload
+            ));
+        }
+        if plan_without_file(p) != plan_without_file(first) || p.quick != first.quick {
+            return Err(format!(
+                "file {} ran {:?} with other settings than file 1 (records, mix, durations, \
+                 repeats, threads, variants or --quick differ); only runs of the same plan merge",
+                i + 1,
+                p.workload
+            ));
+        }
+        if p.mode != first.mode {
+            return Err(format!(
+                "file {} ran in {} mode, file 1 in {}",
+                i + 1,
+                p.mode,
+                first.mode
+            ));
+        }
+        if let Some(j) = parts[..i].iter().position(|q| same_run(q, p)) {
+            return Err(format!(
+                "files {} and {} are the same results (same start, machine and runs); each \
+                 generator's file can be merged once",
+                j + 1,
+                i + 1
+            ));
+        }
+    }
+    let mut windows = Vec::new();
+    for p in parts {
+        windows.push((
+            when(p, &p.started_at, "started")?,
+            when(p, &p.finished_at, "finished")?,
+        ));
+    }
+    let latest_start = windows.iter().map(|w| w.0).max();
+    let earliest_end = windows.iter().map(|w| w.1).min();
+    if let (Some(s), Some(e)) = (latest_start, earliest_end) {
+        if s > e {
+            let spans: Vec<String> = parts
+                .iter()
+                .map(|p| format!("{}..{}", p.started_at, p.finished_at))
+                .collect();
+            return Err(format!(
+                "these runs did not overlap in time ({}); merge adds up generators that \
+                 loaded the system together",
+                spans.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn same_run(a: &Results, b: &Results) -> bool {
+    a.started_at == b.started_at && a.machine == b.machine && a.runs == b.runs
+}
+
+/// The run of the whole system for one (variant, threads, repeat).
+fn merge_runs(parts: &[&RunResult]) -> RunResult {
+    let mut out = parts[0].clone();
+    out.elapsed_s = parts.iter().map(|r| r.elapsed_s).fold(0.0, f64::max);
+    out.ops = parts.iter().map(|r| r.ops).sum();
+    out.errors = parts.iter().map(|r| r.errors).sum();
+    out.throughput = parts.iter().map(|r| r.throughput).sum();
+    out.dropped = parts.iter().map(|r| r.dropped).sum();
+    let len = parts.iter().map(|r| r.intervals.len()).max().unwrap_or(0);
+    out.intervals = (0..len)
+        .map(|i| parts.iter().filter_map(|r| r.intervals.get(i)).sum())
+        .collect();
+    let ops: std::collections::BTreeSet<&String> =
+        parts.iter().flat_map(|r| r.per_op.keys()).collect();
+    out.per_op = ops
+        .into_iter()
+        .map(|op| {
+            let each: Vec<&OpResult> = parts.iter().filter_map(|r| r.per_op.get(op)).collect();
+            let mut m = stats::merge_ops(&each, 1.0);
+            m.throughput = each.iter().map(|o| o.throughput).sum();
+            m.parts = merge_parts(&each);
+            (op.clone(), m)
+        })
+        .collect();
+    out
+}
+
+/// Parts of the same fifth of the phase, taken together: counts add, and the percentiles
+/// are the generators' own weighted by their counts (an approximation: parts keep no
+/// histogram).
+fn merge_parts(each: &[&OpResult]) -> Vec<crate::results::PartLatency> {
+    let n = each.iter().map(|o| o.parts.len()).min().unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            let ps: Vec<_> = each.iter().map(|o| o.parts[i]).collect();
+            let count: u64 = ps.iter().map(|p| p.count).sum();
+            let w = |f: fn(&crate::results::PartLatency) -> u64| {
+                let sum: f64 = ps.iter().map(|p| f(p) as f64 * p.count as f64).sum();
+                (sum / count.max(1) as f64).round() as u64
+            };
+            crate::results::PartLatency {
+                count,
+                p50_ns: w(|p| p.p50_ns),
+                p99_ns: w(|p| p.p99_ns),
+            }
+        })
+        .collect()
+}
+
+/// A summary recomputed from merged runs; the rest (backend description, load figures)
+/// is the first file's, and backend metrics are averaged over the files.
+fn summarize(
+    first: &VariantSummary,
+    all: &[&VariantSummary],
+    runs: &[RunResult],
+) -> VariantSummary {
+    let mine: Vec<&RunResult> = runs
+        .iter()
+        .filter(|r| r.variant == first.variant && r.threads == first.threads)
+        .collect();
+    let mut s = first.clone();
+    let (median, ci, spread) =
+        stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
+    s.throughput_median = median;
+    s.throughput_ci95 = ci;
+    s.spread = spread;
+    let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
+    let ops: std::collections::BTreeSet<&String> =
+        mine.iter().flat_map(|r| r.per_op.keys()).collect();
+    s.per_op = ops
+        .into_iter()
+        .map(|op| {
+            let each: Vec<&OpResult> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
+            (op.clone(), stats::merge_ops(&each, total_s))
+        })
+        .collect();
+    let mut metrics: BTreeMap<String, f64> = BTreeMap::new();
+    for k in first.metrics.keys() {
+        let values: Vec<f64> = all
+            .iter()
+            .filter_map(|x| x.metrics.get(k))
+            .copied()
+            .collect();
+        metrics.insert(
+            k.clone(),
+            values.iter().sum::<f64>() / values.len().max(1) as f64,
+        );
+    }
+    s.metrics = metrics;
+    s
+}
+
+/// Merges `parts` (see the module documentation).
+pub fn merge(parts: &[Results]) -> Result<Results, String> {
+    check(parts)?;
+    let first = &parts[0];
+    let mut groups: BTreeMap<(String, usize, u32), Vec<&RunResult>> = BTreeMap::new();
+    for p in parts {
+        for r in &p.runs {
+            groups
+                .entry((r.variant.clone(), r.threads, r.repeat))
+                .or_default()
+                .push(r);
+        }
+    }
+    if let Some(((v, t, rep), _)) = groups.iter().find(|(_, g)| g.len() != parts.len()) {
         return Err(format!(
-            "cannot merge different workloads: {:?} and {:?}",
-            first.workload, other.workload
+            "{v} at {t} thread(s), repeat {}, is not in every file (an interrupted run?); \
+             only complete runs merge",
+            rep + 1
         ));
     }
     let mut out = first.clone();
-    out.runs = parts.iter().flat_map(|p| p.runs.iter().cloned()).collect();
+    out.runs = groups.values().map(|g| merge_runs(g)).collect();
+    out.summaries = first
+        .summaries
+        .iter()
+        .map(|s| {
+            let all: Vec<&VariantSummary> = parts
+                .iter()
+                .flat_map(|p| &p.summaries)
+                .filter(|x| x.variant == s.variant && x.threads == s.threads)
+                .collect();
+            summarize(s, &all, &out.runs)
+        })
+        .collect();
+    out.generators = parts.iter().map(|p| p.generators.max(1)).sum();
     out.partial = parts.iter().any(|p| p.partial);
     out.contended = parts.iter().any(|p| p.contended);
-    let mut summaries: Vec<VariantSummary> = Vec::new();
-    for s in parts.iter().flat_map(|p| &p.summaries) {
-        match summaries
-            .iter_mut()
-            .find(|m| m.variant == s.variant && m.threads == s.threads)
-        {
-            None => summaries.push(s.clone()),
-            Some(m) => {
-                m.throughput_median += s.throughput_median;
-                m.throughput_ci95 = [
-                    m.throughput_ci95[0] + s.throughput_ci95[0],
-                    m.throughput_ci95[1] + s.throughput_ci95[1],
-                ];
-                m.spread = m.spread.max(s.spread);
-                let mut per_op: BTreeMap<String, OpResult> = BTreeMap::new();
-                for op in m.per_op.keys().chain(s.per_op.keys()) {
-                    let parts: Vec<&OpResult> = [m.per_op.get(op), s.per_op.get(op)]
-                        .into_iter()
-                        .flatten()
-                        .collect();
-                    let mut merged = stats::merge_ops(&parts, 1.0);
-                    merged.throughput = parts.iter().map(|p| p.throughput).sum();
-                    per_op.insert(op.clone(), merged);
-                }
-                m.per_op = per_op;
-            }
-        }
-    }
-    out.summaries = summaries;
+    out.started_at = parts
+        .iter()
+        .map(|p| p.started_at.clone())
+        .min()
+        .unwrap_or_default();
+    out.finished_at = parts
+        .iter()
+        .map(|p| p.finished_at.clone())
+        .max()
+        .unwrap_or_default();
     out.machine.hostname = parts
         .iter()
         .map(|p| p.machine.hostname.as_str())

@@ -62,6 +62,30 @@ pub struct OpResult {
     pub max_ns: u64,
     pub mean_ns: f64,
     pub histogram: Histogram,
+    /// In a run: the latencies of each fifth of its measured phase, oldest first, so one
+    /// repeat carries an estimate of its own latency noise (`lab compare`). Absent in
+    /// summaries and in files written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartLatency>,
+}
+
+/// The median and 99th percentile of one part of a measured phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartLatency {
+    pub count: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+}
+
+impl PartLatency {
+    /// The part's numbers from its histogram.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> PartLatency {
+        PartLatency {
+            count: h.len(),
+            p50_ns: h.value_at_quantile(0.50),
+            p99_ns: h.value_at_quantile(0.99),
+        }
+    }
 }
 
 /// One measured repeat of one variant at one thread count.
@@ -79,6 +103,22 @@ pub struct RunResult {
     /// Operations completed in each interval of `interval_s` seconds.
     pub interval_s: f64,
     pub intervals: Vec<u64>,
+    /// Open loop: operations that fell due before the end of the phase but were never run
+    /// (the backlog was more than a whole phase long). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// The numbers that summarize a variant at one thread count, over its repeats.
@@ -130,7 +170,18 @@ pub struct Results {
     pub contended: bool,
     /// True when the run was interrupted (Ctrl-C) and holds only what finished.
     pub partial: bool,
+    /// True for `lab run --quick` (smoke-sized: not a measurement to compare with a full
+    /// run). Absent (false) in older files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quick: bool,
+    /// How many load generators' results this file holds (`lab merge` adds them up).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub generators: u32,
     pub started_at: String,
+    /// RFC 3339, when the last phase ended (`lab merge` checks that generators overlapped).
+    /// Empty in older files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub finished_at: String,
     pub machine: Machine,
     pub runs: Vec<RunResult>,
     pub summaries: Vec<VariantSummary>,

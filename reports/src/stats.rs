@@ -66,6 +66,7 @@ pub fn op_result(
         max_ns: h.max(),
         mean_ns: h.mean(),
         histogram: encode(h),
+        parts: Vec::new(),
     }
 }
 
@@ -94,6 +95,11 @@ const T975: [f64; 30] = [
     2.052, 2.048, 2.045, 2.042,
 ];
 
+/// The two-sided 97.5% quantile of Student's t with `df` degrees of freedom (≥ 1).
+pub fn student_t(df: usize) -> f64 {
+    T975.get(df.max(1) - 1).copied().unwrap_or(1.96)
+}
+
 /// Median, 95% interval of the mean, and relative spread ((max - min) / median).
 pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
     if samples.is_empty() {
@@ -112,7 +118,7 @@ pub fn spread(samples: &[f64]) -> (f64, [f64; 2], f64) {
         [mean, mean]
     } else {
         let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let t = T975.get(n - 2).copied().unwrap_or(1.96);
+        let t = student_t(n - 1);
         let half = t * (var / n as f64).sqrt();
         [mean - half, mean + half]
     };

@@ -34,6 +34,8 @@ fn results(throughputs: &[f64], latencies: &[u64]) -> Results {
     Results {
         schema_version: 1,
         workload: "w".into(),
+        started_at: "2026-11-25T10:00:00Z".into(),
+        finished_at: "2026-11-25T10:01:00Z".into(),
         runs,
         summaries: vec![VariantSummary {
             variant: "plain".into(),
@@ -67,11 +69,29 @@ fn a_real_regression_is_flagged_and_noise_is_not() {
 }
 
 #[test]
+fn threshold_5_means_five_percent_and_a_91_percent_drop_is_a_regression() {
+    for text in ["5", "5%", "0.05", " 5 % "] {
+        assert!(
+            (parse_threshold(text).unwrap() - 0.05).abs() < 1e-12,
+            "{text}"
+        );
+    }
+    assert!(parse_threshold("100%").is_err());
+    assert!(parse_threshold("-1").is_err());
+    let base = results(&[100_000.0, 101_000.0, 99_000.0], &[100]);
+    let dropped = results(&[9_000.0, 9_100.0, 8_900.0], &[100]);
+    let c = compare(&base, &dropped, parse_threshold("5").unwrap());
+    assert!(regressed(&c), "{c:?}");
+}
+
+#[test]
 fn merging_two_halves_gives_the_whole_histogram() {
     let all: Vec<u64> = (1..5000).map(|i| i * 97 % 100_000 + 1).collect();
     let (a, b): (Vec<u64>, Vec<u64>) = all.iter().partition(|v| *v % 2 == 0);
     let whole = results(&[1.0], &all);
-    let merged = merge(&[results(&[1.0], &a), results(&[1.0], &b)]).unwrap();
+    let mut other = results(&[1.0], &b);
+    other.machine.hostname = "second".into();
+    let merged = merge(&[results(&[1.0], &a), other.clone()]).unwrap();
     let got = decode(&merged.summaries[0].per_op["read"].histogram);
     let want = decode(&whole.summaries[0].per_op["read"].histogram);
     assert_eq!(got, want);
@@ -79,12 +99,78 @@ fn merging_two_halves_gives_the_whole_histogram() {
         merged.summaries[0].per_op["read"].p99_ns,
         whole.summaries[0].per_op["read"].p99_ns
     );
-    assert_eq!(merged.runs.len(), 2);
-    let mut other = results(&[1.0], &a);
-    other.workload = "different".into();
-    assert!(merge(&[results(&[1.0], &a), other])
+    // One run per repeat, for the whole system: the generators' throughputs add up.
+    assert_eq!(merged.runs.len(), 1);
+    assert_eq!(merged.runs[0].throughput, 2.0);
+    assert_eq!(merged.generators, 2);
+    let mut different = results(&[1.0], &a);
+    different.workload = "different".into();
+    assert!(merge(&[results(&[1.0], &a), different])
         .unwrap_err()
         .contains("different workloads"));
+}
+
+#[test]
+fn merge_refuses_the_same_file_twice_other_settings_and_runs_that_did_not_overlap() {
+    let a = results(&[100.0, 101.0, 99.0], &[100]);
+    assert!(merge(&[a.clone(), a.clone()])
+        .unwrap_err()
+        .contains("same results"));
+    let mut b = a.clone();
+    b.machine.hostname = "other".into();
+    b.plan = serde_json::json!({"records": 5});
+    assert!(merge(&[a.clone(), b.clone()])
+        .unwrap_err()
+        .contains("other settings"));
+    b.plan = a.plan.clone();
+    b.started_at = "2026-11-25T11:00:00Z".into();
+    b.finished_at = "2026-11-25T11:01:00Z".into();
+    assert!(merge(&[a.clone(), b.clone()])
+        .unwrap_err()
+        .contains("did not overlap"));
+    b.finished_at = String::new();
+    assert!(merge(&[a.clone(), b.clone()])
+        .unwrap_err()
+        .contains("no finish time"));
+    let mut partial = a.clone();
+    partial.machine.hostname = "third".into();
+    partial.runs.pop();
+    assert!(merge(&[a, partial])
+        .unwrap_err()
+        .contains("not in every file"));
+}
+
+#[test]
+fn a_merge_compares_sanely_with_another_merge_and_with_one_generator() {
+    // Two generators that each did ~100k ops/s side by side.
+    let gen = |host: &str, t: &[f64]| {
+        let mut r = results(t, &[100, 200, 300]);
+        r.machine.hostname = host.into();
+        r
+    };
+    let m1 = merge(&[
+        gen("a", &[100e3, 101e3, 99e3]),
+        gen("b", &[99e3, 100e3, 101e3]),
+    ])
+    .unwrap();
+    let m2 = merge(&[
+        gen("a", &[100.5e3, 99.5e3, 100e3]),
+        gen("b", &[101e3, 99e3, 100e3]),
+    ])
+    .unwrap();
+    let t = parse_threshold("5%").unwrap();
+    let c = compare(&m1, &m2, t);
+    assert!(!regressed(&c), "{c:?}");
+    let all = c.iter().find(|c| c.op == "all").unwrap();
+    assert!((all.base - 200e3).abs() < 3e3, "{all:?}");
+    // Against one generator alone: the merge is the larger load, never a regression, and
+    // the differing generator count is said.
+    let single = gen("a", &[100e3, 101e3, 99e3]);
+    assert!(!regressed(&compare(&single, &m1, t)));
+    assert!(acorn_reports::compare::mismatches(&single, &m1)
+        .warn
+        .iter()
+        .any(|w| w.contains("load generator")));
 }
 
 #[test]
@@ -114,4 +200,75 @@ fn the_targets_table_is_rewritten_in_place() {
     let again = update_markdown(&out, &r).unwrap();
     assert_eq!(again.matches("_Updated ").count(), 1);
     assert!(update_markdown("no markers", &r).is_err());
+}
+
+#[test]
+fn a_p99_ten_times_higher_is_a_regression_even_at_the_same_throughput() {
+    // 99 fast reads of 2 µs and one slow one: p99 2.0 µs; then the slow tail grows.
+    let fast: Vec<u64> = std::iter::repeat_n(2_000, 990).chain([2_000; 10]).collect();
+    let slow: Vec<u64> = std::iter::repeat_n(2_000, 980)
+        .chain([22_300; 20])
+        .collect();
+    let base = results(&[100_000.0, 101_000.0, 99_000.0], &fast);
+    let new = results(&[100_500.0, 99_500.0, 100_000.0], &slow);
+    let c = compare(&base, &new, parse_threshold("5%").unwrap());
+    let p99 = c.iter().find(|c| c.label() == "read p99").unwrap();
+    assert!(
+        (p99.base - 2_000.0).abs() < 10.0 && p99.new > 22_000.0,
+        "{p99:?}"
+    );
+    assert_eq!(p99.verdict, Verdict::Slower, "{p99:?}");
+    assert!(regressed(&c));
+    // Lower latency is faster, not a regression.
+    let c = compare(&new, &base, parse_threshold("5%").unwrap());
+    assert!(!regressed(&c));
+}
+
+#[test]
+fn one_repeat_without_enough_intervals_is_not_judged_as_noise_free() {
+    // One repeat each and no intervals to estimate noise from: a 20% drop is not called a
+    // regression on no evidence, and the rows say there is no estimate.
+    let base = results(&[100_000.0], &[100]);
+    let new = results(&[80_000.0], &[100]);
+    let c = compare(&base, &new, parse_threshold("5%").unwrap());
+    assert!(!c.is_empty());
+    assert!(c.iter().all(|c| c.verdict == Verdict::Unsure), "{c:?}");
+    assert!(acorn_reports::compare::nothing_judged(&c));
+    // With its intervals, one repeat carries its own noise and a steady run is judged.
+    let with_intervals = |r: &mut Results, rate: u64| {
+        r.runs[0].interval_s = 0.01;
+        r.runs[0].intervals = (0..51).map(|i| rate + (i % 3) * rate / 100).collect();
+    };
+    let (mut b, mut n) = (base.clone(), new.clone());
+    with_intervals(&mut b, 1000);
+    with_intervals(&mut n, 800);
+    let c = compare(&b, &n, parse_threshold("5%").unwrap());
+    let all = c.iter().find(|c| c.op == "all").unwrap();
+    assert_eq!(all.verdict, Verdict::Slower, "{all:?}");
+    assert!(all.noise.unwrap() < 0.1, "{all:?}");
+}
+
+#[test]
+fn compare_refuses_other_workloads_and_quick_against_full_and_warns_about_settings() {
+    use acorn_reports::compare::mismatches;
+    let base = results(&[100.0, 101.0, 99.0], &[100]);
+    let mut other = base.clone();
+    other.workload = "other".into();
+    assert!(mismatches(&base, &other).refuse[0].contains("different workloads"));
+    let mut quick = base.clone();
+    quick.quick = true;
+    assert!(mismatches(&base, &quick).refuse[0].contains("--quick"));
+    let mut records = base.clone();
+    records.plan = serde_json::json!({"records": 10});
+    let mut more = base.clone();
+    more.plan = serde_json::json!({"records": 20, "repeats": 1});
+    let m = mismatches(&records, &more);
+    assert!(m.refuse.iter().any(|r| r.contains("`records`")), "{m:?}");
+    assert!(m.warn.iter().any(|w| w.contains("`repeats`")), "{m:?}");
+    let mut described = base.clone();
+    described.summaries[0]
+        .info
+        .insert("durability".into(), "fsync per commit".into());
+    assert!(mismatches(&base, &described).warn[0].contains("durability"));
+    assert_eq!(mismatches(&base, &base.clone()), Default::default());
 }

@@ -53,3 +53,18 @@ impl Rng {
         (self.0 % n as u64) as usize
     }
 }
+
+/// `n` under `cargo bench`; 10k when the bench runs once as a test (`cargo test` runs every
+/// bench without `--bench`), so the suite does not build million-key maps.
+pub fn bench_or_test(n: usize) -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        n
+    } else {
+        n.min(10_000)
+    }
+}
+
+/// The hash-probe reference: std `HashMap` with its default hasher.
+pub fn hash_filled(n: usize) -> std::collections::HashMap<String, Vec<u8>> {
+    (0..n).map(|i| (key(i), value(i))).collect()
+}

@@ -409,7 +409,12 @@ fn verify(dir: &Path, what: &str, acked: &Model, uncertain: Option<&[Op]>) {
     };
     let found: Model = tree
         .iter()
-        .map(|n| (n.key, String::from_utf8(n.value).unwrap()))
+        .map(|n| {
+            (
+                n.key.to_string(),
+                String::from_utf8(n.value.to_vec()).unwrap(),
+            )
+        })
         .collect();
     if &found == acked {
         return;

@@ -28,7 +28,10 @@ pub enum SyncPolicy {
     Always,
     /// Group commit: concurrent writers share one fsync, issued at most `max_delay` after
     /// the first of them; each call still returns only once its frame is durable.
-    Group { max_delay: Duration },
+    Group {
+        /// The longest the first writer of a group waits for others before the fsync.
+        max_delay: Duration,
+    },
     /// Never fsync on the write path; the OS writes back when it likes. Survives a process
     /// crash, but a power loss loses recent writes. `flush()` makes them durable.
     Never,
@@ -56,7 +59,6 @@ pub(crate) struct Options {
     pub(crate) sync: SyncPolicy,
     pub(crate) recovery: RecoveryMode,
     pub(crate) compact_factor: u32,
-    pub(crate) cache_capacity: usize,
     /// Automatic compaction waits until the log is at least this long.
     pub(crate) compact_min_bytes: u64,
     /// Every change to the directory goes through this (tests inject failures here).
@@ -69,7 +71,6 @@ impl Default for Options {
             sync: SyncPolicy::Always,
             recovery: RecoveryMode::Strict,
             compact_factor: 4,
-            cache_capacity: 10_000,
             compact_min_bytes: 4 << 20,
             io: Arc::new(StdIo),
         }

@@ -170,6 +170,15 @@ impl Worker for CachedWorker<'_> {
         out
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        // Untimed clean-up between phases: no reader runs, so no stripe locks are needed.
+        let out = self.inner.delete_batch(keys);
+        for key in keys {
+            self.b.cache.remove(key.as_slice());
+        }
+        out
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         self.inner.query(q)
     }

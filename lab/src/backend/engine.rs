@@ -293,6 +293,16 @@ impl Worker for EngineWorker<'_> {
         Ok(())
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let b = self.b;
+        let mut batch = b.tree.batch();
+        for key in keys {
+            batch.toss(key_str(&b.name, key)?);
+        }
+        batch.commit().map_err(|e| b.err(e))?;
+        Ok(())
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         let codec = self.b.variant.format;
         let prefix = key_str(&self.b.name, &q.prefix)?;

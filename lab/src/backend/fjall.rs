@@ -136,6 +136,15 @@ impl Worker for FjallWorker<'_> {
         self.persist()
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let mut batch = self.b.keyspace.batch();
+        for k in keys {
+            batch.remove(&self.b.docs, k.as_slice());
+        }
+        batch.commit().or_store(NAME)?;
+        self.persist()
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         let mut rows = Vec::new();
         for entry in self.b.docs.prefix(&q.prefix) {

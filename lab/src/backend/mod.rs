@@ -153,6 +153,14 @@ pub trait Worker {
     /// Stores every item atomically: after an `Err` none of them is visible (one batch,
     /// transaction or write set in every store).
     fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()>;
+    /// Removes every key (absent ones are no error). The runner uses it, untimed, to take
+    /// out what a phase inserted; stores with batches or transactions do it in one.
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        for k in keys {
+            self.delete(k)?;
+        }
+        Ok(())
+    }
     /// Answers `q` (see [`QuerySpec`]); returns how many documents the page holds.
     fn query(&mut self, q: &QuerySpec) -> Result<usize>;
 }

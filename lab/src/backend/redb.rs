@@ -148,6 +148,16 @@ impl Worker for RedbWorker<'_> {
         Ok(())
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        self.write(|t| {
+            for k in keys {
+                t.remove(k.as_slice()).or_store(NAME)?;
+            }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         let txn = self.db.begin_read().or_store(NAME)?;
         let table = txn.open_table(TABLE).or_store(NAME)?;

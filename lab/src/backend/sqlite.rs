@@ -178,6 +178,20 @@ impl Worker for SqliteWorker<'_> {
         txn.commit().or_store(NAME)
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let mut conn = self.conn();
+        let txn = conn.transaction().or_store(NAME)?;
+        {
+            let mut stmt = txn
+                .prepare_cached("DELETE FROM docs WHERE key = ?1")
+                .or_store(NAME)?;
+            for k in keys {
+                stmt.execute(params![k]).or_store(NAME)?;
+            }
+        }
+        txn.commit().or_store(NAME)
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         let mut rows = Vec::new();
         self.each(

@@ -101,6 +101,10 @@ impl Worker for SyntheticWorker<'_> {
         self.inner.batch_insert(items)
     }
 
+    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        self.inner.delete_batch(keys)
+    }
+
     fn query(&mut self, q: &QuerySpec) -> Result<usize> {
         self.inner.query(q)
     }

@@ -1,16 +1,22 @@
-//! Recording one phase: a latency histogram per operation kind, error counts with a few
-//! distinct messages, and completions per time interval. Each thread records into its own
+//! Recording one phase: a latency histogram per operation kind and per fifth of the phase
+//! (so one repeat carries its own latency noise), error counts with a few distinct
+//! messages, and completions per time interval. Each thread records into its own
 //! [`Recorder`] (no shared counter on the hot path); the phase merges them at the end.
 
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram as Hdr;
 
-use acorn_reports::results::OpResult;
+use acorn_reports::results::{OpResult, PartLatency};
 use acorn_reports::{stats, OpKind};
 
 /// Distinct error messages kept per operation kind.
 const SAMPLES: usize = 3;
+
+/// The parts a phase's latencies are kept in: fifths of its time (or of its operations).
+pub const PARTS: usize = 5;
+
+const KINDS: usize = OpKind::ALL.len();
 
 /// An empty latency histogram in nanoseconds (1 ns .. 1 hour, auto-resizing), at the
 /// precision every lab histogram uses.
@@ -21,13 +27,19 @@ pub fn histogram() -> Hdr<u64> {
 /// What one thread (or, merged, one phase) measured.
 #[derive(Debug)]
 pub struct Recorder {
-    hists: Vec<Hdr<u64>>,
+    /// Index `part * KINDS + kind`; created on first use.
+    hists: Vec<Option<Hdr<u64>>>,
+    /// The part being recorded.
+    part: usize,
     errors: Vec<u64>,
     samples: Vec<Vec<String>>,
     /// Completions per interval of `interval_ns`, counted from `start_ns`.
     intervals: Vec<u64>,
     interval_ns: u64,
     start_ns: u64,
+    /// The current interval, and when the next one begins.
+    slot: usize,
+    next_slot_ns: u64,
 }
 
 fn keep_sample(samples: &mut Vec<String>, message: &str) {
@@ -39,35 +51,62 @@ fn keep_sample(samples: &mut Vec<String>, message: &str) {
 impl Recorder {
     /// A recorder whose intervals start at `start_ns` and last `interval_ns` (> 0).
     pub fn new(start_ns: u64, interval_ns: u64) -> Self {
+        let interval_ns = interval_ns.max(1);
         Recorder {
-            hists: OpKind::ALL.iter().map(|_| histogram()).collect(),
-            errors: vec![0; OpKind::ALL.len()],
-            samples: vec![Vec::new(); OpKind::ALL.len()],
+            hists: (0..PARTS * KINDS).map(|_| None).collect(),
+            part: 0,
+            errors: vec![0; KINDS],
+            samples: vec![Vec::new(); KINDS],
             intervals: Vec::new(),
-            interval_ns: interval_ns.max(1),
+            interval_ns,
             start_ns,
+            slot: 0,
+            next_slot_ns: start_ns.saturating_add(interval_ns),
         }
     }
 
+    /// Records into part `part` (`0..PARTS`) from now on.
+    pub fn set_part(&mut self, part: usize) {
+        self.part = part.min(PARTS - 1);
+    }
+
     /// Records one finished operation: its latency, its completion time and its outcome.
+    #[inline]
     pub fn record(&mut self, kind: OpKind, latency_ns: u64, done_ns: u64, error: Option<&str>) {
         let k = kind.index();
-        let _ = self.hists[k].record(latency_ns.max(1));
+        let h = self.hists[self.part * KINDS + k].get_or_insert_with(histogram);
+        let _ = h.record(latency_ns.max(1));
         if let Some(message) = error {
             self.errors[k] += 1;
             keep_sample(&mut self.samples[k], message);
         }
-        let slot = (done_ns.saturating_sub(self.start_ns) / self.interval_ns) as usize;
-        if slot >= self.intervals.len() {
-            self.intervals.resize(slot + 1, 0);
+        // Completions of one thread arrive in time order: the slot rarely changes.
+        if done_ns >= self.next_slot_ns
+            || done_ns < self.next_slot_ns.saturating_sub(self.interval_ns)
+        {
+            self.slot = (done_ns.saturating_sub(self.start_ns) / self.interval_ns) as usize;
+            self.next_slot_ns = self
+                .start_ns
+                .saturating_add((self.slot as u64 + 1).saturating_mul(self.interval_ns));
         }
-        self.intervals[slot] += 1;
+        if self.slot >= self.intervals.len() {
+            self.intervals.resize(self.slot + 1, 0);
+        }
+        self.intervals[self.slot] += 1;
     }
 
-    /// Adds another thread's recording of the same phase (same interval length).
+    /// Adds another thread's recording of the same phase (same start and interval length).
     pub fn merge(&mut self, other: Recorder) {
-        for (k, h) in other.hists.into_iter().enumerate() {
-            let _ = self.hists[k].add(h);
+        for (mine, theirs) in self.hists.iter_mut().zip(other.hists) {
+            match (mine.as_mut(), theirs) {
+                (Some(m), Some(t)) => {
+                    let _ = m.add(t);
+                }
+                (None, Some(t)) => *mine = Some(t),
+                _ => {}
+            }
+        }
+        for k in 0..KINDS {
             self.errors[k] += other.errors[k];
             for s in &other.samples[k] {
                 keep_sample(&mut self.samples[k], s);
@@ -81,9 +120,18 @@ impl Recorder {
         }
     }
 
-    /// The latencies recorded for `kind`.
-    pub fn latencies(&self, kind: OpKind) -> &Hdr<u64> {
-        &self.hists[kind.index()]
+    /// The latencies of `kind` in each part.
+    fn parts(&self, kind: OpKind) -> impl Iterator<Item = Option<&Hdr<u64>>> {
+        (0..PARTS).map(move |p| self.hists[p * KINDS + kind.index()].as_ref())
+    }
+
+    /// The latencies recorded for `kind`, over the whole phase.
+    pub fn latencies(&self, kind: OpKind) -> Hdr<u64> {
+        let mut all = histogram();
+        for h in self.parts(kind).flatten() {
+            let _ = all.add(h);
+        }
+        all
     }
 
     /// Failed operations of `kind`, and up to three distinct messages.
@@ -93,7 +141,7 @@ impl Recorder {
 
     /// Operations recorded.
     pub fn ops(&self) -> u64 {
-        self.hists.iter().map(Hdr::len).sum()
+        self.hists.iter().flatten().map(Hdr::len).sum()
     }
 
     /// Failed operations recorded.
@@ -109,20 +157,24 @@ impl Recorder {
         &self.intervals
     }
 
-    /// Per operation kind that ran: percentiles, errors, and throughput over `elapsed_s`.
+    /// Per operation kind that ran: percentiles, errors, throughput over `elapsed_s`, and
+    /// the median and 99th percentile of each part.
     pub fn per_op(&self, elapsed_s: f64) -> BTreeMap<String, OpResult> {
         OpKind::ALL
             .into_iter()
-            .filter(|k| !self.hists[k.index()].is_empty())
-            .map(|k| {
+            .filter_map(|k| {
+                let all = self.latencies(k);
+                if all.is_empty() {
+                    return None;
+                }
                 let i = k.index();
-                let r = stats::op_result(
-                    &self.hists[i],
-                    self.errors[i],
-                    self.samples[i].clone(),
-                    elapsed_s,
-                );
-                (k.name().to_owned(), r)
+                let mut r =
+                    stats::op_result(&all, self.errors[i], self.samples[i].clone(), elapsed_s);
+                r.parts = self
+                    .parts(k)
+                    .map(|h| h.map_or_else(PartLatency::default, PartLatency::of))
+                    .collect();
+                Some((k.name().to_owned(), r))
             })
             .collect()
     }
@@ -145,8 +197,28 @@ mod tests {
         assert_eq!(a.intervals(), [2, 1, 1]);
         let per_op = a.per_op(1.0);
         assert_eq!(per_op["read"].count, 3);
+        assert_eq!(per_op["read"].parts.len(), PARTS);
+        assert_eq!(per_op["read"].parts[0].count, 3);
         assert_eq!(per_op["read"].error_samples, ["boom"]);
         assert_eq!(per_op["update"].errors, 1);
         assert!(!per_op.contains_key("delete"));
+    }
+
+    #[test]
+    fn parts_keep_their_own_latencies() {
+        let mut r = Recorder::new(0, 100);
+        for part in 0..PARTS {
+            r.set_part(part);
+            for _ in 0..100 {
+                r.record(OpKind::Read, 1000 * (part as u64 + 1), 1, None);
+            }
+        }
+        let per_op = r.per_op(1.0);
+        let p50s: Vec<u64> = per_op["read"].parts.iter().map(|p| p.p50_ns).collect();
+        for (got, want) in p50s.iter().zip([1000, 2000, 3000, 4000, 5000]) {
+            assert!(got.abs_diff(want) * 1000 <= want, "{p50s:?}");
+        }
+        assert_eq!(r.latencies(OpKind::Read).len(), 500);
+        assert_eq!(r.intervals(), [500]);
     }
 }

@@ -11,14 +11,15 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::phase::{doc_pool, execute};
+use super::phase::{doc_pool, execute, Buffers};
+use super::restore;
 use crate::backend::{self, BackendError, BackendInfo, Options, Worker};
-use crate::doc::Doc;
 use crate::measure::client;
-use crate::workload::{Op, OpKind, OpStream, Plan};
+use crate::workload::{KeySpace, Op, OpKind, OpStream, Plan};
 
 /// What the counted process reports back (as JSON on stdout); the counts themselves come
 /// from callgrind's output file.
@@ -36,9 +37,7 @@ pub struct ChildReport {
 struct Cx<'a> {
     w: &'a mut dyn Worker,
     plan: &'a Plan,
-    key: Vec<u8>,
-    docs: Vec<Doc>,
-    batch: Vec<(Vec<u8>, Doc)>,
+    bufs: Buffers<'a>,
 }
 
 /// One never-inlined function per operation kind. Each keeps the result alive past the call
@@ -48,16 +47,16 @@ macro_rules! counted {
     ($($f:ident => $kind:ident,)*) => {
         $(
             #[inline(never)]
-            fn $f(cx: &mut Cx<'_>, id: u64) -> Result<(), String> {
-                let op = Op { kind: OpKind::$kind, id };
-                let r = execute(cx.w, cx.plan, op, &mut cx.key, &cx.docs, &mut cx.batch);
+            fn $f(cx: &mut Cx<'_>, op: Op) -> Result<(), String> {
+                let op = Op { kind: OpKind::$kind, ..op };
+                let r = execute(cx.w, cx.plan, op, &mut cx.bufs);
                 black_box(&r);
                 r
             }
         )*
 
         /// The counted function of `kind`.
-        fn counted(kind: OpKind) -> fn(&mut Cx<'_>, u64) -> Result<(), String> {
+        fn counted(kind: OpKind) -> fn(&mut Cx<'_>, Op) -> Result<(), String> {
             match kind {
                 $(OpKind::$kind => $f,)*
             }
@@ -85,8 +84,9 @@ counted! {
 
 /// Loads `variant` with `plan`'s dataset (uninstrumented where client requests work), turns
 /// callgrind's instrumentation on, runs `warmup_ops` operations uncounted (the warm-up stream
-/// of a one-thread run: they warm the simulated caches too), then `ops` through the counted
-/// functions (the measured stream of thread 0 of a one-thread run: the operations a
+/// of a one-thread run, inserting where the measured phase never does: they warm the
+/// simulated caches too) and removes what they inserted, then runs `ops` through the
+/// counted functions (the measured stream of thread 0 of a one-thread run: the operations a
 /// wall-clock run would start with).
 pub fn run(
     plan: &Plan,
@@ -99,25 +99,38 @@ pub fn run(
         scratch_dir: std::env::temp_dir(),
     };
     let backend = backend::open(variant, &options)?;
-    super::fill(backend.as_ref(), plan)?;
+    restore::fill(backend.as_ref(), plan)?;
     client::start_instrumentation();
+    let names = plan.dataset.key_table();
+    let docs = doc_pool(plan, 0, &plan.dataset.doc);
+    let spec = plan.stream_spec();
+    let records = plan.dataset.records;
     let mut report = ChildReport::default();
     {
         let mut w = backend.worker();
         let mut cx = Cx {
             w: w.as_mut(),
             plan,
-            key: Vec::with_capacity(64),
-            docs: doc_pool(plan, 0, &plan.dataset.doc),
-            batch: Vec::new(),
+            bufs: Buffers {
+                names: &names,
+                key: Vec::with_capacity(64),
+                docs: &docs,
+                batch: Vec::new(),
+            },
         };
-        let spec = plan.stream_spec();
-        // The stream `run_phase` warms up a one-thread run with.
-        for op in OpStream::new(&spec, 1 + 7919, 1).take(warmup_ops as usize) {
-            let _ = execute(cx.w, plan, op, &mut cx.key, &cx.docs, &mut cx.batch);
+        // The stream `run_phase` warms a one-thread run up with.
+        let mut warm = OpStream::new(&spec, 1 + 7919, 1, Arc::new(KeySpace::warmup(records)));
+        for _ in 0..warmup_ops {
+            let Some(op) = warm.next() else { break };
+            let _ = execute(cx.w, plan, op, &mut cx.bufs);
+            warm.done(&op);
         }
-        for op in OpStream::new(&spec, 0, 1).take(ops as usize) {
-            let result = counted(op.kind)(&mut cx, op.id);
+        restore::remove(backend.as_ref(), plan, warm.space().inserted_ids())?;
+        let mut stream = OpStream::new(&spec, 0, 1, Arc::new(KeySpace::measured(records)));
+        for _ in 0..ops {
+            let Some(op) = stream.next() else { break };
+            let result = counted(op.kind)(&mut cx, op);
+            stream.done(&op);
             let tally = report.ops.entry(op.kind.name().to_owned()).or_default();
             tally.0 += 1;
             if let Err(e) = result {

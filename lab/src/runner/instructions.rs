@@ -126,7 +126,10 @@ pub fn run(
         plan: serde_json::to_value(&plan).unwrap_or_default(),
         mode: "sequential".into(),
         partial,
+        quick: opts.quick,
+        generators: 1,
         started_at,
+        finished_at: machine::now_rfc3339(),
         machine: machine::fingerprint(),
         measure: Measure::Instructions,
         instructions: Some(InstructionRun {

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod counted;
 pub mod instructions;
 pub mod phase;
+pub mod restore;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,14 +16,13 @@ use std::time::Duration;
 use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
-use crate::doc::Doc;
 use crate::machine;
 use crate::measure::alloc;
 use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
 use clock::Clock;
-use phase::{run_phase, write_key, PhaseResult};
+use phase::{run_phase, PhaseResult};
 
 /// How to run, beyond what the workload file says.
 #[derive(Clone, Debug, Default)]
@@ -69,7 +69,10 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
         plan.run.bound = Bound::Ops(n);
     }
     if opts.quick {
+        // The key space shrinks with the records; the inserts it expects stay.
+        let expected = plan.item_count.saturating_sub(plan.dataset.records);
         plan.dataset.records = plan.dataset.records.min(10_000);
+        plan.item_count = plan.dataset.records + expected;
         let run = &mut plan.run;
         run.repeats = 1;
         run.warmup = run.warmup.min(Duration::from_millis(50));
@@ -87,36 +90,14 @@ struct Loaded {
     load_s: f64,
     bytes_per_item: Option<f64>,
     rss: Option<u64>,
-}
-
-/// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
-/// spent inside the batch inserts only (generation is not timed).
-pub(crate) fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
-    let mut w = backend.worker();
-    let ds = &plan.dataset;
-    let mut elapsed = Duration::ZERO;
-    let mut id = 0;
-    while id < ds.records {
-        let end = (id + 1000).min(ds.records);
-        let items: Vec<(Vec<u8>, Doc)> = (id..end)
-            .map(|i| {
-                let mut k = Vec::new();
-                write_key(&mut k, &ds.key_prefix, ds.key_width, i);
-                (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
-            })
-            .collect();
-        let t = std::time::Instant::now();
-        w.batch_insert(&items)?;
-        elapsed += t.elapsed();
-        id = end;
-    }
-    Ok(elapsed)
+    /// Ids the last measured phase inserted, removed before the next repeat.
+    leftovers: restore::Leftovers,
 }
 
 /// Opens nothing, loads everything: the timed bulk load, with memory measured around it.
 fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> {
     let before = alloc::snapshot().live_bytes;
-    let elapsed = fill(backend.as_ref(), plan)?;
+    let elapsed = restore::fill(backend.as_ref(), plan)?;
     let after = alloc::snapshot().live_bytes;
     // Nothing to report when the counting allocator is not installed (library use), when
     // the store allocates outside Rust's allocator, or when it stores nothing (`noop`).
@@ -130,6 +111,7 @@ fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> 
         rss: acorn::monitor::ResourceMonitor::memory_usage()
             .ok()
             .map(|m| m.resident_bytes),
+        leftovers: restore::Leftovers::default(),
     })
 }
 
@@ -151,12 +133,13 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
         per_op: p.recorded.per_op(elapsed_s),
         interval_s: p.recorded.interval_ns() as f64 / 1e9,
         intervals: p.recorded.intervals().to_vec(),
+        dropped: p.dropped,
     }
 }
 
 /// Restores the dataset, then runs warmup and measure for one variant; `None` when stopped
-/// before measuring. Restoring (rewriting every record, untimed) makes each repeat start
-/// from the same data even when the mix deletes or overwrites.
+/// before measuring. Restoring (see `restore.rs`) makes each repeat start from the same
+/// data even when the mix inserts, deletes or overwrites.
 fn measure(
     loaded: &Loaded,
     plan: &Plan,
@@ -166,30 +149,33 @@ fn measure(
     stop: &AtomicBool,
     prof: &mut Profiling<'_>,
 ) -> Result<(Option<RunResult>, bool), BackendError> {
-    let name = loaded.backend.describe().name;
-    if repeat > 0 {
-        fill(loaded.backend.as_ref(), plan)?;
-    }
-    if !plan.run.warmup.is_zero() {
-        let mut warm = plan.clone();
-        warm.run.bound = Bound::Duration(plan.run.warmup);
-        if run_phase(loaded.backend.as_ref(), &warm, threads, true, clock, stop).stopped {
-            return Ok((None, true));
-        }
+    let backend = loaded.backend.as_ref();
+    let name = backend.describe().name;
+    if !restore::prepare(
+        backend,
+        plan,
+        threads,
+        repeat,
+        &loaded.leftovers,
+        clock,
+        stop,
+    )? {
+        return Ok((None, true));
     }
     let p = match prof.dir.filter(|_| repeat == 0) {
         Some(dir) => {
             let file = format!("flamegraph-{}-{threads}t.svg", name.replace(':', "_"));
             let (p, written) = profiled(dir, &file, || {
-                run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop)
+                run_phase(backend, plan, threads, false, clock, stop)
             });
             if written {
                 prof.written.push(file);
             }
             p
         }
-        None => run_phase(loaded.backend.as_ref(), plan, threads, false, clock, stop),
+        None => run_phase(backend, plan, threads, false, clock, stop),
     };
+    loaded.leftovers.set(p.inserted.clone());
     Ok((Some(run_result(&name, threads, repeat, &p)), p.stopped))
 }
 
@@ -329,7 +315,10 @@ pub fn run(
         mode: plan.run.mode.label().into(),
         contended,
         partial: stopped,
+        quick: opts.quick,
+        generators: 1,
         started_at,
+        finished_at: machine::now_rfc3339(),
         machine,
         runs: state.runs,
         summaries,

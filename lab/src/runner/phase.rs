@@ -1,38 +1,39 @@
 //! One phase (warmup or measure) of one variant: every thread runs its worker over its
 //! seeded operation stream, closed loop or open loop, recording latencies per operation
 //! type into its own HDR histograms; the threads' results are merged at the end.
+//!
+//! Threads start together: each prepares its worker and documents, waits at a barrier, and
+//! all take one common start time, so throughput is counted over one common window (with
+//! more threads than cores, a thread scheduled late does not get a window of its own).
+//! Inserts of every thread share one [`KeySpace`], so no two threads (or batches) write the
+//! same id and readers only draw records whose insert has finished.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 
 use super::clock::Clock;
 use crate::backend::{Backend, Worker};
 use crate::doc::{Doc, DocShape};
+use crate::measure::recorder::PARTS;
 use crate::measure::Recorder;
-use crate::workload::{Bound, Op, OpKind, OpStream, Plan};
+use crate::workload::{Bound, KeySpace, KeyTable, Op, OpKind, OpStream, Plan};
 
 /// What one phase measured, merged over threads.
 #[derive(Debug)]
 pub struct PhaseResult {
-    /// The longest thread's time from its start to its last operation.
+    /// From the common start to the end of the last operation of any thread.
     pub elapsed_ns: u64,
     pub recorded: Recorder,
     /// True when a stop request cut the phase short.
     pub stopped: bool,
-}
-
-/// Writes `prefix` + `id` zero-padded to `width` into `buf`, reusing its allocation.
-pub fn write_key(buf: &mut Vec<u8>, prefix: &str, width: usize, id: u64) {
-    let digits = if id == 0 { 1 } else { id.ilog10() as usize + 1 };
-    let len = prefix.len() + width.max(digits);
-    buf.clear();
-    buf.extend_from_slice(prefix.as_bytes());
-    buf.resize(len, b'0');
-    let mut n = id;
-    for slot in buf[len - digits..].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
+    /// Open loop: operations that fell due before the end of a timed phase but were never
+    /// run, because the backlog was still more than a whole phase long at the end.
+    pub dropped: u64,
+    /// Record ids the phase's inserts and batches were given (to remove before the next
+    /// repeat, so every repeat starts from the same data).
+    pub inserted: Range<u64>,
 }
 
 /// Documents a thread writes, generated before timing starts.
@@ -43,54 +44,76 @@ pub fn doc_pool(plan: &Plan, thread: usize, shape: &DocShape) -> Vec<Doc> {
 }
 
 struct ThreadOut {
-    elapsed_ns: u64,
+    last_ns: u64,
     recorded: Recorder,
     stopped: bool,
+    dropped: u64,
+}
+
+/// Fills `batch` with `n` documents under the ids from `first`, reusing its allocations.
+fn fill_batch(batch: &mut Vec<(Vec<u8>, Doc)>, plan: &Plan, docs: &[Doc], first: u64, n: u64) {
+    batch.resize_with(n as usize, Default::default);
+    for (i, (k, d)) in (first..).zip(batch.iter_mut()) {
+        plan.dataset.write_key(k, i);
+        d.clone_from(&docs[(i % docs.len() as u64) as usize]);
+    }
+}
+
+/// A thread's reusable buffers.
+pub(crate) struct Buffers<'a> {
+    pub(crate) names: &'a KeyTable,
+    pub(crate) key: Vec<u8>,
+    pub(crate) docs: &'a [Doc],
+    pub(crate) batch: Vec<(Vec<u8>, Doc)>,
 }
 
 /// Runs `op` once; `Err` carries the message for the report.
+#[inline]
 pub(crate) fn execute(
     w: &mut dyn Worker,
     plan: &Plan,
     op: Op,
-    key: &mut Vec<u8>,
-    docs: &[Doc],
-    batch: &mut Vec<(Vec<u8>, Doc)>,
+    bufs: &mut Buffers<'_>,
 ) -> Result<(), String> {
+    let docs = bufs.docs;
     let doc = &docs[(op.id % docs.len() as u64) as usize];
-    let ds = &plan.dataset;
-    write_key(key, &ds.key_prefix, ds.key_width, op.id);
     let r = match op.kind {
-        OpKind::Read => w.read(key).map(|d| {
-            black_box(d.map(|d| d.id));
-        }),
-        OpKind::Update => w.update(key, doc),
-        OpKind::Insert => w.insert(key, doc),
-        OpKind::Delete => w.delete(key).map(|existed| {
-            black_box(existed);
-        }),
-        OpKind::Scan => w.scan(key, plan.run.scan_length).map(|n| {
-            black_box(n);
-        }),
-        OpKind::Rmw => match w.read(key) {
-            Ok(found) => {
-                let mut next = found.cloned().unwrap_or_else(|| doc.clone());
-                next.value = (next.value + 1) % 1000;
-                w.update(key, &next)
-            }
-            Err(e) => Err(e),
-        },
         OpKind::Query => w.query(&plan.query).map(|n| {
             black_box(n);
         }),
         OpKind::Batch => {
-            batch.clear();
-            for i in 0..plan.run.batch_size as u64 {
-                let mut k = Vec::new();
-                write_key(&mut k, &ds.key_prefix, ds.key_width, op.id + i);
-                batch.push((k, docs[((op.id + i) % docs.len() as u64) as usize].clone()));
+            fill_batch(&mut bufs.batch, plan, docs, op.id, op.len);
+            w.batch_insert(&bufs.batch)
+        }
+        kind => {
+            let key: &[u8] = match bufs.names.get(op.id) {
+                Some(name) => name,
+                None => {
+                    plan.dataset.write_key(&mut bufs.key, op.id);
+                    &bufs.key
+                }
+            };
+            match kind {
+                OpKind::Read => w.read(key).map(|d| {
+                    black_box(d.map(|d| d.id));
+                }),
+                OpKind::Update => w.update(key, doc),
+                OpKind::Insert => w.insert(key, doc),
+                OpKind::Delete => w.delete(key).map(|existed| {
+                    black_box(existed);
+                }),
+                OpKind::Scan => w.scan(key, op.len as usize).map(|n| {
+                    black_box(n);
+                }),
+                _ => match w.read(key) {
+                    Ok(found) => {
+                        let mut next = found.cloned().unwrap_or_else(|| doc.clone());
+                        next.value = (next.value + 1) % 1000;
+                        w.update(key, &next)
+                    }
+                    Err(e) => Err(e),
+                },
             }
-            w.batch_insert(batch)
         }
     };
     r.map_err(|e| e.to_string())
@@ -105,6 +128,53 @@ struct Shared<'a> {
     stop: &'a AtomicBool,
     per_thread_rate: Option<f64>,
     interval_ns: u64,
+    start: &'a Start,
+    names: &'a KeyTable,
+}
+
+/// The barrier the threads start at, and the start time they share.
+struct Start {
+    barrier: Barrier,
+    at: AtomicU64,
+}
+
+impl Start {
+    /// Waits for every thread; returns the common start time.
+    fn wait(&self, clock: &dyn Clock) -> u64 {
+        if self.barrier.wait().is_leader() {
+            self.at.store(clock.now_ns(), Ordering::SeqCst);
+        }
+        self.barrier.wait();
+        self.at.load(Ordering::SeqCst)
+    }
+}
+
+/// When a thread stops: the phase end (timed phases) and the operation count.
+fn limits(bound: Bound, start: u64) -> (u64, u64) {
+    match bound {
+        Bound::Duration(d) => (
+            start.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            u64::MAX,
+        ),
+        Bound::Ops(n) => (u64::MAX, n),
+    }
+}
+
+/// Open loop: when operation number `ops` is due, or `None` when the phase is over (the
+/// next one falls due after the end) or so far behind that the rest is dropped (counted
+/// in `dropped`).
+fn due(ops: u64, gap: u64, start: u64, end: u64, now: u64, dropped: &mut u64) -> Option<u64> {
+    let due = start.saturating_add(ops.saturating_mul(gap));
+    if due >= end {
+        return None;
+    }
+    // Operations due before the end are run even after it, so a stall across the end is
+    // charged to them; only a backlog longer than the phase itself is given up on.
+    if end != u64::MAX && now > end.saturating_add(end - start) {
+        *dropped = (end - start).div_ceil(gap.max(1)).saturating_sub(ops);
+        return None;
+    }
+    Some(due)
 }
 
 fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut {
@@ -115,24 +185,44 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         stop,
         per_thread_rate,
         interval_ns,
+        start,
+        names,
     } = cx;
     let mut w = backend.worker();
-    let mut key = Vec::with_capacity(64);
-    let mut batch = Vec::new();
-    let gap = per_thread_rate.map(|r| (1e9 / r) as u64);
-    let start = clock.now_ns();
-    let mut recorded = Recorder::new(start, interval_ns);
-    let (end, max_ops) = match plan.run.bound {
-        Bound::Duration(d) => (
-            start.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-            u64::MAX,
-        ),
-        Bound::Ops(n) => (u64::MAX, n),
+    let mut bufs = Buffers {
+        names,
+        key: Vec::with_capacity(64),
+        docs,
+        batch: Vec::new(),
     };
-    let mut prev = start;
-    let mut ops = 0u64;
-    let mut stopped = false;
-    while ops < max_ops && prev < end {
+    let gap = per_thread_rate.map(|r| ((1e9 / r) as u64).max(1));
+    let start = start.wait(clock);
+    let mut recorded = Recorder::new(start, interval_ns);
+    let (end, max_ops) = limits(plan.run.bound, start);
+    let (mut prev, mut ops, mut dropped, mut stopped) = (start, 0u64, 0u64, false);
+    // Latencies go into fifths of the phase: of its time, or of its operations.
+    let timed = end != u64::MAX;
+    let part_len = if timed { end - start } else { max_ops }
+        .div_ceil(PARTS as u64)
+        .max(1);
+    let mut next_part = part_len;
+    while ops < max_ops {
+        // Open loop: latency runs from when the operation was due, not from when the
+        // harness got round to it, so a stall shows up in every operation it delayed.
+        let began = match gap {
+            Some(g) => {
+                let now = clock.now_ns();
+                let Some(due) = due(ops, g, start, end, now, &mut dropped) else {
+                    break;
+                };
+                if now < due {
+                    clock.sleep_until(due);
+                }
+                due
+            }
+            None if prev >= end => break,
+            None => prev,
+        };
         if stop.load(Ordering::Relaxed) {
             stopped = true;
             break;
@@ -140,20 +230,10 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         let op = stream.next().unwrap_or(Op {
             kind: OpKind::Read,
             id: 0,
+            len: 0,
         });
-        // Open loop: latency runs from when the operation was due, not from when the
-        // harness got round to it, so a stall shows up in every operation it delayed.
-        let began = match gap {
-            Some(g) => {
-                let due = start + ops * g;
-                if clock.now_ns() < due {
-                    clock.sleep_until(due);
-                }
-                due
-            }
-            None => prev,
-        };
-        let result = execute(w.as_mut(), plan, op, &mut key, docs, &mut batch);
+        let result = execute(w.as_mut(), plan, op, &mut bufs);
+        stream.done(&op);
         let now = clock.now_ns();
         recorded.record(
             op.kind,
@@ -163,16 +243,24 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
         );
         prev = now;
         ops += 1;
+        let progress = if timed { now - start } else { ops };
+        if progress >= next_part {
+            let part = progress / part_len;
+            recorded.set_part(part as usize);
+            next_part = (part + 1).saturating_mul(part_len);
+        }
     }
     ThreadOut {
-        elapsed_ns: prev - start,
+        last_ns: prev,
         recorded,
         stopped,
+        dropped,
     }
 }
 
-/// Runs one phase of `backend` with `threads` threads. `warmup` streams use other seeds so
-/// the measured stream is the same in every repeat.
+/// Runs one phase of `backend` with `threads` threads. A warmup uses other streams (other
+/// seeds) and inserts ids the measured phase never uses, so the measured stream is the
+/// same in every repeat and its inserts are always new records.
 pub fn run_phase(
     backend: &dyn Backend,
     plan: &Plan,
@@ -187,6 +275,11 @@ pub fn run_phase(
         }
         Bound::Ops(_) => 100_000_000,
     };
+    let start = Start {
+        barrier: Barrier::new(threads.max(1)),
+        at: AtomicU64::new(0),
+    };
+    let names = plan.dataset.key_table();
     let cx = Shared {
         backend,
         plan,
@@ -194,48 +287,40 @@ pub fn run_phase(
         stop,
         per_thread_rate: plan.run.rate.map(|r| r / threads as f64),
         interval_ns,
+        start: &start,
+        names: &names,
     };
+    let records = plan.dataset.records;
+    let space = Arc::new(if warmup {
+        KeySpace::warmup(records)
+    } else {
+        KeySpace::measured(records)
+    });
     let spec = plan.stream_spec();
     let outs: Vec<ThreadOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
-                let stream = OpStream::new(&spec, stream_thread, threads);
+                let stream = OpStream::new(&spec, stream_thread, threads, Arc::clone(&space));
                 let docs = doc_pool(plan, t, &plan.dataset.doc);
                 s.spawn(move || thread_loop(cx, stream, &docs))
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
+    let start_ns = start.at.load(Ordering::SeqCst);
     let mut merged = PhaseResult {
         elapsed_ns: 0,
-        recorded: Recorder::new(0, interval_ns),
+        recorded: Recorder::new(start_ns, interval_ns),
         stopped: false,
+        dropped: 0,
+        inserted: space.inserted_ids(),
     };
     for out in outs {
         merged.recorded.merge(out.recorded);
-        merged.elapsed_ns = merged.elapsed_ns.max(out.elapsed_ns);
+        merged.elapsed_ns = merged.elapsed_ns.max(out.last_ns - start_ns);
         merged.stopped |= out.stopped;
+        merged.dropped += out.dropped;
     }
     merged
-}
-
-#[cfg(test)]
-mod tests {
-    use super::write_key;
-
-    #[test]
-    fn keys_are_prefixed_and_zero_padded() {
-        let mut b = Vec::new();
-        for (id, width, want) in [
-            (0, 4, "k-0000"),
-            (42, 4, "k-0042"),
-            (12345, 3, "k-12345"),
-            (9, 1, "k-9"),
-            (1000, 4, "k-1000"),
-        ] {
-            write_key(&mut b, "k-", width, id);
-            assert_eq!(std::str::from_utf8(&b).unwrap(), want);
-        }
-    }
 }

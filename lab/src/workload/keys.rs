@@ -1,20 +1,31 @@
-//! Key distributions, implemented once: uniform, zipfian (scrambled, as YCSB does), latest,
-//! hotspot and sequential. They pick record numbers; `doc::key` turns those into keys.
+//! Which records the operations touch, implemented once: uniform, the exact `zipfian`,
+//! YCSB's `scrambled_zipfian` and `latest`, hotspot and sequential; and how long scans are.
+//! They pick record *indexes* in the phase's [`super::keyspace::KeySpace`]; the key space
+//! turns those into ids and `names` into key names.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::zipf::{fnvhash64, ExactZipf, Gray, YCSB_ITEM_COUNT, YCSB_THETA, YCSB_ZETAN};
 use crate::doc::SplitMix;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Distribution {
     Uniform,
-    /// Popular records chosen with a zipfian law of skew `theta`, their positions scrambled
-    /// over the key space so the popular ones are not neighbours.
+    /// The exact zipfian law of skew `theta` over the key space: record 0 is the most
+    /// popular, record 1 the next, and so on (unscrambled).
     Zipfian {
         theta: f64,
     },
-    /// Zipfian over recency: the most recently inserted records are the most popular.
+    /// YCSB's `requestdistribution=zipfian`: a rank drawn (with YCSB's approximation) from a
+    /// zipfian over 10^10 items, then mapped to record `fnvhash64(rank) % item count`.
+    ScrambledZipfian {
+        theta: f64,
+    },
+    /// YCSB's `latest`: a zipfian over recency, relative to the newest acknowledged insert
+    /// of any thread.
     Latest {
         theta: f64,
     },
@@ -27,130 +38,163 @@ pub enum Distribution {
     Sequential,
 }
 
-/// Zipfian ranks in `0..n`: rank `k` has probability `(k+1)^-theta / zeta(n)`; rank 0 is the
-/// most popular. The first 65,536 ranks are drawn exactly, by binary search over their
-/// cumulative weights; the rest by inverting the integral of the tail (accurate there, where
-/// the law is smooth). Gray et al.'s closed form, which YCSB uses, is exact only for ranks 0
-/// and 1 and was measured 17% off at rank 2, so it is not used.
+/// How many records a scan reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScanLength {
+    Fixed {
+        length: u64,
+    },
+    /// Uniform in `min..=max` (YCSB's default, with `min` 1).
+    Uniform {
+        min: u64,
+        max: u64,
+    },
+    /// YCSB's zipfian over `min..=max`: `min` the most likely.
+    Zipfian {
+        min: u64,
+        max: u64,
+    },
+}
+
+impl ScanLength {
+    /// The longest scan this can draw.
+    pub fn max(self) -> u64 {
+        match self {
+            ScanLength::Fixed { length } => length,
+            ScanLength::Uniform { max, .. } | ScanLength::Zipfian { max, .. } => max,
+        }
+    }
+}
+
+/// What every thread's chooser shares, built once per phase: the exact zipfian's alias
+/// table is the only part worth sharing.
 #[derive(Clone, Debug)]
-pub struct Zipf {
-    n: u64,
-    theta: f64,
-    /// Cumulative weights of ranks `0..head.len()`.
-    head: Vec<f64>,
-    zetan: f64,
+pub struct KeyLaw {
+    dist: Distribution,
+    /// The key space the distribution is drawn over (records + expected inserts).
+    item_count: u64,
+    exact: Option<Arc<ExactZipf>>,
 }
 
-const HEAD: u64 = 1 << 16;
-
-/// `∫ x^-theta dx` from `a` to `b`.
-fn integral(a: f64, b: f64, theta: f64) -> f64 {
-    if (theta - 1.0).abs() < 1e-12 {
-        (b / a).ln()
-    } else {
-        (b.powf(1.0 - theta) - a.powf(1.0 - theta)) / (1.0 - theta)
-    }
-}
-
-impl Zipf {
-    pub fn new(n: u64, theta: f64) -> Zipf {
-        let n = n.max(1);
-        let h = n.min(HEAD);
-        let mut head = Vec::with_capacity(h as usize);
-        let mut sum = 0.0;
-        for k in 1..=h {
-            sum += (k as f64).powf(-theta);
-            head.push(sum);
-        }
-        // Weights of ranks h.. (k = h+1 ..= n), by the midpoint integral.
-        let tail = if n > h {
-            integral(h as f64 + 0.5, n as f64 + 0.5, theta)
-        } else {
-            0.0
+impl KeyLaw {
+    pub fn new(dist: Distribution, item_count: u64) -> KeyLaw {
+        let item_count = item_count.max(1);
+        let exact = match dist {
+            Distribution::Zipfian { theta } => Some(Arc::new(ExactZipf::new(item_count, theta))),
+            _ => None,
         };
-        Zipf {
-            n,
-            theta,
-            head,
-            zetan: sum + tail,
+        KeyLaw {
+            dist,
+            item_count,
+            exact,
         }
-    }
-
-    pub fn sample(&self, rng: &mut SplitMix) -> u64 {
-        let x = rng.unit() * self.zetan;
-        let head_sum = self.head.last().copied().unwrap_or(0.0);
-        if x < head_sum {
-            return self.head.partition_point(|c| *c <= x) as u64;
-        }
-        // Solve head_sum + ∫_{h+0.5}^{k+0.5} t^-theta dt = x for k (1-based).
-        let h = self.head.len() as f64;
-        let rest = x - head_sum;
-        let k = if (self.theta - 1.0).abs() < 1e-12 {
-            (h + 0.5) * rest.exp() - 0.5
-        } else {
-            let a = (h + 0.5).powf(1.0 - self.theta) + rest * (1.0 - self.theta);
-            a.max(0.0).powf(1.0 / (1.0 - self.theta)) - 0.5
-        };
-        (k.ceil() as u64)
-            .saturating_sub(1)
-            .clamp(self.head.len() as u64, self.n - 1)
-    }
-
-    /// The theoretical probability of rank `k`.
-    pub fn probability(&self, k: u64) -> f64 {
-        ((k + 1) as f64).powf(-self.theta) / self.zetan
     }
 }
 
-/// FNV-1a of a record number: YCSB's scramble for zipfian keys.
-fn fnv(x: u64) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in x.to_le_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    h
+/// Per-thread state of the distribution.
+#[derive(Clone, Debug)]
+enum State {
+    Plain,
+    Exact(Arc<ExactZipf>),
+    /// YCSB's scrambled zipfian: its generator over 10^10 + 1 items, and the item count
+    /// `fnvhash64(rank)` is reduced modulo (YCSB's inclusive `max`: records + expected
+    /// inserts + 1).
+    Scrambled {
+        gray: Gray,
+        modulo: u64,
+    },
+    Latest(Gray),
+    Sequential(u64),
 }
 
-/// Picks record numbers for one thread.
+/// Picks record indexes for one thread.
 #[derive(Clone, Debug)]
 pub struct KeyChooser {
     dist: Distribution,
-    records: u64,
-    zipf: Option<Zipf>,
-    next_sequential: u64,
+    item_count: u64,
+    state: State,
 }
 
+/// Redraws before a zipfian that keeps drawing not-yet-inserted records gives up and
+/// wraps (only reachable with an item count far above the records that exist).
+const MAX_REDRAWS: u32 = 64;
+
 impl KeyChooser {
-    /// `start` offsets the sequential walk (each thread starts elsewhere).
-    pub fn new(dist: Distribution, records: u64, start: u64) -> Self {
-        let zipf = match dist {
-            Distribution::Zipfian { theta } | Distribution::Latest { theta } => {
-                Some(Zipf::new(records, theta))
-            }
-            _ => None,
+    /// `start` offsets the sequential walk (each thread starts elsewhere); `records` is
+    /// what was loaded (YCSB's `latest` starts from the newest of them).
+    pub fn new(law: &KeyLaw, records: u64, start: u64) -> Self {
+        let state = match law.dist {
+            Distribution::Zipfian { .. } => law.exact.clone().map_or(State::Plain, State::Exact),
+            Distribution::ScrambledZipfian { theta } => State::Scrambled {
+                gray: if theta == YCSB_THETA {
+                    Gray::with_zetan(YCSB_ITEM_COUNT + 1, theta, YCSB_ZETAN)
+                } else {
+                    Gray::new(YCSB_ITEM_COUNT + 1, theta)
+                },
+                modulo: law.item_count + 1,
+            },
+            // new SkewedLatestGenerator(counter): a ZipfianGenerator over lastValue() items.
+            Distribution::Latest { theta } => State::Latest(Gray::new(records.max(2) - 1, theta)),
+            Distribution::Sequential => State::Sequential(start % records.max(1)),
+            Distribution::Uniform | Distribution::Hotspot { .. } => State::Plain,
         };
         KeyChooser {
-            dist,
-            records: records.max(1),
-            zipf,
-            next_sequential: start % records.max(1),
+            dist: law.dist,
+            item_count: law.item_count,
+            state,
         }
     }
 
-    /// A record number among the first `live` (loaded plus inserted) records.
+    /// A record index among the first `live` (loaded plus acknowledged inserts).
+    #[inline]
     pub fn next(&mut self, rng: &mut SplitMix, live: u64) -> u64 {
         let live = live.max(1);
-        match (self.dist, &self.zipf) {
-            (Distribution::Zipfian { .. }, Some(z)) => fnv(z.sample(rng)) % self.records,
-            (Distribution::Latest { .. }, Some(z)) => live - 1 - z.sample(rng).min(live - 1),
-            (
-                Distribution::Hotspot {
-                    hot_fraction,
-                    hot_ops,
-                },
-                _,
-            ) => {
+        match &mut self.state {
+            State::Exact(z) => {
+                for _ in 0..MAX_REDRAWS {
+                    let r = rng.next_u64();
+                    let k = z.sample(r, || rng.unit());
+                    if k < live {
+                        return k;
+                    }
+                }
+                rng.below(live)
+            }
+            State::Scrambled { gray, modulo } => {
+                for _ in 0..MAX_REDRAWS {
+                    let rank = gray.rank(rng.unit(), YCSB_ITEM_COUNT + 1);
+                    let k = fnvhash64(rank) % *modulo;
+                    if k < live {
+                        return k;
+                    }
+                }
+                rng.below(live)
+            }
+            State::Latest(gray) => {
+                // SkewedLatestGenerator: max = the newest acknowledged record; YCSB never
+                // draws record 0 here (max - rank with rank < max), and neither do we.
+                let max = live - 1;
+                if max == 0 {
+                    return 0;
+                }
+                max - gray.next(rng.unit(), max).min(max - 1)
+            }
+            State::Sequential(next) => {
+                let k = *next % live;
+                *next = k + 1;
+                k
+            }
+            State::Plain => self.plain(rng, live),
+        }
+    }
+
+    fn plain(&self, rng: &mut SplitMix, live: u64) -> u64 {
+        match self.dist {
+            Distribution::Hotspot {
+                hot_fraction,
+                hot_ops,
+            } => {
                 let hot = ((live as f64 * hot_fraction) as u64).max(1);
                 if rng.unit() < hot_ops {
                     rng.below(hot)
@@ -158,12 +202,41 @@ impl KeyChooser {
                     hot + rng.below((live - hot).max(1))
                 }
             }
-            (Distribution::Sequential, _) => {
-                let k = self.next_sequential % live;
-                self.next_sequential = k + 1;
-                k
-            }
             _ => rng.below(live),
+        }
+    }
+
+    /// The key space the distribution is drawn over.
+    pub fn item_count(&self) -> u64 {
+        self.item_count
+    }
+}
+
+/// Draws scan lengths for one thread.
+#[derive(Clone, Debug)]
+pub struct ScanChooser {
+    law: ScanLength,
+    gray: Option<Gray>,
+}
+
+impl ScanChooser {
+    pub fn new(law: ScanLength) -> Self {
+        let gray = match law {
+            // new ZipfianGenerator(min, max): items = max - min + 1.
+            ScanLength::Zipfian { min, max } => Some(Gray::new(max - min + 1, YCSB_THETA)),
+            _ => None,
+        };
+        ScanChooser { law, gray }
+    }
+
+    #[inline]
+    pub fn next(&self, rng: &mut SplitMix) -> u64 {
+        match (self.law, &self.gray) {
+            (ScanLength::Uniform { min, max }, _) => min + rng.below(max - min + 1),
+            (ScanLength::Zipfian { min, max }, Some(g)) => {
+                (min + g.rank(rng.unit(), max - min + 1)).min(max)
+            }
+            (law, _) => law.max(),
         }
     }
 }
@@ -172,63 +245,13 @@ impl KeyChooser {
 mod tests {
     use super::*;
 
-    #[test]
-    fn zipfian_rank_frequencies_follow_the_law() {
-        let z = Zipf::new(1000, 0.99);
-        let mut rng = SplitMix(42);
-        let samples = 400_000;
-        let mut counts = vec![0u64; 1000];
-        for _ in 0..samples {
-            counts[z.sample(&mut rng) as usize] += 1;
-        }
-        // The most popular ranks carry most of the mass; compare each with theory.
-        for k in 0..10u64 {
-            let expect = z.probability(k) * samples as f64;
-            let got = counts[k as usize] as f64;
-            assert!(
-                (got - expect).abs() / expect < 0.05,
-                "rank {k}: {got} vs {expect:.0}"
-            );
-        }
-        // And the tail as a whole.
-        let tail: u64 = counts[100..].iter().sum();
-        let expect: f64 = (100..1000).map(|k| z.probability(k)).sum::<f64>() * samples as f64;
-        assert!(
-            (tail as f64 - expect).abs() / expect < 0.05,
-            "tail {tail} vs {expect:.0}"
-        );
-    }
-
-    #[test]
-    fn zipfian_tail_beyond_the_exact_head_follows_the_law() {
-        let z = Zipf::new(1_000_000, 0.99);
-        let mut rng = SplitMix(7);
-        let samples = 400_000;
-        let mut beyond = 0u64;
-        let mut far = 0u64;
-        for _ in 0..samples {
-            let r = z.sample(&mut rng);
-            assert!(r < 1_000_000);
-            beyond += u64::from(r >= HEAD);
-            far += u64::from(r >= 500_000);
-        }
-        let p_beyond: f64 = 1.0 - (0..HEAD).map(|k| z.probability(k)).sum::<f64>();
-        let expect = p_beyond * samples as f64;
-        assert!(
-            (beyond as f64 - expect).abs() / expect < 0.05,
-            "beyond head: {beyond} vs {expect:.0}"
-        );
-        let p_far = integral(500_000.5, 1_000_000.5, 0.99) / z.zetan;
-        let expect = p_far * samples as f64;
-        assert!(
-            (far as f64 - expect).abs() / expect < 0.1,
-            "far tail: {far} vs {expect:.0}"
-        );
+    fn chooser(dist: Distribution, records: u64) -> KeyChooser {
+        KeyChooser::new(&KeyLaw::new(dist, records), records, 0)
     }
 
     #[test]
     fn scrambling_spreads_the_popular_records() {
-        let mut c = KeyChooser::new(Distribution::Zipfian { theta: 0.99 }, 10_000, 0);
+        let mut c = chooser(Distribution::ScrambledZipfian { theta: 0.99 }, 10_000);
         let mut rng = SplitMix(1);
         let mut counts = std::collections::HashMap::new();
         for _ in 0..50_000 {
@@ -238,34 +261,71 @@ mod tests {
         top.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         // Skewed: the hottest record is hit far more than uniform (5 per record) would give.
         assert!(top[0].1 > 500, "{:?}", &top[..3]);
-        // Scrambled: the five hottest records are not the first five.
+        // Scrambled: the hottest record is YCSB's, fnvhash64(0) % (10,000 + 1).
+        assert_eq!(top[0].0, fnvhash64(0) % 10_001);
         assert!(top[..5].iter().any(|(k, _)| *k > 100), "{:?}", &top[..5]);
+    }
+
+    #[test]
+    fn not_yet_inserted_records_are_redrawn() {
+        // Item count 2,000 but only 1,000 records exist: every draw is below 1,000.
+        let law = KeyLaw::new(Distribution::ScrambledZipfian { theta: 0.99 }, 2_000);
+        let mut c = KeyChooser::new(&law, 1_000, 0);
+        let exact = KeyLaw::new(Distribution::Zipfian { theta: 0.99 }, 2_000);
+        let mut e = KeyChooser::new(&exact, 1_000, 0);
+        let mut rng = SplitMix(3);
+        assert!((0..20_000).all(|_| c.next(&mut rng, 1_000) < 1_000));
+        assert!((0..20_000).all(|_| e.next(&mut rng, 1_000) < 1_000));
     }
 
     #[test]
     fn hotspot_latest_and_sequential() {
         let mut rng = SplitMix(9);
-        let mut hot = KeyChooser::new(
+        let mut hot = chooser(
             Distribution::Hotspot {
                 hot_fraction: 0.1,
                 hot_ops: 0.9,
             },
             1000,
-            0,
         );
         let hits = (0..20_000)
             .filter(|_| hot.next(&mut rng, 1000) < 100)
             .count();
         assert!((hits as f64 / 20_000.0 - 0.9).abs() < 0.02, "{hits}");
-        let mut latest = KeyChooser::new(Distribution::Latest { theta: 0.99 }, 1000, 0);
-        let recent = (0..20_000)
-            .filter(|_| latest.next(&mut rng, 1500) >= 1400)
-            .count();
+        let mut latest = chooser(Distribution::Latest { theta: 0.99 }, 1000);
+        let drawn: Vec<u64> = (0..20_000).map(|_| latest.next(&mut rng, 1500)).collect();
+        assert!(drawn.iter().all(|k| (1..1500).contains(k)));
+        let recent = drawn.iter().filter(|k| **k >= 1400).count();
         assert!(recent > 10_000, "latest favours new records: {recent}");
-        let mut seq = KeyChooser::new(Distribution::Sequential, 5, 3);
+        // The newest acknowledged record is the most popular.
+        let newest = drawn.iter().filter(|k| **k == 1499).count();
+        assert!(newest > 500, "{newest}");
+        let mut seq = KeyChooser::new(&KeyLaw::new(Distribution::Sequential, 5), 5, 3);
         let walk: Vec<u64> = (0..6).map(|_| seq.next(&mut rng, 5)).collect();
         assert_eq!(walk, [3, 4, 0, 1, 2, 3]);
-        let mut uni = KeyChooser::new(Distribution::Uniform, 10, 0);
+        let mut uni = chooser(Distribution::Uniform, 10);
         assert!((0..1000).all(|_| uni.next(&mut rng, 10) < 10));
+    }
+
+    #[test]
+    fn scan_lengths_fixed_uniform_and_zipfian() {
+        let mut rng = SplitMix(5);
+        let fixed = ScanChooser::new(ScanLength::Fixed { length: 7 });
+        assert!((0..100).all(|_| fixed.next(&mut rng) == 7));
+        let uni = ScanChooser::new(ScanLength::Uniform { min: 1, max: 100 });
+        let mut seen = [0u32; 101];
+        for _ in 0..100_000 {
+            seen[uni.next(&mut rng) as usize] += 1;
+        }
+        assert_eq!(seen[0], 0);
+        assert!(
+            seen[1..].iter().all(|n| (800..1200).contains(n)),
+            "{seen:?}"
+        );
+        let zipf = ScanChooser::new(ScanLength::Zipfian { min: 5, max: 100 });
+        let draws: Vec<u64> = (0..20_000).map(|_| zipf.next(&mut rng)).collect();
+        assert!(draws.iter().all(|n| (5..=100).contains(n)));
+        let fives = draws.iter().filter(|n| **n == 5).count();
+        assert!(fives > draws.len() / 10, "{fives}");
     }
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::context::{from_toml, line_col, Ctx, WorkloadError};
-use super::keys::Distribution;
+use super::context::{from_toml, Ctx, WorkloadError};
+use super::keys::{Distribution, KeyLaw};
 use super::ops::StreamSpec;
 use super::sections::{query_from_spec, target_from_spec, variants_from_spec};
 use super::sections::{Dataset, Mix, RunSettings};
@@ -28,40 +28,30 @@ pub struct Plan {
     pub run: RunSettings,
     pub mix: Mix,
     pub distribution: Distribution,
+    /// Records the key distribution is drawn over: the loaded ones plus the inserts it
+    /// expects (YCSB's item count); draws of records not inserted yet are redrawn.
+    pub item_count: u64,
     pub query: QuerySpec,
     pub targets: Vec<Target>,
+    /// Things in the file the lab accepted but does not model (YCSB properties), each
+    /// "file:line: ...", for the commands to print.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
-    /// Reads and validates a workload file.
-    pub fn load(path: &Path) -> Result<Plan, WorkloadError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            WorkloadError::whole(path, format!("cannot read the workload file: {e}"))
-        })?;
-        let src = match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
-                let (line, column) = line_col(&valid, at);
-                return Err(WorkloadError {
-                    line,
-                    column,
-                    ..WorkloadError::whole(path, "the file is not UTF-8 text (TOML must be UTF-8)")
-                });
-            }
-        };
-        Self::parse(path, &src)
-    }
-
-    /// What the operation streams of this plan are drawn from.
+    /// What the operation streams of this plan are drawn from (builds the tables the
+    /// threads share: call once per phase).
     pub fn stream_spec(&self) -> StreamSpec<'_> {
         StreamSpec {
             mix: &self.mix,
             distribution: self.distribution,
             records: self.dataset.records,
+            item_count: self.item_count,
+            scan: self.run.scan,
             batch_size: self.run.batch_size,
             seed: self.run.seed,
+            law: KeyLaw::new(self.distribution, self.item_count),
         }
     }
 
@@ -90,12 +80,21 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
     let run = RunSettings::from_spec(cx, spec.run.as_ref())?;
     let mix = Mix::from_spec(cx, &spec.mix)?;
     let distribution = Distribution::from_spec(cx, spec.distribution.as_ref())?;
+    let expected = match spec
+        .distribution
+        .as_ref()
+        .and_then(|d| d.expected_inserts.as_ref())
+    {
+        Some(n) => cx.nonneg(n, "distribution.expected_inserts", 1 << 40)? as u64,
+        None => expected_inserts(&dataset, &run, &mix),
+    };
     let query = query_from_spec(cx, spec.query.as_ref(), &dataset.key_prefix)?;
     let targets = spec
         .targets
         .iter()
         .map(|t| target_from_spec(cx, t, &variants))
         .collect::<Result<_, _>>()?;
+    let item_count = expected.saturating_add(dataset.records);
     Ok(Plan {
         name,
         description: spec.description.clone().unwrap_or_default(),
@@ -105,7 +104,22 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
         run,
         mix,
         distribution,
+        item_count,
         query,
         targets,
+        warnings: Vec::new(),
     })
+}
+
+/// YCSB's estimate of the records a run inserts: twice the operations times the insert
+/// share. A duration-bound run's operation count is unknown before it runs; the lab then
+/// assumes as many operations per thread count as there are records.
+pub(crate) fn expected_inserts(dataset: &Dataset, run: &RunSettings, mix: &Mix) -> u64 {
+    let ops = match run.bound {
+        super::Bound::Ops(n) => {
+            n.saturating_mul(run.threads.iter().copied().max().unwrap_or(1) as u64)
+        }
+        super::Bound::Duration(_) => dataset.records,
+    };
+    (ops as f64 * mix.inserts_per_op(run.batch_size) * 2.0) as u64
 }

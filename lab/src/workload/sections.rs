@@ -8,7 +8,8 @@ use serde::Serialize;
 use toml::Spanned;
 
 use super::context::{closest, Ctx, WorkloadError};
-use super::keys::Distribution;
+use super::keys::{Distribution, ScanLength};
+use super::names::{write_key, KeyOrder, KeyTable};
 use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec, Threads};
 use crate::backend::{self, QueryOrder, QuerySpec};
 use crate::doc::DocShape;
@@ -23,9 +24,29 @@ pub const DEFAULT_VARIANTS: [&str; 4] = ["plain", "cached", "pooled", "binary"];
 pub struct Dataset {
     pub records: u64,
     pub key_prefix: String,
-    /// Digits the record number is zero-padded to.
+    /// Digits the number in a key name is zero-padded to, at least (YCSB's `zeropadding`).
     pub key_width: usize,
+    /// Whether key names carry the record number or its hash (YCSB's `insertorder`).
+    pub key_order: KeyOrder,
     pub doc: DocShape,
+}
+
+impl Dataset {
+    /// Writes the key name of record `id` into `buf`.
+    #[inline]
+    pub fn write_key(&self, buf: &mut Vec<u8>, id: u64) {
+        write_key(buf, &self.key_prefix, self.key_width, self.key_order, id);
+    }
+
+    /// The names of the loaded records, computed once (see [`KeyTable`]).
+    pub fn key_table(&self) -> KeyTable {
+        KeyTable::new(
+            &self.key_prefix,
+            self.key_width,
+            self.key_order,
+            self.records,
+        )
+    }
 }
 
 /// How long each measured phase lasts.
@@ -80,7 +101,7 @@ pub struct RunSettings {
     /// Operations per second across all threads; `None` is closed loop.
     pub rate: Option<f64>,
     pub mode: Mode,
-    pub scan_length: usize,
+    pub scan: ScanLength,
     pub batch_size: usize,
     pub cache_capacity: usize,
     /// Wall-clock time (the default) or instructions counted under callgrind.
@@ -100,31 +121,27 @@ impl Dataset {
             1_000_000_000,
             "records to load",
         )?;
-        let key_prefix = ds
-            .key
-            .as_ref()
+        let key = ds.key.as_ref();
+        let key_prefix = key
             .and_then(|k| k.prefix.clone())
-            .unwrap_or_else(|| "user-".into());
-        let digits = (records * 4).to_string().len();
-        let key_width = match ds.key.as_ref().and_then(|k| k.width.as_ref()) {
-            None => 12.max(digits),
-            Some(w) => {
-                let width =
-                    cx.positive(w, "dataset.key.width", 32, "digits of the record number")?;
-                let width = width as usize;
-                if width < digits {
-                    return Err(cx.err(
-                        w.span(),
-                        "dataset.key.width",
-                        format!(
-                            "{width} digits cannot hold record numbers up to {} (inserts \
-                             included); use at least {digits}",
-                            records * 4
-                        ),
-                    ));
-                }
-                width
-            }
+            .unwrap_or_else(|| "user".into());
+        let key_width = match key.and_then(|k| k.width.as_ref()) {
+            None => 1,
+            Some(w) => cx.positive(
+                w,
+                "dataset.key.width",
+                32,
+                "digits a key number is padded to",
+            )? as usize,
+        };
+        let key_order = match key.and_then(|k| k.order.as_ref()) {
+            None => KeyOrder::Hashed,
+            Some(o) => cx.choice(
+                o,
+                "dataset.key.order",
+                "key order",
+                &[("hashed", KeyOrder::Hashed), ("ordered", KeyOrder::Ordered)],
+            )?,
         };
         let mut doc = DocShape::default();
         if let Some(d) = &ds.doc {
@@ -143,6 +160,7 @@ impl Dataset {
             records,
             key_prefix,
             key_width,
+            key_order,
             doc,
         })
     }
@@ -188,12 +206,7 @@ impl RunSettings {
                 .map_or(42, |s| s.get_ref().unsigned_abs()),
             rate: rate(cx, run.and_then(|r| r.rate.as_ref()))?,
             mode,
-            scan_length: count(
-                run.and_then(|r| r.scan_length.as_ref()),
-                "run.scan_length",
-                100,
-                100_000,
-            )?,
+            scan: scan_length(cx, run)?,
             batch_size: count(
                 run.and_then(|r| r.batch_size.as_ref()),
                 "run.batch_size",
@@ -218,6 +231,57 @@ fn measure(cx: Ctx<'_>, m: Option<&Spanned<String>>) -> Result<Measure, Workload
     };
     let choices = Measure::ALL.map(|m| (m.name(), m));
     cx.choice(m, "run.measure", "measure", &choices)
+}
+
+/// `scan_length` (the longest, or the only, length), `scan_length_distribution` and
+/// `min_scan_length`.
+fn scan_length(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<ScanLength, WorkloadError> {
+    let max = cx.positive_or(
+        run.and_then(|r| r.scan_length.as_ref()),
+        "run.scan_length",
+        100,
+        100_000,
+    )? as u64;
+    let min = cx.positive_or(
+        run.and_then(|r| r.min_scan_length.as_ref()),
+        "run.min_scan_length",
+        1,
+        100_000,
+    )? as u64;
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Fixed,
+        Uniform,
+        Zipfian,
+    }
+    let kind = match run.and_then(|r| r.scan_length_distribution.as_ref()) {
+        None => Kind::Uniform,
+        Some(k) => cx.choice(
+            k,
+            "run.scan_length_distribution",
+            "scan length distribution",
+            &[
+                ("uniform", Kind::Uniform),
+                ("fixed", Kind::Fixed),
+                ("zipfian", Kind::Zipfian),
+            ],
+        )?,
+    };
+    if min > max && !matches!(kind, Kind::Fixed) {
+        let at = run
+            .and_then(|r| r.min_scan_length.as_ref())
+            .map_or(0..0, Spanned::span);
+        return Err(cx.err(
+            at,
+            "run.min_scan_length",
+            format!("{min} is longer than scan_length ({max})"),
+        ));
+    }
+    Ok(match kind {
+        Kind::Fixed => ScanLength::Fixed { length: max },
+        Kind::Uniform => ScanLength::Uniform { min, max },
+        Kind::Zipfian => ScanLength::Zipfian { min, max },
+    })
 }
 
 fn threads(cx: Ctx<'_>, t: &Spanned<Threads>) -> Result<Vec<usize>, WorkloadError> {
@@ -281,6 +345,25 @@ fn rate(cx: Ctx<'_>, r: Option<&Spanned<f64>>) -> Result<Option<f64>, WorkloadEr
 }
 
 impl Mix {
+    /// The sum of the weights (100 for a TOML mix; YCSB's proportions are scaled).
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, w)| u64::from(*w)).sum()
+    }
+
+    /// Records one operation inserts, on average (inserts, and batches of `batch_size`).
+    pub fn inserts_per_op(&self, batch_size: usize) -> f64 {
+        let inserted: f64 = self
+            .0
+            .iter()
+            .map(|(k, w)| match k {
+                OpKind::Insert => f64::from(*w),
+                OpKind::Batch => f64::from(*w) * batch_size as f64,
+                _ => 0.0,
+            })
+            .sum();
+        inserted / self.total().max(1) as f64
+    }
+
     pub(crate) fn from_spec(
         cx: Ctx<'_>,
         mix: &Spanned<std::collections::BTreeMap<String, Spanned<i64>>>,
@@ -337,6 +420,7 @@ impl Distribution {
             Uniform,
             Sequential,
             Zipfian,
+            Scrambled,
             Latest,
             Hotspot,
         }
@@ -347,6 +431,7 @@ impl Distribution {
             &[
                 ("uniform", Kind::Uniform),
                 ("zipfian", Kind::Zipfian),
+                ("scrambled_zipfian", Kind::Scrambled),
                 ("latest", Kind::Latest),
                 ("hotspot", Kind::Hotspot),
                 ("sequential", Kind::Sequential),
@@ -356,6 +441,7 @@ impl Distribution {
             Kind::Uniform => Distribution::Uniform,
             Kind::Sequential => Distribution::Sequential,
             Kind::Zipfian => Distribution::Zipfian { theta: theta()? },
+            Kind::Scrambled => Distribution::ScrambledZipfian { theta: theta()? },
             Kind::Latest => Distribution::Latest { theta: theta()? },
             Kind::Hotspot => Distribution::Hotspot {
                 hot_fraction: cx.fraction(

@@ -43,6 +43,9 @@ pub struct KeySpec {
     pub prefix: Option<String>,
     #[serde(default)]
     pub width: Option<Spanned<i64>>,
+    /// `hashed` (YCSB's default) or `ordered`.
+    #[serde(default)]
+    pub order: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +88,11 @@ pub struct RunSpec {
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub scan_length: Option<Spanned<i64>>,
+    /// `uniform` (YCSB's default: `min_scan_length..=scan_length`), `fixed` or `zipfian`.
+    #[serde(default)]
+    pub scan_length_distribution: Option<Spanned<String>>,
+    #[serde(default)]
+    pub min_scan_length: Option<Spanned<i64>>,
     #[serde(default)]
     pub batch_size: Option<Spanned<i64>>,
     #[serde(default)]
@@ -103,6 +111,10 @@ pub struct DistributionSpec {
     pub hot_fraction: Option<Spanned<f64>>,
     #[serde(default)]
     pub hot_ops: Option<Spanned<f64>>,
+    /// Inserts the key distribution should make room for (YCSB: 2 × operations × insert
+    /// share); records not inserted yet are redrawn.
+    #[serde(default)]
+    pub expected_inserts: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,315 @@
+//! The read/write goals of docs/PERFORMANCE.md, measured side by side in one process:
+//! the engine beside what people write by hand (`RwLock<BTreeMap<String, Vec<u8>>>`,
+//! std `HashMap`). Each measure alternates engine and references and keeps the best of
+//! several rounds, so a shared machine's busy moments hurt both sides alike.
+//!
+//! `cargo run --release -p acorn --example goals [rounds]` (default 7 rounds).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use acorn::Tree;
+
+type RawMap = RwLock<BTreeMap<String, Vec<u8>>>;
+
+fn key(i: usize) -> String {
+    format!("user-{i:012}")
+}
+
+fn value(i: usize) -> Vec<u8> {
+    let mut v = format!("{{\"id\":{i},\"value\":{},\"pad\":\"", i % 1000).into_bytes();
+    v.resize(98, b'x');
+    v.extend_from_slice(b"\"}");
+    v
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+struct Data {
+    keys: Vec<String>,
+    tree: Tree,
+    raw: RawMap,
+    hash: HashMap<String, Vec<u8>>,
+}
+
+fn data(n: usize) -> Data {
+    let keys: Vec<String> = (0..n).map(key).collect();
+    let tree = Tree::open_memory();
+    let mut b = tree.batch();
+    for (i, k) in keys.iter().enumerate() {
+        b.stash(k, value(i));
+    }
+    b.commit().unwrap();
+    Data {
+        raw: RwLock::new(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), value(i)))
+                .collect(),
+        ),
+        hash: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), value(i)))
+            .collect(),
+        keys,
+        tree,
+    }
+}
+
+/// Nanoseconds per operation of `ops` calls of `f`.
+fn per_op(ops: usize, mut f: impl FnMut(usize)) -> f64 {
+    let start = Instant::now();
+    for i in 0..ops {
+        f(i);
+    }
+    start.elapsed().as_nanos() as f64 / ops as f64
+}
+
+/// A measure of `ops` reads of random keys below `n` (the same sequence every time).
+fn reads(ops: usize, n: usize, mut read: impl FnMut(usize)) -> impl FnMut() -> f64 {
+    move || {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        per_op(ops, |_| read(rng.below(n)))
+    }
+}
+
+/// Runs every measure once per round, in turn; returns the best (lowest) of each.
+fn best<const N: usize>(rounds: usize, mut measures: [&mut dyn FnMut() -> f64; N]) -> [f64; N] {
+    let mut best = [f64::INFINITY; N];
+    for _ in 0..rounds {
+        for (b, m) in best.iter_mut().zip(measures.iter_mut()) {
+            *b = b.min(m());
+        }
+    }
+    best
+}
+
+/// Reads per second of `threads` readers doing `ops` random reads each, with a writer
+/// stashing every ~20 µs alongside when `writer`.
+fn throughput(
+    threads: usize,
+    ops: usize,
+    writer: bool,
+    keys: &[String],
+    read: &(dyn Fn(&str) + Sync),
+    write: &(dyn Fn(&str) + Sync),
+) -> f64 {
+    let done = AtomicBool::new(false);
+    let took: Duration = std::thread::scope(|s| {
+        if writer {
+            let done = &done;
+            s.spawn(move || {
+                let mut rng = Rng(0xfeed);
+                while !done.load(Ordering::Relaxed) {
+                    write(&keys[rng.below(keys.len())]);
+                    std::thread::sleep(Duration::from_micros(20));
+                }
+            });
+        }
+        let start = Instant::now();
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = Rng(0x1234_5678 + t as u64);
+                    for _ in 0..ops {
+                        read(&keys[rng.below(keys.len())]);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let took = start.elapsed();
+        done.store(true, Ordering::Relaxed);
+        took
+    });
+    (threads * ops) as f64 / took.as_secs_f64()
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map_or(7, |r| r.parse().expect("rounds: a number"));
+    println!("best of {rounds} rounds, engine and references alternating\n");
+    println!("| measure | engine | reference | ratio |");
+    println!("|---|---|---|---|");
+
+    let data10k = data(10_000);
+    let d = &data10k;
+    let n = d.keys.len();
+    let ops = 200_000;
+    let [crack, crack_with, raw, hash] = best(
+        rounds,
+        [
+            &mut reads(ops, n, move |i| {
+                drop(black_box(d.tree.crack(&d.keys[i]).unwrap()))
+            }),
+            &mut reads(ops, n, move |i| {
+                black_box(d.tree.crack_with(&d.keys[i], |v| v.value.len()).unwrap());
+            }),
+            &mut reads(ops, n, move |i| {
+                drop(black_box(d.raw.read().unwrap().get(&d.keys[i]).cloned()));
+            }),
+            &mut reads(ops, n, move |i| {
+                black_box(d.hash.get(&d.keys[i]).map(Vec::len));
+            }),
+        ],
+    );
+    println!(
+        "| random `crack` (owned), 10k keys vs RwLock<BTreeMap> get + clone | {crack:.0} ns | {raw:.0} ns | {:.2}× the raw map's speed |",
+        raw / crack
+    );
+    println!(
+        "| random `crack_with` (borrowed), 10k keys vs std HashMap get | {crack_with:.0} ns | {hash:.0} ns | {:.2}× the HashMap's time |",
+        crack_with / hash
+    );
+
+    let val = value(7);
+    let mut i = 0;
+    let mut j = 0;
+    let [stash, insert] = best(
+        rounds,
+        [
+            &mut || {
+                per_op(ops, |_| {
+                    i = (i + 1) % n;
+                    black_box(d.tree.stash(&d.keys[i], &val).unwrap());
+                })
+            },
+            &mut || {
+                per_op(ops, |_| {
+                    j = (j + 1) % n;
+                    drop(black_box(
+                        d.raw
+                            .write()
+                            .unwrap()
+                            .insert(d.keys[j].clone(), val.clone()),
+                    ));
+                })
+            },
+        ],
+    );
+    println!(
+        "| `stash` (overwrite, 10k keys) vs raw map insert | {stash:.0} ns | {insert:.0} ns | {:.2}× the raw map's speed |",
+        insert / stash
+    );
+
+    let repeats = 20;
+    let [collect, raw_collect] = best(
+        rounds,
+        [
+            &mut || {
+                per_op(repeats, |_| {
+                    drop(black_box(d.tree.query().collect().unwrap()))
+                })
+            },
+            &mut || {
+                per_op(repeats, |_| {
+                    let m = d.raw.read().unwrap();
+                    let mut out = Vec::with_capacity(m.len());
+                    out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    drop(black_box(out));
+                })
+            },
+        ],
+    );
+    println!(
+        "| `query().collect()` of all 10k vs raw map clone-all | {:.3} ms | {:.3} ms | {:.2}× the raw map's speed |",
+        collect / 1e6,
+        raw_collect / 1e6,
+        raw_collect / collect
+    );
+
+    let read_tree = |k: &str| drop(black_box(d.tree.crack(k).unwrap()));
+    let write_tree = |k: &str| {
+        black_box(d.tree.stash(k, b"w").unwrap());
+    };
+    let read_raw = |k: &str| drop(black_box(d.raw.read().unwrap().get(k).cloned()));
+    let write_raw = |k: &str| {
+        drop(black_box(
+            d.raw.write().unwrap().insert(k.to_owned(), b"w".to_vec()),
+        ))
+    };
+    let peek_tree = |k: &str| {
+        black_box(d.tree.crack_with(k, |v| v.value.len()).unwrap());
+    };
+    let read_hash = |k: &str| {
+        black_box(d.hash.get(k).map(Vec::len));
+    };
+    let t_ops = 400_000;
+    let [e1, e2, ew, r1, r2, rw, h1, h2, p1, p2] = best(
+        rounds,
+        [
+            &mut || -throughput(1, t_ops, false, &d.keys, &read_tree, &write_tree),
+            &mut || -throughput(2, t_ops, false, &d.keys, &read_tree, &write_tree),
+            &mut || -throughput(2, t_ops, true, &d.keys, &read_tree, &write_tree),
+            &mut || -throughput(1, t_ops, false, &d.keys, &read_raw, &write_raw),
+            &mut || -throughput(2, t_ops, false, &d.keys, &read_raw, &write_raw),
+            &mut || -throughput(2, t_ops, true, &d.keys, &read_raw, &write_raw),
+            // Control: reads that write nothing shared at all, to see what the machine lends.
+            &mut || -throughput(1, t_ops, false, &d.keys, &read_hash, &write_raw),
+            &mut || -throughput(2, t_ops, false, &d.keys, &read_hash, &write_raw),
+            &mut || -throughput(1, t_ops, false, &d.keys, &peek_tree, &write_tree),
+            &mut || -throughput(2, t_ops, false, &d.keys, &peek_tree, &write_tree),
+        ],
+    );
+    let m = |x: f64| -x / 1e6;
+    println!(
+        "| 2 reader threads (crack, 10k keys) | {:.2}M/s = {:.2}× one thread ({:.2}M/s) | raw map {:.2}M/s = {:.2}× its one thread ({:.2}M/s) | {:.2}× the raw map |",
+        m(e2), e2 / e1, m(e1), m(r2), r2 / r1, m(r1), e2 / r2
+    );
+    println!(
+        "| 2 reader threads with a writer alongside | {:.2}M/s = {:.2}× one thread | raw map {:.2}M/s | {:.2}× the raw map |",
+        m(ew), ew / e1, m(rw), ew / rw
+    );
+    println!(
+        "| 2 reader threads, borrowed (`crack_with`) | {:.2}M/s = {:.2}× one thread ({:.2}M/s) | | |",
+        m(p2), p2 / p1, m(p1)
+    );
+    println!(
+        "| control: 2 threads of std HashMap gets (no shared writes) | {:.2}M/s = {:.2}× one thread ({:.2}M/s) | | |",
+        m(h2), h2 / h1, m(h1)
+    );
+    drop(data10k);
+
+    let data1m = data(1_000_000);
+    let d = &data1m;
+    let n = d.keys.len();
+    let ops = 100_000;
+    let [crack, hash, hash_clone, raw] = best(
+        rounds,
+        [
+            &mut reads(ops, n, move |i| {
+                drop(black_box(d.tree.crack(&d.keys[i]).unwrap()))
+            }),
+            &mut reads(ops, n, move |i| {
+                black_box(d.hash.get(&d.keys[i]).map(Vec::len));
+            }),
+            &mut reads(ops, n, move |i| {
+                drop(black_box(d.hash.get(&d.keys[i]).cloned()))
+            }),
+            &mut reads(ops, n, move |i| {
+                drop(black_box(d.raw.read().unwrap().get(&d.keys[i]).cloned()));
+            }),
+        ],
+    );
+    println!(
+        "| random `crack` at 1M keys vs std HashMap get | {crack:.0} ns | {hash:.0} ns (get + clone {hash_clone:.0} ns; RwLock<BTreeMap> {raw:.0} ns) | {:.2}× the HashMap's time |",
+        crack / hash
+    );
+}

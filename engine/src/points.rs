@@ -1,0 +1,665 @@
+//! The point index: a hash table of records beside the ordered index, read without a lock.
+//!
+//! Point reads (`crack`, `crack_with`, `contains`) never touch the B+tree: at a million keys
+//! an ordered lookup costs a dozen cache misses, a probe here about two (the slot, then the
+//! record). Readers take no lock and write no shared cache line: they pin a
+//! `crossbeam-epoch` guard (a store to their own thread's slot), load the table pointer and
+//! the slot, and read the record behind it.
+//!
+//! Writers are serialized by the tree (every write method needs the [`Writer`] half, which
+//! lives in the tree's locked state) and change slots in place with single atomic stores.
+//! A record that leaves a slot is not freed at once: its reference is handed to the epoch
+//! collector and dropped once every reader pinned before has moved on; a replaced table is
+//! retired the same way. So a reader can always follow the pointer it loaded.
+//!
+//! Slots hold the record's 8-byte thin pointer with 16 bits of the key's hash in the
+//! pointer's unused top bits (x86-64 and AArch64 user addresses fit in 48 bits; a table
+//! switches to untagged slots for good if an allocation ever does not), so a probe
+//! dereferences a record only when the tag matches. Linear probing, slot index by
+//! multiply-shift (any capacity works, so the table grows by 1.45× rather than 2×); the
+//! load stays between 0.55 and 0.8: 10–14.5 bytes per item.
+//!
+//! A commit of several changes (a batch, a transaction, a purge) must become visible at
+//! once, yet its slots change one by one. The writer first publishes an *overlay* (the
+//! commit's changes, sorted by hash) with one pointer store; readers consult it before the
+//! table, so they see either none or all of the commit, then the writer updates the slots
+//! and retires the overlay.
+
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::hash::BuildHasher;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+
+use crate::index::Keyed;
+use crate::record::{Borrowed, Change, Record};
+
+const TAG_SHIFT: u32 = 48;
+const ADDR_MASK: u64 = (1 << TAG_SHIFT) - 1;
+/// Grow (or clean out tombstones) past this load, in percent.
+const MAX_LOAD: usize = 80;
+/// A rebuilt table starts at this load, in percent.
+const FRESH_LOAD: usize = 55;
+/// Shrink below this load, in percent.
+const MIN_LOAD: usize = 20;
+const MIN_CAP: usize = 8;
+
+/// A deleted slot: probing continues past it. No record lives at address 1 (records are
+/// 8-byte aligned).
+fn tomb() -> *mut c_void {
+    ptr::without_provenance_mut(1)
+}
+
+fn home(hash: u64, cap: usize) -> usize {
+    ((u128::from(hash) * cap as u128) >> 64) as usize
+}
+
+/// 16 bits of the hash (not the top ones, which pick the home slot), never 0.
+fn tag(hash: u64) -> u64 {
+    (hash & 0xffff).max(1)
+}
+
+struct Table {
+    slots: Box<[AtomicPtr<c_void>]>,
+    /// Whether slots carry tags in their top bits.
+    tagged: bool,
+}
+
+impl Table {
+    fn new(cap: usize, tagged: bool) -> Self {
+        Table {
+            slots: (0..cap.max(MIN_CAP))
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
+            tagged,
+        }
+    }
+
+    fn encode(&self, raw: *const c_void, tag: u64) -> *mut c_void {
+        let raw = raw.cast_mut();
+        if self.tagged {
+            raw.map_addr(|a| (a as u64 | tag << TAG_SHIFT) as usize)
+        } else {
+            raw
+        }
+    }
+
+    /// The record pointer in slot value `s` if its tag can match `tag` (`None` for empty
+    /// and deleted slots too).
+    fn candidate(&self, s: *mut c_void, tag: u64) -> Option<*const c_void> {
+        if s.is_null() || s == tomb() {
+            return None;
+        }
+        if !self.tagged {
+            return Some(s);
+        }
+        ((s.addr() as u64) >> TAG_SHIFT == tag)
+            .then(|| s.map_addr(|a| (a as u64 & ADDR_MASK) as usize).cast_const())
+    }
+
+    /// The record pointer in a live slot, whatever its tag.
+    fn untag(&self, s: *mut c_void) -> *const c_void {
+        if self.tagged {
+            s.map_addr(|a| (a as u64 & ADDR_MASK) as usize)
+        } else {
+            s
+        }
+    }
+
+    fn live(&self, s: *mut c_void) -> bool {
+        !s.is_null() && s != tomb()
+    }
+}
+
+/// A multi-change commit in flight: its changes sorted by key hash (a key changed twice
+/// keeps its order, and the last change wins).
+struct Overlay {
+    entries: Vec<(u64, Change)>,
+}
+
+impl Overlay {
+    fn find(&self, hash: u64, key: &[u8]) -> Option<Option<&Record>> {
+        let start = self.entries.partition_point(|e| e.0 < hash);
+        let mut hit = None;
+        for (h, change) in &self.entries[start..] {
+            if *h != hash {
+                break;
+            }
+            if change.key() == key {
+                hit = Some(match change {
+                    Change::Put(rec) => Some(rec),
+                    Change::Delete(_) => None,
+                });
+            }
+        }
+        hit
+    }
+}
+
+/// The shared half: what readers load.
+pub(crate) struct Points {
+    /// Shared with its one writer (see [`Writer::check`]).
+    id: u64,
+    table: Atomic<Table>,
+    overlay: Atomic<Overlay>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for Points {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Points").finish_non_exhaustive()
+    }
+}
+
+/// The writer's half: counts, and the right to change slots. The tree keeps it in its
+/// locked state, so writes are serialized by construction.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    /// Live entries.
+    live: usize,
+    /// Live entries plus tombstones.
+    used: usize,
+    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time
+    /// (one deferred function per batch instead of per record), or sooner once they hold
+    /// `RETIRE_BYTES`.
+    retired: Vec<Record>,
+    /// Bytes of the records in `retired`.
+    retired_bytes: usize,
+    /// The id of the index this writer was made with.
+    id: u64,
+    /// Address bits a record may use while slots are tagged: `TAG_SHIFT` (tests lower it
+    /// to stand in for an allocator that hands out addresses past 48 bits).
+    addr_bits: u32,
+}
+
+const RETIRE_BATCH: usize = 64;
+
+/// Bytes of retired records that may wait before they are handed on. The collector keeps
+/// a thread's deferred functions in a local bag until 64 of them accumulate (4,096
+/// records here), which is fine for small records but not for values of up to 16 MiB: so
+/// past this many bytes, a batch is handed to the collector at once and the bag is pushed
+/// to the global queue, where the next collections free it once readers have moved on.
+const RETIRE_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// Bytes of records this thread deferred into its collector bag since the bag was last
+    /// pushed to the global queue (no destructor: usable while threads exit).
+    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Heap bytes of a record: its bytes plus the count and length words before them.
+fn footprint(rec: &Record) -> usize {
+    rec.bytes().len() + 16
+}
+
+/// Emptied batch buffers, reused so that retiring records allocates nothing once warm.
+/// (A `Vec` is three words: the deferred function holding one is stored inline.)
+static SPARE: Mutex<Vec<Vec<Record>>> = Mutex::new(Vec::new());
+
+fn spare_batch() -> Vec<Record> {
+    SPARE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .unwrap_or_else(|| Vec::with_capacity(RETIRE_BATCH))
+}
+
+/// Drops a batch's records (the collector calls this once no reader can see them) and
+/// keeps the buffer for reuse.
+fn release_batch(mut batch: Vec<Record>) {
+    batch.clear();
+    let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+    if spare.len() < 64 {
+        spare.push(batch);
+    }
+}
+
+/// A new, empty point index: its shared half and its one writer.
+pub(crate) fn new() -> (Points, Writer) {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let tagged = cfg!(target_pointer_width = "64");
+    (
+        Points {
+            id,
+            table: Atomic::new(Table::new(MIN_CAP, tagged)),
+            overlay: Atomic::null(),
+            hasher: foldhash::fast::RandomState::default(),
+        },
+        Writer {
+            live: 0,
+            used: 0,
+            retired: spare_batch(),
+            retired_bytes: 0,
+            addr_bits: TAG_SHIFT,
+            id,
+        },
+    )
+}
+
+impl Points {
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The current table, for as long as both `self` and `guard` live: dropping the index
+    /// frees its table at once, whatever guards are pinned.
+    fn table<'g>(&'g self, guard: &'g Guard) -> &'g Table {
+        let t = self.table.load(Ordering::Acquire, guard);
+        // SAFETY: the table pointer is never null while `self` is borrowed (set at
+        // construction, only ever replaced by another table; `Drop` takes it), and a
+        // replaced table is retired through the epoch collector, so it outlives every
+        // guard pinned while it was current.
+        unsafe { t.deref() }
+    }
+
+    /// The record stored under `key`, borrowed for as long as `guard` is pinned and the
+    /// index lives (its drop releases the slots' references at once, guard or not).
+    pub(crate) fn get<'g>(&'g self, key: &[u8], guard: &'g Guard) -> Option<Borrowed<'g>> {
+        let hash = self.hash(key);
+        let ov = self.overlay.load(Ordering::Acquire, guard);
+        // SAFETY: an overlay is retired through the epoch collector, like a table (and
+        // freed at once only by `Drop`, which cannot run while `self` is borrowed).
+        if let Some(ov) = unsafe { ov.as_ref() } {
+            if let Some(hit) = ov.find(hash, key) {
+                // SAFETY: the overlay holds a reference to the record and stays allocated
+                // while `guard` is pinned.
+                return hit.map(|rec| unsafe { Record::borrow_raw(rec.as_ptr()) });
+            }
+        }
+        let t = self.table(guard);
+        let cap = t.slots.len();
+        let tag = tag(hash);
+        let mut i = home(hash, cap);
+        // The table is never full (load ≤ MAX_LOAD), so an empty slot ends every probe.
+        loop {
+            let s = t.slots[i].load(Ordering::Acquire);
+            if s.is_null() {
+                return None;
+            }
+            if let Some(raw) = t.candidate(s, tag) {
+                // SAFETY: a slot's reference is released only through the epoch collector
+                // after the slot stopped pointing at it, so it lives while `guard` is
+                // pinned (or by `Drop`, which cannot run while `self` is borrowed).
+                let rec = unsafe { Record::borrow_raw(raw) };
+                if rec.key() == key {
+                    return Some(rec);
+                }
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+}
+
+impl Writer {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Every write goes through the writer made with its index: the slots' references
+    /// are the writer's to release, and its counts keep the table from filling up (a
+    /// full table would never end a reader's probe).
+    fn check(&self, p: &Points) {
+        assert_eq!(
+            self.id, p.id,
+            "a point index written through another index's writer"
+        );
+    }
+
+    /// Stores `rec` under its key; returns the address of the record it replaced (for
+    /// identity only: this index's reference to it is already handed to the collector).
+    pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> Option<*const c_void> {
+        self.check(p);
+        let mut t = p.table(guard);
+        if t.tagged && (rec.as_ptr().addr() as u64) >> self.addr_bits != 0 {
+            // An address past 48 bits: no room for tags in this process. Rare enough
+            // (5-level paging with high mappings) to pay one rebuild, once.
+            self.rebuild(p, t.slots.len(), false, guard);
+            t = p.table(guard);
+        }
+        if (self.used + 1) * 100 > t.slots.len() * MAX_LOAD {
+            self.rebuild(p, self.fresh_cap(1), t.tagged, guard);
+            t = p.table(guard);
+        }
+        let hash = p.hash(rec.key());
+        let tag = tag(hash);
+        let cap = t.slots.len();
+        let mut i = home(hash, cap);
+        let mut free = None;
+        loop {
+            let s = t.slots[i].load(Ordering::Relaxed);
+            if s.is_null() {
+                break;
+            }
+            if s == tomb() {
+                free.get_or_insert(i);
+            } else if let Some(raw) = t.candidate(s, tag) {
+                // SAFETY: the writer owns every slot's reference of its index (`check`);
+                // nothing else releases one, and `Drop` cannot run while `p` is borrowed.
+                let old = unsafe { Record::borrow_raw(raw) };
+                if old.key() == rec.key() {
+                    t.slots[i].store(t.encode(rec.into_raw(), tag), Ordering::Release);
+                    // SAFETY: the slot no longer points at `raw`; this takes back the
+                    // reference it held, exactly once.
+                    self.retire(unsafe { Record::from_raw(raw) }, guard);
+                    return Some(raw);
+                }
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+        let at = match free {
+            Some(at) => at,
+            None => {
+                self.used += 1;
+                i
+            }
+        };
+        t.slots[at].store(t.encode(rec.into_raw(), tag), Ordering::Release);
+        self.live += 1;
+        None
+    }
+
+    /// Removes `key`; returns the address of the record that was there (for identity
+    /// only, as in `put`).
+    pub(crate) fn remove(
+        &mut self,
+        p: &Points,
+        key: &[u8],
+        guard: &Guard,
+    ) -> Option<*const c_void> {
+        self.check(p);
+        let t = p.table(guard);
+        let hash = p.hash(key);
+        let tag = tag(hash);
+        let cap = t.slots.len();
+        let mut i = home(hash, cap);
+        loop {
+            let s = t.slots[i].load(Ordering::Relaxed);
+            if s.is_null() {
+                return None;
+            }
+            if let Some(raw) = t.candidate(s, tag) {
+                // SAFETY: as in `put`.
+                let found = unsafe { Record::borrow_raw(raw) }.key() == key;
+                if found {
+                    t.slots[i].store(tomb(), Ordering::Release);
+                    // SAFETY: as in `put`.
+                    self.retire(unsafe { Record::from_raw(raw) }, guard);
+                    self.live -= 1;
+                    if cap > 64 && self.live * 100 < cap * MIN_LOAD {
+                        self.rebuild(p, self.fresh_cap(0), t.tagged, guard);
+                    }
+                    return Some(raw);
+                }
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+
+    /// Queues a reference taken out of a slot; it is released once every reader pinned
+    /// now has moved on (later is fine too: holding a record longer is always safe).
+    fn retire(&mut self, rec: Record, guard: &Guard) {
+        self.retired_bytes += footprint(&rec);
+        self.retired.push(rec);
+        if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
+            let batch = std::mem::replace(&mut self.retired, spare_batch());
+            guard.defer(move || release_batch(batch));
+            let unflushed = UNFLUSHED
+                .try_with(|u| {
+                    u.set(u.get() + std::mem::take(&mut self.retired_bytes));
+                    u.get()
+                })
+                .unwrap_or(RETIRE_BYTES);
+            if unflushed >= RETIRE_BYTES {
+                // Big records: to the global queue now, not after 4,096 more retirements.
+                guard.flush();
+                let _ = UNFLUSHED.try_with(|u| u.set(0));
+            }
+        }
+    }
+
+    /// Hands every pending retired record to the collector now.
+    pub(crate) fn hand_off(&mut self, guard: &Guard) {
+        if !self.retired.is_empty() {
+            let batch = std::mem::take(&mut self.retired);
+            self.retired_bytes = 0;
+            guard.defer(move || release_batch(batch));
+        }
+    }
+
+    fn fresh_cap(&self, extra: usize) -> usize {
+        ((self.live + extra) * 100)
+            .div_ceil(FRESH_LOAD)
+            .max(MIN_CAP)
+    }
+
+    /// Moves every live entry into a new table of `cap` slots (no tombstones) and retires
+    /// the old one. The references move with the pointers.
+    fn rebuild(&mut self, p: &Points, cap: usize, tagged: bool, guard: &Guard) {
+        let old = p.table.load(Ordering::Relaxed, guard);
+        // SAFETY: as in `Points::table`.
+        let old_t = unsafe { old.deref() };
+        let new = Table::new(cap, tagged);
+        let cap = new.slots.len();
+        for slot in old_t.slots.iter() {
+            let s = slot.load(Ordering::Relaxed);
+            if !old_t.live(s) {
+                continue;
+            }
+            let raw = old_t.untag(s);
+            // SAFETY: as in `put`.
+            let hash = p.hash(unsafe { Record::borrow_raw(raw) }.key());
+            let mut i = home(hash, cap);
+            while !new.slots[i].load(Ordering::Relaxed).is_null() {
+                i = if i + 1 == cap { 0 } else { i + 1 };
+            }
+            new.slots[i].store(new.encode(raw, tag(hash)), Ordering::Relaxed);
+        }
+        p.table.store(Owned::new(new), Ordering::Release);
+        // SAFETY: `old` is unreachable for readers pinned from now on; the collector frees
+        // it (the slot array only: the records moved) once earlier readers are done.
+        unsafe { guard.defer_destroy(old) };
+        // Hand the old table to the global queue now, so later pins (of any thread) free
+        // it, instead of it waiting in this thread's bag for 63 more retirements.
+        guard.flush();
+        let _ = UNFLUSHED.try_with(|u| u.set(0));
+        self.used = self.live;
+    }
+
+    /// Publishes the changes of a multi-change commit before its slots are updated.
+    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change], guard: &Guard) {
+        self.check(p);
+        let mut entries: Vec<(u64, Change)> = changes
+            .iter()
+            .map(|c| (p.hash(c.key()), c.clone()))
+            .collect();
+        entries.sort_by_key(|e| e.0);
+        let old = p
+            .overlay
+            .swap(Owned::new(Overlay { entries }), Ordering::Release, guard);
+        debug_assert!(old.is_null(), "overlays do not nest");
+    }
+
+    /// Retires the overlay once every slot of the commit is in place.
+    pub(crate) fn end_overlay(&mut self, p: &Points, guard: &Guard) {
+        self.check(p);
+        let old = p.overlay.swap(Shared::null(), Ordering::Release, guard);
+        if !old.is_null() {
+            // SAFETY: unreachable for readers pinned from now on; freed after earlier ones.
+            unsafe { guard.defer_destroy(old) };
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Pending records may still be borrowed by pinned readers: they go through the
+        // collector like every other reference taken out of a slot.
+        self.hand_off(&crossbeam_epoch::pin());
+    }
+}
+
+impl Drop for Points {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no reader or writer can reach this index any more.
+        let guard = unsafe { crossbeam_epoch::unprotected() };
+        let t = self.table.swap(Shared::null(), Ordering::Relaxed, guard);
+        // SAFETY: as above; the slots' references are released here, once.
+        if let Some(table) = unsafe { t.try_into_owned() } {
+            for slot in table.slots.iter() {
+                let s = slot.load(Ordering::Relaxed);
+                if table.live(s) {
+                    // SAFETY: each live slot holds one reference, taken back once.
+                    drop(unsafe { Record::from_raw(table.untag(s)) });
+                }
+            }
+        }
+        let ov = self.overlay.swap(Shared::null(), Ordering::Relaxed, guard);
+        // SAFETY: as above.
+        drop(unsafe { ov.try_into_owned() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn rec(k: &str, v: u32) -> Record {
+        Record::new(k.as_bytes(), &v.to_le_bytes(), u64::from(v), 0, 0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn matches_a_hashmap(
+            tagged in any::<bool>(),
+            ops in proptest::collection::vec((0u8..3, 0u16..400, any::<u32>()), 1..2000),
+        ) {
+            let (p, mut w) = new();
+            if !tagged {
+                // The fallback for addresses past 48 bits: slots without tags.
+                w.rebuild(&p, MIN_CAP, false, &crossbeam_epoch::pin());
+            }
+            let mut model = HashMap::new();
+            for (op, k, v) in ops {
+                let key = format!("k{k}");
+                let guard = crossbeam_epoch::pin();
+                match op {
+                    0 | 1 => {
+                        let replaced = w.put(&p, rec(&key, v), &guard).is_some();
+                        prop_assert_eq!(replaced, model.insert(key.clone(), v).is_some());
+                    }
+                    _ => {
+                        let removed = w.remove(&p, key.as_bytes(), &guard).is_some();
+                        prop_assert_eq!(removed, model.remove(&key).is_some());
+                    }
+                }
+                prop_assert_eq!(w.len(), model.len());
+                let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
+                prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
+            }
+            let guard = crossbeam_epoch::pin();
+            for k in 0..400u16 {
+                let key = format!("k{k}");
+                let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
+                prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
+        let (p, mut w) = new();
+        let guard = crossbeam_epoch::pin();
+        let key = |i: u32| format!("k{i}");
+        for i in 0..100 {
+            w.put(&p, rec(&key(i), i), &guard);
+        }
+        assert!(p.table(&guard).tagged);
+        // As if the allocator handed out an address past 48 bits (5-level paging, or an
+        // allocator that tags the top byte): no room for tags.
+        w.addr_bits = 12;
+        w.put(&p, rec(&key(100), 100), &guard);
+        assert!(!p.table(&guard).tagged, "switched to untagged slots");
+        w.addr_bits = TAG_SHIFT;
+        // Growth, tombstones and shrinking keep it untagged.
+        for i in 101..3000 {
+            w.put(&p, rec(&key(i), i), &guard);
+        }
+        for i in (0..3000).filter(|i| i % 10 != 0) {
+            assert!(w.remove(&p, key(i).as_bytes(), &guard).is_some());
+        }
+        assert!(!p.table(&guard).tagged, "untagged for good");
+        for i in 0..3000 {
+            let got = p.get(key(i).as_bytes(), &guard).map(|r| r.version());
+            assert_eq!(got, (i % 10 == 0).then_some(u64::from(i)), "{}", key(i));
+        }
+    }
+
+    /// A writer's counts and its right to change slots hold for its own index only: two
+    /// writers on one index would race on its slots (and release a record twice).
+    #[test]
+    #[should_panic(expected = "another index's writer")]
+    fn a_writer_refuses_an_index_it_was_not_made_with() {
+        let (p1, _w1) = new();
+        let (_p2, mut w2) = new();
+        w2.put(&p1, rec("a", 1), &crossbeam_epoch::pin());
+    }
+
+    #[test]
+    fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
+        let guard = crossbeam_epoch::pin();
+        let (p, mut w) = new();
+        w.put(&p, rec("a", 1), &guard);
+        let a = p.get(b"a", &guard).unwrap();
+        // The overwrite parks the old record in the writer's pending batch.
+        w.put(&p, rec("a", 2), &guard);
+        drop(w);
+        // Records of the same size reuse any block the drop freed.
+        let others: Vec<Record> = (0..64).map(|i| rec("b", i)).collect();
+        assert_eq!((a.key(), a.version()), (&b"a"[..], 1));
+        drop(others);
+    }
+
+    #[test]
+    fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
+        let (p, mut w) = new();
+        let guard = crossbeam_epoch::pin();
+        w.put(&p, rec("a", 1), &guard);
+        w.put(&p, rec("b", 1), &guard);
+        let changes = vec![
+            Change::Put(rec("a", 2)),
+            Change::Delete(Box::from(&b"b"[..])),
+            Change::Put(rec("c", 2)),
+            Change::Put(rec("c", 3)),
+        ];
+        w.begin_overlay(&p, &changes, &guard);
+        // No slot has changed yet, but readers already see the whole commit.
+        assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(2));
+        assert!(p.get(b"b", &guard).is_none());
+        assert_eq!(
+            p.get(b"c", &guard).map(|r| r.version()),
+            Some(3),
+            "last change wins"
+        );
+        w.end_overlay(&p, &guard);
+        assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(1));
+        assert!(p.get(b"b", &guard).is_some());
+    }
+}
