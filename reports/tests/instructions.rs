@@ -211,6 +211,12 @@ fn the_report_charts_counts_and_puts_both_views_side_by_side() {
 }
 
 #[test]
+fn instruction_counts_do_not_merge() {
+    let e = acorn_reports::merge::merge(&[counted(8_000), counted(8_000)]).unwrap_err();
+    assert!(e.contains("instruction counts do not merge"), "{e}");
+}
+
+#[test]
 fn a_counted_baseline_compares_counts_in_the_report() {
     let html = html::render_with(&counted(8_160), Some(&counted(8_000))).unwrap();
     assert!(html.contains("id=\"instruction-comparison\""));
