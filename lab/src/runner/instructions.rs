@@ -105,7 +105,12 @@ pub fn run(
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<Results, CountError> {
-    let plan = adjust(plan, opts)?;
+    let mut plan = adjust(plan, opts)?;
+    // What a counted run is, whatever the file says for timed runs: recorded as such.
+    plan.run.bound = Bound::Ops(counted_ops(&plan));
+    plan.run.threads = vec![1];
+    plan.run.repeats = 1;
+    plan.run.rate = None;
     let (chosen, skipped) = choose(&plan, opts.variants.is_some())?;
     let valgrind = Valgrind::find()?;
     let started_at = machine::now_rfc3339();
