@@ -6,7 +6,10 @@
 #      an HTML report and flamegraphs per workload,
 #   3. the targets table in docs/PERFORMANCE.md rewritten from the results (not with --quick:
 #      smoke-sized runs are not measurements),
-#   4. where the reports are.
+#   4. instruction counts under callgrind (`--measure instructions`, needs valgrind) of the
+#      counted suite, each compared with the previous run's counts at 1% (no noise model:
+#      counts repeat exactly), with reports beside the wall-clock ones,
+#   5. where the reports are.
 # Usage: scripts/performance_test.sh [--quick]
 # Exit: 0 ok; 1 a target missed or a regression against the baseline (full mode); 2 an error.
 #
@@ -18,6 +21,8 @@
 #                     (default: --warm-up-time 1 --measurement-time 3)
 #   PERF_BENCHES      the engine's bench targets to run, space separated (default: all)
 #   PERF_WORKLOADS    the workloads of the suite, space separated (default: the nine below)
+#   PERF_COUNTED      the workloads counted under callgrind (default: smoke mixed; --quick:
+#                     smoke)
 #   PERF_SHORT=1      full mode, but every workload runs with --quick (short phases); like
 #                     --quick, short runs gate nothing and the targets table they rewrite is
 #                     a copy in <out> unless PERF_TARGETS names one
@@ -140,9 +145,43 @@ for w in "${suite[@]}"; do
     cp "$out/$w/results.json" "$baseline/$w.json" || exit 2
 done
 
+# Counts of a smoke-sized run (--quick or PERF_SHORT: 100 operations) and a full one (the
+# workload's own) are different measurements: each has its own baseline directory, as the
+# wall-clock results do. A counted workload that also ran above gets both views side by
+# side in its instruction report.
+if [ -n "${PERF_COUNTED:-}" ]; then
+    read -r -a counted <<<"$PERF_COUNTED"
+elif $quick; then
+    counted=(smoke)
+else
+    counted=(smoke mixed)
+fi
+for w in "${counted[@]}"; do
+    step "instruction counts $w"
+    args=(run "workloads/$w.toml" --measure instructions --quiet --out "$out/$w/instructions")
+    $gate || args+=(--ops 100)
+    "$lab" "${args[@]}"
+    code=$?
+    if [ $code -ne 0 ]; then
+        echo "error: lab run $w --measure instructions failed with exit code $code" >&2
+        exit 2
+    fi
+    base="$baseline/$w.instructions.json"
+    if [ -f "$base" ]; then
+        "$lab" compare "$base" "$out/$w/instructions/results.json"
+        code=$?
+        [ $code -eq 1 ] && failed=1
+        [ $code -eq 2 ] && echo "note: $w's counts could not be compared with their baseline"
+    fi
+    cp "$out/$w/instructions/results.json" "$base"
+done
+
 step "reports"
 for w in "${suite[@]}"; do
     echo "  $out/$w/index.html"
+done
+for w in "${counted[@]}"; do
+    echo "  $out/$w/instructions/index.html"
 done
 $quick || echo "  targets table: $targets_table"
 echo "done in $((SECONDS - started)) s"

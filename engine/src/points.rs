@@ -146,7 +146,7 @@ pub(crate) struct Points {
     id: u64,
     table: Atomic<Table>,
     overlay: Atomic<Overlay>,
-    hasher: foldhash::fast::RandomState,
+    hasher: foldhash::fast::FixedState,
 }
 
 impl std::fmt::Debug for Points {
@@ -228,7 +228,7 @@ pub(crate) fn new() -> (Points, Writer) {
             id,
             table: Atomic::new(Table::new(MIN_CAP, tagged)),
             overlay: Atomic::null(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher: keyed_hasher(),
         },
         Writer {
             live: 0,
@@ -239,6 +239,16 @@ pub(crate) fn new() -> (Points, Writer) {
             id,
         },
     )
+}
+
+/// The index's hash function, keyed per index from the operating system's randomness (the
+/// keys of std's `RandomState`, from `getrandom`), so keys cannot be chosen to collide. Not
+/// foldhash's own `RandomState`: that seeds itself from the clock and from addresses, so a
+/// program that makes `getrandom` repeatable (the lab counting instructions under valgrind)
+/// still could not make the index's hashing, and with it every lookup's cost, repeat.
+fn keyed_hasher() -> foldhash::fast::FixedState {
+    let key = std::collections::hash_map::RandomState::new().hash_one(0x6b65_7965_645f_6978_u64);
+    foldhash::fast::FixedState::with_seed(key)
 }
 
 impl Points {

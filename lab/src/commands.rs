@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::Results;
+use acorn_reports::{instructions, Measure, Results};
 
 use crate::backend::{self, BackendError};
 use crate::budget;
-use crate::cli::RunArgs;
+use crate::cli::{CountArgs, RunArgs};
 use crate::error::{Exit, LabError};
 use crate::output::{self, OutputDir, TargetsTable};
 use crate::progress::Bars;
+use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
 use crate::workload::sections::variants_from_cli;
 use crate::workload::Plan;
@@ -47,21 +48,29 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     stop
 }
 
-/// A workload checked and ready to run: the plan as it will run, and where it writes.
+/// A workload checked and ready to run: the plan as it will run, what it measures, and
+/// where it writes.
 struct Job {
     plan: Plan,
+    measure: Measure,
     out: OutputDir,
 }
 
 /// Everything that can be checked before running, for every file: the files, the
-/// variants, that no two workloads share a name (and so a directory), that each output
-/// directory is writable, and that each run fits in memory.
-fn prepare(args: &RunArgs, opts: &RunOptions) -> Result<Vec<Job>, LabError> {
+/// variants, that the options fit what each plan measures, that no two workloads share a
+/// name (and so a directory), that each output directory is writable, and that each run
+/// fits in memory.
+fn prepare(
+    args: &RunArgs,
+    opts: &RunOptions,
+    baseline: Option<&Results>,
+) -> Result<Vec<Job>, LabError> {
     let plans = args
         .files
         .iter()
         .map(|f| load_plan(f))
         .collect::<Result<Vec<_>, _>>()?;
+    check_measures(args, &plans, baseline)?;
     for (i, a) in plans.iter().enumerate() {
         if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
             return Err(LabError::BadInput(format!(
@@ -76,18 +85,92 @@ fn prepare(args: &RunArgs, opts: &RunOptions) -> Result<Vec<Job>, LabError> {
     let several = plans.len() > 1;
     let mut jobs = Vec::new();
     for plan in plans {
+        let measure = measure_of(args, &plan);
         let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
-        let out = OutputDir::for_workload(args.out.as_deref(), &plan.name, several);
+        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several);
         out.prepare()?;
         if !args.no_memory_check {
             budget::check(&plan)?;
         }
-        jobs.push(Job { plan, out });
+        jobs.push(Job { plan, measure, out });
     }
     Ok(jobs)
 }
 
-/// `lab run`: checks every file and output, then runs each, writes its results and report.
+/// What `lab run` measures for `plan`: `--measure`, else the file's `[run] measure`.
+fn measure_of(args: &RunArgs, plan: &Plan) -> Measure {
+    args.measure.map_or(plan.run.measure, Measure::from)
+}
+
+/// Checks, before anything runs, that the options fit what each plan measures.
+fn check_measures(
+    args: &RunArgs,
+    plans: &[Plan],
+    baseline: Option<&Results>,
+) -> Result<(), LabError> {
+    for plan in plans {
+        let m = measure_of(args, plan);
+        let file = plan.file.display();
+        if m == Measure::Instructions && args.update_targets.is_some() {
+            return Err(LabError::BadInput(format!(
+                "{file}: --update-targets needs wall-clock numbers, and this run counts instructions"
+            )));
+        }
+        if m == Measure::Instructions && args.flamegraph {
+            return Err(LabError::BadInput(format!(
+                "{file}: --flamegraph samples timed phases, and this run counts instructions"
+            )));
+        }
+        if let Some(b) = baseline.filter(|b| b.measure != m) {
+            return Err(LabError::BadInput(format!(
+                "--baseline holds {} results and {file} measures {}; compare like with like",
+                b.measure.name(),
+                m.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one plan in the measure asked for.
+fn measure_plan(
+    plan: &Plan,
+    measure: Measure,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    bars: &Bars,
+) -> Result<Results, LabError> {
+    let store = |source: BackendError| match source {
+        e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
+        source => LabError::Store {
+            file: plan.file.clone(),
+            source,
+        },
+    };
+    match measure {
+        Measure::WallClock => {
+            runner::run(plan, opts, &RealClock::default(), stop, bars).map_err(store)
+        }
+        Measure::Instructions => {
+            runner::instructions::run(plan, opts, stop, bars).map_err(|e| match e {
+                CountError::Backend(e) => store(e),
+                e @ CountError::Failed { .. } => LabError::Counted {
+                    file: plan.file.clone(),
+                    message: e.to_string(),
+                },
+                e => LabError::BadInput(format!("{}: {e}", plan.file.display())),
+            })
+        }
+    }
+}
+
+/// The same workload's results in the other measure, if `path` holds them.
+fn other_view(path: &Path, results: &Results) -> Option<Results> {
+    let other = Results::load(path).ok()?;
+    (other.workload == results.workload && other.measure != results.measure).then_some(other)
+}
+
+/// `lab run`: validates every file, then runs each, writes its results and report.
 pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let targets_table = args
         .update_targets
@@ -104,9 +187,10 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let base = RunOptions {
         variants,
         quick: args.quick,
+        ops: args.ops,
         ..RunOptions::default()
     };
-    let jobs = prepare(args, &base)?;
+    let jobs = prepare(args, &base, baseline.as_ref())?;
     for job in &jobs {
         if let Some(w) = args
             .flamegraph
@@ -145,14 +229,7 @@ fn run_one(
     quiet: bool,
 ) -> Result<Results, LabError> {
     let bars = Bars::new(quiet);
-    let results =
-        runner::run(&job.plan, opts, &RealClock::default(), stop, &bars).map_err(|e| match e {
-            e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
-            e => LabError::Store {
-                file: job.plan.file.clone(),
-                source: e,
-            },
-        })?;
+    let results = measure_plan(&job.plan, job.measure, opts, stop, &bars)?;
     bars.finish();
     let note = runner::flamegraph_note(&job.plan);
     for w in results
@@ -182,10 +259,11 @@ fn write_outputs(
     targets_table: Option<&TargetsTable>,
 ) -> Result<(), LabError> {
     println!("results: {}", job.out.write_results(results)?.display());
-    println!(
-        "report: {}",
-        job.out.write_report(results, baseline)?.display()
-    );
+    let beside = other_view(&job.out.other_view(job.measure), results);
+    let report = job
+        .out
+        .write_report_beside(results, baseline, beside.as_ref())?;
+    println!("report: {}", report.display());
     if let Some(t) = targets_table {
         if results.partial {
             println!(
@@ -200,13 +278,50 @@ fn write_outputs(
     Ok(())
 }
 
+/// `lab __count`: one variant's counted run, inside callgrind; prints its report as JSON.
+pub fn count(args: &CountArgs) -> Result<Exit, LabError> {
+    let plan = load_plan(&args.file)?;
+    let opts = RunOptions {
+        quick: args.quick,
+        ops: Some(args.ops),
+        ..RunOptions::default()
+    };
+    let store = |source| LabError::Store {
+        file: args.file.clone(),
+        source,
+    };
+    let plan = runner::adjust(&plan, &opts).map_err(store)?;
+    let report =
+        runner::counted::run(&plan, &args.variant, args.ops, args.warmup_ops).map_err(store)?;
+    let json = serde_json::to_string(&report)
+        .map_err(|e| LabError::BadInput(format!("cannot encode the report: {e}")))?;
+    println!("{json}");
+    Ok(Exit::Success)
+}
+
 /// `lab compare`: exit 1 on a significant regression; bad input when the files are not
-/// comparable (different workloads or measured settings) or nothing could be judged.
-pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
+/// comparable (different measures, workloads or measured settings) or nothing could be
+/// judged. Instruction counts and wall-clock times are never compared with each other.
+pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit, LabError> {
     use acorn_reports::compare as cmp;
-    let threshold = cmp::parse_threshold(threshold)
-        .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
     let (b, n) = (load_results(base)?, load_results(new)?);
+    if b.measure != n.measure {
+        return Err(LabError::BadInput(format!(
+            "cannot compare {} ({}) with {} ({}): instruction counts and wall-clock times are \
+             different measures; compare two results of the same measure",
+            base.display(),
+            b.measure.name(),
+            new.display(),
+            n.measure.name()
+        )));
+    }
+    let threshold = match (threshold, b.measure) {
+        (Some(t), _) => {
+            cmp::parse_threshold(t).map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?
+        }
+        (None, Measure::WallClock) => 0.05,
+        (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
+    };
     let m = cmp::mismatches(&b, &n);
     if !m.refuse.is_empty() {
         return Err(LabError::BadInput(format!(
@@ -220,11 +335,27 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
         println!("WARNING: {w}");
         eprintln!("WARNING: {w}");
     }
-    let changes = cmp::compare(&b, &n, threshold);
+    let regressed = match b.measure {
+        Measure::WallClock => compare_times(&b, &n, threshold)?,
+        Measure::Instructions => compare_counts(&b, &n, threshold)?,
+    };
+    Ok(if regressed {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+fn no_overlap() -> LabError {
+    LabError::BadInput("the two files share no variant and thread count to compare".into())
+}
+
+/// Wall-clock comparison (noise from the repeats); whether anything regressed.
+fn compare_times(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+    use acorn_reports::compare as cmp;
+    let changes = cmp::compare(b, n, threshold);
     if changes.is_empty() {
-        return Err(LabError::BadInput(
-            "the two files share no variant and thread count to compare".into(),
-        ));
+        return Err(no_overlap());
     }
     print!("{}", cmp::render(&changes, threshold));
     if cmp::nothing_judged(&changes) {
@@ -234,11 +365,17 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
                 .into(),
         ));
     }
-    Ok(if cmp::regressed(&changes) {
-        Exit::Failed
-    } else {
-        Exit::Success
-    })
+    Ok(cmp::regressed(&changes))
+}
+
+/// Instruction-count comparison (no noise model); whether anything regressed.
+fn compare_counts(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+    let c = instructions::compare(b, n, threshold);
+    if c.changes.is_empty() {
+        return Err(no_overlap());
+    }
+    print!("{}", instructions::render_compare(&c, threshold));
+    Ok(c.regressed())
 }
 
 /// `lab merge`: several load generators' results as one file.
@@ -267,19 +404,37 @@ pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
     Ok(Exit::Success)
 }
 
-/// `lab report`: re-renders `index.html` from a results file.
+/// `lab report`: re-renders `index.html` from a results file, with the other measure of
+/// the same workload side by side when there is one.
 pub fn report(
     results: &Path,
     out: Option<&Path>,
     baseline: Option<&Path>,
+    beside: Option<&Path>,
 ) -> Result<Exit, LabError> {
     let r = load_results(results)?;
     let baseline = baseline.map(load_results).transpose()?;
-    let dir = out.map_or_else(
-        || results.parent().map(Path::to_path_buf).unwrap_or_default(),
-        Path::to_path_buf,
-    );
-    let path = OutputDir::at(dir).write_report(&r, baseline.as_ref())?;
+    let home = results.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = out.map_or_else(|| home.clone(), Path::to_path_buf);
+    let beside = match beside {
+        Some(path) => {
+            let other = load_results(path)?;
+            if other.workload != r.workload || other.measure == r.measure {
+                return Err(LabError::BadInput(format!(
+                    "--beside {}: holds {} results of {:?}; it must hold the other measure of \
+                     {:?} than {}",
+                    path.display(),
+                    other.measure.name(),
+                    other.workload,
+                    r.workload,
+                    r.measure.name()
+                )));
+            }
+            Some(other)
+        }
+        None => other_view(&OutputDir::at(home).other_view(r.measure), &r),
+    };
+    let path = OutputDir::at(dir).write_report_beside(&r, baseline.as_ref(), beside.as_ref())?;
     println!("report: {}", path.display());
     Ok(Exit::Success)
 }
@@ -327,6 +482,13 @@ pub fn list() -> Result<Exit, LabError> {
         match backend::open(r.name, &options).map(|b| b.describe()) {
             Ok(i) => println!("  {:<16} {}; {}", r.name, r.about, i.serialization),
             Err(e) => println!("  {:<16} {} (cannot open here: {e})", r.name, r.about),
+        }
+        match backend::uncountable(r.name) {
+            None => println!("  {:<16} measures: wall-clock, instructions", ""),
+            Some(why) => println!(
+                "  {:<16} measures: wall-clock (not instructions: {why})",
+                ""
+            ),
         }
     }
     let dir = Path::new("workloads");

@@ -1,10 +1,11 @@
 //! Every file `lab` writes, in one place: the output directory of a workload
-//! (`target/lab/<workload>/` unless `--out`), `results.json`, `index.html`, flamegraphs
-//! beside them, merged results, and the rewrite of a Markdown targets table.
+//! (`target/lab/<workload>/` unless `--out`; instruction counts in its `instructions/`),
+//! `results.json`, `index.html`, flamegraphs beside them, merged results, and the rewrite of
+//! a Markdown targets table.
 
 use std::path::{Path, PathBuf};
 
-use acorn_reports::Results;
+use acorn_reports::{Measure, Results};
 
 use crate::error::LabError;
 
@@ -12,6 +13,9 @@ use crate::error::LabError;
 pub const DEFAULT_ROOT: &str = "target/lab";
 
 const TARGETS_MARKER: &str = "<!-- targets:begin -->";
+
+/// The subdirectory of a workload's output directory that holds its instruction counts.
+pub const INSTRUCTIONS_DIR: &str = "instructions";
 
 /// The output directory of one workload's run.
 #[derive(Clone, Debug)]
@@ -30,6 +34,17 @@ impl OutputDir {
             Some(out) => out.to_path_buf(),
         };
         OutputDir { dir }
+    }
+
+    /// As [`OutputDir::for_workload`]; without `--out`, instruction counts go into its
+    /// `instructions/` subdirectory (`target/lab/<workload>/instructions/`), so both views
+    /// of a workload live side by side.
+    pub fn for_run(out: Option<&Path>, workload: &str, measure: Measure, several: bool) -> Self {
+        let mut dir = Self::for_workload(out, workload, several);
+        if out.is_none() && measure == Measure::Instructions {
+            dir.dir.push(INSTRUCTIONS_DIR);
+        }
+        dir
     }
 
     /// An existing directory (e.g. beside a results file).
@@ -65,10 +80,31 @@ impl OutputDir {
         results: &Results,
         baseline: Option<&Results>,
     ) -> Result<PathBuf, LabError> {
+        self.write_report_beside(results, baseline, None)
+    }
+
+    /// Renders and writes `index.html`, with `beside` (the same workload in the other
+    /// measure) side by side when given.
+    pub fn write_report_beside(
+        &self,
+        results: &Results,
+        baseline: Option<&Results>,
+        beside: Option<&Results>,
+    ) -> Result<PathBuf, LabError> {
         let path = self.dir.join("index.html");
-        let html = acorn_reports::html::render_with(results, baseline)
+        let html = acorn_reports::html::render_beside(results, baseline, beside)
             .map_err(|e| LabError::output(&path, e))?;
         self.write("index.html", html.as_bytes())
+    }
+
+    /// Where results of the other measure of the same workload live by default:
+    /// `instructions/results.json` below wall-clock results, `../results.json` above
+    /// instruction counts.
+    pub fn other_view(&self, measure: Measure) -> PathBuf {
+        match measure {
+            Measure::WallClock => self.dir.join(INSTRUCTIONS_DIR).join("results.json"),
+            Measure::Instructions => self.dir.join("..").join("results.json"),
+        }
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {

@@ -296,8 +296,15 @@ fn list_describes_every_variant_differently_and_says_where_it_looked() {
         .lines()
         .take_while(|l| !l.starts_with("workloads"))
         .skip(1)
+        // Each backend's second line says which measures it supports.
+        .filter(|l| !l.trim_start().starts_with("measures:"))
         .map(|l| l.trim_start().split_once(' ').unwrap().1.trim())
         .collect();
+    let measures = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("measures: wall-clock"))
+        .count();
+    assert_eq!(measures, acorn_lab::backend::registry().len(), "{text}");
     assert_eq!(
         descriptions.len(),
         acorn_lab::backend::registry().len(),

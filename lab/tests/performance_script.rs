@@ -88,6 +88,7 @@ fn the_full_performance_script_runs_every_stage() {
         )
         .env("PERF_BENCHES", benches.join(" "))
         .env("PERF_WORKLOADS", "basic mixed")
+        .env("PERF_COUNTED", "basic")
         .env("PERF_SHORT", "1")
         .env("PERF_OUT", &out)
         .env("PERF_TARGETS", &targets)
@@ -101,6 +102,7 @@ fn the_full_performance_script_runs_every_stage() {
         "=== criterion benches ===",
         "=== workload basic ===",
         "=== workload mixed ===",
+        "=== instruction counts basic ===",
         "=== reports ===",
     ] {
         assert!(stdout.contains(stage), "missing {stage}:\n{stdout}");
@@ -133,6 +135,11 @@ fn the_full_performance_script_runs_every_stage() {
             .count();
         assert!(flamegraphs > 0, "{w}: no flamegraph");
     }
+    // The counted stage wrote a report beside basic's and kept its counts as a baseline.
+    let counted = out.join("performance/basic/instructions");
+    assert!(counted.join("results.json").exists(), "no counted results");
+    assert!(counted.join("index.html").exists(), "no counted report");
+    assert!(out.join("baseline/quick/basic.instructions.json").exists());
     // basic had a baseline: it was compared.
     assert!(stdout.contains("verdict (threshold"), "{stdout}");
     let table = std::fs::read_to_string(&targets).unwrap();

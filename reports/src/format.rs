@@ -80,6 +80,43 @@ pub fn verdict_label(v: Verdict) -> &'static str {
     }
 }
 
+/// A count per operation (instructions, estimated cycles, memory accesses, misses), precise
+/// enough that a 0.1% change shows: "12345", "12.35M", "0.42".
+pub fn human_count(v: f64) -> String {
+    if v >= 1e7 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A relative change (`new / base − 1`) as a signed percentage with two decimals.
+pub fn change_percent(delta: f64) -> String {
+    let pct = delta * 100.0;
+    if !delta.is_finite() {
+        "new".into()
+    } else if pct != 0.0 && pct.abs() < 0.005 {
+        // A change of a few instructions in a million still shows as one.
+        format!("{pct:+.4}%")
+    } else {
+        format!("{pct:+.2}%")
+    }
+}
+
+/// The word for a verdict on instruction counts (no noise: equal is "unchanged").
+pub fn count_verdict_label(v: Verdict, delta: f64) -> &'static str {
+    match v {
+        Verdict::Same if delta == 0.0 => "unchanged",
+        Verdict::Same => "within threshold",
+        Verdict::Faster => "fewer instructions",
+        Verdict::Slower => "REGRESSION",
+        // Counts always have an answer; shown as wall-clock's word if one ever comes here.
+        Verdict::Unsure => verdict_label(v),
+    }
+}
+
 /// A variant at a thread count, as charts and winners name it ("plain ×2": 2 threads).
 pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
@@ -144,5 +181,14 @@ mod tests {
         assert_eq!(human(Unit::Bytes, 1.3e12), "1.3 TB");
         assert_eq!(human(Unit::Rate, -2e5), "-200.0k ops/s");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
+        assert_eq!(human_count(12_345.4), "12345");
+        assert_eq!(human_count(12_345_678.0), "12.35M");
+        assert_eq!(human_count(0.4242), "0.42");
+        assert_eq!(change_percent(0.0213), "+2.13%");
+        assert_eq!(change_percent(f64::INFINITY), "new");
+        assert_eq!(change_percent(0.000_008), "+0.0008%");
+        assert_eq!(change_percent(0.0), "+0.00%");
+        assert_eq!(count_verdict_label(Verdict::Same, 0.0), "unchanged");
+        assert_eq!(count_verdict_label(Verdict::Slower, 0.02), "REGRESSION");
     }
 }

@@ -111,9 +111,26 @@ pub fn render(results: &Results) -> Result<String, HtmlError> {
 
 /// Renders `results`, with a comparison section against `baseline` when given.
 pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<String, HtmlError> {
+    render_beside(results, baseline, None)
+}
+
+/// Renders `results`, with a comparison against `baseline` and the same workload in the
+/// other measure (`beside`: wall-clock beside instruction counts or the reverse) side by
+/// side, when given.
+pub fn render_beside(
+    results: &Results,
+    baseline: Option<&Results>,
+    beside: Option<&Results>,
+) -> Result<String, HtmlError> {
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
-        .map_err(|e| HtmlError(e.to_string()))?;
+    tera.add_raw_templates([
+        (
+            "instructions.html",
+            include_str!("../templates/instructions.html.tera"),
+        ),
+        ("report.html", include_str!("../templates/report.html.tera")),
+    ])
+    .map_err(|e| HtmlError(e.to_string()))?;
     let palette = Palette::of(results);
     let mut cx = tera::Context::new();
     cx.insert(
@@ -143,6 +160,7 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
     cx.insert("charts", &charts(results, &palette));
     cx.insert("operations", &operations(results, &palette));
     cx.insert("backends", &backends(results, &palette));
+    counted_sections(&mut cx, results, baseline, beside);
     tera.render("report.html", &cx)
         .map_err(|e| HtmlError(format!("{e:?}")))
 }
@@ -200,6 +218,41 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         push(key.replace('_', "-"), Some(svg));
     }
     list
+}
+
+/// The instruction-count sections: the counted run's tables and charts, its comparison
+/// with a baseline, and both views side by side when `beside` holds the other measure.
+fn counted_sections(
+    cx: &mut tera::Context,
+    results: &Results,
+    baseline: Option<&Results>,
+    beside: Option<&Results>,
+) {
+    use crate::instructions as ins;
+    cx.insert("measure", results.measure.name());
+    cx.insert("counted", &ins::counted(results));
+    cx.insert("count_rows", &ins::rows(results));
+    cx.insert("count_deltas", &ins::deltas(results, baseline));
+    let views = beside.map(|b| ins::views(results, b)).unwrap_or_default();
+    let mut charts = Vec::new();
+    for (id, svg) in [
+        ("instructions", charts::instructions::instructions(results)),
+        (
+            "estimated-cycles",
+            charts::instructions::estimated_cycles(results),
+        ),
+        ("views", charts::instructions::views(&views)),
+    ] {
+        if let Some(svg) = svg {
+            charts.push(Chart { id: id.into(), svg });
+        }
+    }
+    cx.insert("count_charts", &charts);
+    cx.insert("views", &views);
+    cx.insert(
+        "beside",
+        &beside.map(|b| format!("{} results of {}", b.measure.name(), b.started_at)),
+    );
 }
 
 /// The fastest variant of each operation at each thread count ("tied" when the intervals
@@ -328,16 +381,19 @@ fn flamegraph_links(r: &Results) -> Vec<Link> {
 /// What each variant is, once per variant, with its flamegraphs.
 fn backends(results: &Results, palette: &Palette) -> Vec<BackendRow> {
     let mut seen = BTreeSet::new();
+    let counted = crate::instructions::counted(results).map(|r| &r.variants);
     results
         .summaries
         .iter()
-        .filter(|s| seen.insert(s.variant.clone()))
-        .map(|s| {
-            let get = |k: &str| s.info.get(k).cloned().unwrap_or_default();
+        .map(|s| (&s.variant, &s.info))
+        .chain(counted.into_iter().flatten().map(|s| (&s.variant, &s.info)))
+        .filter(|(v, _)| seen.insert((*v).clone()))
+        .map(|(variant, info)| {
+            let get = |k: &str| info.get(k).cloned().unwrap_or_default();
             let flamegraphs = results
                 .summaries
                 .iter()
-                .filter(|x| x.variant == s.variant)
+                .filter(|x| x.variant == *variant)
                 .map(|x| (x.threads, flamegraph_file(&x.variant, x.threads)))
                 .filter(|(_, f)| results.flamegraphs.contains(f))
                 .map(|(t, file)| Link {
@@ -346,8 +402,8 @@ fn backends(results: &Results, palette: &Palette) -> Vec<BackendRow> {
                 })
                 .collect();
             BackendRow {
-                variant: s.variant.clone(),
-                colour: palette.style(&s.variant).hex(),
+                variant: variant.clone(),
+                colour: palette.style(variant).hex(),
                 store: get("store"),
                 durability: get("durability"),
                 serialization: get("serialization"),

@@ -6,8 +6,10 @@
 
 pub mod charts;
 pub mod compare;
+pub mod counts;
 pub mod format;
 pub mod html;
+pub mod instructions;
 pub mod merge;
 pub mod op;
 pub mod results;
@@ -16,6 +18,7 @@ pub mod table;
 pub mod targets;
 pub mod verdict;
 
+pub use counts::Measure;
 pub use op::OpKind;
 pub use results::{
     Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetVerdict, VariantSummary,

@@ -5,8 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Bumped on any change a reader of an older version could misread.
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::counts::{InstructionRun, Measure};
+
+/// Bumped on any change a reader of an older version could misread. 2: `measure` and
+/// `instructions` (instruction-count runs); files of version 1 read as wall-clock results.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -198,6 +201,13 @@ pub struct Results {
     /// few samples, `--flamegraph` in parallel mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the numbers are: wall-clock time (`runs`, `summaries`) or instruction counts
+    /// (`instructions`). Absent in version 1 files, which are all wall-clock.
+    #[serde(default)]
+    pub measure: Measure,
+    /// The counted run, when `measure` is `instructions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionRun>,
 }
 
 impl Results {

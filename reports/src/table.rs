@@ -21,6 +21,9 @@ fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
 
 /// Renders the comparison table for `r`.
 pub fn render(r: &Results) -> String {
+    if r.measure == crate::Measure::Instructions {
+        return crate::instructions::render_table(r);
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,

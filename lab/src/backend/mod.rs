@@ -24,6 +24,7 @@ mod plain;
 mod pooled;
 mod redb;
 mod sqlite;
+pub mod synthetic;
 
 /// What went wrong in a backend.
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +259,28 @@ pub fn registry() -> &'static [Registration] {
         "sqlite", false, "SQLite in memory (:memory:), prepared statements, JSON in a BLOB" => |o| sqlite::open(o, false);
         "sqlite:durable", true, "SQLite in a file, WAL journal, synchronous=FULL" => |o| sqlite::open(o, true);
         "noop", false, "stores nothing: measures the harness itself" => |_| Ok(Box::new(noop::Noop));
+        "synthetic", false, "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the lab's own gates" => |_| synthetic::open();
+    }
+}
+
+/// Why the backend registered as `name` cannot be measured by instruction count
+/// (`--measure instructions`), or `None` when it can. Callgrind counts the user-space
+/// instructions of the measuring thread, so a backend whose cost is mostly elsewhere would
+/// get a number that ranks it wrongly rather than no number.
+pub fn uncountable(name: &str) -> Option<&'static str> {
+    let reg = registry().iter().find(|r| r.name == name)?;
+    if reg.name.starts_with("fjall") {
+        Some(
+            "it flushes and compacts on background threads, whose work and timing fall outside \
+             the counted thread (and it writes to disk); compare it by wall clock",
+        )
+    } else if reg.durable {
+        Some(
+            "it writes to disk and its cost is mostly fsync and kernel I/O, which instruction \
+             counts cannot see; compare it by wall clock",
+        )
+    } else {
+        None
     }
 }
 

@@ -9,7 +9,9 @@
 //! so partial results hold only finished phases, and they are not judged against targets.
 
 pub mod clock;
+pub mod counted;
 mod inflight;
+pub mod instructions;
 pub mod phase;
 pub mod profile;
 pub mod restore;
@@ -41,6 +43,8 @@ pub struct RunOptions {
     /// variant and thread count into this directory (not in parallel mode: one profiler per
     /// process).
     pub flamegraph: Option<std::path::PathBuf>,
+    /// Measured operations per thread, instead of the file's `duration` or `ops`.
+    pub ops: Option<u64>,
 }
 
 /// A measured phase that finished.
@@ -72,7 +76,7 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// Applies `--quick` and `--variants` to a plan.
+/// Applies `--quick`, `--ops` and `--variants` to a plan.
 pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
     let mut plan = plan.clone();
     if let Some(vs) = &opts.variants {
@@ -86,6 +90,9 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
         }
         plan.variants.clone_from(vs);
         plan.targets.retain(|t| vs.contains(&t.variant));
+    }
+    if let Some(n) = opts.ops {
+        plan.run.bound = Bound::Ops(n);
     }
     if opts.quick {
         // The key space shrinks with the records; the inserts it expects stay.
@@ -352,6 +359,8 @@ pub fn run(
         flamegraphs: state.flamegraphs,
         resident: Some(resident(&plan)),
         warnings: state.warnings,
+        measure: acorn_reports::Measure::WallClock,
+        instructions: None,
     })
 }
 

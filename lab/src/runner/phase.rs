@@ -60,16 +60,21 @@ fn fill_batch(batch: &mut Vec<(Vec<u8>, Doc)>, plan: &Plan, docs: &[Doc], first:
 }
 
 /// A thread's reusable buffers.
-struct Buffers<'a> {
-    names: &'a KeyTable,
-    key: Vec<u8>,
-    docs: &'a [Doc],
-    batch: Vec<(Vec<u8>, Doc)>,
+pub(crate) struct Buffers<'a> {
+    pub(crate) names: &'a KeyTable,
+    pub(crate) key: Vec<u8>,
+    pub(crate) docs: &'a [Doc],
+    pub(crate) batch: Vec<(Vec<u8>, Doc)>,
 }
 
 /// Runs `op` once; `Err` carries the message for the report.
 #[inline]
-fn execute(w: &mut dyn Worker, plan: &Plan, op: Op, bufs: &mut Buffers<'_>) -> Result<(), String> {
+pub(crate) fn execute(
+    w: &mut dyn Worker,
+    plan: &Plan,
+    op: Op,
+    bufs: &mut Buffers<'_>,
+) -> Result<(), String> {
     let docs = bufs.docs;
     let doc = &docs[(op.id % docs.len() as u64) as usize];
     let r = match op.kind {

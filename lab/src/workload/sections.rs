@@ -14,7 +14,7 @@ use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec,
 use crate::backend::{self, QueryOrder, QuerySpec};
 use crate::doc::DocShape;
 use acorn_reports::targets::Target;
-use acorn_reports::OpKind;
+use acorn_reports::{Measure, OpKind};
 
 /// The engine variants a workload runs when it names none.
 pub const DEFAULT_VARIANTS: [&str; 4] = ["plain", "cached", "pooled", "binary"];
@@ -107,6 +107,8 @@ pub struct RunSettings {
     /// Operations each thread keeps going at once, as tokio tasks, on backends with an
     /// async API (`plain:async`); others run one at a time.
     pub in_flight: usize,
+    /// Wall-clock time (the default) or instructions counted under callgrind.
+    pub measure: Measure,
 }
 
 /// `[mix]`: operation weights summing to 100 (zero weights left out).
@@ -222,6 +224,7 @@ impl RunSettings {
                 1 << 30,
             )?,
             in_flight: in_flight(cx, run)?,
+            measure: measure(cx, run.and_then(|r| r.measure.as_ref()))?,
         })
     }
 }
@@ -248,6 +251,15 @@ fn in_flight(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<usize, WorkloadError>
         ));
     }
     Ok(n as usize)
+}
+
+/// `measure = "wall-clock" | "instructions"`.
+fn measure(cx: Ctx<'_>, m: Option<&Spanned<String>>) -> Result<Measure, WorkloadError> {
+    let Some(m) = m else {
+        return Ok(Measure::default());
+    };
+    let choices = Measure::ALL.map(|m| (m.name(), m));
+    cx.choice(m, "run.measure", "measure", &choices)
 }
 
 /// `scan_length` (the longest, or the only, length), `scan_length_distribution` and

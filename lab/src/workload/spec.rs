@@ -99,6 +99,7 @@ pub struct RunSpec {
     pub cache_capacity: Option<Spanned<i64>>,
     #[serde(default)]
     pub in_flight: Option<Spanned<i64>>,
+    pub measure: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

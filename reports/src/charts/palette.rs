@@ -52,14 +52,22 @@ pub struct Palette {
 }
 
 impl Palette {
-    /// Variants in the order they first appear in the summaries, then in the runs.
+    /// Variants in the order they first appear in the summaries, then in the runs, then in
+    /// the instruction counts.
     pub fn of(results: &Results) -> Palette {
         let mut variants: Vec<String> = Vec::new();
         let names = results
             .summaries
             .iter()
             .map(|s| &s.variant)
-            .chain(results.runs.iter().map(|r| &r.variant));
+            .chain(results.runs.iter().map(|r| &r.variant))
+            .chain(
+                results
+                    .instructions
+                    .iter()
+                    .flat_map(|i| &i.variants)
+                    .map(|s| &s.variant),
+            );
         for v in names {
             if !variants.contains(v) {
                 variants.push(v.clone());
