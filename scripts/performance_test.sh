@@ -2,12 +2,34 @@
 # The seed guide's performance test, done for real:
 #   1. criterion benches of the engine (each once with --quick),
 #   2. the standard workload suite through the lab, each compared with the previous run's
-#      results if there is one (target/lab/baseline/), with an HTML report per workload,
+#      results if there is one (<out>/baseline/full/, or quick/ for smoke-sized runs), with
+#      an HTML report and flamegraphs per workload,
 #   3. the targets table in docs/PERFORMANCE.md rewritten from the results (not with --quick:
 #      smoke-sized runs are not measurements),
-#   4. where the reports are.
+#   4. instruction counts under callgrind (`--measure instructions`, needs valgrind) of the
+#      counted suite, each compared with the previous run's counts at 1% (no noise model:
+#      counts repeat exactly), with reports beside the wall-clock ones,
+#   5. where the reports are.
 # Usage: scripts/performance_test.sh [--quick]
 # Exit: 0 ok; 1 a target missed or a regression against the baseline (full mode); 2 an error.
+#
+# The environment can shrink a full run without skipping a stage (the test of this script
+# does; the defaults are the real thing):
+#   CARGO_TARGET_DIR  honoured: the lab runs from wherever cargo builds it
+#   PERF_PROFILE      cargo profile of the lab and the benches (default: release)
+#   PERF_CRITERION    criterion's options in full mode
+#                     (default: --warm-up-time 1 --measurement-time 3)
+#   PERF_BENCHES      the engine's bench targets to run, space separated (default: all)
+#   PERF_WORKLOADS    the workloads of the suite, space separated (default: the nine below)
+#   PERF_COUNTED      the workloads counted under callgrind (default: smoke mixed; --quick:
+#                     smoke)
+#   PERF_SHORT=1      full mode, but every workload runs with --quick (short phases); like
+#                     --quick, short runs gate nothing and the targets table they rewrite is
+#                     a copy in <out> unless PERF_TARGETS names one
+#   PERF_OUT          where reports and baselines go (default: <target dir>/lab)
+#   PERF_TARGETS      the Markdown targets table to rewrite (default: docs/PERFORMANCE.md)
+#   PERF_DRY_RUN=1    print which lab, output directory and targets table a run would use,
+#                     and stop
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,31 +39,80 @@ case "${1:-}" in
     "") ;;
     *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
-
-out=target/lab/performance
-# Quick (smoke-sized) and full runs are never each other's baseline: `lab compare` refuses
-# a --quick run against a full one.
-if $quick; then
-    baseline=target/lab/baseline/quick
-else
-    baseline=target/lab/baseline/full
-fi
-mkdir -p "$out" "$baseline"
+short=false
+[ "${PERF_SHORT:-}" = 1 ] && short=true
+# Quick and short runs are smoke-sized: they gate nothing.
+gate=true
+{ $quick || $short; } && gate=false
 
 step() { printf '\n=== %s ===\n' "$*"; }
+started=$SECONDS
 
-step "build (release)"
-cargo build --release -p acorn-lab || exit 2
-lab=target/release/lab
+# Where cargo puts what it builds (CARGO_TARGET_DIR, a config's build.target-dir, or target/).
+target_dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+if [ -z "$target_dir" ]; then
+    echo "error: cargo metadata did not say where the target directory is" >&2
+    exit 2
+fi
+profile=${PERF_PROFILE:-release}
+case "$profile" in
+    dev | test) profile_dir=debug ;;
+    release | bench) profile_dir=release ;;
+    *) profile_dir=$profile ;;
+esac
+lab="$target_dir/$profile_dir/lab"
 
-step "criterion benches"
-if $quick; then
-    cargo bench -p acorn --features ffi -- --test || exit 2
+root=${PERF_OUT:-$target_dir/lab}
+out=$root/performance
+# Smoke-sized (--quick, PERF_SHORT) and full runs are never each other's baseline: `lab
+# compare` refuses a --quick run against a full one.
+if $gate; then
+    baseline=$root/baseline/full
 else
-    cargo bench -p acorn --features ffi -- --warm-up-time 1 --measurement-time 3 || exit 2
+    baseline=$root/baseline/quick
+fi
+targets_table=${PERF_TARGETS:-docs/PERFORMANCE.md}
+$short && [ -z "${PERF_TARGETS:-}" ] && targets_table=$out/PERFORMANCE.md
+
+if [ "${PERF_DRY_RUN:-}" = 1 ]; then
+    echo "lab: $lab"
+    echo "out: $out"
+    echo "targets table: $targets_table"
+    exit 0
 fi
 
+mkdir -p "$out" "$baseline" || exit 2
+if [ "$targets_table" = "$out/PERFORMANCE.md" ]; then
+    cp docs/PERFORMANCE.md "$targets_table" || exit 2
+fi
+
+step "build ($profile)"
+cargo build --profile "$profile" -p acorn-lab || exit 2
+echo "lab: $lab"
+
+step "criterion benches"
+# Only the bench targets get criterion's options (the library's own test harness would
+# reject them: its [lib] has bench = false as well).
+bench_targets=(--benches)
+if [ -n "${PERF_BENCHES:-}" ]; then
+    bench_targets=()
+    for b in $PERF_BENCHES; do bench_targets+=(--bench "$b"); done
+fi
+bench_profile=()
+[ "$profile" != release ] && bench_profile=(--profile "$profile")
 if $quick; then
+    cargo bench "${bench_profile[@]}" -p acorn --features ffi "${bench_targets[@]}" -- --test ||
+        exit 2
+else
+    read -r -a criterion <<<"${PERF_CRITERION:---warm-up-time 1 --measurement-time 3}"
+    cargo bench "${bench_profile[@]}" -p acorn --features ffi "${bench_targets[@]}" -- \
+        "${criterion[@]}" || exit 2
+fi
+
+if [ -n "${PERF_WORKLOADS:-}" ]; then
+    read -r -a suite <<<"$PERF_WORKLOADS"
+elif $quick; then
     suite=(smoke basic)
 else
     suite=(basic batch query memory serialization iterator concurrent ffi mixed reads writes hot-set store-read store-write)
@@ -54,28 +125,64 @@ for w in "${suite[@]}"; do
     if $quick; then
         args+=(--quick)
     else
-        args+=(--update-targets docs/PERFORMANCE.md --flamegraph)
+        args+=(--update-targets "$targets_table" --flamegraph)
+        $short && args+=(--quick)
     fi
     [ -f "$baseline/$w.json" ] && args+=(--baseline "$baseline/$w.json")
     "$lab" "${args[@]}"
     code=$?
-    if [ $code -eq 2 ] || [ $code -gt 2 ]; then
+    if [ $code -ge 2 ]; then
         echo "error: lab run $w failed with exit code $code" >&2
         exit 2
     fi
-    [ $code -eq 1 ] && ! $quick && failed=1
+    [ $code -eq 1 ] && $gate && failed=1
     if [ -f "$baseline/$w.json" ]; then
         "$lab" compare "$baseline/$w.json" "$out/$w/results.json"
         code=$?
-        [ $code -eq 1 ] && ! $quick && failed=1
+        [ $code -eq 1 ] && $gate && failed=1
         [ $code -eq 2 ] && echo "note: $w could not be compared with its baseline (see the message above)"
     fi
-    cp "$out/$w/results.json" "$baseline/$w.json"
+    cp "$out/$w/results.json" "$baseline/$w.json" || exit 2
+done
+
+# Counts of a smoke-sized run (--quick or PERF_SHORT: 100 operations) and a full one (the
+# workload's own) are different measurements: each has its own baseline directory, as the
+# wall-clock results do. A counted workload that also ran above gets both views side by
+# side in its instruction report.
+if [ -n "${PERF_COUNTED:-}" ]; then
+    read -r -a counted <<<"$PERF_COUNTED"
+elif $quick; then
+    counted=(smoke)
+else
+    counted=(smoke mixed)
+fi
+for w in "${counted[@]}"; do
+    step "instruction counts $w"
+    args=(run "workloads/$w.toml" --measure instructions --quiet --out "$out/$w/instructions")
+    $gate || args+=(--ops 100)
+    "$lab" "${args[@]}"
+    code=$?
+    if [ $code -ne 0 ]; then
+        echo "error: lab run $w --measure instructions failed with exit code $code" >&2
+        exit 2
+    fi
+    base="$baseline/$w.instructions.json"
+    if [ -f "$base" ]; then
+        "$lab" compare "$base" "$out/$w/instructions/results.json"
+        code=$?
+        [ $code -eq 1 ] && failed=1
+        [ $code -eq 2 ] && echo "note: $w's counts could not be compared with their baseline"
+    fi
+    cp "$out/$w/instructions/results.json" "$base"
 done
 
 step "reports"
 for w in "${suite[@]}"; do
     echo "  $out/$w/index.html"
 done
-$quick || echo "  targets table: docs/PERFORMANCE.md"
+for w in "${counted[@]}"; do
+    echo "  $out/$w/instructions/index.html"
+done
+$quick || echo "  targets table: $targets_table"
+echo "done in $((SECONDS - started)) s"
 exit $failed

@@ -90,6 +90,17 @@ impl Batch {
     /// Applies every change atomically; returns the version they share (the current
     /// version when nothing changed).
     pub fn commit(self) -> Result<u64> {
+        let tree = self.tree.clone();
+        let (changes, puts, tosses) = self.into_changes()?;
+        let done = tree.commit(changes)?;
+        tree.tally(Op::Batch, 1);
+        tree.tally(Op::Stash, puts);
+        tree.tally(Op::Toss, tosses);
+        Ok(done.version)
+    }
+
+    /// The checked changes, with how many are stashes and how many tosses.
+    pub(crate) fn into_changes(self) -> Result<(Changes, u64, u64)> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -105,10 +116,6 @@ impl Batch {
             .filter(|c| matches!(c, Change::Put(_)))
             .count() as u64;
         let tosses = self.changes.len() as u64 - puts;
-        let done = self.tree.commit(Changes::from_vec(self.changes))?;
-        self.tree.tally(Op::Batch, 1);
-        self.tree.tally(Op::Stash, puts);
-        self.tree.tally(Op::Toss, tosses);
-        Ok(done.version)
+        Ok((Changes::from_vec(self.changes), puts, tosses))
     }
 }

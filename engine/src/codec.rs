@@ -1,6 +1,6 @@
 //! Typed access over serde: [`Typed`] stores `T` encoded with a [`Codec`].
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -63,7 +63,7 @@ impl Codec for Binary {
 }
 
 thread_local! {
-    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static ENCODE_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// A typed view of a tree: values are `T`, encoded with `C`.
@@ -107,21 +107,14 @@ impl<T: Serialize + DeserializeOwned, C: Codec> Typed<T, C> {
     }
 
     fn encoded<R>(value: &T, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
-        ENCODE_BUF.with(|buf| {
-            // A re-entrant call (a Serialize impl touching the tree) gets a fresh buffer.
-            let mut local;
-            let mut guard = buf.try_borrow_mut();
-            let out: &mut Vec<u8> = match &mut guard {
-                Ok(b) => b,
-                Err(_) => {
-                    local = Vec::new();
-                    &mut local
-                }
-            };
-            out.clear();
-            C::encode_into(value, out)?;
-            f(out)
-        })
+        // Taken out while in use: a re-entrant call (a Serialize impl touching the tree)
+        // or one from a thread-local destructor after the buffer was torn down gets a
+        // fresh buffer.
+        let mut out = ENCODE_BUF.try_with(Cell::take).unwrap_or_default();
+        out.clear();
+        let result = C::encode_into(value, &mut out).and_then(|()| f(&out));
+        let _ = ENCODE_BUF.try_with(|b| b.set(out));
+        result
     }
 
     /// Encodes and stores `value`; returns the new version.

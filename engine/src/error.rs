@@ -78,6 +78,15 @@ pub enum Error {
     #[error("codec error: {0}")]
     Codec(String),
 
+    /// A query named a secondary index the tree does not have.
+    #[error("no index named {name:?}; the tree's indexes: {known}. Add it with Tree::index or TreeBuilder::index (durable trees need it on every open)")]
+    UnknownIndex {
+        /// The index the query named.
+        name: String,
+        /// The tree's indexes, comma separated (`none` when it has none).
+        known: String,
+    },
+
     /// The closure of a transaction asked to roll back.
     #[error("transaction aborted: {0}")]
     Aborted(String),

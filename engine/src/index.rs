@@ -26,6 +26,31 @@ const MAX_INNER: usize = 256;
 /// An entry ordered by its key bytes.
 pub(crate) trait Keyed: Clone {
     fn key(&self) -> &[u8];
+
+    /// Whether entries carry an abbreviation of their key in the leaf slot itself, so a
+    /// leaf search compares those and reaches a key (a cache miss) only on a tie.
+    const ABBREVIATED: bool = false;
+
+    /// This entry's abbreviation (with `ABBREVIATED`): if `abbr(a) < abbr(b)` then the
+    /// keys compare the same way.
+    fn abbr(&self) -> u64 {
+        0
+    }
+
+    /// The abbreviation of any key, consistent with [`Keyed::abbr`].
+    fn abbreviate_key(_key: &[u8]) -> u64 {
+        0
+    }
+}
+
+/// Binary search of a sorted run of entries for `key`.
+fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
+    if T::ABBREVIATED {
+        let a = T::abbreviate_key(key);
+        items.binary_search_by(|e| e.abbr().cmp(&a).then_with(|| e.key().cmp(key)))
+    } else {
+        items.binary_search_by(|e| e.key().cmp(key))
+    }
 }
 
 /// Abbreviated keys of a sorted run, so a search binary-searches one small contiguous
@@ -123,7 +148,7 @@ impl<T: Keyed> Leaf<T> {
     }
 
     fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.items.binary_search_by(|e| e.key().cmp(key))
+        find(&self.items, key)
     }
 
     fn insert_at(&mut self, i: usize, item: T) {
@@ -409,8 +434,33 @@ impl<T: Keyed> Index<T> {
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
         // Look first so a miss copies no node shared with a snapshot.
         self.get(key)?;
+        self.remove_picked(key, |items| find(items, key).ok())
+    }
+
+    /// Replaces the entry with `item`'s key, found by key (the caller knows it is there);
+    /// gives `item` back when there is none.
+    pub(crate) fn replace_keyed(&mut self, item: T) -> Result<T, T> {
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    return match leaf.search(item.key()) {
+                        Ok(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
+                        Err(_) => Err(item),
+                    };
+                }
+                Node::Internal { seps, children } => {
+                    node = Arc::make_mut(&mut children[seps.child_index(item.key())]);
+                }
+            }
+        }
+    }
+
+    /// Removes the entry under `key`, found by key, when `check` accepts it (the caller
+    /// knows it is there: a miss may copy nodes shared with a snapshot for nothing).
+    pub(crate) fn remove_checked(&mut self, key: &[u8], check: impl Fn(&T) -> bool) -> Option<T> {
         self.remove_picked(key, |items| {
-            items.binary_search_by(|e| e.key().cmp(key)).ok()
+            find(items, key).ok().filter(|&i| check(&items[i]))
         })
     }
 
@@ -467,6 +517,96 @@ impl<T: Keyed> Index<T> {
             stack.push((node, next.0));
             node = next.1;
         }
+    }
+}
+
+impl<T: Keyed> Index<T> {
+    /// A cursor positioned at the last entry at or before `end`, walking backwards.
+    pub(crate) fn cursor_back(&self, end: Bound<&[u8]>) -> CursorBack<T> {
+        let mut stack = Vec::new();
+        let mut node = Arc::clone(&self.root);
+        loop {
+            let next = match &*node {
+                Node::Leaf(leaf) => {
+                    let pos = match end {
+                        Bound::Unbounded => leaf.items.len(),
+                        Bound::Included(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
+                        Bound::Excluded(k) => leaf.search(k).unwrap_or_else(|i| i),
+                    };
+                    let mut cursor = CursorBack {
+                        stack,
+                        leaf: Arc::clone(&node),
+                        pos,
+                    };
+                    cursor.settle();
+                    return cursor;
+                }
+                Node::Internal { seps, children } => {
+                    let ci = match end {
+                        Bound::Unbounded => children.len() - 1,
+                        Bound::Included(k) | Bound::Excluded(k) => seps.child_index(k),
+                    };
+                    (ci, Arc::clone(&children[ci]))
+                }
+            };
+            stack.push((node, next.0));
+            node = next.1;
+        }
+    }
+}
+
+/// Walks entries in descending key order over a fixed version of the tree; holds no lock.
+#[derive(Debug)]
+pub(crate) struct CursorBack<T> {
+    stack: Vec<(Arc<Node<T>>, usize)>,
+    leaf: Arc<Node<T>>,
+    /// One past the current entry in the leaf; 0 when the walk is over.
+    pos: usize,
+}
+
+impl<T: Keyed> CursorBack<T> {
+    /// Moves to the previous leaf while the current position is before the start.
+    fn settle(&mut self) {
+        while self.pos == 0 {
+            let (parent, ci) = loop {
+                match self.stack.pop() {
+                    None => return,
+                    Some((node, ci)) if ci > 0 => break (node, ci - 1),
+                    Some(_) => {}
+                }
+            };
+            let mut node = match &*parent {
+                Node::Internal { children, .. } => Arc::clone(&children[ci]),
+                Node::Leaf(_) => unreachable!("stack holds internal nodes only"),
+            };
+            self.stack.push((parent, ci));
+            // Descend to the rightmost leaf.
+            loop {
+                let (last, child) = match &*node {
+                    Node::Leaf(_) => break,
+                    Node::Internal { children, .. } => (
+                        children.len() - 1,
+                        Arc::clone(&children[children.len() - 1]),
+                    ),
+                };
+                self.stack.push((node, last));
+                node = child;
+            }
+            self.pos = node.len();
+            self.leaf = node;
+        }
+    }
+
+    pub(crate) fn peek(&self) -> Option<&T> {
+        match &*self.leaf {
+            Node::Leaf(leaf) => self.pos.checked_sub(1).and_then(|i| leaf.items.get(i)),
+            Node::Internal { .. } => None,
+        }
+    }
+
+    pub(crate) fn retreat(&mut self) {
+        self.pos = self.pos.saturating_sub(1);
+        self.settle();
     }
 }
 
@@ -550,6 +690,16 @@ mod tests {
         }
     }
 
+    fn collect_back(idx: &Index<E>, end: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
+        let mut c = idx.cursor_back(end);
+        let mut out = Vec::new();
+        while let Some(e) = c.peek() {
+            out.push((e.0.clone(), e.1));
+            c.retreat();
+        }
+        out
+    }
+
     fn collect(idx: &Index<E>, start: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
         let mut c = idx.cursor(start);
         let mut out = Vec::new();
@@ -629,12 +779,19 @@ mod tests {
             }
             check_invariants(&idx.root, None, None, true);
             let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            prop_assert_eq!(collect(&idx, Bound::Unbounded), all);
+            prop_assert_eq!(collect(&idx, Bound::Unbounded), all.clone());
             let mid = b"k00300".as_slice();
             let from: Vec<_> = model.range(mid.to_vec()..).map(|(k, v)| (k.clone(), *v)).collect();
             prop_assert_eq!(collect(&idx, Bound::Included(mid)), from);
             let after: Vec<_> = model.range((Bound::Excluded(mid.to_vec()), Bound::Unbounded)).map(|(k, v)| (k.clone(), *v)).collect();
             prop_assert_eq!(collect(&idx, Bound::Excluded(mid)), after);
+            // Backwards from every kind of end bound.
+            let rev = |it: Vec<(Vec<u8>, u32)>| it.into_iter().rev().collect::<Vec<_>>();
+            prop_assert_eq!(collect_back(&idx, Bound::Unbounded), rev(all.clone()));
+            let upto: Vec<_> = model.range(..=mid.to_vec()).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect_back(&idx, Bound::Included(mid)), rev(upto));
+            let below: Vec<_> = model.range(..mid.to_vec()).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect_back(&idx, Bound::Excluded(mid)), rev(below));
             // A snapshot taken earlier is unaffected by later writes.
             if let Some((snap, snap_model)) = snapshot {
                 let expect: Vec<_> = snap_model.iter().map(|(k, v)| (k.clone(), *v)).collect();

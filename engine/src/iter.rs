@@ -70,6 +70,11 @@ pub(crate) struct Scan {
 impl Scan {
     pub(crate) fn new(tree: &Tree, span: Span) -> Self {
         let (index, now) = tree.snapshot();
+        Self::over(&index, span, now)
+    }
+
+    /// A scan of `index` (a snapshot already taken), judging expiry at `now`.
+    pub(crate) fn over(index: &crate::index::Index<Record>, span: Span, now: u64) -> Self {
         let cursor = index.cursor(span.start.as_ref().map(|b| &**b));
         Self {
             cursor,

@@ -26,7 +26,9 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(missing_docs)]
 
+mod aio;
 mod batch;
+mod cache;
 mod clock;
 mod codec;
 mod error;
@@ -41,11 +43,14 @@ mod nut;
 mod points;
 mod query;
 mod record;
+mod secondary;
 mod stats;
 mod storage;
 mod tree;
 mod txn;
 
+#[cfg(feature = "tokio")]
+pub use aio::AsyncTree;
 pub use batch::Batch;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Binary, Codec, Json, Typed};
@@ -54,12 +59,13 @@ pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
 pub use iter::Iter;
 pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN, MAX_VERSION};
 pub use nut::{Key, Nut, NutRef, Value};
-pub use query::Query;
+pub use query::{CacheUse, Explain, IndexQuery, Query};
+pub use secondary::IndexKey;
 pub use stats::{OpCounts, Stats};
 #[doc(hidden)]
 pub use storage::fuzz_decode;
 pub use storage::{RecoveryMode, SyncPolicy};
-pub use tree::{Tree, TreeBuilder};
+pub use tree::{Tree, TreeBuilder, DEFAULT_QUERY_CACHE};
 pub use txn::Txn;
 
 #[cfg(doctest)]

@@ -142,9 +142,11 @@ impl Overlay {
 
 /// The shared half: what readers load.
 pub(crate) struct Points {
+    /// Shared with its one writer (see [`Writer::check`]).
+    id: u64,
     table: Atomic<Table>,
     overlay: Atomic<Overlay>,
-    hasher: foldhash::fast::RandomState,
+    hasher: foldhash::fast::FixedState,
 }
 
 impl std::fmt::Debug for Points {
@@ -161,12 +163,38 @@ pub(crate) struct Writer {
     live: usize,
     /// Live entries plus tombstones.
     used: usize,
-    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time:
-    /// one deferred function per batch instead of per record.
+    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time
+    /// (one deferred function per batch instead of per record), or sooner once they hold
+    /// `RETIRE_BYTES`.
     retired: Vec<Record>,
+    /// Bytes of the records in `retired`.
+    retired_bytes: usize,
+    /// The id of the index this writer was made with.
+    id: u64,
+    /// Address bits a record may use while slots are tagged: `TAG_SHIFT` (tests lower it
+    /// to stand in for an allocator that hands out addresses past 48 bits).
+    addr_bits: u32,
 }
 
 const RETIRE_BATCH: usize = 64;
+
+/// Bytes of retired records that may wait before they are handed on. The collector keeps
+/// a thread's deferred functions in a local bag until 64 of them accumulate (4,096
+/// records here), which is fine for small records but not for values of up to 16 MiB: so
+/// past this many bytes, a batch is handed to the collector at once and the bag is pushed
+/// to the global queue, where the next collections free it once readers have moved on.
+const RETIRE_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// Bytes of records this thread deferred into its collector bag since the bag was last
+    /// pushed to the global queue (no destructor: usable while threads exit).
+    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Heap bytes of a record: its bytes plus the count and length words before them.
+fn footprint(rec: &Record) -> usize {
+    rec.bytes().len() + 16
+}
 
 /// Emptied batch buffers, reused so that retiring records allocates nothing once warm.
 /// (A `Vec` is three words: the deferred function holding one is stored inline.)
@@ -192,19 +220,35 @@ fn release_batch(mut batch: Vec<Record>) {
 
 /// A new, empty point index: its shared half and its one writer.
 pub(crate) fn new() -> (Points, Writer) {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let tagged = cfg!(target_pointer_width = "64");
     (
         Points {
+            id,
             table: Atomic::new(Table::new(MIN_CAP, tagged)),
             overlay: Atomic::null(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher: keyed_hasher(),
         },
         Writer {
             live: 0,
             used: 0,
             retired: spare_batch(),
+            retired_bytes: 0,
+            addr_bits: TAG_SHIFT,
+            id,
         },
     )
+}
+
+/// The index's hash function, keyed per index from the operating system's randomness (the
+/// keys of std's `RandomState`, from `getrandom`), so keys cannot be chosen to collide. Not
+/// foldhash's own `RandomState`: that seeds itself from the clock and from addresses, so a
+/// program that makes `getrandom` repeatable (the lab counting instructions under valgrind)
+/// still could not make the index's hashing, and with it every lookup's cost, repeat.
+fn keyed_hasher() -> foldhash::fast::FixedState {
+    let key = std::collections::hash_map::RandomState::new().hash_one(0x6b65_7965_645f_6978_u64);
+    foldhash::fast::FixedState::with_seed(key)
 }
 
 impl Points {
@@ -212,22 +256,28 @@ impl Points {
         self.hasher.hash_one(key)
     }
 
-    fn table<'g>(&self, guard: &'g Guard) -> &'g Table {
+    /// The current table, for as long as both `self` and `guard` live: dropping the index
+    /// frees its table at once, whatever guards are pinned.
+    fn table<'g>(&'g self, guard: &'g Guard) -> &'g Table {
         let t = self.table.load(Ordering::Acquire, guard);
-        // SAFETY: the table pointer is never null (set at construction, only ever replaced
-        // by another table), and a replaced table is retired through the epoch collector,
-        // so it outlives every guard pinned while it was current.
+        // SAFETY: the table pointer is never null while `self` is borrowed (set at
+        // construction, only ever replaced by another table; `Drop` takes it), and a
+        // replaced table is retired through the epoch collector, so it outlives every
+        // guard pinned while it was current.
         unsafe { t.deref() }
     }
 
-    /// The record stored under `key`, borrowed for as long as `guard` is pinned.
-    pub(crate) fn get<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<Borrowed<'g>> {
+    /// The record stored under `key`, borrowed for as long as `guard` is pinned and the
+    /// index lives (its drop releases the slots' references at once, guard or not).
+    pub(crate) fn get<'g>(&'g self, key: &[u8], guard: &'g Guard) -> Option<Borrowed<'g>> {
         let hash = self.hash(key);
         let ov = self.overlay.load(Ordering::Acquire, guard);
-        // SAFETY: an overlay is retired through the epoch collector, like a table.
+        // SAFETY: an overlay is retired through the epoch collector, like a table (and
+        // freed at once only by `Drop`, which cannot run while `self` is borrowed).
         if let Some(ov) = unsafe { ov.as_ref() } {
             if let Some(hit) = ov.find(hash, key) {
-                // SAFETY: the overlay holds a reference to the record and outlives `guard`.
+                // SAFETY: the overlay holds a reference to the record and stays allocated
+                // while `guard` is pinned.
                 return hit.map(|rec| unsafe { Record::borrow_raw(rec.as_ptr()) });
             }
         }
@@ -243,7 +293,8 @@ impl Points {
             }
             if let Some(raw) = t.candidate(s, tag) {
                 // SAFETY: a slot's reference is released only through the epoch collector
-                // after the slot stopped pointing at it, so it lives as long as `guard`.
+                // after the slot stopped pointing at it, so it lives while `guard` is
+                // pinned (or by `Drop`, which cannot run while `self` is borrowed).
                 let rec = unsafe { Record::borrow_raw(raw) };
                 if rec.key() == key {
                     return Some(rec);
@@ -263,11 +314,22 @@ impl Writer {
         self.live
     }
 
+    /// Every write goes through the writer made with its index: the slots' references
+    /// are the writer's to release, and its counts keep the table from filling up (a
+    /// full table would never end a reader's probe).
+    fn check(&self, p: &Points) {
+        assert_eq!(
+            self.id, p.id,
+            "a point index written through another index's writer"
+        );
+    }
+
     /// Stores `rec` under its key; returns the address of the record it replaced (for
     /// identity only: this index's reference to it is already handed to the collector).
     pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> Option<*const c_void> {
+        self.check(p);
         let mut t = p.table(guard);
-        if t.tagged && (rec.as_ptr().addr() as u64) >> TAG_SHIFT != 0 {
+        if t.tagged && (rec.as_ptr().addr() as u64) >> self.addr_bits != 0 {
             // An address past 48 bits: no room for tags in this process. Rare enough
             // (5-level paging with high mappings) to pay one rebuild, once.
             self.rebuild(p, t.slots.len(), false, guard);
@@ -290,8 +352,8 @@ impl Writer {
             if s == tomb() {
                 free.get_or_insert(i);
             } else if let Some(raw) = t.candidate(s, tag) {
-                // SAFETY: the writer owns every slot's reference; nothing releases it while
-                // the writer runs.
+                // SAFETY: the writer owns every slot's reference of its index (`check`);
+                // nothing else releases one, and `Drop` cannot run while `p` is borrowed.
                 let old = unsafe { Record::borrow_raw(raw) };
                 if old.key() == rec.key() {
                     t.slots[i].store(t.encode(rec.into_raw(), tag), Ordering::Release);
@@ -326,6 +388,7 @@ impl Writer {
         key: &[u8],
         guard: &Guard,
     ) -> Option<*const c_void> {
+        self.check(p);
         let t = p.table(guard);
         let hash = p.hash(key);
         let tag = tag(hash);
@@ -360,9 +423,30 @@ impl Writer {
     /// Queues a reference taken out of a slot; it is released once every reader pinned
     /// now has moved on (later is fine too: holding a record longer is always safe).
     fn retire(&mut self, rec: Record, guard: &Guard) {
+        self.retired_bytes += footprint(&rec);
         self.retired.push(rec);
-        if self.retired.len() == RETIRE_BATCH {
+        if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
             let batch = std::mem::replace(&mut self.retired, spare_batch());
+            guard.defer(move || release_batch(batch));
+            let unflushed = UNFLUSHED
+                .try_with(|u| {
+                    u.set(u.get() + std::mem::take(&mut self.retired_bytes));
+                    u.get()
+                })
+                .unwrap_or(RETIRE_BYTES);
+            if unflushed >= RETIRE_BYTES {
+                // Big records: to the global queue now, not after 4,096 more retirements.
+                guard.flush();
+                let _ = UNFLUSHED.try_with(|u| u.set(0));
+            }
+        }
+    }
+
+    /// Hands every pending retired record to the collector now.
+    pub(crate) fn hand_off(&mut self, guard: &Guard) {
+        if !self.retired.is_empty() {
+            let batch = std::mem::take(&mut self.retired);
+            self.retired_bytes = 0;
             guard.defer(move || release_batch(batch));
         }
     }
@@ -402,11 +486,13 @@ impl Writer {
         // Hand the old table to the global queue now, so later pins (of any thread) free
         // it, instead of it waiting in this thread's bag for 63 more retirements.
         guard.flush();
+        let _ = UNFLUSHED.try_with(|u| u.set(0));
         self.used = self.live;
     }
 
     /// Publishes the changes of a multi-change commit before its slots are updated.
     pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change], guard: &Guard) {
+        self.check(p);
         let mut entries: Vec<(u64, Change)> = changes
             .iter()
             .map(|c| (p.hash(c.key()), c.clone()))
@@ -420,11 +506,20 @@ impl Writer {
 
     /// Retires the overlay once every slot of the commit is in place.
     pub(crate) fn end_overlay(&mut self, p: &Points, guard: &Guard) {
+        self.check(p);
         let old = p.overlay.swap(Shared::null(), Ordering::Release, guard);
         if !old.is_null() {
             // SAFETY: unreachable for readers pinned from now on; freed after earlier ones.
             unsafe { guard.defer_destroy(old) };
         }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Pending records may still be borrowed by pinned readers: they go through the
+        // collector like every other reference taken out of a slot.
+        self.hand_off(&crossbeam_epoch::pin());
     }
 }
 
@@ -496,6 +591,60 @@ mod tests {
                 prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
             }
         }
+    }
+
+    #[test]
+    fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
+        let (p, mut w) = new();
+        let guard = crossbeam_epoch::pin();
+        let key = |i: u32| format!("k{i}");
+        for i in 0..100 {
+            w.put(&p, rec(&key(i), i), &guard);
+        }
+        assert!(p.table(&guard).tagged);
+        // As if the allocator handed out an address past 48 bits (5-level paging, or an
+        // allocator that tags the top byte): no room for tags.
+        w.addr_bits = 12;
+        w.put(&p, rec(&key(100), 100), &guard);
+        assert!(!p.table(&guard).tagged, "switched to untagged slots");
+        w.addr_bits = TAG_SHIFT;
+        // Growth, tombstones and shrinking keep it untagged.
+        for i in 101..3000 {
+            w.put(&p, rec(&key(i), i), &guard);
+        }
+        for i in (0..3000).filter(|i| i % 10 != 0) {
+            assert!(w.remove(&p, key(i).as_bytes(), &guard).is_some());
+        }
+        assert!(!p.table(&guard).tagged, "untagged for good");
+        for i in 0..3000 {
+            let got = p.get(key(i).as_bytes(), &guard).map(|r| r.version());
+            assert_eq!(got, (i % 10 == 0).then_some(u64::from(i)), "{}", key(i));
+        }
+    }
+
+    /// A writer's counts and its right to change slots hold for its own index only: two
+    /// writers on one index would race on its slots (and release a record twice).
+    #[test]
+    #[should_panic(expected = "another index's writer")]
+    fn a_writer_refuses_an_index_it_was_not_made_with() {
+        let (p1, _w1) = new();
+        let (_p2, mut w2) = new();
+        w2.put(&p1, rec("a", 1), &crossbeam_epoch::pin());
+    }
+
+    #[test]
+    fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
+        let guard = crossbeam_epoch::pin();
+        let (p, mut w) = new();
+        w.put(&p, rec("a", 1), &guard);
+        let a = p.get(b"a", &guard).unwrap();
+        // The overwrite parks the old record in the writer's pending batch.
+        w.put(&p, rec("a", 2), &guard);
+        drop(w);
+        // Records of the same size reuse any block the drop freed.
+        let others: Vec<Record> = (0..64).map(|i| rec("b", i)).collect();
+        assert_eq!((a.key(), a.version()), (&b"a"[..], 1));
+        drop(others);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 
@@ -57,7 +57,10 @@ impl Change {
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Taken out while a record is assembled and put back after, so a re-entrant call or
+    /// one from a thread-local destructor after this one was torn down (a per-thread
+    /// buffer flushed into the tree as its thread ends) just starts a fresh buffer.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -90,35 +93,26 @@ impl Record {
         timestamp: u64,
         expires: u64,
     ) -> Self {
-        SCRATCH.with(|buf| {
-            // A re-entrant call cannot happen (nothing below calls out), but do not panic
-            // if one ever did: fall back to a fresh buffer.
-            let mut local = Vec::new();
-            let mut guard = buf.try_borrow_mut();
-            let buf: &mut Vec<u8> = match &mut guard {
-                Ok(b) => b,
-                Err(_) => &mut local,
-            };
-            buf.clear();
-            buf.reserve(HEADER + 8 + key.len() + value.len());
-            buf.extend_from_slice(&version.to_le_bytes());
-            buf.extend_from_slice(&timestamp.to_le_bytes());
-            // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
-            buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            if expires == 0 {
-                buf.push(0);
-            } else {
-                buf.push(TTL_FLAG);
-                buf.extend_from_slice(&expires.to_le_bytes());
-            }
-            buf.extend_from_slice(key);
-            buf.extend_from_slice(value);
-            let rec = Record(ThinArc::from_header_and_slice((), buf));
-            if buf.capacity() > 1 << 20 {
-                *buf = Vec::new();
-            }
-            rec
-        })
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+        buf.clear();
+        buf.reserve(HEADER + 8 + key.len() + value.len());
+        buf.extend_from_slice(&version.to_le_bytes());
+        buf.extend_from_slice(&timestamp.to_le_bytes());
+        // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
+        buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        if expires == 0 {
+            buf.push(0);
+        } else {
+            buf.push(TTL_FLAG);
+            buf.extend_from_slice(&expires.to_le_bytes());
+        }
+        buf.extend_from_slice(key);
+        buf.extend_from_slice(value);
+        let rec = Record(ThinArc::from_header_and_slice((), &buf));
+        if buf.capacity() <= 1 << 20 {
+            let _ = SCRATCH.try_with(|s| s.set(buf));
+        }
+        rec
     }
 
     /// The stored bytes, as written to the log and snapshots.

@@ -99,6 +99,12 @@ pub struct Stats {
     pub version: u64,
     /// Operation counters since the tree was opened.
     pub ops: OpCounts,
+    /// Queries answered from the query result cache.
+    pub query_cache_hits: u64,
+    /// Cacheable queries that had to run (their results are cached after).
+    pub query_cache_misses: u64,
+    /// Results in the query cache now.
+    pub query_cache_entries: usize,
     /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
     pub torn_bytes_dropped: u64,
     /// Durable mode only: bytes `RecoveryMode::Salvage` could not use when opening (from
@@ -114,6 +120,9 @@ pub struct Stats {
     /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
     /// covered by a snapshot and deleted).
     pub wal_bytes: u64,
+    /// Durable mode only: fsyncs of log segments since open. Below the number of commits
+    /// when writers shared fsyncs (group commit).
+    pub wal_syncs: u64,
     /// Durable mode only: snapshots written by `compact` (manual or automatic).
     pub compactions: u64,
     /// Durable mode only: automatic compactions that failed (the log kept everything).

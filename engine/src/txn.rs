@@ -8,6 +8,7 @@ use crate::limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES};
 use crate::nut::Nut;
 use crate::record::{check_key, Change, Changes, Record};
 use crate::stats::Op;
+use crate::tree::State;
 use crate::{Error, Result, Tree};
 
 /// The view a transaction closure works through.
@@ -27,7 +28,7 @@ impl<'t> Txn<'t> {
         if let Some(w) = self.writes.get(key.as_bytes()) {
             return Ok(w.as_ref().map(Record::to_nut));
         }
-        let nut = self.tree.crack(key)?;
+        let nut = self.tree.crack_latest(key)?;
         self.reads
             .entry(key.as_bytes().into())
             .or_insert(nut.as_ref().map(|n| n.version));
@@ -74,44 +75,17 @@ impl<'t> Txn<'t> {
     }
 }
 
+/// What a transaction's commit validates: every key it read still has the version it saw.
+pub(crate) type Validate = Box<dyn FnOnce(&State, u64) -> Result<Changes> + Send>;
+
 impl Tree {
     /// Runs `f` as one atomic, isolated unit. When another writer changed a key `f` read
     /// before this commit, `f` runs again (up to [`MAX_ATTEMPTS`] times, then
     /// [`Error::Conflict`]). An `Err` from `f` discards every buffered write and is returned.
     pub fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
         for attempt in 0..MAX_ATTEMPTS {
-            let mut tx = Txn {
-                tree: self,
-                reads: BTreeMap::new(),
-                writes: BTreeMap::new(),
-                bytes: 0,
-            };
-            let out = f(&mut tx)?;
-            if tx.bytes > MAX_BATCH_BYTES {
-                return Err(Error::TooLarge(format!(
-                    "transaction writes {} bytes, over the maximum of {MAX_BATCH_BYTES}",
-                    tx.bytes
-                )));
-            }
-            let Txn { reads, writes, .. } = tx;
-            let changes: Changes = writes
-                .into_iter()
-                .map(|(k, w)| match w {
-                    Some(rec) => Change::Put(rec),
-                    None => Change::Delete(k),
-                })
-                .collect();
-            let result = self.commit_with(|st, now| {
-                if reads
-                    .iter()
-                    .all(|(k, seen)| st.visible_version(k, now) == *seen)
-                {
-                    Ok(changes)
-                } else {
-                    Err(Error::Conflict)
-                }
-            });
-            match result {
+            let (out, validate) = self.txn_attempt(&mut f)?;
+            match self.commit_with(validate) {
                 Ok(_) => {
                     self.tally(Op::Txn, 1);
                     return Ok(out);
@@ -124,6 +98,46 @@ impl Tree {
             }
         }
         Err(Error::Conflict)
+    }
+
+    /// Runs `f` once over a fresh view; returns its result and the build step of the
+    /// commit that validates its reads and carries its writes.
+    pub(crate) fn txn_attempt<R>(
+        &self,
+        f: &mut impl FnMut(&mut Txn<'_>) -> Result<R>,
+    ) -> Result<(R, Validate)> {
+        let mut tx = Txn {
+            tree: self,
+            reads: BTreeMap::new(),
+            writes: BTreeMap::new(),
+            bytes: 0,
+        };
+        let out = f(&mut tx)?;
+        if tx.bytes > MAX_BATCH_BYTES {
+            return Err(Error::TooLarge(format!(
+                "transaction writes {} bytes, over the maximum of {MAX_BATCH_BYTES}",
+                tx.bytes
+            )));
+        }
+        let Txn { reads, writes, .. } = tx;
+        let changes: Changes = writes
+            .into_iter()
+            .map(|(k, w)| match w {
+                Some(rec) => Change::Put(rec),
+                None => Change::Delete(k),
+            })
+            .collect();
+        let validate: Validate = Box::new(move |st: &State, now: u64| {
+            if reads
+                .iter()
+                .all(|(k, seen)| st.visible_version(k, now) == *seen)
+            {
+                Ok(changes)
+            } else {
+                Err(Error::Conflict)
+            }
+        });
+        Ok((out, validate))
     }
 }
 

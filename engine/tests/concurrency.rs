@@ -220,9 +220,19 @@ fn point_readers_see_a_batch_whole_or_not_at_all() {
     let tree = Tree::open_memory();
     let keys: Vec<String> = (0..16).map(|i| format!("key-{i:02}")).collect();
     let stop = Arc::new(AtomicBool::new(false));
+    // Set when the writer ends (also by a panic), so readers never wait for it in vain.
+    let done = Arc::new(AtomicBool::new(false));
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let writer = {
         let (tree, keys, stop) = (tree.clone(), keys.clone(), Arc::clone(&stop));
+        let done = SetOnDrop(Arc::clone(&done));
         thread::spawn(move || {
+            let _done = done;
             let mut gen = 0u64;
             while !stop.load(Ordering::Relaxed) && gen < 20_000 {
                 gen += 1;
@@ -239,7 +249,7 @@ fn point_readers_see_a_batch_whole_or_not_at_all() {
     };
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (tree, keys) = (tree.clone(), keys.clone());
+            let (tree, keys, done) = (tree.clone(), keys.clone(), Arc::clone(&done));
             thread::spawn(move || {
                 let gen_of = |k: &str| {
                     tree.crack_with(k, |n| u64::from_le_bytes(n.value.try_into().unwrap()))
@@ -248,7 +258,9 @@ fn point_readers_see_a_batch_whole_or_not_at_all() {
                 };
                 let mut rounds = 0;
                 let mut newest = 0;
-                while rounds < 30_000 {
+                // On a busy machine the readers may be done before the writer commits
+                // anything: they read on until they have seen a batch (or it has ended).
+                while rounds < 30_000 || (newest == 0 && !done.load(Ordering::Relaxed)) {
                     let mut prev = 0;
                     for k in &keys {
                         let g = gen_of(k);

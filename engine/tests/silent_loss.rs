@@ -450,3 +450,28 @@ fn a_deleted_directory_is_noticed_before_an_always_commit_is_acknowledged() {
         "acknowledged a write into an unlinked file"
     );
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_deleted_directory_fails_the_waiting_async_commit_and_hides_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("db");
+    let tree = Tree::open(&dir).unwrap();
+    let at = tree.to_async();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        at.stash("a", b"1").await.unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            at.stash("b", b"2").await.is_err(),
+            "acknowledged an async write into an unlinked file"
+        );
+        assert!(
+            !tree.contains("b"),
+            "an unacknowledged Always commit is visible"
+        );
+        assert!(at.flush().await.is_err());
+    });
+}

@@ -3,9 +3,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use acorn_reports::Measure;
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::EXIT_CODES;
+
+/// Where every workload key is described.
+pub const WORKLOAD_REFERENCE: &str = "\
+Every key of a workload file (type, default, unit) and an example of each feature are in
+docs/workloads.md.";
 
 /// AcornLab: run declarative workloads across acorn variants and peer stores.
 #[derive(Debug, Parser)]
@@ -24,9 +30,11 @@ pub enum Command {
     Compare {
         base: PathBuf,
         new: PathBuf,
-        /// Smallest change that counts, when also outside the noise of the repeats.
-        #[arg(long, default_value = "5%")]
-        threshold: String,
+        /// Smallest change that counts. Wall-clock results (default 5%): when also outside
+        /// the noise of the repeats. Instruction counts (default 1%): no noise model, since
+        /// two runs of one build count the same.
+        #[arg(long)]
+        threshold: Option<String>,
     },
     /// Render the HTML report (index.html) from a saved results.json.
     Report {
@@ -37,6 +45,11 @@ pub enum Command {
         /// A previous results.json to compare against in the report.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// Results of the same workload in the other measure, shown side by side (default:
+        /// `instructions/results.json` beside wall-clock results, `../results.json` beside
+        /// instruction counts, when there).
+        #[arg(long, value_name = "FILE")]
+        beside: Option<PathBuf>,
     },
     /// Merge results of one workload run from several processes or machines at once.
     Merge {
@@ -46,11 +59,13 @@ pub enum Command {
         output: PathBuf,
     },
     /// Check workload files without running them.
+    #[command(after_help = WORKLOAD_REFERENCE)]
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List the registered backends and the workloads in workloads/.
+    /// List the registered backends (with the measures each supports) and the workloads in
+    /// workloads/.
     List,
     /// Print the operations the first thread of the first repeat would run, one per line:
     /// `<op> <key>` (scans and batches add the length).
@@ -64,6 +79,43 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Internal: one variant's counted run, started under callgrind by
+    /// `lab run --measure instructions`.
+    #[command(name = "__count", hide = true)]
+    Count(CountArgs),
+}
+
+/// What `lab run` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MeasureArg {
+    /// Throughput and latency over timed repeats.
+    WallClock,
+    /// Instructions and simulated cache misses per operation, counted under valgrind's
+    /// callgrind: one thread, a fixed number of operations, numbers that repeat exactly.
+    Instructions,
+}
+
+impl From<MeasureArg> for Measure {
+    fn from(m: MeasureArg) -> Measure {
+        match m {
+            MeasureArg::WallClock => Measure::WallClock,
+            MeasureArg::Instructions => Measure::Instructions,
+        }
+    }
+}
+
+/// `lab __count`'s arguments (set by `lab run`, not by people).
+#[derive(Debug, clap::Args)]
+pub struct CountArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub variant: String,
+    #[arg(long)]
+    pub ops: u64,
+    #[arg(long)]
+    pub warmup_ops: u64,
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// `lab run`'s arguments.
@@ -78,20 +130,32 @@ pub struct RunArgs {
     /// A short smoke run: 300 ms phases, one repeat, at most 10k records, at most 2 thread counts.
     #[arg(long)]
     pub quick: bool,
-    /// Directory for results (default: target/lab/<workload>/).
+    /// Directory for results (default: target/lab/<workload>/). With several workloads,
+    /// each gets its own subdirectory: <DIR>/<workload>/.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// No progress bars.
+    /// No progress (bars on a terminal, one line per finished phase elsewhere).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run even when the memory estimate exceeds the memory available.
+    #[arg(long)]
+    pub no_memory_check: bool,
     /// Rewrite the Current and Status columns of the targets table in this Markdown file.
     #[arg(long, value_name = "FILE")]
     pub update_targets: Option<PathBuf>,
     /// A previous results.json: the report gets a comparison section against it.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Sample each variant's measured phase and write a flamegraph SVG per variant beside
-    /// the report (sequential and interleaved modes).
+    /// Sample each variant's first measured phase and write a flamegraph SVG per variant
+    /// and thread count beside the report (sequential and interleaved modes only).
     #[arg(long)]
     pub flamegraph: bool,
+    /// What to measure, instead of the file's `[run] measure` (default wall-clock).
+    /// `instructions` writes to target/lab/<workload>/instructions/ unless --out.
+    #[arg(long, value_enum)]
+    pub measure: Option<MeasureArg>,
+    /// Measured operations per thread, instead of the file's `duration` or `ops` (with
+    /// `--measure instructions`: per variant; default the file's `ops`, else 10000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: Option<u64>,
 }

@@ -5,14 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::Results;
+use acorn_reports::{instructions, Measure, Results};
 
 use crate::backend::{self, BackendError};
-use crate::cli::RunArgs;
+use crate::budget;
+use crate::cli::{CountArgs, RunArgs};
 use crate::error::{Exit, LabError};
 use crate::output::{self, OutputDir, TargetsTable};
 use crate::progress::Bars;
+use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
+use crate::workload::sections::variants_from_cli;
 use crate::workload::Plan;
 
 fn load_results(path: &Path) -> Result<Results, LabError> {
@@ -28,7 +31,8 @@ fn load_plan(path: &Path) -> Result<Plan, LabError> {
     Ok(plan)
 }
 
-/// Sets a handler so the first Ctrl-C finishes the current phase and the second quits.
+/// Sets a handler so the first Ctrl-C stops the run (within a second, loading included)
+/// and writes the phases that finished; the second quits at once.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -37,11 +41,133 @@ fn interrupt_flag() -> Arc<AtomicBool> {
             std::process::exit(i32::from(Exit::Interrupted.code()));
         }
         eprintln!(
-            "\ninterrupted: finishing the current phase and writing partial results (Ctrl-C \
-             again to quit now)"
+            "\ninterrupted: stopping, and writing the phases that finished as partial results \
+             (Ctrl-C again to quit now)"
         );
     });
     stop
+}
+
+/// A workload checked and ready to run: the plan as it will run, what it measures, and
+/// where it writes.
+struct Job {
+    plan: Plan,
+    measure: Measure,
+    out: OutputDir,
+}
+
+/// Everything that can be checked before running, for every file: the files, the
+/// variants, that the options fit what each plan measures, that no two workloads share a
+/// name (and so a directory), that each output directory is writable, and that each run
+/// fits in memory.
+fn prepare(
+    args: &RunArgs,
+    opts: &RunOptions,
+    baseline: Option<&Results>,
+) -> Result<Vec<Job>, LabError> {
+    let plans = args
+        .files
+        .iter()
+        .map(|f| load_plan(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_measures(args, &plans, baseline)?;
+    for (i, a) in plans.iter().enumerate() {
+        if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
+            return Err(LabError::BadInput(format!(
+                "{} and {} are both named {:?}: their results would overwrite each other; \
+                 rename one (`name = ...`)",
+                b.file.display(),
+                a.file.display(),
+                a.name
+            )));
+        }
+    }
+    let several = plans.len() > 1;
+    let mut jobs = Vec::new();
+    for plan in plans {
+        let measure = measure_of(args, &plan);
+        let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
+        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several);
+        out.prepare()?;
+        if !args.no_memory_check {
+            budget::check(&plan)?;
+        }
+        jobs.push(Job { plan, measure, out });
+    }
+    Ok(jobs)
+}
+
+/// What `lab run` measures for `plan`: `--measure`, else the file's `[run] measure`.
+fn measure_of(args: &RunArgs, plan: &Plan) -> Measure {
+    args.measure.map_or(plan.run.measure, Measure::from)
+}
+
+/// Checks, before anything runs, that the options fit what each plan measures.
+fn check_measures(
+    args: &RunArgs,
+    plans: &[Plan],
+    baseline: Option<&Results>,
+) -> Result<(), LabError> {
+    for plan in plans {
+        let m = measure_of(args, plan);
+        let file = plan.file.display();
+        if m == Measure::Instructions && args.update_targets.is_some() {
+            return Err(LabError::BadInput(format!(
+                "{file}: --update-targets needs wall-clock numbers, and this run counts instructions"
+            )));
+        }
+        if m == Measure::Instructions && args.flamegraph {
+            return Err(LabError::BadInput(format!(
+                "{file}: --flamegraph samples timed phases, and this run counts instructions"
+            )));
+        }
+        if let Some(b) = baseline.filter(|b| b.measure != m) {
+            return Err(LabError::BadInput(format!(
+                "--baseline holds {} results and {file} measures {}; compare like with like",
+                b.measure.name(),
+                m.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one plan in the measure asked for.
+fn measure_plan(
+    plan: &Plan,
+    measure: Measure,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    bars: &Bars,
+) -> Result<Results, LabError> {
+    let store = |source: BackendError| match source {
+        e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
+        source => LabError::Store {
+            file: plan.file.clone(),
+            source,
+        },
+    };
+    match measure {
+        Measure::WallClock => {
+            runner::run(plan, opts, &RealClock::default(), stop, bars).map_err(store)
+        }
+        Measure::Instructions => {
+            runner::instructions::run(plan, opts, stop, bars).map_err(|e| match e {
+                CountError::Backend(e) => store(e),
+                e @ CountError::Failed { .. } => LabError::Counted {
+                    file: plan.file.clone(),
+                    message: e.to_string(),
+                },
+                e => LabError::BadInput(format!("{}: {e}", plan.file.display())),
+            })
+        }
+    }
+}
+
+/// The same workload's results in the other measure, if `path` holds them.
+fn other_view(path: &Path, results: &Results) -> Option<Results> {
+    let other = Results::load(path).ok()?;
+    (other.workload == results.workload && other.measure != results.measure).then_some(other)
 }
 
 /// `lab run`: validates every file, then runs each, writes its results and report.
@@ -52,50 +178,39 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .map(TargetsTable::open)
         .transpose()?;
     let baseline = args.baseline.as_deref().map(load_results).transpose()?;
-    // Validate everything before running anything.
-    let plans = args
-        .files
-        .iter()
-        .map(|f| load_plan(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    let variants = args
+        .variants
+        .as_deref()
+        .map(variants_from_cli)
+        .transpose()
+        .map_err(LabError::BadInput)?;
+    let base = RunOptions {
+        variants,
+        quick: args.quick,
+        ops: args.ops,
+        ..RunOptions::default()
+    };
+    let jobs = prepare(args, &base, baseline.as_ref())?;
+    for job in &jobs {
+        if let Some(w) = args
+            .flamegraph
+            .then(|| runner::flamegraph_note(&job.plan))
+            .flatten()
+        {
+            eprintln!("warning: {w}");
+        }
+    }
+    // The profiler's temporary file lives in here until the command ends.
+    let _scratch = args.flamegraph.then(runner::profile::Scratch::new);
     let stop = interrupt_flag();
     let mut exit = Exit::Success;
-    for plan in &plans {
-        let out = OutputDir::for_workload(args.out.as_deref(), &plan.name);
+    for job in &jobs {
         let opts = RunOptions {
-            variants: args.variants.clone(),
-            quick: args.quick,
-            scratch_dir: None,
-            flamegraph: args.flamegraph.then(|| out.path().to_path_buf()),
+            flamegraph: args.flamegraph.then(|| job.out.path().to_path_buf()),
+            ..base.clone()
         };
-        let bars = Bars::new(args.quiet);
-        let results =
-            runner::run(plan, &opts, &RealClock::default(), &stop, &bars).map_err(|e| match e {
-                e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
-                e => LabError::Store {
-                    file: plan.file.clone(),
-                    source: e,
-                },
-            })?;
-        bars.finish();
-        print!("{}", acorn_reports::table::render(&results));
-        let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
-        if dropped > 0 {
-            println!(
-                "WARNING: open loop: {dropped} operations fell due but were never run (the \
-                 backlog outlasted the phase: the store cannot keep up with `rate`); see \
-                 runs[].dropped"
-            );
-        }
-        println!("results: {}", out.write_results(&results)?.display());
-        println!(
-            "report: {}",
-            out.write_report(&results, baseline.as_ref())?.display()
-        );
-        if let Some(t) = &targets_table {
-            t.update(&results)?;
-            println!("targets table updated: {}", t.path().display());
-        }
+        let results = run_one(job, &opts, &stop, args.quiet)?;
+        write_outputs(job, &results, baseline.as_ref(), targets_table.as_ref())?;
         if results.partial {
             return Ok(Exit::Interrupted);
         }
@@ -106,13 +221,107 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     Ok(exit)
 }
 
+/// Runs one checked workload and prints its table.
+fn run_one(
+    job: &Job,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    quiet: bool,
+) -> Result<Results, LabError> {
+    let bars = Bars::new(quiet);
+    let results = measure_plan(&job.plan, job.measure, opts, stop, &bars)?;
+    bars.finish();
+    let note = runner::flamegraph_note(&job.plan);
+    for w in results
+        .warnings
+        .iter()
+        .filter(|w| Some(*w) != note.as_ref())
+    {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", acorn_reports::table::render(&results));
+    let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
+    if dropped > 0 {
+        println!(
+            "WARNING: open loop: {dropped} operations fell due but were never run (the \
+             backlog outlasted the phase: the store cannot keep up with `rate`); see \
+             runs[].dropped"
+        );
+    }
+    Ok(results)
+}
+
+/// Writes results.json and index.html, and the targets table from complete results.
+fn write_outputs(
+    job: &Job,
+    results: &Results,
+    baseline: Option<&Results>,
+    targets_table: Option<&TargetsTable>,
+) -> Result<(), LabError> {
+    println!("results: {}", job.out.write_results(results)?.display());
+    let beside = other_view(&job.out.other_view(job.measure), results);
+    let report = job
+        .out
+        .write_report_beside(results, baseline, beside.as_ref())?;
+    println!("report: {}", report.display());
+    if let Some(t) = targets_table {
+        if results.partial {
+            println!(
+                "targets table not updated: the run was interrupted ({})",
+                t.path().display()
+            );
+        } else {
+            t.update(results)?;
+            println!("targets table updated: {}", t.path().display());
+        }
+    }
+    Ok(())
+}
+
+/// `lab __count`: one variant's counted run, inside callgrind; prints its report as JSON.
+pub fn count(args: &CountArgs) -> Result<Exit, LabError> {
+    let plan = load_plan(&args.file)?;
+    let opts = RunOptions {
+        quick: args.quick,
+        ops: Some(args.ops),
+        ..RunOptions::default()
+    };
+    let store = |source| LabError::Store {
+        file: args.file.clone(),
+        source,
+    };
+    let plan = runner::adjust(&plan, &opts).map_err(store)?;
+    let report =
+        runner::counted::run(&plan, &args.variant, args.ops, args.warmup_ops).map_err(store)?;
+    let json = serde_json::to_string(&report)
+        .map_err(|e| LabError::BadInput(format!("cannot encode the report: {e}")))?;
+    println!("{json}");
+    Ok(Exit::Success)
+}
+
 /// `lab compare`: exit 1 on a significant regression; bad input when the files are not
-/// comparable (different workloads or measured settings) or nothing could be judged.
-pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabError> {
+/// comparable (different measures, workloads or measured settings) or nothing could be
+/// judged. Instruction counts and wall-clock times are never compared with each other.
+pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit, LabError> {
     use acorn_reports::compare as cmp;
-    let threshold = cmp::parse_threshold(threshold)
-        .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
     let (b, n) = (load_results(base)?, load_results(new)?);
+    if b.measure != n.measure {
+        return Err(LabError::BadInput(format!(
+            "cannot compare {} ({}) with {} ({}): instruction counts and wall-clock times are \
+             different measures; compare two results of the same measure",
+            base.display(),
+            b.measure.name(),
+            new.display(),
+            n.measure.name()
+        )));
+    }
+    let threshold = match (threshold, b.measure) {
+        (Some(t), _) => {
+            cmp::parse_threshold(t).map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?
+        }
+        (None, Measure::WallClock) => 0.05,
+        (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
+    };
     let m = cmp::mismatches(&b, &n);
     if !m.refuse.is_empty() {
         return Err(LabError::BadInput(format!(
@@ -126,11 +335,27 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
         println!("WARNING: {w}");
         eprintln!("WARNING: {w}");
     }
-    let changes = cmp::compare(&b, &n, threshold);
+    let regressed = match b.measure {
+        Measure::WallClock => compare_times(&b, &n, threshold)?,
+        Measure::Instructions => compare_counts(&b, &n, threshold)?,
+    };
+    Ok(if regressed {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+fn no_overlap() -> LabError {
+    LabError::BadInput("the two files share no variant and thread count to compare".into())
+}
+
+/// Wall-clock comparison (noise from the repeats); whether anything regressed.
+fn compare_times(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+    use acorn_reports::compare as cmp;
+    let changes = cmp::compare(b, n, threshold);
     if changes.is_empty() {
-        return Err(LabError::BadInput(
-            "the two files share no variant and thread count to compare".into(),
-        ));
+        return Err(no_overlap());
     }
     print!("{}", cmp::render(&changes, threshold));
     if cmp::nothing_judged(&changes) {
@@ -140,11 +365,17 @@ pub fn compare(base: &Path, new: &Path, threshold: &str) -> Result<Exit, LabErro
                 .into(),
         ));
     }
-    Ok(if cmp::regressed(&changes) {
-        Exit::Failed
-    } else {
-        Exit::Success
-    })
+    Ok(cmp::regressed(&changes))
+}
+
+/// Instruction-count comparison (no noise model); whether anything regressed.
+fn compare_counts(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+    let c = instructions::compare(b, n, threshold);
+    if c.changes.is_empty() {
+        return Err(no_overlap());
+    }
+    print!("{}", instructions::render_compare(&c, threshold));
+    Ok(c.regressed())
 }
 
 /// `lab merge`: several load generators' results as one file.
@@ -173,19 +404,37 @@ pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
     Ok(Exit::Success)
 }
 
-/// `lab report`: re-renders `index.html` from a results file.
+/// `lab report`: re-renders `index.html` from a results file, with the other measure of
+/// the same workload side by side when there is one.
 pub fn report(
     results: &Path,
     out: Option<&Path>,
     baseline: Option<&Path>,
+    beside: Option<&Path>,
 ) -> Result<Exit, LabError> {
     let r = load_results(results)?;
     let baseline = baseline.map(load_results).transpose()?;
-    let dir = out.map_or_else(
-        || results.parent().map(Path::to_path_buf).unwrap_or_default(),
-        Path::to_path_buf,
-    );
-    let path = OutputDir::at(dir).write_report(&r, baseline.as_ref())?;
+    let home = results.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = out.map_or_else(|| home.clone(), Path::to_path_buf);
+    let beside = match beside {
+        Some(path) => {
+            let other = load_results(path)?;
+            if other.workload != r.workload || other.measure == r.measure {
+                return Err(LabError::BadInput(format!(
+                    "--beside {}: holds {} results of {:?}; it must hold the other measure of \
+                     {:?} than {}",
+                    path.display(),
+                    other.measure.name(),
+                    other.workload,
+                    r.workload,
+                    r.measure.name()
+                )));
+            }
+            Some(other)
+        }
+        None => other_view(&OutputDir::at(home).other_view(r.measure), &r),
+    };
+    let path = OutputDir::at(dir).write_report_beside(&r, baseline.as_ref(), beside.as_ref())?;
     println!("report: {}", path.display());
     Ok(Exit::Success)
 }
@@ -225,24 +474,38 @@ pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError
     }
 }
 
-/// `lab list`: the backends, and the workloads in `workloads/`.
+/// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
     let options = backend::Options::default();
     for r in backend::registry() {
         match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<16} {}; {}", r.name, i.durability, i.serialization),
-            Err(e) => println!("  {:<16} (cannot open here: {e})", r.name),
+            Ok(i) => println!("  {:<16} {}; {}", r.name, r.about, i.serialization),
+            Err(e) => println!("  {:<16} {} (cannot open here: {e})", r.name, r.about),
+        }
+        match backend::uncountable(r.name) {
+            None => println!("  {:<16} measures: wall-clock, instructions", ""),
+            Some(why) => println!(
+                "  {:<16} measures: wall-clock (not instructions: {why})",
+                ""
+            ),
         }
     }
-    println!("workloads:");
-    let mut files: Vec<PathBuf> = std::fs::read_dir("workloads")
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let dir = Path::new("workloads");
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        println!(
+            "workloads: no workloads directory at {} (list looks in ./workloads; run it from \
+             the repository root)",
+            shown.display()
+        );
+        return Ok(Exit::Success);
+    };
+    println!("workloads in {}:", shown.display());
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     for f in files {
         match Plan::load(&f) {

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success: every target held, no regression |
 //! | 1 | a target was missed, or `compare` found a regression |
-//! | 2 | bad input: a workload file, an argument, a results or targets file |
+//! | 2 | bad input: a workload file, an argument, a results or targets file, or a tool an argument needs (valgrind for `--measure instructions`) is missing |
 //! | 3 | a store failed while running (opening, loading or an operation the run cannot go on without) |
 //! | 4 | output could not be written (results, report, targets table, merged file) |
 //! | 130 | interrupted (Ctrl-C); finished phases were written as partial results |
@@ -19,7 +19,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success: every target held, no regression
   1    a target was missed, or `compare` found a regression
-  2    bad input: a workload file, an argument, a results or targets file
+  2    bad input: a workload file, an argument, a results or targets file,
+       or a missing tool (valgrind for --measure instructions)
   3    a store failed while running
   4    output could not be written (results, report, targets table)
   130  interrupted (Ctrl-C); finished phases were written as partial results";
@@ -37,6 +38,9 @@ pub enum LabError {
     /// A store failed during a run.
     #[error("{file}: {source}")]
     Store { file: PathBuf, source: BackendError },
+    /// A variant's counted process (under callgrind) failed or left no usable counts.
+    #[error("{file}: {message}")]
+    Counted { file: PathBuf, message: String },
     /// A file could not be written.
     #[error("cannot write {path}: {reason}")]
     Output { path: PathBuf, reason: String },
@@ -55,7 +59,7 @@ impl LabError {
     pub fn exit_code(&self) -> u8 {
         match self {
             LabError::Workload(_) | LabError::BadInput(_) => Exit::BadInput.code(),
-            LabError::Store { .. } => Exit::StoreFailed.code(),
+            LabError::Store { .. } | LabError::Counted { .. } => Exit::StoreFailed.code(),
             LabError::Output { .. } => Exit::OutputFailed.code(),
         }
     }

@@ -5,6 +5,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod backend;
+pub mod budget;
 pub mod cli;
 pub mod commands;
 pub mod doc;

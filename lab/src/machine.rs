@@ -33,3 +33,24 @@ pub fn fingerprint() -> Machine {
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
+
+/// Memory the lab can still use, in bytes, and where that figure came from: `MemAvailable`
+/// from /proc/meminfo, lowered to a cgroup's limit (v2 `memory.max` − `memory.current`)
+/// when one is set. `None` where neither can be read (not Linux).
+pub fn available_memory() -> Option<(u64, &'static str)> {
+    let meminfo = read("/proc/meminfo").and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let number = |p: &str| read(p).and_then(|v| v.parse::<u64>().ok());
+    let cgroup = number("/sys/fs/cgroup/memory.max")
+        .map(|max| max.saturating_sub(number("/sys/fs/cgroup/memory.current").unwrap_or(0)));
+    match (meminfo, cgroup) {
+        (Some(m), Some(c)) if c < m => Some((c, "the cgroup's memory.max")),
+        (Some(m), _) => Some((m, "MemAvailable in /proc/meminfo")),
+        (None, Some(c)) => Some((c, "the cgroup's memory.max")),
+        (None, None) => None,
+    }
+}

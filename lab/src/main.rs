@@ -12,6 +12,37 @@ use clap::Parser;
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
+/// Under valgrind only, this replaces libc's `getrandom` (valgrind's function wrapping finds
+/// it by this encoded name: `getrandom` in `libc.so*`), handing out a fixed stream instead,
+/// so the hash-table seeds of the stores under test (std's `RandomState`, ahash) and with
+/// them the instructions of a counted run (`lab run --measure instructions`) are the same
+/// in every run. Natively nothing calls it. It lives in the binary because valgrind reads
+/// wrappers from the loaded objects' symbols and a library's unreferenced code is dropped.
+///
+/// # Safety
+/// getrandom(2)'s contract: `buf` points to `len` writable bytes.
+#[allow(unsafe_code, non_snake_case)]
+#[no_mangle]
+pub unsafe extern "C" fn _vgw00000ZU_libcZdsoZa_getrandom(
+    buf: *mut u8,
+    len: usize,
+    _flags: u32,
+) -> isize {
+    if buf.is_null() || len == 0 {
+        return 0;
+    }
+    // SAFETY: getrandom(2)'s contract: `buf` points to `len` writable bytes, not aliased
+    // for the duration of the call.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(buf, len) };
+    acorn_lab::measure::client::fixed_random(bytes);
+    isize::try_from(len).unwrap_or(isize::MAX)
+}
+
+/// Keeps the wrapper in the executable (the linker would drop an unreferenced function).
+#[used]
+static KEEP_GETRANDOM_WRAPPER: unsafe extern "C" fn(*mut u8, usize, u32) -> isize =
+    _vgw00000ZU_libcZdsoZa_getrandom;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -31,16 +62,23 @@ fn main() -> ExitCode {
             base,
             new,
             threshold,
-        } => commands::compare(base, new, threshold),
+        } => commands::compare(base, new, threshold.as_deref()),
         Command::Report {
             results,
             out,
             baseline,
-        } => commands::report(results, out.as_deref(), baseline.as_deref()),
+            beside,
+        } => commands::report(
+            results,
+            out.as_deref(),
+            baseline.as_deref(),
+            beside.as_deref(),
+        ),
         Command::Merge { files, output } => commands::merge(files, output),
         Command::Validate { files } => commands::validate(files),
         Command::List => commands::list(),
         Command::Sample { file, ops, seed } => commands::sample(file, *ops, *seed),
+        Command::Count(args) => commands::count(args),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),

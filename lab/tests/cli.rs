@@ -186,7 +186,7 @@ fn exit_codes_say_what_happened() {
         "--quiet",
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("registered backends"), "{}", text(&o));
+    assert!(text(&o).contains("Registered: plain"), "{}", text(&o));
     let o = lab(&["run"]);
     assert_eq!(o.status.code(), Some(2));
     let o = lab(&["run", "no/such/file.toml"]);
@@ -505,7 +505,7 @@ fn update_targets_rewrites_only_the_table() {
         "{after}"
     );
     assert!(
-        after.contains("| pass |") && after.contains("ops/s (`w`, noop)"),
+        after.contains("| pass |") && after.contains("ops/s (`w`, noop, 1 thread)"),
         "{after}"
     );
     let o = lab(&[

@@ -449,3 +449,49 @@ fn every_backend_describes_its_durability_serialization_and_policy() {
         }
     });
 }
+
+#[test]
+fn async_workers_keep_the_same_contract() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    each_backend(|name, kind, b, stores| {
+        let Some(mut w) = b.async_worker() else {
+            return;
+        };
+        let k = key("a-", 4, 1);
+        rt.block_on(w.insert(&k, &value(kind, 1, 0))).unwrap();
+        if stores {
+            assert_eq!(
+                w.blocking().read(&k).unwrap(),
+                Some(&value(kind, 1, 0)),
+                "{name}"
+            );
+        }
+        rt.block_on(w.update(&k, &value(kind, 1, 1))).unwrap();
+        // Another worker sees it at once: complete and visible when the future is done.
+        let mut other = b.worker();
+        if stores {
+            assert_eq!(other.read(&k).unwrap(), Some(&value(kind, 1, 1)), "{name}");
+        }
+        assert_eq!(rt.block_on(w.delete(&k)).unwrap(), stores, "{name}: delete");
+        assert!(!rt.block_on(w.delete(&k)).unwrap(), "{name}: delete again");
+        let items: Vec<_> = (0..5)
+            .map(|i| (key("a-", 4, 10 + i), value(kind, 10 + i, 0)))
+            .collect();
+        rt.block_on(w.batch_insert(&items)).unwrap();
+        if stores {
+            assert_eq!(
+                other.scan(&key("a-", 4, 0), 100).unwrap(),
+                5,
+                "{name}: batch"
+            );
+        }
+    });
+    let async_names: Vec<&str> = registry()
+        .iter()
+        .filter(|r| r.name.contains(":async"))
+        .map(|r| r.name)
+        .collect();
+    assert!(async_names.len() >= 2, "{async_names:?}");
+}

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use acorn_lab::backend::{Backend, BackendError, BackendInfo, Page, QuerySpec, Result, Worker};
+use acorn_lab::backend::{
+    AsyncWorker, Backend, BackendError, BackendInfo, LocalFuture, Page, QuerySpec, Result, Worker,
+};
 use acorn_lab::doc::Value;
-use acorn_lab::runner::clock::FakeClock;
+use acorn_lab::runner::clock::{Clock, FakeClock};
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
 use acorn_lab::workload::{Mix, OpKind, Plan};
@@ -324,7 +326,7 @@ fn every_repeat_starts_from_the_loaded_records() {
     ]);
     p.run.warmup = std::time::Duration::ZERO;
     let store = SetStore::default();
-    fill(&store, &p).unwrap();
+    fill(&store, &p, &stop).unwrap();
     let loaded = store.0.lock().unwrap().clone();
     let left = Leftovers::default();
     for repeat in 0..3 {
@@ -342,4 +344,217 @@ fn every_repeat_starts_from_the_loaded_records() {
     w.run.warmup = std::time::Duration::from_millis(20);
     assert!(prepare(&store, &w, 1, 1, &left, &clock, &stop).unwrap());
     assert_eq!(*store.0.lock().unwrap(), loaded);
+}
+
+#[test]
+fn an_open_loop_phase_never_waits_past_its_end_for_a_scheduled_operation() {
+    // 1 op/s and a 300 ms phase: the second operation would be due at 1 s, after the end.
+    let clock = Arc::new(FakeClock::default());
+    let b = Stall {
+        clock: Arc::clone(&clock),
+        stall_at: u64::MAX,
+        count: AtomicU64::new(0),
+        fail_deletes: false,
+    };
+    let p = plan("rate = 1").clone();
+    let mut p = p;
+    p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_millis(300));
+    let r = run_phase(&b, &p, 1, false, clock.as_ref(), &AtomicBool::new(false));
+    assert_eq!(r.recorded.ops(), 1, "only the operation due at the start");
+    assert!(
+        clock.now_ns() <= 300_000_000,
+        "the phase waited until {} ns",
+        clock.now_ns()
+    );
+    assert!(r.elapsed_ns <= 300_000_000);
+}
+
+#[test]
+fn a_stop_request_ends_an_open_loop_wait() {
+    // One operation per 1000 s: the wait for the second must end at the stop request,
+    // not when the operation falls due (a real clock; the stop comes 50 ms in).
+    let stop = Arc::new(AtomicBool::new(false));
+    let b = acorn_lab::backend::open("noop", &acorn_lab::backend::Options::default()).unwrap();
+    let mut p = plan("rate = 1");
+    p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_secs(3600));
+    p.run.rate = Some(0.001);
+    let flag = Arc::clone(&stop);
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        flag.store(true, Ordering::SeqCst);
+    });
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let r = run_phase(b.as_ref(), &p, 1, false, &clock, &stop);
+    stopper.join().unwrap();
+    assert!(r.stopped);
+    assert!(
+        clock.now_ns() < 60_000_000_000,
+        "waited {} ns",
+        clock.now_ns()
+    );
+}
+
+#[test]
+fn a_stop_during_the_load_ends_the_run_without_results() {
+    // A stop raised before anything ran: loading (a million records) ends at once.
+    let mut p = plan("");
+    p.dataset.records = 1_000_000;
+    p.variants = vec!["btreemap".into()];
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    let r = run(
+        &p,
+        &RunOptions::default(),
+        &clock,
+        &AtomicBool::new(true),
+        &Silent,
+    )
+    .unwrap();
+    assert!(r.partial && r.runs.is_empty() && r.summaries.is_empty() && r.targets.is_empty());
+}
+
+#[test]
+fn the_results_say_how_many_variants_were_resident_at_once() {
+    for (mode, resident) in [("sequential", 1), ("interleaved", 2), ("parallel", 2)] {
+        let mut p = plan(&format!("mode = \"{mode}\""));
+        p.variants = vec!["noop".into(), "btreemap".into()];
+        let clock = acorn_lab::runner::clock::RealClock::default();
+        let r = run(
+            &p,
+            &RunOptions::default(),
+            &clock,
+            &AtomicBool::new(false),
+            &Silent,
+        )
+        .unwrap();
+        assert_eq!(r.resident, Some(resident), "{mode}");
+        assert!(acorn_reports::table::render(&r).contains(&format!(
+            "{resident} variant{} resident at once",
+            if resident == 1 { "" } else { "s" }
+        )));
+    }
+}
+
+/// A backend with an async API whose writes each yield once before completing, counting
+/// how many are pending at the same moment.
+struct Overlap {
+    pending: AtomicU64,
+    most: AtomicU64,
+    done: AtomicU64,
+}
+
+impl Backend for Overlap {
+    fn name(&self) -> &str {
+        "overlap"
+    }
+    fn describe(&self) -> BackendInfo {
+        BackendInfo {
+            name: "overlap".into(),
+            store: "test".into(),
+            durability: "none".into(),
+            serialization: "none".into(),
+            cache: "none".into(),
+            stores_data: false,
+            rust_heap: true,
+        }
+    }
+    fn worker(&self) -> Box<dyn Worker + '_> {
+        Box::new(NoopWorker::default())
+    }
+    fn async_worker(&self) -> Option<Box<dyn AsyncWorker + '_>> {
+        Some(Box::new(OverlapWorker(self, NoopWorker::default())))
+    }
+}
+
+#[derive(Default)]
+struct NoopWorker(Page);
+
+impl Worker for NoopWorker {
+    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
+        Ok(())
+    }
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
+        Ok(None)
+    }
+    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
+        Ok(())
+    }
+    fn delete(&mut self, _: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
+    fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
+        Ok(0)
+    }
+    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
+        Ok(())
+    }
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
+        Ok(&self.0)
+    }
+}
+
+struct OverlapWorker<'a>(&'a Overlap, NoopWorker);
+
+impl OverlapWorker<'_> {
+    fn write(&self) -> LocalFuture<'_, Result<()>> {
+        let o = self.0;
+        let now = o.pending.fetch_add(1, Ordering::SeqCst) + 1;
+        o.most.fetch_max(now, Ordering::SeqCst);
+        let mut yielded = false;
+        Box::pin(std::future::poll_fn(move |cx| {
+            if yielded {
+                o.pending.fetch_sub(1, Ordering::SeqCst);
+                o.done.fetch_add(1, Ordering::SeqCst);
+                std::task::Poll::Ready(Ok(()))
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }))
+    }
+}
+
+impl AsyncWorker for OverlapWorker<'_> {
+    fn insert<'a>(&'a mut self, _: &'a [u8], _: &'a Value) -> LocalFuture<'a, Result<()>> {
+        self.write()
+    }
+    fn update<'a>(&'a mut self, _: &'a [u8], _: &'a Value) -> LocalFuture<'a, Result<()>> {
+        self.write()
+    }
+    fn delete<'a>(&'a mut self, _: &'a [u8]) -> LocalFuture<'a, Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+    fn batch_insert<'a>(&'a mut self, _: &'a [(Vec<u8>, Value)]) -> LocalFuture<'a, Result<()>> {
+        self.write()
+    }
+    fn blocking(&mut self) -> &mut dyn Worker {
+        &mut self.1
+    }
+}
+
+#[test]
+fn async_backends_keep_in_flight_operations_going_per_thread() {
+    for (in_flight, want) in [(1u64, 1u64), (8, 8)] {
+        let b = Overlap {
+            pending: AtomicU64::new(0),
+            most: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        };
+        let src = format!(
+            "name = \"t\"\nvariants = [\"noop\"]\n[dataset]\nrecords = 100\n[run]\nops = 500\n\
+             warmup = \"0s\"\nin_flight = {in_flight}\n[mix]\nupdate = 100\n"
+        );
+        let plan = Plan::parse(Path::new("t.toml"), &src).unwrap();
+        let clock = FakeClock::default();
+        let p = run_phase(&b, &plan, 2, false, &clock, &AtomicBool::new(false));
+        // 500 operations per thread, each recorded once, every write completed.
+        assert_eq!(p.recorded.latencies(OpKind::Update).len(), 1000);
+        assert_eq!(b.done.load(Ordering::SeqCst), 1000);
+        // Per thread at most `in_flight` at once; two threads may overlap.
+        let most = b.most.load(Ordering::SeqCst);
+        assert!(
+            most >= want && most <= 2 * want,
+            "in_flight {in_flight}: {most} at once"
+        );
+    }
 }

@@ -170,6 +170,16 @@ fn sizes_durations_rates_and_modes_are_checked() {
         ("[run]\nrate = 1e12", "run.rate", "not a possible rate"),
         ("[run]\nmode = \"chaotic\"", "run.mode", "interleaved"),
         (
+            "[run]\nin_flight = 0",
+            "run.in_flight",
+            "between 1 and 100000",
+        ),
+        (
+            "[run]\nin_flight = 8\nrate = 1000.0",
+            "run.in_flight",
+            "closed loop",
+        ),
+        (
             "[run]\nthreads = [1, 0]",
             "run.threads",
             "between 1 and 1024",
@@ -293,4 +303,66 @@ fn the_op_stream_depends_only_on_seed_and_thread() {
     );
     let reads = a.iter().filter(|o| o.kind == OpKind::Read).count();
     assert!((400..600).contains(&reads), "{reads}");
+}
+
+/// The keys allowed in one table, as the validator lists them for an unknown key.
+fn allowed(src: &str) -> Vec<String> {
+    let e = err(src);
+    let list = e
+        .message
+        .split("allowed here: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{e}"));
+    let list = list.split(". Did you mean").next().unwrap();
+    list.split(", ").map(str::to_owned).collect()
+}
+
+#[test]
+fn the_workload_reference_describes_every_key_and_its_examples_validate() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/workloads.md"))
+            .unwrap();
+    let tables = [
+        ("", "name = \"t\"\nzzz = 1\n[dataset]\nrecords = 1\n[mix]\nread = 100\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\nzzz = 1\n[mix]\nread = 100\n"),
+        ("key.", "name = \"t\"\n[dataset]\nrecords = 1\nkey = { zzz = 1 }\n[mix]\nread = 100\n"),
+        ("doc.", "name = \"t\"\n[dataset]\nrecords = 1\ndoc = { zzz = 1 }\n[mix]\nread = 100\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\n[run]\nzzz = 1\n[mix]\nread = 100\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[distribution]\nkind = \"uniform\"\nzzz = 1\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[query]\nzzz = 1\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[[target]]\nname = \"x\"\nmetric = \"throughput\"\nexpect = \"> 1\"\nzzz = 1\n"),
+    ];
+    let mut keys = 0;
+    for (prefix, src) in tables {
+        for key in allowed(src) {
+            let row = format!("| `{prefix}{key}` |");
+            let heading = format!("## `[{key}]`");
+            let targets = key == "target" && doc.contains("## `[[target]]`");
+            let subtable = doc.contains(&format!("| `{prefix}{key}."));
+            assert!(
+                doc.contains(&row) || doc.contains(&heading) || targets || subtable,
+                "docs/workloads.md does not describe `{prefix}{key}`"
+            );
+            keys += 1;
+        }
+    }
+    assert!(keys >= 35, "only {keys} keys");
+    for op in OpKind::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` |", op.name())),
+            "{}",
+            op.name()
+        );
+    }
+    // Every example is a whole workload that validates.
+    let examples: Vec<&str> = doc
+        .split("```toml\n")
+        .skip(1)
+        .map(|s| s.split("```").next().unwrap())
+        .collect();
+    assert!(examples.len() >= 9, "{} examples", examples.len());
+    for (i, ex) in examples.iter().enumerate() {
+        Plan::parse(Path::new(&format!("example-{i}.toml")), ex)
+            .unwrap_or_else(|e| panic!("docs/workloads.md example {i}: {e}\n{ex}"));
+    }
 }

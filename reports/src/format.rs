@@ -16,11 +16,16 @@ pub enum Unit {
 
 /// Formats a base-unit value (ops/s, ns, bytes, plain number) for people.
 pub fn human(unit: Unit, v: f64) -> String {
+    if v < 0.0 && unit != Unit::Ratio {
+        return format!("-{}", human(unit, -v));
+    }
     match unit {
         Unit::Rate if v >= 1e6 => format!("{:.2}M ops/s", v / 1e6),
         Unit::Rate if v >= 1e3 => format!("{:.1}k ops/s", v / 1e3),
         Unit::Rate => format!("{v:.0} ops/s"),
         Unit::Time => human_ns(v),
+        Unit::Bytes if v >= 1e12 => format!("{:.1} TB", v / 1e12),
+        Unit::Bytes if v >= 1e9 => format!("{:.1} GB", v / 1e9),
         Unit::Bytes if v >= 1e6 => format!("{:.1} MB", v / 1e6),
         Unit::Bytes if v >= 1e3 => format!("{:.1} KB", v / 1e3),
         Unit::Bytes => format!("{v:.0} B"),
@@ -30,6 +35,9 @@ pub fn human(unit: Unit, v: f64) -> String {
 
 /// Formats nanoseconds as ns, µs, ms or s.
 pub fn human_ns(ns: f64) -> String {
+    if ns < 0.0 {
+        return format!("-{}", human_ns(-ns));
+    }
     if ns >= 1e9 {
         format!("{:.2} s", ns / 1e9)
     } else if ns >= 1e6 {
@@ -81,19 +89,93 @@ pub fn allocations(per_op: Option<f64>) -> String {
     }
 }
 
-/// How many times faster one rate is than another ("2.6×").
-pub fn times(ratio: f64) -> String {
-    format!("{ratio:.2}×")
-}
-
 /// A fraction as a percentage ("87.3%").
 pub fn percent(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
 }
 
-/// A variant at a thread count, as charts and winners name it ("plain ×2").
+/// A count per operation (instructions, estimated cycles, memory accesses, misses), precise
+/// enough that a 0.1% change shows: "12345", "12.35M", "0.42".
+pub fn human_count(v: f64) -> String {
+    if v >= 1e7 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A relative change (`new / base − 1`) as a signed percentage with two decimals.
+pub fn change_percent(delta: f64) -> String {
+    let pct = delta * 100.0;
+    if !delta.is_finite() {
+        "new".into()
+    } else if pct != 0.0 && pct.abs() < 0.005 {
+        // A change of a few instructions in a million still shows as one.
+        format!("{pct:+.4}%")
+    } else {
+        format!("{pct:+.2}%")
+    }
+}
+
+/// The word for a verdict on instruction counts (no noise: equal is "unchanged").
+pub fn count_verdict_label(v: Verdict, delta: f64) -> &'static str {
+    match v {
+        Verdict::Same if delta == 0.0 => "unchanged",
+        Verdict::Same => "within threshold",
+        Verdict::Faster => "fewer instructions",
+        Verdict::Slower => "REGRESSION",
+        // Counts always have an answer; shown as wall-clock's word if one ever comes here.
+        Verdict::Unsure => verdict_label(v),
+    }
+}
+
+/// A variant at a thread count, as charts and winners name it ("plain ×2": 2 threads).
 pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
+}
+
+/// "1 thread", "2 threads".
+pub fn threads_text(threads: usize) -> String {
+    if threads == 1 {
+        "1 thread".into()
+    } else {
+        format!("{threads} threads")
+    }
+}
+
+/// The file a variant's flamegraph at a thread count is written to (the runner names it,
+/// the report links it from the variant's row).
+pub fn flamegraph_file(variant: &str, threads: usize) -> String {
+    format!("flamegraph-{}-{threads}t.svg", variant.replace(':', "_"))
+}
+
+/// The half-width of a 95% interval as a percentage of `center`, or "n/a (1 repeat)" when
+/// there was nothing to spread over.
+pub fn interval_pct(center: f64, ci: [f64; 2], repeats: usize) -> String {
+    if repeats < 2 {
+        return "n/a (1 repeat)".into();
+    }
+    let half = (ci[1] - ci[0]) / 2.0;
+    if center > 0.0 && half.is_finite() {
+        format!("±{:.1}%", 100.0 * half / center)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// A ratio of two rates for a sentence: "1.8×", "1.05×".
+pub fn times(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        "∞×".into()
+    } else if ratio >= 10.0 {
+        format!("{ratio:.0}×")
+    } else if ratio >= 1.1 {
+        format!("{ratio:.1}×")
+    } else {
+        format!("{ratio:.2}×")
+    }
 }
 
 #[cfg(test)]
@@ -109,11 +191,23 @@ mod tests {
         assert_eq!(human_ns(2.5e6), "2.50 ms");
         assert_eq!(human_ns(3e9), "3.00 s");
         assert_eq!(human(Unit::Bytes, 2048.0), "2.0 KB");
+        assert_eq!(human(Unit::Bytes, 3.5e9), "3.5 GB");
+        assert_eq!(human(Unit::Bytes, 1.3e12), "1.3 TB");
+        assert_eq!(human(Unit::Rate, -2e5), "-200.0k ops/s");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
         assert_eq!(allocations(Some(0.0)), "0");
         assert_eq!(allocations(Some(19.44)), "19.4");
         assert_eq!(allocations(None), "n/a");
-        assert_eq!(times(2.567), "2.57×");
+        assert_eq!(times(2.567), "2.6×");
         assert_eq!(percent(0.8734), "87.3%");
+        assert_eq!(human_count(12_345.4), "12345");
+        assert_eq!(human_count(12_345_678.0), "12.35M");
+        assert_eq!(human_count(0.4242), "0.42");
+        assert_eq!(change_percent(0.0213), "+2.13%");
+        assert_eq!(change_percent(f64::INFINITY), "new");
+        assert_eq!(change_percent(0.000_008), "+0.0008%");
+        assert_eq!(change_percent(0.0), "+0.00%");
+        assert_eq!(count_verdict_label(Verdict::Same, 0.0), "unchanged");
+        assert_eq!(count_verdict_label(Verdict::Slower, 0.02), "REGRESSION");
     }
 }

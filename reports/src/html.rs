@@ -1,15 +1,20 @@
-//! The HTML report: one self-contained file (inline SVG charts, inline CSS, no external
-//! URLs), rendered from an embedded tera template with autoescaping, so names from results
-//! files are always shown as text.
+//! The HTML report: one self-contained file (inline SVG charts, inline CSS, no scripts, no
+//! external URLs), rendered from an embedded tera template with autoescaping, so names
+//! from results files are always shown as text. It opens with the verdict (who wins at each
+//! thread count, by how much, beyond the noise or tied), then the summary, charts (one
+//! colour per variant throughout), per-operation tables and the backends.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::charts;
-use crate::format::{allocations, human, human_ns, Unit};
-use crate::results::Results;
-use crate::winners::winners;
+use crate::charts::{self, Palette};
+use crate::format::{
+    allocations, flamegraph_file, human, human_ns, interval_pct, threads_text, Unit,
+};
+use crate::results::{Results, VariantSummary};
+use crate::stats;
+use crate::verdict;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering the report failed: {0}")]
@@ -22,11 +27,19 @@ struct Chart {
 }
 
 #[derive(Serialize)]
+struct Swatch {
+    variant: String,
+    colour: String,
+}
+
+#[derive(Serialize)]
 struct Row {
     variant: String,
+    colour: String,
     threads: usize,
     count: u64,
     rate: String,
+    interval: String,
     p50: String,
     p90: String,
     p99: String,
@@ -46,12 +59,43 @@ struct Operation {
 }
 
 #[derive(Serialize)]
+struct Winner {
+    op: String,
+    threads: String,
+    fastest: String,
+    fastest_rate: String,
+    lowest_p99: String,
+    p99: String,
+    /// How far ahead of the runner-up, and what differs between them ([`crate::winners`]).
+    why: String,
+}
+
+#[derive(Serialize)]
+struct Link {
+    file: String,
+    title: String,
+}
+
+#[derive(Serialize)]
 struct BackendRow {
     variant: String,
+    colour: String,
     store: String,
     durability: String,
     serialization: String,
     cache: String,
+    flamegraphs: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct TargetRow {
+    name: String,
+    variant: String,
+    threads: String,
+    metric: String,
+    expect: String,
+    actual_text: String,
+    pass: bool,
 }
 
 #[derive(Serialize)]
@@ -73,10 +117,27 @@ pub fn render(results: &Results) -> Result<String, HtmlError> {
 
 /// Renders `results`, with a comparison section against `baseline` when given.
 pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<String, HtmlError> {
+    render_beside(results, baseline, None)
+}
+
+/// Renders `results`, with a comparison against `baseline` and the same workload in the
+/// other measure (`beside`: wall-clock beside instruction counts or the reverse) side by
+/// side, when given.
+pub fn render_beside(
+    results: &Results,
+    baseline: Option<&Results>,
+    beside: Option<&Results>,
+) -> Result<String, HtmlError> {
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", include_str!("../templates/report.html.tera"))
-        .map_err(|e| HtmlError(e.to_string()))?;
-    let operations = operations(results);
+    tera.add_raw_templates([
+        (
+            "instructions.html",
+            include_str!("../templates/instructions.html.tera"),
+        ),
+        ("report.html", include_str!("../templates/report.html.tera")),
+    ])
+    .map_err(|e| HtmlError(e.to_string()))?;
+    let palette = Palette::of(results);
     let mut cx = tera::Context::new();
     cx.insert(
         "baseline",
@@ -88,107 +149,299 @@ pub fn render_with(results: &Results, baseline: Option<&Results>) -> Result<Stri
         }),
     );
     cx.insert("deltas", &deltas(results, baseline));
-    cx.insert("flamegraphs", &results.flamegraphs);
+    cx.insert("verdicts", &verdict::verdicts(results));
+    cx.insert("method", &verdict::method(results));
+    cx.insert("legend", &legend(&palette));
+    cx.insert("flamegraphs", &flamegraph_links(results));
     cx.insert("workload", &results.workload);
     cx.insert("description", &results.description);
     cx.insert("partial", &results.partial);
     cx.insert("contended", &results.contended);
-    cx.insert("mode", &results.mode);
+    cx.insert("warnings", &results.warnings);
+    cx.insert("mode", &mode(results));
     cx.insert("started_at", &results.started_at);
     cx.insert("machine", &results.machine);
-    cx.insert("targets", &results.targets);
+    cx.insert("targets", &targets(results));
     cx.insert("winners", &winners(results));
-    cx.insert("charts", &charts(results));
-    cx.insert("operations", &operations);
-    cx.insert("backends", &backends(results));
+    cx.insert("charts", &charts(results, &palette));
+    cx.insert("operations", &operations(results, &palette));
+    cx.insert("backends", &backends(results, &palette));
+    counted_sections(&mut cx, results, baseline, beside);
     tera.render("report.html", &cx)
         .map_err(|e| HtmlError(format!("{e:?}")))
 }
 
+/// "interleaved (4 variants resident at once)".
+fn mode(r: &Results) -> String {
+    match r.resident {
+        Some(n) => format!(
+            "{} ({n} variant{} resident in memory at once)",
+            r.mode,
+            if n == 1 { "" } else { "s" }
+        ),
+        None => r.mode.clone(),
+    }
+}
+
+fn legend(palette: &Palette) -> Vec<Swatch> {
+    palette
+        .variants()
+        .iter()
+        .map(|v| Swatch {
+            variant: v.clone(),
+            colour: palette.style(v).hex(),
+        })
+        .collect()
+}
+
 /// Every chart the results have data for, in page order.
-fn charts(results: &Results) -> Vec<Chart> {
+fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
     let mut list = Vec::new();
-    let mut push = |id: &str, svg: Option<String>| {
+    let mut push = |id: String, svg: Option<String>| {
         if let Some(svg) = svg {
-            list.push(Chart {
-                id: id.to_owned(),
-                svg,
-            });
+            list.push(Chart { id, svg });
         }
     };
-    push("throughput", charts::throughput::throughput(results));
-    for (op, svg) in charts::latency::latency(results) {
-        push(&format!("latency-{op}"), Some(svg));
+    push(
+        "throughput".into(),
+        charts::throughput::throughput(results, palette),
+    );
+    for (op, svg) in charts::operations::per_operation(results, palette) {
+        push(format!("ops-{op}"), Some(svg));
     }
-    push("intervals", charts::intervals::intervals(results));
-    push("memory", charts::memory::bytes_per_item(results));
-    push("cache-hit-ratio", charts::cache::cache_hit_ratio(results));
+    for (op, svg) in charts::latency::latency(results, palette) {
+        push(format!("latency-{op}"), Some(svg));
+    }
+    push(
+        "intervals".into(),
+        charts::intervals::intervals(results, palette),
+    );
+    push(
+        "memory".into(),
+        charts::memory::bytes_per_item(results, palette),
+    );
+    for (key, svg) in charts::metrics::metrics(results, palette) {
+        push(key.replace('_', "-"), Some(svg));
+    }
     list
 }
 
-/// One table per operation; the fastest row at each thread count is marked.
-fn operations(results: &Results) -> Vec<Operation> {
+/// The instruction-count sections: the counted run's tables and charts, its comparison
+/// with a baseline, and both views side by side when `beside` holds the other measure.
+fn counted_sections(
+    cx: &mut tera::Context,
+    results: &Results,
+    baseline: Option<&Results>,
+    beside: Option<&Results>,
+) {
+    use crate::instructions as ins;
+    cx.insert("measure", results.measure.name());
+    cx.insert("counted", &ins::counted(results));
+    cx.insert("count_rows", &ins::rows(results));
+    cx.insert("count_deltas", &ins::deltas(results, baseline));
+    let views = beside.map(|b| ins::views(results, b)).unwrap_or_default();
+    let mut charts = Vec::new();
+    for (id, svg) in [
+        ("instructions", charts::instructions::instructions(results)),
+        (
+            "estimated-cycles",
+            charts::instructions::estimated_cycles(results),
+        ),
+        ("views", charts::instructions::views(&views)),
+    ] {
+        if let Some(svg) = svg {
+            charts.push(Chart { id: id.into(), svg });
+        }
+    }
+    cx.insert("count_charts", &charts);
+    cx.insert("views", &views);
+    cx.insert(
+        "beside",
+        &beside.map(|b| format!("{} results of {}", b.measure.name(), b.started_at)),
+    );
+}
+
+/// The fastest variant of each operation at each thread count ("tied" when the intervals
+/// over repeats overlap), and the lowest p99.
+fn winners(results: &Results) -> Vec<Winner> {
     let ops: BTreeSet<&String> = results
         .summaries
         .iter()
         .flat_map(|s| s.per_op.keys())
         .collect();
-    let mut operations = Vec::new();
+    let mut out = Vec::new();
     for op in ops {
-        let present: Vec<_> = results
-            .summaries
-            .iter()
-            .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
-            .collect();
-        let best = |threads: usize| {
-            present
+        for threads in verdict::thread_counts(results) {
+            let present: Vec<(&VariantSummary, &crate::results::OpResult)> = results
+                .summaries
                 .iter()
-                .filter(|(s, _)| s.threads == threads)
-                .max_by(|a, b| a.1.throughput.total_cmp(&b.1.throughput))
-                .map(|(s, _)| s.variant.as_str())
-        };
-        let rows = present
-            .iter()
-            .map(|(s, o)| Row {
-                variant: s.variant.clone(),
-                threads: s.threads,
-                count: o.count,
-                rate: human(Unit::Rate, o.throughput),
-                p50: human_ns(o.p50_ns as f64),
-                p90: human_ns(o.p90_ns as f64),
-                p99: human_ns(o.p99_ns as f64),
-                p999: human_ns(o.p999_ns as f64),
-                max: human_ns(o.max_ns as f64),
-                mean: human_ns(o.mean_ns),
-                errors: o.errors,
-                allocs: allocations(o.allocations_per_op()),
-                best: best(s.threads) == Some(s.variant.as_str()),
-            })
-            .collect();
-        operations.push(Operation {
-            name: op.clone(),
-            rows,
-        });
+                .filter(|s| s.threads == threads)
+                .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
+                .collect();
+            let Some(lowest) = present.iter().min_by_key(|(_, o)| o.p99_ns) else {
+                continue;
+            };
+            let mut rates: Vec<verdict::Contender> = present
+                .iter()
+                .map(|(s, o)| {
+                    let (_, ci, n) = stats::op_spread(results, &s.variant, threads, op)
+                        .unwrap_or((o.throughput, [o.throughput; 2], 1));
+                    verdict::Contender {
+                        variant: s.variant.clone(),
+                        median: o.throughput,
+                        ci,
+                        repeats: n,
+                    }
+                })
+                .collect();
+            rates.sort_by(|a, b| b.median.total_cmp(&a.median));
+            let lead = &rates[0];
+            let entry = |v: &str| present.iter().find(|(s, _)| s.variant == v).copied();
+            let why = match (
+                entry(&lead.variant),
+                rates.get(1).and_then(|r| entry(&r.variant)),
+            ) {
+                (Some(w), Some(r)) => crate::winners::why(w, r),
+                _ => String::new(),
+            };
+            let tied: Vec<&str> = rates
+                .iter()
+                .filter(|c| c.repeats > 1 && c.ci[0] <= lead.ci[1] && lead.ci[0] <= c.ci[1])
+                .map(|c| c.variant.as_str())
+                .collect();
+            out.push(Winner {
+                op: op.clone(),
+                threads: threads_text(threads),
+                fastest: if tied.len() > 1 {
+                    format!("tied: {}", verdict::and_list(&tied))
+                } else {
+                    lead.variant.clone()
+                },
+                fastest_rate: human(Unit::Rate, lead.median),
+                lowest_p99: lowest.0.variant.clone(),
+                p99: human_ns(lowest.1.p99_ns as f64),
+                why,
+            });
+        }
     }
-    operations
+    out
 }
 
-/// What each variant is, once per variant.
-fn backends(results: &Results) -> Vec<BackendRow> {
+/// One table per operation: a row per variant and thread count, the fastest marked.
+fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
+    let ordered = charts::throughput::ordered(results, palette);
+    let ops: BTreeSet<&String> = ordered.iter().flat_map(|s| s.per_op.keys()).collect();
+    ops.into_iter()
+        .map(|op| {
+            let present: Vec<_> = ordered
+                .iter()
+                .filter_map(|s| s.per_op.get(op).map(|o| (*s, o)))
+                .collect();
+            let best = |s: &VariantSummary, rate: f64| {
+                !present
+                    .iter()
+                    .any(|(x, o)| x.threads == s.threads && o.throughput > rate)
+            };
+            let rows = present
+                .iter()
+                .map(|(s, o)| {
+                    let repeats = stats::op_spread(results, &s.variant, s.threads, op)
+                        .map_or((o.throughput, [0.0; 2], 1), |x| x);
+                    Row {
+                        variant: s.variant.clone(),
+                        colour: palette.style(&s.variant).hex(),
+                        threads: s.threads,
+                        count: o.count,
+                        rate: human(Unit::Rate, o.throughput),
+                        interval: interval_pct(repeats.0, repeats.1, repeats.2),
+                        p50: human_ns(o.p50_ns as f64),
+                        p90: human_ns(o.p90_ns as f64),
+                        p99: human_ns(o.p99_ns as f64),
+                        p999: human_ns(o.p999_ns as f64),
+                        max: human_ns(o.max_ns as f64),
+                        mean: human_ns(o.mean_ns),
+                        errors: o.errors,
+                        allocs: allocations(o.allocations_per_op()),
+                        best: best(s, o.throughput),
+                    }
+                })
+                .collect();
+            Operation {
+                name: op.clone(),
+                rows,
+            }
+        })
+        .collect()
+}
+
+/// Flamegraphs, titled "workload: variant, N threads" when the file is a variant's.
+fn flamegraph_links(r: &Results) -> Vec<Link> {
+    r.flamegraphs
+        .iter()
+        .map(|file| {
+            let of = r
+                .summaries
+                .iter()
+                .find(|s| flamegraph_file(&s.variant, s.threads) == *file);
+            Link {
+                file: file.clone(),
+                title: of.map_or_else(
+                    || file.clone(),
+                    |s| format!("{}: {}, {}", r.workload, s.variant, threads_text(s.threads)),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// What each variant is, once per variant, with its flamegraphs.
+fn backends(results: &Results, palette: &Palette) -> Vec<BackendRow> {
     let mut seen = BTreeSet::new();
+    let counted = crate::instructions::counted(results).map(|r| &r.variants);
     results
         .summaries
         .iter()
-        .filter(|s| seen.insert(s.variant.clone()))
-        .map(|s| {
-            let get = |k: &str| s.info.get(k).cloned().unwrap_or_default();
+        .map(|s| (&s.variant, &s.info))
+        .chain(counted.into_iter().flatten().map(|s| (&s.variant, &s.info)))
+        .filter(|(v, _)| seen.insert((*v).clone()))
+        .map(|(variant, info)| {
+            let get = |k: &str| info.get(k).cloned().unwrap_or_default();
+            let flamegraphs = results
+                .summaries
+                .iter()
+                .filter(|x| x.variant == *variant)
+                .map(|x| (x.threads, flamegraph_file(&x.variant, x.threads)))
+                .filter(|(_, f)| results.flamegraphs.contains(f))
+                .map(|(t, file)| Link {
+                    file,
+                    title: threads_text(t),
+                })
+                .collect();
             BackendRow {
-                variant: s.variant.clone(),
+                variant: variant.clone(),
+                colour: palette.style(variant).hex(),
                 store: get("store"),
                 durability: get("durability"),
                 serialization: get("serialization"),
                 cache: get("cache"),
+                flamegraphs,
             }
+        })
+        .collect()
+}
+
+/// Targets, with the thread count each was judged at.
+fn targets(r: &Results) -> Vec<TargetRow> {
+    r.targets
+        .iter()
+        .map(|t| TargetRow {
+            name: t.name.clone(),
+            variant: t.variant.clone(),
+            threads: t.threads.map_or_else(|| "—".into(), threads_text),
+            metric: t.metric.clone(),
+            expect: t.expect.clone(),
+            actual_text: t.actual_text.clone(),
+            pass: t.pass,
         })
         .collect()
 }

@@ -6,16 +6,20 @@
 
 pub mod charts;
 pub mod compare;
+pub mod counts;
 pub mod format;
 pub mod html;
+pub mod instructions;
 pub mod merge;
 pub mod op;
 pub mod results;
 pub mod stats;
 pub mod table;
 pub mod targets;
+pub mod verdict;
 pub mod winners;
 
+pub use counts::Measure;
 pub use op::OpKind;
 pub use results::{
     Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetVerdict, VariantSummary,

@@ -35,6 +35,13 @@ fn when(r: &Results, text: &str, what: &str) -> Result<SystemTime, String> {
 /// Refuses parts that are not one plan run at the same time by different generators.
 fn check(parts: &[Results]) -> Result<(), String> {
     let first = parts.first().ok_or("nothing to merge")?;
+    if parts.iter().any(|p| p.measure != crate::Measure::WallClock) {
+        return Err(
+            "instruction counts do not merge: each variant was counted alone in one process, \
+             and merging adds up load generators that ran at the same time"
+                .into(),
+        );
+    }
     for (i, p) in parts.iter().enumerate().skip(1) {
         if p.workload != first.workload {
             return Err(format!(

@@ -5,8 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Bumped on any change a reader of an older version could misread.
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::counts::{InstructionRun, Measure};
+
+/// Bumped on any change a reader of an older version could misread. 2: `measure` and
+/// `instructions` (instruction-count runs); files of version 1 read as wall-clock results.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -167,6 +170,9 @@ pub struct TargetVerdict {
     pub metric: String,
     pub variant: String,
     pub expect: String,
+    /// The thread count the target was judged at (the variant's highest), when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// The measured value in the target's unit, when the variant ran.
     pub actual: Option<f64>,
     pub actual_text: String,
@@ -203,9 +209,25 @@ pub struct Results {
     pub runs: Vec<RunResult>,
     pub summaries: Vec<VariantSummary>,
     pub targets: Vec<TargetVerdict>,
-    /// Flamegraph SVG files (names relative to the results file), from `lab run --flamegraph`.
+    /// Flamegraph SVG files (names relative to the results file), from `lab run --flamegraph`,
+    /// named by [`crate::format::flamegraph_file`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flamegraphs: Vec<String>,
+    /// The most variants loaded in memory at once (1 in sequential mode; every variant in
+    /// interleaved and parallel mode). Absent in files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident: Option<usize>,
+    /// What the reader should know before trusting the numbers (e.g. a flamegraph with too
+    /// few samples, `--flamegraph` in parallel mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// What the numbers are: wall-clock time (`runs`, `summaries`) or instruction counts
+    /// (`instructions`). Absent in version 1 files, which are all wall-clock.
+    #[serde(default)]
+    pub measure: Measure,
+    /// The counted run, when `measure` is `instructions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionRun>,
 }
 
 impl Results {

@@ -136,6 +136,39 @@ pub fn merge_metrics<'a>(
     sum
 }
 
+/// How many measured repeats a summary's numbers come from: its runs in `results` (every
+/// repeat of every merged file), or 1 when the file holds no runs for it.
+pub fn repeats(results: &crate::Results, s: &crate::VariantSummary) -> usize {
+    results
+        .runs
+        .iter()
+        .filter(|r| r.variant == s.variant && r.threads == s.threads)
+        .count()
+        .max(1)
+}
+
+/// One operation's throughput over repeats, the statistic the report and the table show:
+/// the median of each repeat's ops/s, with the 95% interval of the mean, and how many
+/// repeats there were. `None` when `results` holds no runs of it.
+pub fn op_spread(
+    results: &crate::Results,
+    variant: &str,
+    threads: usize,
+    op: &str,
+) -> Option<(f64, [f64; 2], usize)> {
+    let samples: Vec<f64> = results
+        .runs
+        .iter()
+        .filter(|r| r.variant == variant && r.threads == threads)
+        .filter_map(|r| r.per_op.get(op).map(|o| o.throughput))
+        .collect();
+    if samples.is_empty() {
+        return None;
+    }
+    let (median, ci, _) = spread(&samples);
+    Some((median, ci, samples.len()))
+}
+
 /// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,

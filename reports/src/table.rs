@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::format::{allocations, human, human_ns, percent, Unit};
+use crate::format::{allocations, human, human_ns, interval_pct, percent, threads_text, Unit};
 use crate::results::Results;
 
 fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
@@ -21,10 +21,13 @@ fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
 
 /// Renders the comparison table for `r`.
 pub fn render(r: &Results) -> String {
+    if r.measure == crate::Measure::Instructions {
+        return crate::instructions::render_table(r);
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — {}{}\nmode {}{}, machine: {} ({} cores), rev {}",
+        "{} — {}{}\nmode {}{}{}, machine: {} ({} cores), rev {}",
         r.workload,
         r.description,
         if r.partial {
@@ -33,6 +36,10 @@ pub fn render(r: &Results) -> String {
             ""
         },
         r.mode,
+        r.resident.map_or(String::new(), |n| format!(
+            " ({n} variant{} resident at once)",
+            if n == 1 { "" } else { "s" }
+        )),
         if r.contended {
             " (contended: fewer cores than variants x threads)"
         } else {
@@ -50,6 +57,14 @@ pub fn render(r: &Results) -> String {
         pad(&mut out, row, &widths);
     }
     backends(&mut out, r);
+    let verdicts = crate::verdict::verdicts(r);
+    if !verdicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "verdict (×N = N threads):\n  {}",
+            verdicts.join("\n  ")
+        );
+    }
     targets(&mut out, r);
     out
 }
@@ -74,12 +89,7 @@ const HEADER: [&str; 13] = [
 fn rows(r: &Results) -> Vec<Vec<String>> {
     let mut rows = vec![HEADER.map(str::to_owned).to_vec()];
     for s in &r.summaries {
-        let half = (s.throughput_ci95[1] - s.throughput_ci95[0]) / 2.0;
-        let pct = if s.throughput_median > 0.0 {
-            100.0 * half / s.throughput_median
-        } else {
-            0.0
-        };
+        let repeats = crate::stats::repeats(r, s);
         for (i, (op, o)) in s.per_op.iter().enumerate() {
             let first = i == 0;
             let mut row = if first {
@@ -87,7 +97,7 @@ fn rows(r: &Results) -> Vec<Vec<String>> {
                     s.variant.clone(),
                     s.threads.to_string(),
                     human(Unit::Rate, s.throughput_median),
-                    format!("{pct:.1}%"),
+                    interval_pct(s.throughput_median, s.throughput_ci95, repeats),
                 ]
             } else {
                 vec![String::new(); 4]
@@ -156,14 +166,21 @@ fn hit_ratios(r: &Results, variant: &str) -> String {
 }
 
 fn targets(out: &mut String, r: &Results) {
+    if r.partial {
+        let _ = writeln!(out, "targets: not judged (the run was interrupted)");
+        return;
+    }
     if r.targets.is_empty() {
         return;
     }
     let _ = writeln!(out, "targets:");
     for t in &r.targets {
+        let at = t
+            .threads
+            .map_or(String::new(), |n| format!(" at {}", threads_text(n)));
         let _ = writeln!(
             out,
-            "  [{}] {}: {} {} {} — got {}",
+            "  [{}] {}: {}{at} {} {} — got {}",
             crate::format::pass_label(t.pass),
             t.name,
             t.variant,

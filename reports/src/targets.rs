@@ -264,6 +264,7 @@ impl Target {
             metric: self.metric.to_string(),
             variant: self.variant.clone(),
             expect: self.expect.text.clone(),
+            threads: None,
             actual: None,
             actual_text: "not measured".into(),
             pass: false,
@@ -272,7 +273,8 @@ impl Target {
             .iter()
             .filter(|s| s.variant == self.variant)
             .max_by_key(|s| s.threads);
-        if let Some(v) = summary.and_then(|s| self.metric.value(s)) {
+        if let Some((s, v)) = summary.and_then(|s| self.metric.value(s).map(|v| (s, v))) {
+            verdict.threads = Some(s.threads);
             verdict.actual = Some(v);
             verdict.actual_text = human(self.metric.unit(), v);
             verdict.pass = self.expect.holds(v);
@@ -328,7 +330,13 @@ pub fn update_markdown(text: &str, results: &crate::results::Results) -> Result<
         if row.len() <= current.max(status) {
             continue;
         }
-        row[current] = format!("{} (`{}`, {})", t.actual_text, results.workload, t.variant);
+        let at = t.threads.map_or(String::new(), |n| {
+            format!(", {}", crate::format::threads_text(n))
+        });
+        row[current] = format!(
+            "{} (`{}`, {}{at})",
+            t.actual_text, results.workload, t.variant
+        );
         row[status] = crate::format::pass_label(t.pass).into();
         *line = format!("| {} |", row.join(" | "));
         matched += 1;

@@ -1,61 +1,16 @@
-//! The winner of each operation at each thread count, and why: how far ahead of the
-//! runner-up it is, and the numbers that differ between them (cache hit ratio,
-//! allocations per operation, bytes per item, serialization).
+//! Why the winner of an operation at a thread count won: how far ahead of the runner-up it
+//! is, and the numbers that differ between them (cache hit ratio, allocations per
+//! operation, bytes per item, serialization). The report's winners table (`html.rs`) picks
+//! the winner, or a tie, from the repeats' intervals.
 
-use std::collections::BTreeSet;
+use crate::format::{allocations, human, percent, times, Unit};
+use crate::results::{OpResult, VariantSummary};
 
-use crate::format::{allocations, human, human_ns, percent, times, Unit};
-use crate::results::{OpResult, Results, VariantSummary};
-
-/// The fastest variant for one operation at one thread count.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Winner {
-    pub op: String,
-    pub threads: usize,
-    pub fastest: String,
-    pub fastest_rate: String,
-    pub lowest_p99: String,
-    pub p99: String,
-    /// "2.71× plain: 0 allocations/op vs 19.0; postcard (binary serde) vs JSON (serde_json)";
-    /// empty when the variant ran alone.
-    pub why: String,
-}
-
-type Entry<'a> = (&'a VariantSummary, &'a OpResult);
-
-/// One winner per operation and thread count, in operation then thread order.
-pub fn winners(results: &Results) -> Vec<Winner> {
-    let keys: BTreeSet<(&String, usize)> = results
-        .summaries
-        .iter()
-        .flat_map(|s| s.per_op.keys().map(move |op| (op, s.threads)))
-        .collect();
-    keys.into_iter()
-        .filter_map(|(op, threads)| {
-            let mut present: Vec<Entry<'_>> = results
-                .summaries
-                .iter()
-                .filter(|s| s.threads == threads)
-                .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
-                .collect();
-            present.sort_by(|a, b| b.1.throughput.total_cmp(&a.1.throughput));
-            let fastest = *present.first()?;
-            let lowest = present.iter().min_by_key(|(_, o)| o.p99_ns)?;
-            Some(Winner {
-                op: op.clone(),
-                threads,
-                fastest: fastest.0.variant.clone(),
-                fastest_rate: human(Unit::Rate, fastest.1.throughput),
-                lowest_p99: lowest.0.variant.clone(),
-                p99: human_ns(lowest.1.p99_ns as f64),
-                why: present.get(1).map(|r| why(fastest, *r)).unwrap_or_default(),
-            })
-        })
-        .collect()
-}
+/// A variant's summary and its numbers for one operation.
+pub type Entry<'a> = (&'a VariantSummary, &'a OpResult);
 
 /// How far the winner is ahead of the runner-up, and what differs between them.
-fn why(w: Entry<'_>, r: Entry<'_>) -> String {
+pub fn why(w: Entry<'_>, r: Entry<'_>) -> String {
     let mut facts = Vec::new();
     let hit = |s: &VariantSummary| s.metrics.get("cache_hit_ratio").copied();
     match (hit(w.0), hit(r.0)) {
@@ -124,24 +79,14 @@ mod tests {
     }
 
     #[test]
-    fn winners_per_thread_count_say_why() {
+    fn why_names_the_ratio_and_what_differs() {
         let mut cached = summary("cached", 1, 400.0, Some(0));
         cached.metrics.insert("cache_hit_ratio".into(), 0.9);
-        let results = Results {
-            summaries: vec![
-                summary("plain", 1, 100.0, Some(1900)),
-                cached,
-                summary("plain", 2, 150.0, None),
-            ],
-            ..Results::default()
-        };
-        let w = winners(&results);
-        assert_eq!(w.len(), 2);
-        assert_eq!((w[0].fastest.as_str(), w[0].threads), ("cached", 1));
+        let plain = summary("plain", 1, 100.0, Some(1900));
+        let (w, r) = (&cached, &plain);
         assert_eq!(
-            w[0].why,
-            "4.00× plain: cache hit ratio 90.0%; 0 allocations/op vs 19.0"
+            why((w, &w.per_op["read"]), (r, &r.per_op["read"])),
+            "4.0× plain: cache hit ratio 90.0%; 0 allocations/op vs 19.0"
         );
-        assert_eq!((w[1].fastest.as_str(), w[1].why.as_str()), ("plain", ""));
     }
 }

@@ -183,13 +183,16 @@ fn the_targets_table_is_rewritten_in_place() {
         metric: "insert.throughput".into(),
         variant: "plain".into(),
         expect: "> 100k ops/s".into(),
+        threads: Some(2),
         actual: Some(3.2e6),
         actual_text: "3.20M ops/s".into(),
         pass: true,
     }];
     let out = update_markdown(doc, &r).unwrap();
     assert!(
-        out.contains("| Single Stash | > 100k ops/s | 3.20M ops/s (`w`, plain) | pass |"),
+        out.contains(
+            "| Single Stash | > 100k ops/s | 3.20M ops/s (`w`, plain, 2 threads) | pass |"
+        ),
         "{out}"
     );
     assert!(out.contains("| Untouched | x | keep | me |"));

@@ -20,6 +20,9 @@ fn the_report_has_every_section_and_chart() {
     }
     for chart in [
         "chart-throughput",
+        "chart-ops-read",
+        "chart-ops-update",
+        "chart-ops-delete",
         "chart-latency-read",
         "chart-latency-update",
         "chart-intervals",
@@ -28,10 +31,14 @@ fn the_report_has_every_section_and_chart() {
     ] {
         assert!(html.contains(chart), "missing {chart}");
     }
-    assert!(html.matches("<svg").count() >= 6);
-    // Every variant appears in the backends table with its durability.
+    assert!(html.matches("<svg").count() >= 9);
+    // Every variant appears in the backends table with its colour and durability.
     for v in ["plain", "cached", "btreemap"] {
-        assert!(html.contains(&format!("<td>{v}</td>")), "{v}");
+        assert!(html.contains(&format!("></span>{v}</td>")), "{v}");
+        assert!(
+            html.contains(&format!("data-variant=\"{v}\"")),
+            "{v} in the legend"
+        );
     }
     assert!(html.contains("in memory"));
     assert!(html.len() < 2 << 20, "{} bytes", html.len());
@@ -109,4 +116,51 @@ fn odd_values_render_instead_of_panicking() {
     r.summaries[1].throughput_median = 0.0;
     let html = render(&r).unwrap();
     assert!(html.contains("chart-memory") && html.contains("chart-throughput"));
+}
+
+#[test]
+fn every_number_says_what_it_is() {
+    let r = fixture();
+    let html = render(&r).unwrap();
+    // Two repeats: an interval; the verdict comes first and explains ×N.
+    assert!(html.contains("±") && !html.contains("a (1 repeat)"));
+    assert!(html.find("id=\"verdict\"").unwrap() < html.find("id=\"summary\"").unwrap());
+    assert!(html.contains("means the variant plain on 2 threads"));
+    // One repeat: no interval to show, and it says so instead of 0.0%.
+    let mut once = r.clone();
+    once.runs.retain(|run| run.repeat == 0);
+    let html = render(&once).unwrap();
+    assert!(html.contains("a (1 repeat)"), "one repeat has no interval");
+    assert!(!html.contains("±0.0%"));
+    // Targets say which thread count they judged.
+    let mut judged = r.clone();
+    judged.targets[0].threads = Some(2);
+    assert!(render(&judged).unwrap().contains("<td>2 threads</td>"));
+    // Warnings never push the verdict down.
+    let mut warned = r.clone();
+    warned.warnings = vec!["flamegraph x.svg has only 3 samples".into(); 12];
+    let html = render(&warned).unwrap();
+    let verdict = html.find("<li>At 1 thread").unwrap();
+    assert!(
+        verdict < html.find("only 3 samples").unwrap(),
+        "the verdict comes first"
+    );
+    // Partial results are not judged.
+    let mut partial = r;
+    partial.partial = true;
+    partial.targets.clear();
+    assert!(render(&partial)
+        .unwrap()
+        .contains("Not judged: the run was interrupted"));
+}
+
+#[test]
+fn metrics_other_branches_add_get_their_own_chart() {
+    let mut r = fixture();
+    for s in &mut r.summaries {
+        s.metrics.insert("allocations_per_op".into(), 2.5);
+    }
+    let html = render(&r).unwrap();
+    assert!(html.contains("chart-allocations-per-op"));
+    assert!(html.contains("chart-cache-hit-ratio"));
 }

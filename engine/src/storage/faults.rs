@@ -1,7 +1,8 @@
 //! Fault injection through the [`Io`] seam (the model is redb's `FailingBackend`).
 //!
 //! A fixed, single-threaded workload (three opens under `Always`, `Group` and `Never`,
-//! commits, manual and automatic compactions, flushes, a torn tail and a leftover temporary
+//! commits, blocking and, with the `tokio` feature, as futures waiting for their fsync in
+//! the log, manual and automatic compactions, flushes, a torn tail and a leftover temporary
 //! file to recover from) is run once to count the calls of each kind, then once more for
 //! every call of every kind, failing exactly that call with ENOSPC (after writing half of a
 //! write) or EIO. Each run proves:
@@ -180,6 +181,9 @@ enum Op {
 enum Step {
     Open(SyncPolicy, bool),
     Commit(Vec<Op>),
+    /// The same through `AsyncTree` on a current-thread runtime (without the `tokio`
+    /// feature: blocking).
+    AsyncCommit(Vec<Op>),
     Compact,
     Flush,
     Close,
@@ -202,6 +206,7 @@ fn script() -> Vec<Step> {
         Commit(vec![put("a", "1")]),
         Commit(vec![put("b", "2")]),
         Commit(vec![put("c", "3"), put("d", "4"), Op::Del("a".into())]),
+        AsyncCommit(vec![put("x", "8"), Op::Del("c".into())]),
         Compact,
         Commit(vec![put("e", "5")]),
         Close,
@@ -209,6 +214,7 @@ fn script() -> Vec<Step> {
         Open(group, false),
         Commit(vec![put("f", "6")]),
         Commit(vec![Op::Del("b".into())]),
+        AsyncCommit(vec![put("y", "9")]),
         Compact,
         Compact,
         Commit(vec![put("g", "7")]),
@@ -239,7 +245,7 @@ fn apply(model: &mut Model, ops: &[Op]) {
     }
 }
 
-fn commit(tree: &Tree, ops: &[Op]) -> crate::Result<()> {
+fn batch(tree: &Tree, ops: &[Op]) -> crate::Batch {
     let mut b = tree.batch();
     for op in ops {
         match op {
@@ -247,7 +253,26 @@ fn commit(tree: &Tree, ops: &[Op]) -> crate::Result<()> {
             Op::Del(k) => b.toss(k),
         };
     }
-    b.commit().map(|_| ())
+    b
+}
+
+fn commit(tree: &Tree, ops: &[Op]) -> crate::Result<()> {
+    batch(tree, ops).commit().map(|_| ())
+}
+
+#[cfg(feature = "tokio")]
+fn commit_async(tree: &Tree, ops: &[Op]) -> crate::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let at = tree.to_async();
+    rt.block_on(at.commit(batch(tree, ops))).map(|_| ())
+}
+
+#[cfg(not(feature = "tokio"))]
+fn commit_async(tree: &Tree, ops: &[Op]) -> crate::Result<()> {
+    commit(tree, ops)
 }
 
 fn log_size(dir: &Path) -> u64 {
@@ -300,6 +325,7 @@ fn run(dir: &Path, io: &Arc<Failing>, what: &str) -> (Model, Option<Vec<Op>>) {
     };
     for step in script() {
         let before = io.fired();
+        let is_async = matches!(step, Step::AsyncCommit(_));
         match step {
             Step::Open(sync, auto) => {
                 let builder = Tree::builder()
@@ -319,10 +345,15 @@ fn run(dir: &Path, io: &Arc<Failing>, what: &str) -> (Model, Option<Vec<Op>>) {
                     }
                 }
             }
-            Step::Commit(ops) => {
+            Step::Commit(ops) | Step::AsyncCommit(ops) => {
                 let t = tree.as_ref().unwrap();
                 let failed_compactions = t.stats().failed_compactions;
-                match commit(t, &ops) {
+                let result = if is_async {
+                    commit_async(t, &ops)
+                } else {
+                    commit(t, &ops)
+                };
+                match result {
                     Ok(()) => {
                         apply(&mut acked, &ops);
                         if io.fired() != before {
@@ -343,6 +374,20 @@ fn run(dir: &Path, io: &Arc<Failing>, what: &str) -> (Model, Option<Vec<Op>>) {
                             io.fired() != before,
                             "{what}: commit failed unprovoked: {e}"
                         );
+                        // Under `Always` a commit that failed was never applied.
+                        if let Some(Op::Put(k, _)) = ops.first() {
+                            if t.inner
+                                .durable
+                                .as_ref()
+                                .is_some_and(super::Durable::applies_after_sync)
+                            {
+                                assert!(
+                                    acked.contains_key(k) || !t.contains(k),
+                                    "{}: a failed commit became visible",
+                                    fault()
+                                );
+                            }
+                        }
                         uncertain = Some(ops);
                         assert!(
                             t.stash("probe", b"x").is_err(),
@@ -455,4 +500,65 @@ fn every_failed_call_is_reported_and_loses_no_acknowledged_write() {
         }
     }
     assert!(runs > 100, "only {runs} runs: {counts:?}");
+}
+
+/// A failed fsync fails every future waiting for it (none hangs, none reports success),
+/// and under `Always` none of their commits becomes visible.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_failed_fsync_fails_every_waiting_future() {
+    let open = |dir: &Path, io: &Arc<Failing>| {
+        Tree::builder()
+            .path(dir)
+            .io(Arc::clone(io) as Arc<dyn Io>)
+            .open()
+            .unwrap()
+    };
+    // The fsyncs an open does, so the next one is the first commit's.
+    let counting = Failing::new(None, EIO);
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), &counting));
+    let at_open = counting
+        .state()
+        .counts
+        .get(&Call::Sync)
+        .copied()
+        .unwrap_or(0);
+    for errno in [EIO, ENOSPC] {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Failing::new(Some((Call::Sync, at_open + 1)), errno);
+        let tree = open(dir.path(), &io);
+        let at = tree.to_async();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let results: Vec<crate::Result<u64>> = rt.block_on(async {
+            let tasks: Vec<_> = (0..50)
+                .map(|i| {
+                    let at = at.clone();
+                    tokio::spawn(async move { at.stash(format!("k{i}"), b"v").await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(
+                    tokio::time::timeout(Duration::from_secs(20), t)
+                        .await
+                        .expect("a future waiting for a failed fsync hung")
+                        .unwrap(),
+                );
+            }
+            out
+        });
+        assert!(io.fired().is_some());
+        assert!(
+            results.iter().all(Result::is_err),
+            "errno {errno}: a commit was acknowledged though the fsync failed"
+        );
+        assert_eq!(tree.len(), 0, "a commit whose fsync failed became visible");
+        assert!(tree.stash("later", b"x").is_err());
+        assert!(rt.block_on(at.flush()).is_err());
+    }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use io::{Io, StdIo};
 use lock::DirLock;
 use segment::Segment;
-pub(crate) use wal::Arrival;
 use wal::Wal;
+pub(crate) use wal::{Arrival, Hook};
 
 use crate::index::Index;
 use crate::record::Change;
@@ -23,7 +23,9 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SyncPolicy {
-    /// fsync before `stash`/`commit` returns. Nothing acknowledged is ever lost.
+    /// fsync before `stash`/`commit` returns. Nothing acknowledged is ever lost, and no
+    /// reader sees a commit before its fsync. Concurrent writers (threads, or tasks through
+    /// `AsyncTree`) share fsyncs: a group commit with no added delay.
     #[default]
     Always,
     /// Group commit: concurrent writers share one fsync, issued at most `max_delay` after
@@ -243,9 +245,59 @@ impl Durable {
         self.wal.append(version, changes, arrival)
     }
 
-    /// Waits until the commit with `ticket` is durable (called without the tree lock).
+    /// Blocks until the commit with `ticket` is durable, and under `Always` applied
+    /// (called without the tree's locks).
     pub(crate) fn wait(&self, ticket: u64) -> Result<()> {
         self.wal.wait(ticket)
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Starts the log's sync thread, which completes async waiters (idempotent).
+    pub(crate) fn ensure_syncer(&self) -> Result<()> {
+        self.wal.ensure_syncer()
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Registers an async waiter for `ticket`; see [`Durable::poll_wait`].
+    pub(crate) fn register(&self, ticket: u64) -> u64 {
+        self.wal.register(ticket)
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// Ready once the commit with `ticket` is durable (and under `Always` applied).
+    pub(crate) fn poll_wait(
+        &self,
+        ticket: u64,
+        id: u64,
+        cx: &std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        self.wal.poll_wait(ticket, id, cx)
+    }
+
+    /// What a leader calls after each fsync with the log position it made durable.
+    pub(crate) fn set_hook(&self, hook: Hook) {
+        self.wal.set_hook(hook);
+    }
+
+    /// `Always`: commits are applied (made visible) only once durable, by the hook.
+    pub(crate) fn applies_after_sync(&self) -> bool {
+        self.wal.applies_after_sync()
+    }
+
+    /// Whether a writer waits for an fsync (`Always`, `Group`) before its call returns.
+    pub(crate) fn waits(&self) -> bool {
+        self.wal.waits()
+    }
+
+    /// The log position known durable.
+    pub(crate) fn synced(&self) -> u64 {
+        self.wal.synced()
+    }
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// The log position of the last commit appended.
+    pub(crate) fn written(&self) -> u64 {
+        self.wal.written()
     }
 
     pub(crate) fn flush(&self) -> Result<()> {
@@ -330,6 +382,7 @@ impl Durable {
         stats.salvaged_versions_dropped = self.salvaged_versions;
         stats.salvage_report.clone_from(&self.salvage_report);
         stats.wal_bytes = self.wal.log_bytes();
+        stats.wal_syncs = self.wal.syncs();
         stats.compactions = self.compactions.load(Ordering::Relaxed);
     }
 }

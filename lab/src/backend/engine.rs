@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 
-use acorn::{SyncPolicy, Tree};
+use acorn::{SyncPolicy, Tree, TreeBuilder};
 
 use super::codec::{Decode, Format};
 use super::page::{reads_fields, select};
@@ -50,7 +50,7 @@ pub(crate) struct Variant {
 pub(crate) struct EngineBackend {
     pub(crate) variant: Variant,
     /// The variant's format for this run's values.
-    format: Format,
+    pub(crate) format: Format,
     pub(crate) tree: Tree,
     name: String,
     durable: bool,
@@ -59,17 +59,25 @@ pub(crate) struct EngineBackend {
 
 impl EngineBackend {
     pub(crate) fn open(variant: Variant, options: &super::Options, durable: bool) -> Result<Self> {
+        Self::open_with(variant, options, durable, |b| b)
+    }
+
+    /// [`EngineBackend::open`], with `configure` adding to the tree's builder (indexes,
+    /// the query cache).
+    pub(crate) fn open_with(
+        variant: Variant,
+        options: &super::Options,
+        durable: bool,
+        configure: impl FnOnce(TreeBuilder) -> TreeBuilder,
+    ) -> Result<Self> {
         let name = variant_name(variant.name, durable);
         let (tree, dir) = if durable {
             let dir = scratch_dir(options, &name)?;
-            let tree = Tree::builder()
-                .path(dir.path())
-                .sync(SyncPolicy::Always)
-                .open()
-                .or_store(&name)?;
+            let builder = Tree::builder().path(dir.path()).sync(SyncPolicy::Always);
+            let tree = configure(builder).open().or_store(&name)?;
             (tree, Some(dir))
         } else {
-            (Tree::open_memory(), None)
+            (configure(Tree::builder()).open().or_store(&name)?, None)
         };
         Ok(Self {
             variant,
@@ -131,7 +139,7 @@ pub(crate) struct EngineWorker<'a> {
     /// The last value read (decoded in place when pooled).
     pub(crate) value: Value,
     buf: Vec<u8>,
-    page: Page,
+    pub(crate) page: Page,
 }
 
 pub(crate) fn key_str<'k>(backend: &str, key: &'k [u8]) -> Result<&'k str> {

@@ -7,11 +7,14 @@
 //! them fully decoded, so serialization cost is part of what is measured; opaque bytes are
 //! stored and handed back as they are (`codec.rs` holds both ways, for every backend).
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 
 use crate::doc::{Value, ValueShape};
 pub use page::Page;
 
+mod asyncplain;
 mod binary;
 mod btreemap;
 mod cached;
@@ -19,12 +22,14 @@ mod codec;
 mod engine;
 mod ffi;
 mod fjall;
+mod indexed;
 mod noop;
 mod page;
 mod plain;
 mod pooled;
 mod redb;
 mod sqlite;
+pub mod synthetic;
 
 /// What went wrong in a backend.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +144,29 @@ pub trait Backend: Send + Sync {
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// A handle whose writes are futures, for backends with an async API: the runner then
+    /// keeps `[run] in_flight` operations going per thread as tokio tasks, each with its
+    /// own async worker. `None` (the default): one operation at a time per thread.
+    fn async_worker(&self) -> Option<Box<dyn AsyncWorker + '_>> {
+        None
+    }
+}
+
+/// A future borrowed from an [`AsyncWorker`], polled on the thread that made it.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A task's handle on an async backend: the same contract as [`Worker`] (each write is
+/// complete, visible and as durable as described when its future yields `Ok`), but a write
+/// waiting for the disk holds no thread. Reads, scans and queries never wait, so they go
+/// through [`AsyncWorker::blocking`].
+pub trait AsyncWorker {
+    fn insert<'a>(&'a mut self, key: &'a [u8], value: &'a Value) -> LocalFuture<'a, Result<()>>;
+    fn update<'a>(&'a mut self, key: &'a [u8], value: &'a Value) -> LocalFuture<'a, Result<()>>;
+    fn delete<'a>(&'a mut self, key: &'a [u8]) -> LocalFuture<'a, Result<bool>>;
+    fn batch_insert<'a>(&'a mut self, items: &'a [(Vec<u8>, Value)])
+        -> LocalFuture<'a, Result<()>>;
+    /// The synchronous worker behind it, for operations that never wait.
+    fn blocking(&mut self) -> &mut dyn Worker;
 }
 
 /// A thread's handle on a backend. Every operation is complete and visible to every other
@@ -227,6 +255,8 @@ pub struct Registration {
     pub name: &'static str,
     /// Whether it writes to disk.
     pub durable: bool,
+    /// What sets it apart from the others, in a phrase (`lab list`).
+    pub about: &'static str,
     pub open: fn(&Options) -> Result<Box<dyn Backend>>,
 }
 
@@ -240,32 +270,57 @@ impl std::fmt::Debug for Registration {
 }
 
 macro_rules! register {
-    ($($name:literal, $durable:literal => $open:expr;)*) => {
-        &[$(Registration { name: $name, durable: $durable, open: $open },)*]
+    ($($name:literal, $durable:literal, $about:literal => $open:expr;)*) => {
+        &[$(Registration { name: $name, durable: $durable, about: $about, open: $open },)*]
     };
 }
 
 /// Every backend, by name. Adding one is one new file and one line here.
 pub fn registry() -> &'static [Registration] {
     register! {
-        "plain", false => |o| plain::open(o, false);
-        "plain:durable", true => |o| plain::open(o, true);
-        "cached", false => |o| cached::open(o, false);
-        "cached:durable", true => |o| cached::open(o, true);
-        "pooled", false => |o| pooled::open(o, false);
-        "pooled:durable", true => |o| pooled::open(o, true);
-        "binary", false => |o| binary::open(o, false);
-        "binary:durable", true => |o| binary::open(o, true);
-        "ffi", false => |o| ffi::open(o, false);
-        "ffi:durable", true => |o| ffi::open(o, true);
-        "btreemap", false => btreemap::open;
-        "redb", false => |o| redb::open(o, false);
-        "redb:durable", true => |o| redb::open(o, true);
-        "fjall", true => |o| fjall::open(o, false);
-        "fjall:sync", true => |o| fjall::open(o, true);
-        "sqlite", false => |o| sqlite::open(o, false);
-        "sqlite:durable", true => |o| sqlite::open(o, true);
-        "noop", false => |_| Ok(Box::new(noop::Noop));
+        "plain", false, "acorn in memory; reads copy the value out, then decode JSON" => |o| plain::open(o, false);
+        "plain:durable", true, "plain on a WAL, fsync per commit" => |o| plain::open(o, true);
+        "cached", false, "pooled + a shared cache of decoded values (quick_cache), write-through by default ([cache] policy)" => |o| cached::open(o, false);
+        "cached:durable", true, "cached on a WAL, fsync per commit" => |o| cached::open(o, true);
+        "pooled", false, "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read" => |o| pooled::open(o, false);
+        "pooled:durable", true, "pooled on a WAL, fsync per commit" => |o| pooled::open(o, true);
+        "binary", false, "acorn in memory; postcard decoded straight from the stored bytes" => |o| binary::open(o, false);
+        "binary:durable", true, "binary on a WAL, fsync per commit" => |o| binary::open(o, true);
+        "plain:async", false, "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per thread" => |o| asyncplain::open(o, false);
+        "plain:async:durable", true, "plain:async on a WAL (Always): in-flight writes share fsyncs" => |o| asyncplain::open(o, true);
+        "plain:indexed", false, "plain + a secondary index on value: queries read the index, query cache off" => |o| indexed::open(o, false);
+        "ffi", false, "acorn through its C ABI on every call (the cost of the boundary), JSON" => |o| ffi::open(o, false);
+        "ffi:durable", true, "ffi on a WAL, fsync per commit" => |o| ffi::open(o, true);
+        "btreemap", false, "RwLock<BTreeMap> + JSON: what people write by hand" => btreemap::open;
+        "redb", false, "redb (B-tree) in memory, a transaction per operation, JSON" => |o| redb::open(o, false);
+        "redb:durable", true, "redb in a file, fsync per commit" => |o| redb::open(o, true);
+        "fjall", true, "fjall (LSM tree), journal flushed to the OS per write, no fsync" => |o| fjall::open(o, false);
+        "fjall:sync", true, "fjall, journal fsynced after every write" => |o| fjall::open(o, true);
+        "sqlite", false, "SQLite in memory (:memory:), prepared statements, JSON in a BLOB" => |o| sqlite::open(o, false);
+        "sqlite:durable", true, "SQLite in a file, WAL journal, synchronous=FULL" => |o| sqlite::open(o, true);
+        "noop", false, "stores nothing: measures the harness itself" => |_| Ok(Box::new(noop::Noop));
+        "synthetic", false, "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the lab's own gates" => synthetic::open;
+    }
+}
+
+/// Why the backend registered as `name` cannot be measured by instruction count
+/// (`--measure instructions`), or `None` when it can. Callgrind counts the user-space
+/// instructions of the measuring thread, so a backend whose cost is mostly elsewhere would
+/// get a number that ranks it wrongly rather than no number.
+pub fn uncountable(name: &str) -> Option<&'static str> {
+    let reg = registry().iter().find(|r| r.name == name)?;
+    if reg.name.starts_with("fjall") {
+        Some(
+            "it flushes and compacts on background threads, whose work and timing fall outside \
+             the counted thread (and it writes to disk); compare it by wall clock",
+        )
+    } else if reg.durable {
+        Some(
+            "it writes to disk and its cost is mostly fsync and kernel I/O, which instruction \
+             counts cannot see; compare it by wall clock",
+        )
+    } else {
+        None
     }
 }
 

@@ -1,7 +1,10 @@
 //! Measurement, independent of any backend: per-thread recording of latencies, errors and
-//! intervals, and the counting allocator for bytes per item and allocations per operation.
+//! intervals, the counting allocator for bytes per item and allocations per operation, and
+//! instruction counting under callgrind.
 
 pub mod alloc;
+pub mod callgrind;
+pub mod client;
 pub mod recorder;
 
 pub use recorder::Recorder;

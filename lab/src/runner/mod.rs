@@ -1,13 +1,22 @@
-//! Runs a [`Plan`]: opens every variant, loads it (timed separately, in bulk), then for each
-//! repeat runs a discarded warmup and a measured phase per variant, scheduled sequentially,
+//! Runs a [`Plan`]: loads the variants (timed separately, in bulk), then for each repeat
+//! runs a discarded warmup and a measured phase per variant, scheduled sequentially,
 //! interleaved (rotating the order each repeat) or in parallel; then summarizes.
+//!
+//! Only what runs is loaded: sequential mode loads one variant at a time and drops it when
+//! its phases end; interleaved and parallel modes hold every variant at once (the results
+//! say how many were resident). A stop request (Ctrl-C) is seen within a batch of the load,
+//! an operation of a phase or 50 ms of an open-loop wait; the phase it cut short is dropped,
+//! so partial results hold only finished phases, and they are not judged against targets.
 
 pub mod clock;
+pub mod counted;
+mod inflight;
+pub mod instructions;
 pub mod phase;
+pub mod profile;
 pub mod restore;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -29,16 +38,37 @@ pub struct RunOptions {
     pub variants: Option<Vec<String>>,
     /// Shrink the workload to a smoke run: short phases, one repeat, at most 10k records.
     pub quick: bool,
-    pub scratch_dir: Option<PathBuf>,
+    pub scratch_dir: Option<std::path::PathBuf>,
     /// Sample each variant's first measured phase in-process and write a flamegraph SVG per
     /// variant and thread count into this directory (not in parallel mode: one profiler per
     /// process).
-    pub flamegraph: Option<PathBuf>,
+    pub flamegraph: Option<std::path::PathBuf>,
+    /// Measured operations per thread, instead of the file's `duration` or `ops`.
+    pub ops: Option<u64>,
 }
 
-/// Progress callbacks (the CLI draws bars; tests pass nothing).
+/// A measured phase that finished.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub variant: String,
+    pub threads: usize,
+    /// 1-based.
+    pub repeat: u32,
+    pub repeats: u32,
+    /// Operations per second over the phase.
+    pub throughput: f64,
+    pub elapsed_s: f64,
+    /// Measured phases finished so far in this run, and in all.
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Progress callbacks (the CLI draws bars or prints lines; tests pass nothing).
 pub trait Progress: Sync {
-    fn phase(&self, _label: &str, _done: u64, _total: u64) {}
+    /// Something started: loading a variant, or a phase. `done` of `total` phases finished.
+    fn started(&self, _label: &str, _done: u64, _total: u64) {}
+    /// A measured phase finished.
+    fn finished(&self, _phase: &Finished) {}
 }
 
 /// No progress output.
@@ -46,7 +76,7 @@ pub trait Progress: Sync {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// Applies `--quick` and `--variants` to a plan.
+/// Applies `--quick`, `--ops` and `--variants` to a plan.
 pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
     let mut plan = plan.clone();
     if let Some(vs) = &opts.variants {
@@ -60,6 +90,9 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
         }
         plan.variants.clone_from(vs);
         plan.targets.retain(|t| vs.contains(&t.variant));
+    }
+    if let Some(n) = opts.ops {
+        plan.run.bound = Bound::Ops(n);
     }
     if opts.quick {
         // The key space shrinks with the records; the inserts it expects stay.
@@ -78,6 +111,27 @@ pub fn adjust(plan: &Plan, opts: &RunOptions) -> Result<Plan, BackendError> {
     Ok(plan)
 }
 
+/// How many variants a plan holds in memory at once: one in sequential mode, all of them
+/// when they take turns or run together.
+pub fn resident(plan: &Plan) -> usize {
+    match plan.run.mode {
+        Mode::Sequential => plan.variants.len().min(1),
+        Mode::Interleaved | Mode::Parallel => plan.variants.len(),
+    }
+}
+
+/// Why `--flamegraph` does not apply to `plan`, if it does not: parallel mode runs every
+/// variant at once, and one profiler per process cannot tell them apart.
+pub fn flamegraph_note(plan: &Plan) -> Option<String> {
+    (plan.run.mode == Mode::Parallel).then(|| {
+        format!(
+            "--flamegraph does not apply to {} (parallel mode: one profiler per process cannot \
+             tell the variants apart); no flamegraphs were made",
+            plan.name
+        )
+    })
+}
+
 struct Loaded {
     backend: Box<dyn Backend>,
     load_s: f64,
@@ -87,25 +141,31 @@ struct Loaded {
     leftovers: restore::Leftovers,
 }
 
-/// Opens nothing, loads everything: the timed bulk load, with memory measured around it.
-fn load(backend: Box<dyn Backend>, plan: &Plan) -> Result<Loaded, BackendError> {
+/// Opens and loads `variant`: the timed bulk load, with memory measured around it; `None`
+/// when stopped while loading.
+fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>, BackendError> {
+    let label = format!("loading {variant} ({} records)", cx.plan.dataset.records);
+    cx.progress.started(&label, state.done, state.total);
+    let backend = backend::open(variant, cx.options)?;
     let before = alloc::snapshot().live_bytes;
-    let elapsed = restore::fill(backend.as_ref(), plan)?;
+    let Some(elapsed) = restore::fill(backend.as_ref(), cx.plan, cx.stop)? else {
+        return Ok(None);
+    };
     let after = alloc::snapshot().live_bytes;
     // Nothing to report when the counting allocator is not installed (library use), when
     // the store allocates outside Rust's allocator, or when it stores nothing (`noop`).
     let info = backend.describe();
     let counted = (after != 0 || before != 0) && info.rust_heap && info.stores_data;
-    let bytes_per_item = counted.then(|| (after - before) as f64 / plan.dataset.records as f64);
-    Ok(Loaded {
+    let records = cx.plan.dataset.records as f64;
+    Ok(Some(Loaded {
         backend,
         load_s: elapsed.as_secs_f64(),
-        bytes_per_item,
+        bytes_per_item: counted.then(|| (after - before) as f64 / records),
         rss: acorn::monitor::ResourceMonitor::memory_usage()
             .ok()
             .map(|m| m.resident_bytes),
         leftovers: restore::Leftovers::default(),
-    })
+    }))
 }
 
 /// One measured phase as the results file keeps it. `metrics` are the backend's counters
@@ -147,94 +207,63 @@ fn run_result(
     }
 }
 
-/// Restores the dataset, then runs warmup and measure for one variant; `None` when stopped
-/// before measuring. Restoring (see `restore.rs`) makes each repeat start from the same
-/// data even when the mix inserts, deletes or overwrites.
+/// One measured phase of one variant: its result (`None` when a stop request cut it or its
+/// warmup short: a cut-short phase is not a measurement) and its flamegraph, if sampled.
+type Measured = (Option<RunResult>, Option<profile::Sampled>);
+
+/// Restores the dataset (see `restore.rs`: each repeat starts from the same data even when
+/// the mix inserts, deletes or overwrites), then runs warmup and measure for one variant.
 fn measure(
+    cx: &Cx<'_>,
     loaded: &Loaded,
-    plan: &Plan,
     threads: usize,
     repeat: u32,
-    clock: &dyn Clock,
-    stop: &AtomicBool,
-    prof: &mut Profiling<'_>,
-) -> Result<(Option<RunResult>, bool), BackendError> {
+    profile: Option<&profile::Target<'_>>,
+) -> Result<Measured, BackendError> {
+    let (plan, clock, stop) = (cx.plan, cx.clock, cx.stop);
     let backend = loaded.backend.as_ref();
-    let info = backend.describe();
-    let name = info.name.clone();
-    if !restore::prepare(
-        backend,
-        plan,
-        threads,
-        repeat,
-        &loaded.leftovers,
-        clock,
-        stop,
-    )? {
-        return Ok((None, true));
+    let leftovers = &loaded.leftovers;
+    if !restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)? {
+        return Ok((None, None));
     }
     // Backend counters are per phase: what restoring, loading and warmup counted is dropped.
     backend.metrics();
-    let p = match prof.dir.filter(|_| repeat == 0) {
-        Some(dir) => {
-            let file = format!("flamegraph-{}-{threads}t.svg", name.replace(':', "_"));
-            let (p, written) = profiled(dir, &file, || {
-                run_phase(backend, plan, threads, false, clock, stop)
-            });
-            if written {
-                prof.written.push(file);
-            }
-            p
-        }
-        None => run_phase(backend, plan, threads, false, clock, stop),
+    let phase = || run_phase(backend, plan, threads, false, clock, stop);
+    let (p, sampled) = match profile.filter(|_| repeat == 0) {
+        Some(target) => target.sample(phase, |p: &PhaseResult| !p.stopped),
+        None => (phase(), None),
     };
     loaded.leftovers.set(p.inserted.clone());
     let metrics = backend.metrics();
+    if p.stopped {
+        return Ok((None, None));
+    }
     Ok((
-        Some(run_result(&info, threads, repeat, &p, metrics)),
-        p.stopped,
+        Some(run_result(
+            &backend.describe(),
+            threads,
+            repeat,
+            &p,
+            metrics,
+        )),
+        sampled,
     ))
 }
 
-/// Where flamegraphs go (if anywhere), and the files written so far.
-struct Profiling<'a> {
-    dir: Option<&'a std::path::Path>,
-    written: &'a mut Vec<String>,
-}
-
-/// Runs `f` under the sampling profiler and writes its flamegraph to `dir/file`; returns
-/// whether a flamegraph was written (a phase too short to sample writes none).
-#[cfg(unix)]
-fn profiled<T>(dir: &std::path::Path, file: &str, f: impl FnOnce() -> T) -> (T, bool) {
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(997)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
-        .build()
-        .ok();
-    let out = f();
-    let written = guard
-        .and_then(|g| g.report().build().ok())
-        .and_then(|report| {
-            let mut svg = Vec::new();
-            report.flamegraph(&mut svg).ok()?;
-            std::fs::create_dir_all(dir).ok()?;
-            std::fs::write(dir.join(file), svg).ok()
-        })
-        .is_some();
-    (out, written)
-}
-
-#[cfg(not(unix))]
-fn profiled<T>(_: &std::path::Path, _: &str, f: impl FnOnce() -> T) -> (T, bool) {
-    (f(), false)
-}
-
-fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -> VariantSummary {
+fn summarize(
+    loaded: &Loaded,
+    plan: &Plan,
+    threads: usize,
+    runs: &[RunResult],
+) -> Option<VariantSummary> {
     let info = loaded.backend.describe();
     let mine: Vec<&RunResult> = runs
         .iter()
         .filter(|r| r.variant == info.name && r.threads == threads)
         .collect();
+    if mine.is_empty() {
+        return None;
+    }
     let (median, ci, spread) =
         stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
     let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
@@ -243,14 +272,18 @@ fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -
         mine.iter().flat_map(|r| r.per_op.keys()).collect();
     for op in ops {
         let parts: Vec<_> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
-        per_op.insert(op.clone(), stats::merge_ops(&parts, total_s));
+        let mut merged = stats::merge_ops(&parts, total_s);
+        // The same statistic as the variant's throughput: the median over repeats.
+        merged.throughput =
+            stats::spread(&parts.iter().map(|o| o.throughput).collect::<Vec<_>>()).0;
+        per_op.insert(op.clone(), merged);
     }
     let mut info_map = BTreeMap::new();
     info_map.insert("store".into(), info.store);
     info_map.insert("durability".into(), info.durability);
     info_map.insert("serialization".into(), info.serialization);
     info_map.insert("cache".into(), info.cache);
-    VariantSummary {
+    Some(VariantSummary {
         variant: info.name,
         threads,
         info: info_map,
@@ -267,7 +300,7 @@ fn summarize(loaded: &Loaded, plan: &Plan, threads: usize, runs: &[RunResult]) -
         rss_bytes: loaded.rss,
         metrics: stats::merge_metrics(mine.iter().map(|r| &r.metrics)),
         per_op,
-    }
+    })
 }
 
 /// Runs `plan` and returns its results (marked partial when `stop` was raised).
@@ -290,42 +323,51 @@ pub fn run(
     let max_threads = plan.run.threads.iter().copied().max().unwrap_or(1);
     let contended =
         plan.run.mode == Mode::Parallel && machine.cores < plan.variants.len() * max_threads;
-    let mut state = Progressed {
-        runs: Vec::new(),
-        flamegraphs: Vec::new(),
-        stopped: false,
-        done: 0,
-        total: (plan.run.threads.len() * plan.variants.len() * plan.run.repeats as usize) as u64,
+    let cx = Cx {
+        plan: &plan,
+        opts,
+        options: &options,
+        clock,
+        stop,
+        progress,
     };
-    let mut summaries = Vec::new();
+    let mut state = Progressed {
+        total: (plan.run.threads.len() * plan.variants.len() * plan.run.repeats as usize) as u64,
+        warnings: opts
+            .flamegraph
+            .as_ref()
+            .and_then(|_| flamegraph_note(&plan))
+            .into_iter()
+            .collect(),
+        ..Progressed::default()
+    };
     for &threads in &plan.run.threads {
-        let mut loaded = Vec::new();
-        for v in &plan.variants {
-            let label = format!("loading {v} ({} records)", plan.dataset.records);
-            progress.phase(&label, state.done, state.total);
-            loaded.push(load(backend::open(v, &options)?, &plan)?);
-        }
-        let cx = Cx {
-            plan: &plan,
-            opts,
-            clock,
-            stop,
-            progress,
+        // Sequential: one variant in memory at a time; otherwise all of them together.
+        let groups: Vec<&[String]> = match plan.run.mode {
+            Mode::Sequential => plan.variants.chunks(1).collect(),
+            Mode::Interleaved | Mode::Parallel => vec![&plan.variants[..]],
         };
-        run_thread_count(&cx, &loaded, threads, &mut state)?;
-        summaries.extend(
-            loaded
-                .iter()
-                .map(|l| summarize(l, &plan, threads, &state.runs)),
-        );
+        for group in groups {
+            run_group(&cx, group, threads, &mut state)?;
+            if state.stopped {
+                break;
+            }
+        }
         if state.stopped {
             break;
         }
     }
-    progress.phase("done", state.total, state.total);
+    cx.progress.started("done", state.done, state.total);
     let stopped = state.stopped;
-    summaries.retain(|s| s.per_op.values().any(|o| o.count > 0) || !stopped);
-    let targets = plan.targets.iter().map(|t| t.judge(&summaries)).collect();
+    // Partial results are not judged: a target missed by an interrupted run means nothing.
+    let targets = if stopped {
+        Vec::new()
+    } else {
+        plan.targets
+            .iter()
+            .map(|t| t.judge(&state.summaries))
+            .collect()
+    };
     Ok(Results {
         schema_version: SCHEMA_VERSION,
         workload: plan.name.clone(),
@@ -340,28 +382,85 @@ pub fn run(
         finished_at: machine::now_rfc3339(),
         machine,
         runs: state.runs,
-        summaries,
+        summaries: state.summaries,
         targets,
         flamegraphs: state.flamegraphs,
+        resident: Some(resident(&plan)),
+        warnings: state.warnings,
+        measure: acorn_reports::Measure::WallClock,
+        instructions: None,
     })
+}
+
+/// Loads `variants` together, runs every repeat of them at `threads`, summarizes them, and
+/// drops them.
+fn run_group(
+    cx: &Cx<'_>,
+    variants: &[String],
+    threads: usize,
+    state: &mut Progressed,
+) -> Result<(), BackendError> {
+    let mut loaded = Vec::new();
+    for v in variants {
+        match load(cx, v, state)? {
+            Some(l) => loaded.push(l),
+            None => {
+                state.stopped = true;
+                return Ok(());
+            }
+        }
+    }
+    run_thread_count(cx, &loaded, threads, state)?;
+    let summaries: Vec<VariantSummary> = loaded
+        .iter()
+        .filter_map(|l| summarize(l, cx.plan, threads, &state.runs))
+        .collect();
+    state.summaries.extend(summaries);
+    Ok(())
 }
 
 /// What every measurement of one run shares.
 struct Cx<'a> {
     plan: &'a Plan,
     opts: &'a RunOptions,
+    options: &'a Options,
     clock: &'a dyn Clock,
     stop: &'a AtomicBool,
     progress: &'a dyn Progress,
 }
 
 /// What the run has produced so far.
+#[derive(Default)]
 struct Progressed {
     runs: Vec<RunResult>,
+    summaries: Vec<VariantSummary>,
     flamegraphs: Vec<String>,
+    warnings: Vec<String>,
     stopped: bool,
     done: u64,
     total: u64,
+}
+
+impl Progressed {
+    /// Records a finished phase (or notes the stop) and reports it.
+    fn record(&mut self, cx: &Cx<'_>, run: Option<RunResult>) {
+        self.done += 1;
+        let Some(run) = run else {
+            self.stopped = true;
+            return;
+        };
+        cx.progress.finished(&Finished {
+            variant: run.variant.clone(),
+            threads: run.threads,
+            repeat: run.repeat + 1,
+            repeats: cx.plan.run.repeats,
+            throughput: run.throughput,
+            elapsed_s: run.elapsed_s,
+            done: self.done,
+            total: self.total,
+        });
+        self.runs.push(run);
+    }
 }
 
 /// The order variants run in, per repeat: `(repeat, variant indexes)`.
@@ -391,20 +490,24 @@ fn run_thread_count(
             run_parallel(cx, loaded, &order, threads, repeat, state)?;
         } else {
             for i in order {
-                let name = loaded[i].backend.describe().name;
+                let name = loaded[i].backend.name().to_owned();
                 let label = format!("{name}, {threads} threads, repeat {}", repeat + 1);
-                cx.progress.phase(&label, state.done, state.total);
-                let mut prof = Profiling {
-                    dir: cx.opts.flamegraph.as_deref(),
-                    written: &mut state.flamegraphs,
-                };
-                let (r, s) = measure(
-                    &loaded[i], plan, threads, repeat, cx.clock, cx.stop, &mut prof,
-                )?;
-                state.runs.extend(r);
-                state.done += 1;
-                if s {
-                    state.stopped = true;
+                cx.progress.started(&label, state.done, state.total);
+                let target = cx.opts.flamegraph.as_deref().map(|dir| profile::Target {
+                    dir,
+                    workload: &plan.name,
+                    variant: &name,
+                    threads,
+                });
+                let (r, sampled) = measure(cx, &loaded[i], threads, repeat, target.as_ref())?;
+                if let Some(s) = sampled {
+                    state.warnings.extend(s.warning());
+                    if s.failed.is_none() {
+                        state.flamegraphs.push(s.file);
+                    }
+                }
+                state.record(cx, r);
+                if state.stopped {
                     break;
                 }
             }
@@ -430,24 +533,13 @@ fn run_parallel(
         "{n} variants in parallel, {threads} threads, repeat {}",
         repeat + 1
     );
-    cx.progress.phase(&label, state.done, state.total);
-    let results: Vec<(Option<RunResult>, bool)> = order
+    cx.progress.started(&label, state.done, state.total);
+    let results: Vec<Measured> = order
         .par_iter()
-        .map(|&i| {
-            let mut none = Vec::new();
-            let mut prof = Profiling {
-                dir: None,
-                written: &mut none,
-            };
-            measure(
-                &loaded[i], cx.plan, threads, repeat, cx.clock, cx.stop, &mut prof,
-            )
-        })
+        .map(|&i| measure(cx, &loaded[i], threads, repeat, None))
         .collect::<Result<_, _>>()?;
-    for (r, s) in results {
-        state.runs.extend(r);
-        state.stopped |= s;
+    for (r, _) in results {
+        state.record(cx, r);
     }
-    state.done += n as u64;
     Ok(())
 }

@@ -67,20 +67,25 @@ fn fill_batch(
 
 /// A thread's reusable buffers, so the harness itself allocates nothing per operation
 /// once warm (allocations are counted per operation).
-struct Buffers<'a> {
-    names: &'a KeyTable,
-    key: Vec<u8>,
-    values: &'a [Value],
-    batch: Vec<(Vec<u8>, Value)>,
+pub(crate) struct Buffers<'a> {
+    pub(crate) names: &'a KeyTable,
+    pub(crate) key: Vec<u8>,
+    pub(crate) values: &'a [Value],
+    pub(crate) batch: Vec<(Vec<u8>, Value)>,
     /// The next version of a value, for read-modify-write.
-    next: Value,
+    pub(crate) next: Value,
     /// Whether the counting allocator is installed (so allocations are recorded).
-    count_allocations: bool,
+    pub(crate) count_allocations: bool,
 }
 
 /// Runs `op` once; `Err` carries the message for the report.
 #[inline]
-fn execute(w: &mut dyn Worker, plan: &Plan, op: Op, bufs: &mut Buffers<'_>) -> Result<(), String> {
+pub(crate) fn execute(
+    w: &mut dyn Worker,
+    plan: &Plan,
+    op: Op,
+    bufs: &mut Buffers<'_>,
+) -> Result<(), String> {
     let values = bufs.values;
     let value = &values[(op.id % values.len() as u64) as usize];
     let r = match op.kind {
@@ -141,6 +146,23 @@ fn execute_counted(
     let result = execute(w, plan, op, bufs);
     recorded.allocated(op.kind, alloc::thread_allocations() - before);
     result
+}
+
+/// Longest stretch an open-loop wait sleeps before looking at the stop flag again.
+const STOP_CHECK_NS: u64 = 50_000_000;
+
+/// Waits until `due`, looking at `stop` at least every 50 ms; false when stopped first.
+fn wait_until(clock: &dyn Clock, due: u64, stop: &AtomicBool) -> bool {
+    loop {
+        let now = clock.now_ns();
+        if now >= due {
+            return true;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        clock.sleep_until(due.min(now.saturating_add(STOP_CHECK_NS)));
+    }
 }
 
 /// What every thread of a phase shares.
@@ -241,8 +263,10 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> Thread
                 let Some(due) = due(ops, g, start, end, now, &mut dropped) else {
                     break;
                 };
-                if now < due {
-                    clock.sleep_until(due);
+                // The wait looks at the stop flag every 50 ms, so Ctrl-C ends it.
+                if now < due && !wait_until(clock, due, stop) {
+                    stopped = true;
+                    break;
                 }
                 due
             }
@@ -281,6 +305,28 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> Thread
         recorded,
         stopped,
         dropped,
+    }
+}
+
+/// A thread of a backend with an async API: its operations as tokio tasks, `in_flight` at
+/// once (see `inflight.rs`); one at a time if no runtime can be had.
+fn in_flight(cx: Shared<'_>, stream: OpStream, values: &[Value]) -> ThreadOut {
+    let lanes = super::inflight::Lanes {
+        backend: cx.backend,
+        plan: cx.plan,
+        clock: cx.clock,
+        stop: cx.stop,
+        interval_ns: cx.interval_ns,
+        names: cx.names,
+    };
+    match lanes.run(stream, values, || cx.start.wait(cx.clock)) {
+        Ok((last_ns, recorded, stopped)) => ThreadOut {
+            last_ns,
+            recorded,
+            stopped,
+            dropped: 0,
+        },
+        Err(stream) => thread_loop(cx, *stream, values),
     }
 }
 
@@ -329,7 +375,11 @@ pub fn run_phase(
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
                 let stream = OpStream::new(&spec, stream_thread, threads, Arc::clone(&space));
                 let values = value_pool(plan, t);
-                s.spawn(move || thread_loop(cx, stream, &values))
+                // Backends with an async API keep `in_flight` operations going as tasks.
+                s.spawn(move || match backend.async_worker() {
+                    Some(_) => in_flight(cx, stream, &values),
+                    None => thread_loop(cx, stream, &values),
+                })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()

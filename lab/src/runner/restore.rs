@@ -4,7 +4,7 @@
 //! inserted (under ids the measured phase never uses) are removed. All of it is untimed.
 
 use std::ops::Range;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,14 +17,22 @@ use crate::workload::{Bound, Plan};
 /// Keys removed per `delete_batch` call.
 const CHUNK: u64 = 1000;
 
-/// Writes the dataset (`plan.records` values) in batches of 1000; returns the time spent
-/// inside the batch inserts only (generation is not timed).
-pub fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError> {
+/// Writes the dataset (`plan.records` values) in batches of 1000; returns the time
+/// spent inside the batch inserts only (generation is not timed), or `None` when `stop`
+/// was raised (looked at before every batch, so Ctrl-C ends a load within a batch).
+pub fn fill(
+    backend: &dyn Backend,
+    plan: &Plan,
+    stop: &AtomicBool,
+) -> Result<Option<Duration>, BackendError> {
     let mut w = backend.worker();
     let ds = &plan.dataset;
     let mut elapsed = Duration::ZERO;
     let mut id = 0;
     while id < ds.records {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let end = (id + 1000).min(ds.records);
         let items: Vec<(Vec<u8>, Value)> = (id..end)
             .map(|i| {
@@ -38,7 +46,7 @@ pub fn fill(backend: &dyn Backend, plan: &Plan) -> Result<Duration, BackendError
         elapsed += t.elapsed();
         id = end;
     }
-    Ok(elapsed)
+    Ok(Some(elapsed))
 }
 
 /// Removes the records with ids in `ids`.
@@ -77,7 +85,7 @@ impl Leftovers {
 }
 
 /// Readies a loaded store for measured repeat `repeat` (see the module documentation);
-/// `Ok(false)` when a stop request ended the warmup.
+/// `Ok(false)` when a stop request ended the restore or the warmup.
 pub fn prepare(
     backend: &dyn Backend,
     plan: &Plan,
@@ -88,8 +96,8 @@ pub fn prepare(
     stop: &AtomicBool,
 ) -> Result<bool, BackendError> {
     remove(backend, plan, leftovers.take())?;
-    if repeat > 0 {
-        fill(backend, plan)?;
+    if repeat > 0 && fill(backend, plan, stop)?.is_none() {
+        return Ok(false);
     }
     if !plan.run.warmup.is_zero() {
         let mut warm = plan.clone();

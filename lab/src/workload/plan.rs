@@ -70,11 +70,30 @@ impl Plan {
     }
 }
 
-fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
-    let name = spec.name.get_ref().trim().to_owned();
-    if name.is_empty() {
-        return Err(cx.err(spec.name.span(), "name", "must not be empty"));
+/// Longest workload name (it names a directory).
+pub const NAME_MAX: usize = 64;
+
+/// `name`: it names the output directory (`target/lab/<name>/`), so it is never a path:
+/// letters, digits, `-`, `_` and `.`, not starting with `.`.
+fn name_from_spec(cx: Ctx<'_>, name: &toml::Spanned<String>) -> Result<String, WorkloadError> {
+    let text = name.get_ref().trim();
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if text.is_empty() || text.len() > NAME_MAX || text.starts_with('.') || !text.chars().all(safe)
+    {
+        return Err(cx.err(
+            name.span(),
+            "name",
+            format!(
+                "{text:?} cannot name the output directory (target/lab/<name>/): use 1 to \
+                 {NAME_MAX} letters, digits, '-', '_' or '.', not starting with '.'"
+            ),
+        ));
     }
+    Ok(text.to_owned())
+}
+
+fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
+    let name = name_from_spec(cx, &spec.name)?;
     let variants = variants_from_spec(cx, spec.variants.as_ref())?;
     // Sections in file order, so the first error reported is the first in the file.
     let dataset = Dataset::from_spec(cx, spec.dataset.get_ref())?;

@@ -16,7 +16,7 @@ use super::spec::{
 use crate::backend::{self, CachePolicy, QueryOrder, QuerySpec};
 use crate::doc::{DocShape, ValueShape};
 use acorn_reports::targets::Target;
-use acorn_reports::OpKind;
+use acorn_reports::{Measure, OpKind};
 
 /// The engine variants a workload runs when it names none.
 pub const DEFAULT_VARIANTS: [&str; 4] = ["plain", "cached", "pooled", "binary"];
@@ -125,6 +125,11 @@ pub struct RunSettings {
     pub mode: Mode,
     pub scan: ScanLength,
     pub batch_size: usize,
+    /// Operations each thread keeps going at once, as tokio tasks, on backends with an
+    /// async API (`plain:async`); others run one at a time.
+    pub in_flight: usize,
+    /// Wall-clock time (the default) or instructions counted under callgrind.
+    pub measure: Measure,
 }
 
 /// `[mix]`: operation weights summing to 100 (zero weights left out).
@@ -273,6 +278,7 @@ impl RunSettings {
                 ],
             )?,
         };
+        let rate = rate(cx, run.and_then(|r| r.rate.as_ref()), &threads)?;
         let count = |v: Option<&Spanned<i64>>, key: &str, default: usize, max: i64| {
             cx.positive_or(v, key, default, max)
         };
@@ -284,7 +290,7 @@ impl RunSettings {
             seed: run
                 .and_then(|r| r.seed.as_ref())
                 .map_or(42, |s| s.get_ref().unsigned_abs()),
-            rate: rate(cx, run.and_then(|r| r.rate.as_ref()))?,
+            rate,
             mode,
             scan: scan_length(cx, run)?,
             batch_size: count(
@@ -293,8 +299,43 @@ impl RunSettings {
                 100,
                 1_000_000,
             )?,
+            in_flight: in_flight(cx, run)?,
+            measure: measure(cx, run.and_then(|r| r.measure.as_ref()))?,
         })
     }
+}
+
+/// `[run] in_flight`: 1 to 100,000 operations per thread at once; closed loop only.
+fn in_flight(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<usize, WorkloadError> {
+    let Some(v) = run.and_then(|r| r.in_flight.as_ref()) else {
+        return Ok(1);
+    };
+    let n = cx.positive(
+        v,
+        "run.in_flight",
+        100_000,
+        "operations in flight per thread",
+    )?;
+    let paced = run
+        .and_then(|r| r.rate.as_ref())
+        .is_some_and(|r| *r.get_ref() > 0.0);
+    if n > 1 && paced {
+        return Err(cx.err(
+            v.span(),
+            "run.in_flight",
+            "operations in flight run closed loop; drop `rate` or set in_flight = 1",
+        ));
+    }
+    Ok(n as usize)
+}
+
+/// `measure = "wall-clock" | "instructions"`.
+fn measure(cx: Ctx<'_>, m: Option<&Spanned<String>>) -> Result<Measure, WorkloadError> {
+    let Some(m) = m else {
+        return Ok(Measure::default());
+    };
+    let choices = Measure::ALL.map(|m| (m.name(), m));
+    cx.choice(m, "run.measure", "measure", &choices)
 }
 
 /// `scan_length` (the longest, or the only, length), `scan_length_distribution` and
@@ -393,19 +434,67 @@ fn bound(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<Bound, WorkloadError> {
     }
 }
 
-fn rate(cx: Ctx<'_>, r: Option<&Spanned<f64>>) -> Result<Option<f64>, WorkloadError> {
+/// `run.rate`: 0 (closed loop), or a total rate that gives every thread at least one
+/// operation per second at the largest thread count.
+fn rate(
+    cx: Ctx<'_>,
+    r: Option<&Spanned<f64>>,
+    threads: &[usize],
+) -> Result<Option<f64>, WorkloadError> {
     let Some(r) = r else { return Ok(None) };
     let x = *r.get_ref();
-    if !x.is_finite() || !(0.0..=1e9).contains(&x) {
+    if x == 0.0 {
+        return Ok(None);
+    }
+    let most = threads.iter().copied().max().unwrap_or(1);
+    let floor = most as f64;
+    if !x.is_finite() || x < floor || x > 1e9 {
+        let threads_text = if most == 1 {
+            "1 thread".to_owned()
+        } else {
+            format!("{most} threads")
+        };
         return Err(cx.err(
             r.span(),
             "run.rate",
             format!(
-                "{x} is not a possible rate; use 0 for closed loop or 1..=1e9 operations per second"
+                "{x} is not a possible rate: use 0 for closed loop, or a total across all \
+                 threads of at least 1 operation per second per thread (here {floor} or more, \
+                 for {threads_text}) and at most 1e9"
             ),
         ));
     }
-    Ok((x > 0.0).then_some(x))
+    Ok(Some(x))
+}
+
+/// `--variants`: trimmed names, each registered and listed once, with a suggestion for a
+/// misspelt one (the file's `variants` gets the same checks).
+pub fn variants_from_cli(list: &[String]) -> Result<Vec<String>, String> {
+    let known: Vec<&str> = backend::registry().iter().map(|r| r.name).collect();
+    let mut out: Vec<String> = Vec::new();
+    for raw in list {
+        let n = raw.trim();
+        if n.is_empty() {
+            return Err(format!(
+                "--variants {:?}: an empty name (a stray comma?)",
+                list.join(",")
+            ));
+        }
+        if !known.contains(&n) {
+            let hint = closest(n, known.iter().copied())
+                .map(|b| format!(" Did you mean `{b}`?"))
+                .unwrap_or_default();
+            return Err(format!(
+                "--variants: unknown variant {n:?}.{hint} Registered: {}",
+                known.join(", ")
+            ));
+        }
+        if out.iter().any(|o| o == n) {
+            return Err(format!("--variants: {n:?} is listed twice"));
+        }
+        out.push(n.to_owned());
+    }
+    Ok(out)
 }
 
 impl Mix {

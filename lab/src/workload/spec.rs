@@ -109,6 +109,9 @@ pub struct RunSpec {
     /// The older spelling of `[cache] capacity`, still accepted.
     #[serde(default)]
     pub cache_capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub in_flight: Option<Spanned<i64>>,
+    pub measure: Option<Spanned<String>>,
 }
 
 /// `[cache]`: how the `cached` variant behaves.

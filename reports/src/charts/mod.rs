@@ -1,94 +1,212 @@
 //! Inline SVG charts (plotters, SVG backend: text is left to the browser, so no fonts are
 //! needed). One file per chart; each returns `None` when the results hold nothing to draw.
+//!
+//! Every chart is as wide as the page's content and scales with it (see the template's
+//! CSS), colours each series by its variant ([`palette`]), keeps text out of the plot area
+//! (label areas and the legend are sized from the longest label, erring wide), and marks
+//! its plot area with [`PLOT_BG`] so the browser test can check exactly that.
 
-pub mod cache;
+pub mod instructions;
 pub mod intervals;
 pub mod latency;
 pub mod memory;
+pub mod metrics;
+pub mod operations;
+pub mod palette;
 pub mod throughput;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// A labelled value with an optional interval, for bar charts.
-#[derive(Debug)]
+pub use palette::Palette;
+
+/// Width of every chart, in SVG units (the page's content width; charts scale with it).
+pub const WIDTH: u32 = 1040;
+pub const FONT: &str = "sans-serif";
+/// Font size of labels and legends, and of chart titles, as plotters takes them (its SVG
+/// backend writes `font-size` as the size / 1.24: these are 13 px and 16 px).
+pub const LABEL: u32 = 16;
+pub const CAPTION: u32 = 20;
+/// The plot area's background; nothing else is painted in it.
+pub const PLOT_BG: RGBColor = RGBColor(0xF7, 0xF7, 0xFA);
+/// Height of one row of a bar chart.
+const ROW: u32 = 24;
+
+/// How wide `text` is at plotters' font `size` in a sans-serif font, erring wide (0.62 em
+/// a glyph; digits and lower case average about 0.55).
+pub fn text_width(text: &str, size: u32) -> u32 {
+    (text.chars().count() as f64 * f64::from(size) / 1.24 * 0.62).ceil() as u32
+}
+
+/// One row of a bar chart: a variant at a thread count.
+#[derive(Debug, Clone)]
 pub struct Bar {
     pub label: String,
+    pub variant: String,
     pub value: f64,
     pub interval: Option<[f64; 2]>,
 }
 
-/// A vertical bar chart with error bars, as an SVG string.
-pub fn bars(title: &str, y_desc: &str, data: &[Bar], fmt: fn(f64) -> String) -> Option<String> {
-    // Non-finite values cannot be drawn; a chart with none left is no chart.
-    let data: Vec<&Bar> = data.iter().filter(|b| b.value.is_finite()).collect();
-    if data.is_empty() {
-        return None;
-    }
+/// What a bar chart shows.
+#[derive(Clone, Copy, Debug)]
+pub struct BarSpec<'a> {
+    pub title: &'a str,
+    /// The value axis' description ("ops/s", "bytes").
+    pub axis: &'a str,
+    pub fmt: fn(f64) -> String,
+    pub palette: &'a Palette,
+}
+
+pub(crate) fn label_style(anchor: Pos) -> TextStyle<'static> {
+    (FONT, LABEL).into_font().color(&BLACK).pos(anchor)
+}
+
+/// A bar's interval when it has a drawable one, clamped at `floor`.
+fn interval(b: &Bar, floor: f64) -> Option<[f64; 2]> {
+    b.interval
+        .filter(|i| i[0].is_finite() && i[1].is_finite())
+        .map(|[lo, hi]| [lo.max(floor), hi])
+}
+
+/// The value axis' ends, and the floor intervals are clamped at: an interval of the mean
+/// can reach below zero, what it bounds (a rate, a size) cannot.
+fn extent(rows: &[&Bar]) -> (f64, f64, f64) {
+    let floor = if rows.iter().all(|b| b.value >= 0.0) {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    };
     let ends = |b: &Bar| {
-        let [lo, hi] = b
-            .interval
-            .filter(|i| i[0].is_finite() && i[1].is_finite())
-            .unwrap_or([b.value, b.value]);
+        let [lo, hi] = interval(b, floor).unwrap_or([b.value, b.value]);
         (lo.min(b.value), hi.max(b.value))
     };
-    let low = data.iter().map(|b| ends(b).0).fold(0.0, f64::min);
-    let high = data.iter().map(|b| ends(b).1).fold(0.0, f64::max);
-    let pad = ((high - low) * 0.15).max(1e-9);
-    let (bottom, top) = (if low < 0.0 { low - pad } else { 0.0 }, high + pad);
+    let low = rows.iter().map(|b| ends(b).0).fold(0.0, f64::min);
+    let high = rows.iter().map(|b| ends(b).1).fold(0.0, f64::max);
+    let pad = ((high - low) * 0.08).max(1e-9);
+    (if low < 0.0 { low - pad } else { 0.0 }, high + pad, floor)
+}
+
+/// Horizontal bars, one row per variant and thread count (named at the left), coloured by
+/// variant, with the 95% interval as an error bar when there is one.
+pub fn bars(spec: BarSpec<'_>, rows: &[Bar]) -> Option<String> {
+    // Non-finite values cannot be drawn; a chart with none left is no chart.
+    let rows: Vec<&Bar> = rows.iter().filter(|b| b.value.is_finite()).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let (left, right, floor) = extent(&rows);
+    let n = rows.len();
+    let label_w = rows
+        .iter()
+        .map(|b| text_width(&b.label, LABEL))
+        .max()
+        .unwrap_or(0)
+        + 14;
+    let tick_w = text_width(&(spec.fmt)(right), LABEL);
+    let height = 40 + ROW * n as u32 + 52;
     let mut svg = String::new();
     {
-        let width = (160 + 90 * data.len() as u32).max(480);
-        let root = SVGBackend::with_string(&mut svg, (width, 320)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).ok()?;
-        let n = data.len() as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(-0.5..n - 0.5, bottom..top)
+            .caption(spec.title, (FONT, CAPTION))
+            .margin_top(8)
+            .margin_left(8)
+            .margin_right(tick_w / 2 + 12)
+            .x_label_area_size(46)
+            .y_label_area_size(label_w)
+            .build_cartesian_2d(left..right, -0.5..n as f64 - 0.5)
             .ok()?;
+        chart.plotting_area().fill(&PLOT_BG).ok()?;
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(data.len())
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    data.get(i as usize)
-                        .map(|b| b.label.clone())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y| fmt(*y))
-            .y_desc(y_desc)
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(6)
+            .x_label_formatter(&|x| (spec.fmt)(*x))
+            .x_desc(spec.axis)
+            .label_style((FONT, LABEL))
+            .axis_desc_style((FONT, LABEL))
+            .light_line_style(WHITE)
             .draw()
             .ok()?;
-        for (i, b) in data.iter().enumerate() {
-            let x = i as f64;
-            let color = Palette99::pick(i).mix(0.8);
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x - 0.35, 0.0), (x + 0.35, b.value)],
-                    color.filled(),
-                )))
-                .ok()?;
-            if let Some([lo, hi]) = b.interval {
-                chart
-                    .draw_series(std::iter::once(ErrorBar::new_vertical(
-                        x,
-                        lo.max(0.0),
-                        b.value,
-                        hi,
-                        BLACK.filled(),
-                        10,
-                    )))
-                    .ok()?;
+        for (i, b) in rows.iter().enumerate() {
+            // The first row on top.
+            let y = (n - 1 - i) as f64;
+            let colour = spec.palette.style(&b.variant).colour;
+            let bar = Rectangle::new([(0.0, y - 0.32), (b.value, y + 0.32)], colour.filled());
+            chart.draw_series(std::iter::once(bar)).ok()?;
+            if let Some([lo, hi]) = interval(b, floor) {
+                let whisker =
+                    ErrorBar::new_horizontal(y, lo, b.value, hi, BLACK.stroke_width(1), 8);
+                chart.draw_series(std::iter::once(whisker)).ok()?;
             }
+            let (x0, yp) = chart.backend_coord(&(left, y));
+            let anchor = label_style(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(b.label.clone(), (x0 - 8, yp), anchor))
+                .ok()?;
         }
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// One entry of a legend: a swatch (a line, dashed or not) and its label.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub label: String,
+    pub colour: RGBColor,
+    /// Dash and gap lengths; `None` for a solid line.
+    pub dash: Option<(u32, u32)>,
+}
+
+/// How wide a legend of `entries` is.
+pub fn legend_width(entries: &[Entry]) -> u32 {
+    entries
+        .iter()
+        .map(|e| text_width(&e.label, LABEL))
+        .max()
+        .unwrap_or(0)
+        + 48
+}
+
+/// Draws `entries` top-down in `area` (beside the plot, never over it).
+pub fn legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[Entry]) -> Option<()> {
+    for (i, e) in entries.iter().enumerate() {
+        let y = 46 + 20 * i as i32;
+        let style = e.colour.stroke_width(3);
+        match e.dash {
+            None => area
+                .draw(&PathElement::new([(10, y), (34, y)], style))
+                .ok()?,
+            Some((dash, gap)) => {
+                let mut x = 10;
+                while x < 34 {
+                    let end = (x + dash as i32).min(34);
+                    area.draw(&PathElement::new([(x, y), (end, y)], style))
+                        .ok()?;
+                    x = end + gap as i32;
+                }
+            }
+        }
+        area.draw(&Text::new(
+            e.label.clone(),
+            (40, y),
+            label_style(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .ok()?;
+    }
+    Some(())
+}
+
+/// The dash of the line for the `k`th thread count of a chart (solid, dashed, dotted, ...),
+/// shifted by one when the palette's colours came round again.
+pub fn dash(k: usize, style: palette::Style) -> Option<(u32, u32)> {
+    match (k + usize::from(style.dashed)) % 4 {
+        0 => None,
+        1 => Some((8, 5)),
+        2 => Some((2, 4)),
+        _ => Some((12, 4)),
+    }
 }

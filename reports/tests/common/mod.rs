@@ -6,7 +6,9 @@ use std::path::Path;
 use acorn_reports::Results;
 
 /// Every section `index.html` always has (ids).
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 8] = [
+    "verdict",
+    "legend",
     "summary",
     "winners",
     "targets",

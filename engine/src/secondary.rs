@@ -1,0 +1,548 @@
+//! Named secondary indexes: for each, a copy-on-write B+tree ([`Index`]) of entries ordered
+//! by (index key, primary key), each holding a reference to its record.
+//!
+//! An index is maintained inside the commit that changes its records, under the state lock,
+//! in the same `apply` as the primary B+tree: a reader's snapshot of an index (one `Arc`
+//! clone under that lock) therefore always matches one commit, and since its entries hold
+//! the records themselves, an index query never sees an entry without its record, nor a
+//! record of a commit without its entry. Trees without indexes pay nothing per item: the
+//! list is empty.
+//!
+//! Index keys are bytes compared lexicographically; [`IndexKey`] encodes numbers and
+//! strings so that byte order is their natural order. In an entry the index key is
+//! escaped (`0x00` → `0x00 0xFF`) and terminated (`0x00 0x00`) before the primary key is
+//! appended, so the composite keys sort by index key, then primary key.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use triomphe::ThinArc;
+
+use crate::index::{before_end, Cursor, CursorBack, Index, Keyed};
+use crate::nut::NutRef;
+use crate::record::Record;
+
+/// An extractor, type-erased: writes the index key of a nut into the buffer (cleared by the
+/// caller) and returns whether the nut has one.
+pub(crate) type Extract = Arc<dyn Fn(&NutRef<'_>, &mut Vec<u8>) -> bool + Send + Sync>;
+
+/// Order-preserving byte encodings for index keys: byte order equals the values' order.
+#[derive(Debug)]
+pub struct IndexKey;
+
+impl IndexKey {
+    /// Big-endian: unsigned integers sort numerically.
+    pub fn u64(v: u64) -> [u8; 8] {
+        v.to_be_bytes()
+    }
+
+    /// Big-endian with the sign bit flipped: negative numbers sort before positive ones.
+    pub fn i64(v: i64) -> [u8; 8] {
+        ((v as u64) ^ (1 << 63)).to_be_bytes()
+    }
+
+    /// IEEE 754 bits arranged so that byte order is numeric order (-0.0 sorts just before
+    /// 0.0, NaNs at the ends).
+    pub fn f64(v: f64) -> [u8; 8] {
+        let bits = v.to_bits();
+        let ordered = if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        };
+        ordered.to_be_bytes()
+    }
+
+    /// UTF-8 bytes: strings sort by code point.
+    pub fn str(v: &str) -> Vec<u8> {
+        v.as_bytes().to_vec()
+    }
+}
+
+/// Appends the composite key of (`ikey`, `pkey`) to `out`.
+pub(crate) fn composite(out: &mut Vec<u8>, ikey: &[u8], pkey: &[u8]) {
+    out.reserve(ikey.len() + pkey.len() + 4);
+    escaped(out, ikey);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(pkey);
+}
+
+fn escaped(out: &mut Vec<u8>, ikey: &[u8]) {
+    for &b in ikey {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+/// The composite bound below every entry whose index key is at (or, `after`, past) `ikey`.
+fn lower(ikey: &[u8], after: bool) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(ikey.len() + 2);
+    escaped(&mut out, ikey);
+    out.extend_from_slice(&[0, u8::from(after)]);
+    out.into_boxed_slice()
+}
+
+/// A range of keys, as owned bounds.
+pub(crate) type KeyRange = (Bound<Box<[u8]>>, Bound<Box<[u8]>>);
+
+/// The index key a composite key or bound starts with (for showing it).
+pub(crate) fn index_key_of(composite: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(composite.len());
+    let mut bytes = composite.iter();
+    while let Some(&b) = bytes.next() {
+        if b == 0 {
+            match bytes.next() {
+                Some(0xFF) => out.push(0),
+                _ => break,
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// Index-key bounds as composite-key bounds.
+pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
+    let start = match start {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(k) => Bound::Included(lower(k, false)),
+        Bound::Excluded(k) => Bound::Included(lower(k, true)),
+    };
+    let end = match end {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(k) => Bound::Excluded(lower(k, true)),
+        Bound::Excluded(k) => Bound::Excluded(lower(k, false)),
+    };
+    (start, end)
+}
+
+/// One index entry: its composite key and the record, in one shared allocation (cloning it
+/// for a copied node is one reference-count increment), beside the first 8 bytes of its
+/// index key, so a leaf search reads the entries themselves only on a tie.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    abbr: u64,
+    shared: ThinArc<Record, u8>,
+}
+
+/// The first 8 bytes of the index key a composite key starts with, big-endian, zero-padded:
+/// if two differ, the composite keys compare the same way.
+fn abbreviation(composite: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let mut n = 0;
+    let mut bytes = composite.iter();
+    while n < 8 {
+        match bytes.next() {
+            Some(0) => match bytes.next() {
+                Some(0xFF) => n += 1,
+                _ => break,
+            },
+            Some(&b) => {
+                w[n] = b;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    u64::from_be_bytes(w)
+}
+
+impl Entry {
+    fn new(rec: Record, composite: &[u8]) -> Entry {
+        Entry {
+            abbr: abbreviation(composite),
+            shared: ThinArc::from_header_and_slice(rec, composite),
+        }
+    }
+
+    pub(crate) fn record(&self) -> &Record {
+        &self.shared.header.header
+    }
+}
+
+impl Keyed for Entry {
+    fn key(&self) -> &[u8] {
+        &self.shared.slice
+    }
+
+    const ABBREVIATED: bool = true;
+
+    fn abbr(&self) -> u64 {
+        self.abbr
+    }
+
+    fn abbreviate_key(key: &[u8]) -> u64 {
+        abbreviation(key)
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("record", self.record())
+            .finish()
+    }
+}
+
+/// One named index.
+pub(crate) struct Secondary {
+    pub(crate) name: Arc<str>,
+    extract: Extract,
+    pub(crate) entries: Index<Entry>,
+}
+
+impl std::fmt::Debug for Secondary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secondary")
+            .field("name", &self.name)
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+/// Composite keys touched by one commit in one index (smallest and largest), so the query
+/// cache can drop the cached results whose range they fall in.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Touched {
+    pub(crate) min: Option<Vec<u8>>,
+    pub(crate) max: Option<Vec<u8>>,
+}
+
+impl Touched {
+    fn note(&mut self, key: &[u8]) {
+        if self.min.as_deref().is_none_or(|m| key < m) {
+            self.min = Some(key.to_vec());
+        }
+        if self.max.as_deref().is_none_or(|m| key > m) {
+            self.max = Some(key.to_vec());
+        }
+    }
+}
+
+/// Every index of a tree, with reused buffers for the write path.
+#[derive(Debug, Default)]
+pub(crate) struct Indexes {
+    pub(crate) list: Vec<Secondary>,
+    old_key: Vec<u8>,
+    new_key: Vec<u8>,
+    buf: Vec<u8>,
+    /// When `Some` (the query cache holds results), what each index's commits touched.
+    pub(crate) touched: Option<Vec<Touched>>,
+}
+
+impl Indexes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Secondary> {
+        self.list.iter().find(|s| &*s.name == name)
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.list.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    /// Builds an index over `records` (in key order) and adds it, replacing one of the
+    /// same name.
+    pub(crate) fn add<'a>(
+        &mut self,
+        name: &str,
+        extract: Extract,
+        records: impl Iterator<Item = &'a Record>,
+    ) {
+        let mut entries = Index::default();
+        let mut ikey = Vec::new();
+        let mut buf = Vec::new();
+        let mut sorted = Vec::new();
+        for rec in records {
+            ikey.clear();
+            if extract(&rec.view(), &mut ikey) {
+                buf.clear();
+                composite(&mut buf, &ikey, rec.key());
+                sorted.push(Entry::new(rec.clone(), &buf));
+            }
+        }
+        sorted.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+        for e in sorted {
+            entries.insert(e);
+        }
+        self.list.retain(|s| &*s.name != name);
+        self.list.push(Secondary {
+            name: name.into(),
+            extract,
+            entries,
+        });
+        if let Some(t) = &mut self.touched {
+            t.resize(self.list.len(), Touched::default());
+        }
+    }
+
+    /// Removes the index `name`; whether it existed.
+    pub(crate) fn remove(&mut self, name: &str) -> bool {
+        let before = self.list.len();
+        self.list.retain(|s| &*s.name != name);
+        if let Some(t) = &mut self.touched {
+            t.truncate(self.list.len());
+        }
+        before != self.list.len()
+    }
+
+    /// Keeps every index in step with a put of `new` over `old` (same key).
+    pub(crate) fn put(&mut self, old: Option<&Record>, new: &Record) {
+        for (i, sec) in self.list.iter_mut().enumerate() {
+            self.old_key.clear();
+            self.new_key.clear();
+            let had = old.is_some_and(|o| (sec.extract)(&o.view(), &mut self.old_key));
+            let has = (sec.extract)(&new.view(), &mut self.new_key);
+            let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
+            if had && has && self.old_key == self.new_key {
+                self.buf.clear();
+                composite(&mut self.buf, &self.new_key, new.key());
+                if let Some(t) = touched {
+                    t.note(&self.buf);
+                }
+                let old = old.map(Record::as_ptr);
+                let entry = Entry::new(new.clone(), &self.buf);
+                // Found by its composite key (a binary search), then checked by address.
+                match sec.entries.replace_keyed(entry) {
+                    Ok(replaced) if old.is_some_and(|o| replaced.record().is_at(o)) => {}
+                    Ok(replaced) => {
+                        // Another record's entry was under this key: the extractor is not a
+                        // pure function of the nut. Put it back and take the old one out.
+                        let entry = sec.entries.replace_keyed(replaced);
+                        remove_by_record(&mut sec.entries, old);
+                        let (Err(entry) | Ok(entry)) = entry;
+                        sec.entries.insert(entry);
+                    }
+                    Err(entry) => {
+                        // The extractor gave the old record another key than when it was
+                        // indexed (it is not a pure function of the nut): find it by address.
+                        remove_by_record(&mut sec.entries, old);
+                        sec.entries.insert(entry);
+                    }
+                }
+                continue;
+            }
+            let mut touched = touched;
+            if let Some(old) = old {
+                let at = old.as_ptr();
+                let removed = if had {
+                    self.buf.clear();
+                    composite(&mut self.buf, &self.old_key, old.key());
+                    if let Some(t) = touched.as_deref_mut() {
+                        t.note(&self.buf);
+                    }
+                    sec.entries
+                        .remove_checked(&self.buf, |e| e.record().is_at(at))
+                        .is_some()
+                } else {
+                    false
+                };
+                if !removed {
+                    remove_by_record(&mut sec.entries, Some(at));
+                }
+            }
+            if has {
+                self.buf.clear();
+                composite(&mut self.buf, &self.new_key, new.key());
+                if let Some(t) = touched {
+                    t.note(&self.buf);
+                }
+                sec.entries.insert(Entry::new(new.clone(), &self.buf));
+            }
+        }
+    }
+
+    /// Keeps every index in step with the removal of `old`.
+    pub(crate) fn delete(&mut self, old: &Record) {
+        for (i, sec) in self.list.iter_mut().enumerate() {
+            self.old_key.clear();
+            let at = old.as_ptr();
+            let removed = if (sec.extract)(&old.view(), &mut self.old_key) {
+                self.buf.clear();
+                composite(&mut self.buf, &self.old_key, old.key());
+                if let Some(t) = self.touched.as_mut().and_then(|t| t.get_mut(i)) {
+                    t.note(&self.buf);
+                }
+                sec.entries
+                    .remove_checked(&self.buf, |e| e.record().is_at(at))
+                    .is_some()
+            } else {
+                false
+            };
+            if !removed {
+                remove_by_record(&mut sec.entries, Some(at));
+            }
+        }
+    }
+}
+
+/// The slow path for an extractor that is not a pure function of the nut: finds the entry
+/// of the record at `at` by walking the whole index, and removes it (so no entry outlives
+/// its record whatever the extractor does). A pure extractor never gets here.
+fn remove_by_record(entries: &mut Index<Entry>, at: Option<*const std::ffi::c_void>) {
+    let Some(at) = at else { return };
+    let mut cursor = entries.cursor(Bound::Unbounded);
+    let mut found = None;
+    while let Some(e) = cursor.peek() {
+        if e.record().is_at(at) {
+            found = Some(Box::<[u8]>::from(e.key()));
+            break;
+        }
+        cursor.advance();
+    }
+    if let Some(key) = found {
+        entries.remove_known(&key, |e| e.record().is_at(at));
+    }
+}
+
+/// A walk over one index snapshot between composite bounds, either way.
+#[derive(Debug)]
+pub(crate) struct IndexScan {
+    walk: Walk,
+    start: Bound<Box<[u8]>>,
+    end: Bound<Box<[u8]>>,
+    now: u64,
+    done: bool,
+}
+
+#[derive(Debug)]
+enum Walk {
+    Up(Cursor<Entry>),
+    Down(CursorBack<Entry>),
+}
+
+fn after_start(key: &[u8], start: Bound<&[u8]>) -> bool {
+    match start {
+        Bound::Unbounded => true,
+        Bound::Included(s) => key >= s,
+        Bound::Excluded(s) => key > s,
+    }
+}
+
+impl IndexScan {
+    pub(crate) fn new(
+        entries: &Index<Entry>,
+        start: Bound<Box<[u8]>>,
+        end: Bound<Box<[u8]>>,
+        desc: bool,
+        now: u64,
+    ) -> Self {
+        let walk = if desc {
+            Walk::Down(entries.cursor_back(end.as_ref().map(|b| &**b)))
+        } else {
+            Walk::Up(entries.cursor(start.as_ref().map(|b| &**b)))
+        };
+        IndexScan {
+            walk,
+            start,
+            end,
+            now,
+            done: false,
+        }
+    }
+
+    /// Calls `f` on the next unexpired record in range and moves past it.
+    pub(crate) fn next_with<R>(&mut self, f: impl FnOnce(&Record) -> R) -> Option<R> {
+        while !self.done {
+            let entry = match &self.walk {
+                Walk::Up(c) => c.peek(),
+                Walk::Down(c) => c.peek(),
+            };
+            let Some(entry) = entry else {
+                self.done = true;
+                break;
+            };
+            let inside = match &self.walk {
+                Walk::Up(_) => before_end(entry.key(), self.end.as_ref().map(|b| &**b)),
+                Walk::Down(_) => after_start(entry.key(), self.start.as_ref().map(|b| &**b)),
+            };
+            if !inside {
+                self.done = true;
+                break;
+            }
+            let rec = entry.record();
+            if rec.is_expired(self.now) {
+                self.step();
+                continue;
+            }
+            let out = f(rec);
+            self.step();
+            return Some(out);
+        }
+        None
+    }
+
+    fn step(&mut self) {
+        match &mut self.walk {
+            Walk::Up(c) => c.advance(),
+            Walk::Down(c) => c.retreat(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_keys_sort_by_index_key_then_primary_key() {
+        let ikeys: [&[u8]; 7] = [b"", b"\0", b"\0\0", b"\0a", b"a", b"a\0", b"ab"];
+        let pkeys: [&[u8]; 3] = [b"a", b"b", b"\xff"];
+        let mut pairs = Vec::new();
+        for i in ikeys {
+            for p in pkeys {
+                let mut c = Vec::new();
+                composite(&mut c, i, p);
+                pairs.push(((i, p), c));
+            }
+        }
+        let mut by_pair = pairs.clone();
+        by_pair.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut by_composite = pairs.clone();
+        by_composite.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(by_pair, by_composite);
+        for (_, a) in &pairs {
+            for (_, b) in &pairs {
+                let (x, y) = (abbreviation(a), abbreviation(b));
+                assert!(x == y || (x < y) == (a < b), "{a:?} {b:?}");
+            }
+        }
+        // Bounds select exactly the entries whose index key is in range.
+        for lo in ikeys {
+            for hi in ikeys {
+                for (s, e) in [
+                    (Bound::Included(lo), Bound::Included(hi)),
+                    (Bound::Excluded(lo), Bound::Excluded(hi)),
+                    (Bound::Included(lo), Bound::Excluded(hi)),
+                    (Bound::Excluded(lo), Bound::Included(hi)),
+                ] {
+                    let (cs, ce) = bounds(s, e);
+                    for ((i, _), c) in &pairs {
+                        let want = after_start(i, s) && before_end(i, e);
+                        let got = after_start(c, cs.as_ref().map(|b| &**b))
+                            && before_end(c, ce.as_ref().map(|b| &**b));
+                        assert_eq!(got, want, "{i:?} in {s:?}..{e:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn index_key_encodings_keep_numeric_order() {
+        let ints = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        assert!(ints
+            .windows(2)
+            .all(|w| IndexKey::i64(w[0]) < IndexKey::i64(w[1])));
+        let floats = [f64::NEG_INFINITY, -2.5, -0.0, 0.0, 1e-9, 3.0, f64::INFINITY];
+        assert!(floats
+            .windows(2)
+            .all(|w| IndexKey::f64(w[0]) < IndexKey::f64(w[1])));
+        assert!(IndexKey::u64(9) < IndexKey::u64(10));
+    }
+}

@@ -1,0 +1,205 @@
+//! The lock-free point reads under attack: readers on several threads while one writer
+//! grows, churns and shrinks the tree (see `common/stress.rs` for what is checked).
+//! `ACORN_STRESS_SCALE=n` multiplies the rounds (the `point_soak` example runs longer).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use acorn::{ManualClock, Tree};
+use common::stress::{self, Config};
+
+fn scale() -> usize {
+    std::env::var("ACORN_STRESS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+#[test]
+fn readers_see_only_their_keys_values_in_order_while_the_index_grows_and_shrinks() {
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_000_000));
+    let tree = Tree::builder().clock(clock.clone()).open().unwrap();
+    let seen = stress::run(
+        &tree,
+        &clock,
+        Config {
+            readers: 3,
+            rounds: 3 * scale(),
+            keys: 3_000,
+            seed: 0x5eed,
+        },
+    );
+    eprintln!("{seen:?}");
+    assert!(seen.hits > 0 && seen.misses > 0, "{seen:?}");
+    assert!(seen.panics > 0 && seen.nested_writes > 0, "{seen:?}");
+}
+
+/// Batches of 200 new keys make the hash index grow while their overlay is published, and
+/// batches that toss whole generations make it shrink. A reader that sees any key of a
+/// batch must then see the whole batch: its marker, and every other key of it.
+#[test]
+fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    const WIDTH: u64 = 200;
+    let tree = Tree::open_memory();
+    let stop = Arc::new(AtomicBool::new(false));
+    let num = |tree: &Tree, k: &str| {
+        tree.crack_with(k, |n| u64::from_le_bytes(n.value.try_into().unwrap()))
+            .unwrap()
+            .unwrap_or(0)
+    };
+    // Keys of a live batch each reader has seen: the writer goes on until both saw some.
+    let seen: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let readers: Vec<_> = (0..2u64)
+        .map(|r| {
+            let (tree, stop, seen) = (tree.clone(), Arc::clone(&stop), Arc::clone(&seen));
+            std::thread::spawn(move || {
+                let mut rng = stress::Rng(0x1234_5678 + r);
+                let (mut present, mut absent) = (0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let gone0 = num(&tree, "gone");
+                    let mark0 = num(&tree, "mark");
+                    // A generation around the live window, and one of its keys.
+                    let x = gone0.saturating_sub(2) + rng.below(mark0 - gone0 + 5);
+                    let k = format!("b{x}-{}", rng.below(WIDTH));
+                    let hit = tree
+                        .crack_with(&k, |n| assert_eq!(n.value, k.as_bytes()))
+                        .unwrap()
+                        .is_some();
+                    let mark1 = num(&tree, "mark");
+                    if hit {
+                        present += 1;
+                        seen[r as usize].fetch_add(1, Ordering::Relaxed);
+                        assert!(gone0 < x, "{k} seen after its generation was tossed");
+                        assert!(mark1 >= x, "{k} seen, then mark {mark1}: torn batch");
+                    }
+                    if mark1 > 0 {
+                        let k = format!("b{mark1}-{}", rng.below(WIDTH));
+                        let hit = tree.contains(&k);
+                        let gone1 = num(&tree, "gone");
+                        if !hit {
+                            absent += 1;
+                            assert!(gone1 >= mark1, "{k} missing after mark {mark1}");
+                        }
+                    }
+                }
+                (present, absent)
+            })
+        })
+        .collect();
+    let (mut mark, mut gone) = (0u64, 0u64);
+    let min_rounds = 20 * scale();
+    for round in 0.. {
+        let both_saw = seen.iter().all(|n| n.load(Ordering::Relaxed) > 0);
+        if round >= min_rounds && (both_saw || round >= 50 * min_rounds) {
+            break;
+        }
+        // Grow by 30 generations, then toss them 5 at a time down to none.
+        for _ in 0..30 {
+            mark += 1;
+            let mut b = tree.batch();
+            for j in 0..WIDTH {
+                let k = format!("b{mark}-{j}");
+                b.stash(&k, &k);
+            }
+            b.stash("mark", mark.to_le_bytes());
+            b.commit().unwrap();
+        }
+        while gone < mark {
+            let mut b = tree.batch();
+            for _ in 0..5 {
+                gone += 1;
+                for j in 0..WIDTH {
+                    b.toss(format!("b{gone}-{j}"));
+                }
+            }
+            b.stash("gone", gone.to_le_bytes());
+            b.commit().unwrap();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        let (present, absent) = r.join().unwrap();
+        eprintln!("{present} keys of a live batch seen, {absent} of a tossed one");
+        assert!(present > 0);
+    }
+    assert_eq!(tree.len(), 2, "only the markers are left");
+}
+
+/// The last handle of a tree is dropped on a reader thread while another thread, pinned
+/// inside a `crack_with` of a second tree, holds nuts read from the first: the nuts and
+/// the borrowed view stay intact, and the other readers saw only whole values.
+#[test]
+fn dropping_the_tree_while_other_threads_read_and_hold_nuts() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Barrier};
+    use stress::{check, key, value};
+
+    for round in 0..10 * scale() as u64 {
+        let tree = Tree::open_memory();
+        for id in 0..500 {
+            tree.stash(key(id), value(id, 1)).unwrap();
+        }
+        // Overwrites leave retired records pending when the tree goes.
+        for id in 0..100 {
+            tree.stash(key(id), value(id, 2)).unwrap();
+        }
+        let nuts: Vec<acorn::Nut> = (0..500)
+            .step_by(7)
+            .map(|id| tree.crack(key(id)).unwrap().unwrap())
+            .collect();
+        let other = Tree::open_memory();
+        other.stash(key(9), value(9, 9)).unwrap();
+        let sync = Arc::new(Barrier::new(2));
+        let holder = {
+            let sync = Arc::clone(&sync);
+            std::thread::spawn(move || {
+                other
+                    .crack_with(key(9), |n| {
+                        sync.wait(); // the first tree may go now
+                        sync.wait(); // it is gone
+                        for nut in &nuts {
+                            check(&nut.key, &nut.value);
+                        }
+                        check(n.key, n.value);
+                    })
+                    .unwrap()
+                    .unwrap();
+            })
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let (tree, stop) = (tree.clone(), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut rng = stress::Rng(round * 2 + r + 1);
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = rng.below(600) as u32;
+                        if let Some(n) = tree.crack(key(id)).unwrap() {
+                            check(&n.key, &n.value);
+                        }
+                        if rng.below(8) == 0 {
+                            tree.stash(key(id), value(id, 3)).unwrap();
+                        }
+                    }
+                    // Whichever reader ends last drops the tree.
+                    drop(tree);
+                })
+            })
+            .collect();
+        sync.wait();
+        drop(tree);
+        std::thread::sleep(Duration::from_millis(2));
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+        sync.wait();
+        holder.join().unwrap();
+    }
+}

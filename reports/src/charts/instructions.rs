@@ -1,0 +1,230 @@
+//! Instruction-count charts: instructions and estimated cycles per operation, grouped by
+//! operation with one bar per variant (log axis: a scan costs a hundred reads), and the
+//! two views of a workload side by side (each variant's wall-clock time, instructions and
+//! estimated cycles per operation relative to the cheapest variant).
+
+use plotters::prelude::*;
+
+use super::palette::Palette;
+use crate::counts::PerOp;
+use crate::format::human_count;
+use crate::instructions::{counted, ops_of, View, ALL};
+use crate::results::Results;
+
+/// Bars in groups: `groups` along x, one bar per series in each.
+struct Grouped<'a> {
+    title: &'a str,
+    y_desc: &'a str,
+    groups: Vec<String>,
+    /// (name, value per group; `None` where the series has no bar).
+    series: Vec<(String, Vec<Option<f64>>)>,
+    /// One colour per series: a variant's own ([`Palette`]) where series are variants.
+    colours: Vec<RGBColor>,
+    log: bool,
+}
+
+fn values<'a>(g: &'a Grouped<'_>) -> impl Iterator<Item = f64> + 'a {
+    g.series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .filter(|v| v.is_finite() && *v > 0.0)
+}
+
+fn grouped(g: &Grouped<'_>) -> Option<String> {
+    let hi = values(g).fold(0.0, f64::max);
+    if hi <= 0.0 || g.series.is_empty() {
+        return None;
+    }
+    let lo = values(g).fold(f64::INFINITY, f64::min).max(1e-3) / 2.0;
+    let n = g.groups.len() as f64;
+    let width = (380 + 14 * g.groups.len() * g.series.len()).clamp(720, 1400) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, 380)).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let (plot, key) = root.split_horizontally(width - LEGEND_WIDTH);
+        legend(&key, g)?;
+        let mut b = ChartBuilder::on(&plot);
+        b.caption(g.title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(80);
+        let groups = &g.groups;
+        let label = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                groups.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        if g.log {
+            let mut c = b
+                .build_cartesian_2d(-0.5..n - 0.5, (lo..hi * 2.0).log_scale())
+                .ok()?;
+            c.configure_mesh()
+                .disable_x_mesh()
+                .x_labels(groups.len())
+                .x_label_formatter(&label)
+                .y_label_formatter(&|y| human_count(*y))
+                .y_desc(g.y_desc)
+                .draw()
+                .ok()?;
+            draw(&mut c, g, lo)?;
+        } else {
+            let mut c = b.build_cartesian_2d(-0.5..n - 0.5, 0.0..hi * 1.15).ok()?;
+            c.configure_mesh()
+                .disable_x_mesh()
+                .x_labels(groups.len())
+                .x_label_formatter(&label)
+                .y_label_formatter(&|y| format!("{y:.2}"))
+                .y_desc(g.y_desc)
+                .draw()
+                .ok()?;
+            draw(&mut c, g, 0.0)?;
+        }
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+/// Room on the right for the legend, so it never covers a bar.
+const LEGEND_WIDTH: u32 = 190;
+
+/// One colour swatch and name per series, top to bottom.
+fn legend(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    g: &Grouped<'_>,
+) -> Option<()> {
+    for (j, (name, _)) in g.series.iter().enumerate() {
+        let y = 40 + 20 * j as i32;
+        let color = g.colours[j].mix(0.85);
+        area.draw(&Rectangle::new([(8, y), (22, y + 12)], color.filled()))
+            .ok()?;
+        area.draw(&Text::new(name.clone(), (28, y), ("sans-serif", 13)))
+            .ok()?;
+    }
+    Some(())
+}
+
+fn draw<'a, 'b: 'a, Y>(
+    c: &mut ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
+    g: &Grouped<'_>,
+    floor: f64,
+) -> Option<()>
+where
+    Y: Ranged<ValueType = f64>,
+{
+    let k = g.series.len() as f64;
+    let w = 0.8 / k;
+    for (j, (_, vals)) in g.series.iter().enumerate() {
+        let color = g.colours[j].mix(0.85);
+        let x0 = -0.4 + w * j as f64;
+        let bars = vals.iter().enumerate().filter_map(|(i, v)| {
+            let v = (*v)?;
+            (v.is_finite() && v > floor).then(|| {
+                let x = i as f64 + x0;
+                Rectangle::new([(x, floor), (x + w * 0.9, v)], color.filled())
+            })
+        });
+        c.draw_series(bars).ok()?;
+    }
+    Some(())
+}
+
+/// Per operation (the mix first), one bar per variant of `which` per operation.
+fn per_op_chart(r: &Results, which: PerOp, title: &str, y_desc: &str) -> Option<String> {
+    let run = counted(r)?;
+    let mut groups: Vec<&str> = run
+        .variants
+        .iter()
+        .flat_map(|s| ops_of(s).map(|(o, _)| o))
+        .collect();
+    groups.sort_by_key(|o| (*o != ALL, *o));
+    groups.dedup();
+    let palette = Palette::of(r);
+    let colours = run
+        .variants
+        .iter()
+        .map(|s| palette.style(&s.variant).colour)
+        .collect();
+    let series = run
+        .variants
+        .iter()
+        .map(|s| {
+            let v = groups
+                .iter()
+                .map(|g| {
+                    ops_of(s)
+                        .find(|(o, _)| o == g)
+                        .map(|(_, c)| c.per_op(which))
+                })
+                .collect();
+            (s.variant.clone(), v)
+        })
+        .collect();
+    grouped(&Grouped {
+        title,
+        y_desc,
+        groups: groups.into_iter().map(str::to_owned).collect(),
+        series,
+        colours,
+        log: true,
+    })
+}
+
+/// Instructions per operation, per operation kind and variant.
+pub fn instructions(r: &Results) -> Option<String> {
+    per_op_chart(
+        r,
+        PerOp::Instructions,
+        "Instructions per operation (log scale)",
+        "instructions",
+    )
+}
+
+/// Estimated cycles per operation, per operation kind and variant.
+pub fn estimated_cycles(r: &Results) -> Option<String> {
+    per_op_chart(
+        r,
+        PerOp::EstimatedCycles,
+        "Estimated cycles per operation (Ir + 10·L1m + 100·LLm, log scale)",
+        "estimated cycles",
+    )
+}
+
+/// Each variant's cost per operation of the whole mix in both views, relative to the
+/// cheapest variant in that view (1.00 = cheapest), so a different ranking shows.
+pub fn views(views: &[View]) -> Option<String> {
+    let all = views.iter().find(|v| v.op == ALL)?;
+    let relative = |vals: Vec<f64>| -> Vec<Option<f64>> {
+        let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        vals.into_iter()
+            .map(|v| (min > 0.0).then(|| v / min))
+            .collect()
+    };
+    let wall = relative(all.rows.iter().map(|r| r.wall_ns).collect());
+    let instr = relative(all.rows.iter().map(|r| r.instructions_value).collect());
+    let cycles = relative(all.rows.iter().map(|r| r.cycles_value).collect());
+    grouped(&Grouped {
+        title: "Cost per operation of the mix, relative to the cheapest variant",
+        y_desc: "× cheapest",
+        groups: all.rows.iter().map(|r| r.variant.clone()).collect(),
+        series: vec![
+            ("wall-clock time (1 thread)".into(), wall),
+            ("instructions".into(), instr),
+            ("estimated cycles".into(), cycles),
+        ],
+        // Series are measures, not variants: greys, so no variant's colour is borrowed.
+        colours: vec![
+            RGBColor(0x33, 0x33, 0x33),
+            RGBColor(0x88, 0x88, 0x88),
+            RGBColor(0xBB, 0xBB, 0xBB),
+        ],
+        log: false,
+    })
+}
