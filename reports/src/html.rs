@@ -297,18 +297,17 @@ fn winners(results: &Results) -> Vec<Winner> {
             rates.sort_by(|a, b| b.median.total_cmp(&a.median));
             let lead = &rates[0];
             let entry = |v: &str| present.iter().find(|(s, _)| s.variant == v).copied();
-            let why = match (
-                entry(&lead.variant),
-                rates.get(1).and_then(|r| entry(&r.variant)),
-            ) {
-                (Some(w), Some(r)) => crate::winners::why(w, r),
-                _ => String::new(),
-            };
             let tied: Vec<&str> = rates
                 .iter()
                 .filter(|c| c.repeats > 1 && c.ci[0] <= lead.ci[1] && lead.ci[0] <= c.ci[1])
                 .map(|c| c.variant.as_str())
                 .collect();
+            let runner_up = rates.get(1).and_then(|r| entry(&r.variant));
+            let why = match (entry(&lead.variant), runner_up) {
+                _ if tied.len() > 1 => "their 95% intervals overlap".to_owned(),
+                (Some(w), Some(r)) => crate::winners::why(w, r),
+                _ => String::new(),
+            };
             out.push(Winner {
                 op: op.clone(),
                 threads: threads_text(threads),
