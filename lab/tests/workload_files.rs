@@ -330,6 +330,7 @@ fn the_workload_reference_describes_every_key_and_its_examples_validate() {
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[run]\nzzz = 1\n[mix]\nread = 100\n"),
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[distribution]\nkind = \"uniform\"\nzzz = 1\n"),
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[query]\nzzz = 1\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[cache]\nzzz = 1\n"),
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[[target]]\nname = \"x\"\nmetric = \"throughput\"\nexpect = \"> 1\"\nzzz = 1\n"),
     ];
     let mut keys = 0;

@@ -18,6 +18,20 @@ const VARIANT: Variant = Variant {
     ..super::plain::VARIANT
 };
 
+/// The index key of a record: its `value` (order-preserving), then its primary key with
+/// every byte complemented and a 0xFF terminator. Reading the index backwards then gives
+/// value descending and, among equal values, primary key *ascending* (a shorter key's 0xFF
+/// outranks any complemented byte where a longer key goes on): the tie order every backend
+/// keeps. A range from `IndexKey::i64(min)` still starts at the first record with that
+/// value, since the suffix only extends the key.
+fn index_key(value: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len() + 1);
+    k.extend_from_slice(&IndexKey::i64(value));
+    k.extend(key.iter().map(|b| !b));
+    k.push(0xFF);
+    k
+}
+
 pub(crate) struct IndexedBackend {
     engine: EngineBackend,
 }
@@ -27,7 +41,9 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
     let engine = EngineBackend::open_with(VARIANT, options, durable, |b| {
         b.query_cache(0)
             .index("value", move |n: &acorn::NutRef<'_>| {
-                format.project(n.value).map(|f| IndexKey::i64(f.value))
+                format
+                    .project(n.value)
+                    .map(|f| index_key(f.value, n.key.as_bytes()))
             })
     })?;
     Ok(Box::new(IndexedBackend { engine }))
@@ -102,9 +118,11 @@ impl Worker for IndexedWorker<'_> {
         let query = match q.order {
             QueryOrder::ValueDesc => query,
             QueryOrder::Key => query.order_by(|n| n.key.to_owned()),
-            QueryOrder::Newest => {
-                query.order_by_desc(move |n| format.project(n.value).map(|f| f.timestamp))
-            }
+            // Newest first; equal timestamps in key order, as every backend keeps ties.
+            QueryOrder::Newest => query.order_by_desc(move |n| {
+                let t = format.project(n.value).map(|f| f.timestamp);
+                (t, std::cmp::Reverse(n.key.to_owned()))
+            }),
         };
         let page = &mut self.w.page;
         page.clear();
@@ -114,5 +132,33 @@ impl Worker for IndexedWorker<'_> {
             .for_each(|n| page.push(n.key.as_bytes()))
             .map_err(|e| b.err(e))?;
         Ok(&self.w.page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_key;
+
+    #[test]
+    fn backwards_the_index_gives_value_descending_then_key_ascending() {
+        let mut keys = [
+            index_key(5, b"b"),
+            index_key(5, b"a"),
+            index_key(5, b"ab"),
+            index_key(7, b"z"),
+            index_key(-1, b"a"),
+        ];
+        keys.sort();
+        keys.reverse();
+        assert_eq!(
+            keys,
+            [
+                index_key(7, b"z"),
+                index_key(5, b"a"),
+                index_key(5, b"ab"),
+                index_key(5, b"b"),
+                index_key(-1, b"a"),
+            ]
+        );
     }
 }
