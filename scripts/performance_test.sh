@@ -115,7 +115,7 @@ if [ -n "${PERF_WORKLOADS:-}" ]; then
 elif $quick; then
     suite=(smoke basic)
 else
-    suite=(basic batch query memory serialization iterator concurrent ffi mixed)
+    suite=(basic batch query memory serialization iterator concurrent ffi mixed reads writes hot-set store-read store-write)
 fi
 
 failed=0

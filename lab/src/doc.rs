@@ -1,10 +1,15 @@
-//! The workload document: YCSB-shaped (N string fields of M bytes) plus the fields the
-//! seed guide's queries filter and sort on. Generated deterministically from a seed.
+//! What workloads store: a YCSB-shaped document (N string fields of M bytes, plus the fields
+//! the seed guide's queries filter and sort on), or opaque bytes for store-only comparisons.
+//! Generated deterministically from a seed.
 
 use serde::{Deserialize, Serialize};
 
 /// One stored document. Every backend stores it serialized; reads return it fully decoded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "codec-bench",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 pub struct Doc {
     pub id: u64,
     /// 0..1000; queries filter and sort on it.
@@ -31,6 +36,95 @@ impl Default for DocShape {
             field_bytes: 100,
             tags: 3,
         }
+    }
+}
+
+/// What a workload stores under a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A document: every backend encodes it (JSON, postcard) and reads decode it in full.
+    Doc(Doc),
+    /// Opaque bytes, stored as they are: no document, no codec, so a run measures what the
+    /// stores themselves cost.
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// The value of record `id` under `seed`; `version` changes the content (updates).
+    pub fn generate(id: u64, version: u64, seed: u64, shape: &ValueShape) -> Value {
+        match shape {
+            ValueShape::Doc(d) => Value::Doc(Doc::generate(id, version, seed, d)),
+            ValueShape::Bytes(n) => {
+                let mut rng = SplitMix(seed ^ id.rotate_left(17) ^ version.wrapping_mul(31));
+                let mut out = Vec::with_capacity(*n + 8);
+                while out.len() < *n {
+                    out.extend_from_slice(&rng.next_u64().to_le_bytes());
+                }
+                out.truncate(*n);
+                Value::Bytes(out)
+            }
+        }
+    }
+
+    /// The document, when this is one.
+    pub fn as_doc(&self) -> Option<&Doc> {
+        match self {
+            Value::Doc(d) => Some(d),
+            Value::Bytes(_) => None,
+        }
+    }
+
+    /// Makes this value the next version of itself, as a read-modify-write does: a
+    /// document's `value` goes up by one (mod 1000), the first byte of opaque bytes by one.
+    pub fn bump(&mut self) {
+        match self {
+            Value::Doc(d) => d.value = (d.value + 1) % 1000,
+            Value::Bytes(b) => {
+                if let Some(first) = b.first_mut() {
+                    *first = first.wrapping_add(1);
+                }
+            }
+        }
+    }
+
+    /// Copies `other` into `self`, reusing `self`'s allocations where the shapes allow.
+    pub fn assign(&mut self, other: &Value) {
+        match (self, other) {
+            (Value::Bytes(a), Value::Bytes(b)) => {
+                a.clear();
+                a.extend_from_slice(b);
+            }
+            (Value::Doc(a), Value::Doc(b)) => a.assign(b),
+            (me, other) => *me = other.clone(),
+        }
+    }
+}
+
+impl Default for Value {
+    fn default() -> Self {
+        Value::Doc(Doc::default())
+    }
+}
+
+/// What the dataset's values are: documents of a shape (`[dataset] doc = { .. }`), or opaque
+/// byte strings of a length (`[dataset] value = { bytes = N }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueShape {
+    Doc(DocShape),
+    Bytes(usize),
+}
+
+impl ValueShape {
+    /// Whether values are opaque bytes.
+    pub fn is_opaque(&self) -> bool {
+        matches!(self, ValueShape::Bytes(_))
+    }
+}
+
+impl Default for ValueShape {
+    fn default() -> Self {
+        ValueShape::Doc(DocShape::default())
     }
 }
 
@@ -83,6 +177,18 @@ impl Doc {
     }
 }
 
+impl Doc {
+    /// Copies `other` into `self`, reusing `self`'s strings and vectors (what `clone_from`
+    /// would do if the derive specialized it).
+    pub fn assign(&mut self, other: &Doc) {
+        self.id = other.id;
+        self.value = other.value;
+        self.timestamp = other.timestamp;
+        self.tags.clone_from(&other.tags);
+        self.fields.clone_from(&other.fields);
+    }
+}
+
 /// The key of record `id`: `prefix` then `id` zero-padded to `width` digits.
 pub fn key(prefix: &str, width: usize, id: u64) -> Vec<u8> {
     format!("{prefix}{id:0width$}").into_bytes()
@@ -108,5 +214,44 @@ mod tests {
         assert_eq!(a.tags.len(), 2);
         assert!((0..1000).contains(&a.value));
         assert_eq!(key("user-", 6, 42), b"user-000042");
+    }
+
+    #[test]
+    fn opaque_values_have_their_length_and_change_with_version() {
+        let shape = ValueShape::Bytes(100);
+        let a = Value::generate(7, 0, 42, &shape);
+        let Value::Bytes(bytes) = &a else {
+            panic!("opaque shape made a document")
+        };
+        assert_eq!(bytes.len(), 100);
+        assert_eq!(a, Value::generate(7, 0, 42, &shape));
+        assert_ne!(a, Value::generate(7, 1, 42, &shape));
+        assert_ne!(a, Value::generate(8, 0, 42, &shape));
+        assert!(Value::generate(1, 0, 42, &ValueShape::default())
+            .as_doc()
+            .is_some());
+    }
+
+    #[test]
+    fn assign_copies_and_bump_changes_the_value() {
+        let shape = ValueShape::default();
+        let (a, b) = (
+            Value::generate(1, 0, 42, &shape),
+            Value::generate(2, 0, 42, &shape),
+        );
+        let mut c = a.clone();
+        c.assign(&b);
+        assert_eq!(c, b);
+        c.assign(&Value::Bytes(vec![1, 2]));
+        assert_eq!(c, Value::Bytes(vec![1, 2]));
+        c.bump();
+        assert_eq!(c, Value::Bytes(vec![2, 2]));
+        let mut d = a.clone();
+        d.bump();
+        assert_ne!(d, a);
+        assert_eq!(
+            d.as_doc().map(|d| d.value),
+            a.as_doc().map(|d| (d.value + 1) % 1000)
+        );
     }
 }

@@ -43,6 +43,51 @@ pub unsafe extern "C" fn _vgw00000ZU_libcZdsoZa_getrandom(
 static KEEP_GETRANDOM_WRAPPER: unsafe extern "C" fn(*mut u8, usize, u32) -> isize =
     _vgw00000ZU_libcZdsoZa_getrandom;
 
+/// `struct timespec` on 64-bit Linux.
+#[derive(Debug)]
+#[repr(C)]
+pub struct Timespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+/// Under valgrind only, this replaces libc's `clock_gettime` (every clock) with a fixed
+/// clock that moves 1 µs per call (`measure::client::fixed_time_ns`), for the same reason
+/// as the `getrandom` wrapper above: foldhash mixes the time into its hash seeds
+/// (rusqlite's statement cache uses it), and code that compares timestamps takes a branch
+/// that depends on how fast the clock moved. A counted run never reads the clock for a
+/// measurement (callgrind counts), so nothing it reports depends on the real time.
+/// Natively nothing calls it.
+///
+/// # Safety
+/// clock_gettime(2)'s contract: `ts` points to a writable `struct timespec` (or is null).
+#[allow(unsafe_code, non_snake_case)]
+#[no_mangle]
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+pub unsafe extern "C" fn _vgw00000ZU_libcZdsoZa_clock_gettime(
+    _clock: i32,
+    ts: *mut Timespec,
+) -> i32 {
+    let ns = acorn_lab::measure::client::fixed_time_ns();
+    if !ts.is_null() {
+        // SAFETY: clock_gettime(2)'s contract: a non-null `ts` points to a writable
+        // `struct timespec`, which on 64-bit Linux is two i64s (`Timespec`).
+        unsafe {
+            *ts = Timespec {
+                tv_sec: (ns / 1_000_000_000) as i64,
+                tv_nsec: (ns % 1_000_000_000) as i64,
+            };
+        }
+    }
+    0
+}
+
+/// Keeps the wrapper in the executable.
+#[used]
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+static KEEP_CLOCK_GETTIME_WRAPPER: unsafe extern "C" fn(i32, *mut Timespec) -> i32 =
+    _vgw00000ZU_libcZdsoZa_clock_gettime;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

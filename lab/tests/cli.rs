@@ -25,12 +25,12 @@ fn text(o: &Output) -> String {
     )
 }
 
-#[test]
-fn smoke_runs_every_backend_and_writes_results() {
+/// Runs a smoke-sized workload file over every backend: every operation succeeds.
+fn smoke(file: &Path) -> Results {
     let out = tempfile::tempdir().unwrap();
     let o = lab(&[
         "run",
-        "workloads/smoke.toml",
+        file.to_str().unwrap(),
         "--quiet",
         "--out",
         out.path().to_str().unwrap(),
@@ -62,6 +62,69 @@ fn smoke_runs_every_backend_and_writes_results() {
     assert!(!results.partial);
     assert_eq!(results.mode, "sequential");
     assert!(text(&o).contains("plain:durable"));
+    results
+}
+
+#[test]
+fn smoke_runs_every_backend_and_writes_results() {
+    let results = smoke(Path::new("workloads/smoke.toml"));
+    // The cached variants report their hit ratio per phase and over the run; the engine
+    // variants their allocations per operation.
+    for s in results
+        .summaries
+        .iter()
+        .filter(|s| s.variant.starts_with("cached"))
+    {
+        let ratio = s.metrics["cache_hit_ratio"];
+        assert!((0.0..=1.0).contains(&ratio), "{}: {ratio}", s.variant);
+    }
+    assert!(results
+        .runs
+        .iter()
+        .filter(|r| r.variant == "cached")
+        .all(|r| r.metrics.contains_key("cache_hits")));
+    let pooled = results
+        .summaries
+        .iter()
+        .find(|s| s.variant == "pooled")
+        .unwrap();
+    assert!(pooled.per_op["read"].allocations.is_some());
+    let sqlite = results
+        .summaries
+        .iter()
+        .find(|s| s.variant == "sqlite")
+        .unwrap();
+    assert!(
+        sqlite.per_op["read"].allocations.is_none(),
+        "SQLite allocates outside Rust"
+    );
+}
+
+#[test]
+fn smoke_with_opaque_values_runs_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../workloads/smoke.toml"
+    ))
+    .unwrap()
+    .replace(
+        "doc = { fields = 4, field_bytes = 20 }",
+        "value = { bytes = 100 }",
+    )
+    .replace("min_value = 500\norder = \"newest\"\n", "");
+    assert!(src.contains("value = { bytes = 100 }") && !src.contains("min_value"));
+    let results = smoke(&workload(dir.path(), "smoke-opaque.toml", &src));
+    let plain = results
+        .summaries
+        .iter()
+        .find(|s| s.variant == "plain")
+        .unwrap();
+    assert!(
+        plain.info["serialization"].contains("opaque"),
+        "{:?}",
+        plain.info
+    );
 }
 
 fn workload(dir: &Path, name: &str, body: &str) -> PathBuf {

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use acorn_lab::backend::{Backend, BackendError, BackendInfo, QuerySpec, Result, Worker};
-use acorn_lab::doc::Doc;
+use acorn_lab::backend::{Backend, BackendError, BackendInfo, Page, QuerySpec, Result, Worker};
+use acorn_lab::doc::Value;
 use acorn_lab::runner::clock::{FakeClock, RealClock};
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::workload::{OpKind, Plan};
@@ -56,11 +56,12 @@ impl Backend for Ledger {
     fn worker(&self) -> Box<dyn Worker + '_> {
         let n = self.workers.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(n * self.stagger_ms));
-        Box::new(LedgerWorker(self))
+        Box::new(LedgerWorker(self, Page::default()))
     }
 }
 
-struct LedgerWorker<'a>(&'a Ledger);
+/// The ledger, and the (always empty) page its queries return.
+struct LedgerWorker<'a>(&'a Ledger, Page);
 
 fn fail(message: String) -> BackendError {
     BackendError::Store {
@@ -99,13 +100,13 @@ impl LedgerWorker<'_> {
 }
 
 impl Worker for LedgerWorker<'_> {
-    fn insert(&mut self, key: &[u8], _: &Doc) -> Result<()> {
+    fn insert(&mut self, key: &[u8], _: &Value) -> Result<()> {
         self.add(key)
     }
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
         self.has(key).map(|()| None)
     }
-    fn update(&mut self, key: &[u8], _: &Doc) -> Result<()> {
+    fn update(&mut self, key: &[u8], _: &Value) -> Result<()> {
         self.has(key)
     }
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -114,14 +115,14 @@ impl Worker for LedgerWorker<'_> {
     fn scan(&mut self, start: &[u8], _: usize) -> Result<usize> {
         self.has(start).map(|()| 0)
     }
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         for (k, _) in items {
             self.add(k)?;
         }
         Ok(())
     }
-    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
-        Ok(0)
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
+        Ok(&self.1)
     }
 }
 
@@ -134,11 +135,11 @@ fn plan(body: &str) -> Plan {
 fn loaded(plan: &Plan) -> Ledger {
     let l = Ledger::default();
     let mut w = l.worker();
-    let items: Vec<(Vec<u8>, Doc)> = (0..plan.dataset.records)
+    let items: Vec<(Vec<u8>, Value)> = (0..plan.dataset.records)
         .map(|i| {
             let mut k = Vec::new();
             plan.dataset.write_key(&mut k, i);
-            (k, Doc::default())
+            (k, Value::default())
         })
         .collect();
     w.batch_insert(&items).unwrap();
@@ -258,11 +259,12 @@ impl Backend for Stall {
         info()
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(StallWorker(self))
+        Box::new(StallWorker(self, Page::default()))
     }
 }
 
-struct StallWorker<'a>(&'a Stall);
+/// The backend, and the (always empty) page its queries return.
+struct StallWorker<'a>(&'a Stall, Page);
 
 impl StallWorker<'_> {
     fn tick(&self) {
@@ -274,15 +276,15 @@ impl StallWorker<'_> {
 }
 
 impl Worker for StallWorker<'_> {
-    fn insert(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
         self.tick();
         Ok(())
     }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
         self.tick();
         Ok(None)
     }
-    fn update(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
         self.tick();
         Ok(())
     }
@@ -294,13 +296,13 @@ impl Worker for StallWorker<'_> {
         self.tick();
         Ok(0)
     }
-    fn batch_insert(&mut self, _: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
         self.tick();
         Ok(())
     }
-    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
         self.tick();
-        Ok(0)
+        Ok(&self.1)
     }
 }
 

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use acorn_lab::backend::{
-    AsyncWorker, Backend, BackendError, BackendInfo, LocalFuture, QuerySpec, Result, Worker,
+    AsyncWorker, Backend, BackendError, BackendInfo, LocalFuture, Page, QuerySpec, Result, Worker,
 };
-use acorn_lab::doc::Doc;
+use acorn_lab::doc::Value;
 use acorn_lab::runner::clock::{Clock, FakeClock};
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
@@ -41,11 +41,12 @@ impl Backend for Stall {
         }
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(StallWorker(self))
+        Box::new(StallWorker(self, Page::default()))
     }
 }
 
-struct StallWorker<'a>(&'a Stall);
+/// The backend, and the (always empty) page its queries return.
+struct StallWorker<'a>(&'a Stall, Page);
 
 impl StallWorker<'_> {
     fn tick(&self) {
@@ -59,15 +60,15 @@ impl StallWorker<'_> {
 }
 
 impl Worker for StallWorker<'_> {
-    fn insert(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
         self.tick();
         Ok(())
     }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
         self.tick();
         Ok(None)
     }
-    fn update(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
         self.tick();
         Ok(())
     }
@@ -85,13 +86,13 @@ impl Worker for StallWorker<'_> {
         self.tick();
         Ok(0)
     }
-    fn batch_insert(&mut self, _: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
         self.tick();
         Ok(())
     }
-    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
         self.tick();
-        Ok(0)
+        Ok(&self.1)
     }
 }
 
@@ -274,26 +275,24 @@ impl Backend for SetStore {
         }
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(SetWorker(self))
+        Box::new(SetWorker(self, Page::default()))
     }
 }
 
-struct SetWorker<'a>(&'a SetStore);
+/// The store, and the (always empty) page its queries return.
+struct SetWorker<'a>(&'a SetStore, Page);
 
 impl Worker for SetWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.0
-             .0
-            .lock()
-            .unwrap()
-            .insert(key.to_vec(), doc.timestamp);
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        let version = value.as_doc().map_or(0, |d| d.timestamp);
+        self.0 .0.lock().unwrap().insert(key.to_vec(), version);
         Ok(())
     }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
         Ok(None)
     }
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.insert(key, doc)
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.insert(key, value)
     }
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
         Ok(self.0 .0.lock().unwrap().remove(key).is_some())
@@ -301,14 +300,14 @@ impl Worker for SetWorker<'_> {
     fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
         Ok(0)
     }
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
-        for (k, d) in items {
-            self.insert(k, d)?;
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
+        for (k, v) in items {
+            self.insert(k, v)?;
         }
         Ok(())
     }
-    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
-        Ok(0)
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
+        Ok(&self.1)
     }
 }
 
@@ -459,23 +458,24 @@ impl Backend for Overlap {
         }
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(NoopWorker)
+        Box::new(NoopWorker::default())
     }
     fn async_worker(&self) -> Option<Box<dyn AsyncWorker + '_>> {
-        Some(Box::new(OverlapWorker(self, NoopWorker)))
+        Some(Box::new(OverlapWorker(self, NoopWorker::default())))
     }
 }
 
-struct NoopWorker;
+#[derive(Default)]
+struct NoopWorker(Page);
 
 impl Worker for NoopWorker {
-    fn insert(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
         Ok(())
     }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
         Ok(None)
     }
-    fn update(&mut self, _: &[u8], _: &Doc) -> Result<()> {
+    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
         Ok(())
     }
     fn delete(&mut self, _: &[u8]) -> Result<bool> {
@@ -484,11 +484,11 @@ impl Worker for NoopWorker {
     fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
         Ok(0)
     }
-    fn batch_insert(&mut self, _: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
         Ok(())
     }
-    fn query(&mut self, _: &QuerySpec) -> Result<usize> {
-        Ok(0)
+    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
+        Ok(&self.0)
     }
 }
 
@@ -515,16 +515,16 @@ impl OverlapWorker<'_> {
 }
 
 impl AsyncWorker for OverlapWorker<'_> {
-    fn insert<'a>(&'a mut self, _: &'a [u8], _: &'a Doc) -> LocalFuture<'a, Result<()>> {
+    fn insert<'a>(&'a mut self, _: &'a [u8], _: &'a Value) -> LocalFuture<'a, Result<()>> {
         self.write()
     }
-    fn update<'a>(&'a mut self, _: &'a [u8], _: &'a Doc) -> LocalFuture<'a, Result<()>> {
+    fn update<'a>(&'a mut self, _: &'a [u8], _: &'a Value) -> LocalFuture<'a, Result<()>> {
         self.write()
     }
     fn delete<'a>(&'a mut self, _: &'a [u8]) -> LocalFuture<'a, Result<bool>> {
         Box::pin(async { Ok(false) })
     }
-    fn batch_insert<'a>(&'a mut self, _: &'a [(Vec<u8>, Doc)]) -> LocalFuture<'a, Result<()>> {
+    fn batch_insert<'a>(&'a mut self, _: &'a [(Vec<u8>, Value)]) -> LocalFuture<'a, Result<()>> {
         self.write()
     }
     fn blocking(&mut self) -> &mut dyn Worker {

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use std::sync::Arc;
 
+use acorn_lab::backend::{CachePolicy, QueryOrder};
+use acorn_lab::doc::{DocShape, ValueShape};
 use acorn_lab::workload::{Bound, KeySpace, Mode, Op, OpKind, OpStream, Plan, WorkloadError};
 
 const MINIMAL: &str = "name = \"t\"\n[dataset]\nrecords = 100\n[mix]\nread = 100\n";
@@ -31,7 +33,7 @@ fn every_shipped_workload_validates() {
             n += 1;
         }
     }
-    assert!(n >= 16, "only {n} workload files");
+    assert!(n >= 21, "only {n} workload files");
 }
 
 #[test]
@@ -48,6 +50,77 @@ fn defaults_fill_everything_but_name_records_and_mix() {
         (3, 42, Mode::Interleaved, None)
     );
     assert_eq!(p.mix.0, [(OpKind::Read, 100)]);
+    assert_eq!(p.dataset.value, ValueShape::Doc(DocShape::default()));
+    assert_eq!(
+        (p.cache.policy, p.cache.capacity),
+        (CachePolicy::WriteThrough, 10_000)
+    );
+}
+
+#[test]
+fn opaque_values_cache_settings_and_their_queries() {
+    let opaque = MINIMAL.replace("records = 100", "records = 100\nvalue = { bytes = 64 }");
+    let p = Plan::parse(Path::new("o.toml"), &opaque).unwrap();
+    assert_eq!(p.dataset.value, ValueShape::Bytes(64));
+    // Opaque values have no fields: the default query pages in key order, unfiltered.
+    assert_eq!((p.query.min_value, p.query.order), (None, QueryOrder::Key));
+    let src = format!("{MINIMAL}[cache]\npolicy = \"invalidate\"\ncapacity = 500\n");
+    let p = Plan::parse(Path::new("c.toml"), &src).unwrap();
+    assert_eq!(
+        (p.cache.policy, p.cache.capacity),
+        (CachePolicy::Invalidate, 500)
+    );
+    let src = format!("{MINIMAL}[run]\ncache_capacity = 7\n");
+    let p = Plan::parse(Path::new("c.toml"), &src).unwrap();
+    assert_eq!(p.cache.capacity, 7, "the older spelling still works");
+    let cases = [
+        (
+            "[dataset]\nrecords = 10\nvalue = { bytes = 0 }".to_owned(),
+            "dataset.value.bytes",
+            "between 1",
+        ),
+        (
+            "[dataset]\nrecords = 10\ndoc = { fields = 2 }\nvalue = { bytes = 8 }".to_owned(),
+            "dataset.value",
+            "not both",
+        ),
+        (
+            format!("{opaque}[query]\nmin_value = 3\n"),
+            "query.min_value",
+            "no fields",
+        ),
+        (
+            format!("{opaque}[query]\norder = \"newest\"\n"),
+            "query.order",
+            "\"key\"",
+        ),
+        (
+            format!("{MINIMAL}[cache]\npolicy = \"write-back\"\n"),
+            "cache.policy",
+            "write-through, invalidate",
+        ),
+        (
+            format!("{MINIMAL}[cache]\ncapacity = 0\n"),
+            "cache.capacity",
+            "between 1",
+        ),
+        (
+            format!("{MINIMAL}[run]\ncache_capacity = 5\n[cache]\ncapacity = 6\n"),
+            "cache.capacity",
+            "keep one",
+        ),
+    ];
+    for (src, key, says) in cases {
+        let src = if src.starts_with("[dataset]") {
+            format!("name = \"t\"\n{src}\n[mix]\nread = 100\n")
+        } else {
+            src
+        };
+        let e = err(&src);
+        assert_eq!(e.key, key, "{src}: {e}");
+        assert!(e.message.contains(says), "{src}: {e}");
+        assert!(e.line > 1, "{src}: {e}");
+    }
 }
 
 #[test]
@@ -257,6 +330,7 @@ fn the_workload_reference_describes_every_key_and_its_examples_validate() {
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[run]\nzzz = 1\n[mix]\nread = 100\n"),
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[distribution]\nkind = \"uniform\"\nzzz = 1\n"),
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[query]\nzzz = 1\n"),
+        ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[cache]\nzzz = 1\n"),
         ("", "name = \"t\"\n[dataset]\nrecords = 1\n[mix]\nread = 100\n[[target]]\nname = \"x\"\nmetric = \"throughput\"\nexpect = \"> 1\"\nzzz = 1\n"),
     ];
     let mut keys = 0;

@@ -80,6 +80,20 @@ pub fn verdict_label(v: Verdict) -> &'static str {
     }
 }
 
+/// Allocations per operation ("0", "1.0", "19.4"); "n/a" when not counted.
+pub fn allocations(per_op: Option<f64>) -> String {
+    match per_op {
+        None => "n/a".into(),
+        Some(0.0) => "0".into(),
+        Some(a) => format!("{a:.1}"),
+    }
+}
+
+/// A fraction as a percentage ("87.3%").
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
 /// A count per operation (instructions, estimated cycles, memory accesses, misses), precise
 /// enough that a 0.1% change shows: "12345", "12.35M", "0.42".
 pub fn human_count(v: f64) -> String {
@@ -181,6 +195,11 @@ mod tests {
         assert_eq!(human(Unit::Bytes, 1.3e12), "1.3 TB");
         assert_eq!(human(Unit::Rate, -2e5), "-200.0k ops/s");
         assert_eq!(human(Unit::Ratio, 0.5), "0.500");
+        assert_eq!(allocations(Some(0.0)), "0");
+        assert_eq!(allocations(Some(19.44)), "19.4");
+        assert_eq!(allocations(None), "n/a");
+        assert_eq!(times(2.567), "2.6×");
+        assert_eq!(percent(0.8734), "87.3%");
         assert_eq!(human_count(12_345.4), "12345");
         assert_eq!(human_count(12_345_678.0), "12.35M");
         assert_eq!(human_count(0.4242), "0.42");

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::charts::{self, Palette};
-use crate::format::{flamegraph_file, human, human_ns, interval_pct, threads_text, Unit};
+use crate::format::{
+    allocations, flamegraph_file, human, human_ns, interval_pct, threads_text, Unit,
+};
 use crate::results::{Results, VariantSummary};
 use crate::stats;
 use crate::verdict;
@@ -45,6 +47,8 @@ struct Row {
     max: String,
     mean: String,
     errors: u64,
+    /// Allocations per operation ("n/a" when not counted).
+    allocs: String,
     best: bool,
 }
 
@@ -62,6 +66,8 @@ struct Winner {
     fastest_rate: String,
     lowest_p99: String,
     p99: String,
+    /// How far ahead of the runner-up, and what differs between them ([`crate::winners`]).
+    why: String,
 }
 
 #[derive(Serialize)]
@@ -290,11 +296,18 @@ fn winners(results: &Results) -> Vec<Winner> {
                 .collect();
             rates.sort_by(|a, b| b.median.total_cmp(&a.median));
             let lead = &rates[0];
+            let entry = |v: &str| present.iter().find(|(s, _)| s.variant == v).copied();
             let tied: Vec<&str> = rates
                 .iter()
                 .filter(|c| c.repeats > 1 && c.ci[0] <= lead.ci[1] && lead.ci[0] <= c.ci[1])
                 .map(|c| c.variant.as_str())
                 .collect();
+            let runner_up = rates.get(1).and_then(|r| entry(&r.variant));
+            let why = match (entry(&lead.variant), runner_up) {
+                _ if tied.len() > 1 => "their 95% intervals overlap".to_owned(),
+                (Some(w), Some(r)) => crate::winners::why(w, r),
+                _ => String::new(),
+            };
             out.push(Winner {
                 op: op.clone(),
                 threads: threads_text(threads),
@@ -306,6 +319,7 @@ fn winners(results: &Results) -> Vec<Winner> {
                 fastest_rate: human(Unit::Rate, lead.median),
                 lowest_p99: lowest.0.variant.clone(),
                 p99: human_ns(lowest.1.p99_ns as f64),
+                why,
             });
         }
     }
@@ -346,6 +360,7 @@ fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
                         max: human_ns(o.max_ns as f64),
                         mean: human_ns(o.mean_ns),
                         errors: o.errors,
+                        allocs: allocations(o.allocations_per_op()),
                         best: best(s, o.throughput),
                     }
                 })

@@ -17,6 +17,7 @@ pub mod stats;
 pub mod table;
 pub mod targets;
 pub mod verdict;
+pub mod winners;
 
 pub use counts::Measure;
 pub use op::OpKind;

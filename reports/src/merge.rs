@@ -111,6 +111,7 @@ fn merge_runs(parts: &[&RunResult]) -> RunResult {
     out.errors = parts.iter().map(|r| r.errors).sum();
     out.throughput = parts.iter().map(|r| r.throughput).sum();
     out.dropped = parts.iter().map(|r| r.dropped).sum();
+    out.metrics = stats::merge_metrics(parts.iter().map(|r| &r.metrics));
     let len = parts.iter().map(|r| r.intervals.len()).max().unwrap_or(0);
     out.intervals = (0..len)
         .map(|i| parts.iter().filter_map(|r| r.intervals.get(i)).sum())
@@ -153,7 +154,7 @@ fn merge_parts(each: &[&OpResult]) -> Vec<crate::results::PartLatency> {
 }
 
 /// A summary recomputed from merged runs; the rest (backend description, load figures)
-/// is the first file's, and backend metrics are averaged over the files.
+/// is the first file's, and backend counters are summed over the files.
 fn summarize(
     first: &VariantSummary,
     all: &[&VariantSummary],
@@ -179,19 +180,9 @@ fn summarize(
             (op.clone(), stats::merge_ops(&each, total_s))
         })
         .collect();
-    let mut metrics: BTreeMap<String, f64> = BTreeMap::new();
-    for k in first.metrics.keys() {
-        let values: Vec<f64> = all
-            .iter()
-            .filter_map(|x| x.metrics.get(k))
-            .copied()
-            .collect();
-        metrics.insert(
-            k.clone(),
-            values.iter().sum::<f64>() / values.len().max(1) as f64,
-        );
-    }
-    s.metrics = metrics;
+    // Counters add up over the generators; ratios come from the sums (or, for files that
+    // hold only a ratio, are averaged).
+    s.metrics = stats::merge_metrics(all.iter().map(|x| &x.metrics));
     s
 }
 

@@ -62,11 +62,25 @@ pub struct OpResult {
     pub max_ns: u64,
     pub mean_ns: f64,
     pub histogram: Histogram,
+    /// Heap allocations these operations made on the worker threads (the lab's counting
+    /// allocator), when counted; divide by `count` for allocations per operation. Absent
+    /// in files from before it was recorded, and for stores that allocate outside Rust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocations: Option<u64>,
     /// In a run: the latencies of each fifth of its measured phase, oldest first, so one
     /// repeat carries an estimate of its own latency noise (`lab compare`). Absent in
     /// summaries and in files written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartLatency>,
+}
+
+impl OpResult {
+    /// Allocations per operation, when counted.
+    pub fn allocations_per_op(&self) -> Option<f64> {
+        self.allocations
+            .filter(|_| self.count > 0)
+            .map(|a| a as f64 / self.count as f64)
+    }
 }
 
 /// The median and 99th percentile of one part of a measured phase.
@@ -103,6 +117,11 @@ pub struct RunResult {
     /// Operations completed in each interval of `interval_s` seconds.
     pub interval_s: f64,
     pub intervals: Vec<u64>,
+    /// What the backend counted during this phase (e.g. `cache_hits`, `cache_misses`, and
+    /// the derived `cache_hit_ratio`); empty for backends that count nothing and in files
+    /// from before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
     /// Open loop: operations that fell due before the end of the phase but were never run
     /// (the backlog was more than a whole phase long). Absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -137,7 +156,8 @@ pub struct VariantSummary {
     pub load_throughput: f64,
     pub bytes_per_item: Option<f64>,
     pub rss_bytes: Option<u64>,
-    /// Extra metrics the backend reports (e.g. `cache_hit_ratio`).
+    /// What the backend counted, summed over the repeats' measured phases, with ratios
+    /// derived from the sums (`cache_hits`, `cache_misses`, `cache_hit_ratio`).
     pub metrics: BTreeMap<String, f64>,
     /// Operation results merged over repeats (histograms merged exactly).
     pub per_op: BTreeMap<String, OpResult>,

@@ -1,5 +1,7 @@
 //! Histograms in and out of the schema, percentiles, and the spread over repeats.
 
+use std::collections::BTreeMap;
+
 use hdrhistogram::Histogram as Hdr;
 
 use crate::results::{Histogram, OpResult};
@@ -66,6 +68,7 @@ pub fn op_result(
         max_ns: h.max(),
         mean_ns: h.mean(),
         histogram: encode(h),
+        allocations: None,
         parts: Vec::new(),
     }
 }
@@ -76,6 +79,12 @@ pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
     let mut h = empty();
     let mut errors = 0;
     let mut samples = Vec::new();
+    // Allocations add up only when every part counted them.
+    let allocations = parts
+        .iter()
+        .map(|p| p.allocations)
+        .sum::<Option<u64>>()
+        .filter(|_| !parts.is_empty());
     for p in parts {
         let _ = h.add(decode(&p.histogram));
         errors += p.errors;
@@ -85,7 +94,46 @@ pub fn merge_ops(parts: &[&OpResult], elapsed_s: f64) -> OpResult {
             }
         }
     }
-    op_result(&h, errors, samples, elapsed_s)
+    OpResult {
+        allocations,
+        ..op_result(&h, errors, samples, elapsed_s)
+    }
+}
+
+/// Sums backend counters over phases (or merged files) and derives their ratios: every
+/// `<name>_hits` with a `<name>_misses` gets `<name>_hit_ratio` = hits / (hits + misses),
+/// recomputed from the sums (a ratio itself never adds). A ratio with no counters behind
+/// it (files written before counters were kept) is averaged over the parts that have it.
+pub fn merge_metrics<'a>(
+    parts: impl IntoIterator<Item = &'a BTreeMap<String, f64>>,
+) -> BTreeMap<String, f64> {
+    let mut sum: BTreeMap<String, f64> = BTreeMap::new();
+    let mut ratios: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for part in parts {
+        for (k, v) in part {
+            if k.ends_with("_ratio") {
+                let r = ratios.entry(k.clone()).or_default();
+                r.0 += v;
+                r.1 += 1;
+            } else {
+                *sum.entry(k.clone()).or_default() += v;
+            }
+        }
+    }
+    for (k, (total, n)) in ratios {
+        sum.insert(k, total / n as f64);
+    }
+    let ratios: Vec<(String, f64)> = sum
+        .iter()
+        .filter_map(|(k, hits)| {
+            let name = k.strip_suffix("_hits")?;
+            let misses = sum.get(&format!("{name}_misses"))?;
+            let total = hits + misses;
+            (total > 0.0).then(|| (format!("{name}_hit_ratio"), hits / total))
+        })
+        .collect();
+    sum.extend(ratios);
+    sum
 }
 
 /// How many measured repeats a summary's numbers come from: its runs in `results` (every
@@ -185,6 +233,24 @@ mod tests {
             merged.value_at_quantile(0.99),
             whole.value_at_quantile(0.99)
         );
+    }
+
+    #[test]
+    fn counters_add_and_ratios_come_from_the_sums() {
+        let phase = |h: f64, m: f64| {
+            let mut p = BTreeMap::new();
+            p.insert("cache_hits".to_owned(), h);
+            p.insert("cache_misses".to_owned(), m);
+            p.insert("cache_hit_ratio".to_owned(), h / (h + m));
+            p
+        };
+        let merged = merge_metrics(&[phase(90.0, 10.0), phase(10.0, 90.0), phase(0.0, 0.0)]);
+        assert_eq!(merged["cache_hits"], 100.0);
+        assert_eq!(merged["cache_misses"], 100.0);
+        assert_eq!(merged["cache_hit_ratio"], 0.5);
+        let old = BTreeMap::from([("cache_hit_ratio".to_owned(), 0.8)]);
+        let older = BTreeMap::from([("cache_hit_ratio".to_owned(), 0.6)]);
+        assert!((merge_metrics([&old, &older])["cache_hit_ratio"] - 0.7).abs() < 1e-12);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::format::{human, human_ns, interval_pct, threads_text, Unit};
+use crate::format::{allocations, human, human_ns, interval_pct, percent, threads_text, Unit};
 use crate::results::Results;
 
 fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
@@ -69,7 +69,7 @@ pub fn render(r: &Results) -> String {
     out
 }
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 13] = [
     "variant",
     "thr",
     "throughput",
@@ -81,6 +81,7 @@ const HEADER: [&str; 12] = [
     "p99.9",
     "max",
     "errors",
+    "alloc/op",
     "bytes/item",
 ];
 
@@ -109,6 +110,7 @@ fn rows(r: &Results) -> Vec<Vec<String>> {
                 human_ns(o.p999_ns as f64),
                 human_ns(o.max_ns as f64),
                 o.errors.to_string(),
+                allocations(o.allocations_per_op()),
                 if first {
                     s.bytes_per_item
                         .map_or_else(|| "-".into(), |b| format!("{b:.0}"))
@@ -131,16 +133,35 @@ fn backends(out: &mut String, r: &Results) {
         .filter(|s| s.threads == min_threads)
         .map(|s| {
             format!(
-                "  {}: {}; {}; cache: {}",
+                "  {}: {}; {}; cache: {}{}",
                 s.variant,
                 s.info.get("durability").map_or("?", String::as_str),
                 s.info.get("serialization").map_or("?", String::as_str),
-                s.info.get("cache").map_or("?", String::as_str)
+                s.info.get("cache").map_or("?", String::as_str),
+                hit_ratios(r, &s.variant)
             )
         })
         .collect();
     if !infos.is_empty() {
         let _ = writeln!(out, "backends:\n{}", infos.join("\n"));
+    }
+}
+
+/// "; hit ratio 87.1% (×1), 85.0% (×2)" for a variant that caches, else nothing.
+fn hit_ratios(r: &Results, variant: &str) -> String {
+    let ratios: Vec<String> = r
+        .summaries
+        .iter()
+        .filter(|s| s.variant == variant)
+        .filter_map(|s| {
+            let v = s.metrics.get("cache_hit_ratio")?;
+            Some(format!("{} (×{})", percent(*v), s.threads))
+        })
+        .collect();
+    if ratios.is_empty() {
+        String::new()
+    } else {
+        format!("; hit ratio {}", ratios.join(", "))
     }
 }
 

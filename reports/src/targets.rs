@@ -16,6 +16,8 @@ pub enum Metric {
     OpThroughput(OpKind),
     /// Operation and latency statistic ("p99", "max", ...).
     Latency(OpKind, &'static str),
+    /// Heap allocations per operation ("update.allocations").
+    Allocations(OpKind),
     BytesPerItem,
     Rss,
     LoadThroughput,
@@ -26,8 +28,8 @@ pub enum Metric {
 /// Every metric form, for error messages.
 pub fn metric_help() -> String {
     format!(
-        "throughput, <op>.throughput, <op>.<{}>, memory.bytes_per_item, memory.rss, load.throughput, \
-         cache_hit_ratio (where <op> is one of {})",
+        "throughput, <op>.throughput, <op>.<{}>, <op>.allocations, memory.bytes_per_item, \
+         memory.rss, load.throughput, cache_hit_ratio (where <op> is one of {})",
         LATENCY.join("|"),
         OpKind::ALL.map(OpKind::name).join(", ")
     )
@@ -47,6 +49,8 @@ impl Metric {
                 let op = OpKind::parse(op).ok_or_else(bad)?;
                 if stat == "throughput" {
                     Metric::OpThroughput(op)
+                } else if stat == "allocations" {
+                    Metric::Allocations(op)
                 } else {
                     let stat = LATENCY.iter().find(|l| **l == stat).ok_or_else(bad)?;
                     Metric::Latency(op, stat)
@@ -61,7 +65,7 @@ impl Metric {
             Metric::Throughput | Metric::OpThroughput(_) | Metric::LoadThroughput => Unit::Rate,
             Metric::Latency(..) => Unit::Time,
             Metric::BytesPerItem | Metric::Rss => Unit::Bytes,
-            Metric::Backend(_) => Unit::Ratio,
+            Metric::Backend(_) | Metric::Allocations(_) => Unit::Ratio,
         }
     }
 
@@ -79,6 +83,7 @@ impl Metric {
                 "max" => o.max_ns as f64,
                 _ => o.mean_ns,
             }),
+            Metric::Allocations(op) => s.per_op.get(op.name())?.allocations_per_op(),
             Metric::BytesPerItem => s.bytes_per_item,
             Metric::Rss => s.rss_bytes.map(|b| b as f64),
             Metric::LoadThroughput => Some(s.load_throughput),
@@ -94,6 +99,7 @@ impl fmt::Display for Metric {
             Metric::Throughput => f.write_str("throughput"),
             Metric::OpThroughput(op) => write!(f, "{}.throughput", op.name()),
             Metric::Latency(op, stat) => write!(f, "{}.{stat}", op.name()),
+            Metric::Allocations(op) => write!(f, "{}.allocations", op.name()),
             Metric::BytesPerItem => f.write_str("memory.bytes_per_item"),
             Metric::Rss => f.write_str("memory.rss"),
             Metric::LoadThroughput => f.write_str("load.throughput"),
@@ -395,6 +401,7 @@ mod tests {
             "scan.throughput",
             "memory.rss",
             "cache_hit_ratio",
+            "update.allocations",
         ] {
             assert_eq!(Metric::parse(text).unwrap().to_string(), text, "round trip");
         }

@@ -1,4 +1,4 @@
-//! `plain:async`: `plain` (acorn + serde_json) through the engine's async API
+//! `plain:async`: `plain` (acorn + serde_json, or opaque values as they are) through the engine's async API
 //! ([`acorn::AsyncTree`]). The runner keeps `[run] in_flight` operations going per thread as
 //! tokio tasks on a current-thread runtime; a durable write waits for its fsync as a waker
 //! in the log, so the tasks of one thread share fsyncs. What it costs shows in memory
@@ -11,8 +11,10 @@
 use acorn::AsyncTree;
 
 use super::engine::{key_str, EngineBackend, EngineWorker, Variant};
-use super::{AsyncWorker, Backend, BackendInfo, LocalFuture, Options, QuerySpec, Result, Worker};
-use crate::doc::Doc;
+use super::{
+    AsyncWorker, Backend, BackendInfo, LocalFuture, Options, Page, QuerySpec, Result, Worker,
+};
+use crate::doc::Value;
 
 const VARIANT: Variant = Variant {
     name: "plain:async",
@@ -68,18 +70,13 @@ pub(crate) struct TaskWorker<'a> {
 }
 
 impl TaskWorker<'_> {
-    fn encode(&self, doc: &Doc) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        VARIANT
-            .format
-            .encode(doc, &mut out)
-            .map_err(|e| self.w.b.err(e))?;
-        Ok(out)
+    fn encode(&self, value: &Value) -> Result<Vec<u8>> {
+        self.w.b.format.encoded(value).map_err(|e| self.w.b.err(e))
     }
 
-    async fn put(&self, key: &[u8], doc: &Doc) -> Result<()> {
+    async fn put(&self, key: &[u8], value: &Value) -> Result<()> {
         let key = key_str(self.w.b.name(), key)?;
-        let bytes = self.encode(doc)?;
+        let bytes = self.encode(value)?;
         self.tree
             .stash(key, bytes)
             .await
@@ -89,12 +86,12 @@ impl TaskWorker<'_> {
 }
 
 impl AsyncWorker for TaskWorker<'_> {
-    fn insert<'a>(&'a mut self, key: &'a [u8], doc: &'a Doc) -> LocalFuture<'a, Result<()>> {
-        Box::pin(self.put(key, doc))
+    fn insert<'a>(&'a mut self, key: &'a [u8], value: &'a Value) -> LocalFuture<'a, Result<()>> {
+        Box::pin(self.put(key, value))
     }
 
-    fn update<'a>(&'a mut self, key: &'a [u8], doc: &'a Doc) -> LocalFuture<'a, Result<()>> {
-        Box::pin(self.put(key, doc))
+    fn update<'a>(&'a mut self, key: &'a [u8], value: &'a Value) -> LocalFuture<'a, Result<()>> {
+        Box::pin(self.put(key, value))
     }
 
     fn delete<'a>(&'a mut self, key: &'a [u8]) -> LocalFuture<'a, Result<bool>> {
@@ -104,11 +101,14 @@ impl AsyncWorker for TaskWorker<'_> {
         })
     }
 
-    fn batch_insert<'a>(&'a mut self, items: &'a [(Vec<u8>, Doc)]) -> LocalFuture<'a, Result<()>> {
+    fn batch_insert<'a>(
+        &'a mut self,
+        items: &'a [(Vec<u8>, Value)],
+    ) -> LocalFuture<'a, Result<()>> {
         Box::pin(async move {
             let mut batch = self.tree.batch();
-            for (key, doc) in items {
-                batch.stash(key_str(self.w.b.name(), key)?, self.encode(doc)?);
+            for (key, value) in items {
+                batch.stash(key_str(self.w.b.name(), key)?, self.encode(value)?);
             }
             self.tree.commit(batch).await.map_err(|e| self.w.b.err(e))?;
             Ok(())
@@ -136,22 +136,22 @@ impl BlockingWorker<'_> {
 }
 
 impl Worker for BlockingWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
         self.runtime()?;
         let Self { w, rt } = self;
         rt.as_ref()
-            .map_or(Ok(()), |rt| rt.block_on(AsyncWorker::insert(w, key, doc)))
+            .map_or(Ok(()), |rt| rt.block_on(AsyncWorker::insert(w, key, value)))
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
         self.w.w.read(key)
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
         self.runtime()?;
         let Self { w, rt } = self;
         rt.as_ref()
-            .map_or(Ok(()), |rt| rt.block_on(AsyncWorker::update(w, key, doc)))
+            .map_or(Ok(()), |rt| rt.block_on(AsyncWorker::update(w, key, value)))
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -165,7 +165,7 @@ impl Worker for BlockingWorker<'_> {
         self.w.w.scan(start, limit)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         self.runtime()?;
         let Self { w, rt } = self;
         rt.as_ref().map_or(Ok(()), |rt| {
@@ -173,7 +173,7 @@ impl Worker for BlockingWorker<'_> {
         })
     }
 
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         self.w.w.query(q)
     }
 }

@@ -1,15 +1,29 @@
-//! `binary`: postcard instead of JSON, decoded straight from the stored bytes (no copy of
-//! the nut first). Why postcard and not the seed's bincode: RUSTSEC-2025-0141 (2025-12-16)
-//! records that the bincode team ceased development permanently, and lists postcard among
-//! the alternatives; postcard is maintained, serde-native, and its varint format is compact.
+//! `binary`: `pooled` with postcard instead of JSON. Reads decode straight from the stored
+//! bytes into the worker's reused document (postcard in place: varints and string copies,
+//! no allocation once warm); writes encode into the worker's reused buffer.
+//!
+//! Why postcard and not a zero-copy format such as rkyv: measured side by side
+//! (`cargo bench -p acorn-lab --features codec-bench --bench codec`; numbers in
+//! docs/PERFORMANCE.md), rkyv's validated access to an archive is somewhat faster than
+//! postcard decoding in place, but it hands over an archive, not a `Doc`: a read here must
+//! hand over a `Doc` like every other variant's, and rkyv's access plus deserialization
+//! (every string allocated) is slower than postcard in place. rkyv's archive also wants
+//! aligned bytes, which an acorn record does not promise (copying first makes it slower
+//! still). Why not the seed's bincode:
+//! RUSTSEC-2025-0141 (2025-12-16) records that the bincode team ceased development
+//! permanently, and lists postcard among the alternatives; postcard is maintained,
+//! serde-native, and its varint format is compact.
 
-use super::engine::{Access, EngineBackend, Format, Variant};
+use super::codec::Format;
+use super::engine::{Access, EngineBackend, Variant};
 use super::{Backend, Options, Result};
 
 const VARIANT: Variant = Variant {
     name: "binary",
     format: Format::Postcard,
-    access: Access::Borrow,
+    access: Access::Pooled,
+    policy: "per-worker pooled document and buffers: reads decode postcard in place from the \
+             stored bytes, writes encode into a reused buffer",
 };
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {

@@ -1,43 +1,81 @@
-//! `cached`: `plain` plus a shared cache of decoded documents (quick_cache: sharded,
+//! `cached`: `pooled` plus a shared cache of decoded values (quick_cache: sharded,
 //! concurrent, no global lock, so readers on several threads do not queue on one mutex as
-//! they would around the `lru` crate). A hit hands out an `Arc<Doc>`: no decode, no copy.
+//! they would around the `lru` crate). A hit hands out an `Arc<Value>`: no decode, no copy.
 //!
-//! Staleness: a reader that misses fills the cache from the tree; a writer changes the tree
-//! and then drops the cached entry. Both hold the same per-key stripe lock for the whole
-//! step, so a fill can never put back a value that a concurrent write already replaced.
+//! Policies (`[cache] policy` in a workload): `write-through` (the default) puts the value a
+//! write just stored into the cache (it is in hand already, decoded: a copy, not a decode),
+//! so hot keys stay cached under writes; `invalidate` drops the cached value and lets the
+//! next read refill it. A delete removes the entry under both.
+//!
+//! Ordering: a reader that misses fills the cache from the tree; a writer changes the tree
+//! and then the cache. Both hold the same per-key stripe lock for the whole step, so a fill
+//! can never put back a value that a concurrent write already replaced, and a writer's
+//! cache update never lands after a newer writer's.
+//!
+//! Recycling: a decoded document is fifteen allocations. A value the cache evicts (handed
+//! back by a quick_cache lifecycle hook to the worker whose insert evicted it), a deleted
+//! one, or the last read's once nobody holds it, becomes the worker's spare; a miss decodes
+//! into a spare in place and a write copies into one, so a warm cache allocates nothing
+//! to fill or to write through. A write of a cached value nobody holds copies into it.
+//!
+//! Counting: each worker counts its hits and misses in plain fields and adds them to the
+//! backend's totals once, when dropped; nothing shared is written per read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use quick_cache::sync::Cache;
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
+use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
-use super::{Backend, BackendInfo, Options, QuerySpec, Result, Worker};
-use crate::doc::Doc;
+use super::{Backend, BackendInfo, CachePolicy, Options, OrStore, Page, QuerySpec, Result, Worker};
+use crate::doc::Value;
 
 const STRIPES: usize = 64;
 
+/// Keys up to 32 bytes live inside the cache entry: a lookup compares them without
+/// following a pointer to another cache line.
+type CacheKey = SmallVec<[u8; 32]>;
+
+/// Cache shards, each with its own lock: more than quick_cache's default (4 per core), so
+/// threads reading different hot keys rarely share a lock word.
+const SHARDS: usize = 64;
+
+/// Spare values a worker keeps for reuse.
+const SPARES: usize = 4;
+
+/// Hands the values one insert evicted back to the inserting worker.
+#[derive(Clone, Copy, Debug, Default)]
+struct Recycle;
+
+impl Lifecycle<CacheKey, Arc<Value>> for Recycle {
+    type RequestState = SmallVec<[Arc<Value>; 2]>;
+
+    fn begin_request(&self) -> Self::RequestState {
+        SmallVec::new()
+    }
+
+    fn on_evict(&self, evicted: &mut Self::RequestState, _key: CacheKey, val: Arc<Value>) {
+        evicted.push(val);
+    }
+}
+
+type ValueCache = Cache<CacheKey, Arc<Value>, UnitWeighter, DefaultHashBuilder, Recycle>;
+
 pub(crate) struct CachedBackend {
     engine: EngineBackend,
-    cache: Cache<Vec<u8>, Arc<Doc>>,
+    cache: ValueCache,
     capacity: usize,
+    policy: CachePolicy,
     stripes: Vec<Mutex<()>>,
+    /// Totals of the workers dropped since the last `metrics()`.
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    let mut variant = super::plain::VARIANT;
-    variant.name = "cached";
-    let capacity = options.cache_capacity.max(1);
-    Ok(Box::new(CachedBackend {
-        engine: EngineBackend::open(variant, options, durable)?,
-        cache: Cache::new(capacity),
-        capacity,
-        stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-        hits: AtomicU64::new(0),
-        misses: AtomicU64::new(0),
-    }))
+    Ok(Box::new(CachedBackend::new(options, durable)?))
 }
 
 /// The stripe of `key` (FNV-1a: cheap, and spreads keys well enough).
@@ -49,22 +87,46 @@ fn stripe_of(key: &[u8]) -> usize {
 }
 
 impl CachedBackend {
-    fn stripe(&self, key: &[u8]) -> std::sync::MutexGuard<'_, ()> {
-        self.stripes[stripe_of(key)]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn new(options: &Options, durable: bool) -> Result<CachedBackend> {
+        let mut variant = super::pooled::VARIANT;
+        variant.name = "cached";
+        let capacity = options.cache_capacity.max(1);
+        Ok(CachedBackend {
+            engine: EngineBackend::open(variant, options, durable)?,
+            cache: Cache::with_options(
+                OptionsBuilder::new()
+                    .estimated_items_capacity(capacity)
+                    .weight_capacity(capacity as u64)
+                    .shards(SHARDS)
+                    .build()
+                    .or_store("cached")?,
+                UnitWeighter,
+                DefaultHashBuilder::default(),
+                Recycle,
+            ),
+            capacity,
+            policy: options.cache_policy,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        })
     }
 
-    pub(crate) fn hit_ratio(&self) -> f64 {
-        let (h, m) = (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        );
-        if h + m == 0 {
-            0.0
-        } else {
-            h as f64 / (h + m) as f64
+    fn cached_worker(&self) -> CachedWorker<'_> {
+        CachedWorker {
+            b: self,
+            inner: self.engine.worker(),
+            last: None,
+            spares: Vec::with_capacity(SPARES),
+            hits: 0,
+            misses: 0,
         }
+    }
+
+    fn lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.stripes[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -76,95 +138,215 @@ impl Backend for CachedBackend {
     fn describe(&self) -> BackendInfo {
         let mut info = self.engine.describe();
         info.cache = format!(
-            "quick_cache of {} decoded docs, invalidated on write",
-            self.capacity
+            "quick_cache of {} decoded values, {}: {}",
+            self.capacity,
+            self.policy.label(),
+            match self.policy {
+                CachePolicy::WriteThrough => {
+                    "a write caches the value it stored, a delete removes it"
+                }
+                CachePolicy::Invalidate => "a write or delete drops the cached value",
+            }
         );
         info
     }
 
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(CachedWorker {
-            b: self,
-            inner: self.engine.worker(),
-            last: None,
-        })
+        Box::new(self.cached_worker())
     }
 
     fn metrics(&self) -> Vec<(String, f64)> {
-        vec![("cache_hit_ratio".into(), self.hit_ratio())]
+        let hits = self.hits.swap(0, Ordering::Relaxed);
+        let misses = self.misses.swap(0, Ordering::Relaxed);
+        vec![
+            ("cache_hits".into(), hits as f64),
+            ("cache_misses".into(), misses as f64),
+        ]
     }
 }
 
 struct CachedWorker<'a> {
     b: &'a CachedBackend,
     inner: EngineWorker<'a>,
-    /// Keeps the document handed out by the last read alive.
-    last: Option<Arc<Doc>>,
+    /// Keeps the value handed out by the last read alive.
+    last: Option<Arc<Value>>,
+    /// Values nobody else holds, to decode or copy into (at most `SPARES`).
+    spares: Vec<Arc<Value>>,
+    hits: u64,
+    misses: u64,
+}
+
+impl Drop for CachedWorker<'_> {
+    fn drop(&mut self) {
+        self.b.hits.fetch_add(self.hits, Ordering::Relaxed);
+        self.b.misses.fetch_add(self.misses, Ordering::Relaxed);
+    }
 }
 
 impl CachedWorker<'_> {
-    /// A write to the tree followed by dropping the cached entry, under the stripe lock.
-    fn write<T>(
-        &mut self,
-        key: &[u8],
-        f: impl FnOnce(&mut EngineWorker<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let _stripe = self.b.stripe(key);
-        let out = f(&mut self.inner);
-        self.b.cache.remove(key);
+    /// Keeps `v` as a spare if nobody else holds it and there is room; drops it otherwise.
+    fn recycle(&mut self, mut v: Arc<Value>) {
+        if self.spares.len() < SPARES && Arc::get_mut(&mut v).is_some() {
+            self.spares.push(v);
+        }
+    }
+
+    /// A value nobody else holds: a spare, or a new (empty) one.
+    fn spare(&mut self) -> Arc<Value> {
+        self.spares.pop().unwrap_or_default()
+    }
+
+    /// Inserts into the cache; whatever the insert evicted becomes a spare.
+    fn insert_cached(&mut self, key: CacheKey, v: Arc<Value>) {
+        for evicted in self.b.cache.insert_with_lifecycle(key, v) {
+            self.recycle(evicted);
+        }
+    }
+
+    /// A copy of `v` in a value nobody else holds.
+    fn copy_of(&mut self, v: &Value) -> Arc<Value> {
+        let mut copy = self.spare();
+        match Arc::get_mut(&mut copy) {
+            Some(c) => c.assign(v),
+            None => copy = Arc::new(v.clone()),
+        }
+        copy
+    }
+
+    /// Writes `value` to the tree and settles the cache, under the key's stripe lock.
+    fn write(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        // The last read's value is no longer handed out: the cache may reuse it.
+        if let Some(last) = self.last.take() {
+            self.recycle(last);
+        }
+        let _stripe = self.b.lock(stripe_of(key));
+        let out = self.inner.put(key, value);
+        match (self.b.policy, &out) {
+            (CachePolicy::WriteThrough, Ok(())) => self.store(key, value),
+            _ => self.forget(key),
+        }
         out
+    }
+
+    /// Write-through: `v` goes into the cache under `key`, copied into the cached value
+    /// itself when nobody holds it (the entry also keeps its place in the eviction order),
+    /// else into a spare.
+    fn store(&mut self, key: &[u8], v: &Value) {
+        let key = CacheKey::from_slice(key);
+        let in_place = self
+            .b
+            .cache
+            .entry(&key, None, |_, cached| match Arc::get_mut(cached) {
+                Some(c) => {
+                    c.assign(v);
+                    EntryAction::Retain(true)
+                }
+                None => EntryAction::Retain(false),
+            });
+        match in_place {
+            EntryResult::Retained(true) => {}
+            EntryResult::Vacant(slot) => {
+                let copy = self.copy_of(v);
+                if let Ok(evicted) = slot.insert_with_lifecycle(copy) {
+                    for e in evicted {
+                        self.recycle(e);
+                    }
+                }
+            }
+            _ => {
+                let copy = self.copy_of(v);
+                self.insert_cached(key, copy);
+            }
+        }
+    }
+
+    /// Drops `key` from the cache (its value becomes a spare if nobody holds it).
+    fn forget(&mut self, key: &[u8]) {
+        if let Some((_, v)) = self.b.cache.remove(key) {
+            self.recycle(v);
+        }
+    }
+
+    /// A miss: reads the tree and caches what it read, both under the key's stripe lock,
+    /// so no write of the key can land in between. `between` runs in that gap (a test
+    /// tries to write there). The value is decoded in place into a spare.
+    fn fill(&mut self, key: &[u8], between: impl FnOnce()) -> Result<Option<Arc<Value>>> {
+        let _stripe = self.b.lock(stripe_of(key));
+        let mut v = self.spare();
+        let found = match Arc::get_mut(&mut v) {
+            Some(out) => self.inner.fetch_into(key, out)?,
+            // Spares are held by nobody else; were one not, decode into a new value.
+            None => {
+                let mut fresh = Value::default();
+                let found = self.inner.fetch_into(key, &mut fresh)?;
+                v = Arc::new(fresh);
+                found
+            }
+        };
+        if !found {
+            self.recycle(v);
+            return Ok(None);
+        }
+        between();
+        self.insert_cached(CacheKey::from_slice(key), Arc::clone(&v));
+        Ok(Some(v))
     }
 }
 
 impl Worker for CachedWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.write(key, |w| w.insert(key, doc))
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.write(key, value)
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
-        if let Some(doc) = self.b.cache.get(key) {
-            self.b.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Some(&**self.last.insert(doc)));
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
+        let v = if let Some(v) = self.b.cache.get(key) {
+            self.hits += 1;
+            v
+        } else {
+            self.misses += 1;
+            match self.fill(key, || {})? {
+                None => return Ok(None),
+                Some(v) => v,
+            }
+        };
+        if let Some(old) = self.last.replace(v) {
+            self.recycle(old);
         }
-        self.b.misses.fetch_add(1, Ordering::Relaxed);
-        let _stripe = self.b.stripe(key);
-        if !self.inner.fetch(key)? {
-            return Ok(None);
-        }
-        let doc = Arc::new(std::mem::take(&mut self.inner.doc));
-        self.b.cache.insert(key.to_vec(), Arc::clone(&doc));
-        Ok(Some(&**self.last.insert(doc)))
+        Ok(self.last.as_deref())
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.write(key, |w| w.update(key, doc))
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.write(key, value)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        self.write(key, |w| w.delete(key))
+        let _stripe = self.b.lock(stripe_of(key));
+        let out = self.inner.delete(key);
+        self.forget(key);
+        out
     }
 
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
         self.inner.scan(start, limit)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         // Hold every stripe a batch touches, in stripe order, so fills cannot interleave.
+        let b = self.b;
         let mut touched = [false; STRIPES];
         for (key, _) in items {
             touched[stripe_of(key)] = true;
         }
         let held: Vec<_> = (0..STRIPES)
             .filter(|s| touched[*s])
-            .map(|s| {
-                self.b.stripes[s]
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-            })
+            .map(|s| b.lock(s))
             .collect();
         let out = self.inner.batch_insert(items);
-        for (key, _) in items {
-            self.b.cache.remove(key.as_slice());
+        for (key, value) in items {
+            match (b.policy, &out) {
+                (CachePolicy::WriteThrough, Ok(())) => self.store(key, value),
+                _ => self.forget(key),
+            }
         }
         drop(held);
         out
@@ -174,12 +356,60 @@ impl Worker for CachedWorker<'_> {
         // Untimed clean-up between phases: no reader runs, so no stripe locks are needed.
         let out = self.inner.delete_batch(keys);
         for key in keys {
-            self.b.cache.remove(key.as_slice());
+            self.forget(key);
         }
         out
     }
 
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         self.inner.query(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::Doc;
+
+    fn version(v: u64) -> Value {
+        Value::Doc(Doc {
+            id: v,
+            ..Doc::default()
+        })
+    }
+
+    /// A reader misses and reads version 1 from the tree; a writer then stores version 2.
+    /// The writer must wait until the reader's fill is in the cache, so the cache ends with
+    /// version 2. Without the stripe lock around the fill, the writer finishes inside the
+    /// gap and the reader caches version 1 after it: a stale value, served forever.
+    #[test]
+    fn a_fill_never_lands_after_a_newer_write() {
+        for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
+            let options = Options {
+                cache_policy: policy,
+                ..Options::default()
+            };
+            let b = CachedBackend::new(&options, false).unwrap();
+            let key = b"user-1".as_slice();
+            b.cached_worker().insert(key, &version(1)).unwrap();
+            b.cache.remove(key);
+            std::thread::scope(|s| {
+                let mut reader = b.cached_worker();
+                let mut writer = None;
+                let filled = reader
+                    .fill(key, || {
+                        let w = s.spawn(|| b.cached_worker().update(key, &version(2)));
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        assert!(!w.is_finished(), "{policy:?}: a write landed inside a fill");
+                        writer = Some(w);
+                    })
+                    .unwrap();
+                assert_eq!(filled.as_deref(), Some(&version(1)));
+                writer.unwrap().join().unwrap().unwrap();
+            });
+            let mut w = b.cached_worker();
+            assert_eq!(w.read(key).unwrap(), Some(&version(2)), "{policy:?}");
+            assert_eq!(w.hits + w.misses, 1);
+        }
     }
 }

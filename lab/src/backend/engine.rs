@@ -1,95 +1,56 @@
 //! What the acorn variants share: opening a tree (in memory, or durable in a temporary
-//! directory), the document formats, and one worker whose every operation follows the
-//! variant's [`Access`] path.
+//! directory), and one worker whose every operation follows the variant's [`Access`] path
+//! with the variant's format (`Raw` for every variant when the values are opaque).
+
+use std::cell::Cell;
 
 use acorn::{SyncPolicy, Tree, TreeBuilder};
-use serde::Deserialize;
 
+use super::codec::{Decode, Format};
+use super::page::{reads_fields, select};
 use super::{
-    scratch_dir, store_err, variant_name, Backend, BackendInfo, OrStore, QueryOrder, QuerySpec,
-    Result, Worker,
+    scratch_dir, store_err, variant_name, Backend, BackendInfo, OrStore, Page, QueryOrder,
+    QuerySpec, Result, Worker,
 };
-use crate::doc::Doc;
+use crate::doc::Value;
 
-/// How documents are serialized (the lab's choice per variant; not `acorn::Codec`, the
-/// engine's typed-access trait).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Format {
-    Json,
-    Postcard,
-}
-
-impl Format {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Format::Json => "JSON (serde_json)",
-            Format::Postcard => "postcard (binary serde)",
-        }
-    }
-
-    /// Appends the encoding of `doc` to `out`.
-    pub(crate) fn encode(self, doc: &Doc, out: &mut Vec<u8>) -> std::result::Result<(), String> {
-        match self {
-            Format::Json => serde_json::to_writer(&mut *out, doc).map_err(|e| e.to_string()),
-            Format::Postcard => {
-                let buf = std::mem::take(out);
-                *out = postcard::to_extend(doc, buf).map_err(|e| e.to_string())?;
-                Ok(())
-            }
-        }
-    }
-
-    pub(crate) fn decode(self, bytes: &[u8]) -> std::result::Result<Doc, String> {
-        match self {
-            Format::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-            Format::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Decodes into `doc`, reusing its strings and vectors (no allocation once warm).
-    pub(crate) fn decode_into(
-        self,
-        bytes: &[u8],
-        doc: &mut Doc,
-    ) -> std::result::Result<(), String> {
-        match self {
-            Format::Json => {
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                Doc::deserialize_in_place(&mut de, doc).map_err(|e| e.to_string())?;
-                de.end().map_err(|e| e.to_string())
-            }
-            Format::Postcard => {
-                let mut de = postcard::Deserializer::from_bytes(bytes);
-                Doc::deserialize_in_place(&mut de, doc).map_err(|e| e.to_string())
-            }
-        }
-    }
-}
-
-/// The path every operation of a variant takes between the tree and a [`Doc`].
+/// The path every operation of a variant takes between the tree and a [`Value`] (queries
+/// decode no document, so they read borrowed views under both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Access {
-    /// The straightforward way: reads copy the nut out (`crack`, owned iteration) and
-    /// decode a fresh `Doc`; writes encode into a fresh buffer.
+    /// The straightforward way: reads copy the nut out (`crack`, owned iteration and query
+    /// results) and decode a fresh document; writes encode into a fresh buffer.
     Copy,
-    /// Reads decode a fresh `Doc` straight from the stored bytes (`crack_with`,
-    /// `next_ref`), without copying the nut first; writes encode into a fresh buffer.
-    Borrow,
-    /// Reads decode into the worker's reused `Doc` in place; writes encode into the
+    /// Reads decode from the stored bytes (`crack_with`, `next_ref`, borrowed query
+    /// results) into the worker's reused document, in place; writes encode into the
     /// worker's reused buffer: nothing allocated per operation but the stored record.
     Pooled,
+}
+
+impl Access {
+    fn decode(self) -> Decode {
+        match self {
+            Access::Copy => Decode::Fresh,
+            Access::Pooled => Decode::InPlace,
+        }
+    }
 }
 
 /// How a variant reads and writes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Variant {
     pub(crate) name: &'static str,
+    /// The format of documents (opaque values are always stored raw).
     pub(crate) format: Format,
     pub(crate) access: Access,
+    /// What `describe()` says the variant does, beside its format.
+    pub(crate) policy: &'static str,
 }
 
 pub(crate) struct EngineBackend {
     pub(crate) variant: Variant,
+    /// The variant's format for this run's values.
+    pub(crate) format: Format,
     pub(crate) tree: Tree,
     name: String,
     durable: bool,
@@ -120,6 +81,7 @@ impl EngineBackend {
         };
         Ok(Self {
             variant,
+            format: Format::for_values(variant.format, options.values.is_opaque()),
             tree,
             name,
             durable,
@@ -137,7 +99,7 @@ impl EngineBackend {
             } else {
                 "in memory".into()
             },
-            serialization: self.variant.format.label().into(),
+            serialization: self.format.label().into(),
             cache: cache.into(),
             stores_data: true,
             rust_heap: true,
@@ -147,8 +109,9 @@ impl EngineBackend {
     pub(crate) fn worker(&self) -> EngineWorker<'_> {
         EngineWorker {
             b: self,
-            doc: Doc::default(),
+            value: Value::default(),
             buf: Vec::new(),
+            page: Page::default(),
         }
     }
 
@@ -163,10 +126,7 @@ impl Backend for EngineBackend {
     }
 
     fn describe(&self) -> BackendInfo {
-        self.info(match self.variant.access {
-            Access::Pooled => "none; per-worker pooled Doc and buffers",
-            Access::Copy | Access::Borrow => "none",
-        })
+        self.info(&format!("none; {}", self.variant.policy))
     }
 
     fn worker(&self) -> Box<dyn Worker + '_> {
@@ -176,9 +136,10 @@ impl Backend for EngineBackend {
 
 pub(crate) struct EngineWorker<'a> {
     pub(crate) b: &'a EngineBackend,
-    /// The last document read (decoded in place when pooled).
-    pub(crate) doc: Doc,
+    /// The last value read (decoded in place when pooled).
+    pub(crate) value: Value,
     buf: Vec<u8>,
+    pub(crate) page: Page,
 }
 
 pub(crate) fn key_str<'k>(backend: &str, key: &'k [u8]) -> Result<&'k str> {
@@ -186,84 +147,99 @@ pub(crate) fn key_str<'k>(backend: &str, key: &'k [u8]) -> Result<&'k str> {
 }
 
 impl EngineWorker<'_> {
-    /// Encodes `doc` for storing: into the reused buffer when pooled, else a fresh one.
-    fn encode(&mut self, doc: &Doc) -> Result<Vec<u8>> {
-        let v = self.b.variant;
-        let mut out = match v.access {
-            Access::Pooled => std::mem::take(&mut self.buf),
-            Access::Copy | Access::Borrow => Vec::new(),
+    /// Stores `value` under `key`, encoding into the reused buffer when pooled, else into
+    /// a fresh one.
+    pub(crate) fn put(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        let b = self.b;
+        let key = key_str(&b.name, key)?;
+        let mut fresh = Vec::new();
+        let buf = match b.variant.access {
+            Access::Pooled => &mut self.buf,
+            Access::Copy => &mut fresh,
         };
-        out.clear();
-        v.format.encode(doc, &mut out).map_err(|e| self.b.err(e))?;
-        Ok(out)
-    }
-
-    /// Hands an encoding buffer back for reuse (pooled only).
-    fn recycle(&mut self, buf: Vec<u8>) {
-        if self.b.variant.access == Access::Pooled {
-            self.buf = buf;
-        }
-    }
-
-    /// Encodes `doc` and stashes it.
-    fn put(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        let key = key_str(&self.b.name, key)?;
-        let bytes = self.encode(doc)?;
-        self.b.tree.stash(key, &bytes).map_err(|e| self.b.err(e))?;
-        self.recycle(bytes);
+        let bytes = b.format.stored(value, buf).map_err(|e| b.err(e))?;
+        b.tree.stash(key, bytes).map_err(|e| b.err(e))?;
         Ok(())
     }
 
-    /// Decodes `bytes` into `self.doc` the variant's way.
-    fn decode(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
-        let format = self.b.variant.format;
-        match self.b.variant.access {
-            Access::Pooled => format.decode_into(bytes, &mut self.doc),
-            Access::Copy | Access::Borrow => format.decode(bytes).map(|d| self.doc = d),
+    /// Reads and decodes into `self.value`; false when absent.
+    pub(crate) fn fetch(&mut self, key: &[u8]) -> Result<bool> {
+        let mut value = std::mem::take(&mut self.value);
+        let found = self.fetch_into(key, &mut value);
+        self.value = value;
+        found
+    }
+
+    /// Reads and decodes into `out` (in place when pooled); false when absent.
+    pub(crate) fn fetch_into(&self, key: &[u8], out: &mut Value) -> Result<bool> {
+        let b = self.b;
+        let key = key_str(&b.name, key)?;
+        let (format, how) = (b.format, b.variant.access.decode());
+        let decoded = match b.variant.access {
+            Access::Copy => b
+                .tree
+                .crack(key)
+                .map_err(|e| b.err(e))?
+                .map(|nut| format.decode(&nut.value, out, how)),
+            Access::Pooled => b
+                .tree
+                .crack_with(key, |n| format.decode(n.value, out, how))
+                .map_err(|e| b.err(e))?,
+        };
+        match decoded {
+            None => Ok(false),
+            Some(r) => r.map(|()| true).map_err(|e| b.err(e)),
         }
     }
 
-    /// Reads and decodes into `self.doc`; false when absent.
-    pub(crate) fn fetch(&mut self, key: &[u8]) -> Result<bool> {
+    /// The engine's own query, with the filter and the order read from one look at each
+    /// value: a value that does not match gets no order key, so it sorts after every
+    /// match, and the page ends where the matches do (the order key is computed once per
+    /// value, which is also how the matches are counted). A query decodes no document, so
+    /// every variant reads borrowed views (the access path is about decoding) and copies
+    /// out only the page's keys.
+    fn query_page(&mut self, q: &QuerySpec) -> Result<()> {
         let b = self.b;
-        let key = key_str(&b.name, key)?;
-        let decoded = match b.variant.access {
-            Access::Copy => match b.tree.crack(key).map_err(|e| b.err(e))? {
-                None => return Ok(false),
-                Some(nut) => self.decode(&nut.value),
-            },
-            Access::Borrow | Access::Pooled => {
-                match b
-                    .tree
-                    .crack_with(key, |n| self.decode(n.value))
-                    .map_err(|e| b.err(e))?
-                {
-                    None => return Ok(false),
-                    Some(r) => r,
+        let format = b.format;
+        let matches = Cell::new(0usize);
+        let mut query = b.tree.query().prefix(key_str(&b.name, &q.prefix)?);
+        let sorted = q.order != QueryOrder::Key;
+        if sorted {
+            query = query.order_by_desc(|n| {
+                let key = select(q, format, n.value);
+                matches.set(matches.get() + usize::from(key.is_some()));
+                key
+            });
+        } else if reads_fields(q) {
+            query = query.filter_raw(move |v| select(q, format, v).is_some());
+        }
+        let page = &mut self.page;
+        page.clear();
+        let mut at = q.skip;
+        query
+            .skip(q.skip)
+            .take(q.take)
+            .for_each(|n| {
+                if !sorted || at < matches.get() {
+                    page.push(n.key.as_bytes());
                 }
-            }
-        };
-        decoded.map_err(|e| b.err(e))?;
-        Ok(true)
+                at += 1;
+            })
+            .map_err(|e| b.err(e))
     }
-}
-
-/// The fields queries filter and sort on; undecodable values sort first and never match.
-pub(crate) fn value_and_time(format: Format, bytes: &[u8]) -> Option<(i64, u64)> {
-    format.decode(bytes).ok().map(|d| (d.value, d.timestamp))
 }
 
 impl Worker for EngineWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.put(key, doc)
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.put(key, value)
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
-        Ok(self.fetch(key)?.then_some(&self.doc))
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
+        Ok(self.fetch(key)?.then_some(&self.value))
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.put(key, doc)
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.put(key, value)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -273,12 +249,14 @@ impl Worker for EngineWorker<'_> {
 
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
         let b = self.b;
+        let (format, how) = (b.format, b.variant.access.decode());
         let mut it = b.tree.iter_from(key_str(&b.name, start)?);
         let mut n = 0;
         while n < limit {
+            let value = &mut self.value;
             let decoded = match b.variant.access {
-                Access::Copy => it.next().map(|nut| self.decode(&nut.value)),
-                Access::Borrow | Access::Pooled => it.next_ref(|nut| self.decode(nut.value)),
+                Access::Copy => it.next().map(|nut| format.decode(&nut.value, value, how)),
+                Access::Pooled => it.next_ref(|nut| format.decode(nut.value, value, how)),
             };
             match decoded {
                 None => break,
@@ -289,13 +267,17 @@ impl Worker for EngineWorker<'_> {
         Ok(n)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         let b = self.b;
         let mut batch = b.tree.batch();
-        for (key, doc) in items {
-            let bytes = self.encode(doc)?;
-            batch.stash(key_str(&b.name, key)?, &bytes);
-            self.recycle(bytes);
+        for (key, value) in items {
+            let mut fresh = Vec::new();
+            let buf = match b.variant.access {
+                Access::Pooled => &mut self.buf,
+                Access::Copy => &mut fresh,
+            };
+            let bytes = b.format.stored(value, buf).map_err(|e| b.err(e))?;
+            batch.stash(key_str(&b.name, key)?, bytes);
         }
         batch.commit().map_err(|e| b.err(e))?;
         Ok(())
@@ -311,27 +293,8 @@ impl Worker for EngineWorker<'_> {
         Ok(())
     }
 
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
-        let codec = self.b.variant.format;
-        let prefix = key_str(&self.b.name, &q.prefix)?;
-        let mut query = self.b.tree.query().prefix(prefix);
-        if let Some(min) = q.min_value {
-            query = query
-                .filter(move |n| value_and_time(codec, n.value).is_some_and(|(v, _)| v >= min));
-        }
-        query = match q.order {
-            QueryOrder::Key => query,
-            QueryOrder::ValueDesc => {
-                query.order_by_desc(move |n| value_and_time(codec, n.value).map(|(v, _)| v))
-            }
-            QueryOrder::Newest => {
-                query.order_by_desc(move |n| value_and_time(codec, n.value).map(|(_, t)| t))
-            }
-        };
-        query
-            .skip(q.skip)
-            .take(q.take)
-            .count()
-            .map_err(|e| self.b.err(e))
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
+        self.query_page(q)?;
+        Ok(&self.page)
     }
 }

@@ -1,7 +1,8 @@
 //! `ffi`: acorn through its C ABI, every operation, as a C or Python caller would use it:
 //! JSON is encoded on this side and handed over as pointer + length; reads copy the value
 //! into a reused buffer (`acorn_crack`, growing it when told the buffer is too small) and
-//! decode it here. Side by side with `plain`, the difference is the cost of the boundary.
+//! decode it here (opaque values: copied out, nothing to decode). Side by side with
+//! `plain`, the difference is the cost of the boundary.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
@@ -14,14 +15,17 @@ use acorn::ffi::{
     AcornTree, ACORN_ERR_BUFFER_TOO_SMALL, ACORN_NOT_FOUND, ACORN_OK,
 };
 
+use super::codec::{Decode, Format};
+use super::page::Pager;
 use super::{
-    from_json, page, scratch_dir, store_err, to_json, variant_name, Backend, BackendInfo, Options,
-    OrStore, QuerySpec, Result, Worker,
+    peer_format, scratch_dir, store_err, variant_name, Backend, BackendInfo, Options, OrStore,
+    Page, QuerySpec, Result, Worker,
 };
-use crate::doc::Doc;
+use crate::doc::Value;
 
 pub(crate) struct FfiBackend {
     tree: *mut AcornTree,
+    format: Format,
     name: String,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
@@ -63,6 +67,7 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
     };
     Ok(Box::new(FfiBackend {
         tree,
+        format: peer_format(options),
         name: variant_name(NAME, durable),
         durable,
         _dir: dir,
@@ -90,7 +95,7 @@ impl Backend for FfiBackend {
             } else {
                 "in memory".into()
             },
-            serialization: "JSON (serde_json)".into(),
+            serialization: self.format.label().into(),
             cache: "none".into(),
             stores_data: true,
             rust_heap: true,
@@ -100,9 +105,12 @@ impl Backend for FfiBackend {
     fn worker(&self) -> Box<dyn Worker + '_> {
         Box::new(FfiWorker {
             tree: self.tree,
+            format: self.format,
             buf: vec![0; 4096],
             enc: Vec::new(),
-            doc: Doc::default(),
+            value: Value::default(),
+            pager: Pager::default(),
+            page: Page::default(),
             _backend: self,
         })
     }
@@ -110,17 +118,24 @@ impl Backend for FfiBackend {
 
 struct FfiWorker<'a> {
     tree: *const AcornTree,
+    format: Format,
     buf: Vec<u8>,
     enc: Vec<u8>,
-    doc: Doc,
+    value: Value,
+    pager: Pager,
+    page: Page,
     _backend: &'a FfiBackend,
 }
 
-/// Reads every result of a query or scan cursor, then frees it.
+/// Hands every `(key, value)` of a query or scan cursor to `each` until it says stop, then
+/// frees the cursor; returns how many it was handed.
 ///
 /// # Safety
 /// `q` must be a live cursor from `acorn_query_new` or `acorn_scan_new`.
-unsafe fn drain(q: *mut AcornQuery, mut each: impl FnMut(&[u8]) -> Result<()>) -> Result<usize> {
+unsafe fn drain(
+    q: *mut AcornQuery,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<usize> {
     let (mut k, mut kl, mut v, mut vl) = (ptr::null(), 0, ptr::null(), 0);
     let mut n = 0;
     let out = loop {
@@ -130,11 +145,20 @@ unsafe fn drain(q: *mut AcornQuery, mut each: impl FnMut(&[u8]) -> Result<()>) -
         }) {
             Ok(ACORN_NOT_FOUND) => break Ok(n),
             Ok(_) => {
-                // SAFETY: the library guarantees `vl` readable bytes at `v` until the next call.
-                if let Err(e) = each(unsafe { std::slice::from_raw_parts(v, vl) }) {
-                    break Err(e);
-                }
+                // SAFETY: the library guarantees `kl` and `vl` readable bytes at `k` and `v`
+                // until the next call.
+                let (key, value) = unsafe {
+                    (
+                        std::slice::from_raw_parts(k, kl),
+                        std::slice::from_raw_parts(v, vl),
+                    )
+                };
                 n += 1;
+                match each(key, value) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(n),
+                    Err(e) => break Err(e),
+                }
             }
             Err(e) => break Err(e),
         }
@@ -145,24 +169,23 @@ unsafe fn drain(q: *mut AcornQuery, mut each: impl FnMut(&[u8]) -> Result<()>) -
 }
 
 impl Worker for FfiWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.enc.clear();
-        serde_json::to_writer(&mut self.enc, doc).or_store(NAME)?;
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        let bytes = self.format.stored(value, &mut self.enc).or_store(NAME)?;
         // SAFETY: live handle; key and value are valid for their lengths; version may be null.
         check(unsafe {
             acorn_stash(
                 self.tree,
                 key.as_ptr(),
                 key.len(),
-                self.enc.as_ptr(),
-                self.enc.len(),
+                bytes.as_ptr(),
+                bytes.len(),
                 ptr::null_mut(),
             )
         })?;
         Ok(())
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
         loop {
             let mut len = 0;
             // SAFETY: live handle; `buf` is writable for its length; `len` is writable.
@@ -178,8 +201,10 @@ impl Worker for FfiWorker<'_> {
             };
             match code {
                 ACORN_OK => {
-                    self.doc = from_json(NAME, &self.buf[..len])?;
-                    return Ok(Some(&self.doc));
+                    self.format
+                        .decode(&self.buf[..len], &mut self.value, Decode::Fresh)
+                        .or_store(NAME)?;
+                    return Ok(Some(&self.value));
                 }
                 ACORN_NOT_FOUND => return Ok(None),
                 ACORN_ERR_BUFFER_TOO_SMALL => self.buf.resize(len, 0),
@@ -190,8 +215,8 @@ impl Worker for FfiWorker<'_> {
         }
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.insert(key, doc)
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.insert(key, value)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -207,17 +232,23 @@ impl Worker for FfiWorker<'_> {
         check(unsafe {
             acorn_scan_new(self.tree, start.as_ptr(), start.len(), limit, &raw mut q)
         })?;
+        let (format, value) = (self.format, &mut self.value);
         // SAFETY: `q` was just handed out.
-        unsafe { drain(q, |v| from_json(NAME, v).map(drop)) }
+        unsafe {
+            drain(q, |_, v| {
+                format.decode(v, value, Decode::Fresh).or_store(NAME)?;
+                Ok(true)
+            })
+        }
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         let mut b = ptr::null_mut();
         // SAFETY: live handle; `b` writable.
         check(unsafe { acorn_batch_new(self.tree, &raw mut b) })?;
         let mut result: Result<()> = Ok(());
-        for (k, d) in items {
-            let enc = to_json(NAME, d);
+        for (k, v) in items {
+            let enc = self.format.stored(v, &mut self.enc).or_store(NAME);
             // SAFETY: `b` is live; key and value valid for their lengths.
             result = enc.and_then(|v| {
                 check(unsafe { acorn_batch_stash(b, k.as_ptr(), k.len(), v.as_ptr(), v.len()) })
@@ -236,7 +267,7 @@ impl Worker for FfiWorker<'_> {
         result
     }
 
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         let mut cursor = ptr::null_mut();
         // SAFETY: live handle; prefix valid for its length; `cursor` writable.
         check(unsafe {
@@ -249,15 +280,11 @@ impl Worker for FfiWorker<'_> {
                 &raw mut cursor,
             )
         })?;
-        let mut rows = Vec::new();
+        let (format, pager, page) = (self.format, &mut self.pager, &mut self.page);
+        pager.start(page);
         // SAFETY: `cursor` was just handed out.
-        unsafe {
-            drain(cursor, |v| {
-                let d = from_json(NAME, v)?;
-                rows.push((d.value, d.timestamp));
-                Ok(())
-            })
-        }?;
-        Ok(page(rows, q))
+        unsafe { drain(cursor, |k, v| Ok(pager.offer(q, format, k, v, page))) }?;
+        pager.finish(q, page);
+        Ok(&self.page)
     }
 }

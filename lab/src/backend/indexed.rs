@@ -1,26 +1,35 @@
 //! `plain:indexed`: `plain` with a secondary index on the documents' `value` (acorn's
 //! `Tree::index`), so a query with `min_value` reads only the index range from it, and
 //! `order = "value_desc"` reads the index backwards instead of sorting. Every write pays
-//! for the index (one extraction: a JSON parse of the `value` field, and the index
-//! update). The engine's query cache is off for this variant, so a repeated query shows the
+//! for the index (one extraction: the `value` field read by the codec's non-allocating
+//! projection, and the index update). Opaque values have no `value`: nothing is indexed,
+//! and queries over them (key order, no filter) scan as `plain`'s do. The engine's query cache is off for this variant, so a repeated query shows the
 //! index's cost, not a cached answer.
 
 use acorn::IndexKey;
-use serde::Deserialize;
 
-use super::engine::{key_str, value_and_time, EngineBackend, EngineWorker, Variant};
-use super::{Backend, BackendInfo, Options, QueryOrder, QuerySpec, Result, Worker};
-use crate::doc::Doc;
+use super::codec::Format;
+use super::engine::{key_str, EngineBackend, EngineWorker, Variant};
+use super::{Backend, BackendInfo, Options, Page, QueryOrder, QuerySpec, Result, Worker};
+use crate::doc::Value;
 
 const VARIANT: Variant = Variant {
     name: "plain:indexed",
     ..super::plain::VARIANT
 };
 
-/// The one field the index reads (serde_json skips the rest without building it).
-#[derive(Deserialize)]
-struct ValueOnly {
-    value: i64,
+/// The index key of a record: its `value` (order-preserving), then its primary key with
+/// every byte complemented and a 0xFF terminator. Reading the index backwards then gives
+/// value descending and, among equal values, primary key *ascending* (a shorter key's 0xFF
+/// outranks any complemented byte where a longer key goes on): the tie order every backend
+/// keeps. A range from `IndexKey::i64(min)` still starts at the first record with that
+/// value, since the suffix only extends the key.
+fn index_key(value: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len() + 1);
+    k.extend_from_slice(&IndexKey::i64(value));
+    k.extend(key.iter().map(|b| !b));
+    k.push(0xFF);
+    k
 }
 
 pub(crate) struct IndexedBackend {
@@ -28,12 +37,14 @@ pub(crate) struct IndexedBackend {
 }
 
 pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
+    let format = Format::for_values(VARIANT.format, options.values.is_opaque());
     let engine = EngineBackend::open_with(VARIANT, options, durable, |b| {
-        b.query_cache(0).index("value", |n: &acorn::NutRef<'_>| {
-            serde_json::from_slice::<ValueOnly>(n.value)
-                .ok()
-                .map(|d| IndexKey::i64(d.value))
-        })
+        b.query_cache(0)
+            .index("value", move |n: &acorn::NutRef<'_>| {
+                format
+                    .project(n.value)
+                    .map(|f| index_key(f.value, n.key.as_bytes()))
+            })
     })?;
     Ok(Box::new(IndexedBackend { engine }))
 }
@@ -60,16 +71,16 @@ struct IndexedWorker<'a> {
 }
 
 impl Worker for IndexedWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.w.insert(key, doc)
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.w.insert(key, value)
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
         self.w.read(key)
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.w.update(key, doc)
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.w.update(key, value)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -80,18 +91,18 @@ impl Worker for IndexedWorker<'_> {
         self.w.scan(start, limit)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         self.w.batch_insert(items)
     }
 
     /// Through the index when it helps (a `min_value`, or ordering by value); otherwise
     /// the same scan as `plain`.
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         if q.min_value.is_none() && q.order != QueryOrder::ValueDesc {
             return self.w.query(q);
         }
         let b = self.w.b;
-        let format = b.variant.format;
+        let format = b.format;
         let mut index = b
             .tree
             .query()
@@ -107,14 +118,47 @@ impl Worker for IndexedWorker<'_> {
         let query = match q.order {
             QueryOrder::ValueDesc => query,
             QueryOrder::Key => query.order_by(|n| n.key.to_owned()),
-            QueryOrder::Newest => {
-                query.order_by_desc(move |n| value_and_time(format, n.value).map(|(_, t)| t))
-            }
+            // Newest first; equal timestamps in key order, as every backend keeps ties.
+            QueryOrder::Newest => query.order_by_desc(move |n| {
+                let t = format.project(n.value).map(|f| f.timestamp);
+                (t, std::cmp::Reverse(n.key.to_owned()))
+            }),
         };
+        let page = &mut self.w.page;
+        page.clear();
         query
             .skip(q.skip)
             .take(q.take)
-            .count()
-            .map_err(|e| b.err(e))
+            .for_each(|n| page.push(n.key.as_bytes()))
+            .map_err(|e| b.err(e))?;
+        Ok(&self.w.page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_key;
+
+    #[test]
+    fn backwards_the_index_gives_value_descending_then_key_ascending() {
+        let mut keys = [
+            index_key(5, b"b"),
+            index_key(5, b"a"),
+            index_key(5, b"ab"),
+            index_key(7, b"z"),
+            index_key(-1, b"a"),
+        ];
+        keys.sort();
+        keys.reverse();
+        assert_eq!(
+            keys,
+            [
+                index_key(7, b"z"),
+                index_key(5, b"a"),
+                index_key(5, b"ab"),
+                index_key(5, b"b"),
+                index_key(-1, b"a"),
+            ]
+        );
     }
 }

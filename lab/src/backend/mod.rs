@@ -2,24 +2,29 @@
 //! file per implementation.
 //!
 //! A `Backend` is shared by every thread of a run; each thread gets its own `Worker`, which
-//! owns whatever buffers it reuses. Every backend stores documents serialized and `read`
-//! returns a fully decoded [`Doc`], so serialization cost is part of what is measured.
+//! owns whatever buffers it reuses. Values are documents or opaque bytes ([`Value`], fixed
+//! per run by the dataset): every backend stores documents serialized and `read` returns
+//! them fully decoded, so serialization cost is part of what is measured; opaque bytes are
+//! stored and handed back as they are (`codec.rs` holds both ways, for every backend).
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use crate::doc::Doc;
+use crate::doc::{Value, ValueShape};
+pub use page::Page;
 
 mod asyncplain;
 mod binary;
 mod btreemap;
 mod cached;
+mod codec;
 mod engine;
 mod ffi;
 mod fjall;
 mod indexed;
 mod noop;
+mod page;
 mod plain;
 mod pooled;
 mod redb;
@@ -108,7 +113,11 @@ pub enum QueryOrder {
 }
 
 /// The query every backend answers: documents under `prefix` with `value >= min_value`,
-/// ordered, then `skip` and `take`. Returns how many documents the page holds.
+/// ordered (ties in key order), then `skip` and `take`. Returns the page's keys. Every
+/// backend answers it by the same rule: each document is looked at once, reading only the
+/// fields the filter and order need (no allocation, no full decode); no document is
+/// decoded in full. Over opaque values only `min_value = None` and `order = Key` apply
+/// (they have no fields: the workload validator rejects the rest).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QuerySpec {
     pub prefix: Vec<u8>,
@@ -128,8 +137,10 @@ pub trait Backend: Send + Sync {
     /// A handle for one thread. Workers of one backend run concurrently; each owns the
     /// buffers it reuses, so nothing on a worker's hot path is shared but the store.
     fn worker(&self) -> Box<dyn Worker + '_>;
-    /// Extra numbers for the report, read after the phases ran, e.g.
-    /// `("cache_hit_ratio", 0.93)`.
+    /// Counters for the report (e.g. `("cache_hits", 930.0)`), summed over the workers
+    /// dropped since the last call, then reset: the runner calls it after each phase (whose
+    /// workers are gone by then), so each phase gets its own. Workers count privately and
+    /// add their totals once, when dropped: nothing shared is written per operation.
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
@@ -149,10 +160,11 @@ pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// waiting for the disk holds no thread. Reads, scans and queries never wait, so they go
 /// through [`AsyncWorker::blocking`].
 pub trait AsyncWorker {
-    fn insert<'a>(&'a mut self, key: &'a [u8], doc: &'a Doc) -> LocalFuture<'a, Result<()>>;
-    fn update<'a>(&'a mut self, key: &'a [u8], doc: &'a Doc) -> LocalFuture<'a, Result<()>>;
+    fn insert<'a>(&'a mut self, key: &'a [u8], value: &'a Value) -> LocalFuture<'a, Result<()>>;
+    fn update<'a>(&'a mut self, key: &'a [u8], value: &'a Value) -> LocalFuture<'a, Result<()>>;
     fn delete<'a>(&'a mut self, key: &'a [u8]) -> LocalFuture<'a, Result<bool>>;
-    fn batch_insert<'a>(&'a mut self, items: &'a [(Vec<u8>, Doc)]) -> LocalFuture<'a, Result<()>>;
+    fn batch_insert<'a>(&'a mut self, items: &'a [(Vec<u8>, Value)])
+        -> LocalFuture<'a, Result<()>>;
     /// The synchronous worker behind it, for operations that never wait.
     fn blocking(&mut self) -> &mut dyn Worker;
 }
@@ -162,23 +174,24 @@ pub trait AsyncWorker {
 /// description says. An `Err` is counted against the operation by the runner and the run
 /// goes on.
 pub trait Worker {
-    /// Stores `doc` under `key`, serialized with the backend's format (whether or not the
-    /// key exists).
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
-    /// Reads `key` and fully decodes it (serialization cost is part of what is measured).
-    /// `None` when absent. The returned document is borrowed from the worker and lives
-    /// until the worker's next call.
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>>;
-    /// Replaces the document under `key` (stores it when absent, like `insert`).
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()>;
+    /// Stores `value` under `key` (a document serialized with the backend's format; opaque
+    /// bytes as they are), whether or not the key exists. A value of the other kind than
+    /// the backend was opened for ([`Options::values`]) is an error.
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()>;
+    /// Reads `key`: a document fully decoded (serialization cost is part of what is
+    /// measured), opaque bytes copied out. `None` when absent. The value is borrowed from
+    /// the worker and lives until the worker's next call.
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>>;
+    /// Replaces the value under `key` (stores it when absent, like `insert`).
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()>;
     /// Removes `key`; returns whether it was there.
     fn delete(&mut self, key: &[u8]) -> Result<bool>;
-    /// Reads and decodes up to `limit` documents in key order from `start` (inclusive);
-    /// returns how many it read.
+    /// Reads (and decodes, as `read` does) up to `limit` values in key order from `start`
+    /// (inclusive); returns how many it read.
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize>;
     /// Stores every item atomically: after an `Err` none of them is visible (one batch,
     /// transaction or write set in every store).
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()>;
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()>;
     /// Removes every key (absent ones are no error). The runner uses it, untimed, to take
     /// out what a phase inserted; stores with batches or transactions do it in one.
     fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
@@ -187,24 +200,51 @@ pub trait Worker {
         }
         Ok(())
     }
-    /// Answers `q` (see [`QuerySpec`]); returns how many documents the page holds.
-    fn query(&mut self, q: &QuerySpec) -> Result<usize>;
+    /// Answers `q` (see [`QuerySpec`]): the page's keys, in order, borrowed from the worker
+    /// until its next call.
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page>;
+}
+
+/// What the `cached` variant does with a written value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CachePolicy {
+    /// A write puts the value it wrote into the cache; a delete removes it.
+    #[default]
+    WriteThrough,
+    /// A write or delete drops the cached value; the next read refills it from the tree.
+    Invalidate,
+}
+
+impl CachePolicy {
+    pub fn label(self) -> &'static str {
+        match self {
+            CachePolicy::WriteThrough => "write-through",
+            CachePolicy::Invalidate => "invalidate",
+        }
+    }
 }
 
 /// Settings a backend is opened with.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Decoded documents the `cached` variant keeps (AcornDB's default is 10k).
+    /// Decoded values the `cached` variant keeps (AcornDB's default is 10k).
     pub cache_capacity: usize,
+    pub cache_policy: CachePolicy,
     /// Where durable backends create their (temporary) directories.
     pub scratch_dir: PathBuf,
+    /// What the values are: documents, or opaque bytes ([`Value::Bytes`]) that every
+    /// backend stores as given, without a codec.
+    pub values: ValueShape,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             cache_capacity: 10_000,
+            cache_policy: CachePolicy::default(),
             scratch_dir: std::env::temp_dir(),
+            values: ValueShape::default(),
         }
     }
 }
@@ -240,7 +280,7 @@ pub fn registry() -> &'static [Registration] {
     register! {
         "plain", false, "acorn in memory; reads copy the value out, then decode JSON" => |o| plain::open(o, false);
         "plain:durable", true, "plain on a WAL, fsync per commit" => |o| plain::open(o, true);
-        "cached", false, "plain + a shared cache of decoded documents (quick_cache), dropped on write" => |o| cached::open(o, false);
+        "cached", false, "pooled + a shared cache of decoded values (quick_cache), write-through by default ([cache] policy)" => |o| cached::open(o, false);
         "cached:durable", true, "cached on a WAL, fsync per commit" => |o| cached::open(o, true);
         "pooled", false, "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read" => |o| pooled::open(o, false);
         "pooled:durable", true, "pooled on a WAL, fsync per commit" => |o| pooled::open(o, true);
@@ -251,7 +291,7 @@ pub fn registry() -> &'static [Registration] {
         "plain:indexed", false, "plain + a secondary index on value: queries read the index, query cache off" => |o| indexed::open(o, false);
         "ffi", false, "acorn through its C ABI on every call (the cost of the boundary), JSON" => |o| ffi::open(o, false);
         "ffi:durable", true, "ffi on a WAL, fsync per commit" => |o| ffi::open(o, true);
-        "btreemap", false, "RwLock<BTreeMap> + JSON: what people write by hand" => |_| Ok(Box::new(btreemap::BTreeMapBackend::default()));
+        "btreemap", false, "RwLock<BTreeMap> + JSON: what people write by hand" => btreemap::open;
         "redb", false, "redb (B-tree) in memory, a transaction per operation, JSON" => |o| redb::open(o, false);
         "redb:durable", true, "redb in a file, fsync per commit" => |o| redb::open(o, true);
         "fjall", true, "fjall (LSM tree), journal flushed to the OS per write, no fsync" => |o| fjall::open(o, false);
@@ -259,7 +299,7 @@ pub fn registry() -> &'static [Registration] {
         "sqlite", false, "SQLite in memory (:memory:), prepared statements, JSON in a BLOB" => |o| sqlite::open(o, false);
         "sqlite:durable", true, "SQLite in a file, WAL journal, synchronous=FULL" => |o| sqlite::open(o, true);
         "noop", false, "stores nothing: measures the harness itself" => |_| Ok(Box::new(noop::Noop));
-        "synthetic", false, "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the lab's own gates" => |_| synthetic::open();
+        "synthetic", false, "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the lab's own gates" => synthetic::open;
     }
 }
 
@@ -305,25 +345,8 @@ pub fn open(name: &str, options: &Options) -> Result<Box<dyn Backend>> {
     (reg.open)(options)
 }
 
-/// JSON encoding for the peer stores (what a user of them would write).
-pub(crate) fn to_json(backend: &str, doc: &Doc) -> Result<Vec<u8>> {
-    serde_json::to_vec(doc).map_err(|e| store_err(backend, e))
-}
-
-pub(crate) fn from_json(backend: &str, bytes: &[u8]) -> Result<Doc> {
-    serde_json::from_slice(bytes).map_err(|e| store_err(backend, e))
-}
-
-/// Applies a query to `(key order) → (value, timestamp)` rows decoded by a peer that has no
-/// query engine: filter, order, skip, take. Returns the page size.
-pub(crate) fn page(mut rows: Vec<(i64, u64)>, q: &QuerySpec) -> usize {
-    if let Some(min) = q.min_value {
-        rows.retain(|(v, _)| *v >= min);
-    }
-    match q.order {
-        QueryOrder::Key => {}
-        QueryOrder::ValueDesc => rows.sort_by_key(|r| std::cmp::Reverse(r.0)),
-        QueryOrder::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.1)),
-    }
-    rows.len().saturating_sub(q.skip).min(q.take)
+/// The peers' format for documents: JSON, what a user of them would write (`Raw` when the
+/// values are opaque).
+pub(crate) fn peer_format(options: &Options) -> codec::Format {
+    codec::Format::for_values(codec::Format::Json, options.values.is_opaque())
 }

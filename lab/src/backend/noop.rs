@@ -1,10 +1,17 @@
 //! `noop`: stores nothing and does nothing, so a run against it measures the harness itself
 //! (operation generation, dispatch, latency recording).
 
-use super::{Backend, BackendInfo, QuerySpec, Result, Worker};
-use crate::doc::Doc;
+use super::{Backend, BackendInfo, Page, QuerySpec, Result, Worker};
+use crate::doc::Value;
 
+#[derive(Default)]
 pub(crate) struct Noop;
+
+/// A worker that does nothing (it keeps an empty page to hand out).
+#[derive(Default)]
+struct NoopWorker {
+    page: Page,
+}
 
 impl Backend for Noop {
     fn name(&self) -> &str {
@@ -24,20 +31,20 @@ impl Backend for Noop {
     }
 
     fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(Noop)
+        Box::new(NoopWorker::default())
     }
 }
 
-impl Worker for Noop {
-    fn insert(&mut self, _key: &[u8], _doc: &Doc) -> Result<()> {
+impl Worker for NoopWorker {
+    fn insert(&mut self, _key: &[u8], _value: &Value) -> Result<()> {
         Ok(())
     }
 
-    fn read(&mut self, _key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, _key: &[u8]) -> Result<Option<&Value>> {
         Ok(None)
     }
 
-    fn update(&mut self, _key: &[u8], _doc: &Doc) -> Result<()> {
+    fn update(&mut self, _key: &[u8], _value: &Value) -> Result<()> {
         Ok(())
     }
 
@@ -49,11 +56,11 @@ impl Worker for Noop {
         Ok(0)
     }
 
-    fn batch_insert(&mut self, _items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, _items: &[(Vec<u8>, Value)]) -> Result<()> {
         Ok(())
     }
 
-    fn query(&mut self, _q: &QuerySpec) -> Result<usize> {
-        Ok(0)
+    fn query(&mut self, _q: &QuerySpec) -> Result<&Page> {
+        Ok(&self.page)
     }
 }

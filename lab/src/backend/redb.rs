@@ -1,19 +1,24 @@
 //! `redb`: in memory (its `InMemoryBackend`) or durable in a temporary file with its
-//! default durability (`Durability::Immediate`: fsync on every commit). One write
-//! transaction per write, one read transaction per read, JSON values.
+//! default durability (`Durability::Immediate`: fsync on every commit) and default page
+//! cache, as its documentation recommends. One write transaction per write, one read
+//! transaction per read (redb's read transactions are cheap snapshots), JSON values (raw
+//! bytes when opaque).
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
+use super::codec::{Decode, Format};
+use super::page::Pager;
 use super::{
-    from_json, page, scratch_dir, to_json, variant_name, Backend, BackendInfo, Options, OrStore,
+    peer_format, scratch_dir, variant_name, Backend, BackendInfo, Options, OrStore, Page,
     QuerySpec, Result, Worker,
 };
-use crate::doc::Doc;
+use crate::doc::Value;
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
 
 pub(crate) struct RedbBackend {
     db: Database,
+    format: Format,
     name: String,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
@@ -39,6 +44,7 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
     txn.commit().or_store(NAME)?;
     Ok(Box::new(RedbBackend {
         db,
+        format: peer_format(options),
         name: variant_name(NAME, durable),
         durable,
         _dir: dir,
@@ -53,14 +59,14 @@ impl Backend for RedbBackend {
     fn describe(&self) -> BackendInfo {
         BackendInfo {
             name: self.name().into(),
-            store: "redb 3.1".into(),
+            store: format!("redb {}", env!("LAB_REDB_VERSION")),
             durability: if self.durable {
                 "durable: file, Durability::Immediate (fsync per commit), one write txn per write"
                     .into()
             } else {
                 "in memory (InMemoryBackend)".into()
             },
-            serialization: "JSON (serde_json)".into(),
+            serialization: self.format.label().into(),
             cache: "redb's page cache (default size)".into(),
             stores_data: true,
             rust_heap: true,
@@ -70,14 +76,20 @@ impl Backend for RedbBackend {
     fn worker(&self) -> Box<dyn Worker + '_> {
         Box::new(RedbWorker {
             db: &self.db,
-            doc: Doc::default(),
+            format: self.format,
+            value: Value::default(),
+            pager: Pager::default(),
+            page: Page::default(),
         })
     }
 }
 
 struct RedbWorker<'a> {
     db: &'a Database,
-    doc: Doc,
+    format: Format,
+    value: Value,
+    pager: Pager,
+    page: Page,
 }
 
 impl RedbWorker<'_> {
@@ -96,26 +108,29 @@ impl RedbWorker<'_> {
 }
 
 impl Worker for RedbWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        let bytes = to_json(NAME, doc)?;
-        self.write(|t| t.insert(key, bytes.as_slice()).map(|_| true).or_store(NAME))?;
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        let mut fresh = Vec::new();
+        let bytes = self.format.stored(value, &mut fresh).or_store(NAME)?;
+        self.write(|t| t.insert(key, bytes).map(|_| true).or_store(NAME))?;
         Ok(())
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
         let txn = self.db.begin_read().or_store(NAME)?;
         let table = txn.open_table(TABLE).or_store(NAME)?;
         match table.get(key).or_store(NAME)? {
             None => Ok(None),
             Some(v) => {
-                self.doc = from_json(NAME, v.value())?;
-                Ok(Some(&self.doc))
+                self.format
+                    .decode(v.value(), &mut self.value, Decode::Fresh)
+                    .or_store(NAME)?;
+                Ok(Some(&self.value))
             }
         }
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.insert(key, doc)
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.insert(key, value)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -128,16 +143,19 @@ impl Worker for RedbWorker<'_> {
         let mut n = 0;
         for entry in table.range(start..).or_store(NAME)?.take(limit) {
             let (_, v) = entry.or_store(NAME)?;
-            from_json(NAME, v.value())?;
+            self.format
+                .decode(v.value(), &mut self.value, Decode::Fresh)
+                .or_store(NAME)?;
             n += 1;
         }
         Ok(n)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
+        let format = self.format;
         let encoded = items
             .iter()
-            .map(|(k, d)| Ok((k, to_json(NAME, d)?)))
+            .map(|(k, v)| Ok((k, format.encoded(v).or_store(NAME)?)))
             .collect::<Result<Vec<_>>>()?;
         self.write(|t| {
             for (k, v) in &encoded {
@@ -158,18 +176,22 @@ impl Worker for RedbWorker<'_> {
         Ok(())
     }
 
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         let txn = self.db.begin_read().or_store(NAME)?;
         let table = txn.open_table(TABLE).or_store(NAME)?;
-        let mut rows = Vec::new();
+        self.pager.start(&mut self.page);
         for entry in table.range(q.prefix.as_slice()..).or_store(NAME)? {
             let (k, v) = entry.or_store(NAME)?;
-            if !k.value().starts_with(&q.prefix) {
+            let key = k.value();
+            if !key.starts_with(&q.prefix)
+                || !self
+                    .pager
+                    .offer(q, self.format, key, v.value(), &mut self.page)
+            {
                 break;
             }
-            let d = from_json(NAME, v.value())?;
-            rows.push((d.value, d.timestamp));
         }
-        Ok(page(rows, q))
+        self.pager.finish(q, &mut self.page);
+        Ok(&self.page)
     }
 }

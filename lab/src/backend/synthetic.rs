@@ -6,9 +6,8 @@
 
 use std::hint::black_box;
 
-use super::btreemap::BTreeMapBackend;
-use super::{store_err, Backend, BackendInfo, QuerySpec, Result, Worker};
-use crate::doc::Doc;
+use super::{btreemap, store_err, Backend, BackendInfo, Options, Page, QuerySpec, Result, Worker};
+use crate::doc::Value;
 
 /// The environment variable that sets the extra rounds per read.
 pub const READ_WORK_VAR: &str = "LAB_SYNTHETIC_READ_WORK";
@@ -16,11 +15,11 @@ pub const READ_WORK_VAR: &str = "LAB_SYNTHETIC_READ_WORK";
 const NAME: &str = "synthetic";
 
 pub(crate) struct Synthetic {
-    inner: BTreeMapBackend,
+    inner: Box<dyn Backend>,
     rounds: u64,
 }
 
-pub(crate) fn open() -> Result<Box<dyn Backend>> {
+pub(crate) fn open(options: &Options) -> Result<Box<dyn Backend>> {
     let rounds = match std::env::var(READ_WORK_VAR) {
         Err(_) => 0,
         Ok(v) => v.trim().parse().map_err(|_| {
@@ -31,7 +30,7 @@ pub(crate) fn open() -> Result<Box<dyn Backend>> {
         })?,
     };
     Ok(Box::new(Synthetic {
-        inner: BTreeMapBackend::default(),
+        inner: btreemap::open(options)?,
         rounds,
     }))
 }
@@ -76,17 +75,17 @@ struct SyntheticWorker<'a> {
 }
 
 impl Worker for SyntheticWorker<'_> {
-    fn insert(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.inner.insert(key, doc)
+    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.inner.insert(key, value)
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Doc>> {
+    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
         black_box(work(self.rounds));
         self.inner.read(key)
     }
 
-    fn update(&mut self, key: &[u8], doc: &Doc) -> Result<()> {
-        self.inner.update(key, doc)
+    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.inner.update(key, value)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
@@ -97,7 +96,7 @@ impl Worker for SyntheticWorker<'_> {
         self.inner.scan(start, limit)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Doc)]) -> Result<()> {
+    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
         self.inner.batch_insert(items)
     }
 
@@ -105,7 +104,7 @@ impl Worker for SyntheticWorker<'_> {
         self.inner.delete_batch(keys)
     }
 
-    fn query(&mut self, q: &QuerySpec) -> Result<usize> {
+    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
         self.inner.query(q)
     }
 }

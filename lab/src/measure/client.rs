@@ -84,9 +84,28 @@ pub fn fixed_random(buf: &mut [u8]) {
     }
 }
 
+/// The state of [`fixed_time_ns`]'s clock: nanoseconds since the Unix epoch (2026-01-01).
+static TIME_NS: AtomicU64 = AtomicU64::new(1_767_225_600_000_000_000);
+
+/// A clock that reads the same in every process: 1 µs later at every call, from a fixed
+/// start. The lab's `clock_gettime` wrapper hands it out under valgrind only (see
+/// `lab/src/main.rs`), so what depends on the time in a counted run — hash seeds mixed
+/// from the clock (foldhash's, inside rusqlite's statement cache), a timestamp that must
+/// move past the last one, tokio's clock — takes the same instructions in every run.
+pub fn fixed_time_ns() -> u64 {
+    TIME_NS.fetch_add(1_000, Ordering::Relaxed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fixed_clock_moves_forward_by_a_microsecond() {
+        let a = fixed_time_ns();
+        let b = fixed_time_ns();
+        assert!(b > a && b - a >= 1_000, "{a} {b}");
+    }
 
     #[test]
     fn natively_requests_do_nothing_and_answer_the_default() {

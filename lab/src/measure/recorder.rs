@@ -33,6 +33,9 @@ pub struct Recorder {
     part: usize,
     errors: Vec<u64>,
     samples: Vec<Vec<String>>,
+    /// Allocations made by each operation kind on the recording thread, when counted
+    /// (the counting allocator is installed).
+    allocations: Option<Vec<u64>>,
     /// Completions per interval of `interval_ns`, counted from `start_ns`.
     intervals: Vec<u64>,
     interval_ns: u64,
@@ -57,6 +60,7 @@ impl Recorder {
             part: 0,
             errors: vec![0; KINDS],
             samples: vec![Vec::new(); KINDS],
+            allocations: None,
             intervals: Vec::new(),
             interval_ns,
             start_ns,
@@ -95,8 +99,20 @@ impl Recorder {
         self.intervals[self.slot] += 1;
     }
 
+    /// Adds the allocations one operation of `kind` made (call it for every operation, or
+    /// for none: a recorder that was never told reports no allocation counts).
+    pub fn allocated(&mut self, kind: OpKind, allocations: u64) {
+        self.allocations.get_or_insert_with(|| vec![0; KINDS])[kind.index()] += allocations;
+    }
+
     /// Adds another thread's recording of the same phase (same start and interval length).
     pub fn merge(&mut self, other: Recorder) {
+        if let Some(theirs) = other.allocations {
+            let mine = self.allocations.get_or_insert_with(|| vec![0; KINDS]);
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
         for (mine, theirs) in self.hists.iter_mut().zip(other.hists) {
             match (mine.as_mut(), theirs) {
                 (Some(m), Some(t)) => {
@@ -174,6 +190,7 @@ impl Recorder {
                     .parts(k)
                     .map(|h| h.map_or_else(PartLatency::default, PartLatency::of))
                     .collect();
+                r.allocations = self.allocations.as_ref().map(|a| a[i]);
                 Some((k.name().to_owned(), r))
             })
             .collect()
@@ -202,6 +219,23 @@ mod tests {
         assert_eq!(per_op["read"].error_samples, ["boom"]);
         assert_eq!(per_op["update"].errors, 1);
         assert!(!per_op.contains_key("delete"));
+        assert_eq!(per_op["read"].allocations, None, "never told: not counted");
+    }
+
+    #[test]
+    fn allocations_add_per_kind_across_threads() {
+        let mut a = Recorder::new(0, 10);
+        let mut b = Recorder::new(0, 10);
+        a.record(OpKind::Read, 5, 3, None);
+        a.allocated(OpKind::Read, 2);
+        b.record(OpKind::Read, 5, 3, None);
+        b.allocated(OpKind::Read, 3);
+        b.record(OpKind::Update, 5, 3, None);
+        b.allocated(OpKind::Update, 1);
+        a.merge(b);
+        let per_op = a.per_op(1.0);
+        assert_eq!(per_op["read"].allocations, Some(5));
+        assert_eq!(per_op["update"].allocations, Some(1));
     }
 
     #[test]

@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::phase::{doc_pool, execute, Buffers};
+use super::phase::{execute, value_pool, Buffers};
 use super::restore;
 use crate::backend::{self, BackendError, BackendInfo, Options, Worker};
+use crate::doc::Value;
 use crate::measure::client;
 use crate::workload::{KeySpace, Op, OpKind, OpStream, Plan};
 
@@ -96,15 +97,17 @@ pub fn run(
     warmup_ops: u64,
 ) -> Result<ChildReport, BackendError> {
     let options = Options {
-        cache_capacity: plan.run.cache_capacity,
+        cache_capacity: plan.cache.capacity,
+        cache_policy: plan.cache.policy,
         scratch_dir: std::env::temp_dir(),
+        values: plan.dataset.value,
     };
     let backend = backend::open(variant, &options)?;
     // No Ctrl-C handler runs here: the parent stops the child by killing it.
     restore::fill(backend.as_ref(), plan, &AtomicBool::new(false))?;
     client::start_instrumentation();
     let names = plan.dataset.key_table();
-    let docs = doc_pool(plan, 0, &plan.dataset.doc);
+    let values = value_pool(plan, 0);
     let spec = plan.stream_spec();
     let records = plan.dataset.records;
     let mut report = ChildReport::default();
@@ -116,8 +119,11 @@ pub fn run(
             bufs: Buffers {
                 names: &names,
                 key: Vec::with_capacity(64),
-                docs: &docs,
+                values: &values,
                 batch: Vec::new(),
+                next: Value::default(),
+                // Callgrind counts what allocation costs; the lab's counter would add to it.
+                count_allocations: false,
             },
         };
         // The stream `run_phase` warms a one-thread run up with.

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use super::clock::Clock;
 use crate::backend::{AsyncWorker, Backend, Result as BackendResult};
-use crate::doc::Doc;
+use crate::doc::Value;
 use crate::measure::recorder::PARTS;
 use crate::measure::Recorder;
 use crate::workload::{Bound, KeyTable, Op, OpKind, OpStream, Plan};
@@ -52,7 +52,7 @@ impl Lanes<'_> {
     pub(super) fn run(
         self,
         stream: OpStream,
-        docs: &[Doc],
+        values: &[Value],
         wait_start: impl FnOnce() -> u64,
     ) -> Result<Ran, Box<OpStream>> {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
@@ -90,7 +90,7 @@ impl Lanes<'_> {
         let lanes: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = workers
             .into_iter()
             .map(|w| {
-                Box::pin(lane(self, &shared, w, docs, phase)) as Pin<Box<dyn Future<Output = ()>>>
+                Box::pin(lane(self, &shared, w, values, phase)) as Pin<Box<dyn Future<Output = ()>>>
             })
             .collect();
         rt.block_on(JoinAll(lanes));
@@ -111,7 +111,7 @@ async fn lane(
     cx: Lanes<'_>,
     shared: &RefCell<Shared>,
     mut w: Box<dyn AsyncWorker + '_>,
-    docs: &[Doc],
+    values: &[Value],
     phase: Phase,
 ) {
     let mut key = Vec::with_capacity(64);
@@ -134,7 +134,7 @@ async fn lane(
                 len: 0,
             })
         };
-        let result = execute(w.as_mut(), cx, op, &mut key, docs, &mut batch).await;
+        let result = execute(w.as_mut(), cx, op, &mut key, values, &mut batch).await;
         let now = cx.clock.now_ns();
         let mut s = shared.borrow_mut();
         s.stream.done(&op);
@@ -162,21 +162,21 @@ async fn execute(
     cx: Lanes<'_>,
     op: Op,
     key: &mut Vec<u8>,
-    docs: &[Doc],
-    batch: &mut Vec<(Vec<u8>, Doc)>,
+    values: &[Value],
+    batch: &mut Vec<(Vec<u8>, Value)>,
 ) -> BackendResult<()> {
     let plan = cx.plan;
-    let doc = &docs[(op.id % docs.len() as u64) as usize];
+    let value = &values[(op.id % values.len() as u64) as usize];
     if op.kind == OpKind::Query {
-        return w.blocking().query(&plan.query).map(|n| {
-            black_box(n);
+        return w.blocking().query(&plan.query).map(|page| {
+            black_box(page.len());
         });
     }
     if op.kind == OpKind::Batch {
         batch.resize_with(op.len as usize, Default::default);
-        for (i, (k, d)) in (op.id..).zip(batch.iter_mut()) {
+        for (i, (k, v)) in (op.id..).zip(batch.iter_mut()) {
             plan.dataset.write_key(k, i);
-            d.clone_from(&docs[(i % docs.len() as u64) as usize]);
+            v.assign(&values[(i % values.len() as u64) as usize]);
         }
         return w.batch_insert(batch).await;
     }
@@ -188,11 +188,11 @@ async fn execute(
         }
     };
     match op.kind {
-        OpKind::Read => w.blocking().read(key).map(|d| {
-            black_box(d.map(|d| d.id));
+        OpKind::Read => w.blocking().read(key).map(|v| {
+            black_box(v);
         }),
-        OpKind::Update => w.update(key, doc).await,
-        OpKind::Insert => w.insert(key, doc).await,
+        OpKind::Update => w.update(key, value).await,
+        OpKind::Insert => w.insert(key, value).await,
         OpKind::Delete => w.delete(key).await.map(|existed| {
             black_box(existed);
         }),
@@ -201,8 +201,8 @@ async fn execute(
         }),
         _ => {
             let found = w.blocking().read(key)?;
-            let mut next = found.cloned().unwrap_or_else(|| doc.clone());
-            next.value = (next.value + 1) % 1000;
+            let mut next = found.unwrap_or(value).clone();
+            next.bump();
             w.update(key, &next).await
         }
     }

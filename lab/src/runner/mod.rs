@@ -168,11 +168,27 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
     }))
 }
 
-fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> RunResult {
+/// One measured phase as the results file keeps it. `metrics` are the backend's counters
+/// for this phase; allocation counts are dropped for stores that allocate outside Rust's
+/// allocator (they would count only the Rust side).
+fn run_result(
+    info: &backend::BackendInfo,
+    threads: usize,
+    repeat: u32,
+    p: &PhaseResult,
+    metrics: Vec<(String, f64)>,
+) -> RunResult {
     let elapsed_s = p.elapsed_ns as f64 / 1e9;
     let ops = p.recorded.ops();
+    let mut per_op = p.recorded.per_op(elapsed_s);
+    if !info.rust_heap {
+        for o in per_op.values_mut() {
+            o.allocations = None;
+        }
+    }
+    let metrics: BTreeMap<String, f64> = metrics.into_iter().collect();
     RunResult {
-        variant: variant.to_owned(),
+        variant: info.name.clone(),
         threads,
         repeat,
         elapsed_s,
@@ -183,9 +199,10 @@ fn run_result(variant: &str, threads: usize, repeat: u32, p: &PhaseResult) -> Ru
         } else {
             0.0
         },
-        per_op: p.recorded.per_op(elapsed_s),
+        per_op,
         interval_s: p.recorded.interval_ns() as f64 / 1e9,
         intervals: p.recorded.intervals().to_vec(),
+        metrics: stats::merge_metrics([&metrics]),
         dropped: p.dropped,
     }
 }
@@ -209,17 +226,26 @@ fn measure(
     if !restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)? {
         return Ok((None, None));
     }
+    // Backend counters are per phase: what restoring, loading and warmup counted is dropped.
+    backend.metrics();
     let phase = || run_phase(backend, plan, threads, false, clock, stop);
     let (p, sampled) = match profile.filter(|_| repeat == 0) {
         Some(target) => target.sample(phase, |p: &PhaseResult| !p.stopped),
         None => (phase(), None),
     };
     loaded.leftovers.set(p.inserted.clone());
+    let metrics = backend.metrics();
     if p.stopped {
         return Ok((None, None));
     }
     Ok((
-        Some(run_result(backend.name(), threads, repeat, &p)),
+        Some(run_result(
+            &backend.describe(),
+            threads,
+            repeat,
+            &p,
+            metrics,
+        )),
         sampled,
     ))
 }
@@ -272,7 +298,7 @@ fn summarize(
         },
         bytes_per_item: loaded.bytes_per_item,
         rss_bytes: loaded.rss,
-        metrics: loaded.backend.metrics().into_iter().collect(),
+        metrics: stats::merge_metrics(mine.iter().map(|r| &r.metrics)),
         per_op,
     })
 }
@@ -287,8 +313,10 @@ pub fn run(
 ) -> Result<Results, BackendError> {
     let plan = adjust(plan, opts)?;
     let options = Options {
-        cache_capacity: plan.run.cache_capacity,
+        cache_capacity: plan.cache.capacity,
+        cache_policy: plan.cache.policy,
         scratch_dir: opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir),
+        values: plan.dataset.value,
     };
     let machine = machine::fingerprint();
     let started_at = machine::now_rfc3339();

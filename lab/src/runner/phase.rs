@@ -15,9 +15,9 @@ use std::sync::{Arc, Barrier};
 
 use super::clock::Clock;
 use crate::backend::{Backend, Worker};
-use crate::doc::{Doc, DocShape};
+use crate::doc::Value;
 use crate::measure::recorder::PARTS;
-use crate::measure::Recorder;
+use crate::measure::{alloc, Recorder};
 use crate::workload::{Bound, KeySpace, KeyTable, Op, OpKind, OpStream, Plan};
 
 /// What one phase measured, merged over threads.
@@ -36,10 +36,10 @@ pub struct PhaseResult {
     pub inserted: Range<u64>,
 }
 
-/// Documents a thread writes, generated before timing starts.
-pub fn doc_pool(plan: &Plan, thread: usize, shape: &DocShape) -> Vec<Doc> {
+/// Values a thread writes, generated before timing starts.
+pub fn value_pool(plan: &Plan, thread: usize) -> Vec<Value> {
     (0..64u64)
-        .map(|i| Doc::generate(i, 1 + thread as u64, plan.run.seed, shape))
+        .map(|i| Value::generate(i, 1 + thread as u64, plan.run.seed, &plan.dataset.value))
         .collect()
 }
 
@@ -50,21 +50,32 @@ struct ThreadOut {
     dropped: u64,
 }
 
-/// Fills `batch` with `n` documents under the ids from `first`, reusing its allocations.
-fn fill_batch(batch: &mut Vec<(Vec<u8>, Doc)>, plan: &Plan, docs: &[Doc], first: u64, n: u64) {
+/// Fills `batch` with `n` values under the ids from `first`, reusing its allocations.
+fn fill_batch(
+    batch: &mut Vec<(Vec<u8>, Value)>,
+    plan: &Plan,
+    values: &[Value],
+    first: u64,
+    n: u64,
+) {
     batch.resize_with(n as usize, Default::default);
-    for (i, (k, d)) in (first..).zip(batch.iter_mut()) {
+    for (i, (k, v)) in (first..).zip(batch.iter_mut()) {
         plan.dataset.write_key(k, i);
-        d.clone_from(&docs[(i % docs.len() as u64) as usize]);
+        v.assign(&values[(i % values.len() as u64) as usize]);
     }
 }
 
-/// A thread's reusable buffers.
+/// A thread's reusable buffers, so the harness itself allocates nothing per operation
+/// once warm (allocations are counted per operation).
 pub(crate) struct Buffers<'a> {
     pub(crate) names: &'a KeyTable,
     pub(crate) key: Vec<u8>,
-    pub(crate) docs: &'a [Doc],
-    pub(crate) batch: Vec<(Vec<u8>, Doc)>,
+    pub(crate) values: &'a [Value],
+    pub(crate) batch: Vec<(Vec<u8>, Value)>,
+    /// The next version of a value, for read-modify-write.
+    pub(crate) next: Value,
+    /// Whether the counting allocator is installed (so allocations are recorded).
+    pub(crate) count_allocations: bool,
 }
 
 /// Runs `op` once; `Err` carries the message for the report.
@@ -75,14 +86,14 @@ pub(crate) fn execute(
     op: Op,
     bufs: &mut Buffers<'_>,
 ) -> Result<(), String> {
-    let docs = bufs.docs;
-    let doc = &docs[(op.id % docs.len() as u64) as usize];
+    let values = bufs.values;
+    let value = &values[(op.id % values.len() as u64) as usize];
     let r = match op.kind {
-        OpKind::Query => w.query(&plan.query).map(|n| {
-            black_box(n);
+        OpKind::Query => w.query(&plan.query).map(|page| {
+            black_box(page.len());
         }),
         OpKind::Batch => {
-            fill_batch(&mut bufs.batch, plan, docs, op.id, op.len);
+            fill_batch(&mut bufs.batch, plan, values, op.id, op.len);
             w.batch_insert(&bufs.batch)
         }
         kind => {
@@ -94,11 +105,11 @@ pub(crate) fn execute(
                 }
             };
             match kind {
-                OpKind::Read => w.read(key).map(|d| {
-                    black_box(d.map(|d| d.id));
+                OpKind::Read => w.read(key).map(|v| {
+                    black_box(v);
                 }),
-                OpKind::Update => w.update(key, doc),
-                OpKind::Insert => w.insert(key, doc),
+                OpKind::Update => w.update(key, value),
+                OpKind::Insert => w.insert(key, value),
                 OpKind::Delete => w.delete(key).map(|existed| {
                     black_box(existed);
                 }),
@@ -107,9 +118,9 @@ pub(crate) fn execute(
                 }),
                 _ => match w.read(key) {
                     Ok(found) => {
-                        let mut next = found.cloned().unwrap_or_else(|| doc.clone());
-                        next.value = (next.value + 1) % 1000;
-                        w.update(key, &next)
+                        bufs.next.assign(found.unwrap_or(value));
+                        bufs.next.bump();
+                        w.update(key, &bufs.next)
                     }
                     Err(e) => Err(e),
                 },
@@ -117,6 +128,24 @@ pub(crate) fn execute(
         }
     };
     r.map_err(|e| e.to_string())
+}
+
+/// Runs `op` once (see [`execute`]) and records the allocations it made on this thread.
+#[inline]
+fn execute_counted(
+    w: &mut dyn Worker,
+    plan: &Plan,
+    op: Op,
+    bufs: &mut Buffers<'_>,
+    recorded: &mut Recorder,
+) -> Result<(), String> {
+    if !bufs.count_allocations {
+        return execute(w, plan, op, bufs);
+    }
+    let before = alloc::thread_allocations();
+    let result = execute(w, plan, op, bufs);
+    recorded.allocated(op.kind, alloc::thread_allocations() - before);
+    result
 }
 
 /// Longest stretch an open-loop wait sleeps before looking at the stop flag again.
@@ -194,7 +223,7 @@ fn due(ops: u64, gap: u64, start: u64, end: u64, now: u64, dropped: &mut u64) ->
     Some(due)
 }
 
-fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut {
+fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> ThreadOut {
     let Shared {
         backend,
         plan,
@@ -209,8 +238,10 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
     let mut bufs = Buffers {
         names,
         key: Vec::with_capacity(64),
-        docs,
+        values,
         batch: Vec::new(),
+        next: Value::default(),
+        count_allocations: alloc::counting(),
     };
     let gap = per_thread_rate.map(|r| ((1e9 / r) as u64).max(1));
     let start = start.wait(clock);
@@ -251,7 +282,7 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
             id: 0,
             len: 0,
         });
-        let result = execute(w.as_mut(), plan, op, &mut bufs);
+        let result = execute_counted(w.as_mut(), plan, op, &mut bufs, &mut recorded);
         stream.done(&op);
         let now = clock.now_ns();
         recorded.record(
@@ -279,7 +310,7 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, docs: &[Doc]) -> ThreadOut 
 
 /// A thread of a backend with an async API: its operations as tokio tasks, `in_flight` at
 /// once (see `inflight.rs`); one at a time if no runtime can be had.
-fn in_flight(cx: Shared<'_>, stream: OpStream, docs: &[Doc]) -> ThreadOut {
+fn in_flight(cx: Shared<'_>, stream: OpStream, values: &[Value]) -> ThreadOut {
     let lanes = super::inflight::Lanes {
         backend: cx.backend,
         plan: cx.plan,
@@ -288,14 +319,14 @@ fn in_flight(cx: Shared<'_>, stream: OpStream, docs: &[Doc]) -> ThreadOut {
         interval_ns: cx.interval_ns,
         names: cx.names,
     };
-    match lanes.run(stream, docs, || cx.start.wait(cx.clock)) {
+    match lanes.run(stream, values, || cx.start.wait(cx.clock)) {
         Ok((last_ns, recorded, stopped)) => ThreadOut {
             last_ns,
             recorded,
             stopped,
             dropped: 0,
         },
-        Err(stream) => thread_loop(cx, *stream, docs),
+        Err(stream) => thread_loop(cx, *stream, values),
     }
 }
 
@@ -343,11 +374,11 @@ pub fn run_phase(
             .map(|t| {
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
                 let stream = OpStream::new(&spec, stream_thread, threads, Arc::clone(&space));
-                let docs = doc_pool(plan, t, &plan.dataset.doc);
+                let values = value_pool(plan, t);
                 // Backends with an async API keep `in_flight` operations going as tasks.
                 s.spawn(move || match backend.async_worker() {
-                    Some(_) => in_flight(cx, stream, &docs),
-                    None => thread_loop(cx, stream, &docs),
+                    Some(_) => in_flight(cx, stream, &values),
+                    None => thread_loop(cx, stream, &values),
                 })
             })
             .collect();

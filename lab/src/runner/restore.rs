@@ -11,13 +11,13 @@ use std::time::Duration;
 use super::clock::Clock;
 use super::phase::run_phase;
 use crate::backend::{Backend, BackendError};
-use crate::doc::Doc;
+use crate::doc::Value;
 use crate::workload::{Bound, Plan};
 
 /// Keys removed per `delete_batch` call.
 const CHUNK: u64 = 1000;
 
-/// Writes the dataset (`plan.records` documents) in batches of 1000; returns the time
+/// Writes the dataset (`plan.records` values) in batches of 1000; returns the time
 /// spent inside the batch inserts only (generation is not timed), or `None` when `stop`
 /// was raised (looked at before every batch, so Ctrl-C ends a load within a batch).
 pub fn fill(
@@ -34,11 +34,11 @@ pub fn fill(
             return Ok(None);
         }
         let end = (id + 1000).min(ds.records);
-        let items: Vec<(Vec<u8>, Doc)> = (id..end)
+        let items: Vec<(Vec<u8>, Value)> = (id..end)
             .map(|i| {
                 let mut k = Vec::new();
                 ds.write_key(&mut k, i);
-                (k, Doc::generate(i, 0, plan.run.seed, &ds.doc))
+                (k, Value::generate(i, 0, plan.run.seed, &ds.value))
             })
             .collect();
         let t = std::time::Instant::now();

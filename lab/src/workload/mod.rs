@@ -23,4 +23,4 @@ pub use load::resolve;
 pub use names::{KeyOrder, KeyTable};
 pub use ops::{Op, OpStream, StreamSpec};
 pub use plan::Plan;
-pub use sections::{Bound, Dataset, Mix, Mode, RunSettings, DEFAULT_VARIANTS};
+pub use sections::{Bound, CacheSettings, Dataset, Mix, Mode, RunSettings, DEFAULT_VARIANTS};

@@ -10,7 +10,7 @@ use super::context::{from_toml, Ctx, WorkloadError};
 use super::keys::{Distribution, KeyLaw};
 use super::ops::StreamSpec;
 use super::sections::{query_from_spec, target_from_spec, variants_from_spec};
-use super::sections::{Dataset, Mix, RunSettings};
+use super::sections::{CacheSettings, Dataset, Mix, RunSettings};
 use super::spec::WorkloadSpec;
 use crate::backend::QuerySpec;
 use acorn_reports::targets::Target;
@@ -28,6 +28,7 @@ pub struct Plan {
     pub run: RunSettings,
     pub mix: Mix,
     pub distribution: Distribution,
+    pub cache: CacheSettings,
     /// Records the key distribution is drawn over: the loaded ones plus the inserts it
     /// expects (YCSB's item count); draws of records not inserted yet are redrawn.
     pub item_count: u64,
@@ -107,7 +108,8 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
         Some(n) => cx.nonneg(n, "distribution.expected_inserts", 1 << 40)? as u64,
         None => expected_inserts(&dataset, &run, &mix),
     };
-    let query = query_from_spec(cx, spec.query.as_ref(), &dataset.key_prefix)?;
+    let cache = CacheSettings::from_spec(cx, spec.cache.as_ref(), spec.run.as_ref())?;
+    let query = query_from_spec(cx, spec.query.as_ref(), &dataset)?;
     let targets = spec
         .targets
         .iter()
@@ -123,6 +125,7 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
         run,
         mix,
         distribution,
+        cache,
         item_count,
         query,
         targets,

@@ -10,9 +10,11 @@ use toml::Spanned;
 use super::context::{closest, Ctx, WorkloadError};
 use super::keys::{Distribution, ScanLength};
 use super::names::{write_key, KeyOrder, KeyTable};
-use super::spec::{DatasetSpec, DistributionSpec, QueryToml, RunSpec, TargetSpec, Threads};
-use crate::backend::{self, QueryOrder, QuerySpec};
-use crate::doc::DocShape;
+use super::spec::{
+    CacheSpec, DatasetSpec, DistributionSpec, DocSpec, QueryToml, RunSpec, TargetSpec, Threads,
+};
+use crate::backend::{self, CachePolicy, QueryOrder, QuerySpec};
+use crate::doc::{DocShape, ValueShape};
 use acorn_reports::targets::Target;
 use acorn_reports::{Measure, OpKind};
 
@@ -28,7 +30,27 @@ pub struct Dataset {
     pub key_width: usize,
     /// Whether key names carry the record number or its hash (YCSB's `insertorder`).
     pub key_order: KeyOrder,
-    pub doc: DocShape,
+    /// Documents of a shape (`doc = { .. }`, the default) or opaque bytes
+    /// (`value = { bytes = N }`).
+    pub value: ValueShape,
+}
+
+/// `[cache]`: what the `cached` variant does (other variants ignore it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CacheSettings {
+    pub policy: CachePolicy,
+    /// Values it keeps.
+    pub capacity: usize,
+}
+
+impl Default for CacheSettings {
+    /// Write-through, 10k values (AcornDB's default cache size).
+    fn default() -> Self {
+        CacheSettings {
+            policy: CachePolicy::default(),
+            capacity: 10_000,
+        }
+    }
 }
 
 impl Dataset {
@@ -103,7 +125,6 @@ pub struct RunSettings {
     pub mode: Mode,
     pub scan: ScanLength,
     pub batch_size: usize,
-    pub cache_capacity: usize,
     /// Operations each thread keeps going at once, as tokio tasks, on backends with an
     /// async API (`plain:async`); others run one at a time.
     pub in_flight: usize,
@@ -146,25 +167,86 @@ impl Dataset {
                 &[("hashed", KeyOrder::Hashed), ("ordered", KeyOrder::Ordered)],
             )?,
         };
-        let mut doc = DocShape::default();
-        if let Some(d) = &ds.doc {
-            if let Some(f) = &d.fields {
-                doc.fields = cx.nonneg(f, "dataset.doc.fields", 1000)?;
-            }
-            if let Some(f) = &d.field_bytes {
-                doc.field_bytes =
-                    cx.positive(f, "dataset.doc.field_bytes", 1 << 20, "bytes per field")? as usize;
-            }
-            if let Some(t) = &d.tags {
-                doc.tags = cx.nonneg(t, "dataset.doc.tags", 100)?;
-            }
-        }
         Ok(Dataset {
             records,
             key_prefix,
             key_width,
             key_order,
-            doc,
+            value: value_shape(cx, ds)?,
+        })
+    }
+}
+
+/// `doc = { .. }` or `value = { bytes = N }` (not both); documents of the default shape
+/// when neither is given.
+fn value_shape(cx: Ctx<'_>, ds: &DatasetSpec) -> Result<ValueShape, WorkloadError> {
+    match (&ds.doc, &ds.value) {
+        (Some(_), Some(v)) => Err(cx.err(
+            v.span(),
+            "dataset.value",
+            "give `doc` (documents) or `value` (opaque bytes), not both",
+        )),
+        (None, Some(v)) => {
+            let b = &v.get_ref().bytes;
+            let n = cx.positive(b, "dataset.value.bytes", 1 << 24, "bytes per value")?;
+            Ok(ValueShape::Bytes(n as usize))
+        }
+        (Some(d), None) => Ok(ValueShape::Doc(doc_shape(cx, d.get_ref())?)),
+        (None, None) => Ok(ValueShape::default()),
+    }
+}
+
+fn doc_shape(cx: Ctx<'_>, d: &DocSpec) -> Result<DocShape, WorkloadError> {
+    let mut doc = DocShape::default();
+    if let Some(f) = &d.fields {
+        doc.fields = cx.nonneg(f, "dataset.doc.fields", 1000)?;
+    }
+    if let Some(f) = &d.field_bytes {
+        doc.field_bytes =
+            cx.positive(f, "dataset.doc.field_bytes", 1 << 20, "bytes per field")? as usize;
+    }
+    if let Some(t) = &d.tags {
+        doc.tags = cx.nonneg(t, "dataset.doc.tags", 100)?;
+    }
+    Ok(doc)
+}
+
+impl CacheSettings {
+    /// `[cache]`, plus `[run] cache_capacity`, the older spelling of `cache.capacity`.
+    pub(crate) fn from_spec(
+        cx: Ctx<'_>,
+        cache: Option<&CacheSpec>,
+        run: Option<&RunSpec>,
+    ) -> Result<CacheSettings, WorkloadError> {
+        let old = run.and_then(|r| r.cache_capacity.as_ref());
+        let new = cache.and_then(|c| c.capacity.as_ref());
+        let capacity = match (new, old) {
+            (Some(c), Some(_)) => {
+                return Err(cx.err(
+                    c.span(),
+                    "cache.capacity",
+                    "also given as `run.cache_capacity` (its older spelling); keep one",
+                ))
+            }
+            (Some(c), None) => cx.positive(c, "cache.capacity", 1 << 30, "values cached")?,
+            (None, Some(c)) => cx.positive(c, "run.cache_capacity", 1 << 30, "values cached")?,
+            (None, None) => CacheSettings::default().capacity as u64,
+        };
+        let policy = match cache.and_then(|c| c.policy.as_ref()) {
+            None => CachePolicy::default(),
+            Some(p) => cx.choice(
+                p,
+                "cache.policy",
+                "cache policy",
+                &[
+                    ("write-through", CachePolicy::WriteThrough),
+                    ("invalidate", CachePolicy::Invalidate),
+                ],
+            )?,
+        };
+        Ok(CacheSettings {
+            policy,
+            capacity: capacity as usize,
         })
     }
 }
@@ -216,12 +298,6 @@ impl RunSettings {
                 "run.batch_size",
                 100,
                 1_000_000,
-            )?,
-            cache_capacity: count(
-                run.and_then(|r| r.cache_capacity.as_ref()),
-                "run.cache_capacity",
-                10_000,
-                1 << 30,
             )?,
             in_flight: in_flight(cx, run)?,
             measure: measure(cx, run.and_then(|r| r.measure.as_ref()))?,
@@ -532,21 +608,36 @@ impl Distribution {
     }
 }
 
-/// `[query]`: the query every backend answers, over the dataset's key prefix.
+/// `[query]`: the query every backend answers, over the dataset's key prefix. Over opaque
+/// values (which have no fields) it pages in key order and may not filter.
 pub(crate) fn query_from_spec(
     cx: Ctx<'_>,
     q: Option<&QueryToml>,
-    prefix: &str,
+    dataset: &Dataset,
 ) -> Result<QuerySpec, WorkloadError> {
+    let opaque = dataset.value.is_opaque();
     let mut query = QuerySpec {
-        prefix: prefix.as_bytes().to_vec(),
-        min_value: Some(500),
-        order: QueryOrder::ValueDesc,
+        prefix: dataset.key_prefix.as_bytes().to_vec(),
+        min_value: (!opaque).then_some(500),
+        order: if opaque {
+            QueryOrder::Key
+        } else {
+            QueryOrder::ValueDesc
+        },
         skip: 0,
         take: 10,
     };
     let Some(q) = q else { return Ok(query) };
-    query.min_value = q.min_value;
+    if let Some(m) = &q.min_value {
+        if opaque {
+            return Err(cx.err(
+                m.span(),
+                "query.min_value",
+                "opaque values (`dataset.value`) have no fields to filter on; leave it out",
+            ));
+        }
+    }
+    query.min_value = q.min_value.as_ref().map(|m| *m.get_ref());
     if let Some(o) = &q.order {
         query.order = cx.choice(
             o,
@@ -558,6 +649,13 @@ pub(crate) fn query_from_spec(
                 ("newest", QueryOrder::Newest),
             ],
         )?;
+        if opaque && query.order != QueryOrder::Key {
+            return Err(cx.err(
+                o.span(),
+                "query.order",
+                "opaque values (`dataset.value`) have no fields to order by; use \"key\"",
+            ));
+        }
     }
     if let Some(s) = &q.skip {
         query.skip = cx.nonneg(s, "query.skip", 1 << 30)?;

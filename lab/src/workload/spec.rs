@@ -21,6 +21,8 @@ pub struct WorkloadSpec {
     #[serde(default)]
     pub distribution: Option<DistributionSpec>,
     #[serde(default)]
+    pub cache: Option<CacheSpec>,
+    #[serde(default)]
     pub query: Option<QueryToml>,
     #[serde(default, rename = "target")]
     pub targets: Vec<TargetSpec>,
@@ -33,7 +35,16 @@ pub struct DatasetSpec {
     #[serde(default)]
     pub key: Option<KeySpec>,
     #[serde(default)]
-    pub doc: Option<DocSpec>,
+    pub doc: Option<Spanned<DocSpec>>,
+    /// Opaque values instead of documents: `value = { bytes = 100 }`.
+    #[serde(default)]
+    pub value: Option<Spanned<ValueSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueSpec {
+    pub bytes: Spanned<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,11 +106,22 @@ pub struct RunSpec {
     pub min_scan_length: Option<Spanned<i64>>,
     #[serde(default)]
     pub batch_size: Option<Spanned<i64>>,
+    /// The older spelling of `[cache] capacity`, still accepted.
     #[serde(default)]
     pub cache_capacity: Option<Spanned<i64>>,
     #[serde(default)]
     pub in_flight: Option<Spanned<i64>>,
     pub measure: Option<Spanned<String>>,
+}
+
+/// `[cache]`: how the `cached` variant behaves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    #[serde(default)]
+    pub policy: Option<Spanned<String>>,
+    #[serde(default)]
+    pub capacity: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +144,7 @@ pub struct DistributionSpec {
 #[serde(deny_unknown_fields)]
 pub struct QueryToml {
     #[serde(default)]
-    pub min_value: Option<i64>,
+    pub min_value: Option<Spanned<i64>>,
     #[serde(default)]
     pub order: Option<Spanned<String>>,
     #[serde(default)]

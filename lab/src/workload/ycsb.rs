@@ -27,9 +27,11 @@ use super::context::{Ctx, WorkloadError};
 use super::keys::{Distribution, ScanLength};
 use super::names::KeyOrder;
 use super::plan::Plan;
-use super::sections::{query_from_spec, Bound, Dataset, Mix, RunSettings, DEFAULT_VARIANTS};
+use super::sections::{
+    query_from_spec, Bound, CacheSettings, Dataset, Mix, RunSettings, DEFAULT_VARIANTS,
+};
 use super::zipf::YCSB_THETA;
-use crate::doc::DocShape;
+use crate::doc::{DocShape, ValueShape};
 use acorn_reports::OpKind;
 
 /// Whether `src` is a property file rather than TOML: not named `*.toml`, and no line opens
@@ -227,7 +229,7 @@ pub(crate) fn parse(path: &Path, src: &str) -> Result<Plan, WorkloadError> {
     }
     props.warnings.sort_by_key(|w| line_of(w));
     let cx = Ctx { file: path, src };
-    let query = query_from_spec(cx, None, &dataset.key_prefix)?;
+    let query = query_from_spec(cx, None, &dataset)?;
     Ok(Plan {
         name: path
             .file_stem()
@@ -240,6 +242,7 @@ pub(crate) fn parse(path: &Path, src: &str) -> Result<Plan, WorkloadError> {
         run,
         mix,
         distribution,
+        cache: CacheSettings::default(),
         query,
         targets: Vec::new(),
         warnings: props.warnings,
@@ -325,11 +328,11 @@ fn dataset(props: &Props<'_>) -> Result<Dataset, WorkloadError> {
             KeyOrder::Hashed,
             &[("hashed", KeyOrder::Hashed), ("ordered", KeyOrder::Ordered)],
         )?,
-        doc: DocShape {
+        value: ValueShape::Doc(DocShape {
             fields: props.int("fieldcount", 10, 0, 1000)? as usize,
             field_bytes: props.int("fieldlength", 100, 1, 1 << 20)? as usize,
             tags: 0,
-        },
+        }),
     })
 }
 
