@@ -25,10 +25,14 @@ pub struct Estimate {
     /// Variants that store data and are in memory at once.
     pub resident: usize,
     /// Documents the phases insert per variant: counted when the plan bounds them, else
-    /// the plan's own expectation (YCSB's: twice the operations times the insert share).
+    /// what the file declares (`expected_inserts`, a YCSB operation count), else 0: a
+    /// timed closed-loop phase inserts what it can, which is unknown before it runs (and
+    /// removed again before the next repeat).
     pub inserts: u64,
-    /// Whether `inserts` was counted (bounded phases) rather than expected.
+    /// Whether `inserts` was counted (bounded phases) rather than declared or unknown.
     pub counted: bool,
+    /// Whether the phases insert an amount nobody can know before running.
+    pub unknown: bool,
     pub mode: &'static str,
 }
 
@@ -45,12 +49,16 @@ impl Estimate {
         // A key name is the prefix and a number of up to 20 digits (or its hash).
         let key = (d.key_prefix.len() + d.key_width.max(20)) as u64;
         let counted = inserts(plan);
+        let declared = plan
+            .inserts_declared
+            .then(|| plan.item_count.saturating_sub(d.records));
         Estimate {
             records: d.records,
             per_record: document + key + OVERHEAD,
             resident: runner::resident(plan).min(storing),
-            inserts: counted.unwrap_or(plan.item_count.saturating_sub(d.records)),
+            inserts: counted.or(declared).unwrap_or(0),
             counted: counted.is_some(),
+            unknown: counted.is_none() && declared.is_none(),
             mode: plan.run.mode.label(),
         }
     }
@@ -77,12 +85,16 @@ impl fmt::Display for Estimate {
             self.mode,
         )?;
         match (self.inserts, self.counted) {
+            _ if self.unknown => write!(
+                f,
+                ", plus what its timed phases insert, unknown before running: set \
+                 distribution.expected_inserts to count it)"
+            ),
             (0, _) => write!(f, ")"),
             (n, true) => write!(f, ", plus {n} inserted documents per variant)"),
             (n, false) => write!(
                 f,
-                ", plus about {n} inserted documents per variant: closed-loop timed phases \
-                 insert as many as they can)"
+                ", plus about {n} inserted documents per variant, as the file expects)"
             ),
         }
     }

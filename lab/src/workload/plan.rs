@@ -32,6 +32,10 @@ pub struct Plan {
     /// Records the key distribution is drawn over: the loaded ones plus the inserts it
     /// expects (YCSB's item count); draws of records not inserted yet are redrawn.
     pub item_count: u64,
+    /// Whether the file said how many records the run inserts (`expected_inserts`, or a
+    /// YCSB file's operation count) rather than the lab guessing it for a timed run.
+    #[serde(skip)]
+    pub inserts_declared: bool,
     pub query: QuerySpec,
     pub targets: Vec<Target>,
     /// Things in the file the lab accepted but does not model (YCSB properties), each
@@ -115,6 +119,10 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
         .iter()
         .map(|t| target_from_spec(cx, t, &variants))
         .collect::<Result<_, _>>()?;
+    let inserts_declared = spec
+        .distribution
+        .as_ref()
+        .is_some_and(|d| d.expected_inserts.is_some());
     let item_count = expected.saturating_add(dataset.records);
     Ok(Plan {
         name,
@@ -122,6 +130,7 @@ fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
         file: cx.file.to_path_buf(),
         variants,
         dataset,
+        inserts_declared,
         run,
         mix,
         distribution,

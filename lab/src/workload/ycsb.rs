@@ -238,6 +238,7 @@ pub(crate) fn parse(path: &Path, src: &str) -> Result<Plan, WorkloadError> {
         file: path.to_path_buf(),
         variants: DEFAULT_VARIANTS.iter().map(|s| (*s).to_owned()).collect(),
         item_count: dataset.records + expected,
+        inserts_declared: true,
         dataset,
         run,
         mix,
