@@ -329,22 +329,14 @@ impl Indexes {
             }
             let mut touched = touched;
             if let Some(old) = old {
-                let at = old.as_ptr();
-                let removed = if had {
-                    self.buf.clear();
-                    composite(&mut self.buf, &self.old_key, old.key());
-                    if let Some(t) = touched.as_deref_mut() {
-                        t.note(&self.buf);
-                    }
-                    sec.entries
-                        .remove_checked(&self.buf, |e| e.record().is_at(at))
-                        .is_some()
-                } else {
-                    false
-                };
-                if !removed {
-                    remove_by_record(&mut sec.entries, Some(at));
-                }
+                let key = had.then_some(self.old_key.as_slice());
+                remove_entry(
+                    &mut sec.entries,
+                    &mut self.buf,
+                    key,
+                    old,
+                    touched.as_deref_mut(),
+                );
             }
             if has {
                 self.buf.clear();
@@ -361,22 +353,10 @@ impl Indexes {
     pub(crate) fn delete(&mut self, old: &Record) {
         for (i, sec) in self.list.iter_mut().enumerate() {
             self.old_key.clear();
-            let at = old.as_ptr();
-            let removed = if (sec.extract)(&old.view(), &mut self.old_key) {
-                self.buf.clear();
-                composite(&mut self.buf, &self.old_key, old.key());
-                if let Some(t) = self.touched.as_mut().and_then(|t| t.get_mut(i)) {
-                    t.note(&self.buf);
-                }
-                sec.entries
-                    .remove_checked(&self.buf, |e| e.record().is_at(at))
-                    .is_some()
-            } else {
-                false
-            };
-            if !removed {
-                remove_by_record(&mut sec.entries, Some(at));
-            }
+            let had = (sec.extract)(&old.view(), &mut self.old_key);
+            let key = had.then_some(self.old_key.as_slice());
+            let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
+            remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
         }
     }
 }
@@ -384,6 +364,33 @@ impl Indexes {
 /// The slow path for an extractor that is not a pure function of the nut: finds the entry
 /// of the record at `at` by walking the whole index, and removes it (so no entry outlives
 /// its record whatever the extractor does). A pure extractor never gets here.
+/// Removes `old`'s entry: found by its composite key (`index_key` then `old`'s primary key,
+/// built in `buf` and noted in `touched`) and checked by address; when it is not there (no
+/// index key now, or the extractor is not a pure function of the nut), by a walk that
+/// looks for the record's address.
+fn remove_entry(
+    entries: &mut Index<Entry>,
+    buf: &mut Vec<u8>,
+    index_key: Option<&[u8]>,
+    old: &Record,
+    touched: Option<&mut Touched>,
+) {
+    let at = old.as_ptr();
+    let removed = index_key.is_some_and(|k| {
+        buf.clear();
+        composite(buf, k, old.key());
+        if let Some(t) = touched {
+            t.note(buf);
+        }
+        entries
+            .remove_checked(buf, |e| e.record().is_at(at))
+            .is_some()
+    });
+    if !removed {
+        remove_by_record(entries, Some(at));
+    }
+}
+
 fn remove_by_record(entries: &mut Index<Entry>, at: Option<*const std::ffi::c_void>) {
     let Some(at) = at else { return };
     let mut cursor = entries.cursor(Bound::Unbounded);

@@ -29,6 +29,19 @@ pub fn ops_of(s: &InstructionSummary) -> impl Iterator<Item = (&str, &OpCounts)>
     std::iter::once((ALL, &s.all)).chain(s.per_op.iter().map(|(k, v)| (k.as_str(), v)))
 }
 
+/// Every operation kind any variant of `run` counted, the whole mix (`all`) first, then by
+/// name: the rows of the tables and the groups of the charts.
+pub fn op_names(run: &InstructionRun) -> Vec<&str> {
+    let mut ops: Vec<&str> = run
+        .variants
+        .iter()
+        .flat_map(|s| ops_of(s).map(|(o, _)| o))
+        .collect();
+    ops.sort_by_key(|o| (*o != ALL, *o));
+    ops.dedup();
+    ops
+}
+
 /// One variant and operation, before and after.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CountChange {
@@ -276,15 +289,8 @@ pub fn rows(r: &Results) -> Vec<CountRow> {
     let Some(run) = counted(r) else {
         return Vec::new();
     };
-    let mut ops: Vec<&str> = run
-        .variants
-        .iter()
-        .flat_map(|s| ops_of(s).map(|(o, _)| o))
-        .collect();
-    ops.sort_by_key(|o| (*o != ALL, *o));
-    ops.dedup();
     let mut out = Vec::new();
-    for op in ops {
+    for op in op_names(run) {
         let present: Vec<(&InstructionSummary, &OpCounts)> = run
             .variants
             .iter()
@@ -384,14 +390,8 @@ pub fn views(a: &Results, b: &Results) -> Vec<View> {
         (Some(c), None) => (b, c),
         _ => return Vec::new(),
     };
-    let mut ops: Vec<&str> = counts
-        .variants
-        .iter()
-        .flat_map(|s| ops_of(s).map(|(o, _)| o))
-        .collect();
-    ops.sort_by_key(|o| (*o != ALL, *o));
-    ops.dedup();
-    ops.into_iter()
+    op_names(counts)
+        .into_iter()
         .filter_map(|op| view(wall, counts, op))
         .collect()
 }

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::palette::Palette;
 use crate::counts::PerOp;
 use crate::format::human_count;
-use crate::instructions::{counted, ops_of, View, ALL};
+use crate::instructions::{counted, op_names, ops_of, View, ALL};
 use crate::results::Results;
 
 /// Bars in groups: `groups` along x, one bar per series in each.
@@ -139,13 +139,7 @@ where
 /// Per operation (the mix first), one bar per variant of `which` per operation.
 fn per_op_chart(r: &Results, which: PerOp, title: &str, y_desc: &str) -> Option<String> {
     let run = counted(r)?;
-    let mut groups: Vec<&str> = run
-        .variants
-        .iter()
-        .flat_map(|s| ops_of(s).map(|(o, _)| o))
-        .collect();
-    groups.sort_by_key(|o| (*o != ALL, *o));
-    groups.dedup();
+    let groups = op_names(run);
     let palette = Palette::of(r);
     let colours = run
         .variants
