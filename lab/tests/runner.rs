@@ -17,6 +17,19 @@ use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
 use acorn_lab::workload::{Mix, OpKind, Plan};
 
+/// What a test backend says about itself.
+fn test_info(name: &str, stores_data: bool) -> BackendInfo {
+    BackendInfo {
+        name: name.into(),
+        store: "test".into(),
+        durability: "none".into(),
+        serialization: "none".into(),
+        cache: "none".into(),
+        stores_data,
+        rust_heap: true,
+    }
+}
+
 /// Every operation takes 1 µs of fake time; operation number `stall_at` takes 50 ms.
 struct Stall {
     clock: Arc<FakeClock>,
@@ -30,15 +43,7 @@ impl Backend for Stall {
         "stall"
     }
     fn describe(&self) -> BackendInfo {
-        BackendInfo {
-            name: "stall".into(),
-            store: "test".into(),
-            durability: "none".into(),
-            serialization: "none".into(),
-            cache: "none".into(),
-            stores_data: false,
-            rust_heap: true,
-        }
+        test_info("stall", false)
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
         Box::new(StallWorker(self, Page::default()))
@@ -264,15 +269,7 @@ impl Backend for SetStore {
         "set"
     }
     fn describe(&self) -> BackendInfo {
-        BackendInfo {
-            name: "set".into(),
-            store: "test".into(),
-            durability: "none".into(),
-            serialization: "none".into(),
-            cache: "none".into(),
-            stores_data: true,
-            rust_heap: true,
-        }
+        test_info("set", true)
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
         Box::new(SetWorker(self, Page::default()))
@@ -447,15 +444,7 @@ impl Backend for Overlap {
         "overlap"
     }
     fn describe(&self) -> BackendInfo {
-        BackendInfo {
-            name: "overlap".into(),
-            store: "test".into(),
-            durability: "none".into(),
-            serialization: "none".into(),
-            cache: "none".into(),
-            stores_data: false,
-            rust_heap: true,
-        }
+        test_info("overlap", false)
     }
     fn worker(&self) -> Box<dyn Worker + '_> {
         Box::new(NoopWorker::default())
