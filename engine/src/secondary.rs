@@ -361,9 +361,6 @@ impl Indexes {
     }
 }
 
-/// The slow path for an extractor that is not a pure function of the nut: finds the entry
-/// of the record at `at` by walking the whole index, and removes it (so no entry outlives
-/// its record whatever the extractor does). A pure extractor never gets here.
 /// Removes `old`'s entry: found by its composite key (`index_key` then `old`'s primary key,
 /// built in `buf` and noted in `touched`) and checked by address; when it is not there (no
 /// index key now, or the extractor is not a pure function of the nut), by a walk that
@@ -391,6 +388,9 @@ fn remove_entry(
     }
 }
 
+/// The slow path for an extractor that is not a pure function of the nut: finds the entry
+/// of the record at `at` by walking the whole index, and removes it (so no entry outlives
+/// its record whatever the extractor does). A pure extractor never gets here.
 fn remove_by_record(entries: &mut Index<Entry>, at: Option<*const std::ffi::c_void>) {
     let Some(at) = at else { return };
     let mut cursor = entries.cursor(Bound::Unbounded);

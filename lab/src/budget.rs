@@ -7,7 +7,6 @@ use std::fmt;
 use acorn_reports::format::{human, Unit};
 
 use crate::backend::{self, Options};
-use crate::doc::ValueShape;
 use crate::error::LabError;
 use crate::runner;
 use crate::workload::{Bound, OpKind, Plan};
@@ -39,13 +38,7 @@ pub struct Estimate {
 impl Estimate {
     pub fn of(plan: &Plan, storing: usize) -> Estimate {
         let d = &plan.dataset;
-        let document = match &d.value {
-            // JSON: braces, id, value, timestamp and names (~60 B), quoted tags and fields.
-            ValueShape::Doc(doc) => {
-                60 + doc.tags as u64 * 9 + doc.fields as u64 * (doc.field_bytes as u64 + 3)
-            }
-            ValueShape::Bytes(n) => *n as u64,
-        };
+        let document = d.value.approx_bytes();
         // A key name is the prefix and a number of up to 20 digits (or its hash).
         let key = (d.key_prefix.len() + d.key_width.max(20)) as u64;
         let counted = inserts(plan);

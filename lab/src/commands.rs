@@ -121,6 +121,11 @@ fn check_measures(
                 "{file}: --flamegraph samples timed phases, and this run counts instructions"
             )));
         }
+        if m == Measure::Instructions {
+            // Before any file runs: a later counted file must not fail after earlier runs.
+            crate::measure::callgrind::Valgrind::find()
+                .map_err(|e| LabError::BadInput(format!("{file}: {e}")))?;
+        }
         if let Some(b) = baseline.filter(|b| b.measure != m) {
             return Err(LabError::BadInput(format!(
                 "--baseline holds {} results and {file} measures {}; compare like with like",

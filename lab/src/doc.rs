@@ -120,6 +120,18 @@ impl ValueShape {
     pub fn is_opaque(&self) -> bool {
         matches!(self, ValueShape::Bytes(_))
     }
+
+    /// About how many bytes a stored value takes: opaque values their length; a document
+    /// its JSON (braces, id, value, timestamp and their names ~60 B, quoted tags and
+    /// fields).
+    pub fn approx_bytes(&self) -> u64 {
+        match self {
+            ValueShape::Doc(d) => {
+                60 + d.tags as u64 * 9 + d.fields as u64 * (d.field_bytes as u64 + 3)
+            }
+            ValueShape::Bytes(n) => *n as u64,
+        }
+    }
 }
 
 impl Default for ValueShape {

@@ -151,6 +151,39 @@ fn counts_repeat_exactly_and_two_percent_more_read_work_in_one_variant_is_flagge
     }
 }
 
+/// A counted file after a timed one: valgrind is looked for before anything runs, so the
+/// timed run is not wasted (before, it ran and then the counted file failed).
+#[test]
+fn a_missing_valgrind_is_found_before_any_file_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let counted = dir.path().join("counted.toml");
+    std::fs::write(
+        &counted,
+        "name = \"counted\"\n[dataset]\nrecords = 100\n[run]\nmeasure = \"instructions\"\n\
+         ops = 10\n[mix]\nread = 100\n",
+    )
+    .unwrap();
+    let out = dir.path().join("o");
+    let o = lab_with(
+        &[
+            "run",
+            "workloads/basic.toml",
+            counted.to_str().unwrap(),
+            "--quick",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("PATH", dir.path().to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("counted.toml"), "{}", text(&o));
+    assert!(
+        !out.join("basic").join("results.json").exists(),
+        "basic ran first"
+    );
+}
+
 #[test]
 fn a_missing_valgrind_says_how_to_install_it() {
     let empty = tempfile::tempdir().unwrap();

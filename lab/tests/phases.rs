@@ -343,3 +343,29 @@ fn open_loop_drops_a_backlog_longer_than_the_phase_and_says_so() {
     assert_eq!(ran, 11);
     assert_eq!(r.dropped, 89);
 }
+
+/// Values too large for 1000 to fit one engine batch (256 MiB) still load: the loader
+/// makes its batches smaller (before, every engine variant failed to load 300 values of
+/// 1 MiB with "batch ... over the maximum").
+#[test]
+fn large_opaque_values_load_in_smaller_batches() {
+    let p = Plan::parse(
+        Path::new("big.toml"),
+        "name = \"big\"\n[dataset]\nrecords = 300\nvalue = { bytes = 1_048_576 }\n[mix]\nread = 100\n",
+    )
+    .unwrap();
+    let options = acorn_lab::backend::Options {
+        values: p.dataset.value,
+        ..Default::default()
+    };
+    let backend = acorn_lab::backend::open("plain", &options).unwrap();
+    let loaded = acorn_lab::runner::restore::fill(backend.as_ref(), &p, &AtomicBool::new(false));
+    assert!(matches!(loaded, Ok(Some(_))), "{loaded:?}");
+    let mut w = backend.worker();
+    let mut key = Vec::new();
+    p.dataset.write_key(&mut key, 299);
+    match w.read(&key).unwrap() {
+        Some(Value::Bytes(b)) => assert_eq!(b.len(), 1 << 20),
+        other => panic!("{other:?}"),
+    }
+}

@@ -279,7 +279,11 @@ impl<'a> Cursor<'a> {
                 self.i += 1;
                 return Some(());
             }
+            // A backslash and the byte it escapes; a backslash at the very end is no JSON.
             self.i += 2;
+            if self.i > self.b.len() {
+                return None;
+            }
         }
     }
 
@@ -383,6 +387,18 @@ mod tests {
         }
         // Postcard has no framing (any bytes read as varints); JSON does.
         assert_eq!(Format::Json.project(b"not a document"), None);
+    }
+
+    #[test]
+    fn a_truncated_escape_is_no_document_not_a_panic() {
+        for bytes in [&br#"{"a":"x\"#[..], br#"{"a":"\"#, br#"{"value":1,"a":"\"#] {
+            assert_eq!(
+                Format::Json.project(bytes),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub fn run(
         }
     }
     report.info = Some(backend.describe());
+    // One worker runs the warm-up and the counted operations (so its reused buffers are
+    // warm when counting starts), and a worker adds its counters when dropped: these
+    // metrics (e.g. `cache_hit_ratio`) cover the warm-up too, unlike a wall-clock phase's.
     report.metrics = backend.metrics().into_iter().collect();
     Ok(report)
 }

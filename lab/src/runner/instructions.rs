@@ -1,6 +1,6 @@
 //! `lab run --measure instructions`: every variant that can be counted runs in its own
-//! process under callgrind (`lab __count`, see [`super::counted`]), one after another, a
-//! fixed number of operations on one thread; its counted functions' inclusive costs become
+//! process under callgrind (`lab __count`, see [`super::counted`]), as many at once as
+//! there are cores (at most 4), a fixed number of operations on one thread; its counted functions' inclusive costs become
 //! its numbers per operation kind. No repeats: two runs of one build count the same.
 
 use std::collections::BTreeMap;
@@ -97,7 +97,7 @@ fn choose(plan: &Plan, explicit: bool) -> Result<(Vec<String>, Vec<Skipped>), Co
 }
 
 /// Counts every countable variant of `plan`, a process per variant, as many at once as
-/// there are cores (counts do not depend on what else runs); the results are marked partial
+/// there are cores, at most 4 (counts do not depend on what else runs); the results are marked partial
 /// when `stop` was raised (variants not finished then are dropped).
 pub fn run(
     plan: &Plan,

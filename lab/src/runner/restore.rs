@@ -17,8 +17,13 @@ use crate::workload::{Bound, Plan};
 /// Keys removed per `delete_batch` call.
 const CHUNK: u64 = 1000;
 
-/// Writes the dataset (`plan.records` values) in batches of 1000; returns the time
-/// spent inside the batch inserts only (generation is not timed), or `None` when `stop`
+/// Bytes of values one load batch carries at most: far below the engine's largest batch
+/// (256 MiB), so large values load in smaller batches.
+const FILL_BATCH_BYTES: u64 = 64 << 20;
+
+/// Writes the dataset (`plan.records` values) in batches of 1000 (fewer when values are
+/// large: at most [`FILL_BATCH_BYTES`] per batch); returns the time spent inside the batch
+/// inserts only (generation is not timed), or `None` when `stop`
 /// was raised (looked at before every batch, so Ctrl-C ends a load within a batch).
 pub fn fill(
     backend: &dyn Backend,
@@ -28,12 +33,13 @@ pub fn fill(
     let mut w = backend.worker();
     let ds = &plan.dataset;
     let mut elapsed = Duration::ZERO;
+    let per_batch = (FILL_BATCH_BYTES / ds.value.approx_bytes().max(1)).clamp(1, 1000);
     let mut id = 0;
     while id < ds.records {
         if stop.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let end = (id + 1000).min(ds.records);
+        let end = (id + per_batch).min(ds.records);
         let items: Vec<(Vec<u8>, Value)> = (id..end)
             .map(|i| {
                 let mut k = Vec::new();
