@@ -179,6 +179,19 @@ fn the_report_charts_counts_and_puts_both_views_side_by_side() {
         "no wall-clock winners for counts"
     );
     assert!(!alone.contains("id=\"views\""), "no second view given");
+    // No wall-clock verdict or targets on a counted page (it read "median over 0 repeats").
+    assert!(
+        alone.contains("has no verdict on speed"),
+        "counted verdict note"
+    );
+    assert!(
+        !alone.contains("over 0 repeats"),
+        "an empty wall-clock verdict"
+    );
+    assert!(
+        alone.contains("targets are judged on wall-clock runs"),
+        "counted targets note"
+    );
     assert!(
         alone.contains("fsync &lt;cannot be seen&gt;"),
         "escaped reason"
