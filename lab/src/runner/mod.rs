@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod counted;
+mod dispatch;
 mod inflight;
 pub mod instructions;
 pub mod phase;

@@ -8,12 +8,12 @@
 //! Inserts of every thread share one [`KeySpace`], so no two threads (or batches) write the
 //! same id and readers only draw records whose insert has finished.
 
-use std::hint::black_box;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 use super::clock::Clock;
+use super::dispatch::{execute_now, Buffers};
 use crate::backend::{Backend, Worker};
 use crate::doc::Value;
 use crate::measure::recorder::PARTS;
@@ -50,87 +50,7 @@ struct ThreadOut {
     dropped: u64,
 }
 
-/// Fills `batch` with `n` values under the ids from `first`, reusing its allocations.
-fn fill_batch(
-    batch: &mut Vec<(Vec<u8>, Value)>,
-    plan: &Plan,
-    values: &[Value],
-    first: u64,
-    n: u64,
-) {
-    batch.resize_with(n as usize, Default::default);
-    for (i, (k, v)) in (first..).zip(batch.iter_mut()) {
-        plan.dataset.write_key(k, i);
-        v.assign(&values[(i % values.len() as u64) as usize]);
-    }
-}
-
-/// A thread's reusable buffers, so the harness itself allocates nothing per operation
-/// once warm (allocations are counted per operation).
-pub(crate) struct Buffers<'a> {
-    pub(crate) names: &'a KeyTable,
-    pub(crate) key: Vec<u8>,
-    pub(crate) values: &'a [Value],
-    pub(crate) batch: Vec<(Vec<u8>, Value)>,
-    /// The next version of a value, for read-modify-write.
-    pub(crate) next: Value,
-    /// Whether the counting allocator is installed (so allocations are recorded).
-    pub(crate) count_allocations: bool,
-}
-
-/// Runs `op` once; `Err` carries the message for the report.
-#[inline]
-pub(crate) fn execute(
-    w: &mut dyn Worker,
-    plan: &Plan,
-    op: Op,
-    bufs: &mut Buffers<'_>,
-) -> Result<(), String> {
-    let values = bufs.values;
-    let value = &values[(op.id % values.len() as u64) as usize];
-    let r = match op.kind {
-        OpKind::Query => w.query(&plan.query).map(|page| {
-            black_box(page.len());
-        }),
-        OpKind::Batch => {
-            fill_batch(&mut bufs.batch, plan, values, op.id, op.len);
-            w.batch_insert(&bufs.batch)
-        }
-        kind => {
-            let key: &[u8] = match bufs.names.get(op.id) {
-                Some(name) => name,
-                None => {
-                    plan.dataset.write_key(&mut bufs.key, op.id);
-                    &bufs.key
-                }
-            };
-            match kind {
-                OpKind::Read => w.read(key).map(|v| {
-                    black_box(v);
-                }),
-                OpKind::Update => w.update(key, value),
-                OpKind::Insert => w.insert(key, value),
-                OpKind::Delete => w.delete(key).map(|existed| {
-                    black_box(existed);
-                }),
-                OpKind::Scan => w.scan(key, op.len as usize).map(|n| {
-                    black_box(n);
-                }),
-                _ => match w.read(key) {
-                    Ok(found) => {
-                        bufs.next.assign(found.unwrap_or(value));
-                        bufs.next.bump();
-                        w.update(key, &bufs.next)
-                    }
-                    Err(e) => Err(e),
-                },
-            }
-        }
-    };
-    r.map_err(|e| e.to_string())
-}
-
-/// Runs `op` once (see [`execute`]) and records the allocations it made on this thread.
+/// Runs `op` once (see [`execute_now`]) and records the allocations it made on this thread.
 #[inline]
 fn execute_counted(
     w: &mut dyn Worker,
@@ -140,10 +60,10 @@ fn execute_counted(
     recorded: &mut Recorder,
 ) -> Result<(), String> {
     if !bufs.count_allocations {
-        return execute(w, plan, op, bufs);
+        return execute_now(w, plan, op, bufs);
     }
     let before = alloc::thread_allocations();
-    let result = execute(w, plan, op, bufs);
+    let result = execute_now(w, plan, op, bufs);
     recorded.allocated(op.kind, alloc::thread_allocations() - before);
     result
 }
@@ -235,14 +155,7 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> Thread
         names,
     } = cx;
     let mut w = backend.worker();
-    let mut bufs = Buffers {
-        names,
-        key: Vec::with_capacity(64),
-        values,
-        batch: Vec::new(),
-        next: Value::default(),
-        count_allocations: alloc::counting(),
-    };
+    let mut bufs = Buffers::new(names, values, alloc::counting());
     let gap = per_thread_rate.map(|r| ((1e9 / r) as u64).max(1));
     let start = start.wait(clock);
     let mut recorded = Recorder::new(start, interval_ns);
