@@ -18,7 +18,7 @@ use crate::verdict;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering the report failed: {0}")]
-pub struct HtmlError(String);
+pub struct HtmlError(pub(crate) String);
 
 #[derive(Serialize)]
 struct Chart {

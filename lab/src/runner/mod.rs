@@ -16,6 +16,7 @@ pub mod instructions;
 pub mod phase;
 pub mod profile;
 pub mod restore;
+pub mod slice;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;

@@ -6,6 +6,7 @@
 //! (label areas and the legend are sized from the longest label, erring wide), and marks
 //! its plot area with [`PLOT_BG`] so the browser test can check exactly that.
 
+pub mod forest;
 pub mod instructions;
 pub mod intervals;
 pub mod latency;

@@ -1,0 +1,141 @@
+//! A forest plot of paired ratios: one row per comparison (a variant at a thread count),
+//! its estimate as a dot and its 95% interval as a whisker, against a line at 1 (no
+//! change) and thin lines at 1 ± the threshold a verdict needs the whole interval past.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{label_style, text_width, Palette, CAPTION, FONT, LABEL, PLOT_BG, WIDTH};
+
+/// One row: a ratio and its interval.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub label: String,
+    pub variant: String,
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Height of one row.
+const ROW: u32 = 28;
+
+/// The plot; `None` when no row has a finite interval.
+pub fn forest(
+    title: &str,
+    axis: &str,
+    rows: &[Row],
+    threshold: f64,
+    palette: &Palette,
+) -> Option<String> {
+    let rows: Vec<&Row> = rows
+        .iter()
+        .filter(|r| [r.estimate, r.lo, r.hi].iter().all(|v| v.is_finite()))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let low = rows.iter().map(|r| r.lo).fold(1.0 - threshold, f64::min);
+    let high = rows.iter().map(|r| r.hi).fold(1.0 + threshold, f64::max);
+    let pad = ((high - low) * 0.08).max(0.002);
+    let (left, right) = (low - pad, high + pad);
+    let n = rows.len();
+    let label_w = rows
+        .iter()
+        .map(|r| text_width(&r.label, LABEL))
+        .max()
+        .unwrap_or(0)
+        + 14;
+    let height = 40 + ROW * n as u32 + 52;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, CAPTION))
+            .margin_top(8)
+            .margin_left(8)
+            .margin_right(text_width("0.000", LABEL) / 2 + 12)
+            .x_label_area_size(46)
+            .y_label_area_size(label_w)
+            .build_cartesian_2d(left..right, -0.5..n as f64 - 0.5)
+            .ok()?;
+        chart.plotting_area().fill(&PLOT_BG).ok()?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(8)
+            .x_label_formatter(&|x| format!("{x:.3}"))
+            .x_desc(axis)
+            .label_style((FONT, LABEL))
+            .axis_desc_style((FONT, LABEL))
+            .light_line_style(WHITE)
+            .draw()
+            .ok()?;
+        let span =
+            |x: f64, style: ShapeStyle| PathElement::new([(x, -0.5), (x, n as f64 - 0.5)], style);
+        chart
+            .draw_series([
+                span(1.0, BLACK.stroke_width(1)),
+                span(1.0 - threshold, RGBColor(0x99, 0x99, 0x99).stroke_width(1)),
+                span(1.0 + threshold, RGBColor(0x99, 0x99, 0x99).stroke_width(1)),
+            ])
+            .ok()?;
+        for (i, r) in rows.iter().enumerate() {
+            // The first row on top.
+            let y = (n - 1 - i) as f64;
+            let colour = palette.style(&r.variant).colour;
+            let whisker =
+                ErrorBar::new_horizontal(y, r.lo, r.estimate, r.hi, colour.stroke_width(2), 10);
+            chart.draw_series(std::iter::once(whisker)).ok()?;
+            let dot = Circle::new((r.estimate, y), 5, colour.filled());
+            chart.draw_series(std::iter::once(dot)).ok()?;
+            let (x0, yp) = chart.backend_coord(&(left, y));
+            let anchor = label_style(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(r.label.clone(), (x0 - 8, yp), anchor))
+                .ok()?;
+        }
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn one_dot_and_whisker_per_row_and_none_without_rows() {
+        let palette = Palette::from_variants(vec!["a".into(), "b".into()]);
+        let row = |label: &str, variant: &str, e: f64| Row {
+            label: label.into(),
+            variant: variant.into(),
+            estimate: e,
+            lo: e - 0.01,
+            hi: e + 0.01,
+        };
+        let svg = forest(
+            "t",
+            "candidate/baseline",
+            &[
+                row("first row", "a", 0.97),
+                row("second row", "b", 1.0),
+                row("nan row", "b", f64::NAN),
+            ],
+            0.02,
+            &palette,
+        )
+        .unwrap();
+        // A filled dot per row, in its variant's colour.
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(svg.matches("fill=\"#CC6677\" stroke=\"none\"").count(), 1);
+        assert_eq!(svg.matches("fill=\"#332288\" stroke=\"none\"").count(), 1);
+        assert!(
+            svg.contains("first row") && svg.contains("second row") && !svg.contains("nan row")
+        );
+        assert!(forest("t", "x", &[], 0.02, &palette).is_none());
+    }
+}
