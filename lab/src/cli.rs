@@ -227,4 +227,9 @@ pub struct RunArgs {
     /// `--measure instructions`: per variant; default the file's `ops`, else 10000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
+    /// Rounds of paired slices per thread count that the verdicts rank the variants by
+    /// (interleaved and parallel mode: the variants take turns in ~50 ms slices, 20 ms
+    /// with --quick); default 40, 10 with --quick; 0: rank by the repeats alone.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub pairs: Option<u64>,
 }

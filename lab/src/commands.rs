@@ -193,6 +193,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         variants,
         quick: args.quick,
         ops: args.ops,
+        pairs: args.pairs.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         ..RunOptions::default()
     };
     let jobs = prepare(args, &base, baseline.as_ref())?;
@@ -573,7 +574,7 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
         threshold,
         slices: usize::try_from(args.slices).unwrap_or(usize::MAX),
         processes: usize::try_from(args.processes).unwrap_or(usize::MAX),
-        cpus: ab::pin::cpus(),
+        cpus: runner::pin::cpus(),
         slice: args.slice_duration,
     };
     if !args.quiet {

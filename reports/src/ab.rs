@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::charts::{forest, Palette};
 use crate::format::{human, human_ns, percent, threads_text, variant_threads, Unit};
 use crate::html::HtmlError;
-use crate::paired::{self, Ratio, Verdict};
+use crate::paired::{self, Ratio, Timing, Verdict};
 use crate::results::Machine;
 
 /// Bumped on any change a reader of an older version could misread.
@@ -49,28 +49,6 @@ pub struct Pair {
     pub candidate_busy_ns: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_busy_ns: Option<u64>,
-}
-
-/// Which time a comparison's rates are over.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Timing {
-    /// Wall-clock time less the threads' wait for a CPU: another process taking the CPU
-    /// does not count against the side that was running (I/O and lock waits still do).
-    #[default]
-    Busy,
-    /// Wall-clock time: where the system does not say how long threads waited for a CPU.
-    Wall,
-}
-
-impl Timing {
-    /// How the page and the details name it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Timing::Busy => "wall-clock time less waits for a CPU",
-            Timing::Wall => "wall-clock time",
-        }
-    }
 }
 
 /// Operations per second of `ops` in `ns` (0 when nothing was timed).

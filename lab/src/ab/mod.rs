@@ -1,14 +1,17 @@
 //! `lab ab FILE --baseline BIN`: is this build faster or slower than another, variant by
-//! variant? Each side is one worker process per variant (`lab worker`, this build's and
+//! variant? Each side runs as a worker process per variant (`lab worker`, this build's and
 //! `BIN`'s), which loads the dataset once and then runs slices on command. The parent
 //! alternates the two, one slice at a time (the idle one waits on its stdin), in the order
 //! `paired::forward` gives (candidate first in rounds 0 and 3 of every four: A B B A B A A
 //! B), so that each round's two slices, tens of milliseconds apart, share the machine's
-//! regime; every round runs the same seeded operations on both sides. The ratio of each
-//! round's rates is judged by `acorn_reports::paired` (Hodges–Lehmann with a bootstrap
-//! interval); docs/ab.md explains the choices and the measurements behind them.
+//! state; every round runs the same seeded operations on both sides, on the same CPUs
+//! (`runner::pin`), timed as wall clock less the threads' waits for a CPU
+//! (`measure::sched`). Several fresh pairs of processes take the rounds in turn, since two
+//! processes of one build can differ for their whole lives. The ratio of each round's
+//! rates is judged by `acorn_reports::paired` (Hodges–Lehmann with a bootstrap interval
+//! over the pairs of processes); docs/ab.md explains the choices and the measurements
+//! behind them.
 
-pub mod pin;
 pub mod protocol;
 pub mod worker;
 
@@ -27,6 +30,7 @@ use hdrhistogram::Histogram as Hdr;
 use crate::error::LabError;
 use crate::machine;
 use crate::measure::recorder::histogram;
+use crate::runner::pin;
 use crate::workload::Plan;
 use protocol::{Ran, Reply, Request, PROTOCOL};
 

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use acorn_reports::stats;
 
-use super::pin;
 use super::protocol::{Ran, Reply, Request, PROTOCOL};
 use crate::backend::{self, BackendError, Options};
 use crate::error::LabError;
 use crate::machine;
 use crate::runner::clock::RealClock;
 use crate::runner::phase::PhaseResult;
+use crate::runner::pin;
 use crate::runner::restore;
 use crate::runner::slice::Slicer;
 use crate::workload::{OpKind, Plan};

@@ -6,6 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{label_style, text_width, Palette, CAPTION, FONT, LABEL, PLOT_BG, WIDTH};
+use crate::format::variant_threads;
+use crate::results::Results;
 
 /// One row: a ratio and its interval.
 #[derive(Clone, Debug)]
@@ -99,6 +101,39 @@ pub fn forest(
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// `lab run`'s paired rounds: per thread count, how far the fastest variant is ahead of
+/// each other one (leader/variant), with the 95% interval; `None` without paired rounds.
+pub fn paired(results: &Results, palette: &Palette) -> Option<String> {
+    let rows: Vec<Row> = results
+        .paired
+        .iter()
+        .flat_map(|p| {
+            let ranked = p.ranking(None);
+            let lead = ranked
+                .first()
+                .map(|l| l.variant.clone())
+                .unwrap_or_default();
+            ranked.into_iter().filter_map(move |v| {
+                let r = v.behind?;
+                Some(Row {
+                    label: format!("{lead} / {}", variant_threads(&v.variant, p.threads)),
+                    variant: v.variant,
+                    estimate: r.estimate,
+                    lo: r.lo,
+                    hi: r.hi,
+                })
+            })
+        })
+        .collect();
+    forest(
+        "How far the fastest variant is ahead of each other one (paired rounds, 95% interval; ×N = N threads)",
+        "fastest / variant (throughput)",
+        &rows,
+        0.0,
+        palette,
+    )
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
-//! Both sides of a pair of workers run on the same CPUs. On a VM the virtual CPUs are not
-//! alike (each shares its host core with other tenants differently), and a process tends
-//! to stay on the CPU it started on: two workers on different CPUs differed by up to 7%
-//! for their whole lives, in either direction (docs/ab.md). So every request names the
-//! CPUs to run on, the same for both sides; a worker pins its main thread to them (the
-//! slice's threads, started from it, inherit the mask) and stays there while it waits for
-//! the next request. Successive pairs of processes take the CPUs in turn, so every CPU is
-//! measured on.
+//! Whatever is compared runs on the same CPUs. On a VM the virtual CPUs are not alike
+//! (each shares its host core with other tenants differently), and a process tends to stay
+//! on the CPU it started on: two `lab ab` workers on different CPUs differed by up to 7%
+//! for their whole lives, in either direction (docs/ab.md). So every `lab ab` request
+//! names the CPUs to run on, the same for both sides, and a worker pins its main thread
+//! to them (the slice's threads, started from it, inherit the mask); successive pairs of
+//! processes take the CPUs in turn, so every CPU is measured on. `lab run`'s paired
+//! rounds (`runner::paired`) pin every variant's slice of a round the same way.
 
 /// The CPUs this process may run on (all of them where that cannot be asked).
 pub fn cpus() -> Vec<usize> {
