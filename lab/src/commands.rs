@@ -175,6 +175,14 @@ fn other_view(path: &Path, results: &Results) -> Option<Results> {
     (other.workload == results.workload && other.measure != results.measure).then_some(other)
 }
 
+/// `--variants` checked (trimmed, no duplicates, known names).
+fn variants_arg(given: Option<&[String]>) -> Result<Option<Vec<String>>, LabError> {
+    given
+        .map(variants_from_cli)
+        .transpose()
+        .map_err(LabError::BadInput)
+}
+
 /// `lab run`: validates every file, then runs each, writes its results and report.
 pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let targets_table = args
@@ -183,14 +191,8 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .map(TargetsTable::open)
         .transpose()?;
     let baseline = args.baseline.as_deref().map(load_results).transpose()?;
-    let variants = args
-        .variants
-        .as_deref()
-        .map(variants_from_cli)
-        .transpose()
-        .map_err(LabError::BadInput)?;
     let base = RunOptions {
-        variants,
+        variants: variants_arg(args.variants.as_deref())?,
         quick: args.quick,
         ops: args.ops,
         pairs: args.pairs.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -525,14 +527,8 @@ pub fn list() -> Result<Exit, LabError> {
 /// `lab ab`'s workload: the file with `--variants` applied, closed loop.
 fn ab_plan(args: &AbArgs) -> Result<Plan, LabError> {
     let plan = load_plan(&args.file)?;
-    let variants = args
-        .variants
-        .as_deref()
-        .map(variants_from_cli)
-        .transpose()
-        .map_err(LabError::BadInput)?;
     let opts = RunOptions {
-        variants,
+        variants: variants_arg(args.variants.as_deref())?,
         ..RunOptions::default()
     };
     let plan = runner::adjust(&plan, &opts).map_err(|e| LabError::BadInput(e.to_string()))?;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::charts::{forest, Palette};
 use crate::format::{human, human_ns, percent, threads_text, variant_threads, Unit};
 use crate::html::HtmlError;
-use crate::paired::{self, Ratio, Timing, Verdict};
+use crate::paired::{self, per_second, Ratio, Timing, Verdict};
 use crate::results::Machine;
 
 /// Bumped on any change a reader of an older version could misread.
@@ -51,25 +51,17 @@ pub struct Pair {
     pub baseline_busy_ns: Option<u64>,
 }
 
-/// Operations per second of `ops` in `ns` (0 when nothing was timed).
-fn rate(ops: u64, ns: u64) -> f64 {
-    if ns == 0 {
-        0.0
-    } else {
-        ops as f64 * 1e9 / ns as f64
-    }
-}
-
 impl Pair {
     /// The candidate's and the baseline's rates over `timing`'s time.
     pub fn rates(&self, timing: Timing) -> (f64, f64) {
         match (timing, self.candidate_busy_ns, self.baseline_busy_ns) {
-            (Timing::Busy, Some(c), Some(b)) => {
-                (rate(self.candidate_ops, c), rate(self.baseline_ops, b))
-            }
+            (Timing::Busy, Some(c), Some(b)) => (
+                per_second(self.candidate_ops, c),
+                per_second(self.baseline_ops, b),
+            ),
             _ => (
-                rate(self.candidate_ops, self.candidate_ns),
-                rate(self.baseline_ops, self.baseline_ns),
+                per_second(self.candidate_ops, self.candidate_ns),
+                per_second(self.baseline_ops, self.baseline_ns),
             ),
         }
     }

@@ -94,6 +94,15 @@ fn one() -> usize {
     1
 }
 
+/// Operations per second of `ops` done in `ns` nanoseconds (0 when nothing was timed).
+pub fn per_second(ops: u64, ns: u64) -> f64 {
+    if ns == 0 {
+        0.0
+    } else {
+        ops as f64 * 1e9 / ns as f64
+    }
+}
+
 /// What a ratio says about side A against side B, at a threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

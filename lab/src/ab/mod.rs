@@ -241,13 +241,9 @@ impl Drop for Worker {
     }
 }
 
-/// Operations per second of a warm-up or slice (0 when nothing was timed).
+/// Operations per second of a warm-up or slice, over its busy time where it has one.
 fn rate(r: &Ran) -> f64 {
-    if r.elapsed_ns == 0 {
-        0.0
-    } else {
-        r.ops as f64 * 1e9 / r.elapsed_ns as f64
-    }
+    paired::per_second(r.ops, r.busy_ns.unwrap_or(r.elapsed_ns))
 }
 
 /// One side's numbers over its slices.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use acorn_reports::paired::{forward, RoundRates, Rounds, Timing};
+use acorn_reports::paired::{forward, per_second, RoundRates, Rounds, Timing};
 
 use super::clock::Clock;
 use super::phase::PhaseResult;
@@ -34,30 +34,22 @@ struct Taken {
     per_op_wall: BTreeMap<String, Vec<f64>>,
 }
 
-fn per_s(n: u64, ns: u64) -> f64 {
-    if ns == 0 {
-        0.0
-    } else {
-        n as f64 * 1e9 / ns as f64
-    }
-}
-
 impl Taken {
     fn push(&mut self, p: &PhaseResult, kinds: &[OpKind]) {
         let ops = p.recorded.ops();
-        self.wall.push(per_s(ops, p.elapsed_ns));
-        self.busy.push(p.busy_ns.map(|b| per_s(ops, b)));
+        self.wall.push(per_second(ops, p.elapsed_ns));
+        self.busy.push(p.busy_ns.map(|b| per_second(ops, b)));
         for k in kinds {
             let n = p.recorded.latencies(*k).len();
             let name = k.name().to_owned();
             self.per_op_wall
                 .entry(name.clone())
                 .or_default()
-                .push(per_s(n, p.elapsed_ns));
+                .push(per_second(n, p.elapsed_ns));
             self.per_op_busy
                 .entry(name)
                 .or_default()
-                .push(p.busy_ns.map(|b| per_s(n, b)));
+                .push(p.busy_ns.map(|b| per_second(n, b)));
         }
     }
 
@@ -109,7 +101,7 @@ pub fn take(
             s.warm(threads, slice * 4, clock, stop)
         })?;
         let Some(w) = warm else { return Ok(None) };
-        let rate = per_s(w.recorded.ops(), w.busy_ns.unwrap_or(w.elapsed_ns));
+        let rate = per_second(w.recorded.ops(), w.busy_ns.unwrap_or(w.elapsed_ns));
         let ops = (rate * slice.as_secs_f64() / threads as f64)
             .round()
             .max(1.0);

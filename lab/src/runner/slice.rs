@@ -63,6 +63,30 @@ impl<'p> Slicer<'p> {
         self.seed ^ index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
+    /// Runs one phase bounded by `bound`, from the streams seeded with `seed` (the
+    /// warm-up's when `warmup`), and removes what it inserted; counts its deletes.
+    fn phase(
+        &mut self,
+        (threads, bound, seed, warmup): (usize, Bound, u64, bool),
+        clock: &dyn Clock,
+        stop: &AtomicBool,
+    ) -> Result<PhaseResult, BackendError> {
+        self.plan.run.bound = bound;
+        self.draws.spec.seed = seed;
+        let p = run_phase_with(
+            self.backend,
+            &self.plan,
+            &self.draws,
+            threads,
+            warmup,
+            clock,
+            stop,
+        );
+        restore::remove(self.backend, &self.plan, p.inserted.clone())?;
+        self.deleted += p.recorded.latencies(OpKind::Delete).len();
+        Ok(p)
+    }
+
     /// Runs the warm-up stream (as before a measured repeat: other seeds, ids the slices
     /// never insert) for `duration` at `threads`, then removes what it inserted. `None`
     /// when `stop` was raised.
@@ -73,18 +97,8 @@ impl<'p> Slicer<'p> {
         clock: &dyn Clock,
         stop: &AtomicBool,
     ) -> Result<Option<PhaseResult>, BackendError> {
-        self.plan.run.bound = Bound::Duration(duration);
-        self.draws.spec.seed = self.seed;
-        let p = run_phase_with(
-            self.backend,
-            &self.plan,
-            &self.draws,
-            threads,
-            true,
-            clock,
-            stop,
-        );
-        restore::remove(self.backend, &self.plan, p.inserted.clone())?;
+        let bound = Bound::Duration(duration);
+        let p = self.phase((threads, bound, self.seed, true), clock, stop)?;
         Ok((!p.stopped).then_some(p))
     }
 
@@ -98,34 +112,12 @@ impl<'p> Slicer<'p> {
         clock: &dyn Clock,
         stop: &AtomicBool,
     ) -> Result<Option<PhaseResult>, BackendError> {
+        let seed = self.seed_of(index);
         // Untimed first: the warm-up stream for a quarter of the slice, so the slice does
         // not pay for the caches the other side (or anything else) took meanwhile.
-        self.plan.run.bound = Bound::Ops(ops.div_ceil(4).max(1));
-        self.draws.spec.seed = self.seed_of(index) ^ 0x5741_524d;
-        let warm = run_phase_with(
-            self.backend,
-            &self.plan,
-            &self.draws,
-            threads,
-            true,
-            clock,
-            stop,
-        );
-        restore::remove(self.backend, &self.plan, warm.inserted.clone())?;
-        self.deleted += warm.recorded.latencies(OpKind::Delete).len();
-        self.plan.run.bound = Bound::Ops(ops.max(1));
-        self.draws.spec.seed = self.seed_of(index);
-        let p = run_phase_with(
-            self.backend,
-            &self.plan,
-            &self.draws,
-            threads,
-            false,
-            clock,
-            stop,
-        );
-        restore::remove(self.backend, &self.plan, p.inserted.clone())?;
-        self.deleted += p.recorded.latencies(OpKind::Delete).len();
+        let quarter = Bound::Ops(ops.div_ceil(4).max(1));
+        self.phase((threads, quarter, seed ^ 0x5741_524d, true), clock, stop)?;
+        let p = self.phase((threads, Bound::Ops(ops.max(1)), seed, false), clock, stop)?;
         if self.deleted * 10 >= self.plan.dataset.records.max(1) {
             self.deleted = 0;
             if restore::fill(self.backend, &self.plan, stop)?.is_none() {

@@ -3,9 +3,8 @@
 //! change) and thin lines at 1 ± the threshold a verdict needs the whole interval past.
 
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{label_style, text_width, Palette, CAPTION, FONT, LABEL, PLOT_BG, WIDTH};
+use super::{row_label, text_width, Frame, Palette, LABEL, WIDTH};
 use crate::format::variant_threads;
 use crate::results::Results;
 
@@ -52,29 +51,18 @@ pub fn forest(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).ok()?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, CAPTION))
-            .margin_top(8)
-            .margin_left(8)
-            .margin_right(text_width("0.000", LABEL) / 2 + 12)
-            .x_label_area_size(46)
-            .y_label_area_size(label_w)
-            .build_cartesian_2d(left..right, -0.5..n as f64 - 0.5)
-            .ok()?;
-        chart.plotting_area().fill(&PLOT_BG).ok()?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(8)
-            .x_label_formatter(&|x| format!("{x:.3}"))
-            .x_desc(axis)
-            .label_style((FONT, LABEL))
-            .axis_desc_style((FONT, LABEL))
-            .light_line_style(WHITE)
-            .draw()
-            .ok()?;
+        let fmt = |x: &f64| format!("{x:.3}");
+        let frame = Frame {
+            title,
+            axis,
+            x: left..right,
+            rows: n,
+            label_w,
+            right_margin: text_width("0.000", LABEL) / 2 + 12,
+            x_labels: 8,
+            fmt: &fmt,
+        };
+        let mut chart = frame.draw(&root)?;
         let span =
             |x: f64, style: ShapeStyle| PathElement::new([(x, -0.5), (x, n as f64 - 0.5)], style);
         chart
@@ -93,10 +81,7 @@ pub fn forest(
             chart.draw_series(std::iter::once(whisker)).ok()?;
             let dot = Circle::new((r.estimate, y), 5, colour.filled());
             chart.draw_series(std::iter::once(dot)).ok()?;
-            let (x0, yp) = chart.backend_coord(&(left, y));
-            let anchor = label_style(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(r.label.clone(), (x0 - 8, yp), anchor))
-                .ok()?;
+            row_label(&root, &chart, (left, y), &r.label)?;
         }
         root.present().ok()?;
     }
