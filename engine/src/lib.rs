@@ -26,6 +26,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(missing_docs)]
 
+#[cfg(feature = "tokio")]
 mod aio;
 mod batch;
 mod cache;

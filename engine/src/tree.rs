@@ -338,15 +338,141 @@ pub(crate) struct Committed {
     pub(crate) removed: usize,
 }
 
-/// A commit logged and (except under `Always`) applied, whose writer may still have to
-/// wait for its fsync.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Prepared {
-    pub(crate) done: Committed,
+/// One write operation, described once for the blocking API and [`crate::AsyncTree`]:
+/// the changes it commits and what its caller gets back. Both run it through the same
+/// pipeline ([`Tree::begin`], a wait for [`InFlight::durability`], [`InFlight::finish`]);
+/// they differ only in how they wait.
+pub(crate) trait Write {
+    /// What the caller gets once the commit is acknowledged.
+    type Output;
+    /// The changes to commit, built under the state lock at the commit's time `now` (a
+    /// transaction validates its reads here, a purge picks the expired keys); an error
+    /// (a transaction's conflict) commits nothing.
+    fn changes(&mut self, st: &State, now: u64) -> Result<Changes>;
+    /// The caller's result once the commit is acknowledged; counts the operation.
+    fn output(self, tree: &Tree, done: Committed) -> Self::Output;
+}
+
+/// A commit built, stamped, logged and (except under `Always`) applied: its writer waits
+/// for [`InFlight::durability`] as it can, then calls [`InFlight::finish`]. Dropped
+/// unfinished (a future dropped while it waits), the commit still becomes durable and
+/// visible; only its automatic compaction and its tallies are skipped.
+#[must_use]
+pub(crate) struct InFlight<'t, W> {
+    tree: &'t Tree,
+    write: W,
+    done: Committed,
     /// The log position to wait for (`Always`, `Group`).
-    pub(crate) ticket: Option<u64>,
+    ticket: Option<u64>,
     /// The log outgrew the live data: compact once the commit is durable.
-    pub(crate) compact: bool,
+    compact: bool,
+}
+
+/// Where the automatic compaction a commit asks for runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compaction {
+    /// On the writer's thread, before its call returns (the blocking API).
+    Inline,
+    /// On tokio's blocking pool, or on a thread of its own outside a runtime (the async
+    /// API: a future must not block its runtime thread for a snapshot).
+    #[cfg(feature = "tokio")]
+    Background,
+}
+
+impl<'t, W: Write> InFlight<'t, W> {
+    /// The log and the position in it the writer must wait for before [`InFlight::finish`]
+    /// (`None`: nothing to wait for: in memory, or under `Never`).
+    pub(crate) fn durability(&self) -> Option<(&'t Durable, u64)> {
+        Some((self.tree.inner.durable.as_ref()?, self.ticket?))
+    }
+
+    /// Acknowledges the commit, once it is durable as the policy says: runs the automatic
+    /// compaction it asked for, counts it and returns the caller's result.
+    pub(crate) fn finish(self, compaction: Compaction) -> W::Output {
+        if self.compact {
+            self.tree.compact_after_commit(compaction);
+        }
+        self.write.output(self.tree, self.done)
+    }
+}
+
+/// Runs `f` on tokio's blocking pool when called inside a runtime, else on a new thread.
+#[cfg(feature = "tokio")]
+fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn_blocking(f)),
+        Err(_) => drop(
+            std::thread::Builder::new()
+                .name("acorn-compact".into())
+                .spawn(f),
+        ),
+    }
+}
+
+/// A stash: one validated record, committed as it is; returns the new version.
+pub(crate) struct Stash(Changes);
+
+impl Stash {
+    /// Validates the stash of `value` under `key` (expiring `ttl` from now) and counts it.
+    pub(crate) fn new(tree: &Tree, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<Self> {
+        let rec = tree.make_record(key, value, ttl)?;
+        tree.tally(Op::Stash, 1);
+        Ok(Stash(smallvec::smallvec![Change::Put(rec)]))
+    }
+}
+
+impl Write for Stash {
+    type Output = u64;
+    fn changes(&mut self, _: &State, _: u64) -> Result<Changes> {
+        Ok(std::mem::take(&mut self.0))
+    }
+    fn output(self, _: &Tree, done: Committed) -> u64 {
+        done.version
+    }
+}
+
+/// A toss: one validated key; returns whether a visible nut was there.
+pub(crate) struct Toss(Changes);
+
+impl Toss {
+    /// Validates the toss of `key` and counts it.
+    pub(crate) fn new(tree: &Tree, key: &str) -> Result<Self> {
+        check_key(key)?;
+        tree.tally(Op::Toss, 1);
+        Ok(Toss(smallvec::smallvec![Change::Delete(
+            key.as_bytes().into()
+        )]))
+    }
+}
+
+impl Write for Toss {
+    type Output = bool;
+    fn changes(&mut self, _: &State, _: u64) -> Result<Changes> {
+        Ok(std::mem::take(&mut self.0))
+    }
+    fn output(self, _: &Tree, done: Committed) -> bool {
+        done.removed == 1
+    }
+}
+
+/// A purge: deletes every key whose TTL ran out by the commit's time (chosen under the
+/// state lock); returns how many, counted once committed.
+#[derive(Default)]
+pub(crate) struct Purge {
+    purged: usize,
+}
+
+impl Write for Purge {
+    type Output = usize;
+    fn changes(&mut self, st: &State, now: u64) -> Result<Changes> {
+        let keys = st.expired_keys(now);
+        self.purged = keys.len();
+        Ok(keys.into_iter().map(Change::Delete).collect())
+    }
+    fn output(self, tree: &Tree, _: Committed) -> usize {
+        tree.tally(Op::Purged, self.purged as u64);
+        self.purged
+    }
 }
 
 /// Configures and opens a [`Tree`].
@@ -621,46 +747,49 @@ impl Tree {
         self.inner.counters.add(op, n);
     }
 
-    /// The single write path. `build` runs under the state lock and returns the changes
-    /// (or an error, e.g. a transaction's failed validation); they get the next version,
-    /// go to the log in durable mode, are applied, and are announced to subscribers.
-    pub(crate) fn commit_with(
-        &self,
-        build: impl FnOnce(&State, u64) -> Result<Changes>,
-    ) -> Result<Committed> {
-        let prepared = self.prepare(build)?;
-        if let (Some(d), Some(ticket)) = (&self.inner.durable, prepared.ticket) {
-            d.wait(ticket)?;
-        }
-        self.after_commit(prepared, false);
-        Ok(prepared.done)
+    /// The durable log, if the tree has one.
+    pub(crate) fn log(&self) -> Option<&Durable> {
+        self.inner.durable.as_ref()
     }
 
-    /// The part of a commit that never waits for the disk: builds, stamps and logs it, and
-    /// applies it (under `Always` queues it until its fsync lands instead). The caller then
-    /// waits for `ticket`, blocking ([`Tree::commit_with`]) or as a future.
-    pub(crate) fn prepare(
-        &self,
-        build: impl FnOnce(&State, u64) -> Result<Changes>,
-    ) -> Result<Prepared> {
+    /// Runs `write` through the commit pipeline, blocking: the calling thread waits for
+    /// its fsync (leading one when no other writer is) and runs an automatic compaction
+    /// itself. [`crate::AsyncTree`] runs the same pipeline and waits as a future.
+    pub(crate) fn run<W: Write>(&self, write: W) -> Result<W::Output> {
+        let commit = self.begin(write)?;
+        if let Some((log, ticket)) = commit.durability() {
+            log.wait(ticket)?;
+        }
+        Ok(commit.finish(Compaction::Inline))
+    }
+
+    /// The commit pipeline up to the wait for the disk, which it never does: validates
+    /// (`write` builds its changes under the state lock), stamps the changes with the next
+    /// version, logs them in durable mode (state lock released meanwhile), and applies and
+    /// publishes them (under `Always` queues them until their fsync lands instead).
+    pub(crate) fn begin<W: Write>(&self, mut write: W) -> Result<InFlight<'_, W>> {
         let mut arrival = self.inner.durable.as_ref().map(Durable::arrive);
         let serial = self.commit_lock();
         let now = self.now();
         let mut st = self.state();
-        let mut changes = build(&st, now)?;
+        let mut changes = write.changes(&st, now)?;
+        let in_flight = |done, ticket, compact| InFlight {
+            tree: self,
+            write,
+            done,
+            ticket,
+            compact,
+        };
         if changes.is_empty()
             || changes
                 .iter()
                 .all(|c| matches!(c, Change::Delete(k) if !st.present(k)))
         {
-            return Ok(Prepared {
-                done: Committed {
-                    version: st.seq,
-                    removed: 0,
-                },
-                ticket: None,
-                compact: false,
-            });
+            let done = Committed {
+                version: st.seq,
+                removed: 0,
+            };
+            return Ok(in_flight(done, None, false));
         }
         let Some(version) = st.seq.checked_add(1).filter(|v| *v <= MAX_VERSION) else {
             return Err(Error::VersionsExhausted { version: st.seq });
@@ -673,11 +802,7 @@ impl Tree {
         let (Some(d), Some(arrival)) = (&self.inner.durable, &mut arrival) else {
             st.seq = version;
             let removed = self.apply_commit(&mut st, changes, version, now);
-            return Ok(Prepared {
-                done: Committed { version, removed },
-                ticket: None,
-                compact: false,
-            });
+            return Ok(in_flight(Committed { version, removed }, None, false));
         };
         // `commit` keeps other writers out; readers of the state need not wait for the log.
         drop(st);
@@ -700,22 +825,16 @@ impl Tree {
         let compact = d.wants_compaction(st.live_bytes);
         drop(st);
         drop(serial);
-        Ok(Prepared {
-            done: Committed { version, removed },
-            ticket: d.waits().then_some(ticket),
-            compact,
-        })
+        let ticket = d.waits().then_some(ticket);
+        Ok(in_flight(Committed { version, removed }, ticket, compact))
     }
 
-    /// Runs the automatic compaction a commit asked for, once the commit is durable (in
-    /// `background`, on a thread of its own). The commit is durable by now: a failed
-    /// automatic compaction must not turn it into an error (a caller would retry a write
-    /// that happened). The log still holds everything; the failure is counted in stats,
-    /// and a disk fault poisons the log, so the next write reports it.
-    pub(crate) fn after_commit(&self, prepared: Prepared, background: bool) {
-        if !prepared.compact {
-            return;
-        }
+    /// Runs the automatic compaction a commit asked for, once the commit is durable. The
+    /// commit is durable by now: a failed automatic compaction must not turn it into an
+    /// error (a caller would retry a write that happened). The log still holds everything;
+    /// the failure is counted in stats, and a disk fault poisons the log, so the next write
+    /// reports it.
+    fn compact_after_commit(&self, compaction: Compaction) {
         let tree = self.clone();
         let run = move || {
             if tree.compact_inner(false).is_err() {
@@ -724,10 +843,10 @@ impl Tree {
                 }
             }
         };
-        if background {
-            crate::aio::spawn_blocking(run);
-        } else {
-            run();
+        match compaction {
+            #[cfg(feature = "tokio")]
+            Compaction::Background => spawn_blocking(run),
+            Compaction::Inline => run(),
         }
     }
 
@@ -798,13 +917,9 @@ impl Tree {
         Ok(())
     }
 
-    pub(crate) fn commit(&self, changes: Changes) -> Result<Committed> {
-        self.commit_with(|_, _| Ok(changes))
-    }
-
     /// Stores `value` under `key`, replacing any previous value; returns the new version.
     pub fn stash(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64> {
-        self.stash_inner(key.as_ref(), value.as_ref(), None)
+        self.run(Stash::new(self, key.as_ref(), value.as_ref(), None)?)
     }
 
     /// Like [`Tree::stash`], but the nut becomes invisible `ttl` from now.
@@ -814,13 +929,7 @@ impl Tree {
         value: impl AsRef<[u8]>,
         ttl: Duration,
     ) -> Result<u64> {
-        self.stash_inner(key.as_ref(), value.as_ref(), Some(ttl))
-    }
-
-    fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
-        let rec = self.make_record(key, value, ttl)?;
-        self.tally(Op::Stash, 1);
-        Ok(self.commit(smallvec::smallvec![Change::Put(rec)])?.version)
+        self.run(Stash::new(self, key.as_ref(), value.as_ref(), Some(ttl))?)
     }
 
     /// Validates and builds an unstamped record.
@@ -902,11 +1011,7 @@ impl Tree {
 
     /// Removes `key`; returns whether a visible nut was there.
     pub fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
-        let key = key.as_ref();
-        check_key(key)?;
-        self.tally(Op::Toss, 1);
-        let done = self.commit(smallvec::smallvec![Change::Delete(key.as_bytes().into())])?;
-        Ok(done.removed == 1)
+        self.run(Toss::new(self, key.as_ref())?)
     }
 
     /// Whether a visible nut is stored under `key` (false for invalid keys).
@@ -932,14 +1037,7 @@ impl Tree {
     /// Removes every nut whose TTL ran out, emitting [`Event::Expired`] for each; returns
     /// how many were removed.
     pub fn purge_expired(&self) -> Result<usize> {
-        let mut purged = 0;
-        self.commit_with(|st, now| {
-            let keys = st.expired_keys(now);
-            purged = keys.len();
-            Ok(keys.into_iter().map(Change::Delete).collect())
-        })?;
-        self.tally(Op::Purged, purged as u64);
-        Ok(purged)
+        self.run(Purge::default())
     }
 
     /// A receiver of every committed change from now on, in commit order, buffering up to
@@ -1032,10 +1130,7 @@ impl Tree {
 
     /// Makes every acknowledged write durable now (a no-op in memory).
     pub fn flush(&self) -> Result<()> {
-        match &self.inner.durable {
-            Some(d) => d.flush(),
-            None => Ok(()),
-        }
+        self.log().map_or(Ok(()), Durable::flush)
     }
 
     /// Writes the live state to a new snapshot and drops the log it covers (a no-op in
