@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::batch::Batch;
 use crate::storage::Durable;
 use crate::tree::{Compaction, Purge, Stash, Toss, Tree, Write};
-use crate::txn::{Retries, Retry, Txn};
+use crate::txn::{Retries, Retry, Txn, TxnCommit};
 use crate::{Error, Result};
 
 /// A [`Tree`] whose writes are futures (see the module docs for what waits and how).
@@ -94,8 +94,7 @@ impl AsyncTree {
 
     /// [`Tree::stash`], completing once the write is as durable as the policy says.
     pub async fn stash(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64> {
-        self.run(Stash::new(&self.tree, key.as_ref(), value.as_ref(), None)?)
-            .await
+        self.stash_inner(key.as_ref(), value.as_ref(), None).await
     }
 
     /// [`Tree::stash_with_ttl`] as a future.
@@ -105,18 +104,23 @@ impl AsyncTree {
         value: impl AsRef<[u8]>,
         ttl: Duration,
     ) -> Result<u64> {
-        self.run(Stash::new(
-            &self.tree,
-            key.as_ref(),
-            value.as_ref(),
-            Some(ttl),
-        )?)
-        .await
+        self.stash_inner(key.as_ref(), value.as_ref(), Some(ttl))
+            .await
+    }
+
+    // As in the blocking API, the generic methods only convert their arguments, so the
+    // pipeline is compiled once, in this crate.
+    async fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
+        self.run(Stash::new(&self.tree, key, value, ttl)?).await
     }
 
     /// [`Tree::toss`] as a future: whether a visible nut was there.
     pub async fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
-        self.run(Toss::new(&self.tree, key.as_ref())?).await
+        self.toss_inner(key.as_ref()).await
+    }
+
+    async fn toss_inner(&self, key: &str) -> Result<bool> {
+        self.run(Toss::new(&self.tree, key)?).await
     }
 
     /// Commits `batch` (built with [`Tree::batch`] on this tree) atomically: the async
@@ -131,13 +135,17 @@ impl AsyncTree {
     pub async fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
         let mut retries = Retries::default();
         loop {
-            let attempt = self.tree.txn_attempt(&mut f)?;
-            match retries.after(&self.tree, self.run(attempt).await) {
-                Retry::Done(result) => return result,
+            let (out, writes) = self.tree.txn_attempt(&mut f)?;
+            match retries.after(&self.tree, self.commit_txn(writes).await) {
+                Retry::Done(result) => return result.map(|()| out),
                 Retry::Yield => tokio::task::yield_now().await,
                 Retry::Sleep(pause) => tokio::time::sleep(pause).await,
             }
         }
+    }
+
+    async fn commit_txn(&self, writes: TxnCommit) -> Result<()> {
+        self.run(writes).await
     }
 
     /// [`Tree::purge_expired`] as a future.

@@ -82,21 +82,26 @@ impl Tree {
     pub fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
         let mut retries = Retries::default();
         loop {
-            let attempt = self.txn_attempt(&mut f)?;
-            match retries.after(self, self.run(attempt)) {
-                Retry::Done(result) => return result,
+            let (out, writes) = self.txn_attempt(&mut f)?;
+            match retries.after(self, self.commit_txn(writes)) {
+                Retry::Done(result) => return result.map(|()| out),
                 Retry::Yield => std::thread::yield_now(),
                 Retry::Sleep(pause) => std::thread::sleep(pause),
             }
         }
     }
 
-    /// Runs `f` once over a fresh view; returns the commit of its writes, which validates
-    /// its reads and hands back its result.
+    /// Commits one attempt's writes (not generic: the pipeline is compiled once, here).
+    fn commit_txn(&self, writes: TxnCommit) -> Result<()> {
+        self.run(writes)
+    }
+
+    /// Runs `f` once over a fresh view; returns its result and the commit of its writes,
+    /// which validates its reads.
     pub(crate) fn txn_attempt<R>(
         &self,
         f: &mut impl FnMut(&mut Txn<'_>) -> Result<R>,
-    ) -> Result<TxnCommit<R>> {
+    ) -> Result<(R, TxnCommit)> {
         let mut tx = Txn {
             tree: self,
             reads: BTreeMap::new(),
@@ -118,25 +123,19 @@ impl Tree {
                 None => Change::Delete(k),
             })
             .collect();
-        Ok(TxnCommit {
-            out,
-            reads,
-            changes,
-        })
+        Ok((out, TxnCommit { reads, changes }))
     }
 }
 
 /// One attempt of a transaction, as a write: commits its buffered writes if every key it
-/// read still has the version it saw (else [`Error::Conflict`]), and hands back what its
-/// closure returned.
-pub(crate) struct TxnCommit<R> {
-    out: R,
+/// read still has the version it saw (else [`Error::Conflict`]); counts the transaction.
+pub(crate) struct TxnCommit {
     reads: BTreeMap<Box<[u8]>, Option<u64>>,
     changes: Changes,
 }
 
-impl<R> Write for TxnCommit<R> {
-    type Output = R;
+impl Write for TxnCommit {
+    type Output = ();
     fn changes(&mut self, st: &State, now: u64) -> Result<Changes> {
         if self
             .reads
@@ -148,9 +147,8 @@ impl<R> Write for TxnCommit<R> {
             Err(Error::Conflict)
         }
     }
-    fn output(self, tree: &Tree, _: Committed) -> R {
+    fn output(self, tree: &Tree, _: Committed) {
         tree.tally(Op::Txn, 1);
-        self.out
     }
 }
 

@@ -81,7 +81,7 @@ impl Write for Purge {
 impl Tree {
     /// Stores `value` under `key`, replacing any previous value; returns the new version.
     pub fn stash(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64> {
-        self.run(Stash::new(self, key.as_ref(), value.as_ref(), None)?)
+        self.stash_inner(key.as_ref(), value.as_ref(), None)
     }
 
     /// Like [`Tree::stash`], but the nut becomes invisible `ttl` from now.
@@ -91,7 +91,14 @@ impl Tree {
         value: impl AsRef<[u8]>,
         ttl: Duration,
     ) -> Result<u64> {
-        self.run(Stash::new(self, key.as_ref(), value.as_ref(), Some(ttl))?)
+        self.stash_inner(key.as_ref(), value.as_ref(), Some(ttl))
+    }
+
+    // The generic methods only convert their arguments: the pipeline behind them is
+    // compiled once, here, where it can inline the crate's own helpers (not into every
+    // caller's crate).
+    fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
+        self.run(Stash::new(self, key, value, ttl)?)
     }
 
     /// Validates and builds an unstamped record.
@@ -118,7 +125,11 @@ impl Tree {
 
     /// Removes `key`; returns whether a visible nut was there.
     pub fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
-        self.run(Toss::new(self, key.as_ref())?)
+        self.toss_inner(key.as_ref())
+    }
+
+    fn toss_inner(&self, key: &str) -> Result<bool> {
+        self.run(Toss::new(self, key)?)
     }
 
     /// Removes every nut whose TTL ran out, emitting [`crate::Event::Expired`] for each; returns
