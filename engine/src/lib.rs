@@ -25,6 +25,9 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(missing_docs)]
+// `pub` means public API: an item only the crate uses is `pub(crate)` (the API itself is
+// listed in engine/public-api.txt, checked by scripts/public-api).
+#![warn(unreachable_pub)]
 
 #[cfg(feature = "tokio")]
 mod aio;
