@@ -42,7 +42,6 @@ pub mod ffi;
 mod index;
 mod iter;
 mod limits;
-pub mod monitor;
 mod nut;
 mod points;
 mod query;

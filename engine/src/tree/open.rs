@@ -82,15 +82,6 @@ impl TreeBuilder {
         self
     }
 
-    /// Accepted so code written for AcornDB's builder compiles; it changes nothing. The
-    /// engine keeps every item in memory and reads hand out shared handles, so there is no
-    /// page or object cache to size (a decoded-document cache is the lab's `cached`
-    /// variant, in front of the tree).
-    #[must_use]
-    pub fn cache_capacity(self, _items: usize) -> Self {
-        self
-    }
-
     /// Adds a secondary index named `name`: `extract` gives each nut's index key (or
     /// `None` to leave it out), as bytes compared lexicographically ([`crate::IndexKey`]
     /// encodes numbers so). A durable tree keeps no index on disk: it is built at open from
