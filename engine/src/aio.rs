@@ -150,7 +150,7 @@ impl AsyncTree {
 
     /// [`Tree::purge_expired`] as a future.
     pub async fn purge_expired(&self) -> Result<usize> {
-        self.run(Purge::default()).await
+        self.run(Purge).await
     }
 
     /// Makes every write logged so far durable: waits, as a future, for an fsync led by

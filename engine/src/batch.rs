@@ -130,13 +130,15 @@ pub(crate) struct BatchCommit {
 
 impl Write for BatchCommit {
     type Output = u64;
-    fn changes(&mut self, _: &State, _: u64) -> Result<Changes> {
-        Ok(std::mem::take(&mut self.changes))
+    /// How many stashes and tosses it holds.
+    type Kept = (u64, u64);
+    fn changes(self, _: &State, _: u64) -> Result<(Changes, (u64, u64))> {
+        Ok((self.changes, (self.puts, self.tosses)))
     }
-    fn output(self, tree: &Tree, done: Committed) -> u64 {
+    fn output((puts, tosses): (u64, u64), tree: &Tree, done: Committed) -> u64 {
         tree.tally(Op::Batch, 1);
-        tree.tally(Op::Stash, self.puts);
-        tree.tally(Op::Toss, self.tosses);
+        tree.tally(Op::Stash, puts);
+        tree.tally(Op::Toss, tosses);
         done.version
     }
 }

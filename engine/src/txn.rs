@@ -136,18 +136,19 @@ pub(crate) struct TxnCommit {
 
 impl Write for TxnCommit {
     type Output = ();
-    fn changes(&mut self, st: &State, now: u64) -> Result<Changes> {
+    type Kept = ();
+    fn changes(self, st: &State, now: u64) -> Result<(Changes, ())> {
         if self
             .reads
             .iter()
             .all(|(k, seen)| st.visible_version(k, now) == *seen)
         {
-            Ok(std::mem::take(&mut self.changes))
+            Ok((self.changes, ()))
         } else {
             Err(Error::Conflict)
         }
     }
-    fn output(self, tree: &Tree, _: Committed) {
+    fn output((): (), tree: &Tree, _: Committed) {
         tree.tally(Op::Txn, 1);
     }
 }

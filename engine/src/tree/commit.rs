@@ -28,15 +28,18 @@ pub(crate) struct Committed {
 /// the changes it commits and what its caller gets back. Both run it through the same
 /// pipeline ([`Tree::begin`], a wait for [`InFlight::durability`], [`InFlight::finish`]);
 /// they differ only in how they wait.
-pub(crate) trait Write {
+pub(crate) trait Write: Sized {
     /// What the caller gets once the commit is acknowledged.
     type Output;
+    /// What the write keeps while its commit is in flight, to make its output (often
+    /// nothing: a write moves its changes into the commit and keeps no copy).
+    type Kept;
     /// The changes to commit, built under the state lock at the commit's time `now` (a
     /// transaction validates its reads here, a purge picks the expired keys); an error
     /// (a transaction's conflict) commits nothing.
-    fn changes(&mut self, st: &State, now: u64) -> Result<Changes>;
+    fn changes(self, st: &State, now: u64) -> Result<(Changes, Self::Kept)>;
     /// The caller's result once the commit is acknowledged; counts the operation.
-    fn output(self, tree: &Tree, done: Committed) -> Self::Output;
+    fn output(kept: Self::Kept, tree: &Tree, done: Committed) -> Self::Output;
 }
 
 /// A commit built, stamped, logged and (except under `Always`) applied: its writer waits
@@ -44,9 +47,9 @@ pub(crate) trait Write {
 /// unfinished (a future dropped while it waits), the commit still becomes durable and
 /// visible; only its automatic compaction and its tallies are skipped.
 #[must_use]
-pub(crate) struct InFlight<'t, W> {
+pub(crate) struct InFlight<'t, W: Write> {
     tree: &'t Tree,
-    write: W,
+    kept: W::Kept,
     done: Committed,
     /// The log position to wait for (`Always`, `Group`).
     ticket: Option<u64>,
@@ -67,7 +70,7 @@ impl<'t, W: Write> InFlight<'t, W> {
         if self.compact {
             self.tree.compact_after_commit(compaction);
         }
-        self.write.output(self.tree, self.done)
+        W::output(self.kept, self.tree, self.done)
     }
 }
 
@@ -95,15 +98,15 @@ impl Tree {
     /// (`write` builds its changes under the state lock), stamps the changes with the next
     /// version, logs them in durable mode (state lock released meanwhile), and applies and
     /// publishes them (under `Always` queues them until their fsync lands instead).
-    pub(crate) fn begin<W: Write>(&self, mut write: W) -> Result<InFlight<'_, W>> {
+    pub(crate) fn begin<W: Write>(&self, write: W) -> Result<InFlight<'_, W>> {
         let mut arrival = self.inner.durable.as_ref().map(Durable::arrive);
         let serial = self.commit_lock();
         let now = self.now();
         let mut st = self.state();
-        let mut changes = write.changes(&st, now)?;
+        let (mut changes, kept) = write.changes(&st, now)?;
         let in_flight = |done, ticket, compact| InFlight {
             tree: self,
-            write,
+            kept,
             done,
             ticket,
             compact,

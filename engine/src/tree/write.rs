@@ -26,10 +26,11 @@ impl Stash {
 
 impl Write for Stash {
     type Output = u64;
-    fn changes(&mut self, _: &State, _: u64) -> Result<Changes> {
-        Ok(std::mem::take(&mut self.0))
+    type Kept = ();
+    fn changes(self, _: &State, _: u64) -> Result<(Changes, ())> {
+        Ok((self.0, ()))
     }
-    fn output(self, _: &Tree, done: Committed) -> u64 {
+    fn output((): (), _: &Tree, done: Committed) -> u64 {
         done.version
     }
 }
@@ -50,31 +51,31 @@ impl Toss {
 
 impl Write for Toss {
     type Output = bool;
-    fn changes(&mut self, _: &State, _: u64) -> Result<Changes> {
-        Ok(std::mem::take(&mut self.0))
+    type Kept = ();
+    fn changes(self, _: &State, _: u64) -> Result<(Changes, ())> {
+        Ok((self.0, ()))
     }
-    fn output(self, _: &Tree, done: Committed) -> bool {
+    fn output((): (), _: &Tree, done: Committed) -> bool {
         done.removed == 1
     }
 }
 
 /// A purge: deletes every key whose TTL ran out by the commit's time (chosen under the
 /// state lock); returns how many, counted once committed.
-#[derive(Default)]
-pub(crate) struct Purge {
-    purged: usize,
-}
+pub(crate) struct Purge;
 
 impl Write for Purge {
     type Output = usize;
-    fn changes(&mut self, st: &State, now: u64) -> Result<Changes> {
+    /// How many keys it deletes.
+    type Kept = usize;
+    fn changes(self, st: &State, now: u64) -> Result<(Changes, usize)> {
         let keys = st.expired_keys(now);
-        self.purged = keys.len();
-        Ok(keys.into_iter().map(Change::Delete).collect())
+        let purged = keys.len();
+        Ok((keys.into_iter().map(Change::Delete).collect(), purged))
     }
-    fn output(self, tree: &Tree, _: Committed) -> usize {
-        tree.tally(Op::Purged, self.purged as u64);
-        self.purged
+    fn output(purged: usize, tree: &Tree, _: Committed) -> usize {
+        tree.tally(Op::Purged, purged as u64);
+        purged
     }
 }
 
@@ -135,7 +136,7 @@ impl Tree {
     /// Removes every nut whose TTL ran out, emitting [`crate::Event::Expired`] for each; returns
     /// how many were removed.
     pub fn purge_expired(&self) -> Result<usize> {
-        self.run(Purge::default())
+        self.run(Purge)
     }
 
     /// Makes every acknowledged write durable now (a no-op in memory).
