@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::ops::Bound;
 
-use super::{Asked, Order, Query};
+use super::{Asked, Order, Query, Through};
 use crate::secondary;
 
 /// Whether a query's answer comes from the query cache.
@@ -64,38 +64,7 @@ impl Query<'_> {
     /// whether the answer would come from the cache.
     pub fn explain(&self) -> Explain {
         let mut text = match &self.through {
-            Some(t) => format!(
-                "index {:?} {}{}",
-                t.name,
-                match t.asked {
-                    Asked::Eq => match &t.start {
-                        Bound::Included(k) => format!("= {}", show(&secondary::index_key_of(k))),
-                        _ => "=".into(),
-                    },
-                    Asked::All => "all".to_string(),
-                    Asked::Range => {
-                        // Shown as asked: composite bounds map back to index keys.
-                        let ikey = |b: &Bound<Box<[u8]>>| match b {
-                            Bound::Unbounded => None,
-                            Bound::Included(k) | Bound::Excluded(k) => {
-                                Some((secondary::index_key_of(k), k.last() == Some(&1)))
-                            }
-                        };
-                        let from = match ikey(&t.start) {
-                            None => String::new(),
-                            Some((k, false)) => format!("{}..", show(&k)),
-                            Some((k, true)) => format!("(after {})..", show(&k)),
-                        };
-                        let to = match ikey(&t.end) {
-                            None => String::new(),
-                            Some((k, true)) => format!("={}", show(&k)),
-                            Some((k, false)) => show(&k),
-                        };
-                        format!("range {from}{to}")
-                    }
-                },
-                if t.desc { " desc" } else { "" }
-            ),
+            Some(t) => read_of(t),
             None => match (&self.span.prefix, &self.span.start, &self.span.end) {
                 (Some(p), _, _) => format!("scan of keys with prefix {}", show(p)),
                 (None, Bound::Unbounded, Bound::Unbounded) => "full scan of keys".into(),
@@ -106,28 +75,7 @@ impl Query<'_> {
                 ),
             },
         };
-        let unnamed = self.closures;
-        if unnamed > 0 {
-            let _ = write!(text, ", {unnamed} closure(s)");
-        }
-        if !self.named.is_empty() {
-            let _ = write!(text, ", named filter(s) {}", self.named.join(", "));
-        }
-        if self.window.is_some() {
-            text.push_str(", time window");
-        }
-        match &self.order {
-            Some(Order::By(_)) => text.push_str(", sorted by a closure"),
-            Some(Order::Newest) => text.push_str(", sorted newest first"),
-            Some(Order::Oldest) => text.push_str(", sorted oldest first"),
-            None => {}
-        }
-        if self.skip > 0 {
-            let _ = write!(text, ", skip {}", self.skip);
-        }
-        if let Some(t) = self.take {
-            let _ = write!(text, ", take {t}");
-        }
+        self.describe_steps(&mut text);
         let cache = &self.tree.inner.cache;
         let use_ = if !cache.enabled() {
             CacheUse::Off
@@ -154,4 +102,63 @@ impl Query<'_> {
             text,
         }
     }
+
+    /// Appends what runs after the read: filters, time window, order, skip, take.
+    fn describe_steps(&self, text: &mut String) {
+        let unnamed = self.closures;
+        if unnamed > 0 {
+            let _ = write!(text, ", {unnamed} closure(s)");
+        }
+        if !self.named.is_empty() {
+            let _ = write!(text, ", named filter(s) {}", self.named.join(", "));
+        }
+        if self.window.is_some() {
+            text.push_str(", time window");
+        }
+        match &self.order {
+            Some(Order::By(_)) => text.push_str(", sorted by a closure"),
+            Some(Order::Newest) => text.push_str(", sorted newest first"),
+            Some(Order::Oldest) => text.push_str(", sorted oldest first"),
+            None => {}
+        }
+        if self.skip > 0 {
+            let _ = write!(text, ", skip {}", self.skip);
+        }
+        if let Some(t) = self.take {
+            let _ = write!(text, ", take {t}");
+        }
+    }
+}
+
+/// The read of an index, as asked: `index "name" = key`, `range a..b`, `all`, `desc`.
+fn read_of(t: &Through) -> String {
+    let asked = match t.asked {
+        Asked::Eq => match &t.start {
+            Bound::Included(k) => format!("= {}", show(&secondary::index_key_of(k))),
+            _ => "=".into(),
+        },
+        Asked::All => "all".to_string(),
+        Asked::Range => {
+            // Shown as asked: composite bounds map back to index keys.
+            let ikey = |b: &Bound<Box<[u8]>>| match b {
+                Bound::Unbounded => None,
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    Some((secondary::index_key_of(k), k.last() == Some(&1)))
+                }
+            };
+            let from = match ikey(&t.start) {
+                None => String::new(),
+                Some((k, false)) => format!("{}..", show(&k)),
+                Some((k, true)) => format!("(after {})..", show(&k)),
+            };
+            let to = match ikey(&t.end) {
+                None => String::new(),
+                Some((k, true)) => format!("={}", show(&k)),
+                Some((k, false)) => show(&k),
+            };
+            format!("range {from}{to}")
+        }
+    };
+    let desc = if t.desc { " desc" } else { "" };
+    format!("index {:?} {asked}{desc}", t.name)
 }
