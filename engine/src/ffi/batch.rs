@@ -5,7 +5,7 @@
 use std::ffi::c_int;
 
 use super::{
-    bytes, code_of, fail, guard, hand_out, key, release, tag_at, tree, AcornBatch, AcornTree,
+    bytes, code_of, fail, guard, hand_out, key, put, release, tag_at, tree, AcornBatch, AcornTree,
     ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_OK, BATCH_TAG,
 };
 
@@ -17,17 +17,15 @@ use super::{
 pub unsafe extern "C" fn acorn_batch_new(t: *const AcornTree, out: *mut *mut AcornBatch) -> c_int {
     guard(|| {
         // SAFETY: per the function's contract.
-        match unsafe { tree(t) } {
-            Ok(tree) => hand_out(
-                AcornBatch {
-                    tag: BATCH_TAG,
-                    batch: Some(tree.batch()),
-                },
-                BATCH_TAG,
-                out,
-            ),
-            Err(c) => c,
-        }
+        let tree = unsafe { tree(t) }?;
+        hand_out(
+            AcornBatch {
+                tag: BATCH_TAG,
+                batch: Some(tree.batch()),
+            },
+            BATCH_TAG,
+            out,
+        )
     })
 }
 
@@ -63,25 +61,14 @@ pub unsafe extern "C" fn acorn_batch_stash(
     value_len: usize,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (batch, k, v) = match unsafe {
-            (
-                batch(b),
-                key(key_ptr, key_len),
-                bytes(value_ptr, value_len, "value"),
-            )
-        } {
-            (Ok(b), Ok(k), Ok(v)) => (b, k, v),
-            (Err(c), _, _) | (_, Err(c), _) | (_, _, Err(c)) => return c,
-        };
-        if let Err(e) = crate::record::check_key(k).and_then(|()| crate::record::check_value(k, v))
-        {
-            let code = code_of(&e);
-            batch.stash(k, v); // remembered: the commit fails whole
-            return code;
-        }
-        batch.stash(k, v);
-        ACORN_OK
+        // SAFETY (the three): per the function's contract.
+        let batch = unsafe { batch(b) }?;
+        let k = unsafe { key(key_ptr, key_len) }?;
+        let v = unsafe { bytes(value_ptr, value_len, "value") }?;
+        let checked = crate::record::check_key(k).and_then(|()| crate::record::check_value(k, v));
+        batch.stash(k, v); // an invalid one is remembered: the commit fails whole
+        checked.map_err(|e| code_of(&e))?;
+        Ok(ACORN_OK)
     })
 }
 
@@ -96,18 +83,13 @@ pub unsafe extern "C" fn acorn_batch_toss(
     key_len: usize,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (batch, k) = match unsafe { (batch(b), key(key_ptr, key_len)) } {
-            (Ok(b), Ok(k)) => (b, k),
-            (Err(c), _) | (_, Err(c)) => return c,
-        };
-        if let Err(e) = crate::record::check_key(k) {
-            let code = code_of(&e);
-            batch.toss(k);
-            return code;
-        }
-        batch.toss(k);
-        ACORN_OK
+        // SAFETY (both): per the function's contract.
+        let batch = unsafe { batch(b) }?;
+        let k = unsafe { key(key_ptr, key_len) }?;
+        let checked = crate::record::check_key(k);
+        batch.toss(k); // an invalid one is remembered: the commit fails whole
+        checked.map_err(|e| code_of(&e))?;
+        Ok(ACORN_OK)
     })
 }
 
@@ -120,23 +102,18 @@ pub unsafe extern "C" fn acorn_batch_toss(
 pub unsafe extern "C" fn acorn_batch_commit(b: *mut AcornBatch, version: *mut u64) -> c_int {
     guard(|| {
         // SAFETY: per the function's contract.
-        if let Err(c) = unsafe { batch(b) } {
-            return c;
-        }
+        unsafe { batch(b) }?;
         // SAFETY: validated just above.
         let Some(batch) = (unsafe { &mut *b }).batch.take() else {
-            return fail(ACORN_ERR_INVALID_HANDLE, "batch was already committed");
+            return Err(fail(
+                ACORN_ERR_INVALID_HANDLE,
+                "batch was already committed",
+            ));
         };
-        match batch.commit() {
-            Ok(v) => {
-                if !version.is_null() {
-                    // SAFETY: non-null and writable per the contract.
-                    unsafe { *version = v };
-                }
-                ACORN_OK
-            }
-            Err(e) => code_of(&e),
-        }
+        let v = batch.commit().map_err(|e| code_of(&e))?;
+        // SAFETY: null or writable per the contract.
+        unsafe { put(version, v) };
+        Ok(ACORN_OK)
     })
 }
 

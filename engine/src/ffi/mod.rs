@@ -146,10 +146,15 @@ fn code_of(e: &Error) -> c_int {
     fail(code, &e.to_string())
 }
 
+/// What a function body returns: `Ok` with a success status (`ACORN_OK`,
+/// `ACORN_NOT_FOUND`), or `Err` with an error status whose message is already set, so a body
+/// checks its arguments one after the other with `?` and stops at the first bad one.
+type Status = Result<c_int, c_int>;
+
 /// Runs `f`, turning a panic into `ACORN_ERR_PANIC`.
-fn guard(f: impl FnOnce() -> c_int) -> c_int {
+fn guard(f: impl FnOnce() -> Status) -> c_int {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(code) => code,
+        Ok(Ok(code) | Err(code)) => code,
         Err(_) => fail(
             ACORN_ERR_PANIC,
             "internal panic inside acorn (this is a bug)",
@@ -198,15 +203,26 @@ unsafe fn tree<'a>(t: *const AcornTree) -> Result<&'a Tree, c_int> {
     Ok(unsafe { &(*t).tree })
 }
 
-fn hand_out<T>(value: T, tag: u64, out: *mut *mut T) -> c_int {
+fn hand_out<T>(value: T, tag: u64, out: *mut *mut T) -> Status {
     if out.is_null() {
-        return fail(ACORN_ERR_NULL, "output pointer is null");
+        return Err(fail(ACORN_ERR_NULL, "output pointer is null"));
     }
     let p = Box::into_raw(Box::new(value));
     register(p as usize, tag);
     // SAFETY: `out` is non-null and the caller promises it is writable.
     unsafe { *out = p };
-    ACORN_OK
+    Ok(ACORN_OK)
+}
+
+/// Writes `value` to `out` unless `out` is null (an output the caller may skip).
+///
+/// # Safety
+/// `out` must be null or writable.
+unsafe fn put<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: non-null and writable per the contract.
+        unsafe { *out = value };
+    }
 }
 
 /// Takes back a handle handed out by `hand_out`, checking it is live and of the right kind.
@@ -237,15 +253,10 @@ unsafe fn take_back<T>(p: *mut T, tag: u64, what: &str) -> Result<Box<T>, c_int>
 ///
 /// # Safety
 /// As for [`take_back`].
-unsafe fn release<T>(p: *mut T, tag: u64, what: &str) -> c_int {
+unsafe fn release<T>(p: *mut T, tag: u64, what: &str) -> Status {
     // SAFETY: forwarded contract; `take_back` checks the registry before dereferencing.
-    match unsafe { take_back(p, tag, what) } {
-        Ok(handle) => {
-            drop(handle);
-            ACORN_OK
-        }
-        Err(code) => code,
-    }
+    drop(unsafe { take_back(p, tag, what) }?);
+    Ok(ACORN_OK)
 }
 
 /// The message of the last error on this thread ("" if none). Valid until the next acorn

@@ -6,7 +6,7 @@
 use std::ffi::c_int;
 
 use super::{
-    bytes, code_of, fail, guard, hand_out, release, tag_at, tree, AcornQuery, AcornTree,
+    bytes, code_of, fail, guard, hand_out, release, tag_at, tree, AcornQuery, AcornTree, Status,
     ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_ERR_UTF8, ACORN_NOT_FOUND, ACORN_OK, QUERY_TAG,
 };
 
@@ -25,31 +25,17 @@ pub unsafe extern "C" fn acorn_query_new(
     out: *mut *mut AcornQuery,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (tree, prefix) = match unsafe { (tree(t), bytes(prefix_ptr, prefix_len, "prefix")) } {
-            (Ok(t), Ok(p)) => (t, p),
-            (Err(c), _) | (_, Err(c)) => return c,
-        };
-        let Ok(prefix) = std::str::from_utf8(prefix) else {
-            return fail(ACORN_ERR_UTF8, "prefix is not UTF-8");
-        };
+        // SAFETY (both): per the function's contract.
+        let tree = unsafe { tree(t) }?;
+        let prefix = unsafe { text(prefix_ptr, prefix_len, "prefix") }?;
         let mut q = tree.query().prefix(prefix).skip(skip);
         if take > 0 {
             q = q.take(take);
         }
         let mut items = Vec::new();
-        if let Err(e) = q.for_each(|n| items.push((n.key.to_owned(), n.value.to_vec()))) {
-            return code_of(&e);
-        }
-        hand_out(
-            AcornQuery {
-                tag: QUERY_TAG,
-                items,
-                next: 0,
-            },
-            QUERY_TAG,
-            out,
-        )
+        q.for_each(|n| items.push((n.key.to_owned(), n.value.to_vec())))
+            .map_err(|e| code_of(&e))?;
+        hand_out_results(items, out)
     })
 }
 
@@ -67,14 +53,9 @@ pub unsafe extern "C" fn acorn_scan_new(
     out: *mut *mut AcornQuery,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (tree, start) = match unsafe { (tree(t), bytes(start_ptr, start_len, "start")) } {
-            (Ok(t), Ok(s)) => (t, s),
-            (Err(c), _) | (_, Err(c)) => return c,
-        };
-        let Ok(start) = std::str::from_utf8(start) else {
-            return fail(ACORN_ERR_UTF8, "start key is not UTF-8");
-        };
+        // SAFETY (both): per the function's contract.
+        let tree = unsafe { tree(t) }?;
+        let start = unsafe { text(start_ptr, start_len, "start key") }?;
         let mut it = tree.iter_from(start);
         let mut items = Vec::with_capacity(limit.min(1024));
         while items.len() < limit {
@@ -83,15 +64,7 @@ pub unsafe extern "C" fn acorn_scan_new(
                 None => break,
             }
         }
-        hand_out(
-            AcornQuery {
-                tag: QUERY_TAG,
-                items,
-                next: 0,
-            },
-            QUERY_TAG,
-            out,
-        )
+        hand_out_results(items, out)
     })
 }
 
@@ -115,16 +88,19 @@ pub unsafe extern "C" fn acorn_query_next(
             || value_out.is_null()
             || value_len.is_null()
         {
-            return fail(ACORN_ERR_NULL, "query handle or an output pointer is null");
+            return Err(fail(
+                ACORN_ERR_NULL,
+                "query handle or an output pointer is null",
+            ));
         }
         // SAFETY: non-null; the caller promises a live handle; tag read before typed access.
         if unsafe { tag_at(q) } != QUERY_TAG {
-            return fail(ACORN_ERR_INVALID_HANDLE, "not a live query handle");
+            return Err(fail(ACORN_ERR_INVALID_HANDLE, "not a live query handle"));
         }
         // SAFETY: the tag says this is a live `AcornQuery`.
         let h = unsafe { &mut *q };
         let Some((k, v)) = h.items.get(h.next) else {
-            return ACORN_NOT_FOUND;
+            return Ok(ACORN_NOT_FOUND);
         };
         h.next += 1;
         // SAFETY: all four are non-null and writable per the contract; the pointed-to
@@ -135,7 +111,7 @@ pub unsafe extern "C" fn acorn_query_next(
             *value_out = v.as_ptr();
             *value_len = v.len();
         }
-        ACORN_OK
+        Ok(ACORN_OK)
     })
 }
 
@@ -147,4 +123,24 @@ pub unsafe extern "C" fn acorn_query_next(
 pub unsafe extern "C" fn acorn_query_free(q: *mut AcornQuery) -> c_int {
     // SAFETY: checked against the registry before use.
     guard(|| unsafe { release(q, QUERY_TAG, "query") })
+}
+
+/// UTF-8 text from the caller's bytes (`what` names it in the error).
+///
+/// # Safety
+/// As for [`bytes`].
+unsafe fn text<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str, c_int> {
+    // SAFETY: forwarded contract.
+    let b = unsafe { bytes(ptr, len, what) }?;
+    std::str::from_utf8(b).map_err(|_| fail(ACORN_ERR_UTF8, &format!("{what} is not UTF-8")))
+}
+
+/// Hands out a query handle over `items`, read with `acorn_query_next`.
+fn hand_out_results(items: Vec<(String, Vec<u8>)>, out: *mut *mut AcornQuery) -> Status {
+    let query = AcornQuery {
+        tag: QUERY_TAG,
+        items,
+        next: 0,
+    };
+    hand_out(query, QUERY_TAG, out)
 }

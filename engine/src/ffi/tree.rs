@@ -6,7 +6,7 @@
 use std::ffi::{c_char, c_int, CStr};
 
 use super::{
-    bytes, code_of, fail, guard, hand_out, key, release, tree, AcornTree,
+    bytes, code_of, fail, guard, hand_out, key, put, release, tree, AcornTree,
     ACORN_ERR_BUFFER_TOO_SMALL, ACORN_ERR_NULL, ACORN_ERR_UTF8, ACORN_NOT_FOUND, ACORN_OK,
     TREE_TAG,
 };
@@ -39,23 +39,21 @@ pub unsafe extern "C" fn acorn_open_memory(out: *mut *mut AcornTree) -> c_int {
 pub unsafe extern "C" fn acorn_open(path: *const c_char, out: *mut *mut AcornTree) -> c_int {
     guard(|| {
         if path.is_null() {
-            return fail(ACORN_ERR_NULL, "path is null");
+            return Err(fail(ACORN_ERR_NULL, "path is null"));
         }
         // SAFETY: non-null and NUL-terminated per the contract.
         let Ok(p) = unsafe { CStr::from_ptr(path) }.to_str() else {
-            return fail(ACORN_ERR_UTF8, "path is not UTF-8");
+            return Err(fail(ACORN_ERR_UTF8, "path is not UTF-8"));
         };
-        match Tree::open(p) {
-            Ok(tree) => hand_out(
-                AcornTree {
-                    tag: TREE_TAG,
-                    tree,
-                },
-                TREE_TAG,
-                out,
-            ),
-            Err(e) => code_of(&e),
-        }
+        let tree = Tree::open(p).map_err(|e| code_of(&e))?;
+        hand_out(
+            AcornTree {
+                tag: TREE_TAG,
+                tree,
+            },
+            TREE_TAG,
+            out,
+        )
     })
 }
 
@@ -83,27 +81,14 @@ pub unsafe extern "C" fn acorn_stash(
     version: *mut u64,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (tree, k, v) = match unsafe {
-            (
-                tree(t),
-                key(key_ptr, key_len),
-                bytes(value_ptr, value_len, "value"),
-            )
-        } {
-            (Ok(t), Ok(k), Ok(v)) => (t, k, v),
-            (Err(c), _, _) | (_, Err(c), _) | (_, _, Err(c)) => return c,
-        };
-        match tree.stash(k, v) {
-            Ok(ver) => {
-                if !version.is_null() {
-                    // SAFETY: non-null and writable per the contract.
-                    unsafe { *version = ver };
-                }
-                ACORN_OK
-            }
-            Err(e) => code_of(&e),
-        }
+        // SAFETY (the three): per the function's contract.
+        let tree = unsafe { tree(t) }?;
+        let k = unsafe { key(key_ptr, key_len) }?;
+        let v = unsafe { bytes(value_ptr, value_len, "value") }?;
+        let ver = tree.stash(k, v).map_err(|e| code_of(&e))?;
+        // SAFETY: null or writable per the contract.
+        unsafe { put(version, ver) };
+        Ok(ACORN_OK)
     })
 }
 
@@ -124,13 +109,11 @@ pub unsafe extern "C" fn acorn_crack(
     value_len: *mut usize,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (tree, k) = match unsafe { (tree(t), key(key_ptr, key_len)) } {
-            (Ok(t), Ok(k)) => (t, k),
-            (Err(c), _) | (_, Err(c)) => return c,
-        };
+        // SAFETY (both): per the function's contract.
+        let tree = unsafe { tree(t) }?;
+        let k = unsafe { key(key_ptr, key_len) }?;
         if value_len.is_null() || (buf.is_null() && buf_len > 0) {
-            return fail(ACORN_ERR_NULL, "value_len or buf is null");
+            return Err(fail(ACORN_ERR_NULL, "value_len or buf is null"));
         }
         let copied = tree.crack_with(k, |n| {
             let len = n.value.len();
@@ -141,22 +124,18 @@ pub unsafe extern "C" fn acorn_crack(
             }
             len
         });
-        match copied {
-            Err(e) => code_of(&e),
-            Ok(None) => ACORN_NOT_FOUND,
-            Ok(Some(len)) => {
-                // SAFETY: checked non-null above; writable per the contract.
-                unsafe { *value_len = len };
-                if len > buf_len {
-                    fail(
-                        ACORN_ERR_BUFFER_TOO_SMALL,
-                        &format!("value of {len} bytes does not fit a {buf_len}-byte buffer"),
-                    )
-                } else {
-                    ACORN_OK
-                }
-            }
+        let Some(len) = copied.map_err(|e| code_of(&e))? else {
+            return Ok(ACORN_NOT_FOUND);
+        };
+        // SAFETY: checked non-null above; writable per the contract.
+        unsafe { *value_len = len };
+        if len > buf_len {
+            return Err(fail(
+                ACORN_ERR_BUFFER_TOO_SMALL,
+                &format!("value of {len} bytes does not fit a {buf_len}-byte buffer"),
+            ));
         }
+        Ok(ACORN_OK)
     })
 }
 
@@ -174,28 +153,24 @@ pub unsafe extern "C" fn acorn_crack_alloc(
     value_len: *mut usize,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (tree, k) = match unsafe { (tree(t), key(key_ptr, key_len)) } {
-            (Ok(t), Ok(k)) => (t, k),
-            (Err(c), _) | (_, Err(c)) => return c,
-        };
+        // SAFETY (both): per the function's contract.
+        let tree = unsafe { tree(t) }?;
+        let k = unsafe { key(key_ptr, key_len) }?;
         if value.is_null() || value_len.is_null() {
-            return fail(ACORN_ERR_NULL, "value or value_len is null");
+            return Err(fail(ACORN_ERR_NULL, "value or value_len is null"));
         }
-        match tree.crack_with(k, |n| n.value.to_vec().into_boxed_slice()) {
-            Err(e) => code_of(&e),
-            Ok(None) => ACORN_NOT_FOUND,
-            Ok(Some(b)) => {
-                let len = b.len();
-                let p = Box::into_raw(b).cast::<u8>();
-                // SAFETY: both checked non-null, writable per the contract.
-                unsafe {
-                    *value = p;
-                    *value_len = len;
-                }
-                ACORN_OK
-            }
+        let copy = tree.crack_with(k, |n| n.value.to_vec().into_boxed_slice());
+        let Some(b) = copy.map_err(|e| code_of(&e))? else {
+            return Ok(ACORN_NOT_FOUND);
+        };
+        let len = b.len();
+        let p = Box::into_raw(b).cast::<u8>();
+        // SAFETY: both checked non-null, writable per the contract.
+        unsafe {
+            *value = p;
+            *value_len = len;
         }
+        Ok(ACORN_OK)
     })
 }
 
@@ -207,11 +182,11 @@ pub unsafe extern "C" fn acorn_crack_alloc(
 pub unsafe extern "C" fn acorn_free_value(value: *mut u8, len: usize) -> c_int {
     guard(|| {
         if value.is_null() {
-            return fail(ACORN_ERR_NULL, "value is null");
+            return Err(fail(ACORN_ERR_NULL, "value is null"));
         }
         // SAFETY: `value` and `len` describe a boxed slice from `acorn_crack_alloc`.
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(value, len)) });
-        ACORN_OK
+        Ok(ACORN_OK)
     })
 }
 
@@ -227,20 +202,12 @@ pub unsafe extern "C" fn acorn_toss(
     existed: *mut c_int,
 ) -> c_int {
     guard(|| {
-        // SAFETY: per the function's contract.
-        let (tree, k) = match unsafe { (tree(t), key(key_ptr, key_len)) } {
-            (Ok(t), Ok(k)) => (t, k),
-            (Err(c), _) | (_, Err(c)) => return c,
-        };
-        match tree.toss(k) {
-            Ok(was) => {
-                if !existed.is_null() {
-                    // SAFETY: non-null and writable per the contract.
-                    unsafe { *existed = c_int::from(was) };
-                }
-                ACORN_OK
-            }
-            Err(e) => code_of(&e),
-        }
+        // SAFETY (both): per the function's contract.
+        let tree = unsafe { tree(t) }?;
+        let k = unsafe { key(key_ptr, key_len) }?;
+        let was = tree.toss(k).map_err(|e| code_of(&e))?;
+        // SAFETY: null or writable per the contract.
+        unsafe { put(existed, c_int::from(was)) };
+        Ok(ACORN_OK)
     })
 }

@@ -6,69 +6,58 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::node::Node;
+use super::node::{Leaf, Node};
 use super::{Index, Keyed};
+
+/// A path down the tree: each internal node passed and the child taken from it.
+type Path<T> = Vec<(Arc<Node<T>>, usize)>;
 
 impl<T: Keyed> Index<T> {
     /// A cursor positioned at the first entry at or after `start`.
     pub(crate) fn cursor(&self, start: Bound<&[u8]>) -> Cursor<T> {
-        let mut stack = Vec::new();
-        let mut node = Arc::clone(&self.root);
-        loop {
-            let next = match &*node {
-                Node::Leaf(leaf) => {
-                    let pos = match start {
-                        Bound::Unbounded => 0,
-                        Bound::Included(k) => leaf.search(k).unwrap_or_else(|i| i),
-                        Bound::Excluded(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
-                    };
-                    let mut cursor = Cursor {
-                        stack,
-                        leaf: Arc::clone(&node),
-                        pos,
-                    };
-                    cursor.settle();
-                    return cursor;
-                }
-                Node::Internal { seps, children } => {
-                    let ci = match start {
-                        Bound::Unbounded => 0,
-                        Bound::Included(k) | Bound::Excluded(k) => seps.child_index(k),
-                    };
-                    (ci, Arc::clone(&children[ci]))
-                }
-            };
-            stack.push((node, next.0));
-            node = next.1;
-        }
+        let (stack, leaf, pos) = self.descend(start, false, |leaf| match start {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => leaf.search(k).unwrap_or_else(|i| i),
+            Bound::Excluded(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
+        });
+        let mut cursor = Cursor { stack, leaf, pos };
+        cursor.settle();
+        cursor
     }
-}
 
-impl<T: Keyed> Index<T> {
     /// A cursor positioned at the last entry at or before `end`, walking backwards.
     pub(crate) fn cursor_back(&self, end: Bound<&[u8]>) -> CursorBack<T> {
+        let (stack, leaf, pos) = self.descend(end, true, |leaf| match end {
+            Bound::Unbounded => leaf.items.len(),
+            Bound::Included(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
+            Bound::Excluded(k) => leaf.search(k).unwrap_or_else(|i| i),
+        });
+        let mut cursor = CursorBack { stack, leaf, pos };
+        cursor.settle();
+        cursor
+    }
+
+    /// Walks from the root to the leaf where `bound`'s key belongs (unbounded: the first
+    /// leaf, or the last with `last`); returns the path, the leaf and `pos` of that leaf.
+    fn descend(
+        &self,
+        bound: Bound<&[u8]>,
+        last: bool,
+        pos: impl FnOnce(&Leaf<T>) -> usize,
+    ) -> (Path<T>, Arc<Node<T>>, usize) {
         let mut stack = Vec::new();
         let mut node = Arc::clone(&self.root);
         loop {
             let next = match &*node {
                 Node::Leaf(leaf) => {
-                    let pos = match end {
-                        Bound::Unbounded => leaf.items.len(),
-                        Bound::Included(k) => leaf.search(k).map_or_else(|i| i, |i| i + 1),
-                        Bound::Excluded(k) => leaf.search(k).unwrap_or_else(|i| i),
-                    };
-                    let mut cursor = CursorBack {
-                        stack,
-                        leaf: Arc::clone(&node),
-                        pos,
-                    };
-                    cursor.settle();
-                    return cursor;
+                    let at = pos(leaf);
+                    return (stack, node, at);
                 }
                 Node::Internal { seps, children } => {
-                    let ci = match end {
-                        Bound::Unbounded => children.len() - 1,
+                    let ci = match bound {
                         Bound::Included(k) | Bound::Excluded(k) => seps.child_index(k),
+                        Bound::Unbounded if last => children.len() - 1,
+                        Bound::Unbounded => 0,
                     };
                     (ci, Arc::clone(&children[ci]))
                 }
@@ -82,7 +71,7 @@ impl<T: Keyed> Index<T> {
 /// Walks entries in descending key order over a fixed version of the tree; holds no lock.
 #[derive(Debug)]
 pub(crate) struct CursorBack<T> {
-    stack: Vec<(Arc<Node<T>>, usize)>,
+    stack: Path<T>,
     leaf: Arc<Node<T>>,
     /// One past the current entry in the leaf; 0 when the walk is over.
     pos: usize,
@@ -138,7 +127,7 @@ impl<T: Keyed> CursorBack<T> {
 #[derive(Debug)]
 pub(crate) struct Cursor<T> {
     /// Internal nodes above the leaf, with the index of the child we are in.
-    stack: Vec<(Arc<Node<T>>, usize)>,
+    stack: Path<T>,
     leaf: Arc<Node<T>>,
     pos: usize,
 }
