@@ -25,6 +25,8 @@ enum Source {
 }
 
 impl Source {
+    // Inlined into the query's walk (once per record): out of line it costs ~1% of a scan.
+    #[inline]
     fn next_with<R>(&mut self, f: impl FnOnce(&Record) -> R) -> Option<R> {
         match self {
             Source::Keys(s) => s.next_with(f),

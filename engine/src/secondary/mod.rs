@@ -454,6 +454,8 @@ impl IndexScan {
     }
 
     /// Calls `f` on the next unexpired record in range and moves past it.
+    // Inlined into the query's walk (once per record): out of line it costs ~1% of a scan.
+    #[inline]
     pub(crate) fn next_with<R>(&mut self, f: impl FnOnce(&Record) -> R) -> Option<R> {
         while !self.done {
             let entry = match &self.walk {
