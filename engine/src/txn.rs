@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES};
 use crate::nut::Nut;
-use crate::record::{check_key, Change, Changes, Record};
+use crate::record::{check_key, Change, Changes, Items, Record};
 use crate::stats::Op;
 use crate::tree::{Committed, State, Write};
 use crate::{Error, Result, Tree};
@@ -123,33 +123,45 @@ impl Tree {
                 None => Change::Delete(k),
             })
             .collect();
-        Ok((out, TxnCommit { reads, changes }))
+        let items = Items::of(&changes);
+        Ok((
+            out,
+            TxnCommit {
+                reads,
+                changes,
+                items,
+            },
+        ))
     }
 }
 
 /// One attempt of a transaction, as a write: commits its buffered writes if every key it
-/// read still has the version it saw (else [`Error::Conflict`]); counts the transaction.
+/// read still has the version it saw (else [`Error::Conflict`]); once committed, counts
+/// the transaction and its stashes and tosses (as a batch counts its items).
 pub(crate) struct TxnCommit {
     reads: BTreeMap<Box<[u8]>, Option<u64>>,
     changes: Changes,
+    items: Items,
 }
 
 impl Write for TxnCommit {
     type Output = ();
-    type Kept = ();
-    fn changes(self, st: &State, now: u64) -> Result<(Changes, ())> {
+    /// How many stashes and tosses it holds.
+    type Kept = Items;
+    fn changes(self, st: &State, now: u64) -> Result<(Changes, Items)> {
         if self
             .reads
             .iter()
             .all(|(k, seen)| st.visible_version(k, now) == *seen)
         {
-            Ok((self.changes, ()))
+            Ok((self.changes, self.items))
         } else {
             Err(Error::Conflict)
         }
     }
-    fn output((): (), tree: &Tree, _: Committed) {
+    fn output(items: Items, tree: &Tree, _: Committed) {
         tree.tally(Op::Txn, 1);
+        tree.tally_items(items);
     }
 }
 

@@ -35,6 +35,7 @@ use crate::cache::QueryCache;
 use crate::clock::Clock;
 use crate::nut::to_nanos;
 use crate::points::Points;
+use crate::record::Items;
 use crate::stats::{Counters, Op};
 use crate::storage::Durable;
 
@@ -99,6 +100,12 @@ impl Tree {
     /// Counts `n` operations of kind `op` in [`Tree::stats`].
     pub(crate) fn tally(&self, op: Op, n: u64) {
         self.inner.counters.add(op, n);
+    }
+
+    /// Counts the stashes and tosses of a committed batch or transaction.
+    pub(crate) fn tally_items(&self, items: Items) {
+        self.tally(Op::Stash, items.puts);
+        self.tally(Op::Toss, items.tosses);
     }
 
     /// The durable log, if the tree has one.
