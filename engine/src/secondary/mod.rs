@@ -231,6 +231,9 @@ pub(crate) struct Indexes {
     buf: Vec<u8>,
     /// When `Some` (the query cache holds results), what each index's commits touched.
     pub(crate) touched: Option<Vec<Touched>>,
+    /// Moves on whenever an index is added, replaced or dropped: a query's cache key holds
+    /// it, so results of an index are never taken for another of the same name.
+    pub(crate) generation: u64,
 }
 
 impl Indexes {
@@ -276,6 +279,7 @@ impl Indexes {
             extract,
             entries,
         });
+        self.generation += 1;
         if let Some(t) = &mut self.touched {
             t.resize(self.list.len(), Touched::default());
         }
@@ -288,7 +292,9 @@ impl Indexes {
         if let Some(t) = &mut self.touched {
             t.truncate(self.list.len());
         }
-        before != self.list.len()
+        let removed = before != self.list.len();
+        self.generation += u64::from(removed);
+        removed
     }
 
     /// Keeps every index in step with a put of `new` over `old` (same key).

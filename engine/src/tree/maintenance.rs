@@ -3,9 +3,10 @@
 //! commit that compaction and index building start with, and adding or dropping
 //! secondary indexes.
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 
-use super::Tree;
+use super::{State, Tree};
 use crate::nut::NutRef;
 use crate::secondary::Extract;
 use crate::{Error, Result};
@@ -139,19 +140,31 @@ impl Tree {
         let extract = erase(extract);
         let _serial = self.commit_lock();
         self.drain()?;
-        self.state().add_index(&name, extract);
-        // Results cached under an older index of this name are stale.
-        self.inner.cache.clear();
+        let mut st = self.state();
+        st.add_index(&name, extract);
+        self.indexes_changed(st);
         Ok(())
     }
 
     /// Removes the secondary index `name`; whether there was one.
     pub fn drop_index(&self, name: &str) -> bool {
-        let dropped = self.state().indexes.remove(name);
+        let mut st = self.state();
+        let dropped = st.indexes.remove(name);
         if dropped {
-            self.inner.cache.clear();
+            self.indexes_changed(st);
         }
         dropped
+    }
+
+    /// Publishes the indexes' new generation (under the state lock, where it changed), then
+    /// drops every cached result: one computed on an index now replaced or dropped is
+    /// stored by no query after this (see `crate::cache`).
+    fn indexes_changed(&self, st: MutexGuard<'_, State>) {
+        self.inner
+            .index_generation
+            .store(st.indexes.generation, Ordering::SeqCst);
+        drop(st);
+        self.inner.cache.clear();
     }
 
     /// The names of the tree's secondary indexes.

@@ -71,6 +71,9 @@ pub(crate) struct Inner {
     pub(crate) cache: QueryCache,
     /// `State::applied`, published (before the cache is consulted) by every commit.
     pub(crate) applied: AtomicU64,
+    /// `Indexes::generation`, published (before the cache is cleared) by every change to
+    /// the secondary indexes.
+    pub(crate) index_generation: AtomicU64,
 }
 
 impl Tree {

@@ -191,6 +191,7 @@ impl Tree {
             }
             Inner {
                 applied: AtomicU64::new(state.applied),
+                index_generation: AtomicU64::new(state.indexes.generation),
                 cache: QueryCache::new(query_cache),
                 items: AtomicUsize::new(state.index.len()),
                 ttl_items: AtomicUsize::new(state.expiry.len()),
