@@ -26,9 +26,9 @@ pub(crate) struct State {
     /// `Always` commits logged but not yet durable, hence not applied, in version order;
     /// the log's leader applies them once its fsync covers them.
     pub(super) pending: VecDeque<PendingCommit>,
-    /// The newest pending change of each key in `pending`, with its version (`None`: a
-    /// delete), so commits built meanwhile see the state they will be applied to.
-    pub(super) pending_keys: HashMap<Box<[u8]>, (u64, Option<Record>)>,
+    /// The newest pending change of each key in `pending`, so commits built meanwhile see
+    /// the state they will be applied to.
+    pub(super) pending_keys: HashMap<Box<[u8]>, Queued>,
     /// `(expires, key)` of every record with a TTL.
     pub(super) expiry: BTreeSet<(u64, Box<[u8]>)>,
     pub(super) subscribers: Subscribers,
@@ -52,20 +52,36 @@ impl State {
         }
     }
 
-    /// Version of the visible nut under `key`, if any, counting pending commits.
-    pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
+    /// Version of the nut under `key` a commit built now would be applied after, if any:
+    /// counting pending commits (what a write must see).
+    pub(crate) fn latest_version(&self, key: &[u8], now: u64) -> Option<u64> {
         let rec = match self.pending_keys.get(key) {
-            Some((_, pending)) => pending.as_ref(),
+            Some(queued) => queued.record.as_ref(),
             None => self.index.get(key),
         };
         rec.filter(|r| !r.is_expired(now)).map(Record::version)
+    }
+
+    /// Version of the visible nut under `key`, if any: applied commits only (what every
+    /// read sees).
+    pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.index
+            .get(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// The log position whose fsync applies the pending commit that last changed `key`, if
+    /// one is waiting (`Always` only).
+    pub(crate) fn pending_ticket(&self, key: &[u8]) -> Option<u64> {
+        self.pending_keys.get(key).map(|q| q.ticket)
     }
 
     /// Whether a record (even an expired one) is stored under `key`, counting pending
     /// commits: a delete of an absent key changes nothing.
     pub(super) fn present(&self, key: &[u8]) -> bool {
         match self.pending_keys.get(key) {
-            Some((_, pending)) => pending.is_some(),
+            Some(queued) => queued.record.is_some(),
             None => self.index.get(key).is_some(),
         }
     }
@@ -80,7 +96,7 @@ impl State {
             let visible = within
                 .get(key)
                 .copied()
-                .unwrap_or_else(|| self.visible_version(key, now).is_some());
+                .unwrap_or_else(|| self.latest_version(key, now).is_some());
             match change {
                 Change::Put(rec) => {
                     if changes.len() > 1 {
@@ -101,12 +117,16 @@ impl State {
     /// Queues a logged `Always` commit until its fsync lands.
     pub(super) fn queue(&mut self, ticket: u64, version: u64, changes: Changes, now: u64) {
         for change in &changes {
-            let newest = match change {
+            let record = match change {
                 Change::Put(rec) => Some(rec.clone()),
                 Change::Delete(_) => None,
             };
-            self.pending_keys
-                .insert(Box::from(change.key()), (version, newest));
+            let queued = Queued {
+                version,
+                ticket,
+                record,
+            };
+            self.pending_keys.insert(Box::from(change.key()), queued);
         }
         self.pending.push_back(PendingCommit {
             ticket,
@@ -126,7 +146,7 @@ impl State {
             if self
                 .pending_keys
                 .get(change.key())
-                .is_some_and(|(v, _)| *v == commit.version)
+                .is_some_and(|q| q.version == commit.version)
             {
                 self.pending_keys.remove(change.key());
             }
@@ -274,6 +294,17 @@ impl State {
             .map(|(_, k)| k.clone())
             .collect()
     }
+}
+
+/// The newest pending change of one key.
+#[derive(Debug)]
+pub(super) struct Queued {
+    /// The version of the commit that makes it.
+    version: u64,
+    /// That commit's log position (see [`PendingCommit::ticket`]).
+    ticket: u64,
+    /// The record it stores (`None`: a delete).
+    record: Option<Record>,
 }
 
 /// An `Always` commit logged and waiting for its fsync before it is applied.
