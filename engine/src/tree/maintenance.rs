@@ -126,10 +126,15 @@ impl Tree {
     /// bytes ([`crate::IndexKey`] encodes numbers so). It must be a pure function of the
     /// nut (same nut, same key): it runs again on a nut's old version when the nut is
     /// overwritten or tossed (an impure one still never leaves an entry behind, but costs a
-    /// walk of the index on such a write). It runs while the commit holds the tree's state
+    /// walk of the index on such a write). It runs while a commit holds the tree's state
     /// lock, the one place user code does: keep it quick and do not call back into the
     /// tree from it. Takes every writer's turn while it builds; a durable tree must be
     /// given its indexes again on each open (better: [`crate::TreeBuilder::index`]).
+    ///
+    /// A panic in `extract` fails only the call that ran it, with
+    /// [`Error::ExtractorPanicked`] naming the index and the nut: here the index is not
+    /// added (one of the same name stays as it was); in a commit (on the nut it writes,
+    /// before anything is logged) that commit changes nothing. The tree stays fully usable.
     pub fn index<K: AsRef<[u8]>>(
         &self,
         name: impl Into<String>,
@@ -141,7 +146,7 @@ impl Tree {
         let _serial = self.commit_lock();
         self.drain()?;
         let mut st = self.state();
-        st.add_index(&name, extract);
+        st.add_index(&name, extract)?;
         self.indexes_changed(st);
         Ok(())
     }

@@ -19,7 +19,8 @@
 //! writer also holds `commit` across its log append, which runs outside `state`, so no
 //! reader ever waits for the disk. Point reads take no lock at all (see
 //! [`crate::points`]), and no user closure runs under either lock (secondary index
-//! extractors aside, see [`Tree::index`]).
+//! extractors aside, see [`Tree::index`]; a panic in one is caught and fails only the
+//! commit or call that ran it).
 
 mod commit;
 mod maintenance;

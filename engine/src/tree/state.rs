@@ -1,8 +1,9 @@
 //! [`State`]: the in-memory view a commit is applied to (the ordered index, the writer of
 //! the lock-free point index, TTLs, subscribers, secondary indexes) and the `Always`
 //! commits logged but waiting for their fsync, which every commit built meanwhile must
-//! see. Held behind the tree's state lock; nothing here waits or runs user code (index
-//! extractors aside).
+//! see. Held behind the tree's state lock; nothing here waits or runs user code, except
+//! index extractors in [`State::extract`] and [`State::add_index`], which catch a panic
+//! and change nothing.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -10,8 +11,9 @@ use crate::events::{Event, Subscribers};
 use crate::index::{Index, Keyed};
 use crate::points::{self, Points};
 use crate::record::{Change, Changes, Record};
-use crate::secondary::{Extract, Indexes};
+use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
+use crate::Result;
 
 #[derive(Debug)]
 pub(crate) struct State {
@@ -34,6 +36,8 @@ pub(crate) struct State {
     pub(super) subscribers: Subscribers,
     /// Named secondary indexes (none: nothing per item).
     pub(crate) indexes: Indexes,
+    /// Buffers for a commit's extracted index keys, reused from commit to commit.
+    extracted: Option<Box<Extracted>>,
 }
 
 impl State {
@@ -49,17 +53,16 @@ impl State {
             expiry: BTreeSet::new(),
             subscribers: Subscribers::default(),
             indexes: Indexes::default(),
+            extracted: None,
         }
     }
 
     /// Version of the nut under `key` a commit built now would be applied after, if any:
     /// counting pending commits (what a write must see).
     pub(crate) fn latest_version(&self, key: &[u8], now: u64) -> Option<u64> {
-        let rec = match self.pending_keys.get(key) {
-            Some(queued) => queued.record.as_ref(),
-            None => self.index.get(key),
-        };
-        rec.filter(|r| !r.is_expired(now)).map(Record::version)
+        self.current(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
     }
 
     /// Version of the visible nut under `key`, if any: applied commits only (what every
@@ -77,12 +80,37 @@ impl State {
         self.pending_keys.get(key).map(|q| q.ticket)
     }
 
+    /// The record (even an expired one) a commit built now replaces under `key`, counting
+    /// pending commits.
+    fn current(&self, key: &[u8]) -> Option<&Record> {
+        match self.pending_keys.get(key) {
+            Some(queued) => queued.record.as_ref(),
+            None => self.index.get(key),
+        }
+    }
+
     /// Whether a record (even an expired one) is stored under `key`, counting pending
     /// commits: a delete of an absent key changes nothing.
     pub(super) fn present(&self, key: &[u8]) -> bool {
-        match self.pending_keys.get(key) {
-            Some(queued) => queued.record.is_some(),
-            None => self.index.get(key).is_some(),
+        self.current(key).is_some()
+    }
+
+    /// Runs every index's extractor on a commit's new records (stamped, before they are
+    /// logged): the keys [`State::apply`] will index them under (`None`: the tree has no
+    /// index). A panicking extractor fails the commit
+    /// ([`crate::Error::ExtractorPanicked`]) before anything is written.
+    pub(super) fn extract(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
+        if self.indexes.is_empty() {
+            return Ok(None);
+        }
+        let mut out = self.extracted.take().unwrap_or_default();
+        out.clear();
+        match self.indexes.extract(changes, &mut out) {
+            Ok(()) => Ok(Some(out)),
+            Err(e) => {
+                self.extracted = Some(out);
+                Err(e)
+            }
         }
     }
 
@@ -114,8 +142,16 @@ impl State {
         removed
     }
 
-    /// Queues a logged `Always` commit until its fsync lands.
-    pub(super) fn queue(&mut self, ticket: u64, version: u64, changes: Changes, now: u64) {
+    /// Queues a logged `Always` commit (with its extracted index keys) until its fsync
+    /// lands.
+    pub(super) fn queue(
+        &mut self,
+        ticket: u64,
+        version: u64,
+        changes: Changes,
+        keys: Option<Box<Extracted>>,
+        now: u64,
+    ) {
         for change in &changes {
             let record = match change {
                 Change::Put(rec) => Some(rec.clone()),
@@ -132,6 +168,7 @@ impl State {
             ticket,
             version,
             changes,
+            keys,
             now,
         });
     }
@@ -162,12 +199,16 @@ impl State {
         self.expiry.range(..end).count()
     }
 
-    /// Applies changes already stamped with `seq` to both indexes. Returns how many deletes
-    /// removed a visible item, and fills `events` when someone listens.
+    /// Applies changes already stamped with `seq` to both indexes (and every secondary
+    /// index, under the `keys` [`State::extract`] took for the new records; the records
+    /// they replace have their keys extracted again, a panic there only costing a walk).
+    /// Returns how many deletes removed a visible item, and fills `events` when someone
+    /// listens. Gives the keys' buffers back for the next commit.
     pub(crate) fn apply(
         &mut self,
         points: &Points,
         changes: Changes,
+        keys: Option<Box<Extracted>>,
         now: u64,
         events: &mut Option<Vec<Event>>,
     ) -> usize {
@@ -178,7 +219,7 @@ impl State {
             self.points.begin_overlay(points, &changes, &guard);
         }
         let mut removed = 0;
-        for change in changes {
+        for (at, change) in changes.into_iter().enumerate() {
             match change {
                 Change::Put(rec) => {
                     if let Some(ev) = events {
@@ -201,7 +242,8 @@ impl State {
                         None => self.index.insert(rec),
                     };
                     if let Some(new) = indexed {
-                        self.indexes.put(old.as_ref(), &new);
+                        let keys = keys.as_ref().map(|k| k.change(at));
+                        self.indexes.put(old.as_ref(), &new, keys);
                     }
                     if let Some(old) = old {
                         self.forget(&old);
@@ -240,6 +282,9 @@ impl State {
         if overlay {
             self.points.end_overlay(points, &guard);
         }
+        if keys.is_some() {
+            self.extracted = keys;
+        }
         removed
     }
 
@@ -264,15 +309,17 @@ impl State {
             }
         }
         let mut no_events = None;
+        // No index yet (they are added after): nothing to extract.
         for (_, changes) in recovered.frames {
-            self.apply(points, Changes::from_vec(changes), now, &mut no_events);
+            self.apply(points, Changes::from_vec(changes), None, now, &mut no_events);
         }
         self.seq = recovered.seq;
         self.applied = recovered.seq;
     }
 
     /// Adds (or replaces) the secondary index `name`, built from every record stored now.
-    pub(super) fn add_index(&mut self, name: &str, extract: Extract) {
+    /// A panicking extractor changes nothing ([`crate::Error::ExtractorPanicked`]).
+    pub(super) fn add_index(&mut self, name: &str, extract: Extract) -> Result<()> {
         let records = self.index.clone();
         let mut cursor = records.cursor(std::ops::Bound::Unbounded);
         let all = std::iter::from_fn(|| {
@@ -281,7 +328,7 @@ impl State {
             rec
         })
         .collect::<Vec<_>>();
-        self.indexes.add(name, extract, all.iter());
+        self.indexes.add(name, extract, all.iter())
     }
 
     /// Keys of records whose TTL ran out by `now` (keys a pending commit rewrites are
@@ -314,6 +361,8 @@ pub(super) struct PendingCommit {
     pub(super) ticket: u64,
     pub(super) version: u64,
     pub(super) changes: Changes,
+    /// Its index keys, extracted when it was built.
+    pub(super) keys: Option<Box<Extracted>>,
     /// The time it was built at (judges expiry for its events, as an immediate apply would).
     pub(super) now: u64,
 }
