@@ -21,7 +21,11 @@ fn main() -> acorn::Result<()> {
             for t in 0..threads {
                 let tree = &tree;
                 s.spawn(move || {
-                    let key = if hot { "counter".into() } else { format!("c{t}") };
+                    let key = if hot {
+                        "counter".into()
+                    } else {
+                        format!("c{t}")
+                    };
                     for _ in 0..per {
                         let done = tree.transaction(|tx| {
                             let n = tx.crack(&key)?.map_or(0, |n| {

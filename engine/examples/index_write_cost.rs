@@ -20,7 +20,9 @@ fn main() -> acorn::Result<()> {
     let batches = args.next().is_some();
     let mut builder = Tree::builder();
     for i in 0..indexes {
-        builder = builder.index(format!("i{i}"), |nut| nut.value.get(..4).map(<[u8]>::to_vec));
+        builder = builder.index(format!("i{i}"), |nut| {
+            nut.value.get(..4).map(<[u8]>::to_vec)
+        });
     }
     let tree = builder.open()?;
     for j in 0..n {

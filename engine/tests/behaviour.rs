@@ -363,7 +363,10 @@ fn op_counts_include_the_items_of_committed_batches_and_transactions() {
     });
     assert!(aborted.is_err());
     let ops = tree.stats().ops;
-    assert_eq!((ops.batches, ops.transactions, ops.transaction_retries), (1, 2, 1));
+    assert_eq!(
+        (ops.batches, ops.transactions, ops.transaction_retries),
+        (1, 2, 1)
+    );
     // 2 batched + 2 + 1 through transactions + 1 single ("raced").
     assert_eq!(ops.stashes, 6, "{ops:?}");
     assert_eq!(ops.tosses, 2, "{ops:?}");

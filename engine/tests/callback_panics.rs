@@ -11,10 +11,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
 use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ fn quiet_deliberate_panics() {
             let text = info
                 .payload()
                 .downcast_ref::<&str>()
-                .map(|s| s.to_string())
+                .map(ToString::to_string)
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             if !text.contains(DELIBERATE) {
@@ -132,7 +132,12 @@ fn picky(n: &NutRef<'_>) -> Option<Vec<u8>> {
 fn assert_holds(tree: &Tree, model: &BTreeMap<String, String>, mode: Mode) {
     let items: BTreeMap<String, String> = tree
         .iter()
-        .map(|n| (n.key.to_string(), String::from_utf8(n.value.to_vec()).unwrap()))
+        .map(|n| {
+            (
+                n.key.to_string(),
+                String::from_utf8(n.value.to_vec()).unwrap(),
+            )
+        })
         .collect();
     assert_eq!(&items, model, "{mode:?}: items");
     for (k, v) in model {
@@ -147,7 +152,11 @@ fn assert_holds(tree: &Tree, model: &BTreeMap<String, String>, mode: Mode) {
             .into_iter()
             .map(|n| n.key.to_string())
             .collect();
-        assert_eq!(hits, [k.clone()], "{mode:?}: index entry of {k}");
+        assert_eq!(
+            hits,
+            std::slice::from_ref(k),
+            "{mode:?}: index entry of {k}"
+        );
     }
     let indexed = tree.query().index("by_value").all().count().unwrap();
     assert_eq!(indexed, model.len(), "{mode:?}: index entries");
@@ -444,7 +453,8 @@ fn a_panicking_read_closure_reaches_its_caller_and_nothing_else() {
             let tree = tree.clone();
             std::thread::spawn(move || {
                 for i in 0..200 {
-                    tree.stash(format!("w{:02}", i % 10), format!("w{i}")).unwrap();
+                    tree.stash(format!("w{:02}", i % 10), format!("w{i}"))
+                        .unwrap();
                 }
             })
         };
@@ -607,7 +617,10 @@ fn a_thread_that_panics_while_consuming_a_subscription_blocks_no_writer() {
             batch.commit().unwrap();
             model
         });
-        assert!(consumer.join().is_err(), "{mode:?}: the consumer should panic");
+        assert!(
+            consumer.join().is_err(),
+            "{mode:?}: the consumer should panic"
+        );
         let events: Vec<Event> = steady.try_iter().collect();
         assert_eq!(events.len(), 42, "{mode:?}: {events:?}");
         for (i, e) in events.iter().take(40).enumerate() {

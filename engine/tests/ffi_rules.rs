@@ -18,8 +18,16 @@ unsafe fn crack(t: *const AcornTree, key: &[u8]) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
     let mut len = 0usize;
     // SAFETY: `t` per the contract; the buffer and length are ours.
-    let code =
-        unsafe { acorn_crack(t, key.as_ptr(), key.len(), buf.as_mut_ptr(), buf.len(), &mut len) };
+    let code = unsafe {
+        acorn_crack(
+            t,
+            key.as_ptr(),
+            key.len(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len,
+        )
+    };
     match code {
         ACORN_OK => Some(buf[..len].to_vec()),
         ACORN_NOT_FOUND => None,
@@ -76,12 +84,22 @@ fn a_batch_with_a_rejected_operation_commits_nothing() {
             );
             let mut b = ptr::null_mut();
             assert_eq!(acorn_batch_new(t, &mut b), ACORN_OK);
-            assert_eq!(acorn_batch_stash(b, b"a".as_ptr(), 1, b"1".as_ptr(), 1), ACORN_OK);
+            assert_eq!(
+                acorn_batch_stash(b, b"a".as_ptr(), 1, b"1".as_ptr(), 1),
+                ACORN_OK
+            );
             assert_eq!(acorn_batch_toss(b, b"old".as_ptr(), 3), ACORN_OK);
             assert_eq!(rejected(b), code, "{what}");
-            assert_eq!(acorn_batch_stash(b, b"z".as_ptr(), 1, b"1".as_ptr(), 1), ACORN_OK);
+            assert_eq!(
+                acorn_batch_stash(b, b"z".as_ptr(), 1, b"1".as_ptr(), 1),
+                ACORN_OK
+            );
             let mut version = 0u64;
-            assert_eq!(acorn_batch_commit(b, &mut version), code, "{what}: the commit");
+            assert_eq!(
+                acorn_batch_commit(b, &mut version),
+                code,
+                "{what}: the commit"
+            );
             assert_eq!(version, 0, "{what}: a version was written");
             assert_eq!(acorn_batch_free(b), ACORN_OK);
             assert_eq!(crack(t, b"a"), None, "{what}: committed in part");
@@ -114,7 +132,10 @@ fn a_durable_tree_through_the_c_abi_never_reads_a_commit_that_failed_its_fsync()
         let mut q = ptr::null_mut();
         assert_eq!(acorn_query_new(t, b"k".as_ptr(), 1, 0, 0, &mut q), ACORN_OK);
         let (mut k, mut kl, mut v, mut vl) = (ptr::null(), 0, ptr::null(), 0);
-        assert_eq!(acorn_query_next(q, &mut k, &mut kl, &mut v, &mut vl), ACORN_OK);
+        assert_eq!(
+            acorn_query_next(q, &mut k, &mut kl, &mut v, &mut vl),
+            ACORN_OK
+        );
         assert_eq!(std::slice::from_raw_parts(v, vl), b"old");
         assert_eq!(acorn_query_free(q), ACORN_OK);
         assert_eq!(acorn_close(t), ACORN_OK);

@@ -43,7 +43,10 @@ fn after_a_failed_always_commit_every_read_path_sees_the_old_value() {
     std::fs::rename(&dir, root.path().join("moved")).unwrap();
     assert!(tree.stash("k", "new").is_err());
     let old = Some(b"old".to_vec());
-    assert_eq!(every_read(&tree, "k"), [old.clone(), old.clone(), old.clone(), old]);
+    assert_eq!(
+        every_read(&tree, "k"),
+        [old.clone(), old.clone(), old.clone(), old]
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -52,7 +55,11 @@ fn after_a_failed_always_commit_every_read_path_sees_the_old_value() {
     let seen = rt
         .block_on(at.transaction(|tx| Ok(tx.crack("k")?.map(|n| n.value.to_vec()))))
         .unwrap();
-    assert_eq!(seen.as_deref(), Some(&b"old"[..]), "async read-only transaction");
+    assert_eq!(
+        seen.as_deref(),
+        Some(&b"old"[..]),
+        "async read-only transaction"
+    );
     // A transaction that writes is refused like every write after the failure.
     assert!(tree.transaction(|tx| tx.stash("k", "newer")).is_err());
 }
@@ -69,7 +76,11 @@ fn no_read_path_runs_ahead_of_another() {
         },
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let tree = Tree::builder().path(dir.path()).sync(policy).open().unwrap();
+        let tree = Tree::builder()
+            .path(dir.path())
+            .sync(policy)
+            .open()
+            .unwrap();
         tree.stash("n", "0").unwrap();
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {

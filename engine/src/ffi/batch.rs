@@ -5,8 +5,8 @@
 use std::ffi::c_int;
 
 use super::{
-    bytes, code_of, fail, guard, hand_out, key, last_error, put, release, tag_at, tree,
-    AcornBatch, AcornTree, Status, ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_OK, BATCH_TAG,
+    bytes, code_of, fail, guard, hand_out, key, last_error, put, release, tag_at, tree, AcornBatch,
+    AcornTree, Status, ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_OK, BATCH_TAG,
 };
 
 /// Starts a batch on `t` into `*out`.
@@ -45,7 +45,10 @@ unsafe fn handle<'a>(b: *mut AcornBatch) -> Result<&'a mut AcornBatch, c_int> {
     // SAFETY: the tag says this is a live `AcornBatch`.
     let h = unsafe { &mut *b };
     if h.batch.is_none() {
-        return Err(fail(ACORN_ERR_INVALID_HANDLE, "batch was already committed"));
+        return Err(fail(
+            ACORN_ERR_INVALID_HANDLE,
+            "batch was already committed",
+        ));
     }
     Ok(h)
 }
@@ -56,7 +59,10 @@ impl AcornBatch {
     /// as [`crate::Batch::commit`] does after an invalid key.
     fn add(&mut self, add: impl FnOnce(&mut crate::Batch) -> Status) -> Status {
         let Some(batch) = self.batch.as_mut() else {
-            return Err(fail(ACORN_ERR_INVALID_HANDLE, "batch was already committed"));
+            return Err(fail(
+                ACORN_ERR_INVALID_HANDLE,
+                "batch was already committed",
+            ));
         };
         let status = add(batch);
         if let (Err(code), None) = (status, &self.rejected) {

@@ -264,11 +264,13 @@ impl<'q> Query<'q> {
         let inner = &tree.inner;
         let current = || {
             inner.applied.load(Ordering::SeqCst) == seen.version
-                && key.generation.is_none_or(|g| {
-                    inner.index_generation.load(Ordering::SeqCst) == g
-                })
+                && key
+                    .generation
+                    .is_none_or(|g| inner.index_generation.load(Ordering::SeqCst) == g)
         };
-        inner.cache.put(key.bytes, current, kept, reach, valid_until);
+        inner
+            .cache
+            .put(key.bytes, current, kept, reach, valid_until);
         Ok(())
     }
 

@@ -311,7 +311,13 @@ impl State {
         let mut no_events = None;
         // No index yet (they are added after): nothing to extract.
         for (_, changes) in recovered.frames {
-            self.apply(points, Changes::from_vec(changes), None, now, &mut no_events);
+            self.apply(
+                points,
+                Changes::from_vec(changes),
+                None,
+                now,
+                &mut no_events,
+            );
         }
         self.seq = recovered.seq;
         self.applied = recovered.seq;
