@@ -60,6 +60,15 @@ fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static)
     }
 }
 
+/// A tokio runtime with two worker threads.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Where a tree lives: in memory, or durable under one policy.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -302,12 +311,7 @@ fn every_async_writer_wakes_when_an_extractor_panics() {
         let tree = place.open();
         let at = tree.to_async();
         let model = within("async writers", move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
+            runtime().block_on(async move {
                 let tasks: Vec<_> = (0..64)
                     .map(|i| {
                         let at = at.clone();
@@ -379,6 +383,7 @@ fn an_extractor_that_panics_on_a_replaced_nut_still_leaves_no_entry_behind() {
         let tree = place.open_with(once_only(&panics));
         let at = tree.to_async();
         let (tree, model) = within("replacing nuts", move || {
+            let rt = runtime();
             let mut model = BTreeMap::new();
             for i in 0..20 {
                 tree.stash(format!("k{i:02}"), format!("a{i}")).unwrap();
@@ -394,10 +399,6 @@ fn an_extractor_that_panics_on_a_replaced_nut_still_leaves_no_entry_behind() {
                         model.insert(k, v);
                     }
                     2 => {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .unwrap();
                         rt.block_on(at.stash(&k, &v)).unwrap();
                         model.insert(k, v);
                     }
@@ -548,13 +549,8 @@ fn a_panicking_transaction_closure_reaches_its_caller_and_commits_nothing() {
         });
         model.insert("k02".into(), "raced".into());
         let at = tree.to_async();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
         let (tree, model) = within("async transactions beside a panicking one", move || {
-            rt.block_on(async {
+            runtime().block_on(async {
                 let bad = tokio::spawn({
                     let at = at.clone();
                     async move {
