@@ -1,0 +1,7 @@
+//! The proof of README's "Guarantees (durable mode)", one module per line of that section.
+//! Each module's tests try to break its line on purpose.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod damaged_files;
+mod support;
