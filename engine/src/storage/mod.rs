@@ -89,11 +89,12 @@ mod segment;
 mod snapshot;
 mod wal;
 
+pub(crate) use frame::OLDEST_FORMAT;
 #[cfg(test)]
 pub(crate) use io::Io as IoBackend;
 
 /// Damage found while reading, before it is tied to a file.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Damage {
     pub(crate) offset: u64,
     pub(crate) reason: String,
@@ -391,13 +392,13 @@ impl Durable {
 /// touching any file. For the fuzz target; returns how many commits decoded.
 #[doc(hidden)]
 pub fn fuzz_decode(bytes: &[u8]) -> usize {
-    let whole = recovery::scan(bytes, true).map_or(0, |s| s.frames.len());
+    let whole = recovery::scan(bytes).map_or(0, |s| s.frames.len());
     // The same bytes as the body of a segment, so commit decoding is reached even when
     // the input carries no valid header.
     let mut with_head = Vec::with_capacity(bytes.len() + 64);
     frame::encode_segment_head(&mut with_head, 1);
     with_head.extend_from_slice(bytes);
-    let body = recovery::scan(&with_head, true).map_or(0, |s| s.frames.len());
+    let body = recovery::scan(&with_head).map_or(0, |s| s.frames.len());
     let _ = snapshot::parse(bytes, true);
     whole + body
 }
