@@ -79,8 +79,8 @@ impl Default for Options {
     }
 }
 
-#[cfg(test)]
-mod faults;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod faults;
 mod frame;
 mod io;
 mod lock;
@@ -90,8 +90,6 @@ mod snapshot;
 mod wal;
 
 pub(crate) use frame::OLDEST_FORMAT;
-#[cfg(test)]
-pub(crate) use io::Io as IoBackend;
 
 /// Damage found while reading, before it is tied to a file.
 #[derive(Debug, PartialEq, Eq)]

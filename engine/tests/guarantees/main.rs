@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod damaged_files;
+mod io_errors;
 mod older_format;
 mod support;
