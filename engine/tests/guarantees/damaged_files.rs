@@ -3,9 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use acorn::{Error, Tree};
 
+use crate::damage::{self, Damage};
+use crate::states::{self, State};
 use crate::support::*;
 
 /// Issue 25, defect 1: a compaction failed after cutting the log, so a snapshot and two
@@ -160,4 +163,146 @@ fn the_salvage_report_matches_the_reopened_tree_with_renamed_segments() {
         // Renaming moves no bytes: salvage reads each segment by its header.
         assert_eq!(held, acked, "{what}");
     }
+}
+
+/// The data files of a directory: snapshot, temporary snapshot, segments.
+fn data_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("snapshot.") || name.starts_with("wal-")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The last commit version in segment bytes (0 when it holds none).
+fn last_commit(data: &[u8]) -> u64 {
+    damage::frame_starts(data)
+        .iter()
+        .skip(1)
+        .filter(|&&at| data.get(at + 12) == Some(&b'C'))
+        .map(|&at| u64::from_le_bytes(data[at + 13..at + 21].try_into().unwrap()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// How a strict open of a damaged directory went.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Opened with every acknowledged write.
+    Whole,
+    /// Opened without the end of the log, which was cut short (looks like a crash).
+    CutEnd,
+    /// Refused with `Error::Corrupt` naming the damaged file.
+    Refused,
+}
+
+/// One damaged directory: a strict open holds every acknowledged write or refuses with
+/// `Error::Corrupt` naming the damaged file (`original`, or `renamed` where it went) and
+/// changing nothing; it removes no file it has not proven redundant. After a refusal,
+/// salvage reports exactly what a strict reopen lacks.
+fn check(
+    dir: &Path,
+    state: &State,
+    original: &Path,
+    renamed: &Path,
+    damage: Damage,
+    what: &str,
+) -> Outcome {
+    let before = contents(dir);
+    let snapshot_at = damage::snapshot_version(&dir.join("snapshot.acorn"));
+    match open_strict(dir) {
+        Ok(tree) => {
+            let held = versions_held(&tree);
+            drop(tree);
+            for (path, data) in &before {
+                if path.exists() {
+                    continue;
+                }
+                let name = path.file_name().unwrap().to_str().unwrap();
+                let temporary = name == "snapshot.tmp" || name == "segment.tmp";
+                let proven = name.starts_with("wal-")
+                    && (last_commit(data) <= snapshot_at || damage::frame_starts(data).len() == 1);
+                assert!(
+                    temporary || proven,
+                    "{what}: the open removed {name}, which it could not prove redundant"
+                );
+            }
+            if held == state.acked {
+                return Outcome::Whole;
+            }
+            let prefix = held.iter().copied().eq(1..=held.len() as u64);
+            assert!(
+                damage.cuts_the_end() && original == state.end && prefix,
+                "{what}: opened holding {} of {} acknowledged versions, missing {:?}",
+                held.len(),
+                state.acked.len(),
+                state.acked.difference(&held).collect::<Vec<_>>()
+            );
+            Outcome::CutEnd
+        }
+        Err(Error::Corrupt { path, reason, .. }) => {
+            assert!(
+                path == original || path == renamed,
+                "{what}: refused naming {} ({reason})",
+                path.display()
+            );
+            assert!(
+                contents(dir) == before,
+                "{what}: the refused open changed the directory"
+            );
+            salvage_matches_report(dir, &state.acked, what);
+            Outcome::Refused
+        }
+        Err(e) => panic!("{what}: expected Corrupt or a tree, got {e}"),
+    }
+}
+
+/// Every file of every state (`states::all`: failed compactions at each step, unfinished
+/// cuts of the log) damaged every way (`Damage::ALL`): see `check`.
+#[test]
+fn every_file_of_every_state_damaged_every_way_is_refused_or_whole() {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for state in states::all() {
+        let files = data_files(state.dir.path());
+        let snapshot_at = damage::snapshot_version(&state.dir.path().join("snapshot.acorn"));
+        let last = *state.acked.last().unwrap();
+        for file in &files {
+            let name = file.file_name().unwrap();
+            let other = files
+                .iter()
+                .rfind(|f| *f != file && f.file_name().unwrap() != "snapshot.tmp");
+            for kind in Damage::ALL {
+                let copy = copy_dir(state.dir.path());
+                let original = copy.path().join(name);
+                let other = other.map(|o| copy.path().join(o.file_name().unwrap()));
+                let below = (snapshot_at >= 2).then_some(snapshot_at / 2);
+                let Some(renamed) =
+                    damage::apply(kind, &original, other.as_deref(), below, last + 1000)
+                else {
+                    continue;
+                };
+                let what = format!("{}: {} {kind:?}", state.name, name.to_string_lossy());
+                let state_view = State {
+                    name: state.name,
+                    dir: tempfile::tempdir().unwrap(),
+                    acked: state.acked.clone(),
+                    end: copy.path().join(state.end.file_name().unwrap()),
+                };
+                let outcome = check(copy.path(), &state_view, &original, &renamed, kind, &what);
+                if name == "snapshot.tmp" {
+                    assert_eq!(outcome, Outcome::Whole, "{what}");
+                }
+                state_view.dir.close().unwrap();
+                *counts.entry(format!("{outcome:?}")).or_default() += 1;
+            }
+        }
+    }
+    let total: usize = counts.values().sum();
+    println!("{total} damaged directories: {counts:?}");
+    assert!(total > 450, "{counts:?}");
 }

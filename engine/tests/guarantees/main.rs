@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod damage;
 mod damaged_files;
 mod io_errors;
 mod older_format;
+mod states;
 mod support;

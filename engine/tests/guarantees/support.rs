@@ -4,6 +4,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use acorn::faults::FaultyIo;
 use acorn::{Error, RecoveryMode, SyncPolicy, Tree};
 
 /// Every `wal-*.log` in `dir`, in name order.
@@ -35,10 +38,21 @@ pub fn open_never(dir: &Path) -> Tree {
         .unwrap()
 }
 
+/// Opens `dir` strictly, as `Tree::open` does, but with fsyncs recorded instead of made
+/// (hundreds of damaged directories are opened; what is tested is what opening decides).
+pub fn open_strict(dir: &Path) -> acorn::Result<Tree> {
+    Tree::builder()
+        .path(dir)
+        .io(Arc::new(FaultyIo::counting().without_fsync()))
+        .open()
+}
+
+/// Opens `dir` with `RecoveryMode::Salvage` (fsyncs recorded, as in `open_strict`).
 pub fn salvage(dir: &Path) -> acorn::Result<Tree> {
     Tree::builder()
         .path(dir)
         .recovery(RecoveryMode::Salvage)
+        .io(Arc::new(FaultyIo::counting().without_fsync()))
         .open()
 }
 
@@ -178,11 +192,32 @@ pub fn reported_dropped(report: &[String]) -> (BTreeSet<u64>, bool) {
     (dropped, unknown_tail)
 }
 
+/// What a salvage report says the damaged snapshot lost: its version, and how many of its
+/// records (`None`: an unknown number).
+fn reported_snapshot_loss(report: &[String]) -> Option<(u64, Option<u64>)> {
+    let line = report
+        .iter()
+        .find(|l| l.contains(" of its ") && l.contains("records"))?;
+    let version = line
+        .rsplit("of versions up to ")
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    let count = line
+        .split("dropped ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok());
+    Some((version, count))
+}
+
 /// Salvages `dir`, reopens it strictly, and checks that the report says exactly what the
 /// reopened tree lacks of `acked` (versions written by `stash_versions`): every acknowledged
 /// version is held, or named in a `dropped versions` range, or after the last version kept
-/// when the report says an unknown number was lost there; no version reported dropped is
-/// held; `salvaged_versions_dropped` counts the ranges. Returns the versions held.
+/// when the report says an unknown number was lost there, or (a damaged snapshot) one of the
+/// records the report counts as dropped from it; no version reported dropped is held;
+/// `salvaged_versions_dropped` counts the ranges. Returns the versions held.
 #[track_caller]
 pub fn salvage_matches_report(dir: &Path, acked: &BTreeSet<u64>, what: &str) -> BTreeSet<u64> {
     let tree = match salvage(dir) {
@@ -192,7 +227,7 @@ pub fn salvage_matches_report(dir: &Path, acked: &BTreeSet<u64>, what: &str) -> 
     let stats = tree.stats();
     let held_now = versions_held(&tree);
     drop(tree);
-    let tree = match Tree::open(dir) {
+    let tree = match open_strict(dir) {
         Ok(t) => t,
         Err(e) => panic!("{what}: the salvaged directory does not open strictly: {e}"),
     };
@@ -202,6 +237,7 @@ pub fn salvage_matches_report(dir: &Path, acked: &BTreeSet<u64>, what: &str) -> 
         "{what}: the strict reopen differs from salvage"
     );
     let (dropped, unknown_tail) = reported_dropped(&stats.salvage_report);
+    let snapshot_loss = reported_snapshot_loss(&stats.salvage_report);
     let report = stats.salvage_report.join("\n");
     assert_eq!(
         stats.salvaged_versions_dropped,
@@ -209,11 +245,20 @@ pub fn salvage_matches_report(dir: &Path, acked: &BTreeSet<u64>, what: &str) -> 
         "{what}: the count disagrees with the ranges:\n{report}"
     );
     let kept = stats.version;
+    let mut from_snapshot = 0;
     for v in acked {
-        let tail = unknown_tail && *v > kept;
-        assert!(
-            held.contains(v) || dropped.contains(v) || tail,
-            "{what}: version {v} is gone and the report does not say so:\n{report}"
+        if held.contains(v) || dropped.contains(v) || (unknown_tail && *v > kept) {
+            continue;
+        }
+        match snapshot_loss {
+            Some((at, _)) if *v <= at => from_snapshot += 1,
+            _ => panic!("{what}: version {v} is gone and the report does not say so:\n{report}"),
+        }
+    }
+    if let Some((_, Some(count))) = snapshot_loss {
+        assert_eq!(
+            from_snapshot, count,
+            "{what}: the snapshot lost another number of records than reported:\n{report}"
         );
     }
     for v in &dropped {
@@ -223,4 +268,16 @@ pub fn salvage_matches_report(dir: &Path, acked: &BTreeSet<u64>, what: &str) -> 
         );
     }
     held
+}
+
+/// A copy of every file in `dir` (damage is done to copies).
+pub fn copy_dir(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+        }
+    }
+    copy
 }

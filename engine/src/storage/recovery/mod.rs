@@ -175,7 +175,10 @@ fn salvage_open(io: &dyn Io, dir: &Path, found: find::Found) -> Result<Replay> {
         io.truncate(path, *at).map_err(|e| io_at(path, e))?;
     }
     let mut report = plan.report;
-    let mut kept = format!("kept every readable commit, up to version {}", plan.seq);
+    let mut kept = format!(
+        "kept every readable commit; the log goes on after version {}",
+        plan.seq
+    );
     if !plan.set_aside.is_empty() {
         let aside = set_aside(io, dir, &plan.set_aside)?;
         kept.push_str(&format!(

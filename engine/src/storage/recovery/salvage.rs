@@ -26,7 +26,7 @@ pub(crate) struct Salvaged {
     pub(crate) records: Vec<Record>,
     /// Readable commits after the snapshot, in version order.
     pub(crate) commits: Vec<(u64, Vec<Change>)>,
-    /// The last version kept.
+    /// The last version known, kept or dropped: the log goes on after it.
     pub(crate) seq: u64,
     /// One line per file or run of versions dropped (see the module comment).
     pub(crate) report: Vec<String>,
@@ -103,6 +103,8 @@ pub(crate) fn plan(found: Found) -> Salvaged {
     // (last version, name) of segments read to their end: unsealed, or sealed.
     let mut open_ends: Vec<u64> = Vec::new();
     let mut sealed_ends: Vec<(u64, String)> = Vec::new();
+    // A segment's header proves the versions before it existed: (first - 1, its name).
+    let mut bound: (u64, String) = (base, String::new());
     // Segments whose name agrees with their header first, so their commits win.
     let (normal, other): (Vec<_>, Vec<_>) = found
         .segments
@@ -123,6 +125,9 @@ pub(crate) fn plan(found: Found) -> Salvaged {
                 continue;
             }
         };
+        if s.first - 1 > bound.0 {
+            bound = (s.first - 1, name.clone());
+        }
         let renamed = s.first != seg.named;
         if renamed {
             out.report.push(format!(
@@ -200,6 +205,23 @@ pub(crate) fn plan(found: Found) -> Salvaged {
         }
         expect = version + 1;
     }
+    if bound.0 >= expect {
+        let why = match stopped.iter().find(|s| s.last + 1 == expect) {
+            Some(s) => s.why.clone(),
+            None => format!(
+                "in no file, though {} starts at version {}",
+                bound.1,
+                bound.0 + 1
+            ),
+        };
+        out.report.push(format!(
+            "dropped versions {}: {why}",
+            range(expect, bound.0)
+        ));
+        out.versions_dropped += bound.0 + 1 - expect;
+        expect = bound.0 + 1;
+    }
+    // The tree goes on after every version known, kept or dropped.
     out.seq = expect - 1;
     let seq = out.seq;
 
