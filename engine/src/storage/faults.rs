@@ -191,43 +191,57 @@ impl FaultyIo {
         action
     }
 
-    /// Runs `op` if the plan lets `call` through; otherwise fails as it says.
-    fn simple<T>(
+    /// Runs `op` if the plan lets `call` through and the machine still runs; otherwise
+    /// fails as the plan says. The operation runs under the state lock, so a power loss
+    /// ([`FaultyIo::lose_unsynced`]) falls between two operations, never inside one.
+    fn run<T>(
         &self,
         call: Call,
         path: &Path,
-        op: impl FnOnce() -> io::Result<T>,
+        op: impl FnOnce(&mut State) -> io::Result<T>,
     ) -> io::Result<T> {
         match self.enter(call, path) {
-            Action::Pass => op(),
+            Action::Pass => {
+                let mut s = self.state();
+                if s.halted {
+                    return Err(io::Error::from_raw_os_error(EIO));
+                }
+                op(&mut s)
+            }
             Action::Fail(errno) | Action::Short(errno) => Err(io::Error::from_raw_os_error(errno)),
             Action::Halt => Err(io::Error::from_raw_os_error(EIO)),
         }
-    }
-
-    fn set_synced(&self, path: &Path, len: u64) {
-        self.state().synced.insert(path.to_path_buf(), len);
     }
 }
 
 impl Io for FaultyIo {
     fn create(&self, path: &Path) -> io::Result<File> {
-        let file = self.simple(Call::Create, path, || StdIo.create(path))?;
-        self.set_synced(path, 0);
-        Ok(file)
+        self.run(Call::Create, path, |s| {
+            let file = StdIo.create(path)?;
+            s.synced.insert(path.to_path_buf(), 0);
+            Ok(file)
+        })
     }
 
     fn open_append(&self, path: &Path) -> io::Result<File> {
-        let file = self.simple(Call::OpenAppend, path, || StdIo.open_append(path))?;
-        // A file from before: what it holds is on disk.
-        let len = file.metadata()?.len();
-        self.state().synced.entry(path.to_path_buf()).or_insert(len);
-        Ok(file)
+        self.run(Call::OpenAppend, path, |s| {
+            let file = StdIo.open_append(path)?;
+            // A file from before: what it holds is on disk.
+            let len = file.metadata()?.len();
+            s.synced.entry(path.to_path_buf()).or_insert(len);
+            Ok(file)
+        })
     }
 
     fn write(&self, file: &File, path: &Path, buf: &[u8]) -> io::Result<()> {
         let errno = match self.enter(Call::Write, path) {
-            Action::Pass => return StdIo.write(file, path, buf),
+            Action::Pass => {
+                let s = self.state();
+                if s.halted {
+                    return Err(io::Error::from_raw_os_error(EIO));
+                }
+                return StdIo.write(file, path, buf);
+            }
             Action::Fail(errno) => return Err(io::Error::from_raw_os_error(errno)),
             Action::Short(errno) => errno,
             Action::Halt => EIO,
@@ -237,40 +251,44 @@ impl Io for FaultyIo {
     }
 
     fn sync(&self, file: &File, path: &Path) -> io::Result<()> {
-        self.simple(Call::Sync, path, || {
+        self.run(Call::Sync, path, |s| {
             if self.fsync {
                 StdIo.sync(file, path)?;
             }
+            s.synced.insert(path.to_path_buf(), file.metadata()?.len());
             Ok(())
-        })?;
-        self.set_synced(path, file.metadata()?.len());
-        Ok(())
+        })
     }
 
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        self.simple(Call::Truncate, path, || StdIo.truncate(path, len))?;
-        self.set_synced(path, len);
-        Ok(())
+        self.run(Call::Truncate, path, |s| {
+            StdIo.truncate(path, len)?;
+            s.synced.insert(path.to_path_buf(), len);
+            Ok(())
+        })
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.simple(Call::Rename, to, || StdIo.rename(from, to))?;
-        let mut s = self.state();
-        match s.synced.remove(from) {
-            Some(len) => s.synced.insert(to.to_path_buf(), len),
-            None => s.synced.remove(to),
-        };
-        Ok(())
+        self.run(Call::Rename, to, |s| {
+            StdIo.rename(from, to)?;
+            match s.synced.remove(from) {
+                Some(len) => s.synced.insert(to.to_path_buf(), len),
+                None => s.synced.remove(to),
+            };
+            Ok(())
+        })
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {
-        self.simple(Call::Remove, path, || StdIo.remove(path))?;
-        self.state().synced.remove(path);
-        Ok(())
+        self.run(Call::Remove, path, |s| {
+            StdIo.remove(path)?;
+            s.synced.remove(path);
+            Ok(())
+        })
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.simple(Call::SyncDir, dir, || {
+        self.run(Call::SyncDir, dir, |_| {
             if self.fsync {
                 StdIo.sync_dir(dir)?;
             }

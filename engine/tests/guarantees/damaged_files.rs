@@ -58,6 +58,175 @@ fn a_segment_renamed_below_the_snapshot_is_never_deleted() {
     assert_eq!(segments(dir.path()), [segment(dir.path(), 101)]);
 }
 
+#[test]
+fn a_deleted_snapshot_is_reported_with_the_versions_it_held() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tree = open_never(dir.path());
+        stash_versions(&tree, 1..=300);
+        tree.compact().unwrap();
+        stash_versions(&tree, 301..=350);
+    }
+    let snap = dir.path().join("snapshot.acorn");
+    fs::remove_file(&snap).unwrap();
+    assert_corrupt(Tree::open(dir.path()), &snap, "1..=300");
+    // Nothing was changed by the refused open.
+    assert_eq!(segments(dir.path()), [segment(dir.path(), 301)]);
+
+    let tree = salvage(dir.path()).unwrap();
+    assert_eq!(versions_held(&tree), (301..=350).collect());
+    let stats = tree.stats();
+    assert_eq!(stats.salvaged_versions_dropped, 300, "{stats:?}");
+    assert!(
+        stats
+            .salvage_report
+            .iter()
+            .any(|l| l.contains("snapshot.acorn") && l.contains("1..=300")),
+        "{stats:?}"
+    );
+    assert_eq!(tree.stash("new", b"x").unwrap(), 351);
+    drop(tree);
+    // The salvaged directory opens strictly, with what salvage kept.
+    let tree = Tree::open(dir.path()).unwrap();
+    assert_eq!(tree.len(), 51);
+    assert_eq!(tree.stats().salvaged_versions_dropped, 0);
+}
+
+#[test]
+fn a_deleted_middle_segment_is_reported_with_its_versions() {
+    let dir = three_segments();
+    let middle = segment(dir.path(), 101);
+    fs::remove_file(&middle).unwrap();
+    assert_corrupt(Tree::open(dir.path()), &middle, "101..=200");
+    let tree = salvage(dir.path()).unwrap();
+    assert_eq!(versions_held(&tree), (1..=100).chain(201..=300).collect());
+    assert_eq!(tree.stats().salvaged_versions_dropped, 100);
+    drop(tree);
+    assert_eq!(Tree::open(dir.path()).unwrap().len(), 200);
+}
+
+#[test]
+fn an_emptied_middle_segment_is_reported_with_its_versions() {
+    let dir = three_segments();
+    let middle = segment(dir.path(), 101);
+    fs::write(&middle, b"").unwrap();
+    assert_corrupt(Tree::open(dir.path()), &middle, "101..=200");
+    assert_eq!(fs::metadata(&middle).unwrap().len(), 0, "left as found");
+}
+
+#[test]
+fn a_middle_segment_cut_at_a_frame_boundary_is_reported_with_its_versions() {
+    let dir = three_segments();
+    let middle = segment(dir.path(), 101);
+    // Drop its last ten commits (191..=200) and its seal, cleanly at a frame boundary.
+    let data = fs::read(&middle).unwrap();
+    let frames = damage::frame_starts(&data);
+    fs::write(&middle, &data[..frames[frames.len() - 11]]).unwrap();
+    // Its seal went with the cut, so the file itself is named: it ends without naming the
+    // segment after it, though one follows.
+    assert_corrupt(Tree::open(dir.path()), &middle, "191..=200");
+}
+
+#[test]
+fn a_deleted_active_segment_after_compaction_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tree = open_never(dir.path());
+        stash_versions(&tree, 1..=100);
+        tree.compact().unwrap();
+        stash_versions(&tree, 101..=150);
+    }
+    let active = segment(dir.path(), 101);
+    let saved = fs::read(&active).unwrap();
+    fs::remove_file(&active).unwrap();
+    assert_corrupt(Tree::open(dir.path()), &active, "101");
+    // Emptied instead of deleted: the same.
+    fs::write(&active, b"").unwrap();
+    assert_corrupt(Tree::open(dir.path()), &active, "101");
+    fs::write(&active, &saved).unwrap();
+    assert_eq!(Tree::open(dir.path()).unwrap().len(), 150);
+}
+
+#[test]
+fn a_deleted_segment_of_a_tree_never_compacted_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tree = open_never(dir.path());
+        stash_versions(&tree, 1..=20);
+    }
+    let only = segment(dir.path(), 1);
+    fs::remove_file(&only).unwrap();
+    assert_corrupt(Tree::open(dir.path()), &only, "1");
+    let tree = salvage(dir.path()).unwrap();
+    assert!(tree.is_empty());
+    assert!(
+        tree.stats()
+            .salvage_report
+            .iter()
+            .any(|l| l.contains("wal-")),
+        "{:?}",
+        tree.stats()
+    );
+}
+
+/// Rewrites the frame header at `at` with a matching checksum.
+fn reseal_header(data: &mut [u8], at: usize) {
+    let crc = crc32fast::hash(&data[at..at + 8]);
+    data[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn an_impossible_frame_length_mid_log_is_corruption_not_a_torn_tail() {
+    let (dir, seg, ends) = one_segment(300);
+    let mut data = fs::read(&seg).unwrap();
+    let at = ends[150] as usize;
+    // A length no writer can produce, with a header checksum that matches it.
+    data[at..at + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    reseal_header(&mut data, at);
+    fs::write(&seg, &data).unwrap();
+    match Tree::open(dir.path()) {
+        Err(Error::Corrupt { path, offset, .. }) => {
+            assert_eq!(path, seg);
+            assert_eq!(offset, ends[150]);
+        }
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(tree) => panic!(
+            "opened at version {} after cutting {} bytes as a torn tail",
+            tree.stats().version,
+            tree.stats().torn_bytes_dropped
+        ),
+    }
+    assert_eq!(fs::read(&seg).unwrap(), data, "nothing was truncated");
+}
+
+#[test]
+fn a_logged_version_of_u64_max_is_refused_at_open_instead_of_wrapping() {
+    let (dir, seg, ends) = one_segment(4);
+    let mut data = fs::read(&seg).unwrap();
+    // Commit 4: [tag][version u64][count u32][change]. Make its version u64::MAX.
+    let at = ends[3] as usize;
+    let end = ends[4] as usize;
+    data[at + 13..at + 21].copy_from_slice(&u64::MAX.to_le_bytes());
+    let crc = crc32fast::hash(&data[at + 12..end]);
+    data[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+    reseal_header(&mut data, at);
+    fs::write(&seg, &data).unwrap();
+    match Tree::open(dir.path()) {
+        Err(Error::Corrupt { path, offset, .. }) => {
+            assert_eq!(path, seg);
+            assert_eq!(offset, ends[3]);
+        }
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(tree) => {
+            let next = tree.stash("next", b"x");
+            panic!(
+                "opened at version {}; the next stash gave {next:?}",
+                tree.stats().version
+            );
+        }
+    }
+}
+
 /// Writes `n` commits into a fresh tree's only segment; returns the directory, the
 /// segment, and where each frame ends (`ends[0]` is the end of the segment's header).
 fn one_segment(n: u64) -> (tempfile::TempDir, std::path::PathBuf, Vec<u64>) {

@@ -446,3 +446,70 @@ fn a_failed_fsync_fails_every_waiting_future() {
         assert!(rt.block_on(at.flush()).is_err());
     }
 }
+
+/// A compaction that cannot rename its snapshot into place (a directory is in the way, as
+/// a full disk or an I/O error would make it fail) removes its temporary file, keeps the
+/// log and counts it, and leaves the tree writable without a reopen.
+#[test]
+fn a_failed_compaction_removes_its_temp_file_and_keeps_counting_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = crate::support::open_never(dir.path());
+    crate::support::stash_versions(&tree, 1..=200);
+    let blocked = crate::support::block(dir.path(), "snapshot.acorn");
+    assert!(tree.compact().is_err());
+    assert!(
+        !dir.path().join("snapshot.tmp").exists(),
+        "the failed compaction left its temporary file"
+    );
+    assert_eq!(tree.stats().wal_bytes, log_size(dir.path()));
+    assert!(tree.stats().wal_bytes > 0);
+    // Still writable, without a reopen.
+    crate::support::stash_versions(&tree, 201..=250);
+    assert_eq!(tree.stats().wal_bytes, log_size(dir.path()));
+    std::fs::remove_dir_all(blocked).unwrap();
+    tree.compact().unwrap();
+    assert_eq!(tree.stats().wal_bytes, log_size(dir.path()));
+    crate::support::stash_versions(&tree, 251..=260);
+    drop(tree);
+    let tree = Tree::open(dir.path()).unwrap();
+    assert_eq!(crate::support::versions_held(&tree), (1..=260).collect());
+}
+
+/// "(an automatic one is counted in `stats().failed_compactions`)": and not retried on
+/// every commit while it keeps failing.
+#[test]
+fn a_failing_automatic_compaction_backs_off_and_the_log_stays_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = Tree::builder()
+        .path(dir.path())
+        .sync(SyncPolicy::Never)
+        .compact_factor(1)
+        .open()
+        .unwrap();
+    let blocked = crate::support::block(dir.path(), "snapshot.acorn");
+    let value = vec![b'v'; 1000];
+    // 12 MB of log over 100 keys: far past the 4 MiB threshold.
+    for i in 0..12_000u64 {
+        tree.stash(format!("k{:03}", i % 100), &value).unwrap();
+    }
+    let stats = tree.stats();
+    assert!(stats.failed_compactions >= 1, "{stats:?}");
+    assert!(
+        stats.failed_compactions <= 4,
+        "a failing compaction was retried on every commit: {stats:?}"
+    );
+    assert_eq!(stats.wal_bytes, log_size(dir.path()));
+    assert!(!dir.path().join("snapshot.tmp").exists());
+    std::fs::remove_dir_all(blocked).unwrap();
+    for i in 0..6_000u64 {
+        tree.stash(format!("k{:03}", i % 100), &value).unwrap();
+    }
+    let stats = tree.stats();
+    assert!(
+        stats.compactions >= 1,
+        "compaction resumed once it could: {stats:?}"
+    );
+    assert_eq!(stats.wal_bytes, log_size(dir.path()));
+    drop(tree);
+    assert_eq!(Tree::open(dir.path()).unwrap().len(), 100);
+}

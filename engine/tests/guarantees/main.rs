@@ -6,6 +6,10 @@
 mod damage;
 mod damaged_files;
 mod io_errors;
+mod lock;
+mod moved_directory;
 mod older_format;
+mod power_loss;
+mod process_killed;
 mod states;
 mod support;

@@ -281,3 +281,34 @@ pub fn copy_dir(dir: &Path) -> tempfile::TempDir {
     }
     copy
 }
+
+/// Records what the calling thread logs (through the `log` crate) while `f` runs.
+pub fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LINES: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+    }
+    struct Capture;
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            LINES.with(|l| {
+                if let Some(lines) = l.borrow_mut().as_mut() {
+                    lines.push(format!("{} {}", record.level(), record.args()));
+                }
+            });
+        }
+        fn flush(&self) {}
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    LINES.with(|l| *l.borrow_mut() = Some(Vec::new()));
+    let out = f();
+    let lines = LINES.with(|l| l.borrow_mut().take()).unwrap_or_default();
+    (out, lines)
+}
