@@ -262,6 +262,19 @@ fn every_state_opens_strictly_with_every_acknowledged_write() {
         let tree = Tree::open(copy.path())
             .unwrap_or_else(|e| panic!("{}: {e} (files {files:?})", state.name));
         assert_eq!(versions_held(&tree), state.acked, "{}", state.name);
+        // The log goes on where it ended, and a reopen finds it all.
+        let last = *state.acked.last().unwrap();
+        stash_versions(&tree, last + 1..=last + 3);
+        tree.compact().unwrap();
+        stash_versions(&tree, last + 4..=last + 6);
+        drop(tree);
+        let tree = Tree::open(copy.path()).unwrap();
+        assert_eq!(
+            versions_held(&tree).len(),
+            state.acked.len() + 6,
+            "{}",
+            state.name
+        );
         let segments_before = files.iter().filter(|f| f.starts_with("wal-")).count();
         if state.name.contains("failed")
             || state.name.contains("cut")

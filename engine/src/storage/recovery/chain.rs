@@ -285,6 +285,7 @@ pub(crate) fn prove(found: &Found, dir: &Path) -> Result<Chain> {
                     });
                 }
                 chain.unfinished_cut = Some(links[k + 1]);
+                expect = next_first;
                 break;
             }
             (End::Cut(at), Some(l)) => {

@@ -31,6 +31,8 @@ use crate::{Error, Result};
 mod chain;
 mod find;
 mod salvage;
+#[cfg(test)]
+mod steps_tests;
 
 pub(crate) use find::scan;
 
