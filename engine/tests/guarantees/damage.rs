@@ -20,7 +20,11 @@ pub enum Damage {
     FlipFirst,
     FlipMiddle,
     FlipLast,
-    /// A flipped bit in the length of its last frame.
+    /// A flipped bit in the frame header (the length) of its header frame, of the first,
+    /// middle or last frame after it.
+    FlipHeaderLength,
+    FlipFirstLength,
+    FlipMiddleLength,
     FlipLastLength,
     /// Its last frame's bytes all zero.
     ZeroLast,
@@ -41,7 +45,7 @@ pub enum Damage {
 }
 
 impl Damage {
-    pub const ALL: [Damage; 18] = [
+    pub const ALL: [Damage; 21] = [
         Damage::Delete,
         Damage::Empty,
         Damage::CutHalf,
@@ -51,6 +55,9 @@ impl Damage {
         Damage::FlipFirst,
         Damage::FlipMiddle,
         Damage::FlipLast,
+        Damage::FlipHeaderLength,
+        Damage::FlipFirstLength,
+        Damage::FlipMiddleLength,
         Damage::FlipLastLength,
         Damage::ZeroLast,
         Damage::ZeroEnd,
@@ -112,14 +119,18 @@ pub fn apply(
     let data = fs::read(file).unwrap();
     let frames = frame_starts(&data);
     let body: Vec<usize> = frames.iter().skip(1).copied().collect();
-    let pick = |which: usize| -> usize {
-        // A byte in the middle of the chosen frame (the header when it is alone).
+    // Where the chosen frame (the header frame when it is alone) starts.
+    let start_of = |which: usize| -> usize {
         let list = if body.is_empty() { &frames } else { &body };
-        let start = match which {
+        match which {
             0 => list[0],
             1 => list[list.len() / 2],
             _ => list[list.len() - 1],
-        };
+        }
+    };
+    // A byte in the middle of the chosen frame's payload.
+    let pick = |which: usize| -> usize {
+        let start = start_of(which);
         let end = frames
             .iter()
             .find(|s| **s > start)
@@ -155,6 +166,9 @@ pub fn apply(
         Damage::FlipFirst if !frames.is_empty() => flip(pick(0)),
         Damage::FlipMiddle if !frames.is_empty() => flip(pick(1)),
         Damage::FlipLast if !frames.is_empty() => flip(pick(2)),
+        Damage::FlipHeaderLength => flip(*frames.first()? + 1),
+        Damage::FlipFirstLength if !frames.is_empty() => flip(start_of(0) + 1),
+        Damage::FlipMiddleLength if !frames.is_empty() => flip(start_of(1) + 1),
         Damage::FlipLastLength => flip(*frames.last()? + 1),
         Damage::ZeroLast => {
             let last = *frames.last()?;

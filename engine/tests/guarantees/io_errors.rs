@@ -390,6 +390,7 @@ fn every_failed_call_is_reported_and_loses_no_acknowledged_write() {
             }
         }
     }
+    println!("{runs} runs, each failing one call: {counts:?}");
     assert!(runs > 200, "only {runs} runs: {counts:?}");
 }
 
