@@ -19,14 +19,21 @@ case "$secs" in
 esac
 
 echo "soak: building the crash test (release)" >&2
-cargo test --release -p acorn --test crash --no-run >&2 || exit 2
+exe=$(cargo test --release -p acorn --test crash --no-run --message-format=json \
+    | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
+if [ -z "$exe" ] || [ ! -x "$exe" ]; then
+    echo "soak: could not build the crash test" >&2
+    exit 2
+fi
 start=$(date +%s)
-ACORN_CRASH_SECS="$secs" cargo test --release -p acorn --test crash -q 2>&1 | tee /dev/stderr \
-    | grep -q '^1 passed, 0 failed$'
-status=$?
-echo "soak: $(( $(date +%s) - start )) s, $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
-if [ "$status" -ne 0 ]; then
+out=$(mktemp)
+ACORN_CRASH_SECS="$secs" "$exe" | tee "$out"
+status=${PIPESTATUS[0]}
+echo "soak: $(( $(date +%s) - start )) s at $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
+if [ "$status" -ne 0 ] || ! grep -q '^1 passed, 0 failed$' "$out"; then
+    rm -f "$out"
     echo "soak: FAILED (see the FAILURE lines above)" >&2
     exit 1
 fi
+rm -f "$out"
 echo "soak: passed" >&2
