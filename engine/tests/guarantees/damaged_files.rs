@@ -184,18 +184,7 @@ fn an_impossible_frame_length_mid_log_is_corruption_not_a_torn_tail() {
     data[at..at + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
     reseal_header(&mut data, at);
     fs::write(&seg, &data).unwrap();
-    match Tree::open(dir.path()) {
-        Err(Error::Corrupt { path, offset, .. }) => {
-            assert_eq!(path, seg);
-            assert_eq!(offset, ends[150]);
-        }
-        Err(other) => panic!("expected Corrupt, got {other}"),
-        Ok(tree) => panic!(
-            "opened at version {} after cutting {} bytes as a torn tail",
-            tree.stats().version,
-            tree.stats().torn_bytes_dropped
-        ),
-    }
+    assert_corrupt_at(Tree::open(dir.path()), &seg, ends[150], "length");
     assert_eq!(fs::read(&seg).unwrap(), data, "nothing was truncated");
 }
 
@@ -211,20 +200,7 @@ fn a_logged_version_of_u64_max_is_refused_at_open_instead_of_wrapping() {
     data[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
     reseal_header(&mut data, at);
     fs::write(&seg, &data).unwrap();
-    match Tree::open(dir.path()) {
-        Err(Error::Corrupt { path, offset, .. }) => {
-            assert_eq!(path, seg);
-            assert_eq!(offset, ends[3]);
-        }
-        Err(other) => panic!("expected Corrupt, got {other}"),
-        Ok(tree) => {
-            let next = tree.stash("next", b"x");
-            panic!(
-                "opened at version {}; the next stash gave {next:?}",
-                tree.stats().version
-            );
-        }
-    }
+    assert_corrupt_at(Tree::open(dir.path()), &seg, ends[3], "u64::MAX");
 }
 
 /// Writes `n` commits into a fresh tree's only segment; returns the directory, the
@@ -261,19 +237,8 @@ fn a_flipped_bit_in_the_last_frame_is_corruption_not_a_torn_tail() {
                 dir.path().join("snapshot.acorn"),
             )
             .unwrap();
-            match Tree::open(dir.path()) {
-                Err(Error::Corrupt {
-                    path: p, offset, ..
-                }) => {
-                    assert_eq!((p, offset), (path.clone(), last as u64), "byte {byte}");
-                }
-                Err(e) => panic!("byte {byte} bit {bit}: expected Corrupt, got {e}"),
-                Ok(t) => panic!(
-                    "byte {byte} bit {bit}: opened at version {} ({} torn bytes dropped)",
-                    t.stats().version,
-                    t.stats().torn_bytes_dropped
-                ),
-            }
+            let what = format!("byte {byte} bit {bit}");
+            assert_corrupt_at(Tree::open(dir.path()), &path, last as u64, &what);
             assert_eq!(fs::read(&path).unwrap(), bad, "nothing was truncated");
         }
     }
@@ -295,13 +260,8 @@ fn zeroed_bytes_in_the_last_frame_are_corruption() {
         let mut bad = full.clone();
         bad[zeroed.clone()].fill(0);
         fs::write(&seg, &bad).unwrap();
-        match Tree::open(dir.path()) {
-            Err(Error::Corrupt { path, offset, .. }) => {
-                assert_eq!((path, offset), (seg.clone(), last as u64), "{zeroed:?}");
-            }
-            Err(e) => panic!("{zeroed:?}: expected Corrupt, got {e}"),
-            Ok(t) => panic!("{zeroed:?}: opened at version {}", t.stats().version),
-        }
+        let what = format!("{zeroed:?}");
+        assert_corrupt_at(Tree::open(dir.path()), &seg, last as u64, &what);
         assert_eq!(fs::read(&seg).unwrap(), bad, "nothing was truncated");
     }
 }

@@ -76,178 +76,142 @@ fn open(dir: &Path, faults: &Faults) -> Tree {
         .unwrap()
 }
 
-/// Builds a state: `phase` runs with the tree, the phase number and the fault list.
-fn build(
-    name: &'static str,
-    body: impl FnOnce(&Tree, &Faults, &mut dyn FnMut(&Tree)),
-    end: impl FnOnce(&Path) -> PathBuf,
-) -> State {
+/// What building a state does, in order.
+#[derive(Clone)]
+enum Step {
+    /// Stash the next `PHASE` versions.
+    Phase,
+    Compact,
+    /// A compaction that fails with these faults (each must come), after which the tree
+    /// goes on (unless a fault poisoned it).
+    Fail(Vec<(Call, Hit, u32, Action)>),
+}
+
+/// Which segment ends the log.
+#[derive(Clone, Copy)]
+enum End {
+    Newest,
+    /// The one before the newest (an unfinished cut: the newest is empty).
+    BeforeNewest,
+}
+
+fn build(name: &'static str, steps: &[Step], end: End) -> State {
     let dir = tempfile::tempdir().unwrap();
     let faults: Faults = Arc::default();
     let tree = open(dir.path(), &faults);
-    let mut next = 1;
     let mut acked = BTreeSet::new();
-    let mut phase = |tree: &Tree| {
-        stash_versions(tree, next..=next + PHASE - 1);
-        acked.extend(next..next + PHASE);
-        next += PHASE;
-    };
-    body(&tree, &faults, &mut phase);
+    for step in steps {
+        match step {
+            Step::Phase => {
+                let next = acked.len() as u64 + 1;
+                stash_versions(&tree, next..=next + PHASE - 1);
+                acked.extend(next..next + PHASE);
+            }
+            Step::Compact => tree.compact().unwrap(),
+            Step::Fail(planned) => {
+                faults.lock().unwrap().extend_from_slice(planned);
+                assert!(tree.compact().is_err(), "{name}: the compaction succeeded");
+                assert!(
+                    faults.lock().unwrap().is_empty(),
+                    "{name}: a planned fault never came"
+                );
+            }
+        }
+    }
     drop(tree);
-    assert!(
-        faults.lock().unwrap().is_empty(),
-        "{name}: a planned fault never came"
-    );
-    let end = end(dir.path());
+    let mut segments = segments(dir.path());
+    if let End::BeforeNewest = end {
+        segments.pop();
+    }
     State {
         name,
+        end: segments.pop().unwrap(),
         dir,
         acked,
-        end,
     }
-}
-
-fn newest(dir: &Path) -> PathBuf {
-    segments(dir).pop().unwrap()
-}
-
-/// A compaction that fails with these faults, after which the tree goes on.
-fn failing_compaction(tree: &Tree, faults: &Faults, planned: &[(Call, Hit, u32, Action)]) {
-    faults.lock().unwrap().extend_from_slice(planned);
-    assert!(tree.compact().is_err());
-    assert!(
-        faults.lock().unwrap().is_empty(),
-        "a planned fault never came"
-    );
 }
 
 /// Every state, each built fresh.
 pub fn all() -> Vec<State> {
     use Hit::*;
-    let snapshot_tmp = Named("snapshot.tmp");
-    let fail = Action::Fail(EIO);
-    vec![
-        build(
-            "never compacted",
-            |t, _, phase| {
-                phase(t);
-                phase(t)
-            },
-            newest,
-        ),
-        build(
-            "compacted",
-            |t, _, phase| {
-                phase(t);
-                t.compact().unwrap();
-                phase(t);
-            },
-            newest,
-        ),
-        build(
+    use Step::{Compact, Fail, Phase};
+    let tmp = Named("snapshot.tmp");
+    let eio = Action::Fail(EIO);
+    let no_temp_file = Fail(vec![(Call::Create, tmp, 0, Action::Fail(ENOSPC))]);
+    let table: Vec<(&'static str, Vec<Step>, End)> = vec![
+        ("never compacted", vec![Phase, Phase], End::Newest),
+        ("compacted", vec![Phase, Compact, Phase], End::Newest),
+        (
             "compaction failed before its temporary file (log cut)",
-            |t, f, phase| {
-                phase(t);
-                t.compact().unwrap();
-                phase(t);
-                failing_compaction(
-                    t,
-                    f,
-                    &[(Call::Create, snapshot_tmp, 0, Action::Fail(ENOSPC))],
-                );
-                phase(t);
-            },
-            newest,
+            vec![Phase, Compact, Phase, no_temp_file.clone(), Phase],
+            End::Newest,
         ),
-        build(
+        (
             "compaction failed after its temporary file was written (fsync)",
-            |t, f, phase| {
-                phase(t);
-                failing_compaction(t, f, &[(Call::Sync, snapshot_tmp, 0, fail)]);
-                phase(t);
-            },
-            newest,
+            vec![Phase, Fail(vec![(Call::Sync, tmp, 0, eio)]), Phase],
+            End::Newest,
         ),
-        build(
+        (
             "compaction failed at its rename, temporary file left",
-            |t, f, phase| {
-                phase(t);
-                t.compact().unwrap();
-                phase(t);
-                failing_compaction(
-                    t,
-                    f,
-                    &[
-                        (Call::Rename, Named("snapshot.acorn"), 0, fail),
-                        (Call::Remove, snapshot_tmp, 0, fail),
-                    ],
-                );
-                assert!(t.stats().wal_bytes > 0);
-                phase(t);
-            },
-            newest,
+            vec![
+                Phase,
+                Compact,
+                Phase,
+                Fail(vec![
+                    (Call::Rename, Named("snapshot.acorn"), 0, eio),
+                    (Call::Remove, tmp, 0, eio),
+                ]),
+                Phase,
+            ],
+            End::Newest,
         ),
-        build(
+        (
+            // The first directory fsync puts the new segment in place (and would poison
+            // the log); the second follows the snapshot's rename.
             "compaction failed after its rename (directory fsync), covered segment left",
-            |t, f, phase| {
-                phase(t);
-                // The first directory fsync puts the new segment in place (and would
-                // poison the log); the second follows the snapshot's rename.
-                failing_compaction(t, f, &[(Call::SyncDir, Dir, 1, fail)]);
-                phase(t);
-            },
-            newest,
+            vec![Phase, Fail(vec![(Call::SyncDir, Dir, 1, eio)]), Phase],
+            End::Newest,
         ),
-        build(
+        (
             "compaction failed removing the covered segment",
-            |t, f, phase| {
-                phase(t);
-                t.compact().unwrap();
-                phase(t);
-                failing_compaction(t, f, &[(Call::Remove, Segment, 0, fail)]);
-                phase(t);
-            },
-            newest,
+            vec![
+                Phase,
+                Compact,
+                Phase,
+                Fail(vec![(Call::Remove, Segment, 0, eio)]),
+                Phase,
+            ],
+            End::Newest,
         ),
-        build(
+        (
             "two compactions failed after cutting the log",
-            |t, f, phase| {
-                phase(t);
-                failing_compaction(
-                    t,
-                    f,
-                    &[(Call::Create, snapshot_tmp, 0, Action::Fail(ENOSPC))],
-                );
-                phase(t);
-                failing_compaction(
-                    t,
-                    f,
-                    &[(Call::Create, snapshot_tmp, 0, Action::Fail(ENOSPC))],
-                );
-                phase(t);
-            },
-            newest,
+            vec![Phase, no_temp_file.clone(), Phase, no_temp_file, Phase],
+            End::Newest,
         ),
-        build(
+        (
             "cut stopped before the seal (new segment in place, old one unsealed)",
-            |t, f, phase| {
-                phase(t);
-                t.compact().unwrap();
-                phase(t);
-                failing_compaction(t, f, &[(Call::Write, Segment, 0, fail)]);
-            },
-            |dir| segments(dir).iter().rev().nth(1).unwrap().clone(),
+            vec![
+                Phase,
+                Compact,
+                Phase,
+                Fail(vec![(Call::Write, Segment, 0, eio)]),
+            ],
+            End::BeforeNewest,
         ),
-        build(
+        (
             "machine halted while writing the seal (half a seal)",
-            |t, f, phase| {
-                phase(t);
-                phase(t);
-                failing_compaction(t, f, &[(Call::Write, Segment, 0, Action::Halt)]);
-            },
-            |dir| segments(dir).iter().rev().nth(1).unwrap().clone(),
+            vec![
+                Phase,
+                Phase,
+                Fail(vec![(Call::Write, Segment, 0, Action::Halt)]),
+            ],
+            End::BeforeNewest,
         ),
-    ]
+    ];
+    table
+        .into_iter()
+        .map(|(name, steps, end)| build(name, &steps, end))
+        .collect()
 }
 
 /// Checks the states are what their names say, and open strictly with every write.

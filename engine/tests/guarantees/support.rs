@@ -169,6 +169,24 @@ pub fn assert_corrupt(result: acorn::Result<Tree>, file: &Path, words: &str) {
     }
 }
 
+/// Checks `result` is `Error::Corrupt` naming `file` at byte `offset`.
+#[track_caller]
+pub fn assert_corrupt_at(result: acorn::Result<Tree>, file: &Path, offset: u64, what: &str) {
+    match result {
+        Err(Error::Corrupt {
+            path,
+            offset: at,
+            reason,
+        }) => assert_eq!((path.as_path(), at), (file, offset), "{what}: {reason}"),
+        Err(other) => panic!("{what}: expected Corrupt, got {other}"),
+        Ok(tree) => panic!(
+            "{what}: opened at version {} ({} torn bytes dropped)",
+            tree.stats().version,
+            tree.stats().torn_bytes_dropped
+        ),
+    }
+}
+
 /// The versions a salvage report says it dropped: every `dropped versions A..=B`, and
 /// whether it says versions after the last kept one were lost in unknown number.
 pub fn reported_dropped(report: &[String]) -> (BTreeSet<u64>, bool) {
