@@ -18,7 +18,9 @@ case "$secs" in
     ''|*[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
 
-echo "soak: building the crash test (release)" >&2
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+if [ -n "$(git status --porcelain -- engine 2>/dev/null)" ]; then rev="$rev+changes"; fi
+echo "soak: building the crash test (release) at $rev" >&2
 exe=$(cargo test --release -p acorn --test crash --no-run --message-format=json \
     | grep -o '"executable":"[^"]*"' | tail -1 | sed 's/^"executable":"//; s/"$//')
 if [ -z "$exe" ] || [ ! -x "$exe" ]; then
@@ -29,7 +31,7 @@ start=$(date +%s)
 out=$(mktemp)
 ACORN_CRASH_SECS="$secs" "$exe" | tee "$out"
 status=${PIPESTATUS[0]}
-echo "soak: $(( $(date +%s) - start )) s at $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
+echo "soak: $(( $(date +%s) - start )) s, built at $rev" >&2
 if [ "$status" -ne 0 ] || ! grep -q '^1 passed, 0 failed$' "$out"; then
     rm -f "$out"
     echo "soak: FAILED (see the FAILURE lines above)" >&2
