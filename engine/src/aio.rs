@@ -13,21 +13,6 @@
 //! compaction starts, its cut of the log (one fsync). Compaction itself, manual or
 //! automatic, runs on tokio's blocking pool.
 
-/// Runs `f` on tokio's blocking pool when called inside a runtime, else on a new thread.
-pub(crate) fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
-    #[cfg(feature = "tokio")]
-    let f = match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            drop(handle.spawn_blocking(f));
-            return;
-        }
-        Err(_) => f,
-    };
-    let _ = std::thread::Builder::new()
-        .name("acorn-compact".into())
-        .spawn(f);
-}
-
 #[cfg(feature = "tokio")]
 pub use api::AsyncTree;
 

@@ -28,10 +28,9 @@ pub enum Error {
 
     /// A data file was written in an on-disk format this build does not read.
     #[error(
-        "{path}: written in acorn's on-disk format {found}, but this build reads formats {} to \
+        "{path}: written in acorn's on-disk format {found}, but this build reads formats 2 to \
          {supported} only; nothing was changed. Open the directory with the acorn release that \
-         wrote it and copy its items into a new directory",
-        crate::storage::OLDEST_FORMAT
+         wrote it and copy its items into a new directory"
     )]
     UnsupportedFormat {
         /// The file whose header names the format.

@@ -731,7 +731,7 @@ impl Tree {
             }
         };
         if background {
-            crate::aio::spawn_blocking(run);
+            spawn_blocking(run);
         } else {
             run();
         }
@@ -1087,4 +1087,20 @@ impl Drop for Inner {
             crossbeam_epoch::pin().flush();
         }
     }
+}
+
+/// Runs `f` on tokio's blocking pool when called inside a runtime, else on a new thread
+/// (automatic compaction in the background).
+fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
+    #[cfg(feature = "tokio")]
+    let f = match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            drop(handle.spawn_blocking(f));
+            return;
+        }
+        Err(_) => f,
+    };
+    let _ = std::thread::Builder::new()
+        .name("acorn-compact".into())
+        .spawn(f);
 }

@@ -89,8 +89,6 @@ mod segment;
 mod snapshot;
 mod wal;
 
-pub(crate) use frame::OLDEST_FORMAT;
-
 /// Damage found while reading, before it is tied to a file.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Damage {

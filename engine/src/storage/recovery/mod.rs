@@ -378,6 +378,14 @@ mod tests {
             err.to_string().contains(&format!("format {later}")),
             "{err}"
         );
+        // The message (written in error.rs, which knows nothing of storage) names the
+        // formats this build reads.
+        let reads = format!(
+            "reads formats {} to {}",
+            frame::OLDEST_FORMAT,
+            frame::FORMAT
+        );
+        assert!(err.to_string().contains(&reads), "{err}");
     }
 
     #[test]
