@@ -414,7 +414,7 @@ impl TreeBuilder {
         self
     }
 
-    /// What to do when a data file is damaged before its tail. Default: refuse to open.
+    /// What to do when a data file is damaged or missing. Default: refuse to open.
     #[must_use]
     pub fn recovery(mut self, mode: RecoveryMode) -> Self {
         self.options.recovery = mode;

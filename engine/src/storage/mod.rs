@@ -39,7 +39,7 @@ pub enum SyncPolicy {
     Never,
 }
 
-/// What opening does when a data file is damaged before its final frame, or missing.
+/// What opening does when a data file is damaged or missing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecoveryMode {
@@ -47,12 +47,14 @@ pub enum RecoveryMode {
     /// versions, changing nothing (the default).
     #[default]
     Strict,
-    /// Keep every commit that can be read, skipping gaps and damage, and report what was
-    /// dropped in [`crate::Stats`] (`salvage_report`, `salvaged_versions_dropped`,
-    /// `salvaged_bytes_dropped`). Damaged files are moved, whole, into `salvaged-<n>/` in
-    /// the directory, and a fresh snapshot is written so the directory opens strictly
-    /// afterwards. Skipping a gap can leave a state that never existed (a change made by a
-    /// lost commit is missing). Opt in only after saving a copy of the directory.
+    /// When a strict open refuses: keep every commit that can be read (segments are read
+    /// by their headers, so a renamed one still counts), skipping gaps and damage, and
+    /// report what was dropped in [`crate::Stats`] (`salvage_report`,
+    /// `salvaged_versions_dropped`, `salvaged_bytes_dropped`). Damaged, renamed and copied
+    /// files are moved, whole, into `salvaged-<n>/` in the directory, and a fresh snapshot
+    /// is written so the directory opens strictly afterwards, holding exactly what the
+    /// report leaves. Skipping a gap can leave a state that never existed (a change made by
+    /// a lost commit is missing). Opt in only after saving a copy of the directory.
     Salvage,
 }
 
