@@ -361,7 +361,7 @@ impl Log {
     }
 
     /// Appends one commit frame; under `Always` also fsyncs. Returns the ticket that
-    /// [`Wal::wait`] needs under `Group`.
+    /// [`Log::wait`] needs under `Group`.
     pub(crate) fn append(
         &self,
         version: u64,

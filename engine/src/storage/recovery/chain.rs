@@ -72,34 +72,94 @@ fn lost_from(from: u64, next: Option<u64>) -> String {
 /// Step 2 (strict): proves the chain whole; see the module comment.
 pub(crate) fn prove(found: &Found, dir: &Path) -> Result<Chain> {
     let mut chain = Chain::default();
-    if let Some(snap) = &found.snapshot {
-        if let Some(d) = &snap.damage {
-            let lost = match snap.loaded.last {
-                Some(last) => format!(
-                    "the records after it are unreadable (the snapshot holds versions up to \
-                     {last})"
-                ),
-                None => "none of its records can be read".into(),
-            };
-            return Err(corrupt(
-                &snap.path,
-                d.offset,
-                format!("damaged at byte {} ({}); {lost}", d.offset, d.reason),
-            ));
-        }
-        chain.has_snapshot = true;
-        chain.base = snap.loaded.last.unwrap_or(0);
-        chain.convert = snap.loaded.format < frame::FORMAT;
+    snapshot_base(found, &mut chain)?;
+    let scans = headers(found, &mut chain)?;
+    let (leftovers, links): (Vec<usize>, Vec<usize>) =
+        (0..found.segments.len()).partition(|&i| is_leftover(&chain, &found.segments[i]));
+    for &i in &leftovers {
+        proven_leftover(&found.segments[i], scans[i], chain.base)?;
     }
-    let base = chain.base;
-    let leftover = |seg: &SegmentFile| chain.has_snapshot && seg.named <= base;
+    chain.leftovers = leftovers;
+    let mut walk = Walk {
+        expect: chain.base + 1,
+        before: if chain.has_snapshot {
+            format!("{} ends at version {}", snapshot::FILE, chain.base)
+        } else {
+            "with no snapshot, the log must start at version 1".to_string()
+        },
+    };
+    for (k, &i) in links.iter().enumerate() {
+        let later = links.get(k + 1).map(|&j| &found.segments[j]);
+        walk.starts_where_expected(&chain, &found.segments[i], scans[i], dir)?;
+        chain.links.push(i);
+        let second_last = k + 2 == links.len();
+        let stop = walk.ends_rightly(
+            &mut chain,
+            (i, &found.segments[i], scans[i]),
+            later,
+            second_last,
+            dir,
+        )?;
+        if stop {
+            chain.unfinished_cut = Some(links[k + 1]);
+            break;
+        }
+    }
+    if chain.has_snapshot && chain.links.is_empty() {
+        return Err(corrupt(
+            &dir.join(segment_name(chain.base + 1)),
+            0,
+            format!(
+                "missing: {} ends at version {} and names this segment as the next; \
+                 versions from {} on are lost",
+                snapshot::FILE,
+                chain.base,
+                chain.base + 1
+            ),
+        ));
+    }
+    chain.seq = walk.expect - 1;
+    Ok(chain)
+}
 
-    // Every segment: a readable header that agrees with its name.
-    let mut scans: Vec<&Scanned> = Vec::with_capacity(found.segments.len());
+/// The snapshot: the chain's base, or damage.
+fn snapshot_base(found: &Found, chain: &mut Chain) -> Result<()> {
+    let Some(snap) = &found.snapshot else {
+        return Ok(());
+    };
+    if let Some(d) = &snap.damage {
+        let lost = match snap.loaded.last {
+            Some(last) => format!(
+                "the records after it are unreadable (the snapshot holds versions up to \
+                 {last})"
+            ),
+            None => "none of its records can be read".into(),
+        };
+        return Err(corrupt(
+            &snap.path,
+            d.offset,
+            format!("damaged at byte {} ({}); {lost}", d.offset, d.reason),
+        ));
+    }
+    chain.has_snapshot = true;
+    chain.base = snap.loaded.last.unwrap_or(0);
+    chain.convert = snap.loaded.format < frame::FORMAT;
+    Ok(())
+}
+
+/// Named at or before the snapshot's version: a compaction's leftover, if proven.
+fn is_leftover(chain: &Chain, seg: &SegmentFile) -> bool {
+    chain.has_snapshot && seg.named <= chain.base
+}
+
+/// Every segment's header: readable, and agreeing with its name.
+fn headers<'a>(found: &'a Found, chain: &mut Chain) -> Result<Vec<&'a Scanned>> {
+    let base = chain.base;
+    let mut scans = Vec::with_capacity(found.segments.len());
     for (i, seg) in found.segments.iter().enumerate() {
         let next_named = found.segments.get(i + 1).map(|s| s.named);
         match &seg.contents {
-            Err(d) if leftover(seg) => {
+            Err(d) if is_leftover(chain, seg) => {
                 return Err(corrupt(
                     &seg.path,
                     d.offset,
@@ -138,63 +198,62 @@ pub(crate) fn prove(found: &Found, dir: &Path) -> Result<Chain> {
             }
         }
     }
-    let scanned = |i: usize| scans[i];
+    Ok(scans)
+}
 
-    // Leftovers: removed only when read whole and holding nothing after the snapshot.
-    let (leftovers, links): (Vec<usize>, Vec<usize>) =
-        (0..found.segments.len()).partition(|&i| leftover(&found.segments[i]));
-    for &i in &leftovers {
-        let (seg, s) = (&found.segments[i], scanned(i));
-        let unproven = |offset: u64, what: String| {
-            corrupt(
-                &seg.path,
-                offset,
-                format!(
-                    "{what}; it starts at version {}, at or before {}'s version {base}, but \
-                     cannot be proven to hold nothing newer, so it is left in place",
-                    s.first,
-                    snapshot::FILE
-                ),
-            )
-        };
-        match &s.end {
-            End::Damaged(d) => {
-                return Err(unproven(
-                    d.offset,
-                    format!("damaged at byte {} ({})", d.offset, d.reason),
-                ))
-            }
-            End::Cut(at) => return Err(unproven(*at, format!("ends inside a frame at byte {at}"))),
-            End::Open | End::Sealed(_) if s.last() > base => {
-                return Err(corrupt(
-                    &seg.path,
-                    0,
-                    format!(
-                        "starts at version {}, at or before {}'s version {base}, but holds \
-                         versions up to {}: it is no leftover of a compaction, and versions {} \
-                         would be lost",
-                        s.first,
-                        snapshot::FILE,
-                        s.last(),
-                        range(base + 1, s.last())
-                    ),
-                ))
-            }
-            End::Open | End::Sealed(_) => {}
-        }
-    }
-    chain.leftovers = leftovers;
-
-    // The chain itself.
-    let mut expect = base + 1;
-    let mut before = if chain.has_snapshot {
-        format!("{} ends at version {base}", snapshot::FILE)
-    } else {
-        "with no snapshot, the log must start at version 1".to_string()
+/// A leftover is removed only when read whole and holding nothing after `base`.
+fn proven_leftover(seg: &SegmentFile, s: &Scanned, base: u64) -> Result<()> {
+    let unproven = |offset: u64, what: String| {
+        corrupt(
+            &seg.path,
+            offset,
+            format!(
+                "{what}; it starts at version {}, at or before {}'s version {base}, but \
+                 cannot be proven to hold nothing newer, so it is left in place",
+                s.first,
+                snapshot::FILE
+            ),
+        )
     };
-    for (k, &i) in links.iter().enumerate() {
-        let (seg, s) = (&found.segments[i], scanned(i));
-        let later = links.get(k + 1).map(|&j| &found.segments[j]);
+    match &s.end {
+        End::Damaged(d) => Err(unproven(
+            d.offset,
+            format!("damaged at byte {} ({})", d.offset, d.reason),
+        )),
+        End::Cut(at) => Err(unproven(*at, format!("ends inside a frame at byte {at}"))),
+        End::Open | End::Sealed(_) if s.last() > base => Err(corrupt(
+            &seg.path,
+            0,
+            format!(
+                "starts at version {}, at or before {}'s version {base}, but holds versions \
+                 up to {}: it is no leftover of a compaction, and versions {} would be lost",
+                s.first,
+                snapshot::FILE,
+                s.last(),
+                range(base + 1, s.last())
+            ),
+        )),
+        End::Open | End::Sealed(_) => Ok(()),
+    }
+}
+
+/// Where the walk along the chain is: the version the next segment must start at, and
+/// what precedes it (for messages).
+struct Walk {
+    expect: u64,
+    before: String,
+}
+
+impl Walk {
+    /// The segment starts exactly where the chain has got to.
+    fn starts_where_expected(
+        &self,
+        chain: &Chain,
+        seg: &SegmentFile,
+        s: &Scanned,
+        dir: &Path,
+    ) -> Result<()> {
+        let (expect, before) = (self.expect, &self.before);
         if s.first > expect {
             let missing = range(expect, s.first - 1);
             if !chain.has_snapshot && expect == 1 {
@@ -233,8 +292,36 @@ pub(crate) fn prove(found: &Found, dir: &Path) -> Result<Chain> {
                 ),
             ));
         }
-        chain.links.push(i);
+        Ok(())
+    }
+
+    /// The segment (index `i` into `Found::segments`) ends as its place demands: the
+    /// newest unsealed or cut short (a torn tail), any other sealed, naming the one after
+    /// it. Returns true when it is the end of an unfinished cut (the walk stops: `later`,
+    /// the last segment, is empty and goes).
+    fn ends_rightly(
+        &mut self,
+        chain: &mut Chain,
+        (i, seg, s): (usize, &SegmentFile, &Scanned),
+        later: Option<&SegmentFile>,
+        second_last: bool,
+        dir: &Path,
+    ) -> Result<bool> {
         let next_first = s.last() + 1;
+        let torn = |at: u64| Torn {
+            segment: i,
+            at,
+            bytes: seg.len - at,
+        };
+        // A cut of the log that stopped after putting the new segment in place and before
+        // sealing this one (or while sealing it: a torn seal). Format 2 sealed nothing.
+        let unfinished_cut = s.format >= 3
+            && second_last
+            && later.is_some_and(|l| {
+                l.normal()
+                    .is_some_and(|n| n.first == next_first && n.is_pristine())
+            });
+        let mut stop = false;
         match (&s.end, later) {
             (End::Damaged(d), _) => {
                 return Err(corrupt(
@@ -261,32 +348,13 @@ pub(crate) fn prove(found: &Found, dir: &Path) -> Result<Chain> {
                 ))
             }
             (End::Sealed(_), Some(_)) | (End::Open, None) => {}
-            (End::Cut(at), None) => {
-                chain.torn = Some(Torn {
-                    segment: i,
-                    at: *at,
-                    bytes: seg.len - at,
-                });
-            }
-            // Format 2 sealed nothing: a segment that is followed simply ends.
+            (End::Cut(at), None) => chain.torn = Some(torn(*at)),
             (End::Open, Some(_)) if s.format < 3 => {}
-            // A cut of the log that stopped after putting the new segment in place and
-            // before sealing this one (or while sealing it: a torn seal).
-            (End::Open | End::Cut(_), Some(l))
-                if k + 2 == links.len()
-                    && l.normal()
-                        .is_some_and(|n| n.first == next_first && n.is_pristine()) =>
-            {
+            (End::Open | End::Cut(_), Some(_)) if unfinished_cut => {
                 if let End::Cut(at) = s.end {
-                    chain.torn = Some(Torn {
-                        segment: i,
-                        at,
-                        bytes: seg.len - at,
-                    });
+                    chain.torn = Some(torn(at));
                 }
-                chain.unfinished_cut = Some(links[k + 1]);
-                expect = next_first;
-                break;
+                stop = true;
             }
             (End::Cut(at), Some(l)) => {
                 return Err(corrupt(
@@ -313,23 +381,10 @@ pub(crate) fn prove(found: &Found, dir: &Path) -> Result<Chain> {
                 ))
             }
         }
-        expect = next_first;
-        before = format!("{} ends at version {}", name_of(&seg.path), expect - 1);
+        self.expect = next_first;
+        self.before = format!("{} ends at version {}", name_of(&seg.path), s.last());
+        Ok(stop)
     }
-    if chain.has_snapshot && chain.links.is_empty() {
-        return Err(corrupt(
-            &dir.join(segment_name(base + 1)),
-            0,
-            format!(
-                "missing: {} ends at version {base} and names this segment as the next; \
-                 versions from {} on are lost",
-                snapshot::FILE,
-                base + 1
-            ),
-        ));
-    }
-    chain.seq = expect - 1;
-    Ok(chain)
 }
 
 /// The segments a proven chain leaves to the log, oldest first, with their lengths once

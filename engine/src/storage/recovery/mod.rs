@@ -1,21 +1,23 @@
 //! Opening a durable directory, in four named steps:
 //!
-//! 1. **find** (`find.rs`): list the directory and read the snapshot and every segment
+//! 1. **find** ([`find::find`]): list the directory and read the snapshot and every segment
 //!    whole, judging nothing;
-//! 2. **prove** (`chain.rs`, strict): prove the chain of versions whole from the snapshot
-//!    to the newest segment, or refuse with `Error::Corrupt` naming the file, the offset
-//!    and the missing versions; or **salvage** (`salvage.rs`, `RecoveryMode::Salvage`, only
-//!    when the proof refused): keep every commit that can be read and list what was
-//!    dropped;
-//! 3. **replay**: the snapshot's records and the commits after it, for the tree to load;
-//! 4. **clean up**: only now change the directory: remove temporary files, cut a torn
-//!    tail, remove leftovers proven redundant and the empty segment of an unfinished cut;
-//!    rewrite a format-2 directory in the current format; salvage moves damaged and
-//!    renamed files, whole, into `salvaged-<n>/` and starts over from a fresh snapshot.
+//! 2. **prove** ([`chain::prove`], strict): prove the chain of versions whole from the
+//!    snapshot to the newest segment, or refuse with `Error::Corrupt` naming the file, the
+//!    offset and the missing versions; or **salvage** ([`salvage::plan`],
+//!    `RecoveryMode::Salvage`, only when the proof refused): keep every commit that can be
+//!    read and list what was dropped;
+//! 3. **replay** ([`replay`]): the snapshot's records and the commits after it, for the
+//!    tree to load, and the segments the log goes on with;
+//! 4. **clean up** ([`clean_up`], or [`salvage_open`] after a salvage): only now change the
+//!    directory: remove temporary files, cut a torn tail, remove leftovers proven redundant
+//!    and the empty segment of an unfinished cut; rewrite a format-2 directory in the
+//!    current format; salvage moves damaged and renamed files, whole, into `salvaged-<n>/`
+//!    and starts over from a fresh snapshot.
 //!
-//! Steps 1 and 2 change nothing, so a refused open leaves the directory as it found it.
-//! A new tree starts with an empty snapshot (version 0) that names `wal-1`, so even its
-//! first segment cannot vanish unnoticed.
+//! Steps 1 to 3 change nothing, so a refused open leaves the directory as it found it; each
+//! is tested alone in `steps_tests.rs`. A new tree starts with an empty snapshot (version 0)
+//! that names `wal-1`, so even its first segment cannot vanish unnoticed.
 
 use std::fs;
 use std::ops::Bound;
@@ -75,55 +77,88 @@ pub(crate) fn range(a: u64, b: u64) -> String {
 pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Replay> {
     let found = find::find(dir)?;
     match chain::prove(&found, dir) {
-        Ok(chain) => open_chain(io, dir, found, &chain),
+        Ok(chain) => {
+            let tidy = Tidy::of(&found, &chain);
+            clean_up(io, dir, tidy, replay(found, &chain))
+        }
         Err(Error::Corrupt { .. }) if mode == RecoveryMode::Salvage => salvage_open(io, dir, found),
         Err(e) => Err(e),
     }
 }
 
-/// Steps 3 and 4 after a proven chain.
-fn open_chain(io: &dyn Io, dir: &Path, found: find::Found, chain: &chain::Chain) -> Result<Replay> {
+/// What step 4 changes in the directory after a proven chain.
+#[derive(Debug, Default)]
+struct Tidy {
+    temporaries: Vec<PathBuf>,
+    /// The torn tail to cut: file, offset.
+    torn: Option<(PathBuf, u64)>,
+    /// The empty segment of an unfinished cut.
+    unfinished_cut: Option<PathBuf>,
+    leftovers: Vec<PathBuf>,
+    /// No snapshot: write the empty one (and the first segment when there is none).
+    new_tree: bool,
+    /// Format 2: rewrite the directory in the current format.
+    convert: bool,
+}
+
+impl Tidy {
+    fn of(found: &find::Found, chain: &chain::Chain) -> Tidy {
+        let path_of = |i: usize| found.segments[i].path.clone();
+        Tidy {
+            temporaries: found.temporaries.clone(),
+            torn: chain.torn.map(|t| (path_of(t.segment), t.at)),
+            unfinished_cut: chain.unfinished_cut.map(path_of),
+            leftovers: chain.leftovers.iter().map(|&i| path_of(i)).collect(),
+            new_tree: found.snapshot.is_none(),
+            convert: chain.convert,
+        }
+    }
+}
+
+/// Step 3 after a proven chain: the snapshot's records, the chain's commits in order, and
+/// the segments the log goes on with (the last one active). Changes nothing.
+fn replay(mut found: find::Found, chain: &chain::Chain) -> Replay {
     let mut segments = chain::kept_segments(&found, chain);
-    let path_of = |i: usize| found.segments[i].path.clone();
-    let leftovers: Vec<PathBuf> = chain.leftovers.iter().map(|&i| path_of(i)).collect();
-    let unfinished = chain.unfinished_cut.map(path_of);
-    let torn = chain.torn.map(|t| (path_of(t.segment), t.at, t.bytes));
-    let has_snapshot = found.snapshot.is_some();
-    // Step 3: replay.
     let mut replay = Replay {
         seq: chain.seq,
-        torn_bytes: torn.as_ref().map_or(0, |t| t.2),
+        torn_bytes: chain.torn.map_or(0, |t| t.bytes),
+        records: found
+            .snapshot
+            .take()
+            .map(|s| s.loaded.records)
+            .unwrap_or_default(),
+        active: segments.pop(),
+        older: segments,
         ..Replay::default()
     };
-    let mut found = found;
-    replay.records = found
-        .snapshot
-        .take()
-        .map(|s| s.loaded.records)
-        .unwrap_or_default();
     for &i in &chain.links {
         if let Ok(s) = &mut found.segments[i].contents {
             replay.frames.append(&mut s.frames);
         }
     }
-    // Step 4: clean up.
-    remove_temporaries(io, &found.temporaries)?;
-    if let Some((path, at, bytes)) = &torn {
+    replay
+}
+
+/// Step 4 after a proven chain: only now change the directory (see [`Tidy`]).
+fn clean_up(io: &dyn Io, dir: &Path, tidy: Tidy, mut replay: Replay) -> Result<Replay> {
+    remove_temporaries(io, &tidy.temporaries)?;
+    if let Some((path, at)) = &tidy.torn {
         io.truncate(path, *at).map_err(|e| io_at(path, e))?;
         log::warn!(
-            "{}: cut the {bytes} bytes of an incomplete final frame at byte {at} (a commit \
+            "{}: cut the {} bytes of an incomplete final frame at byte {at} (a commit \
              interrupted mid-write, never acknowledged)",
-            path.display()
+            path.display(),
+            replay.torn_bytes
         );
     }
-    if let Some(path) = &unfinished {
+    if let Some(path) = &tidy.unfinished_cut {
         io.remove(path).map_err(|e| io_at(path, e))?;
         log::info!(
             "{}: removed; it held no commit (a compaction stopped while cutting the log)",
             path.display()
         );
     }
-    for path in &leftovers {
+    for path in &tidy.leftovers {
         io.remove(path).map_err(|e| io_at(path, e))?;
         log::info!(
             "{}: removed; every commit in it is in {} (a compaction stopped before removing \
@@ -132,37 +167,37 @@ fn open_chain(io: &dyn Io, dir: &Path, found: find::Found, chain: &chain::Chain)
             snapshot::FILE
         );
     }
-    let mut changed =
-        unfinished.is_some() || !leftovers.is_empty() || !found.temporaries.is_empty();
-    if chain.convert {
+    if tidy.convert {
         // Format 2: rewrite it as a snapshot and a first segment of the current format.
         let index = build_index(
             std::mem::take(&mut replay.records),
             std::mem::take(&mut replay.frames),
         );
-        let obsolete: Vec<PathBuf> = segments.drain(..).map(|s| s.path).collect();
-        replay.active = Some(rebase(io, dir, &index, chain.seq, &obsolete)?);
+        let obsolete: Vec<PathBuf> = replay
+            .older
+            .drain(..)
+            .chain(replay.active.take())
+            .map(|s| s.path)
+            .collect();
+        replay.active = Some(rebase(io, dir, &index, replay.seq, &obsolete)?);
         replay.records = records_of(&index);
         log::info!(
             "{}: rewritten from on-disk format 2 to format {}",
             dir.display(),
             super::frame::FORMAT
         );
-        changed = false;
-    } else {
-        replay.active = segments.pop();
-        replay.older = segments;
-        if !has_snapshot {
-            // A new tree (or one whose empty first snapshot was lost): its first segment,
-            // and a snapshot of version 0 that names it, so that losing the segment later
-            // is noticed instead of opening an empty tree.
-            if replay.active.is_none() {
-                replay.active = Some(segment::create_segment(io, dir, 1).map_err(|f| f.error)?.1);
-            }
-            snapshot::write(io, dir, &Index::default(), 0)?;
-        }
+        return Ok(replay);
     }
-    if changed {
+    if tidy.new_tree {
+        // A new tree (or one whose empty first snapshot was lost): its first segment, and
+        // a snapshot of version 0 that names it, so that losing the segment later is
+        // noticed instead of opening an empty tree.
+        if replay.active.is_none() {
+            replay.active = Some(segment::create_segment(io, dir, 1).map_err(|f| f.error)?.1);
+        }
+        snapshot::write(io, dir, &Index::default(), 0)?;
+    }
+    if tidy.unfinished_cut.is_some() || !tidy.leftovers.is_empty() || !tidy.temporaries.is_empty() {
         io.sync_dir(dir).map_err(|e| io_at(dir, e))?;
     }
     Ok(replay)

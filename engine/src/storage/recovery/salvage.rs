@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use super::super::segment::segment_name;
 use super::super::snapshot;
-use super::find::{End, Found};
+use super::find::{End, Found, SegmentFile, SnapshotFile};
 use super::{name_of, range};
 use crate::record::{Change, Record};
 
@@ -49,67 +49,105 @@ struct Stopped {
     why: String,
 }
 
+/// What the snapshot gave.
+#[derive(Default)]
+struct Base {
+    /// Its version (0 without a readable header).
+    version: u64,
+    /// No snapshot to start from: versions from 1 on must come from the log.
+    lost: bool,
+    /// A snapshot whose header could not be read: it held versions nobody can name.
+    unreadable: bool,
+}
+
+/// What the segments gave.
+#[derive(Default)]
+struct Readings {
+    commits: BTreeMap<u64, Vec<Change>>,
+    /// Segments whose header could not be read.
+    unreadable: Vec<String>,
+    stopped: Vec<Stopped>,
+    /// Last versions of segments read to an unsealed end (or a torn tail).
+    open_ends: Vec<u64>,
+    /// (last version, name) of sealed segments.
+    sealed_ends: Vec<(u64, String)>,
+    /// A segment's header proves the versions before it existed: (first - 1, its name).
+    bound: (u64, String),
+}
+
 /// Step 2 (salvage): see the module comment.
 pub(crate) fn plan(found: Found) -> Salvaged {
     let mut out = Salvaged::default();
-    let mut base = 0;
-    // No snapshot to start from: versions from 1 on must come from the log.
-    let mut snapshot_lost = true;
-    // A snapshot whose header could not be read: it held versions nobody can name.
-    let mut snapshot_unreadable = false;
-    if let Some(snap) = found.snapshot {
-        let name = name_of(&snap.path);
-        match (snap.loaded.last, snap.damage) {
-            (Some(last), None) => {
-                base = last;
-                snapshot_lost = false;
-                out.records = snap.loaded.records;
-            }
-            (Some(last), Some(d)) => {
-                base = last;
-                snapshot_lost = false;
-                let kept = snap.loaded.records.len() as u64;
-                let lost = match snap.loaded.declared {
-                    Some(n) => format!("dropped {} of its {n} records", n.saturating_sub(kept)),
-                    None => format!("dropped an unknown number of its records (kept {kept})"),
-                };
-                out.report.push(format!(
-                    "{name}: damaged at byte {} ({}); {lost}, of versions up to {last}",
-                    d.offset, d.reason
-                ));
-                out.bytes_dropped += snap.len.saturating_sub(d.offset);
-                out.set_aside.push(snap.path);
-                out.records = snap.loaded.records;
-            }
-            (None, damage) => {
-                let why = damage.map_or_else(
-                    || "no header".to_string(),
-                    |d| format!("{} at byte {}", d.reason, d.offset),
-                );
-                out.report.push(format!(
-                    "{name}: unreadable ({why}); dropped every record in it"
-                ));
-                out.bytes_dropped += snap.len;
-                out.set_aside.push(snap.path);
-                snapshot_unreadable = true;
-            }
+    let base = from_snapshot(found.snapshot, &mut out);
+    let mut readings = read_segments(found.segments, base.version, &mut out);
+    out.seq = runs_dropped(&readings, &base, &mut out);
+    unknown_tail(&readings, &base, &mut out);
+    out.commits = std::mem::take(&mut readings.commits).into_iter().collect();
+    out
+}
+
+/// The snapshot's readable records, and a report line when it is damaged.
+fn from_snapshot(snap: Option<SnapshotFile>, out: &mut Salvaged) -> Base {
+    let mut base = Base {
+        lost: true,
+        ..Base::default()
+    };
+    let Some(snap) = snap else {
+        return base;
+    };
+    let name = name_of(&snap.path);
+    match (snap.loaded.last, snap.damage) {
+        (Some(last), None) => {
+            base = Base {
+                version: last,
+                ..Base::default()
+            };
+            out.records = snap.loaded.records;
+        }
+        (Some(last), Some(d)) => {
+            base = Base {
+                version: last,
+                ..Base::default()
+            };
+            let kept = snap.loaded.records.len() as u64;
+            let lost = match snap.loaded.declared {
+                Some(n) => format!("dropped {} of its {n} records", n.saturating_sub(kept)),
+                None => format!("dropped an unknown number of its records (kept {kept})"),
+            };
+            out.report.push(format!(
+                "{name}: damaged at byte {} ({}); {lost}, of versions up to {last}",
+                d.offset, d.reason
+            ));
+            out.bytes_dropped += snap.len.saturating_sub(d.offset);
+            out.set_aside.push(snap.path);
+            out.records = snap.loaded.records;
+        }
+        (None, damage) => {
+            let why = damage.map_or_else(
+                || "no header".to_string(),
+                |d| format!("{} at byte {}", d.reason, d.offset),
+            );
+            out.report.push(format!(
+                "{name}: unreadable ({why}); dropped every record in it"
+            ));
+            out.bytes_dropped += snap.len;
+            out.set_aside.push(snap.path);
+            base.unreadable = true;
         }
     }
+    base
+}
 
-    let newest_name = found.segments.last().map(|s| s.named);
-    let mut commits: BTreeMap<u64, Vec<Change>> = BTreeMap::new();
-    let mut unreadable: Vec<String> = Vec::new();
-    let mut stopped: Vec<Stopped> = Vec::new();
-    // (last version, name) of segments read to their end: unsealed, or sealed.
-    let mut open_ends: Vec<u64> = Vec::new();
-    let mut sealed_ends: Vec<(u64, String)> = Vec::new();
-    // A segment's header proves the versions before it existed: (first - 1, its name).
-    let mut bound: (u64, String) = (base, String::new());
-    // Segments whose name agrees with their header first, so their commits win.
-    let (normal, other): (Vec<_>, Vec<_>) = found
-        .segments
-        .into_iter()
-        .partition(|s| s.normal().is_some());
+/// Every segment's commits after `base`, by version (files whose name agrees with their
+/// header first), and a report line for each damaged, cut or renamed one.
+fn read_segments(segments: Vec<SegmentFile>, base: u64, out: &mut Salvaged) -> Readings {
+    let mut r = Readings {
+        bound: (base, String::new()),
+        ..Readings::default()
+    };
+    let newest_name = segments.last().map(|s| s.named);
+    let (normal, other): (Vec<_>, Vec<_>) =
+        segments.into_iter().partition(|s| s.normal().is_some());
     for seg in normal.into_iter().chain(other) {
         let name = name_of(&seg.path);
         let s = match seg.contents {
@@ -121,12 +159,12 @@ pub(crate) fn plan(found: Found) -> Salvaged {
                 ));
                 out.bytes_dropped += seg.len;
                 out.set_aside.push(seg.path);
-                unreadable.push(name);
+                r.unreadable.push(name);
                 continue;
             }
         };
-        if s.first - 1 > bound.0 {
-            bound = (s.first - 1, name.clone());
+        if s.first - 1 > r.bound.0 {
+            r.bound = (s.first - 1, name.clone());
         }
         let renamed = s.first != seg.named;
         if renamed {
@@ -137,10 +175,27 @@ pub(crate) fn plan(found: Found) -> Salvaged {
             ));
         }
         let last = s.last();
-        let mut whole = !renamed;
-        match s.end {
-            End::Open => open_ends.push(last),
-            End::Sealed(_) => sealed_ends.push((last, name.clone())),
+        let mut stopped = |at: u64, why: String, what: String| {
+            out.report.push(format!(
+                "{why}{what}; the {} bytes after it dropped",
+                seg.len.saturating_sub(at)
+            ));
+            out.bytes_dropped += seg.len.saturating_sub(at);
+            r.stopped.push(Stopped {
+                first: s.first,
+                last,
+                why,
+            });
+        };
+        let whole = match s.end {
+            End::Open => {
+                r.open_ends.push(last);
+                !renamed
+            }
+            End::Sealed(_) => {
+                r.sealed_ends.push((last, name.clone()));
+                !renamed
+            }
             End::Cut(at) if !renamed && Some(seg.named) == newest_name => {
                 let bytes = seg.len - at;
                 out.report.push(format!(
@@ -148,41 +203,23 @@ pub(crate) fn plan(found: Found) -> Salvaged {
                      (a commit interrupted mid-write, never acknowledged)"
                 ));
                 out.torn = Some((seg.path.clone(), at, bytes));
-                open_ends.push(last);
+                r.open_ends.push(last);
+                true
             }
             End::Cut(at) => {
                 let why = format!("{name} ends inside a frame at byte {at}");
-                out.report.push(format!(
-                    "{why}, but later segments exist; the {} bytes after it dropped",
-                    seg.len - at
-                ));
-                out.bytes_dropped += seg.len - at;
-                whole = false;
-                stopped.push(Stopped {
-                    first: s.first,
-                    last,
-                    why,
-                });
+                stopped(at, why, ", but later segments exist".into());
+                false
             }
             End::Damaged(d) => {
                 let why = format!("{name} is damaged at byte {}", d.offset);
-                out.report.push(format!(
-                    "{why} ({}); the {} bytes after it dropped",
-                    d.reason,
-                    seg.len.saturating_sub(d.offset)
-                ));
-                out.bytes_dropped += seg.len.saturating_sub(d.offset);
-                whole = false;
-                stopped.push(Stopped {
-                    first: s.first,
-                    last,
-                    why,
-                });
+                stopped(d.offset, why, format!(" ({})", d.reason));
+                false
             }
-        }
+        };
         for (version, changes) in s.frames {
             if version > base {
-                commits.entry(version).or_insert(changes);
+                r.commits.entry(version).or_insert(changes);
             }
         }
         if whole {
@@ -191,61 +228,66 @@ pub(crate) fn plan(found: Found) -> Salvaged {
             out.set_aside.push(seg.path);
         }
     }
+    r
+}
 
-    // Runs of versions in no readable file.
-    let mut expect = base + 1;
-    for &version in commits.keys() {
+/// One `dropped versions a..=b` line per run of versions in no readable file: between
+/// versions read, and up to the newest segment header's first version. Returns the last
+/// version known, kept or dropped: the log goes on after it.
+fn runs_dropped(r: &Readings, base: &Base, out: &mut Salvaged) -> u64 {
+    let mut expect = base.version + 1;
+    let mut drop_run = |from: u64, to: u64, why: String| {
+        out.report
+            .push(format!("dropped versions {}: {why}", range(from, to)));
+        out.versions_dropped += to + 1 - from;
+    };
+    for &version in r.commits.keys() {
         if version > expect {
-            let why = gap_cause(expect, &stopped, &unreadable, &sealed_ends, snapshot_lost);
-            out.report.push(format!(
-                "dropped versions {}: {why}",
-                range(expect, version - 1)
-            ));
-            out.versions_dropped += version - expect;
+            let why = gap_cause(expect, &r.stopped, &r.unreadable, &r.sealed_ends, base.lost);
+            drop_run(expect, version - 1, why);
         }
         expect = version + 1;
     }
-    if bound.0 >= expect {
-        let why = match stopped.iter().find(|s| s.last + 1 == expect) {
+    if r.bound.0 >= expect {
+        let why = match r.stopped.iter().find(|s| s.last + 1 == expect) {
             Some(s) => s.why.clone(),
             None => format!(
                 "in no file, though {} starts at version {}",
-                bound.1,
-                bound.0 + 1
+                r.bound.1,
+                r.bound.0 + 1
             ),
         };
-        out.report.push(format!(
-            "dropped versions {}: {why}",
-            range(expect, bound.0)
-        ));
-        out.versions_dropped += bound.0 + 1 - expect;
-        expect = bound.0 + 1;
+        drop_run(expect, r.bound.0, why);
+        expect = r.bound.0 + 1;
     }
-    // The tree goes on after every version known, kept or dropped.
-    out.seq = expect - 1;
-    let seq = out.seq;
+    expect - 1
+}
 
-    // What could hold versions after the last one kept.
-    let mut unknown: Vec<String> = stopped
+/// When something unreadable could hold versions after the last one known, one line
+/// saying so and why.
+fn unknown_tail(r: &Readings, base: &Base, out: &mut Salvaged) {
+    let seq = out.seq;
+    let mut unknown: Vec<String> = r
+        .stopped
         .iter()
         .filter(|s| s.last >= seq)
         .map(|s| s.why.clone())
         .collect();
-    if !unreadable.is_empty() {
-        unknown.push(format!("{} could not be read", unreadable.join(", ")));
+    if !r.unreadable.is_empty() {
+        unknown.push(format!("{} could not be read", r.unreadable.join(", ")));
     }
-    if snapshot_unreadable && commits.is_empty() {
+    if base.unreadable && r.commits.is_empty() {
         unknown.push(format!("{} could not be read", snapshot::FILE));
     }
-    if unknown.is_empty() && !open_ends.contains(&seq) {
-        unknown.push(match sealed_ends.iter().find(|(last, _)| *last == seq) {
+    if unknown.is_empty() && !r.open_ends.contains(&seq) {
+        unknown.push(match r.sealed_ends.iter().find(|(last, _)| *last == seq) {
             Some((_, name)) => format!(
                 "{name} is sealed and names {} as the segment after it, which is missing",
                 segment_name(seq + 1)
             ),
             None => format!(
                 "no segment ends at version {seq} without a seal, so nothing shows where \
-                     the log ended ({} is missing?)",
+                 the log ended ({} is missing?)",
                 segment_name(seq + 1)
             ),
         });
@@ -256,8 +298,6 @@ pub(crate) fn plan(found: Found) -> Salvaged {
             unknown.join("; ")
         ));
     }
-    out.commits = commits.into_iter().collect();
-    out
 }
 
 /// Why versions from `from` on are in no readable file, as the report says it.

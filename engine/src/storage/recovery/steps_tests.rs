@@ -8,7 +8,7 @@ use super::super::frame;
 use super::super::segment::segment_name;
 use super::chain::{self, Torn};
 use super::find::{self, End};
-use super::salvage;
+use super::{replay, salvage};
 use crate::record::{Change, Record};
 use crate::Error;
 
@@ -151,6 +151,14 @@ fn prove_recognizes_an_unfinished_cut_and_only_that() {
         })
     );
 
+    // An empty segment with another after it is no unfinished cut either.
+    segment(dir.path(), 1, 1, 1..=5, false);
+    segment(dir.path(), 7, 7, 7..=8, false);
+    let found = find::find(dir.path()).unwrap();
+    let why = corrupt_path(chain::prove(&found, dir.path()));
+    assert!(why.starts_with(&segment_name(1)), "{why}");
+    fs::remove_file(dir.path().join(segment_name(7))).unwrap();
+
     // A newest segment that holds a commit is no unfinished cut: the seal is missing.
     segment(dir.path(), 6, 6, 6..=6, false);
     let found = find::find(dir.path()).unwrap();
@@ -202,5 +210,31 @@ fn salvage_reads_segments_by_their_headers_and_reports_each_run_dropped() {
             dir.path().join(segment_name(1)),
             dir.path().join(segment_name(31))
         ]
+    );
+}
+
+#[test]
+fn replay_hands_over_the_chain_in_order_with_its_torn_tail_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    snapshot_at(dir.path(), 0);
+    segment(dir.path(), 1, 1, 1..=3, true);
+    let end = segment(dir.path(), 4, 4, 4..=6, false);
+    let path = dir.path().join(segment_name(4));
+    let data = fs::read(&path).unwrap();
+    fs::write(&path, &data[..end - 2]).unwrap();
+    let found = find::find(dir.path()).unwrap();
+    let chain = chain::prove(&found, dir.path()).unwrap();
+    let replay = replay(found, &chain);
+    let versions: Vec<u64> = replay.frames.iter().map(|(v, _)| *v).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(replay.seq, 5);
+    let active = replay.active.unwrap();
+    assert_eq!((active.path, active.first), (path, 4));
+    assert_eq!(replay.torn_bytes + active.bytes, (end - 2) as u64);
+    assert_eq!(replay.older.len(), 1);
+    // Nothing was cut yet: that is step 4's.
+    assert_eq!(
+        fs::read(dir.path().join(segment_name(4))).unwrap().len(),
+        end - 2
     );
 }
