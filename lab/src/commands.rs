@@ -11,7 +11,7 @@ use crate::backend::{self, BackendError};
 use crate::budget;
 use crate::cli::{CountArgs, RunArgs};
 use crate::error::{Exit, LabError};
-use crate::output::{self, OutputDir, TargetsTable};
+use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
 use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
@@ -54,6 +54,8 @@ struct Job {
     plan: Plan,
     measure: Measure,
     out: OutputDir,
+    /// Held until the job is dropped: no other lab writes into `out` meanwhile.
+    _lock: OutputLock,
 }
 
 /// Everything that can be checked before running, for every file: the files, the
@@ -88,11 +90,16 @@ fn prepare(
         let measure = measure_of(args, &plan);
         let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
         let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several);
-        out.prepare()?;
+        let lock = out.prepare()?;
         if !args.no_memory_check {
             budget::check(&plan)?;
         }
-        jobs.push(Job { plan, measure, out });
+        jobs.push(Job {
+            plan,
+            measure,
+            out,
+            _lock: lock,
+        });
     }
     Ok(jobs)
 }
