@@ -16,7 +16,7 @@ use crate::progress::Bars;
 use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
 use crate::workload::sections::variants_from_cli;
-use crate::workload::Plan;
+use crate::workload::{Plan, WorkloadError};
 
 fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
@@ -67,11 +67,26 @@ fn prepare(
     opts: &RunOptions,
     baseline: Option<&Results>,
 ) -> Result<Vec<Job>, LabError> {
-    let plans = args
-        .files
-        .iter()
-        .map(|f| load_plan(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Every file is read, so one run names the problems of all of them.
+    let mut plans = Vec::new();
+    let mut problems: Option<WorkloadError> = None;
+    for f in &args.files {
+        match Plan::load(f) {
+            Ok(plan) => {
+                for w in &plan.warnings {
+                    eprintln!("{w}");
+                }
+                plans.push(plan);
+            }
+            Err(e) => match &mut problems {
+                Some(first) => first.absorb(e),
+                None => problems = Some(e),
+            },
+        }
+    }
+    if let Some(e) = problems {
+        return Err(e.into());
+    }
     check_measures(args, &plans, baseline)?;
     for (i, a) in plans.iter().enumerate() {
         if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
@@ -463,6 +478,13 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
                 p.variants.len(),
                 p.dataset.records
             ),
+            Err(LabError::Workload(e)) => {
+                eprintln!("error: {e}");
+                if e.count() > 1 {
+                    eprintln!("{}: {} problems", f.display(), e.count());
+                }
+                bad = true;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 bad = true;
