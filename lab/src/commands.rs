@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::{instructions, Measure, Results};
+use acorn_reports::{format, instructions, Measure, Results};
 
 use crate::backend::{self, BackendError};
 use crate::budget;
@@ -472,11 +472,11 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     for f in files {
         match load_plan(f) {
             Ok(p) => println!(
-                "{}: ok ({}, {} variants, {} records)",
+                "{}: ok ({}, {}, {})",
                 f.display(),
                 p.name,
-                p.variants.len(),
-                p.dataset.records
+                format::count(p.variants.len() as u64, "variant"),
+                format::count(p.dataset.records, "record")
             ),
             Err(LabError::Workload(e)) => {
                 eprintln!("error: {e}");
@@ -512,15 +512,21 @@ pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
     let options = backend::Options::default();
+    // Columns as wide as the longest name, so every description starts in one column.
+    let w = backend::registry()
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
     for r in backend::registry() {
         match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<16} {}; {}", r.name, r.about, i.serialization),
-            Err(e) => println!("  {:<16} {} (cannot open here: {e})", r.name, r.about),
+            Ok(i) => println!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
+            Err(e) => println!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
         }
         match backend::uncountable(r.name) {
-            None => println!("  {:<16} measures: wall-clock, instructions", ""),
+            None => println!("  {:<w$}  measures: wall-clock, instructions", ""),
             Some(why) => println!(
-                "  {:<16} measures: wall-clock (not instructions: {why})",
+                "  {:<w$}  measures: wall-clock (not instructions: {why})",
                 ""
             ),
         }
@@ -541,10 +547,16 @@ pub fn list() -> Result<Exit, LabError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
+    let w = files
+        .iter()
+        .map(|f| f.display().to_string().chars().count())
+        .max()
+        .unwrap_or(0);
     for f in files {
+        let name = f.display().to_string();
         match Plan::load(&f) {
-            Ok(p) => println!("  {:<28} {}", f.display(), p.description),
-            Err(e) => println!("  {:<28} INVALID: {e}", f.display()),
+            Ok(p) => println!("  {name:<w$}  {}", p.description),
+            Err(e) => println!("  {name:<w$}  INVALID: {e}"),
         }
     }
     Ok(Exit::Success)

@@ -312,6 +312,33 @@ fn list_describes_every_variant_differently_and_says_where_it_looked() {
     );
     let distinct: std::collections::BTreeSet<&&str> = descriptions.iter().collect();
     assert_eq!(distinct.len(), descriptions.len(), "{text}");
+    // Aligned: every backend's description, and its measures line, start in one column,
+    // whatever the length of its name (`plain:async:durable` once pushed its own out).
+    let backend_lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("workloads"))
+        .skip(1)
+        .collect();
+    let columns: std::collections::BTreeSet<usize> = backend_lines
+        .iter()
+        .map(|l| {
+            let name_end = l
+                .trim_start()
+                .find(' ')
+                .map_or(0, |i| i + l.len() - l.trim_start().len());
+            let measures = l.trim_start().starts_with("measures:");
+            if measures {
+                l.len() - l.trim_start().len()
+            } else {
+                name_end + l[name_end..].len() - l[name_end..].trim_start().len()
+            }
+        })
+        .collect();
+    assert_eq!(
+        columns.len(),
+        1,
+        "descriptions start in columns {columns:?}:\n{text}"
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
