@@ -104,7 +104,8 @@ fn prepare(
     for plan in plans {
         let measure = measure_of(args, &plan);
         let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
-        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several);
+        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several)
+            .pretty(args.pretty);
         let lock = out.prepare()?;
         if !args.no_memory_check {
             budget::check(&plan)?;

@@ -23,6 +23,8 @@ pub const INSTRUCTIONS_DIR: &str = "instructions";
 #[derive(Clone, Debug)]
 pub struct OutputDir {
     dir: PathBuf,
+    /// results.json indented (`--pretty`) rather than compact.
+    pretty: bool,
 }
 
 impl OutputDir {
@@ -35,7 +37,12 @@ impl OutputDir {
             Some(out) if several => out.join(workload),
             Some(out) => out.to_path_buf(),
         };
-        OutputDir { dir }
+        OutputDir { dir, pretty: false }
+    }
+
+    /// This directory, with results.json indented when `pretty`.
+    pub fn pretty(self, pretty: bool) -> Self {
+        OutputDir { pretty, ..self }
     }
 
     /// As [`OutputDir::for_workload`]; without `--out`, instruction counts go into its
@@ -51,7 +58,7 @@ impl OutputDir {
 
     /// An existing directory (e.g. beside a results file).
     pub fn at(dir: PathBuf) -> Self {
-        OutputDir { dir }
+        OutputDir { dir, pretty: false }
     }
 
     pub fn path(&self) -> &Path {
@@ -75,7 +82,12 @@ impl OutputDir {
 
     /// Writes `results.json`; returns its path.
     pub fn write_results(&self, results: &Results) -> Result<PathBuf, LabError> {
-        self.write("results.json", results.to_json().as_bytes())
+        let json = if self.pretty {
+            results.to_json_pretty()
+        } else {
+            results.to_json()
+        };
+        self.write("results.json", json.as_bytes())
     }
 
     /// Renders and writes `index.html`, compared with `baseline` when given.
