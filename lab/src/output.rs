@@ -90,15 +90,6 @@ impl OutputDir {
         self.write("results.json", json.as_bytes())
     }
 
-    /// Renders and writes `index.html`, compared with `baseline` when given.
-    pub fn write_report(
-        &self,
-        results: &Results,
-        baseline: Option<&Results>,
-    ) -> Result<PathBuf, LabError> {
-        self.write_report_beside(results, baseline, None)
-    }
-
     /// Renders and writes `index.html`, with `beside` (the same workload in the other
     /// measure) side by side when given.
     pub fn write_report_beside(

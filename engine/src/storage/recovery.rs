@@ -82,7 +82,7 @@ pub(crate) fn scan(data: &[u8], is_last: bool) -> std::result::Result<Scanned, U
         Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
             Ok(first) => (first, next),
             Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
-            Err(HeadError::Bad(why)) => return Err(bad_head(why)),
+            Err(HeadError::Bad(why)) => return Err(bad_head(why.to_string())),
         },
         Next::End => {
             return Err(bad_head(
@@ -92,7 +92,7 @@ pub(crate) fn scan(data: &[u8], is_last: bool) -> std::result::Result<Scanned, U
             ))
         }
         Next::Incomplete => return Err(bad_head("the file ends inside it".into())),
-        Next::Bad(why) => return Err(bad_head(why)),
+        Next::Bad(why) => return Err(bad_head(why.to_string())),
     };
     let mut frames: Vec<(u64, Vec<Change>)> = Vec::new();
     let stop = loop {
@@ -115,7 +115,7 @@ pub(crate) fn scan(data: &[u8], is_last: bool) -> std::result::Result<Scanned, U
                     frames.push(commit);
                     at = next;
                 }
-                Err(why) => break bad(why),
+                Err(why) => break bad(why.to_string()),
             },
             Next::Incomplete if is_last => break Some(Stop::Torn(at)),
             // A final frame whose bytes never all reached the disk: the file was extended
@@ -124,7 +124,7 @@ pub(crate) fn scan(data: &[u8], is_last: bool) -> std::result::Result<Scanned, U
             Next::Incomplete => {
                 break bad("segment ends inside a frame, but later segments exist".into())
             }
-            Next::Bad(why) => break bad(why),
+            Next::Bad(why) => break bad(why.to_string()),
         }
     };
     Ok(Scanned {

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
 use crate::machine;
-use crate::measure::alloc;
+use crate::measure::{alloc, rss};
 use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
@@ -164,9 +164,7 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
         backend,
         load_s: elapsed.as_secs_f64(),
         bytes_per_item: counted.then(|| (after - before) as f64 / records),
-        rss: acorn::monitor::ResourceMonitor::memory_usage()
-            .ok()
-            .map(|m| m.resident_bytes),
+        rss: rss::resident_bytes(),
         leftovers: restore::Leftovers::default(),
     }))
 }
