@@ -12,7 +12,7 @@
  * ACORN_ERR_CORRUPT covers damaged or missing data files and directories written in an
  * on-disk format this build does not read; the message says which file and what to do.
  *
- * Kept in sync with engine/src/ffi.rs by engine/tests/ffi_c.rs, which also compiles and
+ * Kept in sync with engine/src/ffi/ by engine/tests/ffi_c.rs, which also compiles and
  * runs engine/tests/c/acorn_test.c against this header.
  */
 #ifndef ACORN_H

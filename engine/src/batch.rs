@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::limits::MAX_BATCH_BYTES;
 use crate::record::{check_key, Change, Changes};
 use crate::stats::Op;
+use crate::tree::{Committed, State, Write};
 use crate::{Error, Result, Tree};
 
 /// A set of stashes and tosses that commit atomically. Dropping it uncommitted changes
@@ -91,16 +92,11 @@ impl Batch {
     /// version when nothing changed).
     pub fn commit(self) -> Result<u64> {
         let tree = self.tree.clone();
-        let (changes, puts, tosses) = self.into_changes()?;
-        let done = tree.commit(changes)?;
-        tree.tally(Op::Batch, 1);
-        tree.tally(Op::Stash, puts);
-        tree.tally(Op::Toss, tosses);
-        Ok(done.version)
+        tree.run(self.into_write()?)
     }
 
-    /// The checked changes, with how many are stashes and how many tosses.
-    pub(crate) fn into_changes(self) -> Result<(Changes, u64, u64)> {
+    /// The checked changes, as a write.
+    pub(crate) fn into_write(self) -> Result<BatchCommit> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -116,6 +112,33 @@ impl Batch {
             .filter(|c| matches!(c, Change::Put(_)))
             .count() as u64;
         let tosses = self.changes.len() as u64 - puts;
-        Ok((Changes::from_vec(self.changes), puts, tosses))
+        Ok(BatchCommit {
+            changes: Changes::from_vec(self.changes),
+            puts,
+            tosses,
+        })
+    }
+}
+
+/// A batch's checked changes, committed as they are; counts the batch, its stashes and
+/// its tosses once committed, and returns the version they share.
+pub(crate) struct BatchCommit {
+    changes: Changes,
+    puts: u64,
+    tosses: u64,
+}
+
+impl Write for BatchCommit {
+    type Output = u64;
+    /// How many stashes and tosses it holds.
+    type Kept = (u64, u64);
+    fn changes(self, _: &State, _: u64) -> Result<(Changes, (u64, u64))> {
+        Ok((self.changes, (self.puts, self.tosses)))
+    }
+    fn output((puts, tosses): (u64, u64), tree: &Tree, done: Committed) -> u64 {
+        tree.tally(Op::Batch, 1);
+        tree.tally(Op::Stash, puts);
+        tree.tally(Op::Toss, tosses);
+        done.version
     }
 }

@@ -1,3 +1,5 @@
+//! [`Error`], the one error type of the engine's API, and its [`Result`] alias.
+
 use std::path::PathBuf;
 
 /// Everything that can go wrong in `acorn`. Each message says what happened and what to do.

@@ -8,7 +8,7 @@ use crate::limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES};
 use crate::nut::Nut;
 use crate::record::{check_key, Change, Changes, Record};
 use crate::stats::Op;
-use crate::tree::State;
+use crate::tree::{Committed, State, Write};
 use crate::{Error, Result, Tree};
 
 /// The view a transaction closure works through.
@@ -75,37 +75,33 @@ impl<'t> Txn<'t> {
     }
 }
 
-/// What a transaction's commit validates: every key it read still has the version it saw.
-pub(crate) type Validate = Box<dyn FnOnce(&State, u64) -> Result<Changes> + Send>;
-
 impl Tree {
     /// Runs `f` as one atomic, isolated unit. When another writer changed a key `f` read
     /// before this commit, `f` runs again (up to [`MAX_ATTEMPTS`] times, then
     /// [`Error::Conflict`]). An `Err` from `f` discards every buffered write and is returned.
     pub fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
-        for attempt in 0..MAX_ATTEMPTS {
-            let (out, validate) = self.txn_attempt(&mut f)?;
-            match self.commit_with(validate) {
-                Ok(_) => {
-                    self.tally(Op::Txn, 1);
-                    return Ok(out);
-                }
-                Err(Error::Conflict) => {
-                    self.tally(Op::TxnRetry, 1);
-                    backoff(attempt);
-                }
-                Err(e) => return Err(e),
+        let mut retries = Retries::default();
+        loop {
+            let (out, writes) = self.txn_attempt(&mut f)?;
+            match retries.after(self, self.commit_txn(writes)) {
+                Retry::Done(result) => return result.map(|()| out),
+                Retry::Yield => std::thread::yield_now(),
+                Retry::Sleep(pause) => std::thread::sleep(pause),
             }
         }
-        Err(Error::Conflict)
     }
 
-    /// Runs `f` once over a fresh view; returns its result and the build step of the
-    /// commit that validates its reads and carries its writes.
+    /// Commits one attempt's writes (not generic: the pipeline is compiled once, here).
+    fn commit_txn(&self, writes: TxnCommit) -> Result<()> {
+        self.run(writes)
+    }
+
+    /// Runs `f` once over a fresh view; returns its result and the commit of its writes,
+    /// which validates its reads.
     pub(crate) fn txn_attempt<R>(
         &self,
         f: &mut impl FnMut(&mut Txn<'_>) -> Result<R>,
-    ) -> Result<(R, Validate)> {
+    ) -> Result<(R, TxnCommit)> {
         let mut tx = Txn {
             tree: self,
             reads: BTreeMap::new(),
@@ -127,24 +123,71 @@ impl Tree {
                 None => Change::Delete(k),
             })
             .collect();
-        let validate: Validate = Box::new(move |st: &State, now: u64| {
-            if reads
-                .iter()
-                .all(|(k, seen)| st.visible_version(k, now) == *seen)
-            {
-                Ok(changes)
-            } else {
-                Err(Error::Conflict)
-            }
-        });
-        Ok((out, validate))
+        Ok((out, TxnCommit { reads, changes }))
     }
 }
 
-fn backoff(attempt: u32) {
-    if attempt < 4 {
-        std::thread::yield_now();
-    } else {
-        std::thread::sleep(Duration::from_micros(1 << attempt.min(10)));
+/// One attempt of a transaction, as a write: commits its buffered writes if every key it
+/// read still has the version it saw (else [`Error::Conflict`]); counts the transaction.
+pub(crate) struct TxnCommit {
+    reads: BTreeMap<Box<[u8]>, Option<u64>>,
+    changes: Changes,
+}
+
+impl Write for TxnCommit {
+    type Output = ();
+    type Kept = ();
+    fn changes(self, st: &State, now: u64) -> Result<(Changes, ())> {
+        if self
+            .reads
+            .iter()
+            .all(|(k, seen)| st.visible_version(k, now) == *seen)
+        {
+            Ok((self.changes, ()))
+        } else {
+            Err(Error::Conflict)
+        }
+    }
+    fn output((): (), tree: &Tree, _: Committed) {
+        tree.tally(Op::Txn, 1);
+    }
+}
+
+/// What a transaction does after an attempt. The policy is [`Retries::after`]; the
+/// blocking API yields and sleeps its thread, the async one its task.
+#[derive(Debug)]
+pub(crate) enum Retry<R> {
+    /// Return this: the commit's result, or [`Error::Conflict`] after [`MAX_ATTEMPTS`].
+    Done(Result<R>),
+    /// Let other writers run, then run the closure again.
+    Yield,
+    /// Wait this long, then run the closure again.
+    Sleep(Duration),
+}
+
+/// The retry policy of one transaction: after a conflict, yield four times, then back
+/// off exponentially (2^n µs, at most about 1 ms), and give up after [`MAX_ATTEMPTS`]
+/// attempts. Every conflict counts as a retry in [`crate::Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Retries {
+    conflicts: u32,
+}
+
+impl Retries {
+    /// Judges the result of an attempt's commit.
+    pub(crate) fn after<R>(&mut self, tree: &Tree, attempt: Result<R>) -> Retry<R> {
+        if !matches!(attempt, Err(Error::Conflict)) {
+            return Retry::Done(attempt);
+        }
+        tree.tally(Op::TxnRetry, 1);
+        let n = self.conflicts;
+        self.conflicts += 1;
+        if self.conflicts >= MAX_ATTEMPTS {
+            Retry::Done(Err(Error::Conflict))
+        } else if n < 4 {
+            Retry::Yield
+        } else {
+            Retry::Sleep(Duration::from_micros(1 << n.min(10)))
+        }
     }
 }

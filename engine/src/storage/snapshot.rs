@@ -128,7 +128,7 @@ pub(crate) fn parse(
                 Next::End if at == 0 => return Err(damage(at, "empty snapshot".into())),
                 Next::End => break,
                 Next::Incomplete => return Err(damage(at, "snapshot ends inside a frame".into())),
-                Next::Bad(why) => return Err(damage(at, why)),
+                Next::Bad(why) => return Err(damage(at, why.to_string())),
             };
             let mut r = Reader::new(payload);
             let parsed: std::result::Result<(), Unreadable> = (|| {

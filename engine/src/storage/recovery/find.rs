@@ -157,7 +157,7 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
         Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
             Ok((first, format)) => (first, format, next),
             Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
-            Err(HeadError::Bad(why)) => return Err(bad_head(why)),
+            Err(HeadError::Bad(why)) => return Err(bad_head(why.to_string())),
         },
         Next::End => {
             return Err(bad_head(
@@ -167,7 +167,7 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
             ))
         }
         Next::Incomplete => return Err(bad_head("the file ends inside it".into())),
-        Next::Bad(why) => return Err(bad_head(why)),
+        Next::Bad(why) => return Err(bad_head(why.to_string())),
     };
     let mut frames: Vec<(u64, Vec<Change>)> = Vec::new();
     let end = loop {
@@ -181,7 +181,7 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
         match frame::next(data, at) {
             Next::End => break End::Open,
             Next::Incomplete => break End::Cut(at as u64),
-            Next::Bad(why) => break damaged(why),
+            Next::Bad(why) => break damaged(why.to_string()),
             Next::Frame(payload, next) if frame::is_seal(payload) => {
                 if format < 3 {
                     break damaged(format!("a seal in a segment of format {format}"));
@@ -203,7 +203,7 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
                             ),
                         })
                     }
-                    Err(why) => break damaged(why),
+                    Err(why) => break damaged(why.to_string()),
                 }
             }
             Next::Frame(payload, next) => match frame::decode_commit(payload) {
@@ -217,7 +217,7 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
                     frames.push(commit);
                     at = next;
                 }
-                Err(why) => break damaged(why),
+                Err(why) => break damaged(why.to_string()),
             },
         }
     };
