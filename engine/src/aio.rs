@@ -12,7 +12,7 @@
 //!
 //! What may still block the polling thread, briefly: the commit lock while another
 //! writer appends its frame (a `write` to the page cache, microseconds), and, while a
-//! compaction starts, its cut of the log (one fsync). Compaction itself, manual or
+//! compaction starts, its cut of the log (a few fsyncs). Compaction itself, manual or
 //! automatic, runs on tokio's blocking pool.
 
 use std::future::Future;

@@ -30,7 +30,7 @@ pub enum Error {
 
     /// A data file was written in an on-disk format this build does not read.
     #[error(
-        "{path}: written in acorn's on-disk format {found}, but this build reads format \
+        "{path}: written in acorn's on-disk format {found}, but this build reads formats 2 to \
          {supported} only; nothing was changed. Open the directory with the acorn release that \
          wrote it and copy its items into a new directory"
     )]
@@ -39,7 +39,7 @@ pub enum Error {
         path: PathBuf,
         /// The format it was written in.
         found: u32,
-        /// The format this build reads and writes.
+        /// The format this build writes (the newest it reads).
         supported: u32,
     },
 

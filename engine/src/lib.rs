@@ -65,6 +65,9 @@ pub use nut::{Key, Nut, NutRef, Value};
 pub use query::{CacheUse, Explain, IndexQuery, Query};
 pub use secondary::IndexKey;
 pub use stats::{OpCounts, Stats};
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use storage::faults;
 #[doc(hidden)]
 pub use storage::fuzz_decode;
 pub use storage::{RecoveryMode, SyncPolicy};

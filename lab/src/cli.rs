@@ -158,4 +158,8 @@ pub struct RunArgs {
     /// `--measure instructions`: per variant; default the file's `ops`, else 10000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
+    /// Write results.json indented (default: compact, histograms in HdrHistogram's
+    /// compressed encoding).
+    #[arg(long)]
+    pub pretty: bool,
 }

@@ -6,8 +6,10 @@
 //! The header has its own checksum so a flipped bit in a length is caught as corruption
 //! instead of looking like a frame that runs past the end of the file (a torn tail).
 //!
-//! Every log segment starts with a header frame (`W`, magic, format, first version); a
-//! snapshot starts with its own (`H`, magic, format, last version, next segment).
+//! Every log segment starts with a header frame (`W`, magic, format, first version) and,
+//! once a newer segment follows it, ends with a seal (`T`, its last version, the first
+//! version of the segment after it); a snapshot starts with its own header (`H`, magic,
+//! format, last version, next segment).
 
 use crate::index::Keyed;
 use crate::limits::{MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VERSION};
@@ -20,10 +22,15 @@ pub(crate) const FRAME_HEADER: usize = 12;
 /// would encode larger (`Error::TooLarge`), so a longer length is damage, never a torn tail.
 pub(crate) const MAX_FRAME: usize = MAX_BATCH_BYTES * 2;
 
-/// The on-disk format this build writes and reads. Format 1 had no segment headers and no
-/// chain fields in the snapshot; it is recognized only to be refused with a clear error.
-pub(crate) const FORMAT: u32 = 2;
+/// The on-disk format this build writes. Format 3 seals every segment but the newest with
+/// the name of its successor. Format 2 (no seals) is still read, and rewritten in format 3
+/// at once; format 1 (no segment headers, no chain fields in the snapshot) is recognized
+/// only to be refused with a clear error.
+pub(crate) const FORMAT: u32 = 3;
+/// The oldest on-disk format this build reads.
+pub(crate) const OLDEST_FORMAT: u32 = 2;
 const TAG_SEGMENT: u8 = b'W';
+const TAG_SEAL: u8 = b'T';
 const SEGMENT_MAGIC: &[u8] = b"ACORN-SEGMENT";
 
 const TAG_COMMIT: u8 = b'C';
@@ -88,6 +95,10 @@ pub(crate) enum FrameError {
     RecordKey,
     #[error("delete of an invalid key")]
     DeleteKey,
+    #[error("not a seal")]
+    NotSeal,
+    #[error("seal names segment {next} to follow version {last}")]
+    SealNext { last: u64, next: u64 },
 }
 
 impl From<FrameError> for Unreadable {
@@ -145,23 +156,6 @@ pub(crate) fn next(buf: &[u8], at: usize) -> Next<'_> {
     Next::Frame(payload, at + FRAME_HEADER + len)
 }
 
-/// Whether the bad frame at `at` has a shape only a torn final append leaves: every byte
-/// from it to the end is zero (the file was extended but nothing landed), or its header is
-/// intact, its length is one a writer can produce, and the frame ends exactly at the end
-/// of `buf` (the payload only partly landed). A length over [`MAX_FRAME`] is damage
-/// however far it reaches.
-pub(crate) fn reaches_end(buf: &[u8], at: usize) -> bool {
-    let rest = &buf[at.min(buf.len())..];
-    if rest.iter().all(|b| *b == 0) {
-        return true;
-    }
-    if rest.len() < FRAME_HEADER || crc32fast::hash(&rest[..8]) != u32_at(rest, 8) {
-        return false;
-    }
-    let len = u32_at(rest, 0) as usize;
-    len <= MAX_FRAME && FRAME_HEADER + len == rest.len()
-}
-
 /// Appends the header frame a segment starts with.
 pub(crate) fn encode_segment_head(buf: &mut Vec<u8>, first_version: u64) {
     let start = begin(buf);
@@ -186,8 +180,8 @@ impl From<FrameError> for HeadError {
     }
 }
 
-/// Decodes a segment's header frame; returns its first version.
-pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<u64, HeadError> {
+/// Decodes a segment's header frame; returns its first version and its format.
+pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<(u64, u32), HeadError> {
     let mut r = Reader::new(payload);
     match r.u8()? {
         TAG_SEGMENT => {}
@@ -199,7 +193,7 @@ pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<u64, HeadError> {
         return Err(FrameError::SegmentMagic.into());
     }
     let format = r.u32()?;
-    if format != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
         return Err(HeadError::Format(format));
     }
     let first = r.u64()?;
@@ -207,7 +201,37 @@ pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<u64, HeadError> {
     if first == 0 {
         return Err(FrameError::SegmentVersionZero.into());
     }
-    Ok(first)
+    Ok((first, format))
+}
+
+/// Appends the seal that ends a segment: its last version (`first - 1` when it holds no
+/// commit) and the first version of the segment that follows it, `last + 1`.
+pub(crate) fn encode_seal(buf: &mut Vec<u8>, last: u64) {
+    let start = begin(buf);
+    buf.push(TAG_SEAL);
+    buf.extend_from_slice(&last.to_le_bytes());
+    buf.extend_from_slice(&last.saturating_add(1).to_le_bytes());
+    finish(buf, start);
+}
+
+/// Whether a frame's payload is a seal.
+pub(crate) fn is_seal(payload: &[u8]) -> bool {
+    payload.first() == Some(&TAG_SEAL)
+}
+
+/// Decodes a seal; returns the segment's last version and the next segment's first.
+pub(crate) fn decode_seal(payload: &[u8]) -> Result<(u64, u64), FrameError> {
+    let mut r = Reader::new(payload);
+    if r.u8()? != TAG_SEAL {
+        return Err(FrameError::NotSeal);
+    }
+    let last = r.u64()?;
+    let next = r.u64()?;
+    r.done()?;
+    if last > MAX_VERSION || next != last + 1 {
+        return Err(FrameError::SealNext { last, next });
+    }
+    Ok((last, next))
 }
 
 /// Appends a commit frame for `changes` at `version`.
@@ -422,7 +446,7 @@ mod tests {
         let Next::Frame(p, _) = next(&head, 0) else {
             panic!("no header frame")
         };
-        assert_eq!(decode_segment_head(p), Ok(1));
+        assert_eq!(decode_segment_head(p), Ok((1, FORMAT)));
         let mut bad_magic = p.to_vec();
         bad_magic[1] = b'X';
         assert_eq!(

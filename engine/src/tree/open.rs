@@ -67,7 +67,7 @@ impl TreeBuilder {
         self
     }
 
-    /// What to do when a data file is damaged before its tail. Default: refuse to open.
+    /// What to do when a data file is damaged or missing. Default: refuse to open.
     #[must_use]
     pub fn recovery(mut self, mode: RecoveryMode) -> Self {
         self.options.recovery = mode;
@@ -107,16 +107,22 @@ impl TreeBuilder {
         self
     }
 
-    /// Routes every change to the directory through `io` (tests inject failures).
-    #[cfg(test)]
-    pub(crate) fn io(mut self, io: Arc<dyn crate::storage::IoBackend>) -> Self {
+    /// Routes every change to the directory through `io`, which fails calls on purpose
+    /// (feature `fault-injection`; for tests, not part of the supported API).
+    #[cfg(any(test, feature = "fault-injection"))]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn io(mut self, io: Arc<crate::storage::faults::FaultyIo>) -> Self {
         self.options.io = io;
         self
     }
 
-    /// Lets automatic compaction start on a log this short (tests use tiny logs).
-    #[cfg(test)]
-    pub(crate) fn compact_min_bytes(mut self, bytes: u64) -> Self {
+    /// Lets automatic compaction start on a log this short (feature `fault-injection`;
+    /// tests use tiny logs).
+    #[cfg(any(test, feature = "fault-injection"))]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn compact_min_bytes(mut self, bytes: u64) -> Self {
         self.options.compact_min_bytes = bytes;
         self
     }

@@ -144,7 +144,10 @@ struct Loaded {
 /// Opens and loads `variant`: the timed bulk load, with memory measured around it; `None`
 /// when stopped while loading.
 fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>, BackendError> {
-    let label = format!("loading {variant} ({} records)", cx.plan.dataset.records);
+    let label = format!(
+        "loading {variant} ({})",
+        acorn_reports::format::count(cx.plan.dataset.records, "record")
+    );
     cx.progress.started(&label, state.done, state.total);
     let backend = backend::open(variant, cx.options)?;
     let before = alloc::snapshot().live_bytes;
@@ -489,7 +492,11 @@ fn run_thread_count(
         } else {
             for i in order {
                 let name = loaded[i].backend.name().to_owned();
-                let label = format!("{name}, {threads} threads, repeat {}", repeat + 1);
+                let label = format!(
+                    "{name}, {}, repeat {}",
+                    acorn_reports::format::threads_text(threads),
+                    repeat + 1
+                );
                 cx.progress.started(&label, state.done, state.total);
                 let target = cx.opts.flamegraph.as_deref().map(|dir| profile::Target {
                     dir,
@@ -528,7 +535,8 @@ fn run_parallel(
 ) -> Result<(), BackendError> {
     let n = order.len();
     let label = format!(
-        "{n} variants in parallel, {threads} threads, repeat {}",
+        "{n} variants in parallel, {}, repeat {}",
+        acorn_reports::format::threads_text(threads),
         repeat + 1
     );
     cx.progress.started(&label, state.done, state.total);
