@@ -1,6 +1,7 @@
 //! The commit pipeline every write goes through, blocking or async: **validate → stamp
-//! → log → apply and publish → sync → acknowledge** (under `Always` the apply and publish
-//! wait for the sync). A write operation is a [`Write`]; [`Tree::begin`] does everything
+//! → extract index keys → log → apply and publish → sync → acknowledge** (under `Always`
+//! the apply and publish wait for the sync; a panicking extractor fails the commit before
+//! anything is logged). A write operation is a [`Write`]; [`Tree::begin`] does everything
 //! that never waits for the disk and returns the commit [`InFlight`]; the caller waits for
 //! [`InFlight::durability`] (blocking in [`Tree::run`], as a future in `crate::aio`) and
 //! acknowledges with [`InFlight::finish`].
