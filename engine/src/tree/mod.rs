@@ -19,7 +19,8 @@
 //! writer also holds `commit` across its log append, which runs outside `state`, so no
 //! reader ever waits for the disk. Point reads take no lock at all (see
 //! [`crate::points`]), and no user closure runs under either lock (secondary index
-//! extractors aside, see [`Tree::index`]).
+//! extractors aside, see [`Tree::index`]; a panic in one is caught and fails only the
+//! commit or call that ran it).
 
 mod commit;
 mod maintenance;
@@ -35,6 +36,7 @@ use crate::cache::QueryCache;
 use crate::clock::Clock;
 use crate::nut::to_nanos;
 use crate::points::Points;
+use crate::record::Items;
 use crate::stats::{Counters, Op};
 use crate::storage::Durable;
 
@@ -70,6 +72,9 @@ pub(crate) struct Inner {
     pub(crate) cache: QueryCache,
     /// `State::applied`, published (before the cache is consulted) by every commit.
     pub(crate) applied: AtomicU64,
+    /// `Indexes::generation`, published (before the cache is cleared) by every change to
+    /// the secondary indexes.
+    pub(crate) index_generation: AtomicU64,
 }
 
 impl Tree {
@@ -99,6 +104,12 @@ impl Tree {
     /// Counts `n` operations of kind `op` in [`Tree::stats`].
     pub(crate) fn tally(&self, op: Op, n: u64) {
         self.inner.counters.add(op, n);
+    }
+
+    /// Counts the stashes and tosses of a committed batch or transaction.
+    pub(crate) fn tally_items(&self, items: Items) {
+        self.tally(Op::Stash, items.puts);
+        self.tally(Op::Toss, items.tosses);
     }
 
     /// The durable log, if the tree has one.

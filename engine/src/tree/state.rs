@@ -1,8 +1,9 @@
 //! [`State`]: the in-memory view a commit is applied to (the ordered index, the writer of
 //! the lock-free point index, TTLs, subscribers, secondary indexes) and the `Always`
 //! commits logged but waiting for their fsync, which every commit built meanwhile must
-//! see. Held behind the tree's state lock; nothing here waits or runs user code (index
-//! extractors aside).
+//! see. Held behind the tree's state lock; nothing here waits or runs user code, except
+//! index extractors in [`State::extract`] and [`State::add_index`], which catch a panic
+//! and change nothing.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -10,8 +11,9 @@ use crate::events::{Event, Subscribers};
 use crate::index::{Index, Keyed};
 use crate::points::{self, Points};
 use crate::record::{Change, Changes, Record};
-use crate::secondary::{Extract, Indexes};
+use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
+use crate::Result;
 
 #[derive(Debug)]
 pub(crate) struct State {
@@ -26,14 +28,16 @@ pub(crate) struct State {
     /// `Always` commits logged but not yet durable, hence not applied, in version order;
     /// the log's leader applies them once its fsync covers them.
     pub(super) pending: VecDeque<PendingCommit>,
-    /// The newest pending change of each key in `pending`, with its version (`None`: a
-    /// delete), so commits built meanwhile see the state they will be applied to.
-    pub(super) pending_keys: HashMap<Box<[u8]>, (u64, Option<Record>)>,
+    /// The newest pending change of each key in `pending`, so commits built meanwhile see
+    /// the state they will be applied to.
+    pub(super) pending_keys: HashMap<Box<[u8]>, Queued>,
     /// `(expires, key)` of every record with a TTL.
     pub(super) expiry: BTreeSet<(u64, Box<[u8]>)>,
     pub(super) subscribers: Subscribers,
     /// Named secondary indexes (none: nothing per item).
     pub(crate) indexes: Indexes,
+    /// Buffers for a commit's extracted index keys, reused from commit to commit.
+    extracted: Option<Box<Extracted>>,
 }
 
 impl State {
@@ -49,24 +53,64 @@ impl State {
             expiry: BTreeSet::new(),
             subscribers: Subscribers::default(),
             indexes: Indexes::default(),
+            extracted: None,
         }
     }
 
-    /// Version of the visible nut under `key`, if any, counting pending commits.
+    /// Version of the nut under `key` a commit built now would be applied after, if any:
+    /// counting pending commits (what a write must see).
+    pub(crate) fn latest_version(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.current(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// Version of the visible nut under `key`, if any: applied commits only (what every
+    /// read sees).
     pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
-        let rec = match self.pending_keys.get(key) {
-            Some((_, pending)) => pending.as_ref(),
+        self.index
+            .get(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// The log position whose fsync applies the pending commit that last changed `key`, if
+    /// one is waiting (`Always` only).
+    pub(crate) fn pending_ticket(&self, key: &[u8]) -> Option<u64> {
+        self.pending_keys.get(key).map(|q| q.ticket)
+    }
+
+    /// The record (even an expired one) a commit built now replaces under `key`, counting
+    /// pending commits.
+    fn current(&self, key: &[u8]) -> Option<&Record> {
+        match self.pending_keys.get(key) {
+            Some(queued) => queued.record.as_ref(),
             None => self.index.get(key),
-        };
-        rec.filter(|r| !r.is_expired(now)).map(Record::version)
+        }
     }
 
     /// Whether a record (even an expired one) is stored under `key`, counting pending
     /// commits: a delete of an absent key changes nothing.
     pub(super) fn present(&self, key: &[u8]) -> bool {
-        match self.pending_keys.get(key) {
-            Some((_, pending)) => pending.is_some(),
-            None => self.index.get(key).is_some(),
+        self.current(key).is_some()
+    }
+
+    /// Runs every index's extractor on a commit's new records (stamped, before they are
+    /// logged): the keys [`State::apply`] will index them under (`None`: the tree has no
+    /// index). A panicking extractor fails the commit
+    /// ([`crate::Error::ExtractorPanicked`]) before anything is written.
+    pub(super) fn extract(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
+        if self.indexes.is_empty() {
+            return Ok(None);
+        }
+        let mut out = self.extracted.take().unwrap_or_default();
+        out.clear();
+        match self.indexes.extract(changes, &mut out) {
+            Ok(()) => Ok(Some(out)),
+            Err(e) => {
+                self.extracted = Some(out);
+                Err(e)
+            }
         }
     }
 
@@ -80,7 +124,7 @@ impl State {
             let visible = within
                 .get(key)
                 .copied()
-                .unwrap_or_else(|| self.visible_version(key, now).is_some());
+                .unwrap_or_else(|| self.latest_version(key, now).is_some());
             match change {
                 Change::Put(rec) => {
                     if changes.len() > 1 {
@@ -98,20 +142,33 @@ impl State {
         removed
     }
 
-    /// Queues a logged `Always` commit until its fsync lands.
-    pub(super) fn queue(&mut self, ticket: u64, version: u64, changes: Changes, now: u64) {
+    /// Queues a logged `Always` commit (with its extracted index keys) until its fsync
+    /// lands.
+    pub(super) fn queue(
+        &mut self,
+        ticket: u64,
+        version: u64,
+        changes: Changes,
+        keys: Option<Box<Extracted>>,
+        now: u64,
+    ) {
         for change in &changes {
-            let newest = match change {
+            let record = match change {
                 Change::Put(rec) => Some(rec.clone()),
                 Change::Delete(_) => None,
             };
-            self.pending_keys
-                .insert(Box::from(change.key()), (version, newest));
+            let queued = Queued {
+                version,
+                ticket,
+                record,
+            };
+            self.pending_keys.insert(Box::from(change.key()), queued);
         }
         self.pending.push_back(PendingCommit {
             ticket,
             version,
             changes,
+            keys,
             now,
         });
     }
@@ -126,7 +183,7 @@ impl State {
             if self
                 .pending_keys
                 .get(change.key())
-                .is_some_and(|(v, _)| *v == commit.version)
+                .is_some_and(|q| q.version == commit.version)
             {
                 self.pending_keys.remove(change.key());
             }
@@ -142,12 +199,16 @@ impl State {
         self.expiry.range(..end).count()
     }
 
-    /// Applies changes already stamped with `seq` to both indexes. Returns how many deletes
-    /// removed a visible item, and fills `events` when someone listens.
+    /// Applies changes already stamped with `seq` to both indexes (and every secondary
+    /// index, under the `keys` [`State::extract`] took for the new records; the records
+    /// they replace have their keys extracted again, a panic there only costing a walk).
+    /// Returns how many deletes removed a visible item, and fills `events` when someone
+    /// listens. Gives the keys' buffers back for the next commit.
     pub(crate) fn apply(
         &mut self,
         points: &Points,
         changes: Changes,
+        keys: Option<Box<Extracted>>,
         now: u64,
         events: &mut Option<Vec<Event>>,
     ) -> usize {
@@ -158,7 +219,7 @@ impl State {
             self.points.begin_overlay(points, &changes, &guard);
         }
         let mut removed = 0;
-        for change in changes {
+        for (at, change) in changes.into_iter().enumerate() {
             match change {
                 Change::Put(rec) => {
                     if let Some(ev) = events {
@@ -181,7 +242,8 @@ impl State {
                         None => self.index.insert(rec),
                     };
                     if let Some(new) = indexed {
-                        self.indexes.put(old.as_ref(), &new);
+                        let keys = keys.as_ref().map(|k| k.change(at));
+                        self.indexes.put(old.as_ref(), &new, keys);
                     }
                     if let Some(old) = old {
                         self.forget(&old);
@@ -220,6 +282,9 @@ impl State {
         if overlay {
             self.points.end_overlay(points, &guard);
         }
+        if keys.is_some() {
+            self.extracted = keys;
+        }
         removed
     }
 
@@ -244,15 +309,23 @@ impl State {
             }
         }
         let mut no_events = None;
+        // No index yet (they are added after): nothing to extract.
         for (_, changes) in recovered.frames {
-            self.apply(points, Changes::from_vec(changes), now, &mut no_events);
+            self.apply(
+                points,
+                Changes::from_vec(changes),
+                None,
+                now,
+                &mut no_events,
+            );
         }
         self.seq = recovered.seq;
         self.applied = recovered.seq;
     }
 
     /// Adds (or replaces) the secondary index `name`, built from every record stored now.
-    pub(super) fn add_index(&mut self, name: &str, extract: Extract) {
+    /// A panicking extractor changes nothing ([`crate::Error::ExtractorPanicked`]).
+    pub(super) fn add_index(&mut self, name: &str, extract: Extract) -> Result<()> {
         let records = self.index.clone();
         let mut cursor = records.cursor(std::ops::Bound::Unbounded);
         let all = std::iter::from_fn(|| {
@@ -261,7 +334,7 @@ impl State {
             rec
         })
         .collect::<Vec<_>>();
-        self.indexes.add(name, extract, all.iter());
+        self.indexes.add(name, extract, all.iter())
     }
 
     /// Keys of records whose TTL ran out by `now` (keys a pending commit rewrites are
@@ -276,6 +349,17 @@ impl State {
     }
 }
 
+/// The newest pending change of one key.
+#[derive(Debug)]
+pub(super) struct Queued {
+    /// The version of the commit that makes it.
+    version: u64,
+    /// That commit's log position (see [`PendingCommit::ticket`]).
+    ticket: u64,
+    /// The record it stores (`None`: a delete).
+    record: Option<Record>,
+}
+
 /// An `Always` commit logged and waiting for its fsync before it is applied.
 #[derive(Debug)]
 pub(super) struct PendingCommit {
@@ -283,6 +367,8 @@ pub(super) struct PendingCommit {
     pub(super) ticket: u64,
     pub(super) version: u64,
     pub(super) changes: Changes,
+    /// Its index keys, extracted when it was built.
+    pub(super) keys: Option<Box<Extracted>>,
     /// The time it was built at (judges expiry for its events, as an immediate apply would).
     pub(super) now: u64,
 }

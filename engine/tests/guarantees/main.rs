@@ -11,7 +11,7 @@
 //! | Directory deleted, moved or replaced | [`moved_directory`] |
 //! | A missing or damaged file | [`damaged_files`]: the regressions of issue 25 (defects 1, 2, 3, 8) and 13, and every file of every state of [`states`] (compactions failed at each step, cuts stopped half way) damaged every way of [`damage`] — strict opens hold every acknowledged write or refuse naming the file and changing nothing, remove no unproven file, and salvage reports exactly what a strict reopen then lacks |
 //! | A directory written by an older acorn | [`older_format`] (format 2 fixtures); format 1: unit tests in `storage/recovery` |
-//! | Panics in user callbacks | *to come* (see below) |
+//! | A panicking callback (README, just above the section: it holds in memory too) | `tests/callback_panics.rs` (its own test binary, with the `tokio` feature): extractors (commits, index creation, reopen, an impure one), query filters and `order_by` keys, `crack_with`/`next_ref`, transaction closures and a panicking `Subscription` consumer, in memory and under every `SyncPolicy`, blocking and async: the call fails alone, nothing hangs, index and data stay together, reopens hold exactly the acknowledged writes |
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -25,9 +25,3 @@ mod power_loss;
 mod process_killed;
 mod states;
 mod support;
-
-// ---- Panics in user callbacks (extractors, filters, subscribers) -------------------------
-// README's line for them and their module (`mod callback_panics;`: a panicking callback in
-// every sync mode and the async API never hangs, panics a reopen, or leaves index and data
-// apart) come with the fix of issue 25's defect 4, in another change. This is their place
-// in the map above.
