@@ -38,7 +38,7 @@ macro_rules! backends {
 }
 
 // The backends: one file each (`<file>.rs`, declaring its `REGISTRATIONS`), one line here,
-// in the order `lab list` shows them.
+// in the order `lab list` shows them. (`toy` is a test of exactly this: see toy.rs.)
 backends! {
     plain,
     cached,
@@ -53,6 +53,7 @@ backends! {
     sqlite,
     noop,
     pub synthetic,
+    #[cfg(test)] toy,
 }
 
 /// What went wrong in a backend.
