@@ -3,8 +3,6 @@
 //! supports, where its version comes from). Each backend file declares its own
 //! `REGISTRATIONS`; the `backends!` list in `backend/mod.rs` collects them.
 
-use std::sync::LazyLock;
-
 use acorn_reports::counts::Measure;
 
 use super::{Backend, BackendError, Options, Result};
@@ -143,9 +141,35 @@ impl std::fmt::Debug for Registration {
     }
 }
 
+/// How many registrations the backend files declare in all.
+const COUNT: usize = {
+    let (mut n, mut file) = (0, 0);
+    while file < super::BACKENDS.len() {
+        n += super::BACKENDS[file].len();
+        file += 1;
+    }
+    n
+};
+
+/// Every backend file's registrations in one array, built at compile time (nothing
+/// allocated or initialized at run time).
+static ALL: [Registration; COUNT] = {
+    let files = super::BACKENDS;
+    let mut all = [files[0][0]; COUNT];
+    let (mut file, mut at) = (0, 0);
+    while file < files.len() {
+        let mut i = 0;
+        while i < files[file].len() {
+            all[at] = files[file][i];
+            (i, at) = (i + 1, at + 1);
+        }
+        file += 1;
+    }
+    all
+};
+
 /// Every backend, in the order of the `backends!` list.
 pub fn registry() -> &'static [Registration] {
-    static ALL: LazyLock<Vec<Registration>> = LazyLock::new(|| super::BACKENDS.concat());
     &ALL
 }
 
