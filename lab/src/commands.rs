@@ -512,25 +512,8 @@ pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError
 /// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
-    let options = backend::Options::default();
-    // Columns as wide as the longest name, so every description starts in one column.
-    let w = backend::registry()
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(0);
-    for r in backend::registry() {
-        match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
-            Err(e) => println!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
-        }
-        match backend::uncountable(r.name) {
-            None => println!("  {:<w$}  measures: wall-clock, instructions", ""),
-            Some(why) => println!(
-                "  {:<w$}  measures: wall-clock (not instructions: {why})",
-                ""
-            ),
-        }
+    for line in backend_list() {
+        println!("{line}");
     }
     let dir = Path::new("workloads");
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -561,4 +544,35 @@ pub fn list() -> Result<Exit, LabError> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// Three lines per registered backend: its name, phrase and serialization; its durability
+/// tier and version; the measures it supports (and why not the others). Columns as wide
+/// as the longest name, so every description starts in one column.
+pub(crate) fn backend_list() -> Vec<String> {
+    let options = backend::Options::default();
+    let w = backend::registry()
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for r in backend::registry() {
+        lines.push(match (r.open)(r, &options).map(|b| b.describe()) {
+            Ok(i) => format!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
+            Err(e) => format!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
+        });
+        lines.push(format!(
+            "  {:<w$}  tier: {}; version: {}",
+            "",
+            r.tier.name(),
+            r.version.label()
+        ));
+        let measures = match r.supports(Measure::Instructions) {
+            Ok(()) => "wall-clock, instructions".to_owned(),
+            Err(why) => format!("wall-clock (not instructions: {why})"),
+        };
+        lines.push(format!("  {:<w$}  measures: {measures}", ""));
+    }
+    lines
 }
