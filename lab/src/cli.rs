@@ -232,4 +232,8 @@ pub struct RunArgs {
     /// with --quick); default 40, 10 with --quick; 0: rank by the repeats alone.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub pairs: Option<u64>,
+    /// Write results.json indented (default: compact, histograms in HdrHistogram's
+    /// compressed encoding).
+    #[arg(long)]
+    pub pretty: bool,
 }

@@ -5,18 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::{instructions, Measure, Results};
+use acorn_reports::{format, instructions, Measure, Results};
 
 use crate::backend::{self, BackendError};
 use crate::budget;
 use crate::cli::{AbArgs, CountArgs, RunArgs, WorkerArgs};
 use crate::error::{Exit, LabError};
-use crate::output::{self, OutputDir, TargetsTable};
+use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
 use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
 use crate::workload::sections::variants_from_cli;
-use crate::workload::Plan;
+use crate::workload::{Plan, WorkloadError};
 
 fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
@@ -54,6 +54,8 @@ struct Job {
     plan: Plan,
     measure: Measure,
     out: OutputDir,
+    /// Held until the job is dropped: no other lab writes into `out` meanwhile.
+    _lock: OutputLock,
 }
 
 /// Everything that can be checked before running, for every file: the files, the
@@ -65,11 +67,26 @@ fn prepare(
     opts: &RunOptions,
     baseline: Option<&Results>,
 ) -> Result<Vec<Job>, LabError> {
-    let plans = args
-        .files
-        .iter()
-        .map(|f| load_plan(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Every file is read, so one run names the problems of all of them.
+    let mut plans = Vec::new();
+    let mut problems: Option<WorkloadError> = None;
+    for f in &args.files {
+        match Plan::load(f) {
+            Ok(plan) => {
+                for w in &plan.warnings {
+                    eprintln!("{w}");
+                }
+                plans.push(plan);
+            }
+            Err(e) => match &mut problems {
+                Some(first) => first.absorb(e),
+                None => problems = Some(e),
+            },
+        }
+    }
+    if let Some(e) = problems {
+        return Err(e.into());
+    }
     check_measures(args, &plans, baseline)?;
     for (i, a) in plans.iter().enumerate() {
         if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
@@ -87,12 +104,18 @@ fn prepare(
     for plan in plans {
         let measure = measure_of(args, &plan);
         let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
-        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several);
-        out.prepare()?;
+        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several)
+            .pretty(args.pretty);
+        let lock = out.prepare()?;
         if !args.no_memory_check {
             budget::check(&plan)?;
         }
-        jobs.push(Job { plan, measure, out });
+        jobs.push(Job {
+            plan,
+            measure,
+            out,
+            _lock: lock,
+        });
     }
     Ok(jobs)
 }
@@ -453,12 +476,19 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     for f in files {
         match load_plan(f) {
             Ok(p) => println!(
-                "{}: ok ({}, {} variants, {} records)",
+                "{}: ok ({}, {}, {})",
                 f.display(),
                 p.name,
-                p.variants.len(),
-                p.dataset.records
+                format::count(p.variants.len() as u64, "variant"),
+                format::count(p.dataset.records, "record")
             ),
+            Err(LabError::Workload(e)) => {
+                eprintln!("error: {e}");
+                if e.count() > 1 {
+                    eprintln!("{}: {} problems", f.display(), e.count());
+                }
+                bad = true;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 bad = true;
@@ -485,19 +515,8 @@ pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError
 /// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
-    let options = backend::Options::default();
-    for r in backend::registry() {
-        match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<16} {}; {}", r.name, r.about, i.serialization),
-            Err(e) => println!("  {:<16} {} (cannot open here: {e})", r.name, r.about),
-        }
-        match backend::uncountable(r.name) {
-            None => println!("  {:<16} measures: wall-clock, instructions", ""),
-            Some(why) => println!(
-                "  {:<16} measures: wall-clock (not instructions: {why})",
-                ""
-            ),
-        }
+    for line in backend_list() {
+        println!("{line}");
     }
     let dir = Path::new("workloads");
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -515,10 +534,16 @@ pub fn list() -> Result<Exit, LabError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
+    let w = files
+        .iter()
+        .map(|f| f.display().to_string().chars().count())
+        .max()
+        .unwrap_or(0);
     for f in files {
+        let name = f.display().to_string();
         match Plan::load(&f) {
-            Ok(p) => println!("  {:<28} {}", f.display(), p.description),
-            Err(e) => println!("  {:<28} INVALID: {e}", f.display()),
+            Ok(p) => println!("  {name:<w$}  {}", p.description),
+            Err(e) => println!("  {name:<w$}  INVALID: {e}"),
         }
     }
     Ok(Exit::Success)
@@ -629,4 +654,35 @@ pub fn worker(args: &WorkerArgs) -> Result<Exit, LabError> {
     let stdin = std::io::stdin();
     crate::ab::worker::serve(&plan, &args.variant, stdin.lock(), std::io::stdout().lock())?;
     Ok(Exit::Success)
+}
+
+/// Three lines per registered backend: its name, phrase and serialization; its durability
+/// tier and version; the measures it supports (and why not the others). Columns as wide
+/// as the longest name, so every description starts in one column.
+pub(crate) fn backend_list() -> Vec<String> {
+    let options = backend::Options::default();
+    let w = backend::registry()
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for r in backend::registry() {
+        lines.push(match (r.open)(r, &options).map(|b| b.describe()) {
+            Ok(i) => format!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
+            Err(e) => format!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
+        });
+        lines.push(format!(
+            "  {:<w$}  tier: {}; version: {}",
+            "",
+            r.tier.name(),
+            r.version.label()
+        ));
+        let measures = match r.supports(Measure::Instructions) {
+            Ok(()) => "wall-clock, instructions".to_owned(),
+            Err(why) => format!("wall-clock (not instructions: {why})"),
+        };
+        lines.push(format!("  {:<w$}  measures: {measures}", ""));
+    }
+    lines
 }

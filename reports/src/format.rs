@@ -136,13 +136,19 @@ pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
 }
 
+/// `n` and the noun, singular for one: "1 variant", "2 variants", "0 records".
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// "1 thread", "2 threads".
 pub fn threads_text(threads: usize) -> String {
-    if threads == 1 {
-        "1 thread".into()
-    } else {
-        format!("{threads} threads")
-    }
+    count(threads as u64, "thread")
 }
 
 /// The file a variant's flamegraph at a thread count is written to (the runner names it,
@@ -181,6 +187,14 @@ pub fn times(ratio: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(count(1u64, "variant"), "1 variant");
+        assert_eq!(count(0u64, "record"), "0 records");
+        assert_eq!(count(2u64, "pair"), "2 pairs");
+        assert_eq!(threads_text(1), "1 thread");
+    }
 
     #[test]
     fn units_switch_at_their_thresholds() {

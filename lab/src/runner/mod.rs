@@ -28,7 +28,7 @@ use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
 use crate::machine;
-use crate::measure::alloc;
+use crate::measure::{alloc, rss};
 use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
@@ -152,7 +152,10 @@ struct Loaded {
 /// Opens and loads `variant`: the timed bulk load, with memory measured around it; `None`
 /// when stopped while loading.
 fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>, BackendError> {
-    let label = format!("loading {variant} ({} records)", cx.plan.dataset.records);
+    let label = format!(
+        "loading {variant} ({})",
+        acorn_reports::format::count(cx.plan.dataset.records, "record")
+    );
     cx.progress.started(&label, state.done, state.total);
     let backend = backend::open(variant, cx.options)?;
     let before = alloc::snapshot().live_bytes;
@@ -169,9 +172,7 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
         backend,
         load_s: elapsed.as_secs_f64(),
         bytes_per_item: counted.then(|| (after - before) as f64 / records),
-        rss: acorn::monitor::ResourceMonitor::memory_usage()
-            .ok()
-            .map(|m| m.resident_bytes),
+        rss: rss::resident_bytes(),
         leftovers: restore::Leftovers::default(),
     }))
 }
@@ -545,7 +546,11 @@ fn run_thread_count(
         } else {
             for i in order {
                 let name = loaded[i].backend.name().to_owned();
-                let label = format!("{name}, {threads} threads, repeat {}", repeat + 1);
+                let label = format!(
+                    "{name}, {}, repeat {}",
+                    acorn_reports::format::threads_text(threads),
+                    repeat + 1
+                );
                 cx.progress.started(&label, state.done, state.total);
                 let target = cx.opts.flamegraph.as_deref().map(|dir| profile::Target {
                     dir,
@@ -584,7 +589,8 @@ fn run_parallel(
 ) -> Result<(), BackendError> {
     let n = order.len();
     let label = format!(
-        "{n} variants in parallel, {threads} threads, repeat {}",
+        "{n} variants in parallel, {}, repeat {}",
+        acorn_reports::format::threads_text(threads),
         repeat + 1
     );
     cx.progress.started(&label, state.done, state.total);
