@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
+use acorn_reports::export::Format;
 use acorn_reports::Measure;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::EXIT_CODES;
+use crate::formats::{parse_export, Export};
 
 /// Where every workload key is described.
 pub const WORKLOAD_REFERENCE: &str = "\
@@ -32,7 +34,8 @@ pub enum Command {
     /// exit 1 on a regression.
     #[command(after_help = EXIT_CODES)]
     Ab(AbArgs),
-    /// Compare two results files; exit 1 on a significant regression (a CI gate).
+    /// Compare two results files; exit 1 on a significant regression (a CI gate). With
+    /// $GITHUB_STEP_SUMMARY set, the comparison is appended there as Markdown.
     Compare {
         base: PathBuf,
         new: PathBuf,
@@ -41,6 +44,19 @@ pub enum Command {
         /// two runs of one build count the same.
         #[arg(long)]
         threshold: Option<String>,
+        #[command(flatten)]
+        formats: FormatArgs,
+    },
+    /// Write a saved results.json in another format: bencher (Bencher Metric Format),
+    /// markdown, json, junit, csv, table, or hdr-log (HdrHistogram interval logs, one per
+    /// variant and thread count, into -o DIR).
+    Export {
+        /// bencher (or bmf), markdown, json, junit, csv, table, hdr-log.
+        format: String,
+        results: PathBuf,
+        /// Where to write (default: stdout); a directory for hdr-log.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Render the HTML report (index.html) from a saved results.json.
     Report {
@@ -146,6 +162,21 @@ fn slice_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// `--format` and `--export` of `lab run` and `lab compare` (docs/outputs.md describes
+/// each format).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FormatArgs {
+    /// What to print on stdout: table (default), markdown, json, junit, csv, or bmf (Bencher
+    /// Metric Format; `lab run` only). Repeat to print several; with any but table, the
+    /// lab's own lines ("results: ...") go to stderr.
+    #[arg(long = "format", value_name = "FORMAT", value_parser = Format::parse)]
+    pub formats: Vec<Format>,
+    /// Also write FORMAT to PATH, e.g. `--export junit=lab.xml --export markdown=lab.md`
+    /// (repeatable; same formats as --format).
+    #[arg(long = "export", value_name = "FORMAT=PATH", value_parser = parse_export)]
+    pub exports: Vec<Export>,
+}
+
 /// `lab worker`'s arguments (set by `lab ab`, not by people).
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
@@ -232,6 +263,12 @@ pub struct RunArgs {
     /// with --quick); default 40, 10 with --quick; 0: rank by the repeats alone.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub pairs: Option<u64>,
+    #[command(flatten)]
+    pub formats: FormatArgs,
+    /// Also write one HdrHistogram interval log per variant and thread count into DIR
+    /// (with several workloads, DIR/<workload>/): HistogramLogAnalyzer reads them.
+    #[arg(long, value_name = "DIR")]
+    pub hdr_log: Option<PathBuf>,
     /// Write results.json indented (default: compact, histograms in HdrHistogram's
     /// compressed encoding).
     #[arg(long)]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod doc;
 pub mod error;
+pub mod formats;
 pub mod machine;
 pub mod measure;
 pub mod output;

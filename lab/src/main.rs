@@ -107,7 +107,13 @@ fn main() -> ExitCode {
             base,
             new,
             threshold,
-        } => commands::compare(base, new, threshold.as_deref()),
+            formats,
+        } => commands::compare(base, new, threshold.as_deref(), formats),
+        Command::Export {
+            format,
+            results,
+            output,
+        } => acorn_lab::formats::export(format, results, output.as_deref()),
         Command::Report {
             results,
             out,

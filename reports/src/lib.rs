@@ -8,6 +8,7 @@ pub mod ab;
 pub mod charts;
 pub mod compare;
 pub mod counts;
+pub mod export;
 pub mod format;
 pub mod html;
 pub mod instructions;
