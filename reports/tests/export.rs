@@ -502,3 +502,47 @@ fn formats_parse_by_name_and_list_the_valid_ones() {
     let e = export::Format::parse("yaml").unwrap_err();
     assert!(e.contains("table, markdown, json, junit, csv, bmf"), "{e}");
 }
+
+#[test]
+fn instruction_count_comparisons_export_with_their_verdicts() {
+    let (base, new) = (common::counted(12_000), common::counted(15_000));
+    let c = Comparison::counts(
+        &sides(),
+        &acorn_reports::instructions::compare(&base, &new, 0.01),
+        0.01,
+    );
+    assert!(c.regressed);
+    let els = elements(&junit::compare(&c));
+    let cases = named(&els, "testcase");
+    assert_eq!(cases.len(), 3);
+    let failures = named(&els, "failure");
+    assert_eq!(failures.len(), 1);
+    let msg = &failures[0].attrs["message"];
+    assert!(
+        msg.contains("read instructions: 12000 instructions/op → 15000 instructions/op (+25.00%"),
+        "{msg}"
+    );
+    let text = csv_out::compare(&c);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<CompareRow> = reader.deserialize().map(Result::unwrap).collect();
+    let read = rows
+        .iter()
+        .find(|r| r.variant == "plain" && r.op == "read")
+        .unwrap();
+    assert_eq!(
+        (read.metric.as_str(), read.verdict.as_str()),
+        ("instructions", "regression")
+    );
+    assert_eq!(
+        (read.base, read.new, read.noise),
+        (12_000.0, 15_000.0, None)
+    );
+    let t = tables(&markdown::compare(&c));
+    assert_eq!(
+        t[0][0],
+        ["variant", "threads", "op", "instructions/op", "verdict"]
+    );
+    assert!(t[0]
+        .iter()
+        .any(|r| r[0] == "plain" && r[2] == "read" && r[4] == "**REGRESSION**"));
+}
