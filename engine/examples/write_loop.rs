@@ -1,0 +1,73 @@
+//! A tight loop of in-memory writes over 10k keys, for profilers (`perf record`,
+//! callgrind): overwriting stashes, or batches of 1,000 overwrites, into a tree with 0 or
+//! more secondary indexes. Keys and values are made before the loop, so a profile holds
+//! the engine alone.
+//!
+//! `cargo run --release -p acorn --example write_loop [stash|batch] [indexes] [writes]`
+//! (default `stash 0 2000000`). Instructions per write under callgrind: run two sizes and
+//! divide the difference (the setup cancels out):
+//!
+//! ```sh
+//! cargo build --release -p acorn --example write_loop
+//! for n in 100000 200000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/write_loop stash 0 $n 2>&1 | grep Collected; done
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use acorn::{IndexKey, NutRef, Tree};
+
+fn main() -> acorn::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "stash".into());
+    let indexes: usize = args.next().map_or(0, |a| a.parse().expect("indexes"));
+    let writes: usize = args
+        .next()
+        .map_or(2_000_000, |a| a.parse().expect("writes"));
+    let n = 10_000;
+    let keys: Vec<String> = (0..n).map(|i| format!("user-{i:012}")).collect();
+    // The first 8 bytes are an index key (kept by every overwrite of a key); 100 bytes.
+    let value = |i: usize| {
+        let mut v = IndexKey::u64((i % 1000) as u64).to_vec();
+        v.resize(100, b'x');
+        v
+    };
+    let values: Vec<Vec<u8>> = (0..n).map(value).collect();
+    let mut builder = Tree::builder();
+    for i in 0..indexes {
+        builder = builder.index(format!("i{i}"), |nut: &NutRef<'_>| {
+            nut.value.get(..8).map(<[u8]>::to_vec)
+        });
+    }
+    let tree = builder.open()?;
+    let mut b = tree.batch();
+    for (k, v) in keys.iter().zip(&values) {
+        b.stash(k, v);
+    }
+    b.commit()?;
+    let start = std::time::Instant::now();
+    match mode.as_str() {
+        "stash" => {
+            for w in 0..writes {
+                let i = w % n;
+                tree.stash(&keys[i], &values[i])?;
+            }
+        }
+        "batch" => {
+            for r in 0..writes / 1000 {
+                let mut b = tree.batch();
+                for j in 0..1000 {
+                    let i = (r * 1000 + j) % n;
+                    b.stash(&keys[i], &values[i]);
+                }
+                b.commit()?;
+            }
+        }
+        other => panic!("mode {other:?}: stash or batch"),
+    }
+    let el = start.elapsed();
+    println!(
+        "{writes} writes ({mode}, {indexes} indexes) in {el:?}: {:.0} ns/write",
+        el.as_nanos() as f64 / writes as f64
+    );
+    Ok(())
+}
