@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, Weak};
 use super::maintenance::{check_index_name, erase};
 use super::{Inner, State, Tree};
 use crate::cache::QueryCache;
-use crate::clock::{Clock, SystemClock};
-use crate::nut::{to_nanos, NutRef};
+use crate::clock::{Clock, TreeClock};
+use crate::nut::NutRef;
 use crate::points::{self, Points};
 use crate::secondary::Extract;
 use crate::stats::Counters;
@@ -21,7 +21,7 @@ use crate::Result;
 #[derive(Debug, Clone)]
 pub struct TreeBuilder {
     path: Option<PathBuf>,
-    clock: Arc<dyn Clock>,
+    clock: TreeClock,
     options: Options,
     indexes: Vec<NamedExtract>,
     query_cache: usize,
@@ -44,7 +44,7 @@ impl Default for TreeBuilder {
     fn default() -> Self {
         Self {
             path: None,
-            clock: Arc::new(SystemClock),
+            clock: TreeClock::System,
             options: Options::default(),
             indexes: Vec::new(),
             query_cache: DEFAULT_QUERY_CACHE,
@@ -130,7 +130,7 @@ impl TreeBuilder {
     /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = TreeClock::Custom(Arc::new(clock));
         self
     }
 
@@ -149,7 +149,7 @@ impl TreeBuilder {
             None => None,
             Some(path) => {
                 let (durable, recovered) = Durable::open(path, self.options.clone())?;
-                state.load(&points, recovered, to_nanos(self.clock.now()));
+                state.load(&points, recovered, self.clock.nanos());
                 Some(durable)
             }
         };
@@ -174,7 +174,7 @@ impl Tree {
         Tree::from_parts(
             State::new(writer),
             points,
-            Arc::new(SystemClock),
+            TreeClock::System,
             None,
             DEFAULT_QUERY_CACHE,
         )
@@ -183,7 +183,7 @@ impl Tree {
     fn from_parts(
         state: State,
         points: Points,
-        clock: Arc<dyn Clock>,
+        clock: TreeClock,
         durable: Option<Durable>,
         query_cache: usize,
     ) -> Tree {
