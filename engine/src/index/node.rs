@@ -5,6 +5,12 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+/// A node behind a shared pointer. `triomphe::Arc`, not `std`'s: it has no weak count, so
+/// `make_mut` on an unshared node (every write's path down the tree, when no snapshot
+/// holds it) checks uniqueness with a plain load, where `std`'s takes a locked
+/// compare-exchange per node.
+pub(super) type NodeArc<T> = triomphe::Arc<Node<T>>;
+
 use super::{find, Keyed, MAX, MAX_INNER};
 
 /// A node split off on overflow, with the smallest key it may hold.
@@ -194,7 +200,7 @@ pub(super) enum Node<T> {
     /// `seps[i]` is the smallest key that may live in `children[i + 1]`.
     Internal {
         seps: Seps,
-        children: Vec<Arc<Node<T>>>,
+        children: Vec<NodeArc<T>>,
     },
 }
 
@@ -278,10 +284,10 @@ impl<T: Keyed> Node<T> {
             }
             Node::Internal { seps, children } => {
                 let ci = seps.child_index(item.key());
-                let (old, split) = Arc::make_mut(&mut children[ci]).insert(item);
+                let (old, split) = NodeArc::make_mut(&mut children[ci]).insert(item);
                 if let Some((sep, right)) = split {
                     seps.insert(ci, sep);
-                    children.insert(ci + 1, Arc::new(right));
+                    children.insert(ci + 1, NodeArc::new(right));
                     if children.len() > MAX_INNER {
                         let at = children.len() / 2;
                         return (old, Some(self.split_at(at)));
@@ -302,19 +308,19 @@ impl<T: Keyed> Node<T> {
             Node::Leaf(leaf) => pick(&leaf.items).map(|i| leaf.remove_at(i)),
             Node::Internal { seps, children } => {
                 let ci = seps.child_index(key);
-                let removed = Arc::make_mut(&mut children[ci]).remove(key, pick)?;
+                let removed = NodeArc::make_mut(&mut children[ci]).remove(key, pick)?;
                 if children[ci].len() < children[ci].max() / 4 && children.len() > 1 {
                     // Rebalance with a neighbour: merge, and split again if too big.
                     let left = if ci + 1 < children.len() { ci } else { ci - 1 };
                     let sep = seps.remove(left);
-                    let right = Arc::unwrap_or_clone(children.remove(left + 1));
-                    let merged = Arc::make_mut(&mut children[left]);
+                    let right = NodeArc::unwrap_or_clone(children.remove(left + 1));
+                    let merged = NodeArc::make_mut(&mut children[left]);
                     merged.absorb(sep, right);
                     if merged.len() > merged.max() {
                         let at = merged.len() / 2;
                         let (sep, right) = merged.split_at(at);
                         seps.insert(left, sep);
-                        children.insert(left + 1, Arc::new(right));
+                        children.insert(left + 1, NodeArc::new(right));
                     }
                 }
                 Some(removed)
