@@ -124,7 +124,7 @@ impl Drop for Inner {
         // the writer's pending batch, handed on here); with no reader pinned, a few
         // flushes free them now rather than at some later collection.
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.points.hand_off(&crossbeam_epoch::pin());
+        state.points.hand_off();
         for _ in 0..3 {
             crossbeam_epoch::pin().flush();
         }
