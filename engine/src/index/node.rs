@@ -45,6 +45,25 @@ fn grow<T>(v: &mut Vec<T>, max: usize) {
     }
 }
 
+/// How many of the sorted `abbrs` are below `x`. Not a binary search: its eight steps each
+/// wait for the load before (a chain of ~50 cycles over 256 abbreviations, a tenth of a
+/// stash). This counts over every 16th entry, then over the 16 in the block that picks:
+/// two rounds of loads that do not wait for each other, and no data-dependent branch.
+pub(super) fn rank(abbrs: &[u64], x: u64) -> usize {
+    const BLOCK: usize = 16;
+    let n = abbrs.len();
+    let mut blocks = 0;
+    let mut last = BLOCK - 1;
+    while last < n {
+        // Sorted: the blocks whose last entry is below `x` are a prefix, all of it below.
+        blocks += usize::from(abbrs[last] < x);
+        last += BLOCK;
+    }
+    let start = blocks * BLOCK;
+    let block = &abbrs[start..(start + BLOCK).min(n)];
+    start + block.iter().filter(|&&a| a < x).count()
+}
+
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -85,7 +104,7 @@ impl Abbrevs {
             Ordering::Equal => {}
         }
         let abbr = abbreviate(key, p.len());
-        let mut i = self.abbrs.partition_point(|a| *a < abbr);
+        let mut i = rank(&self.abbrs, abbr);
         // Equal abbreviations are rare (keys alike for 8 bytes past the prefix): walk them.
         while self.abbrs.get(i) == Some(&abbr) {
             match key_at(i).cmp(key) {
