@@ -178,18 +178,9 @@ pub(crate) struct Writer {
 
 const RETIRE_BATCH: usize = 64;
 
-/// Bytes of retired records that may wait before they are handed on. The collector keeps
-/// a thread's deferred functions in a local bag until 64 of them accumulate (4,096
-/// records here), which is fine for small records but not for values of up to 16 MiB: so
-/// past this many bytes, a batch is handed to the collector at once and the bag is pushed
-/// to the global queue, where the next collections free it once readers have moved on.
+/// Bytes of retired records that may wait before they are handed on (values reach
+/// 16 MiB: a batch of big records is handed on before it holds 64 of them).
 const RETIRE_BYTES: usize = 1 << 20;
-
-thread_local! {
-    /// Bytes of records this thread deferred into its collector bag since the bag was last
-    /// pushed to the global queue (no destructor: usable while threads exit).
-    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
 
 /// Heap bytes of a record: its bytes plus the count and length words before them.
 fn footprint(rec: &Record) -> usize {
@@ -431,19 +422,14 @@ impl Writer {
         self.retired.push(rec);
         if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
             let batch = std::mem::replace(&mut self.retired, spare_batch());
+            self.retired_bytes = 0;
             let guard = &crossbeam_epoch::pin();
             guard.defer(move || release_batch(batch));
-            let unflushed = UNFLUSHED
-                .try_with(|u| {
-                    u.set(u.get() + std::mem::take(&mut self.retired_bytes));
-                    u.get()
-                })
-                .unwrap_or(RETIRE_BYTES);
-            if unflushed >= RETIRE_BYTES {
-                // Big records: to the global queue now, not after 4,096 more retirements.
-                guard.flush();
-                let _ = UNFLUSHED.try_with(|u| u.set(0));
-            }
+            // The writer pins once per batch, and the collector looks at a thread's
+            // garbage only every 128th pin and keeps deferred functions in a local bag
+            // until 64 accumulate: left alone, ~12k dead records would wait. So the bag
+            // goes to the global queue, and a collection runs, at every batch.
+            guard.flush();
         }
     }
 
@@ -492,7 +478,6 @@ impl Writer {
         // Hand the old table to the global queue now, so later pins (of any thread) free
         // it, instead of it waiting in this thread's bag for 63 more retirements.
         guard.flush();
-        let _ = UNFLUSHED.try_with(|u| u.set(0));
         self.used = self.live;
     }
 
