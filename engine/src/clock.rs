@@ -9,6 +9,11 @@
 //! time) ago. A time read so stays within the counter's calibration error of the OS clock
 //! over 1 ms (nanoseconds), follows changes of the OS clock (NTP steps, a date set by
 //! hand) within 1 ms, and never runs backwards within one thread between anchors.
+//!
+//! How often a thread re-anchors depends on elapsed time, so the instructions a run
+//! executes do too. With `ACORN_CLOCK=os` in the environment (read once per process)
+//! every read goes to the OS clock instead: two runs of one build then count exactly
+//! the same instructions (`lab run --measure instructions` sets it for its counted runs).
 
 use std::cell::Cell;
 use std::fmt::Debug;
@@ -37,8 +42,13 @@ impl Clock for SystemClock {
     }
 }
 
-/// The counter, calibrated against the OS clock at first use (tens of microseconds).
-static COUNTER: OnceLock<quanta::Clock> = OnceLock::new();
+/// The counter, calibrated against the OS clock at first use (tens of microseconds);
+/// `None` when `ACORN_CLOCK=os` asks for the OS clock at every read.
+static COUNTER: OnceLock<Option<quanta::Clock>> = OnceLock::new();
+
+/// The environment variable that, set to `os`, makes [`SystemClock`] read the OS clock
+/// at every call (see the module docs).
+const CLOCK_VAR: &str = "ACORN_CLOCK";
 
 /// How long (in counter time) a thread's anchor serves before the OS clock is read again.
 const ANCHOR_NS: u64 = 1_000_000;
@@ -51,7 +61,13 @@ thread_local! {
 
 /// [`SystemClock`]'s time in nanoseconds since the epoch.
 pub(crate) fn system_nanos() -> u64 {
-    let counter = COUNTER.get_or_init(quanta::Clock::new);
+    let counter = COUNTER.get_or_init(|| {
+        let os = std::env::var_os(CLOCK_VAR).is_some_and(|v| v == "os");
+        (!os).then(quanta::Clock::new)
+    });
+    let Some(counter) = counter else {
+        return to_nanos(SystemTime::now());
+    };
     let raw = counter.raw();
     ANCHOR
         .try_with(|anchor| {
