@@ -6,7 +6,8 @@
 //! `cargo run --release -p acorn --example goals [rounds]` (default 7 rounds). `GOALS=a,b`
 //! runs only the named parts: `reads`, `writes` (stash and batch), `collect`, `threads`,
 //! `1m`, `durable` (group commit: 8 writers under `Group` and `Always` against one `Always`
-//! writer, in a temporary directory; set TMPDIR to move it).
+//! writer, in a temporary directory; set TMPDIR to move it; and `Never` with its log
+//! buffer against a write per commit, counting write syscalls from `/proc/self/io`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -177,6 +178,7 @@ fn main() {
     }
     if wanted("durable") {
         group_commit(rounds);
+        never(rounds);
     }
 }
 
@@ -463,5 +465,55 @@ fn group_commit(rounds: usize) {
         per_sync(&always8, s8, 8 * per_writer),
         -one,
         eight / one
+    );
+}
+
+/// Write syscalls this process made so far (`syscw` of `/proc/self/io`; Linux).
+fn write_syscalls() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscw:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Durable `Never`, one writer overwriting 10k keys: the default log buffer against
+/// `log_buffer(0, _)` (a write per commit), each on its own tree, alternating; with the
+/// write syscalls per 1,000 commits (every thread of the process: the flusher included).
+fn never(rounds: usize) {
+    let open = |buffer: Option<usize>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Tree::builder().path(dir.path()).sync(SyncPolicy::Never);
+        if let Some(bytes) = buffer {
+            b = b.log_buffer(bytes, Duration::from_millis(10));
+        }
+        (dir, b.compact_factor(0).open().unwrap())
+    };
+    let (_d1, buffered) = open(None);
+    let (_d2, unbuffered) = open(Some(0));
+    let keys: Vec<String> = (0..10_000).map(key).collect();
+    let val = value(3);
+    let ops = 50_000;
+    let calls = [std::cell::Cell::new(0u64), std::cell::Cell::new(0)];
+    let run = |tree: &Tree, slot: usize| {
+        let w = write_syscalls();
+        let start = Instant::now();
+        for i in 0..ops {
+            tree.stash(&keys[i % keys.len()], &val).unwrap();
+        }
+        let ns = start.elapsed().as_nanos() as f64 / ops as f64;
+        let made = write_syscalls().zip(w).map_or(0, |(b, a)| b - a);
+        calls[slot].set(calls[slot].get() + made);
+        ns
+    };
+    let [b, u] = best(
+        rounds,
+        [&mut || run(&buffered, 0), &mut || run(&unbuffered, 1)],
+    );
+    let per_1k = |c: u64| c as f64 * 1000.0 / (ops * rounds) as f64;
+    println!(
+        "| durable `Never` stash (overwrite, 10k keys), 64 KiB buffer vs a write per commit | {b:.0} ns ({:.1} write syscalls per 1k commits) | {u:.0} ns ({:.0} per 1k) | {:.2}× the speed |",
+        per_1k(calls[0].get()),
+        per_1k(calls[1].get()),
+        u / b
     );
 }

@@ -141,8 +141,9 @@ pub struct Stats {
     /// line is also logged through the `log` crate). Empty when nothing was. A strict open
     /// afterwards holds exactly what the report leaves.
     pub salvage_report: Vec<String>,
-    /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
-    /// covered by a snapshot and deleted).
+    /// Durable mode only: bytes of the write-ahead log (every segment not yet covered by
+    /// a snapshot and deleted), including, under [`crate::SyncPolicy::Never`], commits
+    /// still waiting in the log's buffer (`flush()` writes them out).
     pub wal_bytes: u64,
     /// Durable mode only: fsyncs of log segments since open. Below the number of commits
     /// when writers shared fsyncs (group commit).

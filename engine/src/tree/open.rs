@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use super::maintenance::{check_index_name, erase};
 use super::{Inner, State, Tree};
@@ -14,7 +15,7 @@ use crate::nut::NutRef;
 use crate::points::{self, Points};
 use crate::secondary::Extract;
 use crate::stats::Counters;
-use crate::storage::{Durable, Options, RecoveryMode, SyncPolicy};
+use crate::storage::{Durable, LogBuffer, Options, RecoveryMode, SyncPolicy};
 use crate::Result;
 
 /// Configures and opens a [`Tree`].
@@ -64,6 +65,20 @@ impl TreeBuilder {
     #[must_use]
     pub fn sync(mut self, policy: SyncPolicy) -> Self {
         self.options.sync = policy;
+        self
+    }
+
+    /// Under [`SyncPolicy::Never`]: how many bytes of commits the log gathers in memory
+    /// before handing them to the OS in one write, and the longest a commit waits there
+    /// before a background thread writes it out. Default: 64 KiB and 10 ms. `flush()`,
+    /// a compaction and dropping the tree write out what is waiting. A process killed
+    /// meanwhile loses the commits still waiting (what survives is a prefix of the
+    /// acknowledged commits); `log_buffer(0, _)` hands each commit to the OS as it is
+    /// logged, so a killed process loses none (a write syscall per commit). Ignored under
+    /// `Always` and `Group`, which write each commit before its fsync.
+    #[must_use]
+    pub fn log_buffer(mut self, bytes: usize, max_delay: Duration) -> Self {
+        self.options.buffer = LogBuffer { bytes, max_delay };
         self
     }
 
