@@ -1,9 +1,10 @@
 //! A tight loop of in-memory writes over 10k keys, for profilers (`perf record`,
 //! callgrind): overwriting stashes, or batches of 1,000 overwrites, into a tree with 0 or
-//! more secondary indexes. Keys and values are made before the loop, so a profile holds
+//! more secondary indexes; or (`raw`) the same overwrites into the reference of
+//! docs/PERFORMANCE.md, a `RwLock<BTreeMap<String, Vec<u8>>>` (key and value cloned in). Keys and values are made before the loop, so a profile holds
 //! the engine alone.
 //!
-//! `cargo run --release -p acorn --example write_loop [stash|batch] [indexes] [writes]`
+//! `cargo run --release -p acorn --example write_loop [stash|batch|raw] [indexes] [writes]`
 //! (default `stash 0 2000000`). It prints wall-clock and on-CPU time per write (the
 //! thread's time on a core, from `/proc/thread-self/schedstat` on Linux: on a shared
 //! machine it leaves out the time other processes had the core). Instructions per write
@@ -71,7 +72,21 @@ fn main() -> acorn::Result<()> {
                 b.commit()?;
             }
         }
-        other => panic!("mode {other:?}: stash or batch"),
+        "raw" => {
+            let raw = std::sync::RwLock::new(std::collections::BTreeMap::new());
+            for (k, v) in keys.iter().zip(&values) {
+                raw.write().unwrap().insert(k.clone(), v.clone());
+            }
+            for w in 0..writes {
+                let i = w % n;
+                let old = raw
+                    .write()
+                    .unwrap()
+                    .insert(keys[i].clone(), values[i].clone());
+                drop(std::hint::black_box(old));
+            }
+        }
+        other => panic!("mode {other:?}: stash, batch or raw"),
     }
     let el = start.elapsed();
     let cpu = on_cpu().zip(cpu).map(|(b, a)| b - a);
