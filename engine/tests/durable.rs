@@ -381,6 +381,14 @@ fn garbage_files_are_errors_not_panics() {
     assert!(matches!(Tree::open(&file), Err(Error::Io(_))));
 }
 
+/// Bytes of every log segment in `dir`.
+fn log_size(dir: &Path) -> u64 {
+    segments(dir)
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum()
+}
+
 /// Writes of log segments `io` saw so far.
 fn log_writes(io: &FaultyIo) -> usize {
     io.calls()
@@ -435,12 +443,7 @@ fn never_writes_a_waiting_commit_out_after_its_delay_and_at_flush() {
         .log_buffer(64 << 10, Duration::from_millis(5))
         .open()
         .unwrap();
-    let size = || -> u64 {
-        segments(dir.path())
-            .iter()
-            .map(|p| fs::metadata(p).unwrap().len())
-            .sum()
-    };
+    let size = || log_size(dir.path());
     let empty = size();
     tree.stash("a", b"1").unwrap();
     // The flusher thread writes it out without a flush (waited for, never timed).
@@ -479,12 +482,7 @@ fn never_flush_writes_out_and_a_failed_buffered_write_keeps_a_prefix() {
         .io(Arc::clone(&io))
         .open()
         .unwrap();
-    let size = || -> u64 {
-        segments(dir.path())
-            .iter()
-            .map(|p| fs::metadata(p).unwrap().len())
-            .sum()
-    };
+    let size = || log_size(dir.path());
     for i in 0..10 {
         tree.stash(format!("a{i}"), b"flushed").unwrap();
     }

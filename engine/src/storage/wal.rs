@@ -293,19 +293,7 @@ impl Wal {
         };
         let log = Arc::new(log);
         if buffered > 0 {
-            let flusher = Arc::clone(&log);
-            std::thread::Builder::new()
-                .name("acorn-log-flush".into())
-                .spawn(move || flusher.flusher())
-                .map_err(|e| {
-                    Error::Io(std::io::Error::new(
-                        e.kind(),
-                        format!(
-                            "{}: cannot start the log's flusher thread: {e}",
-                            dir.display()
-                        ),
-                    ))
-                })?;
+            spawn(&log, "acorn-log-flush", "flusher", Log::flusher)?;
         }
         Ok(Wal { log })
     }
@@ -318,19 +306,7 @@ impl Wal {
         if s.syncer_started {
             return Ok(());
         }
-        let log = Arc::clone(&self.log);
-        std::thread::Builder::new()
-            .name("acorn-log-sync".into())
-            .spawn(move || log.syncer())
-            .map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!(
-                        "{}: cannot start the log's sync thread: {e}",
-                        self.dir.display()
-                    ),
-                ))
-            })?;
+        spawn(&self.log, "acorn-log-sync", "sync", Log::syncer)?;
         s.syncer_started = true;
         Ok(())
     }
@@ -833,6 +809,25 @@ impl Log {
         self.refuse()?;
         self.check_place(&lock(&self.active))
     }
+}
+
+/// Starts the log's thread `name` (the `what` thread in errors), running `body` on the log
+/// until the `Wal` is dropped.
+fn spawn(log: &Arc<Log>, name: &str, what: &str, body: fn(&Log)) -> Result<()> {
+    let held = Arc::clone(log);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(&held))
+        .map(drop)
+        .map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: cannot start the log's {what} thread: {e}",
+                    log.dir.display()
+                ),
+            ))
+        })
 }
 
 /// Takes the wakers of the async waiters whose commits are done, or of all of them once the
