@@ -16,6 +16,7 @@ pub mod op;
 pub mod paired;
 pub mod results;
 pub mod stats;
+pub mod storage;
 pub mod table;
 pub mod targets;
 pub mod verdict;

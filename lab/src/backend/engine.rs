@@ -116,6 +116,11 @@ impl EngineBackend {
         }
     }
 
+    /// The tree's directory when durable.
+    pub(crate) fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(tempfile::TempDir::path)
+    }
+
     pub(crate) fn err(&self, e: impl std::fmt::Display) -> super::BackendError {
         store_err(self.name, e)
     }
@@ -124,6 +129,40 @@ impl EngineBackend {
 impl Backend for EngineBackend {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        EngineBackend::data_dir(self)
+    }
+
+    fn can_reopen(&self) -> bool {
+        self.durable
+    }
+
+    fn reopen(self: Box<Self>) -> Result<Box<dyn Backend>> {
+        let EngineBackend {
+            variant,
+            format,
+            tree,
+            name,
+            durable,
+            _dir,
+        } = *self;
+        drop(tree);
+        let dir = _dir.ok_or_else(|| store_err(name, "reopen: not on disk"))?;
+        let tree = Tree::builder()
+            .path(dir.path())
+            .sync(SyncPolicy::Always)
+            .open()
+            .or_store(name)?;
+        Ok(Box::new(EngineBackend {
+            variant,
+            format,
+            tree,
+            name,
+            durable,
+            _dir: Some(dir),
+        }))
     }
 
     fn describe(&self) -> BackendInfo {

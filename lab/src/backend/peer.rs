@@ -73,6 +73,23 @@ pub(crate) trait Kv: Send + Sync {
         }
         Ok(())
     }
+
+    /// The directory the store's files are in (durable stores); `None` in memory.
+    fn dir(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    /// Closes the store and opens it again from its files (see [`Backend::reopen`]); only
+    /// called when [`Kv::dir`] is `Some`.
+    fn reopen(self) -> Result<Self>
+    where
+        Self: Sized,
+    {
+        Err(super::BackendError::Unsupported {
+            backend: "peer".into(),
+            op: "reopen",
+        })
+    }
 }
 
 /// The items of a batch, encoded the way the store takes them.
@@ -123,9 +140,23 @@ impl<K: Kv + 'static> Peer<K> {
     }
 }
 
-impl<K: Kv> Backend for Peer<K> {
+impl<K: Kv + 'static> Backend for Peer<K> {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        self.kv.dir()
+    }
+
+    fn can_reopen(&self) -> bool {
+        self.kv.dir().is_some()
+    }
+
+    fn reopen(self: Box<Self>) -> Result<Box<dyn Backend>> {
+        let Peer { name, format, kv } = *self;
+        let kv = kv.reopen()?;
+        Ok(Box::new(Peer { name, format, kv }))
     }
 
     fn describe(&self) -> BackendInfo {

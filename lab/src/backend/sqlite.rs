@@ -56,15 +56,21 @@ struct Sqlite {
     dir: Option<tempfile::TempDir>,
 }
 
+/// The database file in `dir`, opened (or created) in WAL mode with `synchronous=FULL`.
+fn open_file(dir: &tempfile::TempDir) -> Result<Connection> {
+    let conn = Connection::open(dir.path().join("lab.sqlite")).or_store(NAME)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .or_store(NAME)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .or_store(NAME)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     let (conn, dir) = if reg.tier.on_disk() {
         let dir = scratch_dir(options, NAME)?;
-        let conn = Connection::open(dir.path().join("lab.sqlite")).or_store(NAME)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .or_store(NAME)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .or_store(NAME)?;
-        (conn, Some(dir))
+        (open_file(&dir)?, Some(dir))
     } else {
         (Connection::open_in_memory().or_store(NAME)?, None)
     };
@@ -98,6 +104,27 @@ impl Sqlite {
 }
 
 impl Kv for Sqlite {
+    fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    fn reopen(self) -> Result<Self> {
+        let Sqlite {
+            conn,
+            without_rowid,
+            dir,
+        } = self;
+        // Closing the last connection checkpoints the WAL into the database file.
+        drop(conn);
+        let dir = dir.ok_or_else(|| super::store_err(NAME, "reopen: not on disk"))?;
+        let conn = Mutex::new(open_file(&dir)?);
+        Ok(Sqlite {
+            conn,
+            without_rowid,
+            dir: Some(dir),
+        })
+    }
+
     fn describe(&self, info: BackendInfo) -> BackendInfo {
         BackendInfo {
             store: format!(
