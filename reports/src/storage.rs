@@ -194,6 +194,79 @@ pub fn check_tier(tier: &str, threads: usize, cost: &StorageCost) -> Result<(), 
     }
 }
 
+/// The storage table's columns (terminal and report).
+pub const COLUMNS: [&str; 11] = [
+    "variant",
+    "thr",
+    "tier",
+    "syncs/commit",
+    "syncs/op",
+    "device/op",
+    "write amp",
+    "disk/item load",
+    "disk/item run",
+    "space amp",
+    "reopen",
+];
+
+/// One row of the storage table per variant and thread count that measured storage, in
+/// the order of `r.summaries` grouped by tier (fsync-per-commit first: equal promises
+/// side by side). A tier the counts contradict is marked `!`.
+pub fn rows(r: &crate::Results) -> Vec<Vec<String>> {
+    use crate::format::{human, human_ns, Unit};
+    let figure = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "-".into(), f);
+    let mut list: Vec<&crate::VariantSummary> =
+        r.summaries.iter().filter(|s| s.storage.is_some()).collect();
+    list.sort_by_key(|s| s.storage.as_ref().map_or(usize::MAX, |st| tier_rank(&st.tier)));
+    list.into_iter()
+        .filter_map(|s| {
+            let st = s.storage.as_ref()?;
+            let p = &st.phases;
+            let counted = |v: Option<f64>, f: &dyn Fn(f64) -> String| {
+                if p.syncs.is_none() {
+                    "not counted".into()
+                } else {
+                    figure(v, f)
+                }
+            };
+            Some(vec![
+                s.variant.clone(),
+                s.threads.to_string(),
+                format!(
+                    "{}{}",
+                    st.tier,
+                    if st.tier_mismatch.is_some() { " !" } else { "" }
+                ),
+                counted(p.syncs_per_commit(), &|v| format!("{v:.2}")),
+                counted(p.syncs_per_op(), &|v| format!("{v:.2}")),
+                figure(p.device_bytes_per_op(), &|v| human(Unit::Bytes, v)),
+                figure(p.write_amplification(), &|v| format!("{v:.1}×")),
+                figure(st.disk_per_item_after_load(), &|v| human(Unit::Bytes, v)),
+                figure(st.disk_per_item_after_run(), &|v| human(Unit::Bytes, v)),
+                figure(st.space_amplification(), &|v| format!("{v:.2}×")),
+                st.recovery.as_ref().map_or_else(
+                    || "-".into(),
+                    |rc| {
+                        format!(
+                            "{} ({})",
+                            human_ns(rc.reopen_s * 1e9),
+                            human(Unit::Bytes, rc.bytes as f64)
+                        )
+                    },
+                ),
+            ])
+        })
+        .collect()
+}
+
+/// Tiers from the strongest promise to the weakest (unknown ones last).
+pub fn tier_rank(tier: &str) -> usize {
+    ["fsync-per-commit", "group-commit", "os-buffered", "memory"]
+        .iter()
+        .position(|t| *t == tier)
+        .unwrap_or(4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

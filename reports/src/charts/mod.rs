@@ -14,6 +14,7 @@ pub mod memory;
 pub mod metrics;
 pub mod operations;
 pub mod palette;
+pub mod storage;
 pub mod throughput;
 
 use plotters::coord::Shift;
