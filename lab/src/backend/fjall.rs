@@ -114,6 +114,10 @@ impl Kv for Fjall {
         Some(self._dir.path())
     }
 
+    fn can_reopen(&self) -> bool {
+        true
+    }
+
     fn reopen(self) -> Result<Self> {
         let Fjall {
             docs,

@@ -79,8 +79,13 @@ pub(crate) trait Kv: Send + Sync {
         None
     }
 
+    /// Whether [`Kv::reopen`] can reopen it (stores on disk that implement it).
+    fn can_reopen(&self) -> bool {
+        false
+    }
+
     /// Closes the store and opens it again from its files (see [`Backend::reopen`]); only
-    /// called when [`Kv::dir`] is `Some`.
+    /// called when [`Kv::can_reopen`] says so.
     fn reopen(self) -> Result<Self>
     where
         Self: Sized,
@@ -150,7 +155,7 @@ impl<K: Kv + 'static> Backend for Peer<K> {
     }
 
     fn can_reopen(&self) -> bool {
-        self.kv.dir().is_some()
+        self.kv.can_reopen()
     }
 
     fn reopen(self: Box<Self>) -> Result<Box<dyn Backend>> {

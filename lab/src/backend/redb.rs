@@ -96,6 +96,10 @@ impl Kv for Redb {
         self.dir.as_ref().map(tempfile::TempDir::path)
     }
 
+    fn can_reopen(&self) -> bool {
+        self.dir.is_some()
+    }
+
     fn reopen(self) -> Result<Self> {
         let Redb { db, dir } = self;
         drop(db);

@@ -103,7 +103,13 @@ pub fn counting() -> Result<(), &'static str> {
 /// The arguments are the C function's (`msync`'s address range must be a mapping of the
 /// caller's); the kernel checks descriptors and flags.
 #[allow(unsafe_code)]
-pub unsafe fn call(call: SyncCall, a: libc::c_long, b: libc::c_long, c: libc::c_long, d: libc::c_long) -> libc::c_int {
+pub unsafe fn call(
+    call: SyncCall,
+    a: libc::c_long,
+    b: libc::c_long,
+    c: libc::c_long,
+    d: libc::c_long,
+) -> libc::c_int {
     record(call);
     let nr = match call {
         SyncCall::Fsync => libc::SYS_fsync,
@@ -184,7 +190,15 @@ macro_rules! count_sync_calls {
         pub unsafe extern "C" fn sync_file_range(fd: i32, offset: i64, n: i64, flags: u32) -> i32 {
             use $crate::measure::syncs::{call, SyncCall};
             // SAFETY: the C function's own arguments.
-            unsafe { call(SyncCall::SyncFileRange, fd.into(), offset as _, n as _, flags as _) }
+            unsafe {
+                call(
+                    SyncCall::SyncFileRange,
+                    fd.into(),
+                    offset as _,
+                    n as _,
+                    flags as _,
+                )
+            }
         }
 
         /// Counts the call, then makes it.

@@ -222,7 +222,8 @@ fn commits_and_bytes(run: &RunResult, batch_size: usize, per_item: f64) -> (u64,
         .iter()
         .map(|op| count(op))
         .sum();
-    let items = count("insert") + count("update") + count("rmw") + count("batch") * batch_size as u64;
+    let items =
+        count("insert") + count("update") + count("rmw") + count("batch") * batch_size as u64;
     (commits, (items as f64 * per_item).round() as u64)
 }
 
@@ -531,11 +532,7 @@ fn run_group(
 /// last phase inserted, then closes the store (drops every handle) and times its reopen
 /// from its files until it answers a read of the first and the last loaded record. Drops
 /// the store either way.
-fn recover(
-    cx: &Cx<'_>,
-    l: Loaded,
-    state: &Progressed,
-) -> Result<Option<Recovery>, BackendError> {
+fn recover(cx: &Cx<'_>, l: Loaded, state: &Progressed) -> Result<Option<Recovery>, BackendError> {
     let plan = cx.plan;
     if !plan.run.recover || !l.backend.can_reopen() {
         return Ok(None);
@@ -700,8 +697,7 @@ fn run_thread_count(
                     variant: &name,
                     threads,
                 });
-                let (r, sampled) =
-                    measure(cx, &loaded[i], threads, repeat, target.as_ref(), true)?;
+                let (r, sampled) = measure(cx, &loaded[i], threads, repeat, target.as_ref(), true)?;
                 if let Some(s) = sampled {
                     state.warnings.extend(s.warning());
                     if s.failed.is_none() {
