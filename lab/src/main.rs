@@ -128,6 +128,7 @@ fn main() -> ExitCode {
         Command::Sample { file, ops, seed } => commands::sample(file, *ops, *seed),
         Command::Count(args) => commands::count(args),
         Command::Ab(args) => commands::ab(args),
+        Command::Sweep(args) => commands::sweep(args),
         Command::Worker(args) => commands::worker(args),
     };
     match outcome {

@@ -209,6 +209,7 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         charts::throughput::throughput(results, palette),
     );
     push("paired".into(), charts::forest::paired(results, palette));
+    push("sweep".into(), charts::sweep::sweep(results, palette));
     for (op, svg) in charts::operations::per_operation(results, palette) {
         push(format!("ops-{op}"), Some(svg));
     }

@@ -321,6 +321,10 @@ pub struct Results {
     /// the run did not pair them, and in older files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paired: Vec<crate::paired::Rounds>,
+    /// `lab sweep`: latency against offered rate per variant, and each knee (schema 4);
+    /// `runs` and `summaries` are then empty. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::Sweep>,
 }
 
 impl Results {

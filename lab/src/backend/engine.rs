@@ -128,9 +128,12 @@ impl EngineBackend {
                         acorn_reports::format::human_ns(max_delay.as_nanos() as f64)
                     ),
                     // `Never` (and any policy added later: SyncPolicy is non-exhaustive).
-                    _ => "WAL written to the OS per commit, never fsynced on the write path \
+                    _ => {
+                        "durable against a process crash: WAL written to the OS per commit, never \
+                          fsynced on the write path \
                          (SyncPolicy::Never)"
-                        .into(),
+                            .into()
+                    }
                 }
             } else {
                 "in memory".into()

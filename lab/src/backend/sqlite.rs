@@ -172,7 +172,7 @@ impl Kv for Sqlite {
                 (Some(_), "FULL") => {
                     "durable: file, WAL journal, synchronous=FULL (fsync per commit)".into()
                 }
-                (Some(_), _) => "file, WAL journal, synchronous=NORMAL (the WAL fsynced at \
+                (Some(_), _) => "durable against a process crash: file, WAL journal, synchronous=NORMAL (the WAL fsynced at \
                                  checkpoints only: a power loss can lose recent commits)"
                     .into(),
                 (None, _) => {

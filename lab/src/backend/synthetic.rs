@@ -115,7 +115,10 @@ impl Kv for Synthetic {
                 self.rounds
             ),
             durability: if self.disk.is_some() {
-                format!("{SYNCS_PER_COMMIT} fsyncs of a {BLOCK}-byte block per commit; the data in memory")
+                format!(
+                    "durable (a fixture): {SYNCS_PER_COMMIT} fsyncs of a {BLOCK}-byte block \
+                     per commit; the data itself in memory"
+                )
             } else {
                 "in memory".into()
             },

@@ -19,6 +19,7 @@ pub mod pin;
 pub mod profile;
 pub mod restore;
 pub mod slice;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -467,6 +468,7 @@ pub fn run(
         measure: acorn_reports::Measure::WallClock,
         instructions: None,
         paired: state.paired,
+        sweep: None,
     })
 }
 

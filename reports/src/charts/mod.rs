@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod operations;
 pub mod palette;
 pub mod storage;
+pub mod sweep;
 pub mod throughput;
 
 use plotters::coord::Shift;
