@@ -22,7 +22,9 @@ acorn_lab::count_sync_calls!();
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run_workload(variants: &str, mix: &str, extra: &str) -> Results {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let src = format!(
         "name = \"storage\"\nvariants = [{variants}]\n[dataset]\nrecords = 300\n\
          value = {{ bytes = 100 }}\n[run]\nops = 120\nwarmup = \"0s\"\nrepeats = 2\n\
@@ -49,7 +51,9 @@ fn run_workload(variants: &str, mix: &str, extra: &str) -> Results {
 fn a_phase_that_fsyncs_and_writes_is_counted_exactly() {
     use acorn_lab::measure::storage::{disk_usage, Probe};
     use std::io::Write as _;
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let probe = Probe::start(Some(dir.path()), true);
     let mut f = std::fs::File::create(dir.path().join("f")).unwrap();

@@ -177,32 +177,20 @@ impl Backend for EngineBackend {
         self.durable
     }
 
-    fn reopen(self: Box<Self>) -> Result<Box<dyn Backend>> {
-        let EngineBackend {
-            variant,
-            format,
-            tree,
-            name,
-            durable,
-            policy,
-            _dir,
-        } = *self;
-        drop(tree);
-        let dir = _dir.ok_or_else(|| store_err(name, "reopen: not on disk"))?;
-        let tree = Tree::builder()
-            .path(dir.path())
-            .sync(policy)
+    fn reopen(mut self: Box<Self>) -> Result<Box<dyn Backend>> {
+        let name = self.name;
+        let dir = EngineBackend::data_dir(&self)
+            .map(std::path::Path::to_path_buf)
+            .ok_or_else(|| store_err(name, "reopen: not on disk"))?;
+        // The old tree closes (its files released) before the new one opens them.
+        let empty = Tree::builder().open().or_store(name)?;
+        drop(std::mem::replace(&mut self.tree, empty));
+        self.tree = Tree::builder()
+            .path(&dir)
+            .sync(self.policy)
             .open()
             .or_store(name)?;
-        Ok(Box::new(EngineBackend {
-            variant,
-            format,
-            tree,
-            name,
-            durable,
-            policy,
-            _dir: Some(dir),
-        }))
+        Ok(self)
     }
 
     fn describe(&self) -> BackendInfo {

@@ -168,20 +168,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_declared_tier_that_the_counted_syncs_contradict_is_warned_about() {
-        let src = "name = \"liar\"\nvariants = [\"toy:unsynced\", \"toy\"]\n[dataset]\n\
-                   records = 100\n[run]\nops = 300\nwarmup = \"0s\"\nrepeats = 1\n\
-                   [mix]\nupdate = 50\ninsert = 50\n";
-        let plan = Plan::parse(Path::new("liar.toml"), src).unwrap();
-        let r = runner::run(
+    /// Runs the workload `src` through the runner.
+    fn run(src: &str) -> acorn_reports::Results {
+        let plan = Plan::parse(Path::new("toy.toml"), src).unwrap();
+        runner::run(
             &plan,
             &RunOptions::default(),
             &RealClock::default(),
             &AtomicBool::new(false),
             &Silent,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_declared_tier_that_the_counted_syncs_contradict_is_warned_about() {
+        let src = "name = \"liar\"\nvariants = [\"toy:unsynced\", \"toy\"]\n[dataset]\n\
+                   records = 100\n[run]\nops = 300\nwarmup = \"0s\"\nrepeats = 1\n\
+                   [mix]\nupdate = 50\ninsert = 50\n";
+        let r = run(src);
         let liar = r.summaries.iter().find(|s| s.variant == "toy:unsynced").unwrap();
         let st = liar.storage.as_ref().unwrap();
         assert_eq!(st.tier, "fsync-per-commit");
@@ -207,15 +212,7 @@ mod tests {
                    batch_size = 4\nscan_length = 5\n\
                    [mix]\nread = 30\nupdate = 10\ninsert = 10\ndelete = 10\nscan = 10\n\
                    rmw = 10\nquery = 10\nbatch = 10\n";
-        let plan = Plan::parse(Path::new("toy.toml"), src).unwrap();
-        let r = runner::run(
-            &plan,
-            &RunOptions::default(),
-            &RealClock::default(),
-            &AtomicBool::new(false),
-            &Silent,
-        )
-        .unwrap();
+        let r = run(src);
         let s = &r.summaries[0];
         assert_eq!(s.variant, "toy");
         assert!(s.load_throughput > 0.0);

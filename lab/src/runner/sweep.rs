@@ -91,26 +91,70 @@ fn point(offered: f64, p: &PhaseResult) -> Point {
     }
 }
 
-/// One step at `rate` (`None`: closed loop), from the loaded data: `None` when stopped.
-fn step(
-    backend: &dyn Backend,
-    plan: &Plan,
-    rate: Option<f64>,
-    step: Duration,
+/// One variant's steps: its loaded backend and what every step shares.
+struct Stepper<'a> {
+    b: &'a dyn Backend,
+    plan: &'a Plan,
     threads: usize,
-    clock: &dyn Clock,
-    stop: &AtomicBool,
-) -> Result<Option<PhaseResult>, BackendError> {
-    let mut p = plan.clone();
-    p.run.rate = rate;
-    p.run.bound = Bound::Duration(step);
-    let r = run_phase(backend, &p, threads, false, clock, stop);
-    restore::remove(backend, plan, r.inserted.clone())?;
-    Ok((!r.stopped).then_some(r))
+    clock: &'a dyn Clock,
+    stop: &'a AtomicBool,
+    /// Says which rate runs (progress).
+    announce: &'a dyn Fn(f64),
 }
 
-/// Runs the sweep of `plan` (its first thread count) over `opts.variants` (default: the
-/// plan's).
+impl Stepper<'_> {
+    /// One step at `rate` (`None`: closed loop) lasting `step`, from the loaded data (its
+    /// inserts removed after): `None` when stopped.
+    fn at(&self, rate: Option<f64>, step: Duration) -> Result<Option<PhaseResult>, BackendError> {
+        if let Some(r) = rate {
+            (self.announce)(r);
+        }
+        let mut p = self.plan.clone();
+        p.run.rate = rate;
+        p.run.bound = Bound::Duration(step);
+        let r = run_phase(self.b, &p, self.threads, false, self.clock, self.stop);
+        restore::remove(self.b, self.plan, r.inserted.clone())?;
+        Ok((!r.stopped).then_some(r))
+    }
+
+    /// The steps at `rates`, in order.
+    fn list(&self, rates: &[f64], step: Duration) -> Result<Option<Vec<Point>>, BackendError> {
+        let mut points = Vec::new();
+        for &rate in rates {
+            let Some(r) = self.at(Some(rate), step)? else {
+                return Ok(None);
+            };
+            points.push(point(rate, &r));
+        }
+        Ok(Some(points))
+    }
+
+    /// `auto`: the top speed from a closed loop of half a step, then rates doubling from a
+    /// hundredth of it until two steps in a row miss the SLO after one held (three when
+    /// none has), [`AUTO_STEPS`] steps, or 2.5× the top speed.
+    fn auto(&self, step: Duration, slo_ns: u64) -> Result<Option<Vec<Point>>, BackendError> {
+        let Some(top) = self.at(None, step / 2)? else {
+            return Ok(None);
+        };
+        let top = top.recorded.ops() as f64 / (top.elapsed_ns.max(1) as f64 / 1e9);
+        let mut rate = (top / 100.0).max(self.threads as f64);
+        let (mut points, mut misses, mut held) = (Vec::new(), 0, false);
+        while points.len() < AUTO_STEPS && misses < if held { 2 } else { 3 } && rate <= top * 2.5 {
+            let Some(r) = self.at(Some(rate), step)? else {
+                return Ok(None);
+            };
+            let p = point(rate, &r);
+            held |= p.holds(slo_ns);
+            misses = if p.holds(slo_ns) { 0 } else { misses + 1 };
+            points.push(p);
+            rate *= AUTO_GROWTH;
+        }
+        Ok(Some(points))
+    }
+}
+
+/// Runs the sweep of `plan` (its first thread count) over `run_opts.variants` (default:
+/// the plan's); `None` when stopped.
 pub fn run(
     plan: &Plan,
     run_opts: &RunOptions,
@@ -128,62 +172,36 @@ pub fn run(
         values: plan.dataset.value,
     };
     let slo_ns = u64::try_from(opts.slo.as_nanos()).unwrap_or(u64::MAX);
+    let total = plan.variants.len() as u64;
     let mut variants = Vec::new();
     for (i, name) in plan.variants.iter().enumerate() {
-        progress.started(
-            &format!("sweeping {name}: loading"),
-            i as u64,
-            plan.variants.len() as u64,
-        );
+        progress.started(&format!("sweeping {name}: loading"), i as u64, total);
         let backend = backend::open(name, &options)?;
         if restore::fill(backend.as_ref(), &plan, stop)?.is_none() {
             return Ok(None);
         }
-        let b = backend.as_ref();
-        let mut points = Vec::new();
-        match &opts.rates {
-            Rates::List(rates) => {
-                for &rate in rates {
-                    progress.started(
-                        &format!("sweeping {name}: {rate:.0} ops/s"),
-                        i as u64,
-                        plan.variants.len() as u64,
-                    );
-                    let Some(r) = step(b, &plan, Some(rate), opts.step, threads, clock, stop)?
-                    else {
-                        return Ok(None);
-                    };
-                    points.push(point(rate, &r));
-                }
-            }
-            Rates::Auto => {
-                let Some(top) = step(b, &plan, None, opts.step / 2, threads, clock, stop)? else {
-                    return Ok(None);
-                };
-                let top = top.recorded.ops() as f64 / (top.elapsed_ns.max(1) as f64 / 1e9);
-                let mut rate = (top / 100.0).max(threads as f64);
-                let (mut misses, mut held) = (0, false);
-                while points.len() < AUTO_STEPS
-                    && misses < if held { 2 } else { 3 }
-                    && rate <= top * 2.5
-                {
-                    progress.started(
-                        &format!("sweeping {name}: {rate:.0} ops/s"),
-                        i as u64,
-                        plan.variants.len() as u64,
-                    );
-                    let Some(r) = step(b, &plan, Some(rate), opts.step, threads, clock, stop)?
-                    else {
-                        return Ok(None);
-                    };
-                    let p = point(rate, &r);
-                    held |= p.holds(slo_ns);
-                    misses = if p.holds(slo_ns) { 0 } else { misses + 1 };
-                    points.push(p);
-                    rate *= AUTO_GROWTH;
-                }
-            }
-        }
+        let announce = |rate: f64| {
+            progress.started(
+                &format!("sweeping {name}: {rate:.0} ops/s"),
+                i as u64,
+                total,
+            );
+        };
+        let stepper = Stepper {
+            b: backend.as_ref(),
+            plan: &plan,
+            threads,
+            clock,
+            stop,
+            announce: &announce,
+        };
+        let points = match &opts.rates {
+            Rates::List(rates) => stepper.list(rates, opts.step)?,
+            Rates::Auto => stepper.auto(opts.step, slo_ns)?,
+        };
+        let Some(points) = points else {
+            return Ok(None);
+        };
         variants.push(SweepVariant {
             variant: name.clone(),
             knee: knee(&points, slo_ns),

@@ -7,32 +7,35 @@ use plotters::prelude::*;
 use super::{legend, legend_width, text_width, Entry, Palette, FONT, LABEL, PLOT_BG, WIDTH};
 use crate::format::{human, human_ns, Unit};
 use crate::results::Results;
-use crate::sweep::Point;
+use crate::sweep::{Point, Sweep, SweepVariant};
 
-/// The three percentiles drawn: label, reading, dash.
-const LINES: [(&str, fn(&Point) -> u64, Option<(u32, u32)>); 3] = [
-    ("p50", |p| p.p50_ns, None),
-    ("p99", |p| p.p99_ns, Some((8, 4))),
-    ("p99.9", |p| p.p999_ns, Some((2, 3))),
+/// A percentile drawn: its label, reading and dash.
+struct Line {
+    label: &'static str,
+    read: fn(&Point) -> u64,
+    dash: Option<(u32, u32)>,
+}
+
+const LINES: [Line; 3] = [
+    Line {
+        label: "p50",
+        read: |p| p.p50_ns,
+        dash: None,
+    },
+    Line {
+        label: "p99",
+        read: |p| p.p99_ns,
+        dash: Some((8, 4)),
+    },
+    Line {
+        label: "p99.9",
+        read: |p| p.p999_ns,
+        dash: Some((2, 3)),
+    },
 ];
 
-pub fn sweep(r: &Results, palette: &Palette) -> Option<String> {
-    let s = r.sweep.as_ref()?;
-    let points = || s.variants.iter().flat_map(|v| &v.points);
-    if points().next().is_none() {
-        return None;
-    }
-    let fold = |f: fn(&Point) -> f64| {
-        points()
-            .map(f)
-            .fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)))
-    };
-    let (x_lo, x_hi) = fold(|p| p.offered.max(1.0));
-    let (y_lo, y_hi) = fold(|p| (p.p50_ns.max(1)) as f64);
-    let y_hi = y_hi
-        .max(points().map(|p| p.p999_ns as f64).fold(0.0, f64::max))
-        .max(s.slo_ns as f64);
-    let y_lo = y_lo.min(s.slo_ns as f64);
+/// The legend: a colour per variant (with its knee), a dash per percentile.
+fn entries(s: &Sweep, palette: &Palette) -> Vec<Entry> {
     let mut entries: Vec<Entry> = s
         .variants
         .iter()
@@ -46,11 +49,58 @@ pub fn sweep(r: &Results, palette: &Palette) -> Option<String> {
             dash: None,
         })
         .collect();
-    entries.extend(LINES.iter().map(|(label, _, dash)| Entry {
-        label: (*label).to_owned(),
+    entries.extend(LINES.iter().map(|l| Entry {
+        label: l.label.to_owned(),
         colour: BLACK,
-        dash: *dash,
+        dash: l.dash,
     }));
+    entries
+}
+
+/// A variant's three percentile lines and its knee's ring.
+fn draw_variant<DB: DrawingBackend>(
+    c: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>,
+    v: &SweepVariant,
+    colour: RGBColor,
+) -> Option<()> {
+    for l in &LINES {
+        let line: Vec<(f64, f64)> = v
+            .points
+            .iter()
+            .map(|p| (p.offered.max(1.0), (l.read)(p).max(1) as f64))
+            .collect();
+        let style = colour.stroke_width(2);
+        match l.dash {
+            None => c.draw_series(LineSeries::new(line, style)).ok()?,
+            Some((d, g)) => c
+                .draw_series(DashedLineSeries::new(line, d, g, style))
+                .ok()?,
+        };
+    }
+    if let Some(p) = v
+        .knee
+        .and_then(|k| v.points.iter().find(|p| p.offered == k))
+    {
+        let at = (p.offered.max(1.0), p.p99_ns.max(1) as f64);
+        c.draw_series(std::iter::once(Circle::new(at, 7, colour.stroke_width(3))))
+            .ok()?;
+    }
+    Some(())
+}
+
+/// The chart, when the results hold a sweep with steps.
+pub fn sweep(r: &Results, palette: &Palette) -> Option<String> {
+    let s = r.sweep.as_ref()?;
+    let points = || s.variants.iter().flat_map(|v| &v.points);
+    points().next()?;
+    let x_lo = points()
+        .map(|p| p.offered.max(1.0))
+        .fold(f64::MAX, f64::min);
+    let x_hi = points().map(|p| p.offered).fold(1.0, f64::max);
+    let slo = s.slo_ns as f64;
+    let y_lo = points().map(|p| p.p50_ns.max(1) as f64).fold(slo, f64::min);
+    let y_hi = points().map(|p| p.p999_ns as f64).fold(slo, f64::max);
+    let entries = entries(s, palette);
     let legend_w = legend_width(&entries);
     let height = (70 + 20 * entries.len() as u32).max(380);
     let mut svg = String::new();
@@ -61,18 +111,16 @@ pub fn sweep(r: &Results, palette: &Palette) -> Option<String> {
         let title = format!(
             "Latency against offered rate ({} thread(s), from intended start); SLO p99 ≤ {}, knee ringed",
             s.threads,
-            human_ns(s.slo_ns as f64)
+            human_ns(slo)
         );
+        let (x0, x1) = (x_lo * 0.8, x_hi * 1.25);
         let mut c = ChartBuilder::on(&plot)
             .caption(title, (FONT, super::CAPTION))
             .margin(10)
             .margin_right(text_width(&human(Unit::Rate, x_hi), LABEL) / 2 + 14)
             .x_label_area_size(46)
             .y_label_area_size(text_width(&human_ns(y_hi), LABEL) + 34)
-            .build_cartesian_2d(
-                (x_lo * 0.8..x_hi * 1.25).log_scale(),
-                (y_lo * 0.8..y_hi * 1.25).log_scale(),
-            )
+            .build_cartesian_2d((x0..x1).log_scale(), (y_lo * 0.8..y_hi * 1.25).log_scale())
             .ok()?;
         c.plotting_area().fill(&PLOT_BG).ok()?;
         c.configure_mesh()
@@ -84,38 +132,11 @@ pub fn sweep(r: &Results, palette: &Palette) -> Option<String> {
             .axis_desc_style((FONT, LABEL))
             .draw()
             .ok()?;
-        let slo = s.slo_ns as f64;
-        c.draw_series(DashedLineSeries::new(
-            [(x_lo * 0.8, slo), (x_hi * 1.25, slo)],
-            6,
-            6,
-            RGBColor(120, 120, 120).stroke_width(1),
-        ))
-        .ok()?;
+        let grey = RGBColor(120, 120, 120).stroke_width(1);
+        c.draw_series(DashedLineSeries::new([(x0, slo), (x1, slo)], 6, 6, grey))
+            .ok()?;
         for v in &s.variants {
-            let colour = palette.style(&v.variant).colour;
-            for (_, read, dash) in LINES {
-                let line: Vec<(f64, f64)> = v
-                    .points
-                    .iter()
-                    .map(|p| (p.offered.max(1.0), read(p).max(1) as f64))
-                    .collect();
-                let style = colour.stroke_width(2);
-                match dash {
-                    None => c.draw_series(LineSeries::new(line, style)).ok()?,
-                    Some((d, g)) => c
-                        .draw_series(DashedLineSeries::new(line, d, g, style))
-                        .ok()?,
-                };
-            }
-            if let Some(p) = v
-                .knee
-                .and_then(|k| v.points.iter().find(|p| p.offered == k))
-            {
-                let at = (p.offered.max(1.0), p.p99_ns.max(1) as f64);
-                c.draw_series(std::iter::once(Circle::new(at, 7, colour.stroke_width(3))))
-                    .ok()?;
-            }
+            draw_variant(&mut c, v, palette.style(&v.variant).colour)?;
         }
         legend(&side, &entries)?;
         root.present().ok()?;
