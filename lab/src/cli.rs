@@ -34,6 +34,11 @@ pub enum Command {
     /// exit 1 on a regression.
     #[command(after_help = EXIT_CODES)]
     Ab(AbArgs),
+    /// Latency against offered rate: the workload's phase at each rate (open loop, latency
+    /// from each operation's intended start), per variant, and its knee: the highest rate
+    /// whose p99 stays within --slo while at least 99% of it is achieved.
+    #[command(after_help = EXIT_CODES)]
+    Sweep(SweepArgs),
     /// Compare two results files; exit 1 on a significant regression (a CI gate). With
     /// $GITHUB_STEP_SUMMARY set, the comparison is appended there as Markdown.
     Compare {
@@ -151,6 +156,42 @@ pub struct AbArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `lab sweep`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// A workload TOML file or a YCSB property file (its first thread count is swept).
+    pub file: PathBuf,
+    /// Only these variants (comma separated), instead of the file's list.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Option<Vec<String>>,
+    /// Offered rates in ops/s across all threads (`1k,2k,5k`), or `auto`: a short closed
+    /// loop finds the store's top speed, then rates double from a hundredth of it until
+    /// two steps in a row miss the SLO (three when none held yet).
+    #[arg(long, default_value = "auto")]
+    pub rates: String,
+    /// The latency objective for the 99th percentile (`1ms`, `250us`).
+    #[arg(long, default_value = "1ms", value_parser = slo_duration)]
+    pub slo: std::time::Duration,
+    /// How long each rate runs.
+    #[arg(long, default_value = "1s", value_parser = slo_duration)]
+    pub step: std::time::Duration,
+    /// Directory for results.json and index.html (default: target/lab/<workload>/sweep/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A duration from 1 µs to 1 h.
+fn slo_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
+    if d < std::time::Duration::from_micros(1) || d > std::time::Duration::from_secs(3600) {
+        return Err(format!("{s:?}: from 1us to 1h"));
+    }
+    Ok(d)
 }
 
 /// A slice length from 1 ms to 10 s.

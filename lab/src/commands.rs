@@ -398,6 +398,34 @@ pub fn compare(
         (None, Measure::WallClock) => 0.05,
         (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
     };
+    match (&b.sweep, &n.sweep) {
+        (Some(bs), Some(ns)) => {
+            let (lines, regression) =
+                acorn_reports::sweep::compare(bs, ns, threshold).map_err(|e| {
+                    LabError::BadInput(format!("{} and {}: {e}", base.display(), new.display()))
+                })?;
+            println!(
+                "sweeps compared by their knees (threshold {:.1}%):",
+                threshold * 100.0
+            );
+            for l in lines {
+                println!("  {l}");
+            }
+            return Ok(if regression {
+                Exit::Failed
+            } else {
+                Exit::Success
+            });
+        }
+        (None, None) => {}
+        _ => {
+            return Err(LabError::BadInput(format!(
+                "cannot compare {} with {}: one is a sweep (lab sweep) and the other is not",
+                base.display(),
+                new.display()
+            )))
+        }
+    }
     let m = cmp::mismatches(&b, &n);
     if !m.refuse.is_empty() {
         return Err(LabError::BadInput(format!(
@@ -634,6 +662,77 @@ fn ab_plan(args: &AbArgs) -> Result<Plan, LabError> {
         )));
     }
     Ok(plan)
+}
+
+/// `lab sweep`: per variant, the workload's phase at each offered rate, and the knee;
+/// prints the steps, writes results.json (its `sweep`) and the report with the chart.
+pub fn sweep(args: &crate::cli::SweepArgs) -> Result<Exit, LabError> {
+    use runner::sweep::{self as sw, SweepOptions};
+    let rates =
+        sw::parse_rates(&args.rates).map_err(|e| LabError::BadInput(format!("--rates: {e}")))?;
+    let plan = load_plan(&args.file)?;
+    let run_opts = RunOptions {
+        variants: variants_arg(args.variants.as_deref())?,
+        ..RunOptions::default()
+    };
+    let plan = runner::adjust(&plan, &run_opts).map_err(|e| LabError::BadInput(e.to_string()))?;
+    if plan.run.in_flight > 1 {
+        return Err(LabError::BadInput(format!(
+            "{}: sets in_flight > 1 (closed loop); a sweep offers rates (open loop): set \
+             in_flight = 1",
+            plan.file.display()
+        )));
+    }
+    let out = OutputDir::at(args.out.clone().unwrap_or_else(|| {
+        OutputDir::for_workload(None, &plan.name, false)
+            .path()
+            .join("sweep")
+    }));
+    let _lock = out.prepare()?;
+    let opts = SweepOptions {
+        rates,
+        slo: args.slo,
+        step: args.step,
+    };
+    let stop = interrupt_flag();
+    let bars = Bars::new(args.quiet);
+    let started_at = crate::machine::now_rfc3339();
+    let sweep = runner::sweep::run(
+        &plan,
+        &RunOptions::default(),
+        &opts,
+        &crate::runner::clock::RealClock::default(),
+        &stop,
+        &bars,
+    )
+    .map_err(|source| LabError::Store {
+        file: args.file.clone(),
+        source,
+    })?;
+    bars.finish();
+    let Some(sweep) = sweep else {
+        return Ok(Exit::Interrupted);
+    };
+    print!("{}", acorn_reports::sweep::render(&sweep));
+    let results = Results {
+        schema_version: acorn_reports::SCHEMA_VERSION,
+        workload: plan.name.clone(),
+        description: plan.description.clone(),
+        plan: serde_json::to_value(&plan).unwrap_or_default(),
+        mode: "sequential".into(),
+        generators: 1,
+        started_at,
+        finished_at: crate::machine::now_rfc3339(),
+        machine: crate::machine::fingerprint(),
+        sweep: Some(sweep),
+        ..Results::default()
+    };
+    println!("results: {}", out.write_results(&results)?.display());
+    println!(
+        "report: {}",
+        out.write_report_beside(&results, None, None)?.display()
+    );
+    Ok(Exit::Success)
 }
 
 /// `lab ab`: the workload's variants on this build (candidate) and on `--baseline`, paired

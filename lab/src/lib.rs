@@ -18,3 +18,7 @@ pub mod output;
 pub mod progress;
 pub mod runner;
 pub mod workload;
+
+// The library's own unit tests count sync calls as `lab` does (measure/syncs.rs).
+#[cfg(test)]
+count_sync_calls!();

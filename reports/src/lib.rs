@@ -17,6 +17,8 @@ pub mod op;
 pub mod paired;
 pub mod results;
 pub mod stats;
+pub mod storage;
+pub mod sweep;
 pub mod table;
 pub mod targets;
 pub mod verdict;
