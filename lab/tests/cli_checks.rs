@@ -274,7 +274,14 @@ fn progress_without_a_terminal_is_one_line_per_finished_phase() {
         .all(|l| l.contains(" in ") && l.contains("ETA")));
     assert!(lines[7].starts_with("[8/8]"), "{}", lines[7]);
     lab()
-        .args(["run", w.to_str().unwrap(), "--quiet", "--pairs", "0", "--out"])
+        .args([
+            "run",
+            w.to_str().unwrap(),
+            "--quiet",
+            "--pairs",
+            "0",
+            "--out",
+        ])
         .arg(&out)
         .assert()
         .success()

@@ -1,6 +1,7 @@
 //! Composite keys order by index key, then primary key (escaping included); `IndexKey`'s
 //! encodings keep numeric order. (Indexes through the tree: tests/indexes.rs.)
 
+use super::key::abbreviation;
 use super::*;
 
 #[test]

@@ -1,0 +1,172 @@
+//! What an index stores and how it orders it: [`IndexKey`]'s order-preserving encodings,
+//! the composite key of an entry (escaped index key, terminator, primary key), the bounds
+//! of an index range over composite keys, and [`Entry`], the reference to a record that an
+//! index's B+tree holds (with the abbreviation its nodes search by).
+
+use std::ops::Bound;
+
+use triomphe::ThinArc;
+
+use crate::index::Keyed;
+use crate::record::Record;
+
+/// Order-preserving byte encodings for index keys: byte order equals the values' order.
+#[derive(Debug)]
+pub struct IndexKey;
+
+impl IndexKey {
+    /// Big-endian: unsigned integers sort numerically.
+    pub fn u64(v: u64) -> [u8; 8] {
+        v.to_be_bytes()
+    }
+
+    /// Big-endian with the sign bit flipped: negative numbers sort before positive ones.
+    pub fn i64(v: i64) -> [u8; 8] {
+        ((v as u64) ^ (1 << 63)).to_be_bytes()
+    }
+
+    /// IEEE 754 bits arranged so that byte order is numeric order (-0.0 sorts just before
+    /// 0.0, NaNs at the ends).
+    pub fn f64(v: f64) -> [u8; 8] {
+        let bits = v.to_bits();
+        let ordered = if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        };
+        ordered.to_be_bytes()
+    }
+
+    /// UTF-8 bytes: strings sort by code point.
+    pub fn str(v: &str) -> Vec<u8> {
+        v.as_bytes().to_vec()
+    }
+}
+
+/// Appends the composite key of (`ikey`, `pkey`) to `out`.
+pub(crate) fn composite(out: &mut Vec<u8>, ikey: &[u8], pkey: &[u8]) {
+    out.reserve(ikey.len() + pkey.len() + 4);
+    escaped(out, ikey);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(pkey);
+}
+
+fn escaped(out: &mut Vec<u8>, ikey: &[u8]) {
+    for &b in ikey {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+/// The composite bound below every entry whose index key is at (or, `after`, past) `ikey`.
+fn lower(ikey: &[u8], after: bool) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(ikey.len() + 2);
+    escaped(&mut out, ikey);
+    out.extend_from_slice(&[0, u8::from(after)]);
+    out.into_boxed_slice()
+}
+
+/// A range of keys, as owned bounds.
+pub(crate) type KeyRange = (Bound<Box<[u8]>>, Bound<Box<[u8]>>);
+
+/// The index key a composite key or bound starts with (for showing it).
+pub(crate) fn index_key_of(composite: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(composite.len());
+    let mut bytes = composite.iter();
+    while let Some(&b) = bytes.next() {
+        if b == 0 {
+            match bytes.next() {
+                Some(0xFF) => out.push(0),
+                _ => break,
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// Index-key bounds as composite-key bounds.
+pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
+    let start = match start {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(k) => Bound::Included(lower(k, false)),
+        Bound::Excluded(k) => Bound::Included(lower(k, true)),
+    };
+    let end = match end {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(k) => Bound::Excluded(lower(k, true)),
+        Bound::Excluded(k) => Bound::Excluded(lower(k, false)),
+    };
+    (start, end)
+}
+
+/// One index entry: its composite key and the record, in one shared allocation (cloning it
+/// for a copied node is one reference-count increment), beside the first 8 bytes of its
+/// index key, so a leaf search reads the entries themselves only on a tie.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    abbr: u64,
+    shared: ThinArc<Record, u8>,
+}
+
+/// The first 8 bytes of the index key a composite key starts with, big-endian, zero-padded:
+/// if two differ, the composite keys compare the same way.
+pub(super) fn abbreviation(composite: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let mut n = 0;
+    let mut bytes = composite.iter();
+    while n < 8 {
+        match bytes.next() {
+            Some(0) => match bytes.next() {
+                Some(0xFF) => n += 1,
+                _ => break,
+            },
+            Some(&b) => {
+                w[n] = b;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    u64::from_be_bytes(w)
+}
+
+impl Entry {
+    pub(super) fn new(rec: Record, composite: &[u8]) -> Entry {
+        Entry {
+            abbr: abbreviation(composite),
+            shared: ThinArc::from_header_and_slice(rec, composite),
+        }
+    }
+
+    pub(crate) fn record(&self) -> &Record {
+        &self.shared.header.header
+    }
+}
+
+impl Keyed for Entry {
+    fn key(&self) -> &[u8] {
+        &self.shared.slice
+    }
+
+    const ABBREVIATED: bool = true;
+
+    fn abbr(&self) -> u64 {
+        self.abbr
+    }
+
+    fn abbreviate_key(key: &[u8]) -> u64 {
+        abbreviation(key)
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("record", self.record())
+            .finish()
+    }
+}
