@@ -149,86 +149,99 @@ fn read_segments(segments: Vec<SegmentFile>, base: u64, out: &mut Salvaged) -> R
     let (normal, other): (Vec<_>, Vec<_>) =
         segments.into_iter().partition(|s| s.normal().is_some());
     for seg in normal.into_iter().chain(other) {
-        let name = name_of(&seg.path);
-        let s = match seg.contents {
-            Ok(s) => s,
-            Err(d) => {
-                out.report.push(format!(
-                    "{name}: {}; its {} bytes are unreadable",
-                    d.reason, seg.len
-                ));
-                out.bytes_dropped += seg.len;
-                out.set_aside.push(seg.path);
-                r.unreadable.push(name);
-                continue;
-            }
-        };
-        if s.first - 1 > r.bound.0 {
-            r.bound = (s.first - 1, name.clone());
-        }
-        let renamed = s.first != seg.named;
-        if renamed {
-            out.report.push(format!(
-                "{name}: its header says it starts at version {} (renamed or copied?); its \
-                 commits were read by their versions",
-                s.first
-            ));
-        }
-        let last = s.last();
-        let mut stopped = |at: u64, why: String, what: String| {
-            out.report.push(format!(
-                "{why}{what}; the {} bytes after it dropped",
-                seg.len.saturating_sub(at)
-            ));
-            out.bytes_dropped += seg.len.saturating_sub(at);
-            r.stopped.push(Stopped {
-                first: s.first,
-                last,
-                why,
-            });
-        };
-        let whole = match s.end {
-            End::Open => {
-                r.open_ends.push(last);
-                !renamed
-            }
-            End::Sealed(_) => {
-                r.sealed_ends.push((last, name.clone()));
-                !renamed
-            }
-            End::Cut(at) if !renamed && Some(seg.named) == newest_name => {
-                let bytes = seg.len - at;
-                out.report.push(format!(
-                    "{name}: cut the {bytes} bytes of an incomplete final frame at byte {at} \
-                     (a commit interrupted mid-write, never acknowledged)"
-                ));
-                out.torn = Some((seg.path.clone(), at, bytes));
-                r.open_ends.push(last);
-                true
-            }
-            End::Cut(at) => {
-                let why = format!("{name} ends inside a frame at byte {at}");
-                stopped(at, why, ", but later segments exist".into());
-                false
-            }
-            End::Damaged(d) => {
-                let why = format!("{name} is damaged at byte {}", d.offset);
-                stopped(d.offset, why, format!(" ({})", d.reason));
-                false
-            }
-        };
-        for (version, changes) in s.frames {
-            if version > base {
-                r.commits.entry(version).or_insert(changes);
-            }
-        }
-        if whole {
-            out.redundant.push(seg.path);
-        } else {
-            out.set_aside.push(seg.path);
-        }
+        read_segment(seg, newest_name, base, &mut r, out);
     }
     r
+}
+
+/// One segment of [`read_segments`]: its commits after `base` into `r`, its end judged
+/// (whole, torn at the end of the newest, cut or damaged), the file marked redundant or set
+/// aside.
+fn read_segment(
+    seg: SegmentFile,
+    newest_name: Option<u64>,
+    base: u64,
+    r: &mut Readings,
+    out: &mut Salvaged,
+) {
+    let name = name_of(&seg.path);
+    let s = match seg.contents {
+        Ok(s) => s,
+        Err(d) => {
+            out.report.push(format!(
+                "{name}: {}; its {} bytes are unreadable",
+                d.reason, seg.len
+            ));
+            out.bytes_dropped += seg.len;
+            out.set_aside.push(seg.path);
+            r.unreadable.push(name);
+            return;
+        }
+    };
+    if s.first - 1 > r.bound.0 {
+        r.bound = (s.first - 1, name.clone());
+    }
+    let renamed = s.first != seg.named;
+    if renamed {
+        out.report.push(format!(
+            "{name}: its header says it starts at version {} (renamed or copied?); its \
+                 commits were read by their versions",
+            s.first
+        ));
+    }
+    let last = s.last();
+    let mut stopped = |at: u64, why: String, what: String| {
+        out.report.push(format!(
+            "{why}{what}; the {} bytes after it dropped",
+            seg.len.saturating_sub(at)
+        ));
+        out.bytes_dropped += seg.len.saturating_sub(at);
+        r.stopped.push(Stopped {
+            first: s.first,
+            last,
+            why,
+        });
+    };
+    let whole = match s.end {
+        End::Open => {
+            r.open_ends.push(last);
+            !renamed
+        }
+        End::Sealed(_) => {
+            r.sealed_ends.push((last, name.clone()));
+            !renamed
+        }
+        End::Cut(at) if !renamed && Some(seg.named) == newest_name => {
+            let bytes = seg.len - at;
+            out.report.push(format!(
+                "{name}: cut the {bytes} bytes of an incomplete final frame at byte {at} \
+                     (a commit interrupted mid-write, never acknowledged)"
+            ));
+            out.torn = Some((seg.path.clone(), at, bytes));
+            r.open_ends.push(last);
+            true
+        }
+        End::Cut(at) => {
+            let why = format!("{name} ends inside a frame at byte {at}");
+            stopped(at, why, ", but later segments exist".into());
+            false
+        }
+        End::Damaged(d) => {
+            let why = format!("{name} is damaged at byte {}", d.offset);
+            stopped(d.offset, why, format!(" ({})", d.reason));
+            false
+        }
+    };
+    for (version, changes) in s.frames {
+        if version > base {
+            r.commits.entry(version).or_insert(changes);
+        }
+    }
+    if whole {
+        out.redundant.push(seg.path);
+    } else {
+        out.set_aside.push(seg.path);
+    }
 }
 
 /// One `dropped versions a..=b` line per run of versions in no readable file: between
