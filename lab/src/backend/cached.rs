@@ -173,9 +173,12 @@ impl Backend for CachedBackend {
             self.policy.label(),
             match self.policy {
                 CachePolicy::WriteThrough => {
-                    "a write caches the value it stored, a delete removes it"
+                    "a write caches the value it stored, a delete or an empty read caches the key as absent"
                 }
-                CachePolicy::Invalidate => "a write or delete drops the cached value",
+                CachePolicy::Invalidate => {
+                    "a write drops the cached value, a delete or an empty read caches the key as \
+                     absent"
+                }
             }
         );
         info
@@ -440,68 +443,45 @@ mod tests {
         })
     }
 
-    /// A reader misses and reads version 1 from the tree; a writer then stores version 2.
-    /// The writer must wait until the reader's fill is in the cache, so the cache ends with
-    /// version 2. Without the stripe lock around the fill, the writer finishes inside the
-    /// gap and the reader caches version 1 after it: a stale value, served forever.
+    /// A reader misses and reads the tree (version 1, or nothing for an absent key); a
+    /// writer then stores version 2. The writer must wait until the reader's fill is in the
+    /// cache, so the cache ends with version 2. Without the stripe lock around the fill,
+    /// the writer finishes inside the gap and the reader caches version 1 (or a negative
+    /// entry) after it: a stale answer, served forever.
     #[test]
     fn a_fill_never_lands_after_a_newer_write() {
         for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
-            let options = Options {
-                cache_policy: policy,
-                ..Options::default()
-            };
-            let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
-            let key = b"user-1".as_slice();
-            b.cached_worker().insert(key, &version(1)).unwrap();
-            b.cache.remove(key);
-            std::thread::scope(|s| {
-                let mut reader = b.cached_worker();
-                let mut writer = None;
-                let filled = reader
-                    .fill(key, || {
-                        let w = s.spawn(|| b.cached_worker().update(key, &version(2)));
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                        assert!(!w.is_finished(), "{policy:?}: a write landed inside a fill");
-                        writer = Some(w);
-                    })
-                    .unwrap();
-                assert_eq!(filled.as_deref(), Some(&version(1)));
-                writer.unwrap().join().unwrap().unwrap();
-            });
-            let mut w = b.cached_worker();
-            assert_eq!(w.read(key).unwrap(), Some(&version(2)), "{policy:?}");
-            assert_eq!(w.hits + w.misses, 1);
-        }
-    }
-
-    /// The same race for an absent key: a reader that found nothing must not cache its
-    /// negative entry after a writer stored the key (the entry would hide the value).
-    #[test]
-    fn a_negative_fill_never_lands_after_a_newer_write() {
-        for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
-            let options = Options {
-                cache_policy: policy,
-                ..Options::default()
-            };
-            let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
-            let key = b"user-2".as_slice();
-            std::thread::scope(|s| {
-                let mut reader = b.cached_worker();
-                let mut writer = None;
-                let filled = reader
-                    .fill(key, || {
-                        let w = s.spawn(|| b.cached_worker().insert(key, &version(1)));
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                        assert!(!w.is_finished(), "{policy:?}: a write landed inside a fill");
-                        writer = Some(w);
-                    })
-                    .unwrap();
-                assert_eq!(filled, None);
-                writer.unwrap().join().unwrap().unwrap();
-            });
-            let mut w = b.cached_worker();
-            assert_eq!(w.read(key).unwrap(), Some(&version(1)), "{policy:?}");
+            for present in [true, false] {
+                let options = Options {
+                    cache_policy: policy,
+                    ..Options::default()
+                };
+                let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
+                let key = b"user-1".as_slice();
+                if present {
+                    b.cached_worker().insert(key, &version(1)).unwrap();
+                    b.cache.remove(key);
+                }
+                let case = format!("{policy:?}, present {present}");
+                std::thread::scope(|s| {
+                    let mut reader = b.cached_worker();
+                    let mut writer = None;
+                    let filled = reader
+                        .fill(key, || {
+                            let w = s.spawn(|| b.cached_worker().update(key, &version(2)));
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                            assert!(!w.is_finished(), "{case}: a write landed inside a fill");
+                            writer = Some(w);
+                        })
+                        .unwrap();
+                    let want = present.then(|| version(1));
+                    assert_eq!(filled.as_deref(), want.as_ref(), "{case}");
+                    writer.unwrap().join().unwrap().unwrap();
+                });
+                let mut w = b.cached_worker();
+                assert_eq!(w.read(key).unwrap(), Some(&version(2)), "{case}");
+                assert_eq!(w.hits + w.misses, 1);
+            }
         }
     }
 
