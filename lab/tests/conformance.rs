@@ -338,6 +338,121 @@ fn readers_never_see_a_value_go_back_in_time() {
     });
 }
 
+/// Absent keys, as a cache that remembers them (negative entries) sees them: a delete then
+/// reads from any worker find nothing, a write after that is read back by every worker, a
+/// read of a never-written key followed by an insert or a batch finds the new value.
+#[test]
+fn absent_keys_stay_absent_until_written() {
+    each_backend(|name, kind, b, stores| {
+        let mut a = b.worker();
+        let mut other = b.worker();
+        let k = key("neg-", 3, 1);
+        a.insert(&k, &value(kind, 1, 0)).unwrap();
+        assert_eq!(a.read(&k).unwrap().is_some(), stores, "{name}");
+        a.delete(&k).unwrap();
+        for _ in 0..2 {
+            assert_eq!(a.read(&k).unwrap(), None, "{name}: after a delete");
+            assert_eq!(
+                other.read(&k).unwrap(),
+                None,
+                "{name}: after a delete, other worker"
+            );
+        }
+        let want = |v: Value| Some(v).filter(|_| stores);
+        other.update(&k, &value(kind, 1, 1)).unwrap();
+        assert_eq!(
+            a.read(&k).unwrap().cloned(),
+            want(value(kind, 1, 1)),
+            "{name}: update"
+        );
+        a.delete(&k).unwrap();
+        assert_eq!(other.read(&k).unwrap(), None, "{name}: deleted again");
+        a.insert(&k, &value(kind, 1, 2)).unwrap();
+        assert_eq!(
+            other.read(&k).unwrap().cloned(),
+            want(value(kind, 1, 2)),
+            "{name}: insert"
+        );
+        // Never written: missed once (remembered as absent), then written by a batch.
+        let fresh = key("neg-", 3, 2);
+        assert_eq!(a.read(&fresh).unwrap(), None, "{name}");
+        assert_eq!(other.read(&fresh).unwrap(), None, "{name}");
+        other
+            .batch_insert(&[(fresh.clone(), value(kind, 2, 0))])
+            .unwrap();
+        assert_eq!(
+            a.read(&fresh).unwrap().cloned(),
+            want(value(kind, 2, 0)),
+            "{name}: batch"
+        );
+        // An untimed batch delete then a write: the key comes back.
+        a.delete_batch(std::slice::from_ref(&fresh)).unwrap();
+        assert_eq!(other.read(&fresh).unwrap(), None, "{name}: batch delete");
+        a.update(&fresh, &value(kind, 2, 1)).unwrap();
+        assert_eq!(
+            other.read(&fresh).unwrap().cloned(),
+            want(value(kind, 2, 1)),
+            "{name}"
+        );
+    });
+}
+
+/// Four threads share eight keys, each thread writing only its own two (so it knows their
+/// state) while reading everyone's: its own keys always read as its model says, whatever
+/// the others' deletes, misses and negative entries did to the shared cache meanwhile; at
+/// the end every worker reads every key as its owner left it.
+#[test]
+fn concurrent_deletes_and_writes_never_leave_a_stale_answer() {
+    each_backend(|name, kind, b, stores| {
+        if name.contains("durable") || name.contains("sync") {
+            return; // fsync per write: slow, same code path as in memory
+        }
+        const THREADS: u64 = 4;
+        let k = |id: u64| key("cd-", 2, id);
+        let finals: Vec<BTreeMap<u64, Value>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut w = b.worker();
+                        let mut model: BTreeMap<u64, Value> = BTreeMap::new();
+                        let mut rng = SplitMix(100 + t);
+                        for step in 0..400u64 {
+                            let mine = t * 2 + rng.below(2);
+                            match rng.below(4) {
+                                0 => {
+                                    let v = value(kind, mine, step);
+                                    w.update(&k(mine), &v).unwrap();
+                                    model.insert(mine, v);
+                                }
+                                1 => {
+                                    let existed = w.delete(&k(mine)).unwrap();
+                                    let had = model.remove(&mine).is_some();
+                                    assert_eq!(existed, stores && had, "{name}");
+                                }
+                                2 => {
+                                    w.read(&k(rng.below(THREADS * 2))).unwrap();
+                                }
+                                _ => {
+                                    let want = model.get(&mine).filter(|_| stores);
+                                    let got = w.read(&k(mine)).unwrap();
+                                    assert_eq!(got, want, "{name}: thread {t}, step {step}");
+                                }
+                            }
+                        }
+                        model
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut w = b.worker();
+        for id in 0..THREADS * 2 {
+            let want = finals[(id / 2) as usize].get(&id).filter(|_| stores);
+            assert_eq!(w.read(&k(id)).unwrap(), want, "{name}: key {id} at the end");
+        }
+    });
+}
+
 #[test]
 fn concurrent_workers_see_each_others_writes() {
     each_backend(|name, kind, b, stores| {

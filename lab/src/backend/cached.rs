@@ -5,7 +5,13 @@
 //! Policies (`[cache] policy` in a workload): `write-through` (the default) puts the value a
 //! write just stored into the cache (it is in hand already, decoded: a copy, not a decode),
 //! so hot keys stay cached under writes; `invalidate` drops the cached value and lets the
-//! next read refill it. A delete removes the entry under both.
+//! next read refill it.
+//!
+//! Absent keys: the cache also remembers that a key is absent (a negative entry, `None`),
+//! after a delete (under both policies: the delete knows the key is gone) and after a read
+//! that found nothing in the tree. A read answered by a negative entry is a hit. A write of
+//! the key replaces the negative entry (write-through) or drops it (invalidate), under the
+//! key's stripe lock like every other change, so a negative entry never hides a stored value.
 //!
 //! Ordering: a reader that misses fills the cache from the tree; a writer changes the tree
 //! and then the cache. Both hold the same per-key stripe lock for the whole step, so a fill
@@ -52,19 +58,22 @@ const SPARES: usize = 4;
 #[derive(Clone, Copy, Debug, Default)]
 struct Recycle;
 
-impl Lifecycle<CacheKey, Arc<Value>> for Recycle {
+/// What the cache knows of a key: its decoded value, or (`None`) that the tree has none.
+type Entry = Option<Arc<Value>>;
+
+impl Lifecycle<CacheKey, Entry> for Recycle {
     type RequestState = SmallVec<[Arc<Value>; 2]>;
 
     fn begin_request(&self) -> Self::RequestState {
         SmallVec::new()
     }
 
-    fn on_evict(&self, evicted: &mut Self::RequestState, _key: CacheKey, val: Arc<Value>) {
-        evicted.push(val);
+    fn on_evict(&self, evicted: &mut Self::RequestState, _key: CacheKey, val: Entry) {
+        evicted.extend(val);
     }
 }
 
-type ValueCache = Cache<CacheKey, Arc<Value>, UnitWeighter, DefaultHashBuilder, Recycle>;
+type ValueCache = Cache<CacheKey, Entry, UnitWeighter, DefaultHashBuilder, Recycle>;
 
 pub(crate) struct CachedBackend {
     engine: EngineBackend,
@@ -168,9 +177,12 @@ impl Backend for CachedBackend {
             self.policy.label(),
             match self.policy {
                 CachePolicy::WriteThrough => {
-                    "a write caches the value it stored, a delete removes it"
+                    "a write caches the value it stored, a delete or an empty read caches the key as absent"
                 }
-                CachePolicy::Invalidate => "a write or delete drops the cached value",
+                CachePolicy::Invalidate => {
+                    "a write drops the cached value, a delete or an empty read caches the key as \
+                     absent"
+                }
             }
         );
         info
@@ -222,7 +234,7 @@ impl CachedWorker<'_> {
     }
 
     /// Inserts into the cache; whatever the insert evicted becomes a spare.
-    fn insert_cached(&mut self, key: CacheKey, v: Arc<Value>) {
+    fn insert_cached(&mut self, key: CacheKey, v: Entry) {
         for evicted in self.b.cache.insert_with_lifecycle(key, v) {
             self.recycle(evicted);
         }
@@ -261,18 +273,20 @@ impl CachedWorker<'_> {
         let in_place = self
             .b
             .cache
-            .entry(&key, None, |_, cached| match Arc::get_mut(cached) {
-                Some(c) => {
-                    c.assign(v);
-                    EntryAction::Retain(true)
+            .entry(&key, None, |_, cached| {
+                match cached.as_mut().and_then(Arc::get_mut) {
+                    Some(c) => {
+                        c.assign(v);
+                        EntryAction::Retain(true)
+                    }
+                    None => EntryAction::Retain(false),
                 }
-                None => EntryAction::Retain(false),
             });
         match in_place {
             EntryResult::Retained(true) => {}
             EntryResult::Vacant(slot) => {
                 let copy = self.copy_of(v);
-                if let Ok(evicted) = slot.insert_with_lifecycle(copy) {
+                if let Ok(evicted) = slot.insert_with_lifecycle(Some(copy)) {
                     for e in evicted {
                         self.recycle(e);
                     }
@@ -280,22 +294,47 @@ impl CachedWorker<'_> {
             }
             _ => {
                 let copy = self.copy_of(v);
-                self.insert_cached(key, copy);
+                self.insert_cached(key, Some(copy));
             }
         }
     }
 
     /// Drops `key` from the cache (its value becomes a spare if nobody holds it).
     fn forget(&mut self, key: &[u8]) {
-        if let Some((_, v)) = self.b.cache.remove(key) {
+        if let Some((_, Some(v))) = self.b.cache.remove(key) {
             self.recycle(v);
         }
     }
 
-    /// A miss: reads the tree and caches what it read, both under the key's stripe lock,
-    /// so no write of the key can land in between. `between` runs in that gap (a test
-    /// tries to write there). The value is decoded in place into a spare.
-    fn fill(&mut self, key: &[u8], between: impl FnOnce()) -> Result<Option<Arc<Value>>> {
+    /// Remembers that `key` is absent: its cached value (a spare now, if nobody holds it)
+    /// gives way to a negative entry. The caller holds the key's stripe lock.
+    fn remember_absent(&mut self, key: &[u8]) {
+        let key = CacheKey::from_slice(key);
+        let was = self.b.cache.entry(&key, None, |_, cached| {
+            EntryAction::Retain(cached.take())
+        });
+        match was {
+            EntryResult::Retained(old) => {
+                if let Some(old) = old {
+                    self.recycle(old);
+                }
+            }
+            EntryResult::Vacant(slot) => {
+                if let Ok(evicted) = slot.insert_with_lifecycle(None) {
+                    for e in evicted {
+                        self.recycle(e);
+                    }
+                }
+            }
+            _ => self.insert_cached(key, None),
+        }
+    }
+
+    /// A miss: reads the tree and caches what it read (the value, or a negative entry when
+    /// the key is absent), both under the key's stripe lock, so no write of the key can
+    /// land in between. `between` runs in that gap (a test tries to write there). The value
+    /// is decoded in place into a spare.
+    fn fill(&mut self, key: &[u8], between: impl FnOnce()) -> Result<Entry> {
         let _stripe = self.b.lock(stripe_of(key));
         let mut v = self.spare();
         let found = match Arc::get_mut(&mut v) {
@@ -308,13 +347,15 @@ impl CachedWorker<'_> {
                 found
             }
         };
-        if !found {
+        let entry = if found {
+            Some(v)
+        } else {
             self.recycle(v);
-            return Ok(None);
-        }
+            None
+        };
         between();
-        self.insert_cached(CacheKey::from_slice(key), Arc::clone(&v));
-        Ok(Some(v))
+        self.insert_cached(CacheKey::from_slice(key), entry.clone());
+        Ok(entry)
     }
 }
 
@@ -324,15 +365,15 @@ impl Worker for CachedWorker<'_> {
     }
 
     fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
-        let v = if let Some(v) = self.b.cache.get(key) {
+        let entry = if let Some(entry) = self.b.cache.get(key) {
             self.hits += 1;
-            v
+            entry
         } else {
             self.misses += 1;
-            match self.fill(key, || {})? {
-                None => return Ok(None),
-                Some(v) => v,
-            }
+            self.fill(key, || {})?
+        };
+        let Some(v) = entry else {
+            return Ok(None);
         };
         if let Some(old) = self.last.replace(v) {
             self.recycle(old);
@@ -347,7 +388,10 @@ impl Worker for CachedWorker<'_> {
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
         let _stripe = self.b.lock(stripe_of(key));
         let out = self.inner.delete(key);
-        self.forget(key);
+        match out {
+            Ok(_) => self.remember_absent(key),
+            Err(_) => self.forget(key),
+        }
         out
     }
 
@@ -403,38 +447,82 @@ mod tests {
         })
     }
 
-    /// A reader misses and reads version 1 from the tree; a writer then stores version 2.
-    /// The writer must wait until the reader's fill is in the cache, so the cache ends with
-    /// version 2. Without the stripe lock around the fill, the writer finishes inside the
-    /// gap and the reader caches version 1 after it: a stale value, served forever.
+    /// A reader misses and reads the tree (version 1, or nothing for an absent key); a
+    /// writer then stores version 2. The writer must wait until the reader's fill is in the
+    /// cache, so the cache ends with version 2. Without the stripe lock around the fill,
+    /// the writer finishes inside the gap and the reader caches version 1 (or a negative
+    /// entry) after it: a stale answer, served forever.
     #[test]
     fn a_fill_never_lands_after_a_newer_write() {
+        for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
+            for present in [true, false] {
+                let options = Options {
+                    cache_policy: policy,
+                    ..Options::default()
+                };
+                let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
+                let key = b"user-1".as_slice();
+                if present {
+                    b.cached_worker().insert(key, &version(1)).unwrap();
+                    b.cache.remove(key);
+                }
+                let case = format!("{policy:?}, present {present}");
+                std::thread::scope(|s| {
+                    let mut reader = b.cached_worker();
+                    let mut writer = None;
+                    let filled = reader
+                        .fill(key, || {
+                            let w = s.spawn(|| b.cached_worker().update(key, &version(2)));
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                            assert!(!w.is_finished(), "{case}: a write landed inside a fill");
+                            writer = Some(w);
+                        })
+                        .unwrap();
+                    let want = present.then(|| version(1));
+                    assert_eq!(filled.as_deref(), want.as_ref(), "{case}");
+                    writer.unwrap().join().unwrap().unwrap();
+                });
+                let mut w = b.cached_worker();
+                assert_eq!(w.read(key).unwrap(), Some(&version(2)), "{case}");
+                assert_eq!(w.hits + w.misses, 1);
+            }
+        }
+    }
+
+    /// A delete leaves a negative entry under both policies, so the next reads of the key
+    /// are hits that find nothing; a read of a never-written key leaves one too; a write
+    /// replaces it (write-through) or drops it (invalidate).
+    #[test]
+    fn deletes_and_empty_reads_are_remembered_until_a_write() {
         for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
             let options = Options {
                 cache_policy: policy,
                 ..Options::default()
             };
             let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
-            let key = b"user-1".as_slice();
-            b.cached_worker().insert(key, &version(1)).unwrap();
-            b.cache.remove(key);
-            std::thread::scope(|s| {
-                let mut reader = b.cached_worker();
-                let mut writer = None;
-                let filled = reader
-                    .fill(key, || {
-                        let w = s.spawn(|| b.cached_worker().update(key, &version(2)));
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                        assert!(!w.is_finished(), "{policy:?}: a write landed inside a fill");
-                        writer = Some(w);
-                    })
-                    .unwrap();
-                assert_eq!(filled.as_deref(), Some(&version(1)));
-                writer.unwrap().join().unwrap().unwrap();
-            });
             let mut w = b.cached_worker();
+            let key = b"user-3".as_slice();
+            w.insert(key, &version(1)).unwrap();
+            assert!(w.delete(key).unwrap());
+            assert_eq!(b.cache.get(key), Some(None), "{policy:?}: a negative entry");
+            assert_eq!(w.read(key).unwrap(), None);
+            assert_eq!(w.read(key).unwrap(), None);
+            assert_eq!((w.hits, w.misses), (2, 0), "{policy:?}: both reads hit");
+            w.update(key, &version(2)).unwrap();
+            let after_write = b.cache.get(key);
+            match policy {
+                CachePolicy::WriteThrough => {
+                    assert_eq!(after_write, Some(Some(Arc::new(version(2)))));
+                }
+                CachePolicy::Invalidate => assert_eq!(after_write, None),
+            }
             assert_eq!(w.read(key).unwrap(), Some(&version(2)), "{policy:?}");
-            assert_eq!(w.hits + w.misses, 1);
+            let never = b"user-4".as_slice();
+            assert_eq!(w.read(never).unwrap(), None);
+            assert_eq!(b.cache.get(never), Some(None), "{policy:?}: a miss remembered");
+            assert_eq!(w.read(never).unwrap(), None);
+            w.insert(never, &version(4)).unwrap();
+            assert_eq!(w.read(never).unwrap(), Some(&version(4)), "{policy:?}");
         }
     }
 }

@@ -242,10 +242,12 @@ pub trait Worker {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CachePolicy {
-    /// A write puts the value it wrote into the cache; a delete removes it.
+    /// A write puts the value it wrote into the cache; a delete leaves a negative entry (the
+    /// key is known absent).
     #[default]
     WriteThrough,
-    /// A write or delete drops the cached value; the next read refills it from the tree.
+    /// A write drops the cached value and the next read refills it from the tree; a delete
+    /// leaves a negative entry, as under write-through.
     Invalidate,
 }
 
