@@ -235,11 +235,23 @@ pub(crate) fn decode_seal(payload: &[u8]) -> Result<(u64, u64), FrameError> {
 }
 
 /// Appends a commit frame for `changes` at `version`.
+///
+/// An expiry ([`Change::Expire`]) is written as two entries every reader of format 3
+/// already understands: a put of the expiry mark (an empty value under the key that
+/// expired at the first instant there is, `Record::encode_expiry_mark`), then the delete
+/// of the key. Applied in order they delete the key, as the expiry does; [`decode_commit`]
+/// reads the pair back as one expiry, so the change feed tells an expiry from a toss after
+/// a reopen. No write of a nut produces the pair: a delete of an expired nut (the mark is
+/// one) is always written as an expiry, with its own mark in front.
 pub(crate) fn encode_commit(buf: &mut Vec<u8>, version: u64, changes: &[Change]) {
     let start = begin(buf);
     buf.push(TAG_COMMIT);
     buf.extend_from_slice(&version.to_le_bytes());
-    buf.extend_from_slice(&(changes.len() as u32).to_le_bytes());
+    let marks = changes
+        .iter()
+        .filter(|c| matches!(c, Change::Expire(_)))
+        .count();
+    buf.extend_from_slice(&((changes.len() + marks) as u32).to_le_bytes());
     for c in changes {
         match c {
             Change::Put(rec) => {
@@ -247,6 +259,16 @@ pub(crate) fn encode_commit(buf: &mut Vec<u8>, version: u64, changes: &[Change])
                 put_bytes(buf, rec.bytes());
             }
             Change::Delete(key) => {
+                buf.push(DELETE);
+                put_bytes(buf, key);
+            }
+            Change::Expire(key) => {
+                buf.push(PUT);
+                let at = buf.len();
+                buf.extend_from_slice(&[0; 4]);
+                Record::encode_expiry_mark(buf, key, version);
+                let len = (buf.len() - at - 4) as u32;
+                buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
                 buf.push(DELETE);
                 put_bytes(buf, key);
             }
@@ -322,6 +344,15 @@ pub(crate) fn record(bytes: &[u8]) -> Result<Record, FrameError> {
     Ok(rec)
 }
 
+/// The version of a commit frame, read without decoding it (`None`: not a commit).
+pub(crate) fn commit_version(payload: &[u8]) -> Option<u64> {
+    let mut r = Reader::new(payload);
+    if r.u8().ok()? != TAG_COMMIT {
+        return None;
+    }
+    r.u64().ok()
+}
+
 /// Decodes a commit frame's payload into its version and changes.
 pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameError> {
     let mut r = Reader::new(payload);
@@ -338,7 +369,9 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameE
         return Err(FrameError::ChangeCount(count));
     }
     let mut changes = Vec::with_capacity(count);
-    for _ in 0..count {
+    let mut left = count;
+    while left > 0 {
+        left -= 1;
         match r.u8()? {
             PUT => {
                 let rec = record(r.bytes()?)?;
@@ -348,20 +381,36 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameE
                         commit: version,
                     });
                 }
+                // An expiry mark followed by the delete of its key is one expiry (see
+                // `encode_commit`).
+                if rec.is_expiry_mark() && left > 0 {
+                    let mark = r.at;
+                    if r.u8()? == DELETE {
+                        let key = delete_key(r.bytes()?)?;
+                        if key == rec.key() {
+                            left -= 1;
+                            changes.push(Change::Expire(key.into()));
+                            continue;
+                        }
+                    }
+                    r.at = mark;
+                }
                 changes.push(Change::Put(rec));
             }
-            DELETE => {
-                let key = r.bytes()?;
-                if key.is_empty() || key.len() > MAX_KEY_LEN || std::str::from_utf8(key).is_err() {
-                    return Err(FrameError::DeleteKey);
-                }
-                changes.push(Change::Delete(key.into()));
-            }
+            DELETE => changes.push(Change::Delete(delete_key(r.bytes()?)?.into())),
             t => return Err(FrameError::ChangeTag(t)),
         }
     }
     r.done()?;
     Ok((version, changes))
+}
+
+/// The key of a delete, checked.
+fn delete_key(key: &[u8]) -> Result<&[u8], FrameError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || std::str::from_utf8(key).is_err() {
+        return Err(FrameError::DeleteKey);
+    }
+    Ok(key)
 }
 
 #[cfg(test)]

@@ -81,15 +81,21 @@ impl Default for Options {
     }
 }
 
+mod checkpoint;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod faults;
+mod follower;
 mod frame;
 mod io;
 mod lock;
+mod log_reader;
 mod recovery;
 mod segment;
 mod snapshot;
 mod wal;
+
+pub(crate) use follower::{read_feed as read_followed_feed, Follower, Refresh};
+pub(crate) use log_reader::LogReader;
 
 /// Damage found while reading, before it is tied to a file.
 #[derive(Debug, PartialEq, Eq)]
@@ -171,6 +177,58 @@ pub(crate) struct Recovered {
     pub(crate) seq: u64,
 }
 
+/// Reads the commits of versions `after + 1 ..= until` from the log of `dir` for the change
+/// feed. `base` gives the version of the snapshot the log goes on from now and `segments`
+/// the log's segments (first version, path) in order; both are asked again when a
+/// compaction removed a segment meanwhile. [`Error::Compacted`] when `after` is before the
+/// snapshot.
+fn read_log(
+    reader: &log_reader::LogReader,
+    mut base: impl FnMut() -> Result<u64>,
+    mut segments: impl FnMut() -> Result<Vec<(u64, PathBuf)>>,
+    after: u64,
+    until: u64,
+) -> Result<Vec<(u64, Vec<Change>)>> {
+    let mut attempts = 0;
+    loop {
+        let snapshot = base()?;
+        if after < snapshot {
+            return Err(Error::Compacted {
+                oldest: snapshot + 1,
+            });
+        }
+        let mut listed = segments()?;
+        // Segments named at or before the snapshot hold nothing after it (the log is cut
+        // where a snapshot is taken): leftovers of a compaction, never read here.
+        listed.retain(|(first, _)| *first > snapshot);
+        match reader.read(&listed, after, until) {
+            Ok(commits) => return Ok(commits),
+            // A compaction removed it after it was listed: its snapshot is in place now.
+            Err(log_reader::ReadError::Missing(path)) => {
+                attempts += 1;
+                if attempts > 100 {
+                    return Err(io_at(
+                        &path,
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "a segment of the log disappeared while the change feed read it, \
+                             and no compaction explains it",
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(log_reader::ReadError::Failed(e)) => return Err(e),
+        }
+    }
+}
+
+/// Writes `index` as the state at `version` into `to`, a new or empty directory: the
+/// checkpoint of a tree without a log of its own (in memory, or read-only).
+pub(crate) fn write_checkpoint(index: &Index<Record>, version: u64, to: &Path) -> Result<()> {
+    checkpoint::write(&StdIo, index, version, to)
+}
+
 /// The durable half of a tree: directory lock, log, snapshots.
 #[derive(Debug)]
 pub(crate) struct Durable {
@@ -189,6 +247,10 @@ pub(crate) struct Durable {
     failed_compactions: AtomicU64,
     /// After a failed automatic compaction, the log size at which to try again.
     retry_at: AtomicU64,
+    /// The version of the snapshot in place: the log holds every commit after it.
+    snapshot_at: AtomicU64,
+    /// Reads the log back for the change feed.
+    reader: log_reader::LogReader,
     _lock: DirLock,
 }
 
@@ -219,6 +281,8 @@ impl Durable {
             compactions: AtomicU64::new(0),
             failed_compactions: AtomicU64::new(0),
             retry_at: AtomicU64::new(0),
+            snapshot_at: AtomicU64::new(replay.base),
+            reader: log_reader::LogReader::default(),
             _lock: lock,
         };
         let recovered = Recovered {
@@ -344,6 +408,7 @@ impl Durable {
         self.wal.check()?;
         let io = self.options.io.as_ref();
         snapshot::write(io, &self.dir, index, seq)?;
+        self.snapshot_at.store(seq, Ordering::Release);
         let mut removed = Vec::new();
         let mut result = Ok(());
         for segment in old {
@@ -372,6 +437,44 @@ impl Durable {
         let step = (log / 4).max(self.options.compact_min_bytes);
         self.retry_at
             .store(log.saturating_add(step), Ordering::Relaxed);
+    }
+
+    /// The commits of versions `after + 1 ..= until` from the log, for the change feed
+    /// ([`Error::Compacted`] when a snapshot holds them now).
+    pub(crate) fn read_feed(&self, after: u64, until: u64) -> Result<Vec<(u64, Vec<Change>)>> {
+        read_log(
+            &self.reader,
+            || Ok(self.snapshot_at.load(Ordering::Acquire)),
+            || Ok(self.wal.segments()),
+            after,
+            until,
+        )
+    }
+
+    /// The directory's files a checkpoint at the log's last version copies (call with
+    /// every commit appended, under the tree's commit lock, and hold
+    /// [`Durable::compaction_guard`] until the copy is made): the segments after the
+    /// snapshot, and the whole commits of the active one.
+    pub(crate) fn checkpoint_plan(&self) -> Result<checkpoint::Plan> {
+        self.wal.check()?;
+        let base = self.snapshot_at.load(Ordering::Acquire);
+        let (path, first, len) = self.wal.active_extent();
+        let sealed = self
+            .wal
+            .segments()
+            .into_iter()
+            .filter(|(f, p)| *f > base && *p != path)
+            .collect();
+        Ok(checkpoint::Plan {
+            dir: self.dir.clone(),
+            sealed,
+            active: (first, path, len),
+        })
+    }
+
+    /// Copies the files of `plan` into `to` (no tree lock held).
+    pub(crate) fn checkpoint(&self, plan: &checkpoint::Plan, to: &Path) -> Result<()> {
+        checkpoint::copy(self.options.io.as_ref(), plan, to)
     }
 
     pub(crate) fn fill_stats(&self, stats: &mut Stats) {

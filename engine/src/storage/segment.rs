@@ -35,6 +35,19 @@ pub(crate) fn parse_segment(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Every segment file in `dir` (first version, path), in order.
+pub(crate) fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_at(dir, e))? {
+        let entry = entry.map_err(|e| io_at(dir, e))?;
+        if let Some(first) = entry.file_name().to_str().and_then(parse_segment) {
+            found.push((first, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// How creating a segment failed.
 #[derive(Debug)]
 pub(crate) struct CreateFailed {

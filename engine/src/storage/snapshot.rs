@@ -86,6 +86,44 @@ pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -
     io.sync_dir(dir).map_err(|e| io_at(dir, e))
 }
 
+/// The version of the snapshot in `dir` (0 when there is none), from its head frame alone.
+pub(crate) fn version_in(dir: &Path) -> Result<u64> {
+    use std::io::Read;
+    let path = dir.join(FILE);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_at(&path, e)),
+    };
+    // The head frame: header, tag, magic, format, last version, next segment.
+    let head_len = frame::FRAME_HEADER + 1 + MAGIC.len() + 4 + 8 + 8;
+    let mut head = Vec::with_capacity(head_len);
+    file.take(head_len as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| io_at(&path, e))?;
+    let damaged = |reason: String| Error::Corrupt {
+        path: path.clone(),
+        offset: 0,
+        reason,
+    };
+    let payload = match frame::next(&head, 0) {
+        Next::Frame(p, _) => p,
+        Next::Bad(why) => return Err(damaged(why.to_string())),
+        Next::End | Next::Incomplete => return Err(damaged("no whole head frame".into())),
+    };
+    let mut r = Reader::new(payload);
+    let head = (|| -> std::result::Result<_, frame::FrameError> {
+        let tag = r.u8()?;
+        let magic = r.take(MAGIC.len())?;
+        r.u32()?;
+        Ok((tag == TAG_SNAP_HEAD && magic == MAGIC, r.u64()?))
+    })();
+    match head {
+        Ok((true, last)) => Ok(last),
+        _ => Err(damaged("not an acorn snapshot head".into())),
+    }
+}
+
 /// Patches the record count into an open records frame and seals it.
 fn close_chunk(buf: &mut [u8], chunk: Option<(usize, u32)>) {
     if let Some((start, count)) = chunk {

@@ -685,6 +685,23 @@ impl Log {
         Ok(a.older.clone())
     }
 
+    /// Every segment on disk, in order: (first version, path); the active one last.
+    pub(crate) fn segments(&self) -> Vec<(u64, PathBuf)> {
+        let a = lock(&self.active);
+        a.older
+            .iter()
+            .map(|s| (s.first, s.path.clone()))
+            .chain(std::iter::once((a.first, a.path.clone())))
+            .collect()
+    }
+
+    /// The active segment (its path, first version) and how many of its bytes are whole
+    /// commits: the part a copy may take while appends go on.
+    pub(crate) fn active_extent(&self) -> (PathBuf, u64, u64) {
+        let a = lock(&self.active);
+        (a.path.clone(), a.first, a.bytes)
+    }
+
     /// Forgets segments a snapshot made obsolete, once they are deleted.
     pub(crate) fn forget(&self, removed: &[PathBuf]) {
         let mut a = lock(&self.active);

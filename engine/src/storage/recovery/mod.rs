@@ -47,6 +47,9 @@ pub(crate) struct Replay {
     pub(crate) frames: Vec<(u64, Vec<Change>)>,
     /// The last version recovered.
     pub(crate) seq: u64,
+    /// The version of the snapshot the directory goes on from: the log holds every commit
+    /// after it.
+    pub(crate) base: u64,
     /// Bytes of an incomplete final frame that were cut off.
     pub(crate) torn_bytes: u64,
     /// Bytes `RecoveryMode::Salvage` could not use.
@@ -86,6 +89,16 @@ pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Rep
     }
 }
 
+/// Steps 1 to 3 alone, for a read-only open: reads `dir` and proves its chain, changing
+/// nothing. No temporary file, torn tail, leftover or unfinished cut is touched and no
+/// format rewritten: a torn tail is simply not read (to a writer still appending, it is
+/// the frame being written), an unfinished cut's empty segment not followed.
+pub(crate) fn read_only(dir: &Path) -> Result<Replay> {
+    let found = find::find(dir)?;
+    let chain = chain::prove(&found, dir)?;
+    Ok(replay(found, &chain))
+}
+
 /// What step 4 changes in the directory after a proven chain.
 #[derive(Debug, Default)]
 struct Tidy {
@@ -121,6 +134,7 @@ fn replay(mut found: find::Found, chain: &chain::Chain) -> Replay {
     let mut segments = chain::kept_segments(&found, chain);
     let mut replay = Replay {
         seq: chain.seq,
+        base: chain.base,
         torn_bytes: chain.torn.map_or(0, |t| t.bytes),
         records: found
             .snapshot
@@ -181,6 +195,7 @@ fn clean_up(io: &dyn Io, dir: &Path, tidy: Tidy, mut replay: Replay) -> Result<R
             .collect();
         replay.active = Some(rebase(io, dir, &index, replay.seq, &obsolete)?);
         replay.records = records_of(&index);
+        replay.base = replay.seq;
         log::info!(
             "{}: rewritten from on-disk format 2 to format {}",
             dir.display(),
@@ -232,6 +247,7 @@ fn salvage_open(io: &dyn Io, dir: &Path, found: find::Found) -> Result<Replay> {
     Ok(Replay {
         records: records_of(&index),
         seq: plan.seq,
+        base: plan.seq,
         torn_bytes: plan.torn.map_or(0, |t| t.2),
         salvaged_bytes: plan.bytes_dropped,
         salvaged_versions: plan.versions_dropped,
@@ -260,7 +276,7 @@ fn build_index(records: Vec<Record>, commits: Vec<(u64, Vec<Change>)>) -> Index<
                 Change::Put(rec) => {
                     index.insert(rec);
                 }
-                Change::Delete(key) => {
+                Change::Delete(key) | Change::Expire(key) => {
                     index.remove(&key);
                 }
             }
