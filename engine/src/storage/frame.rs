@@ -447,6 +447,46 @@ mod tests {
     }
 
     #[test]
+    fn an_expiry_is_a_mark_and_a_delete_that_read_back_as_one() {
+        let mut rec = Record::new(b"a", b"v", 0, 0, 0);
+        rec.stamp(9, 5);
+        let changes = vec![
+            Change::Put(rec),
+            Change::Expire(b"b".as_slice().into()),
+            Change::Delete(b"c".as_slice().into()),
+        ];
+        let mut buf = Vec::new();
+        encode_commit(&mut buf, 9, &changes);
+        let Next::Frame(p, _) = next(&buf, 0) else {
+            panic!("no frame")
+        };
+        // Four entries on disk: a reader of format 3 that knows nothing of expiries puts
+        // the mark and deletes it again.
+        assert_eq!(u32::from_le_bytes(p[9..13].try_into().unwrap()), 4);
+        let (_, got) = decode_commit(p).unwrap();
+        assert!(matches!(&got[..], [
+            Change::Put(r),
+            Change::Expire(b),
+            Change::Delete(c),
+        ] if r.key() == b"a" && &**b == b"b" && &**c == b"c"));
+        // A mark not followed by the delete of its key is an ordinary put (none is
+        // written, but a reader must not swallow anything).
+        let mut mark = Vec::new();
+        Record::encode_expiry_mark(&mut mark, b"m", 9);
+        let marked = Record::from_bytes(&mark).unwrap();
+        assert!(marked.is_expiry_mark());
+        for tail in [vec![], vec![Change::Delete(b"other".as_slice().into())]] {
+            let mut changes = vec![Change::Put(marked.clone())];
+            changes.extend(tail.clone());
+            let mut buf = Vec::new();
+            encode_commit(&mut buf, 9, &changes);
+            let (_, got) = decode_commit(&buf[FRAME_HEADER..]).unwrap();
+            assert!(matches!(&got[0], Change::Put(r) if r.is_expiry_mark()));
+            assert_eq!(got.len(), 1 + tail.len());
+        }
+    }
+
+    #[test]
     fn each_kind_of_damage_is_its_own_error_with_the_text_recovery_reports() {
         let mut rec = Record::new(b"key", b"value", 0, 0, 0);
         rec.stamp(7, 99);
