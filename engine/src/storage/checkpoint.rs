@@ -11,8 +11,11 @@
 //! are; writers wait only while the version and the active segment's length are taken.
 //!
 //! Order, for a copy interrupted by a crash: segments first, the snapshot last, then the
-//! directory fsynced. A copy without its snapshot, or with a segment missing, fails a
-//! strict open (the chain names what is missing) instead of opening as something else.
+//! directory fsynced; a file copied appears under its name only whole (a temporary file
+//! renamed). A copy with a segment missing, or without a snapshot it needs, fails a strict
+//! open (the chain names what is missing) instead of opening as something else; one whose
+//! snapshot is the empty one of a tree never compacted holds every version in its
+//! segments, and opens at the checkpoint's version with or without it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -44,6 +47,14 @@ struct Made<'a> {
     created_dir: bool,
     files: Vec<PathBuf>,
     done: bool,
+}
+
+impl Made<'_> {
+    /// Notes a file about to be made (to remove it if the copy fails); returns its path.
+    fn note(&mut self, path: PathBuf) -> PathBuf {
+        self.files.push(path.clone());
+        path
+    }
 }
 
 impl Drop for Made<'_> {
@@ -97,23 +108,17 @@ pub(crate) fn copy(io: &dyn Io, plan: &Plan, to: &Path) -> Result<()> {
         files: Vec::new(),
         done: false,
     };
+    // Each file is noted before it is made: a failure half way removes it too.
     for (first, path) in &plan.sealed {
-        let target = to.join(segment_name(*first));
-        link_or_copy(io, path, &target, None)?;
-        made.files.push(target);
+        let target = made.note(to.join(segment_name(*first)));
+        link_or_copy(io, path, &target, SEGMENT_TMP)?;
     }
     let (first, path, len) = &plan.active;
-    let target = to.join(segment_name(*first));
+    let target = made.note(to.join(segment_name(*first)));
     copy_prefix(io, path, &to.join(SEGMENT_TMP), &target, *len)?;
-    made.files.push(target);
-    let target = to.join(snapshot::FILE);
-    link_or_copy(
-        io,
-        &plan.dir.join(snapshot::FILE),
-        &target,
-        Some(snapshot::TMP),
-    )?;
-    made.files.push(target);
+    let target = made.note(to.join(snapshot::FILE));
+    let snapshot = plan.dir.join(snapshot::FILE);
+    link_or_copy(io, &snapshot, &target, snapshot::TMP)?;
     io.sync_dir(to).map_err(|e| io_at(to, e))?;
     made.done = true;
     Ok(())
@@ -133,31 +138,26 @@ pub(crate) fn write(io: &dyn Io, index: &Index<Record>, version: u64, to: &Path)
     let first = version
         .checked_add(1)
         .ok_or(Error::VersionsExhausted { version })?;
-    let (_, segment) = create_segment(io, to, first).map_err(|f| f.error)?;
-    made.files.push(segment.path);
+    made.note(to.join(segment_name(first)));
+    create_segment(io, to, first).map_err(|f| f.error)?;
+    made.note(to.join(snapshot::FILE));
     snapshot::write(io, to, index, version)?;
-    made.files.push(to.join(snapshot::FILE));
     made.done = true;
     Ok(())
 }
 
 /// Gives `from` the name `to` (a hard link), or copies it there where a link cannot be
-/// made (through `tmp` in `to`'s directory when given, so `to` appears only whole). The
-/// linked file's contents were made durable by whoever wrote them; they are fsynced again
-/// all the same, which costs nothing when they are.
-fn link_or_copy(io: &dyn Io, from: &Path, to: &Path, tmp: Option<&str>) -> Result<()> {
+/// made (through the temporary file `tmp` in `to`'s directory, so `to` appears only
+/// whole). The linked file's contents were made durable by whoever wrote them; they are
+/// fsynced again all the same, which costs nothing when they are.
+fn link_or_copy(io: &dyn Io, from: &Path, to: &Path, tmp: &str) -> Result<()> {
     if io.hard_link(from, to).is_ok() {
         let file = File::open(to).map_err(|e| io_at(to, e))?;
         return io.sync(&file, to).map_err(|e| io_at(to, e));
     }
     let len = std::fs::metadata(from).map_err(|e| io_at(from, e))?.len();
-    match tmp {
-        Some(name) => {
-            let dir = to.parent().unwrap_or_else(|| Path::new("."));
-            copy_prefix(io, from, &dir.join(name), to, len)
-        }
-        None => copy_into(io, from, to, len),
-    }
+    let dir = to.parent().unwrap_or_else(|| Path::new("."));
+    copy_prefix(io, from, &dir.join(tmp), to, len)
 }
 
 /// Copies the first `len` bytes of `from` into `tmp`, fsyncs it and renames it to `to`.

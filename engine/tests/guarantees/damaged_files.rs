@@ -294,20 +294,6 @@ fn the_salvage_report_matches_the_reopened_tree_with_renamed_segments() {
     }
 }
 
-/// The data files of a directory: snapshot, temporary snapshot, segments.
-fn data_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("snapshot.") || name.starts_with("wal-")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 /// The last commit version in segment bytes (0 when it holds none).
 fn last_commit(data: &[u8]) -> u64 {
     damage::frame_starts(data)
