@@ -56,6 +56,9 @@ impl Rng {
     }
 }
 
+/// One change a commit asks for: a stash (value, TTL in seconds) or a toss (`None`).
+type Op = (String, Option<(Vec<u8>, Option<u64>)>);
+
 /// The model: what is stored (value, expiry in seconds of the manual clock) and what every
 /// commit did.
 #[derive(Default)]
@@ -76,7 +79,7 @@ impl Model {
 
     /// Records one commit's changes in order, as the tree settles them: a toss of nothing
     /// is no change, a toss of an expired nut an expiry.
-    fn commit(&mut self, tree: &Tree, ops: &[(String, Option<(Vec<u8>, Option<u64>)>)]) {
+    fn commit(&mut self, tree: &Tree, ops: &[Op]) {
         let mut did = Vec::new();
         for (k, op) in ops {
             match op {

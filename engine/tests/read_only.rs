@@ -93,7 +93,7 @@ fn refresh_follows_the_writer_across_segments_compactions_and_reopens() {
             step += 1;
             w.stash(format!("k{:02}", step % 30), format!("v{step}"))
                 .unwrap();
-            if step % 7 == 0 {
+            if step.is_multiple_of(7) {
                 w.toss(format!("k{:02}", (step + 3) % 30)).unwrap();
             }
         }

@@ -25,8 +25,7 @@ use std::time::Duration;
 use super::frame::{self, HeadError, Next};
 use super::log_reader::LogReader;
 use super::segment::{self, segment_name};
-use super::{io_at, recovery, snapshot, FileId, Recovered};
-use crate::record::Change;
+use super::{io_at, recovery, snapshot, Commits, FileId, Recovered};
 use crate::{Error, Result};
 
 /// A read-only view's place in a directory.
@@ -44,7 +43,7 @@ pub(crate) struct Follower {
 #[derive(Debug)]
 pub(crate) enum Refresh {
     /// The commits after the view's version, in order (none when nothing is new).
-    Commits(Vec<(u64, Vec<Change>)>),
+    Commits(Commits),
     /// The directory as it is now, read whole: the view could not be followed commit by
     /// commit (a compaction removed the segment it was reading).
     Reload(Recovered),
@@ -105,7 +104,7 @@ impl Follower {
     /// Reads on from where the view stopped. `None`: the view cannot be followed (its
     /// segment is gone, or what comes next does not continue it). The view's place moves
     /// only when the commits are returned.
-    fn follow(&mut self) -> Result<Option<Vec<(u64, Vec<Change>)>>> {
+    fn follow(&mut self) -> Result<Option<Commits>> {
         let mut commits = Vec::new();
         let mut seq = self.seq;
         let mut place = self.at.clone();
@@ -195,12 +194,7 @@ impl Follower {
 
 /// The commits of versions `after + 1 ..= until` from the log of `dir` as it is now, for a
 /// read-only tree's change feed.
-pub(crate) fn read_feed(
-    reader: &LogReader,
-    dir: &Path,
-    after: u64,
-    until: u64,
-) -> Result<Vec<(u64, Vec<Change>)>> {
+pub(crate) fn read_feed(reader: &LogReader, dir: &Path, after: u64, until: u64) -> Result<Commits> {
     super::read_log(
         reader,
         || snapshot::version_in(dir),

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::frame::{self, HeadError, Next};
-use super::io_at;
-use crate::record::Change;
+use super::{io_at, Commits};
 use crate::{Error, Result};
 
 /// How far apart the remembered frame boundaries of a segment are, at least.
@@ -55,7 +54,7 @@ impl LogReader {
         segments: &[SegmentRef],
         after: u64,
         until: u64,
-    ) -> std::result::Result<Vec<(u64, Vec<Change>)>, ReadError> {
+    ) -> std::result::Result<Commits, ReadError> {
         let mut out = Vec::new();
         if after >= until {
             return Ok(out);
@@ -165,7 +164,7 @@ impl Segment<'_> {
         &self,
         want: &mut u64,
         until: u64,
-        out: &mut Vec<(u64, Vec<Change>)>,
+        out: &mut Commits,
         marks: &mut Vec<(u64, u64)>,
     ) -> Result<()> {
         let mut at = 0;

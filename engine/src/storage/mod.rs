@@ -167,6 +167,9 @@ impl FileId {
     }
 }
 
+/// Commits as read from the log: each version with its changes, in order.
+pub(crate) type Commits = Vec<(u64, Vec<Change>)>;
+
 /// What recovery found on open, for the tree to load.
 #[derive(Debug, Default)]
 pub(crate) struct Recovered {
@@ -188,7 +191,7 @@ fn read_log(
     mut segments: impl FnMut() -> Result<Vec<(u64, PathBuf)>>,
     after: u64,
     until: u64,
-) -> Result<Vec<(u64, Vec<Change>)>> {
+) -> Result<Commits> {
     let mut attempts = 0;
     loop {
         let snapshot = base()?;
@@ -441,7 +444,7 @@ impl Durable {
 
     /// The commits of versions `after + 1 ..= until` from the log, for the change feed
     /// ([`Error::Compacted`] when a snapshot holds them now).
-    pub(crate) fn read_feed(&self, after: u64, until: u64) -> Result<Vec<(u64, Vec<Change>)>> {
+    pub(crate) fn read_feed(&self, after: u64, until: u64) -> Result<Commits> {
         read_log(
             &self.reader,
             || Ok(self.snapshot_at.load(Ordering::Acquire)),

@@ -74,7 +74,7 @@ fn check(dir: &Path, what: &str) -> bool {
     let seen = read_only
         .as_ref()
         .map(versions_held)
-        .map_err(|e| e.to_string());
+        .map_err(ToString::to_string);
     assert_eq!(
         everything(dir),
         before,
