@@ -139,6 +139,8 @@ pub(crate) struct History {
     capacity: usize,
     /// The first version whose changes are all held (the next one to come when none are).
     oldest: u64,
+    /// A commit's changes are built here, reused from commit to commit.
+    scratch: Vec<Change>,
 }
 
 impl History {
@@ -147,7 +149,13 @@ impl History {
             changes: VecDeque::new(),
             capacity,
             oldest: applied + 1,
+            scratch: Vec::new(),
         }
+    }
+
+    /// An empty buffer for one commit's changes (handed back by [`History::push`]).
+    pub(crate) fn buffer(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.scratch)
     }
 
     /// Whether changes are kept at all (otherwise a commit's public changes need not be
@@ -156,14 +164,18 @@ impl History {
         self.capacity > 0
     }
 
-    /// Keeps the changes of the commit at `version`, dropping the oldest whole commits
-    /// past the capacity.
-    pub(crate) fn push(&mut self, version: u64, changes: &[Change]) {
-        if !self.is_on() {
+    /// Keeps the changes of the commit at `version` (moved out of `changes`, whose buffer
+    /// is kept for the next commit), dropping the oldest whole commits past the capacity.
+    pub(crate) fn push(&mut self, version: u64, mut changes: Vec<Change>) {
+        if self.is_on() {
+            self.changes.extend(changes.drain(..));
+        } else {
             self.oldest = version + 1;
-            return;
+            changes.clear();
         }
-        self.changes.extend(changes.iter().cloned());
+        if changes.capacity() <= 1024 {
+            self.scratch = changes;
+        }
         while self.changes.len() > self.capacity {
             let Some(dropped) = self.changes.pop_front() else {
                 break;
@@ -209,22 +221,22 @@ mod tests {
     fn the_history_keeps_whole_commits_and_says_what_it_dropped() {
         let mut h = History::new(3, 0);
         assert_eq!(h.since(0, 0).unwrap(), []);
-        h.push(1, &[stashed(1)]);
-        h.push(2, &[stashed(2), stashed(2)]);
+        h.push(1, vec![stashed(1)]);
+        h.push(2, vec![stashed(2), stashed(2)]);
         assert_eq!(h.since(0, 2).unwrap().len(), 3);
         assert_eq!(h.since(1, 2).unwrap(), [stashed(2), stashed(2)]);
         // Version 3 pushes the count to 4: version 1 goes, and nothing of version 2.
-        h.push(3, &[stashed(3)]);
+        h.push(3, vec![stashed(3)]);
         assert!(matches!(h.since(0, 3), Err(Error::Compacted { oldest: 2 })));
         assert_eq!(h.since(1, 3).unwrap().len(), 3);
         // A commit over the capacity cannot be kept: everything before it goes too.
-        h.push(4, &[stashed(4), stashed(4), stashed(4), stashed(4)]);
+        h.push(4, vec![stashed(4), stashed(4), stashed(4), stashed(4)]);
         assert!(matches!(h.since(3, 4), Err(Error::Compacted { oldest: 5 })));
         assert_eq!(h.since(4, 4).unwrap(), []);
         // Off: only the present is known.
         let mut off = History::new(0, 7);
         assert!(off.since(7, 7).unwrap().is_empty());
-        off.push(8, &[stashed(8)]);
+        off.push(8, vec![stashed(8)]);
         assert!(matches!(
             off.since(7, 8),
             Err(Error::Compacted { oldest: 9 })

@@ -169,7 +169,8 @@ impl Tree {
         version: u64,
         now: u64,
     ) -> usize {
-        let mut feed = (st.history.is_on() || !st.subscribers.is_empty()).then(Vec::new);
+        let listened = st.history.is_on() || !st.subscribers.is_empty();
+        let mut feed = listened.then(|| st.history.buffer());
         // With results cached, note what this commit touches so it can drop them.
         let cache = &self.inner.cache;
         let caching = cache.in_use();
@@ -202,10 +203,10 @@ impl Tree {
             .ttl_items
             .store(st.expiry.len(), Ordering::Release);
         let feed = feed.unwrap_or_default();
-        st.history.push(version, &feed);
         if !st.subscribers.is_empty() {
             st.subscribers.publish(version, &feed);
         }
+        st.history.push(version, feed);
         removed
     }
 
