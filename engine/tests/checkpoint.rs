@@ -8,11 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use acorn::{Error, SyncPolicy, Tree};
+
+#[path = "common/stop.rs"]
+mod stop;
+use stop::Stop;
 
 fn contents(tree: &Tree) -> BTreeMap<String, (Vec<u8>, u64)> {
     tree.iter()
@@ -51,14 +54,17 @@ fn a_checkpoint_taken_during_writes_and_compactions_opens_at_exactly_its_version
             .unwrap();
         // Batch id → version, as acknowledged.
         let versions = Mutex::new(BTreeMap::new());
-        let stop = AtomicBool::new(false);
+        let stop = Stop::new();
         let mut checkpoints = Vec::new();
         std::thread::scope(|s| {
+            // The writers and the compactor stop when the checkpoints are taken, or one
+            // fails.
+            let _stop = stop.on_drop();
             for w in 0..3u64 {
                 let (tree, versions, stop) = (&tree, &versions, &stop);
                 s.spawn(move || {
                     let mut i = 0;
-                    while !stop.load(Ordering::Relaxed) {
+                    while stop.go_on(i, 50_000) {
                         let id = w * 1_000_000 + i;
                         let mut b = tree.batch();
                         for k in 0..3 {
@@ -71,7 +77,9 @@ fn a_checkpoint_taken_during_writes_and_compactions_opens_at_exactly_its_version
                 });
             }
             s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
+                let mut round = 0;
+                while stop.go_on(round, 1_000) {
+                    round += 1;
                     std::thread::sleep(Duration::from_millis(3));
                     tree.compact().unwrap();
                 }
@@ -82,7 +90,7 @@ fn a_checkpoint_taken_during_writes_and_compactions_opens_at_exactly_its_version
                 let v = tree.checkpoint(&to).unwrap();
                 checkpoints.push((to, v));
             }
-            stop.store(true, Ordering::Relaxed);
+            stop.stop();
         });
         let versions = versions.into_inner().unwrap();
         for (to, v) in &checkpoints {

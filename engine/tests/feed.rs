@@ -12,6 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use acorn::{Change, Error, Event, ManualClock, SyncPolicy, Tree};
 
+#[path = "common/stop.rs"]
+mod stop;
+use stop::Stop;
+
 /// What a change says, comparable with the model's.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Did {
@@ -458,13 +462,15 @@ fn a_reader_follows_the_feed_while_writers_commit_and_compact() {
         .compact_factor(0)
         .open()
         .unwrap();
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = Stop::new();
     std::thread::scope(|s| {
+        // The writers stop when the reader is done, or fails.
+        let _stop = stop.on_drop();
         for w in 0..2 {
             let (tree, stop) = (&tree, &stop);
             s.spawn(move || {
                 let mut i = 0u64;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while stop.go_on(i, 50_000) {
                     let mut b = tree.batch();
                     for k in 0..3 {
                         b.stash(format!("w{w}-{i:06}-{k}"), format!("{i}"));
@@ -505,7 +511,7 @@ fn a_reader_follows_the_feed_while_writers_commit_and_compact() {
                 Err(e) => panic!("{e}"),
             }
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stop.stop();
         assert!(
             versions > 10,
             "followed only {versions} versions ({restarts} restarts)"

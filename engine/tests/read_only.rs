@@ -6,11 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use acorn::{Error, Event, IndexKey, SyncPolicy, Tree};
+
+#[path = "common/stop.rs"]
+mod stop;
+use stop::Stop;
 
 fn contents(tree: &Tree) -> BTreeMap<String, Vec<u8>> {
     tree.iter()
@@ -171,7 +175,7 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
     .unwrap();
     let acked = Mutex::new(BTreeMap::<u64, u64>::new()); // version → batch id
     let high = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let views = AtomicU64::new(0);
     let check = |r: &Tree, at_least: u64| {
         let version = r.stats().version;
@@ -199,11 +203,14 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
         version
     };
     std::thread::scope(|s| {
+        // The writers and the compactor stop after the readers' time, or when this thread
+        // fails.
+        let _stop = stop.on_drop();
         for t in 0..2u64 {
             let (w, acked, high, stop) = (&w, &acked, &high, &stop);
             s.spawn(move || {
                 let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
+                while stop.go_on(i, 50_000) {
                     let id = t * 1_000_000 + i;
                     let mut b = w.batch();
                     for k in 0..3 {
@@ -217,7 +224,9 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
             });
         }
         s.spawn(|| {
-            while !stop.load(Ordering::Relaxed) {
+            let mut round = 0;
+            while stop.go_on(round, 1_000) {
+                round += 1;
                 std::thread::sleep(Duration::from_millis(2));
                 w.compact().unwrap();
             }
@@ -241,7 +250,7 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
             });
         }
         std::thread::sleep(Duration::from_millis(450));
-        stop.store(true, Ordering::Relaxed);
+        stop.stop();
     });
     assert!(views.load(Ordering::Relaxed) > 20, "{views:?} views");
 }

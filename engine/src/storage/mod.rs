@@ -201,6 +201,13 @@ fn read_log(
             });
         }
         let mut listed = segments()?;
+        // A compaction puts its snapshot in place before it removes (and forgets) the
+        // segments it covers: a list taken under the same snapshot is one the snapshot
+        // explains. One that finished between the two looks may have taken the segments
+        // `after` needs off the list: look again, under its snapshot.
+        if base()? != snapshot {
+            continue;
+        }
         // Segments named at or before the snapshot hold nothing after it (the log is cut
         // where a snapshot is taken): leftovers of a compaction, never read here.
         listed.retain(|(first, _)| *first > snapshot);
@@ -505,4 +512,34 @@ pub fn fuzz_decode(bytes: &[u8]) -> usize {
     let body = recovery::scan(&with_head).map_or(0, |s| s.frames.len());
     let _ = snapshot::parse(bytes, true);
     whole + body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A compaction that finishes between the feed's look at the snapshot's version and its
+    /// listing of the segments: the list no longer has the segments the old snapshot
+    /// needs. That is a compaction (the feed reaches back only to the new snapshot), not a
+    /// gap in the log.
+    #[test]
+    fn a_compaction_between_the_snapshot_look_and_the_listing_is_compacted_not_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        // The segment the compaction started (after its snapshot at version 5).
+        let newer = dir.path().join("wal-6.log");
+        std::fs::write(&newer, b"").unwrap();
+        let looks = Cell::new(0);
+        let base = || {
+            looks.set(looks.get() + 1);
+            // The first look is from before the compaction's snapshot was in place.
+            Ok(if looks.get() == 1 { 0 } else { 5 })
+        };
+        let segments = || Ok(vec![(6, newer.clone())]);
+        let reader = log_reader::LogReader::default();
+        match read_log(&reader, base, segments, 3, 8) {
+            Err(Error::Compacted { oldest: 6 }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }
