@@ -26,7 +26,7 @@ use crate::events::{Channel, Lost, Next};
 use crate::feed::Change;
 use crate::storage::Durable;
 use crate::tree::{Compaction, Inner, Purge, Stash, Toss, Tree, Write};
-use crate::txn::{Retries, Retry, Txn, TxnCommit};
+use crate::txn::{Retries, Retry, Settled, Txn, TxnCommit};
 use crate::{Error, Result};
 
 /// Changes a [`ChangeStream`] buffers before it drops commits (which it then reads back
@@ -137,8 +137,9 @@ impl AsyncTree {
     }
 
     /// [`Tree::transaction`] as a future: `f` runs synchronously (it reads and buffers;
-    /// nothing in it waits), the commit waits for durability as a future, and a
-    /// conflict yields to the runtime before `f` runs again.
+    /// nothing in it waits), the commit waits for durability as a future, a conflict
+    /// yields to the runtime before `f` runs again, and a read that came before a pending
+    /// commit's fsync waits for it as a future.
     pub async fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
         let mut retries = Retries::default();
         loop {
@@ -147,11 +148,17 @@ impl AsyncTree {
                 Retry::Done(result) => return result.map(|()| out),
                 Retry::Yield => tokio::task::yield_now().await,
                 Retry::Sleep(pause) => tokio::time::sleep(pause).await,
+                Retry::Durable(ticket) => {
+                    if let Some(log) = self.tree.log() {
+                        // Only `Always` asks for it: `run` started the sync thread.
+                        Durability::new(log, ticket).await?;
+                    }
+                }
             }
         }
     }
 
-    async fn commit_txn(&self, writes: TxnCommit) -> Result<()> {
+    async fn commit_txn(&self, writes: TxnCommit) -> Result<Settled> {
         self.run(writes).await
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::limits::MAX_BATCH_BYTES;
-use crate::record::{check_key, Change, Changes};
+use crate::record::{check_key, Change, Changes, Items};
 use crate::stats::Op;
 use crate::tree::{Committed, State, Write};
 use crate::{Error, Result, Tree};
@@ -106,16 +106,9 @@ impl Batch {
                 self.bytes
             )));
         }
-        let puts = self
-            .changes
-            .iter()
-            .filter(|c| matches!(c, Change::Put(_)))
-            .count() as u64;
-        let tosses = self.changes.len() as u64 - puts;
         Ok(BatchCommit {
+            items: Items::of(&self.changes),
             changes: Changes::from_vec(self.changes),
-            puts,
-            tosses,
         })
     }
 }
@@ -124,21 +117,19 @@ impl Batch {
 /// its tosses once committed, and returns the version they share.
 pub(crate) struct BatchCommit {
     changes: Changes,
-    puts: u64,
-    tosses: u64,
+    items: Items,
 }
 
 impl Write for BatchCommit {
     type Output = u64;
     /// How many stashes and tosses it holds.
-    type Kept = (u64, u64);
-    fn changes(self, _: &State, _: u64) -> Result<(Changes, (u64, u64))> {
-        Ok((self.changes, (self.puts, self.tosses)))
+    type Kept = Items;
+    fn changes(self, _: &State, _: u64) -> Result<(Changes, Items)> {
+        Ok((self.changes, self.items))
     }
-    fn output((puts, tosses): (u64, u64), tree: &Tree, done: Committed) -> u64 {
+    fn output(items: Items, tree: &Tree, done: Committed) -> u64 {
         tree.tally(Op::Batch, 1);
-        tree.tally(Op::Stash, puts);
-        tree.tally(Op::Toss, tosses);
+        tree.tally_items(items);
         done.version
     }
 }

@@ -117,6 +117,26 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A secondary index's extractor panicked on a nut. The call that ran it changed
+    /// nothing: a commit (stash, toss, batch, transaction) fails before anything is logged
+    /// or applied, [`crate::Tree::index`] keeps the tree's indexes as they were, and an
+    /// open that rebuilds the index ([`crate::TreeBuilder::index`]) fails and leaves the
+    /// directory as it was. The tree stays fully usable.
+    #[error(
+        "the extractor of index {index:?} panicked on the nut under {key:?} ({message}); the \
+         commit, index creation or open that ran it changed nothing. An extractor must \
+         return a key or None for every nut the tree may hold: fix it (a durable tree opens \
+         without the index meanwhile)"
+    )]
+    ExtractorPanicked {
+        /// The index whose extractor panicked.
+        index: String,
+        /// The key of the nut it panicked on (lossy UTF-8).
+        key: String,
+        /// The panic's message.
+        message: String,
+    },
+
     /// The closure of a transaction asked to roll back.
     #[error("transaction aborted: {0}")]
     Aborted(String),

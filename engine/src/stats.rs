@@ -68,11 +68,12 @@ impl Counters {
 /// How many times each operation ran since the tree was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OpCounts {
-    /// Single stashes plus items stashed through batches and transactions.
+    /// Single stashes plus the items stashed by committed batches and transactions (a
+    /// transaction's once, however many times its closure ran).
     pub stashes: u64,
     /// Point reads (`crack`, `crack_with`, `contains`), hits and misses.
     pub cracks: u64,
-    /// Single tosses plus items tossed through batches and transactions.
+    /// Single tosses plus the items tossed by committed batches and transactions.
     pub tosses: u64,
     /// Committed batches.
     pub batches: u64,

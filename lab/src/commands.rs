@@ -9,7 +9,7 @@ use acorn_reports::{format, instructions, Measure, Results};
 
 use crate::backend::{self, BackendError};
 use crate::budget;
-use crate::cli::{CountArgs, RunArgs};
+use crate::cli::{AbArgs, CountArgs, RunArgs, WorkerArgs};
 use crate::error::{Exit, LabError};
 use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
@@ -198,6 +198,14 @@ fn other_view(path: &Path, results: &Results) -> Option<Results> {
     (other.workload == results.workload && other.measure != results.measure).then_some(other)
 }
 
+/// `--variants` checked (trimmed, no duplicates, known names).
+fn variants_arg(given: Option<&[String]>) -> Result<Option<Vec<String>>, LabError> {
+    given
+        .map(variants_from_cli)
+        .transpose()
+        .map_err(LabError::BadInput)
+}
+
 /// `lab run`: validates every file, then runs each, writes its results and report.
 pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let targets_table = args
@@ -206,16 +214,11 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .map(TargetsTable::open)
         .transpose()?;
     let baseline = args.baseline.as_deref().map(load_results).transpose()?;
-    let variants = args
-        .variants
-        .as_deref()
-        .map(variants_from_cli)
-        .transpose()
-        .map_err(LabError::BadInput)?;
     let base = RunOptions {
-        variants,
+        variants: variants_arg(args.variants.as_deref())?,
         quick: args.quick,
         ops: args.ops,
+        pairs: args.pairs.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         ..RunOptions::default()
     };
     let jobs = prepare(args, &base, baseline.as_ref())?;
@@ -512,25 +515,8 @@ pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError
 /// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
-    let options = backend::Options::default();
-    // Columns as wide as the longest name, so every description starts in one column.
-    let w = backend::registry()
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(0);
-    for r in backend::registry() {
-        match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
-            Err(e) => println!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
-        }
-        match backend::uncountable(r.name) {
-            None => println!("  {:<w$}  measures: wall-clock, instructions", ""),
-            Some(why) => println!(
-                "  {:<w$}  measures: wall-clock (not instructions: {why})",
-                ""
-            ),
-        }
+    for line in backend_list() {
+        println!("{line}");
     }
     let dir = Path::new("workloads");
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -561,4 +547,142 @@ pub fn list() -> Result<Exit, LabError> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// `lab ab`'s workload: the file with `--variants` applied, closed loop.
+fn ab_plan(args: &AbArgs) -> Result<Plan, LabError> {
+    let plan = load_plan(&args.file)?;
+    let opts = RunOptions {
+        variants: variants_arg(args.variants.as_deref())?,
+        ..RunOptions::default()
+    };
+    let plan = runner::adjust(&plan, &opts).map_err(|e| LabError::BadInput(e.to_string()))?;
+    if plan.run.rate.is_some() {
+        return Err(LabError::BadInput(format!(
+            "{}: sets `rate` (open loop); lab ab compares closed-loop throughput: remove \
+             `rate` or compare two runs with `lab compare`",
+            plan.file.display()
+        )));
+    }
+    Ok(plan)
+}
+
+/// `lab ab`: the workload's variants on this build (candidate) and on `--baseline`, paired
+/// slice by slice; one line per variant (and thread count); exit 1 on a regression.
+pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
+    use crate::ab::{self, AbOptions};
+    let threshold = acorn_reports::compare::parse_threshold(&args.threshold)
+        .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
+    if !args.baseline.is_file() {
+        return Err(LabError::BadInput(format!(
+            "--baseline {}: no such file (give the path of another build's lab executable, \
+             e.g. ../main/target/release/lab)",
+            args.baseline.display()
+        )));
+    }
+    let plan = ab_plan(args)?;
+    let out = OutputDir::at(args.out.clone().unwrap_or_else(|| {
+        OutputDir::for_workload(None, &plan.name, false)
+            .path()
+            .join("ab")
+    }));
+    out.prepare()?;
+    let candidate = std::env::current_exe()
+        .map_err(|e| LabError::BadInput(format!("cannot find this lab's executable: {e}")))?;
+    let opts = AbOptions {
+        candidate,
+        baseline: args.baseline.clone(),
+        threshold,
+        slices: usize::try_from(args.slices).unwrap_or(usize::MAX),
+        processes: usize::try_from(args.processes).unwrap_or(usize::MAX),
+        cpus: runner::pin::cpus(),
+        slice: args.slice_duration,
+    };
+    if !args.quiet {
+        eprintln!(
+            "ab: {} — {} variant(s) x {} thread count(s), {} rounds of ~{} slices each in {} \
+             pairs of processes",
+            plan.name,
+            plan.variants.len(),
+            plan.run.threads.len(),
+            opts.slices,
+            humantime::format_duration(opts.slice),
+            opts.processes
+        );
+    }
+    let stop = interrupt_flag();
+    let results = ab::run(&plan, &opts, &stop, &mut |c, several| {
+        println!("{}", c.line(several));
+        println!("  {}", c.details(opts.slice.as_secs_f64()));
+    })?;
+    println!("{}", results.summary());
+    write_ab(&out, args.json.as_deref(), &results)?;
+    Ok(if results.partial {
+        Exit::Interrupted
+    } else if results.regressed() {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+/// Writes ab.json and index.html into `out`, and ab.json to `json` too when given.
+fn write_ab(
+    out: &OutputDir,
+    json: Option<&Path>,
+    results: &acorn_reports::ab::AbResults,
+) -> Result<(), LabError> {
+    let text = results.to_json();
+    println!(
+        "results: {}",
+        out.write_named("ab.json", text.as_bytes())?.display()
+    );
+    if let Some(path) = json {
+        std::fs::write(path, &text).map_err(|e| LabError::output(path, e))?;
+    }
+    let html = acorn_reports::ab::html(results).map_err(|e| LabError::output(out.path(), e))?;
+    println!(
+        "report: {}",
+        out.write_named("index.html", html.as_bytes())?.display()
+    );
+    Ok(())
+}
+
+/// `lab worker`: one side of `lab ab` (JSON lines on stdin and stdout).
+pub fn worker(args: &WorkerArgs) -> Result<Exit, LabError> {
+    let plan = load_plan(&args.file)?;
+    let stdin = std::io::stdin();
+    crate::ab::worker::serve(&plan, &args.variant, stdin.lock(), std::io::stdout().lock())?;
+    Ok(Exit::Success)
+}
+
+/// Three lines per registered backend: its name, phrase and serialization; its durability
+/// tier and version; the measures it supports (and why not the others). Columns as wide
+/// as the longest name, so every description starts in one column.
+pub(crate) fn backend_list() -> Vec<String> {
+    let options = backend::Options::default();
+    let w = backend::registry()
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for r in backend::registry() {
+        lines.push(match (r.open)(r, &options).map(|b| b.describe()) {
+            Ok(i) => format!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
+            Err(e) => format!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
+        });
+        lines.push(format!(
+            "  {:<w$}  tier: {}; version: {}",
+            "",
+            r.tier.name(),
+            r.version.label()
+        ));
+        let measures = match r.supports(Measure::Instructions) {
+            Ok(()) => "wall-clock, instructions".to_owned(),
+            Err(why) => format!("wall-clock (not instructions: {why})"),
+        };
+        lines.push(format!("  {:<w$}  measures: {measures}", ""));
+    }
+    lines
 }

@@ -114,8 +114,13 @@ impl OutputDir {
         }
     }
 
-    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
+    /// Writes `name` into the directory (`lab ab`'s ab.json and index.html).
+    pub fn write_named(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
         write_beside(&self.dir, name, bytes)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
+        self.write_named(name, bytes)
     }
 }
 

@@ -423,6 +423,32 @@ fn measurement_and_workloads_know_nothing_of_the_runner() {
     }
 }
 
+/// One operation dispatcher (issue 28): only `runner/dispatch.rs` maps an operation kind
+/// to a store call (an arm `OpKind::Update =>` beside an `.update(` call), and its mapping
+/// has no wildcard arm, so a new kind cannot run silently as another.
+#[test]
+fn one_file_maps_operation_kinds_to_backend_calls() {
+    let root = src("lab");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut dispatchers: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("OpKind::Update =>") && text.contains(".update(")
+        })
+        .map(|f| module_of(&root, f))
+        .collect();
+    dispatchers.sort();
+    assert_eq!(dispatchers, ["runner::dispatch"]);
+    let dispatch = std::fs::read_to_string(root.join("runner/dispatch.rs")).unwrap();
+    let mapping = dispatch.split("#[cfg(test)]").next().unwrap();
+    assert!(
+        !mapping.contains("_ =>"),
+        "runner/dispatch.rs has a wildcard arm"
+    );
+}
+
 #[test]
 fn the_scan_sees_a_cycle_when_there_is_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -296,8 +296,11 @@ fn list_describes_every_variant_differently_and_says_where_it_looked() {
         .lines()
         .take_while(|l| !l.starts_with("workloads"))
         .skip(1)
-        // Each backend's second line says which measures it supports.
-        .filter(|l| !l.trim_start().starts_with("measures:"))
+        // Each backend's second line gives its tier and version, its third the measures
+        // it supports.
+        .filter(|l| {
+            !l.trim_start().starts_with("tier:") && !l.trim_start().starts_with("measures:")
+        })
         .map(|l| l.trim_start().split_once(' ').unwrap().1.trim())
         .collect();
     let measures = text
@@ -326,8 +329,10 @@ fn list_describes_every_variant_differently_and_says_where_it_looked() {
                 .trim_start()
                 .find(' ')
                 .map_or(0, |i| i + l.len() - l.trim_start().len());
-            let measures = l.trim_start().starts_with("measures:");
-            if measures {
+            let second = ["tier:", "measures:"]
+                .iter()
+                .any(|w| l.trim_start().starts_with(w));
+            if second {
                 l.len() - l.trim_start().len()
             } else {
                 name_end + l[name_end..].len() - l[name_end..].trim_start().len()

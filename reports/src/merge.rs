@@ -220,6 +220,9 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
             summarize(s, &all, &out.runs)
         })
         .collect();
+    // Each generator's paired rounds ranked its own variants on its own machine; there are
+    // no rounds of the whole system, so a merged file ranks by its repeats.
+    out.paired = Vec::new();
     out.generators = parts.iter().map(|p| p.generators.max(1)).sum();
     out.partial = parts.iter().any(|p| p.partial);
     out.contended = parts.iter().any(|p| p.contended);

@@ -305,6 +305,11 @@ pub struct Results {
     /// The counted run, when `measure` is `instructions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionRun>,
+    /// The paired rounds the verdicts rank the variants by, per thread count (`lab run`
+    /// with several variants loaded at once: interleaved and parallel mode). Absent when
+    /// the run did not pair them, and in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paired: Vec<crate::paired::Rounds>,
 }
 
 impl Results {

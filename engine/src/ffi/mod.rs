@@ -88,6 +88,9 @@ pub struct AcornTree {
 pub struct AcornBatch {
     tag: u64,
     batch: Option<crate::Batch>,
+    /// The status and message of the first operation the batch rejected: its commit then
+    /// fails whole with them.
+    rejected: Option<(c_int, String)>,
 }
 
 /// The results of a query, read one at a time.
@@ -143,6 +146,11 @@ unsafe fn tag_at<T>(p: *const T) -> u64 {
 fn set_error(msg: &str) {
     let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// The message of the last error set on this thread.
+fn last_error() -> String {
+    LAST_ERROR.with(|e| e.borrow().to_string_lossy().into_owned())
 }
 
 fn fail(code: c_int, msg: &str) -> c_int {

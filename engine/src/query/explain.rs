@@ -82,7 +82,7 @@ impl Query<'_> {
         } else {
             match self.cache_key() {
                 None => CacheUse::Uncacheable,
-                Some(key) if cache.contains(&key, self.tree.now()) => CacheUse::Hit,
+                Some(key) if cache.contains(&key.bytes, self.tree.now()) => CacheUse::Hit,
                 Some(_) => CacheUse::Miss,
             }
         };

@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::ops::Bound;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -17,6 +18,20 @@ use crate::record::Record;
 use crate::secondary::{Entry, IndexScan};
 use crate::stats::Op;
 use crate::{Error, Result};
+
+/// A keyable query's key in the cache, and the generation of the tree's indexes it was
+/// made for (`None`: the query reads no index).
+pub(super) struct CacheKey {
+    pub(super) bytes: Box<[u8]>,
+    generation: Option<u64>,
+}
+
+/// What a snapshot shows: the last applied commit and the indexes' generation.
+#[derive(Clone, Copy)]
+struct Seen {
+    version: u64,
+    generation: u64,
+}
 
 /// What a query reads, taken under the state lock in one go.
 enum Source {
@@ -70,8 +85,10 @@ impl<'q> Query<'q> {
     }
 
     /// The cache key: every part of the query, or `None` when a closure cannot be keyed or
-    /// the cache is off.
-    pub(super) fn cache_key(&self) -> Option<Box<[u8]>> {
+    /// the cache is off. A query through an index is keyed by the index's name and the
+    /// generation of the tree's indexes too: replaced or dropped under the same name, the
+    /// index is another one, and results cached under the old one are never its answer.
+    pub(super) fn cache_key(&self) -> Option<CacheKey> {
         if self.closures > 0 || !self.tree.inner.cache.enabled() {
             return None;
         }
@@ -100,15 +117,21 @@ impl<'q> Query<'q> {
                 bytes(&mut k, p);
             }
         }
-        match &self.through {
-            None => k.push(0),
+        let generation = match &self.through {
+            None => {
+                k.push(0);
+                None
+            }
             Some(t) => {
                 k.push(if t.desc { 2 } else { 1 });
                 bytes(&mut k, t.name.as_bytes());
+                let generation = self.tree.inner.index_generation.load(Ordering::SeqCst);
+                k.extend_from_slice(&generation.to_le_bytes());
                 bound(&mut k, &t.start);
                 bound(&mut k, &t.end);
+                Some(generation)
             }
-        }
+        };
         let (from, to) = self.window.unwrap_or((u64::MAX, 0));
         k.extend_from_slice(&from.to_le_bytes());
         k.extend_from_slice(&to.to_le_bytes());
@@ -123,7 +146,10 @@ impl<'q> Query<'q> {
         for name in &self.named {
             bytes(&mut k, name.as_bytes());
         }
-        Some(k.into_boxed_slice())
+        Some(CacheKey {
+            bytes: k.into_boxed_slice(),
+            generation,
+        })
     }
 
     /// The range a cached result depends on.
@@ -151,17 +177,20 @@ impl<'q> Query<'q> {
         }
     }
 
-    /// Takes the snapshot (one lock, one `Arc` clone): the applied version, and the
-    /// source to read.
-    fn open(&mut self, now: u64) -> Result<(u64, Source)> {
+    /// Takes the snapshot (one lock, one `Arc` clone): what it shows (the applied version
+    /// and the indexes' generation), and the source to read.
+    fn open(&mut self, now: u64) -> Result<(Seen, Source)> {
         let span = std::mem::take(&mut self.span);
         let st = self.tree.state();
-        let version = st.applied;
+        let seen = Seen {
+            version: st.applied,
+            generation: st.indexes.generation,
+        };
         match &self.through {
             None => {
                 let index = st.index.clone();
                 drop(st);
-                Ok((version, Source::Keys(Scan::over(&index, span, now))))
+                Ok((seen, Source::Keys(Scan::over(&index, span, now))))
             }
             Some(t) => {
                 let entries: Index<Entry> = match st.indexes.get(&t.name) {
@@ -181,7 +210,7 @@ impl<'q> Query<'q> {
                 self.span = span;
                 let (start, end, desc) = (t.start.clone(), t.end.clone(), t.desc);
                 Ok((
-                    version,
+                    seen,
                     Source::Index(IndexScan::new(&entries, start, end, desc, now)),
                 ))
             }
@@ -201,13 +230,15 @@ impl<'q> Query<'q> {
         let now = self.tree.now();
         let key = self.cache_key();
         if let Some(key) = &key {
-            if let Some(hit) = self.tree.inner.cache.get(key, now) {
+            if let Some(hit) = self.tree.inner.cache.get(&key.bytes, now) {
                 hit.iter().for_each(sink);
                 return Ok(());
             }
         }
         let reach = key.as_ref().map(|_| self.reach());
-        let (version, source) = self.open(now)?;
+        let (seen, source) = self.open(now)?;
+        // An index replaced between the key and the snapshot: the key names the old one.
+        let key = key.filter(|k| k.generation.is_none_or(|g| g == seen.generation));
         let Some((key, reach)) = key.zip(reach) else {
             let mut valid_until = u64::MAX;
             self.walk(source, sink, &mut valid_until);
@@ -227,8 +258,19 @@ impl<'q> Query<'q> {
             },
             &mut valid_until,
         );
-        let cache = &tree.inner.cache;
-        cache.put(key, version, &tree.inner.applied, kept, reach, valid_until);
+        // Kept only if the snapshot still shows the tree as it is: no commit applied since,
+        // no index of the key's generation replaced or dropped since (checked under the
+        // cache lock; commits and index changes publish before they invalidate).
+        let inner = &tree.inner;
+        let current = || {
+            inner.applied.load(Ordering::SeqCst) == seen.version
+                && key
+                    .generation
+                    .is_none_or(|g| inner.index_generation.load(Ordering::SeqCst) == g)
+        };
+        inner
+            .cache
+            .put(key.bytes, current, kept, reach, valid_until);
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The commit pipeline every write goes through, blocking or async: **validate → stamp
-//! → log → apply and publish → sync → acknowledge** (under `Always` the apply and publish
-//! wait for the sync). A write operation is a [`Write`]; [`Tree::begin`] does everything
+//! → extract index keys → log → apply and publish → sync → acknowledge** (under `Always`
+//! the apply and publish wait for the sync; a panicking extractor fails the commit before
+//! anything is logged). A write operation is a [`Write`]; [`Tree::begin`] does everything
 //! that never waits for the disk and returns the commit [`InFlight`]; the caller waits for
 //! [`InFlight::durability`] (blocking in [`Tree::run`], as a future in `crate::aio`) and
 //! acknowledges with [`InFlight::finish`].
@@ -13,7 +14,7 @@ use super::{State, Tree};
 use crate::cache::Changed;
 use crate::limits::MAX_VERSION;
 use crate::record::{Change, Changes};
-use crate::secondary::Touched;
+use crate::secondary::{Extracted, Touched};
 use crate::storage::Durable;
 use crate::{Error, Result};
 
@@ -130,9 +131,12 @@ impl Tree {
                 rec.stamp(version, now);
             }
         }
+        // Index extractors run on the new records before anything is logged or applied,
+        // so one that panics fails this commit alone.
+        let keys = st.extract(&changes)?;
         let (Some(d), Some(arrival)) = (&self.inner.durable, &mut arrival) else {
             st.seq = version;
-            let removed = self.apply_commit(&mut st, changes, version, now);
+            let removed = self.apply_commit(&mut st, changes, keys, version, now);
             return Ok(in_flight(Committed { version, removed }, None, false));
         };
         // `commit` keeps other writers out; readers of the state need not wait for the log.
@@ -143,7 +147,7 @@ impl Tree {
         let removed = if d.applies_after_sync() {
             // Visible only once durable: the log's leader applies it after its fsync.
             let removed = st.predict_removed(&changes, now);
-            st.queue(ticket, version, changes, now);
+            st.queue(ticket, version, changes, keys, now);
             // The fsync covering it may have landed before it was queued.
             let synced = d.synced();
             if synced >= ticket {
@@ -151,7 +155,7 @@ impl Tree {
             }
             removed
         } else {
-            self.apply_commit(&mut st, changes, version, now)
+            self.apply_commit(&mut st, changes, keys, version, now)
         };
         let compact = d.wants_compaction(st.live_bytes);
         drop(st);
@@ -160,12 +164,13 @@ impl Tree {
         Ok(in_flight(Committed { version, removed }, ticket, compact))
     }
 
-    /// Applies stamped changes to the indexes and announces them; returns how many deletes
-    /// removed a visible nut.
+    /// Applies stamped changes (with their extracted index keys) to the indexes and
+    /// announces them; returns how many deletes removed a visible nut.
     pub(super) fn apply_commit(
         &self,
         st: &mut State,
         changes: Changes,
+        keys: Option<Box<Extracted>>,
         version: u64,
         now: u64,
     ) -> usize {
@@ -174,11 +179,11 @@ impl Tree {
         // With results cached, note what this commit touches so it can drop them.
         let cache = &self.inner.cache;
         let caching = cache.in_use();
-        let keys = caching.then(|| key_span(&changes));
+        let span = caching.then(|| key_span(&changes));
         if caching && !st.indexes.is_empty() {
             st.indexes.touched = Some(vec![Touched::default(); st.indexes.list.len()]);
         }
-        let removed = st.apply(&self.inner.points, changes, version, now, &mut feed);
+        let removed = st.apply(&self.inner.points, changes, version, keys, now, &mut feed);
         st.applied = version;
         // Published before the cache is looked at (see `crate::cache`).
         self.inner.applied.store(version, Ordering::SeqCst);
@@ -192,7 +197,7 @@ impl Tree {
                     .collect()
             });
             cache.invalidate(&Changed {
-                keys: keys.as_ref().map(|(min, max)| (&**min, &**max)),
+                keys: span.as_ref().map(|(min, max)| (&**min, &**max)),
                 indexes: touched.filter(|_| caching),
             });
         } else {
@@ -219,7 +224,7 @@ impl Tree {
 
     fn apply_durable_locked(&self, st: &mut State, synced: u64) {
         while let Some(commit) = st.next_durable(synced) {
-            self.apply_commit(st, commit.changes, commit.version, commit.now);
+            self.apply_commit(st, commit.changes, commit.keys, commit.version, commit.now);
         }
     }
 }

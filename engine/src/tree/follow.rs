@@ -95,7 +95,8 @@ impl Tree {
             Refresh::Commits(commits) => {
                 for (version, changes) in commits {
                     st.seq = version;
-                    self.apply_commit(&mut st, Changes::from_vec(changes), version, now);
+                    // Written by another process: the extractors run as the records are indexed.
+                    self.apply_commit(&mut st, Changes::from_vec(changes), None, version, now);
                 }
             }
             Refresh::Reload(recovered) => {
@@ -113,7 +114,7 @@ impl Tree {
                 }
                 let changes = difference(&st, recovered);
                 st.seq = changes.1;
-                self.apply_commit(&mut st, changes.0, changes.1, now);
+                self.apply_commit(&mut st, changes.0, None, changes.1, now);
             }
         }
         Ok(st.applied)

@@ -4,10 +4,10 @@
 //! secondary indexes.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use super::write::Purge;
-use super::Tree;
+use super::{State, Tree};
 use crate::nut::NutRef;
 use crate::secondary::Extract;
 use crate::{Error, Result};
@@ -144,10 +144,15 @@ impl Tree {
     /// bytes ([`crate::IndexKey`] encodes numbers so). It must be a pure function of the
     /// nut (same nut, same key): it runs again on a nut's old version when the nut is
     /// overwritten or tossed (an impure one still never leaves an entry behind, but costs a
-    /// walk of the index on such a write). It runs while the commit holds the tree's state
+    /// walk of the index on such a write). It runs while a commit holds the tree's state
     /// lock, the one place user code does: keep it quick and do not call back into the
     /// tree from it. Takes every writer's turn while it builds; a durable tree must be
     /// given its indexes again on each open (better: [`crate::TreeBuilder::index`]).
+    ///
+    /// A panic in `extract` fails only the call that ran it, with
+    /// [`Error::ExtractorPanicked`] naming the index and the nut: here the index is not
+    /// added (one of the same name stays as it was); in a commit (on the nut it writes,
+    /// before anything is logged) that commit changes nothing. The tree stays fully usable.
     pub fn index<K: AsRef<[u8]>>(
         &self,
         name: impl Into<String>,
@@ -158,19 +163,31 @@ impl Tree {
         let extract = erase(extract);
         let _serial = self.commit_lock();
         self.drain()?;
-        self.state().add_index(&name, extract);
-        // Results cached under an older index of this name are stale.
-        self.inner.cache.clear();
+        let mut st = self.state();
+        st.add_index(&name, extract)?;
+        self.indexes_changed(st);
         Ok(())
     }
 
     /// Removes the secondary index `name`; whether there was one.
     pub fn drop_index(&self, name: &str) -> bool {
-        let dropped = self.state().indexes.remove(name);
+        let mut st = self.state();
+        let dropped = st.indexes.remove(name);
         if dropped {
-            self.inner.cache.clear();
+            self.indexes_changed(st);
         }
         dropped
+    }
+
+    /// Publishes the indexes' new generation (under the state lock, where it changed), then
+    /// drops every cached result: one computed on an index now replaced or dropped is
+    /// stored by no query after this (see `crate::cache`).
+    fn indexes_changed(&self, st: MutexGuard<'_, State>) {
+        self.inner
+            .index_generation
+            .store(st.indexes.generation, Ordering::SeqCst);
+        drop(st);
+        self.inner.cache.clear();
     }
 
     /// The names of the tree's secondary indexes.

@@ -25,7 +25,8 @@
 //! writer also holds `commit` across its log append, which runs outside `state`, so no
 //! reader ever waits for the disk. Point reads take no lock at all (see
 //! [`crate::points`]), and no user closure runs under either lock (secondary index
-//! extractors aside, see [`Tree::index`]).
+//! extractors aside, see [`Tree::index`]; a panic in one is caught and fails only the
+//! commit or call that ran it).
 
 mod checkpoint;
 mod commit;
@@ -44,6 +45,7 @@ use crate::cache::QueryCache;
 use crate::clock::Clock;
 use crate::nut::to_nanos;
 use crate::points::Points;
+use crate::record::Items;
 use crate::stats::{Counters, Op};
 use crate::storage::Durable;
 
@@ -81,6 +83,9 @@ pub(crate) struct Inner {
     pub(crate) applied: AtomicU64,
     /// What a tree opened read-only follows (it then has no `durable`).
     pub(crate) read_only: Option<follow::ReadOnly>,
+    /// `Indexes::generation`, published (before the cache is cleared) by every change to
+    /// the secondary indexes.
+    pub(crate) index_generation: AtomicU64,
 }
 
 impl Tree {
@@ -110,6 +115,12 @@ impl Tree {
     /// Counts `n` operations of kind `op` in [`Tree::stats`].
     pub(crate) fn tally(&self, op: Op, n: u64) {
         self.inner.counters.add(op, n);
+    }
+
+    /// Counts the stashes and tosses of a committed batch or transaction.
+    pub(crate) fn tally_items(&self, items: Items) {
+        self.tally(Op::Stash, items.puts);
+        self.tally(Op::Toss, items.tosses);
     }
 
     /// The durable log, if the tree has one.

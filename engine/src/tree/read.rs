@@ -1,6 +1,6 @@
 //! Reads that go through the tree handle: point reads on the lock-free hash index
-//! (`crack`, `crack_with`, `contains`), a transaction's read that also sees `Always`
-//! commits waiting for their fsync, `len`, subscriptions and `stats`. Scans and queries
+//! (`crack`, `crack_with`, `contains`; transactions read through them too), `len`,
+//! subscriptions and `stats`. Scans and queries
 //! start from [`Tree::snapshot`] (see `crate::iter` and `crate::query`).
 
 use std::sync::atomic::Ordering;
@@ -11,7 +11,6 @@ use crate::index::Index;
 use crate::nut::{Nut, NutRef};
 use crate::record::{check_key, Record};
 use crate::stats::{Op, Stats};
-use crate::storage::Durable;
 use crate::Result;
 
 impl Tree {
@@ -30,31 +29,6 @@ impl Tree {
         f: impl FnOnce(NutRef<'_>) -> R,
     ) -> Result<Option<R>> {
         self.point(key.as_ref(), |rec| f(rec.view()))
-    }
-
-    /// A transaction's read: like `crack`, but under `Always` it also sees commits that are
-    /// logged and waiting for their fsync (the transaction's own commit follows them, and
-    /// is acknowledged only once they are durable too). Reading only durable state would
-    /// make a transaction on a key written by others conflict until the writes pause.
-    pub(crate) fn crack_latest(&self, key: &str) -> Result<Option<Nut>> {
-        if self
-            .inner
-            .durable
-            .as_ref()
-            .is_some_and(Durable::applies_after_sync)
-        {
-            check_key(key)?;
-            let st = self.state();
-            if let Some((_, pending)) = st.pending_keys.get(key.as_bytes()) {
-                self.tally(Op::Crack, 1);
-                let now = self.now();
-                return Ok(pending
-                    .as_ref()
-                    .filter(|r| !r.is_expired(now))
-                    .map(Record::to_nut));
-            }
-        }
-        self.crack(key)
     }
 
     /// A point read through the lock-free hash index. `f` runs while this thread's epoch

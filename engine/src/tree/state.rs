@@ -1,8 +1,9 @@
 //! [`State`]: the in-memory view a commit is applied to (the ordered index, the writer of
 //! the lock-free point index, TTLs, subscribers, secondary indexes) and the `Always`
 //! commits logged but waiting for their fsync, which every commit built meanwhile must
-//! see. Held behind the tree's state lock; nothing here waits or runs user code (index
-//! extractors aside).
+//! see. Held behind the tree's state lock; nothing here waits or runs user code, except
+//! index extractors in [`State::extract`] and [`State::add_index`], which catch a panic
+//! and change nothing.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -11,8 +12,9 @@ use crate::feed::{self, History};
 use crate::index::{Index, Keyed};
 use crate::points::{self, Points};
 use crate::record::{Change, Changes, Record};
-use crate::secondary::{Extract, Indexes};
+use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
+use crate::Result;
 
 #[derive(Debug)]
 pub(crate) struct State {
@@ -27,9 +29,9 @@ pub(crate) struct State {
     /// `Always` commits logged but not yet durable, hence not applied, in version order;
     /// the log's leader applies them once its fsync covers them.
     pub(super) pending: VecDeque<PendingCommit>,
-    /// The newest pending change of each key in `pending`, with its version (`None`: a
-    /// delete), so commits built meanwhile see the state they will be applied to.
-    pub(super) pending_keys: HashMap<Box<[u8]>, (u64, Option<Record>)>,
+    /// The newest pending change of each key in `pending`, so commits built meanwhile see
+    /// the state they will be applied to.
+    pub(super) pending_keys: HashMap<Box<[u8]>, Queued>,
     /// `(expires, key)` of every record with a TTL.
     pub(super) expiry: BTreeSet<(u64, Box<[u8]>)>,
     pub(super) subscribers: Subscribers,
@@ -37,6 +39,8 @@ pub(crate) struct State {
     pub(crate) indexes: Indexes,
     /// The recent changes an in-memory tree keeps for its change feed (none by default).
     pub(crate) history: History,
+    /// Buffers for a commit's extracted index keys, reused from commit to commit.
+    extracted: Option<Box<Extracted>>,
 }
 
 impl State {
@@ -53,23 +57,38 @@ impl State {
             subscribers: Subscribers::default(),
             indexes: Indexes::default(),
             history: History::new(0, 0),
+            extracted: None,
         }
     }
 
-    /// Version of the visible nut under `key`, if any, counting pending commits.
+    /// Version of the nut under `key` a commit built now would be applied after, if any:
+    /// counting pending commits (what a write must see).
+    pub(crate) fn latest_version(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.current(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// Version of the visible nut under `key`, if any: applied commits only (what every
+    /// read sees).
     pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
-        let rec = match self.pending_keys.get(key) {
-            Some((_, pending)) => pending.as_ref(),
-            None => self.index.get(key),
-        };
-        rec.filter(|r| !r.is_expired(now)).map(Record::version)
+        self.index
+            .get(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// The log position whose fsync applies the pending commit that last changed `key`, if
+    /// one is waiting (`Always` only).
+    pub(crate) fn pending_ticket(&self, key: &[u8]) -> Option<u64> {
+        self.pending_keys.get(key).map(|q| q.ticket)
     }
 
     /// The record (even an expired one) a commit built now replaces under `key`, counting
     /// pending commits.
     fn current(&self, key: &[u8]) -> Option<&Record> {
         match self.pending_keys.get(key) {
-            Some((_, pending)) => pending.as_ref(),
+            Some(queued) => queued.record.as_ref(),
             None => self.index.get(key),
         }
     }
@@ -138,6 +157,25 @@ impl State {
         }
     }
 
+    /// Runs every index's extractor on a commit's new records (stamped, before they are
+    /// logged): the keys [`State::apply`] will index them under (`None`: the tree has no
+    /// index). A panicking extractor fails the commit
+    /// ([`crate::Error::ExtractorPanicked`]) before anything is written.
+    pub(super) fn extract(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
+        if self.indexes.is_empty() {
+            return Ok(None);
+        }
+        let mut out = self.extracted.take().unwrap_or_default();
+        out.clear();
+        match self.indexes.extract(changes, &mut out) {
+            Ok(()) => Ok(Some(out)),
+            Err(e) => {
+                self.extracted = Some(out);
+                Err(e)
+            }
+        }
+    }
+
     /// How many of `changes` will delete a visible nut when applied after everything
     /// pending (what `apply` will count).
     pub(super) fn predict_removed(&self, changes: &Changes, now: u64) -> usize {
@@ -148,7 +186,7 @@ impl State {
             let visible = within
                 .get(key)
                 .copied()
-                .unwrap_or_else(|| self.visible_version(key, now).is_some());
+                .unwrap_or_else(|| self.latest_version(key, now).is_some());
             match change {
                 Change::Put(rec) => {
                     if changes.len() > 1 {
@@ -166,20 +204,33 @@ impl State {
         removed
     }
 
-    /// Queues a logged `Always` commit until its fsync lands.
-    pub(super) fn queue(&mut self, ticket: u64, version: u64, changes: Changes, now: u64) {
+    /// Queues a logged `Always` commit (with its extracted index keys) until its fsync
+    /// lands.
+    pub(super) fn queue(
+        &mut self,
+        ticket: u64,
+        version: u64,
+        changes: Changes,
+        keys: Option<Box<Extracted>>,
+        now: u64,
+    ) {
         for change in &changes {
-            let newest = match change {
+            let record = match change {
                 Change::Put(rec) => Some(rec.clone()),
                 Change::Delete(_) | Change::Expire(_) => None,
             };
-            self.pending_keys
-                .insert(Box::from(change.key()), (version, newest));
+            let queued = Queued {
+                version,
+                ticket,
+                record,
+            };
+            self.pending_keys.insert(Box::from(change.key()), queued);
         }
         self.pending.push_back(PendingCommit {
             ticket,
             version,
             changes,
+            keys,
             now,
         });
     }
@@ -194,7 +245,7 @@ impl State {
             if self
                 .pending_keys
                 .get(change.key())
-                .is_some_and(|(v, _)| *v == commit.version)
+                .is_some_and(|q| q.version == commit.version)
             {
                 self.pending_keys.remove(change.key());
             }
@@ -210,14 +261,18 @@ impl State {
         self.expiry.range(..end).count()
     }
 
-    /// Applies the changes of the commit at `version` (already stamped) to both indexes.
-    /// Returns how many deletes removed a visible item, and fills `feed` with the public
-    /// form of each change when someone reads it (the history, a subscriber).
+    /// Applies the changes of the commit at `version` (already stamped) to both indexes
+    /// (and every secondary index, under the `keys` [`State::extract`] took for the new
+    /// records; the records they replace have their keys extracted again, a panic there
+    /// only costing a walk). Returns how many deletes removed a visible item, and fills
+    /// `feed` with the public form of each change when someone reads it (the history, a
+    /// subscriber). Gives the keys' buffers back for the next commit.
     pub(crate) fn apply(
         &mut self,
         points: &Points,
         changes: Changes,
         version: u64,
+        keys: Option<Box<Extracted>>,
         now: u64,
         feed: &mut Option<Vec<feed::Change>>,
     ) -> usize {
@@ -228,7 +283,7 @@ impl State {
             self.points.begin_overlay(points, &changes, &guard);
         }
         let mut removed = 0;
-        for change in changes {
+        for (at, change) in changes.into_iter().enumerate() {
             let (key, expire) = match change {
                 Change::Put(rec) => {
                     if let Some(out) = feed {
@@ -248,7 +303,8 @@ impl State {
                         None => self.index.insert(rec),
                     };
                     if let Some(new) = indexed {
-                        self.indexes.put(old.as_ref(), &new);
+                        let keys = keys.as_ref().map(|k| k.change(at));
+                        self.indexes.put(old.as_ref(), &new, keys);
                     }
                     if let Some(old) = old {
                         self.forget(&old);
@@ -283,6 +339,9 @@ impl State {
         if overlay {
             self.points.end_overlay(points, &guard);
         }
+        if keys.is_some() {
+            self.extracted = keys;
+        }
         removed
     }
 
@@ -307,11 +366,13 @@ impl State {
             }
         }
         let mut no_feed = None;
+        // No index yet (they are added after): nothing to extract.
         for (version, changes) in recovered.frames {
             self.apply(
                 points,
                 Changes::from_vec(changes),
                 version,
+                None,
                 now,
                 &mut no_feed,
             );
@@ -321,7 +382,8 @@ impl State {
     }
 
     /// Adds (or replaces) the secondary index `name`, built from every record stored now.
-    pub(super) fn add_index(&mut self, name: &str, extract: Extract) {
+    /// A panicking extractor changes nothing ([`crate::Error::ExtractorPanicked`]).
+    pub(super) fn add_index(&mut self, name: &str, extract: Extract) -> Result<()> {
         let records = self.index.clone();
         let mut cursor = records.cursor(std::ops::Bound::Unbounded);
         let all = std::iter::from_fn(|| {
@@ -330,7 +392,7 @@ impl State {
             rec
         })
         .collect::<Vec<_>>();
-        self.indexes.add(name, extract, all.iter());
+        self.indexes.add(name, extract, all.iter())
     }
 
     /// Keys of records whose TTL ran out by `now` (keys a pending commit rewrites are
@@ -345,6 +407,17 @@ impl State {
     }
 }
 
+/// The newest pending change of one key.
+#[derive(Debug)]
+pub(super) struct Queued {
+    /// The version of the commit that makes it.
+    version: u64,
+    /// That commit's log position (see [`PendingCommit::ticket`]).
+    ticket: u64,
+    /// The record it stores (`None`: a delete).
+    record: Option<Record>,
+}
+
 /// An `Always` commit logged and waiting for its fsync before it is applied.
 #[derive(Debug)]
 pub(super) struct PendingCommit {
@@ -352,6 +425,8 @@ pub(super) struct PendingCommit {
     pub(super) ticket: u64,
     pub(super) version: u64,
     pub(super) changes: Changes,
+    /// Its index keys, extracted when it was built.
+    pub(super) keys: Option<Box<Extracted>>,
     /// The time it was built at (judges expiry for its events, as an immediate apply would).
     pub(super) now: u64,
 }

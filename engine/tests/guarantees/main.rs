@@ -13,7 +13,7 @@
 //! | A directory written by an older acorn | [`older_format`] (format 2 fixtures); format 1: unit tests in `storage/recovery` |
 //! | A checkpoint | [`checkpoint`] (every call of a checkpoint failed in turn, hard links refused, a power loss right after it, a checkpoint of every state of [`states`]); `tests/checkpoint.rs` (taken while writers commit and a compactor cuts the log); `tests/crash.rs` (killed while checkpointing) |
 //! | A read-only open | [`read_only`] (every state of [`states`] damaged every way: nothing on disk changes, no lock is taken, it opens when and as a strict open does); `tests/read_only.rs` (beside a writer that compacts all the time); `tests/crash.rs` (beside a writer process killed again and again) |
-//! | Panics in user callbacks | *to come* (see below) |
+//! | A panicking callback (README, just above the section: it holds in memory too) | `tests/callback_panics.rs` (its own test binary, with the `tokio` feature): extractors (commits, index creation, reopen, an impure one), query filters and `order_by` keys, `crack_with`/`next_ref`, transaction closures and a panicking `Subscription` consumer, in memory and under every `SyncPolicy`, blocking and async: the call fails alone, nothing hangs, index and data stay together, reopens hold exactly the acknowledged writes |
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,9 +29,3 @@ mod process_killed;
 mod read_only;
 mod states;
 mod support;
-
-// ---- Panics in user callbacks (extractors, filters, subscribers) -------------------------
-// README's line for them and their module (`mod callback_panics;`: a panicking callback in
-// every sync mode and the async API never hangs, panics a reopen, or leaves index and data
-// apart) come with the fix of issue 25's defect 4, in another change. This is their place
-// in the map above.

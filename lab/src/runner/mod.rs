@@ -10,11 +10,15 @@
 
 pub mod clock;
 pub mod counted;
+mod dispatch;
 mod inflight;
 pub mod instructions;
+pub mod paired;
 pub mod phase;
+pub mod pin;
 pub mod profile;
 pub mod restore;
+pub mod slice;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -45,6 +49,10 @@ pub struct RunOptions {
     pub flamegraph: Option<std::path::PathBuf>,
     /// Measured operations per thread, instead of the file's `duration` or `ops`.
     pub ops: Option<u64>,
+    /// Rounds of paired slices per thread count behind the verdicts (`runner::paired`):
+    /// `None` for the default (`paired::ROUNDS`, `paired::QUICK_ROUNDS` with `quick`), 0
+    /// for none.
+    pub pairs: Option<usize>,
 }
 
 /// A measured phase that finished.
@@ -390,6 +398,7 @@ pub fn run(
         warnings: state.warnings,
         measure: acorn_reports::Measure::WallClock,
         instructions: None,
+        paired: state.paired,
     })
 }
 
@@ -412,11 +421,55 @@ fn run_group(
         }
     }
     run_thread_count(cx, &loaded, threads, state)?;
+    if !state.stopped {
+        pair(cx, &loaded, threads, state)?;
+    }
     let summaries: Vec<VariantSummary> = loaded
         .iter()
         .filter_map(|l| summarize(l, cx.plan, threads, &state.runs))
         .collect();
     state.summaries.extend(summaries);
+    Ok(())
+}
+
+/// The paired rounds of `loaded` at `threads` (`runner::paired`), from the loaded data
+/// again (what the last repeat inserted removed, every record rewritten): when at least two
+/// variants are loaded, the run is closed loop (a rate fixes the throughput) and pairs are
+/// not turned off.
+fn pair(
+    cx: &Cx<'_>,
+    loaded: &[Loaded],
+    threads: usize,
+    state: &mut Progressed,
+) -> Result<(), BackendError> {
+    let plan = cx.plan;
+    let (rounds, slice) = if cx.opts.quick {
+        (paired::QUICK_ROUNDS, paired::QUICK_SLICE)
+    } else {
+        (paired::ROUNDS, paired::SLICE)
+    };
+    let rounds = cx.opts.pairs.unwrap_or(rounds);
+    if loaded.len() < 2 || rounds == 0 || plan.run.rate.is_some() {
+        return Ok(());
+    }
+    let label = format!(
+        "pairing {} variants, {threads} threads: {rounds} rounds of {} ms slices",
+        loaded.len(),
+        slice.as_millis()
+    );
+    cx.progress.started(&label, state.done, state.total);
+    for l in loaded {
+        restore::remove(l.backend.as_ref(), plan, l.leftovers.take())?;
+        if restore::fill(l.backend.as_ref(), plan, cx.stop)?.is_none() {
+            state.stopped = true;
+            return Ok(());
+        }
+    }
+    let backends: Vec<&dyn Backend> = loaded.iter().map(|l| l.backend.as_ref()).collect();
+    match paired::take(&backends, plan, threads, (rounds, slice), cx.clock, cx.stop)? {
+        Some(r) => state.paired.push(r),
+        None => state.stopped = true,
+    }
     Ok(())
 }
 
@@ -437,6 +490,7 @@ struct Progressed {
     summaries: Vec<VariantSummary>,
     flamegraphs: Vec<String>,
     warnings: Vec<String>,
+    paired: Vec<acorn_reports::paired::Rounds>,
     stopped: bool,
     done: u64,
     total: u64,
