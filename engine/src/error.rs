@@ -43,6 +43,20 @@ pub enum Error {
         supported: u32,
     },
 
+    /// A data file was written with compression ([`crate::TreeBuilder::compression`]) by a
+    /// build with the `compression` feature, and this build has none.
+    #[error(
+        "{path}: written with LZ4 compression (head flags {flags:#x}), but this build of acorn \
+         has no `compression` feature; nothing was changed. Build with the feature (`acorn = \
+         {{ features = [\"compression\"] }}`) to open it"
+    )]
+    CompressionUnsupported {
+        /// The file whose head announces it.
+        path: PathBuf,
+        /// The flags it announces.
+        flags: u32,
+    },
+
     /// The tree's version reached [`crate::MAX_VERSION`]: no commit can follow it.
     #[error(
         "the tree is at version {version}, the last one there is; no further commit is \

@@ -72,7 +72,7 @@ pub use stats::{OpCounts, Stats};
 pub use storage::faults;
 #[doc(hidden)]
 pub use storage::fuzz_decode;
-pub use storage::{RecoveryMode, SyncPolicy};
+pub use storage::{Compression, RecoveryMode, SyncPolicy};
 pub use tree::{Tree, TreeBuilder, DEFAULT_QUERY_CACHE};
 pub use txn::Txn;
 

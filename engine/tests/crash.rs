@@ -20,6 +20,9 @@
 //!   strictly at exactly its version with exactly the batches up to it; one cut short by
 //!   the kill opens the same way or is refused, never as something else.
 //!
+//! With the `compression` feature (on in `cargo test --workspace`: the lab enables it), the
+//! `group` scenario's children write compressed log frames and snapshots.
+//!
 //! In every scenario the parent also follows the directory with a read-only tree
 //! (`Tree::open_read_only`, opened once and refreshed across the kills and restarts of its
 //! writers): every view holds whole batches, exactly those up to its version, and at least
@@ -91,6 +94,12 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
             }
             Action::Pass
         })));
+    }
+    // With the `compression` feature, the `group` writers compress their log frames and
+    // snapshots: the same kills and checks, on compressed files.
+    #[cfg(feature = "compression")]
+    if policy_name == "group" && step == "-" {
+        builder = builder.compression(acorn::Compression::Lz4);
     }
     let tree = builder.open().unwrap();
     std::thread::scope(|s| {

@@ -139,9 +139,9 @@ pub(crate) fn write(io: &dyn Io, index: &Index<Record>, version: u64, to: &Path)
         .checked_add(1)
         .ok_or(Error::VersionsExhausted { version })?;
     made.note(to.join(segment_name(first)));
-    create_segment(io, to, first).map_err(|f| f.error)?;
+    create_segment(io, to, first, 0).map_err(|f| f.error)?;
     made.note(to.join(snapshot::FILE));
-    snapshot::write(io, to, index, version)?;
+    snapshot::write(io, to, index, version, 0)?;
     made.done = true;
     Ok(())
 }

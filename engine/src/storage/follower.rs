@@ -25,7 +25,7 @@ use std::time::Duration;
 use super::frame::{self, HeadError, Next};
 use super::log_reader::LogReader;
 use super::segment::{self, segment_name};
-use super::{io_at, recovery, snapshot, Commits, FileId, Recovered};
+use super::{io_at, recovery, snapshot, Commits, FileId, Recovered, Unreadable};
 use crate::{Error, Result};
 
 /// A read-only view's place in a directory.
@@ -139,14 +139,13 @@ impl Follower {
             if offset == 0 {
                 match frame::next(&data, 0) {
                     Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
-                        Ok((f, _)) if f == first && f == seq + 1 => at = next,
+                        Ok((f, _, _)) if f == first && f == seq + 1 => at = next,
                         Ok(_) | Err(HeadError::Bad(_)) => return Ok(None),
                         Err(HeadError::Format(f)) => {
-                            return Err(Error::UnsupportedFormat {
-                                path,
-                                found: f,
-                                supported: frame::FORMAT,
-                            })
+                            return Err(Unreadable::Format(f).into_error(&path))
+                        }
+                        Err(HeadError::Flags(f)) => {
+                            return Err(Unreadable::Flags(f).into_error(&path))
                         }
                     },
                     // Its header not written yet: a segment is renamed into place whole, so

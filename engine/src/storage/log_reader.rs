@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use super::frame::{self, HeadError, Next};
-use super::{io_at, Commits};
+use super::{io_at, Commits, Unreadable};
 use crate::{Error, Result};
 
 /// How far apart the remembered frame boundaries of a segment are, at least.
@@ -207,19 +207,16 @@ impl Segment<'_> {
     fn head(&self) -> Result<usize> {
         match frame::next(self.data, 0) {
             Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
-                Ok((first, _)) if first == self.first => Ok(next),
-                Ok((first, _)) => Err(self.damage(
+                Ok((first, _, _)) if first == self.first => Ok(next),
+                Ok((first, _, _)) => Err(self.damage(
                     0,
                     format!(
                         "its header says it starts at version {first}, but its name says {}",
                         self.first
                     ),
                 )),
-                Err(HeadError::Format(f)) => Err(Error::UnsupportedFormat {
-                    path: self.path.to_path_buf(),
-                    found: f,
-                    supported: frame::FORMAT,
-                }),
+                Err(HeadError::Format(f)) => Err(Unreadable::Format(f).into_error(self.path)),
+                Err(HeadError::Flags(f)) => Err(Unreadable::Flags(f).into_error(self.path)),
                 Err(HeadError::Bad(why)) => Err(self.damage(0, why.to_string())),
             },
             _ => Err(self.damage(0, "no valid segment header".into())),

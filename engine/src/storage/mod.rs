@@ -67,6 +67,8 @@ pub(crate) struct Options {
     pub(crate) compact_min_bytes: u64,
     /// Every change to the directory goes through this (tests inject failures here).
     pub(crate) io: Arc<dyn Io>,
+    /// How new log frames and snapshots are written.
+    pub(crate) compression: Compression,
 }
 
 impl Default for Options {
@@ -77,11 +79,13 @@ impl Default for Options {
             compact_factor: 4,
             compact_min_bytes: 4 << 20,
             io: Arc::new(StdIo),
+            compression: Compression::None,
         }
     }
 }
 
 mod checkpoint;
+mod compress;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod faults;
 mod follower;
@@ -94,6 +98,7 @@ mod segment;
 mod snapshot;
 mod wal;
 
+pub use compress::Compression;
 pub(crate) use follower::{read_feed as read_followed_feed, Follower, Refresh};
 pub(crate) use log_reader::LogReader;
 
@@ -110,6 +115,8 @@ pub(crate) enum Unreadable {
     Damage(Damage),
     /// Written in another on-disk format (the number it declares).
     Format(u32),
+    /// Its head's flags announce what this build cannot read (`storage::compress`).
+    Flags(u32),
 }
 
 impl From<String> for Unreadable {
@@ -129,7 +136,11 @@ impl Unreadable {
             Unreadable::Format(found) => Error::UnsupportedFormat {
                 path: path.to_path_buf(),
                 found,
-                supported: frame::FORMAT,
+                supported: frame::FORMAT_FLAGS,
+            },
+            Unreadable::Flags(flags) => Error::CompressionUnsupported {
+                path: path.to_path_buf(),
+                flags,
             },
         }
     }
@@ -261,6 +272,8 @@ pub(crate) struct Durable {
     snapshot_at: AtomicU64,
     /// Reads the log back for the change feed.
     reader: log_reader::LogReader,
+    /// Snapshot chunks compressed, and their compressed size.
+    snapshot_compressed: compress::Tally,
     _lock: DirLock,
 }
 
@@ -269,7 +282,8 @@ impl Durable {
         std::fs::create_dir_all(path).map_err(|e| io_at(path, e))?;
         let lock = DirLock::acquire(path)?;
         let io = Arc::clone(&options.io);
-        let replay = recovery::recover(io.as_ref(), path, options.recovery)?;
+        let flags = options.compression.flags();
+        let replay = recovery::recover(io.as_ref(), path, options.recovery, flags)?;
         let wal = Wal::open(
             io,
             path,
@@ -277,6 +291,7 @@ impl Durable {
             replay.older,
             replay.seq,
             options.sync,
+            flags,
         )?;
         let durable = Durable {
             dir: path.to_path_buf(),
@@ -293,6 +308,7 @@ impl Durable {
             retry_at: AtomicU64::new(0),
             snapshot_at: AtomicU64::new(replay.base),
             reader: log_reader::LogReader::default(),
+            snapshot_compressed: compress::Tally::default(),
             _lock: lock,
         };
         let recovered = Recovered {
@@ -417,7 +433,9 @@ impl Durable {
         // Into a directory that is no longer ours, a snapshot would be lost too.
         self.wal.check()?;
         let io = self.options.io.as_ref();
-        snapshot::write(io, &self.dir, index, seq)?;
+        let (raw, stored) =
+            snapshot::write(io, &self.dir, index, seq, self.options.compression.flags())?;
+        self.snapshot_compressed.add(raw as usize, stored as usize);
         self.snapshot_at.store(seq, Ordering::Release);
         let mut removed = Vec::new();
         let mut result = Ok(());
@@ -496,6 +514,10 @@ impl Durable {
         stats.wal_bytes = self.wal.log_bytes();
         stats.wal_syncs = self.wal.syncs();
         stats.compactions = self.compactions.load(Ordering::Relaxed);
+        let (log_raw, log_stored) = self.wal.compressed.get();
+        let (snap_raw, snap_stored) = self.snapshot_compressed.get();
+        stats.compressed_raw_bytes = log_raw + snap_raw;
+        stats.compressed_stored_bytes = log_stored + snap_stored;
     }
 }
 
@@ -507,7 +529,7 @@ pub fn fuzz_decode(bytes: &[u8]) -> usize {
     // The same bytes as the body of a segment, so commit decoding is reached even when
     // the input carries no valid header.
     let mut with_head = Vec::with_capacity(bytes.len() + 64);
-    frame::encode_segment_head(&mut with_head, 1);
+    frame::encode_segment_head(&mut with_head, 1, 0);
     with_head.extend_from_slice(bytes);
     let body = recovery::scan(&with_head).map_or(0, |s| s.frames.len());
     let _ = snapshot::parse(bytes, true);

@@ -23,8 +23,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use super::compress;
 use super::io::Io;
-use super::segment::{create_segment, Segment};
+use super::segment::{self, create_segment, Segment};
 use super::{frame, io_at, FileId, SyncPolicy};
 use crate::limits::MAX_VERSION;
 use crate::record::Change;
@@ -50,6 +51,11 @@ struct Active {
     /// The segments before the active one, oldest first, still on disk.
     older: Vec<Segment>,
     buf: Vec<u8>,
+    /// Its head has [`compress::FLAG_LZ4`]: its commit frames may be compressed.
+    lz4: bool,
+    /// Reused by the compressor.
+    #[cfg_attr(not(feature = "compression"), allow(dead_code))]
+    scratch: Vec<u8>,
 }
 
 impl Active {
@@ -137,6 +143,10 @@ pub(crate) struct Log {
     dir: PathBuf,
     io: Arc<dyn Io>,
     policy: SyncPolicy,
+    /// The head flags of the segments it creates (`storage::compress`).
+    flags: u32,
+    /// Commit payloads compressed, and their compressed size.
+    pub(crate) compressed: compress::Tally,
     active: Mutex<Active>,
     /// Bytes of every segment on disk (read on the write path without the append lock).
     log_bytes: AtomicU64,
@@ -199,17 +209,21 @@ impl Wal {
         older: Vec<Segment>,
         seq: u64,
         policy: SyncPolicy,
+        flags: u32,
     ) -> Result<Wal> {
-        let (file, segment) = match active {
+        let (file, segment, head) = match active {
             Some(segment) => {
                 let file = io
                     .open_append(&segment.path)
                     .map_err(|e| io_at(&segment.path, e))?;
-                (file, segment)
+                let head = segment::head_flags(&segment.path);
+                (file, segment, head)
             }
             None => {
                 let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
-                create_segment(io.as_ref(), dir, first).map_err(|f| f.error)?
+                let (file, segment) =
+                    create_segment(io.as_ref(), dir, first, flags).map_err(|f| f.error)?;
+                (file, segment, flags)
             }
         };
         let path = segment.path;
@@ -229,11 +243,17 @@ impl Wal {
             written: 0,
             older,
             buf: Vec::new(),
+            // Compressed frames only where the head says so (a segment written before
+            // compression was turned on goes on uncompressed until the next cut).
+            lz4: flags & head & compress::FLAG_LZ4 != 0,
+            scratch: Vec::new(),
         };
         let log = Log {
             dir: dir.to_path_buf(),
             io,
             policy,
+            flags,
+            compressed: compress::Tally::default(),
             log_bytes: AtomicU64::new(active.total()),
             active: Mutex::new(active),
             sync: Mutex::new(SyncState::default()),
@@ -388,6 +408,12 @@ impl Log {
         a.buf.clear();
         frame::encode_commit(&mut a.buf, version, changes);
         let payload = a.buf.len() - frame::FRAME_HEADER;
+        #[cfg(feature = "compression")]
+        if a.lz4 {
+            if let Some((raw, stored)) = frame::compress_commit(&mut a.buf, 0, &mut a.scratch) {
+                self.compressed.add(raw, stored);
+            }
+        }
         if payload > frame::MAX_FRAME {
             return Err(Error::TooLarge(format!(
                 "the commit encodes to {payload} bytes, over the log's frame maximum of {} \
@@ -649,7 +675,7 @@ impl Log {
         }
         self.sync_active(a)?;
         let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
-        let (file, segment) = match create_segment(self.io.as_ref(), &self.dir, first) {
+        let (file, segment) = match create_segment(self.io.as_ref(), &self.dir, first, self.flags) {
             Ok(created) => created,
             Err(f) if f.renamed => return Err(self.poison(f.error)),
             Err(f) => return Err(f.error),
@@ -681,6 +707,7 @@ impl Log {
         a.id = id;
         a.first = first;
         a.bytes = segment.bytes;
+        a.lz4 = self.flags & compress::FLAG_LZ4 != 0;
         self.log_bytes.store(a.total(), Ordering::Relaxed);
         Ok(a.older.clone())
     }

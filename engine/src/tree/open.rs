@@ -16,7 +16,7 @@ use crate::nut::{to_nanos, NutRef};
 use crate::points::{self, Points};
 use crate::secondary::Extract;
 use crate::stats::Counters;
-use crate::storage::{Durable, Follower, Options, RecoveryMode, SyncPolicy};
+use crate::storage::{Compression, Durable, Follower, Options, RecoveryMode, SyncPolicy};
 use crate::{Error, Result};
 
 /// Configures and opens a [`Tree`].
@@ -77,6 +77,20 @@ impl TreeBuilder {
     #[must_use]
     pub fn recovery(mut self, mode: RecoveryMode) -> Self {
         self.options.recovery = mode;
+        self
+    }
+
+    /// How a durable tree writes its log frames and snapshots: [`Compression::None`] (the
+    /// default), or with the `compression` feature `Compression::Lz4`, each frame and each
+    /// snapshot chunk of about 256 KiB compressed when that makes it smaller
+    /// ([`crate::Stats::compression_ratio`] says by how much). Applies to what is written
+    /// from now on: a tree keeps reading what it wrote either way. A tree written with
+    /// compression is refused by a build without the feature
+    /// ([`crate::Error::CompressionUnsupported`], naming the file); one written without it
+    /// opens in every build. In memory it changes nothing.
+    #[must_use]
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.options.compression = compression;
         self
     }
 
