@@ -53,6 +53,8 @@ pub(crate) struct EngineBackend {
     pub(crate) tree: Tree,
     name: &'static str,
     durable: bool,
+    /// Added to the durability description (how the files are written, when not plainly).
+    files: &'static str,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -86,8 +88,16 @@ impl EngineBackend {
             tree,
             name,
             durable,
+            files: "",
             _dir: dir,
         })
+    }
+
+    /// The same backend, its description saying how its files are written (`files`, e.g.
+    /// "; LZ4-compressed log frames and snapshots").
+    pub(crate) fn files(mut self, files: &'static str) -> Self {
+        self.files = files;
+        self
     }
 
     /// The description, with `cache` saying what (if anything) the variant caches.
@@ -96,7 +106,10 @@ impl EngineBackend {
             name: self.name.into(),
             store: Version::Acorn.label(),
             durability: if self.durable {
-                "durable: WAL, fsync before each commit returns (SyncPolicy::Always)".into()
+                format!(
+                    "durable: WAL, fsync before each commit returns (SyncPolicy::Always){}",
+                    self.files
+                )
             } else {
                 "in memory".into()
             },

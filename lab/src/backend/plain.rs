@@ -24,6 +24,15 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
         open,
     },
+    Registration {
+        name: "plain:compressed",
+        about: "plain:durable with LZ4-compressed log frames and snapshots \
+                (TreeBuilder::compression)",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        open,
+    },
 ];
 
 pub(crate) const VARIANT: Variant = Variant {
@@ -33,5 +42,27 @@ pub(crate) const VARIANT: Variant = Variant {
 };
 
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    if reg.name == "plain:compressed" {
+        let backend = EngineBackend::open_with(VARIANT, reg, options, |b| {
+            b.compression(acorn::Compression::Lz4)
+        })?;
+        return Ok(Box::new(
+            backend.files("; LZ4-compressed log frames and snapshots"),
+        ));
+    }
     Ok(Box::new(EngineBackend::open(VARIANT, reg, options)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open, Options};
+
+    #[test]
+    fn the_compressed_variant_says_so_and_the_durable_one_does_not() {
+        let compressed = open("plain:compressed", &Options::default()).unwrap();
+        let info = compressed.describe();
+        assert!(info.durability.contains("LZ4-compressed"), "{info:?}");
+        let plain = open("plain:durable", &Options::default()).unwrap();
+        assert!(!plain.describe().durability.contains("LZ4"));
+    }
 }
