@@ -9,9 +9,8 @@
 //! is `[tag][raw length u32][LZ4 block]` (a commit keeps its version before the length, so
 //! the log's readers find it without decompressing). The frame's CRC covers the compressed
 //! bytes: damage is found before decompression, which is itself checked (a block that does
-//! not decode to exactly its stated length is damage).
-
-use super::frame::{FrameError, MAX_FRAME};
+//! not decode to exactly its stated length is damage). This module knows nothing of
+//! frames: `frame.rs` and `snapshot.rs` build on it and turn its errors into theirs.
 
 /// The head flag: frames of this file may be LZ4 compressed.
 pub(crate) const FLAG_LZ4: u32 = 1;
@@ -96,43 +95,35 @@ pub(crate) fn shrink(buf: &mut Vec<u8>, from: usize, scratch: &mut Vec<u8>) -> b
     true
 }
 
-/// Decodes `[raw length u32][LZ4 block]` into the bytes it was made of, appended to `out`.
-pub(crate) fn expand(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+/// Decodes `[raw length u32][LZ4 block]` into the bytes it was made of (at most `max`),
+/// appended to `out`; the error says why it cannot.
+pub(crate) fn expand(bytes: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), String> {
     let (len, block) = match bytes {
         [a, b, c, d, block @ ..] => (u32::from_le_bytes([*a, *b, *c, *d]) as usize, block),
-        _ => {
-            return Err(FrameError::Short {
-                need: 4,
-                at: bytes.len(),
-            })
-        }
+        _ => return Err(format!("{} bytes, no room for a length", bytes.len())),
     };
-    if len > MAX_FRAME {
-        return Err(FrameError::Decompress(format!(
-            "a raw length of {len} bytes, over the frame maximum"
-        )));
+    if len > max {
+        return Err(format!(
+            "a raw length of {len} bytes, over the maximum {max}"
+        ));
     }
     expand_block(block, len, out)
 }
 
 #[cfg(feature = "compression")]
-fn expand_block(block: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
+fn expand_block(block: &[u8], len: usize, out: &mut Vec<u8>) -> Result<(), String> {
     let at = out.len();
     out.resize(at + len, 0);
     match lz4_flex::block::decompress_into(block, &mut out[at..]) {
         Ok(n) if n == len => Ok(()),
-        Ok(n) => Err(FrameError::Decompress(format!(
-            "{n} bytes where the frame says {len}"
-        ))),
-        Err(e) => Err(FrameError::Decompress(e.to_string())),
+        Ok(n) => Err(format!("{n} bytes where the frame says {len}")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 #[cfg(not(feature = "compression"))]
-fn expand_block(_: &[u8], _: usize, _: &mut Vec<u8>) -> Result<(), FrameError> {
-    Err(FrameError::Decompress(
-        "this build of acorn has no `compression` feature".into(),
-    ))
+fn expand_block(_: &[u8], _: usize, _: &mut Vec<u8>) -> Result<(), String> {
+    Err("this build of acorn has no `compression` feature".into())
 }
 
 #[cfg(all(test, feature = "compression"))]
@@ -148,15 +139,16 @@ mod tests {
         assert!(shrink(&mut buf, 4, &mut scratch));
         assert!(buf.len() < 100);
         let mut out = Vec::new();
-        expand(&buf[4..], &mut out).unwrap();
+        expand(&buf[4..], 1 << 20, &mut out).unwrap();
         assert_eq!(out, raw);
         // A wrong stated length is damage, never a short or long result.
         let mut lying = buf[4..].to_vec();
         lying[0] += 1;
-        assert!(matches!(
-            expand(&lying, &mut Vec::new()),
-            Err(FrameError::Decompress(_))
-        ));
+        assert!(expand(&lying, 1 << 20, &mut Vec::new()).is_err());
+        assert!(
+            expand(&buf[4..], 10, &mut Vec::new()).is_err(),
+            "over the maximum"
+        );
         // Short or random bytes do not shrink: left as they are.
         let mut small = vec![7u8; MIN_LEN - 1];
         assert!(!shrink(&mut small, 0, &mut scratch));

@@ -410,7 +410,7 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameE
         let mut plain = Vec::with_capacity(payload.len() * 3);
         plain.push(TAG_COMMIT);
         plain.extend_from_slice(&payload[1..9]);
-        compress::expand(&payload[9..], &mut plain)?;
+        compress::expand(&payload[9..], MAX_FRAME, &mut plain).map_err(FrameError::Decompress)?;
         return decode_plain_commit(&plain);
     }
     decode_plain_commit(payload)

@@ -273,7 +273,8 @@ pub(crate) fn parse(
                                     .into());
                             }
                             let mut out = Vec::new();
-                            compress::expand(&payload[1..], &mut out)?;
+                            compress::expand(&payload[1..], frame::MAX_FRAME, &mut out)
+                                .map_err(|why| frame::FrameError::Decompress(why).to_string())?;
                             plain = out;
                             body = Reader::new(&plain);
                         }
