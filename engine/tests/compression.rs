@@ -10,6 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "compression")]
+#[path = "common/rng.rs"]
+mod rng;
+
 use std::path::{Path, PathBuf};
 
 use acorn::{Error, Tree};
@@ -75,6 +79,7 @@ mod with_the_feature {
 
     use acorn::{Change, Compression, RecoveryMode, SyncPolicy};
 
+    use super::rng::Rng;
     use super::*;
 
     fn open(dir: &Path, compression: Compression) -> Tree {
@@ -106,17 +111,6 @@ mod with_the_feature {
             })
             .collect();
         assert_eq!(&got, model);
-    }
-
-    /// Small deterministic generator (no dependency for a test's choices).
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
     }
 
     #[test]

@@ -49,6 +49,10 @@ use std::time::{Duration, Instant};
 use acorn::faults::{Action, Call, FaultyIo};
 use acorn::{Error, SyncPolicy, Tree};
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const KEYS_PER_BATCH: usize = 3;
 
 fn policy(name: &str) -> SyncPolicy {
@@ -155,16 +159,6 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
             });
         }
     });
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// A batch: (round, thread, i).

@@ -12,6 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use acorn::{Change, Error, Event, ManualClock, SyncPolicy, Tree};
 
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
+
 #[path = "common/stop.rs"]
 mod stop;
 use stop::Stop;
@@ -48,16 +52,6 @@ fn by_version(changes: impl Iterator<Item = Change>) -> History {
         v.sort_by(|a, b| a.0.cmp(&b.0));
     }
     h
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// One change a commit asks for: a stash (value, TTL in seconds) or a toss (`None`).
