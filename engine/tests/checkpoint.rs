@@ -121,10 +121,12 @@ fn inode(path: &Path) -> u64 {
 fn what_never_changes_is_linked_and_the_active_segment_copied_to_a_frame_boundary() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live");
-    // A compaction that fails after cutting the log leaves a sealed segment behind.
+    // A compaction that fails after cutting the log leaves a sealed segment behind. The
+    // active segment's length is read while the tree is open: no log buffer.
     let tree = Tree::builder()
         .path(&live)
         .sync(SyncPolicy::Never)
+        .log_buffer(0, Duration::ZERO)
         .compact_factor(0)
         .open()
         .unwrap();
@@ -237,4 +239,36 @@ fn in_memory_and_read_only_trees_are_checkpointed_as_a_snapshot() {
     let copy = Tree::open(dir.path().join("from-reader")).unwrap();
     assert_eq!(copy.len(), 1);
     assert_eq!(copy.stats().version, 1);
+}
+
+#[test]
+fn a_checkpoint_of_a_never_tree_holds_the_commits_still_in_its_log_buffer() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A buffer nothing fills and a delay nothing reaches: the commits wait in the process.
+    let tree = Tree::builder()
+        .path(tmp.path().join("live"))
+        .sync(SyncPolicy::Never)
+        .log_buffer(1 << 20, Duration::from_secs(3600))
+        .open()
+        .unwrap();
+    for i in 0..50u64 {
+        let mut b = tree.batch();
+        for k in 0..3 {
+            b.stash(format!("b{i}-{k}"), format!("v{i}"));
+        }
+        b.commit().unwrap();
+    }
+    // Nothing reached the file yet (a reader of the directory sees version 0).
+    let reader = Tree::open_read_only(tmp.path().join("live")).unwrap();
+    assert_eq!(
+        reader.stats().version,
+        0,
+        "the commits should still be buffered"
+    );
+    let version = tree.checkpoint(tmp.path().join("copy")).unwrap();
+    assert_eq!(version, 50);
+    let copy = Tree::open(tmp.path().join("copy")).unwrap();
+    assert_eq!(copy.stats().version, version);
+    assert_eq!(batches(&copy), (0..50).collect());
+    assert_eq!(contents(&copy), contents(&tree));
 }

@@ -13,7 +13,12 @@
 //!   before the covered segments are removed) — while the writers keep acknowledging
 //!   batches into the new segment; the parent waits for the hold, counts the segments on
 //!   disk (at least two), and kills.
-//!
+//! - `never` (1 writer, the log buffering commits in memory): killed at random; the writer
+//!   flushes every 100 batches and prints `flushed` after each. What survives must be a
+//!   prefix of the acknowledged batches (no batch missing before one present), holding
+//!   every batch acknowledged before a flush that returned, and everything an earlier
+//!   reopen saw; the acknowledged batches a kill took are counted (`lost unflushed`) and
+//!   forgotten (their versions are committed again by the next child);
 //! - `checkpoint` (2 writers under `Always`, a third thread checkpointing into
 //!   `<dir>/checkpoints/` every few milliseconds, a fourth compacting): killed at random,
 //!   often in the middle of a checkpoint. Every checkpoint the child reported done opens
@@ -26,7 +31,8 @@
 //! In every scenario the parent also follows the directory with a read-only tree
 //! (`Tree::open_read_only`, opened once and refreshed across the kills and restarts of its
 //! writers): every view holds whole batches, exactly those up to its version, and at least
-//! every batch acknowledged before it was read. After each kill, the reopened tree's change
+//! every batch acknowledged before it was read (under `never`: every batch that had to
+//! survive a kill, since a reader sees only what the buffer wrote out). After each kill, the reopened tree's change
 //! feed holds every acknowledged batch the log still holds, at its version.
 //!
 //! Runs a few seconds by default; `ACORN_CRASH_SECS=N` runs for about N seconds (the soak,
@@ -37,7 +43,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -61,6 +67,7 @@ fn policy(name: &str) -> SyncPolicy {
         "group" => SyncPolicy::Group {
             max_delay: Duration::from_millis(1),
         },
+        "never" => SyncPolicy::Never,
         other => panic!("unknown policy {other}"),
     }
 }
@@ -77,7 +84,8 @@ fn held_at(step: &str, call: Call, path: &Path) -> bool {
 }
 
 /// The child: writes until killed. Each line on stdout acknowledges one committed batch
-/// (`round thread i version`); `held <step>` says a compaction is held at `step` (`-`:
+/// (`round thread i version`); under `never` the writer flushes every 100 batches and
+/// prints `flushed round thread i` after each; `held <step>` says a compaction is held at `step` (`-`:
 /// none is, and the first writer compacts every 700 batches; `free`: none is, and a thread
 /// compacts every 50 batches; `checkpoint`: as `free`, and a thread checkpoints,
 /// reporting each one done as `checkpoint <dir> <version>`).
@@ -152,6 +160,10 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
                     let version = b.commit().unwrap();
                     writeln!(stdout.lock(), "{round} {t} {i} {version}").unwrap();
                     batches.fetch_add(1, Ordering::Relaxed);
+                    if policy_name == "never" && i % 100 == 99 {
+                        tree.flush().unwrap();
+                        writeln!(stdout.lock(), "flushed {round} {t} {i}").unwrap();
+                    }
                     if step == "-" && t == 0 && i % 700 == 699 {
                         tree.compact().unwrap();
                     }
@@ -224,10 +236,52 @@ fn holds_prefix(tree: &Tree, acked: &BTreeMap<Id, u64>, what: &str) -> Result<u6
     Ok(version)
 }
 
-/// Checks the directory against every batch acknowledged so far: a strict open holds
-/// them all, whole; its change feed holds each one the log still holds, at its version.
-fn verify(dir: &Path, acked: &BTreeMap<Id, u64>) -> Result<(), String> {
+/// A writer's batches are numbered 0, 1, 2...: a gap is a lost batch before a kept one.
+fn no_gaps(held: &BTreeMap<Id, u64>) -> Result<(), String> {
+    let mut next: BTreeMap<(u32, usize), u64> = BTreeMap::new();
+    for &(r, t, i) in held.keys() {
+        let n = next.entry((r, t)).or_default();
+        if i != *n {
+            return Err(format!(
+                "not a prefix: batch {:?} is there but {:?} is not",
+                (r, t, i),
+                (r, t, *n)
+            ));
+        }
+        *n += 1;
+    }
+    Ok(())
+}
+
+/// Checks the directory after a kill: a strict open holds every batch acknowledged so
+/// far, whole, and no batch of a writer without the ones it committed before; its change
+/// feed holds each one the log still holds, at its version. Under `never` (`never`):
+/// instead of every acknowledged batch, those acknowledged before a flush that returned
+/// and those an earlier reopen found; the acknowledged ones the kill took are removed
+/// from `acked` (the next child commits their versions again) and counted (returned).
+fn verify(dir: &Path, acked: &mut Acked, never: bool) -> Result<usize, String> {
     let tree = Tree::open(dir).map_err(|e| format!("no strict open: {e}"))?;
+    let held = batches_in(&tree).map_err(|e| format!("reopened: {e}"))?;
+    no_gaps(&held)?;
+    let mut unflushed = 0;
+    if never {
+        let lost: Vec<_> = (acked.flushed.iter())
+            .chain(&acked.seen)
+            .filter(|id| !held.contains_key(id))
+            .collect();
+        if !lost.is_empty() {
+            return Err(format!(
+                "{} batches that had to survive were lost, first {:?}",
+                lost.len(),
+                lost.first()
+            ));
+        }
+        let before = acked.batches.len();
+        acked.batches.retain(|id, _| held.contains_key(id));
+        unflushed = before - acked.batches.len();
+        acked.seen = held.keys().copied().collect();
+    }
+    let acked = &acked.batches;
     let version = holds_prefix(&tree, acked, "reopened")?;
     if let Some((id, v)) = acked.iter().find(|(_, v)| **v > version) {
         return Err(format!(
@@ -264,7 +318,7 @@ fn verify(dir: &Path, acked: &BTreeMap<Id, u64>) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    Ok(unflushed)
 }
 
 /// Checks the checkpoints under `dir/checkpoints`: each one the child reported done
@@ -323,6 +377,8 @@ struct Tally {
     /// Checkpoints opened and checked (done or cut short by a kill).
     checkpoints: usize,
     failures: Vec<String>,
+    /// Acknowledged batches a kill took (allowed under `never` only).
+    unflushed: usize,
 }
 
 impl Tally {
@@ -352,14 +408,38 @@ struct Acked {
     batches: BTreeMap<Id, u64>,
     /// Checkpoints reported done: directory → version.
     checkpoints: BTreeMap<String, u64>,
+    /// Under `never`: the batches acknowledged before a flush that returned.
+    flushed: BTreeSet<Id>,
+    /// Under `never`: the batches the last reopen after a kill found.
+    seen: BTreeSet<Id>,
+}
+
+impl Acked {
+    /// The highest version a reader must see now: that of the last batch acknowledged,
+    /// under `never` of the last one that had to reach the file (flushed, or found by a
+    /// reopen).
+    fn must_see(&self, never: bool) -> u64 {
+        (self.batches.iter())
+            .filter(|(id, _)| !never || self.flushed.contains(id) || self.seen.contains(id))
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Checks a read-only view of the directory the child writes (opened once, refreshed
 /// since): whole batches, exactly those up to its version, at least every batch
-/// acknowledged before it was read.
-fn follow(reader: &mut Option<Tree>, dir: &Path, acked: &Mutex<Acked>) -> Result<(), String> {
-    let before = acked.lock().unwrap().batches.clone();
-    let at_least = before.values().copied().max().unwrap_or(0);
+/// acknowledged before it was read (under `never`, every one that had to reach the file).
+fn follow(
+    reader: &mut Option<Tree>,
+    dir: &Path,
+    acked: &Mutex<Acked>,
+    never: bool,
+) -> Result<(), String> {
+    let (before, at_least) = {
+        let a = acked.lock().unwrap();
+        (a.batches.clone(), a.must_see(never))
+    };
     let tree = match reader {
         Some(t) => {
             t.refresh().map_err(|e| format!("read-only refresh: {e}"))?;
@@ -392,6 +472,7 @@ fn scenario(
     let dir = tempfile::tempdir().unwrap();
     let acked = Arc::new(Mutex::new(Acked::default()));
     let mut reader_view: Option<Tree> = None;
+    let never = policy_name == "never";
     let mut tally = Tally::default();
     let mut round = 0u32;
     while Instant::now() < deadline || round < 3 {
@@ -428,6 +509,13 @@ fn scenario(
                 match p[..] {
                     ["held", _] => {
                         let _ = held_tx.send(());
+                    }
+                    ["flushed", r, t, i] => {
+                        if let (Ok(r), Ok(t), Ok(i)) = (r.parse(), t.parse(), i.parse()) {
+                            // Every batch of this writer up to `i` was acknowledged before.
+                            let flushed = &mut seen.lock().unwrap().flushed;
+                            flushed.extend((0..=i).map(|i| (r, t, i)));
+                        }
                     }
                     ["checkpoint", path, version] => {
                         if let Ok(v) = version.parse() {
@@ -473,7 +561,7 @@ fn scenario(
         };
         let kill_at = Instant::now() + wait;
         // A reader in this process follows the writer meanwhile.
-        if let Err(why) = follow(&mut reader_view, dir.path(), &acked) {
+        if let Err(why) = follow(&mut reader_view, dir.path(), &acked, never) {
             tally
                 .failures
                 .push(format!("{policy_name} {step} round {round}: {why}"));
@@ -490,8 +578,9 @@ fn scenario(
                 "{step}: killed with {segments} segment(s) on disk, expected at least 2"
             ));
         }
-        let acked_now = acked.lock().unwrap();
-        let checked = verify(dir.path(), &acked_now.batches).and_then(|()| {
+        let mut acked_now = acked.lock().unwrap();
+        let checked = verify(dir.path(), &mut acked_now, never).and_then(|unflushed| {
+            tally.unflushed += unflushed;
             verify_checkpoints(dir.path(), &acked_now.checkpoints, &acked_now.batches)
         });
         match checked {
@@ -506,7 +595,7 @@ fn scenario(
         }
         drop(acked_now);
         // The reader follows the writer across its kill, and the next one's open.
-        if let Err(why) = follow(&mut reader_view, dir.path(), &acked) {
+        if let Err(why) = follow(&mut reader_view, dir.path(), &acked, never) {
             tally.failures.push(format!(
                 "{policy_name} {step} round {round}, after the kill: {why}"
             ));
@@ -515,7 +604,7 @@ fn scenario(
         round += 1;
     }
     tally.rounds = round;
-    tally.acked = acked.lock().unwrap().batches.len();
+    tally.acked = acked.lock().unwrap().batches.len() + tally.unflushed;
     tally
 }
 
@@ -531,9 +620,10 @@ fn parent() -> bool {
         | 1;
     let mut rng = Rng(seed);
     let exe = std::env::current_exe().unwrap();
-    let scenarios: [(&str, usize, &str); 6] = [
+    let scenarios: [(&str, usize, &str); 7] = [
         ("always", 1, "-"),
         ("group", 4, "-"),
+        ("never", 1, "-"),
         ("always", 2, "cut"),
         ("group", 2, "temp"),
         ("always", 2, "renamed"),
@@ -558,9 +648,10 @@ fn parent() -> bool {
             format!("{policy_name}, {threads} writer threads, killed with a compaction held at `{step}`")
         };
         println!(
-            "crash ({name}): {} rounds (SIGKILLs), {} acknowledged batches, {}, {} read-only views, {} checkpoints, {} failures",
+            "crash ({name}): {} rounds (SIGKILLs), {} acknowledged batches ({} lost unflushed), {}, {} read-only views, {} checkpoints, {} failures",
             t.rounds,
             t.acked,
+            t.unflushed,
             t.segments_seen(),
             t.views,
             t.checkpoints,
@@ -568,6 +659,7 @@ fn parent() -> bool {
         );
         total.rounds += t.rounds;
         total.acked += t.acked;
+        total.unflushed += t.unflushed;
         total.views += t.views;
         total.checkpoints += t.checkpoints;
         for (k, v) in t.segments {
@@ -579,9 +671,10 @@ fn parent() -> bool {
         println!("FAILURE: {f}");
     }
     println!(
-        "crash test: {} rounds (SIGKILLs), {} acknowledged batches, {}, {} read-only views, {} checkpoints, {} failures, seed {seed}",
+        "crash test: {} rounds (SIGKILLs), {} acknowledged batches ({} lost unflushed), {}, {} read-only views, {} checkpoints, {} failures, seed {seed}",
         total.rounds,
         total.acked,
+        total.unflushed,
         total.segments_seen(),
         total.views,
         total.checkpoints,

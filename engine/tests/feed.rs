@@ -512,3 +512,40 @@ fn a_reader_follows_the_feed_while_writers_commit_and_compact() {
         );
     });
 }
+
+#[test]
+fn the_feed_of_a_never_tree_holds_the_commits_still_in_its_log_buffer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = Tree::builder()
+        .path(tmp.path())
+        .sync(SyncPolicy::Never)
+        .log_buffer(1 << 20, Duration::from_secs(3600))
+        .open()
+        .unwrap();
+    for i in 0..40u64 {
+        tree.stash(format!("k{i:02}"), format!("v{i}")).unwrap();
+    }
+    tree.toss("k00").unwrap();
+    // A reader in another process sees what reached the files: nothing yet.
+    let reader = Tree::open_read_only(tmp.path()).unwrap();
+    assert_eq!(reader.stats().version, 0);
+    let feed = tree.changes_since(0).unwrap();
+    assert_eq!(feed.until(), 41);
+    let changes: Vec<(String, Did)> = feed.map(|c| did(&c)).collect();
+    assert_eq!(changes.len(), 41);
+    for (i, (key, what)) in changes.iter().take(40).enumerate() {
+        assert_eq!(key, &format!("k{i:02}"));
+        assert!(
+            matches!(what, Did::Stashed(v) if *v == format!("v{i}").into_bytes()),
+            "{what:?}"
+        );
+    }
+    assert!(
+        matches!(&changes[40], (k, Did::Tossed) if k == "k00"),
+        "{:?}",
+        changes[40]
+    );
+    // Reading the feed wrote the buffer out: the reader catches up with a refresh.
+    assert_eq!(reader.refresh().unwrap(), 41);
+    assert_eq!(reader.changes_since(39).unwrap().count(), 2);
+}

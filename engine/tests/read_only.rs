@@ -1,7 +1,10 @@
 //! Read-only trees (`Tree::open_read_only`, `refresh`): beside a writer's lock; writes
 //! refused with `Error::ReadOnly`; refresh follows the writer across segments, compactions
 //! and reopens, and is heard by subscribers; a reader beside a writer that compacts all the
-//! time only ever sees a prefix of what the writer committed, whole.
+//! time only ever sees a prefix of what the writer committed, whole. The writers hand
+//! each commit to the OS as it is logged (`log_buffer(0, _)`): a reader sees what reached
+//! the files (a buffered `Never` writer's commits once its buffer is written out:
+//! `tests/feed.rs`, `tests/checkpoint.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,6 +29,7 @@ fn writer(dir: &std::path::Path) -> Tree {
     Tree::builder()
         .path(dir)
         .sync(SyncPolicy::Never)
+        .log_buffer(0, Duration::ZERO)
         .compact_factor(0)
         .open()
         .unwrap()
@@ -166,6 +170,7 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
     let w = Tree::builder()
         .path(dir.path())
         .sync(SyncPolicy::Never)
+        .log_buffer(0, Duration::ZERO)
         .compact_factor(0)
         .open()
         .unwrap();

@@ -11,9 +11,14 @@ pub mod cli;
 pub mod commands;
 pub mod doc;
 pub mod error;
+pub mod formats;
 pub mod machine;
 pub mod measure;
 pub mod output;
 pub mod progress;
 pub mod runner;
 pub mod workload;
+
+// The library's own unit tests count sync calls as `lab` does (measure/syncs.rs).
+#[cfg(test)]
+count_sync_calls!();

@@ -166,6 +166,8 @@ pub fn render_beside(
     cx.insert("charts", &charts(results, &palette));
     cx.insert("operations", &operations(results, &palette));
     cx.insert("backends", &backends(results, &palette));
+    cx.insert("storage_columns", &crate::storage::COLUMNS);
+    cx.insert("storage_rows", &crate::storage::rows(results));
     counted_sections(&mut cx, results, baseline, beside);
     tera.render("report.html", &cx)
         .map_err(|e| HtmlError(format!("{e:?}")))
@@ -207,6 +209,7 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         charts::throughput::throughput(results, palette),
     );
     push("paired".into(), charts::forest::paired(results, palette));
+    push("sweep".into(), charts::sweep::sweep(results, palette));
     for (op, svg) in charts::operations::per_operation(results, palette) {
         push(format!("ops-{op}"), Some(svg));
     }
@@ -221,6 +224,9 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         "memory".into(),
         charts::memory::bytes_per_item(results, palette),
     );
+    for (key, svg) in charts::storage::storage(results, palette) {
+        push(format!("storage-{key}"), Some(svg));
+    }
     for (key, svg) in charts::metrics::metrics(results, palette) {
         push(key.replace('_', "-"), Some(svg));
     }

@@ -9,7 +9,9 @@ use crate::counts::{InstructionRun, Measure};
 
 /// Bumped on any change a reader of an older version could misread. 2: `measure` and
 /// `instructions` (instruction-count runs); files of version 1 read as wall-clock results.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 3: histograms in HdrHistogram's encoding. 4: `storage` in runs and summaries (what
+/// writes cost the disk: issue 26); older files read without it.
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -203,6 +205,10 @@ pub struct RunResult {
     /// (the backlog was more than a whole phase long). Absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped: u64,
+    /// What the phase cost the storage: sync calls, device and user bytes (schema 4);
+    /// absent for stores that keep no data (`noop`) and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageCost>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -238,6 +244,11 @@ pub struct VariantSummary {
     pub metrics: BTreeMap<String, f64>,
     /// Operation results merged over repeats (histograms merged exactly).
     pub per_op: BTreeMap<String, OpResult>,
+    /// What writes cost the storage: the phases' counts summed, the data directory's size,
+    /// the reopen time, the tier check (schema 4); absent for stores that keep no data and
+    /// in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageSummary>,
 }
 
 /// One target from the workload and whether it held.
@@ -310,6 +321,10 @@ pub struct Results {
     /// the run did not pair them, and in older files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paired: Vec<crate::paired::Rounds>,
+    /// `lab sweep`: latency against offered rate per variant, and each knee (schema 4);
+    /// `runs` and `summaries` are then empty. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::Sweep>,
 }
 
 impl Results {

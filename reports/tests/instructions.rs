@@ -21,7 +21,7 @@ fn version_1_files_read_as_wall_clock_and_counts_round_trip() {
     let c = counted(8_000);
     let back = Results::parse(&c.to_json(), "counted").unwrap();
     assert_eq!(back, c);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
 }
 
 #[test]

@@ -5,25 +5,28 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use super::follow::ReadOnly;
 use super::maintenance::{check_index_name, erase};
 use super::{Inner, State, Tree};
 use crate::cache::QueryCache;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, TreeClock};
 use crate::feed::History;
-use crate::nut::{to_nanos, NutRef};
+use crate::nut::NutRef;
 use crate::points::{self, Points};
 use crate::secondary::Extract;
 use crate::stats::Counters;
-use crate::storage::{Compression, Durable, Follower, Options, RecoveryMode, SyncPolicy};
+use crate::storage::{
+    Compression, Durable, Follower, LogBuffer, Options, RecoveryMode, SyncPolicy,
+};
 use crate::{Error, Result};
 
 /// Configures and opens a [`Tree`].
 #[derive(Debug, Clone)]
 pub struct TreeBuilder {
     path: Option<PathBuf>,
-    clock: Arc<dyn Clock>,
+    clock: TreeClock,
     options: Options,
     indexes: Vec<NamedExtract>,
     query_cache: usize,
@@ -48,7 +51,7 @@ impl Default for TreeBuilder {
     fn default() -> Self {
         Self {
             path: None,
-            clock: Arc::new(SystemClock),
+            clock: TreeClock::System,
             options: Options::default(),
             indexes: Vec::new(),
             query_cache: DEFAULT_QUERY_CACHE,
@@ -70,6 +73,20 @@ impl TreeBuilder {
     #[must_use]
     pub fn sync(mut self, policy: SyncPolicy) -> Self {
         self.options.sync = policy;
+        self
+    }
+
+    /// Under [`SyncPolicy::Never`]: how many bytes of commits the log gathers in memory
+    /// before handing them to the OS in one write, and the longest a commit waits there
+    /// before a background thread writes it out. Default: 64 KiB and 10 ms. `flush()`,
+    /// a compaction and dropping the tree write out what is waiting. A process killed
+    /// meanwhile loses the commits still waiting (what survives is a prefix of the
+    /// acknowledged commits); `log_buffer(0, _)` hands each commit to the OS as it is
+    /// logged, so a killed process loses none (a write syscall per commit). Ignored under
+    /// `Always` and `Group`, which write each commit before its fsync.
+    #[must_use]
+    pub fn log_buffer(mut self, bytes: usize, max_delay: Duration) -> Self {
+        self.options.buffer = LogBuffer { bytes, max_delay };
         self
     }
 
@@ -174,7 +191,7 @@ impl TreeBuilder {
     /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = TreeClock::Custom(Arc::new(clock));
         self
     }
 
@@ -206,12 +223,12 @@ impl TreeBuilder {
                     return Err(Error::ReadOnly { path: path.clone() });
                 }
                 let (follower, recovered) = Follower::open(path)?;
-                state.load(&points, recovered, to_nanos(self.clock.now()));
+                state.load(&points, recovered, self.clock.nanos());
                 read_only = Some(ReadOnly::new(path.clone(), follower));
             }
             Some(path) => {
                 let (d, recovered) = Durable::open(path, self.options.clone())?;
-                state.load(&points, recovered, to_nanos(self.clock.now()));
+                state.load(&points, recovered, self.clock.nanos());
                 durable = Some(d);
             }
         }
@@ -236,7 +253,7 @@ impl Tree {
         Tree::from_parts(
             State::new(writer),
             points,
-            Arc::new(SystemClock),
+            TreeClock::System,
             (None, None),
             DEFAULT_QUERY_CACHE,
         )
@@ -247,7 +264,7 @@ impl Tree {
     fn from_parts(
         state: State,
         points: Points,
-        clock: Arc<dyn Clock>,
+        clock: TreeClock,
         files: (Option<Durable>, Option<ReadOnly>),
         query_cache: usize,
     ) -> Tree {

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use acorn::faults::{Action, Call, FaultyIo, EIO, ENOSPC};
 use acorn::{SyncPolicy, Tree};
@@ -22,9 +23,12 @@ use crate::support::*;
 /// A tree whose checkpoint has a snapshot and a sealed segment to link and an active
 /// segment to copy (a compaction failed after cutting the log); `io` sees every call.
 fn source(dir: &Path, io: Arc<FaultyIo>) -> Tree {
+    // No log buffer: the checkpoint's calls are its copy's alone (a buffered tree's would
+    // start with the log's write-out, whose failure is the log's, `durable.rs`).
     let tree = Tree::builder()
         .path(dir)
         .sync(SyncPolicy::Never)
+        .log_buffer(0, Duration::ZERO)
         .compact_factor(0)
         .io(io)
         .open()

@@ -33,6 +33,22 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
         open,
     },
+    Registration {
+        name: "plain:group",
+        about: "plain on a WAL, group commit (SyncPolicy::Group, 200 µs): writers share fsyncs",
+        tier: Tier::GroupCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        open,
+    },
+    Registration {
+        name: "plain:never",
+        about: "plain on a WAL written to the OS, never fsynced (SyncPolicy::Never)",
+        tier: Tier::OsBuffered,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        open,
+    },
 ];
 
 pub(crate) const VARIANT: Variant = Variant {
@@ -43,11 +59,10 @@ pub(crate) const VARIANT: Variant = Variant {
 
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     if reg.name == "plain:compressed" {
-        let backend = EngineBackend::open_with(VARIANT, reg, options, |b| {
-            b.compression(acorn::Compression::Lz4)
-        })?;
+        let lz4 = acorn::Compression::Lz4;
+        let backend = EngineBackend::open_with(VARIANT, reg, options, |b| b.compression(lz4))?;
         return Ok(Box::new(
-            backend.files("; LZ4-compressed log frames and snapshots"),
+            backend.compressed(lz4, "; LZ4-compressed log frames and snapshots"),
         ));
     }
     Ok(Box::new(EngineBackend::open(VARIANT, reg, options)?))
@@ -64,5 +79,15 @@ mod tests {
         assert!(info.durability.contains("LZ4-compressed"), "{info:?}");
         let plain = open("plain:durable", &Options::default()).unwrap();
         assert!(!plain.describe().durability.contains("LZ4"));
+    }
+
+    #[test]
+    fn the_compressed_variant_takes_part_in_the_recover_phase() {
+        let compressed = open("plain:compressed", &Options::default()).unwrap();
+        assert!(compressed.can_reopen());
+        let dir = compressed.data_dir().unwrap().to_path_buf();
+        let reopened = compressed.reopen().unwrap();
+        assert_eq!(reopened.data_dir(), Some(dir.as_path()));
+        assert!(reopened.describe().durability.contains("LZ4-compressed"));
     }
 }
