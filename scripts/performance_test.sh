@@ -115,11 +115,11 @@ fi
 bench_profile=()
 [ "$profile" != release ] && bench_profile=(--profile "$profile")
 if $quick; then
-    cargo bench "${bench_profile[@]}" -p acorn --features ffi "${bench_targets[@]}" -- --test ||
+    cargo bench "${bench_profile[@]}" -p acorn --features ffi,compression "${bench_targets[@]}" -- --test ||
         exit 2
 else
     read -r -a criterion <<<"${PERF_CRITERION:---warm-up-time 1 --measurement-time 3}"
-    cargo bench "${bench_profile[@]}" -p acorn --features ffi "${bench_targets[@]}" -- \
+    cargo bench "${bench_profile[@]}" -p acorn --features ffi,compression "${bench_targets[@]}" -- \
         "${criterion[@]}" || exit 2
 fi
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The long kill -9 soak, run before a release: engine/tests/crash.rs for minutes instead of
 # the seconds `cargo test` gives it. Child processes commit batches (under Always and
-# Group, 1 to 4 writer threads) and compact; the parent kills each with SIGKILL — at random
-# moments, and while a compaction is held after cutting the log, with its temporary
-# snapshot written, and after its rename (at least two segments on disk) — then reopens
-# the directory strictly and checks that every acknowledged batch is there, whole.
+# Group, 1 to 4 writer threads), compact and take checkpoints; the parent kills each with
+# SIGKILL — at random moments, and while a compaction is held after cutting the log, with
+# its temporary snapshot written, and after its rename (at least two segments on disk) —
+# then reopens the directory strictly and checks that every acknowledged batch is there,
+# whole, and in the change feed; that every checkpoint opens at exactly its version; and,
+# while the children run, that a read-only tree following the directory only ever sees a
+# prefix of what was acknowledged.
 #
-# Usage: scripts/soak.sh [SECONDS]      (default 300; the time is split over five scenarios)
+# Usage: scripts/soak.sh [SECONDS]      (default 300; the time is split over six scenarios)
 # Prints one line per scenario and a total: rounds (kills), acknowledged batches, segments
-# on disk at the kills (count: kills), failures. Exit: 0 nothing lost; 1 an acknowledged
-# batch was lost or partial, or a directory did not open; 2 an error (build, arguments).
+# on disk at the kills (count: kills), read-only views and checkpoints checked, failures.
+# Exit: 0 nothing lost; 1 an acknowledged batch was lost or partial, or a directory did not
+# open; 2 an error (build, arguments).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

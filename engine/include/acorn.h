@@ -39,10 +39,18 @@ extern "C" {
 #define ACORN_ERR_CONFLICT (-10)
 #define ACORN_ERR_PANIC (-11)
 #define ACORN_ERR_OTHER (-12)
+#define ACORN_ERR_COMPACTED (-13) /* the change feed no longer holds the version asked for */
+#define ACORN_ERR_READ_ONLY (-14) /* a write through a tree opened read-only */
+
+/* Kinds of change (acorn_changes_next). */
+#define ACORN_CHANGE_STASHED 1
+#define ACORN_CHANGE_TOSSED 2
+#define ACORN_CHANGE_EXPIRED 3
 
 typedef struct AcornTree AcornTree;
 typedef struct AcornBatch AcornBatch;
 typedef struct AcornQuery AcornQuery;
+typedef struct AcornChanges AcornChanges;
 
 /* The last error message on this thread ("" if none); valid until the next acorn call. */
 const char *acorn_last_error(void);
@@ -86,6 +94,27 @@ int acorn_scan_new(const AcornTree *tree, const uint8_t *start, size_t start_len
 int acorn_query_next(AcornQuery *query, const uint8_t **key, size_t *key_len,
                      const uint8_t **value, size_t *value_len);
 int acorn_query_free(AcornQuery *query);
+
+/* The durable tree in directory `path` read-only, beside the process that writes it (it
+ * takes no lock and changes nothing); writes through it return ACORN_ERR_READ_ONLY.
+ * Close with acorn_close. */
+int acorn_open_read_only(const char *path, AcornTree **out);
+/* Brings a read-only tree up to what its writer wrote since; *version = its version now. */
+int acorn_refresh(const AcornTree *tree, uint64_t *version /* nullable */);
+/* Copies the tree into directory `path` (new or empty) while writers go on; the copy opens
+ * as a tree at exactly *version. */
+int acorn_checkpoint(const AcornTree *tree, const char *path, uint64_t *version /* nullable */);
+
+/* The changes committed after version `since`, in commit order, up to *until (ask from
+ * it next time). ACORN_ERR_COMPACTED when the feed no longer reaches back to `since`. */
+int acorn_changes_new(const AcornTree *tree, uint64_t since, AcornChanges **out,
+                      uint64_t *until /* nullable */);
+/* Next change: kind (ACORN_CHANGE_*), version, key and, for a stash, the value (NULL and 0
+ * for a removal); pointers valid until the handle is freed. ACORN_NOT_FOUND after the last. */
+int acorn_changes_next(AcornChanges *changes, int *kind, uint64_t *version,
+                       const uint8_t **key, size_t *key_len,
+                       const uint8_t **value, size_t *value_len);
+int acorn_changes_free(AcornChanges *changes);
 
 #ifdef __cplusplus
 }

@@ -17,14 +17,21 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::batch::Batch;
+use crate::events::{Channel, Lost, Next};
+use crate::feed::Change;
 use crate::storage::Durable;
-use crate::tree::{Compaction, Purge, Stash, Toss, Tree, Write};
+use crate::tree::{Compaction, Inner, Purge, Stash, Toss, Tree, Write};
 use crate::txn::{Retries, Retry, Settled, Txn, TxnCommit};
 use crate::{Error, Result};
+
+/// Changes a [`ChangeStream`] buffers before it drops commits (which it then reads back
+/// from the change feed).
+const STREAM_CAPACITY: usize = 4096;
 
 /// A [`Tree`] whose writes are futures (see the module docs for what waits and how).
 /// Cheap to clone; reads go through [`Deref`](std::ops::Deref) to the tree and stay
@@ -171,6 +178,47 @@ impl AsyncTree {
         Durability::new(log, log.written()).await
     }
 
+    /// The change feed as a [`Stream`](futures_core::Stream): every change after
+    /// `version` (what [`Tree::changes_since`] returns), then every change committed
+    /// later, as it is applied, in commit order; it ends when the tree is dropped. Items
+    /// are `Result<Change>`: an error ends the stream — [`Error::Compacted`] when what it
+    /// needs is no longer in the feed (asked from before a durable tree's last compaction,
+    /// or fell further behind than an in-memory tree's history), [`Error::Io`] or
+    /// [`Error::Corrupt`] reading a durable tree's log.
+    ///
+    /// Never blocks: a durable tree's log is read on tokio's blocking pool (outside a
+    /// runtime, on the polling thread). The stream buffers up to 4,096 changes (each holds
+    /// the value it wrote); a consumer that falls further behind has the commits it missed
+    /// read back from the feed, as a [`crate::Subscription`] does. `futures_core::Stream`
+    /// is implemented (use `StreamExt` from `futures` or `tokio-stream`), and
+    /// [`ChangeStream::next_change`] needs neither.
+    ///
+    /// ```
+    /// use acorn::{Change, Tree};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> acorn::Result<()> {
+    /// let tree = Tree::open_memory().to_async();
+    /// tree.stash("a", b"1").await?;
+    /// let mut changes = tree.changes_since(0);   // what came before, then what comes
+    /// tree.stash("b", b"2").await?;
+    /// # // An in-memory tree keeps no history by default: `a` was not kept.
+    /// # assert!(matches!(changes.next_change().await, Some(Err(acorn::Error::Compacted { .. }))));
+    /// let mut changes = tree.changes_since(tree.stats().version);
+    /// tree.toss("b").await?;
+    /// let next = changes.next_change().await.expect("the tree is alive")?;
+    /// assert!(matches!(next, Change::Tossed { key, .. } if key == "b"));
+    /// # Ok(()) }
+    /// ```
+    pub fn changes_since(&self, version: u64) -> ChangeStream {
+        ChangeStream {
+            chan: self.tree.subscribe_changes(version, STREAM_CAPACITY),
+            tree: Arc::downgrade(&self.tree.inner),
+            since: version,
+            reading: None,
+            done: false,
+        }
+    }
+
     /// [`Tree::compact`] on tokio's blocking pool (writing a snapshot is long, blocking
     /// file I/O); outside a tokio runtime it runs on the calling thread.
     pub async fn compact(&self) -> Result<()> {
@@ -182,5 +230,109 @@ impl AsyncTree {
                 .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?,
             Err(_) => tree.compact(),
         }
+    }
+}
+
+/// The change feed of a tree as a stream: see [`AsyncTree::changes_since`].
+pub struct ChangeStream {
+    chan: Arc<Channel<Change>>,
+    tree: Weak<Inner>,
+    /// Changes of this version and before are not wanted (asked from a version the tree
+    /// had not reached yet).
+    since: u64,
+    /// Commits being read back from the feed.
+    reading: Option<Reading>,
+    done: bool,
+}
+
+/// A read of lost commits back from the feed.
+enum Reading {
+    Done(Result<Vec<Change>>),
+    Blocking(tokio::task::JoinHandle<Result<Vec<Change>>>),
+}
+
+impl std::fmt::Debug for ChangeStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeStream")
+            .field("since", &self.since)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangeStream {
+    /// The next change; `None` once the tree is gone (or after an error).
+    pub async fn next_change(&mut self) -> Option<Result<Change>> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
+    }
+
+    /// Starts reading `lost` back from the feed: in memory at once (a copy of handles), a
+    /// log on the blocking pool.
+    fn read_back(&self, lost: Lost) -> Option<Reading> {
+        let tree = Tree {
+            inner: self.tree.upgrade()?,
+        };
+        let on_disk = tree.has_files();
+        let read = move || {
+            tree.changes_between(lost.after, lost.to)
+                .map(Iterator::collect)
+        };
+        Some(match tokio::runtime::Handle::try_current() {
+            Ok(handle) if on_disk => Reading::Blocking(handle.spawn_blocking(read)),
+            _ => Reading::Done(read()),
+        })
+    }
+
+    fn end(&mut self, error: Option<Error>) -> Poll<Option<Result<Change>>> {
+        self.done = true;
+        self.chan.abandon();
+        Poll::Ready(error.map(Err))
+    }
+}
+
+impl futures_core::Stream for ChangeStream {
+    type Item = Result<Change>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Change>>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if let Some(reading) = &mut this.reading {
+                let read = match reading {
+                    Reading::Done(r) => std::mem::replace(r, Ok(Vec::new())),
+                    Reading::Blocking(job) => match Pin::new(job).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(joined) => joined.unwrap_or_else(|e| {
+                            Err(Error::Io(std::io::Error::other(format!(
+                                "reading the change feed failed: {e}"
+                            ))))
+                        }),
+                    },
+                };
+                this.reading = None;
+                match read {
+                    Ok(changes) => this.chan.refilled(changes.into_iter()),
+                    Err(e) => return this.end(Some(e)),
+                }
+            }
+            match this.chan.poll_take(cx.waker()) {
+                Next::Item(change) if change.version() <= this.since => {}
+                Next::Item(change) => return Poll::Ready(Some(Ok(change))),
+                Next::Gap(lost) => match this.read_back(lost) {
+                    Some(reading) => this.reading = Some(reading),
+                    None => return this.end(None),
+                },
+                Next::Empty => return Poll::Pending,
+                Next::Closed => return this.end(None),
+            }
+        }
+    }
+}
+
+impl Drop for ChangeStream {
+    fn drop(&mut self) {
+        self.chan.abandon();
     }
 }

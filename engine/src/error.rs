@@ -43,6 +43,20 @@ pub enum Error {
         supported: u32,
     },
 
+    /// A data file was written with compression ([`crate::TreeBuilder::compression`]) by a
+    /// build with the `compression` feature, and this build has none.
+    #[error(
+        "{path}: written with LZ4 compression (head flags {flags:#x}), but this build of acorn \
+         has no `compression` feature; nothing was changed. Build with the feature (`acorn = \
+         {{ features = [\"compression\"] }}`) to open it"
+    )]
+    CompressionUnsupported {
+        /// The file whose head announces it.
+        path: PathBuf,
+        /// The flags it announces.
+        flags: u32,
+    },
+
     /// The tree's version reached [`crate::MAX_VERSION`]: no commit can follow it.
     #[error(
         "the tree is at version {version}, the last one there is; no further commit is \
@@ -87,6 +101,34 @@ pub enum Error {
         name: String,
         /// The tree's indexes, comma separated (`none` when it has none).
         known: String,
+    },
+
+    /// [`crate::Tree::changes_since`] was asked for changes the tree no longer keeps: a
+    /// durable tree's feed reaches back to its last compaction (the snapshot holds what
+    /// came before, not how it came about), an in-memory tree's as far as its history
+    /// ([`crate::TreeBuilder::history`]; none by default).
+    #[error(
+        "the change feed no longer holds the changes asked for: the oldest it holds is version \
+         {oldest} (ask for changes since {} or later). Read the tree's items instead, then \
+         follow the feed from the tree's version; keep a larger history, or compact less \
+         often, to look further back",
+        oldest.saturating_sub(1)
+    )]
+    Compacted {
+        /// The oldest version whose changes the feed still holds (`changes_since(oldest -
+        /// 1)` is the furthest back it can go).
+        oldest: u64,
+    },
+
+    /// A write (or a compaction) through a tree opened with
+    /// [`crate::Tree::open_read_only`]: such a tree never changes its directory.
+    #[error(
+        "{path} was opened read-only (Tree::open_read_only): it reads what the process \
+         holding the directory writes, and changes nothing; write through that process"
+    )]
+    ReadOnly {
+        /// The directory.
+        path: PathBuf,
     },
 
     /// A secondary index's extractor panicked on a nut. The call that ran it changed

@@ -37,6 +37,7 @@ mod clock;
 mod codec;
 mod error;
 mod events;
+mod feed;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 mod index;
@@ -53,12 +54,13 @@ mod tree;
 mod txn;
 
 #[cfg(feature = "tokio")]
-pub use aio::AsyncTree;
+pub use aio::{AsyncTree, ChangeStream};
 pub use batch::Batch;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::{Binary, Codec, Json, Typed};
 pub use error::{Error, Result};
 pub use events::{Event, Subscription, DEFAULT_SUBSCRIBER_CAPACITY};
+pub use feed::{Change, ChangeFeed};
 pub use iter::Iter;
 pub use limits::{MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VALUE_LEN, MAX_VERSION};
 pub use nut::{Key, Nut, NutRef, Value};
@@ -70,7 +72,7 @@ pub use stats::{OpCounts, Stats};
 pub use storage::faults;
 #[doc(hidden)]
 pub use storage::fuzz_decode;
-pub use storage::{RecoveryMode, SyncPolicy};
+pub use storage::{Compression, RecoveryMode, SyncPolicy};
 pub use tree::{Tree, TreeBuilder, DEFAULT_QUERY_CACHE};
 pub use txn::Txn;
 

@@ -88,6 +88,21 @@ impl Key {
         }
     }
 
+    /// A key from the bytes of a stored key (valid UTF-8): held inline when short (no
+    /// allocation), else in a record of its own (never sharing a value).
+    pub(crate) fn from_utf8(key: &[u8]) -> Key {
+        if key.len() <= INLINE_KEY {
+            let mut buf = [0; INLINE_KEY];
+            buf[..key.len()].copy_from_slice(key);
+            Key(KeyRepr::Inline {
+                len: key.len() as u8,
+                buf,
+            })
+        } else {
+            Key(KeyRepr::Shared(Record::new(key, &[], 0, 0, 0)))
+        }
+    }
+
     /// The key as a string slice (no copy).
     pub fn as_str(&self) -> &str {
         // Keys are validated as UTF-8 (they come from `&str`) before they are stored, and

@@ -45,14 +45,20 @@ pub(crate) type Changes = smallvec::SmallVec<[Change; 1]>;
 #[derive(Clone, Debug)]
 pub(crate) enum Change {
     Put(Record),
+    /// The removal of a nut (by a toss, a batch or a transaction).
     Delete(Box<[u8]>),
+    /// The removal of a nut whose TTL had run out by the commit's time (by a purge, a
+    /// compaction, or a toss of it). Written as a delete only once the commit knows it
+    /// removes an expired nut (`State::settle`), so the change feed can say so after a
+    /// reopen too (see `storage::frame` for how the log keeps it apart from a delete).
+    Expire(Box<[u8]>),
 }
 
 impl Change {
     pub(crate) fn key(&self) -> &[u8] {
         match self {
             Change::Put(rec) => rec.key(),
-            Change::Delete(key) => key,
+            Change::Delete(key) | Change::Expire(key) => key,
         }
     }
 }
@@ -159,6 +165,24 @@ impl Record {
         };
         let klen = usize::from(u16::from_le_bytes([b[16], b[17]]));
         (head + klen <= b.len()).then(|| Record(ThinArc::from_header_and_slice((), b)))
+    }
+
+    /// Appends the stored bytes of the log's mark of an expiry (see [`Change::Expire`]): an
+    /// empty value under `key` at `version` that expired at the first instant there is
+    /// (expiry 1, timestamp 1), a record no write of a nut produces.
+    pub(crate) fn encode_expiry_mark(buf: &mut Vec<u8>, key: &[u8], version: u64) {
+        buf.extend_from_slice(&version.to_le_bytes());
+        buf.extend_from_slice(&1u64.to_le_bytes());
+        // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
+        buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        buf.push(TTL_FLAG);
+        buf.extend_from_slice(&1u64.to_le_bytes());
+        buf.extend_from_slice(key);
+    }
+
+    /// Whether this is the log's mark of an expiry ([`Record::encode_expiry_mark`]).
+    pub(crate) fn is_expiry_mark(&self) -> bool {
+        self.expires() == 1 && self.timestamp() == 1 && self.value().is_empty()
     }
 
     /// Gives up this reference as a thin pointer (for the point index's atomic slots).

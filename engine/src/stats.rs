@@ -152,6 +152,21 @@ pub struct Stats {
     pub compactions: u64,
     /// Durable mode only: automatic compactions that failed (the log kept everything).
     pub failed_compactions: u64,
+    /// Durable mode with [`crate::TreeBuilder::compression`] only: bytes of log frames and
+    /// snapshot chunks this process wrote compressed, before compression (frames and chunks
+    /// that would not shrink are written as they are, and counted in neither field).
+    pub compressed_raw_bytes: u64,
+    /// What those bytes were written as: see [`Stats::compression_ratio`].
+    pub compressed_stored_bytes: u64,
+}
+
+impl Stats {
+    /// How many times smaller compression made what it compressed
+    /// (`compressed_raw_bytes / compressed_stored_bytes`); `None` before anything was.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        (self.compressed_stored_bytes > 0)
+            .then(|| self.compressed_raw_bytes as f64 / self.compressed_stored_bytes as f64)
+    }
 }
 
 #[cfg(test)]

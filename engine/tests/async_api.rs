@@ -386,3 +386,116 @@ fn blocking_and_async_writes_return_count_and_announce_the_same() {
         assert_eq!(contents(&trees[0]), contents(&trees[1]));
     }
 }
+
+/// The change feed as a stream: what came before, then what comes, in order; a consumer
+/// that falls far behind has the commits it missed read back from the log (on the
+/// blocking pool); the stream ends when the tree is dropped.
+#[test]
+fn a_change_stream_gives_the_backlog_then_follows_and_catches_up_from_the_log() {
+    use acorn::Change;
+    let dir = tempfile::tempdir().unwrap();
+    multi(2).block_on(async {
+        let tree = Tree::builder()
+            .path(dir.path())
+            .sync(SyncPolicy::Never)
+            .open()
+            .unwrap()
+            .to_async();
+        for i in 0..10 {
+            tree.stash(format!("old{i}"), b"v").await.unwrap();
+        }
+        let mut stream = tree.changes_since(5);
+        // 20,000 commits go by unread: far past the stream's buffer.
+        for i in 0..20_000u64 {
+            let mut b = tree.batch();
+            b.stash(format!("new{i:05}"), i.to_string());
+            if i % 1000 == 999 {
+                b.toss(format!("new{:05}", i - 500));
+            }
+            tree.commit(b).await.unwrap();
+        }
+        let mut next_version = 6;
+        let mut tossed = 0;
+        while next_version <= 20_010 {
+            let change = stream.next_change().await.unwrap().unwrap();
+            assert_eq!(change.version(), next_version, "{change:?}");
+            match &change {
+                Change::Stashed(nut) if next_version <= 10 => {
+                    assert_eq!(nut.key, format!("old{}", next_version - 1));
+                }
+                Change::Stashed(nut) => {
+                    let i = next_version - 11;
+                    assert_eq!(nut.key, format!("new{i:05}"));
+                    assert_eq!(nut.value, i.to_string().as_bytes());
+                    if i % 1000 != 999 {
+                        next_version += 1;
+                    }
+                }
+                Change::Tossed { key, .. } => {
+                    let i = next_version - 11;
+                    assert_eq!(*key, format!("new{:05}", i - 500));
+                    tossed += 1;
+                    next_version += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+            if next_version <= 10 {
+                next_version += 1;
+            }
+        }
+        assert_eq!(tossed, 20);
+        // Live: the next commit comes as it is applied.
+        let v = tree.stash("live", b"x").await.unwrap();
+        let change = stream.next_change().await.unwrap().unwrap();
+        assert_eq!((change.version(), change.key().as_str()), (v, "live"));
+        // Dropping the tree (every handle) ends the stream.
+        drop(tree);
+        assert!(stream.next_change().await.is_none());
+    });
+}
+
+#[test]
+fn a_change_stream_ends_with_compacted_where_the_feed_no_longer_reaches() {
+    single().block_on(async {
+        // In memory without a history: only what comes after the stream was made.
+        let tree = Tree::open_memory().to_async();
+        tree.stash("a", b"1").await.unwrap();
+        let mut from_start = tree.changes_since(0);
+        let mut from_now = tree.changes_since(1);
+        let mut ahead = tree.changes_since(3);
+        for k in ["b", "c", "d"] {
+            tree.stash(k, b"2").await.unwrap();
+        }
+        // Read back when first polled: by then the feed starts after version 4.
+        assert!(matches!(
+            from_start.next_change().await,
+            Some(Err(acorn::Error::Compacted { oldest: 5 }))
+        ));
+        assert!(from_start.next_change().await.is_none(), "an error ends it");
+        for want in ["b", "c", "d"] {
+            let c = from_now.next_change().await.unwrap().unwrap();
+            assert_eq!(c.key(), want);
+        }
+        // Asked from version 3: versions 2 and 3 are skipped.
+        assert_eq!(ahead.next_change().await.unwrap().unwrap().version(), 4);
+        // A consumer that falls behind a small buffer and the history: the loss is an error.
+        let tree = Tree::builder().history(10).open().unwrap().to_async();
+        let mut slow = tree.changes_since(0);
+        for i in 0..5000 {
+            tree.stash(format!("k{i}"), b"v").await.unwrap();
+        }
+        let mut got = 0;
+        loop {
+            match slow.next_change().await {
+                Some(Ok(_)) => got += 1,
+                Some(Err(acorn::Error::Compacted { oldest })) => {
+                    assert!(oldest > got + 1);
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, 4096, "the stream's buffer");
+        assert!(slow.next_change().await.is_none());
+    });
+}

@@ -6,11 +6,6 @@
 //! Scenarios, each a series of kills on one directory:
 //! - `always` (1 writer) and `group` (4 writers): killed at a random moment; the first
 //!   writer compacts every 700 batches;
-//! - `never` (1 writer, the log buffering commits in memory): killed at random; the writer
-//!   flushes every 100 batches and prints `flushed` after each. What survives must be a
-//!   prefix of the acknowledged batches (no batch missing before one present), holding
-//!   every batch acknowledged before a flush that returned, and everything an earlier
-//!   reopen saw;
 //! - `compaction-<step>` (2 writers under `Always` or `Group`, a third thread compacting
 //!   every 50 batches): the child holds one compaction at a step (`FaultyIo` blocks the
 //!   call) — after the log was cut (`cut`: before the temporary snapshot), with the
@@ -18,6 +13,27 @@
 //!   before the covered segments are removed) — while the writers keep acknowledging
 //!   batches into the new segment; the parent waits for the hold, counts the segments on
 //!   disk (at least two), and kills.
+//! - `never` (1 writer, the log buffering commits in memory): killed at random; the writer
+//!   flushes every 100 batches and prints `flushed` after each. What survives must be a
+//!   prefix of the acknowledged batches (no batch missing before one present), holding
+//!   every batch acknowledged before a flush that returned, and everything an earlier
+//!   reopen saw; the acknowledged batches a kill took are counted (`lost unflushed`) and
+//!   forgotten (their versions are committed again by the next child);
+//! - `checkpoint` (2 writers under `Always`, a third thread checkpointing into
+//!   `<dir>/checkpoints/` every few milliseconds, a fourth compacting): killed at random,
+//!   often in the middle of a checkpoint. Every checkpoint the child reported done opens
+//!   strictly at exactly its version with exactly the batches up to it; one cut short by
+//!   the kill opens the same way or is refused, never as something else.
+//!
+//! With the `compression` feature (on in `cargo test --workspace`: the lab enables it), the
+//! `group` scenario's children write compressed log frames and snapshots.
+//!
+//! In every scenario the parent also follows the directory with a read-only tree
+//! (`Tree::open_read_only`, opened once and refreshed across the kills and restarts of its
+//! writers): every view holds whole batches, exactly those up to its version, and at least
+//! every batch acknowledged before it was read (under `never`: every batch that had to
+//! survive a kill, since a reader sees only what the buffer wrote out). After each kill, the reopened tree's change
+//! feed holds every acknowledged batch the log still holds, at its version.
 //!
 //! Runs a few seconds by default; `ACORN_CRASH_SECS=N` runs for about N seconds (the soak,
 //! `scripts/soak.sh`). Prints rounds, acknowledged batches, segments seen at the kills and
@@ -33,21 +49,25 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acorn::faults::{Action, Call, FaultyIo};
 use acorn::{Error, SyncPolicy, Tree};
+
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const KEYS_PER_BATCH: usize = 3;
 
 fn policy(name: &str) -> SyncPolicy {
     match name {
         "always" => SyncPolicy::Always,
-        "never" => SyncPolicy::Never,
         "group" => SyncPolicy::Group {
             max_delay: Duration::from_millis(1),
         },
+        "never" => SyncPolicy::Never,
         other => panic!("unknown policy {other}"),
     }
 }
@@ -63,13 +83,16 @@ fn held_at(step: &str, call: Call, path: &Path) -> bool {
     }
 }
 
-/// The child: writes until killed. Each line on stdout acknowledges one committed batch;
-/// `held <step>` says a compaction is held at `step` (`-`: none is, and the first writer
-/// compacts every 700 batches; `free`: none is, and a thread compacts every 50 batches).
+/// The child: writes until killed. Each line on stdout acknowledges one committed batch
+/// (`round thread i version`); under `never` the writer flushes every 100 batches and
+/// prints `flushed round thread i` after each; `held <step>` says a compaction is held at `step` (`-`:
+/// none is, and the first writer compacts every 700 batches; `free`: none is, and a thread
+/// compacts every 50 batches; `checkpoint`: as `free`, and a thread checkpoints,
+/// reporting each one done as `checkpoint <dir> <version>`).
 fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) {
     let batches = Arc::new(AtomicU64::new(0));
     let mut builder = Tree::builder().path(dir).sync(policy(policy_name));
-    if step != "-" && step != "free" {
+    if step != "-" && step != "free" && step != "checkpoint" {
         let step = step.to_string();
         let seen = Arc::clone(&batches);
         builder = builder.io(Arc::new(FaultyIo::new(move |c| {
@@ -84,8 +107,30 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
             Action::Pass
         })));
     }
+    // With the `compression` feature, the `group` writers compress their log frames and
+    // snapshots: the same kills and checks, on compressed files.
+    #[cfg(feature = "compression")]
+    if policy_name == "group" && step == "-" {
+        builder = builder.compression(acorn::Compression::Lz4);
+    }
     let tree = builder.open().unwrap();
     std::thread::scope(|s| {
+        if step == "checkpoint" {
+            let tree = &tree;
+            s.spawn(move || {
+                for n in 0u64.. {
+                    let to = dir.join("checkpoints").join(format!("{round}-{n}"));
+                    let version = tree.checkpoint(&to).unwrap();
+                    writeln!(
+                        std::io::stdout().lock(),
+                        "checkpoint {} {version}",
+                        to.display()
+                    )
+                    .unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            });
+        }
         if step != "-" {
             let (tree, batches) = (&tree, &batches);
             s.spawn(move || {
@@ -112,8 +157,8 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
                             format!("value-{round}-{t}-{i}"),
                         );
                     }
-                    b.commit().unwrap();
-                    writeln!(stdout.lock(), "{round} {t} {i}").unwrap();
+                    let version = b.commit().unwrap();
+                    writeln!(stdout.lock(), "{round} {t} {i} {version}").unwrap();
                     batches.fetch_add(1, Ordering::Relaxed);
                     if policy_name == "never" && i % 100 == 99 {
                         tree.flush().unwrap();
@@ -128,85 +173,185 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
     });
 }
 
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
+/// A batch: (round, thread, i).
 type Id = (u32, usize, u64);
 
-/// What must be in the directory after a kill.
-enum Expect<'a> {
-    /// Every batch acknowledged so far.
-    Acked(&'a BTreeSet<Id>),
-    /// Under `Never`: each writer's batches present form a prefix of what it committed,
-    /// and hold every batch acknowledged before a flush that returned (`flushed`), and
-    /// every batch an earlier reopen found (`seen`).
-    Prefix {
-        flushed: &'a BTreeSet<Id>,
-        seen: &'a BTreeSet<Id>,
-    },
+/// The batch a key belongs to.
+fn id_of(key: &str) -> Id {
+    let parts: Vec<&str> = key.split('-').collect();
+    (
+        parts[0][1..].parse().unwrap(),
+        parts[1][1..].parse().unwrap(),
+        parts[2].parse().unwrap(),
+    )
 }
 
-/// Checks the directory against what must be there; returns the batches found.
-fn verify(dir: &Path, expect: &Expect<'_>) -> Result<BTreeSet<Id>, String> {
-    let tree = Tree::open(dir).map_err(|e| format!("no strict open: {e}"))?;
-    let mut batches: BTreeMap<(u32, usize, u64), Vec<Vec<u8>>> = BTreeMap::new();
+/// The batches a tree holds, each checked whole and right: batch → its version.
+fn batches_in(tree: &Tree) -> Result<BTreeMap<Id, u64>, String> {
+    let mut batches: BTreeMap<Id, Vec<(Vec<u8>, u64)>> = BTreeMap::new();
     for nut in tree.iter() {
-        let parts: Vec<&str> = nut.key.split('-').collect();
-        let id = (
-            parts[0][1..].parse().unwrap(),
-            parts[1][1..].parse().unwrap(),
-            parts[2].parse().unwrap(),
-        );
-        batches.entry(id).or_default().push(nut.value.to_vec());
+        batches
+            .entry(id_of(&nut.key))
+            .or_default()
+            .push((nut.value.to_vec(), nut.version));
     }
-    for (id, values) in &batches {
-        if values.len() != KEYS_PER_BATCH {
-            return Err(format!("batch {id:?} is partial after a crash"));
+    let mut versions = BTreeMap::new();
+    for (id, parts) in batches {
+        if parts.len() != KEYS_PER_BATCH {
+            return Err(format!("batch {id:?} is partial"));
         }
         let expect = format!("value-{}-{}-{}", id.0, id.1, id.2).into_bytes();
-        if values.iter().any(|v| *v != expect) {
-            return Err(format!("batch {id:?} has wrong values"));
+        if parts
+            .iter()
+            .any(|(v, version)| *v != expect || *version != parts[0].1)
+        {
+            return Err(format!("batch {id:?} has wrong values or versions"));
         }
+        versions.insert(id, parts[0].1);
     }
-    let lost: Vec<_> = match expect {
-        Expect::Acked(acked) => acked.iter().collect(),
-        Expect::Prefix { flushed, seen } => {
-            // A writer's batches are numbered 0, 1, 2...: a gap is a lost batch before a
-            // kept one.
-            let mut next: BTreeMap<(u32, usize), u64> = BTreeMap::new();
-            for &(r, t, i) in batches.keys() {
-                let n = next.entry((r, t)).or_default();
-                if i != *n {
-                    return Err(format!(
-                        "not a prefix: batch {:?} is there but {:?} is not",
-                        (r, t, i),
-                        (r, t, *n)
-                    ));
-                }
-                *n += 1;
-            }
-            flushed.iter().chain(seen.iter()).collect()
-        }
-    };
-    let lost: Vec<_> = lost
-        .into_iter()
-        .filter(|id| !batches.contains_key(id))
+    Ok(versions)
+}
+
+/// Checks a tree against the batches acknowledged so far (batch → version): it holds
+/// every one up to its version (at that version), and nothing after its version.
+fn holds_prefix(tree: &Tree, acked: &BTreeMap<Id, u64>, what: &str) -> Result<u64, String> {
+    let version = tree.stats().version;
+    let held = batches_in(tree).map_err(|e| format!("{what}: {e}"))?;
+    if let Some((id, v)) = held.iter().find(|(_, v)| **v > version) {
+        return Err(format!(
+            "{what}: batch {id:?} at {v}, after the view's {version}"
+        ));
+    }
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(id, v)| **v <= version && held.get(id) != Some(v))
         .collect();
     if !lost.is_empty() {
         return Err(format!(
-            "{} batches that had to survive were lost, first {:?}",
+            "{what} (at version {version}): {} acknowledged batches missing, first {:?}",
             lost.len(),
             lost.first()
         ));
     }
-    Ok(batches.into_keys().collect())
+    Ok(version)
+}
+
+/// A writer's batches are numbered 0, 1, 2...: a gap is a lost batch before a kept one.
+fn no_gaps(held: &BTreeMap<Id, u64>) -> Result<(), String> {
+    let mut next: BTreeMap<(u32, usize), u64> = BTreeMap::new();
+    for &(r, t, i) in held.keys() {
+        let n = next.entry((r, t)).or_default();
+        if i != *n {
+            return Err(format!(
+                "not a prefix: batch {:?} is there but {:?} is not",
+                (r, t, i),
+                (r, t, *n)
+            ));
+        }
+        *n += 1;
+    }
+    Ok(())
+}
+
+/// Checks the directory after a kill: a strict open holds every batch acknowledged so
+/// far, whole, and no batch of a writer without the ones it committed before; its change
+/// feed holds each one the log still holds, at its version. Under `never` (`never`):
+/// instead of every acknowledged batch, those acknowledged before a flush that returned
+/// and those an earlier reopen found; the acknowledged ones the kill took are removed
+/// from `acked` (the next child commits their versions again) and counted (returned).
+fn verify(dir: &Path, acked: &mut Acked, never: bool) -> Result<usize, String> {
+    let tree = Tree::open(dir).map_err(|e| format!("no strict open: {e}"))?;
+    let held = batches_in(&tree).map_err(|e| format!("reopened: {e}"))?;
+    no_gaps(&held)?;
+    let mut unflushed = 0;
+    if never {
+        let lost: Vec<_> = (acked.flushed.iter())
+            .chain(&acked.seen)
+            .filter(|id| !held.contains_key(id))
+            .collect();
+        if !lost.is_empty() {
+            return Err(format!(
+                "{} batches that had to survive were lost, first {:?}",
+                lost.len(),
+                lost.first()
+            ));
+        }
+        let before = acked.batches.len();
+        acked.batches.retain(|id, _| held.contains_key(id));
+        unflushed = before - acked.batches.len();
+        acked.seen = held.keys().copied().collect();
+    }
+    let acked = &acked.batches;
+    let version = holds_prefix(&tree, acked, "reopened")?;
+    if let Some((id, v)) = acked.iter().find(|(_, v)| **v > version) {
+        return Err(format!(
+            "acknowledged batch {id:?} at {v} lost: the tree ends at {version}"
+        ));
+    }
+    let since = match tree.changes_since(0) {
+        Ok(_) => 0,
+        Err(Error::Compacted { oldest }) => oldest - 1,
+        Err(e) => return Err(format!("the change feed: {e}")),
+    };
+    let mut feed: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for change in tree
+        .changes_since(since)
+        .map_err(|e| format!("the change feed: {e}"))?
+    {
+        feed.entry(change.version())
+            .or_default()
+            .push(change.key().to_string());
+    }
+    if !feed.keys().copied().eq(since + 1..=version) {
+        return Err(format!(
+            "the feed after {since} skips versions up to {version}"
+        ));
+    }
+    for (id, v) in acked.range(..).filter(|(_, v)| **v > since) {
+        let keys = feed
+            .get(v)
+            .map(|k| k.iter().map(|k| id_of(k)).collect::<Vec<_>>());
+        if keys != Some(vec![*id; KEYS_PER_BATCH]) {
+            return Err(format!(
+                "the feed lacks batch {id:?} at {v}: {:?}",
+                feed.get(v)
+            ));
+        }
+    }
+    Ok(unflushed)
+}
+
+/// Checks the checkpoints under `dir/checkpoints`: each one the child reported done
+/// opens strictly at exactly its version with exactly the batches up to it; one cut short
+/// by the kill opens the same way, or is refused.
+fn verify_checkpoints(
+    dir: &Path,
+    done: &BTreeMap<String, u64>,
+    acked: &BTreeMap<Id, u64>,
+) -> Result<usize, String> {
+    let Ok(entries) = std::fs::read_dir(dir.join("checkpoints")) else {
+        return Ok(0);
+    };
+    let mut checked = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let what = format!("checkpoint {}", path.display());
+        match (Tree::open(&path), done.get(&path.display().to_string())) {
+            (Ok(copy), reported) => {
+                let version = holds_prefix(&copy, acked, &what)?;
+                if reported.is_some_and(|v| *v != version) {
+                    return Err(format!(
+                        "{what}: opened at {version}, reported {reported:?}"
+                    ));
+                }
+            }
+            (Err(e), Some(v)) => return Err(format!("{what} at {v}, reported done: {e}")),
+            (Err(_), None) => {}
+        }
+        std::fs::remove_dir_all(&path).unwrap();
+        checked += 1;
+    }
+    Ok(checked)
 }
 
 fn segments_in(dir: &Path) -> usize {
@@ -227,8 +372,12 @@ struct Tally {
     acked: usize,
     /// Segments on disk at each kill: count → kills.
     segments: BTreeMap<usize, u32>,
+    /// Read-only views checked.
+    views: u64,
+    /// Checkpoints opened and checked (done or cut short by a kill).
+    checkpoints: usize,
     failures: Vec<String>,
-    /// Acknowledged batches a kill took (allowed under `Never` only).
+    /// Acknowledged batches a kill took (allowed under `never` only).
     unflushed: usize,
 }
 
@@ -252,6 +401,65 @@ impl Tally {
     }
 }
 
+/// What the child acknowledged so far, read from its output as it comes.
+#[derive(Default)]
+struct Acked {
+    /// Batch → version.
+    batches: BTreeMap<Id, u64>,
+    /// Checkpoints reported done: directory → version.
+    checkpoints: BTreeMap<String, u64>,
+    /// Under `never`: the batches acknowledged before a flush that returned.
+    flushed: BTreeSet<Id>,
+    /// Under `never`: the batches the last reopen after a kill found.
+    seen: BTreeSet<Id>,
+}
+
+impl Acked {
+    /// The highest version a reader must see now: that of the last batch acknowledged,
+    /// under `never` of the last one that had to reach the file (flushed, or found by a
+    /// reopen).
+    fn must_see(&self, never: bool) -> u64 {
+        (self.batches.iter())
+            .filter(|(id, _)| !never || self.flushed.contains(id) || self.seen.contains(id))
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Checks a read-only view of the directory the child writes (opened once, refreshed
+/// since): whole batches, exactly those up to its version, at least every batch
+/// acknowledged before it was read (under `never`, every one that had to reach the file).
+fn follow(
+    reader: &mut Option<Tree>,
+    dir: &Path,
+    acked: &Mutex<Acked>,
+    never: bool,
+) -> Result<(), String> {
+    let (before, at_least) = {
+        let a = acked.lock().unwrap();
+        (a.batches.clone(), a.must_see(never))
+    };
+    let tree = match reader {
+        Some(t) => {
+            t.refresh().map_err(|e| format!("read-only refresh: {e}"))?;
+            t
+        }
+        None => {
+            reader.insert(Tree::open_read_only(dir).map_err(|e| format!("read-only open: {e}"))?)
+        }
+    };
+    let version = holds_prefix(tree, &before, "read-only view")?;
+    if version < at_least {
+        return Err(format!(
+            "read-only view at {version}, but {at_least} was acknowledged before it was read"
+        ));
+    }
+    // Whatever was acknowledged meanwhile and is in the view must be there whole.
+    holds_prefix(tree, &acked.lock().unwrap().batches, "read-only view")?;
+    Ok(())
+}
+
 /// One scenario: kills child after child on one directory until `deadline` (at least three).
 fn scenario(
     exe: &Path,
@@ -262,15 +470,15 @@ fn scenario(
     step: &str,
 ) -> Tally {
     let dir = tempfile::tempdir().unwrap();
-    let mut acked = BTreeSet::new();
-    let mut flushed = BTreeSet::new();
-    let mut seen = BTreeSet::new();
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let mut reader_view: Option<Tree> = None;
+    let never = policy_name == "never";
     let mut tally = Tally::default();
     let mut round = 0u32;
     while Instant::now() < deadline || round < 3 {
         // Every fourth round of a held scenario lets its compactions finish, so the
         // segments that held ones leave behind are compacted away now and then.
-        let step = if step != "-" && round % 4 == 3 {
+        let step = if step != "-" && step != "checkpoint" && round % 4 == 3 {
             "free"
         } else {
             step
@@ -291,20 +499,43 @@ fn scenario(
         let stdout = child.stdout.take().unwrap();
         let (first_tx, first) = mpsc::channel();
         let (held_tx, held) = mpsc::channel();
+        let seen = Arc::clone(&acked);
         let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
+            let mut any = false;
             for line in BufReader::new(stdout).lines() {
+                // A line cut by the kill was never fully acknowledged (it fails to parse).
                 let Ok(line) = line else { break };
-                if line.starts_with("held ") {
-                    let _ = held_tx.send(());
-                    continue;
+                let p: Vec<&str> = line.split(' ').collect();
+                match p[..] {
+                    ["held", _] => {
+                        let _ = held_tx.send(());
+                    }
+                    ["flushed", r, t, i] => {
+                        if let (Ok(r), Ok(t), Ok(i)) = (r.parse(), t.parse(), i.parse()) {
+                            // Every batch of this writer up to `i` was acknowledged before.
+                            let flushed = &mut seen.lock().unwrap().flushed;
+                            flushed.extend((0..=i).map(|i| (r, t, i)));
+                        }
+                    }
+                    ["checkpoint", path, version] => {
+                        if let Ok(v) = version.parse() {
+                            seen.lock().unwrap().checkpoints.insert(path.to_string(), v);
+                        }
+                    }
+                    [r, t, i, v] => {
+                        if let (Ok(r), Ok(t), Ok(i), Ok(v)) =
+                            (r.parse(), t.parse(), i.parse(), v.parse())
+                        {
+                            seen.lock().unwrap().batches.insert((r, t, i), v);
+                            if !any {
+                                any = true;
+                                let _ = first_tx.send(());
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                if lines.is_empty() {
-                    let _ = first_tx.send(());
-                }
-                lines.push(line);
             }
-            lines
         });
         // Wait for the first acknowledgement, then check the lock holds across processes.
         first
@@ -320,54 +551,40 @@ fn scenario(
             matches!(Tree::open(dir.path()), Err(Error::Locked { .. })),
             "a second process could open the tree after LOCK was deleted"
         );
-        if step == "-" || step == "free" {
-            std::thread::sleep(Duration::from_millis(5 + rng.below(120)));
+        let wait = if step == "-" || step == "free" || step == "checkpoint" {
+            Duration::from_millis(5 + rng.below(120))
         } else {
             held.recv_timeout(Duration::from_secs(20))
                 .expect("no compaction reached the step");
             // The writers go on into the new segment meanwhile.
-            std::thread::sleep(Duration::from_millis(5 + rng.below(40)));
+            Duration::from_millis(5 + rng.below(40))
+        };
+        let kill_at = Instant::now() + wait;
+        // A reader in this process follows the writer meanwhile.
+        if let Err(why) = follow(&mut reader_view, dir.path(), &acked, never) {
+            tally
+                .failures
+                .push(format!("{policy_name} {step} round {round}: {why}"));
         }
+        tally.views += 1;
+        std::thread::sleep(kill_at.saturating_duration_since(Instant::now()));
         let segments = segments_in(dir.path());
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        for line in reader.join().unwrap() {
-            // A line cut by the kill was never fully acknowledged.
-            let mut p: Vec<&str> = line.split(' ').collect();
-            let flush = p.first() == Some(&"flushed");
-            if flush {
-                p.remove(0);
-            }
-            if p.len() == 3 {
-                if let (Ok(r), Ok(t), Ok(i)) = (p[0].parse(), p[1].parse(), p[2].parse()) {
-                    if flush {
-                        // Every batch of this writer up to `i` was acknowledged before it.
-                        flushed.extend((0..=i).map(|i| (r, t, i)));
-                    } else {
-                        acked.insert((r, t, i));
-                    }
-                }
-            }
-        }
+        reader.join().unwrap();
         *tally.segments.entry(segments).or_default() += 1;
-        if step != "-" && step != "free" && segments < 2 {
+        if step != "-" && step != "free" && step != "checkpoint" && segments < 2 {
             tally.failures.push(format!(
                 "{step}: killed with {segments} segment(s) on disk, expected at least 2"
             ));
         }
-        let expect = if policy_name == "never" {
-            Expect::Prefix {
-                flushed: &flushed,
-                seen: &seen,
-            }
-        } else {
-            Expect::Acked(&acked)
-        };
-        match verify(dir.path(), &expect) {
-            Ok(found) => {
-                tally.unflushed += acked.iter().filter(|id| !found.contains(id)).count();
-                seen = found;
-            }
+        let mut acked_now = acked.lock().unwrap();
+        let checked = verify(dir.path(), &mut acked_now, never).and_then(|unflushed| {
+            tally.unflushed += unflushed;
+            verify_checkpoints(dir.path(), &acked_now.checkpoints, &acked_now.batches)
+        });
+        match checked {
+            Ok(n) => tally.checkpoints += n,
             Err(why) => {
                 tally
                     .failures
@@ -376,10 +593,18 @@ fn scenario(
                 break;
             }
         }
+        drop(acked_now);
+        // The reader follows the writer across its kill, and the next one's open.
+        if let Err(why) = follow(&mut reader_view, dir.path(), &acked, never) {
+            tally.failures.push(format!(
+                "{policy_name} {step} round {round}, after the kill: {why}"
+            ));
+        }
+        tally.views += 1;
         round += 1;
     }
     tally.rounds = round;
-    tally.acked = acked.len();
+    tally.acked = acked.lock().unwrap().batches.len() + tally.unflushed;
     tally
 }
 
@@ -395,13 +620,14 @@ fn parent() -> bool {
         | 1;
     let mut rng = Rng(seed);
     let exe = std::env::current_exe().unwrap();
-    let scenarios: [(&str, usize, &str); 6] = [
+    let scenarios: [(&str, usize, &str); 7] = [
         ("always", 1, "-"),
         ("group", 4, "-"),
         ("never", 1, "-"),
         ("always", 2, "cut"),
         ("group", 2, "temp"),
         ("always", 2, "renamed"),
+        ("always", 2, "checkpoint"),
     ];
     let share = Duration::from_secs(secs) / scenarios.len() as u32;
     let mut total = Tally::default();
@@ -416,21 +642,26 @@ fn parent() -> bool {
         );
         let name = if step == "-" {
             format!("{policy_name}, {threads} writer threads, killed at random")
+        } else if step == "checkpoint" {
+            format!("{policy_name}, {threads} writer threads, checkpointing and compacting, killed at random")
         } else {
             format!("{policy_name}, {threads} writer threads, killed with a compaction held at `{step}`")
         };
         println!(
-            "crash ({name}): {} rounds (SIGKILLs), {} acknowledged batches ({} lost unflushed), \
-             {}, {} failures",
+            "crash ({name}): {} rounds (SIGKILLs), {} acknowledged batches ({} lost unflushed), {}, {} read-only views, {} checkpoints, {} failures",
             t.rounds,
             t.acked,
             t.unflushed,
             t.segments_seen(),
+            t.views,
+            t.checkpoints,
             t.failures.len()
         );
-
         total.rounds += t.rounds;
         total.acked += t.acked;
+        total.unflushed += t.unflushed;
+        total.views += t.views;
+        total.checkpoints += t.checkpoints;
         for (k, v) in t.segments {
             *total.segments.entry(k).or_default() += v;
         }
@@ -440,10 +671,13 @@ fn parent() -> bool {
         println!("FAILURE: {f}");
     }
     println!(
-        "crash test: {} rounds (SIGKILLs), {} acknowledged batches, {}, {} failures, seed {seed}",
+        "crash test: {} rounds (SIGKILLs), {} acknowledged batches ({} lost unflushed), {}, {} read-only views, {} checkpoints, {} failures, seed {seed}",
         total.rounds,
         total.acked,
+        total.unflushed,
         total.segments_seen(),
+        total.views,
+        total.checkpoints,
         total.failures.len()
     );
     total.failures.is_empty()

@@ -304,7 +304,18 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
                     assert_eq!(tree.stats().version, version);
                 }
             }
-            Op::Compact => tree.compact().unwrap(),
+            Op::Compact => {
+                // A compaction purges expired nuts first (in memory too), then snapshots.
+                let purged_before = tree.stats().ops.expired_purged;
+                tree.compact().unwrap();
+                let expired = m.items.len() - m.visible().len();
+                assert_eq!(
+                    tree.stats().ops.expired_purged - purged_before,
+                    expired as u64
+                );
+                let now = m.now;
+                m.items.retain(|_, (_, _, e)| e.is_none_or(|e| e > now));
+            }
         }
         check(&tree, &m);
     }

@@ -14,12 +14,14 @@
 //!
 //! Files: `mod.rs` (status codes, handle types, the handle registry, argument checks),
 //! `tree.rs` (open, close, stash, crack, toss), `batch.rs`, `query.rs` (queries and scans,
-//! read one result at a time).
+//! read one result at a time), `views.rs` (the change feed, read one change at a time;
+//! checkpoints; read-only open and refresh).
 #![allow(unsafe_code)]
 
 mod batch;
 mod query;
 mod tree;
+mod views;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -32,6 +34,7 @@ use crate::{Error, Tree};
 pub use batch::*;
 pub use query::*;
 pub use tree::*;
+pub use views::*;
 
 /// Success.
 pub const ACORN_OK: c_int = 0;
@@ -61,10 +64,15 @@ pub const ACORN_ERR_CONFLICT: c_int = -10;
 pub const ACORN_ERR_PANIC: c_int = -11;
 /// Any other error; `acorn_last_error()` says what.
 pub const ACORN_ERR_OTHER: c_int = -12;
+/// The change feed no longer holds the version asked for ([`crate::Error::Compacted`]).
+pub const ACORN_ERR_COMPACTED: c_int = -13;
+/// A write through a read-only tree ([`crate::Error::ReadOnly`]).
+pub const ACORN_ERR_READ_ONLY: c_int = -14;
 
 const TREE_TAG: u64 = 0x6163_6f72_6e54_5245; // "acornTRE"
 const BATCH_TAG: u64 = 0x6163_6f72_6e42_4154; // "acornBAT"
 const QUERY_TAG: u64 = 0x6163_6f72_6e51_5259; // "acornQRY"
+const CHANGES_TAG: u64 = 0x6163_6f72_6e43_4847; // "acornCHG"
 
 /// An open tree.
 #[derive(Debug)]
@@ -91,6 +99,15 @@ pub struct AcornBatch {
 pub struct AcornQuery {
     tag: u64,
     items: Vec<(String, Vec<u8>)>,
+    next: usize,
+}
+
+/// Changes from the change feed, read one at a time.
+#[derive(Debug)]
+#[repr(C)]
+pub struct AcornChanges {
+    tag: u64,
+    changes: Vec<crate::Change>,
     next: usize,
 }
 
@@ -149,6 +166,8 @@ fn code_of(e: &Error) -> c_int {
         Error::Conflict => ACORN_ERR_CONFLICT,
         Error::InvalidKey(_) => ACORN_ERR_INVALID_KEY,
         Error::TooLarge(_) => ACORN_ERR_TOO_LARGE,
+        Error::Compacted { .. } => ACORN_ERR_COMPACTED,
+        Error::ReadOnly { .. } => ACORN_ERR_READ_ONLY,
         _ => ACORN_ERR_OTHER,
     };
     fail(code, &e.to_string())

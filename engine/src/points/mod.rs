@@ -132,7 +132,7 @@ impl Overlay {
             if change.key() == key {
                 hit = Some(match change {
                     Change::Put(rec) => Some(rec),
-                    Change::Delete(_) => None,
+                    Change::Delete(_) | Change::Expire(_) => None,
                 });
             }
         }

@@ -277,7 +277,7 @@ impl Indexes {
                             *running = Running(Some((&sec.name, rec.key())));
                             sec.key_of(rec, &mut out.bytes)
                         }
-                        Change::Delete(_) => None,
+                        Change::Delete(_) | Change::Expire(_) => None,
                     };
                     out.slots.push(key);
                 }

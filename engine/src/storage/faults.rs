@@ -295,4 +295,17 @@ impl Io for FaultyIo {
             Ok(())
         })
     }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.run(Call::Link, to, |s| {
+            StdIo.hard_link(from, to)?;
+            // One file under two names: what is durable of it is durable under both.
+            let synced = match s.synced.get(from) {
+                Some(&len) => len,
+                None => std::fs::metadata(to)?.len(),
+            };
+            s.synced.insert(to.to_path_buf(), synced);
+            Ok(())
+        })
+    }
 }

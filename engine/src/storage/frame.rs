@@ -9,12 +9,15 @@
 //! Every log segment starts with a header frame (`W`, magic, format, first version) and,
 //! once a newer segment follows it, ends with a seal (`T`, its last version, the first
 //! version of the segment after it); a snapshot starts with its own header (`H`, magic,
-//! format, last version, next segment).
+//! format, last version, next segment). Format 4 is format 3 with a flags word at the end
+//! of those heads, written only by a tree that compresses (`storage::compress`); a commit
+//! frame is then `C` as it is, or `Z` (its version, then the compressed rest).
 
 use crate::index::Keyed;
 use crate::limits::{MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VERSION};
 use crate::record::{Change, Record};
 
+use super::compress::{self, READ_FLAGS};
 use super::{Damage, Unreadable};
 
 pub(crate) const FRAME_HEADER: usize = 12;
@@ -27,6 +30,9 @@ pub(crate) const MAX_FRAME: usize = MAX_BATCH_BYTES * 2;
 /// at once; format 1 (no segment headers, no chain fields in the snapshot) is recognized
 /// only to be refused with a clear error.
 pub(crate) const FORMAT: u32 = 3;
+/// Format 3 with a flags word in the heads (see `storage::compress`): written by a tree
+/// that compresses, and the newest format this build reads.
+pub(crate) const FORMAT_FLAGS: u32 = 4;
 /// The oldest on-disk format this build reads.
 pub(crate) const OLDEST_FORMAT: u32 = 2;
 const TAG_SEGMENT: u8 = b'W';
@@ -34,6 +40,8 @@ const TAG_SEAL: u8 = b'T';
 const SEGMENT_MAGIC: &[u8] = b"ACORN-SEGMENT";
 
 const TAG_COMMIT: u8 = b'C';
+/// A commit whose changes are compressed: `[Z][version u64][raw length u32][LZ4 block]`.
+const TAG_COMMIT_LZ4: u8 = b'Z';
 pub(crate) const TAG_SNAP_HEAD: u8 = b'H';
 pub(crate) const TAG_SNAP_RECORDS: u8 = b'R';
 pub(crate) const TAG_SNAP_END: u8 = b'E';
@@ -99,6 +107,8 @@ pub(crate) enum FrameError {
     NotSeal,
     #[error("seal names segment {next} to follow version {last}")]
     SealNext { last: u64, next: u64 },
+    #[error("a compressed payload does not decode: {0}")]
+    Decompress(String),
 }
 
 impl From<FrameError> for Unreadable {
@@ -156,14 +166,32 @@ pub(crate) fn next(buf: &[u8], at: usize) -> Next<'_> {
     Next::Frame(payload, at + FRAME_HEADER + len)
 }
 
-/// Appends the header frame a segment starts with.
-pub(crate) fn encode_segment_head(buf: &mut Vec<u8>, first_version: u64) {
+/// Appends the header frame a segment starts with (format 3, or 4 with `flags` when there
+/// are any).
+pub(crate) fn encode_segment_head(buf: &mut Vec<u8>, first_version: u64, flags: u32) {
     let start = begin(buf);
     buf.push(TAG_SEGMENT);
     buf.extend_from_slice(SEGMENT_MAGIC);
-    buf.extend_from_slice(&FORMAT.to_le_bytes());
+    let format = if flags == 0 { FORMAT } else { FORMAT_FLAGS };
+    buf.extend_from_slice(&format.to_le_bytes());
     buf.extend_from_slice(&first_version.to_le_bytes());
+    if flags != 0 {
+        buf.extend_from_slice(&flags.to_le_bytes());
+    }
     finish(buf, start);
+}
+
+/// The flags word of a format-4 head (read at the end of it), refused when this build
+/// cannot read what it announces.
+pub(crate) fn head_flags(r: &mut Reader<'_>, format: u32) -> Result<u32, HeadError> {
+    if format < FORMAT_FLAGS {
+        return Ok(0);
+    }
+    let flags = r.u32()?;
+    if flags & !READ_FLAGS != 0 {
+        return Err(HeadError::Flags(flags));
+    }
+    Ok(flags)
 }
 
 /// Why a segment header could not be used.
@@ -171,6 +199,8 @@ pub(crate) fn encode_segment_head(buf: &mut Vec<u8>, first_version: u64) {
 pub(crate) enum HeadError {
     /// Written in another on-disk format.
     Format(u32),
+    /// Its flags announce what this build cannot read (compression without the feature).
+    Flags(u32),
     Bad(FrameError),
 }
 
@@ -180,8 +210,9 @@ impl From<FrameError> for HeadError {
     }
 }
 
-/// Decodes a segment's header frame; returns its first version and its format.
-pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<(u64, u32), HeadError> {
+/// Decodes a segment's header frame; returns its first version, its format and its
+/// flags.
+pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<(u64, u32, u32), HeadError> {
     let mut r = Reader::new(payload);
     match r.u8()? {
         TAG_SEGMENT => {}
@@ -193,15 +224,16 @@ pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<(u64, u32), HeadErro
         return Err(FrameError::SegmentMagic.into());
     }
     let format = r.u32()?;
-    if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
+    if !(OLDEST_FORMAT..=FORMAT_FLAGS).contains(&format) {
         return Err(HeadError::Format(format));
     }
     let first = r.u64()?;
+    let flags = head_flags(&mut r, format)?;
     r.done()?;
     if first == 0 {
         return Err(FrameError::SegmentVersionZero.into());
     }
-    Ok((first, format))
+    Ok((first, format, flags))
 }
 
 /// Appends the seal that ends a segment: its last version (`first - 1` when it holds no
@@ -235,11 +267,23 @@ pub(crate) fn decode_seal(payload: &[u8]) -> Result<(u64, u64), FrameError> {
 }
 
 /// Appends a commit frame for `changes` at `version`.
+///
+/// An expiry ([`Change::Expire`]) is written as two entries every reader of format 3
+/// already understands: a put of the expiry mark (an empty value under the key that
+/// expired at the first instant there is, `Record::encode_expiry_mark`), then the delete
+/// of the key. Applied in order they delete the key, as the expiry does; [`decode_commit`]
+/// reads the pair back as one expiry, so the change feed tells an expiry from a toss after
+/// a reopen. No write of a nut produces the pair: a delete of an expired nut (the mark is
+/// one) is always written as an expiry, with its own mark in front.
 pub(crate) fn encode_commit(buf: &mut Vec<u8>, version: u64, changes: &[Change]) {
     let start = begin(buf);
     buf.push(TAG_COMMIT);
     buf.extend_from_slice(&version.to_le_bytes());
-    buf.extend_from_slice(&(changes.len() as u32).to_le_bytes());
+    let marks = changes
+        .iter()
+        .filter(|c| matches!(c, Change::Expire(_)))
+        .count();
+    buf.extend_from_slice(&((changes.len() + marks) as u32).to_le_bytes());
     for c in changes {
         match c {
             Change::Put(rec) => {
@@ -250,9 +294,38 @@ pub(crate) fn encode_commit(buf: &mut Vec<u8>, version: u64, changes: &[Change])
                 buf.push(DELETE);
                 put_bytes(buf, key);
             }
+            Change::Expire(key) => {
+                buf.push(PUT);
+                let at = buf.len();
+                buf.extend_from_slice(&[0; 4]);
+                Record::encode_expiry_mark(buf, key, version);
+                let len = (buf.len() - at - 4) as u32;
+                buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                buf.push(DELETE);
+                put_bytes(buf, key);
+            }
         }
     }
     finish(buf, start);
+}
+
+/// Compresses the commit frame that starts at `start` (the last in `buf`) when that makes
+/// it smaller; returns `(raw, stored)` payload bytes when it did.
+#[cfg(feature = "compression")]
+pub(crate) fn compress_commit(
+    buf: &mut Vec<u8>,
+    start: usize,
+    scratch: &mut Vec<u8>,
+) -> Option<(usize, usize)> {
+    let tag_at = start + FRAME_HEADER;
+    let raw = buf.len() - tag_at;
+    // After the tag and the version, which stay as they are.
+    if !compress::shrink(buf, tag_at + 9, scratch) {
+        return None;
+    }
+    buf[tag_at] = TAG_COMMIT_LZ4;
+    finish(buf, start);
+    Some((raw, buf.len() - tag_at))
 }
 
 pub(crate) fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
@@ -322,8 +395,28 @@ pub(crate) fn record(bytes: &[u8]) -> Result<Record, FrameError> {
     Ok(rec)
 }
 
-/// Decodes a commit frame's payload into its version and changes.
+/// The version of a commit frame, read without decoding it (`None`: not a commit).
+pub(crate) fn commit_version(payload: &[u8]) -> Option<u64> {
+    let mut r = Reader::new(payload);
+    if !matches!(r.u8().ok()?, TAG_COMMIT | TAG_COMMIT_LZ4) {
+        return None;
+    }
+    r.u64().ok()
+}
+
+/// Decodes a commit frame's payload (compressed or not) into its version and changes.
 pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameError> {
+    if payload.first() == Some(&TAG_COMMIT_LZ4) && payload.len() >= 9 {
+        let mut plain = Vec::with_capacity(payload.len() * 3);
+        plain.push(TAG_COMMIT);
+        plain.extend_from_slice(&payload[1..9]);
+        compress::expand(&payload[9..], MAX_FRAME, &mut plain).map_err(FrameError::Decompress)?;
+        return decode_plain_commit(&plain);
+    }
+    decode_plain_commit(payload)
+}
+
+fn decode_plain_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameError> {
     let mut r = Reader::new(payload);
     if r.u8()? != TAG_COMMIT {
         return Err(FrameError::NotCommit);
@@ -338,7 +431,9 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameE
         return Err(FrameError::ChangeCount(count));
     }
     let mut changes = Vec::with_capacity(count);
-    for _ in 0..count {
+    let mut left = count;
+    while left > 0 {
+        left -= 1;
         match r.u8()? {
             PUT => {
                 let rec = record(r.bytes()?)?;
@@ -348,20 +443,36 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameE
                         commit: version,
                     });
                 }
+                // An expiry mark followed by the delete of its key is one expiry (see
+                // `encode_commit`).
+                if rec.is_expiry_mark() && left > 0 {
+                    let mark = r.at;
+                    if r.u8()? == DELETE {
+                        let key = delete_key(r.bytes()?)?;
+                        if key == rec.key() {
+                            left -= 1;
+                            changes.push(Change::Expire(key.into()));
+                            continue;
+                        }
+                    }
+                    r.at = mark;
+                }
                 changes.push(Change::Put(rec));
             }
-            DELETE => {
-                let key = r.bytes()?;
-                if key.is_empty() || key.len() > MAX_KEY_LEN || std::str::from_utf8(key).is_err() {
-                    return Err(FrameError::DeleteKey);
-                }
-                changes.push(Change::Delete(key.into()));
-            }
+            DELETE => changes.push(Change::Delete(delete_key(r.bytes()?)?.into())),
             t => return Err(FrameError::ChangeTag(t)),
         }
     }
     r.done()?;
     Ok((version, changes))
+}
+
+/// The key of a delete, checked.
+fn delete_key(key: &[u8]) -> Result<&[u8], FrameError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || std::str::from_utf8(key).is_err() {
+        return Err(FrameError::DeleteKey);
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -395,6 +506,100 @@ mod tests {
                 "bit {bit} undetected"
             );
         }
+    }
+
+    #[test]
+    fn an_expiry_is_a_mark_and_a_delete_that_read_back_as_one() {
+        let mut rec = Record::new(b"a", b"v", 0, 0, 0);
+        rec.stamp(9, 5);
+        let changes = vec![
+            Change::Put(rec),
+            Change::Expire(b"b".as_slice().into()),
+            Change::Delete(b"c".as_slice().into()),
+        ];
+        let mut buf = Vec::new();
+        encode_commit(&mut buf, 9, &changes);
+        let Next::Frame(p, _) = next(&buf, 0) else {
+            panic!("no frame")
+        };
+        // Four entries on disk: a reader of format 3 that knows nothing of expiries puts
+        // the mark and deletes it again.
+        assert_eq!(u32::from_le_bytes(p[9..13].try_into().unwrap()), 4);
+        let (_, got) = decode_commit(p).unwrap();
+        assert!(matches!(&got[..], [
+            Change::Put(r),
+            Change::Expire(b),
+            Change::Delete(c),
+        ] if r.key() == b"a" && &**b == b"b" && &**c == b"c"));
+        // A mark not followed by the delete of its key is an ordinary put (none is
+        // written, but a reader must not swallow anything).
+        let mut mark = Vec::new();
+        Record::encode_expiry_mark(&mut mark, b"m", 9);
+        let marked = Record::from_bytes(&mark).unwrap();
+        assert!(marked.is_expiry_mark());
+        for tail in [vec![], vec![Change::Delete(b"other".as_slice().into())]] {
+            let mut changes = vec![Change::Put(marked.clone())];
+            changes.extend(tail.clone());
+            let mut buf = Vec::new();
+            encode_commit(&mut buf, 9, &changes);
+            let (_, got) = decode_commit(&buf[FRAME_HEADER..]).unwrap();
+            assert!(matches!(&got[0], Change::Put(r) if r.is_expiry_mark()));
+            assert_eq!(got.len(), 1 + tail.len());
+        }
+    }
+
+    #[test]
+    fn a_head_with_flags_is_format_4_and_flags_this_build_cannot_read_are_refused() {
+        let head = |flags| {
+            let mut buf = Vec::new();
+            encode_segment_head(&mut buf, 5, flags);
+            decode_segment_head(&buf[FRAME_HEADER..])
+        };
+        assert_eq!(head(0), Ok((5, FORMAT, 0)));
+        let lz4 = compress::FLAG_LZ4;
+        if cfg!(feature = "compression") {
+            assert_eq!(head(lz4), Ok((5, FORMAT_FLAGS, lz4)));
+        } else {
+            assert_eq!(head(lz4), Err(HeadError::Flags(lz4)));
+        }
+        // A flag no build knows yet.
+        assert_eq!(head(lz4 | 2), Err(HeadError::Flags(lz4 | 2)));
+    }
+
+    #[cfg(feature = "compression")]
+    #[test]
+    fn a_compressed_commit_decodes_as_the_plain_one_and_keeps_its_version_in_front() {
+        let mut rec = Record::new(b"key", "value ".repeat(40).as_bytes(), 0, 0, 0);
+        rec.stamp(12, 99);
+        let changes = vec![Change::Put(rec), Change::Expire(b"gone".as_slice().into())];
+        let mut plain = Vec::new();
+        encode_commit(&mut plain, 12, &changes);
+        let mut packed = plain.clone();
+        let (raw, stored) = compress_commit(&mut packed, 0, &mut Vec::new()).unwrap();
+        assert_eq!(raw, plain.len() - FRAME_HEADER);
+        assert_eq!(stored, packed.len() - FRAME_HEADER);
+        assert!(stored < raw / 3, "{stored} of {raw}");
+        let Next::Frame(p, _) = next(&packed, 0) else {
+            panic!("no frame")
+        };
+        assert_eq!(p[0], TAG_COMMIT_LZ4);
+        assert_eq!(commit_version(p), Some(12));
+        let (v, got) = decode_commit(p).unwrap();
+        assert_eq!((v, got.len()), (12, 2));
+        assert!(matches!(&got[1], Change::Expire(k) if &**k == b"gone"));
+        // Every flipped bit is caught (by the CRCs, before decompression).
+        for bit in 0..packed.len() * 8 {
+            let mut bad = packed.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(matches!(next(&bad, 0), Next::Bad(_)), "bit {bit}");
+        }
+        // A block that decodes to another length than it states is damage.
+        let mut lying = p.to_vec();
+        lying[9] ^= 1;
+        assert!(matches!(
+            decode_commit(&lying),
+            Err(FrameError::Decompress(_))
+        ));
     }
 
     #[test]
@@ -442,11 +647,11 @@ mod tests {
             "frame header checksum mismatch"
         );
         let mut head = Vec::new();
-        encode_segment_head(&mut head, 1);
+        encode_segment_head(&mut head, 1, 0);
         let Next::Frame(p, _) = next(&head, 0) else {
             panic!("no header frame")
         };
-        assert_eq!(decode_segment_head(p), Ok((1, FORMAT)));
+        assert_eq!(decode_segment_head(p), Ok((1, FORMAT, 0)));
         let mut bad_magic = p.to_vec();
         bad_magic[1] = b'X';
         assert_eq!(

@@ -2,7 +2,8 @@
 //! trait (the model is redb's `StorageBackend`): the log's appends and fsyncs, segment and
 //! snapshot creation, renames, removals, truncation at recovery and directory fsyncs.
 //! [`StdIo`] is the real filesystem; tests put a backend in its place that fails the k-th
-//! call of a kind, to prove what each failure leaves behind. Reads are not routed: a read
+//! call of a kind, to prove what each failure leaves behind. A checkpoint's copy is made
+//! through it too (its hard links included). Reads are not routed: a read
 //! that fails is an error at open and changes nothing.
 
 use std::fmt::Debug;
@@ -30,12 +31,14 @@ pub enum Call {
     Remove,
     /// fsyncing a directory.
     SyncDir,
+    /// Giving a file a second name (a checkpoint's hard link).
+    Link,
 }
 
 #[cfg(any(test, feature = "fault-injection"))]
 impl Call {
     /// Every kind.
-    pub const ALL: [Call; 8] = [
+    pub const ALL: [Call; 9] = [
         Call::Create,
         Call::OpenAppend,
         Call::Write,
@@ -44,6 +47,7 @@ impl Call {
         Call::Rename,
         Call::Remove,
         Call::SyncDir,
+        Call::Link,
     ];
 }
 
@@ -68,6 +72,9 @@ pub(crate) trait Io: Debug + Send + Sync {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Gives the file `from` the second name `to` (a hard link; fails across file
+    /// systems, and where the file system has none).
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()>;
 }
 
 /// The real filesystem.
@@ -111,5 +118,9 @@ impl Io for StdIo {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::hard_link(from, to)
     }
 }

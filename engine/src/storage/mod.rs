@@ -92,6 +92,8 @@ pub(crate) struct Options {
     pub(crate) compact_min_bytes: u64,
     /// Every change to the directory goes through this (tests inject failures here).
     pub(crate) io: Arc<dyn Io>,
+    /// How new log frames and snapshots are written.
+    pub(crate) compression: Compression,
 }
 
 impl Default for Options {
@@ -103,19 +105,28 @@ impl Default for Options {
             compact_factor: 4,
             compact_min_bytes: 4 << 20,
             io: Arc::new(StdIo),
+            compression: Compression::None,
         }
     }
 }
 
+mod checkpoint;
+mod compress;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod faults;
+mod follower;
 mod frame;
 mod io;
 mod lock;
+mod log_reader;
 mod recovery;
 mod segment;
 mod snapshot;
 mod wal;
+
+pub use compress::Compression;
+pub(crate) use follower::{read_feed as read_followed_feed, Follower, Refresh};
+pub(crate) use log_reader::LogReader;
 
 /// Damage found while reading, before it is tied to a file.
 #[derive(Debug, PartialEq, Eq)]
@@ -130,6 +141,8 @@ pub(crate) enum Unreadable {
     Damage(Damage),
     /// Written in another on-disk format (the number it declares).
     Format(u32),
+    /// Its head's flags announce what this build cannot read (`storage::compress`).
+    Flags(u32),
 }
 
 impl From<String> for Unreadable {
@@ -149,7 +162,11 @@ impl Unreadable {
             Unreadable::Format(found) => Error::UnsupportedFormat {
                 path: path.to_path_buf(),
                 found,
-                supported: frame::FORMAT,
+                supported: frame::FORMAT_FLAGS,
+            },
+            Unreadable::Flags(flags) => Error::CompressionUnsupported {
+                path: path.to_path_buf(),
+                flags,
             },
         }
     }
@@ -187,6 +204,9 @@ impl FileId {
     }
 }
 
+/// Commits as read from the log: each version with its changes, in order.
+pub(crate) type Commits = Vec<(u64, Vec<Change>)>;
+
 /// What recovery found on open, for the tree to load.
 #[derive(Debug, Default)]
 pub(crate) struct Recovered {
@@ -195,6 +215,65 @@ pub(crate) struct Recovered {
     /// Commits after the snapshot, in order.
     pub(crate) frames: Vec<(u64, Vec<Change>)>,
     pub(crate) seq: u64,
+}
+
+/// Reads the commits of versions `after + 1 ..= until` from the log of `dir` for the change
+/// feed. `base` gives the version of the snapshot the log goes on from now and `segments`
+/// the log's segments (first version, path) in order; both are asked again when a
+/// compaction removed a segment meanwhile. [`Error::Compacted`] when `after` is before the
+/// snapshot.
+fn read_log(
+    reader: &log_reader::LogReader,
+    mut base: impl FnMut() -> Result<u64>,
+    mut segments: impl FnMut() -> Result<Vec<(u64, PathBuf)>>,
+    after: u64,
+    until: u64,
+) -> Result<Commits> {
+    let mut attempts = 0;
+    loop {
+        let snapshot = base()?;
+        if after < snapshot {
+            return Err(Error::Compacted {
+                oldest: snapshot + 1,
+            });
+        }
+        let mut listed = segments()?;
+        // A compaction puts its snapshot in place before it removes (and forgets) the
+        // segments it covers: a list taken under the same snapshot is one the snapshot
+        // explains. One that finished between the two looks may have taken the segments
+        // `after` needs off the list: look again, under its snapshot.
+        if base()? != snapshot {
+            continue;
+        }
+        // Segments named at or before the snapshot hold nothing after it (the log is cut
+        // where a snapshot is taken): leftovers of a compaction, never read here.
+        listed.retain(|(first, _)| *first > snapshot);
+        match reader.read(&listed, after, until) {
+            Ok(commits) => return Ok(commits),
+            // A compaction removed it after it was listed: its snapshot is in place now.
+            Err(log_reader::ReadError::Missing(path)) => {
+                attempts += 1;
+                if attempts > 100 {
+                    return Err(io_at(
+                        &path,
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "a segment of the log disappeared while the change feed read it, \
+                             and no compaction explains it",
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(log_reader::ReadError::Failed(e)) => return Err(e),
+        }
+    }
+}
+
+/// Writes `index` as the state at `version` into `to`, a new or empty directory: the
+/// checkpoint of a tree without a log of its own (in memory, or read-only).
+pub(crate) fn write_checkpoint(index: &Index<Record>, version: u64, to: &Path) -> Result<()> {
+    checkpoint::write(&StdIo, index, version, to)
 }
 
 /// The durable half of a tree: directory lock, log, snapshots.
@@ -215,6 +294,12 @@ pub(crate) struct Durable {
     failed_compactions: AtomicU64,
     /// After a failed automatic compaction, the log size at which to try again.
     retry_at: AtomicU64,
+    /// The version of the snapshot in place: the log holds every commit after it.
+    snapshot_at: AtomicU64,
+    /// Reads the log back for the change feed.
+    reader: log_reader::LogReader,
+    /// Snapshot chunks compressed, and their compressed size.
+    snapshot_compressed: compress::Tally,
     _lock: DirLock,
 }
 
@@ -223,15 +308,19 @@ impl Durable {
         std::fs::create_dir_all(path).map_err(|e| io_at(path, e))?;
         let lock = DirLock::acquire(path)?;
         let io = Arc::clone(&options.io);
-        let replay = recovery::recover(io.as_ref(), path, options.recovery)?;
+        let flags = options.compression.flags();
+        let replay = recovery::recover(io.as_ref(), path, options.recovery, flags)?;
         let wal = Wal::open(
             io,
             path,
             replay.active,
             replay.older,
             replay.seq,
-            options.sync,
-            options.buffer,
+            wal::Writing {
+                policy: options.sync,
+                flags,
+                buffer: options.buffer,
+            },
         )?;
         let durable = Durable {
             dir: path.to_path_buf(),
@@ -246,6 +335,9 @@ impl Durable {
             compactions: AtomicU64::new(0),
             failed_compactions: AtomicU64::new(0),
             retry_at: AtomicU64::new(0),
+            snapshot_at: AtomicU64::new(replay.base),
+            reader: log_reader::LogReader::default(),
+            snapshot_compressed: compress::Tally::default(),
             _lock: lock,
         };
         let recovered = Recovered {
@@ -370,7 +462,10 @@ impl Durable {
         // Into a directory that is no longer ours, a snapshot would be lost too.
         self.wal.check()?;
         let io = self.options.io.as_ref();
-        snapshot::write(io, &self.dir, index, seq)?;
+        let (raw, stored) =
+            snapshot::write(io, &self.dir, index, seq, self.options.compression.flags())?;
+        self.snapshot_compressed.add(raw as usize, stored as usize);
+        self.snapshot_at.store(seq, Ordering::Release);
         let mut removed = Vec::new();
         let mut result = Ok(());
         for segment in old {
@@ -401,6 +496,47 @@ impl Durable {
             .store(log.saturating_add(step), Ordering::Relaxed);
     }
 
+    /// The commits of versions `after + 1 ..= until` from the log, for the change feed
+    /// ([`Error::Compacted`] when a snapshot holds them now).
+    pub(crate) fn read_feed(&self, after: u64, until: u64) -> Result<Commits> {
+        // Under `Never` the last commits may still wait in the log's buffer: out with them
+        // (no fsync), so every commit up to `until` (applied, hence appended) is in a file.
+        self.wal.write_buffered()?;
+        read_log(
+            &self.reader,
+            || Ok(self.snapshot_at.load(Ordering::Acquire)),
+            || Ok(self.wal.segments()),
+            after,
+            until,
+        )
+    }
+
+    /// The directory's files a checkpoint at the log's last version copies (call with
+    /// every commit appended, under the tree's commit lock, and hold
+    /// [`Durable::compaction_guard`] until the copy is made): the segments after the
+    /// snapshot, and the whole commits of the active one.
+    pub(crate) fn checkpoint_plan(&self) -> Result<checkpoint::Plan> {
+        self.wal.check()?;
+        let base = self.snapshot_at.load(Ordering::Acquire);
+        let (path, first, len) = self.wal.active_extent()?;
+        let sealed = self
+            .wal
+            .segments()
+            .into_iter()
+            .filter(|(f, p)| *f > base && *p != path)
+            .collect();
+        Ok(checkpoint::Plan {
+            dir: self.dir.clone(),
+            sealed,
+            active: (first, path, len),
+        })
+    }
+
+    /// Copies the files of `plan` into `to` (no tree lock held).
+    pub(crate) fn checkpoint(&self, plan: &checkpoint::Plan, to: &Path) -> Result<()> {
+        checkpoint::copy(self.options.io.as_ref(), plan, to)
+    }
+
     pub(crate) fn fill_stats(&self, stats: &mut Stats) {
         stats.failed_compactions = self.failed_compactions.load(Ordering::Relaxed);
         stats.torn_bytes_dropped = self.torn_bytes;
@@ -410,6 +546,10 @@ impl Durable {
         stats.wal_bytes = self.wal.log_bytes();
         stats.wal_syncs = self.wal.syncs();
         stats.compactions = self.compactions.load(Ordering::Relaxed);
+        let (log_raw, log_stored) = self.wal.compressed.get();
+        let (snap_raw, snap_stored) = self.snapshot_compressed.get();
+        stats.compressed_raw_bytes = log_raw + snap_raw;
+        stats.compressed_stored_bytes = log_stored + snap_stored;
     }
 }
 
@@ -421,9 +561,39 @@ pub fn fuzz_decode(bytes: &[u8]) -> usize {
     // The same bytes as the body of a segment, so commit decoding is reached even when
     // the input carries no valid header.
     let mut with_head = Vec::with_capacity(bytes.len() + 64);
-    frame::encode_segment_head(&mut with_head, 1);
+    frame::encode_segment_head(&mut with_head, 1, 0);
     with_head.extend_from_slice(bytes);
     let body = recovery::scan(&with_head).map_or(0, |s| s.frames.len());
     let _ = snapshot::parse(bytes, true);
     whole + body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A compaction that finishes between the feed's look at the snapshot's version and its
+    /// listing of the segments: the list no longer has the segments the old snapshot
+    /// needs. That is a compaction (the feed reaches back only to the new snapshot), not a
+    /// gap in the log.
+    #[test]
+    fn a_compaction_between_the_snapshot_look_and_the_listing_is_compacted_not_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        // The segment the compaction started (after its snapshot at version 5).
+        let newer = dir.path().join("wal-6.log");
+        std::fs::write(&newer, b"").unwrap();
+        let looks = Cell::new(0);
+        let base = || {
+            looks.set(looks.get() + 1);
+            // The first look is from before the compaction's snapshot was in place.
+            Ok(if looks.get() == 1 { 0 } else { 5 })
+        };
+        let segments = || Ok(vec![(6, newer.clone())]);
+        let reader = log_reader::LogReader::default();
+        match read_log(&reader, base, segments, 3, 8) {
+            Err(Error::Compacted { oldest: 6 }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }

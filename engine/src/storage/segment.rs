@@ -19,6 +19,20 @@ pub(crate) struct Segment {
     pub(crate) bytes: u64,
 }
 
+/// The flags in the head of the segment at `path` (0 when it has none, or cannot be read:
+/// its frames are then written as they are, which every build reads).
+pub(crate) fn head_flags(path: &Path) -> u32 {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64);
+    let read = File::open(path).and_then(|f| f.take(64).read_to_end(&mut head));
+    match (read, frame::next(&head, 0)) {
+        (Ok(_), frame::Next::Frame(payload, _)) => {
+            frame::decode_segment_head(payload).map_or(0, |(_, _, flags)| flags)
+        }
+        _ => 0,
+    }
+}
+
 /// Where a new segment is assembled before it is renamed into place.
 pub(crate) const SEGMENT_TMP: &str = "segment.tmp";
 
@@ -33,6 +47,19 @@ pub(crate) fn parse_segment(name: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// Every segment file in `dir` (first version, path), in order.
+pub(crate) fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_at(dir, e))? {
+        let entry = entry.map_err(|e| io_at(dir, e))?;
+        if let Some(first) = entry.file_name().to_str().and_then(parse_segment) {
+            found.push((first, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// How creating a segment failed.
@@ -50,6 +77,7 @@ pub(crate) fn create_segment(
     io: &dyn Io,
     dir: &Path,
     first: u64,
+    flags: u32,
 ) -> std::result::Result<(File, Segment), CreateFailed> {
     let tmp = dir.join(SEGMENT_TMP);
     let path = dir.join(segment_name(first));
@@ -61,7 +89,7 @@ pub(crate) fn create_segment(
         }
     };
     let mut head = Vec::new();
-    frame::encode_segment_head(&mut head, first);
+    frame::encode_segment_head(&mut head, first, flags);
     let file = io.create(&tmp).map_err(|e| CreateFailed {
         error: io_at(&tmp, e),
         renamed: false,

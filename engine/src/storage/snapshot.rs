@@ -6,8 +6,10 @@
 use std::ops::Bound;
 use std::path::Path;
 
+use super::compress;
 use super::frame::{
-    self, Next, Reader, FORMAT, OLDEST_FORMAT, TAG_SNAP_END, TAG_SNAP_HEAD, TAG_SNAP_RECORDS,
+    self, HeadError, Next, Reader, FORMAT, FORMAT_FLAGS, OLDEST_FORMAT, TAG_SNAP_END,
+    TAG_SNAP_HEAD, TAG_SNAP_RECORDS,
 };
 use super::io::Io;
 use super::{io_at, Damage, Unreadable};
@@ -23,13 +25,24 @@ const MAGIC: &[u8] = b"ACORN-SNAPSHOT";
 /// to refuse it clearly.
 const MAGIC_V1: &[u8] = b"ACORN-SNAPSHOT-1";
 const CHUNK: usize = 256 << 10;
+/// A records frame whose body (count and records) is compressed:
+/// `[Q][raw length u32][LZ4 block]` (format 4 only, see `storage::compress`).
+const TAG_SNAP_RECORDS_LZ4: u8 = b'Q';
 
 /// Writes every record of `index` as the state at version `last`. Expired records are kept:
 /// compaction changes no logical state, and only `purge_expired` removes them (with events).
 /// On a failure before the rename, `snapshot.tmp` is removed again. After a failed
 /// directory fsync the new snapshot may be in place, but it is not known to be durable: the
-/// caller keeps the log it covers either way.
-pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -> Result<()> {
+/// caller keeps the log it covers either way. With [`compress::FLAG_LZ4`] in `flags` (format
+/// 4), each records frame is compressed when that makes it smaller. Returns the bytes of
+/// records frames compressed and what they were written as.
+pub(crate) fn write(
+    io: &dyn Io,
+    dir: &Path,
+    index: &Index<Record>,
+    last: u64,
+    flags: u32,
+) -> Result<(u64, u64)> {
     let tmp = dir.join(TMP);
     let before_rename = |error: Error| {
         // Best effort: a leftover is removed at the next compaction or open anyway.
@@ -41,10 +54,20 @@ pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -
     let start = frame::begin(&mut buf);
     buf.push(TAG_SNAP_HEAD);
     buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&FORMAT.to_le_bytes());
+    let format = if flags == 0 { FORMAT } else { FORMAT_FLAGS };
+    buf.extend_from_slice(&format.to_le_bytes());
     buf.extend_from_slice(&last.to_le_bytes());
     buf.extend_from_slice(&(last + 1).to_le_bytes());
+    if flags != 0 {
+        buf.extend_from_slice(&flags.to_le_bytes());
+    }
     frame::finish(&mut buf, start);
+    let mut packer = Packer {
+        on: flags & compress::FLAG_LZ4 != 0,
+        scratch: Vec::new(),
+        raw: 0,
+        stored: 0,
+    };
 
     let mut total: u64 = 0;
     // (frame start, record count) of the records frame being filled.
@@ -62,7 +85,7 @@ pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -
             frame::put_bytes(&mut buf, rec.bytes());
             total += 1;
             if buf.len() >= CHUNK {
-                close_chunk(&mut buf, chunk.take());
+                packer.close(&mut buf, chunk.take());
                 io.write(&file, &tmp, &buf)
                     .map_err(|e| before_rename(io_at(&tmp, e)))?;
                 buf.clear();
@@ -70,7 +93,7 @@ pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -
         }
         cursor.advance();
     }
-    close_chunk(&mut buf, chunk);
+    packer.close(&mut buf, chunk);
     let start = frame::begin(&mut buf);
     buf.push(TAG_SNAP_END);
     buf.extend_from_slice(&total.to_le_bytes());
@@ -83,16 +106,83 @@ pub(crate) fn write(io: &dyn Io, dir: &Path, index: &Index<Record>, last: u64) -
     let target = dir.join(FILE);
     io.rename(&tmp, &target)
         .map_err(|e| before_rename(io_at(&target, e)))?;
-    io.sync_dir(dir).map_err(|e| io_at(dir, e))
+    io.sync_dir(dir).map_err(|e| io_at(dir, e))?;
+    Ok((packer.raw, packer.stored))
 }
 
-/// Patches the record count into an open records frame and seals it.
-fn close_chunk(buf: &mut [u8], chunk: Option<(usize, u32)>) {
-    if let Some((start, count)) = chunk {
+/// The version of the snapshot in `dir` (0 when there is none), from its head frame alone.
+pub(crate) fn version_in(dir: &Path) -> Result<u64> {
+    use std::io::Read;
+    let path = dir.join(FILE);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_at(&path, e)),
+    };
+    // The head frame: header, tag, magic, format, last version, next segment (and in
+    // format 4 the flags: other frames always follow, so reading them too is harmless).
+    let head_len = frame::FRAME_HEADER + 1 + MAGIC.len() + 4 + 8 + 8 + 4;
+    let mut head = Vec::with_capacity(head_len);
+    file.take(head_len as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| io_at(&path, e))?;
+    let damaged = |reason: String| Error::Corrupt {
+        path: path.clone(),
+        offset: 0,
+        reason,
+    };
+    let payload = match frame::next(&head, 0) {
+        Next::Frame(p, _) => p,
+        Next::Bad(why) => return Err(damaged(why.to_string())),
+        Next::End | Next::Incomplete => return Err(damaged("no whole head frame".into())),
+    };
+    let mut r = Reader::new(payload);
+    let head = (|| -> std::result::Result<_, frame::FrameError> {
+        let tag = r.u8()?;
+        let magic = r.take(MAGIC.len())?;
+        r.u32()?;
+        Ok((tag == TAG_SNAP_HEAD && magic == MAGIC, r.u64()?))
+    })();
+    match head {
+        Ok((true, last)) => Ok(last),
+        _ => Err(damaged("not an acorn snapshot head".into())),
+    }
+}
+
+/// Closes records frames, compressing them when asked.
+struct Packer {
+    on: bool,
+    #[cfg_attr(not(feature = "compression"), allow(dead_code))]
+    scratch: Vec<u8>,
+    raw: u64,
+    stored: u64,
+}
+
+impl Packer {
+    /// Patches the record count into an open records frame, compresses its body when on
+    /// and that makes it smaller, and seals it.
+    fn close(&mut self, buf: &mut Vec<u8>, chunk: Option<(usize, u32)>) {
+        let Some((start, count)) = chunk else { return };
         let at = start + frame::FRAME_HEADER + 1;
         buf[at..at + 4].copy_from_slice(&count.to_le_bytes());
+        if self.on {
+            self.shrink(buf, at);
+        }
         frame::finish(buf, start);
     }
+
+    #[cfg(feature = "compression")]
+    fn shrink(&mut self, buf: &mut Vec<u8>, body: usize) {
+        let raw = buf.len() - body;
+        if compress::shrink(buf, body, &mut self.scratch) {
+            buf[body - 1] = TAG_SNAP_RECORDS_LZ4;
+            self.raw += raw as u64;
+            self.stored += (buf.len() - body) as u64;
+        }
+    }
+
+    #[cfg(not(feature = "compression"))]
+    fn shrink(&mut self, _: &mut Vec<u8>, _: usize) {}
 }
 
 /// What a snapshot file held.
@@ -141,12 +231,18 @@ pub(crate) fn parse(
                             return Err("not an acorn snapshot (bad magic)".to_string().into());
                         }
                         let format = r.u32()?;
-                        if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
+                        if !(OLDEST_FORMAT..=FORMAT_FLAGS).contains(&format) {
                             return Err(Unreadable::Format(format));
                         }
                         loaded.format = format;
                         let last = r.u64()?;
                         let next = r.u64()?;
+                        match frame::head_flags(&mut r, format) {
+                            Ok(_) => {}
+                            Err(HeadError::Flags(f)) => return Err(Unreadable::Flags(f)),
+                            Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
+                            Err(HeadError::Bad(why)) => return Err(why.into()),
+                        }
                         if last > MAX_VERSION {
                             return Err(format!(
                                 "snapshot version {last} is impossible (the last is {MAX_VERSION})"
@@ -162,11 +258,29 @@ pub(crate) fn parse(
                         }
                         loaded.last = Some(last);
                     }
-                    TAG_SNAP_RECORDS if loaded.last.is_some() && loaded.declared.is_none() => {
+                    tag @ (TAG_SNAP_RECORDS | TAG_SNAP_RECORDS_LZ4)
+                        if loaded.last.is_some() && loaded.declared.is_none() =>
+                    {
                         let last = loaded.last.unwrap_or_default();
-                        let count = r.u32()?;
+                        let plain;
+                        // The frame after its tag, as it is or expanded.
+                        let mut body = Reader::new(r.take(payload.len() - 1)?);
+                        if tag == TAG_SNAP_RECORDS_LZ4 {
+                            if loaded.format < FORMAT_FLAGS {
+                                return Err("a compressed records frame in a snapshot without \
+                                            the flag"
+                                    .to_string()
+                                    .into());
+                            }
+                            let mut out = Vec::new();
+                            compress::expand(&payload[1..], frame::MAX_FRAME, &mut out)
+                                .map_err(|why| frame::FrameError::Decompress(why).to_string())?;
+                            plain = out;
+                            body = Reader::new(&plain);
+                        }
+                        let count = body.u32()?;
                         for _ in 0..count {
-                            let rec = frame::record(r.bytes()?)?;
+                            let rec = frame::record(body.bytes()?)?;
                             if rec.version() > last {
                                 return Err(format!(
                                     "record of version {} in a snapshot of version {last}",
@@ -176,6 +290,7 @@ pub(crate) fn parse(
                             }
                             loaded.records.push(rec);
                         }
+                        body.done()?;
                     }
                     TAG_SNAP_END if loaded.last.is_some() && loaded.declared.is_none() => {
                         loaded.declared = Some(r.u64()?);

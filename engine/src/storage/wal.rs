@@ -29,8 +29,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::compress;
 use super::io::Io;
-use super::segment::{create_segment, Segment};
+use super::segment::{self, create_segment, Segment};
 use super::{frame, io_at, FileId, LogBuffer, SyncPolicy};
 use crate::limits::MAX_VERSION;
 use crate::record::Change;
@@ -58,6 +59,11 @@ struct Active {
     /// Frames not handed to the OS yet: under `Never` up to `Log::buffer` bytes of them,
     /// otherwise the one being written. Counted in `written` and `bytes` already.
     buf: Vec<u8>,
+    /// Its head has [`compress::FLAG_LZ4`]: its commit frames may be compressed.
+    lz4: bool,
+    /// Reused by the compressor.
+    #[cfg_attr(not(feature = "compression"), allow(dead_code))]
+    scratch: Vec<u8>,
     /// A write of the log failed: nothing more may be written after it (it may have left
     /// part of a frame at the end of the file).
     write_failed: bool,
@@ -162,6 +168,10 @@ pub(crate) struct Log {
     dir: PathBuf,
     io: Arc<dyn Io>,
     policy: SyncPolicy,
+    /// The head flags of the segments it creates (`storage::compress`).
+    flags: u32,
+    /// Commit payloads compressed, and their compressed size.
+    pub(crate) compressed: compress::Tally,
     /// Bytes of frames gathered before they are written (0: each frame is written as it is
     /// appended; always so under `Always` and `Group`).
     buffer: usize,
@@ -221,6 +231,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// How a log writes: when it fsyncs, the head flags of the segments it creates
+/// (`storage::compress`), and its buffer under `Never`.
+pub(crate) struct Writing {
+    pub(crate) policy: SyncPolicy,
+    pub(crate) flags: u32,
+    pub(crate) buffer: LogBuffer,
+}
+
 impl Wal {
     /// Continues the log after version `seq` in `active` (already cut to its last whole
     /// frame), or in a new segment when there is none. Under `Never` with a buffer, starts
@@ -231,19 +249,26 @@ impl Wal {
         active: Option<Segment>,
         older: Vec<Segment>,
         seq: u64,
-        policy: SyncPolicy,
-        buffer: LogBuffer,
+        writing: Writing,
     ) -> Result<Wal> {
-        let (file, segment) = match active {
+        let Writing {
+            policy,
+            flags,
+            buffer,
+        } = writing;
+        let (file, segment, head) = match active {
             Some(segment) => {
                 let file = io
                     .open_append(&segment.path)
                     .map_err(|e| io_at(&segment.path, e))?;
-                (file, segment)
+                let head = segment::head_flags(&segment.path);
+                (file, segment, head)
             }
             None => {
                 let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
-                create_segment(io.as_ref(), dir, first).map_err(|f| f.error)?
+                let (file, segment) =
+                    create_segment(io.as_ref(), dir, first, flags).map_err(|f| f.error)?;
+                (file, segment, flags)
             }
         };
         let path = segment.path;
@@ -263,6 +288,10 @@ impl Wal {
             written: 0,
             older,
             buf: Vec::new(),
+            // Compressed frames only where the head says so (a segment written before
+            // compression was turned on goes on uncompressed until the next cut).
+            lz4: flags & head & compress::FLAG_LZ4 != 0,
+            scratch: Vec::new(),
             write_failed: false,
             flusher_waiting: false,
             closed: false,
@@ -276,6 +305,8 @@ impl Wal {
             dir: dir.to_path_buf(),
             io,
             policy,
+            flags,
+            compressed: compress::Tally::default(),
             buffer: buffered,
             buffer_delay: buffer.max_delay,
             flush_cv: Condvar::new(),
@@ -434,8 +465,7 @@ impl Log {
         }
         let start = a.buf.len();
         frame::encode_commit(&mut a.buf, version, changes);
-        let n = a.buf.len() - start;
-        let payload = n - frame::FRAME_HEADER;
+        let payload = a.buf.len() - start - frame::FRAME_HEADER;
         if payload > frame::MAX_FRAME {
             a.buf.truncate(start);
             return Err(Error::TooLarge(format!(
@@ -444,6 +474,15 @@ impl Log {
                 frame::MAX_FRAME
             )));
         }
+        // Compressed in place before it waits in the buffer: what is written is the frame
+        // as stored (its version still in front, see `frame::compress_commit`).
+        #[cfg(feature = "compression")]
+        if a.lz4 {
+            if let Some((raw, stored)) = frame::compress_commit(&mut a.buf, start, &mut a.scratch) {
+                self.compressed.add(raw, stored);
+            }
+        }
+        let n = a.buf.len() - start;
         if a.buf.len() >= self.buffer {
             self.write_out(a)?;
         } else if start == 0 && a.flusher_waiting {
@@ -749,7 +788,7 @@ impl Log {
         self.write_out(a)?;
         self.sync_active(a)?;
         let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
-        let (file, segment) = match create_segment(self.io.as_ref(), &self.dir, first) {
+        let (file, segment) = match create_segment(self.io.as_ref(), &self.dir, first, self.flags) {
             Ok(created) => created,
             Err(f) if f.renamed => return Err(self.poison(f.error)),
             Err(f) => return Err(f.error),
@@ -783,8 +822,34 @@ impl Log {
         a.id = id;
         a.first = first;
         a.bytes = segment.bytes;
+        a.lz4 = self.flags & compress::FLAG_LZ4 != 0;
         self.log_bytes.store(a.total(), Ordering::Relaxed);
         Ok(a.older.clone())
+    }
+
+    /// Every segment on disk, in order: (first version, path); the active one last.
+    pub(crate) fn segments(&self) -> Vec<(u64, PathBuf)> {
+        let a = lock(&self.active);
+        a.older
+            .iter()
+            .map(|s| (s.first, s.path.clone()))
+            .chain(std::iter::once((a.first, a.path.clone())))
+            .collect()
+    }
+
+    /// The active segment (its path, first version) and how many of its bytes are whole
+    /// commits: the part a copy may take while appends go on. Writes out the buffered
+    /// frames first (under `Never`), so those bytes are all in the file.
+    pub(crate) fn active_extent(&self) -> Result<(PathBuf, u64, u64)> {
+        let mut a = lock(&self.active);
+        self.write_out(&mut a)?;
+        Ok((a.path.clone(), a.first, a.bytes))
+    }
+
+    /// Hands the frames waiting in the buffer (under `Never`) to the OS, so a reader of
+    /// the files sees every commit appended so far. No fsync.
+    pub(crate) fn write_buffered(&self) -> Result<()> {
+        self.write_out(&mut lock(&self.active))
     }
 
     /// Forgets segments a snapshot made obsolete, once they are deleted.

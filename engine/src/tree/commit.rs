@@ -100,11 +100,15 @@ impl Tree {
     /// version, logs them in durable mode (state lock released meanwhile), and applies and
     /// publishes them (under `Always` queues them until their fsync lands instead).
     pub(crate) fn begin<W: Write>(&self, write: W) -> Result<InFlight<'_, W>> {
+        self.check_writable()?;
         let mut arrival = self.inner.durable.as_ref().map(Durable::arrive);
         let serial = self.commit_lock();
         let now = self.now();
         let mut st = self.state();
         let (mut changes, kept) = write.changes(&st, now)?;
+        // What the log and the change feed record: no delete that changes nothing, and a
+        // delete of an expired nut as an expiry.
+        st.settle(&mut changes, now);
         let in_flight = |done, ticket, compact| InFlight {
             tree: self,
             kept,
@@ -112,11 +116,7 @@ impl Tree {
             ticket,
             compact,
         };
-        if changes.is_empty()
-            || changes
-                .iter()
-                .all(|c| matches!(c, Change::Delete(k) if !st.present(k)))
-        {
+        if changes.is_empty() {
             let done = Committed {
                 version: st.seq,
                 removed: 0,
@@ -174,7 +174,8 @@ impl Tree {
         version: u64,
         now: u64,
     ) -> usize {
-        let mut events = (!st.subscribers.is_empty()).then(Vec::new);
+        let listened = st.history.is_on() || !st.subscribers.is_empty();
+        let mut feed = listened.then(|| st.history.buffer());
         // With results cached, note what this commit touches so it can drop them.
         let cache = &self.inner.cache;
         let caching = cache.in_use();
@@ -182,7 +183,7 @@ impl Tree {
         if caching && !st.indexes.is_empty() {
             st.indexes.touched = Some(vec![Touched::default(); st.indexes.list.len()]);
         }
-        let removed = st.apply(&self.inner.points, changes, keys, now, &mut events);
+        let removed = st.apply(&self.inner.points, changes, version, keys, now, &mut feed);
         st.applied = version;
         // Published before the cache is looked at (see `crate::cache`).
         self.inner.applied.store(version, Ordering::SeqCst);
@@ -206,9 +207,11 @@ impl Tree {
         self.inner
             .ttl_items
             .store(st.expiry.len(), Ordering::Release);
-        if let Some(events) = events {
-            st.subscribers.publish(&events);
+        let feed = feed.unwrap_or_default();
+        if !st.subscribers.is_empty() {
+            st.subscribers.publish(version, &feed);
         }
+        st.history.push(version, feed);
         removed
     }
 

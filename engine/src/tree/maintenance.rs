@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
+use super::write::Purge;
 use super::{State, Tree};
 use crate::nut::NutRef;
 use crate::secondary::Extract;
@@ -59,19 +60,28 @@ pub(super) fn erase<K: AsRef<[u8]>>(
 }
 
 impl Tree {
-    /// Writes the live state to a new snapshot and drops the log it covers (a no-op in
-    /// memory). Recovery then reads the snapshot plus only the log written since.
+    /// Removes every nut whose TTL ran out (a commit of its own, as
+    /// [`Tree::purge_expired`]: the change feed and subscribers hear of each as expired),
+    /// then writes the live state to a new snapshot and drops the log it covers. In memory
+    /// only the purge happens. Recovery then reads the snapshot plus only the log written
+    /// since. A read-only tree refuses with [`Error::ReadOnly`].
     pub fn compact(&self) -> Result<()> {
         self.compact_inner(true)
     }
 
     fn compact_inner(&self, wait: bool) -> Result<()> {
+        self.check_writable()?;
         let Some(d) = &self.inner.durable else {
+            self.purge_before_compaction()?;
             return Ok(());
         };
         let Some(_guard) = d.compaction_guard(wait) else {
             return Ok(()); // an automatic compaction while another runs: skip it
         };
+        // Expired nuts go first, by a commit (their removal has a version, in the feed);
+        // the snapshot then holds none of them. (The purge's own automatic compaction finds
+        // this one running and is skipped.)
+        self.purge_before_compaction()?;
         // Writers wait only while the log is cut and the index copied (one `Arc` clone);
         // the snapshot file is then written from that frozen copy without any lock.
         let (index, seq) = {
@@ -82,6 +92,14 @@ impl Tree {
             (st.index.clone(), st.seq)
         };
         d.finish_compaction(&index, seq)
+    }
+
+    /// The purge a compaction starts with, when any nut has a TTL.
+    fn purge_before_compaction(&self) -> Result<()> {
+        if self.inner.ttl_items.load(Ordering::Acquire) > 0 {
+            self.run(Purge)?;
+        }
+        Ok(())
     }
 
     /// Runs the automatic compaction a commit asked for, once the commit is durable. The

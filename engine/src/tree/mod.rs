@@ -8,7 +8,13 @@
 //! - `commit.rs`: the one commit pipeline every write goes through, blocking or async.
 //! - `write.rs`: the write operations (stash, toss, purge) and `flush`.
 //! - `read.rs`: point reads, `len`, subscriptions, `stats`, snapshots for scans.
-//! - `maintenance.rs`: compaction (manual and automatic) and secondary index management.
+//! - `maintenance.rs`: compaction (manual and automatic, purging expired nuts first) and
+//!   secondary index management.
+//! - `feed.rs`: the change feed (`changes_since`) and what subscribers that fall behind
+//!   read back from it.
+//! - `checkpoint.rs`: online checkpoints (`checkpoint`).
+//! - `follow.rs`: read-only trees (`open_read_only`, `refresh`) and the refusal of writes
+//!   through them.
 //!
 //! Batches (`crate::batch`) and transactions (`crate::txn`) describe their writes beside
 //! their builders and run them through the same pipeline; `crate::aio` (`AsyncTree`) runs
@@ -22,7 +28,10 @@
 //! extractors aside, see [`Tree::index`]; a panic in one is caught and fails only the
 //! commit or call that ran it).
 
+mod checkpoint;
 mod commit;
+mod feed;
+mod follow;
 mod maintenance;
 mod open;
 mod read;
@@ -71,6 +80,8 @@ pub(crate) struct Inner {
     pub(crate) cache: QueryCache,
     /// `State::applied`, published (before the cache is consulted) by every commit.
     pub(crate) applied: AtomicU64,
+    /// What a tree opened read-only follows (it then has no `durable`).
+    pub(crate) read_only: Option<follow::ReadOnly>,
     /// `Indexes::generation`, published (before the cache is cleared) by every change to
     /// the secondary indexes.
     pub(crate) index_generation: AtomicU64,

@@ -7,16 +7,20 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use super::follow::ReadOnly;
 use super::maintenance::{check_index_name, erase};
 use super::{Inner, State, Tree};
 use crate::cache::QueryCache;
 use crate::clock::{Clock, TreeClock};
+use crate::feed::History;
 use crate::nut::NutRef;
 use crate::points::{self, Points};
 use crate::secondary::Extract;
 use crate::stats::Counters;
-use crate::storage::{Durable, LogBuffer, Options, RecoveryMode, SyncPolicy};
-use crate::Result;
+use crate::storage::{
+    Compression, Durable, Follower, LogBuffer, Options, RecoveryMode, SyncPolicy,
+};
+use crate::{Error, Result};
 
 /// Configures and opens a [`Tree`].
 #[derive(Debug, Clone)]
@@ -26,6 +30,8 @@ pub struct TreeBuilder {
     options: Options,
     indexes: Vec<NamedExtract>,
     query_cache: usize,
+    history: usize,
+    read_only: bool,
 }
 
 /// Query results a tree caches by default ([`TreeBuilder::query_cache`]).
@@ -49,6 +55,8 @@ impl Default for TreeBuilder {
             options: Options::default(),
             indexes: Vec::new(),
             query_cache: DEFAULT_QUERY_CACHE,
+            history: 0,
+            read_only: false,
         }
     }
 }
@@ -89,6 +97,20 @@ impl TreeBuilder {
         self
     }
 
+    /// How a durable tree writes its log frames and snapshots: [`Compression::None`] (the
+    /// default), or with the `compression` feature `Compression::Lz4`, each frame and each
+    /// snapshot chunk of about 256 KiB compressed when that makes it smaller
+    /// ([`crate::Stats::compression_ratio`] says by how much). Applies to what is written
+    /// from now on: a tree keeps reading what it wrote either way. A tree written with
+    /// compression is refused by a build without the feature
+    /// ([`crate::Error::CompressionUnsupported`], naming the file); one written without it
+    /// opens in every build. In memory it changes nothing.
+    #[must_use]
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.options.compression = compression;
+        self
+    }
+
     /// Compact automatically when the log grows past `factor` × the live data (and past
     /// 4 MiB). Default 4; 0 turns automatic compaction off.
     #[must_use]
@@ -119,6 +141,30 @@ impl TreeBuilder {
     #[must_use]
     pub fn query_cache(mut self, entries: usize) -> Self {
         self.query_cache = entries;
+        self
+    }
+
+    /// How many of its latest changes an in-memory tree keeps for
+    /// [`Tree::changes_since`] (and for subscribers that fall behind): whole commits, the
+    /// oldest dropped first. Default 0: an in-memory tree keeps no history, so its feed
+    /// holds nothing before the present ([`crate::Error::Compacted`]) and a subscriber that
+    /// falls behind gets [`crate::Event::Lagged`]. Each change kept costs about 80 bytes
+    /// and keeps the value it wrote alive (a value since overwritten too), and a commit
+    /// pays for keeping it (a reference count and a push). A durable or read-only tree
+    /// needs none: its history is its log, back to the last compaction, across reopens;
+    /// there this setting is ignored.
+    #[must_use]
+    pub fn history(mut self, changes: usize) -> Self {
+        self.history = changes;
+        self
+    }
+
+    /// Opens the directory given with [`TreeBuilder::path`] read-only: see
+    /// [`Tree::open_read_only`]. The sync policy and compaction settings do not apply;
+    /// [`RecoveryMode::Salvage`] is refused (it changes the directory).
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
         self
     }
 
@@ -157,17 +203,35 @@ impl TreeBuilder {
     /// [`crate::Error::ExtractorPanicked`] when an index's extractor panics on an item.
     /// Cost: reading every byte of the snapshot and the log once (about 0.4 s for
     /// 1M × 100 B on a 2-core VM).
+    ///
+    /// With [`TreeBuilder::read_only`]: errors as [`Tree::open_read_only`] says.
     pub fn open(self) -> Result<Tree> {
         let (points, writer) = points::new();
         let mut state = State::new(writer);
-        let durable = match &self.path {
-            None => None,
-            Some(path) => {
-                let (durable, recovered) = Durable::open(path, self.options.clone())?;
-                state.load(&points, recovered, self.clock.nanos());
-                Some(durable)
+        let mut durable = None;
+        let mut read_only = None;
+        match &self.path {
+            None if self.read_only => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a read-only tree reads a directory: give it with TreeBuilder::path",
+                )))
             }
-        };
+            None => state.history = History::new(self.history, 0),
+            Some(path) if self.read_only => {
+                if self.options.recovery == RecoveryMode::Salvage {
+                    return Err(Error::ReadOnly { path: path.clone() });
+                }
+                let (follower, recovered) = Follower::open(path)?;
+                state.load(&points, recovered, self.clock.nanos());
+                read_only = Some(ReadOnly::new(path.clone(), follower));
+            }
+            Some(path) => {
+                let (d, recovered) = Durable::open(path, self.options.clone())?;
+                state.load(&points, recovered, self.clock.nanos());
+                durable = Some(d);
+            }
+        }
         for NamedExtract(name, extract) in self.indexes {
             check_index_name(&name)?;
             state.add_index(&name, extract)?;
@@ -176,7 +240,7 @@ impl TreeBuilder {
             state,
             points,
             self.clock,
-            durable,
+            (durable, read_only),
             self.query_cache,
         ))
     }
@@ -190,18 +254,21 @@ impl Tree {
             State::new(writer),
             points,
             TreeClock::System,
-            None,
+            (None, None),
             DEFAULT_QUERY_CACHE,
         )
     }
 
+    /// The handle around a built state; `files` is the tree's directory, when it has one:
+    /// written (`Durable`) or followed read-only.
     fn from_parts(
         state: State,
         points: Points,
         clock: TreeClock,
-        durable: Option<Durable>,
+        files: (Option<Durable>, Option<ReadOnly>),
         query_cache: usize,
     ) -> Tree {
+        let (durable, read_only) = files;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             if let Some(d) = &durable {
                 // After each fsync the log's leader applies the `Always` commits it covers.
@@ -224,6 +291,7 @@ impl Tree {
                 clock,
                 counters: Counters::default(),
                 durable,
+                read_only,
             }
         });
         Tree { inner }

@@ -65,15 +65,20 @@ impl Tree {
     }
 
     /// A receiver of every committed change from now on, in commit order, buffering up to
-    /// [`DEFAULT_SUBSCRIBER_CAPACITY`] events; past that it misses events and is told so
-    /// with [`crate::Event::Lagged`] (writers never wait for a subscriber).
+    /// [`DEFAULT_SUBSCRIBER_CAPACITY`] events (writers never wait for a subscriber). Past
+    /// that it drops whole commits, and reads them back from the change feed
+    /// ([`Tree::changes_since`]) when it gets to them: a durable tree's log holds them
+    /// back to its last compaction, an in-memory tree's history only if it keeps one
+    /// ([`crate::TreeBuilder::history`]). What the feed no longer holds is reported with
+    /// [`crate::Event::Lagged`].
     pub fn subscribe(&self) -> Subscription {
         self.subscribe_with_capacity(DEFAULT_SUBSCRIBER_CAPACITY)
     }
 
     /// Like [`Tree::subscribe`], buffering up to `capacity` events (at least one).
     pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
-        self.state().subscribers.subscribe(capacity)
+        let refill = self.refill();
+        self.state().subscribers.subscribe(capacity, Some(refill))
     }
 
     /// Item count, bytes and operation counters.

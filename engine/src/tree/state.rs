@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::events::{Event, Subscribers};
+use crate::events::Subscribers;
+use crate::feed::{self, History};
 use crate::index::{Index, Keyed};
 use crate::points::{self, Points};
 use crate::record::{Change, Changes, Record};
@@ -36,6 +37,8 @@ pub(crate) struct State {
     pub(super) subscribers: Subscribers,
     /// Named secondary indexes (none: nothing per item).
     pub(crate) indexes: Indexes,
+    /// The recent changes an in-memory tree keeps for its change feed (none by default).
+    pub(crate) history: History,
     /// Buffers for a commit's extracted index keys, reused from commit to commit.
     extracted: Option<Box<Extracted>>,
 }
@@ -53,6 +56,7 @@ impl State {
             expiry: BTreeSet::new(),
             subscribers: Subscribers::default(),
             indexes: Indexes::default(),
+            history: History::new(0, 0),
             extracted: None,
         }
     }
@@ -89,10 +93,68 @@ impl State {
         }
     }
 
-    /// Whether a record (even an expired one) is stored under `key`, counting pending
-    /// commits: a delete of an absent key changes nothing.
-    pub(super) fn present(&self, key: &[u8]) -> bool {
-        self.current(key).is_some()
+    /// Settles a commit's changes against the state they will be applied to (pending
+    /// commits and the commit's own earlier changes counted), so the log and the change
+    /// feed record exactly what the commit does: a delete of a key with nothing under it
+    /// changes nothing and is dropped; a delete of a nut whose TTL has run out by `now`
+    /// becomes an expiry. A commit left with no change is no commit. Costs nothing for
+    /// stashes; a toss looks its key up once (as deciding whether it is a no-op always
+    /// did).
+    pub(super) fn settle(&self, changes: &mut Changes, now: u64) {
+        #[derive(Clone, Copy)]
+        enum Verdict {
+            Keep,
+            Drop,
+            Delete,
+            Expire,
+        }
+        let of = |rec: Option<&Record>| match rec {
+            None => Verdict::Drop,
+            Some(r) if r.is_expired(now) => Verdict::Expire,
+            Some(_) => Verdict::Delete,
+        };
+        if changes.iter().all(|c| matches!(c, Change::Put(_))) {
+            return;
+        }
+        let verdicts: Vec<Verdict> = if changes.len() == 1 {
+            vec![of(self.current(changes[0].key()))]
+        } else {
+            // What the commit's earlier changes left under each key: `Some(expired?)` for a
+            // record, `None` for nothing.
+            let mut within: HashMap<&[u8], Option<bool>> = HashMap::new();
+            changes
+                .iter()
+                .map(|c| match c {
+                    Change::Put(rec) => {
+                        within.insert(rec.key(), Some(rec.is_expired(now)));
+                        Verdict::Keep
+                    }
+                    Change::Delete(key) | Change::Expire(key) => {
+                        let verdict = match within.get(&**key) {
+                            Some(None) => Verdict::Drop,
+                            Some(Some(true)) => Verdict::Expire,
+                            Some(Some(false)) => Verdict::Delete,
+                            None => of(self.current(key)),
+                        };
+                        within.insert(key, None);
+                        verdict
+                    }
+                })
+                .collect()
+        };
+        let old = std::mem::take(changes);
+        for (change, verdict) in old.into_iter().zip(verdicts) {
+            match (change, verdict) {
+                (_, Verdict::Drop) => {}
+                (Change::Delete(key) | Change::Expire(key), Verdict::Expire) => {
+                    changes.push(Change::Expire(key));
+                }
+                (Change::Delete(key) | Change::Expire(key), Verdict::Delete) => {
+                    changes.push(Change::Delete(key));
+                }
+                (change, _) => changes.push(change),
+            }
+        }
     }
 
     /// Runs every index's extractor on a commit's new records (stamped, before they are
@@ -131,7 +193,7 @@ impl State {
                         within.insert(key, !rec.is_expired(now));
                     }
                 }
-                Change::Delete(_) => {
+                Change::Delete(_) | Change::Expire(_) => {
                     removed += usize::from(visible);
                     if changes.len() > 1 {
                         within.insert(key, false);
@@ -155,7 +217,7 @@ impl State {
         for change in &changes {
             let record = match change {
                 Change::Put(rec) => Some(rec.clone()),
-                Change::Delete(_) => None,
+                Change::Delete(_) | Change::Expire(_) => None,
             };
             let queued = Queued {
                 version,
@@ -199,18 +261,20 @@ impl State {
         self.expiry.range(..end).count()
     }
 
-    /// Applies changes already stamped with `seq` to both indexes (and every secondary
-    /// index, under the `keys` [`State::extract`] took for the new records; the records
-    /// they replace have their keys extracted again, a panic there only costing a walk).
-    /// Returns how many deletes removed a visible item, and fills `events` when someone
-    /// listens. Gives the keys' buffers back for the next commit.
+    /// Applies the changes of the commit at `version` (already stamped) to both indexes
+    /// (and every secondary index, under the `keys` [`State::extract`] took for the new
+    /// records; the records they replace have their keys extracted again, a panic there
+    /// only costing a walk). Returns how many deletes removed a visible item, and fills
+    /// `feed` with the public form of each change when someone reads it (the history, a
+    /// subscriber). Gives the keys' buffers back for the next commit.
     pub(crate) fn apply(
         &mut self,
         points: &Points,
         changes: Changes,
+        version: u64,
         keys: Option<Box<Extracted>>,
         now: u64,
-        events: &mut Option<Vec<Event>>,
+        feed: &mut Option<Vec<feed::Change>>,
     ) -> usize {
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
@@ -219,13 +283,10 @@ impl State {
         }
         let mut removed = 0;
         for (at, change) in changes.into_iter().enumerate() {
-            match change {
+            let (key, expire) = match change {
                 Change::Put(rec) => {
-                    if let Some(ev) = events {
-                        ev.push(Event::Stashed {
-                            key: rec.view().key.to_owned(),
-                            version: rec.version(),
-                        });
+                    if let Some(out) = feed {
+                        out.push(feed::Change::Stashed(rec.to_nut()));
                     }
                     let expiry =
                         (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
@@ -251,30 +312,26 @@ impl State {
                     if let Some(entry) = expiry {
                         self.expiry.insert(entry);
                     }
+                    continue;
                 }
-                Change::Delete(key) => {
-                    // As for overwrites: the hash index finds the record, the leaf is
-                    // searched by its address.
-                    let old = self
-                        .points
-                        .remove(points, &key)
-                        .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
-                    if let Some(old) = old {
-                        if !self.indexes.is_empty() {
-                            self.indexes.delete(&old);
-                        }
-                        self.forget(&old);
-                        let expired = old.is_expired(now);
-                        removed += usize::from(!expired);
-                        if let Some(ev) = events {
-                            let key = old.view().key.to_owned();
-                            ev.push(if expired {
-                                Event::Expired { key }
-                            } else {
-                                Event::Tossed { key }
-                            });
-                        }
-                    }
+                Change::Delete(key) => (key, false),
+                Change::Expire(key) => (key, true),
+            };
+            // As for overwrites: the hash index finds the record, the leaf is searched by
+            // its address.
+            let old = self
+                .points
+                .remove(points, &key)
+                .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
+            if let Some(old) = old {
+                if !self.indexes.is_empty() {
+                    self.indexes.delete(&old);
+                }
+                self.forget(&old);
+                let expired = expire || old.is_expired(now);
+                removed += usize::from(!expired);
+                if let Some(out) = feed {
+                    out.push(feed::Change::removal(&old, version, expired));
                 }
             }
         }
@@ -306,15 +363,16 @@ impl State {
                 self.forget(&old);
             }
         }
-        let mut no_events = None;
+        let mut no_feed = None;
         // No index yet (they are added after): nothing to extract.
-        for (_, changes) in recovered.frames {
+        for (version, changes) in recovered.frames {
             self.apply(
                 points,
                 Changes::from_vec(changes),
+                version,
                 None,
                 now,
-                &mut no_events,
+                &mut no_feed,
             );
         }
         self.seq = recovered.seq;

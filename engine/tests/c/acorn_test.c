@@ -158,6 +158,49 @@ int main(int argc, char **argv) {
         CHECK(acorn_close(d) == ACORN_OK);
         CHECK(acorn_open(argv[1], &d) == ACORN_OK);
         CHECK(acorn_crack(d, S("durable"), buf, sizeof buf, &len) == ACORN_OK && len == 3);
+
+        /* the change feed: a stash, then a toss; read one change at a time */
+        uint64_t tv = 0, until = 0;
+        CHECK(acorn_toss(d, S("durable"), NULL) == ACORN_OK);
+        AcornChanges *c = NULL;
+        CHECK(acorn_changes_new(d, 0, &c, &until) == ACORN_OK && until == 2);
+        int kind = 0;
+        CHECK(acorn_changes_next(c, &kind, &tv, &k, &kl, &val, &vl) == ACORN_OK);
+        CHECK(kind == ACORN_CHANGE_STASHED && tv == 1 && kl == 7 && memcmp(k, "durable", 7) == 0);
+        CHECK(vl == 3 && memcmp(val, "yes", 3) == 0);
+        CHECK(acorn_changes_next(c, &kind, &tv, &k, &kl, &val, &vl) == ACORN_OK);
+        CHECK(kind == ACORN_CHANGE_TOSSED && tv == 2 && val == NULL && vl == 0);
+        CHECK(acorn_changes_next(c, &kind, &tv, &k, &kl, &val, &vl) == ACORN_NOT_FOUND);
+        CHECK(acorn_changes_next(c, NULL, &tv, &k, &kl, &val, &vl) == ACORN_ERR_NULL);
+        CHECK(acorn_changes_free(c) == ACORN_OK);
+        CHECK(acorn_changes_free(c) == ACORN_ERR_INVALID_HANDLE);
+        CHECK(acorn_changes_new(d, until, &c, NULL) == ACORN_OK);
+        CHECK(acorn_changes_next(c, &kind, &tv, &k, &kl, &val, &vl) == ACORN_NOT_FOUND);
+        CHECK(acorn_changes_free(c) == ACORN_OK);
+
+        /* a read-only tree beside the writer: refresh follows it, writes are refused */
+        AcornTree *r = NULL;
+        CHECK(acorn_open_read_only(argv[1], &r) == ACORN_OK);
+        CHECK(acorn_stash(d, S("later"), S("1"), &tv) == ACORN_OK && tv == 3);
+        CHECK(acorn_crack(r, S("later"), buf, sizeof buf, &len) == ACORN_NOT_FOUND);
+        CHECK(acorn_refresh(r, &tv) == ACORN_OK && tv == 3);
+        CHECK(acorn_crack(r, S("later"), buf, sizeof buf, &len) == ACORN_OK && len == 1);
+        CHECK(acorn_stash(r, S("x"), S("y"), NULL) == ACORN_ERR_READ_ONLY);
+        CHECK(strstr(acorn_last_error(), "read-only") != NULL);
+        CHECK(acorn_open_read_only(NULL, &r) == ACORN_ERR_NULL);
+
+        /* a checkpoint opens at exactly its version */
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s-copy", argv[1]);
+        uint64_t cv = 0;
+        CHECK(acorn_checkpoint(d, copy, &cv) == ACORN_OK && cv == 3);
+        CHECK(acorn_checkpoint(d, copy, &cv) != ACORN_OK); /* not empty any more */
+        AcornTree *cp = NULL;
+        CHECK(acorn_open(copy, &cp) == ACORN_OK);
+        CHECK(acorn_crack(cp, S("later"), buf, sizeof buf, &len) == ACORN_OK);
+        CHECK(acorn_close(cp) == ACORN_OK);
+        CHECK(acorn_checkpoint(r, NULL, &cv) == ACORN_ERR_NULL);
+        CHECK(acorn_close(r) == ACORN_OK);
         CHECK(acorn_close(d) == ACORN_OK);
     }
 

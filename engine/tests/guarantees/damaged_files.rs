@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use acorn::{Error, Tree};
 
@@ -292,20 +292,6 @@ fn the_salvage_report_matches_the_reopened_tree_with_renamed_segments() {
         // Renaming moves no bytes: salvage reads each segment by its header.
         assert_eq!(held, acked, "{what}");
     }
-}
-
-/// The data files of a directory: snapshot, temporary snapshot, segments.
-fn data_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("snapshot.") || name.starts_with("wal-")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// The last commit version in segment bytes (0 when it holds none).

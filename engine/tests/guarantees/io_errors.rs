@@ -369,8 +369,9 @@ fn every_failed_call_is_reported_and_loses_no_acknowledged_write() {
     let (acked, _) = run(dir.path(), &io, "no fault");
     verify(dir.path(), "no fault", &acked, None);
     let counts = io.counts();
-    // The workload reaches every kind of call.
-    for call in Call::ALL {
+    // The workload reaches every kind of call (but hard links: only a checkpoint makes
+    // them, into its own directory; `checkpoint.rs` fails each of its calls).
+    for call in Call::ALL.into_iter().filter(|c| *c != Call::Link) {
         assert!(
             counts.get(&call).is_some_and(|n| *n >= 1),
             "{call:?} never called: {counts:?}"

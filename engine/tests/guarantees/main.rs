@@ -11,10 +11,14 @@
 //! | Directory deleted, moved or replaced | [`moved_directory`] |
 //! | A missing or damaged file | [`damaged_files`]: the regressions of issue 25 (defects 1, 2, 3, 8) and 13, and every file of every state of [`states`] (compactions failed at each step, cuts stopped half way) damaged every way of [`damage`] — strict opens hold every acknowledged write or refuse naming the file and changing nothing, remove no unproven file, and salvage reports exactly what a strict reopen then lacks |
 //! | A directory written by an older acorn | [`older_format`] (format 2 fixtures); format 1: unit tests in `storage/recovery` |
+//! | A checkpoint | [`checkpoint`] (every call of a checkpoint failed in turn, hard links refused, a power loss right after it, a checkpoint of every state of [`states`]); `tests/checkpoint.rs` (taken while writers commit and a compactor cuts the log); `tests/crash.rs` (killed while checkpointing) |
+//! | A read-only open | [`read_only`] (every state of [`states`] damaged every way: nothing on disk changes, no lock is taken, it opens when and as a strict open does); `tests/read_only.rs` (beside a writer that compacts all the time); `tests/crash.rs` (beside a writer process killed again and again) |
+//! | A compressed tree | `tests/compression.rs` (a model across reopens and switches, a flipped bit in a compressed frame and in a compressed snapshot chunk, salvage, the fixture refused without the feature); `tests/crash.rs` (the `group` scenario compresses with the feature) |
 //! | A panicking callback (README, just above the section: it holds in memory too) | `tests/callback_panics.rs` (its own test binary, with the `tokio` feature): extractors (commits, index creation, reopen, an impure one), query filters and `order_by` keys, `crack_with`/`next_ref`, transaction closures and a panicking `Subscription` consumer, in memory and under every `SyncPolicy`, blocking and async: the call fails alone, nothing hangs, index and data stay together, reopens hold exactly the acknowledged writes |
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod checkpoint;
 mod damage;
 mod damaged_files;
 mod io_errors;
@@ -23,5 +27,6 @@ mod moved_directory;
 mod older_format;
 mod power_loss;
 mod process_killed;
+mod read_only;
 mod states;
 mod support;

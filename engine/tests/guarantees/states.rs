@@ -97,7 +97,10 @@ enum End {
     BeforeNewest,
 }
 
-fn build(name: &'static str, steps: &[Step], end: End) -> State {
+/// What to do with a state's tree while it is still open, before it is dropped.
+type Live<'a> = &'a mut dyn FnMut(&'static str, &Tree, &BTreeSet<u64>);
+
+fn build(name: &'static str, steps: &[Step], end: End, live: Live<'_>) -> State {
     let dir = tempfile::tempdir().unwrap();
     let faults: Faults = Arc::default();
     let tree = open(dir.path(), &faults);
@@ -120,6 +123,7 @@ fn build(name: &'static str, steps: &[Step], end: End) -> State {
             }
         }
     }
+    live(name, &tree, &acked);
     drop(tree);
     let mut segments = segments(dir.path());
     if let End::BeforeNewest = end {
@@ -135,6 +139,12 @@ fn build(name: &'static str, steps: &[Step], end: End) -> State {
 
 /// Every state, each built fresh.
 pub fn all() -> Vec<State> {
+    all_live(&mut |_, _, _| {})
+}
+
+/// Every state, each built fresh; `live` is given each one's tree, still open, with the
+/// versions acknowledged.
+pub fn all_live(live: Live<'_>) -> Vec<State> {
     use Hit::*;
     use Step::{Compact, Fail, Phase};
     let tmp = Named("snapshot.tmp");
@@ -212,7 +222,7 @@ pub fn all() -> Vec<State> {
     ];
     table
         .into_iter()
-        .map(|(name, steps, end)| build(name, &steps, end))
+        .map(|(name, steps, end)| build(name, &steps, end, &mut *live))
         .collect()
 }
 

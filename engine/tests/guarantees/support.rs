@@ -290,6 +290,20 @@ pub fn salvage_matches_report(dir: &Path, acked: &BTreeSet<u64>, what: &str) -> 
     held
 }
 
+/// The data files of a directory: snapshot, temporary snapshot, segments.
+pub fn data_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.starts_with("snapshot.") || name.starts_with("wal-")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// A copy of every file in `dir` (damage is done to copies).
 pub fn copy_dir(dir: &Path) -> tempfile::TempDir {
     let copy = tempfile::tempdir().unwrap();

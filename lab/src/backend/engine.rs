@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 
-use acorn::{SyncPolicy, Tree, TreeBuilder};
+use acorn::{Compression, SyncPolicy, Tree, TreeBuilder};
 
 use super::codec::{Decode, Format};
 use super::page::{reads_fields, select};
@@ -53,8 +53,12 @@ pub(crate) struct EngineBackend {
     pub(crate) tree: Tree,
     name: &'static str,
     durable: bool,
+    /// Added to the durability description (how the files are written, when not plainly).
+    files: &'static str,
     /// When a durable tree fsyncs (see [`sync_policy`]).
     policy: SyncPolicy,
+    /// How the tree compresses its files (`reopen` opens it the same way).
+    compression: Compression,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -107,9 +111,20 @@ impl EngineBackend {
             tree,
             name,
             durable,
+            files: "",
             policy,
+            compression: Compression::None,
             _dir: dir,
         })
+    }
+
+    /// The same backend, opened with `compression` (its builder already had it: `reopen`
+    /// opens it the same way), its description saying how its files are written (`files`,
+    /// e.g. "; LZ4-compressed log frames and snapshots").
+    pub(crate) fn compressed(mut self, compression: Compression, files: &'static str) -> Self {
+        self.compression = compression;
+        self.files = files;
+        self
     }
 
     /// The description, with `cache` saying what (if anything) the variant caches.
@@ -118,7 +133,7 @@ impl EngineBackend {
             name: self.name.into(),
             store: Version::Acorn.label(),
             durability: if self.durable {
-                match self.policy {
+                let policy: String = match self.policy {
                     SyncPolicy::Always => {
                         "durable: WAL, fsync before each commit returns (SyncPolicy::Always)".into()
                     }
@@ -134,7 +149,8 @@ impl EngineBackend {
                          (SyncPolicy::Never)"
                             .into()
                     }
-                }
+                };
+                format!("{policy}{}", self.files)
             } else {
                 "in memory".into()
             },
@@ -188,6 +204,7 @@ impl Backend for EngineBackend {
         self.tree = Tree::builder()
             .path(&dir)
             .sync(self.policy)
+            .compression(self.compression)
             .open()
             .or_store(name)?;
         Ok(self)

@@ -25,6 +25,15 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         open,
     },
     Registration {
+        name: "plain:compressed",
+        about: "plain:durable with LZ4-compressed log frames and snapshots \
+                (TreeBuilder::compression)",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        open,
+    },
+    Registration {
         name: "plain:group",
         about: "plain on a WAL, group commit (SyncPolicy::Group, 200 µs): writers share fsyncs",
         tier: Tier::GroupCommit,
@@ -49,5 +58,36 @@ pub(crate) const VARIANT: Variant = Variant {
 };
 
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    if reg.name == "plain:compressed" {
+        let lz4 = acorn::Compression::Lz4;
+        let backend = EngineBackend::open_with(VARIANT, reg, options, |b| b.compression(lz4))?;
+        return Ok(Box::new(
+            backend.compressed(lz4, "; LZ4-compressed log frames and snapshots"),
+        ));
+    }
     Ok(Box::new(EngineBackend::open(VARIANT, reg, options)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open, Options};
+
+    #[test]
+    fn the_compressed_variant_says_so_and_the_durable_one_does_not() {
+        let compressed = open("plain:compressed", &Options::default()).unwrap();
+        let info = compressed.describe();
+        assert!(info.durability.contains("LZ4-compressed"), "{info:?}");
+        let plain = open("plain:durable", &Options::default()).unwrap();
+        assert!(!plain.describe().durability.contains("LZ4"));
+    }
+
+    #[test]
+    fn the_compressed_variant_takes_part_in_the_recover_phase() {
+        let compressed = open("plain:compressed", &Options::default()).unwrap();
+        assert!(compressed.can_reopen());
+        let dir = compressed.data_dir().unwrap().to_path_buf();
+        let reopened = compressed.reopen().unwrap();
+        assert_eq!(reopened.data_dir(), Some(dir.as_path()));
+        assert!(reopened.describe().durability.contains("LZ4-compressed"));
+    }
 }

@@ -10,7 +10,7 @@ use super::super::segment::{self, parse_segment};
 use super::super::snapshot::{self, Loaded};
 use super::super::{io_at, Damage, Unreadable};
 use crate::record::Change;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Everything in the directory that recovery reads or removes.
 #[derive(Debug, Default)]
@@ -75,7 +75,7 @@ impl Scanned {
 
     /// Whether it holds nothing but its header: what an interrupted cut of the log leaves.
     pub(crate) fn is_pristine(&self) -> bool {
-        self.frames.is_empty() && matches!(self.end, End::Open) && self.format == frame::FORMAT
+        self.frames.is_empty() && matches!(self.end, End::Open) && self.format >= frame::FORMAT
     }
 }
 
@@ -126,13 +126,7 @@ pub(crate) fn find(dir: &Path) -> Result<Found> {
         let contents = match scan(&data) {
             Ok(s) => Ok(s),
             Err(Unreadable::Damage(d)) => Err(d),
-            Err(Unreadable::Format(found)) => {
-                return Err(Error::UnsupportedFormat {
-                    path,
-                    found,
-                    supported: frame::FORMAT,
-                })
-            }
+            Err(refused) => return Err(refused.into_error(&path)),
         };
         found.segments.push(SegmentFile {
             path,
@@ -155,8 +149,9 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
     };
     let (first, format, mut at) = match frame::next(data, 0) {
         Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
-            Ok((first, format)) => (first, format, next),
+            Ok((first, format, _)) => (first, format, next),
             Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
+            Err(HeadError::Flags(f)) => return Err(Unreadable::Flags(f)),
             Err(HeadError::Bad(why)) => return Err(bad_head(why.to_string())),
         },
         Next::End => {

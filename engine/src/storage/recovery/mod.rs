@@ -47,6 +47,9 @@ pub(crate) struct Replay {
     pub(crate) frames: Vec<(u64, Vec<Change>)>,
     /// The last version recovered.
     pub(crate) seq: u64,
+    /// The version of the snapshot the directory goes on from: the log holds every commit
+    /// after it.
+    pub(crate) base: u64,
     /// Bytes of an incomplete final frame that were cut off.
     pub(crate) torn_bytes: u64,
     /// Bytes `RecoveryMode::Salvage` could not use.
@@ -74,16 +77,30 @@ pub(crate) fn range(a: u64, b: u64) -> String {
 }
 
 /// Opens `dir`: the four steps of the module comment.
-pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode) -> Result<Replay> {
+/// `flags`: the head flags of the files it creates (a new tree's first segment and
+/// snapshot, those a rewrite or a salvage starts over with; see `storage::compress`).
+pub(crate) fn recover(io: &dyn Io, dir: &Path, mode: RecoveryMode, flags: u32) -> Result<Replay> {
     let found = find::find(dir)?;
     match chain::prove(&found, dir) {
         Ok(chain) => {
             let tidy = Tidy::of(&found, &chain);
-            clean_up(io, dir, tidy, replay(found, &chain))
+            clean_up(io, dir, flags, tidy, replay(found, &chain))
         }
-        Err(Error::Corrupt { .. }) if mode == RecoveryMode::Salvage => salvage_open(io, dir, found),
+        Err(Error::Corrupt { .. }) if mode == RecoveryMode::Salvage => {
+            salvage_open(io, dir, flags, found)
+        }
         Err(e) => Err(e),
     }
+}
+
+/// Steps 1 to 3 alone, for a read-only open: reads `dir` and proves its chain, changing
+/// nothing. No temporary file, torn tail, leftover or unfinished cut is touched and no
+/// format rewritten: a torn tail is simply not read (to a writer still appending, it is
+/// the frame being written), an unfinished cut's empty segment not followed.
+pub(crate) fn read_only(dir: &Path) -> Result<Replay> {
+    let found = find::find(dir)?;
+    let chain = chain::prove(&found, dir)?;
+    Ok(replay(found, &chain))
 }
 
 /// What step 4 changes in the directory after a proven chain.
@@ -121,6 +138,7 @@ fn replay(mut found: find::Found, chain: &chain::Chain) -> Replay {
     let mut segments = chain::kept_segments(&found, chain);
     let mut replay = Replay {
         seq: chain.seq,
+        base: chain.base,
         torn_bytes: chain.torn.map_or(0, |t| t.bytes),
         records: found
             .snapshot
@@ -140,7 +158,7 @@ fn replay(mut found: find::Found, chain: &chain::Chain) -> Replay {
 }
 
 /// Step 4 after a proven chain: only now change the directory (see [`Tidy`]).
-fn clean_up(io: &dyn Io, dir: &Path, tidy: Tidy, mut replay: Replay) -> Result<Replay> {
+fn clean_up(io: &dyn Io, dir: &Path, flags: u32, tidy: Tidy, mut replay: Replay) -> Result<Replay> {
     remove_temporaries(io, &tidy.temporaries)?;
     if let Some((path, at)) = &tidy.torn {
         io.truncate(path, *at).map_err(|e| io_at(path, e))?;
@@ -179,8 +197,9 @@ fn clean_up(io: &dyn Io, dir: &Path, tidy: Tidy, mut replay: Replay) -> Result<R
             .chain(replay.active.take())
             .map(|s| s.path)
             .collect();
-        replay.active = Some(rebase(io, dir, &index, replay.seq, &obsolete)?);
+        replay.active = Some(rebase(io, dir, flags, &index, replay.seq, &obsolete)?);
         replay.records = records_of(&index);
+        replay.base = replay.seq;
         log::info!(
             "{}: rewritten from on-disk format 2 to format {}",
             dir.display(),
@@ -193,9 +212,13 @@ fn clean_up(io: &dyn Io, dir: &Path, tidy: Tidy, mut replay: Replay) -> Result<R
         // a snapshot of version 0 that names it, so that losing the segment later is
         // noticed instead of opening an empty tree.
         if replay.active.is_none() {
-            replay.active = Some(segment::create_segment(io, dir, 1).map_err(|f| f.error)?.1);
+            replay.active = Some(
+                segment::create_segment(io, dir, 1, flags)
+                    .map_err(|f| f.error)?
+                    .1,
+            );
         }
-        snapshot::write(io, dir, &Index::default(), 0)?;
+        snapshot::write(io, dir, &Index::default(), 0, flags)?;
     }
     if tidy.unfinished_cut.is_some() || !tidy.leftovers.is_empty() || !tidy.temporaries.is_empty() {
         io.sync_dir(dir).map_err(|e| io_at(dir, e))?;
@@ -204,7 +227,7 @@ fn clean_up(io: &dyn Io, dir: &Path, tidy: Tidy, mut replay: Replay) -> Result<R
 }
 
 /// Steps 3 and 4 of a salvage.
-fn salvage_open(io: &dyn Io, dir: &Path, found: find::Found) -> Result<Replay> {
+fn salvage_open(io: &dyn Io, dir: &Path, flags: u32, found: find::Found) -> Result<Replay> {
     let temporaries = found.temporaries.clone();
     let plan = salvage::plan(found);
     remove_temporaries(io, &temporaries)?;
@@ -225,13 +248,14 @@ fn salvage_open(io: &dyn Io, dir: &Path, found: find::Found) -> Result<Replay> {
     }
     report.push(kept);
     let index = build_index(plan.records, plan.commits);
-    let active = rebase(io, dir, &index, plan.seq, &plan.redundant)?;
+    let active = rebase(io, dir, flags, &index, plan.seq, &plan.redundant)?;
     for line in &report {
         log::warn!("{}: salvage: {line}", dir.display());
     }
     Ok(Replay {
         records: records_of(&index),
         seq: plan.seq,
+        base: plan.seq,
         torn_bytes: plan.torn.map_or(0, |t| t.2),
         salvaged_bytes: plan.bytes_dropped,
         salvaged_versions: plan.versions_dropped,
@@ -260,7 +284,7 @@ fn build_index(records: Vec<Record>, commits: Vec<(u64, Vec<Change>)>) -> Index<
                 Change::Put(rec) => {
                     index.insert(rec);
                 }
-                Change::Delete(key) => {
+                Change::Delete(key) | Change::Expire(key) => {
                     index.remove(&key);
                 }
             }
@@ -287,6 +311,7 @@ fn records_of(index: &Index<Record>) -> Vec<Record> {
 fn rebase(
     io: &dyn Io,
     dir: &Path,
+    flags: u32,
     index: &Index<Record>,
     seq: u64,
     obsolete: &[PathBuf],
@@ -294,8 +319,8 @@ fn rebase(
     let first = seq
         .checked_add(1)
         .ok_or(Error::VersionsExhausted { version: seq })?;
-    let (_, active) = segment::create_segment(io, dir, first).map_err(|f| f.error)?;
-    snapshot::write(io, dir, index, seq)?;
+    let (_, active) = segment::create_segment(io, dir, first, flags).map_err(|f| f.error)?;
+    snapshot::write(io, dir, index, seq, flags)?;
     for path in obsolete.iter().filter(|p| **p != active.path) {
         io.remove(path).map_err(|e| io_at(path, e))?;
     }
@@ -341,8 +366,8 @@ mod tests {
         let mut rec = Record::new(b"old", b"v", 0, 0, 0);
         rec.stamp(MAX_VERSION - 1, 1);
         index.insert(rec);
-        segment::create_segment(&StdIo, dir.path(), MAX_VERSION).unwrap();
-        snapshot::write(&StdIo, dir.path(), &index, MAX_VERSION - 1).unwrap();
+        segment::create_segment(&StdIo, dir.path(), MAX_VERSION, 0).unwrap();
+        snapshot::write(&StdIo, dir.path(), &index, MAX_VERSION - 1, 0).unwrap();
 
         let tree = Tree::open(dir.path()).unwrap();
         assert_eq!(tree.stash("last", b"x").unwrap(), MAX_VERSION);
@@ -376,7 +401,10 @@ mod tests {
                 path,
                 found,
                 supported,
-            }) => assert_eq!((path, found, supported), (seg.clone(), 1, frame::FORMAT)),
+            }) => assert_eq!(
+                (path, found, supported),
+                (seg.clone(), 1, frame::FORMAT_FLAGS)
+            ),
             other => panic!("expected UnsupportedFormat, got {other:?}"),
         }
         assert_eq!(fs::read(&seg).unwrap(), data, "nothing was changed");
@@ -398,9 +426,9 @@ mod tests {
         // A later format: refused, not misread.
         let dir = tempfile::tempdir().unwrap();
         let mut data = Vec::new();
-        frame::encode_segment_head(&mut data, 1);
+        frame::encode_segment_head(&mut data, 1, 0);
         let at = frame::FRAME_HEADER + 1 + b"ACORN-SEGMENT".len();
-        let later = frame::FORMAT + 1;
+        let later = frame::FORMAT_FLAGS + 1;
         data[at..at + 4].copy_from_slice(&later.to_le_bytes());
         frame::finish(&mut data, 0);
         fs::write(dir.path().join(segment_name(1)), &data).unwrap();
@@ -418,7 +446,7 @@ mod tests {
         let reads = format!(
             "reads formats {} to {}",
             frame::OLDEST_FORMAT,
-            frame::FORMAT
+            frame::FORMAT_FLAGS
         );
         assert!(err.to_string().contains(&reads), "{err}");
     }
@@ -426,7 +454,7 @@ mod tests {
     #[test]
     fn a_segment_whose_header_disagrees_with_its_name_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        segment::create_segment(&StdIo, dir.path(), 1).unwrap();
+        segment::create_segment(&StdIo, dir.path(), 1, 0).unwrap();
         fs::rename(
             dir.path().join(segment_name(1)),
             dir.path().join(segment_name(5)),
@@ -435,7 +463,7 @@ mod tests {
         // The renamed file itself is named, whatever else is wrong.
         for snapshot_at in [None, Some(4)] {
             if let Some(at) = snapshot_at {
-                snapshot::write(&StdIo, dir.path(), &Index::default(), at).unwrap();
+                snapshot::write(&StdIo, dir.path(), &Index::default(), at, 0).unwrap();
             }
             match Tree::open(dir.path()) {
                 Err(Error::Corrupt { path, reason, .. }) => {

@@ -28,7 +28,7 @@ fn segment(
     sealed: bool,
 ) -> usize {
     let mut data = Vec::new();
-    frame::encode_segment_head(&mut data, first);
+    frame::encode_segment_head(&mut data, first, 0);
     let mut last = first - 1;
     for v in versions {
         frame::encode_commit(&mut data, v, &[put(v)]);
@@ -48,6 +48,7 @@ fn snapshot_at(dir: &Path, version: u64) {
         dir,
         &crate::index::Index::default(),
         version,
+        0,
     )
     .unwrap();
 }
