@@ -26,15 +26,22 @@ pub enum Command {
     /// Run workload files across the variants they name; print a table, write results.json.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
-    /// Compare two results files; exit 1 on a significant regression (a CI gate).
+    /// Compare two results files; exit 1 on a regression (a CI gate). Wall-clock rows are
+    /// a regression, an improvement, no difference, or undecided (with why); the last line
+    /// counts them.
     Compare {
         base: PathBuf,
         new: PathBuf,
-        /// Smallest change that counts. Wall-clock results (default 5%): when also outside
-        /// the noise of the repeats. Instruction counts (default 1%): no noise model, since
-        /// two runs of one build count the same.
+        /// Smallest change that counts. Wall-clock results (default 5%): the whole 95%
+        /// interval of the change must lie past it. Instruction counts (default 1%): no
+        /// noise model, since two runs of one build count the same.
         #[arg(long)]
         threshold: Option<String>,
+        /// Wall-clock: judge each variant by its ratio to this variant in the same repeat
+        /// (it shared the machine's fast or slow spell), or `none` for raw values. Default:
+        /// btreemap when both files ran it.
+        #[arg(long, value_name = "VARIANT|none")]
+        reference: Option<String>,
     },
     /// Render the HTML report (index.html) from a saved results.json.
     Report {

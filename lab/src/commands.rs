@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::{instructions, Measure, Results};
+use acorn_reports::{instructions, Measure, Results, TargetVerdict};
 
 use crate::backend::{self, BackendError};
 use crate::budget;
@@ -219,7 +219,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         if results.partial {
             return Ok(Exit::Interrupted);
         }
-        if results.targets.iter().any(|t| !t.pass) {
+        if results.targets.iter().any(TargetVerdict::failed) {
             exit = Exit::Failed;
         }
     }
@@ -270,9 +270,9 @@ fn write_outputs(
         .write_report_beside(results, baseline, beside.as_ref())?;
     println!("report: {}", report.display());
     if let Some(t) = targets_table {
-        if results.partial {
+        if let Some(why) = acorn_reports::targets::not_judged(results) {
             println!(
-                "targets table not updated: the run was interrupted ({})",
+                "targets table not updated: targets {why} ({})",
                 t.path().display()
             );
         } else {
@@ -307,7 +307,12 @@ pub fn count(args: &CountArgs) -> Result<Exit, LabError> {
 /// `lab compare`: exit 1 on a significant regression; bad input when the files are not
 /// comparable (different measures, workloads or measured settings) or nothing could be
 /// judged. Instruction counts and wall-clock times are never compared with each other.
-pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit, LabError> {
+pub fn compare(
+    base: &Path,
+    new: &Path,
+    threshold: Option<&str>,
+    reference: Option<&str>,
+) -> Result<Exit, LabError> {
     use acorn_reports::compare as cmp;
     let (b, n) = (load_results(base)?, load_results(new)?);
     if b.measure != n.measure {
@@ -340,8 +345,16 @@ pub fn compare(base: &Path, new: &Path, threshold: Option<&str>) -> Result<Exit,
         println!("WARNING: {w}");
         eprintln!("WARNING: {w}");
     }
+    let reference = reference.map_or(cmp::Reference::Auto, cmp::Reference::parse);
+    if reference != cmp::Reference::Auto && b.measure == Measure::Instructions {
+        return Err(LabError::BadInput(
+            "--reference applies to wall-clock results; instruction counts need no reference \
+             (they repeat exactly)"
+                .into(),
+        ));
+    }
     let regressed = match b.measure {
-        Measure::WallClock => compare_times(&b, &n, threshold)?,
+        Measure::WallClock => compare_times(&b, &n, threshold, &reference)?,
         Measure::Instructions => compare_counts(&b, &n, threshold)?,
     };
     Ok(if regressed {
@@ -355,22 +368,20 @@ fn no_overlap() -> LabError {
     LabError::BadInput("the two files share no variant and thread count to compare".into())
 }
 
-/// Wall-clock comparison (noise from the repeats); whether anything regressed.
-fn compare_times(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
+/// Wall-clock comparison (see `acorn_reports::compare`); whether anything regressed.
+fn compare_times(
+    b: &Results,
+    n: &Results,
+    threshold: f64,
+    reference: &acorn_reports::compare::Reference,
+) -> Result<bool, LabError> {
     use acorn_reports::compare as cmp;
-    let changes = cmp::compare(b, n, threshold);
-    if changes.is_empty() {
+    let c = cmp::compare(b, n, threshold, reference).map_err(LabError::BadInput)?;
+    if c.changes.is_empty() {
         return Err(no_overlap());
     }
-    print!("{}", cmp::render(&changes, threshold));
-    if cmp::nothing_judged(&changes) {
-        return Err(LabError::BadInput(
-            "no change could be judged: each side needs repeats >= 2, or one repeat long \
-             enough to split into parts (see the ? rows)"
-                .into(),
-        ));
-    }
-    Ok(cmp::regressed(&changes))
+    print!("{}", cmp::render(&c));
+    Ok(c.regressed())
 }
 
 /// Instruction-count comparison (no noise model); whether anything regressed.
@@ -406,7 +417,12 @@ pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
     output::write_merged(output, &merged)?;
     print!("{}", acorn_reports::table::render(&merged));
     println!("merged {} files into {}", files.len(), output.display());
-    Ok(Exit::Success)
+    // As `run` does: a merged result whose target failed is a failed run.
+    Ok(if merged.targets.iter().any(TargetVerdict::failed) {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
 }
 
 /// `lab report`: re-renders `index.html` from a results file, with the other measure of

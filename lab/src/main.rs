@@ -107,7 +107,8 @@ fn main() -> ExitCode {
             base,
             new,
             threshold,
-        } => commands::compare(base, new, threshold.as_deref()),
+            reference,
+        } => commands::compare(base, new, threshold.as_deref(), reference.as_deref()),
         Command::Report {
             results,
             out,

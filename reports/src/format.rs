@@ -49,34 +49,37 @@ pub fn human_ns(ns: f64) -> String {
     }
 }
 
-/// A target's status word.
-pub fn pass_label(pass: bool) -> &'static str {
-    if pass {
-        "pass"
-    } else {
-        "FAIL"
+/// A target's status word ("pass", "FAIL", "undecided").
+pub fn target_label(status: crate::results::TargetStatus) -> &'static str {
+    use crate::results::TargetStatus;
+    match status {
+        TargetStatus::Pass => "pass",
+        TargetStatus::Fail => "FAIL",
+        TargetStatus::Undecided => "undecided",
     }
 }
 
 /// What `compare` concluded about a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Inside the noise or the threshold.
+    /// No difference: the whole interval lies within the threshold.
     Same,
+    /// An improvement: the whole interval lies past the threshold on the fast side.
     Faster,
-    /// A regression.
+    /// A regression: the whole interval lies past the threshold on the slow side.
     Slower,
-    /// No noise estimate on one side (a single repeat too short to judge): not counted.
+    /// Undecided: the interval straddles the threshold, or the data cannot support a
+    /// verdict (the row says why).
     Unsure,
 }
 
-/// The word for a verdict, wherever one is printed.
+/// The word for a wall-clock verdict, wherever one is printed.
 pub fn verdict_label(v: Verdict) -> &'static str {
     match v {
-        Verdict::Same => "within noise",
-        Verdict::Faster => "faster",
+        Verdict::Same => "no difference",
+        Verdict::Faster => "improvement",
         Verdict::Slower => "REGRESSION",
-        Verdict::Unsure => "no noise estimate",
+        Verdict::Unsure => "undecided",
     }
 }
 
@@ -87,6 +90,19 @@ pub fn allocations(per_op: Option<f64>) -> String {
         Some(0.0) => "0".into(),
         Some(a) => format!("{a:.1}"),
     }
+}
+
+/// A count with thousands separators ("10,000").
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A fraction as a percentage ("87.3%").
@@ -151,17 +167,44 @@ pub fn flamegraph_file(variant: &str, threads: usize) -> String {
     format!("flamegraph-{}-{threads}t.svg", variant.replace(':', "_"))
 }
 
-/// The half-width of a 95% interval as a percentage of `center`, or "n/a (1 repeat)" when
-/// there was nothing to spread over.
-pub fn interval_pct(center: f64, ci: [f64; 2], repeats: usize) -> String {
-    if repeats < 2 {
-        return "n/a (1 repeat)".into();
+/// How far a 95% interval reaches from its median, as a percentage of the median: the
+/// larger of its two sides ("±3.1%", "±12%"), so the text covers the whole interval; "n/a"
+/// when there is no interval (one block) or no median to relate it to.
+pub fn interval_pct(e: &crate::estimate::Estimate) -> String {
+    let reach = (e.hi - e.median).max(e.median - e.lo);
+    if !e.has_interval() || e.median <= 0.0 || !reach.is_finite() {
+        return "n/a".into();
     }
-    let half = (ci[1] - ci[0]) / 2.0;
-    if center > 0.0 && half.is_finite() {
-        format!("±{:.1}%", 100.0 * half / center)
+    let pct = 100.0 * reach / e.median;
+    if pct >= 10.0 {
+        format!("±{pct:.0}%")
     } else {
-        "n/a".into()
+        format!("±{pct:.1}%")
+    }
+}
+
+/// A value with its interval relative to it: "1.2 µs ±4.0%" (just the value when it has no
+/// interval).
+pub fn with_pct(unit: Unit, e: &crate::estimate::Estimate) -> String {
+    if e.has_interval() {
+        format!("{} {}", human(unit, e.median), interval_pct(e))
+    } else {
+        human(unit, e.median)
+    }
+}
+
+/// A value with its whole interval: "1.07M ops/s [1.01M ops/s, 1.12M ops/s]" (just the value
+/// when it has no interval).
+pub fn with_interval(unit: Unit, e: &crate::estimate::Estimate) -> String {
+    if e.has_interval() {
+        format!(
+            "{} [{}, {}]",
+            human(unit, e.median),
+            human(unit, e.lo),
+            human(unit, e.hi)
+        )
+    } else {
+        human(unit, e.median)
     }
 }
 
@@ -200,6 +243,9 @@ mod tests {
         assert_eq!(allocations(None), "n/a");
         assert_eq!(times(2.567), "2.6×");
         assert_eq!(percent(0.8734), "87.3%");
+        assert_eq!(count(10_000), "10,000");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(human_count(12_345.4), "12345");
         assert_eq!(human_count(12_345_678.0), "12.35M");
         assert_eq!(human_count(0.4242), "0.42");

@@ -7,6 +7,7 @@
 pub mod charts;
 pub mod compare;
 pub mod counts;
+pub mod estimate;
 pub mod format;
 pub mod html;
 pub mod instructions;
@@ -22,6 +23,6 @@ pub mod winners;
 pub use counts::Measure;
 pub use op::OpKind;
 pub use results::{
-    Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetVerdict, VariantSummary,
-    SCHEMA_VERSION,
+    Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetStatus, TargetVerdict,
+    VariantSummary, SCHEMA_VERSION,
 };

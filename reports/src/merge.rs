@@ -131,7 +131,7 @@ fn merge_runs(parts: &[&RunResult]) -> RunResult {
     out
 }
 
-/// Parts of the same fifth of the phase, taken together: counts add, and the percentiles
+/// Parts of the same tenth of the phase, taken together: counts add, and the percentiles
 /// are the generators' own weighted by their counts (an approximation: parts keep no
 /// histogram).
 fn merge_parts(each: &[&OpResult]) -> Vec<crate::results::PartLatency> {
@@ -148,6 +148,8 @@ fn merge_parts(each: &[&OpResult]) -> Vec<crate::results::PartLatency> {
                 count,
                 p50_ns: w(|p| p.p50_ns),
                 p99_ns: w(|p| p.p99_ns),
+                p90_ns: w(|p| p.p90_ns),
+                p999_ns: w(|p| p.p999_ns),
             }
         })
         .collect()
@@ -165,21 +167,7 @@ fn summarize(
         .filter(|r| r.variant == first.variant && r.threads == first.threads)
         .collect();
     let mut s = first.clone();
-    let (median, ci, spread) =
-        stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
-    s.throughput_median = median;
-    s.throughput_ci95 = ci;
-    s.spread = spread;
-    let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
-    let ops: std::collections::BTreeSet<&String> =
-        mine.iter().flat_map(|r| r.per_op.keys()).collect();
-    s.per_op = ops
-        .into_iter()
-        .map(|op| {
-            let each: Vec<&OpResult> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
-            (op.clone(), stats::merge_ops(&each, total_s))
-        })
-        .collect();
+    stats::summarize_runs(&mut s, &mine);
     // Counters add up over the generators; ratios come from the sums (or, for files that
     // hold only a ratio, are averaged).
     s.metrics = stats::merge_metrics(all.iter().map(|x| &x.metrics));
@@ -245,11 +233,13 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
             // The part files hold targets as text; one that no longer parses is reported
             // as such rather than judged.
             match crate::targets::Target::parse(&t.name, &t.variant, &t.metric, &t.expect) {
-                Ok(target) => target.judge(&out.summaries),
+                Ok(target) => target.judge(&out.summaries, &out.runs),
                 Err(_) => crate::results::TargetVerdict {
                     actual: None,
+                    interval: None,
                     actual_text: "invalid target".into(),
                     pass: false,
+                    status: Some(crate::results::TargetStatus::Fail),
                     ..t.clone()
                 },
             }

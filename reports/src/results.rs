@@ -67,9 +67,9 @@ pub struct OpResult {
     /// in files from before it was recorded, and for stores that allocate outside Rust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocations: Option<u64>,
-    /// In a run: the latencies of each fifth of its measured phase, oldest first, so one
-    /// repeat carries an estimate of its own latency noise (`lab compare`). Absent in
-    /// summaries and in files written before it existed.
+    /// In a run: the latencies of each tenth of its measured phase (fifths in older
+    /// files), oldest first: the blocks of the latency estimates ([`crate::estimate`]).
+    /// Absent in summaries and in files written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartLatency>,
 }
@@ -83,12 +83,18 @@ impl OpResult {
     }
 }
 
-/// The median and 99th percentile of one part of a measured phase.
+/// The latency percentiles of one part of a measured phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartLatency {
     pub count: u64,
     pub p50_ns: u64,
     pub p99_ns: u64,
+    /// 0 in files written before it was recorded.
+    #[serde(default)]
+    pub p90_ns: u64,
+    /// 0 in files written before it was recorded.
+    #[serde(default)]
+    pub p999_ns: u64,
 }
 
 impl PartLatency {
@@ -98,6 +104,8 @@ impl PartLatency {
             count: h.len(),
             p50_ns: h.value_at_quantile(0.50),
             p99_ns: h.value_at_quantile(0.99),
+            p90_ns: h.value_at_quantile(0.90),
+            p999_ns: h.value_at_quantile(0.999),
         }
     }
 }
@@ -163,6 +171,29 @@ pub struct VariantSummary {
     pub per_op: BTreeMap<String, OpResult>,
 }
 
+/// Whether a target held: judged on the whole interval of its estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetStatus {
+    /// The whole interval meets the expectation.
+    Pass,
+    /// The whole interval misses it (or the variant did not run).
+    Fail,
+    /// The interval straddles the expectation: the run cannot tell.
+    Undecided,
+}
+
+/// Harness fixtures, not stores: `noop` measures the lab's own cost per operation and
+/// `synthetic` plants a known cost for the lab's gates. Reports show them but never rank
+/// them against the engine and its peers.
+pub const FIXTURES: [&str; 2] = ["noop", "synthetic"];
+
+/// Whether `variant` is a harness fixture (see [`FIXTURES`]).
+pub fn is_fixture(variant: &str) -> bool {
+    let base = variant.split(':').next().unwrap_or(variant);
+    FIXTURES.contains(&base)
+}
+
 /// One target from the workload and whether it held.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetVerdict {
@@ -173,10 +204,35 @@ pub struct TargetVerdict {
     /// The thread count the target was judged at (the variant's highest), when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
-    /// The measured value in the target's unit, when the variant ran.
+    /// The measured value in the target's unit (the median of its estimate), when the
+    /// variant ran.
     pub actual: Option<f64>,
+    /// The 95% interval of `actual`, when it has one (throughputs and latency
+    /// percentiles); absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
     pub actual_text: String,
+    /// True only when the target held (`status` pass).
     pub pass: bool,
+    /// pass, fail or undecided; absent in older files, where `pass` says it all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TargetStatus>,
+}
+
+impl TargetVerdict {
+    /// pass, fail or undecided (from `pass` in files written before `status` existed).
+    pub fn status(&self) -> TargetStatus {
+        self.status.unwrap_or(if self.pass {
+            TargetStatus::Pass
+        } else {
+            TargetStatus::Fail
+        })
+    }
+
+    /// Whether the target failed (its whole interval missed it): the run exits 1.
+    pub fn failed(&self) -> bool {
+        self.status() == TargetStatus::Fail
+    }
 }
 
 /// A whole `results.json`.

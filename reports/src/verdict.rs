@@ -20,12 +20,15 @@ impl Contender {
     }
 }
 
-/// The contenders at `threads`, fastest first.
+/// The contenders at `threads`, fastest first. Harness fixtures (`noop`, `synthetic`) are
+/// not ranked against stores; they contend only when nothing else ran.
 pub fn contenders(r: &Results, threads: usize) -> Vec<Contender> {
-    let mut list: Vec<Contender> = r
-        .summaries
-        .iter()
-        .filter(|s| s.threads == threads)
+    let here = r.summaries.iter().filter(|s| s.threads == threads);
+    let stores = here
+        .clone()
+        .any(|s| !crate::results::is_fixture(&s.variant));
+    let mut list: Vec<Contender> = here
+        .filter(|s| !stores || !crate::results::is_fixture(&s.variant))
         .map(|s| Contender {
             variant: s.variant.clone(),
             median: s.throughput_median,
@@ -68,8 +71,8 @@ pub fn sentence(threads: usize, c: &[Contender]) -> Option<String> {
     let ratio = |other: &Contender| times(lead.median / other.median);
     if c.iter().any(|x| x.repeats < 2) {
         return Some(format!(
-            "At {at}, {} is fastest, {} {}; with one repeat there is no interval, so the \
-             lead is not shown to be beyond the noise.",
+            "At {at}, {} is fastest, {} {}; with one repeat the intervals are those of one \
+             run, so the lead is not shown to be beyond the noise.",
             lead.variant,
             ratio(last),
             last.variant,
@@ -133,9 +136,11 @@ pub fn method(r: &Results) -> String {
         .max()
         .unwrap_or(0);
     format!(
-        "Throughput is the median over {repeats} repeat{} of each variant's ops/s on the \
-         whole mix; a lead counts when the 95% intervals of the mean over repeats do not \
-         overlap. “plain ×2” means the variant plain on 2 threads.",
+        "Throughput is each variant's ops/s on the whole mix: the median over blocks (tenths \
+         of each measured phase, {repeats} repeat{}) with its 95% interval (a bootstrap \
+         resampling repeats, then blocks); a lead counts when the intervals do not overlap. \
+         The harness fixtures noop and synthetic are not ranked. “plain ×2” means the \
+         variant plain on 2 threads.",
         if repeats == 1 { "" } else { "s" }
     )
 }

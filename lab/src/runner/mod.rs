@@ -204,6 +204,7 @@ fn run_result(
         intervals: p.recorded.intervals().to_vec(),
         metrics: stats::merge_metrics([&metrics]),
         dropped: p.dropped,
+        ..RunResult::default()
     }
 }
 
@@ -238,16 +239,8 @@ fn measure(
     if p.stopped {
         return Ok((None, None));
     }
-    Ok((
-        Some(run_result(
-            &backend.describe(),
-            threads,
-            repeat,
-            &p,
-            metrics,
-        )),
-        sampled,
-    ))
+    let result = run_result(&backend.describe(), threads, repeat, &p, metrics);
+    Ok((Some(result), sampled))
 }
 
 fn summarize(
@@ -264,32 +257,15 @@ fn summarize(
     if mine.is_empty() {
         return None;
     }
-    let (median, ci, spread) =
-        stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
-    let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
-    let mut per_op = BTreeMap::new();
-    let ops: std::collections::BTreeSet<&String> =
-        mine.iter().flat_map(|r| r.per_op.keys()).collect();
-    for op in ops {
-        let parts: Vec<_> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
-        let mut merged = stats::merge_ops(&parts, total_s);
-        // The same statistic as the variant's throughput: the median over repeats.
-        merged.throughput =
-            stats::spread(&parts.iter().map(|o| o.throughput).collect::<Vec<_>>()).0;
-        per_op.insert(op.clone(), merged);
-    }
     let mut info_map = BTreeMap::new();
     info_map.insert("store".into(), info.store);
     info_map.insert("durability".into(), info.durability);
     info_map.insert("serialization".into(), info.serialization);
     info_map.insert("cache".into(), info.cache);
-    Some(VariantSummary {
+    let mut summary = VariantSummary {
         variant: info.name,
         threads,
         info: info_map,
-        throughput_median: median,
-        throughput_ci95: ci,
-        spread,
         load_s: loaded.load_s,
         load_throughput: if loaded.load_s > 0.0 {
             plan.dataset.records as f64 / loaded.load_s
@@ -299,8 +275,10 @@ fn summarize(
         bytes_per_item: loaded.bytes_per_item,
         rss_bytes: loaded.rss,
         metrics: stats::merge_metrics(mine.iter().map(|r| &r.metrics)),
-        per_op,
-    })
+        ..VariantSummary::default()
+    };
+    stats::summarize_runs(&mut summary, &mine);
+    Some(summary)
 }
 
 /// Runs `plan` and returns its results (marked partial when `stop` was raised).
@@ -359,13 +337,14 @@ pub fn run(
     }
     cx.progress.started("done", state.done, state.total);
     let stopped = state.stopped;
-    // Partial results are not judged: a target missed by an interrupted run means nothing.
-    let targets = if stopped {
+    // Partial and --quick results are not judged: a target missed by an interrupted run
+    // or a smoke run means nothing.
+    let targets = if stopped || opts.quick {
         Vec::new()
     } else {
         plan.targets
             .iter()
-            .map(|t| t.judge(&state.summaries))
+            .map(|t| t.judge(&state.summaries, &state.runs))
             .collect()
     };
     Ok(Results {
