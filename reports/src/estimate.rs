@@ -382,6 +382,24 @@ pub fn caveats(r: &Results) -> Vec<String> {
             r.runs.len(),
         ));
     }
+    let unsteady: Vec<&RunResult> = r
+        .runs
+        .iter()
+        .filter(|x| x.warmup_steady == Some(false))
+        .collect();
+    if let Some(first) = unsteady.first() {
+        out.push(format!(
+            "{} of {} warm-ups were still changing at their cap (first: {}, {} thread{}, \
+             repeat {}, after {:.1} s): those phases may include warming up",
+            unsteady.len(),
+            r.runs.len(),
+            first.variant,
+            first.threads,
+            if first.threads == 1 { "" } else { "s" },
+            first.repeat + 1,
+            first.warmup_s.unwrap_or(0.0)
+        ));
+    }
     let threads = r.runs.iter().map(|x| x.threads).max().unwrap_or(0);
     let cores = r.machine.cores;
     if cores > 0 && threads > cores {

@@ -134,6 +134,15 @@ pub struct RunResult {
     /// (the backlog was more than a whole phase long). Absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped: u64,
+    /// How long the warm-up before this phase ran (seconds; it runs in windows until
+    /// throughput is steady, at most four times the configured warm-up). Absent in older
+    /// files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
+    /// Whether the warm-up's last two windows agreed within 5% (false: it stopped at its
+    /// cap still changing). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_steady: Option<bool>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -224,9 +224,10 @@ fn measure(
     let (plan, clock, stop) = (cx.plan, cx.clock, cx.stop);
     let backend = loaded.backend.as_ref();
     let leftovers = &loaded.leftovers;
-    if !restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)? {
+    let Some(warmed) = restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)?
+    else {
         return Ok((None, None));
-    }
+    };
     // Backend counters are per phase: what restoring, loading and warmup counted is dropped.
     backend.metrics();
     let phase = || run_phase(backend, plan, threads, false, clock, stop);
@@ -239,7 +240,9 @@ fn measure(
     if p.stopped {
         return Ok((None, None));
     }
-    let result = run_result(&backend.describe(), threads, repeat, &p, metrics);
+    let mut result = run_result(&backend.describe(), threads, repeat, &p, metrics);
+    result.warmup_s = Some(warmed.secs);
+    result.warmup_steady = Some(warmed.steady);
     Ok((Some(result), sampled))
 }
 
