@@ -420,14 +420,15 @@ fn compare_gates_on_regressions_and_merge_combines_runs() {
         "{out}"
     );
     // Fixed 1 s phases (real ones carry this machine's noise): noop steady at 100k beside
-    // btreemap at 200k, then noop at a third of that.
-    let fixed = |values: [f64; 3], name: &str| {
+    // btreemap at 200k in every repeat, then noop at a third of that; the latencies of
+    // every tenth of a phase follow the rate.
+    let fixed = |noop: f64, name: &str| {
         let mut r = Results::load(&ra).unwrap();
         for run in &mut r.runs {
             let v = if run.variant == "noop" {
-                values[run.repeat as usize]
+                noop
             } else {
-                200_000.0 + 1_000.0 * f64::from(run.repeat)
+                200_000.0
             };
             run.elapsed_s = 1.0;
             run.ops = v as u64;
@@ -437,48 +438,43 @@ fn compare_gates_on_regressions_and_merge_combines_runs() {
             for op in run.per_op.values_mut() {
                 op.throughput = v;
                 op.count = v as u64;
+                for part in &mut op.parts {
+                    part.count = (v / 10.0) as u64;
+                    part.p50_ns = (1e9 / v) as u64;
+                    part.p99_ns = (3e9 / v) as u64;
+                }
             }
         }
         let path = dir.path().join(name);
         std::fs::write(&path, r.to_json()).unwrap();
         path
     };
-    let steady = fixed([100_000.0, 101_000.0, 99_000.0], "steady.json");
-    let slow_path = fixed([33_000.0, 34_000.0, 33_500.0], "slow.json");
-    let o = lab(&[
-        "compare",
-        steady.to_str().unwrap(),
-        steady.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(
-        text(&o).contains("no difference (vs btreemap)"),
-        "{}",
-        text(&o)
-    );
-    let o = lab(&[
-        "compare",
-        steady.to_str().unwrap(),
-        slow_path.to_str().unwrap(),
-        "--threshold",
-        "5%",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("REGRESSION (vs btreemap)"),
-        "{}",
-        text(&o)
+    let steady = fixed(100_000.0, "steady.json");
+    let slow_path = fixed(33_000.0, "slow.json");
+    // `lab compare BASE NEW EXTRA...` exits `code` and says `said`.
+    let judged = |base: &Path, new: &Path, extra: &[&str], code: i32, said: &str| {
+        let mut args = vec!["compare", base.to_str().unwrap(), new.to_str().unwrap()];
+        args.extend(extra);
+        let o = lab(&args);
+        assert_eq!(o.status.code(), Some(code), "{}", text(&o));
+        assert!(text(&o).contains(said), "{}", text(&o));
+    };
+    judged(&steady, &steady, &[], 0, "no difference (vs btreemap)");
+    judged(
+        &steady,
+        &slow_path,
+        &["--threshold", "5%"],
+        1,
+        "REGRESSION (vs btreemap)",
     );
     // A reference one file lacks is bad input.
-    let o = lab(&[
-        "compare",
-        steady.to_str().unwrap(),
-        slow_path.to_str().unwrap(),
-        "--reference",
-        "redb",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("--reference redb"), "{}", text(&o));
+    judged(
+        &steady,
+        &slow_path,
+        &["--reference", "redb"],
+        2,
+        "--reference redb",
+    );
     // Bad input: a broken file and a bad threshold.
     std::fs::write(dir.path().join("broken.json"), "{ nope").unwrap();
     let o = lab(&[

@@ -247,9 +247,11 @@ fn lacking(sides: &Sides<'_>, who: Option<&str>) -> Vec<String> {
 
 /// The note under a table with rows undecided for lack of data.
 pub const LACKING_NOTE: &str = "undecided for lack of data: across two runs taken at different \
-times a verdict needs, on each side, repeats (3 against 3 for a 90% interval) whose phases \
-last at least 1 s and run at least 10,000 operations; with less, the machine's fast and slow \
-spells cannot be told from the code. For a paired verdict on a noisy machine, use `lab ab`.";
+times a verdict needs, on each side, two or more repeats (three or more for a useful \
+interval) whose phases last at least 1 s and run at least 10,000 operations, with enough \
+operations in each tenth of a phase for the percentile; with less, the machine's fast and \
+slow spells cannot be told from the code. For a paired verdict on a noisy machine, use \
+`lab ab`.";
 
 /// Each repeat's value of `stat`: the median of its blocks, by repeat number.
 fn per_repeat(runs: &[&RunResult], op: Option<&str>, stat: Stat) -> Vec<(u32, f64)> {
