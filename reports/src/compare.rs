@@ -551,11 +551,6 @@ pub fn compare(
     })
 }
 
-/// Whether any change is a regression.
-pub fn regressed(changes: &[Change]) -> bool {
-    changes.iter().any(|c| c.verdict == Verdict::Slower)
-}
-
 /// A change as a signed percentage, never `inf%` or `NaN`.
 fn signed(d: Option<f64>) -> String {
     match d {

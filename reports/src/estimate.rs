@@ -15,7 +15,7 @@
 //! interval; the interval never goes below zero (no block does) and always contains its
 //! median (it is widened to it in the rare resampling where it would not).
 
-use crate::results::{OpResult, Results, RunResult};
+use crate::results::{OpResult, Results, RunResult, VariantSummary};
 
 /// Blocks per measured phase (the lab records latencies in as many parts).
 pub const BLOCKS: usize = 10;
@@ -75,8 +75,9 @@ impl Stat {
             .find(|s| s.name() == name)
     }
 
-    /// The whole run's value of this percentile (from its merged histogram).
-    fn of_op(self, o: &OpResult) -> f64 {
+    /// The value over all of `o`'s operations (its throughput, or the percentile of its
+    /// merged histogram).
+    fn whole(self, o: &OpResult) -> f64 {
         match self {
             Stat::Throughput => o.throughput,
             Stat::P50 => o.p50_ns as f64,
@@ -329,7 +330,7 @@ pub fn over_runs(runs: &[&RunResult], op: Option<&str>, stat: Stat) -> Option<Es
         .iter()
         .filter_map(|r| match op {
             None => Some(r.throughput),
-            Some(op) => r.per_op.get(op).map(|o| stat.of_op(o)),
+            Some(op) => r.per_op.get(op).map(|o| stat.whole(o)),
         })
         .collect();
     let mut e = of_clusters(&whole.iter().map(|v| vec![*v]).collect::<Vec<_>>())?;
@@ -354,9 +355,22 @@ pub fn of(
     over_runs(&runs_of(r, variant, threads), op, stat)
 }
 
+/// The estimate of `stat` for one operation of a summary (the summary's own value, with no
+/// interval, when the file holds no runs of it).
+pub fn of_op(r: &Results, s: &VariantSummary, op: &str, o: &OpResult, stat: Stat) -> Estimate {
+    of(r, &s.variant, s.threads, Some(op), stat).unwrap_or_else(|| Estimate::exact(stat.whole(o)))
+}
+
+/// The estimate of a variant's throughput on the whole mix (the summary's median, with no
+/// interval, when the file holds no runs of it).
+pub fn of_mix(r: &Results, s: &VariantSummary) -> Estimate {
+    of(r, &s.variant, s.threads, None, Stat::Throughput)
+        .unwrap_or_else(|| Estimate::exact(s.throughput_median))
+}
+
 /// Why the numbers of `r` deserve caution: phases shorter than 1 s or with fewer than
-/// 10,000 operations, and more threads than the machine has cores. One line each, for the
-/// run's output, the table and the report.
+/// 10,000 operations, warm-ups still changing at their cap, and more threads than the
+/// machine has cores. One line each, for the run's output, the table and the report.
 pub fn caveats(r: &Results) -> Vec<String> {
     let mut out = Vec::new();
     let short: Vec<&RunResult> = r

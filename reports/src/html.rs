@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::charts::{self, Palette};
+use crate::estimate::of_op;
 use crate::estimate::{self, Stat};
 use crate::format::{
     allocations, flamegraph_file, human, human_ns, interval_pct, threads_text, with_interval, Unit,
 };
 use crate::results::{is_fixture, Results, VariantSummary};
-use crate::table::op_estimate;
 use crate::verdict;
 
 #[derive(Debug, thiserror::Error)]
@@ -305,7 +305,7 @@ fn winners(results: &Results) -> Vec<Winner> {
                 .iter()
                 .filter(|(s, _)| !stores || !is_fixture(&s.variant))
                 .map(|(s, o)| {
-                    let e = op_estimate(results, s, op, o, Stat::Throughput);
+                    let e = of_op(results, s, op, o, Stat::Throughput);
                     verdict::Contender {
                         variant: s.variant.clone(),
                         median: e.median,
@@ -369,7 +369,7 @@ fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
             let rows = present
                 .iter()
                 .map(|(s, o)| {
-                    let est = |stat| op_estimate(results, s, op, o, stat);
+                    let est = |stat| of_op(results, s, op, o, stat);
                     let rate = est(Stat::Throughput);
                     let latency = |stat| with_interval(Unit::Time, &est(stat));
                     Row {

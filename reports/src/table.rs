@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::estimate::{self, Estimate, Stat};
+use crate::estimate::{self, of_mix, of_op, Stat};
 use crate::format::{allocations, human, interval_pct, percent, threads_text, with_pct, Unit};
-use crate::results::{OpResult, Results, VariantSummary};
+use crate::results::Results;
 
 fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
     for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
@@ -89,38 +89,11 @@ const HEADER: [&str; 13] = [
     "bytes/item",
 ];
 
-/// The estimate of `stat` for one operation of a summary (the summary's own value, with no
-/// interval, when the file holds no runs of it).
-pub fn op_estimate(
-    r: &Results,
-    s: &VariantSummary,
-    op: &str,
-    o: &OpResult,
-    stat: Stat,
-) -> Estimate {
-    estimate::of(r, &s.variant, s.threads, Some(op), stat).unwrap_or_else(|| {
-        Estimate::exact(match stat {
-            Stat::Throughput => o.throughput,
-            Stat::P50 => o.p50_ns as f64,
-            Stat::P90 => o.p90_ns as f64,
-            Stat::P99 => o.p99_ns as f64,
-            Stat::P999 => o.p999_ns as f64,
-        })
-    })
-}
-
-/// The estimate of a variant's throughput on the whole mix (the summary's median, with no
-/// interval, when the file holds no runs of it).
-pub fn mix_estimate(r: &Results, s: &VariantSummary) -> Estimate {
-    estimate::of(r, &s.variant, s.threads, None, Stat::Throughput)
-        .unwrap_or_else(|| Estimate::exact(s.throughput_median))
-}
-
 /// The header, then one row per variant, thread count and operation.
 fn rows(r: &Results) -> Vec<Vec<String>> {
     let mut rows = vec![HEADER.map(str::to_owned).to_vec()];
     for s in &r.summaries {
-        let mix = mix_estimate(r, s);
+        let mix = of_mix(r, s);
         for (i, (op, o)) in s.per_op.iter().enumerate() {
             let first = i == 0;
             let mut row = if first {
@@ -133,7 +106,7 @@ fn rows(r: &Results) -> Vec<Vec<String>> {
             } else {
                 vec![String::new(); 4]
             };
-            let cell = |stat: Stat, unit: Unit| with_pct(unit, &op_estimate(r, s, op, o, stat));
+            let cell = |stat: Stat, unit: Unit| with_pct(unit, &of_op(r, s, op, o, stat));
             row.extend([
                 op.clone(),
                 cell(Stat::Throughput, Unit::Rate),

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 
 use super::throughput::ordered;
 use super::{bars, Bar, BarSpec, Palette};
+use crate::estimate::of_op;
 use crate::estimate::Stat;
 use crate::format::{human, variant_threads, Unit};
 use crate::results::Results;
-use crate::table::op_estimate;
 
 /// `(operation, svg)` in operation order.
 pub fn per_operation(r: &Results, palette: &Palette) -> Vec<(String, String)> {
@@ -20,7 +20,7 @@ pub fn per_operation(r: &Results, palette: &Palette) -> Vec<(String, String)> {
                 .into_iter()
                 .filter_map(|s| {
                     let o = s.per_op.get(op)?;
-                    let e = op_estimate(r, s, op, o, Stat::Throughput);
+                    let e = of_op(r, s, op, o, Stat::Throughput);
                     Some(Bar {
                         label: variant_threads(&s.variant, s.threads),
                         variant: s.variant.clone(),

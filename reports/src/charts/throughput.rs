@@ -17,7 +17,7 @@ pub fn throughput(r: &Results, palette: &Palette) -> Option<String> {
     let rows: Vec<Bar> = ordered(r, palette)
         .into_iter()
         .map(|s| {
-            let e = crate::table::mix_estimate(r, s);
+            let e = crate::estimate::of_mix(r, s);
             Bar {
                 label: variant_threads(&s.variant, s.threads),
                 variant: s.variant.clone(),
