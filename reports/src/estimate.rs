@@ -414,7 +414,17 @@ pub fn caveats(r: &Results) -> Vec<String> {
             first.warmup_s.unwrap_or(0.0)
         ));
     }
-    let threads = r.runs.iter().map(|x| x.threads).max().unwrap_or(0);
+    if let Some(load) = busy(r) {
+        out.push(format!(
+            "the machine was busy: load average {load:.1} on {} cores with {} thread{} of \
+             this run, so other work shared the cores; the numbers are what this run got, \
+             not what the machine can do, and targets it missed are undecided",
+            r.machine.cores,
+            max_threads(r),
+            if max_threads(r) == 1 { "" } else { "s" }
+        ));
+    }
+    let threads = max_threads(r);
     let cores = r.machine.cores;
     if cores > 0 && threads > cores {
         out.push(format!(
@@ -423,6 +433,20 @@ pub fn caveats(r: &Results) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The most threads any measured phase of `r` ran.
+fn max_threads(r: &Results) -> usize {
+    r.runs.iter().map(|x| x.threads).max().unwrap_or(0)
+}
+
+/// The load average of a run whose machine was busy with other work: more runnable
+/// threads, on average, than its cores and the run's own threads together. `None` when
+/// it was not (or the load was not recorded).
+pub fn busy(r: &Results) -> Option<f64> {
+    let cores = r.machine.cores;
+    r.load
+        .filter(|load| cores > 0 && *load > (cores + max_threads(r)) as f64)
 }
 
 /// A phase shorter than this (seconds) is too short for a verdict across runs.

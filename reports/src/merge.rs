@@ -226,24 +226,25 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
         .map(|p| p.machine.hostname.as_str())
         .collect::<Vec<_>>()
         .join("+");
-    out.targets = first
-        .targets
-        .iter()
-        .map(|t| {
-            // The part files hold targets as text; one that no longer parses is reported
-            // as such rather than judged.
-            match crate::targets::Target::parse(&t.name, &t.variant, &t.metric, &t.expect) {
-                Ok(target) => target.judge(&out.summaries, &out.runs),
-                Err(_) => crate::results::TargetVerdict {
-                    actual: None,
-                    interval: None,
-                    actual_text: "invalid target".into(),
-                    pass: false,
-                    status: Some(crate::results::TargetStatus::Fail),
-                    ..t.clone()
-                },
-            }
-        })
-        .collect();
+    out.load = parts.iter().filter_map(|p| p.load).reduce(f64::max);
+    // The part files hold targets as text; one that no longer parses is reported as such
+    // rather than judged.
+    let mut parsed = Vec::new();
+    let mut invalid = Vec::new();
+    for t in &first.targets {
+        match crate::targets::Target::parse(&t.name, &t.variant, &t.metric, &t.expect) {
+            Ok(target) => parsed.push(target),
+            Err(_) => invalid.push(crate::results::TargetVerdict {
+                actual: None,
+                interval: None,
+                actual_text: "invalid target".into(),
+                pass: false,
+                status: Some(crate::results::TargetStatus::Fail),
+                ..t.clone()
+            }),
+        }
+    }
+    out.targets = crate::targets::judge_all(&parsed, &out);
+    out.targets.extend(invalid);
     Ok(out)
 }

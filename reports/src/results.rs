@@ -286,6 +286,11 @@ pub struct Results {
     /// few samples, `--flamegraph` in parallel mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The highest 1-minute load average seen when the run started and when it finished:
+    /// beyond the machine's cores and the run's own threads, other work shared the cores
+    /// (see [`crate::estimate::busy`]). Absent in older files and where it cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
     /// What the numbers are: wall-clock time (`runs`, `summaries`) or instruction counts
     /// (`instructions`). Absent in version 1 files, which are all wall-clock.
     #[serde(default)]

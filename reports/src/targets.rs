@@ -283,6 +283,19 @@ impl Target {
     /// as they are) passes when the whole interval meets the expectation, fails when the
     /// whole interval misses it, and is undecided when the interval straddles it.
     pub fn judge(&self, summaries: &[VariantSummary], runs: &[RunResult]) -> TargetVerdict {
+        self.judge_with(summaries, runs, 1.0)
+    }
+
+    /// [`Target::judge`], where a miss counts as a failure only if it would still miss
+    /// with the interval stretched `slack` times towards the expectation (a busy machine
+    /// may have run this `slack` times slower than it can); a miss within that is
+    /// undecided.
+    pub fn judge_with(
+        &self,
+        summaries: &[VariantSummary],
+        runs: &[RunResult],
+        slack: f64,
+    ) -> TargetVerdict {
         let mut verdict = TargetVerdict {
             name: self.name.clone(),
             metric: self.metric.to_string(),
@@ -310,9 +323,11 @@ impl Target {
             return verdict;
         };
         let unit = self.metric.unit();
+        let slack = slack.max(1.0);
+        let stretched = self.expect.holds(e.hi * slack) || self.expect.holds(e.lo / slack);
         let status = match (self.expect.holds(e.lo), self.expect.holds(e.hi)) {
             (true, true) => TargetStatus::Pass,
-            (false, false) => TargetStatus::Fail,
+            (false, false) if !stretched => TargetStatus::Fail,
             _ => TargetStatus::Undecided,
         };
         verdict.threads = Some(s.threads);
@@ -323,6 +338,19 @@ impl Target {
         verdict.status = Some(status);
         verdict
     }
+}
+
+/// Judges `targets` on the runs and summaries of `r` (see [`Target::judge`]). On a machine
+/// that was busy with other work ([`crate::estimate::busy`]: load average `L` on `c`
+/// cores), the run may have had as little as `c / L` of the cores it asked for, so a
+/// target it missed fails only if it would still miss at `L / c` times the speed; within
+/// that it is undecided. (A target met on a busy machine stands.)
+pub fn judge_all(targets: &[Target], r: &crate::results::Results) -> Vec<TargetVerdict> {
+    let slack = crate::estimate::busy(r).map_or(1.0, |load| load / r.machine.cores as f64);
+    targets
+        .iter()
+        .map(|t| t.judge_with(&r.summaries, &r.runs, slack))
+        .collect()
 }
 
 /// Why the targets of `r` were not judged, when they were not: an interrupted run, or a

@@ -236,3 +236,35 @@ fn short_phases_few_operations_and_oversubscription_are_warned_about() {
     let fine = results(&[("plain", runs("plain", &around(500_000.0, 0.1)))]);
     assert!(estimate::caveats(&fine).is_empty());
 }
+
+#[test]
+fn on_a_busy_machine_a_missed_target_is_undecided_and_the_run_says_why() {
+    let mut r = results(&[("plain", runs("plain", &around(500_000.0, 0.1)))]);
+    r.machine.cores = 2;
+    let targets = [
+        Target::parse("Missed", "plain", "throughput", "> 1M ops/s").unwrap(),
+        Target::parse("Met", "plain", "throughput", "> 1 ops/s").unwrap(),
+        Target::parse("Far", "plain", "throughput", "> 1G ops/s").unwrap(),
+    ];
+    // Quiet: load 2.5 on 2 cores with this run's thread: the miss is a failure.
+    r.load = Some(2.5);
+    assert!(estimate::busy(&r).is_none());
+    let judged = acorn_reports::targets::judge_all(&targets, &r);
+    assert_eq!(judged[0].status(), TargetStatus::Fail);
+    // Busy: load 8.9 on 2 cores: the run may have had a 4.45th of its cores. A miss it
+    // could owe to that (500k of 1M) is undecided, one it could not (of 1G) still fails,
+    // a pass stands, and the caveats say so.
+    r.load = Some(8.9);
+    assert_eq!(estimate::busy(&r), Some(8.9));
+    let judged = acorn_reports::targets::judge_all(&targets, &r);
+    assert_eq!(judged[0].status(), TargetStatus::Undecided);
+    assert_eq!(judged[1].status(), TargetStatus::Pass);
+    assert_eq!(judged[2].status(), TargetStatus::Fail);
+    let caveats = estimate::caveats(&r);
+    assert!(
+        caveats
+            .iter()
+            .any(|c| c.contains("the machine was busy: load average 8.9 on 2 cores")),
+        "{caveats:?}"
+    );
+}

@@ -300,6 +300,7 @@ pub fn run(
         values: plan.dataset.value,
     };
     let machine = machine::fingerprint();
+    let load_at_start = machine::load_average();
     let started_at = machine::now_rfc3339();
     let max_threads = plan.run.threads.iter().copied().max().unwrap_or(1);
     let contended =
@@ -340,17 +341,7 @@ pub fn run(
     }
     cx.progress.started("done", state.done, state.total);
     let stopped = state.stopped;
-    // Partial and --quick results are not judged: a target missed by an interrupted run
-    // or a smoke run means nothing.
-    let targets = if stopped || opts.quick {
-        Vec::new()
-    } else {
-        plan.targets
-            .iter()
-            .map(|t| t.judge(&state.summaries, &state.runs))
-            .collect()
-    };
-    Ok(Results {
+    let mut results = Results {
         schema_version: SCHEMA_VERSION,
         workload: plan.name.clone(),
         description: plan.description.clone(),
@@ -365,13 +356,23 @@ pub fn run(
         machine,
         runs: state.runs,
         summaries: state.summaries,
-        targets,
+        targets: Vec::new(),
         flamegraphs: state.flamegraphs,
         resident: Some(resident(&plan)),
         warnings: state.warnings,
+        load: [load_at_start, machine::load_average()]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max),
         measure: acorn_reports::Measure::WallClock,
         instructions: None,
-    })
+    };
+    // Partial and --quick results are not judged: a target missed by an interrupted run
+    // or a smoke run means nothing.
+    if !stopped && !opts.quick {
+        results.targets = acorn_reports::targets::judge_all(&plan.targets, &results);
+    }
+    Ok(results)
 }
 
 /// Loads `variants` together, runs every repeat of them at `threads`, summarizes them, and
