@@ -4,13 +4,16 @@
 #   2. the standard workload suite through the lab, each compared with the previous run's
 #      results if there is one (<out>/baseline/full/, or quick/ for smoke-sized runs), with
 #      an HTML report and flamegraphs per workload,
-#   3. the targets table in docs/PERFORMANCE.md rewritten from the results (not with --quick:
-#      smoke-sized runs are not measurements),
+#   3. the targets table rewritten from the results: a copy in <out>/PERFORMANCE.md, or
+#      docs/PERFORMANCE.md itself with --update-targets (never with --quick: smoke-sized
+#      runs are not measurements), so a plain full run leaves the working tree clean,
 #   4. instruction counts under callgrind (`--measure instructions`, needs valgrind) of the
 #      counted suite, each compared with the previous run's counts at 1% (no noise model:
 #      counts repeat exactly), with reports beside the wall-clock ones,
 #   5. where the reports are.
-# Usage: scripts/performance_test.sh [--quick]
+# Usage: scripts/performance_test.sh [--quick | --update-targets]
+# The suite: fourteen workloads (basic batch query memory serialization iterator concurrent
+# ffi mixed reads writes hot-set store-read store-write); --quick: smoke and basic.
 # Exit: 0 ok; 1 a target missed or a regression against the baseline (full mode); 2 an error.
 #
 # The environment can shrink a full run without skipping a stage (the test of this script
@@ -20,25 +23,34 @@
 #   PERF_CRITERION    criterion's options in full mode
 #                     (default: --warm-up-time 1 --measurement-time 3)
 #   PERF_BENCHES      the engine's bench targets to run, space separated (default: all)
-#   PERF_WORKLOADS    the workloads of the suite, space separated (default: the nine below)
+#   PERF_WORKLOADS    the workloads of the suite, space separated (default: the fourteen
+#                     above)
 #   PERF_COUNTED      the workloads counted under callgrind (default: smoke mixed; --quick:
 #                     smoke)
 #   PERF_SHORT=1      full mode, but every workload runs with --quick (short phases); like
 #                     --quick, short runs gate nothing and the targets table they rewrite is
 #                     a copy in <out> unless PERF_TARGETS names one
 #   PERF_OUT          where reports and baselines go (default: <target dir>/lab)
-#   PERF_TARGETS      the Markdown targets table to rewrite (default: docs/PERFORMANCE.md)
+#   PERF_TARGETS      the Markdown targets table to rewrite (default: <out>/PERFORMANCE.md,
+#                     a copy of docs/PERFORMANCE.md; with --update-targets that file)
 #   PERF_DRY_RUN=1    print which lab, output directory and targets table a run would use,
 #                     and stop
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 quick=false
-case "${1:-}" in
-    --quick) quick=true ;;
-    "") ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-esac
+update=false
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=true ;;
+        --update-targets) update=true ;;
+        *) echo "usage: $0 [--quick | --update-targets]" >&2; exit 2 ;;
+    esac
+done
+if $quick && $update; then
+    echo "error: --quick runs are smoke-sized, not measurements: they update no targets table" >&2
+    exit 2
+fi
 short=false
 [ "${PERF_SHORT:-}" = 1 ] && short=true
 # Quick and short runs are smoke-sized: they gate nothing.
@@ -72,8 +84,9 @@ if $gate; then
 else
     baseline=$root/baseline/quick
 fi
-targets_table=${PERF_TARGETS:-docs/PERFORMANCE.md}
-$short && [ -z "${PERF_TARGETS:-}" ] && targets_table=$out/PERFORMANCE.md
+# Only --update-targets rewrites the repository's table; otherwise a copy under <out>.
+targets_table=${PERF_TARGETS:-$out/PERFORMANCE.md}
+$update && ! $short && targets_table=${PERF_TARGETS:-docs/PERFORMANCE.md}
 
 if [ "${PERF_DRY_RUN:-}" = 1 ]; then
     echo "lab: $lab"

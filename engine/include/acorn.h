@@ -12,7 +12,7 @@
  * ACORN_ERR_CORRUPT covers damaged or missing data files and directories written in an
  * on-disk format this build does not read; the message says which file and what to do.
  *
- * Kept in sync with engine/src/ffi.rs by engine/tests/ffi_c.rs, which also compiles and
+ * Kept in sync with engine/src/ffi/ by engine/tests/ffi_c.rs, which also compiles and
  * runs engine/tests/c/acorn_test.c against this header.
  */
 #ifndef ACORN_H
@@ -65,10 +65,13 @@ int acorn_free_value(uint8_t *value, size_t value_len);
 int acorn_toss(const AcornTree *tree, const uint8_t *key, size_t key_len, int *existed /* nullable */);
 
 int acorn_batch_new(const AcornTree *tree, AcornBatch **out);
+/* A rejected stash or toss (bad key or value, null pointer) returns its error now, and the
+   batch's commit then fails whole with the same status. */
 int acorn_batch_stash(AcornBatch *batch, const uint8_t *key, size_t key_len,
                       const uint8_t *value, size_t value_len);
 int acorn_batch_toss(AcornBatch *batch, const uint8_t *key, size_t key_len);
-/* All or nothing. The handle must still be freed. */
+/* All or nothing: nothing is written when any operation was rejected. The handle must
+   still be freed. */
 int acorn_batch_commit(AcornBatch *batch, uint64_t *version /* nullable */);
 int acorn_batch_free(AcornBatch *batch);
 

@@ -1,233 +1,186 @@
 //! The async API (feature `tokio`): [`AsyncTree`], a cheap handle whose writes are futures.
 //!
-//! In memory, and under `SyncPolicy::Never`, a write never waits: its future completes on
-//! its first poll, doing exactly what the blocking call does. A durable write under
-//! `Always` or `Group` is logged on the first poll, then waits for its fsync as a waker in
-//! the log (see `storage/wal.rs`): no runtime thread and no blocking-pool thread is parked
-//! per waiting writer. The log's own sync thread (one per durable tree, started by the
-//! first async commit) leads the fsyncs, and every fsync completes all the commits it
-//! covers at once, so thousands of tasks share each one.
+//! Every write is the blocking API's own operation run through the same commit pipeline
+//! (`tree::Write`, `Tree::begin`, `InFlight::finish`): this module only decides how to
+//! wait. In memory, and under `SyncPolicy::Never`, a write never waits: its future
+//! completes on its first poll, doing exactly what the blocking call does. A durable write
+//! under `Always` or `Group` is logged on the first poll, then waits for its fsync as a
+//! waker in the log (see `storage/wal.rs`): no runtime thread and no blocking-pool thread
+//! is parked per waiting writer. The log's own sync thread (one per durable tree, started
+//! by the first async commit) leads the fsyncs, and every fsync completes all the commits
+//! it covers at once, so thousands of tasks share each one.
 //!
 //! What may still block the polling thread, briefly: the commit lock while another
 //! writer appends its frame (a `write` to the page cache, microseconds), and, while a
-//! compaction starts, its cut of the log (one fsync). Compaction itself, manual or
+//! compaction starts, its cut of the log (a few fsyncs). Compaction itself, manual or
 //! automatic, runs on tokio's blocking pool.
 
-/// Runs `f` on tokio's blocking pool when called inside a runtime, else on a new thread.
-pub(crate) fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
-    #[cfg(feature = "tokio")]
-    let f = match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            drop(handle.spawn_blocking(f));
-            return;
-        }
-        Err(_) => f,
-    };
-    let _ = std::thread::Builder::new()
-        .name("acorn-compact".into())
-        .spawn(f);
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::batch::Batch;
+use crate::storage::Durable;
+use crate::tree::{Compaction, Purge, Stash, Toss, Tree, Write};
+use crate::txn::{Retries, Retry, Settled, Txn, TxnCommit};
+use crate::{Error, Result};
+
+/// A [`Tree`] whose writes are futures (see the module docs for what waits and how).
+/// Cheap to clone; reads go through [`Deref`](std::ops::Deref) to the tree and stay
+/// synchronous: they never wait for a lock or the disk.
+#[derive(Clone, Debug)]
+pub struct AsyncTree {
+    tree: Tree,
 }
 
-#[cfg(feature = "tokio")]
-pub use api::AsyncTree;
+impl Tree {
+    /// An async handle on this tree (shares it; the tree stays usable as is).
+    pub fn to_async(&self) -> AsyncTree {
+        AsyncTree { tree: self.clone() }
+    }
+}
 
-#[cfg(feature = "tokio")]
-mod api {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use std::time::Duration;
+impl std::ops::Deref for AsyncTree {
+    type Target = Tree;
+    fn deref(&self) -> &Tree {
+        &self.tree
+    }
+}
 
-    use crate::limits::MAX_ATTEMPTS;
-    use crate::record::{check_key, Change, Changes};
-    use crate::stats::Op;
-    use crate::storage::Durable;
-    use crate::tree::{Committed, State};
-    use crate::{Batch, Error, Result, Tree, Txn};
+/// Waits for a logged commit's fsync (and under `Always` its application) as a waker in
+/// the log; ready at once when there is nothing to wait for.
+struct Durability<'a> {
+    log: &'a Durable,
+    ticket: u64,
+    id: u64,
+}
 
-    /// A [`Tree`] whose writes are futures (see the module docs for what waits and how).
-    /// Cheap to clone; reads go through [`Deref`](std::ops::Deref) to the tree and stay
-    /// synchronous: they never wait for a lock or the disk.
-    #[derive(Clone, Debug)]
-    pub struct AsyncTree {
-        tree: Tree,
+impl<'a> Durability<'a> {
+    /// Registers the waiter at once, before any await: even a future dropped after its
+    /// first poll has its commit made durable and applied by the log's sync thread.
+    fn new(log: &'a Durable, ticket: u64) -> Self {
+        let id = log.register(ticket);
+        Durability { log, ticket, id }
+    }
+}
+
+impl Future for Durability<'_> {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.log.poll_wait(self.ticket, self.id, cx)
+    }
+}
+
+impl AsyncTree {
+    /// The tree behind this handle.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 
-    impl Tree {
-        /// An async handle on this tree (shares it; the tree stays usable as is).
-        pub fn to_async(&self) -> AsyncTree {
-            AsyncTree { tree: self.clone() }
+    /// Runs `write` through the commit pipeline ([`Tree::run`]'s async twin): logs and
+    /// (except under `Always`) applies on the first poll, then waits for durability as a
+    /// waker; an automatic compaction runs on the blocking pool.
+    async fn run<W: Write>(&self, write: W) -> Result<W::Output> {
+        if let Some(log) = self.tree.log().filter(|log| log.waits()) {
+            log.ensure_syncer()?;
         }
+        let commit = self.tree.begin(write)?;
+        if let Some((log, ticket)) = commit.durability() {
+            Durability::new(log, ticket).await?;
+        }
+        Ok(commit.finish(Compaction::Background))
     }
 
-    impl std::ops::Deref for AsyncTree {
-        type Target = Tree;
-        fn deref(&self) -> &Tree {
-            &self.tree
-        }
+    /// [`Tree::stash`], completing once the write is as durable as the policy says.
+    pub async fn stash(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64> {
+        self.stash_inner(key.as_ref(), value.as_ref(), None).await
     }
 
-    /// Waits for a logged commit's fsync (and under `Always` its application) as a waker in
-    /// the log; ready at once when there is nothing to wait for.
-    struct Durability<'a> {
-        durable: &'a Durable,
-        ticket: u64,
-        id: u64,
-    }
-
-    impl Future for Durability<'_> {
-        type Output = Result<()>;
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-            self.durable.poll_wait(self.ticket, self.id, cx)
-        }
-    }
-
-    impl AsyncTree {
-        /// The tree behind this handle.
-        pub fn tree(&self) -> &Tree {
-            &self.tree
-        }
-
-        /// The async form of [`Tree::commit_with`]: logs and (except under `Always`)
-        /// applies on the first poll, then waits for durability without a thread.
-        async fn commit_with(
-            &self,
-            build: impl FnOnce(&State, u64) -> Result<Changes>,
-        ) -> Result<Committed> {
-            let durable = self.tree.inner.durable.as_ref();
-            if let Some(d) = durable.filter(|d| d.waits()) {
-                d.ensure_syncer()?;
-            }
-            let prepared = self.tree.prepare(build)?;
-            if let (Some(d), Some(ticket)) = (durable, prepared.ticket) {
-                // Registered before the first await: even a future dropped now has its
-                // commit made durable and applied by the log's sync thread.
-                let id = d.register(ticket);
-                Durability {
-                    durable: d,
-                    ticket,
-                    id,
-                }
-                .await?;
-            }
-            self.tree.after_commit(prepared, true);
-            Ok(prepared.done)
-        }
-
-        /// [`Tree::stash`], completing once the write is as durable as the policy says.
-        pub async fn stash(&self, key: impl AsRef<str>, value: impl AsRef<[u8]>) -> Result<u64> {
-            self.stash_inner(key.as_ref(), value.as_ref(), None).await
-        }
-
-        /// [`Tree::stash_with_ttl`] as a future.
-        pub async fn stash_with_ttl(
-            &self,
-            key: impl AsRef<str>,
-            value: impl AsRef<[u8]>,
-            ttl: Duration,
-        ) -> Result<u64> {
-            self.stash_inner(key.as_ref(), value.as_ref(), Some(ttl))
-                .await
-        }
-
-        async fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
-            let rec = self.tree.make_record(key, value, ttl)?;
-            self.tree.tally(Op::Stash, 1);
-            let changes: Changes = smallvec::smallvec![Change::Put(rec)];
-            Ok(self.commit_with(|_, _| Ok(changes)).await?.version)
-        }
-
-        /// [`Tree::toss`] as a future: whether a visible nut was there.
-        pub async fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
-            let key = key.as_ref();
-            check_key(key)?;
-            self.tree.tally(Op::Toss, 1);
-            let changes: Changes = smallvec::smallvec![Change::Delete(key.as_bytes().into())];
-            Ok(self.commit_with(|_, _| Ok(changes)).await?.removed == 1)
-        }
-
-        /// Commits `batch` (built with [`Tree::batch`] on this tree) atomically: the async
-        /// form of [`Batch::commit`].
-        pub async fn commit(&self, batch: Batch) -> Result<u64> {
-            let (changes, puts, tosses) = batch.into_changes()?;
-            let done = self.commit_with(|_, _| Ok(changes)).await?;
-            self.tree.tally(Op::Batch, 1);
-            self.tree.tally(Op::Stash, puts);
-            self.tree.tally(Op::Toss, tosses);
-            Ok(done.version)
-        }
-
-        /// [`Tree::transaction`] as a future: `f` runs synchronously (it reads and buffers;
-        /// nothing in it waits), the commit waits for durability as a future, and a
-        /// conflict yields to the runtime before `f` runs again.
-        pub async fn transaction<R>(
-            &self,
-            mut f: impl FnMut(&mut Txn<'_>) -> Result<R>,
-        ) -> Result<R> {
-            for attempt in 0..MAX_ATTEMPTS {
-                let (out, validate) = self.tree.txn_attempt(&mut f)?;
-                match self.commit_with(validate).await {
-                    Ok(_) => {
-                        self.tree.tally(Op::Txn, 1);
-                        return Ok(out);
-                    }
-                    Err(Error::Conflict) => {
-                        self.tree.tally(Op::TxnRetry, 1);
-                        if attempt < 4 {
-                            tokio::task::yield_now().await;
-                        } else {
-                            tokio::time::sleep(Duration::from_micros(1 << attempt.min(10))).await;
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(Error::Conflict)
-        }
-
-        /// [`Tree::purge_expired`] as a future.
-        pub async fn purge_expired(&self) -> Result<usize> {
-            let mut purged = 0;
-            let purged_ref = &mut purged;
-            self.commit_with(move |st, now| {
-                let keys = st.expired_keys(now);
-                *purged_ref = keys.len();
-                Ok(keys.into_iter().map(Change::Delete).collect())
-            })
-            .await?;
-            self.tree.tally(Op::Purged, purged as u64);
-            Ok(purged)
-        }
-
-        /// Makes every write logged so far durable: waits, as a future, for an fsync led by
-        /// the log's sync thread (at once when everything is durable already; a no-op in
-        /// memory).
-        pub async fn flush(&self) -> Result<()> {
-            let Some(d) = &self.tree.inner.durable else {
-                return Ok(());
-            };
-            d.ensure_syncer()?;
-            let ticket = d.written();
-            let id = d.register(ticket);
-            Durability {
-                durable: d,
-                ticket,
-                id,
-            }
+    /// [`Tree::stash_with_ttl`] as a future.
+    pub async fn stash_with_ttl(
+        &self,
+        key: impl AsRef<str>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<u64> {
+        self.stash_inner(key.as_ref(), value.as_ref(), Some(ttl))
             .await
-        }
+    }
 
-        /// [`Tree::compact`] on tokio's blocking pool (writing a snapshot is long, blocking
-        /// file I/O); outside a tokio runtime it runs on the calling thread.
-        pub async fn compact(&self) -> Result<()> {
-            let tree = self.tree.clone();
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => handle
-                    .spawn_blocking(move || tree.compact())
-                    .await
-                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?,
-                Err(_) => tree.compact(),
+    // As in the blocking API, the generic methods only convert their arguments, so the
+    // pipeline is compiled once, in this crate.
+    async fn stash_inner(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<u64> {
+        self.run(Stash::new(&self.tree, key, value, ttl)?).await
+    }
+
+    /// [`Tree::toss`] as a future: whether a visible nut was there.
+    pub async fn toss(&self, key: impl AsRef<str>) -> Result<bool> {
+        self.toss_inner(key.as_ref()).await
+    }
+
+    async fn toss_inner(&self, key: &str) -> Result<bool> {
+        self.run(Toss::new(&self.tree, key)?).await
+    }
+
+    /// Commits `batch` (built with [`Tree::batch`] on this tree) atomically: the async
+    /// form of [`Batch::commit`].
+    pub async fn commit(&self, batch: Batch) -> Result<u64> {
+        self.run(batch.into_write()?).await
+    }
+
+    /// [`Tree::transaction`] as a future: `f` runs synchronously (it reads and buffers;
+    /// nothing in it waits), the commit waits for durability as a future, a conflict
+    /// yields to the runtime before `f` runs again, and a read that came before a pending
+    /// commit's fsync waits for it as a future.
+    pub async fn transaction<R>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<R>) -> Result<R> {
+        let mut retries = Retries::default();
+        loop {
+            let (out, writes) = self.tree.txn_attempt(&mut f)?;
+            match retries.after(&self.tree, self.commit_txn(writes).await) {
+                Retry::Done(result) => return result.map(|()| out),
+                Retry::Yield => tokio::task::yield_now().await,
+                Retry::Sleep(pause) => tokio::time::sleep(pause).await,
+                Retry::Durable(ticket) => {
+                    if let Some(log) = self.tree.log() {
+                        // Only `Always` asks for it: `run` started the sync thread.
+                        Durability::new(log, ticket).await?;
+                    }
+                }
             }
+        }
+    }
+
+    async fn commit_txn(&self, writes: TxnCommit) -> Result<Settled> {
+        self.run(writes).await
+    }
+
+    /// [`Tree::purge_expired`] as a future.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        self.run(Purge).await
+    }
+
+    /// Makes every write logged so far durable: waits, as a future, for an fsync led by
+    /// the log's sync thread (at once when everything is durable already; a no-op in
+    /// memory).
+    pub async fn flush(&self) -> Result<()> {
+        let Some(log) = self.tree.log() else {
+            return Ok(());
+        };
+        log.ensure_syncer()?;
+        Durability::new(log, log.written()).await
+    }
+
+    /// [`Tree::compact`] on tokio's blocking pool (writing a snapshot is long, blocking
+    /// file I/O); outside a tokio runtime it runs on the calling thread.
+    pub async fn compact(&self) -> Result<()> {
+        let tree = self.tree.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || tree.compact())
+                .await
+                .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?,
+            Err(_) => tree.compact(),
         }
     }
 }

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use crate::limits::MAX_BATCH_BYTES;
-use crate::record::{check_key, Change, Changes};
+use crate::record::{check_key, Change, Changes, Items};
 use crate::stats::Op;
+use crate::tree::{Committed, State, Write};
 use crate::{Error, Result, Tree};
 
 /// A set of stashes and tosses that commit atomically. Dropping it uncommitted changes
@@ -91,16 +92,11 @@ impl Batch {
     /// version when nothing changed).
     pub fn commit(self) -> Result<u64> {
         let tree = self.tree.clone();
-        let (changes, puts, tosses) = self.into_changes()?;
-        let done = tree.commit(changes)?;
-        tree.tally(Op::Batch, 1);
-        tree.tally(Op::Stash, puts);
-        tree.tally(Op::Toss, tosses);
-        Ok(done.version)
+        tree.run(self.into_write()?)
     }
 
-    /// The checked changes, with how many are stashes and how many tosses.
-    pub(crate) fn into_changes(self) -> Result<(Changes, u64, u64)> {
+    /// The checked changes, as a write.
+    pub(crate) fn into_write(self) -> Result<BatchCommit> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -110,12 +106,30 @@ impl Batch {
                 self.bytes
             )));
         }
-        let puts = self
-            .changes
-            .iter()
-            .filter(|c| matches!(c, Change::Put(_)))
-            .count() as u64;
-        let tosses = self.changes.len() as u64 - puts;
-        Ok((Changes::from_vec(self.changes), puts, tosses))
+        Ok(BatchCommit {
+            items: Items::of(&self.changes),
+            changes: Changes::from_vec(self.changes),
+        })
+    }
+}
+
+/// A batch's checked changes, committed as they are; counts the batch, its stashes and
+/// its tosses once committed, and returns the version they share.
+pub(crate) struct BatchCommit {
+    changes: Changes,
+    items: Items,
+}
+
+impl Write for BatchCommit {
+    type Output = u64;
+    /// How many stashes and tosses it holds.
+    type Kept = Items;
+    fn changes(self, _: &State, _: u64) -> Result<(Changes, Items)> {
+        Ok((self.changes, self.items))
+    }
+    fn output(items: Items, tree: &Tree, done: Committed) -> u64 {
+        tree.tally(Op::Batch, 1);
+        tree.tally_items(items);
+        done.version
     }
 }

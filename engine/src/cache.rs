@@ -10,7 +10,10 @@
 //!
 //! A result is stored only if no commit was applied since the query's snapshot (checked
 //! under the cache lock against the tree's applied version, which commits publish before
-//! they look at the cache: one of the two always sees the other).
+//! they look at the cache: one of the two always sees the other). A query through a
+//! secondary index is also keyed by the generation of the tree's indexes, which adding,
+//! replacing or dropping an index moves on (published, then the cache cleared): a result
+//! computed on a replaced or dropped index is neither stored nor found.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -150,13 +153,13 @@ impl QueryCache {
                 .is_some_and(|e| now < e.valid_until)
     }
 
-    /// Stores results computed on a snapshot at `version`, unless a commit was applied
-    /// since (`applied` is the tree's applied version, published before commits look here).
+    /// Stores results computed on a snapshot, unless `current` (called under the cache
+    /// lock) says the tree changed since: a commit applied, or an index replaced or dropped.
+    /// Whatever changes the tree publishes that change before it looks here.
     pub(crate) fn put(
         &self,
         key: Box<[u8]>,
-        version: u64,
-        applied: &AtomicU64,
+        current: impl FnOnce() -> bool,
         results: Vec<Record>,
         reach: Reach,
         valid_until: u64,
@@ -166,7 +169,7 @@ impl QueryCache {
         }
         let mut st = self.lock();
         self.in_use.store(true, Ordering::SeqCst);
-        if applied.load(Ordering::SeqCst) != version {
+        if !current() {
             if st.entries.is_empty() {
                 self.in_use.store(false, Ordering::SeqCst);
             }

@@ -1,3 +1,5 @@
+//! [`Error`], the one error type of the engine's API, and its [`Result`] alias.
+
 use std::path::PathBuf;
 
 /// Everything that can go wrong in `acorn`. Each message says what happened and what to do.
@@ -28,7 +30,7 @@ pub enum Error {
 
     /// A data file was written in an on-disk format this build does not read.
     #[error(
-        "{path}: written in acorn's on-disk format {found}, but this build reads format \
+        "{path}: written in acorn's on-disk format {found}, but this build reads formats 2 to \
          {supported} only; nothing was changed. Open the directory with the acorn release that \
          wrote it and copy its items into a new directory"
     )]
@@ -37,7 +39,7 @@ pub enum Error {
         path: PathBuf,
         /// The format it was written in.
         found: u32,
-        /// The format this build reads and writes.
+        /// The format this build writes (the newest it reads).
         supported: u32,
     },
 
@@ -85,6 +87,26 @@ pub enum Error {
         name: String,
         /// The tree's indexes, comma separated (`none` when it has none).
         known: String,
+    },
+
+    /// A secondary index's extractor panicked on a nut. The call that ran it changed
+    /// nothing: a commit (stash, toss, batch, transaction) fails before anything is logged
+    /// or applied, [`crate::Tree::index`] keeps the tree's indexes as they were, and an
+    /// open that rebuilds the index ([`crate::TreeBuilder::index`]) fails and leaves the
+    /// directory as it was. The tree stays fully usable.
+    #[error(
+        "the extractor of index {index:?} panicked on the nut under {key:?} ({message}); the \
+         commit, index creation or open that ran it changed nothing. An extractor must \
+         return a key or None for every nut the tree may hold: fix it (a durable tree opens \
+         without the index meanwhile)"
+    )]
+    ExtractorPanicked {
+        /// The index whose extractor panicked.
+        index: String,
+        /// The key of the nut it panicked on (lossy UTF-8).
+        key: String,
+        /// The panic's message.
+        message: String,
     },
 
     /// The closure of a transaction asked to roll back.

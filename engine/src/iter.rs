@@ -85,6 +85,8 @@ impl Scan {
     }
 
     /// Calls `f` on the next visible record (borrowed from the snapshot) and moves past it.
+    // Inlined into the query's walk (once per record): out of line it costs ~1% of a scan.
+    #[inline]
     pub(crate) fn next_with<R>(&mut self, f: impl FnOnce(&Record) -> R) -> Option<R> {
         while !self.done {
             let Some(rec) = self.cursor.peek() else {

@@ -25,7 +25,11 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![deny(missing_docs)]
+// `pub` means public API: an item only the crate uses is `pub(crate)` (the API itself is
+// listed in engine/public-api.txt, checked by scripts/public-api).
+#![warn(unreachable_pub)]
 
+#[cfg(feature = "tokio")]
 mod aio;
 mod batch;
 mod cache;
@@ -38,7 +42,6 @@ pub mod ffi;
 mod index;
 mod iter;
 mod limits;
-pub mod monitor;
 mod nut;
 mod points;
 mod query;
@@ -62,6 +65,9 @@ pub use nut::{Key, Nut, NutRef, Value};
 pub use query::{CacheUse, Explain, IndexQuery, Query};
 pub use secondary::IndexKey;
 pub use stats::{OpCounts, Stats};
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use storage::faults;
 #[doc(hidden)]
 pub use storage::fuzz_decode;
 pub use storage::{RecoveryMode, SyncPolicy};

@@ -68,22 +68,6 @@ pub struct NutRef<'a> {
     pub expires_at: Option<SystemTime>,
 }
 
-impl NutRef<'_> {
-    /// Copies the view into an owned [`Nut`] (one allocation; the engine's own reads hand
-    /// out handles instead).
-    pub fn to_nut(&self) -> Nut {
-        let e = self.expires_at.map_or(0, to_nanos);
-        let rec = Record::new(
-            self.key.as_bytes(),
-            self.value,
-            self.version,
-            to_nanos(self.timestamp),
-            e,
-        );
-        rec.to_nut()
-    }
-}
-
 impl Key {
     fn of(rec: &Record) -> Key {
         let key = rec.key();
@@ -119,8 +103,8 @@ impl Key {
         }
     }
 
-    /// Copies the key into a `String`.
-    pub fn into_string(self) -> String {
+    /// Copies the key into a `String` (`String::from(key)`).
+    fn into_string(self) -> String {
         self.as_str().to_owned()
     }
 }
@@ -131,8 +115,8 @@ impl Value {
         self.0.value()
     }
 
-    /// Copies the value into a `Vec<u8>`.
-    pub fn into_vec(self) -> Vec<u8> {
+    /// Copies the value into a `Vec<u8>` (`Vec::from(value)`).
+    fn into_vec(self) -> Vec<u8> {
         self.as_slice().to_vec()
     }
 }
@@ -451,9 +435,9 @@ mod tests {
         let long = "a key longer than twenty-two bytes";
         let nut = Record::new(long.as_bytes(), b"v", 1, 2, 0).to_nut();
         assert_eq!(nut.key, long);
-        assert_eq!(nut.key.clone().into_string(), long);
+        assert_eq!(String::from(nut.key.clone()), long);
         assert!(nut.key > "a key");
-        let nut = Record::new(b"k", b"v", 1, 2, 9).view().to_nut();
+        let nut = Record::new(b"k", b"v", 1, 2, 9).to_nut();
         assert_eq!(
             (nut.key.as_str(), nut.value.as_slice(), nut.version),
             ("k", &b"v"[..], 1)

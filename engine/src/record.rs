@@ -56,6 +56,27 @@ impl Change {
     }
 }
 
+/// How many stashes and tosses a batch or transaction commits: counted in
+/// [`crate::OpCounts`] once it is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Items {
+    pub(crate) puts: u64,
+    pub(crate) tosses: u64,
+}
+
+impl Items {
+    pub(crate) fn of(changes: &[Change]) -> Items {
+        let puts = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Put(_)))
+            .count() as u64;
+        Items {
+            puts,
+            tosses: changes.len() as u64 - puts,
+        }
+    }
+}
+
 thread_local! {
     /// Taken out while a record is assembled and put back after, so a re-entrant call or
     /// one from a thread-local destructor after this one was torn down (a per-thread

@@ -68,11 +68,12 @@ impl Counters {
 /// How many times each operation ran since the tree was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OpCounts {
-    /// Single stashes plus items stashed through batches and transactions.
+    /// Single stashes plus the items stashed by committed batches and transactions (a
+    /// transaction's once, however many times its closure ran).
     pub stashes: u64,
     /// Point reads (`crack`, `crack_with`, `contains`), hits and misses.
     pub cracks: u64,
-    /// Single tosses plus items tossed through batches and transactions.
+    /// Single tosses plus the items tossed by committed batches and transactions.
     pub tosses: u64,
     /// Committed batches.
     pub batches: u64,
@@ -105,17 +106,23 @@ pub struct Stats {
     pub query_cache_misses: u64,
     /// Results in the query cache now.
     pub query_cache_entries: usize,
-    /// Durable mode only: bytes of an incomplete final WAL frame dropped at open.
+    /// Durable mode only: bytes of an incomplete final WAL frame (cut short by the end of
+    /// the file: a commit interrupted mid-write, never acknowledged) dropped at open; also
+    /// logged, with the file and offset, through the `log` crate.
     pub torn_bytes_dropped: u64,
     /// Durable mode only: bytes `RecoveryMode::Salvage` could not use when opening (from
     /// the damage to the end of each damaged file).
     pub salvaged_bytes_dropped: u64,
-    /// Durable mode only: commit versions `RecoveryMode::Salvage` knows it dropped (missing
-    /// files and damaged stretches with readable versions on both sides; a damaged end of
-    /// the log drops an unknown number more, which `salvage_report` says).
+    /// Durable mode only: commit versions `RecoveryMode::Salvage` knows it dropped: the
+    /// total of the report's `dropped versions a..=b` runs (versions in no readable file
+    /// that a later version or segment header proves existed). When something unreadable
+    /// may have held versions after the last one known, `salvage_report` says so
+    /// (`dropped versions after K, how many is unknown`); those are not counted here.
     pub salvaged_versions_dropped: u64,
     /// Durable mode only: one line per file or run of versions `RecoveryMode::Salvage`
-    /// dropped when opening, and where it put the damaged files. Empty when nothing was.
+    /// dropped when opening, and where it put the damaged, renamed or copied files (each
+    /// line is also logged through the `log` crate). Empty when nothing was. A strict open
+    /// afterwards holds exactly what the report leaves.
     pub salvage_report: Vec<String>,
     /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
     /// covered by a snapshot and deleted).

@@ -298,3 +298,91 @@ fn a_poisoned_log_fails_async_writes_and_flush() {
         assert!(at.flush().await.is_err());
     });
 }
+
+/// One script of writes (every kind, failures and a forced transaction conflict
+/// included), written once and expanded for the blocking API (`$aw` empty) and for
+/// `AsyncTree` (`$aw` = `.await`): the results it logs.
+macro_rules! write_script {
+    ($t:expr, $blocking:expr, $clock:expr, $batch:ident => $commit:expr, $($aw:tt)*) => {{
+        let t = $t;
+        let mut log: Vec<String> = Vec::new();
+        log.push(format!("{:?}", t.stash("a", b"1")$($aw)*));
+        log.push(format!("{:?}", t.stash("", b"no key")$($aw)*));
+        log.push(format!("{:?}", t.stash_with_ttl("ttl", b"t", Duration::from_secs(5))$($aw)*));
+        log.push(format!("{:?}", t.toss("a")$($aw)*));
+        log.push(format!("{:?}", t.toss("never there")$($aw)*));
+        let mut $batch = t.batch();
+        $batch.stash("b1", b"x").stash("b2", b"y").toss("ttl").toss("absent");
+        log.push(format!("{:?}", $commit));
+        let mut $batch = t.batch();
+        $batch.stash("ok", b"x").stash("", b"rejected");
+        log.push(format!("{:?}", $commit));
+        let mut $batch = t.batch();
+        $batch.toss("absent");
+        log.push(format!("{:?}", $commit));
+        let mut first = true;
+        let txn = t.transaction(|tx| {
+            let seen = tx.crack("c")?.map(|n| n.version);
+            if std::mem::take(&mut first) {
+                $blocking.stash("c", b"meanwhile")?;
+            }
+            tx.stash("c", b"txn")?;
+            tx.toss("b1")?;
+            Ok(seen)
+        })$($aw)*;
+        log.push(format!("{txn:?}"));
+        let aborted = t.transaction(|tx| {
+            tx.stash("never", b"v")?;
+            Err::<(), _>(acorn::Error::Aborted("changed my mind".into()))
+        })$($aw)*;
+        log.push(format!("{aborted:?}"));
+        log.push(format!("{:?}", t.stash_with_ttl("short", b"s", Duration::from_secs(1))$($aw)*));
+        $clock.advance(Duration::from_secs(2));
+        log.push(format!("{:?}", t.purge_expired()$($aw)*));
+        log.push(format!("{:?}", t.purge_expired()$($aw)*));
+        log.push(format!("{:?}", t.flush()$($aw)*));
+        log
+    }};
+}
+
+#[test]
+fn blocking_and_async_writes_return_count_and_announce_the_same() {
+    let start = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    for policy in [None, Some(SyncPolicy::Always), Some(SyncPolicy::Never)] {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let clocks = [
+            acorn::ManualClock::new(start),
+            acorn::ManualClock::new(start),
+        ];
+        let trees: Vec<Tree> = dirs
+            .iter()
+            .zip(&clocks)
+            .map(|(dir, clock)| {
+                let builder = Tree::builder().clock(clock.clone());
+                match policy {
+                    None => builder.open().unwrap(),
+                    Some(p) => builder.path(dir.path()).sync(p).open().unwrap(),
+                }
+            })
+            .collect();
+        let events: Vec<_> = trees.iter().map(Tree::subscribe).collect();
+        let blocking = write_script!(&trees[0], &trees[0], clocks[0], b => b.commit(),);
+        let at = trees[1].to_async();
+        let asynchronous = single().block_on(async {
+            write_script!(&at, &trees[1], clocks[1], b => at.commit(b).await, .await)
+        });
+        assert_eq!(blocking, asynchronous, "{policy:?}: results differ");
+        assert!(
+            blocking.iter().any(|r| r.contains("InvalidKey")),
+            "the script tries failures: {blocking:?}"
+        );
+        let [b, a] = [&trees[0], &trees[1]].map(Tree::stats);
+        assert_eq!(b.ops, a.ops, "{policy:?}: operation counts differ");
+        assert_eq!(b.ops.transaction_retries, 1, "{policy:?}: {:?}", b.ops);
+        assert_eq!((b.version, b.items), (a.version, a.items));
+        let [eb, ea] = [&events[0], &events[1]].map(|s| s.try_iter().collect::<Vec<_>>());
+        assert!(eb.len() > 10, "{policy:?}: {eb:?}");
+        assert_eq!(eb, ea, "{policy:?}: events differ");
+        assert_eq!(contents(&trees[0]), contents(&trees[1]));
+    }
+}

@@ -331,3 +331,43 @@ fn stats_count_items_bytes_and_operations() {
     assert_eq!((s.ops.stashes, s.ops.cracks, s.ops.tosses), (3, 2, 1));
     assert_eq!(s.version, 4);
 }
+
+#[test]
+fn op_counts_include_the_items_of_committed_batches_and_transactions() {
+    // `OpCounts::stashes` and `tosses` count single calls plus the items of every committed
+    // batch and transaction; a transaction's items count once, however often it ran, and a
+    // rolled-back one not at all.
+    let tree = Tree::open_memory();
+    let mut batch = tree.batch();
+    batch.stash("a", b"1").stash("b", b"2").toss("c");
+    batch.commit().unwrap();
+    tree.transaction(|tx| {
+        tx.stash("c", b"3")?;
+        tx.stash("d", b"4")?;
+        tx.toss("a")?;
+        Ok(())
+    })
+    .unwrap();
+    let mut first = true;
+    tree.transaction(|tx| {
+        tx.crack("b")?;
+        if std::mem::take(&mut first) {
+            tree.stash("b", b"raced").unwrap(); // one conflict: the closure runs again
+        }
+        tx.stash("e", b"5")
+    })
+    .unwrap();
+    let aborted = tree.transaction(|tx| {
+        tx.stash("f", b"6")?;
+        Err::<(), _>(acorn::Error::Aborted("no".into()))
+    });
+    assert!(aborted.is_err());
+    let ops = tree.stats().ops;
+    assert_eq!(
+        (ops.batches, ops.transactions, ops.transaction_retries),
+        (1, 2, 1)
+    );
+    // 2 batched + 2 + 1 through transactions + 1 single ("raced").
+    assert_eq!(ops.stashes, 6, "{ops:?}");
+    assert_eq!(ops.tosses, 2, "{ops:?}");
+}

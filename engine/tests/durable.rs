@@ -153,21 +153,36 @@ fn a_torn_tail_at_every_byte_recovers_exactly_the_complete_frames() {
     }
 }
 
+/// A last frame of zeros is not a torn tail: its bytes are all there, and nothing records
+/// that they were never written (an acknowledged commit zeroed by a bad disk looks the
+/// same). Strict refuses; salvage keeps the commits before it and counts the zeros.
 #[test]
-fn a_torn_tail_of_zeros_is_cut_too() {
+fn a_tail_of_zeros_is_damage_that_salvage_drops() {
     let dir = tempfile::tempdir().unwrap();
     let ends = write_commits(dir.path(), 5);
     let seg = segments(dir.path()).pop().unwrap();
     let mut data = fs::read(&seg).unwrap();
-    // The file was extended for the last frame but its bytes never landed.
     let last = ends[ends.len() - 2] as usize;
     data[last..].fill(0);
     fs::write(&seg, &data).unwrap();
-    let tree = Tree::open(dir.path()).unwrap();
+    match Tree::open(dir.path()) {
+        Err(Error::Corrupt { path, offset, .. }) => assert_eq!((path, offset), (seg, last as u64)),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let tree = Tree::builder()
+        .path(dir.path())
+        .recovery(RecoveryMode::Salvage)
+        .open()
+        .unwrap();
     assert_eq!(
         tree.iter().map(|n| n.key).collect::<Vec<String>>(),
         expected_after(4)
     );
+    assert_eq!(
+        tree.stats().salvaged_bytes_dropped,
+        (data.len() - last) as u64
+    );
+    assert_eq!(tree.stats().torn_bytes_dropped, 0);
 }
 
 #[test]

@@ -363,3 +363,82 @@ fn index_readers_always_see_one_whole_commit() {
         });
     });
 }
+
+#[test]
+fn a_replaced_or_dropped_index_is_never_answered_from_the_cache() {
+    // One thread replaces the index `pick` over and over with no commit in between: by
+    // turns it holds the `a-` keys, the `b-` keys, or is dropped. Readers run a cached
+    // query through it; one that ran wholly while a single index stood must answer for that
+    // index (or `UnknownIndex` while it is dropped), never from a result cached under an
+    // earlier index of the same name (issue 25: 12 of 100 tries did). A slow named filter
+    // (still cacheable) keeps each uncached query running across a replacement.
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    let tree = Tree::open_memory();
+    for i in 0..10 {
+        tree.stash(format!("a-{i}"), "x").unwrap();
+        tree.stash(format!("b-{i}"), "x").unwrap();
+    }
+    let holds = |step: u64| ["a-", "b-", "dropped"][(step % 3) as usize];
+    let apply = |step: u64| match holds(step) {
+        "dropped" => assert!(tree.drop_index("pick")),
+        prefix => tree
+            .index("pick", move |n: &NutRef<'_>| {
+                n.key.starts_with(prefix).then_some(b"x".to_vec())
+            })
+            .unwrap(),
+    };
+    apply(0);
+    // Even: index `stage / 2` stands; odd: it is being replaced.
+    let stage = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let checked = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for step in 1..=300 {
+                stage.store(2 * step - 1, SeqCst);
+                apply(step);
+                stage.store(2 * step, SeqCst);
+                // Let readers query (and cache) while this one stands.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            stop.store(true, SeqCst);
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                while !stop.load(SeqCst) {
+                    let before = stage.load(SeqCst);
+                    let got = tree
+                        .query()
+                        .index("pick")
+                        .eq("x")
+                        .filter_named("slow", |_| {
+                            std::thread::sleep(std::time::Duration::from_micros(20));
+                            true
+                        })
+                        .collect();
+                    if stage.load(SeqCst) != before || before % 2 == 1 {
+                        continue; // raced with a replacement: either answer is right
+                    }
+                    match (holds(before / 2), got) {
+                        ("dropped", Err(acorn::Error::UnknownIndex { .. })) => {}
+                        ("dropped", Ok(nuts)) => {
+                            panic!("step {}: index dropped, got {:?}", before / 2, keys(nuts))
+                        }
+                        (prefix, Ok(nuts)) => {
+                            let keys = keys(nuts);
+                            assert_eq!(keys.len(), 10, "step {}: {keys:?}", before / 2);
+                            assert!(
+                                keys.iter().all(|k| k.starts_with(prefix)),
+                                "step {}: the index holds {prefix}, the query answered {keys:?}",
+                                before / 2
+                            );
+                        }
+                        (what, Err(e)) => panic!("step {}: {what}: {e}", before / 2),
+                    }
+                    checked.fetch_add(1, SeqCst);
+                }
+            });
+        }
+    });
+    assert!(checked.load(SeqCst) > 100, "too few queries checked");
+}

@@ -26,6 +26,12 @@ pub enum Command {
     /// Run workload files across the variants they name; print a table, write results.json.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Paired A/B of this build against another lab executable (e.g. a build of main):
+    /// both run the workload's variants in alternating short slices; one line per variant
+    /// `VARIANT: candidate/baseline R× [LO, HI] regression|improvement|no difference`;
+    /// exit 1 on a regression.
+    #[command(after_help = EXIT_CODES)]
+    Ab(AbArgs),
     /// Compare two results files; exit 1 on a regression (a CI gate). Wall-clock rows are
     /// a regression, an improvement, no difference, or undecided (with why); the last line
     /// counts them.
@@ -90,6 +96,69 @@ pub enum Command {
     /// `lab run --measure instructions`.
     #[command(name = "__count", hide = true)]
     Count(CountArgs),
+    /// Internal: one side of `lab ab` (loads a variant, then runs slices on command: JSON
+    /// lines on stdin and stdout).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+/// `lab ab`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AbArgs {
+    /// A workload TOML file or a YCSB property file.
+    pub file: PathBuf,
+    /// The lab executable to compare against (a build of main, say); it must have the
+    /// `worker` command, i.e. be a lab from `lab ab` on.
+    #[arg(long, value_name = "BIN")]
+    pub baseline: PathBuf,
+    /// Only these variants (comma separated), instead of the file's list.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Option<Vec<String>>,
+    /// Smallest change that is a verdict: the whole 95% interval of candidate/baseline
+    /// must lie below 1 − P (regression) or above 1 + P (improvement). `2%`, `2` and
+    /// `0.02` are the same.
+    #[arg(long, value_name = "P", default_value = "2%")]
+    pub threshold: String,
+    /// Rounds per variant and thread count: each side runs one slice per round.
+    #[arg(long, value_name = "N", default_value_t = 150,
+          value_parser = clap::value_parser!(u64).range(10..=100_000))]
+    pub slices: u64,
+    /// Fresh pairs of worker processes per variant, taking the rounds in turn: two
+    /// processes of one build can differ by a few percent for their whole lives (where
+    /// their memory landed), and only several pairs show by how much.
+    #[arg(long, value_name = "K", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub processes: u64,
+    /// How long a slice lasts, about (its operation count is set from a warm-up); e.g.
+    /// `50ms`.
+    #[arg(long, value_name = "D", default_value = "50ms", value_parser = slice_duration)]
+    pub slice_duration: std::time::Duration,
+    /// Also write the pairs and verdicts (ab.json) here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Directory for ab.json and index.html (default: target/lab/<workload>/ab/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A slice length from 1 ms to 10 s.
+fn slice_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
+    if d < std::time::Duration::from_millis(1) || d > std::time::Duration::from_secs(10) {
+        return Err(format!("{s:?}: a slice lasts from 1ms to 10s"));
+    }
+    Ok(d)
+}
+
+/// `lab worker`'s arguments (set by `lab ab`, not by people).
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub variant: String,
 }
 
 /// What `lab run` measures.
@@ -165,4 +234,13 @@ pub struct RunArgs {
     /// `--measure instructions`: per variant; default the file's `ops`, else 10000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops: Option<u64>,
+    /// Rounds of paired slices per thread count that the verdicts rank the variants by
+    /// (interleaved and parallel mode: the variants take turns in ~50 ms slices, 20 ms
+    /// with --quick); default 40, 10 with --quick; 0: rank by the repeats alone.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub pairs: Option<u64>,
+    /// Write results.json indented (default: compact, histograms in HdrHistogram's
+    /// compressed encoding).
+    #[arg(long)]
+    pub pretty: bool,
 }

@@ -5,18 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::{instructions, Measure, Results, TargetVerdict};
+use acorn_reports::{format, instructions, Measure, Results, TargetVerdict};
 
 use crate::backend::{self, BackendError};
 use crate::budget;
-use crate::cli::{CountArgs, RunArgs};
+use crate::cli::{AbArgs, CountArgs, RunArgs, WorkerArgs};
 use crate::error::{Exit, LabError};
-use crate::output::{self, OutputDir, TargetsTable};
+use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
 use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
 use crate::workload::sections::variants_from_cli;
-use crate::workload::Plan;
+use crate::workload::{Plan, WorkloadError};
 
 fn load_results(path: &Path) -> Result<Results, LabError> {
     Results::load(path).map_err(|e| LabError::BadInput(e.to_string()))
@@ -54,6 +54,8 @@ struct Job {
     plan: Plan,
     measure: Measure,
     out: OutputDir,
+    /// Held until the job is dropped: no other lab writes into `out` meanwhile.
+    _lock: OutputLock,
 }
 
 /// Everything that can be checked before running, for every file: the files, the
@@ -65,11 +67,26 @@ fn prepare(
     opts: &RunOptions,
     baseline: Option<&Results>,
 ) -> Result<Vec<Job>, LabError> {
-    let plans = args
-        .files
-        .iter()
-        .map(|f| load_plan(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Every file is read, so one run names the problems of all of them.
+    let mut plans = Vec::new();
+    let mut problems: Option<WorkloadError> = None;
+    for f in &args.files {
+        match Plan::load(f) {
+            Ok(plan) => {
+                for w in &plan.warnings {
+                    eprintln!("{w}");
+                }
+                plans.push(plan);
+            }
+            Err(e) => match &mut problems {
+                Some(first) => first.absorb(e),
+                None => problems = Some(e),
+            },
+        }
+    }
+    if let Some(e) = problems {
+        return Err(e.into());
+    }
     check_measures(args, &plans, baseline)?;
     for (i, a) in plans.iter().enumerate() {
         if let Some(b) = plans[..i].iter().find(|b| b.name == a.name) {
@@ -87,12 +104,18 @@ fn prepare(
     for plan in plans {
         let measure = measure_of(args, &plan);
         let plan = runner::adjust(&plan, opts).map_err(|e| LabError::BadInput(e.to_string()))?;
-        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several);
-        out.prepare()?;
+        let out = OutputDir::for_run(args.out.as_deref(), &plan.name, measure, several)
+            .pretty(args.pretty);
+        let lock = out.prepare()?;
         if !args.no_memory_check {
             budget::check(&plan)?;
         }
-        jobs.push(Job { plan, measure, out });
+        jobs.push(Job {
+            plan,
+            measure,
+            out,
+            _lock: lock,
+        });
     }
     Ok(jobs)
 }
@@ -175,6 +198,14 @@ fn other_view(path: &Path, results: &Results) -> Option<Results> {
     (other.workload == results.workload && other.measure != results.measure).then_some(other)
 }
 
+/// `--variants` checked (trimmed, no duplicates, known names).
+fn variants_arg(given: Option<&[String]>) -> Result<Option<Vec<String>>, LabError> {
+    given
+        .map(variants_from_cli)
+        .transpose()
+        .map_err(LabError::BadInput)
+}
+
 /// `lab run`: validates every file, then runs each, writes its results and report.
 pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let targets_table = args
@@ -183,16 +214,11 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .map(TargetsTable::open)
         .transpose()?;
     let baseline = args.baseline.as_deref().map(load_results).transpose()?;
-    let variants = args
-        .variants
-        .as_deref()
-        .map(variants_from_cli)
-        .transpose()
-        .map_err(LabError::BadInput)?;
     let base = RunOptions {
-        variants,
+        variants: variants_arg(args.variants.as_deref())?,
         quick: args.quick,
         ops: args.ops,
+        pairs: args.pairs.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         ..RunOptions::default()
     };
     let jobs = prepare(args, &base, baseline.as_ref())?;
@@ -466,12 +492,19 @@ pub fn validate(files: &[PathBuf]) -> Result<Exit, LabError> {
     for f in files {
         match load_plan(f) {
             Ok(p) => println!(
-                "{}: ok ({}, {} variants, {} records)",
+                "{}: ok ({}, {}, {})",
                 f.display(),
                 p.name,
-                p.variants.len(),
-                p.dataset.records
+                format::count(p.variants.len() as u64, "variant"),
+                format::count(p.dataset.records, "record")
             ),
+            Err(LabError::Workload(e)) => {
+                eprintln!("error: {e}");
+                if e.count() > 1 {
+                    eprintln!("{}: {} problems", f.display(), e.count());
+                }
+                bad = true;
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 bad = true;
@@ -498,19 +531,8 @@ pub fn sample(file: &Path, ops: u64, seed: Option<u64>) -> Result<Exit, LabError
 /// `lab list`: the backends, and the workloads in `./workloads/` (saying where it looked).
 pub fn list() -> Result<Exit, LabError> {
     println!("backends:");
-    let options = backend::Options::default();
-    for r in backend::registry() {
-        match backend::open(r.name, &options).map(|b| b.describe()) {
-            Ok(i) => println!("  {:<16} {}; {}", r.name, r.about, i.serialization),
-            Err(e) => println!("  {:<16} {} (cannot open here: {e})", r.name, r.about),
-        }
-        match backend::uncountable(r.name) {
-            None => println!("  {:<16} measures: wall-clock, instructions", ""),
-            Some(why) => println!(
-                "  {:<16} measures: wall-clock (not instructions: {why})",
-                ""
-            ),
-        }
+    for line in backend_list() {
+        println!("{line}");
     }
     let dir = Path::new("workloads");
     let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -528,11 +550,155 @@ pub fn list() -> Result<Exit, LabError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
+    let w = files
+        .iter()
+        .map(|f| f.display().to_string().chars().count())
+        .max()
+        .unwrap_or(0);
     for f in files {
+        let name = f.display().to_string();
         match Plan::load(&f) {
-            Ok(p) => println!("  {:<28} {}", f.display(), p.description),
-            Err(e) => println!("  {:<28} INVALID: {e}", f.display()),
+            Ok(p) => println!("  {name:<w$}  {}", p.description),
+            Err(e) => println!("  {name:<w$}  INVALID: {e}"),
         }
     }
     Ok(Exit::Success)
+}
+
+/// `lab ab`'s workload: the file with `--variants` applied, closed loop.
+fn ab_plan(args: &AbArgs) -> Result<Plan, LabError> {
+    let plan = load_plan(&args.file)?;
+    let opts = RunOptions {
+        variants: variants_arg(args.variants.as_deref())?,
+        ..RunOptions::default()
+    };
+    let plan = runner::adjust(&plan, &opts).map_err(|e| LabError::BadInput(e.to_string()))?;
+    if plan.run.rate.is_some() {
+        return Err(LabError::BadInput(format!(
+            "{}: sets `rate` (open loop); lab ab compares closed-loop throughput: remove \
+             `rate` or compare two runs with `lab compare`",
+            plan.file.display()
+        )));
+    }
+    Ok(plan)
+}
+
+/// `lab ab`: the workload's variants on this build (candidate) and on `--baseline`, paired
+/// slice by slice; one line per variant (and thread count); exit 1 on a regression.
+pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
+    use crate::ab::{self, AbOptions};
+    let threshold = acorn_reports::compare::parse_threshold(&args.threshold)
+        .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
+    if !args.baseline.is_file() {
+        return Err(LabError::BadInput(format!(
+            "--baseline {}: no such file (give the path of another build's lab executable, \
+             e.g. ../main/target/release/lab)",
+            args.baseline.display()
+        )));
+    }
+    let plan = ab_plan(args)?;
+    let out = OutputDir::at(args.out.clone().unwrap_or_else(|| {
+        OutputDir::for_workload(None, &plan.name, false)
+            .path()
+            .join("ab")
+    }));
+    out.prepare()?;
+    let candidate = std::env::current_exe()
+        .map_err(|e| LabError::BadInput(format!("cannot find this lab's executable: {e}")))?;
+    let opts = AbOptions {
+        candidate,
+        baseline: args.baseline.clone(),
+        threshold,
+        slices: usize::try_from(args.slices).unwrap_or(usize::MAX),
+        processes: usize::try_from(args.processes).unwrap_or(usize::MAX),
+        cpus: runner::pin::cpus(),
+        slice: args.slice_duration,
+    };
+    if !args.quiet {
+        eprintln!(
+            "ab: {} — {} variant(s) x {} thread count(s), {} rounds of ~{} slices each in {} \
+             pairs of processes",
+            plan.name,
+            plan.variants.len(),
+            plan.run.threads.len(),
+            opts.slices,
+            humantime::format_duration(opts.slice),
+            opts.processes
+        );
+    }
+    let stop = interrupt_flag();
+    let results = ab::run(&plan, &opts, &stop, &mut |c, several| {
+        println!("{}", c.line(several));
+        println!("  {}", c.details(opts.slice.as_secs_f64()));
+    })?;
+    println!("{}", results.summary());
+    write_ab(&out, args.json.as_deref(), &results)?;
+    Ok(if results.partial {
+        Exit::Interrupted
+    } else if results.regressed() {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}
+
+/// Writes ab.json and index.html into `out`, and ab.json to `json` too when given.
+fn write_ab(
+    out: &OutputDir,
+    json: Option<&Path>,
+    results: &acorn_reports::ab::AbResults,
+) -> Result<(), LabError> {
+    let text = results.to_json();
+    println!(
+        "results: {}",
+        out.write_named("ab.json", text.as_bytes())?.display()
+    );
+    if let Some(path) = json {
+        std::fs::write(path, &text).map_err(|e| LabError::output(path, e))?;
+    }
+    let html = acorn_reports::ab::html(results).map_err(|e| LabError::output(out.path(), e))?;
+    println!(
+        "report: {}",
+        out.write_named("index.html", html.as_bytes())?.display()
+    );
+    Ok(())
+}
+
+/// `lab worker`: one side of `lab ab` (JSON lines on stdin and stdout).
+pub fn worker(args: &WorkerArgs) -> Result<Exit, LabError> {
+    let plan = load_plan(&args.file)?;
+    let stdin = std::io::stdin();
+    crate::ab::worker::serve(&plan, &args.variant, stdin.lock(), std::io::stdout().lock())?;
+    Ok(Exit::Success)
+}
+
+/// Three lines per registered backend: its name, phrase and serialization; its durability
+/// tier and version; the measures it supports (and why not the others). Columns as wide
+/// as the longest name, so every description starts in one column.
+pub(crate) fn backend_list() -> Vec<String> {
+    let options = backend::Options::default();
+    let w = backend::registry()
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for r in backend::registry() {
+        lines.push(match (r.open)(r, &options).map(|b| b.describe()) {
+            Ok(i) => format!("  {:<w$}  {}; {}", r.name, r.about, i.serialization),
+            Err(e) => format!("  {:<w$}  {} (cannot open here: {e})", r.name, r.about),
+        });
+        lines.push(format!(
+            "  {:<w$}  tier: {}; version: {}",
+            "",
+            r.tier.name(),
+            r.version.label()
+        ));
+        let measures = match r.supports(Measure::Instructions) {
+            Ok(()) => "wall-clock, instructions".to_owned(),
+            Err(why) => format!("wall-clock (not instructions: {why})"),
+        };
+        lines.push(format!("  {:<w$}  measures: {measures}", ""));
+    }
+    lines
 }

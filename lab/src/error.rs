@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success: every target held, no regression |
-//! | 1 | a target was missed, or `compare` found a regression |
+//! | 1 | a target was missed, or `compare` or `ab` found a regression |
 //! | 2 | bad input: a workload file, an argument, a results or targets file, or a tool an argument needs (valgrind for `--measure instructions`) is missing |
 //! | 3 | a store failed while running (opening, loading or an operation the run cannot go on without) |
 //! | 4 | output could not be written (results, report, targets table, merged file) |
@@ -18,7 +18,7 @@ use crate::workload::WorkloadError;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success: every target held, no regression
-  1    a target was missed, or `compare` found a regression
+  1    a target was missed, or `compare` or `ab` found a regression
   2    bad input: a workload file, an argument, a results or targets file,
        or a missing tool (valgrind for --measure instructions)
   3    a store failed while running
@@ -41,6 +41,9 @@ pub enum LabError {
     /// A variant's counted process (under callgrind) failed or left no usable counts.
     #[error("{file}: {message}")]
     Counted { file: PathBuf, message: String },
+    /// A `lab ab` worker process failed while running (its stderr is in the message).
+    #[error("{0}")]
+    AbWorker(String),
     /// A file could not be written.
     #[error("cannot write {path}: {reason}")]
     Output { path: PathBuf, reason: String },
@@ -59,7 +62,9 @@ impl LabError {
     pub fn exit_code(&self) -> u8 {
         match self {
             LabError::Workload(_) | LabError::BadInput(_) => Exit::BadInput.code(),
-            LabError::Store { .. } | LabError::Counted { .. } => Exit::StoreFailed.code(),
+            LabError::Store { .. } | LabError::Counted { .. } | LabError::AbWorker(_) => {
+                Exit::StoreFailed.code()
+            }
             LabError::Output { .. } => Exit::OutputFailed.code(),
         }
     }

@@ -4,6 +4,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+pub mod ab;
 pub mod backend;
 pub mod budget;
 pub mod cli;

@@ -125,6 +125,8 @@ fn main() -> ExitCode {
         Command::List => commands::list(),
         Command::Sample { file, ops, seed } => commands::sample(file, *ops, *seed),
         Command::Count(args) => commands::count(args),
+        Command::Ab(args) => commands::ab(args),
+        Command::Worker(args) => commands::worker(args),
     };
     match outcome {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -3,6 +3,8 @@
 //! `results.json`, `index.html`, flamegraphs beside them, merged results, and the rewrite of
 //! a Markdown targets table.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use acorn_reports::{Measure, Results};
@@ -21,6 +23,8 @@ pub const INSTRUCTIONS_DIR: &str = "instructions";
 #[derive(Clone, Debug)]
 pub struct OutputDir {
     dir: PathBuf,
+    /// results.json indented (`--pretty`) rather than compact.
+    pretty: bool,
 }
 
 impl OutputDir {
@@ -33,7 +37,12 @@ impl OutputDir {
             Some(out) if several => out.join(workload),
             Some(out) => out.to_path_buf(),
         };
-        OutputDir { dir }
+        OutputDir { dir, pretty: false }
+    }
+
+    /// This directory, with results.json indented when `pretty`.
+    pub fn pretty(self, pretty: bool) -> Self {
+        OutputDir { pretty, ..self }
     }
 
     /// As [`OutputDir::for_workload`]; without `--out`, instruction counts go into its
@@ -49,16 +58,17 @@ impl OutputDir {
 
     /// An existing directory (e.g. beside a results file).
     pub fn at(dir: PathBuf) -> Self {
-        OutputDir { dir }
+        OutputDir { dir, pretty: false }
     }
 
     pub fn path(&self) -> &Path {
         &self.dir
     }
 
-    /// Creates the directory and proves it writable (a probe file, created and removed),
-    /// so a run never ends in an unwritable directory.
-    pub fn prepare(&self) -> Result<(), LabError> {
+    /// Creates the directory, proves it writable (a probe file, created and removed), so a
+    /// run never ends in an unwritable directory, and locks it for this process (see
+    /// [`OutputLock`]): a second lab writing to the same directory is refused.
+    pub fn prepare(&self) -> Result<OutputLock, LabError> {
         std::fs::create_dir_all(&self.dir)
             .and_then(|()| {
                 tempfile::Builder::new()
@@ -66,21 +76,18 @@ impl OutputDir {
                     .tempfile_in(&self.dir)
                     .map(drop)
             })
-            .map_err(|e| LabError::output(&self.dir, e))
+            .map_err(|e| LabError::output(&self.dir, e))?;
+        OutputLock::acquire(&self.dir)
     }
 
     /// Writes `results.json`; returns its path.
     pub fn write_results(&self, results: &Results) -> Result<PathBuf, LabError> {
-        self.write("results.json", results.to_json().as_bytes())
-    }
-
-    /// Renders and writes `index.html`, compared with `baseline` when given.
-    pub fn write_report(
-        &self,
-        results: &Results,
-        baseline: Option<&Results>,
-    ) -> Result<PathBuf, LabError> {
-        self.write_report_beside(results, baseline, None)
+        let json = if self.pretty {
+            results.to_json_pretty()
+        } else {
+            results.to_json()
+        };
+        self.write("results.json", json.as_bytes())
     }
 
     /// Renders and writes `index.html`, with `beside` (the same workload in the other
@@ -107,24 +114,142 @@ impl OutputDir {
         }
     }
 
-    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
+    /// Writes `name` into the directory (`lab ab`'s ab.json and index.html).
+    pub fn write_named(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
         write_beside(&self.dir, name, bytes)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
+        self.write_named(name, bytes)
     }
 }
 
-/// Writes `name` into `dir` (creating it): flamegraphs beside the report, and every file
-/// of an [`OutputDir`].
+/// Name of the lock file in an output directory.
+pub const LOCK_FILE: &str = ".lab.lock";
+
+/// An output directory held by this process until dropped (the OS releases it when the
+/// process dies, however it dies). The lock is an OS file lock (`flock`) on `.lab.lock` in
+/// the directory, the engine's approach for its `LOCK`; the file records the holder's
+/// process id so the refusal can name it.
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: File,
+}
+
+impl OutputLock {
+    /// Locks `dir`, or refuses (bad input, exit 2) when another lab holds it.
+    pub fn acquire(dir: &Path) -> Result<Self, LabError> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| LabError::output(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let by = if holder.is_empty() {
+                    "another lab".to_owned()
+                } else {
+                    format!("another lab (process {holder})")
+                };
+                return Err(LabError::BadInput(format!(
+                    "{}: {by} is writing results here; wait for it to finish, or give this \
+                     run another directory with --out",
+                    dir.display()
+                )));
+            }
+            Err(TryLockError::Error(e)) => return Err(LabError::output(&path, e)),
+        }
+        // Best effort: the pid only names the holder in the message above.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| write!(file, "{}", std::process::id()));
+        remove_stale_temporaries(dir);
+        Ok(OutputLock { _file: file })
+    }
+}
+
+/// Removes what [`write_atomic`] leaves behind when a run is killed mid-write
+/// (`.<name>.<random>.tmp`). Only a lock holder calls it, so no write is in flight.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+const TMP_SUFFIX: &str = ".lab-tmp";
+
+/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed, then
+/// renamed over `path`. A run killed at any moment leaves either the old file or the whole
+/// new one, never a half-written file that `compare` would trust.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LabError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(TMP_SUFFIX)
+            .tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        keep_permissions(tmp.as_file(), path)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|e| LabError::output(path, e))
+}
+
+/// Gives the temporary file `tmp` (created 0600) the permissions of the file it replaces,
+/// or the usual 0644 for a new one.
+fn keep_permissions(tmp: &File, path: &Path) -> std::io::Result<()> {
+    let permissions = match std::fs::metadata(path) {
+        Ok(old) => old.permissions(),
+        Err(_) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::Permissions::from_mode(0o644)
+            }
+            #[cfg(not(unix))]
+            {
+                return Ok(());
+            }
+        }
+    };
+    tmp.set_permissions(permissions)
+}
+
+/// Writes `name` into `dir` (creating it) atomically: flamegraphs beside the report, and
+/// every file of an [`OutputDir`].
 pub fn write_beside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LabError> {
     let path = dir.join(name);
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, bytes))
-        .map_err(|e| LabError::output(&path, e))?;
+    write_atomic(&path, bytes)?;
     Ok(path)
 }
 
-/// Writes a merged results file to `path`.
+/// Writes a merged results file to `path` (atomically).
 pub fn write_merged(path: &Path, results: &Results) -> Result<(), LabError> {
-    std::fs::write(path, results.to_json()).map_err(|e| LabError::output(path, e))
+    write_atomic(path, results.to_json().as_bytes())
 }
 
 /// A Markdown file whose targets table (between `<!-- targets:begin -->` and
@@ -158,6 +283,52 @@ impl TargetsTable {
         let text = std::fs::read_to_string(path).map_err(|e| LabError::output(path, e))?;
         let updated = acorn_reports::targets::update_markdown(&text, results)
             .map_err(|e| LabError::output(path, e))?;
-        std::fs::write(path, updated).map_err(|e| LabError::output(path, e))
+        write_atomic(path, updated.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_lock_holder_sweeps_temporaries_a_killed_write_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(format!(".results.json.a1b2c3{TMP_SUFFIX}"));
+        std::fs::write(&stale, b"{\"half").unwrap();
+        let other = dir.path().join(".keep-me");
+        std::fs::write(&other, b"x").unwrap();
+        let _lock = OutputLock::acquire(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(other.exists(), "only the lab's own temporaries are removed");
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_the_whole_file_and_keeps_its_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        write_atomic(&path, b"first").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode, 0o644,
+                "a new file is readable by others, as fs::write makes it"
+            );
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        }
+        write_atomic(&path, b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o664, "the replaced file's permissions are kept");
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left beside it");
     }
 }

@@ -128,6 +128,128 @@ fn expand(toks: &[String], i: &mut usize, prefix: &mut Vec<String>, out: &mut Ve
     }
 }
 
+/// `text` as the compiler sees it outside tests: comments (doc links included) and the
+/// contents of string and char literals removed, and every `#[cfg(test)]` item cut out
+/// wherever it sits (a test module at the end, a test-only function in the middle). Also
+/// returns the names of modules declared `#[cfg(test)] mod name;`.
+fn code_of(text: &str) -> (String, Vec<String>) {
+    let plain = strip_literals(text);
+    let mut out = String::with_capacity(plain.len());
+    let mut test_mods = Vec::new();
+    let mut rest = plain.as_str();
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        let item = &rest[at..];
+        let end = item_end(item);
+        let words: Vec<&str> = item[..end]
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if let Some(i) = words.iter().position(|w| *w == "mod") {
+            if item[..end].trim_end().ends_with(';') {
+                test_mods.extend(words.get(i + 1).map(|w| (*w).to_owned()));
+            }
+        }
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    (out, test_mods)
+}
+
+/// The length of the item that starts at `item` (its attributes included): up to the
+/// first `;` outside brackets, or the `}` that closes its first top-level `{`.
+fn item_end(item: &str) -> usize {
+    let mut depth = 0i32;
+    let mut braces = 0i32;
+    for (i, c) in item.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            '{' => braces += 1,
+            '}' => {
+                braces -= 1;
+                if braces == 0 && depth == 0 {
+                    return i + 1;
+                }
+            }
+            ';' if depth == 0 && braces == 0 => return i + 1,
+            _ => {}
+        }
+    }
+    item.len()
+}
+
+/// `text` without comments, and with string and char literals emptied (`""`, `' '`), so
+/// braces and paths inside them count for nothing.
+fn strip_literals(text: &str) -> String {
+    let b: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < b.len() && b[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            i += 2;
+            while i < b.len() && !(b[i] == '*' && b.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 2;
+        } else if c == '"' || (c == 'r' && raw_string_at(&b, i)) {
+            i = skip_string(&b, i);
+            out.push_str("\"\"");
+        } else if c == '\'' && (next == Some('\\') || b.get(i + 2) == Some(&'\'')) {
+            i += 1;
+            while i < b.len() && b[i] != '\'' {
+                i += if b[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push_str("' '");
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether a raw string (`r"`, `r#"`, also after `b`) starts at the `r` at `i`.
+fn raw_string_at(b: &[char], i: usize) -> bool {
+    let word = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
+    let starts_word =
+        i == 0 || !word(b.get(i - 1)) || (b[i - 1] == 'b' && (i == 1 || !word(b.get(i - 2))));
+    let quote = b[i + 1..].iter().find(|c| **c != '#');
+    starts_word && quote == Some(&'"')
+}
+
+/// The index after the string literal (plain or raw) that starts at `i`.
+fn skip_string(b: &[char], mut i: usize) -> usize {
+    if b[i] == 'r' {
+        let mut hashes = 0;
+        i += 1;
+        while b.get(i) == Some(&'#') {
+            hashes += 1;
+            i += 1;
+        }
+        i += 1;
+        while i < b.len() {
+            if b[i] == '"' && (1..=hashes).all(|h| b.get(i + h) == Some(&'#')) {
+                return i + 1 + hashes;
+            }
+            i += 1;
+        }
+        return i;
+    }
+    i += 1;
+    while i < b.len() && b[i] != '"' {
+        i += if b[i] == '\\' { 2 } else { 1 };
+    }
+    i + 1
+}
+
 struct Crate {
     modules: BTreeSet<String>,
     /// Root re-exports: item name → defining module.
@@ -183,17 +305,24 @@ fn load(src: &Path) -> Crate {
             }
         }
     }
+    // Test code may reach anywhere: `#[cfg(test)]` items, wherever they sit, and the
+    // files of modules declared under `#[cfg(test)]`.
+    let mut code = BTreeMap::new();
+    let mut test_only = BTreeSet::new();
     for (m, text) in &texts {
-        // Test modules may reach anywhere; comments (doc links included) are not imports.
-        let code: String = text
-            .split("#[cfg(test)]")
-            .next()
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let body = code.as_str();
+        let (body, test_mods) = code_of(text);
+        for t in test_mods {
+            test_only.insert(if m.is_empty() { t } else { format!("{m}::{t}") });
+        }
+        code.insert(m.clone(), body);
+    }
+    for (m, body) in &code {
+        if test_only
+            .iter()
+            .any(|t| m == t || m.starts_with(&format!("{t}::")))
+        {
+            continue;
+        }
         for p in paths(body) {
             let mut base: Vec<String> = if p[0] == "crate" {
                 Vec::new()
@@ -294,6 +423,32 @@ fn measurement_and_workloads_know_nothing_of_the_runner() {
     }
 }
 
+/// One operation dispatcher (issue 28): only `runner/dispatch.rs` maps an operation kind
+/// to a store call (an arm `OpKind::Update =>` beside an `.update(` call), and its mapping
+/// has no wildcard arm, so a new kind cannot run silently as another.
+#[test]
+fn one_file_maps_operation_kinds_to_backend_calls() {
+    let root = src("lab");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut dispatchers: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("OpKind::Update =>") && text.contains(".update(")
+        })
+        .map(|f| module_of(&root, f))
+        .collect();
+    dispatchers.sort();
+    assert_eq!(dispatchers, ["runner::dispatch"]);
+    let dispatch = std::fs::read_to_string(root.join("runner/dispatch.rs")).unwrap();
+    let mapping = dispatch.split("#[cfg(test)]").next().unwrap();
+    assert!(
+        !mapping.contains("_ =>"),
+        "runner/dispatch.rs has a wildcard arm"
+    );
+}
+
 #[test]
 fn the_scan_sees_a_cycle_when_there_is_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -311,4 +466,39 @@ fn the_scan_sees_a_cycle_when_there_is_one() {
     .unwrap();
     let c = load(dir.path());
     assert_eq!(cycle_from(&c, "a").unwrap(), ["a", "b", "c", "a"]);
+}
+
+#[test]
+fn test_code_in_the_middle_of_a_file_hides_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lib.rs"),
+        "mod a;\nmod b;\n#[cfg(test)]\nmod t;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a.rs"),
+        r##"use crate::b::Thing;
+#[cfg(test)]
+pub(crate) fn only_in_tests(x: [u8; 2]) -> char { let _ = "}"; let _ = r#"{"#; '{' }
+#[cfg(test)]
+mod helpers;
+fn later<'a>(s: &'a str) { crate::b::g(s); /* crate::t::h() */ }
+"##,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.rs"),
+        "#[cfg(test)]\nuse crate::t::Fake;\npub(crate) fn g(_: &str) { crate::a::later(\"\") }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("t.rs"), "use crate::a::only_in_tests;\n").unwrap();
+    let c = load(dir.path());
+    assert_eq!(cycle_from(&c, "a").unwrap(), ["a", "b", "a"]);
+    assert!(
+        c.edges.get("b").is_some_and(|e| !e.contains("t")),
+        "a #[cfg(test)] import counted: {:?}",
+        c.edges
+    );
+    assert!(!c.edges.contains_key("t"), "a test-only module counted");
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use acorn_lab::backend::{
-    open, registry, Backend, CachePolicy, Options, QueryOrder, QuerySpec, Worker,
+    open, registry, Backend, CachePolicy, Options, QueryOrder, QuerySpec, Version, Worker,
 };
 use acorn_lab::doc::{key, Doc, DocShape, SplitMix, Value, ValueShape};
 
@@ -440,10 +440,19 @@ fn every_backend_describes_its_durability_serialization_and_policy() {
             .unwrap();
         assert_eq!(
             info.durability.starts_with("durable"),
-            reg.durable,
+            reg.tier.on_disk(),
             "{name}: {}",
             info.durability
         );
+        // The version the registration declares is the one the description names.
+        if matches!(reg.version, Version::Acorn | Version::Crate(_)) {
+            assert!(
+                info.store.contains(reg.version.number()),
+                "{name}: {} does not name {:?}",
+                info.store,
+                reg.version
+            );
+        }
         if kind.is_opaque() && info.stores_data {
             assert!(info.serialization.contains("opaque"), "{name}: {info:?}");
         }

@@ -177,9 +177,37 @@ fn the_performance_script_looks_where_cargo_target_dir_says() {
         stdout.contains(&format!("out: {e}/lab/performance")),
         "{stdout}"
     );
+    // A plain full run rewrites a copy, leaving the working tree clean; only
+    // --update-targets rewrites the repository's table.
+    assert!(
+        stdout.contains(&format!(
+            "targets table: {e}/lab/performance/PERFORMANCE.md"
+        )),
+        "{stdout}"
+    );
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/performance_test.sh"))
+        .arg("--update-targets")
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .env("PERF_DRY_RUN", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}");
     assert!(
         stdout.contains("targets table: docs/PERFORMANCE.md"),
         "{stdout}"
+    );
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/performance_test.sh"))
+        .args(["--quick", "--update-targets"])
+        .env("PERF_DRY_RUN", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "--quick with --update-targets is refused"
     );
     assert!(!elsewhere.exists(), "a dry run creates nothing");
 }

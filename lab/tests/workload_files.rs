@@ -395,3 +395,50 @@ fn the_workload_reference_describes_every_key_and_its_examples_validate() {
             .unwrap_or_else(|e| panic!("docs/workloads.md example {i}: {e}\n{ex}"));
     }
 }
+
+#[test]
+fn every_problem_in_a_file_is_reported_at_once_in_file_order() {
+    let src = "name = \"t\"\nvariants = [\"plian\"]\n[dataset]\nrecrods = 10\nrecords = 0\n\
+               [run]\nthreads = [0]\nwarmup = \"5\"\nduraton = \"1s\"\n[mix]\nread = 50\nupdat = 40\n";
+    let e = err(src);
+    let found: Vec<(usize, &str)> = e.all().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (2, "variants"),
+            (4, "recrods"),
+            (5, "dataset.records"),
+            (7, "run.threads"),
+            (8, "run.warmup"),
+            (9, "duraton"),
+            (10, "mix"),
+            (12, "mix.updat"),
+        ],
+        "{e}"
+    );
+    assert_eq!(e.count(), 8);
+    // One line per problem, each in the `file:line:column: ` form.
+    let text = e.to_string();
+    assert_eq!(text.lines().count(), 8, "{text}");
+    assert!(
+        text.lines()
+            .skip(1)
+            .all(|l| l.starts_with("error: bad.toml:")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_misspelt_required_key_is_one_problem_not_two() {
+    let e = err("name = \"t\"\n[dataset]\nrecrods = 100\n[mix]\nread = 100\n");
+    assert_eq!(
+        e.count(),
+        1,
+        "the missing `records` is the misspelling's doing: {e}"
+    );
+    // A key missing for no such reason is still reported.
+    let e = err("name = \"t\"\n[dataset]\nrows = 100\n[mix]\nread = 100\n");
+    let keys: Vec<&str> = e.all().map(|e| e.key.as_str()).collect();
+    assert!(keys.contains(&"rows"), "{e}");
+    assert!(e.to_string().contains("missing field `records`"), "{e}");
+}

@@ -481,3 +481,47 @@ fn unmodeled_properties_warn_with_their_line_and_malformed_lines_exit_2() {
         );
     }
 }
+
+#[test]
+fn a_misspelt_property_is_refused_with_a_suggestion_and_a_foreign_one_is_ignored_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo");
+    std::fs::write(
+        &file,
+        "recordcount=100\noperationcount=100\nreadproprtion=0.5\nupdateproportion=0.5\n\
+         requestdistrbution=zipfian\n",
+    )
+    .unwrap();
+    let o = lab(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let f = file.display();
+    // Both near misses at once, each with the property meant.
+    assert!(
+        err.contains(&format!(
+            "{f}:3:15: `readproprtion`: unknown property. Did you mean `readproportion`?"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{f}:5:20: `requestdistrbution`: unknown property. Did you mean `requestdistribution`?"
+        )),
+        "{err}"
+    );
+    // A database binding's property is nobody's typo: ignored, and said so.
+    std::fs::write(
+        &file,
+        "recordcount=100\noperationcount=100\nmongodb.url=mongodb://localhost:27017/ycsb\n",
+    )
+    .unwrap();
+    let o = lab(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{f}:3: warning: `mongodb.url` is not a property of YCSB's CoreWorkload or client"
+        )),
+        "{err}"
+    );
+}

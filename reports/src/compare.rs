@@ -44,7 +44,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::estimate::{self, Estimate, Stat, MIN_PHASE_OPS, MIN_PHASE_S};
-use crate::format::{count, human, verdict_label, Unit};
+use crate::format::{human, thousands, verdict_label, Unit};
 use crate::results::{Results, RunResult};
 use crate::stats;
 
@@ -227,7 +227,7 @@ fn too_little(runs: &[&RunResult]) -> Option<String> {
         .map(|r| r.ops)
         .filter(|o| *o < MIN_PHASE_OPS)
         .min()
-        .map(|few| format!("{}-op phases", count(few)))
+        .map(|few| format!("{}-op phases", thousands(few)))
 }
 
 /// The reasons two sides' runs lack, "1 repeat" when both say so, else "base: …; new: …",
@@ -404,7 +404,7 @@ fn prepare_row(mut change: Change, mine: &Sides<'_>, refs: Option<(&str, &Sides<
         change.reason = format!(
             "too few operations per block for {} (a block needs {})",
             stat.name(),
-            count(stat.min_ops())
+            thousands(stat.min_ops())
         );
         change.lacks_data = true;
         return Row {

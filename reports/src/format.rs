@@ -93,7 +93,7 @@ pub fn allocations(per_op: Option<f64>) -> String {
 }
 
 /// A count with thousands separators ("10,000").
-pub fn count(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -152,13 +152,19 @@ pub fn variant_threads(variant: &str, threads: usize) -> String {
     format!("{variant} ×{threads}")
 }
 
+/// `n` and the noun, singular for one: "1 variant", "2 variants", "0 records".
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// "1 thread", "2 threads".
 pub fn threads_text(threads: usize) -> String {
-    if threads == 1 {
-        "1 thread".into()
-    } else {
-        format!("{threads} threads")
-    }
+    count(threads as u64, "thread")
 }
 
 /// The file a variant's flamegraph at a thread count is written to (the runner names it,
@@ -226,6 +232,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(count(1u64, "variant"), "1 variant");
+        assert_eq!(count(0u64, "record"), "0 records");
+        assert_eq!(count(2u64, "pair"), "2 pairs");
+        assert_eq!(threads_text(1), "1 thread");
+    }
+
+    #[test]
     fn units_switch_at_their_thresholds() {
         assert_eq!(human(Unit::Rate, 999.0), "999 ops/s");
         assert_eq!(human(Unit::Rate, 1500.0), "1.5k ops/s");
@@ -243,9 +257,9 @@ mod tests {
         assert_eq!(allocations(None), "n/a");
         assert_eq!(times(2.567), "2.6×");
         assert_eq!(percent(0.8734), "87.3%");
-        assert_eq!(count(10_000), "10,000");
-        assert_eq!(count(999), "999");
-        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(human_count(12_345.4), "12345");
         assert_eq!(human_count(12_345_678.0), "12.35M");
         assert_eq!(human_count(0.4242), "0.42");

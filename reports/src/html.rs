@@ -14,12 +14,12 @@ use crate::estimate::{self, Stat};
 use crate::format::{
     allocations, flamegraph_file, human, human_ns, interval_pct, threads_text, with_interval, Unit,
 };
-use crate::results::{is_fixture, Results, VariantSummary};
+use crate::results::{Results, VariantSummary};
 use crate::verdict;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering the report failed: {0}")]
-pub struct HtmlError(String);
+pub struct HtmlError(pub(crate) String);
 
 #[derive(Serialize)]
 struct Chart {
@@ -218,6 +218,7 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         "throughput".into(),
         charts::throughput::throughput(results, palette),
     );
+    push("paired".into(), charts::forest::paired(results, palette));
     for (op, svg) in charts::operations::per_operation(results, palette) {
         push(format!("ops-{op}"), Some(svg));
     }
@@ -292,18 +293,24 @@ fn winners(results: &Results) -> Vec<Winner> {
                 .collect();
             let Some(lowest) = present
                 .iter()
-                .filter(|(s, _)| {
-                    !is_fixture(&s.variant) || present.iter().all(|(x, _)| is_fixture(&x.variant))
-                })
+                .filter(|(s, _)| results.ranked(&s.variant, threads))
                 .min_by_key(|(_, o)| o.p99_ns)
             else {
                 continue;
             };
-            // Harness fixtures are not ranked against stores (unless only fixtures ran).
-            let stores = present.iter().any(|(s, _)| !is_fixture(&s.variant));
+            if let Some(w) = paired_winner(results, threads, op, &present) {
+                out.push(Winner {
+                    op: op.clone(),
+                    threads: threads_text(threads),
+                    lowest_p99: lowest.0.variant.clone(),
+                    p99: human_ns(lowest.1.p99_ns as f64),
+                    ..w
+                });
+                continue;
+            }
             let mut rates: Vec<verdict::Contender> = present
                 .iter()
-                .filter(|(s, _)| !stores || !is_fixture(&s.variant))
+                .filter(|(s, _)| results.ranked(&s.variant, threads))
                 .map(|(s, o)| {
                     let e = of_op(results, s, op, o, Stat::Throughput);
                     verdict::Contender {
@@ -346,6 +353,52 @@ fn winners(results: &Results) -> Vec<Winner> {
     out
 }
 
+/// The fastest variant of `op` at `threads` by the run's paired rounds, when it took them
+/// (with two or more variants of `op`): ties are variants whose ratio to the leader has an
+/// interval reaching 1. The caller fills in the lowest p99.
+fn paired_winner(
+    results: &Results,
+    threads: usize,
+    op: &str,
+    present: &[crate::winners::Entry<'_>],
+) -> Option<Winner> {
+    let entry = |v: &str| present.iter().find(|(s, _)| s.variant == v).copied();
+    let ranked = results
+        .paired
+        .iter()
+        .find(|p| p.threads == threads)?
+        .ranking(Some(op), |v| results.ranked(v, threads));
+    let (lead, rest) = ranked.split_first()?;
+    let next = rest.first()?;
+    let tied: Vec<&str> = std::iter::once(lead)
+        .chain(rest.iter().filter(|v| verdict::tied_with_lead(v)))
+        .map(|v| v.variant.as_str())
+        .collect();
+    let (w, r) = (entry(&lead.variant)?, entry(&next.variant)?);
+    Some(Winner {
+        op: op.to_owned(),
+        threads: String::new(),
+        fastest: if tied.len() > 1 {
+            format!("tied: {}", verdict::and_list(&tied))
+        } else {
+            lead.variant.clone()
+        },
+        fastest_rate: human(Unit::Rate, w.1.throughput),
+        why: match next.behind {
+            Some(ratio) if tied.len() == 1 => crate::winners::why_paired(w, r, &ratio),
+            Some(ratio) => format!(
+                "paired: {}/{} {}, an interval reaching 1",
+                lead.variant,
+                next.variant,
+                ratio.text()
+            ),
+            None => "too few paired rounds to say".into(),
+        },
+        lowest_p99: String::new(),
+        p99: String::new(),
+    })
+}
+
 /// One table per operation: a row per variant and thread count, the fastest marked.
 fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
     let ordered = charts::throughput::ordered(results, palette);
@@ -358,8 +411,7 @@ fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
                 .collect();
             // The fastest store at each thread count (fixtures are not ranked against
             // stores).
-            let stores = present.iter().any(|(s, _)| !is_fixture(&s.variant));
-            let ranked = |s: &VariantSummary| !stores || !is_fixture(&s.variant);
+            let ranked = |s: &VariantSummary| results.ranked(&s.variant, s.threads);
             let best = |s: &VariantSummary, rate: f64| {
                 ranked(s)
                     && !present

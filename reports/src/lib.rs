@@ -4,6 +4,7 @@
 
 #![warn(clippy::too_many_lines)]
 
+pub mod ab;
 pub mod charts;
 pub mod compare;
 pub mod counts;
@@ -13,6 +14,7 @@ pub mod html;
 pub mod instructions;
 pub mod merge;
 pub mod op;
+pub mod paired;
 pub mod results;
 pub mod stats;
 pub mod table;

@@ -195,6 +195,8 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
         ));
     }
     let mut out = first.clone();
+    // Written in this lab's format, whatever version the parts were read from.
+    out.schema_version = crate::results::SCHEMA_VERSION;
     out.runs = groups.values().map(|g| merge_runs(g)).collect();
     out.summaries = first
         .summaries
@@ -208,6 +210,9 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
             summarize(s, &all, &out.runs)
         })
         .collect();
+    // Each generator's paired rounds ranked its own variants on its own machine; there are
+    // no rounds of the whole system, so a merged file ranks by its repeats.
+    out.paired = Vec::new();
     out.generators = parts.iter().map(|p| p.generators.max(1)).sum();
     out.partial = parts.iter().any(|p| p.partial);
     out.contended = parts.iter().any(|p| p.contended);

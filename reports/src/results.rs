@@ -9,7 +9,11 @@ use crate::counts::{InstructionRun, Measure};
 
 /// Bumped on any change a reader of an older version could misread. 2: `measure` and
 /// `instructions` (instruction-count runs); files of version 1 read as wall-clock results.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: histograms in HdrHistogram's V2 encoding. 4: the one statistic (summaries' median
+/// over blocks and its bootstrap interval, ten latency blocks per run, warm-up times,
+/// targets' interval and status, the load average), the paired rounds (`paired`) and
+/// `fixture` on summaries; files of versions 1–3 still read.
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -36,13 +40,90 @@ pub struct Machine {
     pub hostname: String,
 }
 
-/// A latency histogram in nanoseconds, stored losslessly as (value, count) pairs of the
-/// HDR histogram's recorded buckets, so runs merge exactly.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A latency histogram in nanoseconds: in memory the (value, count) pairs of the HDR
+/// histogram's recorded buckets, so runs merge exactly; in `results.json` HdrHistogram's
+/// own V2 compressed encoding in base64 (what HdrHistogram's tools read), a few hundred
+/// bytes where the pairs took tens of kilobytes. Files of schema 2 and older, which stored
+/// the pairs (`{"sigfig": 3, "counts": [[value, count], ...]}`), still read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Histogram {
     /// Significant figures of the HDR histogram the pairs came from.
     pub sigfig: u8,
     pub counts: Vec<[u64; 2]>,
+}
+
+/// The pairs as older files stored them.
+#[derive(Deserialize)]
+struct HistogramPairs {
+    sigfig: u8,
+    counts: Vec<[u64; 2]>,
+}
+
+impl Histogram {
+    /// HdrHistogram's V2 compressed encoding of these buckets, in base64.
+    pub fn to_base64(&self) -> String {
+        use base64::Engine as _;
+        use hdrhistogram::serialization::Serializer as _;
+        let mut h = hdrhistogram::Histogram::<u64>::new(self.sigfig.clamp(1, 5))
+            .unwrap_or_else(|_| unreachable!("1 to 5 significant figures are valid"));
+        for [value, count] in &self.counts {
+            // Values come from a histogram of the same precision; an absurd one is skipped.
+            let _ = h.record_n(*value, *count);
+        }
+        let mut bytes = Vec::new();
+        match hdrhistogram::serialization::V2DeflateSerializer::new().serialize(&h, &mut bytes) {
+            Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+            // Serializing into memory fails only on an internal error of the encoder.
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Reads HdrHistogram's V2 encoding (compressed or not) from base64.
+    pub fn from_base64(text: &str) -> Result<Histogram, String> {
+        use base64::Engine as _;
+        if text.is_empty() {
+            return Ok(Histogram::default());
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("histogram: not base64 ({e})"))?;
+        let h: hdrhistogram::Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("histogram: not an HdrHistogram V2 encoding ({e:?})"))?;
+        Ok(Histogram {
+            sigfig: h.sigfig(),
+            counts: h
+                .iter_recorded()
+                .map(|v| [v.value_iterated_to(), v.count_at_value()])
+                .collect(),
+        })
+    }
+}
+
+impl Serialize for Histogram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Histogram {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Histogram, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Encoded(String),
+            Pairs(HistogramPairs),
+        }
+        match Stored::deserialize(d)? {
+            Stored::Encoded(text) => {
+                Histogram::from_base64(&text).map_err(serde::de::Error::custom)
+            }
+            Stored::Pairs(p) => Ok(Histogram {
+                sigfig: p.sigfig,
+                counts: p.counts,
+            }),
+        }
+    }
 }
 
 /// One operation type within one run.
@@ -178,6 +259,11 @@ pub struct VariantSummary {
     pub metrics: BTreeMap<String, f64>,
     /// Operation results merged over repeats (histograms merged exactly).
     pub per_op: BTreeMap<String, OpResult>,
+    /// A harness fixture, not a store (`noop`, `synthetic`: the lab's backend registry
+    /// says which): shown, never ranked against stores. Files before version 4 did not
+    /// record it; reading them, the fixtures of that time (`noop`, `synthetic`) are marked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixture: bool,
 }
 
 /// Whether a target held: judged on the whole interval of its estimate.
@@ -190,17 +276,6 @@ pub enum TargetStatus {
     Fail,
     /// The interval straddles the expectation: the run cannot tell.
     Undecided,
-}
-
-/// Harness fixtures, not stores: `noop` measures the lab's own cost per operation and
-/// `synthetic` plants a known cost for the lab's gates. Reports show them but never rank
-/// them against the engine and its peers.
-pub const FIXTURES: [&str; 2] = ["noop", "synthetic"];
-
-/// Whether `variant` is a harness fixture (see [`FIXTURES`]).
-pub fn is_fixture(variant: &str) -> bool {
-    let base = variant.split(':').next().unwrap_or(variant);
-    FIXTURES.contains(&base)
 }
 
 /// One target from the workload and whether it held.
@@ -298,9 +373,26 @@ pub struct Results {
     /// The counted run, when `measure` is `instructions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionRun>,
+    /// The paired rounds the verdicts rank the variants by, per thread count (`lab run`
+    /// with several variants loaded at once: interleaved and parallel mode). Absent when
+    /// the run did not pair them, and in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paired: Vec<crate::paired::Rounds>,
 }
 
+/// The harness fixtures of the labs that wrote files before version 4 (which did not
+/// record [`VariantSummary::fixture`]).
+const FIXTURES_BEFORE_4: [&str; 2] = ["noop", "synthetic"];
+
 impl Results {
+    /// Whether `variant` at `threads` is ranked: every store is; a harness fixture only
+    /// when nothing but fixtures ran at that thread count.
+    pub fn ranked(&self, variant: &str, threads: usize) -> bool {
+        let here = || self.summaries.iter().filter(|s| s.threads == threads);
+        let fixture = here().any(|s| s.variant == variant && s.fixture);
+        !fixture || here().all(|s| s.fixture)
+    }
+
     /// Reads and checks a results file.
     pub fn load(path: &Path) -> Result<Results, ResultsError> {
         let shown = path.display().to_string();
@@ -331,14 +423,89 @@ impl Results {
                 found: u32::try_from(found).unwrap_or(u32::MAX),
             });
         }
-        serde_json::from_value(value).map_err(|e| ResultsError::Invalid {
-            path: origin.to_owned(),
-            reason: e.to_string(),
-        })
+        let mut results: Results =
+            serde_json::from_value(value).map_err(|e| ResultsError::Invalid {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if found < 4 {
+            for s in &mut results.summaries {
+                s.fixture = FIXTURES_BEFORE_4.contains(&s.variant.as_str());
+            }
+        }
+        Ok(results)
     }
 
-    /// Pretty JSON.
+    /// Compact JSON (what `lab run` writes by default).
     pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Indented JSON (`lab run --pretty`).
+    pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn latencies() -> hdrhistogram::Histogram<u64> {
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        for i in 0..20_000u64 {
+            h.record(200 + (i * 7919) % 50_000).unwrap();
+        }
+        h.record(3_000_000_000).unwrap();
+        h
+    }
+
+    #[test]
+    fn histograms_are_stored_in_hdrhistograms_own_encoding_and_read_back_exactly() {
+        let h = crate::stats::encode(&latencies());
+        let op = OpResult {
+            count: 20_001,
+            histogram: h.clone(),
+            ..OpResult::default()
+        };
+        let json = serde_json::to_string(&op).unwrap();
+        let stored: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let text = stored["histogram"].as_str().unwrap();
+        // HdrHistogram's own reader takes it: the V2 compressed form, base64.
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
+        let read: hdrhistogram::Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .unwrap();
+        assert_eq!(read.len(), 20_001);
+        assert_eq!(read.max(), latencies().max());
+        assert_eq!(
+            read.value_at_quantile(0.99),
+            latencies().value_at_quantile(0.99)
+        );
+        // And back into the schema, bucket for bucket.
+        let back: OpResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.histogram, h);
+        // Far smaller than the pairs it replaces.
+        let pairs = serde_json::json!({"sigfig": h.sigfig, "counts": h.counts}).to_string();
+        assert!(
+            text.len() * 5 < pairs.len(),
+            "{} vs {} bytes",
+            text.len(),
+            pairs.len()
+        );
+    }
+
+    #[test]
+    fn histograms_stored_as_pairs_by_older_labs_still_read() {
+        let h = crate::stats::encode(&latencies());
+        let old = serde_json::json!({"sigfig": h.sigfig, "counts": h.counts});
+        let read: Histogram = serde_json::from_value(old).unwrap();
+        assert_eq!(read, h);
+        assert!(serde_json::from_value::<Histogram>(serde_json::json!("not base64!")).is_err());
     }
 }

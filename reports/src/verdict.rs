@@ -1,7 +1,12 @@
 //! The report's first lines: per thread count, who is fastest, by how much, and whether the
-//! lead is beyond the noise (the 95% intervals over repeats do not overlap) or a tie.
+//! lead is beyond the noise or a tie. Where the run paired the variants (`Results::paired`:
+//! they took turns in short slices), each ratio is judged from its rounds
+//! (`paired::Rounds::ranking`: a lead counts when the 95% interval of the ratio excludes
+//! 1); otherwise from the repeats (a lead counts when the 95% intervals over repeats do not
+//! overlap), which were taken at different times.
 
-use crate::format::{human, threads_text, times, Unit};
+use crate::format::{human, human_ns, threads_text, times, Unit};
+use crate::paired::{Ranked, Rounds};
 use crate::results::Results;
 use crate::stats;
 
@@ -21,14 +26,13 @@ impl Contender {
 }
 
 /// The contenders at `threads`, fastest first. Harness fixtures (`noop`, `synthetic`) are
-/// not ranked against stores; they contend only when nothing else ran.
+/// not ranked against stores ([`Results::ranked`]); they contend only when nothing else
+/// ran.
 pub fn contenders(r: &Results, threads: usize) -> Vec<Contender> {
-    let here = r.summaries.iter().filter(|s| s.threads == threads);
-    let stores = here
-        .clone()
-        .any(|s| !crate::results::is_fixture(&s.variant));
-    let mut list: Vec<Contender> = here
-        .filter(|s| !stores || !crate::results::is_fixture(&s.variant))
+    let mut list: Vec<Contender> = r
+        .summaries
+        .iter()
+        .filter(|s| s.threads == threads && r.ranked(&s.variant, threads))
         .map(|s| Contender {
             variant: s.variant.clone(),
             median: s.throughput_median,
@@ -119,11 +123,85 @@ pub fn sentence(threads: usize, c: &[Contender]) -> Option<String> {
     })
 }
 
-/// One sentence per thread count, in thread order.
+/// "1.31× [1.27, 1.35] pooled", or "? pooled" when too few rounds were usable.
+fn behind_text(v: &Ranked) -> String {
+    match v.behind {
+        Some(r) => format!("{} {}", r.text(), v.variant),
+        None => format!("? {}", v.variant),
+    }
+}
+
+/// Whether `v` is tied with the leader: the interval of the leader's ratio to it holds 1
+/// (or there were too few rounds to say).
+pub fn tied_with_lead(v: &Ranked) -> bool {
+    v.behind.is_none_or(|r| r.lo <= 1.0)
+}
+
+/// The sentence for one thread count from its paired rounds (of the variants `r` ranks:
+/// no harness fixture against stores); `None` with fewer than two variants.
+pub fn paired_sentence(r: &Results, rounds: &Rounds) -> Option<String> {
+    let ranked = rounds.ranking(None, |v| r.ranked(v, rounds.threads));
+    let (lead, rest) = ranked.split_first()?;
+    let last = rest.last()?;
+    let at = threads_text(rounds.threads);
+    let how = format!(
+        "paired over {} rounds of {} slices",
+        rounds.rounds(),
+        human_ns(rounds.slice_s * 1e9)
+    );
+    let tied: Vec<&str> = std::iter::once(lead)
+        .chain(rest.iter().filter(|v| tied_with_lead(v)))
+        .map(|v| v.variant.as_str())
+        .collect();
+    Some(if tied.len() == ranked.len() {
+        format!(
+            "At {at}, {} are tied: {} is ahead of {} by {}, and the 95% interval reaches 1 \
+             ({how}).",
+            if ranked.len() <= 4 {
+                and_list(&tied)
+            } else {
+                format!("all {} variants", ranked.len())
+            },
+            lead.variant,
+            last.variant,
+            last.behind.map_or("?".into(), |r| r.text()),
+        )
+    } else if tied.len() > 1 {
+        format!(
+            "At {at}, {} are tied for the lead (the 95% intervals of their ratios reach 1); \
+             {} is ahead of {} by {} ({how}).",
+            and_list(&tied),
+            lead.variant,
+            last.variant,
+            last.behind.map_or("?".into(), |r| r.text()),
+        )
+    } else {
+        let next = &rest[0];
+        let slowest = if rest.len() > 1 {
+            format!(" and {} (slowest)", behind_text(last))
+        } else {
+            String::new()
+        };
+        format!(
+            "At {at}, {} is fastest: {} (next){slowest}; {how}.",
+            lead.variant,
+            behind_text(next),
+        )
+    })
+}
+
+/// One sentence per thread count, in thread order: from the paired rounds where the run
+/// took them, else from the repeats.
 pub fn verdicts(r: &Results) -> Vec<String> {
     thread_counts(r)
         .into_iter()
-        .filter_map(|t| sentence(t, &contenders(r, t)))
+        .filter_map(|t| {
+            r.paired
+                .iter()
+                .find(|p| p.threads == t)
+                .and_then(|p| paired_sentence(r, p))
+                .or_else(|| sentence(t, &contenders(r, t)))
+        })
         .collect()
 }
 
@@ -135,19 +213,119 @@ pub fn method(r: &Results) -> String {
         .map(|s| stats::repeats(r, s))
         .max()
         .unwrap_or(0);
+    let plural = if repeats == 1 { "" } else { "s" };
+    if let Some(p) = r.paired.first() {
+        return format!(
+            "The ranking is paired: at each thread count the variants took turns in short \
+             slices ({} rounds of about {} each, on the same CPUs, the same operations in \
+             every round), and a ratio such as “1.31× [1.27, 1.35]” is the Hodges–Lehmann \
+             estimate of the rounds' ratios over {} with its 95% bootstrap interval; a lead \
+             counts when that interval excludes 1. Throughput in the tables is each \
+             variant's ops/s on the whole mix: the median over blocks (tenths of each \
+             measured phase, {repeats} repeat{plural}) with its 95% interval. The harness \
+             fixtures noop and synthetic are not ranked. “plain ×2” means the variant plain \
+             on 2 threads.",
+            p.rounds(),
+            human_ns(p.slice_s * 1e9),
+            p.timing.label()
+        );
+    }
     format!(
         "Throughput is each variant's ops/s on the whole mix: the median over blocks (tenths \
-         of each measured phase, {repeats} repeat{}) with its 95% interval (a bootstrap \
+         of each measured phase, {repeats} repeat{plural}) with its 95% interval (a bootstrap \
          resampling repeats, then blocks); a lead counts when the intervals do not overlap. \
          The harness fixtures noop and synthetic are not ranked. “plain ×2” means the \
-         variant plain on 2 threads.",
-        if repeats == 1 { "" } else { "s" }
+         variant plain on 2 threads."
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paired::RoundRates;
+
+    /// Rounds where each variant's rate is `rate` times a wobble shared by all of them in
+    /// a round (the machine's regime) and one of its own of ±`own`.
+    fn rounds(variants: &[(&str, f64)], own: f64) -> Rounds {
+        Rounds {
+            threads: 1,
+            slice_s: 0.05,
+            variants: variants
+                .iter()
+                .enumerate()
+                .map(|(v, (name, rate))| RoundRates {
+                    variant: (*name).into(),
+                    rates: (0..40)
+                        .map(|i| {
+                            let regime = if (i / 7) % 2 == 0 { 1.0 } else { 0.6 };
+                            let mine = own * (((i * 7 + v * 3) % 5) as f64 - 2.0) / 2.0;
+                            rate * regime * (1.0 + mine)
+                        })
+                        .collect(),
+                    ..RoundRates::default()
+                })
+                .collect(),
+            ..Rounds::default()
+        }
+    }
+
+    #[test]
+    fn paired_rounds_rank_by_their_ratios_and_intervals() {
+        let clear = rounds(
+            &[("plain", 100.0), ("binary", 180.0), ("pooled", 150.0)],
+            0.01,
+        );
+        let s = paired_sentence(&Results::default(), &clear).unwrap();
+        assert!(s.starts_with("At 1 thread, binary is fastest: 1.19"), "{s}");
+        assert!(s.contains("] pooled (next) and 1.80"), "{s}");
+        assert!(
+            s.ends_with("] plain (slowest); paired over 40 rounds of 50.00 ms slices."),
+            "{s}"
+        );
+        let tie = rounds(&[("a", 100.0), ("b", 100.5), ("z", 50.0)], 0.05);
+        let s = paired_sentence(&Results::default(), &tie).unwrap();
+        assert!(
+            s.starts_with(
+                "At 1 thread, b and a are tied for the lead (the 95% intervals of their \
+                 ratios reach 1); b is ahead of z by 1.9"
+            ),
+            "{s}"
+        );
+        let all = rounds(&[("a", 100.0), ("b", 100.5)], 0.05);
+        assert!(paired_sentence(&Results::default(), &all)
+            .unwrap()
+            .contains("are tied: b is ahead of a by"));
+        assert!(paired_sentence(&Results::default(), &rounds(&[("a", 1.0)], 0.0)).is_none());
+    }
+
+    #[test]
+    fn a_run_with_paired_rounds_is_judged_by_them_and_says_so() {
+        let mut r = Results::default();
+        for (v, rate) in [("plain", 100.0), ("binary", 200.0)] {
+            r.summaries.push(crate::results::VariantSummary {
+                variant: v.into(),
+                threads: 1,
+                // The repeats say the opposite: they were taken at different times.
+                throughput_median: 300.0 - rate,
+                throughput_ci95: [290.0 - rate, 310.0 - rate],
+                ..Default::default()
+            });
+        }
+        assert!(verdicts(&r)[0].starts_with("At 1 thread, plain is fastest"));
+        assert!(method(&r).starts_with(
+            "Throughput is each variant's ops/s on the whole mix: the median over blocks"
+        ));
+        r.paired
+            .push(rounds(&[("plain", 100.0), ("binary", 200.0)], 0.01));
+        let v = &verdicts(&r)[0];
+        assert!(v.starts_with("At 1 thread, binary is fastest: 2.0"), "{v}");
+        assert!(v.ends_with("] plain (next); paired over 40 rounds of 50.00 ms slices."));
+        assert!(
+            method(&r).starts_with("The ranking is paired"),
+            "{}",
+            method(&r)
+        );
+    }
 
     fn c(variant: &str, median: f64, half: f64) -> Contender {
         Contender {

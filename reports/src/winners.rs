@@ -4,13 +4,30 @@
 //! the winner, or a tie, from the repeats' intervals.
 
 use crate::format::{allocations, human, percent, times, Unit};
+use crate::paired::Ratio;
 use crate::results::{OpResult, VariantSummary};
 
 /// A variant's summary and its numbers for one operation.
 pub type Entry<'a> = (&'a VariantSummary, &'a OpResult);
 
-/// How far the winner is ahead of the runner-up, and what differs between them.
+/// How far the winner is ahead of the runner-up (the ratio of their medians over
+/// repeats), and what differs between them.
 pub fn why(w: Entry<'_>, r: Entry<'_>) -> String {
+    let ratio = if r.1.throughput > 0.0 {
+        times(w.1.throughput / r.1.throughput)
+    } else {
+        "ahead of".into()
+    };
+    because(ratio, w, r)
+}
+
+/// As [`why`], with the ratio judged from paired rounds: "1.31× [1.27, 1.35] pooled: ...".
+pub fn why_paired(w: Entry<'_>, r: Entry<'_>, ratio: &Ratio) -> String {
+    because(ratio.text(), w, r)
+}
+
+/// "`ratio` runner-up: what differs".
+fn because(ratio: String, w: Entry<'_>, r: Entry<'_>) -> String {
     let mut facts = Vec::new();
     let hit = |s: &VariantSummary| s.metrics.get("cache_hit_ratio").copied();
     match (hit(w.0), hit(r.0)) {
@@ -42,11 +59,6 @@ pub fn why(w: Entry<'_>, r: Entry<'_>) -> String {
     if ser(w.0) != ser(r.0) {
         facts.push(format!("{} vs {}", ser(w.0), ser(r.0)));
     }
-    let ratio = if r.1.throughput > 0.0 {
-        times(w.1.throughput / r.1.throughput)
-    } else {
-        "ahead of".into()
-    };
     let mut out = format!("{ratio} {}", r.0.variant);
     if !facts.is_empty() {
         out.push_str(": ");

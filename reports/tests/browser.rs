@@ -161,9 +161,13 @@ fn dump_dom(browser: &str, dir: &std::path::Path, page: &std::path::Path) -> Str
 }
 
 fn measured(browser: &str, results: &acorn_reports::Results) -> serde_json::Value {
+    measured_page(browser, html::render(results).unwrap())
+}
+
+/// Renders `html` in Chromium and returns what the measuring script saw.
+fn measured_page(browser: &str, html: String) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("measure.html");
-    let html = html::render(results).unwrap();
     assert!(
         !html.contains("<script"),
         "the report itself has no scripts"
@@ -351,9 +355,19 @@ fn no_text_overlaps_a_plot_area_or_is_clipped() {
             r.variant = "sqlite:durable-with-a-long-name".into();
         }
     }
-    let m = measured(browser, &results);
+    // The wall-clock report, and beside it the instruction-count one (its charts are
+    // drawn by other code, in the same frame).
+    let counted = common::counted(11_000);
+    let pages = [
+        measured(browser, &results),
+        measured_page(
+            browser,
+            html::render_beside(&counted, None, Some(&results)).unwrap(),
+        ),
+    ];
     let mut texts = 0;
-    for chart in m["charts"].as_array().unwrap() {
+    let mut instruction_charts = 0;
+    for chart in pages.iter().flat_map(|m| m["charts"].as_array().unwrap()) {
         let id = chart["id"].as_str().unwrap();
         let svg = boxed(&chart["svg"]);
         let items = chart["items"].as_array().unwrap();
@@ -368,6 +382,7 @@ fn no_text_overlaps_a_plot_area_or_is_clipped() {
             .map(|i| boxed(&i["box"]))
             .collect();
         assert_eq!(plots.len(), 1, "{id}: one plot area");
+        instruction_charts += usize::from(svg_text(chart).contains("per operation"));
         let plot = plots[0];
         for t in items.iter().filter(|i| i["tag"] == "text") {
             let [l, top, r, b] = boxed(&t["box"]);
@@ -393,4 +408,19 @@ fn no_text_overlaps_a_plot_area_or_is_clipped() {
         }
     }
     assert!(texts > 100, "only {texts} texts measured");
+    assert!(
+        instruction_charts >= 3,
+        "{instruction_charts} instruction charts measured"
+    );
+}
+
+/// Every text of a measured chart, joined.
+fn svg_text(chart: &serde_json::Value) -> String {
+    chart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["text"].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -59,7 +59,7 @@ fn runs(variant: &str, repeats: &[[f64; 10]]) -> Vec<RunResult> {
 
 fn results(variants: &[(&str, Vec<RunResult>)]) -> Results {
     let mut r = Results {
-        schema_version: 2,
+        schema_version: acorn_reports::results::SCHEMA_VERSION,
         workload: "w".into(),
         ..Results::default()
     };
@@ -181,16 +181,30 @@ fn quick_runs_are_not_judged_and_say_so() {
     assert!(html.contains("Targets not judged (--quick"));
 }
 
+/// Marks the summaries of `names` as harness fixtures (the lab does, from its registry).
+fn fixtures(mut r: Results, names: &[&str]) -> Results {
+    for s in &mut r.summaries {
+        s.fixture = names.contains(&s.variant.as_str());
+    }
+    r
+}
+
 #[test]
 fn harness_fixtures_are_not_ranked_against_stores() {
     // noop and synthetic far ahead of the stores: the verdict and the winners name a store.
     let fast = around(90_000_000.0, 0.01);
-    let r = results(&[
-        ("noop", runs("noop", &fast)),
-        ("synthetic", runs("synthetic", &fast)),
-        ("plain", runs("plain", &around(2_000_000.0, 0.01))),
-        ("btreemap", runs("btreemap", &around(500_000.0, 0.01))),
-    ]);
+    let r = fixtures(
+        results(&[
+            ("noop", runs("noop", &fast)),
+            ("synthetic", runs("synthetic", &fast)),
+            ("plain", runs("plain", &around(2_000_000.0, 0.01))),
+            ("btreemap", runs("btreemap", &around(500_000.0, 0.01))),
+        ]),
+        &["noop", "synthetic"],
+    );
+    // Unmarked, the same numbers rank noop first: the flag decides, not the name.
+    let unmarked = fixtures(r.clone(), &[]);
+    assert!(acorn_reports::verdict::verdicts(&unmarked)[0].contains("noop"));
     let verdicts = acorn_reports::verdict::verdicts(&r);
     assert!(
         verdicts[0].starts_with("At 1 thread, plain is fastest"),
@@ -205,11 +219,40 @@ fn harness_fixtures_are_not_ranked_against_stores() {
         "{winners}"
     );
     // Fixtures alone are still ranked among themselves.
-    let only = results(&[
-        ("noop", runs("noop", &fast)),
-        ("synthetic", runs("synthetic", &around(1_000.0, 0.01))),
-    ]);
+    let only = fixtures(
+        results(&[
+            ("noop", runs("noop", &fast)),
+            ("synthetic", runs("synthetic", &around(1_000.0, 0.01))),
+        ]),
+        &["noop", "synthetic"],
+    );
     assert!(acorn_reports::verdict::verdicts(&only)[0].contains("noop is fastest"));
+}
+
+#[test]
+fn files_before_version_4_mark_the_fixtures_of_their_time() {
+    // Version 3 did not record `fixture`: noop and synthetic were the fixtures then.
+    let r = results(&[
+        ("noop", runs("noop", &around(90_000_000.0, 0.01))),
+        ("plain", runs("plain", &around(2_000_000.0, 0.01))),
+    ]);
+    let mut old: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    old["schema_version"] = 3.into();
+    let read = Results::parse(&old.to_string(), "old.json").unwrap();
+    let flags: Vec<(&str, bool)> = read
+        .summaries
+        .iter()
+        .map(|s| (s.variant.as_str(), s.fixture))
+        .collect();
+    assert_eq!(flags, [("noop", true), ("plain", false)]);
+    let verdict = &acorn_reports::verdict::verdicts(&read)[0];
+    assert!(
+        verdict.contains("plain") && !verdict.contains("noop"),
+        "{verdict}"
+    );
+    // A current file says it itself: unmarked, noop is a store like any other.
+    let now = Results::parse(&r.to_json(), "new.json").unwrap();
+    assert!(now.summaries.iter().all(|s| !s.fixture));
 }
 
 #[test]

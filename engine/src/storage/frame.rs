@@ -6,22 +6,31 @@
 //! The header has its own checksum so a flipped bit in a length is caught as corruption
 //! instead of looking like a frame that runs past the end of the file (a torn tail).
 //!
-//! Every log segment starts with a header frame (`W`, magic, format, first version); a
-//! snapshot starts with its own (`H`, magic, format, last version, next segment).
+//! Every log segment starts with a header frame (`W`, magic, format, first version) and,
+//! once a newer segment follows it, ends with a seal (`T`, its last version, the first
+//! version of the segment after it); a snapshot starts with its own header (`H`, magic,
+//! format, last version, next segment).
 
 use crate::index::Keyed;
 use crate::limits::{MAX_BATCH_BYTES, MAX_KEY_LEN, MAX_VERSION};
 use crate::record::{Change, Record};
+
+use super::{Damage, Unreadable};
 
 pub(crate) const FRAME_HEADER: usize = 12;
 /// Largest payload a writer produces and a reader accepts: the log refuses a commit that
 /// would encode larger (`Error::TooLarge`), so a longer length is damage, never a torn tail.
 pub(crate) const MAX_FRAME: usize = MAX_BATCH_BYTES * 2;
 
-/// The on-disk format this build writes and reads. Format 1 had no segment headers and no
-/// chain fields in the snapshot; it is recognized only to be refused with a clear error.
-pub(crate) const FORMAT: u32 = 2;
+/// The on-disk format this build writes. Format 3 seals every segment but the newest with
+/// the name of its successor. Format 2 (no seals) is still read, and rewritten in format 3
+/// at once; format 1 (no segment headers, no chain fields in the snapshot) is recognized
+/// only to be refused with a clear error.
+pub(crate) const FORMAT: u32 = 3;
+/// The oldest on-disk format this build reads.
+pub(crate) const OLDEST_FORMAT: u32 = 2;
 const TAG_SEGMENT: u8 = b'W';
+const TAG_SEAL: u8 = b'T';
 const SEGMENT_MAGIC: &[u8] = b"ACORN-SEGMENT";
 
 const TAG_COMMIT: u8 = b'C';
@@ -50,6 +59,57 @@ pub(crate) fn finish(buf: &mut [u8], start: usize) {
     buf[start + 8..start + 12].copy_from_slice(&hcrc.to_le_bytes());
 }
 
+/// Why bytes read from a data file are not a valid frame, or not the payload they claim to
+/// be. Its text becomes the `reason` of [`crate::Error::Corrupt`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FrameError {
+    #[error("frame header checksum mismatch")]
+    HeaderChecksum,
+    #[error("frame length {0} over the maximum {MAX_FRAME}")]
+    TooLong(usize),
+    #[error("frame payload checksum mismatch")]
+    PayloadChecksum,
+    #[error("payload ends early (need {need} bytes at {at})")]
+    Short { need: usize, at: usize },
+    #[error("{0} unexpected bytes after the payload")]
+    Trailing(usize),
+    #[error("not a segment header (frame tag {0})")]
+    NotSegmentHead(u8),
+    #[error("not an acorn log segment (bad magic)")]
+    SegmentMagic,
+    #[error("segment header names version 0 (versions start at 1)")]
+    SegmentVersionZero,
+    #[error("not a commit frame")]
+    NotCommit,
+    #[error("commit version {0} is impossible (versions run from 1 to {MAX_VERSION})")]
+    ImpossibleVersion(u64),
+    #[error("change count {0} does not fit the frame")]
+    ChangeCount(usize),
+    #[error("unknown change tag {0}")]
+    ChangeTag(u8),
+    #[error("record version {record} inside commit {commit}")]
+    RecordVersion { record: u64, commit: u64 },
+    #[error("record shorter than its header or key")]
+    ShortRecord,
+    #[error("record key is empty, too long or not UTF-8")]
+    RecordKey,
+    #[error("delete of an invalid key")]
+    DeleteKey,
+    #[error("not a seal")]
+    NotSeal,
+    #[error("seal names segment {next} to follow version {last}")]
+    SealNext { last: u64, next: u64 },
+}
+
+impl From<FrameError> for Unreadable {
+    fn from(why: FrameError) -> Self {
+        Unreadable::Damage(Damage {
+            offset: 0,
+            reason: why.to_string(),
+        })
+    }
+}
+
 /// What the reader found at an offset.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Next<'a> {
@@ -60,7 +120,7 @@ pub(crate) enum Next<'a> {
     /// The data stops inside this frame: what a crash mid-append leaves.
     Incomplete,
     /// The bytes here are not a valid frame.
-    Bad(String),
+    Bad(FrameError),
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -80,37 +140,20 @@ pub(crate) fn next(buf: &[u8], at: usize) -> Next<'_> {
     }
     let h = &buf[at..at + FRAME_HEADER];
     if crc32fast::hash(&h[..8]) != u32_at(h, 8) {
-        return Next::Bad("frame header checksum mismatch".into());
+        return Next::Bad(FrameError::HeaderChecksum);
     }
     let len = u32_at(h, 0) as usize;
     if len > MAX_FRAME {
-        return Next::Bad(format!("frame length {len} over the maximum {MAX_FRAME}"));
+        return Next::Bad(FrameError::TooLong(len));
     }
     if rest - FRAME_HEADER < len {
         return Next::Incomplete;
     }
     let payload = &buf[at + FRAME_HEADER..at + FRAME_HEADER + len];
     if crc32fast::hash(payload) != u32_at(h, 4) {
-        return Next::Bad("frame payload checksum mismatch".into());
+        return Next::Bad(FrameError::PayloadChecksum);
     }
     Next::Frame(payload, at + FRAME_HEADER + len)
-}
-
-/// Whether the bad frame at `at` has a shape only a torn final append leaves: every byte
-/// from it to the end is zero (the file was extended but nothing landed), or its header is
-/// intact, its length is one a writer can produce, and the frame ends exactly at the end
-/// of `buf` (the payload only partly landed). A length over [`MAX_FRAME`] is damage
-/// however far it reaches.
-pub(crate) fn reaches_end(buf: &[u8], at: usize) -> bool {
-    let rest = &buf[at.min(buf.len())..];
-    if rest.iter().all(|b| *b == 0) {
-        return true;
-    }
-    if rest.len() < FRAME_HEADER || crc32fast::hash(&rest[..8]) != u32_at(rest, 8) {
-        return false;
-    }
-    let len = u32_at(rest, 0) as usize;
-    len <= MAX_FRAME && FRAME_HEADER + len == rest.len()
 }
 
 /// Appends the header frame a segment starts with.
@@ -128,39 +171,67 @@ pub(crate) fn encode_segment_head(buf: &mut Vec<u8>, first_version: u64) {
 pub(crate) enum HeadError {
     /// Written in another on-disk format.
     Format(u32),
-    Bad(String),
+    Bad(FrameError),
 }
 
-impl From<String> for HeadError {
-    fn from(why: String) -> Self {
+impl From<FrameError> for HeadError {
+    fn from(why: FrameError) -> Self {
         HeadError::Bad(why)
     }
 }
 
-/// Decodes a segment's header frame; returns its first version.
-pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<u64, HeadError> {
+/// Decodes a segment's header frame; returns its first version and its format.
+pub(crate) fn decode_segment_head(payload: &[u8]) -> Result<(u64, u32), HeadError> {
     let mut r = Reader::new(payload);
     match r.u8()? {
         TAG_SEGMENT => {}
         // Format 1 segments have no header: they start with a commit.
         TAG_COMMIT => return Err(HeadError::Format(1)),
-        t => return Err(format!("not a segment header (frame tag {t})").into()),
+        t => return Err(FrameError::NotSegmentHead(t).into()),
     }
     if r.take(SEGMENT_MAGIC.len())? != SEGMENT_MAGIC {
-        return Err("not an acorn log segment (bad magic)".to_string().into());
+        return Err(FrameError::SegmentMagic.into());
     }
     let format = r.u32()?;
-    if format != FORMAT {
+    if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
         return Err(HeadError::Format(format));
     }
     let first = r.u64()?;
     r.done()?;
     if first == 0 {
-        return Err("segment header names version 0 (versions start at 1)"
-            .to_string()
-            .into());
+        return Err(FrameError::SegmentVersionZero.into());
     }
-    Ok(first)
+    Ok((first, format))
+}
+
+/// Appends the seal that ends a segment: its last version (`first - 1` when it holds no
+/// commit) and the first version of the segment that follows it, `last + 1`.
+pub(crate) fn encode_seal(buf: &mut Vec<u8>, last: u64) {
+    let start = begin(buf);
+    buf.push(TAG_SEAL);
+    buf.extend_from_slice(&last.to_le_bytes());
+    buf.extend_from_slice(&last.saturating_add(1).to_le_bytes());
+    finish(buf, start);
+}
+
+/// Whether a frame's payload is a seal.
+pub(crate) fn is_seal(payload: &[u8]) -> bool {
+    payload.first() == Some(&TAG_SEAL)
+}
+
+/// Decodes a seal; returns the segment's last version and the next segment's first.
+pub(crate) fn decode_seal(payload: &[u8]) -> Result<(u64, u64), FrameError> {
+    let mut r = Reader::new(payload);
+    if r.u8()? != TAG_SEAL {
+        return Err(FrameError::NotSeal);
+    }
+    let last = r.u64()?;
+    let next = r.u64()?;
+    r.done()?;
+    if last > MAX_VERSION || next != last + 1 {
+        return Err(FrameError::SealNext { last, next });
+    }
+    Ok((last, next))
 }
 
 /// Appends a commit frame for `changes` at `version`.
@@ -200,74 +271,71 @@ impl<'a> Reader<'a> {
         Self { b, at: 0 }
     }
 
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], FrameError> {
         let end = self.at.checked_add(n).filter(|e| *e <= self.b.len());
-        let end =
-            end.ok_or_else(|| format!("payload ends early (need {n} bytes at {})", self.at))?;
+        let end = end.ok_or(FrameError::Short {
+            need: n,
+            at: self.at,
+        })?;
         let s = &self.b[self.at..end];
         self.at = end;
         Ok(s)
     }
 
-    pub(crate) fn u8(&mut self) -> Result<u8, String> {
+    pub(crate) fn u8(&mut self) -> Result<u8, FrameError> {
         Ok(self.take(1)?[0])
     }
 
-    pub(crate) fn u32(&mut self) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self) -> Result<u32, FrameError> {
         Ok(u32_at(self.take(4)?, 0))
     }
 
-    pub(crate) fn u64(&mut self) -> Result<u64, String> {
+    pub(crate) fn u64(&mut self) -> Result<u64, FrameError> {
         let mut w = [0u8; 8];
         w.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(w))
     }
 
-    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], String> {
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], FrameError> {
         let n = self.u32()? as usize;
         self.take(n)
     }
 
-    pub(crate) fn done(&self) -> Result<(), String> {
+    pub(crate) fn done(&self) -> Result<(), FrameError> {
         if self.at == self.b.len() {
             Ok(())
         } else {
-            Err(format!(
-                "{} unexpected bytes after the payload",
-                self.b.len() - self.at
-            ))
+            Err(FrameError::Trailing(self.b.len() - self.at))
         }
     }
 }
 
 /// Checks stored record bytes and wraps them.
-pub(crate) fn record(bytes: &[u8]) -> Result<Record, String> {
-    let rec = Record::from_bytes(bytes).ok_or("record shorter than its header or key")?;
+pub(crate) fn record(bytes: &[u8]) -> Result<Record, FrameError> {
+    let rec = Record::from_bytes(bytes).ok_or(FrameError::ShortRecord)?;
     if rec.key().is_empty()
         || rec.key().len() > MAX_KEY_LEN
         || std::str::from_utf8(rec.key()).is_err()
     {
-        return Err("record key is empty, too long or not UTF-8".into());
+        return Err(FrameError::RecordKey);
     }
     Ok(rec)
 }
 
 /// Decodes a commit frame's payload into its version and changes.
-pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), String> {
+pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), FrameError> {
     let mut r = Reader::new(payload);
     if r.u8()? != TAG_COMMIT {
-        return Err("not a commit frame".into());
+        return Err(FrameError::NotCommit);
     }
     let version = r.u64()?;
     if version == 0 || version > MAX_VERSION {
-        return Err(format!(
-            "commit version {version} is impossible (versions run from 1 to {MAX_VERSION})"
-        ));
+        return Err(FrameError::ImpossibleVersion(version));
     }
     let count = r.u32()? as usize;
     // Each change takes at least 5 bytes; reject counts the payload cannot hold.
     if count > payload.len() / 5 {
-        return Err(format!("change count {count} does not fit the frame"));
+        return Err(FrameError::ChangeCount(count));
     }
     let mut changes = Vec::with_capacity(count);
     for _ in 0..count {
@@ -275,21 +343,21 @@ pub(crate) fn decode_commit(payload: &[u8]) -> Result<(u64, Vec<Change>), String
             PUT => {
                 let rec = record(r.bytes()?)?;
                 if rec.version() != version {
-                    return Err(format!(
-                        "record version {} inside commit {version}",
-                        rec.version()
-                    ));
+                    return Err(FrameError::RecordVersion {
+                        record: rec.version(),
+                        commit: version,
+                    });
                 }
                 changes.push(Change::Put(rec));
             }
             DELETE => {
                 let key = r.bytes()?;
                 if key.is_empty() || key.len() > MAX_KEY_LEN || std::str::from_utf8(key).is_err() {
-                    return Err("delete of an invalid key".into());
+                    return Err(FrameError::DeleteKey);
                 }
                 changes.push(Change::Delete(key.into()));
             }
-            t => return Err(format!("unknown change tag {t}")),
+            t => return Err(FrameError::ChangeTag(t)),
         }
     }
     r.done()?;
@@ -327,5 +395,63 @@ mod tests {
                 "bit {bit} undetected"
             );
         }
+    }
+
+    #[test]
+    fn each_kind_of_damage_is_its_own_error_with_the_text_recovery_reports() {
+        let mut rec = Record::new(b"key", b"value", 0, 0, 0);
+        rec.stamp(7, 99);
+        let mut buf = Vec::new();
+        encode_commit(&mut buf, 7, &[Change::Put(rec)]);
+        let payload = &buf[FRAME_HEADER..];
+        let decode = |p: &[u8]| decode_commit(p).map(|(v, _)| v);
+        assert_eq!(decode(payload), Ok(7));
+        assert_eq!(
+            decode(&payload[..payload.len() - 1]),
+            // The record (19-byte header, key, value) starts after tag, version, count and length.
+            Err(FrameError::Short { need: 27, at: 18 })
+        );
+        let mut longer = payload.to_vec();
+        longer.push(0);
+        assert_eq!(decode(&longer), Err(FrameError::Trailing(1)));
+        let mut not_commit = payload.to_vec();
+        not_commit[0] = b'X';
+        assert_eq!(decode(&not_commit), Err(FrameError::NotCommit));
+        let mut other_version = payload.to_vec();
+        other_version[1] = 8;
+        assert_eq!(
+            decode(&other_version),
+            Err(FrameError::RecordVersion {
+                record: 7,
+                commit: 8
+            })
+        );
+        let mut zero = Vec::new();
+        encode_commit(&mut zero, 0, &[]);
+        let err = decode(&zero[FRAME_HEADER..]).unwrap_err();
+        assert_eq!(err, FrameError::ImpossibleVersion(0));
+        assert_eq!(
+            err.to_string(),
+            format!("commit version 0 is impossible (versions run from 1 to {MAX_VERSION})")
+        );
+        let mut bad_header = buf.clone();
+        bad_header[0] ^= 1;
+        assert_eq!(next(&bad_header, 0), Next::Bad(FrameError::HeaderChecksum));
+        assert_eq!(
+            FrameError::HeaderChecksum.to_string(),
+            "frame header checksum mismatch"
+        );
+        let mut head = Vec::new();
+        encode_segment_head(&mut head, 1);
+        let Next::Frame(p, _) = next(&head, 0) else {
+            panic!("no header frame")
+        };
+        assert_eq!(decode_segment_head(p), Ok((1, FORMAT)));
+        let mut bad_magic = p.to_vec();
+        bad_magic[1] = b'X';
+        assert_eq!(
+            decode_segment_head(&bad_magic),
+            Err(HeadError::Bad(FrameError::SegmentMagic))
+        );
     }
 }

@@ -10,23 +10,32 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// The kinds of call, for a test backend to count and fail.
-#[cfg(test)]
+/// The kinds of call [`Io`] makes, for a test layer to count and fail.
+#[cfg(any(test, feature = "fault-injection"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Call {
+pub enum Call {
+    /// Creating a file (a new segment's or snapshot's temporary file).
     Create,
+    /// Opening a segment to append to it.
     OpenAppend,
+    /// Writing to a file.
     Write,
+    /// fsyncing a file.
     Sync,
+    /// Cutting a file short (a torn tail at open).
     Truncate,
+    /// Renaming a file into place.
     Rename,
+    /// Removing a file.
     Remove,
+    /// fsyncing a directory.
     SyncDir,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fault-injection"))]
 impl Call {
-    pub(crate) const ALL: [Call; 8] = [
+    /// Every kind.
+    pub const ALL: [Call; 8] = [
         Call::Create,
         Call::OpenAppend,
         Call::Write,

@@ -39,7 +39,7 @@ pub enum SyncPolicy {
     Never,
 }
 
-/// What opening does when a data file is damaged before its final frame, or missing.
+/// What opening does when a data file is damaged or missing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecoveryMode {
@@ -47,12 +47,14 @@ pub enum RecoveryMode {
     /// versions, changing nothing (the default).
     #[default]
     Strict,
-    /// Keep every commit that can be read, skipping gaps and damage, and report what was
-    /// dropped in [`crate::Stats`] (`salvage_report`, `salvaged_versions_dropped`,
-    /// `salvaged_bytes_dropped`). Damaged files are moved, whole, into `salvaged-<n>/` in
-    /// the directory, and a fresh snapshot is written so the directory opens strictly
-    /// afterwards. Skipping a gap can leave a state that never existed (a change made by a
-    /// lost commit is missing). Opt in only after saving a copy of the directory.
+    /// When a strict open refuses: keep every commit that can be read (segments are read
+    /// by their headers, so a renamed one still counts), skipping gaps and damage, and
+    /// report what was dropped in [`crate::Stats`] (`salvage_report`,
+    /// `salvaged_versions_dropped`, `salvaged_bytes_dropped`). Damaged, renamed and copied
+    /// files are moved, whole, into `salvaged-<n>/` in the directory, and a fresh snapshot
+    /// is written so the directory opens strictly afterwards, holding exactly what the
+    /// report leaves. Skipping a gap can leave a state that never existed (a change made by
+    /// a lost commit is missing). Opt in only after saving a copy of the directory.
     Salvage,
 }
 
@@ -79,8 +81,8 @@ impl Default for Options {
     }
 }
 
-#[cfg(test)]
-mod faults;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod faults;
 mod frame;
 mod io;
 mod lock;
@@ -89,11 +91,8 @@ mod segment;
 mod snapshot;
 mod wal;
 
-#[cfg(test)]
-pub(crate) use io::Io as IoBackend;
-
 /// Damage found while reading, before it is tied to a file.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Damage {
     pub(crate) offset: u64,
     pub(crate) reason: String,
@@ -391,13 +390,13 @@ impl Durable {
 /// touching any file. For the fuzz target; returns how many commits decoded.
 #[doc(hidden)]
 pub fn fuzz_decode(bytes: &[u8]) -> usize {
-    let whole = recovery::scan(bytes, true).map_or(0, |s| s.frames.len());
+    let whole = recovery::scan(bytes).map_or(0, |s| s.frames.len());
     // The same bytes as the body of a segment, so commit decoding is reached even when
     // the input carries no valid header.
     let mut with_head = Vec::with_capacity(bytes.len() + 64);
     frame::encode_segment_head(&mut with_head, 1);
     with_head.extend_from_slice(bytes);
-    let body = recovery::scan(&with_head, true).map_or(0, |s| s.frames.len());
+    let body = recovery::scan(&with_head).map_or(0, |s| s.frames.len());
     let _ = snapshot::parse(bytes, true);
     whole + body
 }

@@ -3,11 +3,12 @@
 //! The head frame records the last version the snapshot holds and the first version of the
 //! log segment that must follow it: recovery proves the chain from there.
 
-use std::fs;
 use std::ops::Bound;
 use std::path::Path;
 
-use super::frame::{self, Next, Reader, FORMAT, TAG_SNAP_END, TAG_SNAP_HEAD, TAG_SNAP_RECORDS};
+use super::frame::{
+    self, Next, Reader, FORMAT, OLDEST_FORMAT, TAG_SNAP_END, TAG_SNAP_HEAD, TAG_SNAP_RECORDS,
+};
 use super::io::Io;
 use super::{io_at, Damage, Unreadable};
 use crate::index::Index;
@@ -102,16 +103,12 @@ pub(crate) struct Loaded {
     pub(crate) records: Vec<Record>,
     /// Records the end frame declares (salvage reports how many it could not read).
     pub(crate) declared: Option<u64>,
+    /// The on-disk format its header declares (0 before the header was read).
+    pub(crate) format: u32,
 }
 
-/// Reads `path`. Any damage (a snapshot is only ever renamed into place whole) is
+/// Parses snapshot bytes. Any damage (a snapshot is only ever renamed into place whole) is
 /// reported with its offset; `salvage` keeps the records before it instead.
-pub(crate) fn read(path: &Path, salvage: bool) -> Result<(Loaded, Option<Damage>)> {
-    let data = fs::read(path).map_err(|e| io_at(path, e))?;
-    parse(&data, salvage).map_err(|u| u.into_error(path))
-}
-
-/// Parses snapshot bytes; see [`read`].
 pub(crate) fn parse(
     data: &[u8],
     salvage: bool,
@@ -131,7 +128,7 @@ pub(crate) fn parse(
                 Next::End if at == 0 => return Err(damage(at, "empty snapshot".into())),
                 Next::End => break,
                 Next::Incomplete => return Err(damage(at, "snapshot ends inside a frame".into())),
-                Next::Bad(why) => return Err(damage(at, why)),
+                Next::Bad(why) => return Err(damage(at, why.to_string())),
             };
             let mut r = Reader::new(payload);
             let parsed: std::result::Result<(), Unreadable> = (|| {
@@ -144,9 +141,10 @@ pub(crate) fn parse(
                             return Err("not an acorn snapshot (bad magic)".to_string().into());
                         }
                         let format = r.u32()?;
-                        if format != FORMAT {
+                        if !(OLDEST_FORMAT..=FORMAT).contains(&format) {
                             return Err(Unreadable::Format(format));
                         }
+                        loaded.format = format;
                         let last = r.u64()?;
                         let next = r.u64()?;
                         if last > MAX_VERSION {

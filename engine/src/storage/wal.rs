@@ -361,7 +361,7 @@ impl Log {
     }
 
     /// Appends one commit frame; under `Always` also fsyncs. Returns the ticket that
-    /// [`Wal::wait`] needs under `Group`.
+    /// [`Log::wait`] needs under `Group`.
     pub(crate) fn append(
         &self,
         version: u64,
@@ -626,9 +626,13 @@ impl Log {
 
     /// Starts a new segment for the commits after `seq` (the last one logged) and returns
     /// every older segment: a snapshot at `seq` makes them obsolete. When the active segment
-    /// holds no commit yet it simply stays. A failure before the new segment is in place
-    /// changes nothing; one after it (its directory fsync) poisons the log, since the old
-    /// segment may no longer grow.
+    /// holds no commit yet it simply stays. The old segment is fsynced, the new one put in
+    /// place (`segment.rs`), and only then the old one sealed with the new one's name and
+    /// fsynced again: from then on a missing newest segment is noticed at open. A crash
+    /// before the seal leaves an empty newest segment after an unsealed one, which opening
+    /// recognizes as an unfinished cut. A failure before the new segment is in place
+    /// changes nothing; one after it (its directory fsync, or the seal) poisons the log,
+    /// since the old segment may no longer grow.
     pub(crate) fn rotate(&self, seq: u64) -> Result<Vec<Segment>> {
         self.refuse()?;
         let mut guard = lock(&self.active);
@@ -656,6 +660,16 @@ impl Log {
             (Ok(id), Ok(h)) => (id, Arc::new(h)),
             (Err(e), _) | (_, Err(e)) => return Err(self.fail(&segment.path, e)),
         };
+        a.buf.clear();
+        frame::encode_seal(&mut a.buf, seq);
+        if let Err(e) = self.io.write(&a.file, &a.path, &a.buf) {
+            return Err(self.fail(&a.path, e));
+        }
+        a.bytes += a.buf.len() as u64;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.io.sync(&a.file, &a.path) {
+            return Err(self.fail(&a.path, e));
+        }
         let old = Segment {
             path: std::mem::replace(&mut a.path, segment.path),
             first: a.first,

@@ -93,6 +93,24 @@ int main(int argc, char **argv) {
     CHECK(acorn_batch_commit(b, NULL) == ACORN_ERR_INVALID_KEY);
     CHECK(acorn_batch_free(b) == ACORN_OK);
     CHECK(acorn_crack(t, S("never"), buf, sizeof buf, &len) == ACORN_NOT_FOUND);
+    /* any rejected operation fails the commit whole: a key that is not UTF-8, a null value */
+    CHECK(acorn_batch_new(t, &b) == ACORN_OK);
+    CHECK(acorn_batch_stash(b, S("never"), S("1")) == ACORN_OK);
+    CHECK(acorn_batch_stash(b, bad_utf8, 2, S("2")) == ACORN_ERR_UTF8);
+    CHECK(acorn_batch_toss(b, S("b-1")) == ACORN_OK);
+    CHECK(acorn_batch_commit(b, &bv) == ACORN_ERR_UTF8); /* the first rejection's code */
+    CHECK(acorn_batch_free(b) == ACORN_OK);
+    CHECK(acorn_batch_new(t, &b) == ACORN_OK);
+    CHECK(acorn_batch_toss(b, bad_utf8, 2) == ACORN_ERR_UTF8);
+    CHECK(acorn_batch_stash(b, S("never"), NULL, 1) == ACORN_ERR_NULL);
+    CHECK(acorn_batch_commit(b, NULL) == ACORN_ERR_UTF8);
+    CHECK(acorn_batch_free(b) == ACORN_OK);
+    CHECK(acorn_batch_new(t, &b) == ACORN_OK);
+    CHECK(acorn_batch_stash(b, S("never"), NULL, 1) == ACORN_ERR_NULL);
+    CHECK(acorn_batch_commit(b, NULL) == ACORN_ERR_NULL);
+    CHECK(acorn_batch_free(b) == ACORN_OK);
+    CHECK(acorn_crack(t, S("never"), buf, sizeof buf, &len) == ACORN_NOT_FOUND);
+    CHECK(acorn_crack(t, S("b-1"), buf, sizeof buf, &len) == ACORN_OK);
 
     /* queries with prefix / skip / take and a cursor */
     for (int i = 0; i < 10; i++) {

@@ -10,24 +10,39 @@
 
 use acorn::AsyncTree;
 
-use super::engine::{key_str, EngineBackend, EngineWorker, Variant};
-use super::{
-    AsyncWorker, Backend, BackendInfo, LocalFuture, Options, Page, QuerySpec, Result, Worker,
-};
+use super::engine::{key_str, EngineBackend, EngineWorker};
+use super::{AsyncWorker, Backend, BackendInfo, LocalFuture, Measures, Options, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
 use crate::doc::Value;
 
-const VARIANT: Variant = Variant {
-    name: "plain:async",
-    ..super::plain::VARIANT
-};
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "plain:async",
+        about: "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per \
+                thread",
+        tier: Tier::Memory,
+        version: Version::Acorn,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "plain:async:durable",
+        about: "plain:async on a WAL (Always): in-flight writes share fsyncs",
+        tier: Tier::GroupCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
 
 pub(crate) struct AsyncBackend {
     engine: EngineBackend,
     tree: AsyncTree,
 }
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    let engine = EngineBackend::open(VARIANT, options, durable)?;
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    let engine = EngineBackend::open(super::plain::VARIANT, reg, options)?;
     let tree = engine.tree.to_async();
     Ok(Box::new(AsyncBackend { engine, tree }))
 }

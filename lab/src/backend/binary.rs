@@ -16,16 +16,36 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{Backend, Options, Result};
+use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "binary",
+        about: "acorn in memory; postcard decoded straight from the stored bytes",
+        tier: Tier::Memory,
+        version: Version::Acorn,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "binary:durable",
+        about: "binary on a WAL, fsync per commit",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
 
 const VARIANT: Variant = Variant {
-    name: "binary",
     format: Format::Postcard,
     access: Access::Pooled,
     policy: "per-worker pooled document and buffers: reads decode postcard in place from the \
              stored bytes, writes encode into a reused buffer",
 };
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    Ok(Box::new(EngineBackend::open(VARIANT, options, durable)?))
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(EngineBackend::open(VARIANT, reg, options)?))
 }

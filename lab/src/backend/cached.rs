@@ -29,7 +29,7 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
 use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
-use super::{Backend, BackendInfo, CachePolicy, Options, OrStore, Page, QuerySpec, Result, Worker};
+use super::{Backend, BackendInfo, CachePolicy, Measures, Options, OrStore, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
 use crate::doc::Value;
 
 const STRIPES: usize = 64;
@@ -74,8 +74,30 @@ pub(crate) struct CachedBackend {
     misses: AtomicU64,
 }
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    Ok(Box::new(CachedBackend::new(options, durable)?))
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "cached",
+        about: "pooled + a shared cache of decoded values (quick_cache), write-through by \
+                default ([cache] policy)",
+        tier: Tier::Memory,
+        version: Version::Acorn,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "cached:durable",
+        about: "cached on a WAL, fsync per commit",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
+
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(CachedBackend::new(reg, options)?))
 }
 
 /// The stripe of `key` (FNV-1a: cheap, and spreads keys well enough).
@@ -87,12 +109,10 @@ fn stripe_of(key: &[u8]) -> usize {
 }
 
 impl CachedBackend {
-    fn new(options: &Options, durable: bool) -> Result<CachedBackend> {
-        let mut variant = super::pooled::VARIANT;
-        variant.name = "cached";
+    fn new(reg: &Registration, options: &Options) -> Result<CachedBackend> {
         let capacity = options.cache_capacity.max(1);
         Ok(CachedBackend {
-            engine: EngineBackend::open(variant, options, durable)?,
+            engine: EngineBackend::open(super::pooled::VARIANT, reg, options)?,
             cache: Cache::with_options(
                 OptionsBuilder::new()
                     .estimated_items_capacity(capacity)
@@ -389,7 +409,7 @@ mod tests {
                 cache_policy: policy,
                 ..Options::default()
             };
-            let b = CachedBackend::new(&options, false).unwrap();
+            let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
             let key = b"user-1".as_slice();
             b.cached_worker().insert(key, &version(1)).unwrap();
             b.cache.remove(key);

@@ -3,6 +3,8 @@
 //! Also the projection queries filter and order on: a document's `value` and `timestamp`,
 //! read without allocating and without decoding the rest.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use crate::doc::{Doc, Value};
@@ -79,16 +81,22 @@ impl Format {
         }
     }
 
-    /// The bytes to store for `v`, owned: a fresh encoding, or a copy of opaque bytes.
-    pub(crate) fn encoded(self, v: &Value) -> std::result::Result<Vec<u8>, String> {
+    /// The bytes to store for `v`: opaque bytes borrowed as they are, a document encoded
+    /// into a fresh buffer (owned, so a store that keeps owned bytes takes it as it is).
+    pub(crate) fn bytes(self, v: &Value) -> std::result::Result<Cow<'_, [u8]>, String> {
         match (self, v) {
-            (Format::Raw, Value::Bytes(b)) => Ok(b.clone()),
+            (Format::Raw, Value::Bytes(b)) => Ok(Cow::Borrowed(b)),
             _ => {
                 let mut buf = Vec::new();
                 self.stored(v, &mut buf)?;
-                Ok(buf)
+                Ok(Cow::Owned(buf))
             }
         }
+    }
+
+    /// The bytes to store for `v`, owned: a fresh encoding, or a copy of opaque bytes.
+    pub(crate) fn encoded(self, v: &Value) -> std::result::Result<Vec<u8>, String> {
+        self.bytes(v).map(Cow::into_owned)
     }
 
     /// Decodes stored bytes into `out`. Opaque bytes are always copied into `out`'s buffer

@@ -9,8 +9,8 @@ use acorn::{SyncPolicy, Tree, TreeBuilder};
 use super::codec::{Decode, Format};
 use super::page::{reads_fields, select};
 use super::{
-    scratch_dir, store_err, variant_name, Backend, BackendInfo, OrStore, Page, QueryOrder,
-    QuerySpec, Result, Worker,
+    scratch_dir, store_err, Backend, BackendInfo, Options, OrStore, Page, QueryOrder, QuerySpec,
+    Registration, Result, Version, Worker,
 };
 use crate::doc::Value;
 
@@ -39,7 +39,6 @@ impl Access {
 /// How a variant reads and writes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Variant {
-    pub(crate) name: &'static str,
     /// The format of documents (opaque values are always stored raw).
     pub(crate) format: Format,
     pub(crate) access: Access,
@@ -52,32 +51,34 @@ pub(crate) struct EngineBackend {
     /// The variant's format for this run's values.
     pub(crate) format: Format,
     pub(crate) tree: Tree,
-    name: String,
+    name: &'static str,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl EngineBackend {
-    pub(crate) fn open(variant: Variant, options: &super::Options, durable: bool) -> Result<Self> {
-        Self::open_with(variant, options, durable, |b| b)
+    /// The tree registered as `reg`: in memory, or durable (`SyncPolicy::Always`) in a
+    /// temporary directory when its tier is on disk.
+    pub(crate) fn open(variant: Variant, reg: &Registration, options: &Options) -> Result<Self> {
+        Self::open_with(variant, reg, options, |b| b)
     }
 
     /// [`EngineBackend::open`], with `configure` adding to the tree's builder (indexes,
     /// the query cache).
     pub(crate) fn open_with(
         variant: Variant,
-        options: &super::Options,
-        durable: bool,
+        reg: &Registration,
+        options: &Options,
         configure: impl FnOnce(TreeBuilder) -> TreeBuilder,
     ) -> Result<Self> {
-        let name = variant_name(variant.name, durable);
+        let (name, durable) = (reg.name, reg.tier.on_disk());
         let (tree, dir) = if durable {
-            let dir = scratch_dir(options, &name)?;
+            let dir = scratch_dir(options, name)?;
             let builder = Tree::builder().path(dir.path()).sync(SyncPolicy::Always);
-            let tree = configure(builder).open().or_store(&name)?;
+            let tree = configure(builder).open().or_store(name)?;
             (tree, Some(dir))
         } else {
-            (configure(Tree::builder()).open().or_store(&name)?, None)
+            (configure(Tree::builder()).open().or_store(name)?, None)
         };
         Ok(Self {
             variant,
@@ -92,8 +93,8 @@ impl EngineBackend {
     /// The description, with `cache` saying what (if anything) the variant caches.
     pub(crate) fn info(&self, cache: &str) -> BackendInfo {
         BackendInfo {
-            name: self.name.clone(),
-            store: format!("acorn {}", env!("CARGO_PKG_VERSION")),
+            name: self.name.into(),
+            store: Version::Acorn.label(),
             durability: if self.durable {
                 "durable: WAL, fsync before each commit returns (SyncPolicy::Always)".into()
             } else {
@@ -116,13 +117,13 @@ impl EngineBackend {
     }
 
     pub(crate) fn err(&self, e: impl std::fmt::Display) -> super::BackendError {
-        store_err(&self.name, e)
+        store_err(self.name, e)
     }
 }
 
 impl Backend for EngineBackend {
     fn name(&self) -> &str {
-        &self.name
+        self.name
     }
 
     fn describe(&self) -> BackendInfo {
@@ -151,7 +152,7 @@ impl EngineWorker<'_> {
     /// a fresh one.
     pub(crate) fn put(&mut self, key: &[u8], value: &Value) -> Result<()> {
         let b = self.b;
-        let key = key_str(&b.name, key)?;
+        let key = key_str(b.name, key)?;
         let mut fresh = Vec::new();
         let buf = match b.variant.access {
             Access::Pooled => &mut self.buf,
@@ -173,7 +174,7 @@ impl EngineWorker<'_> {
     /// Reads and decodes into `out` (in place when pooled); false when absent.
     pub(crate) fn fetch_into(&self, key: &[u8], out: &mut Value) -> Result<bool> {
         let b = self.b;
-        let key = key_str(&b.name, key)?;
+        let key = key_str(b.name, key)?;
         let (format, how) = (b.format, b.variant.access.decode());
         let decoded = match b.variant.access {
             Access::Copy => b
@@ -202,7 +203,7 @@ impl EngineWorker<'_> {
         let b = self.b;
         let format = b.format;
         let matches = Cell::new(0usize);
-        let mut query = b.tree.query().prefix(key_str(&b.name, &q.prefix)?);
+        let mut query = b.tree.query().prefix(key_str(b.name, &q.prefix)?);
         let sorted = q.order != QueryOrder::Key;
         if sorted {
             query = query.order_by_desc(|n| {
@@ -243,14 +244,14 @@ impl Worker for EngineWorker<'_> {
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        let key = key_str(&self.b.name, key)?;
+        let key = key_str(self.b.name, key)?;
         self.b.tree.toss(key).map_err(|e| self.b.err(e))
     }
 
     fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
         let b = self.b;
         let (format, how) = (b.format, b.variant.access.decode());
-        let mut it = b.tree.iter_from(key_str(&b.name, start)?);
+        let mut it = b.tree.iter_from(key_str(b.name, start)?);
         let mut n = 0;
         while n < limit {
             let value = &mut self.value;
@@ -277,7 +278,7 @@ impl Worker for EngineWorker<'_> {
                 Access::Copy => &mut fresh,
             };
             let bytes = b.format.stored(value, buf).map_err(|e| b.err(e))?;
-            batch.stash(key_str(&b.name, key)?, bytes);
+            batch.stash(key_str(b.name, key)?, bytes);
         }
         batch.commit().map_err(|e| b.err(e))?;
         Ok(())
@@ -287,7 +288,7 @@ impl Worker for EngineWorker<'_> {
         let b = self.b;
         let mut batch = b.tree.batch();
         for key in keys {
-            batch.toss(key_str(&b.name, key)?);
+            batch.toss(key_str(b.name, key)?);
         }
         batch.commit().map_err(|e| b.err(e))?;
         Ok(())

@@ -17,16 +17,13 @@ use acorn::ffi::{
 
 use super::codec::{Decode, Format};
 use super::page::Pager;
-use super::{
-    peer_format, scratch_dir, store_err, variant_name, Backend, BackendInfo, Options, OrStore,
-    Page, QuerySpec, Result, Worker,
-};
+use super::{peer, scratch_dir, store_err, Backend, BackendInfo, Measures, Options, OrStore, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
 use crate::doc::Value;
 
 pub(crate) struct FfiBackend {
     tree: *mut AcornTree,
     format: Format,
-    name: String,
+    name: &'static str,
     durable: bool,
     _dir: Option<tempfile::TempDir>,
 }
@@ -51,7 +48,29 @@ fn check(code: i32) -> Result<i32> {
     Err(store_err(NAME, format!("status {code}: {msg}")))
 }
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "ffi",
+        about: "acorn through its C ABI on every call (the cost of the boundary), JSON",
+        tier: Tier::Memory,
+        version: Version::Acorn,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "ffi:durable",
+        about: "ffi on a WAL, fsync per commit",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
+
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    let durable = reg.tier.on_disk();
     let mut tree = ptr::null_mut();
     let dir = if durable {
         let dir = scratch_dir(options, NAME)?;
@@ -67,8 +86,8 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
     };
     Ok(Box::new(FfiBackend {
         tree,
-        format: peer_format(options),
-        name: variant_name(NAME, durable),
+        format: peer::format(options),
+        name: reg.name,
         durable,
         _dir: dir,
     }))
@@ -83,13 +102,13 @@ impl Drop for FfiBackend {
 
 impl Backend for FfiBackend {
     fn name(&self) -> &str {
-        &self.name
+        self.name
     }
 
     fn describe(&self) -> BackendInfo {
         BackendInfo {
             name: self.name().into(),
-            store: format!("acorn {} through its C ABI", env!("CARGO_PKG_VERSION")),
+            store: format!("{} through its C ABI", Version::Acorn.label()),
             durability: if self.durable {
                 "durable: WAL, fsync before each commit returns (SyncPolicy::Always)".into()
             } else {

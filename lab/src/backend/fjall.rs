@@ -7,32 +7,56 @@
 //! `fjall:sync` also calls `persist(PersistMode::SyncData)` after every write (like
 //! `SyncPolicy::Always`). JSON values (raw bytes when opaque).
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use std::borrow::Cow;
 
-use super::codec::{Decode, Format};
-use super::page::Pager;
-use super::{
-    peer_format, scratch_dir, Backend, BackendInfo, Options, OrStore, Page, QuerySpec, Result,
-    Worker,
-};
-use crate::doc::Value;
+use fjall::{Database, Guard, Keyspace, KeyspaceCreateOptions, PersistMode};
+
+use super::peer::{Items, Kv, Peer};
+use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version};
+
+const VERSION: Version = Version::Crate("fjall");
+
+/// Why fjall is not counted, whatever its journal does.
+const BACKGROUND: &str = "it flushes and compacts on background threads, whose work and \
+    timing fall outside the counted thread (and it writes to disk); compare it by wall clock";
+
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "fjall",
+        about: "fjall (LSM tree), journal flushed to the OS per write, no fsync",
+        tier: Tier::OsBuffered,
+        version: VERSION,
+        measures: Measures::WallClockOnly(BACKGROUND),
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "fjall:sync",
+        about: "fjall, journal fsynced after every write",
+        tier: Tier::FsyncPerCommit,
+        version: VERSION,
+        measures: Measures::WallClockOnly(BACKGROUND),
+        role: Role::Store,
+        open,
+    },
+];
 
 /// Block cache: the lab's largest data set (100k documents of ~1.2 KB) fits.
 const CACHE_BYTES: u64 = 256 << 20;
 
-pub(crate) struct FjallBackend {
+const NAME: &str = "fjall";
+
+struct Fjall {
     // Field order: the keyspace handle goes before its database, the database before the
     // directory it lives in.
     docs: Keyspace,
     db: Database,
-    format: Format,
+    /// fsync the journal after every write.
     sync: bool,
     _dir: tempfile::TempDir,
 }
 
-const NAME: &str = "fjall";
-
-pub(crate) fn open(options: &Options, sync: bool) -> Result<Box<dyn Backend>> {
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     let dir = scratch_dir(options, NAME)?;
     let db = Database::builder(dir.path())
         .cache_size(CACHE_BYTES)
@@ -41,141 +65,108 @@ pub(crate) fn open(options: &Options, sync: bool) -> Result<Box<dyn Backend>> {
     let docs = db
         .keyspace("docs", KeyspaceCreateOptions::default)
         .or_store(NAME)?;
-    Ok(Box::new(FjallBackend {
-        docs,
-        db,
-        format: peer_format(options),
-        sync,
-        _dir: dir,
-    }))
+    let sync = reg.tier == Tier::FsyncPerCommit;
+    Peer::open(
+        reg,
+        options,
+        Fjall {
+            docs,
+            db,
+            sync,
+            _dir: dir,
+        },
+    )
 }
 
-impl Backend for FjallBackend {
-    fn name(&self) -> &str {
-        if self.sync {
-            "fjall:sync"
-        } else {
-            "fjall"
-        }
-    }
-
-    fn describe(&self) -> BackendInfo {
-        BackendInfo {
-            name: self.name().into(),
-            store: format!("fjall {} (LSM-tree)", env!("LAB_FJALL_VERSION")),
-            durability: if self.sync {
-                "durable: journal, persist(SyncData) after every write".into()
-            } else {
-                "durable: journal flushed to the OS per write, no fsync (default settings)".into()
-            },
-            serialization: self.format.label().into(),
-            cache: "fjall block cache, 256 MiB (default keyspace options)".into(),
-            stores_data: true,
-            rust_heap: true,
-        }
-    }
-
-    fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(FjallWorker {
-            b: self,
-            value: Value::default(),
-            pager: Pager::default(),
-            page: Page::default(),
-        })
-    }
-}
-
-struct FjallWorker<'a> {
-    b: &'a FjallBackend,
-    value: Value,
-    pager: Pager,
-    page: Page,
-}
-
-impl FjallWorker<'_> {
+impl Fjall {
+    /// The durability flush after a write: an fsync of the journal for `fjall:sync`.
     fn persist(&self) -> Result<()> {
-        if self.b.sync {
-            self.b.db.persist(PersistMode::SyncData).or_store(NAME)?;
+        if self.sync {
+            self.db.persist(PersistMode::SyncData).or_store(NAME)?;
         }
         Ok(())
     }
 }
 
-impl Worker for FjallWorker<'_> {
-    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
-        let mut fresh = Vec::new();
-        let bytes = self.b.format.stored(value, &mut fresh).or_store(NAME)?;
-        self.b.docs.insert(key, bytes).or_store(NAME)?;
-        self.persist()
+/// Hands each pair of `guards` to `each` until it returns false.
+fn walk(
+    guards: impl Iterator<Item = Guard>,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<()> {
+    for guard in guards {
+        let (k, v) = guard.into_inner().or_store(NAME)?;
+        if !each(&k, &v)? {
+            break;
+        }
     }
+    Ok(())
+}
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
-        match self.b.docs.get(key).or_store(NAME)? {
-            None => Ok(None),
-            Some(v) => {
-                self.b
-                    .format
-                    .decode(&v, &mut self.value, Decode::Fresh)
-                    .or_store(NAME)?;
-                Ok(Some(&self.value))
-            }
+impl Kv for Fjall {
+    fn describe(&self, info: BackendInfo) -> BackendInfo {
+        BackendInfo {
+            store: format!("fjall {} (LSM-tree)", VERSION.number()),
+            durability: if self.sync {
+                "durable: journal, persist(SyncData) after every write".into()
+            } else {
+                "durable: journal flushed to the OS per write, no fsync (default settings)".into()
+            },
+            cache: "fjall block cache, 256 MiB (default keyspace options)".into(),
+            ..info
         }
     }
 
-    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
-        self.insert(key, value)
+    fn put(&self, key: &[u8], value: Cow<'_, [u8]>) -> Result<()> {
+        self.docs.insert(key, &*value).or_store(NAME)?;
+        self.persist()
     }
 
-    fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        let existed = self.b.docs.contains_key(key).or_store(NAME)?;
+    fn get<T>(
+        &self,
+        key: &[u8],
+        _scratch: &mut Vec<u8>,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>> {
+        Ok(self.docs.get(key).or_store(NAME)?.map(|v| read(&v)))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<bool> {
+        let existed = self.docs.contains_key(key).or_store(NAME)?;
         if existed {
-            self.b.docs.remove(key).or_store(NAME)?;
+            self.docs.remove(key).or_store(NAME)?;
             self.persist()?;
         }
         Ok(existed)
     }
 
-    fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
-        let mut n = 0;
-        for guard in self.b.docs.range(start..).take(limit) {
-            let v = guard.value().or_store(NAME)?;
-            self.b
-                .format
-                .decode(&v, &mut self.value, Decode::Fresh)
-                .or_store(NAME)?;
-            n += 1;
-        }
-        Ok(n)
+    fn scan(&self, start: &[u8], each: impl FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+        walk(self.docs.range(start..), each)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
-        let mut batch = self.b.db.batch();
-        for (k, v) in items {
-            let bytes = self.b.format.encoded(v).or_store(NAME)?;
-            batch.insert(&self.b.docs, k.as_slice(), bytes);
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        walk(self.docs.prefix(prefix), each)
+    }
+
+    fn put_batch(&self, items: Items<'_>) -> Result<()> {
+        let mut batch = self.db.batch();
+        for item in items.owned() {
+            let (k, v) = item?;
+            batch.insert(&self.docs, k, v);
         }
         batch.commit().or_store(NAME)?;
         self.persist()
     }
 
-    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
-        let mut batch = self.b.db.batch();
+    fn delete_batch(&self, keys: &[Vec<u8>]) -> Result<()> {
+        let mut batch = self.db.batch();
         for k in keys {
-            batch.remove(&self.b.docs, k.as_slice());
+            batch.remove(&self.docs, k.as_slice());
         }
         batch.commit().or_store(NAME)?;
         self.persist()
-    }
-
-    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
-        self.pager.start(&mut self.page);
-        for guard in self.b.docs.prefix(&q.prefix) {
-            let (k, v) = guard.into_inner().or_store(NAME)?;
-            if !self.pager.offer(q, self.b.format, &k, &v, &mut self.page) {
-                break;
-            }
-        }
-        self.pager.finish(q, &mut self.page);
-        Ok(&self.page)
     }
 }

@@ -10,13 +10,20 @@ use acorn::IndexKey;
 
 use super::codec::Format;
 use super::engine::{key_str, EngineBackend, EngineWorker, Variant};
-use super::{Backend, BackendInfo, Options, Page, QueryOrder, QuerySpec, Result, Worker};
+use super::{Backend, BackendInfo, Measures, Options, Page, QueryOrder, QuerySpec, Registration, Result, Role, Tier, Version, Worker};
 use crate::doc::Value;
 
-const VARIANT: Variant = Variant {
+pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
     name: "plain:indexed",
-    ..super::plain::VARIANT
-};
+    about: "plain + a secondary index on value: queries read the index, query cache off",
+    tier: Tier::Memory,
+    version: Version::Acorn,
+    measures: Measures::All,
+    role: Role::Store,
+    open,
+}];
+
+const VARIANT: Variant = super::plain::VARIANT;
 
 /// The index key of a record: its `value` (order-preserving), then its primary key with
 /// every byte complemented and a 0xFF terminator. Reading the index backwards then gives
@@ -36,9 +43,9 @@ pub(crate) struct IndexedBackend {
     engine: EngineBackend,
 }
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     let format = Format::for_values(VARIANT.format, options.values.is_opaque());
-    let engine = EngineBackend::open_with(VARIANT, options, durable, |b| {
+    let engine = EngineBackend::open_with(VARIANT, reg, options, |b| {
         b.query_cache(0)
             .index("value", move |n: &acorn::NutRef<'_>| {
                 format

@@ -1,5 +1,7 @@
-//! Stores under test: the [`Backend`] / [`Worker`] traits, the registry by name, and one
-//! file per implementation.
+//! Stores under test: the [`Backend`] / [`Worker`] traits, and one file per backend, each
+//! declaring its [`Registration`]s (`registry.rs`: name, tier, version, measures) and
+//! listed once, in `backends!` below. Peer stores are a `peer::Kv` each (`peer.rs` holds
+//! the worker they share); the acorn variants share `engine.rs`.
 //!
 //! A `Backend` is shared by every thread of a run; each thread gets its own `Worker`, which
 //! owns whatever buffers it reuses. Values are documents or opaque bytes ([`Value`], fixed
@@ -14,22 +16,46 @@ use std::pin::Pin;
 use crate::doc::{Value, ValueShape};
 pub use page::Page;
 
-mod asyncplain;
-mod binary;
-mod btreemap;
-mod cached;
 mod codec;
 mod engine;
-mod ffi;
-mod fjall;
-mod indexed;
-mod noop;
 mod page;
-mod plain;
-mod pooled;
-mod redb;
-mod sqlite;
-pub mod synthetic;
+mod peer;
+mod registry;
+
+pub(crate) use registry::WRITES_TO_DISK;
+pub use registry::{
+    find, is_fixture, known_names, open, registry, uncountable, Measures, Registration, Role, Tier,
+    Version,
+};
+
+/// Declares each backend file as a module and collects its `REGISTRATIONS` into
+/// `BACKENDS`, so a file and its registrations cannot be listed apart.
+macro_rules! backends {
+    ($($(#[$attr:meta])* $vis:vis $file:ident,)*) => {
+        $($(#[$attr])* $vis mod $file;)*
+        /// Every backend file's registrations, in the order `lab list` shows them.
+        const BACKENDS: &[&[Registration]] = &[$($(#[$attr])* $file::REGISTRATIONS,)*];
+    };
+}
+
+// The backends: one file each (`<file>.rs`, declaring its `REGISTRATIONS`), one line here,
+// in the order `lab list` shows them. (`toy` is a test of exactly this: see toy.rs.)
+backends! {
+    plain,
+    cached,
+    pooled,
+    binary,
+    asyncplain,
+    indexed,
+    ffi,
+    btreemap,
+    redb,
+    fjall,
+    sqlite,
+    noop,
+    pub synthetic,
+    #[cfg(test)] toy,
+}
 
 /// What went wrong in a backend.
 #[derive(Debug, thiserror::Error)]
@@ -64,16 +90,6 @@ pub(crate) trait OrStore<T> {
 impl<T, E: std::fmt::Display> OrStore<T> for std::result::Result<T, E> {
     fn or_store(self, backend: &str) -> Result<T> {
         self.map_err(|e| store_err(backend, e))
-    }
-}
-
-/// The registered name of a backend that exists in memory and durable: `base` or
-/// `base:durable`.
-pub(crate) fn variant_name(base: &str, durable: bool) -> String {
-    if durable {
-        format!("{base}:durable")
-    } else {
-        base.to_owned()
     }
 }
 
@@ -247,106 +263,4 @@ impl Default for Options {
             values: ValueShape::default(),
         }
     }
-}
-
-/// A registered backend.
-#[derive(Clone, Copy)]
-pub struct Registration {
-    pub name: &'static str,
-    /// Whether it writes to disk.
-    pub durable: bool,
-    /// What sets it apart from the others, in a phrase (`lab list`).
-    pub about: &'static str,
-    pub open: fn(&Options) -> Result<Box<dyn Backend>>,
-}
-
-impl std::fmt::Debug for Registration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registration")
-            .field("name", &self.name)
-            .field("durable", &self.durable)
-            .finish_non_exhaustive()
-    }
-}
-
-macro_rules! register {
-    ($($name:literal, $durable:literal, $about:literal => $open:expr;)*) => {
-        &[$(Registration { name: $name, durable: $durable, about: $about, open: $open },)*]
-    };
-}
-
-/// Every backend, by name. Adding one is one new file and one line here.
-pub fn registry() -> &'static [Registration] {
-    register! {
-        "plain", false, "acorn in memory; reads copy the value out, then decode JSON" => |o| plain::open(o, false);
-        "plain:durable", true, "plain on a WAL, fsync per commit" => |o| plain::open(o, true);
-        "cached", false, "pooled + a shared cache of decoded values (quick_cache), write-through by default ([cache] policy)" => |o| cached::open(o, false);
-        "cached:durable", true, "cached on a WAL, fsync per commit" => |o| cached::open(o, true);
-        "pooled", false, "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read" => |o| pooled::open(o, false);
-        "pooled:durable", true, "pooled on a WAL, fsync per commit" => |o| pooled::open(o, true);
-        "binary", false, "acorn in memory; postcard decoded straight from the stored bytes" => |o| binary::open(o, false);
-        "binary:durable", true, "binary on a WAL, fsync per commit" => |o| binary::open(o, true);
-        "plain:async", false, "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per thread" => |o| asyncplain::open(o, false);
-        "plain:async:durable", true, "plain:async on a WAL (Always): in-flight writes share fsyncs" => |o| asyncplain::open(o, true);
-        "plain:indexed", false, "plain + a secondary index on value: queries read the index, query cache off" => |o| indexed::open(o, false);
-        "ffi", false, "acorn through its C ABI on every call (the cost of the boundary), JSON" => |o| ffi::open(o, false);
-        "ffi:durable", true, "ffi on a WAL, fsync per commit" => |o| ffi::open(o, true);
-        "btreemap", false, "RwLock<BTreeMap> + JSON: what people write by hand" => btreemap::open;
-        "redb", false, "redb (B-tree) in memory, a transaction per operation, JSON" => |o| redb::open(o, false);
-        "redb:durable", true, "redb in a file, fsync per commit" => |o| redb::open(o, true);
-        "fjall", true, "fjall (LSM tree), journal flushed to the OS per write, no fsync" => |o| fjall::open(o, false);
-        "fjall:sync", true, "fjall, journal fsynced after every write" => |o| fjall::open(o, true);
-        "sqlite", false, "SQLite in memory (:memory:), prepared statements, JSON in a BLOB" => |o| sqlite::open(o, false);
-        "sqlite:durable", true, "SQLite in a file, WAL journal, synchronous=FULL" => |o| sqlite::open(o, true);
-        "noop", false, "stores nothing: measures the harness itself" => |_| Ok(Box::new(noop::Noop));
-        "synthetic", false, "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the lab's own gates" => synthetic::open;
-    }
-}
-
-/// Why the backend registered as `name` cannot be measured by instruction count
-/// (`--measure instructions`), or `None` when it can. Callgrind counts the user-space
-/// instructions of the measuring thread, so a backend whose cost is mostly elsewhere would
-/// get a number that ranks it wrongly rather than no number.
-pub fn uncountable(name: &str) -> Option<&'static str> {
-    let reg = registry().iter().find(|r| r.name == name)?;
-    if reg.name.starts_with("fjall") {
-        Some(
-            "it flushes and compacts on background threads, whose work and timing fall outside \
-             the counted thread (and it writes to disk); compare it by wall clock",
-        )
-    } else if reg.durable {
-        Some(
-            "it writes to disk and its cost is mostly fsync and kernel I/O, which instruction \
-             counts cannot see; compare it by wall clock",
-        )
-    } else {
-        None
-    }
-}
-
-/// The names of every registered backend, comma separated.
-pub fn known_names() -> String {
-    registry()
-        .iter()
-        .map(|r| r.name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Opens the backend registered as `name`.
-pub fn open(name: &str, options: &Options) -> Result<Box<dyn Backend>> {
-    let reg = registry()
-        .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| BackendError::Unknown {
-            name: name.to_owned(),
-            known: known_names(),
-        })?;
-    (reg.open)(options)
-}
-
-/// The peers' format for documents: JSON, what a user of them would write (`Raw` when the
-/// values are opaque).
-pub(crate) fn peer_format(options: &Options) -> codec::Format {
-    codec::Format::for_values(codec::Format::Json, options.values.is_opaque())
 }

@@ -1,8 +1,22 @@
 //! `noop`: stores nothing and does nothing, so a run against it measures the harness itself
 //! (operation generation, dispatch, latency recording).
 
-use super::{Backend, BackendInfo, Page, QuerySpec, Result, Worker};
+use super::{Backend, BackendInfo, Measures, Options, Page, QuerySpec, Registration, Result, Role, Tier, Version, Worker};
 use crate::doc::Value;
+
+pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
+    name: "noop",
+    about: "stores nothing: measures the harness itself",
+    tier: Tier::Memory,
+    version: Version::None,
+    measures: Measures::All,
+    role: Role::Fixture,
+    open,
+}];
+
+fn open(_: &Registration, _: &Options) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(Noop))
+}
 
 #[derive(Default)]
 pub(crate) struct Noop;

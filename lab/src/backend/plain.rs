@@ -3,15 +3,35 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{Backend, Options, Result};
+use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "plain",
+        about: "acorn in memory; reads copy the value out, then decode JSON",
+        tier: Tier::Memory,
+        version: Version::Acorn,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "plain:durable",
+        about: "plain on a WAL, fsync per commit",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
 
 pub(crate) const VARIANT: Variant = Variant {
-    name: "plain",
     format: Format::Json,
     access: Access::Copy,
     policy: "reads copy the nut and decode a fresh document; writes encode into a fresh buffer",
 };
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    Ok(Box::new(EngineBackend::open(VARIANT, options, durable)?))
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(EngineBackend::open(VARIANT, reg, options)?))
 }

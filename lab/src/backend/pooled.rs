@@ -8,10 +8,30 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{Backend, Options, Result};
+use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "pooled",
+        about: "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read",
+        tier: Tier::Memory,
+        version: Version::Acorn,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "pooled:durable",
+        about: "pooled on a WAL, fsync per commit",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
 
 pub(crate) const VARIANT: Variant = Variant {
-    name: "pooled",
     format: Format::Json,
     access: Access::Pooled,
     policy: "per-worker pooled document and buffers: reads decode in place from the stored \
@@ -19,6 +39,6 @@ pub(crate) const VARIANT: Variant = Variant {
              the stored record)",
 };
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    Ok(Box::new(EngineBackend::open(VARIANT, options, durable)?))
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(EngineBackend::open(VARIANT, reg, options)?))
 }

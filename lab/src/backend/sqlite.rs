@@ -7,34 +7,56 @@
 //! reused; blobs are read in place, not copied into a `Vec`. JSON values (raw bytes when
 //! opaque).
 
+use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::codec::{Decode, Format};
-use super::page::Pager;
-use super::{
-    peer_format, scratch_dir, variant_name, Backend, BackendInfo, Options, OrStore, Page,
-    QuerySpec, Result, Worker,
-};
-use crate::doc::{Value, ValueShape};
+use super::peer::{Items, Kv, Peer};
+use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+use crate::doc::ValueShape;
 
-pub(crate) struct SqliteBackend {
-    conn: Mutex<Connection>,
-    format: Format,
-    without_rowid: bool,
-    name: String,
-    durable: bool,
-    _dir: Option<tempfile::TempDir>,
-}
+const VERSION: Version = Version::Crate("rusqlite");
+
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "sqlite",
+        about: "SQLite in memory (:memory:), prepared statements, JSON in a BLOB",
+        tier: Tier::Memory,
+        version: VERSION,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "sqlite:durable",
+        about: "SQLite in a file, WAL journal, synchronous=FULL",
+        tier: Tier::FsyncPerCommit,
+        version: VERSION,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+];
 
 const NAME: &str = "sqlite";
 
 /// Rows up to this size go in a `WITHOUT ROWID` table (1/20 of SQLite's 4 KiB page).
 const SMALL_ROW: usize = 4096 / 20;
 
-pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>> {
-    let (conn, dir) = if durable {
+const UPSERT: &str = "INSERT OR REPLACE INTO docs (key, value) VALUES (?1, ?2)";
+const DELETE: &str = "DELETE FROM docs WHERE key = ?1";
+const FROM: &str = "SELECT key, value FROM docs WHERE key >= ?1 ORDER BY key";
+
+struct Sqlite {
+    conn: Mutex<Connection>,
+    without_rowid: bool,
+    /// The file's directory when durable; removed when dropped.
+    dir: Option<tempfile::TempDir>,
+}
+
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    let (conn, dir) = if reg.tier.on_disk() {
         let dir = scratch_dir(options, NAME)?;
         let conn = Connection::open(dir.path().join("lab.sqlite")).or_store(NAME)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -56,189 +78,115 @@ pub(crate) fn open(options: &Options, durable: bool) -> Result<Box<dyn Backend>>
     )
     .or_store(NAME)?;
     conn.set_prepared_statement_cache_capacity(32);
-    Ok(Box::new(SqliteBackend {
-        conn: Mutex::new(conn),
-        format: peer_format(options),
-        without_rowid,
-        name: variant_name(NAME, durable),
-        durable,
-        _dir: dir,
-    }))
+    let conn = Mutex::new(conn);
+    Peer::open(reg, options, Sqlite { conn, without_rowid, dir })
 }
 
-impl Backend for SqliteBackend {
-    fn name(&self) -> &str {
-        &self.name
+impl Sqlite {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn describe(&self) -> BackendInfo {
+    /// Runs `f` with the connection in a transaction, committed if `f` succeeds.
+    fn transaction(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>) -> Result<()> {
+        let mut conn = self.conn();
+        let txn = conn.transaction().or_store(NAME)?;
+        f(&txn)?;
+        txn.commit().or_store(NAME)
+    }
+}
+
+impl Kv for Sqlite {
+    fn describe(&self, info: BackendInfo) -> BackendInfo {
         BackendInfo {
-            name: self.name().into(),
             store: format!(
                 "SQLite {} (rusqlite {}, bundled){}",
                 rusqlite::version(),
-                env!("LAB_RUSQLITE_VERSION"),
+                VERSION.number(),
                 if self.without_rowid {
                     ", WITHOUT ROWID table"
                 } else {
                     ""
                 }
             ),
-            durability: if self.durable {
+            durability: if self.dir.is_some() {
                 "durable: file, WAL journal, synchronous=FULL (fsync per commit)".into()
             } else {
                 "in memory (:memory:)".into()
             },
-            serialization: format!("{} in a BLOB", self.format.label()),
+            serialization: format!("{} in a BLOB", info.serialization),
             cache: "SQLite page cache (default size)".into(),
-            stores_data: true,
             rust_heap: false,
+            ..info
         }
     }
 
-    fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(SqliteWorker {
-            b: self,
-            value: Value::default(),
-            pager: Pager::default(),
-            page: Page::default(),
-        })
-    }
-}
-
-struct SqliteWorker<'a> {
-    b: &'a SqliteBackend,
-    value: Value,
-    pager: Pager,
-    page: Page,
-}
-
-impl SqliteBackend {
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Hands each `(key, value)` of `sql` (bound to `start`) to `keep`, borrowed from the
-    /// row, until it says stop.
-    fn each(
-        &self,
-        sql: &str,
-        start: &[u8],
-        mut keep: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn put(&self, key: &[u8], value: Cow<'_, [u8]>) -> Result<()> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(sql).or_store(NAME)?;
-        let mut rows = stmt.query(params![start]).or_store(NAME)?;
-        while let Some(row) = rows.next().or_store(NAME)? {
-            let key = row.get_ref(0).and_then(|v| Ok(v.as_blob()?));
-            let value = row.get_ref(1).and_then(|v| Ok(v.as_blob()?));
-            if !keep(key.or_store(NAME)?, value.or_store(NAME)?)? {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
-
-const UPSERT: &str = "INSERT OR REPLACE INTO docs (key, value) VALUES (?1, ?2)";
-const FROM: &str = "SELECT key, value FROM docs WHERE key >= ?1 ORDER BY key";
-
-impl Worker for SqliteWorker<'_> {
-    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
-        let mut fresh = Vec::new();
-        let bytes = self.b.format.stored(value, &mut fresh).or_store(NAME)?;
-        let conn = self.b.conn();
         conn.prepare_cached(UPSERT)
             .or_store(NAME)?
-            .execute(params![key, bytes])
+            .execute(params![key, &*value])
             .or_store(NAME)?;
         Ok(())
     }
 
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
-        let (b, value) = (self.b, &mut self.value);
-        let conn = b.conn();
+    fn get<T>(
+        &self,
+        key: &[u8],
+        _scratch: &mut Vec<u8>,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>> {
+        let conn = self.conn();
         let mut stmt = conn
             .prepare_cached("SELECT value FROM docs WHERE key = ?1")
             .or_store(NAME)?;
-        let found = stmt
-            .query_row(params![key], |r| {
-                let blob = r.get_ref(0)?.as_blob()?;
-                Ok(b.format.decode(blob, value, Decode::Fresh))
-            })
+        stmt.query_row(params![key], |r| Ok(read(r.get_ref(0)?.as_blob()?)))
             .optional()
-            .or_store(NAME)?;
-        match found {
-            None => Ok(None),
-            Some(decoded) => {
-                decoded.or_store(NAME)?;
-                Ok(Some(&self.value))
-            }
-        }
+            .or_store(NAME)
     }
 
-    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
-        self.insert(key, value)
-    }
-
-    fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        let conn = self.b.conn();
+    fn delete(&self, key: &[u8]) -> Result<bool> {
+        let conn = self.conn();
         let n = conn
-            .prepare_cached("DELETE FROM docs WHERE key = ?1")
+            .prepare_cached(DELETE)
             .or_store(NAME)?
             .execute(params![key])
             .or_store(NAME)?;
         Ok(n > 0)
     }
 
-    fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
-        let (b, value) = (self.b, &mut self.value);
-        let mut n = 0;
-        if limit > 0 {
-            b.each(FROM, start, |_, v| {
-                b.format.decode(v, value, Decode::Fresh).or_store(NAME)?;
-                n += 1;
-                Ok(n < limit)
-            })?;
-        }
-        Ok(n)
-    }
-
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
-        let mut conn = self.b.conn();
-        let txn = conn.transaction().or_store(NAME)?;
-        {
-            let mut stmt = txn.prepare_cached(UPSERT).or_store(NAME)?;
-            let mut fresh = Vec::new();
-            for (k, v) in items {
-                let bytes = self.b.format.stored(v, &mut fresh).or_store(NAME)?;
-                stmt.execute(params![k, bytes]).or_store(NAME)?;
+    fn scan(
+        &self,
+        start: &[u8],
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(FROM).or_store(NAME)?;
+        let mut rows = stmt.query(params![start]).or_store(NAME)?;
+        while let Some(row) = rows.next().or_store(NAME)? {
+            let key = row.get_ref(0).and_then(|v| Ok(v.as_blob()?));
+            let value = row.get_ref(1).and_then(|v| Ok(v.as_blob()?));
+            if !each(key.or_store(NAME)?, value.or_store(NAME)?)? {
+                break;
             }
         }
-        txn.commit().or_store(NAME)
+        Ok(())
     }
 
-    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
-        let mut conn = self.b.conn();
-        let txn = conn.transaction().or_store(NAME)?;
-        {
-            let mut stmt = txn
-                .prepare_cached("DELETE FROM docs WHERE key = ?1")
-                .or_store(NAME)?;
+    fn put_batch(&self, items: Items<'_>) -> Result<()> {
+        self.transaction(|txn| {
+            let mut stmt = txn.prepare_cached(UPSERT).or_store(NAME)?;
+            items.each(|k, v| stmt.execute(params![k, v]).map(drop).or_store(NAME))
+        })
+    }
+
+    fn delete_batch(&self, keys: &[Vec<u8>]) -> Result<()> {
+        self.transaction(|txn| {
+            let mut stmt = txn.prepare_cached(DELETE).or_store(NAME)?;
             for k in keys {
                 stmt.execute(params![k]).or_store(NAME)?;
             }
-        }
-        txn.commit().or_store(NAME)
-    }
-
-    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
-        let (b, pager, page) = (self.b, &mut self.pager, &mut self.page);
-        pager.start(page);
-        b.each(FROM, &q.prefix, |k, v| {
-            Ok(k.starts_with(&q.prefix) && pager.offer(q, b.format, k, v, page))
-        })?;
-        pager.finish(q, page);
-        Ok(&self.page)
+            Ok(())
+        })
     }
 }

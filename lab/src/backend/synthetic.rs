@@ -4,35 +4,45 @@
 //! it is `btreemap` under another name). A test sets N to make reads a known fraction more
 //! expensive and checks that `lab compare` flags exactly that.
 
+use std::borrow::Cow;
 use std::hint::black_box;
 
-use super::{btreemap, store_err, Backend, BackendInfo, Options, Page, QuerySpec, Result, Worker};
-use crate::doc::Value;
+use super::btreemap::Map;
+use super::peer::{Items, Kv, Peer};
+use super::{store_err, Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
 
 /// The environment variable that sets the extra rounds per read.
 pub const READ_WORK_VAR: &str = "LAB_SYNTHETIC_READ_WORK";
 
-const NAME: &str = "synthetic";
+pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
+    name: "synthetic",
+    about: "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the \
+            lab's own gates",
+    tier: Tier::Memory,
+    version: Version::Std,
+    measures: Measures::All,
+    role: Role::Fixture,
+    open,
+}];
 
-pub(crate) struct Synthetic {
-    inner: Box<dyn Backend>,
+/// `btreemap`'s map, and the rounds of work each read adds.
+struct Synthetic {
+    map: Map,
     rounds: u64,
 }
 
-pub(crate) fn open(options: &Options) -> Result<Box<dyn Backend>> {
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     let rounds = match std::env::var(READ_WORK_VAR) {
         Err(_) => 0,
         Ok(v) => v.trim().parse().map_err(|_| {
             store_err(
-                NAME,
+                reg.name,
                 format!("{READ_WORK_VAR}={v:?}: not a number of rounds per read"),
             )
         })?,
     };
-    Ok(Box::new(Synthetic {
-        inner: btreemap::open(options)?,
-        rounds,
-    }))
+    let map = Map::new(options);
+    Peer::open(reg, options, Synthetic { map, rounds })
 }
 
 /// `rounds` rounds of arithmetic the compiler cannot fold away: a fixed cost per round.
@@ -45,66 +55,40 @@ fn work(rounds: u64) -> u64 {
     x
 }
 
-impl Backend for Synthetic {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn describe(&self) -> BackendInfo {
+impl Kv for Synthetic {
+    fn describe(&self, info: BackendInfo) -> BackendInfo {
         BackendInfo {
-            name: NAME.into(),
             store: format!(
                 "btreemap plus {} rounds of arithmetic per read ({READ_WORK_VAR}); a test fixture",
                 self.rounds
             ),
-            ..self.inner.describe()
+            ..self.map.describe(info)
         }
     }
 
-    fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(SyntheticWorker {
-            inner: self.inner.worker(),
-            rounds: self.rounds,
-        })
-    }
-}
-
-struct SyntheticWorker<'a> {
-    inner: Box<dyn Worker + 'a>,
-    rounds: u64,
-}
-
-impl Worker for SyntheticWorker<'_> {
-    fn insert(&mut self, key: &[u8], value: &Value) -> Result<()> {
-        self.inner.insert(key, value)
-    }
-
-    fn read(&mut self, key: &[u8]) -> Result<Option<&Value>> {
+    fn get<T>(
+        &self,
+        key: &[u8],
+        scratch: &mut Vec<u8>,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>> {
         black_box(work(self.rounds));
-        self.inner.read(key)
+        self.map.get(key, scratch, read)
     }
 
-    fn update(&mut self, key: &[u8], value: &Value) -> Result<()> {
-        self.inner.update(key, value)
+    fn put(&self, key: &[u8], value: Cow<'_, [u8]>) -> Result<()> {
+        self.map.put(key, value)
     }
 
-    fn delete(&mut self, key: &[u8]) -> Result<bool> {
-        self.inner.delete(key)
+    fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.map.delete(key)
     }
 
-    fn scan(&mut self, start: &[u8], limit: usize) -> Result<usize> {
-        self.inner.scan(start, limit)
+    fn scan(&self, start: &[u8], each: impl FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+        self.map.scan(start, each)
     }
 
-    fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
-        self.inner.batch_insert(items)
-    }
-
-    fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
-        self.inner.delete_batch(keys)
-    }
-
-    fn query(&mut self, q: &QuerySpec) -> Result<&Page> {
-        self.inner.query(q)
+    fn put_batch(&self, items: Items<'_>) -> Result<()> {
+        self.map.put_batch(items)
     }
 }

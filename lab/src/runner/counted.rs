@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::phase::{execute, value_pool, Buffers};
+use super::dispatch::{execute_now, Buffers};
+use super::phase::value_pool;
 use super::restore;
 use crate::backend::{self, BackendError, BackendInfo, Options, Worker};
-use crate::doc::Value;
 use crate::measure::client;
 use crate::workload::{KeySpace, Op, OpKind, OpStream, Plan};
 
@@ -51,7 +51,7 @@ macro_rules! counted {
             #[inline(never)]
             fn $f(cx: &mut Cx<'_>, op: Op) -> Result<(), String> {
                 let op = Op { kind: OpKind::$kind, ..op };
-                let r = execute(cx.w, cx.plan, op, &mut cx.bufs);
+                let r = execute_now(cx.w, cx.plan, op, &mut cx.bufs);
                 black_box(&r);
                 r
             }
@@ -116,21 +116,14 @@ pub fn run(
         let mut cx = Cx {
             w: w.as_mut(),
             plan,
-            bufs: Buffers {
-                names: &names,
-                key: Vec::with_capacity(64),
-                values: &values,
-                batch: Vec::new(),
-                next: Value::default(),
-                // Callgrind counts what allocation costs; the lab's counter would add to it.
-                count_allocations: false,
-            },
+            // Callgrind counts what allocation costs; the lab's counter would add to it.
+            bufs: Buffers::new(&names, &values, false),
         };
         // The stream `run_phase` warms a one-thread run up with.
         let mut warm = OpStream::new(&spec, 1 + 7919, 1, Arc::new(KeySpace::warmup(records)));
         for _ in 0..warmup_ops {
             let Some(op) = warm.next() else { break };
-            let _ = execute(cx.w, plan, op, &mut cx.bufs);
+            let _ = execute_now(cx.w, plan, op, &mut cx.bufs);
             warm.done(&op);
         }
         restore::remove(backend.as_ref(), plan, warm.space().inserted_ids())?;

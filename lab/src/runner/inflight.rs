@@ -7,13 +7,13 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use super::clock::Clock;
-use crate::backend::{AsyncWorker, Backend, Result as BackendResult};
+use super::dispatch::{execute, Buffers};
+use crate::backend::{AsyncWorker, Backend};
 use crate::doc::Value;
 use crate::measure::recorder::PARTS;
 use crate::measure::Recorder;
@@ -114,8 +114,8 @@ async fn lane(
     values: &[Value],
     phase: Phase,
 ) {
-    let mut key = Vec::with_capacity(64);
-    let mut batch = Vec::new();
+    // The allocator is not counted per operation here (lanes interleave on one thread).
+    let mut bufs = Buffers::new(cx.names, values, false);
     loop {
         let began = cx.clock.now_ns();
         let op = {
@@ -134,13 +134,16 @@ async fn lane(
                 len: 0,
             })
         };
-        let result = execute(w.as_mut(), cx, op, &mut key, values, &mut batch).await;
+        let result = execute(w.as_mut(), cx.plan, op, &mut bufs).await;
         let now = cx.clock.now_ns();
         let mut s = shared.borrow_mut();
         s.stream.done(&op);
-        let error = result.err().map(|e| e.to_string());
-        s.recorded
-            .record(op.kind, now.saturating_sub(began), now, error.as_deref());
+        s.recorded.record(
+            op.kind,
+            now.saturating_sub(began),
+            now,
+            result.err().as_deref(),
+        );
         s.last_ns = s.last_ns.max(now);
         let progress = if phase.end == u64::MAX {
             s.ops
@@ -151,59 +154,6 @@ async fn lane(
             let part = progress / s.part_len;
             s.recorded.set_part(part as usize);
             s.next_part = (part + 1).saturating_mul(s.part_len);
-        }
-    }
-}
-
-/// Runs `op` once: writes awaited, reads, scans and queries on the blocking worker (as
-/// `phase.rs`'s `execute` does them).
-async fn execute(
-    w: &mut dyn AsyncWorker,
-    cx: Lanes<'_>,
-    op: Op,
-    key: &mut Vec<u8>,
-    values: &[Value],
-    batch: &mut Vec<(Vec<u8>, Value)>,
-) -> BackendResult<()> {
-    let plan = cx.plan;
-    let value = &values[(op.id % values.len() as u64) as usize];
-    if op.kind == OpKind::Query {
-        return w.blocking().query(&plan.query).map(|page| {
-            black_box(page.len());
-        });
-    }
-    if op.kind == OpKind::Batch {
-        batch.resize_with(op.len as usize, Default::default);
-        for (i, (k, v)) in (op.id..).zip(batch.iter_mut()) {
-            plan.dataset.write_key(k, i);
-            v.assign(&values[(i % values.len() as u64) as usize]);
-        }
-        return w.batch_insert(batch).await;
-    }
-    let key: &[u8] = match cx.names.get(op.id) {
-        Some(name) => name,
-        None => {
-            plan.dataset.write_key(key, op.id);
-            key
-        }
-    };
-    match op.kind {
-        OpKind::Read => w.blocking().read(key).map(|v| {
-            black_box(v);
-        }),
-        OpKind::Update => w.update(key, value).await,
-        OpKind::Insert => w.insert(key, value).await,
-        OpKind::Delete => w.delete(key).await.map(|existed| {
-            black_box(existed);
-        }),
-        OpKind::Scan => w.blocking().scan(key, op.len as usize).map(|n| {
-            black_box(n);
-        }),
-        _ => {
-            let found = w.blocking().read(key)?;
-            let mut next = found.unwrap_or(value).clone();
-            next.bump();
-            w.update(key, &next).await
         }
     }
 }

@@ -10,11 +10,15 @@
 
 pub mod clock;
 pub mod counted;
+mod dispatch;
 mod inflight;
 pub mod instructions;
+pub mod paired;
 pub mod phase;
+pub mod pin;
 pub mod profile;
 pub mod restore;
+pub mod slice;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -24,7 +28,7 @@ use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
 use crate::machine;
-use crate::measure::alloc;
+use crate::measure::{alloc, rss};
 use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
@@ -45,6 +49,10 @@ pub struct RunOptions {
     pub flamegraph: Option<std::path::PathBuf>,
     /// Measured operations per thread, instead of the file's `duration` or `ops`.
     pub ops: Option<u64>,
+    /// Rounds of paired slices per thread count behind the verdicts (`runner::paired`):
+    /// `None` for the default (`paired::ROUNDS`, `paired::QUICK_ROUNDS` with `quick`), 0
+    /// for none.
+    pub pairs: Option<usize>,
 }
 
 /// A measured phase that finished.
@@ -144,7 +152,10 @@ struct Loaded {
 /// Opens and loads `variant`: the timed bulk load, with memory measured around it; `None`
 /// when stopped while loading.
 fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>, BackendError> {
-    let label = format!("loading {variant} ({} records)", cx.plan.dataset.records);
+    let label = format!(
+        "loading {variant} ({})",
+        acorn_reports::format::count(cx.plan.dataset.records, "record")
+    );
     cx.progress.started(&label, state.done, state.total);
     let backend = backend::open(variant, cx.options)?;
     let before = alloc::snapshot().live_bytes;
@@ -161,9 +172,7 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
         backend,
         load_s: elapsed.as_secs_f64(),
         bytes_per_item: counted.then(|| (after - before) as f64 / records),
-        rss: acorn::monitor::ResourceMonitor::memory_usage()
-            .ok()
-            .map(|m| m.resident_bytes),
+        rss: rss::resident_bytes(),
         leftovers: restore::Leftovers::default(),
     }))
 }
@@ -266,6 +275,7 @@ fn summarize(
     info_map.insert("serialization".into(), info.serialization);
     info_map.insert("cache".into(), info.cache);
     let mut summary = VariantSummary {
+        fixture: crate::backend::is_fixture(&info.name),
         variant: info.name,
         threads,
         info: info_map,
@@ -366,6 +376,7 @@ pub fn run(
             .reduce(f64::max),
         measure: acorn_reports::Measure::WallClock,
         instructions: None,
+        paired: state.paired,
     };
     // Partial and --quick results are not judged: a target missed by an interrupted run
     // or a smoke run means nothing.
@@ -394,11 +405,55 @@ fn run_group(
         }
     }
     run_thread_count(cx, &loaded, threads, state)?;
+    if !state.stopped {
+        pair(cx, &loaded, threads, state)?;
+    }
     let summaries: Vec<VariantSummary> = loaded
         .iter()
         .filter_map(|l| summarize(l, cx.plan, threads, &state.runs))
         .collect();
     state.summaries.extend(summaries);
+    Ok(())
+}
+
+/// The paired rounds of `loaded` at `threads` (`runner::paired`), from the loaded data
+/// again (what the last repeat inserted removed, every record rewritten): when at least two
+/// variants are loaded, the run is closed loop (a rate fixes the throughput) and pairs are
+/// not turned off.
+fn pair(
+    cx: &Cx<'_>,
+    loaded: &[Loaded],
+    threads: usize,
+    state: &mut Progressed,
+) -> Result<(), BackendError> {
+    let plan = cx.plan;
+    let (rounds, slice) = if cx.opts.quick {
+        (paired::QUICK_ROUNDS, paired::QUICK_SLICE)
+    } else {
+        (paired::ROUNDS, paired::SLICE)
+    };
+    let rounds = cx.opts.pairs.unwrap_or(rounds);
+    if loaded.len() < 2 || rounds == 0 || plan.run.rate.is_some() {
+        return Ok(());
+    }
+    let label = format!(
+        "pairing {} variants, {threads} threads: {rounds} rounds of {} ms slices",
+        loaded.len(),
+        slice.as_millis()
+    );
+    cx.progress.started(&label, state.done, state.total);
+    for l in loaded {
+        restore::remove(l.backend.as_ref(), plan, l.leftovers.take())?;
+        if restore::fill(l.backend.as_ref(), plan, cx.stop)?.is_none() {
+            state.stopped = true;
+            return Ok(());
+        }
+    }
+    let backends: Vec<&dyn Backend> = loaded.iter().map(|l| l.backend.as_ref()).collect();
+    match paired::take(&backends, plan, threads, (rounds, slice), cx.clock, cx.stop)? {
+        Some(r) => state.paired.push(r),
+        None => state.stopped = true,
+    }
     Ok(())
 }
 
@@ -419,6 +474,7 @@ struct Progressed {
     summaries: Vec<VariantSummary>,
     flamegraphs: Vec<String>,
     warnings: Vec<String>,
+    paired: Vec<acorn_reports::paired::Rounds>,
     stopped: bool,
     done: u64,
     total: u64,
@@ -474,7 +530,11 @@ fn run_thread_count(
         } else {
             for i in order {
                 let name = loaded[i].backend.name().to_owned();
-                let label = format!("{name}, {threads} threads, repeat {}", repeat + 1);
+                let label = format!(
+                    "{name}, {}, repeat {}",
+                    acorn_reports::format::threads_text(threads),
+                    repeat + 1
+                );
                 cx.progress.started(&label, state.done, state.total);
                 let target = cx.opts.flamegraph.as_deref().map(|dir| profile::Target {
                     dir,
@@ -513,7 +573,8 @@ fn run_parallel(
 ) -> Result<(), BackendError> {
     let n = order.len();
     let label = format!(
-        "{n} variants in parallel, {threads} threads, repeat {}",
+        "{n} variants in parallel, {}, repeat {}",
+        acorn_reports::format::threads_text(threads),
         repeat + 1
     );
     cx.progress.started(&label, state.done, state.total);

@@ -8,17 +8,17 @@
 //! Inserts of every thread share one [`KeySpace`], so no two threads (or batches) write the
 //! same id and readers only draw records whose insert has finished.
 
-use std::hint::black_box;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 use super::clock::Clock;
+use super::dispatch::{execute_now, Buffers};
 use crate::backend::{Backend, Worker};
 use crate::doc::Value;
 use crate::measure::recorder::PARTS;
-use crate::measure::{alloc, Recorder};
-use crate::workload::{Bound, KeySpace, KeyTable, Op, OpKind, OpStream, Plan};
+use crate::measure::{alloc, sched, Recorder};
+use crate::workload::{Bound, KeySpace, KeyTable, Op, OpKind, OpStream, Plan, StreamSpec};
 
 /// What one phase measured, merged over threads.
 #[derive(Debug)]
@@ -34,6 +34,10 @@ pub struct PhaseResult {
     /// Record ids the phase's inserts and batches were given (to remove before the next
     /// repeat, so every repeat starts from the same data).
     pub inserted: Range<u64>,
+    /// The time the threads ran or blocked on their own, on average per thread: each
+    /// thread's time from its start to its end less its wait for a CPU
+    /// (`measure::sched::Busy`); `None` where the system does not say.
+    pub busy_ns: Option<u64>,
 }
 
 /// Values a thread writes, generated before timing starts.
@@ -48,89 +52,11 @@ struct ThreadOut {
     recorded: Recorder,
     stopped: bool,
     dropped: u64,
+    /// The thread's time from its start to its end less its wait for a CPU.
+    busy_ns: Option<u64>,
 }
 
-/// Fills `batch` with `n` values under the ids from `first`, reusing its allocations.
-fn fill_batch(
-    batch: &mut Vec<(Vec<u8>, Value)>,
-    plan: &Plan,
-    values: &[Value],
-    first: u64,
-    n: u64,
-) {
-    batch.resize_with(n as usize, Default::default);
-    for (i, (k, v)) in (first..).zip(batch.iter_mut()) {
-        plan.dataset.write_key(k, i);
-        v.assign(&values[(i % values.len() as u64) as usize]);
-    }
-}
-
-/// A thread's reusable buffers, so the harness itself allocates nothing per operation
-/// once warm (allocations are counted per operation).
-pub(crate) struct Buffers<'a> {
-    pub(crate) names: &'a KeyTable,
-    pub(crate) key: Vec<u8>,
-    pub(crate) values: &'a [Value],
-    pub(crate) batch: Vec<(Vec<u8>, Value)>,
-    /// The next version of a value, for read-modify-write.
-    pub(crate) next: Value,
-    /// Whether the counting allocator is installed (so allocations are recorded).
-    pub(crate) count_allocations: bool,
-}
-
-/// Runs `op` once; `Err` carries the message for the report.
-#[inline]
-pub(crate) fn execute(
-    w: &mut dyn Worker,
-    plan: &Plan,
-    op: Op,
-    bufs: &mut Buffers<'_>,
-) -> Result<(), String> {
-    let values = bufs.values;
-    let value = &values[(op.id % values.len() as u64) as usize];
-    let r = match op.kind {
-        OpKind::Query => w.query(&plan.query).map(|page| {
-            black_box(page.len());
-        }),
-        OpKind::Batch => {
-            fill_batch(&mut bufs.batch, plan, values, op.id, op.len);
-            w.batch_insert(&bufs.batch)
-        }
-        kind => {
-            let key: &[u8] = match bufs.names.get(op.id) {
-                Some(name) => name,
-                None => {
-                    plan.dataset.write_key(&mut bufs.key, op.id);
-                    &bufs.key
-                }
-            };
-            match kind {
-                OpKind::Read => w.read(key).map(|v| {
-                    black_box(v);
-                }),
-                OpKind::Update => w.update(key, value),
-                OpKind::Insert => w.insert(key, value),
-                OpKind::Delete => w.delete(key).map(|existed| {
-                    black_box(existed);
-                }),
-                OpKind::Scan => w.scan(key, op.len as usize).map(|n| {
-                    black_box(n);
-                }),
-                _ => match w.read(key) {
-                    Ok(found) => {
-                        bufs.next.assign(found.unwrap_or(value));
-                        bufs.next.bump();
-                        w.update(key, &bufs.next)
-                    }
-                    Err(e) => Err(e),
-                },
-            }
-        }
-    };
-    r.map_err(|e| e.to_string())
-}
-
-/// Runs `op` once (see [`execute`]) and records the allocations it made on this thread.
+/// Runs `op` once (see [`execute_now`]) and records the allocations it made on this thread.
 #[inline]
 fn execute_counted(
     w: &mut dyn Worker,
@@ -140,10 +66,10 @@ fn execute_counted(
     recorded: &mut Recorder,
 ) -> Result<(), String> {
     if !bufs.count_allocations {
-        return execute(w, plan, op, bufs);
+        return execute_now(w, plan, op, bufs);
     }
     let before = alloc::thread_allocations();
-    let result = execute(w, plan, op, bufs);
+    let result = execute_now(w, plan, op, bufs);
     recorded.allocated(op.kind, alloc::thread_allocations() - before);
     result
 }
@@ -235,16 +161,10 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> Thread
         names,
     } = cx;
     let mut w = backend.worker();
-    let mut bufs = Buffers {
-        names,
-        key: Vec::with_capacity(64),
-        values,
-        batch: Vec::new(),
-        next: Value::default(),
-        count_allocations: alloc::counting(),
-    };
+    let mut bufs = Buffers::new(names, values, alloc::counting());
     let gap = per_thread_rate.map(|r| ((1e9 / r) as u64).max(1));
     let start = start.wait(clock);
+    let busy = sched::Busy::start(|| clock.now_ns());
     let mut recorded = Recorder::new(start, interval_ns);
     let (end, max_ops) = limits(plan.run.bound, start);
     let (mut prev, mut ops, mut dropped, mut stopped) = (start, 0u64, 0u64, false);
@@ -305,6 +225,7 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> Thread
         recorded,
         stopped,
         dropped,
+        busy_ns: busy.and_then(|b| b.end(|| clock.now_ns())),
     }
 }
 
@@ -319,14 +240,39 @@ fn in_flight(cx: Shared<'_>, stream: OpStream, values: &[Value]) -> ThreadOut {
         interval_ns: cx.interval_ns,
         names: cx.names,
     };
-    match lanes.run(stream, values, || cx.start.wait(cx.clock)) {
+    let mut busy = None;
+    let wait_start = || {
+        let start = cx.start.wait(cx.clock);
+        busy = sched::Busy::start(|| cx.clock.now_ns());
+        start
+    };
+    match lanes.run(stream, values, wait_start) {
         Ok((last_ns, recorded, stopped)) => ThreadOut {
             last_ns,
             recorded,
             stopped,
             dropped: 0,
+            busy_ns: busy.and_then(|b| b.end(|| cx.clock.now_ns())),
         },
         Err(stream) => thread_loop(cx, *stream, values),
+    }
+}
+
+/// What a phase's operation streams are drawn from: the names of the loaded records and
+/// the stream recipe (mix, key distribution, seed). [`run_phase`] builds it per phase; a
+/// run of many short slices builds it once and changes only the seed (`runner/slice.rs`).
+#[derive(Debug)]
+pub struct Draws<'p> {
+    pub names: KeyTable,
+    pub spec: StreamSpec<'p>,
+}
+
+impl<'p> Draws<'p> {
+    pub fn of(plan: &'p Plan) -> Self {
+        Draws {
+            names: plan.dataset.key_table(),
+            spec: plan.stream_spec(),
+        }
     }
 }
 
@@ -336,6 +282,28 @@ fn in_flight(cx: Shared<'_>, stream: OpStream, values: &[Value]) -> ThreadOut {
 pub fn run_phase(
     backend: &dyn Backend,
     plan: &Plan,
+    threads: usize,
+    warmup: bool,
+    clock: &dyn Clock,
+    stop: &AtomicBool,
+) -> PhaseResult {
+    run_phase_with(
+        backend,
+        plan,
+        &Draws::of(plan),
+        threads,
+        warmup,
+        clock,
+        stop,
+    )
+}
+
+/// [`run_phase`] drawing from `draws` (built from `plan`, or from the plan `plan` was
+/// derived from: only its bound may differ).
+pub fn run_phase_with(
+    backend: &dyn Backend,
+    plan: &Plan,
+    draws: &Draws<'_>,
     threads: usize,
     warmup: bool,
     clock: &dyn Clock,
@@ -351,7 +319,6 @@ pub fn run_phase(
         barrier: Barrier::new(threads.max(1)),
         at: AtomicU64::new(0),
     };
-    let names = plan.dataset.key_table();
     let cx = Shared {
         backend,
         plan,
@@ -360,7 +327,7 @@ pub fn run_phase(
         per_thread_rate: plan.run.rate.map(|r| r / threads as f64),
         interval_ns,
         start: &start,
-        names: &names,
+        names: &draws.names,
     };
     let records = plan.dataset.records;
     let space = Arc::new(if warmup {
@@ -368,12 +335,12 @@ pub fn run_phase(
     } else {
         KeySpace::measured(records)
     });
-    let spec = plan.stream_spec();
+    let spec = &draws.spec;
     let outs: Vec<ThreadOut> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let stream_thread = if warmup { t + threads + 7919 } else { t };
-                let stream = OpStream::new(&spec, stream_thread, threads, Arc::clone(&space));
+                let stream = OpStream::new(spec, stream_thread, threads, Arc::clone(&space));
                 let values = value_pool(plan, t);
                 // Backends with an async API keep `in_flight` operations going as tasks.
                 s.spawn(move || match backend.async_worker() {
@@ -391,7 +358,12 @@ pub fn run_phase(
         stopped: false,
         dropped: 0,
         inserted: space.inserted_ids(),
+        busy_ns: None,
     };
+    let busy: Option<Vec<u64>> = outs.iter().map(|o| o.busy_ns).collect();
+    merged.busy_ns = busy
+        .filter(|b| !b.is_empty())
+        .map(|b| b.iter().sum::<u64>() / b.len() as u64);
     for out in outs {
         merged.recorded.merge(out.recorded);
         merged.elapsed_ns = merged.elapsed_ns.max(out.last_ns - start_ns);

@@ -84,7 +84,8 @@ impl Leftovers {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = ids;
     }
 
-    fn take(&self) -> Range<u64> {
+    /// What the last measured phase inserted, forgotten here.
+    pub(crate) fn take(&self) -> Range<u64> {
         std::mem::replace(
             &mut *self.0.lock().unwrap_or_else(PoisonError::into_inner),
             0..0,

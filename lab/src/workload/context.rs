@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-/// A workload file that cannot be run, and where.
+/// A workload file that cannot be run, and where: the first problem in file order, and
+/// every further one in `more` (validation goes on past the first, so one run of
+/// `lab validate` lists them all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadError {
     pub file: PathBuf,
@@ -18,15 +20,26 @@ pub struct WorkloadError {
     /// The key at fault ("dataset.records"); empty when the whole file is at fault.
     pub key: String,
     pub message: String,
+    /// The other problems found in the same file, in file order (each with an empty
+    /// `more`).
+    pub more: Vec<WorkloadError>,
 }
 
 impl fmt::Display for WorkloadError {
+    /// One line per problem; lines after the first start with `error: `, as the first
+    /// does where `lab` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
-        if !self.key.is_empty() {
-            write!(f, "`{}`: ", self.key)?;
+        for (i, e) in self.all().enumerate() {
+            if i > 0 {
+                write!(f, "\nerror: ")?;
+            }
+            write!(f, "{}:{}:{}: ", e.file.display(), e.line, e.column)?;
+            if !e.key.is_empty() {
+                write!(f, "`{}`: ", e.key)?;
+            }
+            write!(f, "{}", e.message)?;
         }
-        write!(f, "{}", self.message)
+        Ok(())
     }
 }
 
@@ -41,7 +54,90 @@ impl WorkloadError {
             column: 1,
             key: String::new(),
             message: message.into(),
+            more: Vec::new(),
         }
+    }
+
+    /// Every problem: this one, then `more`.
+    pub fn all(&self) -> impl Iterator<Item = &WorkloadError> {
+        std::iter::once(self).chain(&self.more)
+    }
+
+    /// How many problems this error reports.
+    pub fn count(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// Adds `other`'s problems (another file's, say) after this one's.
+    pub fn absorb(&mut self, mut other: WorkloadError) {
+        let more = std::mem::take(&mut other.more);
+        self.more.push(other);
+        self.more.extend(more);
+    }
+}
+
+/// Problems gathered while validating one file, so that validation can go on past the
+/// first and report them all at once.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<WorkloadError>);
+
+impl Problems {
+    /// The value, or `None` with its problems noted.
+    pub(crate) fn keep<T>(&mut self, r: Result<T, WorkloadError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.note(e);
+                None
+            }
+        }
+    }
+
+    /// The value, or `default` with its problems noted (so later checks can go on).
+    pub(crate) fn or<T>(&mut self, r: Result<T, WorkloadError>, default: T) -> T {
+        self.keep(r).unwrap_or(default)
+    }
+
+    pub(crate) fn note(&mut self, mut e: WorkloadError) {
+        let more = std::mem::take(&mut e.more);
+        self.0.push(e);
+        self.0.extend(more);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether a problem noted so far suggests `name` ("Did you mean `name`?").
+    pub(crate) fn suggested(&self, name: &str) -> bool {
+        let hint = format!("Did you mean `{name}`?");
+        self.0.iter().any(|e| e.message.contains(&hint))
+    }
+
+    /// `Ok(value())` when nothing was noted; else every problem, in file order.
+    pub(crate) fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, WorkloadError> {
+        if self.0.is_empty() {
+            return Ok(value());
+        }
+        Err(self.into_error(Path::new("")))
+    }
+
+    /// Every problem noted, in file order, as one error (a whole-file error about `file`
+    /// if, against the caller's reasoning, none was noted).
+    pub(crate) fn into_error(self, file: &Path) -> WorkloadError {
+        let mut all = self.0;
+        all.sort_by_key(|e| (e.line, e.column));
+        all.dedup();
+        if all.is_empty() {
+            return WorkloadError::whole(file, "the workload is invalid");
+        }
+        let mut first = all.remove(0);
+        first.more = all;
+        first
     }
 }
 
@@ -75,6 +171,7 @@ impl Ctx<'_> {
             column,
             key: key.to_owned(),
             message: message.into(),
+            more: Vec::new(),
         }
     }
 
@@ -238,5 +335,6 @@ pub(crate) fn from_toml(file: &Path, src: &str, e: &toml::de::Error) -> Workload
         column,
         key,
         message: text,
+        more: Vec::new(),
     }
 }

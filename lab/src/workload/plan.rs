@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::context::{from_toml, Ctx, WorkloadError};
+use super::context::{from_toml, Ctx, Problems, WorkloadError};
 use super::keys::{Distribution, KeyLaw};
 use super::ops::StreamSpec;
 use super::sections::{query_from_spec, target_from_spec, variants_from_spec};
@@ -69,9 +69,70 @@ impl Plan {
                  `[mix]`",
             ));
         }
-        let spec: WorkloadSpec = toml::from_str(src).map_err(|e| from_toml(path, src, &e))?;
+        let spec = deserialize(path, src)?;
         validate(Ctx { file: path, src }, &spec)
     }
+}
+
+/// Unknown keys reported in one pass, at most.
+const MAX_UNKNOWN_KEYS: usize = 50;
+
+/// Stage one: the file into its spec. serde stops at the first unknown key, so each one
+/// found is noted and its line blanked (spaces keep every later offset, and so every line
+/// and column, where it was), and the file is read again, until it reads or fails
+/// otherwise: one pass names every unknown key, and then the rest is still validated.
+fn deserialize(path: &Path, src: &str) -> Result<WorkloadSpec, WorkloadError> {
+    let mut p = Problems::default();
+    let mut text = std::borrow::Cow::Borrowed(src);
+    loop {
+        let e = match toml::from_str::<WorkloadSpec>(&text) {
+            Ok(spec) if p.is_empty() => return Ok(spec),
+            Ok(spec) => {
+                // Validate the rest too, so its problems come with the unknown keys.
+                if let Err(more) = validate(Ctx { file: path, src }, &spec) {
+                    p.note(more);
+                }
+                return Err(p.into_error(path));
+            }
+            Err(e) => e,
+        };
+        // A required key missing because it was misspelt is the unknown key's problem,
+        // already noted with its suggestion.
+        let consequence = e
+            .message()
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .is_some_and(|field| p.suggested(field));
+        if consequence {
+            return Err(p.into_error(path));
+        }
+        let unknown = e.message().starts_with("unknown field");
+        let blanked = unknown
+            .then(|| e.span().and_then(|span| blank_line(&text, span.start)))
+            .flatten()
+            // A blanked line that was part of a longer value breaks the syntax: stop there.
+            .filter(|t| t.parse::<toml::Table>().is_ok());
+        p.note(from_toml(path, src, &e));
+        match blanked {
+            Some(t) if p.count() < MAX_UNKNOWN_KEYS => text = t.into(),
+            _ => return Err(p.into_error(path)),
+        }
+    }
+}
+
+/// `text` with the line holding `offset` turned into spaces, when the key there starts
+/// its line (`key = value`); `None` for a key inside an inline table.
+fn blank_line(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    if !text[start..offset].trim().is_empty() {
+        return None;
+    }
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    out.extend(text[start..end].chars().map(|_| ' '));
+    out.push_str(&text[end..]);
+    Some(out)
 }
 
 /// Longest workload name (it names a directory).
@@ -97,40 +158,75 @@ fn name_from_spec(cx: Ctx<'_>, name: &toml::Spanned<String>) -> Result<String, W
 }
 
 fn validate(cx: Ctx<'_>, spec: &WorkloadSpec) -> Result<Plan, WorkloadError> {
-    let name = name_from_spec(cx, &spec.name)?;
-    let variants = variants_from_spec(cx, spec.variants.as_ref())?;
-    // Sections in file order, so the first error reported is the first in the file.
-    let dataset = Dataset::from_spec(cx, spec.dataset.get_ref())?;
-    let run = RunSettings::from_spec(cx, spec.run.as_ref())?;
-    let mix = Mix::from_spec(cx, &spec.mix)?;
-    let distribution = Distribution::from_spec(cx, spec.distribution.as_ref())?;
-    let expected = match spec
+    // Every section is checked even after one fails, so one run lists every problem;
+    // a check that needs another section's value runs only when that section passed.
+    let mut p = Problems::default();
+    let name = p.keep(name_from_spec(cx, &spec.name));
+    let variants = p.keep(variants_from_spec(cx, spec.variants.as_ref()));
+    let dataset = p.keep(Dataset::from_spec(cx, spec.dataset.get_ref()));
+    let run = p.keep(RunSettings::from_spec(cx, spec.run.as_ref()));
+    let mix = p.keep(Mix::from_spec(cx, &spec.mix));
+    let distribution = p.keep(Distribution::from_spec(cx, spec.distribution.as_ref()));
+    let declared = spec
         .distribution
         .as_ref()
-        .and_then(|d| d.expected_inserts.as_ref())
-    {
-        Some(n) => cx.nonneg(n, "distribution.expected_inserts", 1 << 40)? as u64,
-        None => expected_inserts(&dataset, &run, &mix),
+        .and_then(|d| d.expected_inserts.as_ref());
+    let expected = match (declared, &dataset, &run, &mix) {
+        (Some(n), ..) => p
+            .keep(cx.nonneg(n, "distribution.expected_inserts", 1 << 40))
+            .map(|n| n as u64),
+        (None, Some(dataset), Some(run), Some(mix)) => Some(expected_inserts(dataset, run, mix)),
+        (None, ..) => None,
     };
-    let cache = CacheSettings::from_spec(cx, spec.cache.as_ref(), spec.run.as_ref())?;
-    let query = query_from_spec(cx, spec.query.as_ref(), &dataset)?;
-    let targets = spec
-        .targets
-        .iter()
-        .map(|t| target_from_spec(cx, t, &variants))
-        .collect::<Result<_, _>>()?;
-    let inserts_declared = spec
-        .distribution
+    let cache = p.keep(CacheSettings::from_spec(
+        cx,
+        spec.cache.as_ref(),
+        spec.run.as_ref(),
+    ));
+    let query = dataset
         .as_ref()
-        .is_some_and(|d| d.expected_inserts.is_some());
+        .and_then(|d| p.keep(query_from_spec(cx, spec.query.as_ref(), d)));
+    let targets: Vec<_> = match &variants {
+        Some(variants) => spec
+            .targets
+            .iter()
+            .filter_map(|t| p.keep(target_from_spec(cx, t, variants)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let (
+        Some(name),
+        Some(variants),
+        Some(dataset),
+        Some(run),
+        Some(mix),
+        Some(distribution),
+        Some(expected),
+        Some(cache),
+        Some(query),
+    ) = (
+        name,
+        variants,
+        dataset,
+        run,
+        mix,
+        distribution,
+        expected,
+        cache,
+        query,
+    )
+    else {
+        // A section is missing only because its check failed, so there are problems.
+        return Err(p.into_error(cx.file));
+    };
     let item_count = expected.saturating_add(dataset.records);
-    Ok(Plan {
+    p.finish(|| Plan {
         name,
         description: spec.description.clone().unwrap_or_default(),
         file: cx.file.to_path_buf(),
         variants,
         dataset,
-        inserts_declared,
+        inserts_declared: declared.is_some(),
         run,
         mix,
         distribution,

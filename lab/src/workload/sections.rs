@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use toml::Spanned;
 
-use super::context::{closest, Ctx, WorkloadError};
+use super::context::{closest, Ctx, Problems, WorkloadError};
 use super::keys::{Distribution, ScanLength};
 use super::names::{write_key, KeyOrder, KeyTable};
 use super::spec::{
@@ -252,39 +252,58 @@ impl CacheSettings {
 }
 
 impl RunSettings {
+    /// Every key of `[run]` is checked, even after one fails (each failed key's default
+    /// stands in, so the later checks can go on), and the problems are reported together.
     pub(crate) fn from_spec(cx: Ctx<'_>, run: Option<&RunSpec>) -> Result<Self, WorkloadError> {
+        let mut p = Problems::default();
         let threads = match run.and_then(|r| r.threads.as_ref()) {
             None => vec![1],
-            Some(t) => threads(cx, t)?,
+            Some(t) => p.or(threads(cx, t), vec![1]),
         };
         let warmup = match run.and_then(|r| r.warmup.as_ref()) {
             None => Duration::from_secs(1),
-            Some(w) => cx.duration(w, "run.warmup")?,
+            Some(w) => p.or(cx.duration(w, "run.warmup"), Duration::ZERO),
         };
         let repeats = match run.and_then(|r| r.repeats.as_ref()) {
             None => 3,
-            Some(r) => cx.positive(r, "run.repeats", 1000, "measured repeats")? as u32,
+            Some(r) => p.or(cx.positive(r, "run.repeats", 1000, "measured repeats"), 1) as u32,
         };
         let mode = match run.and_then(|r| r.mode.as_ref()) {
             None => Mode::Interleaved,
-            Some(m) => cx.choice(
-                m,
-                "run.mode",
-                "mode",
-                &[
-                    ("sequential", Mode::Sequential),
-                    ("interleaved", Mode::Interleaved),
-                    ("parallel", Mode::Parallel),
-                ],
-            )?,
+            Some(m) => p.or(
+                cx.choice(
+                    m,
+                    "run.mode",
+                    "mode",
+                    &[
+                        ("sequential", Mode::Sequential),
+                        ("interleaved", Mode::Interleaved),
+                        ("parallel", Mode::Parallel),
+                    ],
+                ),
+                Mode::Interleaved,
+            ),
         };
-        let rate = rate(cx, run.and_then(|r| r.rate.as_ref()), &threads)?;
-        let count = |v: Option<&Spanned<i64>>, key: &str, default: usize, max: i64| {
-            cx.positive_or(v, key, default, max)
-        };
-        Ok(RunSettings {
+        let rate = p.or(rate(cx, run.and_then(|r| r.rate.as_ref()), &threads), None);
+        let bound = p.or(bound(cx, run), Bound::Ops(1));
+        let scan = p.or(scan_length(cx, run), ScanLength::Fixed { length: 1 });
+        let batch_size = p.or(
+            cx.positive_or(
+                run.and_then(|r| r.batch_size.as_ref()),
+                "run.batch_size",
+                100,
+                1_000_000,
+            ),
+            1,
+        );
+        let in_flight = p.or(in_flight(cx, run), 1);
+        let measure = p.or(
+            measure(cx, run.and_then(|r| r.measure.as_ref())),
+            Measure::default(),
+        );
+        p.finish(|| RunSettings {
             threads,
-            bound: bound(cx, run)?,
+            bound,
             warmup,
             repeats,
             seed: run
@@ -292,15 +311,10 @@ impl RunSettings {
                 .map_or(42, |s| s.get_ref().unsigned_abs()),
             rate,
             mode,
-            scan: scan_length(cx, run)?,
-            batch_size: count(
-                run.and_then(|r| r.batch_size.as_ref()),
-                "run.batch_size",
-                100,
-                1_000_000,
-            )?,
-            in_flight: in_flight(cx, run)?,
-            measure: measure(cx, run.and_then(|r| r.measure.as_ref()))?,
+            scan,
+            batch_size,
+            in_flight,
+            measure,
         })
     }
 }
@@ -527,41 +541,43 @@ impl Mix {
         cx: Ctx<'_>,
         mix: &Spanned<std::collections::BTreeMap<String, Spanned<i64>>>,
     ) -> Result<Mix, WorkloadError> {
+        let mut p = Problems::default();
         let mut out = Vec::new();
         let mut total = 0i64;
         for (op, w) in mix.get_ref() {
-            let Some(kind) = OpKind::parse(op) else {
-                let names = OpKind::ALL.map(OpKind::name);
-                let hint = closest(op, names)
-                    .map(|b| format!(" Did you mean `{b}`?"))
-                    .unwrap_or_default();
-                return Err(cx.err(
-                    w.span(),
-                    &format!("mix.{op}"),
-                    format!("unknown operation.{hint} Operations: {}", names.join(", ")),
-                ));
-            };
             let weight = *w.get_ref();
             if !(0..=100).contains(&weight) {
-                return Err(cx.err(
+                p.note(cx.err(
                     w.span(),
                     &format!("mix.{op}"),
                     format!("weights are percentages from 0 to 100; got {weight}"),
                 ));
             }
             total += weight;
+            let Some(kind) = OpKind::parse(op) else {
+                let names = OpKind::ALL.map(OpKind::name);
+                let hint = closest(op, names)
+                    .map(|b| format!(" Did you mean `{b}`?"))
+                    .unwrap_or_default();
+                p.note(cx.err(
+                    w.span(),
+                    &format!("mix.{op}"),
+                    format!("unknown operation.{hint} Operations: {}", names.join(", ")),
+                ));
+                continue;
+            };
             if weight > 0 {
                 out.push((kind, weight.unsigned_abs() as u32));
             }
         }
         if total != 100 {
-            return Err(cx.err(
+            p.note(cx.err(
                 mix.span(),
                 "mix",
                 format!("weights must sum to 100; they sum to {total}"),
             ));
         }
-        Ok(Mix(out))
+        p.finish(|| Mix(out))
     }
 }
 

@@ -23,7 +23,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::context::{Ctx, WorkloadError};
+use super::context::{closest, Ctx, Problems, WorkloadError};
 use super::keys::{Distribution, ScanLength};
 use super::names::KeyOrder;
 use super::plan::Plan;
@@ -33,6 +33,66 @@ use super::sections::{
 use super::zipf::YCSB_THETA;
 use crate::doc::{DocShape, ValueShape};
 use acorn_reports::OpKind;
+
+/// The properties of YCSB's CoreWorkload, its client and its measurements (from
+/// `CoreWorkload.java`, `Client.java` and `Measurements.java`): a property the lab does not
+/// read is ignored with a warning when it is one of these, and refused with a suggestion
+/// when it is a near miss of one.
+const YCSB_PROPERTIES: &[&str] = &[
+    // CoreWorkload
+    "table",
+    "fieldcount",
+    "fieldlength",
+    "minfieldlength",
+    "fieldlengthdistribution",
+    "fieldlengthhistogram",
+    "fieldnameprefix",
+    "readallfields",
+    "readallfieldsbyname",
+    "writeallfields",
+    "dataintegrity",
+    "readproportion",
+    "updateproportion",
+    "insertproportion",
+    "scanproportion",
+    "readmodifywriteproportion",
+    "requestdistribution",
+    "zeropadding",
+    "minscanlength",
+    "maxscanlength",
+    "scanlengthdistribution",
+    "insertorder",
+    "insertstart",
+    "insertcount",
+    "hotspotdatafraction",
+    "hotspotopnfraction",
+    "core_workload_insertion_retry_limit",
+    "core_workload_insertion_retry_interval",
+    "core_workload_insertion_keep_going_on_error",
+    // Client
+    "workload",
+    "db",
+    "recordcount",
+    "operationcount",
+    "threadcount",
+    "target",
+    "maxexecutiontime",
+    "dotransactions",
+    "exporter",
+    "exportfile",
+    "label",
+    "status",
+    "status.interval",
+    // Measurements
+    "measurementtype",
+    "measurement.interval",
+    "measurement.trackjvm",
+    "histogram.buckets",
+    "hdrhistogram.percentiles",
+    "hdrhistogram.fileoutput",
+    "hdrhistogram.output.path",
+    "timeseries.granularity",
+];
 
 /// Whether `src` is a property file rather than TOML: not named `*.toml`, and no line opens
 /// a `[table]`.
@@ -79,11 +139,9 @@ impl<'a> Props<'a> {
             }
             let indent = raw.len() - line.len();
             let at = |column: usize, message: String| WorkloadError {
-                file: file.to_path_buf(),
                 line: i + 1,
                 column,
-                key: String::new(),
-                message,
+                ..WorkloadError::whole(file, message)
             };
             let Some((key, value, sep)) = split_line(line) else {
                 return Err(at(
@@ -128,11 +186,10 @@ impl<'a> Props<'a> {
     fn err(&self, key: &str, message: impl Into<String>) -> WorkloadError {
         let (line, column) = self.map.get(key).map_or((1, 1), |p| (p.line, p.column));
         WorkloadError {
-            file: self.file.to_path_buf(),
             line,
             column,
             key: key.to_owned(),
-            message: message.into(),
+            ..WorkloadError::whole(self.file, message)
         }
     }
 
@@ -218,15 +275,37 @@ pub(crate) fn parse(path: &Path, src: &str) -> Result<Plan, WorkloadError> {
     let opcount = props.int("operationcount", 0, 0, i64::MAX as u64)?;
     // CoreWorkload: expectednewkeys = (int) (operationcount * insertproportion * 2.0).
     let expected = (opcount as f64 * insert_share * 2.0) as u64;
+    let mut unknown = Problems::default();
     for (key, p) in &props.map {
-        if !p.used.get() {
+        if p.used.get() {
+            continue;
+        }
+        if YCSB_PROPERTIES.contains(&key.as_str()) {
             props.warnings.push(format!(
-                "{}:{}: warning: `{key}` is not modeled by the lab; ignored",
+                "{}:{}: warning: `{key}` is YCSB's, but not modeled by the lab; ignored",
+                path.display(),
+                p.line
+            ));
+        } else if let Some(best) = closest(key, YCSB_PROPERTIES.iter().copied()) {
+            // YCSB itself ignores an unknown property, so a misspelt one silently runs with
+            // the default of the property meant: refused here.
+            unknown.note(props.err(
+                key,
+                format!(
+                    "unknown property. Did you mean `{best}`? (YCSB would ignore it and run \
+                     with `{best}`'s default)"
+                ),
+            ));
+        } else {
+            props.warnings.push(format!(
+                "{}:{}: warning: `{key}` is not a property of YCSB's CoreWorkload or client (a \
+                 database binding's?); ignored",
                 path.display(),
                 p.line
             ));
         }
     }
+    unknown.finish(|| ())?;
     props.warnings.sort_by_key(|w| line_of(w));
     let cx = Ctx { file: path, src };
     let query = query_from_spec(cx, None, &dataset)?;

@@ -4,8 +4,10 @@
 //! estimated cycles per operation relative to the cheapest variant).
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::palette::Palette;
+use super::{label_style, text_width, CAPTION, FONT, LABEL, PLOT_BG, WIDTH};
 use crate::counts::PerOp;
 use crate::format::human_count;
 use crate::instructions::{counted, op_names, ops_of, View, ALL};
@@ -14,6 +16,9 @@ use crate::results::Results;
 /// Bars in groups: `groups` along x, one bar per series in each.
 struct Grouped<'a> {
     title: &'a str,
+    /// What the groups along x are ("operation", "variant").
+    x_desc: &'a str,
+    /// The value axis, with its unit ("instructions per operation").
     y_desc: &'a str,
     groups: Vec<String>,
     /// (name, value per group; `None` where the series has no bar).
@@ -30,6 +35,17 @@ fn values<'a>(g: &'a Grouped<'_>) -> impl Iterator<Item = f64> + 'a {
         .filter(|v| v.is_finite() && *v > 0.0)
 }
 
+/// The value axis' tick labels: counts on a log axis, multiples on a linear one.
+fn tick(log: bool, y: f64) -> String {
+    if log {
+        human_count(y)
+    } else {
+        format!("{y:.2}×")
+    }
+}
+
+/// Grouped bars, in the wall-clock report's frame: its width, fonts, sizes, plot-area
+/// colour and axis descriptions; the legend beside the plot, sized from its longest name.
 fn grouped(g: &Grouped<'_>) -> Option<String> {
     let hi = values(g).fold(0.0, f64::max);
     if hi <= 0.0 || g.series.is_empty() {
@@ -37,18 +53,26 @@ fn grouped(g: &Grouped<'_>) -> Option<String> {
     }
     let lo = values(g).fold(f64::INFINITY, f64::min).max(1e-3) / 2.0;
     let n = g.groups.len() as f64;
-    let width = (380 + 14 * g.groups.len() * g.series.len()).clamp(720, 1400) as u32;
+    let top = if g.log { hi * 2.0 } else { hi * 1.15 };
+    let legend_w = g
+        .series
+        .iter()
+        .map(|(name, _)| text_width(name, LABEL))
+        .max()
+        .unwrap_or(0)
+        + 44;
+    let y_label_w = text_width(&tick(g.log, top), LABEL) + 40;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (width, 380)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 400)).into_drawing_area();
         root.fill(&WHITE).ok()?;
-        let (plot, key) = root.split_horizontally(width - LEGEND_WIDTH);
+        let (plot, key) = root.split_horizontally(WIDTH - legend_w);
         legend(&key, g)?;
         let mut b = ChartBuilder::on(&plot);
-        b.caption(g.title, ("sans-serif", 18))
+        b.caption(g.title, (FONT, CAPTION))
             .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(80);
+            .x_label_area_size(52)
+            .y_label_area_size(y_label_w);
         let groups = &g.groups;
         let label = |x: &f64| {
             let i = x.round();
@@ -58,27 +82,38 @@ fn grouped(g: &Grouped<'_>) -> Option<String> {
                 String::new()
             }
         };
+        let ticks = |y: &f64| tick(g.log, *y);
         if g.log {
             let mut c = b
-                .build_cartesian_2d(-0.5..n - 0.5, (lo..hi * 2.0).log_scale())
+                .build_cartesian_2d(-0.5..n - 0.5, (lo..top).log_scale())
                 .ok()?;
+            c.plotting_area().fill(&PLOT_BG).ok()?;
             c.configure_mesh()
                 .disable_x_mesh()
                 .x_labels(groups.len())
                 .x_label_formatter(&label)
-                .y_label_formatter(&|y| human_count(*y))
+                .y_label_formatter(&ticks)
+                .x_desc(g.x_desc)
                 .y_desc(g.y_desc)
+                .label_style((FONT, LABEL))
+                .axis_desc_style((FONT, LABEL))
+                .light_line_style(WHITE)
                 .draw()
                 .ok()?;
             draw(&mut c, g, lo)?;
         } else {
-            let mut c = b.build_cartesian_2d(-0.5..n - 0.5, 0.0..hi * 1.15).ok()?;
+            let mut c = b.build_cartesian_2d(-0.5..n - 0.5, 0.0..top).ok()?;
+            c.plotting_area().fill(&PLOT_BG).ok()?;
             c.configure_mesh()
                 .disable_x_mesh()
                 .x_labels(groups.len())
                 .x_label_formatter(&label)
-                .y_label_formatter(&|y| format!("{y:.2}"))
+                .y_label_formatter(&ticks)
+                .x_desc(g.x_desc)
                 .y_desc(g.y_desc)
+                .label_style((FONT, LABEL))
+                .axis_desc_style((FONT, LABEL))
+                .light_line_style(WHITE)
                 .draw()
                 .ok()?;
             draw(&mut c, g, 0.0)?;
@@ -88,21 +123,22 @@ fn grouped(g: &Grouped<'_>) -> Option<String> {
     Some(svg)
 }
 
-/// Room on the right for the legend, so it never covers a bar.
-const LEGEND_WIDTH: u32 = 190;
-
 /// One colour swatch and name per series, top to bottom.
 fn legend(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     g: &Grouped<'_>,
 ) -> Option<()> {
     for (j, (name, _)) in g.series.iter().enumerate() {
-        let y = 40 + 20 * j as i32;
+        let y = 46 + 20 * j as i32;
         let color = g.colours[j].mix(0.85);
-        area.draw(&Rectangle::new([(8, y), (22, y + 12)], color.filled()))
+        area.draw(&Rectangle::new([(10, y - 6), (24, y + 6)], color.filled()))
             .ok()?;
-        area.draw(&Text::new(name.clone(), (28, y), ("sans-serif", 13)))
-            .ok()?;
+        area.draw(&Text::new(
+            name.clone(),
+            (32, y),
+            label_style(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .ok()?;
     }
     Some(())
 }
@@ -163,6 +199,7 @@ fn per_op_chart(r: &Results, which: PerOp, title: &str, y_desc: &str) -> Option<
         .collect();
     grouped(&Grouped {
         title,
+        x_desc: "operation",
         y_desc,
         groups: groups.into_iter().map(str::to_owned).collect(),
         series,
@@ -177,7 +214,7 @@ pub fn instructions(r: &Results) -> Option<String> {
         r,
         PerOp::Instructions,
         "Instructions per operation (log scale)",
-        "instructions",
+        "instructions per operation",
     )
 }
 
@@ -187,7 +224,7 @@ pub fn estimated_cycles(r: &Results) -> Option<String> {
         r,
         PerOp::EstimatedCycles,
         "Estimated cycles per operation (Ir + 10·L1m + 100·LLm, log scale)",
-        "estimated cycles",
+        "estimated cycles per operation",
     )
 }
 
@@ -206,7 +243,8 @@ pub fn views(views: &[View]) -> Option<String> {
     let cycles = relative(all.rows.iter().map(|r| r.cycles_value).collect());
     grouped(&Grouped {
         title: "Cost per operation of the mix, relative to the cheapest variant",
-        y_desc: "× cheapest",
+        x_desc: "variant",
+        y_desc: "cost per operation, × the cheapest variant's",
         groups: all.rows.iter().map(|r| r.variant.clone()).collect(),
         series: vec![
             ("wall-clock time (1 thread)".into(), wall),

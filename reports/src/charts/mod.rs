@@ -6,6 +6,7 @@
 //! (label areas and the legend are sized from the longest label, erring wide), and marks
 //! its plot area with [`PLOT_BG`] so the browser test can check exactly that.
 
+pub mod forest;
 pub mod instructions;
 pub mod intervals;
 pub mod latency;
@@ -108,29 +109,18 @@ pub fn bars(spec: BarSpec<'_>, rows: &[Bar]) -> Option<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).ok()?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(spec.title, (FONT, CAPTION))
-            .margin_top(8)
-            .margin_left(8)
-            .margin_right(tick_w / 2 + 12)
-            .x_label_area_size(46)
-            .y_label_area_size(label_w)
-            .build_cartesian_2d(left..right, -0.5..n as f64 - 0.5)
-            .ok()?;
-        chart.plotting_area().fill(&PLOT_BG).ok()?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_labels(6)
-            .x_label_formatter(&|x| (spec.fmt)(*x))
-            .x_desc(spec.axis)
-            .label_style((FONT, LABEL))
-            .axis_desc_style((FONT, LABEL))
-            .light_line_style(WHITE)
-            .draw()
-            .ok()?;
+        let fmt = |x: &f64| (spec.fmt)(*x);
+        let frame = Frame {
+            title: spec.title,
+            axis: spec.axis,
+            x: left..right,
+            rows: n,
+            label_w,
+            right_margin: tick_w / 2 + 12,
+            x_labels: 6,
+            fmt: &fmt,
+        };
+        let mut chart = frame.draw(&root)?;
         for (i, b) in rows.iter().enumerate() {
             // The first row on top.
             let y = (n - 1 - i) as f64;
@@ -142,14 +132,78 @@ pub fn bars(spec: BarSpec<'_>, rows: &[Bar]) -> Option<String> {
                     ErrorBar::new_horizontal(y, lo, b.value, hi, BLACK.stroke_width(1), 8);
                 chart.draw_series(std::iter::once(whisker)).ok()?;
             }
-            let (x0, yp) = chart.backend_coord(&(left, y));
-            let anchor = label_style(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(b.label.clone(), (x0 - 8, yp), anchor))
-                .ok()?;
+            row_label(&root, &chart, (left, y), &b.label)?;
         }
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// The frame of a chart with one named row per item, the values along x.
+pub(crate) struct Frame<'a> {
+    pub title: &'a str,
+    pub axis: &'a str,
+    pub x: std::ops::Range<f64>,
+    pub rows: usize,
+    /// Width of the row labels' area at the left.
+    pub label_w: u32,
+    pub right_margin: u32,
+    pub x_labels: usize,
+    pub fmt: &'a dyn Fn(&f64) -> String,
+}
+
+/// A chart of rows: x in value units, row `i` of `n` at y = `n − 1 − i` (the first on top).
+pub(crate) type RowChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+impl Frame<'_> {
+    /// Fills `root` white, draws the caption, the x axis and its mesh, and fills the plot
+    /// area with [`PLOT_BG`]; row labels are drawn by [`row_label`].
+    pub(crate) fn draw<'a, 'b>(
+        &self,
+        root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    ) -> Option<RowChart<'a, 'b>> {
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, (FONT, CAPTION))
+            .margin_top(8)
+            .margin_left(8)
+            .margin_right(self.right_margin)
+            .x_label_area_size(46)
+            .y_label_area_size(self.label_w)
+            .build_cartesian_2d(self.x.clone(), -0.5..self.rows as f64 - 0.5)
+            .ok()?;
+        chart.plotting_area().fill(&PLOT_BG).ok()?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(self.x_labels)
+            .x_label_formatter(self.fmt)
+            .x_desc(self.axis)
+            .label_style((FONT, LABEL))
+            .axis_desc_style((FONT, LABEL))
+            .light_line_style(WHITE)
+            .draw()
+            .ok()?;
+        Some(chart)
+    }
+}
+
+/// A row's label, right-aligned just left of the plot area at `at` (x at the left edge).
+pub(crate) fn row_label(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    chart: &RowChart<'_, '_>,
+    at: (f64, f64),
+    text: &str,
+) -> Option<()> {
+    let (x0, yp) = chart.backend_coord(&at);
+    let anchor = label_style(Pos::new(HPos::Right, VPos::Center));
+    root.draw(&Text::new(text.to_owned(), (x0 - 8, yp), anchor))
+        .ok()
 }
 
 /// One entry of a legend: a swatch (a line, dashed or not) and its label.

@@ -76,6 +76,11 @@ impl Palette {
         Palette { variants }
     }
 
+    /// Variants in the order given (reports that are not a results file: `lab ab`'s).
+    pub fn from_variants(variants: Vec<String>) -> Palette {
+        Palette { variants }
+    }
+
     pub fn variants(&self) -> &[String] {
         &self.variants
     }

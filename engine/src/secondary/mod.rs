@@ -8,19 +8,30 @@
 //! record of a commit without its entry. Trees without indexes pay nothing per item: the
 //! list is empty.
 //!
+//! Extractors are user code, so they run where a panic can fail one call and change
+//! nothing: [`Indexes::extract`] runs them on a commit's new records when the commit is
+//! built, before it is logged, and `apply` takes those keys ([`Extracted`]);
+//! [`Indexes::add`] runs them on every record before the new index replaces anything.
+//! Either catches a panic and returns [`Error::ExtractorPanicked`] naming the index and the
+//! nut. Applying a commit still extracts the key of each record it replaces (to find its
+//! entry): that record's key was extracted once already, so only an impure extractor can
+//! panic there, and the panic is caught and the entry found by the record's address.
+//!
 //! Index keys are bytes compared lexicographically; [`IndexKey`] encodes numbers and
 //! strings so that byte order is their natural order. In an entry the index key is
 //! escaped (`0x00` → `0x00 0xFF`) and terminated (`0x00 0x00`) before the primary key is
 //! appended, so the composite keys sort by index key, then primary key.
 
-use std::ops::Bound;
+use std::ops::{Bound, Range};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use triomphe::ThinArc;
 
 use crate::index::{before_end, Cursor, CursorBack, Index, Keyed};
 use crate::nut::NutRef;
-use crate::record::Record;
+use crate::record::{Change, Record};
+use crate::{Error, Result};
 
 /// An extractor, type-erased: writes the index key of a nut into the buffer (cleared by the
 /// caller) and returns whether the nut has one.
@@ -190,8 +201,114 @@ impl std::fmt::Debug for Entry {
 /// One named index.
 pub(crate) struct Secondary {
     pub(crate) name: Arc<str>,
+    /// Unique within the tree (the indexes' generation when it was added): keys extracted
+    /// for a commit are matched to their index by it.
+    id: u64,
     extract: Extract,
     pub(crate) entries: Index<Entry>,
+}
+
+impl Secondary {
+    /// Runs the extractor on `rec`, appending its key to `out`: the key's place in `out`, or
+    /// `None` when the nut has no key.
+    fn key_of(&self, rec: &Record, out: &mut Vec<u8>) -> Option<Range<usize>> {
+        let start = out.len();
+        if (self.extract)(&rec.view(), out) {
+            Some(start..out.len())
+        } else {
+            out.truncate(start);
+            None
+        }
+    }
+
+    /// Runs the extractor on `rec` into `out` (cleared first): whether it has a key. A
+    /// panic counts as no key (the caller then finds the record's entry by its address).
+    fn key_or_none(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        let found = catch_unwind(AssertUnwindSafe(|| self.key_of(rec, out).is_some()));
+        found.unwrap_or_else(|_| {
+            out.clear();
+            false
+        })
+    }
+}
+
+/// The extractor running now (its index's name) and the key of the nut it runs on: what a
+/// panic is reported against.
+#[derive(Default)]
+struct Running<'a>(Option<(&'a str, &'a [u8])>);
+
+/// Runs `f`, which runs extractors (noting each in its [`Running`] first); a panic in one
+/// is caught and becomes [`Error::ExtractorPanicked`] naming the index, the nut and the
+/// panic.
+fn guarded<'a, R>(f: impl FnOnce(&mut Running<'a>) -> R) -> Result<R> {
+    let mut running = Running::default();
+    let panic = match catch_unwind(AssertUnwindSafe(|| f(&mut running))) {
+        Ok(out) => return Ok(out),
+        Err(panic) => panic,
+    };
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    let (index, key) = running.0.map_or_else(Default::default, |(name, key)| {
+        (name.to_string(), String::from_utf8_lossy(key).into_owned())
+    });
+    Err(Error::ExtractorPanicked {
+        index,
+        key,
+        message,
+    })
+}
+
+/// The index keys of one commit's new records, taken when the commit is built (before it
+/// is logged): a nut an extractor panics on fails its commit before anything is written,
+/// and applying the commit extracts no new key.
+#[derive(Debug, Default)]
+pub(crate) struct Extracted {
+    /// The id of each index the keys were taken for, in the list's order.
+    ids: Vec<u64>,
+    /// Per change, then per index: where its new key is in `bytes` (`None`: the nut has
+    /// none, or the change is a delete).
+    slots: Vec<Option<Range<usize>>>,
+    bytes: Vec<u8>,
+}
+
+impl Extracted {
+    /// Empties it, keeping its buffers (unless they grew large).
+    pub(crate) fn clear(&mut self) {
+        if self.bytes.capacity() > 1 << 20 || self.slots.capacity() > 1 << 16 {
+            *self = Extracted::default();
+        }
+        self.ids.clear();
+        self.slots.clear();
+        self.bytes.clear();
+    }
+
+    /// The keys of change `at`, as [`Indexes::put`] takes them.
+    pub(crate) fn change(&self, at: usize) -> Keys<'_> {
+        Keys { of: self, at }
+    }
+}
+
+/// The keys extracted for one change of a commit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keys<'a> {
+    of: &'a Extracted,
+    at: usize,
+}
+
+impl<'a> Keys<'a> {
+    /// The new key in the index `sec` (`Some(None)`: no key), or `None` when the keys were
+    /// taken before `sec` existed, which cannot happen: an index is only added while no
+    /// commit is between its extraction and its apply.
+    fn new_key(self, sec: &Secondary) -> Option<Option<&'a [u8]>> {
+        let of = self.of;
+        let x = of.ids.iter().position(|&id| id == sec.id)?;
+        let slot = of.slots.get(self.at * of.ids.len() + x)?;
+        Some(slot.clone().and_then(|r| of.bytes.get(r)))
+    }
 }
 
 impl std::fmt::Debug for Secondary {
@@ -227,10 +344,15 @@ impl Touched {
 pub(crate) struct Indexes {
     pub(crate) list: Vec<Secondary>,
     old_key: Vec<u8>,
+    /// A new key extracted while a commit is applied: only for an index the commit's keys
+    /// were not taken for, which cannot happen (kept so that it would still be maintained).
     new_key: Vec<u8>,
     buf: Vec<u8>,
     /// When `Some` (the query cache holds results), what each index's commits touched.
     pub(crate) touched: Option<Vec<Touched>>,
+    /// Moves on whenever an index is added, replaced or dropped: a query's cache key holds
+    /// it, so results of an index are never taken for another of the same name.
+    pub(crate) generation: u64,
 }
 
 impl Indexes {
@@ -247,38 +369,46 @@ impl Indexes {
     }
 
     /// Builds an index over `records` (in key order) and adds it, replacing one of the
-    /// same name.
+    /// same name. An extractor that panics on a record fails it whole: nothing changes.
     pub(crate) fn add<'a>(
         &mut self,
         name: &str,
         extract: Extract,
         records: impl Iterator<Item = &'a Record>,
-    ) {
-        let mut entries = Index::default();
-        let mut ikey = Vec::new();
-        let mut buf = Vec::new();
-        let mut sorted = Vec::new();
-        for rec in records {
-            ikey.clear();
-            if extract(&rec.view(), &mut ikey) {
-                buf.clear();
-                composite(&mut buf, &ikey, rec.key());
-                sorted.push(Entry::new(rec.clone(), &buf));
+    ) -> Result<()> {
+        let sec = Secondary {
+            name: name.into(),
+            id: self.generation + 1,
+            extract,
+            entries: Index::default(),
+        };
+        let mut sorted = guarded(|running| {
+            let mut ikey = Vec::new();
+            let mut buf = Vec::new();
+            let mut sorted = Vec::new();
+            for rec in records {
+                ikey.clear();
+                *running = Running(Some((name, rec.key())));
+                if sec.key_of(rec, &mut ikey).is_some() {
+                    buf.clear();
+                    composite(&mut buf, &ikey, rec.key());
+                    sorted.push(Entry::new(rec.clone(), &buf));
+                }
             }
-        }
+            sorted
+        })?;
+        let mut sec = sec;
         sorted.sort_unstable_by(|a, b| a.key().cmp(b.key()));
         for e in sorted {
-            entries.insert(e);
+            sec.entries.insert(e);
         }
         self.list.retain(|s| &*s.name != name);
-        self.list.push(Secondary {
-            name: name.into(),
-            extract,
-            entries,
-        });
+        self.generation += 1;
+        self.list.push(sec);
         if let Some(t) = &mut self.touched {
             t.resize(self.list.len(), Touched::default());
         }
+        Ok(())
     }
 
     /// Removes the index `name`; whether it existed.
@@ -288,20 +418,46 @@ impl Indexes {
         if let Some(t) = &mut self.touched {
             t.truncate(self.list.len());
         }
-        before != self.list.len()
+        let removed = before != self.list.len();
+        self.generation += u64::from(removed);
+        removed
     }
 
-    /// Keeps every index in step with a put of `new` over `old` (same key).
-    pub(crate) fn put(&mut self, old: Option<&Record>, new: &Record) {
+    /// Runs every extractor on the new records of `changes` (stamped, not yet logged) into
+    /// `out`. The first panic fails the commit: [`Error::ExtractorPanicked`].
+    pub(crate) fn extract(&self, changes: &[Change], out: &mut Extracted) -> Result<()> {
+        out.ids.extend(self.list.iter().map(|s| s.id));
+        guarded(|running| {
+            for change in changes {
+                for sec in &self.list {
+                    let key = match change {
+                        Change::Put(rec) => {
+                            *running = Running(Some((&sec.name, rec.key())));
+                            sec.key_of(rec, &mut out.bytes)
+                        }
+                        Change::Delete(_) => None,
+                    };
+                    out.slots.push(key);
+                }
+            }
+        })
+    }
+
+    /// Keeps every index in step with a put of `new` over `old` (same key), with the new
+    /// keys extracted for it (`None`: none were, the tree having no index then).
+    pub(crate) fn put(&mut self, old: Option<&Record>, new: &Record, keys: Option<Keys<'_>>) {
         for (i, sec) in self.list.iter_mut().enumerate() {
-            self.old_key.clear();
-            self.new_key.clear();
-            let had = old.is_some_and(|o| (sec.extract)(&o.view(), &mut self.old_key));
-            let has = (sec.extract)(&new.view(), &mut self.new_key);
+            let had = old.is_some_and(|o| sec.key_or_none(o, &mut self.old_key));
+            let new_key = match keys.and_then(|k| k.new_key(sec)) {
+                Some(key) => key,
+                None => sec
+                    .key_or_none(new, &mut self.new_key)
+                    .then_some(self.new_key.as_slice()),
+            };
             let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
-            if had && has && self.old_key == self.new_key {
+            if let Some(new_key) = new_key.filter(|k| had && *k == self.old_key.as_slice()) {
                 self.buf.clear();
-                composite(&mut self.buf, &self.new_key, new.key());
+                composite(&mut self.buf, new_key, new.key());
                 if let Some(t) = touched {
                     t.note(&self.buf);
                 }
@@ -338,9 +494,9 @@ impl Indexes {
                     touched.as_deref_mut(),
                 );
             }
-            if has {
+            if let Some(new_key) = new_key {
                 self.buf.clear();
-                composite(&mut self.buf, &self.new_key, new.key());
+                composite(&mut self.buf, new_key, new.key());
                 if let Some(t) = touched {
                     t.note(&self.buf);
                 }
@@ -352,8 +508,7 @@ impl Indexes {
     /// Keeps every index in step with the removal of `old`.
     pub(crate) fn delete(&mut self, old: &Record) {
         for (i, sec) in self.list.iter_mut().enumerate() {
-            self.old_key.clear();
-            let had = (sec.extract)(&old.view(), &mut self.old_key);
+            let had = sec.key_or_none(old, &mut self.old_key);
             let key = had.then_some(self.old_key.as_slice());
             let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
             remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
@@ -454,6 +609,8 @@ impl IndexScan {
     }
 
     /// Calls `f` on the next unexpired record in range and moves past it.
+    // Inlined into the query's walk (once per record): out of line it costs ~1% of a scan.
+    #[inline]
     pub(crate) fn next_with<R>(&mut self, f: impl FnOnce(&Record) -> R) -> Option<R> {
         while !self.done {
             let entry = match &self.walk {
@@ -493,63 +650,4 @@ impl IndexScan {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn composite_keys_sort_by_index_key_then_primary_key() {
-        let ikeys: [&[u8]; 7] = [b"", b"\0", b"\0\0", b"\0a", b"a", b"a\0", b"ab"];
-        let pkeys: [&[u8]; 3] = [b"a", b"b", b"\xff"];
-        let mut pairs = Vec::new();
-        for i in ikeys {
-            for p in pkeys {
-                let mut c = Vec::new();
-                composite(&mut c, i, p);
-                pairs.push(((i, p), c));
-            }
-        }
-        let mut by_pair = pairs.clone();
-        by_pair.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut by_composite = pairs.clone();
-        by_composite.sort_by(|a, b| a.1.cmp(&b.1));
-        assert_eq!(by_pair, by_composite);
-        for (_, a) in &pairs {
-            for (_, b) in &pairs {
-                let (x, y) = (abbreviation(a), abbreviation(b));
-                assert!(x == y || (x < y) == (a < b), "{a:?} {b:?}");
-            }
-        }
-        // Bounds select exactly the entries whose index key is in range.
-        for lo in ikeys {
-            for hi in ikeys {
-                for (s, e) in [
-                    (Bound::Included(lo), Bound::Included(hi)),
-                    (Bound::Excluded(lo), Bound::Excluded(hi)),
-                    (Bound::Included(lo), Bound::Excluded(hi)),
-                    (Bound::Excluded(lo), Bound::Included(hi)),
-                ] {
-                    let (cs, ce) = bounds(s, e);
-                    for ((i, _), c) in &pairs {
-                        let want = after_start(i, s) && before_end(i, e);
-                        let got = after_start(c, cs.as_ref().map(|b| &**b))
-                            && before_end(c, ce.as_ref().map(|b| &**b));
-                        assert_eq!(got, want, "{i:?} in {s:?}..{e:?}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn index_key_encodings_keep_numeric_order() {
-        let ints = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
-        assert!(ints
-            .windows(2)
-            .all(|w| IndexKey::i64(w[0]) < IndexKey::i64(w[1])));
-        let floats = [f64::NEG_INFINITY, -2.5, -0.0, 0.0, 1e-9, 3.0, f64::INFINITY];
-        assert!(floats
-            .windows(2)
-            .all(|w| IndexKey::f64(w[0]) < IndexKey::f64(w[1])));
-        assert!(IndexKey::u64(9) < IndexKey::u64(10));
-    }
-}
+mod tests;

@@ -1,0 +1,194 @@
+//! The ordered in-memory index: a copy-on-write B+tree.
+//!
+//! Nodes live behind `Arc`. A writer mutates through [`Arc::make_mut`], so when no
+//! snapshot shares a node the write happens in place (no copy, no allocation beyond the
+//! entry itself); when a snapshot (an iterator or a query) still holds the old root, only
+//! the nodes on the written path are copied, and copying a node clones `Arc`s, never entries.
+//! A snapshot is therefore one `Arc` clone of the root, and a scan never holds a lock.
+//!
+//! Entries are generic over [`Keyed`] so the structure can be tested with plain types;
+//! the engine stores [`crate::record::Record`]s.
+//!
+//! Files: `mod.rs` (the map: [`Index`] and its operations), `node.rs` (leaves, internal
+//! nodes and their abbreviated keys: how a node searches, splits and merges), `cursor.rs`
+//! (forward and backward cursors over a snapshot).
+
+mod cursor;
+mod node;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+pub(crate) use cursor::{before_end, Cursor, CursorBack};
+use node::{Leaf, Node, Seps};
+
+/// Maximum entries per leaf.
+pub(crate) const MAX: usize = 64;
+/// Maximum children per internal node: wide, so the tree is shallow (two levels above the
+/// leaves hold 4M items) and a write descends through fewer nodes. A node below a quarter
+/// of its maximum is merged with or refilled from a sibling.
+pub(crate) const MAX_INNER: usize = 256;
+
+/// An entry ordered by its key bytes.
+pub(crate) trait Keyed: Clone {
+    fn key(&self) -> &[u8];
+
+    /// Whether entries carry an abbreviation of their key in the leaf slot itself, so a
+    /// leaf search compares those and reaches a key (a cache miss) only on a tie.
+    const ABBREVIATED: bool = false;
+
+    /// This entry's abbreviation (with `ABBREVIATED`): if `abbr(a) < abbr(b)` then the
+    /// keys compare the same way.
+    fn abbr(&self) -> u64 {
+        0
+    }
+
+    /// The abbreviation of any key, consistent with [`Keyed::abbr`].
+    fn abbreviate_key(_key: &[u8]) -> u64 {
+        0
+    }
+}
+
+/// Binary search of a sorted run of entries for `key`.
+fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
+    if T::ABBREVIATED {
+        let a = T::abbreviate_key(key);
+        items.binary_search_by(|e| e.abbr().cmp(&a).then_with(|| e.key().cmp(key)))
+    } else {
+        items.binary_search_by(|e| e.key().cmp(key))
+    }
+}
+
+/// A copy-on-write B+tree map from key bytes to entries.
+#[derive(Clone, Debug)]
+pub(crate) struct Index<T> {
+    root: Arc<Node<T>>,
+    len: usize,
+}
+
+impl<T: Keyed> Default for Index<T> {
+    fn default() -> Self {
+        Self {
+            root: Arc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
+            len: 0,
+        }
+    }
+}
+
+impl<T: Keyed> Index<T> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&T> {
+        let mut node = &*self.root;
+        loop {
+            match node {
+                Node::Leaf(leaf) => return leaf.search(key).ok().map(|i| &leaf.items[i]),
+                Node::Internal { seps, children } => {
+                    node = &children[seps.child_index(key)];
+                }
+            }
+        }
+    }
+
+    /// Inserts or replaces the entry with the same key; returns the replaced one.
+    pub(crate) fn insert(&mut self, item: T) -> Option<T> {
+        let (old, split) = Arc::make_mut(&mut self.root).insert(item);
+        if let Some((sep, right)) = split {
+            let left = std::mem::replace(
+                &mut self.root,
+                Arc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
+            );
+            self.root = Arc::new(Node::Internal {
+                seps: Seps::new(vec![sep]),
+                children: vec![left, Arc::new(right)],
+            });
+        }
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Replaces the entry under `key` that `is_old` picks out (the caller knows which one
+    /// it is, e.g. by address), without comparing keys inside the leaf. Returns the
+    /// replaced entry, or gives `item` back when there is no such entry (the caller knows
+    /// there is one, so a miss, which would have copied shared nodes on the way down for
+    /// nothing, does not happen).
+    pub(crate) fn replace(&mut self, is_old: impl Fn(&T) -> bool, item: T) -> Result<T, T> {
+        let key = item.key();
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    return match leaf.items.iter().position(&is_old) {
+                        Some(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
+                        None => Err(item),
+                    };
+                }
+                Node::Internal { seps, children } => {
+                    node = Arc::make_mut(&mut children[seps.child_index(key)]);
+                }
+            }
+        }
+    }
+
+    /// Removes the entry under `key` by comparing keys (the tree's write path removes
+    /// through `remove_known`; salvage recovery and the model tests use this).
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<T> {
+        // Look first so a miss copies no node shared with a snapshot.
+        self.get(key)?;
+        self.remove_picked(key, |items| find(items, key).ok())
+    }
+
+    /// Replaces the entry with `item`'s key, found by key (the caller knows it is there);
+    /// gives `item` back when there is none.
+    pub(crate) fn replace_keyed(&mut self, item: T) -> Result<T, T> {
+        let mut node = Arc::make_mut(&mut self.root);
+        loop {
+            match node {
+                Node::Leaf(leaf) => {
+                    return match leaf.search(item.key()) {
+                        Ok(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
+                        Err(_) => Err(item),
+                    };
+                }
+                Node::Internal { seps, children } => {
+                    node = Arc::make_mut(&mut children[seps.child_index(item.key())]);
+                }
+            }
+        }
+    }
+
+    /// Removes the entry under `key`, found by key, when `check` accepts it (the caller
+    /// knows it is there: a miss may copy nodes shared with a snapshot for nothing).
+    pub(crate) fn remove_checked(&mut self, key: &[u8], check: impl Fn(&T) -> bool) -> Option<T> {
+        self.remove_picked(key, |items| {
+            find(items, key).ok().filter(|&i| check(&items[i]))
+        })
+    }
+
+    /// Removes the entry under `key` that `is_old` picks out (the caller knows it is
+    /// there, e.g. by address), without comparing keys inside the leaf.
+    pub(crate) fn remove_known(&mut self, key: &[u8], is_old: impl Fn(&T) -> bool) -> Option<T> {
+        self.remove_picked(key, |items| items.iter().position(&is_old))
+    }
+
+    fn remove_picked(&mut self, key: &[u8], pick: impl Fn(&[T]) -> Option<usize>) -> Option<T> {
+        let removed = Arc::make_mut(&mut self.root).remove(key, &pick);
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        // Collapse a root left with a single child.
+        while let Node::Internal { children, .. } = &*self.root {
+            if children.len() != 1 {
+                break;
+            }
+            let only = Arc::clone(&children[0]);
+            self.root = only;
+        }
+        removed
+    }
+}

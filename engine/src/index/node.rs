@@ -1,0 +1,324 @@
+//! The nodes of the B+tree: leaves of entries and internal nodes of children, each with
+//! abbreviated keys so a search binary-searches one small array; how a node inserts,
+//! removes, splits when full and absorbs a sibling.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::{find, Keyed, MAX, MAX_INNER};
+
+/// A node split off on overflow, with the smallest key it may hold.
+pub(super) type Split<T> = (Arc<[u8]>, Node<T>);
+
+/// Abbreviated keys of a sorted run, so a search binary-searches one small contiguous
+/// array and dereferences a key only on a tie.
+///
+/// All keys in a sorted run share the common prefix of its first and last key; `abbrs[i]`
+/// holds the 8 bytes of key `i` after that prefix, big-endian, zero-padded. If
+/// `abbr(a) < abbr(b)` then `a < b`; equal abbreviations fall back to a full comparison.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Abbrevs {
+    pub(super) prefix: Box<[u8]>,
+    pub(super) abbrs: Vec<u64>,
+}
+
+fn abbreviate(key: &[u8], skip: usize) -> u64 {
+    let mut w = [0u8; 8];
+    let tail = key.get(skip..).unwrap_or_default();
+    let n = tail.len().min(8);
+    w[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(w)
+}
+
+/// Makes room for one more element: grows by half (never past a full node plus the one
+/// extra a split needs) instead of doubling, so nodes do not carry twice their capacity.
+fn grow<T>(v: &mut Vec<T>, max: usize) {
+    if v.len() == v.capacity() {
+        let target = (v.len() + v.len() / 2).clamp(4, max + 1).max(v.len() + 1);
+        v.reserve_exact(target - v.len());
+    }
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl Abbrevs {
+    /// Recomputes the prefix, and every abbreviation when it changed (or `all`).
+    pub(super) fn refresh<'a>(
+        &mut self,
+        keys: impl ExactSizeIterator<Item = &'a [u8]> + Clone,
+        all: bool,
+    ) {
+        let n = keys.len();
+        let first = keys.clone().next();
+        let last = keys.clone().last();
+        let len = match (first, last) {
+            (Some(a), Some(b)) => common_prefix(a, b),
+            _ => 0,
+        };
+        if all || len != self.prefix.len() || n == 0 {
+            self.prefix = first.map_or_else(Box::default, |f| f[..len].into());
+            self.abbrs.clear();
+            self.abbrs.extend(keys.map(|k| abbreviate(k, len)));
+        }
+    }
+
+    /// Like `binary_search_by` over the keys; `key_at(i)` reads key `i` on a tie.
+    pub(super) fn search<'a>(
+        &self,
+        key: &[u8],
+        key_at: impl Fn(usize) -> &'a [u8],
+    ) -> Result<usize, usize> {
+        let p = &*self.prefix;
+        let head = &key[..key.len().min(p.len())];
+        match head.cmp(p) {
+            Ordering::Less => return Err(0),
+            Ordering::Greater => return Err(self.abbrs.len()),
+            Ordering::Equal if key.len() < p.len() => return Err(0),
+            Ordering::Equal => {}
+        }
+        let abbr = abbreviate(key, p.len());
+        let mut i = self.abbrs.partition_point(|a| *a < abbr);
+        // Equal abbreviations are rare (keys alike for 8 bytes past the prefix): walk them.
+        while self.abbrs.get(i) == Some(&abbr) {
+            match key_at(i).cmp(key) {
+                Ordering::Less => i += 1,
+                Ordering::Greater => return Err(i),
+                Ordering::Equal => return Ok(i),
+            }
+        }
+        Err(i)
+    }
+
+    /// Records an insertion at `i`; the caller refreshes when `i` was an edge.
+    pub(super) fn insert(&mut self, i: usize, key: &[u8]) {
+        grow(&mut self.abbrs, MAX_INNER);
+        self.abbrs.insert(i, abbreviate(key, self.prefix.len()));
+    }
+}
+
+/// A leaf: entries in key order. Leaves keep no abbreviations: point reads go through the
+/// hash index beside this tree ([`crate::points`]), so a leaf search (writes, the start of
+/// a scan) compares keys in the records directly, and the 8 bytes per item pay for the
+/// hash index instead.
+#[derive(Clone, Debug)]
+pub(super) struct Leaf<T> {
+    pub(super) items: Vec<T>,
+}
+
+impl<T: Keyed> Leaf<T> {
+    pub(super) fn from_items(items: Vec<T>) -> Self {
+        Leaf { items }
+    }
+
+    pub(super) fn search(&self, key: &[u8]) -> Result<usize, usize> {
+        find(&self.items, key)
+    }
+
+    pub(super) fn insert_at(&mut self, i: usize, item: T) {
+        grow(&mut self.items, MAX);
+        self.items.insert(i, item);
+    }
+
+    pub(super) fn remove_at(&mut self, i: usize) -> T {
+        self.items.remove(i)
+    }
+}
+
+/// Separators of an internal node with their abbreviations.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Seps {
+    pub(super) keys: Abbrevs,
+    pub(super) seps: Vec<Arc<[u8]>>,
+}
+
+impl Seps {
+    pub(super) fn new(seps: Vec<Arc<[u8]>>) -> Self {
+        let mut s = Seps {
+            keys: Abbrevs::default(),
+            seps,
+        };
+        s.refresh(true);
+        s
+    }
+
+    pub(super) fn refresh(&mut self, all: bool) {
+        self.keys.refresh(self.seps.iter().map(|s| &**s), all);
+    }
+
+    /// Index of the child that may hold `key`: how many separators are `<= key`.
+    pub(super) fn child_index(&self, key: &[u8]) -> usize {
+        match self.keys.search(key, |i| &self.seps[i]) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    pub(super) fn insert(&mut self, i: usize, sep: Arc<[u8]>) {
+        let edge = i == 0 || i == self.seps.len();
+        self.keys.insert(i, &sep);
+        self.seps.insert(i, sep);
+        if edge {
+            self.refresh(false);
+        }
+    }
+
+    pub(super) fn remove(&mut self, i: usize) -> Arc<[u8]> {
+        let sep = self.seps.remove(i);
+        self.keys.abbrs.remove(i);
+        if i == 0 || i == self.seps.len() {
+            self.refresh(false);
+        }
+        sep
+    }
+
+    /// Splits off separators from `at`; returns (the separator at `at - 1`, the rest).
+    pub(super) fn split(&mut self, at: usize) -> (Option<Arc<[u8]>>, Seps) {
+        let right = Seps::new(self.seps.split_off(at));
+        let promoted = self.seps.pop();
+        self.refresh(true);
+        (promoted, right)
+    }
+
+    pub(super) fn append(&mut self, sep: Arc<[u8]>, other: Seps) {
+        self.seps.push(sep);
+        self.seps.extend(other.seps);
+        self.refresh(true);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(super) enum Node<T> {
+    Leaf(Leaf<T>),
+    /// `seps[i]` is the smallest key that may live in `children[i + 1]`.
+    Internal {
+        seps: Seps,
+        children: Vec<Arc<Node<T>>>,
+    },
+}
+
+impl<T: Keyed> Node<T> {
+    pub(super) fn max(&self) -> usize {
+        match self {
+            Node::Leaf(_) => MAX,
+            Node::Internal { .. } => MAX_INNER,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Node::Leaf(leaf) => leaf.items.len(),
+            Node::Internal { children, .. } => children.len(),
+        }
+    }
+
+    /// Appends `other` (the right sibling) to `self`; `sep` separates them.
+    pub(super) fn absorb(&mut self, sep: Arc<[u8]>, other: Node<T>) {
+        match (self, other) {
+            (Node::Leaf(a), Node::Leaf(b)) => a.items.extend(b.items),
+            (
+                Node::Internal { seps, children },
+                Node::Internal {
+                    seps: bseps,
+                    children: bchildren,
+                },
+            ) => {
+                seps.append(sep, bseps);
+                children.extend(bchildren);
+            }
+            // Siblings always have the same height.
+            _ => unreachable!("siblings of different kinds"),
+        }
+    }
+
+    /// Splits off the upper part starting at position `at`; returns the separator and the
+    /// new right node.
+    pub(super) fn split_at(&mut self, at: usize) -> Split<T> {
+        match self {
+            Node::Leaf(leaf) => {
+                let right = Leaf::from_items(leaf.items.split_off(at));
+                leaf.items.shrink_to_fit();
+                let sep: Arc<[u8]> = Arc::from(right.items[0].key());
+                (sep, Node::Leaf(right))
+            }
+            Node::Internal { seps, children } => {
+                let rchildren = children.split_off(at);
+                let (sep, rseps) = seps.split(at);
+                let sep = sep.unwrap_or_else(|| unreachable!("internal split with one child"));
+                (
+                    sep,
+                    Node::Internal {
+                        seps: rseps,
+                        children: rchildren,
+                    },
+                )
+            }
+        }
+    }
+
+    /// Inserts or replaces; returns the replaced entry and, on overflow, a split.
+    pub(super) fn insert(&mut self, item: T) -> (Option<T>, Option<Split<T>>) {
+        match self {
+            Node::Leaf(leaf) => {
+                match leaf.search(item.key()) {
+                    Ok(i) => (Some(std::mem::replace(&mut leaf.items[i], item)), None),
+                    Err(i) => {
+                        leaf.insert_at(i, item);
+                        let len = leaf.items.len();
+                        if len <= MAX {
+                            return (None, None);
+                        }
+                        // Appending at the end (sequential keys) keeps the left node full,
+                        // so ordered loads pack leaves instead of leaving them half empty.
+                        let at = if i == len - 1 { len - 1 } else { len / 2 };
+                        (None, Some(self.split_at(at)))
+                    }
+                }
+            }
+            Node::Internal { seps, children } => {
+                let ci = seps.child_index(item.key());
+                let (old, split) = Arc::make_mut(&mut children[ci]).insert(item);
+                if let Some((sep, right)) = split {
+                    seps.insert(ci, sep);
+                    children.insert(ci + 1, Arc::new(right));
+                    if children.len() > MAX_INNER {
+                        let at = children.len() / 2;
+                        return (old, Some(self.split_at(at)));
+                    }
+                }
+                (old, None)
+            }
+        }
+    }
+
+    /// Removes the entry under `key` that `pick` finds in its leaf.
+    pub(super) fn remove(
+        &mut self,
+        key: &[u8],
+        pick: &impl Fn(&[T]) -> Option<usize>,
+    ) -> Option<T> {
+        match self {
+            Node::Leaf(leaf) => pick(&leaf.items).map(|i| leaf.remove_at(i)),
+            Node::Internal { seps, children } => {
+                let ci = seps.child_index(key);
+                let removed = Arc::make_mut(&mut children[ci]).remove(key, pick)?;
+                if children[ci].len() < children[ci].max() / 4 && children.len() > 1 {
+                    // Rebalance with a neighbour: merge, and split again if too big.
+                    let left = if ci + 1 < children.len() { ci } else { ci - 1 };
+                    let sep = seps.remove(left);
+                    let right = Arc::unwrap_or_clone(children.remove(left + 1));
+                    let merged = Arc::make_mut(&mut children[left]);
+                    merged.absorb(sep, right);
+                    if merged.len() > merged.max() {
+                        let at = merged.len() / 2;
+                        let (sep, right) = merged.split_at(at);
+                        seps.insert(left, sep);
+                        children.insert(left + 1, Arc::new(right));
+                    }
+                }
+                Some(removed)
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The B+tree against a `BTreeMap` model, and its invariants after every change.
+
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+#[derive(Clone, Debug, PartialEq)]
+struct E(Vec<u8>, u32);
+impl Keyed for E {
+    fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn collect_back(idx: &Index<E>, end: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
+    let mut c = idx.cursor_back(end);
+    let mut out = Vec::new();
+    while let Some(e) = c.peek() {
+        out.push((e.0.clone(), e.1));
+        c.retreat();
+    }
+    out
+}
+
+fn collect(idx: &Index<E>, start: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
+    let mut c = idx.cursor(start);
+    let mut out = Vec::new();
+    while let Some(e) = c.peek() {
+        out.push((e.0.clone(), e.1));
+        c.advance();
+    }
+    out
+}
+
+fn check_invariants(node: &Node<E>, lo: Option<&[u8]>, hi: Option<&[u8]>, root: bool) -> usize {
+    match node {
+        Node::Leaf(leaf) => {
+            let items = &leaf.items;
+            assert!(items.len() <= MAX);
+            for w in items.windows(2) {
+                assert!(w[0].key() < w[1].key(), "leaf not sorted");
+            }
+            for e in items {
+                if let Some(lo) = lo {
+                    assert!(e.key() >= lo);
+                }
+                if let Some(hi) = hi {
+                    assert!(e.key() < hi);
+                }
+            }
+            0
+        }
+        Node::Internal { seps, children } => {
+            let fresh = Seps::new(seps.seps.clone());
+            assert_eq!(
+                seps.keys.prefix, fresh.keys.prefix,
+                "stale separator prefix"
+            );
+            assert_eq!(
+                seps.keys.abbrs, fresh.keys.abbrs,
+                "stale separator abbreviations"
+            );
+            let seps = &seps.seps;
+            assert_eq!(seps.len() + 1, children.len());
+            assert!(children.len() <= MAX_INNER);
+            assert!(root || children.len() >= 2);
+            let mut depth = None;
+            for (i, c) in children.iter().enumerate() {
+                let clo = if i == 0 { lo } else { Some(&*seps[i - 1]) };
+                let chi = if i == seps.len() { hi } else { Some(&*seps[i]) };
+                let d = check_invariants(c, clo, chi, false);
+                assert!(depth.is_none_or(|x| x == d), "unbalanced");
+                depth = Some(d);
+            }
+            depth.unwrap_or(0) + 1
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn matches_btreemap(ops in proptest::collection::vec((any::<bool>(), 0u16..600, any::<u32>()), 1..3000)) {
+        let mut idx = Index::<E>::default();
+        let mut model = BTreeMap::new();
+        type Snapshot = (Index<E>, BTreeMap<Vec<u8>, u32>);
+        let mut snapshot: Option<Snapshot> = None;
+        for (n, (put, k, v)) in ops.into_iter().enumerate() {
+            let key = format!("k{k:05}").into_bytes();
+            if put {
+                let old = idx.insert(E(key.clone(), v)).map(|e| e.1);
+                prop_assert_eq!(old, model.insert(key, v));
+            } else {
+                let old = idx.remove(&key).map(|e| e.1);
+                prop_assert_eq!(old, model.remove(&key));
+            }
+            prop_assert_eq!(idx.len(), model.len());
+            if n % 500 == 0 {
+                snapshot = Some((idx.clone(), model.clone()));
+            }
+        }
+        check_invariants(&idx.root, None, None, true);
+        let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(collect(&idx, Bound::Unbounded), all.clone());
+        let mid = b"k00300".as_slice();
+        let from: Vec<_> = model.range(mid.to_vec()..).map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(collect(&idx, Bound::Included(mid)), from);
+        let after: Vec<_> = model.range((Bound::Excluded(mid.to_vec()), Bound::Unbounded)).map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(collect(&idx, Bound::Excluded(mid)), after);
+        // Backwards from every kind of end bound.
+        let rev = |it: Vec<(Vec<u8>, u32)>| it.into_iter().rev().collect::<Vec<_>>();
+        prop_assert_eq!(collect_back(&idx, Bound::Unbounded), rev(all.clone()));
+        let upto: Vec<_> = model.range(..=mid.to_vec()).map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(collect_back(&idx, Bound::Included(mid)), rev(upto));
+        let below: Vec<_> = model.range(..mid.to_vec()).map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(collect_back(&idx, Bound::Excluded(mid)), rev(below));
+        // A snapshot taken earlier is unaffected by later writes.
+        if let Some((snap, snap_model)) = snapshot {
+            let expect: Vec<_> = snap_model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect(&snap, Bound::Unbounded), expect);
+        }
+    }
+}
+
+#[test]
+fn wide_internal_nodes_split_and_merge() {
+    // Enough keys for internal nodes to overflow (40k / 64 per leaf > 256 children),
+    // inserted and removed in scrambled order, checked against a BTreeMap throughout.
+    let mut idx = Index::<E>::default();
+    let mut model = BTreeMap::new();
+    let n = 40_000u32;
+    let scrambled = |i: u32| ((u64::from(i) * 7_919 % u64::from(n)) as u32, i);
+    for i in 0..n {
+        let (k, v) = scrambled(i);
+        let key = format!("k{k:06}").into_bytes();
+        assert_eq!(
+            idx.insert(E(key.clone(), v)).map(|e| e.1),
+            model.insert(key, v)
+        );
+    }
+    check_invariants(&idx.root, None, None, true);
+    assert!(
+        matches!(&*idx.root, Node::Internal { children, .. } if children.iter().all(|c| matches!(&**c, Node::Internal { .. })))
+    );
+    let snapshot = idx.clone();
+    for i in 0..n * 3 / 4 {
+        let key = format!("k{:06}", scrambled(i).0).into_bytes();
+        assert_eq!(idx.remove(&key).map(|e| e.1), model.remove(&key));
+        if i % 10_000 == 0 {
+            check_invariants(&idx.root, None, None, true);
+        }
+    }
+    check_invariants(&idx.root, None, None, true);
+    let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    assert_eq!(collect(&idx, Bound::Unbounded), all);
+    assert_eq!(collect(&snapshot, Bound::Unbounded).len(), n as usize);
+}
+
+#[test]
+fn sequential_load_packs_leaves() {
+    let mut idx = Index::<E>::default();
+    for i in 0..10_000u32 {
+        idx.insert(E(format!("key-{i:08}").into_bytes(), i));
+    }
+    let leaves = count_leaves(&idx.root);
+    // Full leaves hold MAX entries; allow the last one per level to be partial.
+    assert!(
+        leaves <= 10_000 / MAX + 2,
+        "{leaves} leaves for 10k sequential keys"
+    );
+}
+
+fn count_leaves(n: &Node<E>) -> usize {
+    match n {
+        Node::Leaf(_) => 1,
+        Node::Internal { children, .. } => children.iter().map(|c| count_leaves(c)).sum(),
+    }
+}
+
+#[test]
+fn deleting_everything_collapses_to_empty_leaf() {
+    let mut idx = Index::<E>::default();
+    for i in 0..5000u32 {
+        idx.insert(E(format!("{i:06}").into_bytes(), i));
+    }
+    for i in (0..5000u32).rev() {
+        assert!(idx.remove(format!("{i:06}").as_bytes()).is_some());
+    }
+    assert_eq!(idx.len(), 0);
+    assert!(matches!(&*idx.root, Node::Leaf(v) if v.items.is_empty()));
+}

@@ -1,0 +1,130 @@
+//! The point index against a `HashMap` model; the switch to untagged slots; a writer that
+//! refuses a foreign index; records a pinned reader borrows outliving the writer; the
+//! overlay that shows a whole commit at once. (Concurrent readers: tests/point_reads.rs.)
+
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+fn rec(k: &str, v: u32) -> Record {
+    Record::new(k.as_bytes(), &v.to_le_bytes(), u64::from(v), 0, 0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn matches_a_hashmap(
+        tagged in any::<bool>(),
+        ops in proptest::collection::vec((0u8..3, 0u16..400, any::<u32>()), 1..2000),
+    ) {
+        let (p, mut w) = new();
+        if !tagged {
+            // The fallback for addresses past 48 bits: slots without tags.
+            w.rebuild(&p, MIN_CAP, false, &crossbeam_epoch::pin());
+        }
+        let mut model = HashMap::new();
+        for (op, k, v) in ops {
+            let key = format!("k{k}");
+            let guard = crossbeam_epoch::pin();
+            match op {
+                0 | 1 => {
+                    let replaced = w.put(&p, rec(&key, v), &guard).is_some();
+                    prop_assert_eq!(replaced, model.insert(key.clone(), v).is_some());
+                }
+                _ => {
+                    let removed = w.remove(&p, key.as_bytes(), &guard).is_some();
+                    prop_assert_eq!(removed, model.remove(&key).is_some());
+                }
+            }
+            prop_assert_eq!(w.len(), model.len());
+            let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
+            prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
+        }
+        let guard = crossbeam_epoch::pin();
+        for k in 0..400u16 {
+            let key = format!("k{k}");
+            let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
+            prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
+        }
+    }
+}
+
+#[test]
+fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
+    let (p, mut w) = new();
+    let guard = crossbeam_epoch::pin();
+    let key = |i: u32| format!("k{i}");
+    for i in 0..100 {
+        w.put(&p, rec(&key(i), i), &guard);
+    }
+    assert!(p.table(&guard).tagged);
+    // As if the allocator handed out an address past 48 bits (5-level paging, or an
+    // allocator that tags the top byte): no room for tags.
+    w.addr_bits = 12;
+    w.put(&p, rec(&key(100), 100), &guard);
+    assert!(!p.table(&guard).tagged, "switched to untagged slots");
+    w.addr_bits = TAG_SHIFT;
+    // Growth, tombstones and shrinking keep it untagged.
+    for i in 101..3000 {
+        w.put(&p, rec(&key(i), i), &guard);
+    }
+    for i in (0..3000).filter(|i| i % 10 != 0) {
+        assert!(w.remove(&p, key(i).as_bytes(), &guard).is_some());
+    }
+    assert!(!p.table(&guard).tagged, "untagged for good");
+    for i in 0..3000 {
+        let got = p.get(key(i).as_bytes(), &guard).map(|r| r.version());
+        assert_eq!(got, (i % 10 == 0).then_some(u64::from(i)), "{}", key(i));
+    }
+}
+
+/// A writer's counts and its right to change slots hold for its own index only: two
+/// writers on one index would race on its slots (and release a record twice).
+#[test]
+#[should_panic(expected = "another index's writer")]
+fn a_writer_refuses_an_index_it_was_not_made_with() {
+    let (p1, _w1) = new();
+    let (_p2, mut w2) = new();
+    w2.put(&p1, rec("a", 1), &crossbeam_epoch::pin());
+}
+
+#[test]
+fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
+    let guard = crossbeam_epoch::pin();
+    let (p, mut w) = new();
+    w.put(&p, rec("a", 1), &guard);
+    let a = p.get(b"a", &guard).unwrap();
+    // The overwrite parks the old record in the writer's pending batch.
+    w.put(&p, rec("a", 2), &guard);
+    drop(w);
+    // Records of the same size reuse any block the drop freed.
+    let others: Vec<Record> = (0..64).map(|i| rec("b", i)).collect();
+    assert_eq!((a.key(), a.version()), (&b"a"[..], 1));
+    drop(others);
+}
+
+#[test]
+fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
+    let (p, mut w) = new();
+    let guard = crossbeam_epoch::pin();
+    w.put(&p, rec("a", 1), &guard);
+    w.put(&p, rec("b", 1), &guard);
+    let changes = vec![
+        Change::Put(rec("a", 2)),
+        Change::Delete(Box::from(&b"b"[..])),
+        Change::Put(rec("c", 2)),
+        Change::Put(rec("c", 3)),
+    ];
+    w.begin_overlay(&p, &changes, &guard);
+    // No slot has changed yet, but readers already see the whole commit.
+    assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(2));
+    assert!(p.get(b"b", &guard).is_none());
+    assert_eq!(
+        p.get(b"c", &guard).map(|r| r.version()),
+        Some(3),
+        "last change wins"
+    );
+    w.end_overlay(&p, &guard);
+    assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(1));
+    assert!(p.get(b"b", &guard).is_some());
+}

@@ -1,0 +1,230 @@
+//! Step 1 of opening: find the data files and read each one whole, judging nothing yet.
+//! A segment is read without knowing where it sits in the chain, so how its reading ended
+//! ([`End`]) is only a fact here; `chain.rs` and `salvage.rs` decide what it means.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::super::frame::{self, HeadError, Next};
+use super::super::segment::{self, parse_segment};
+use super::super::snapshot::{self, Loaded};
+use super::super::{io_at, Damage, Unreadable};
+use crate::record::Change;
+use crate::{Error, Result};
+
+/// Everything in the directory that recovery reads or removes.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// `snapshot.acorn`, when there is one.
+    pub(crate) snapshot: Option<SnapshotFile>,
+    /// Every `wal-<20 digits>.log`, in name order.
+    pub(crate) segments: Vec<SegmentFile>,
+    /// Temporary files of an interrupted compaction or segment creation. By construction
+    /// never the only copy of anything: a temporary file becomes data only by its rename.
+    pub(crate) temporaries: Vec<PathBuf>,
+}
+
+/// The snapshot as read: the records before any damage, and the damage.
+#[derive(Debug)]
+pub(crate) struct SnapshotFile {
+    pub(crate) path: PathBuf,
+    pub(crate) len: u64,
+    pub(crate) loaded: Loaded,
+    /// Where and why reading stopped early (`loaded` holds what came before).
+    pub(crate) damage: Option<Damage>,
+}
+
+/// A log segment as read.
+#[derive(Debug)]
+pub(crate) struct SegmentFile {
+    pub(crate) path: PathBuf,
+    /// The first version its name gives.
+    pub(crate) named: u64,
+    pub(crate) len: u64,
+    /// Its contents, or why its header could not be read.
+    pub(crate) contents: std::result::Result<Scanned, Damage>,
+}
+
+impl SegmentFile {
+    /// Its contents when its header was read and agrees with its name.
+    pub(crate) fn normal(&self) -> Option<&Scanned> {
+        self.contents
+            .as_ref()
+            .ok()
+            .filter(|s| s.first == self.named)
+    }
+}
+
+/// A segment's contents: its header, the commits read, and how reading ended.
+#[derive(Debug)]
+pub(crate) struct Scanned {
+    /// The first version its header gives.
+    pub(crate) first: u64,
+    /// The on-disk format its header declares.
+    pub(crate) format: u32,
+    /// The commits read, each the previous one plus one, from `first` on.
+    pub(crate) frames: Vec<(u64, Vec<Change>)>,
+    pub(crate) end: End,
+}
+
+impl Scanned {
+    /// The version of its last commit read (`first - 1` when it holds none).
+    pub(crate) fn last(&self) -> u64 {
+        self.frames.last().map_or(self.first - 1, |(v, _)| *v)
+    }
+
+    /// Whether it holds nothing but its header: what an interrupted cut of the log leaves.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.frames.is_empty() && matches!(self.end, End::Open) && self.format == frame::FORMAT
+    }
+}
+
+/// How reading a segment ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// At the end of the file, after a whole commit (or the header), with no seal.
+    Open,
+    /// At its seal, which names the first version of the segment that must follow.
+    Sealed(u64),
+    /// At a final frame cut short by the end of the file, starting at this offset: what a
+    /// crash in the middle of an append leaves. Bytes that are all there but fail their
+    /// checksum are never this; they are [`End::Damaged`].
+    Cut(u64),
+    /// At damage: a frame that fails its checksum or does not decode, a commit out of
+    /// order, bytes after the seal. Nothing after it was read.
+    Damaged(Damage),
+}
+
+/// Step 1: lists `dir` and reads the snapshot and every segment. Errors only when a file
+/// cannot be read at all, or declares an on-disk format this build does not read.
+pub(crate) fn find(dir: &Path) -> Result<Found> {
+    let mut found = Found::default();
+    let mut named = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| io_at(dir, e))? {
+        let entry = entry.map_err(|e| io_at(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(first) = parse_segment(name) {
+            named.push((first, entry.path()));
+        } else if name == snapshot::TMP || name == segment::SEGMENT_TMP {
+            found.temporaries.push(entry.path());
+        } else if name == snapshot::FILE {
+            let path = entry.path();
+            let data = fs::read(&path).map_err(|e| io_at(&path, e))?;
+            let (loaded, damage) = snapshot::parse(&data, true).map_err(|u| u.into_error(&path))?;
+            found.snapshot = Some(SnapshotFile {
+                path,
+                len: data.len() as u64,
+                loaded,
+                damage,
+            });
+        }
+    }
+    named.sort();
+    for (first, path) in named {
+        let data = fs::read(&path).map_err(|e| io_at(&path, e))?;
+        let contents = match scan(&data) {
+            Ok(s) => Ok(s),
+            Err(Unreadable::Damage(d)) => Err(d),
+            Err(Unreadable::Format(found)) => {
+                return Err(Error::UnsupportedFormat {
+                    path,
+                    found,
+                    supported: frame::FORMAT,
+                })
+            }
+        };
+        found.segments.push(SegmentFile {
+            path,
+            named: first,
+            len: data.len() as u64,
+            contents,
+        });
+    }
+    Ok(found)
+}
+
+/// Reads one segment: its header, then commits that run on from its first version without
+/// a gap, then (format 3) a seal and nothing after it.
+pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
+    let bad_head = |reason: String| {
+        Unreadable::Damage(Damage {
+            offset: 0,
+            reason: format!("no valid segment header: {reason}"),
+        })
+    };
+    let (first, format, mut at) = match frame::next(data, 0) {
+        Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
+            Ok((first, format)) => (first, format, next),
+            Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
+            Err(HeadError::Bad(why)) => return Err(bad_head(why.to_string())),
+        },
+        Next::End => {
+            return Err(bad_head(
+                "the file is empty (a segment is created with its header in place; only a \
+                 directory of acorn's format 1 holds an empty one)"
+                    .into(),
+            ))
+        }
+        Next::Incomplete => return Err(bad_head("the file ends inside it".into())),
+        Next::Bad(why) => return Err(bad_head(why.to_string())),
+    };
+    let mut frames: Vec<(u64, Vec<Change>)> = Vec::new();
+    let end = loop {
+        let last = frames.last().map_or(first - 1, |(v, _)| *v);
+        let damaged = |reason: String| {
+            End::Damaged(Damage {
+                offset: at as u64,
+                reason,
+            })
+        };
+        match frame::next(data, at) {
+            Next::End => break End::Open,
+            Next::Incomplete => break End::Cut(at as u64),
+            Next::Bad(why) => break damaged(why.to_string()),
+            Next::Frame(payload, next) if frame::is_seal(payload) => {
+                if format < 3 {
+                    break damaged(format!("a seal in a segment of format {format}"));
+                }
+                match frame::decode_seal(payload) {
+                    Ok((sealed, _)) if sealed != last => {
+                        break damaged(format!(
+                            "the seal says the segment ends at version {sealed}, but it \
+                             ends at {last}"
+                        ))
+                    }
+                    Ok((_, following)) if next == data.len() => break End::Sealed(following),
+                    Ok(_) => {
+                        break End::Damaged(Damage {
+                            offset: next as u64,
+                            reason: format!(
+                                "{} bytes after the seal that ends the segment",
+                                data.len() - next
+                            ),
+                        })
+                    }
+                    Err(why) => break damaged(why.to_string()),
+                }
+            }
+            Next::Frame(payload, next) => match frame::decode_commit(payload) {
+                Ok((version, _)) if version != last + 1 => {
+                    break damaged(format!(
+                        "commit version {version} where {} must follow",
+                        last + 1
+                    ));
+                }
+                Ok(commit) => {
+                    frames.push(commit);
+                    at = next;
+                }
+                Err(why) => break damaged(why.to_string()),
+            },
+        }
+    };
+    Ok(Scanned {
+        first,
+        format,
+        frames,
+        end,
+    })
+}

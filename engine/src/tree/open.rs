@@ -1,0 +1,238 @@
+//! Opening a tree: [`TreeBuilder`] (path, sync policy, recovery mode, compaction factor,
+//! clock, secondary indexes, query cache) and the in-memory and durable constructors,
+//! which build the [`State`] (recovered from disk when durable) and the handle around it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, Weak};
+
+use super::maintenance::{check_index_name, erase};
+use super::{Inner, State, Tree};
+use crate::cache::QueryCache;
+use crate::clock::{Clock, SystemClock};
+use crate::nut::{to_nanos, NutRef};
+use crate::points::{self, Points};
+use crate::secondary::Extract;
+use crate::stats::Counters;
+use crate::storage::{Durable, Options, RecoveryMode, SyncPolicy};
+use crate::Result;
+
+/// Configures and opens a [`Tree`].
+#[derive(Debug, Clone)]
+pub struct TreeBuilder {
+    path: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    options: Options,
+    indexes: Vec<NamedExtract>,
+    query_cache: usize,
+}
+
+/// Query results a tree caches by default ([`TreeBuilder::query_cache`]).
+pub const DEFAULT_QUERY_CACHE: usize = 64;
+
+/// An index's name and extractor, as the builder keeps them.
+#[derive(Clone)]
+struct NamedExtract(String, Extract);
+
+impl std::fmt::Debug for NamedExtract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Index").field(&self.0).finish()
+    }
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        Self {
+            path: None,
+            clock: Arc::new(SystemClock),
+            options: Options::default(),
+            indexes: Vec::new(),
+            query_cache: DEFAULT_QUERY_CACHE,
+        }
+    }
+}
+
+impl TreeBuilder {
+    /// Makes the tree durable in this directory (created if missing).
+    #[must_use]
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// When a durable write is acknowledged; see [`SyncPolicy`]. Default: `Always`.
+    #[must_use]
+    pub fn sync(mut self, policy: SyncPolicy) -> Self {
+        self.options.sync = policy;
+        self
+    }
+
+    /// What to do when a data file is damaged or missing. Default: refuse to open.
+    #[must_use]
+    pub fn recovery(mut self, mode: RecoveryMode) -> Self {
+        self.options.recovery = mode;
+        self
+    }
+
+    /// Compact automatically when the log grows past `factor` × the live data (and past
+    /// 4 MiB). Default 4; 0 turns automatic compaction off.
+    #[must_use]
+    pub fn compact_factor(mut self, factor: u32) -> Self {
+        self.options.compact_factor = factor;
+        self
+    }
+
+    /// Adds a secondary index named `name`: `extract` gives each nut's index key (or
+    /// `None` to leave it out), as bytes compared lexicographically ([`crate::IndexKey`]
+    /// encodes numbers so). A durable tree keeps no index on disk: it is built at open from
+    /// the recovered items (one extraction per item plus a sorted load; measured in
+    /// docs/design.md), so an index must be given on every open. See [`Tree::index`] for
+    /// what `extract` must be; if it panics on a recovered nut, [`TreeBuilder::open`]
+    /// fails with [`crate::Error::ExtractorPanicked`] and leaves the directory as it was.
+    #[must_use]
+    pub fn index<K: AsRef<[u8]>>(
+        mut self,
+        name: impl Into<String>,
+        extract: impl Fn(&NutRef<'_>) -> Option<K> + Send + Sync + 'static,
+    ) -> Self {
+        self.indexes.push(NamedExtract(name.into(), erase(extract)));
+        self
+    }
+
+    /// How many query results the tree caches (default [`DEFAULT_QUERY_CACHE`]; 0 turns
+    /// the cache off). See [`crate::Query`] for which queries are cached.
+    #[must_use]
+    pub fn query_cache(mut self, entries: usize) -> Self {
+        self.query_cache = entries;
+        self
+    }
+
+    /// Routes every change to the directory through `io`, which fails calls on purpose
+    /// (feature `fault-injection`; for tests, not part of the supported API).
+    #[cfg(any(test, feature = "fault-injection"))]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn io(mut self, io: Arc<crate::storage::faults::FaultyIo>) -> Self {
+        self.options.io = io;
+        self
+    }
+
+    /// Lets automatic compaction start on a log this short (feature `fault-injection`;
+    /// tests use tiny logs).
+    #[cfg(any(test, feature = "fault-injection"))]
+    #[doc(hidden)]
+    #[must_use]
+    pub fn compact_min_bytes(mut self, bytes: u64) -> Self {
+        self.options.compact_min_bytes = bytes;
+        self
+    }
+
+    /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens the tree. In memory this cannot fail. With a path it creates the directory
+    /// when missing, takes its lock and recovers its contents (snapshot, then the log);
+    /// errors: [`crate::Error::Locked`] when another tree has it open,
+    /// [`crate::Error::Corrupt`] when a file is damaged or missing (see
+    /// [`RecoveryMode`]), [`crate::Error::UnsupportedFormat`], [`crate::Error::Io`],
+    /// [`crate::Error::ExtractorPanicked`] when an index's extractor panics on an item.
+    /// Cost: reading every byte of the snapshot and the log once (about 0.4 s for
+    /// 1M × 100 B on a 2-core VM).
+    pub fn open(self) -> Result<Tree> {
+        let (points, writer) = points::new();
+        let mut state = State::new(writer);
+        let durable = match &self.path {
+            None => None,
+            Some(path) => {
+                let (durable, recovered) = Durable::open(path, self.options.clone())?;
+                state.load(&points, recovered, to_nanos(self.clock.now()));
+                Some(durable)
+            }
+        };
+        for NamedExtract(name, extract) in self.indexes {
+            check_index_name(&name)?;
+            state.add_index(&name, extract)?;
+        }
+        Ok(Tree::from_parts(
+            state,
+            points,
+            self.clock,
+            durable,
+            self.query_cache,
+        ))
+    }
+}
+
+impl Tree {
+    /// A new, empty, in-memory tree.
+    pub fn open_memory() -> Tree {
+        let (points, writer) = points::new();
+        Tree::from_parts(
+            State::new(writer),
+            points,
+            Arc::new(SystemClock),
+            None,
+            DEFAULT_QUERY_CACHE,
+        )
+    }
+
+    fn from_parts(
+        state: State,
+        points: Points,
+        clock: Arc<dyn Clock>,
+        durable: Option<Durable>,
+        query_cache: usize,
+    ) -> Tree {
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            if let Some(d) = &durable {
+                // After each fsync the log's leader applies the `Always` commits it covers.
+                let tree = weak.clone();
+                d.set_hook(Box::new(move |synced| {
+                    if let Some(inner) = tree.upgrade() {
+                        Tree { inner }.apply_durable(synced);
+                    }
+                }));
+            }
+            Inner {
+                applied: AtomicU64::new(state.applied),
+                index_generation: AtomicU64::new(state.indexes.generation),
+                cache: QueryCache::new(query_cache),
+                items: AtomicUsize::new(state.index.len()),
+                ttl_items: AtomicUsize::new(state.expiry.len()),
+                state: Mutex::new(state),
+                commit: Mutex::new(()),
+                points,
+                clock,
+                counters: Counters::default(),
+                durable,
+            }
+        });
+        Tree { inner }
+    }
+
+    /// Opens (or creates) a durable tree in `path` with the default [`SyncPolicy::Always`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Tree> {
+        Self::builder().path(path).open()
+    }
+
+    /// A builder for a durable or specially configured tree.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use acorn::{SyncPolicy, Tree};
+    /// let dir = tempfile::tempdir()?;
+    /// let tree = Tree::builder()
+    ///     .path(dir.path())
+    ///     .sync(SyncPolicy::Group { max_delay: Duration::from_millis(2) })
+    ///     .open()?;
+    /// tree.stash("k", b"v")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder() -> TreeBuilder {
+        TreeBuilder::default()
+    }
+}

@@ -1,0 +1,374 @@
+//! [`State`]: the in-memory view a commit is applied to (the ordered index, the writer of
+//! the lock-free point index, TTLs, subscribers, secondary indexes) and the `Always`
+//! commits logged but waiting for their fsync, which every commit built meanwhile must
+//! see. Held behind the tree's state lock; nothing here waits or runs user code, except
+//! index extractors in [`State::extract`] and [`State::add_index`], which catch a panic
+//! and change nothing.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use crate::events::{Event, Subscribers};
+use crate::index::{Index, Keyed};
+use crate::points::{self, Points};
+use crate::record::{Change, Changes, Record};
+use crate::secondary::{Extract, Extracted, Indexes};
+use crate::storage::Recovered;
+use crate::Result;
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) index: Index<Record>,
+    /// The write half of `Inner::points`.
+    pub(super) points: points::Writer,
+    pub(super) live_bytes: u64,
+    /// The last version handed out (logged, under `Always` perhaps not yet applied).
+    pub(crate) seq: u64,
+    /// The last version applied (visible).
+    pub(crate) applied: u64,
+    /// `Always` commits logged but not yet durable, hence not applied, in version order;
+    /// the log's leader applies them once its fsync covers them.
+    pub(super) pending: VecDeque<PendingCommit>,
+    /// The newest pending change of each key in `pending`, so commits built meanwhile see
+    /// the state they will be applied to.
+    pub(super) pending_keys: HashMap<Box<[u8]>, Queued>,
+    /// `(expires, key)` of every record with a TTL.
+    pub(super) expiry: BTreeSet<(u64, Box<[u8]>)>,
+    pub(super) subscribers: Subscribers,
+    /// Named secondary indexes (none: nothing per item).
+    pub(crate) indexes: Indexes,
+    /// Buffers for a commit's extracted index keys, reused from commit to commit.
+    extracted: Option<Box<Extracted>>,
+}
+
+impl State {
+    pub(super) fn new(points: points::Writer) -> Self {
+        State {
+            index: Index::default(),
+            points,
+            live_bytes: 0,
+            seq: 0,
+            applied: 0,
+            pending: VecDeque::new(),
+            pending_keys: HashMap::new(),
+            expiry: BTreeSet::new(),
+            subscribers: Subscribers::default(),
+            indexes: Indexes::default(),
+            extracted: None,
+        }
+    }
+
+    /// Version of the nut under `key` a commit built now would be applied after, if any:
+    /// counting pending commits (what a write must see).
+    pub(crate) fn latest_version(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.current(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// Version of the visible nut under `key`, if any: applied commits only (what every
+    /// read sees).
+    pub(crate) fn visible_version(&self, key: &[u8], now: u64) -> Option<u64> {
+        self.index
+            .get(key)
+            .filter(|r| !r.is_expired(now))
+            .map(Record::version)
+    }
+
+    /// The log position whose fsync applies the pending commit that last changed `key`, if
+    /// one is waiting (`Always` only).
+    pub(crate) fn pending_ticket(&self, key: &[u8]) -> Option<u64> {
+        self.pending_keys.get(key).map(|q| q.ticket)
+    }
+
+    /// The record (even an expired one) a commit built now replaces under `key`, counting
+    /// pending commits.
+    fn current(&self, key: &[u8]) -> Option<&Record> {
+        match self.pending_keys.get(key) {
+            Some(queued) => queued.record.as_ref(),
+            None => self.index.get(key),
+        }
+    }
+
+    /// Whether a record (even an expired one) is stored under `key`, counting pending
+    /// commits: a delete of an absent key changes nothing.
+    pub(super) fn present(&self, key: &[u8]) -> bool {
+        self.current(key).is_some()
+    }
+
+    /// Runs every index's extractor on a commit's new records (stamped, before they are
+    /// logged): the keys [`State::apply`] will index them under (`None`: the tree has no
+    /// index). A panicking extractor fails the commit
+    /// ([`crate::Error::ExtractorPanicked`]) before anything is written.
+    pub(super) fn extract(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
+        if self.indexes.is_empty() {
+            return Ok(None);
+        }
+        let mut out = self.extracted.take().unwrap_or_default();
+        out.clear();
+        match self.indexes.extract(changes, &mut out) {
+            Ok(()) => Ok(Some(out)),
+            Err(e) => {
+                self.extracted = Some(out);
+                Err(e)
+            }
+        }
+    }
+
+    /// How many of `changes` will delete a visible nut when applied after everything
+    /// pending (what `apply` will count).
+    pub(super) fn predict_removed(&self, changes: &Changes, now: u64) -> usize {
+        let mut within: HashMap<&[u8], bool> = HashMap::new();
+        let mut removed = 0;
+        for change in changes {
+            let key = change.key();
+            let visible = within
+                .get(key)
+                .copied()
+                .unwrap_or_else(|| self.latest_version(key, now).is_some());
+            match change {
+                Change::Put(rec) => {
+                    if changes.len() > 1 {
+                        within.insert(key, !rec.is_expired(now));
+                    }
+                }
+                Change::Delete(_) => {
+                    removed += usize::from(visible);
+                    if changes.len() > 1 {
+                        within.insert(key, false);
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// Queues a logged `Always` commit (with its extracted index keys) until its fsync
+    /// lands.
+    pub(super) fn queue(
+        &mut self,
+        ticket: u64,
+        version: u64,
+        changes: Changes,
+        keys: Option<Box<Extracted>>,
+        now: u64,
+    ) {
+        for change in &changes {
+            let record = match change {
+                Change::Put(rec) => Some(rec.clone()),
+                Change::Delete(_) => None,
+            };
+            let queued = Queued {
+                version,
+                ticket,
+                record,
+            };
+            self.pending_keys.insert(Box::from(change.key()), queued);
+        }
+        self.pending.push_back(PendingCommit {
+            ticket,
+            version,
+            changes,
+            keys,
+            now,
+        });
+    }
+
+    /// Takes the oldest pending commit if the log position `synced` covers it.
+    pub(super) fn next_durable(&mut self, synced: u64) -> Option<PendingCommit> {
+        if self.pending.front()?.ticket > synced {
+            return None;
+        }
+        let commit = self.pending.pop_front()?;
+        for change in &commit.changes {
+            if self
+                .pending_keys
+                .get(change.key())
+                .is_some_and(|q| q.version == commit.version)
+            {
+                self.pending_keys.remove(change.key());
+            }
+        }
+        Some(commit)
+    }
+
+    pub(super) fn expired_count(&self, now: u64) -> usize {
+        if self.expiry.is_empty() {
+            return 0;
+        }
+        let end: (u64, Box<[u8]>) = (now.saturating_add(1), Box::default());
+        self.expiry.range(..end).count()
+    }
+
+    /// Applies changes already stamped with `seq` to both indexes (and every secondary
+    /// index, under the `keys` [`State::extract`] took for the new records; the records
+    /// they replace have their keys extracted again, a panic there only costing a walk).
+    /// Returns how many deletes removed a visible item, and fills `events` when someone
+    /// listens. Gives the keys' buffers back for the next commit.
+    pub(crate) fn apply(
+        &mut self,
+        points: &Points,
+        changes: Changes,
+        keys: Option<Box<Extracted>>,
+        now: u64,
+        events: &mut Option<Vec<Event>>,
+    ) -> usize {
+        let guard = crossbeam_epoch::pin();
+        // Several changes become visible to point readers at once (see `points`).
+        let overlay = changes.len() > 1;
+        if overlay {
+            self.points.begin_overlay(points, &changes, &guard);
+        }
+        let mut removed = 0;
+        for (at, change) in changes.into_iter().enumerate() {
+            match change {
+                Change::Put(rec) => {
+                    if let Some(ev) = events {
+                        ev.push(Event::Stashed {
+                            key: rec.view().key.to_owned(),
+                            version: rec.version(),
+                        });
+                    }
+                    let expiry =
+                        (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
+                    let indexed = (!self.indexes.is_empty()).then(|| rec.clone());
+                    self.live_bytes += rec.payload_len() as u64;
+                    // The hash index finds the old record; the B+tree then only has to
+                    // find that pointer in its leaf (no key comparisons there).
+                    let old = match self.points.put(points, rec.clone(), &guard) {
+                        Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
+                            Ok(old) => Some(old),
+                            Err(rec) => self.index.insert(rec),
+                        },
+                        None => self.index.insert(rec),
+                    };
+                    if let Some(new) = indexed {
+                        let keys = keys.as_ref().map(|k| k.change(at));
+                        self.indexes.put(old.as_ref(), &new, keys);
+                    }
+                    if let Some(old) = old {
+                        self.forget(&old);
+                    }
+                    // After forgetting the old record: both may expire at the same instant.
+                    if let Some(entry) = expiry {
+                        self.expiry.insert(entry);
+                    }
+                }
+                Change::Delete(key) => {
+                    // As for overwrites: the hash index finds the record, the leaf is
+                    // searched by its address.
+                    let old = self
+                        .points
+                        .remove(points, &key, &guard)
+                        .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
+                    if let Some(old) = old {
+                        if !self.indexes.is_empty() {
+                            self.indexes.delete(&old);
+                        }
+                        self.forget(&old);
+                        let expired = old.is_expired(now);
+                        removed += usize::from(!expired);
+                        if let Some(ev) = events {
+                            let key = old.view().key.to_owned();
+                            ev.push(if expired {
+                                Event::Expired { key }
+                            } else {
+                                Event::Tossed { key }
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if overlay {
+            self.points.end_overlay(points, &guard);
+        }
+        if keys.is_some() {
+            self.extracted = keys;
+        }
+        removed
+    }
+
+    fn forget(&mut self, old: &Record) {
+        self.live_bytes -= old.payload_len() as u64;
+        if old.expires() != 0 {
+            self.expiry.remove(&(old.expires(), Box::from(old.key())));
+        }
+    }
+
+    /// Rebuilds the state from a snapshot and the commits logged after it.
+    pub(super) fn load(&mut self, points: &Points, recovered: Recovered, now: u64) {
+        let guard = crossbeam_epoch::pin();
+        for rec in recovered.records {
+            self.live_bytes += rec.payload_len() as u64;
+            if rec.expires() != 0 {
+                self.expiry.insert((rec.expires(), rec.key().into()));
+            }
+            self.points.put(points, rec.clone(), &guard);
+            if let Some(old) = self.index.insert(rec) {
+                self.forget(&old);
+            }
+        }
+        let mut no_events = None;
+        // No index yet (they are added after): nothing to extract.
+        for (_, changes) in recovered.frames {
+            self.apply(
+                points,
+                Changes::from_vec(changes),
+                None,
+                now,
+                &mut no_events,
+            );
+        }
+        self.seq = recovered.seq;
+        self.applied = recovered.seq;
+    }
+
+    /// Adds (or replaces) the secondary index `name`, built from every record stored now.
+    /// A panicking extractor changes nothing ([`crate::Error::ExtractorPanicked`]).
+    pub(super) fn add_index(&mut self, name: &str, extract: Extract) -> Result<()> {
+        let records = self.index.clone();
+        let mut cursor = records.cursor(std::ops::Bound::Unbounded);
+        let all = std::iter::from_fn(|| {
+            let rec = cursor.peek().cloned();
+            cursor.advance();
+            rec
+        })
+        .collect::<Vec<_>>();
+        self.indexes.add(name, extract, all.iter())
+    }
+
+    /// Keys of records whose TTL ran out by `now` (keys a pending commit rewrites are
+    /// left to it).
+    pub(crate) fn expired_keys(&self, now: u64) -> Vec<Box<[u8]>> {
+        let end: (u64, Box<[u8]>) = (now.saturating_add(1), Box::default());
+        self.expiry
+            .range(..end)
+            .filter(|(_, k)| !self.pending_keys.contains_key(k))
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+}
+
+/// The newest pending change of one key.
+#[derive(Debug)]
+pub(super) struct Queued {
+    /// The version of the commit that makes it.
+    version: u64,
+    /// That commit's log position (see [`PendingCommit::ticket`]).
+    ticket: u64,
+    /// The record it stores (`None`: a delete).
+    record: Option<Record>,
+}
+
+/// An `Always` commit logged and waiting for its fsync before it is applied.
+#[derive(Debug)]
+pub(super) struct PendingCommit {
+    /// Its log position: durable once the log's `synced` reaches it.
+    pub(super) ticket: u64,
+    pub(super) version: u64,
+    pub(super) changes: Changes,
+    /// Its index keys, extracted when it was built.
+    pub(super) keys: Option<Box<Extracted>>,
+    /// The time it was built at (judges expiry for its events, as an immediate apply would).
+    pub(super) now: u64,
+}

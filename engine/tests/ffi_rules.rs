@@ -1,0 +1,143 @@
+//! The C ABI keeps the Rust API's rules, called here through its extern functions (issue
+//! 25): a batch with a rejected operation commits nothing (all or nothing), and a durable
+//! tree's reads follow the one visibility rule (a commit that failed its fsync under
+//! `Always` is never read).
+
+#![allow(unsafe_code, clippy::unwrap_used)]
+
+use std::ffi::CString;
+use std::ptr;
+
+use acorn::ffi::*;
+
+/// Whether `key` is stored in `t`, and its value.
+///
+/// # Safety
+/// `t` a live tree handle.
+unsafe fn crack(t: *const AcornTree, key: &[u8]) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 64];
+    let mut len = 0usize;
+    // SAFETY: `t` per the contract; the buffer and length are ours.
+    let code = unsafe {
+        acorn_crack(
+            t,
+            key.as_ptr(),
+            key.len(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut len,
+        )
+    };
+    match code {
+        ACORN_OK => Some(buf[..len].to_vec()),
+        ACORN_NOT_FOUND => None,
+        other => panic!("acorn_crack: {other}"),
+    }
+}
+
+const BAD_UTF8: &[u8] = &[0xff, 0xfe];
+
+#[test]
+fn a_batch_with_a_rejected_operation_commits_nothing() {
+    // Each case: the operations (a good stash, a good toss, then one the call rejects, then
+    // a good stash), and the status the rejected call and the commit both return.
+    type Op = unsafe fn(*mut AcornBatch) -> i32;
+    let cases: [(&str, Op, i32); 5] = [
+        (
+            "stash with a key that is not UTF-8",
+            |b| unsafe { acorn_batch_stash(b, BAD_UTF8.as_ptr(), 2, b"v".as_ptr(), 1) },
+            ACORN_ERR_UTF8,
+        ),
+        (
+            "toss with a key that is not UTF-8",
+            |b| unsafe { acorn_batch_toss(b, BAD_UTF8.as_ptr(), 2) },
+            ACORN_ERR_UTF8,
+        ),
+        (
+            "stash with a null value",
+            |b| unsafe { acorn_batch_stash(b, b"k".as_ptr(), 1, ptr::null(), 3) },
+            ACORN_ERR_NULL,
+        ),
+        (
+            "stash with an empty key",
+            |b| unsafe { acorn_batch_stash(b, b"".as_ptr(), 0, b"v".as_ptr(), 1) },
+            ACORN_ERR_INVALID_KEY,
+        ),
+        (
+            "stash of a value over the limit",
+            |b| {
+                let big = vec![0u8; acorn::MAX_VALUE_LEN + 1];
+                unsafe { acorn_batch_stash(b, b"k".as_ptr(), 1, big.as_ptr(), big.len()) }
+            },
+            ACORN_ERR_TOO_LARGE,
+        ),
+    ];
+    for (what, rejected, code) in cases {
+        // SAFETY: every pointer is valid for its length, and every handle is live until
+        // this test frees it.
+        unsafe {
+            let mut t = ptr::null_mut();
+            assert_eq!(acorn_open_memory(&mut t), ACORN_OK);
+            assert_eq!(
+                acorn_stash(t, b"old".as_ptr(), 3, b"1".as_ptr(), 1, ptr::null_mut()),
+                ACORN_OK
+            );
+            let mut b = ptr::null_mut();
+            assert_eq!(acorn_batch_new(t, &mut b), ACORN_OK);
+            assert_eq!(
+                acorn_batch_stash(b, b"a".as_ptr(), 1, b"1".as_ptr(), 1),
+                ACORN_OK
+            );
+            assert_eq!(acorn_batch_toss(b, b"old".as_ptr(), 3), ACORN_OK);
+            assert_eq!(rejected(b), code, "{what}");
+            assert_eq!(
+                acorn_batch_stash(b, b"z".as_ptr(), 1, b"1".as_ptr(), 1),
+                ACORN_OK
+            );
+            let mut version = 0u64;
+            assert_eq!(
+                acorn_batch_commit(b, &mut version),
+                code,
+                "{what}: the commit"
+            );
+            assert_eq!(version, 0, "{what}: a version was written");
+            assert_eq!(acorn_batch_free(b), ACORN_OK);
+            assert_eq!(crack(t, b"a"), None, "{what}: committed in part");
+            assert_eq!(crack(t, b"z"), None, "{what}: committed in part");
+            assert_eq!(crack(t, b"old").as_deref(), Some(&b"1"[..]), "{what}");
+            assert_eq!(acorn_close(t), ACORN_OK);
+        }
+    }
+}
+
+#[test]
+fn a_durable_tree_through_the_c_abi_never_reads_a_commit_that_failed_its_fsync() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("db");
+    let path = CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: valid pointers and lengths; the handle is live until closed here.
+    unsafe {
+        let mut t = ptr::null_mut();
+        assert_eq!(acorn_open(path.as_ptr(), &mut t), ACORN_OK);
+        assert_eq!(
+            acorn_stash(t, b"k".as_ptr(), 1, b"old".as_ptr(), 3, ptr::null_mut()),
+            ACORN_OK
+        );
+        std::fs::rename(&dir, root.path().join("moved")).unwrap();
+        assert_eq!(
+            acorn_stash(t, b"k".as_ptr(), 1, b"new".as_ptr(), 3, ptr::null_mut()),
+            ACORN_ERR_IO
+        );
+        assert_eq!(crack(t, b"k").as_deref(), Some(&b"old"[..]));
+        let mut q = ptr::null_mut();
+        assert_eq!(acorn_query_new(t, b"k".as_ptr(), 1, 0, 0, &mut q), ACORN_OK);
+        let (mut k, mut kl, mut v, mut vl) = (ptr::null(), 0, ptr::null(), 0);
+        assert_eq!(
+            acorn_query_next(q, &mut k, &mut kl, &mut v, &mut vl),
+            ACORN_OK
+        );
+        assert_eq!(std::slice::from_raw_parts(v, vl), b"old");
+        assert_eq!(acorn_query_free(q), ACORN_OK);
+        assert_eq!(acorn_close(t), ACORN_OK);
+    }
+}

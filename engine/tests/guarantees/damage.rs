@@ -1,0 +1,224 @@
+//! The ways a file is damaged: deleted, emptied, cut, bit-flipped (header and body; first,
+//! middle, last frame), zeroed, renamed, copied, overwritten.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One kind of damage to one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Damage {
+    Delete,
+    Empty,
+    /// Cut to half its length.
+    CutHalf,
+    CutLastByte,
+    /// Cut at the start of its last whole frame (at a frame boundary).
+    CutLastFrame,
+    /// A flipped bit in the payload of its header frame.
+    FlipHeader,
+    /// A flipped bit in the first, middle or last frame after the header.
+    FlipFirst,
+    FlipMiddle,
+    FlipLast,
+    /// A flipped bit in the frame header (the length) of its header frame, of the first,
+    /// middle or last frame after it.
+    FlipHeaderLength,
+    FlipFirstLength,
+    FlipMiddleLength,
+    FlipLastLength,
+    /// Its last frame's bytes all zero.
+    ZeroLast,
+    /// Its last four bytes zero.
+    ZeroEnd,
+    /// Renamed to a segment name at or below the snapshot's version.
+    RenameBelow,
+    /// Renamed to a segment name past every version.
+    RenameAbove,
+    /// Renamed to a name that is no data file's.
+    RenameAway,
+    /// Copied to a segment name at or below the snapshot's version.
+    CopyBelow,
+    /// Copied to a segment name past every version.
+    CopyAbove,
+    /// Overwritten with the bytes of another data file.
+    Overwrite,
+}
+
+impl Damage {
+    pub const ALL: [Damage; 21] = [
+        Damage::Delete,
+        Damage::Empty,
+        Damage::CutHalf,
+        Damage::CutLastByte,
+        Damage::CutLastFrame,
+        Damage::FlipHeader,
+        Damage::FlipFirst,
+        Damage::FlipMiddle,
+        Damage::FlipLast,
+        Damage::FlipHeaderLength,
+        Damage::FlipFirstLength,
+        Damage::FlipMiddleLength,
+        Damage::FlipLastLength,
+        Damage::ZeroLast,
+        Damage::ZeroEnd,
+        Damage::RenameBelow,
+        Damage::RenameAbove,
+        Damage::RenameAway,
+        Damage::CopyBelow,
+        Damage::CopyAbove,
+        Damage::Overwrite,
+    ];
+
+    /// Cuts the file's end short: after a crash mid-append the log looks the same.
+    pub fn cuts_the_end(self) -> bool {
+        matches!(
+            self,
+            Damage::CutHalf | Damage::CutLastByte | Damage::CutLastFrame
+        )
+    }
+}
+
+/// Where each frame of `data` starts, up to the first that does not fit.
+pub fn frame_starts(data: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while at + 12 <= data.len() {
+        let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        if at + 12 + len > data.len() {
+            break;
+        }
+        starts.push(at);
+        at += 12 + len;
+    }
+    starts
+}
+
+/// The version a snapshot file's header records (0 when unreadable).
+pub fn snapshot_version(path: &Path) -> u64 {
+    fs::read(path)
+        .ok()
+        .filter(|d| d.len() >= 39)
+        .map_or(0, |d| u64::from_le_bytes(d[31..39].try_into().unwrap()))
+}
+
+fn segment_name(first: u64) -> String {
+    format!("wal-{first:020}.log")
+}
+
+/// Does `damage` to `file` in `dir`; returns the file's new path when it was renamed or
+/// copied, `None` when `damage` does not apply to it. `other` is another data file,
+/// `below` and `above` unused segment first versions.
+pub fn apply(
+    damage: Damage,
+    file: &Path,
+    other: Option<&Path>,
+    below: Option<u64>,
+    above: u64,
+) -> Option<PathBuf> {
+    let dir = file.parent().unwrap();
+    let data = fs::read(file).unwrap();
+    let frames = frame_starts(&data);
+    let body: Vec<usize> = frames.iter().skip(1).copied().collect();
+    // Where the chosen frame (the header frame when it is alone) starts.
+    let start_of = |which: usize| -> usize {
+        let list = if body.is_empty() { &frames } else { &body };
+        match which {
+            0 => list[0],
+            1 => list[list.len() / 2],
+            _ => list[list.len() - 1],
+        }
+    };
+    // A byte in the middle of the chosen frame's payload.
+    let pick = |which: usize| -> usize {
+        let start = start_of(which);
+        let end = frames
+            .iter()
+            .find(|s| **s > start)
+            .copied()
+            .unwrap_or(data.len());
+        (start + 12 + end) / 2
+    };
+    let flip = |at: usize| {
+        let mut d = data.clone();
+        let at = at.min(d.len() - 1);
+        d[at] ^= 0x10;
+        fs::write(file, d).unwrap();
+    };
+    let is_segment = file
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("wal-");
+    match damage {
+        Damage::Delete => fs::remove_file(file).unwrap(),
+        Damage::Empty => fs::write(file, b"").unwrap(),
+        Damage::CutHalf => fs::write(file, &data[..data.len() / 2]).unwrap(),
+        Damage::CutLastByte => fs::write(file, &data[..data.len() - 1]).unwrap(),
+        Damage::CutLastFrame => {
+            let last = *frames.last()?;
+            if last == 0 {
+                return None;
+            }
+            fs::write(file, &data[..last]).unwrap();
+        }
+        Damage::FlipHeader => flip(frames.first().map_or(0, |s| s + 16)),
+        Damage::FlipFirst if !frames.is_empty() => flip(pick(0)),
+        Damage::FlipMiddle if !frames.is_empty() => flip(pick(1)),
+        Damage::FlipLast if !frames.is_empty() => flip(pick(2)),
+        Damage::FlipHeaderLength => flip(*frames.first()? + 1),
+        Damage::FlipFirstLength if !frames.is_empty() => flip(start_of(0) + 1),
+        Damage::FlipMiddleLength if !frames.is_empty() => flip(start_of(1) + 1),
+        Damage::FlipLastLength => flip(*frames.last()? + 1),
+        Damage::ZeroLast => {
+            let last = *frames.last()?;
+            let mut d = data.clone();
+            d[last..].fill(0);
+            fs::write(file, d).unwrap();
+        }
+        Damage::ZeroEnd => {
+            let mut d = data.clone();
+            let n = d.len();
+            d[n.saturating_sub(4)..].fill(0);
+            fs::write(file, d).unwrap();
+        }
+        Damage::RenameBelow | Damage::CopyBelow if is_segment => {
+            let to = dir.join(segment_name(below?));
+            if to.exists() {
+                return None;
+            }
+            if damage == Damage::RenameBelow {
+                fs::rename(file, &to).unwrap();
+            } else {
+                fs::copy(file, &to).unwrap();
+            }
+            return Some(to);
+        }
+        Damage::RenameAbove | Damage::CopyAbove if is_segment => {
+            let to = dir.join(segment_name(above));
+            if damage == Damage::RenameAbove {
+                fs::rename(file, &to).unwrap();
+            } else {
+                fs::copy(file, &to).unwrap();
+            }
+            return Some(to);
+        }
+        Damage::RenameAway => {
+            let to = dir.join("moved-away");
+            fs::rename(file, &to).unwrap();
+            return Some(to);
+        }
+        Damage::CopyAbove => {
+            // A snapshot copied: next to it, as its own temporary file.
+            let to = dir.join("snapshot.tmp");
+            if to.exists() {
+                return None;
+            }
+            fs::copy(file, &to).unwrap();
+            return Some(to);
+        }
+        Damage::Overwrite => fs::copy(other?, file).map(|_| ()).unwrap(),
+        _ => return None,
+    }
+    Some(file.to_path_buf())
+}
