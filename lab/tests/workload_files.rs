@@ -36,6 +36,26 @@ fn every_shipped_workload_validates() {
     assert!(n >= 21, "only {n} workload files");
 }
 
+/// `results.json` records each plan as the typed `RunPlan`, in the same JSON as the plan
+/// itself serializes to (what every older lab wrote), and it reads back unchanged.
+#[test]
+fn every_shipped_plan_is_recorded_typed_in_the_json_older_labs_wrote() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let record = plan.record();
+            let typed = serde_json::to_value(&record).unwrap();
+            let flat = serde_json::to_value(&plan).unwrap();
+            assert_eq!(typed, flat, "{}", path.display());
+            assert!(record.other.is_empty(), "{}", path.display());
+            let back: acorn_reports::plan::RunPlan = serde_json::from_value(typed).unwrap();
+            assert_eq!(back, record, "{}", path.display());
+        }
+    }
+}
+
 /// The memory check must not refuse what we ship: `batch` was refused (44 GB: the lab
 /// guessed 20M inserts for a timed run of 1000-document batches) on a 24 GB machine.
 #[test]

@@ -689,33 +689,6 @@ pub struct Mismatches {
     pub warn: Vec<String>,
 }
 
-/// Plan entries that change what is measured: different values are refused.
-const SAME_WORKLOAD: [&str; 12] = [
-    "records",
-    "key_prefix",
-    "key_width",
-    "key_order",
-    "doc",
-    "mix",
-    "distribution",
-    "item_count",
-    "scan",
-    "scan_length",
-    "batch_size",
-    "query",
-];
-
-/// Plan entries that change how it is measured: different values are warned about.
-const SAME_SETTINGS: [&str; 7] = [
-    "bound",
-    "warmup",
-    "repeats",
-    "rate",
-    "mode",
-    "seed",
-    "cache_capacity",
-];
-
 fn shown(v: Option<&Value>) -> String {
     v.map_or_else(|| "(not recorded)".to_owned(), Value::to_string)
 }
@@ -737,17 +710,37 @@ pub fn mismatches(base: &Results, new: &Results) -> Mismatches {
             q(new)
         ));
     }
-    for key in SAME_WORKLOAD.iter().chain(&SAME_SETTINGS) {
-        let (b, n) = (base.plan.get(*key), new.plan.get(*key));
+    // The plan's entries, from its typed fields: what is measured (refused when both
+    // files record it and it differs; a warning when only one does: an older lab wrote
+    // the other), how it is measured, and entries only a newer lab knows (warnings).
+    let (bp, np) = (&base.plan, &new.plan);
+    let workload = bp.workload().into_iter().zip(np.workload());
+    let settings_ = bp.settings().into_iter().zip(np.settings());
+    for (refusing, ((key, b), (_, n))) in workload
+        .map(|e| (true, e))
+        .chain(settings_.map(|e| (false, e)))
+    {
         if b == n {
             continue;
         }
-        let text = format!("`{key}` differs: {} vs {}", shown(b), shown(n));
-        // A key only one file records (an older lab wrote the other) is a warning.
-        if SAME_WORKLOAD.contains(key) && b.is_some() && n.is_some() {
+        let text = format!(
+            "`{key}` differs: {} vs {}",
+            shown(b.as_ref()),
+            shown(n.as_ref())
+        );
+        if refusing && b.is_some() && n.is_some() {
             m.refuse.push(text);
         } else {
             m.warn.push(text);
+        }
+    }
+    let keys: std::collections::BTreeSet<&String> =
+        bp.other.keys().chain(np.other.keys()).collect();
+    for key in keys {
+        let (b, n) = (bp.other.get(key), np.other.get(key));
+        if b != n {
+            m.warn
+                .push(format!("`{key}` differs: {} vs {}", shown(b), shown(n)));
         }
     }
     settings(base, new, &mut m.warn);

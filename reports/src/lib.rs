@@ -15,6 +15,7 @@ pub mod instructions;
 pub mod merge;
 pub mod op;
 pub mod paired;
+pub mod plan;
 pub mod results;
 pub mod stats;
 pub mod table;

@@ -12,16 +12,6 @@ use std::time::SystemTime;
 use crate::results::{OpResult, Results, RunResult, VariantSummary};
 use crate::stats;
 
-/// Plan entries that must agree (everything but the file path and description).
-fn plan_without_file(r: &Results) -> serde_json::Value {
-    let mut plan = r.plan.clone();
-    if let Some(obj) = plan.as_object_mut() {
-        obj.remove("file");
-        obj.remove("description");
-    }
-    plan
-}
-
 fn when(r: &Results, text: &str, what: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339(text).map_err(|_| {
         format!(
@@ -49,7 +39,7 @@ fn check(parts: &[Results]) -> Result<(), String> {
                 first.workload, p.workload
             ));
         }
-        if plan_without_file(p) != plan_without_file(first) || p.quick != first.quick {
+        if p.plan.without_file() != first.plan.without_file() || p.quick != first.quick {
             return Err(format!(
                 "file {} ran {:?} with other settings than file 1 (records, mix, durations, \
                  repeats, threads, variants or --quick differ); only runs of the same plan merge",

@@ -325,8 +325,9 @@ pub struct Results {
     pub schema_version: u32,
     pub workload: String,
     pub description: String,
-    /// The validated plan, as the lab printed it.
-    pub plan: serde_json::Value,
+    /// The resolved plan the run used (after `--quick` / `--variants`).
+    #[serde(default)]
+    pub plan: crate::plan::RunPlan,
     /// sequential | interleaved | parallel
     pub mode: String,
     /// True when a parallel run had fewer cores than variants x threads.

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use acorn_reports::compare::{compare, parse_threshold, Comparison, Reference, Verdict};
@@ -169,7 +171,7 @@ fn merge_refuses_the_same_file_twice_other_settings_and_runs_that_did_not_overla
         .contains("same results"));
     let mut b = a.clone();
     b.machine.hostname = "other".into();
-    b.plan = serde_json::json!({"records": 5});
+    b.plan.records = Some(5);
     assert!(merge(&[a.clone(), b.clone()])
         .unwrap_err()
         .contains("other settings"));
@@ -330,16 +332,59 @@ fn compare_refuses_other_workloads_and_quick_against_full_and_warns_about_settin
     quick.quick = true;
     assert!(mismatches(&base, &quick).refuse[0].contains("--quick"));
     let mut records = base.clone();
-    records.plan = serde_json::json!({"records": 10});
+    records.plan.records = Some(10);
     let mut more = base.clone();
-    more.plan = serde_json::json!({"records": 20, "repeats": 1});
+    (more.plan.records, more.plan.repeats) = (Some(20), Some(1));
     let m = mismatches(&records, &more);
     assert!(m.refuse.iter().any(|r| r.contains("`records`")), "{m:?}");
     assert!(m.warn.iter().any(|w| w.contains("`repeats`")), "{m:?}");
+    // The value shape changes what is measured: a compare of 100-byte against 1000-byte
+    // values is refused (the string keys compare looked up missed `value`).
+    let mut small = base.clone();
+    small.plan.value = Some(serde_json::json!({"bytes": 100}));
+    let mut large = base.clone();
+    large.plan.value = Some(serde_json::json!({"bytes": 1000}));
+    let m = mismatches(&small, &large);
+    assert!(m.refuse.iter().any(|r| r.contains("`value`")), "{m:?}");
+    // An entry only a newer lab writes is compared too, as a warning.
+    let mut newer = base.clone();
+    newer
+        .plan
+        .other
+        .insert("shards".into(), serde_json::json!(4));
+    let m = mismatches(&base, &newer);
+    assert!(
+        m.refuse.is_empty() && m.warn[0].contains("`shards`"),
+        "{m:?}"
+    );
     let mut described = base.clone();
     described.summaries[0]
         .info
         .insert("durability".into(), "fsync per commit".into());
     assert!(mismatches(&base, &described).warn[0].contains("durability"));
     assert_eq!(mismatches(&base, &base.clone()), Default::default());
+}
+
+/// A results file from an older lab (schema 1, the fixture) reads into the typed plan:
+/// entries under their old names land in their own fields, and against a plan of today
+/// (`value` where it had `doc`) they differ only by a warning, never a refusal.
+#[test]
+fn an_older_files_plan_reads_typed_and_compares_with_a_new_one() {
+    use acorn_reports::compare::mismatches;
+    let old = common::fixture();
+    assert!(old.schema_version < 4);
+    let p = &old.plan;
+    assert_eq!(p.records, Some(1000));
+    assert_eq!(p.key_prefix.as_deref(), Some("user-"));
+    assert_eq!(p.scan_length, Some(100));
+    assert_eq!(p.cache_capacity, Some(10_000));
+    assert_eq!(p.doc.as_ref().unwrap()["fields"], 2);
+    assert_eq!(p.targets[0].metric, "read.p99");
+    assert!(p.value.is_none() && p.other.is_empty(), "{p:?}");
+    let mut new = old.clone();
+    new.plan.value = Some(serde_json::json!({"doc": p.doc.clone()}));
+    new.plan.doc = None;
+    let m = mismatches(&old, &new);
+    assert!(m.refuse.is_empty(), "{m:?}");
+    assert!(m.warn.iter().any(|w| w.contains("`value`")), "{m:?}");
 }

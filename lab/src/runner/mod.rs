@@ -355,7 +355,7 @@ pub fn run(
         schema_version: SCHEMA_VERSION,
         workload: plan.name.clone(),
         description: plan.description.clone(),
-        plan: serde_json::to_value(&plan).unwrap_or_default(),
+        plan: plan.record(),
         mode: plan.run.mode.label().into(),
         contended,
         partial: stopped,
