@@ -5,16 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::{format, instructions, Measure, Results, TargetVerdict};
+use acorn_reports::{format, Measure, Results, TargetVerdict};
 
-use crate::backend::{self, BackendError};
+use crate::backend;
 use crate::budget;
 use crate::cli::{AbArgs, CountArgs, RunArgs, WorkerArgs};
 use crate::error::{Exit, LabError};
 use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
-use crate::runner::instructions::CountError;
-use crate::runner::{self, clock::RealClock, RunOptions};
+use crate::runner::{self, RunOptions};
 use crate::workload::sections::variants_from_cli;
 use crate::workload::{Plan, WorkloadError};
 
@@ -134,21 +133,7 @@ fn check_measures(
     for plan in plans {
         let m = measure_of(args, plan);
         let file = plan.file.display();
-        if m == Measure::Instructions && args.update_targets.is_some() {
-            return Err(LabError::BadInput(format!(
-                "{file}: --update-targets needs wall-clock numbers, and this run counts instructions"
-            )));
-        }
-        if m == Measure::Instructions && args.flamegraph {
-            return Err(LabError::BadInput(format!(
-                "{file}: --flamegraph samples timed phases, and this run counts instructions"
-            )));
-        }
-        if m == Measure::Instructions {
-            // Before any file runs: a later counted file must not fail after earlier runs.
-            crate::measure::callgrind::Valgrind::find()
-                .map_err(|e| LabError::BadInput(format!("{file}: {e}")))?;
-        }
+        crate::measures::kind(m).check(args, &file.to_string())?;
         if let Some(b) = baseline.filter(|b| b.measure != m) {
             return Err(LabError::BadInput(format!(
                 "--baseline holds {} results and {file} measures {}; compare like with like",
@@ -158,38 +143,6 @@ fn check_measures(
         }
     }
     Ok(())
-}
-
-/// Runs one plan in the measure asked for.
-fn measure_plan(
-    plan: &Plan,
-    measure: Measure,
-    opts: &RunOptions,
-    stop: &AtomicBool,
-    bars: &Bars,
-) -> Result<Results, LabError> {
-    let store = |source: BackendError| match source {
-        e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
-        source => LabError::Store {
-            file: plan.file.clone(),
-            source,
-        },
-    };
-    match measure {
-        Measure::WallClock => {
-            runner::run(plan, opts, &RealClock::default(), stop, bars).map_err(store)
-        }
-        Measure::Instructions => {
-            runner::instructions::run(plan, opts, stop, bars).map_err(|e| match e {
-                CountError::Backend(e) => store(e),
-                e @ CountError::Failed { .. } => LabError::Counted {
-                    file: plan.file.clone(),
-                    message: e.to_string(),
-                },
-                e => LabError::BadInput(format!("{}: {e}", plan.file.display())),
-            })
-        }
-    }
 }
 
 /// The same workload's results in the other measure, if `path` holds them.
@@ -260,7 +213,7 @@ fn run_one(
     quiet: bool,
 ) -> Result<Results, LabError> {
     let bars = Bars::new(quiet);
-    let results = measure_plan(&job.plan, job.measure, opts, stop, &bars)?;
+    let results = crate::measures::kind(job.measure).run(&job.plan, opts, stop, &bars)?;
     bars.finish();
     let note = runner::flamegraph_note(&job.plan);
     for w in results
@@ -351,12 +304,12 @@ pub fn compare(
             n.measure.name()
         )));
     }
-    let threshold = match (threshold, b.measure) {
-        (Some(t), _) => {
+    let kind = crate::measures::kind(b.measure);
+    let threshold = match threshold {
+        Some(t) => {
             cmp::parse_threshold(t).map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?
         }
-        (None, Measure::WallClock) => 0.05,
-        (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
+        None => kind.default_threshold(),
     };
     let m = cmp::mismatches(&b, &n);
     if !m.refuse.is_empty() {
@@ -372,52 +325,12 @@ pub fn compare(
         eprintln!("WARNING: {w}");
     }
     let reference = reference.map_or(cmp::Reference::Auto, cmp::Reference::parse);
-    if reference != cmp::Reference::Auto && b.measure == Measure::Instructions {
-        return Err(LabError::BadInput(
-            "--reference applies to wall-clock results; instruction counts need no reference \
-             (they repeat exactly)"
-                .into(),
-        ));
-    }
-    let regressed = match b.measure {
-        Measure::WallClock => compare_times(&b, &n, threshold, &reference)?,
-        Measure::Instructions => compare_counts(&b, &n, threshold)?,
-    };
+    let regressed = kind.compare(&b, &n, threshold, &reference)?;
     Ok(if regressed {
         Exit::Failed
     } else {
         Exit::Success
     })
-}
-
-fn no_overlap() -> LabError {
-    LabError::BadInput("the two files share no variant and thread count to compare".into())
-}
-
-/// Wall-clock comparison (see `acorn_reports::compare`); whether anything regressed.
-fn compare_times(
-    b: &Results,
-    n: &Results,
-    threshold: f64,
-    reference: &acorn_reports::compare::Reference,
-) -> Result<bool, LabError> {
-    use acorn_reports::compare as cmp;
-    let c = cmp::compare(b, n, threshold, reference).map_err(LabError::BadInput)?;
-    if c.changes.is_empty() {
-        return Err(no_overlap());
-    }
-    print!("{}", cmp::render(&c));
-    Ok(c.regressed())
-}
-
-/// Instruction-count comparison (no noise model); whether anything regressed.
-fn compare_counts(b: &Results, n: &Results, threshold: f64) -> Result<bool, LabError> {
-    let c = instructions::compare(b, n, threshold);
-    if c.changes.is_empty() {
-        return Err(no_overlap());
-    }
-    print!("{}", instructions::render_compare(&c, threshold));
-    Ok(c.regressed())
 }
 
 /// `lab merge`: several load generators' results as one file.

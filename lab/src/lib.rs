@@ -13,6 +13,7 @@ pub mod doc;
 pub mod error;
 pub mod machine;
 pub mod measure;
+pub mod measures;
 pub mod output;
 pub mod progress;
 pub mod runner;
