@@ -133,7 +133,7 @@ fn check_measures(
     for plan in plans {
         let m = measure_of(args, plan);
         let file = plan.file.display();
-        crate::measures::kind(m).check(args, &file.to_string())?;
+        crate::per_measure::kind(m).check(args, &file.to_string())?;
         if let Some(b) = baseline.filter(|b| b.measure != m) {
             return Err(LabError::BadInput(format!(
                 "--baseline holds {} results and {file} measures {}; compare like with like",
@@ -213,7 +213,7 @@ fn run_one(
     quiet: bool,
 ) -> Result<Results, LabError> {
     let bars = Bars::new(quiet);
-    let results = crate::measures::kind(job.measure).run(&job.plan, opts, stop, &bars)?;
+    let results = crate::per_measure::kind(job.measure).run(&job.plan, opts, stop, &bars)?;
     bars.finish();
     let note = runner::flamegraph_note(&job.plan);
     for w in results
@@ -304,7 +304,7 @@ pub fn compare(
             n.measure.name()
         )));
     }
-    let kind = crate::measures::kind(b.measure);
+    let kind = crate::per_measure::kind(b.measure);
     let threshold = match threshold {
         Some(t) => {
             cmp::parse_threshold(t).map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?
