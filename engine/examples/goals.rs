@@ -3,7 +3,11 @@
 //! std `HashMap`). Each measure alternates engine and references and keeps the best of
 //! several rounds, so a shared machine's busy moments hurt both sides alike.
 //!
-//! `cargo run --release -p acorn --example goals [rounds]` (default 7 rounds).
+//! `cargo run --release -p acorn --example goals [rounds]` (default 7 rounds). `GOALS=a,b`
+//! runs only the named parts: `reads`, `writes` (stash and batch), `collect`, `threads`,
+//! `1m`, `durable` (group commit: 8 writers under `Group` and `Always` against one `Always`
+//! writer, in a temporary directory; set TMPDIR to move it; and `Never` with its log
+//! buffer against a write per commit, counting write syscalls from `/proc/self/io`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use acorn::Tree;
+use acorn::{SyncPolicy, Tree};
 
 type RawMap = RwLock<BTreeMap<String, Vec<u8>>>;
 
@@ -141,6 +145,11 @@ fn throughput(
     (threads * ops) as f64 / took.as_secs_f64()
 }
 
+/// Whether the part `name` was asked for (`GOALS`, comma-separated; all when unset).
+fn wanted(name: &str) -> bool {
+    std::env::var("GOALS").map_or(true, |only| only.split(',').any(|p| p.trim() == name))
+}
+
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
@@ -151,6 +160,29 @@ fn main() {
 
     let data10k = data(10_000);
     let d = &data10k;
+    if wanted("reads") {
+        reads_10k(d, rounds);
+    }
+    if wanted("writes") {
+        writes_10k(d, rounds);
+    }
+    if wanted("collect") {
+        collect_10k(d, rounds);
+    }
+    if wanted("threads") {
+        threads_10k(d, rounds);
+    }
+    drop(data10k);
+    if wanted("1m") {
+        reads_1m(rounds);
+    }
+    if wanted("durable") {
+        group_commit(rounds);
+        never(rounds);
+    }
+}
+
+fn reads_10k(d: &Data, rounds: usize) {
     let n = d.keys.len();
     let ops = 200_000;
     let [crack, crack_with, raw, hash] = best(
@@ -178,7 +210,11 @@ fn main() {
         "| random `crack_with` (borrowed), 10k keys vs std HashMap get | {crack_with:.0} ns | {hash:.0} ns | {:.2}× the HashMap's time |",
         crack_with / hash
     );
+}
 
+fn writes_10k(d: &Data, rounds: usize) {
+    let n = d.keys.len();
+    let ops = 200_000;
     let val = value(7);
     let mut i = 0;
     let mut j = 0;
@@ -209,6 +245,57 @@ fn main() {
         insert / stash
     );
 
+    // Batches of 1,000 overwrites (the next 1,000 keys each time), per item: the engine's
+    // batch (built and committed) against 1,000 raw map inserts each taking the lock, and
+    // (for reference) 1,000 inserts under one lock.
+    let size = 1_000;
+    let batches = 100;
+    let (mut bi, mut ri, mut li) = (0, 0, 0);
+    let [batch, raw, raw_locked] = best(
+        rounds,
+        [
+            &mut || {
+                per_op(batches, |_| {
+                    let mut b = d.tree.batch();
+                    for _ in 0..size {
+                        bi = (bi + 1) % n;
+                        b.stash(&d.keys[bi], &val);
+                    }
+                    black_box(b.commit().unwrap());
+                }) / size as f64
+            },
+            &mut || {
+                per_op(batches, |_| {
+                    for _ in 0..size {
+                        ri = (ri + 1) % n;
+                        drop(black_box(
+                            d.raw
+                                .write()
+                                .unwrap()
+                                .insert(d.keys[ri].clone(), val.clone()),
+                        ));
+                    }
+                }) / size as f64
+            },
+            &mut || {
+                per_op(batches, |_| {
+                    let mut m = d.raw.write().unwrap();
+                    for _ in 0..size {
+                        li = (li + 1) % n;
+                        drop(black_box(m.insert(d.keys[li].clone(), val.clone())));
+                    }
+                }) / size as f64
+            },
+        ],
+    );
+    println!(
+        "| batch of 1k overwrites, per item, vs raw map inserts | {batch:.0} ns | {raw:.0} ns (under one lock {raw_locked:.0} ns) | {:.2}× the raw map's speed ({:.2}× under one lock) |",
+        raw / batch,
+        raw_locked / batch
+    );
+}
+
+fn collect_10k(d: &Data, rounds: usize) {
     let repeats = 20;
     let [collect, raw_collect] = best(
         rounds,
@@ -234,7 +321,9 @@ fn main() {
         raw_collect / 1e6,
         raw_collect / collect
     );
+}
 
+fn threads_10k(d: &Data, rounds: usize) {
     let read_tree = |k: &str| drop(black_box(d.tree.crack(k).unwrap()));
     let write_tree = |k: &str| {
         black_box(d.tree.stash(k, b"w").unwrap());
@@ -285,8 +374,9 @@ fn main() {
         "| control: 2 threads of std HashMap gets (no shared writes) | {:.2}M/s = {:.2}× one thread ({:.2}M/s) | | |",
         m(h2), h2 / h1, m(h1)
     );
-    drop(data10k);
+}
 
+fn reads_1m(rounds: usize) {
     let data1m = data(1_000_000);
     let d = &data1m;
     let n = d.keys.len();
@@ -311,5 +401,119 @@ fn main() {
     println!(
         "| random `crack` at 1M keys vs std HashMap get | {crack:.0} ns | {hash:.0} ns (get + clone {hash_clone:.0} ns; RwLock<BTreeMap> {raw:.0} ns) | {:.2}× the HashMap's time |",
         crack / hash
+    );
+}
+
+/// Commits per second of `writers` threads each stashing `per_writer` distinct keys into
+/// `tree` (every call waits for its commit to be durable as the tree's policy says).
+fn commit_rate(tree: &Tree, writers: usize, per_writer: usize) -> f64 {
+    let val = value(3);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let val = &val;
+            s.spawn(move || {
+                for i in 0..per_writer {
+                    tree.stash(key(w * per_writer + i), val).unwrap();
+                }
+            });
+        }
+    });
+    (writers * per_writer) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Group commit where an fsync is the cost: 8 writer threads under `Group` and under
+/// `Always` (which groups too: concurrent commits share an fsync), against one `Always`
+/// writer, each on its own tree in a temporary directory, alternating.
+fn group_commit(rounds: usize) {
+    let open = |sync: SyncPolicy| {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::builder().path(dir.path()).sync(sync).open().unwrap();
+        (dir, tree)
+    };
+    let group = SyncPolicy::Group {
+        max_delay: Duration::from_millis(1),
+    };
+    let (_d1, always1) = open(SyncPolicy::Always);
+    let (_d2, always8) = open(SyncPolicy::Always);
+    let (_d3, group8) = open(group);
+    let per_writer = 100;
+    let syncs = |t: &Tree| t.stats().wal_syncs;
+    let (s1, s8, sg) = (syncs(&always1), syncs(&always8), syncs(&group8));
+    let [one, eight, grouped] = best(
+        rounds,
+        [
+            &mut || -commit_rate(&always1, 1, per_writer * 4),
+            &mut || -commit_rate(&always8, 8, per_writer),
+            &mut || -commit_rate(&group8, 8, per_writer),
+        ],
+    );
+    let per_sync = |t: &Tree, before: u64, commits: usize| {
+        (commits * rounds) as f64 / (syncs(t) - before).max(1) as f64
+    };
+    println!(
+        "| durable commits/s, 8 writers under `Group` vs 1 writer under `Always` | {:.0}/s ({:.1} commits per fsync) | {:.0}/s ({:.1} per fsync) | {:.2}× |",
+        -grouped,
+        per_sync(&group8, sg, 8 * per_writer),
+        -one,
+        per_sync(&always1, s1, 4 * per_writer),
+        grouped / one
+    );
+    println!(
+        "| durable commits/s, 8 writers under `Always` vs 1 writer under `Always` | {:.0}/s ({:.1} commits per fsync) | {:.0}/s | {:.2}× |",
+        -eight,
+        per_sync(&always8, s8, 8 * per_writer),
+        -one,
+        eight / one
+    );
+}
+
+/// Write syscalls this process made so far (`syscw` of `/proc/self/io`; Linux).
+fn write_syscalls() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscw:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Durable `Never`, one writer overwriting 10k keys: the default log buffer against
+/// `log_buffer(0, _)` (a write per commit), each on its own tree, alternating; with the
+/// write syscalls per 1,000 commits (every thread of the process: the flusher included).
+fn never(rounds: usize) {
+    let open = |buffer: Option<usize>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Tree::builder().path(dir.path()).sync(SyncPolicy::Never);
+        if let Some(bytes) = buffer {
+            b = b.log_buffer(bytes, Duration::from_millis(10));
+        }
+        (dir, b.compact_factor(0).open().unwrap())
+    };
+    let (_d1, buffered) = open(None);
+    let (_d2, unbuffered) = open(Some(0));
+    let keys: Vec<String> = (0..10_000).map(key).collect();
+    let val = value(3);
+    let ops = 50_000;
+    let calls = [std::cell::Cell::new(0u64), std::cell::Cell::new(0)];
+    let run = |tree: &Tree, slot: usize| {
+        let w = write_syscalls();
+        let start = Instant::now();
+        for i in 0..ops {
+            tree.stash(&keys[i % keys.len()], &val).unwrap();
+        }
+        let ns = start.elapsed().as_nanos() as f64 / ops as f64;
+        let made = write_syscalls().zip(w).map_or(0, |(b, a)| b - a);
+        calls[slot].set(calls[slot].get() + made);
+        ns
+    };
+    let [b, u] = best(
+        rounds,
+        [&mut || run(&buffered, 0), &mut || run(&unbuffered, 1)],
+    );
+    let per_1k = |c: u64| c as f64 * 1000.0 / (ops * rounds) as f64;
+    println!(
+        "| durable `Never` stash (overwrite, 10k keys), 64 KiB buffer vs a write per commit | {b:.0} ns ({:.1} write syscalls per 1k commits) | {u:.0} ns ({:.0} per 1k) | {:.2}× the speed |",
+        per_1k(calls[0].get()),
+        per_1k(calls[1].get()),
+        u / b
     );
 }

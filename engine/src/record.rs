@@ -6,14 +6,15 @@
 //! bytes above), reached through an 8-byte pointer: one allocation per item, 35 bytes of
 //! overhead (43 with a TTL), and cloning a record — for a snapshot's node copy, for the point
 //! index, or for every [`crate::Nut`] handed out — is one reference-count increment.
+//! A record is written straight into its allocation (header, key, value: three copies, no
+//! scratch buffer).
 
 #![allow(unsafe_code)]
 
-use std::cell::Cell;
 use std::ffi::c_void;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
-use triomphe::ThinArc;
+use triomphe::{HeaderSlice, HeaderWithLength, ThinArc, UniqueArc};
 
 use crate::index::Keyed;
 use crate::limits::{MAX_KEY_LEN, MAX_VALUE_LEN};
@@ -77,13 +78,6 @@ impl Items {
     }
 }
 
-thread_local! {
-    /// Taken out while a record is assembled and put back after, so a re-entrant call or
-    /// one from a thread-local destructor after this one was torn down (a per-thread
-    /// buffer flushed into the tree as its thread ends) just starts a fresh buffer.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
 fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
@@ -105,8 +99,8 @@ impl std::ops::Deref for Borrowed<'_> {
 }
 
 impl Record {
-    /// Builds a record with one allocation (the bytes are assembled in a reused
-    /// thread-local buffer, then copied once into the shared allocation).
+    /// Builds a record with one allocation, writing the header, key and value straight
+    /// into it (no scratch buffer, no second copy).
     pub(crate) fn new(
         key: &[u8],
         value: &[u8],
@@ -114,26 +108,37 @@ impl Record {
         timestamp: u64,
         expires: u64,
     ) -> Self {
-        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
-        buf.clear();
-        buf.reserve(HEADER + 8 + key.len() + value.len());
-        buf.extend_from_slice(&version.to_le_bytes());
-        buf.extend_from_slice(&timestamp.to_le_bytes());
+        let mut head = [0u8; HEADER + 8];
+        head[0..8].copy_from_slice(&version.to_le_bytes());
+        head[8..16].copy_from_slice(&timestamp.to_le_bytes());
         // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
-        buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
-        if expires == 0 {
-            buf.push(0);
+        head[16..18].copy_from_slice(&(key.len() as u16).to_le_bytes());
+        let head = if expires == 0 {
+            &head[..HEADER]
         } else {
-            buf.push(TTL_FLAG);
-            buf.extend_from_slice(&expires.to_le_bytes());
+            head[18] = TTL_FLAG;
+            head[HEADER..].copy_from_slice(&expires.to_le_bytes());
+            &head[..]
+        };
+        let len = head.len() + key.len() + value.len();
+        let mut uninit =
+            UniqueArc::<HeaderSlice<_, [MaybeUninit<u8>]>>::from_header_and_uninit_slice(
+                HeaderWithLength::new((), len),
+                len,
+            );
+        let mut at = 0;
+        for part in [head, key, value] {
+            let dst = &mut uninit.slice[at..at + part.len()];
+            // SAFETY: `dst` is `part.len()` bytes of the new allocation, which `part` (a
+            // borrowed slice elsewhere) cannot overlap; `MaybeUninit<u8>` is a `u8`'s layout.
+            unsafe {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), dst.as_mut_ptr().cast(), part.len());
+            }
+            at += part.len();
         }
-        buf.extend_from_slice(key);
-        buf.extend_from_slice(value);
-        let rec = Record(ThinArc::from_header_and_slice((), &buf));
-        if buf.capacity() <= 1 << 20 {
-            let _ = SCRATCH.try_with(|s| s.set(buf));
-        }
-        rec
+        // SAFETY: the three parts together wrote all `len` bytes.
+        let arc = unsafe { uninit.assume_init_slice_with_header() }.shareable();
+        Record(triomphe::Arc::into_thin(arc))
     }
 
     /// The stored bytes, as written to the log and snapshots.

@@ -1,5 +1,10 @@
 //! Operation counters (sharded per thread so readers on several cores do not fight over
 //! one cache line) and the [`Stats`] snapshot.
+//!
+//! The first `SHARDS` threads of the process that count anything each own a shard: only
+//! that thread ever writes it, so it counts with a plain load and store (no locked
+//! read-modify-write, which costs ~8 ns here: 4% of a stash, 9% of a crack). Threads after
+//! them share the shards, counting with `fetch_add`.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,20 +32,32 @@ struct Shard([AtomicU64; OPS]);
 #[derive(Debug, Default)]
 pub(crate) struct Counters([Shard; SHARDS]);
 
-fn shard_index() -> usize {
+/// This thread's shard, and whether it is the only thread that writes it.
+fn shard_index() -> (usize, bool) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local!(static INDEX: Cell<usize> = const { Cell::new(usize::MAX) });
-    INDEX.with(|i| {
-        if i.get() == usize::MAX {
-            i.set(NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS);
-        }
-        i.get()
-    })
+    // A thread-local destructor counting after INDEX is gone shares a shard.
+    let i = INDEX
+        .try_with(|i| {
+            if i.get() == usize::MAX {
+                i.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            i.get()
+        })
+        .unwrap_or(usize::MAX);
+    (i % SHARDS, i < SHARDS)
 }
 
 impl Counters {
     pub(crate) fn add(&self, op: Op, n: u64) {
-        self.0[shard_index()].0[op as usize].fetch_add(n, Ordering::Relaxed);
+        let (shard, owned) = shard_index();
+        let c = &self.0[shard].0[op as usize];
+        if owned {
+            // Only this thread ever writes this shard: no other write can come between.
+            c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        } else {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     fn total(&self, op: Op) -> u64 {
@@ -124,8 +141,9 @@ pub struct Stats {
     /// line is also logged through the `log` crate). Empty when nothing was. A strict open
     /// afterwards holds exactly what the report leaves.
     pub salvage_report: Vec<String>,
-    /// Durable mode only: bytes of the write-ahead log on disk (every segment not yet
-    /// covered by a snapshot and deleted).
+    /// Durable mode only: bytes of the write-ahead log (every segment not yet covered by
+    /// a snapshot and deleted), including, under [`crate::SyncPolicy::Never`], commits
+    /// still waiting in the log's buffer (`flush()` writes them out).
     pub wal_bytes: u64,
     /// Durable mode only: fsyncs of log segments since open. Below the number of commits
     /// when writers shared fsyncs (group commit).
@@ -134,4 +152,44 @@ pub struct Stats {
     pub compactions: u64,
     /// Durable mode only: automatic compactions that failed (the log kept everything).
     pub failed_compactions: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_counted_without_an_atomic_add_has_one_writer_ever() {
+        // Threads past the first SHARDS share shards: a plain load and store there could
+        // lose counts, so no two threads may both believe they own one.
+        let seen: Vec<(usize, bool)> = (0..SHARDS * 2)
+            .map(|_| std::thread::spawn(shard_index).join().unwrap())
+            .collect();
+        let mut owned: Vec<usize> = seen.iter().filter(|s| s.1).map(|s| s.0).collect();
+        owned.sort_unstable();
+        owned.dedup();
+        assert_eq!(owned.len(), seen.iter().filter(|s| s.1).count(), "{seen:?}");
+        assert!(seen.iter().any(|s| !s.1), "{seen:?}");
+    }
+
+    #[test]
+    fn counts_from_more_threads_than_shards_are_exact() {
+        let counters = Counters::default();
+        let threads = SHARDS * 3;
+        let start = std::sync::Barrier::new(threads);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..20_000 {
+                        counters.add(Op::Stash, 1);
+                    }
+                    counters.add(Op::Toss, 2);
+                });
+            }
+        });
+        let counts = counters.snapshot();
+        assert_eq!(counts.stashes, threads as u64 * 20_000);
+        assert_eq!(counts.tosses, threads as u64 * 2);
+    }
 }

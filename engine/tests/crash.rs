@@ -6,6 +6,11 @@
 //! Scenarios, each a series of kills on one directory:
 //! - `always` (1 writer) and `group` (4 writers): killed at a random moment; the first
 //!   writer compacts every 700 batches;
+//! - `never` (1 writer, the log buffering commits in memory): killed at random; the writer
+//!   flushes every 100 batches and prints `flushed` after each. What survives must be a
+//!   prefix of the acknowledged batches (no batch missing before one present), holding
+//!   every batch acknowledged before a flush that returned, and everything an earlier
+//!   reopen saw;
 //! - `compaction-<step>` (2 writers under `Always` or `Group`, a third thread compacting
 //!   every 50 batches): the child holds one compaction at a step (`FaultyIo` blocks the
 //!   call) — after the log was cut (`cut`: before the temporary snapshot), with the
@@ -39,6 +44,7 @@ const KEYS_PER_BATCH: usize = 3;
 fn policy(name: &str) -> SyncPolicy {
     match name {
         "always" => SyncPolicy::Always,
+        "never" => SyncPolicy::Never,
         "group" => SyncPolicy::Group {
             max_delay: Duration::from_millis(1),
         },
@@ -109,6 +115,10 @@ fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &str) 
                     b.commit().unwrap();
                     writeln!(stdout.lock(), "{round} {t} {i}").unwrap();
                     batches.fetch_add(1, Ordering::Relaxed);
+                    if policy_name == "never" && i % 100 == 99 {
+                        tree.flush().unwrap();
+                        writeln!(stdout.lock(), "flushed {round} {t} {i}").unwrap();
+                    }
                     if step == "-" && t == 0 && i % 700 == 699 {
                         tree.compact().unwrap();
                     }
@@ -128,8 +138,23 @@ impl Rng {
     }
 }
 
-/// Checks the directory against every batch acknowledged so far.
-fn verify(dir: &Path, acked: &BTreeSet<(u32, usize, u64)>) -> Result<(), String> {
+type Id = (u32, usize, u64);
+
+/// What must be in the directory after a kill.
+enum Expect<'a> {
+    /// Every batch acknowledged so far.
+    Acked(&'a BTreeSet<Id>),
+    /// Under `Never`: each writer's batches present form a prefix of what it committed,
+    /// and hold every batch acknowledged before a flush that returned (`flushed`), and
+    /// every batch an earlier reopen found (`seen`).
+    Prefix {
+        flushed: &'a BTreeSet<Id>,
+        seen: &'a BTreeSet<Id>,
+    },
+}
+
+/// Checks the directory against what must be there; returns the batches found.
+fn verify(dir: &Path, expect: &Expect<'_>) -> Result<BTreeSet<Id>, String> {
     let tree = Tree::open(dir).map_err(|e| format!("no strict open: {e}"))?;
     let mut batches: BTreeMap<(u32, usize, u64), Vec<Vec<u8>>> = BTreeMap::new();
     for nut in tree.iter() {
@@ -150,18 +175,38 @@ fn verify(dir: &Path, acked: &BTreeSet<(u32, usize, u64)>) -> Result<(), String>
             return Err(format!("batch {id:?} has wrong values"));
         }
     }
-    let lost: Vec<_> = acked
-        .iter()
+    let lost: Vec<_> = match expect {
+        Expect::Acked(acked) => acked.iter().collect(),
+        Expect::Prefix { flushed, seen } => {
+            // A writer's batches are numbered 0, 1, 2...: a gap is a lost batch before a
+            // kept one.
+            let mut next: BTreeMap<(u32, usize), u64> = BTreeMap::new();
+            for &(r, t, i) in batches.keys() {
+                let n = next.entry((r, t)).or_default();
+                if i != *n {
+                    return Err(format!(
+                        "not a prefix: batch {:?} is there but {:?} is not",
+                        (r, t, i),
+                        (r, t, *n)
+                    ));
+                }
+                *n += 1;
+            }
+            flushed.iter().chain(seen.iter()).collect()
+        }
+    };
+    let lost: Vec<_> = lost
+        .into_iter()
         .filter(|id| !batches.contains_key(id))
         .collect();
     if !lost.is_empty() {
         return Err(format!(
-            "{} acknowledged batches lost, first {:?}",
+            "{} batches that had to survive were lost, first {:?}",
             lost.len(),
             lost.first()
         ));
     }
-    Ok(())
+    Ok(batches.into_keys().collect())
 }
 
 fn segments_in(dir: &Path) -> usize {
@@ -183,6 +228,8 @@ struct Tally {
     /// Segments on disk at each kill: count → kills.
     segments: BTreeMap<usize, u32>,
     failures: Vec<String>,
+    /// Acknowledged batches a kill took (allowed under `Never` only).
+    unflushed: usize,
 }
 
 impl Tally {
@@ -216,6 +263,8 @@ fn scenario(
 ) -> Tally {
     let dir = tempfile::tempdir().unwrap();
     let mut acked = BTreeSet::new();
+    let mut flushed = BTreeSet::new();
+    let mut seen = BTreeSet::new();
     let mut tally = Tally::default();
     let mut round = 0u32;
     while Instant::now() < deadline || round < 3 {
@@ -284,10 +333,19 @@ fn scenario(
         child.wait().unwrap();
         for line in reader.join().unwrap() {
             // A line cut by the kill was never fully acknowledged.
-            let p: Vec<&str> = line.split(' ').collect();
+            let mut p: Vec<&str> = line.split(' ').collect();
+            let flush = p.first() == Some(&"flushed");
+            if flush {
+                p.remove(0);
+            }
             if p.len() == 3 {
                 if let (Ok(r), Ok(t), Ok(i)) = (p[0].parse(), p[1].parse(), p[2].parse()) {
-                    acked.insert((r, t, i));
+                    if flush {
+                        // Every batch of this writer up to `i` was acknowledged before it.
+                        flushed.extend((0..=i).map(|i| (r, t, i)));
+                    } else {
+                        acked.insert((r, t, i));
+                    }
                 }
             }
         }
@@ -297,12 +355,26 @@ fn scenario(
                 "{step}: killed with {segments} segment(s) on disk, expected at least 2"
             ));
         }
-        if let Err(why) = verify(dir.path(), &acked) {
-            tally
-                .failures
-                .push(format!("{policy_name} {step} round {round}: {why}"));
-            // Go on from a clean directory: the damage is reported, not compounded.
-            break;
+        let expect = if policy_name == "never" {
+            Expect::Prefix {
+                flushed: &flushed,
+                seen: &seen,
+            }
+        } else {
+            Expect::Acked(&acked)
+        };
+        match verify(dir.path(), &expect) {
+            Ok(found) => {
+                tally.unflushed += acked.iter().filter(|id| !found.contains(id)).count();
+                seen = found;
+            }
+            Err(why) => {
+                tally
+                    .failures
+                    .push(format!("{policy_name} {step} round {round}: {why}"));
+                // Go on from a clean directory: the damage is reported, not compounded.
+                break;
+            }
         }
         round += 1;
     }
@@ -323,9 +395,10 @@ fn parent() -> bool {
         | 1;
     let mut rng = Rng(seed);
     let exe = std::env::current_exe().unwrap();
-    let scenarios: [(&str, usize, &str); 5] = [
+    let scenarios: [(&str, usize, &str); 6] = [
         ("always", 1, "-"),
         ("group", 4, "-"),
+        ("never", 1, "-"),
         ("always", 2, "cut"),
         ("group", 2, "temp"),
         ("always", 2, "renamed"),
@@ -347,12 +420,15 @@ fn parent() -> bool {
             format!("{policy_name}, {threads} writer threads, killed with a compaction held at `{step}`")
         };
         println!(
-            "crash ({name}): {} rounds (SIGKILLs), {} acknowledged batches, {}, {} failures",
+            "crash ({name}): {} rounds (SIGKILLs), {} acknowledged batches ({} lost unflushed), \
+             {}, {} failures",
             t.rounds,
             t.acked,
+            t.unflushed,
             t.segments_seen(),
             t.failures.len()
         );
+
         total.rounds += t.rounds;
         total.acked += t.acked;
         for (k, v) in t.segments {

@@ -4,8 +4,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use acorn::faults::{Action, Call, FaultyIo, ENOSPC};
 use acorn::{Error, ManualClock, RecoveryMode, SyncPolicy, Tree};
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
@@ -85,11 +88,13 @@ fn a_second_open_of_the_same_directory_is_locked() {
     Tree::open(dir.path()).unwrap();
 }
 
-/// Writes `n` single-key commits and returns the log's length after each one.
+/// Writes `n` single-key commits and returns the log's length after each one (each
+/// handed to the OS as it is logged: no buffer).
 fn write_commits(dir: &Path, n: usize) -> Vec<u64> {
     let tree = Tree::builder()
         .path(dir)
         .sync(SyncPolicy::Never)
+        .log_buffer(0, Duration::ZERO)
         .open()
         .unwrap();
     let seg = segments(dir).pop().unwrap();
@@ -374,4 +379,144 @@ fn garbage_files_are_errors_not_panics() {
     let file = dir.path().join("plain-file");
     fs::write(&file, b"x").unwrap();
     assert!(matches!(Tree::open(&file), Err(Error::Io(_))));
+}
+
+/// Bytes of every log segment in `dir`.
+fn log_size(dir: &Path) -> u64 {
+    segments(dir)
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+/// Writes of log segments `io` saw so far.
+fn log_writes(io: &FaultyIo) -> usize {
+    io.calls()
+        .iter()
+        .filter(|(c, p)| *c == Call::Write && p.to_str().unwrap().contains("wal-"))
+        .count()
+}
+
+#[test]
+fn never_hands_commits_to_the_os_in_batches_and_on_drop() {
+    // 1,000 commits of ~150 bytes: about 150 KB, so two or three writes of the 64 KiB
+    // buffer (the hour-long delay keeps the flusher thread out); with no buffer, one write
+    // a commit. Dropping the tree writes out what still waits.
+    for (buffer, expect) in [(64 << 10, 1..=3), (0, 1000..=1000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let io = Arc::new(FaultyIo::counting());
+        let open = || {
+            Tree::builder()
+                .path(dir.path())
+                .sync(SyncPolicy::Never)
+                .log_buffer(buffer, Duration::from_secs(3600))
+                .io(Arc::clone(&io))
+                .open()
+                .unwrap()
+        };
+        let tree = open();
+        let before = log_writes(&io);
+        for i in 0..1000 {
+            tree.stash(format!("k{i:04}"), [b'v'; 100]).unwrap();
+        }
+        let writes = log_writes(&io) - before;
+        assert!(
+            expect.contains(&writes),
+            "buffer {buffer}: {writes} writes for 1000 commits, expected {expect:?}"
+        );
+        drop(tree);
+        let tree = open();
+        assert_eq!(tree.len(), 1000, "buffer {buffer}: commits lost at drop");
+        assert!(
+            tree.contains("k0999"),
+            "buffer {buffer}: the last commit lost at drop"
+        );
+    }
+}
+
+#[test]
+fn never_writes_a_waiting_commit_out_after_its_delay_and_at_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = Tree::builder()
+        .path(dir.path())
+        .sync(SyncPolicy::Never)
+        .log_buffer(64 << 10, Duration::from_millis(5))
+        .open()
+        .unwrap();
+    let size = || log_size(dir.path());
+    let empty = size();
+    tree.stash("a", b"1").unwrap();
+    // The flusher thread writes it out without a flush (waited for, never timed).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while size() == empty {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiting commit never reached the file"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(size(), tree.stats().wal_bytes);
+}
+
+#[test]
+fn never_flush_writes_out_and_a_failed_buffered_write_keeps_a_prefix() {
+    // Ten commits flushed, then 101 buffered; the write that hands those to the OS (at
+    // `flush()`) takes half its bytes and fails: the flush reports it naming the segment,
+    // the tree refuses writes, and a strict reopen holds the ten and a prefix of the 101
+    // (the cut frame is a torn tail), never a later commit without an earlier one.
+    let dir = tempfile::tempdir().unwrap();
+    let armed = Arc::new(AtomicBool::new(false));
+    let arm = Arc::clone(&armed);
+    let io = Arc::new(FaultyIo::new(move |c| {
+        let log = c.path.to_str().unwrap().contains("wal-");
+        if c.call == Call::Write && log && arm.swap(false, Ordering::SeqCst) {
+            Action::Short(ENOSPC)
+        } else {
+            Action::Pass
+        }
+    }));
+    let tree = Tree::builder()
+        .path(dir.path())
+        .sync(SyncPolicy::Never)
+        .log_buffer(1 << 20, Duration::from_secs(3600))
+        .io(Arc::clone(&io))
+        .open()
+        .unwrap();
+    let size = || log_size(dir.path());
+    for i in 0..10 {
+        tree.stash(format!("a{i}"), b"flushed").unwrap();
+    }
+    tree.flush().unwrap();
+    assert_eq!(
+        size(),
+        tree.stats().wal_bytes,
+        "flush() wrote out everything"
+    );
+    armed.store(true, Ordering::SeqCst);
+    // 101 frames of one size: half of them ends inside one.
+    for i in 0..101 {
+        tree.stash(format!("b{i:03}"), [b'v'; 100]).unwrap();
+    }
+    let err = tree.flush().unwrap_err();
+    assert!(err.to_string().contains("wal-"), "{err}");
+    assert!(
+        tree.stash("c", b"x").is_err(),
+        "took a write after a failed one"
+    );
+    assert!(tree.flush().is_err());
+    drop(tree);
+    let tree = Tree::open(dir.path()).unwrap();
+    for i in 0..10 {
+        assert!(tree.contains(format!("a{i}")), "a{i} was flushed");
+    }
+    let kept: Vec<String> = tree
+        .iter()
+        .map(|n| n.key.to_string())
+        .filter(|k| k.starts_with('b'))
+        .collect();
+    let prefix: Vec<String> = (0..kept.len()).map(|i| format!("b{i:03}")).collect();
+    assert_eq!(kept, prefix, "not a prefix of the commits");
+    assert!(kept.len() < 101, "half a write kept every commit");
+    assert!(tree.stats().torn_bytes_dropped > 0);
+    assert!(!tree.contains("c"));
 }

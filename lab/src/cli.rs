@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
+use acorn_reports::export::Format;
 use acorn_reports::Measure;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::EXIT_CODES;
+use crate::formats::{parse_export, Export};
 
 /// Where every workload key is described.
 pub const WORKLOAD_REFERENCE: &str = "\
@@ -32,9 +34,15 @@ pub enum Command {
     /// exit 1 on a regression.
     #[command(after_help = EXIT_CODES)]
     Ab(AbArgs),
+    /// Latency against offered rate: the workload's phase at each rate (open loop, latency
+    /// from each operation's intended start), per variant, and its knee: the highest rate
+    /// whose p99 stays within --slo while at least 99% of it is achieved.
+    #[command(after_help = EXIT_CODES)]
+    Sweep(SweepArgs),
     /// Compare two results files; exit 1 on a regression (a CI gate). Wall-clock rows are
     /// a regression, an improvement, no difference, or undecided (with why); the last line
-    /// counts them.
+    /// counts them. With $GITHUB_STEP_SUMMARY set, the comparison is appended there as
+    /// Markdown.
     Compare {
         base: PathBuf,
         new: PathBuf,
@@ -48,6 +56,19 @@ pub enum Command {
         /// btreemap when both files ran it.
         #[arg(long, value_name = "VARIANT|none")]
         reference: Option<String>,
+        #[command(flatten)]
+        formats: FormatArgs,
+    },
+    /// Write a saved results.json in another format: bencher (Bencher Metric Format),
+    /// markdown, json, junit, csv, table, or hdr-log (HdrHistogram interval logs, one per
+    /// variant and thread count, into -o DIR).
+    Export {
+        /// bencher (or bmf), markdown, json, junit, csv, table, hdr-log.
+        format: String,
+        results: PathBuf,
+        /// Where to write (default: stdout); a directory for hdr-log.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Render the HTML report (index.html) from a saved results.json.
     Report {
@@ -144,6 +165,42 @@ pub struct AbArgs {
     pub quiet: bool,
 }
 
+/// `lab sweep`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// A workload TOML file or a YCSB property file (its first thread count is swept).
+    pub file: PathBuf,
+    /// Only these variants (comma separated), instead of the file's list.
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Option<Vec<String>>,
+    /// Offered rates in ops/s across all threads (`1k,2k,5k`), or `auto`: a short closed
+    /// loop finds the store's top speed, then rates double from a hundredth of it until
+    /// two steps in a row miss the SLO (three when none held yet).
+    #[arg(long, default_value = "auto")]
+    pub rates: String,
+    /// The latency objective for the 99th percentile (`1ms`, `250us`).
+    #[arg(long, default_value = "1ms", value_parser = slo_duration)]
+    pub slo: std::time::Duration,
+    /// How long each rate runs.
+    #[arg(long, default_value = "1s", value_parser = slo_duration)]
+    pub step: std::time::Duration,
+    /// Directory for results.json and index.html (default: target/lab/<workload>/sweep/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A duration from 1 µs to 1 h.
+fn slo_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
+    if d < std::time::Duration::from_micros(1) || d > std::time::Duration::from_secs(3600) {
+        return Err(format!("{s:?}: from 1us to 1h"));
+    }
+    Ok(d)
+}
+
 /// A slice length from 1 ms to 10 s.
 fn slice_duration(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))?;
@@ -151,6 +208,21 @@ fn slice_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{s:?}: a slice lasts from 1ms to 10s"));
     }
     Ok(d)
+}
+
+/// `--format` and `--export` of `lab run` and `lab compare` (docs/outputs.md describes
+/// each format).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FormatArgs {
+    /// What to print on stdout: table (default), markdown, json, junit, csv, or bmf (Bencher
+    /// Metric Format; `lab run` only). Repeat to print several; with any but table, the
+    /// lab's own lines ("results: ...") go to stderr.
+    #[arg(long = "format", value_name = "FORMAT", value_parser = Format::parse)]
+    pub formats: Vec<Format>,
+    /// Also write FORMAT to PATH, e.g. `--export junit=lab.xml --export markdown=lab.md`
+    /// (repeatable; same formats as --format).
+    #[arg(long = "export", value_name = "FORMAT=PATH", value_parser = parse_export)]
+    pub exports: Vec<Export>,
 }
 
 /// `lab worker`'s arguments (set by `lab ab`, not by people).
@@ -239,6 +311,12 @@ pub struct RunArgs {
     /// with --quick); default 40, 10 with --quick; 0: rank by the repeats alone.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100_000))]
     pub pairs: Option<u64>,
+    #[command(flatten)]
+    pub formats: FormatArgs,
+    /// Also write one HdrHistogram interval log per variant and thread count into DIR
+    /// (with several workloads, DIR/<workload>/): HistogramLogAnalyzer reads them.
+    #[arg(long, value_name = "DIR")]
+    pub hdr_log: Option<PathBuf>,
     /// Write results.json indented (default: compact, histograms in HdrHistogram's
     /// compressed encoding).
     #[arg(long)]

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use acorn_reports::export::Sides;
 use acorn_reports::{format, Measure, Results, TargetVerdict};
 
 use crate::backend;
 use crate::budget;
-use crate::cli::{AbArgs, CountArgs, RunArgs, WorkerArgs};
+use crate::cli::{AbArgs, CountArgs, FormatArgs, RunArgs, WorkerArgs};
 use crate::error::{Exit, LabError};
+use crate::formats::{self, Outputs};
 use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
 use crate::runner::{self, RunOptions};
@@ -167,6 +169,10 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
         .map(TargetsTable::open)
         .transpose()?;
     let baseline = args.baseline.as_deref().map(load_results).transpose()?;
+    let outputs = Outputs::new(&args.formats.formats, &args.formats.exports, false)?;
+    if let Some(dir) = &args.hdr_log {
+        output::writable_dir(dir)?;
+    }
     let base = RunOptions {
         variants: variants_arg(args.variants.as_deref())?,
         quick: args.quick,
@@ -188,20 +194,43 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
     let _scratch = args.flamegraph.then(runner::profile::Scratch::new);
     let stop = interrupt_flag();
     let mut exit = Exit::Success;
+    let mut finished = Vec::new();
     for job in &jobs {
         let opts = RunOptions {
             flamegraph: args.flamegraph.then(|| job.out.path().to_path_buf()),
             ..base.clone()
         };
-        let results = run_one(job, &opts, &stop, args.quiet)?;
-        write_outputs(job, &results, baseline.as_ref(), targets_table.as_ref())?;
-        if results.partial {
-            return Ok(Exit::Interrupted);
+        let results = run_one(job, &opts, &stop, args.quiet, &outputs)?;
+        write_outputs(
+            job,
+            &results,
+            baseline.as_ref(),
+            targets_table.as_ref(),
+            &outputs,
+        )?;
+        if let Some(dir) = &args.hdr_log {
+            let dir = if jobs.len() > 1 {
+                dir.join(&job.plan.name)
+            } else {
+                dir.clone()
+            };
+            let n = formats::write_hdr_logs(&dir, &results)?;
+            outputs.note(format_args!(
+                "hdr logs: {} ({n} interval log(s))",
+                dir.display()
+            ));
         }
         if results.targets.iter().any(TargetVerdict::failed) {
             exit = Exit::Failed;
         }
+        let partial = results.partial;
+        finished.push(results);
+        if partial {
+            exit = Exit::Interrupted;
+            break;
+        }
     }
+    outputs.run(&finished, args.pretty)?;
     Ok(exit)
 }
 
@@ -211,6 +240,7 @@ fn run_one(
     opts: &RunOptions,
     stop: &AtomicBool,
     quiet: bool,
+    outputs: &Outputs,
 ) -> Result<Results, LabError> {
     let bars = Bars::new(quiet);
     let results = crate::per_measure::kind(job.measure).run(&job.plan, opts, stop, &bars)?;
@@ -223,14 +253,16 @@ fn run_one(
     {
         eprintln!("warning: {w}");
     }
-    print!("{}", acorn_reports::table::render(&results));
+    if outputs.table() {
+        print!("{}", acorn_reports::table::render(&results));
+    }
     let dropped: u64 = results.runs.iter().map(|r| r.dropped).sum();
     if dropped > 0 {
-        println!(
+        outputs.note(format_args!(
             "WARNING: open loop: {dropped} operations fell due but were never run (the \
              backlog outlasted the phase: the store cannot keep up with `rate`); see \
              runs[].dropped"
-        );
+        ));
     }
     Ok(results)
 }
@@ -241,22 +273,29 @@ fn write_outputs(
     results: &Results,
     baseline: Option<&Results>,
     targets_table: Option<&TargetsTable>,
+    outputs: &Outputs,
 ) -> Result<(), LabError> {
-    println!("results: {}", job.out.write_results(results)?.display());
+    outputs.note(format_args!(
+        "results: {}",
+        job.out.write_results(results)?.display()
+    ));
     let beside = other_view(&job.out.other_view(job.measure), results);
     let report = job
         .out
         .write_report_beside(results, baseline, beside.as_ref())?;
-    println!("report: {}", report.display());
+    outputs.note(format_args!("report: {}", report.display()));
     if let Some(t) = targets_table {
         if let Some(why) = acorn_reports::targets::not_judged(results) {
-            println!(
+            outputs.note(format_args!(
                 "targets table not updated: targets {why} ({})",
                 t.path().display()
-            );
+            ));
         } else {
             t.update(results)?;
-            println!("targets table updated: {}", t.path().display());
+            outputs.note(format_args!(
+                "targets table updated: {}",
+                t.path().display()
+            ));
         }
     }
     Ok(())
@@ -291,8 +330,10 @@ pub fn compare(
     new: &Path,
     threshold: Option<&str>,
     reference: Option<&str>,
+    formats: &FormatArgs,
 ) -> Result<Exit, LabError> {
     use acorn_reports::compare as cmp;
+    let outputs = Outputs::new(&formats.formats, &formats.exports, true)?;
     let (b, n) = (load_results(base)?, load_results(new)?);
     if b.measure != n.measure {
         return Err(LabError::BadInput(format!(
@@ -311,6 +352,34 @@ pub fn compare(
         }
         None => kind.default_threshold(),
     };
+    match (&b.sweep, &n.sweep) {
+        (Some(bs), Some(ns)) => {
+            let (lines, regression) =
+                acorn_reports::sweep::compare(bs, ns, threshold).map_err(|e| {
+                    LabError::BadInput(format!("{} and {}: {e}", base.display(), new.display()))
+                })?;
+            println!(
+                "sweeps compared by their knees (threshold {:.1}%):",
+                threshold * 100.0
+            );
+            for l in lines {
+                println!("  {l}");
+            }
+            return Ok(if regression {
+                Exit::Failed
+            } else {
+                Exit::Success
+            });
+        }
+        (None, None) => {}
+        _ => {
+            return Err(LabError::BadInput(format!(
+                "cannot compare {} with {}: one is a sweep (lab sweep) and the other is not",
+                base.display(),
+                new.display()
+            )))
+        }
+    }
     let m = cmp::mismatches(&b, &n);
     if !m.refuse.is_empty() {
         return Err(LabError::BadInput(format!(
@@ -321,11 +390,19 @@ pub fn compare(
         )));
     }
     for w in &m.warn {
-        println!("WARNING: {w}");
+        if !outputs.machine_stdout() {
+            println!("WARNING: {w}");
+        }
         eprintln!("WARNING: {w}");
     }
+    let sides = Sides {
+        base: base.display().to_string(),
+        new: new.display().to_string(),
+        workload: n.workload.clone(),
+        warnings: m.warn.clone(),
+    };
     let reference = reference.map_or(cmp::Reference::Auto, cmp::Reference::parse);
-    let regressed = kind.compare(&b, &n, threshold, &reference)?;
+    let regressed = kind.compare(&b, &n, threshold, &reference, (&outputs, &sides))?;
     Ok(if regressed {
         Exit::Failed
     } else {
@@ -494,6 +571,77 @@ fn ab_plan(args: &AbArgs) -> Result<Plan, LabError> {
         )));
     }
     Ok(plan)
+}
+
+/// `lab sweep`: per variant, the workload's phase at each offered rate, and the knee;
+/// prints the steps, writes results.json (its `sweep`) and the report with the chart.
+pub fn sweep(args: &crate::cli::SweepArgs) -> Result<Exit, LabError> {
+    use runner::sweep::{self as sw, SweepOptions};
+    let rates =
+        sw::parse_rates(&args.rates).map_err(|e| LabError::BadInput(format!("--rates: {e}")))?;
+    let plan = load_plan(&args.file)?;
+    let run_opts = RunOptions {
+        variants: variants_arg(args.variants.as_deref())?,
+        ..RunOptions::default()
+    };
+    let plan = runner::adjust(&plan, &run_opts).map_err(|e| LabError::BadInput(e.to_string()))?;
+    if plan.run.in_flight > 1 {
+        return Err(LabError::BadInput(format!(
+            "{}: sets in_flight > 1 (closed loop); a sweep offers rates (open loop): set \
+             in_flight = 1",
+            plan.file.display()
+        )));
+    }
+    let out = OutputDir::at(args.out.clone().unwrap_or_else(|| {
+        OutputDir::for_workload(None, &plan.name, false)
+            .path()
+            .join("sweep")
+    }));
+    let _lock = out.prepare()?;
+    let opts = SweepOptions {
+        rates,
+        slo: args.slo,
+        step: args.step,
+    };
+    let stop = interrupt_flag();
+    let bars = Bars::new(args.quiet);
+    let started_at = crate::machine::now_rfc3339();
+    let sweep = runner::sweep::run(
+        &plan,
+        &RunOptions::default(),
+        &opts,
+        &crate::runner::clock::RealClock::default(),
+        &stop,
+        &bars,
+    )
+    .map_err(|source| LabError::Store {
+        file: args.file.clone(),
+        source,
+    })?;
+    bars.finish();
+    let Some(sweep) = sweep else {
+        return Ok(Exit::Interrupted);
+    };
+    print!("{}", acorn_reports::sweep::render(&sweep));
+    let results = Results {
+        schema_version: acorn_reports::SCHEMA_VERSION,
+        workload: plan.name.clone(),
+        description: plan.description.clone(),
+        plan: plan.record(),
+        mode: "sequential".into(),
+        generators: 1,
+        started_at,
+        finished_at: crate::machine::now_rfc3339(),
+        machine: crate::machine::fingerprint(),
+        sweep: Some(sweep),
+        ..Results::default()
+    };
+    println!("results: {}", out.write_results(&results)?.display());
+    println!(
+        "report: {}",
+        out.write_report_beside(&results, None, None)?.display()
+    );
+    Ok(Exit::Success)
 }
 
 /// `lab ab`: the workload's variants on this build (candidate) and on `--baseline`, paired

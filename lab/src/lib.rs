@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod doc;
 pub mod error;
+pub mod formats;
 pub mod machine;
 pub mod measure;
 pub mod output;
@@ -18,3 +19,7 @@ pub mod per_measure;
 pub mod progress;
 pub mod runner;
 pub mod workload;
+
+// The library's own unit tests count sync calls as `lab` does (measure/syncs.rs).
+#[cfg(test)]
+count_sync_calls!();

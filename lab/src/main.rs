@@ -12,6 +12,9 @@ use clap::Parser;
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
+// Every sync call in the process is counted (`acorn_lab::measure::syncs`).
+acorn_lab::count_sync_calls!();
+
 /// Under valgrind only, this replaces libc's `getrandom` (valgrind's function wrapping finds
 /// it by this encoded name: `getrandom` in `libc.so*`), handing out a fixed stream instead,
 /// so the hash-table seeds of the stores under test (std's `RandomState`, ahash) and with
@@ -108,7 +111,19 @@ fn main() -> ExitCode {
             new,
             threshold,
             reference,
-        } => commands::compare(base, new, threshold.as_deref(), reference.as_deref()),
+            formats,
+        } => commands::compare(
+            base,
+            new,
+            threshold.as_deref(),
+            reference.as_deref(),
+            formats,
+        ),
+        Command::Export {
+            format,
+            results,
+            output,
+        } => acorn_lab::formats::export(format, results, output.as_deref()),
         Command::Report {
             results,
             out,
@@ -126,6 +141,7 @@ fn main() -> ExitCode {
         Command::Sample { file, ops, seed } => commands::sample(file, *ops, *seed),
         Command::Count(args) => commands::count(args),
         Command::Ab(args) => commands::ab(args),
+        Command::Sweep(args) => commands::sweep(args),
         Command::Worker(args) => commands::worker(args),
     };
     match outcome {

@@ -69,14 +69,7 @@ impl OutputDir {
     /// run never ends in an unwritable directory, and locks it for this process (see
     /// [`OutputLock`]): a second lab writing to the same directory is refused.
     pub fn prepare(&self) -> Result<OutputLock, LabError> {
-        std::fs::create_dir_all(&self.dir)
-            .and_then(|()| {
-                tempfile::Builder::new()
-                    .prefix(".lab-write-check-")
-                    .tempfile_in(&self.dir)
-                    .map(drop)
-            })
-            .map_err(|e| LabError::output(&self.dir, e))?;
+        writable_dir(&self.dir)?;
         OutputLock::acquire(&self.dir)
     }
 
@@ -192,6 +185,19 @@ fn remove_stale_temporaries(dir: &Path) {
 }
 
 const TMP_SUFFIX: &str = ".lab-tmp";
+
+/// Makes `dir` and proves it writable (a probe file, created and removed), so that a run
+/// never ends in an unwritable directory.
+pub fn writable_dir(dir: &Path) -> Result<(), LabError> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            tempfile::Builder::new()
+                .prefix(".lab-write-check-")
+                .tempfile_in(dir)
+                .map(drop)
+        })
+        .map_err(|e| LabError::output(dir, e))
+}
 
 /// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed, then
 /// renamed over `path`. A run killed at any moment leaves either the old file or the whole

@@ -7,11 +7,13 @@
 use std::sync::atomic::AtomicBool;
 
 use acorn_reports::compare::Reference;
+use acorn_reports::export::{Comparison, Sides};
 use acorn_reports::{instructions, Measure, Results};
 
 use crate::backend::BackendError;
 use crate::cli::RunArgs;
 use crate::error::LabError;
+use crate::formats::Outputs;
 use crate::progress::Bars;
 use crate::runner::instructions::CountError;
 use crate::runner::{self, clock::RealClock, RunOptions};
@@ -32,7 +34,8 @@ pub trait MeasureKind {
     ) -> Result<Results, LabError>;
     /// `lab compare`'s threshold when none is given.
     fn default_threshold(&self) -> f64;
-    /// `lab compare` of two files of this measure; whether anything regressed. Bad input
+    /// `lab compare` of two files of this measure, written to `outputs` (the table, and
+    /// the formats asked for, from [`Comparison`]); whether anything regressed. Bad input
     /// when they share nothing to compare or `reference` does not apply.
     fn compare(
         &self,
@@ -40,6 +43,7 @@ pub trait MeasureKind {
         new: &Results,
         threshold: f64,
         reference: &Reference,
+        to: (&Outputs, &Sides),
     ) -> Result<bool, LabError>;
 }
 
@@ -98,13 +102,14 @@ impl MeasureKind for WallClock {
         n: &Results,
         threshold: f64,
         reference: &Reference,
+        (outputs, sides): (&Outputs, &Sides),
     ) -> Result<bool, LabError> {
         use acorn_reports::compare as cmp;
         let c = cmp::compare(b, n, threshold, reference).map_err(LabError::BadInput)?;
         if c.changes.is_empty() {
             return Err(no_overlap());
         }
-        print!("{}", cmp::render(&c));
+        outputs.compare(&cmp::render(&c), &Comparison::times(sides, &c))?;
         Ok(c.regressed())
     }
 }
@@ -153,6 +158,7 @@ impl MeasureKind for Instructions {
         n: &Results,
         threshold: f64,
         reference: &Reference,
+        (outputs, sides): (&Outputs, &Sides),
     ) -> Result<bool, LabError> {
         if *reference != Reference::Auto {
             return Err(LabError::BadInput(
@@ -165,7 +171,10 @@ impl MeasureKind for Instructions {
         if c.changes.is_empty() {
             return Err(no_overlap());
         }
-        print!("{}", instructions::render_compare(&c, threshold));
+        outputs.compare(
+            &instructions::render_compare(&c, threshold),
+            &Comparison::counts(sides, &c, threshold),
+        )?;
         Ok(c.regressed())
     }
 }

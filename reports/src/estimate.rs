@@ -456,6 +456,51 @@ pub const MIN_PHASE_S: f64 = 1.0;
 /// spells it "10,000").
 pub const MIN_PHASE_OPS: u64 = 10_000;
 
+/// How far a 95% interval reaches from its median, as a percentage of the median: the
+/// larger of its two sides ("±3.1%", "±12%"), so the text covers the whole interval; "n/a"
+/// when there is no interval (one block) or no median to relate it to.
+pub fn interval_pct(e: &Estimate) -> String {
+    let reach = (e.hi - e.median).max(e.median - e.lo);
+    if !e.has_interval() || e.median <= 0.0 || !reach.is_finite() {
+        return "n/a".into();
+    }
+    let pct = 100.0 * reach / e.median;
+    if pct >= 10.0 {
+        format!("±{pct:.0}%")
+    } else {
+        format!("±{pct:.1}%")
+    }
+}
+
+/// A value with its interval relative to it: "1.2 µs ±4.0%" (just the value when it has no
+/// interval).
+pub fn with_pct(unit: crate::format::Unit, e: &Estimate) -> String {
+    if e.has_interval() {
+        format!(
+            "{} {}",
+            crate::format::human(unit, e.median),
+            interval_pct(e)
+        )
+    } else {
+        crate::format::human(unit, e.median)
+    }
+}
+
+/// A value with its whole interval: "1.07M ops/s [1.01M ops/s, 1.12M ops/s]" (just the value
+/// when it has no interval).
+pub fn with_interval(unit: crate::format::Unit, e: &Estimate) -> String {
+    if e.has_interval() {
+        format!(
+            "{} [{}, {}]",
+            crate::format::human(unit, e.median),
+            crate::format::human(unit, e.lo),
+            crate::format::human(unit, e.hi)
+        )
+    } else {
+        crate::format::human(unit, e.median)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

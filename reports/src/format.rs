@@ -49,16 +49,6 @@ pub fn human_ns(ns: f64) -> String {
     }
 }
 
-/// A target's status word ("pass", "FAIL", "undecided").
-pub fn target_label(status: crate::results::TargetStatus) -> &'static str {
-    use crate::results::TargetStatus;
-    match status {
-        TargetStatus::Pass => "pass",
-        TargetStatus::Fail => "FAIL",
-        TargetStatus::Undecided => "undecided",
-    }
-}
-
 /// What `compare` concluded about a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -171,47 +161,6 @@ pub fn threads_text(threads: usize) -> String {
 /// the report links it from the variant's row).
 pub fn flamegraph_file(variant: &str, threads: usize) -> String {
     format!("flamegraph-{}-{threads}t.svg", variant.replace(':', "_"))
-}
-
-/// How far a 95% interval reaches from its median, as a percentage of the median: the
-/// larger of its two sides ("±3.1%", "±12%"), so the text covers the whole interval; "n/a"
-/// when there is no interval (one block) or no median to relate it to.
-pub fn interval_pct(e: &crate::estimate::Estimate) -> String {
-    let reach = (e.hi - e.median).max(e.median - e.lo);
-    if !e.has_interval() || e.median <= 0.0 || !reach.is_finite() {
-        return "n/a".into();
-    }
-    let pct = 100.0 * reach / e.median;
-    if pct >= 10.0 {
-        format!("±{pct:.0}%")
-    } else {
-        format!("±{pct:.1}%")
-    }
-}
-
-/// A value with its interval relative to it: "1.2 µs ±4.0%" (just the value when it has no
-/// interval).
-pub fn with_pct(unit: Unit, e: &crate::estimate::Estimate) -> String {
-    if e.has_interval() {
-        format!("{} {}", human(unit, e.median), interval_pct(e))
-    } else {
-        human(unit, e.median)
-    }
-}
-
-/// A value with its whole interval: "1.07M ops/s [1.01M ops/s, 1.12M ops/s]" (just the value
-/// when it has no interval).
-pub fn with_interval(unit: Unit, e: &crate::estimate::Estimate) -> String {
-    if e.has_interval() {
-        format!(
-            "{} [{}, {}]",
-            human(unit, e.median),
-            human(unit, e.lo),
-            human(unit, e.hi)
-        )
-    } else {
-        human(unit, e.median)
-    }
 }
 
 /// A ratio of two rates for a sentence: "1.8×", "1.05×".

@@ -10,10 +10,8 @@ use serde::Serialize;
 
 use crate::charts::{self, Palette};
 use crate::estimate::of_op;
-use crate::estimate::{self, Stat};
-use crate::format::{
-    allocations, flamegraph_file, human, human_ns, interval_pct, threads_text, with_interval, Unit,
-};
+use crate::estimate::{self, interval_pct, with_interval, Stat};
+use crate::format::{allocations, flamegraph_file, human, human_ns, threads_text, Unit};
 use crate::results::{Results, VariantSummary};
 use crate::verdict;
 
@@ -178,6 +176,8 @@ pub fn render_beside(
     cx.insert("charts", &charts(results, &palette));
     cx.insert("operations", &operations(results, &palette));
     cx.insert("backends", &backends(results, &palette));
+    cx.insert("storage_columns", &crate::storage::COLUMNS);
+    cx.insert("storage_rows", &crate::storage::rows(results));
     counted_sections(&mut cx, results, baseline, beside);
     tera.render("report.html", &cx)
         .map_err(|e| HtmlError(format!("{e:?}")))
@@ -219,6 +219,7 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         charts::throughput::throughput(results, palette),
     );
     push("paired".into(), charts::forest::paired(results, palette));
+    push("sweep".into(), charts::sweep::sweep(results, palette));
     for (op, svg) in charts::operations::per_operation(results, palette) {
         push(format!("ops-{op}"), Some(svg));
     }
@@ -233,6 +234,9 @@ fn charts(results: &Results, palette: &Palette) -> Vec<Chart> {
         "memory".into(),
         charts::memory::bytes_per_item(results, palette),
     );
+    for (key, svg) in charts::storage::storage(results, palette) {
+        push(format!("storage-{key}"), Some(svg));
+    }
     for (key, svg) in charts::metrics::metrics(results, palette) {
         push(key.replace('_', "-"), Some(svg));
     }
@@ -525,7 +529,7 @@ fn targets(r: &Results) -> Vec<TargetRow> {
                     crate::TargetStatus::Fail => "fail",
                     crate::TargetStatus::Undecided => "undecided",
                 },
-                label: crate::format::target_label(status),
+                label: status.label(),
             }
         })
         .collect()

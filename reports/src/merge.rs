@@ -102,6 +102,12 @@ fn merge_runs(parts: &[&RunResult]) -> RunResult {
     out.throughput = parts.iter().map(|r| r.throughput).sum();
     out.dropped = parts.iter().map(|r| r.dropped).sum();
     out.metrics = stats::merge_metrics(parts.iter().map(|r| &r.metrics));
+    // Each generator counted its own process's storage: the system's is the sum.
+    out.storage = parts
+        .iter()
+        .map(|r| r.storage.as_ref())
+        .collect::<Option<Vec<_>>>()
+        .and_then(crate::storage::StorageCost::sum);
     let len = parts.iter().map(|r| r.intervals.len()).max().unwrap_or(0);
     out.intervals = (0..len)
         .map(|i| parts.iter().filter_map(|r| r.intervals.get(i)).sum())

@@ -70,6 +70,10 @@ pub struct RunPlan {
     pub batch_size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_flight: Option<u64>,
+    /// `true` when the run timed the `recover` phase (close and reopen the store, schema
+    /// 4); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recover: Option<bool>,
     /// What the run measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measure: Option<crate::Measure>,
@@ -141,6 +145,7 @@ impl RunPlan {
             ("cache", self.cache.clone()),
             ("cache_capacity", json(&self.cache_capacity)),
             ("in_flight", json(&self.in_flight)),
+            ("recover", json(&self.recover)),
         ]
     }
 

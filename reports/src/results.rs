@@ -11,8 +11,10 @@ use crate::counts::{InstructionRun, Measure};
 /// `instructions` (instruction-count runs); files of version 1 read as wall-clock results.
 /// 3: histograms in HdrHistogram's V2 encoding. 4: the one statistic (summaries' median
 /// over blocks and its bootstrap interval, ten latency blocks per run, warm-up times,
-/// targets' interval and status, the load average), the paired rounds (`paired`) and
-/// `fixture` on summaries; files of versions 1–3 still read.
+/// targets' interval and status, the load average), the paired rounds (`paired`),
+/// `fixture` on summaries, and what writes cost the disk (issue 26: `storage` in runs and
+/// summaries, `info.tier`, `sweep`); every field new in 4 is optional, so files of
+/// versions 1–3 still read.
 pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +226,10 @@ pub struct RunResult {
     /// cap still changing). Absent in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_steady: Option<bool>,
+    /// What the phase cost the storage: sync calls, device and user bytes (schema 4);
+    /// absent for stores that keep no data (`noop`) and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageCost>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -259,11 +265,16 @@ pub struct VariantSummary {
     pub metrics: BTreeMap<String, f64>,
     /// Operation results merged over repeats (histograms merged exactly).
     pub per_op: BTreeMap<String, OpResult>,
-    /// A harness fixture, not a store (`noop`, `synthetic`: the lab's backend registry
+    /// A harness fixture, not a store (`noop`, `synthetic`, `synthetic:durable`: the lab's backend registry
     /// says which): shown, never ranked against stores. Files before version 4 did not
     /// record it; reading them, the fixtures of that time (`noop`, `synthetic`) are marked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fixture: bool,
+    /// What writes cost the storage: the phases' counts summed, the data directory's size,
+    /// the reopen time, the tier check (schema 4); absent for stores that keep no data and
+    /// in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageSummary>,
 }
 
 /// Whether a target held: judged on the whole interval of its estimate.
@@ -276,6 +287,17 @@ pub enum TargetStatus {
     Fail,
     /// The interval straddles the expectation: the run cannot tell.
     Undecided,
+}
+
+impl TargetStatus {
+    /// The status word ("pass", "FAIL", "undecided").
+    pub fn label(self) -> &'static str {
+        match self {
+            TargetStatus::Pass => "pass",
+            TargetStatus::Fail => "FAIL",
+            TargetStatus::Undecided => "undecided",
+        }
+    }
 }
 
 /// One target from the workload and whether it held.
@@ -379,6 +401,10 @@ pub struct Results {
     /// the run did not pair them, and in older files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paired: Vec<crate::paired::Rounds>,
+    /// `lab sweep`: latency against offered rate per variant, and each knee (schema 4);
+    /// `runs` and `summaries` are then empty. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::Sweep>,
 }
 
 /// The harness fixtures of the labs that wrote files before version 4 (which did not

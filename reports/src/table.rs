@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::estimate::{self, of_mix, of_op, Stat};
-use crate::format::{allocations, human, interval_pct, percent, threads_text, with_pct, Unit};
+use crate::estimate::{interval_pct, with_pct};
+use crate::format::{allocations, human, percent, threads_text, Unit};
 use crate::results::Results;
 
 fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
@@ -60,6 +61,7 @@ pub fn render(r: &Results) -> String {
     for row in &rows {
         pad(&mut out, row, &widths);
     }
+    storage(&mut out, r);
     backends(&mut out, r);
     let verdicts = crate::verdict::verdicts(r);
     if !verdicts.is_empty() {
@@ -129,6 +131,32 @@ fn rows(r: &Results) -> Vec<Vec<String>> {
     rows
 }
 
+/// What writes cost the storage, per variant and thread count, grouped by tier (see
+/// `storage::rows`), with the tier checks that failed.
+fn storage(out: &mut String, r: &Results) {
+    let body = crate::storage::rows(r);
+    if body.is_empty() {
+        return;
+    }
+    let mut rows = vec![crate::storage::COLUMNS.map(str::to_owned).to_vec()];
+    rows.extend(body);
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let _ = writeln!(
+        out,
+        "storage (measured phases summed; sync calls counted, device bytes from /proc/self/io; docs/storage.md):"
+    );
+    for row in &rows {
+        pad(out, row, &widths);
+    }
+    for s in &r.summaries {
+        if let Some(m) = s.storage.as_ref().and_then(|st| st.tier_mismatch.as_ref()) {
+            let _ = writeln!(out, "  ! {} ×{}: {m}", s.variant, s.threads);
+        }
+    }
+}
+
 /// What each backend is (at the lowest thread count, once per variant).
 fn backends(out: &mut String, r: &Results) {
     let min_threads = r.summaries.iter().map(|x| x.threads).min().unwrap_or(0);
@@ -189,7 +217,7 @@ fn targets(out: &mut String, r: &Results) {
         let _ = writeln!(
             out,
             "  [{}] {}: {}{at} {} {} — got {}",
-            crate::format::target_label(t.status()),
+            t.status().label(),
             t.name,
             t.variant,
             t.metric,

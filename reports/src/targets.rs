@@ -333,7 +333,7 @@ impl Target {
         verdict.threads = Some(s.threads);
         verdict.actual = Some(e.median);
         verdict.interval = e.has_interval().then(|| e.interval());
-        verdict.actual_text = crate::format::with_interval(unit, &e);
+        verdict.actual_text = crate::estimate::with_interval(unit, &e);
         verdict.pass = status == TargetStatus::Pass;
         verdict.status = Some(status);
         verdict
@@ -426,7 +426,7 @@ pub fn update_markdown(text: &str, results: &crate::results::Results) -> Result<
             "{} (`{}`, {}{at})",
             t.actual_text, results.workload, t.variant
         );
-        row[status] = crate::format::target_label(t.status()).into();
+        row[status] = t.status().label().into();
         *line = format!("| {} |", row.join(" | "));
         matched += 1;
     }

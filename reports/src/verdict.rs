@@ -191,18 +191,93 @@ pub fn paired_sentence(r: &Results, rounds: &Rounds) -> Option<String> {
 }
 
 /// One sentence per thread count, in thread order: from the paired rounds where the run
-/// took them, else from the repeats.
+/// took them, else from the repeats; each followed, when the variants declare different
+/// durability tiers, by [`tier_note`].
 pub fn verdicts(r: &Results) -> Vec<String> {
     thread_counts(r)
         .into_iter()
-        .filter_map(|t| {
-            r.paired
+        .flat_map(|t| {
+            let ranking = r
+                .paired
                 .iter()
                 .find(|p| p.threads == t)
                 .and_then(|p| paired_sentence(r, p))
-                .or_else(|| sentence(t, &contenders(r, t)))
+                .or_else(|| sentence(t, &contenders(r, t)));
+            ranking.into_iter().chain(tier_note(r, t))
         })
         .collect()
+}
+
+/// The variant's declared durability tier (`info.tier`, schema 4), if recorded.
+fn tier_of<'a>(r: &'a Results, variant: &str, threads: usize) -> Option<&'a str> {
+    r.summaries
+        .iter()
+        .find(|s| s.variant == variant && s.threads == threads)
+        .and_then(|s| s.info.get("tier"))
+        .map(String::as_str)
+}
+
+/// What a tier promises, as a verb phrase.
+fn promise(tier: &str) -> &'static str {
+    match tier {
+        "fsync-per-commit" => "fsyncs every commit",
+        "group-commit" => "shares fsyncs between commits",
+        "os-buffered" => "does not fsync per write",
+        "memory" => "keeps nothing on disk",
+        _ => "declares no tier",
+    }
+}
+
+/// When the variants at `threads` declare different durability tiers, the sentence that
+/// says the ranking crosses them ("fjall is faster than sqlite:durable, but fjall does not
+/// fsync per write"), and the ranking within each tier (by median throughput); `None` when
+/// they share one tier or none is recorded (older files).
+pub fn tier_note(r: &Results, threads: usize) -> Option<String> {
+    let c = contenders(r, threads);
+    let tiers: Vec<(&Contender, &str)> = c
+        .iter()
+        .map(|x| (x, tier_of(r, &x.variant, threads).unwrap_or("unknown")))
+        .collect();
+    let mut distinct: Vec<&str> = tiers.iter().map(|(_, t)| *t).collect();
+    distinct.sort_by_key(|t| crate::storage::tier_rank(t));
+    distinct.dedup();
+    if distinct.len() < 2 || tiers.iter().all(|(_, t)| *t == "unknown") {
+        return None;
+    }
+    let at = threads_text(threads);
+    // The fastest variant that promises less than some slower one.
+    let crossing = tiers.iter().enumerate().find_map(|(i, (fast, ft))| {
+        let stronger: Vec<&str> = tiers[i + 1..]
+            .iter()
+            .filter(|(_, st)| crate::storage::tier_rank(st) < crate::storage::tier_rank(ft))
+            .map(|(s, _)| s.variant.as_str())
+            .collect();
+        (!stronger.is_empty()).then(|| {
+            format!(
+                "{} is faster than {}, but {} {} ({ft})",
+                fast.variant,
+                and_list(&stronger),
+                fast.variant,
+                promise(ft)
+            )
+        })
+    });
+    let groups: Vec<String> = distinct
+        .iter()
+        .map(|t| {
+            let names: Vec<String> = tiers
+                .iter()
+                .filter(|(_, x)| x == t)
+                .map(|(v, _)| format!("{} {}", v.variant, human(Unit::Rate, v.median)))
+                .collect();
+            format!("{t}: {}", names.join(" > "))
+        })
+        .collect();
+    Some(format!(
+        "At {at}, the ranking crosses durability tiers{}: compare within a tier ({}).",
+        crossing.map_or(String::new(), |c| format!("; {c}")),
+        groups.join("; ")
+    ))
 }
 
 /// How the numbers were made, in a sentence for under the verdict.
@@ -243,6 +318,47 @@ pub fn method(r: &Results) -> String {
 mod tests {
     use super::*;
     use crate::paired::RoundRates;
+
+    #[test]
+    fn a_ranking_across_durability_tiers_is_marked_and_each_tier_ranked_alone() {
+        let mut r = Results::default();
+        for (v, rate, tier) in [
+            ("fjall", 90_000.0, "os-buffered"),
+            ("plain:durable", 300.0, "fsync-per-commit"),
+            ("sqlite:durable", 200.0, "fsync-per-commit"),
+        ] {
+            r.summaries.push(crate::results::VariantSummary {
+                variant: v.into(),
+                threads: 1,
+                throughput_median: rate,
+                throughput_ci95: [rate * 0.9, rate * 1.1],
+                info: [("tier".to_owned(), tier.to_owned())].into_iter().collect(),
+                ..Default::default()
+            });
+        }
+        let v = verdicts(&r);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].starts_with("At 1 thread, fjall is fastest"), "{v:?}");
+        assert!(
+            v[1].contains(
+                "fjall is faster than plain:durable and sqlite:durable, but fjall does not \
+                 fsync per write (os-buffered)"
+            ),
+            "{v:?}"
+        );
+        assert!(
+            v[1].contains("fsync-per-commit: plain:durable 300 ops/s > sqlite:durable 200 ops/s"),
+            "{v:?}"
+        );
+        // One tier: no note.
+        r.summaries.remove(0);
+        assert_eq!(verdicts(&r).len(), 1);
+        // Older files record no tier: no note either.
+        for s in &mut r.summaries {
+            s.info.clear();
+        }
+        assert_eq!(tier_note(&r, 1), None);
+    }
 
     /// Rounds where each variant's rate is `rate` times a wobble shared by all of them in
     /// a round (the machine's regime) and one of its own of ±`own`.

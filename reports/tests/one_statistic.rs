@@ -100,11 +100,11 @@ fn the_table_the_targets_and_compare_show_the_same_median_and_interval() {
     let table = acorn_reports::table::render(&r);
     assert!(table.contains(&human(Unit::Rate, e.median)), "{table}");
     assert!(
-        table.contains(&acorn_reports::format::interval_pct(&e)),
+        table.contains(&acorn_reports::estimate::interval_pct(&e)),
         "{table}"
     );
     assert!(
-        table.contains(&acorn_reports::format::with_pct(Unit::Time, &p99)),
+        table.contains(&acorn_reports::estimate::with_pct(Unit::Time, &p99)),
         "{table}"
     );
     // A target on it reports it.
@@ -117,7 +117,7 @@ fn the_table_the_targets_and_compare_show_the_same_median_and_interval() {
     assert_eq!(c.changes[0].base, e);
     // The report shows it.
     let html = acorn_reports::html::render(&r).unwrap();
-    assert!(html.contains(&acorn_reports::format::with_interval(Unit::Time, &p99)));
+    assert!(html.contains(&acorn_reports::estimate::with_interval(Unit::Time, &p99)));
     // No interval below zero, none that misses its point, for every statistic.
     for stat in [
         Stat::Throughput,

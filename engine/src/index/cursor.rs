@@ -4,13 +4,12 @@
 
 use std::cmp::Ordering;
 use std::ops::Bound;
-use std::sync::Arc;
 
-use super::node::{Leaf, Node};
+use super::node::{Leaf, Node, NodeArc};
 use super::{Index, Keyed};
 
 /// A path down the tree: each internal node passed and the child taken from it.
-type Path<T> = Vec<(Arc<Node<T>>, usize)>;
+type Path<T> = Vec<(NodeArc<T>, usize)>;
 
 impl<T: Keyed> Index<T> {
     /// A cursor positioned at the first entry at or after `start`.
@@ -44,9 +43,9 @@ impl<T: Keyed> Index<T> {
         bound: Bound<&[u8]>,
         last: bool,
         pos: impl FnOnce(&Leaf<T>) -> usize,
-    ) -> (Path<T>, Arc<Node<T>>, usize) {
+    ) -> (Path<T>, NodeArc<T>, usize) {
         let mut stack = Vec::new();
-        let mut node = Arc::clone(&self.root);
+        let mut node = NodeArc::clone(&self.root);
         loop {
             let next = match &*node {
                 Node::Leaf(leaf) => {
@@ -59,7 +58,7 @@ impl<T: Keyed> Index<T> {
                         Bound::Unbounded if last => children.len() - 1,
                         Bound::Unbounded => 0,
                     };
-                    (ci, Arc::clone(&children[ci]))
+                    (ci, NodeArc::clone(&children[ci]))
                 }
             };
             stack.push((node, next.0));
@@ -72,7 +71,7 @@ impl<T: Keyed> Index<T> {
 #[derive(Debug)]
 pub(crate) struct CursorBack<T> {
     stack: Path<T>,
-    leaf: Arc<Node<T>>,
+    leaf: NodeArc<T>,
     /// One past the current entry in the leaf; 0 when the walk is over.
     pos: usize,
 }
@@ -89,7 +88,7 @@ impl<T: Keyed> CursorBack<T> {
                 }
             };
             let mut node = match &*parent {
-                Node::Internal { children, .. } => Arc::clone(&children[ci]),
+                Node::Internal { children, .. } => NodeArc::clone(&children[ci]),
                 Node::Leaf(_) => unreachable!("stack holds internal nodes only"),
             };
             self.stack.push((parent, ci));
@@ -99,7 +98,7 @@ impl<T: Keyed> CursorBack<T> {
                     Node::Leaf(_) => break,
                     Node::Internal { children, .. } => (
                         children.len() - 1,
-                        Arc::clone(&children[children.len() - 1]),
+                        NodeArc::clone(&children[children.len() - 1]),
                     ),
                 };
                 self.stack.push((node, last));
@@ -128,7 +127,7 @@ impl<T: Keyed> CursorBack<T> {
 pub(crate) struct Cursor<T> {
     /// Internal nodes above the leaf, with the index of the child we are in.
     stack: Path<T>,
-    leaf: Arc<Node<T>>,
+    leaf: NodeArc<T>,
     pos: usize,
 }
 
@@ -149,7 +148,7 @@ impl<T: Keyed> Cursor<T> {
                 }
             };
             let mut node = match &*parent {
-                Node::Internal { children, .. } => Arc::clone(&children[ci]),
+                Node::Internal { children, .. } => NodeArc::clone(&children[ci]),
                 Node::Leaf(_) => unreachable!("stack holds internal nodes only"),
             };
             self.stack.push((parent, ci));
@@ -157,7 +156,7 @@ impl<T: Keyed> Cursor<T> {
             loop {
                 let child = match &*node {
                     Node::Leaf(_) => break,
-                    Node::Internal { children, .. } => Arc::clone(&children[0]),
+                    Node::Internal { children, .. } => NodeArc::clone(&children[0]),
                 };
                 self.stack.push((node, 0));
                 node = child;

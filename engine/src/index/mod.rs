@@ -1,9 +1,10 @@
 //! The ordered in-memory index: a copy-on-write B+tree.
 //!
-//! Nodes live behind `Arc`. A writer mutates through [`Arc::make_mut`], so when no
-//! snapshot shares a node the write happens in place (no copy, no allocation beyond the
-//! entry itself); when a snapshot (an iterator or a query) still holds the old root, only
-//! the nodes on the written path are copied, and copying a node clones `Arc`s, never entries.
+//! Nodes live behind `Arc` (`triomphe`'s: see `node::NodeArc`). A writer mutates through
+//! `Arc::make_mut`, so when no snapshot shares a node the write happens in place (no copy,
+//! no allocation beyond the entry itself); when a snapshot (an iterator or a query) still
+//! holds the old root, only the nodes on the written path are copied, and copying a node
+//! clones `Arc`s, never entries.
 //! A snapshot is therefore one `Arc` clone of the root, and a scan never holds a lock.
 //!
 //! Entries are generic over [`Keyed`] so the structure can be tested with plain types;
@@ -18,10 +19,8 @@ mod node;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
-
 pub(crate) use cursor::{before_end, Cursor, CursorBack};
-use node::{Leaf, Node, Seps};
+use node::{Leaf, Node, NodeArc, Seps};
 
 /// Maximum entries per leaf.
 pub(crate) const MAX: usize = 64;
@@ -63,14 +62,14 @@ fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
 /// A copy-on-write B+tree map from key bytes to entries.
 #[derive(Clone, Debug)]
 pub(crate) struct Index<T> {
-    root: Arc<Node<T>>,
+    root: NodeArc<T>,
     len: usize,
 }
 
 impl<T: Keyed> Default for Index<T> {
     fn default() -> Self {
         Self {
-            root: Arc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
+            root: NodeArc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
             len: 0,
         }
     }
@@ -95,15 +94,15 @@ impl<T: Keyed> Index<T> {
 
     /// Inserts or replaces the entry with the same key; returns the replaced one.
     pub(crate) fn insert(&mut self, item: T) -> Option<T> {
-        let (old, split) = Arc::make_mut(&mut self.root).insert(item);
+        let (old, split) = NodeArc::make_mut(&mut self.root).insert(item);
         if let Some((sep, right)) = split {
             let left = std::mem::replace(
                 &mut self.root,
-                Arc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
+                NodeArc::new(Node::Leaf(Leaf::from_items(Vec::new()))),
             );
-            self.root = Arc::new(Node::Internal {
+            self.root = NodeArc::new(Node::Internal {
                 seps: Seps::new(vec![sep]),
-                children: vec![left, Arc::new(right)],
+                children: vec![left, NodeArc::new(right)],
             });
         }
         if old.is_none() {
@@ -119,7 +118,7 @@ impl<T: Keyed> Index<T> {
     /// nothing, does not happen).
     pub(crate) fn replace(&mut self, is_old: impl Fn(&T) -> bool, item: T) -> Result<T, T> {
         let key = item.key();
-        let mut node = Arc::make_mut(&mut self.root);
+        let mut node = NodeArc::make_mut(&mut self.root);
         loop {
             match node {
                 Node::Leaf(leaf) => {
@@ -129,7 +128,7 @@ impl<T: Keyed> Index<T> {
                     };
                 }
                 Node::Internal { seps, children } => {
-                    node = Arc::make_mut(&mut children[seps.child_index(key)]);
+                    node = NodeArc::make_mut(&mut children[seps.child_index(key)]);
                 }
             }
         }
@@ -146,7 +145,7 @@ impl<T: Keyed> Index<T> {
     /// Replaces the entry with `item`'s key, found by key (the caller knows it is there);
     /// gives `item` back when there is none.
     pub(crate) fn replace_keyed(&mut self, item: T) -> Result<T, T> {
-        let mut node = Arc::make_mut(&mut self.root);
+        let mut node = NodeArc::make_mut(&mut self.root);
         loop {
             match node {
                 Node::Leaf(leaf) => {
@@ -156,7 +155,7 @@ impl<T: Keyed> Index<T> {
                     };
                 }
                 Node::Internal { seps, children } => {
-                    node = Arc::make_mut(&mut children[seps.child_index(item.key())]);
+                    node = NodeArc::make_mut(&mut children[seps.child_index(item.key())]);
                 }
             }
         }
@@ -177,7 +176,7 @@ impl<T: Keyed> Index<T> {
     }
 
     fn remove_picked(&mut self, key: &[u8], pick: impl Fn(&[T]) -> Option<usize>) -> Option<T> {
-        let removed = Arc::make_mut(&mut self.root).remove(key, &pick);
+        let removed = NodeArc::make_mut(&mut self.root).remove(key, &pick);
         if removed.is_some() {
             self.len -= 1;
         }
@@ -186,7 +185,7 @@ impl<T: Keyed> Index<T> {
             if children.len() != 1 {
                 break;
             }
-            let only = Arc::clone(&children[0]);
+            let only = NodeArc::clone(&children[0]);
             self.root = only;
         }
         removed

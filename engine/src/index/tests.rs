@@ -79,6 +79,17 @@ fn check_invariants(node: &Node<E>, lo: Option<&[u8]>, hi: Option<&[u8]>, root: 
 }
 
 proptest! {
+    #[test]
+    fn rank_counts_what_a_binary_search_finds(
+        mut abbrs in proptest::collection::vec(0u64..40, 0..300),
+        x in 0u64..42,
+    ) {
+        abbrs.sort_unstable();
+        prop_assert_eq!(node::rank(&abbrs, x), abbrs.partition_point(|a| *a < x));
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn matches_btreemap(ops in proptest::collection::vec((any::<bool>(), 0u16..600, any::<u32>()), 1..3000)) {

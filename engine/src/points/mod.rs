@@ -178,18 +178,9 @@ pub(crate) struct Writer {
 
 const RETIRE_BATCH: usize = 64;
 
-/// Bytes of retired records that may wait before they are handed on. The collector keeps
-/// a thread's deferred functions in a local bag until 64 of them accumulate (4,096
-/// records here), which is fine for small records but not for values of up to 16 MiB: so
-/// past this many bytes, a batch is handed to the collector at once and the bag is pushed
-/// to the global queue, where the next collections free it once readers have moved on.
+/// Bytes of retired records that may wait before they are handed on (values reach
+/// 16 MiB: a batch of big records is handed on before it holds 64 of them).
 const RETIRE_BYTES: usize = 1 << 20;
-
-thread_local! {
-    /// Bytes of records this thread deferred into its collector bag since the bag was last
-    /// pushed to the global queue (no destructor: usable while threads exit).
-    static UNFLUSHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
 
 /// Heap bytes of a record: its bytes plus the count and length words before them.
 fn footprint(rec: &Record) -> usize {
@@ -324,21 +315,35 @@ impl Writer {
         );
     }
 
+    /// The current table, read without pinning: only this writer replaces it (`check`),
+    /// and not while the reference lives (it borrows the writer), so it stays allocated.
+    /// The writer pins only to retire something (a batch of records, a table, an
+    /// overlay): a pin costs a full fence, a tenth of an in-memory stash.
+    fn current<'a>(&'a self, p: &'a Points) -> &'a Table {
+        // SAFETY: `unprotected` is used only to load; nothing is deferred through it.
+        let guard = unsafe { crossbeam_epoch::unprotected() };
+        let t = p.table.load(Ordering::Acquire, guard);
+        // SAFETY: never null (see `Points::table`); only this writer retires a table, and
+        // it cannot while `self` is borrowed here.
+        unsafe { t.deref() }
+    }
+
     /// Stores `rec` under its key; returns the address of the record it replaced (for
     /// identity only: this index's reference to it is already handed to the collector).
-    pub(crate) fn put(&mut self, p: &Points, rec: Record, guard: &Guard) -> Option<*const c_void> {
+    pub(crate) fn put(&mut self, p: &Points, rec: Record) -> Option<*const c_void> {
         self.check(p);
-        let mut t = p.table(guard);
-        if t.tagged && (rec.as_ptr().addr() as u64) >> self.addr_bits != 0 {
+        let (cap, tagged) = {
+            let t = self.current(p);
+            (t.slots.len(), t.tagged)
+        };
+        if tagged && (rec.as_ptr().addr() as u64) >> self.addr_bits != 0 {
             // An address past 48 bits: no room for tags in this process. Rare enough
             // (5-level paging with high mappings) to pay one rebuild, once.
-            self.rebuild(p, t.slots.len(), false, guard);
-            t = p.table(guard);
+            self.rebuild(p, cap, false);
+        } else if (self.used + 1) * 100 > cap * MAX_LOAD {
+            self.rebuild(p, self.fresh_cap(1), tagged);
         }
-        if (self.used + 1) * 100 > t.slots.len() * MAX_LOAD {
-            self.rebuild(p, self.fresh_cap(1), t.tagged, guard);
-            t = p.table(guard);
-        }
+        let t = self.current(p);
         let hash = p.hash(rec.key());
         let tag = tag(hash);
         let cap = t.slots.len();
@@ -359,7 +364,7 @@ impl Writer {
                     t.slots[i].store(t.encode(rec.into_raw(), tag), Ordering::Release);
                     // SAFETY: the slot no longer points at `raw`; this takes back the
                     // reference it held, exactly once.
-                    self.retire(unsafe { Record::from_raw(raw) }, guard);
+                    self.retire(unsafe { Record::from_raw(raw) });
                     return Some(raw);
                 }
             }
@@ -368,28 +373,17 @@ impl Writer {
                 i = 0;
             }
         }
-        let at = match free {
-            Some(at) => at,
-            None => {
-                self.used += 1;
-                i
-            }
-        };
-        t.slots[at].store(t.encode(rec.into_raw(), tag), Ordering::Release);
+        t.slots[free.unwrap_or(i)].store(t.encode(rec.into_raw(), tag), Ordering::Release);
+        self.used += usize::from(free.is_none());
         self.live += 1;
         None
     }
 
     /// Removes `key`; returns the address of the record that was there (for identity
     /// only, as in `put`).
-    pub(crate) fn remove(
-        &mut self,
-        p: &Points,
-        key: &[u8],
-        guard: &Guard,
-    ) -> Option<*const c_void> {
+    pub(crate) fn remove(&mut self, p: &Points, key: &[u8]) -> Option<*const c_void> {
         self.check(p);
-        let t = p.table(guard);
+        let t = self.current(p);
         let hash = p.hash(key);
         let tag = tag(hash);
         let cap = t.slots.len();
@@ -404,11 +398,12 @@ impl Writer {
                 let found = unsafe { Record::borrow_raw(raw) }.key() == key;
                 if found {
                     t.slots[i].store(tomb(), Ordering::Release);
+                    let tagged = t.tagged;
                     // SAFETY: as in `put`.
-                    self.retire(unsafe { Record::from_raw(raw) }, guard);
+                    self.retire(unsafe { Record::from_raw(raw) });
                     self.live -= 1;
                     if cap > 64 && self.live * 100 < cap * MIN_LOAD {
-                        self.rebuild(p, self.fresh_cap(0), t.tagged, guard);
+                        self.rebuild(p, self.fresh_cap(0), tagged);
                     }
                     return Some(raw);
                 }
@@ -422,32 +417,28 @@ impl Writer {
 
     /// Queues a reference taken out of a slot; it is released once every reader pinned
     /// now has moved on (later is fine too: holding a record longer is always safe).
-    fn retire(&mut self, rec: Record, guard: &Guard) {
+    fn retire(&mut self, rec: Record) {
         self.retired_bytes += footprint(&rec);
         self.retired.push(rec);
         if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
             let batch = std::mem::replace(&mut self.retired, spare_batch());
+            self.retired_bytes = 0;
+            let guard = &crossbeam_epoch::pin();
             guard.defer(move || release_batch(batch));
-            let unflushed = UNFLUSHED
-                .try_with(|u| {
-                    u.set(u.get() + std::mem::take(&mut self.retired_bytes));
-                    u.get()
-                })
-                .unwrap_or(RETIRE_BYTES);
-            if unflushed >= RETIRE_BYTES {
-                // Big records: to the global queue now, not after 4,096 more retirements.
-                guard.flush();
-                let _ = UNFLUSHED.try_with(|u| u.set(0));
-            }
+            // The writer pins once per batch, and the collector looks at a thread's
+            // garbage only every 128th pin and keeps deferred functions in a local bag
+            // until 64 accumulate: left alone, ~12k dead records would wait. So the bag
+            // goes to the global queue, and a collection runs, at every batch.
+            guard.flush();
         }
     }
 
     /// Hands every pending retired record to the collector now.
-    pub(crate) fn hand_off(&mut self, guard: &Guard) {
+    pub(crate) fn hand_off(&mut self) {
         if !self.retired.is_empty() {
             let batch = std::mem::take(&mut self.retired);
             self.retired_bytes = 0;
-            guard.defer(move || release_batch(batch));
+            crossbeam_epoch::pin().defer(move || release_batch(batch));
         }
     }
 
@@ -459,7 +450,8 @@ impl Writer {
 
     /// Moves every live entry into a new table of `cap` slots (no tombstones) and retires
     /// the old one. The references move with the pointers.
-    fn rebuild(&mut self, p: &Points, cap: usize, tagged: bool, guard: &Guard) {
+    fn rebuild(&mut self, p: &Points, cap: usize, tagged: bool) {
+        let guard = &crossbeam_epoch::pin();
         let old = p.table.load(Ordering::Relaxed, guard);
         // SAFETY: as in `Points::table`.
         let old_t = unsafe { old.deref() };
@@ -486,18 +478,27 @@ impl Writer {
         // Hand the old table to the global queue now, so later pins (of any thread) free
         // it, instead of it waiting in this thread's bag for 63 more retirements.
         guard.flush();
-        let _ = UNFLUSHED.try_with(|u| u.set(0));
         self.used = self.live;
     }
 
     /// Publishes the changes of a multi-change commit before its slots are updated.
-    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change], guard: &Guard) {
+    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change]) {
         self.check(p);
-        let mut entries: Vec<(u64, Change)> = changes
+        // Sorted by (hash, position): a key changed twice keeps its order, as a stable
+        // sort would, but pairs of words sort in place, unstably, at a fraction of the
+        // cost of a stable sort moving the changes themselves (and its scratch buffer).
+        let mut order: Vec<(u64, usize)> = changes
             .iter()
-            .map(|c| (p.hash(c.key()), c.clone()))
+            .enumerate()
+            .map(|(i, c)| (p.hash(c.key()), i))
             .collect();
-        entries.sort_by_key(|e| e.0);
+        order.sort_unstable();
+        let entries: Vec<(u64, Change)> = order
+            .into_iter()
+            .map(|(h, i)| (h, changes[i].clone()))
+            .collect();
+        // SAFETY: only to swap; the old overlay (always none) is not touched.
+        let guard = unsafe { crossbeam_epoch::unprotected() };
         let old = p
             .overlay
             .swap(Owned::new(Overlay { entries }), Ordering::Release, guard);
@@ -505,8 +506,9 @@ impl Writer {
     }
 
     /// Retires the overlay once every slot of the commit is in place.
-    pub(crate) fn end_overlay(&mut self, p: &Points, guard: &Guard) {
+    pub(crate) fn end_overlay(&mut self, p: &Points) {
         self.check(p);
+        let guard = &crossbeam_epoch::pin();
         let old = p.overlay.swap(Shared::null(), Ordering::Release, guard);
         if !old.is_null() {
             // SAFETY: unreachable for readers pinned from now on; freed after earlier ones.
@@ -519,7 +521,7 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // Pending records may still be borrowed by pinned readers: they go through the
         // collector like every other reference taken out of a slot.
-        self.hand_off(&crossbeam_epoch::pin());
+        self.hand_off();
     }
 }
 

@@ -20,7 +20,7 @@ proptest! {
         let (p, mut w) = new();
         if !tagged {
             // The fallback for addresses past 48 bits: slots without tags.
-            w.rebuild(&p, MIN_CAP, false, &crossbeam_epoch::pin());
+            w.rebuild(&p, MIN_CAP, false);
         }
         let mut model = HashMap::new();
         for (op, k, v) in ops {
@@ -28,11 +28,11 @@ proptest! {
             let guard = crossbeam_epoch::pin();
             match op {
                 0 | 1 => {
-                    let replaced = w.put(&p, rec(&key, v), &guard).is_some();
+                    let replaced = w.put(&p, rec(&key, v)).is_some();
                     prop_assert_eq!(replaced, model.insert(key.clone(), v).is_some());
                 }
                 _ => {
-                    let removed = w.remove(&p, key.as_bytes(), &guard).is_some();
+                    let removed = w.remove(&p, key.as_bytes()).is_some();
                     prop_assert_eq!(removed, model.remove(&key).is_some());
                 }
             }
@@ -55,21 +55,21 @@ fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
     let guard = crossbeam_epoch::pin();
     let key = |i: u32| format!("k{i}");
     for i in 0..100 {
-        w.put(&p, rec(&key(i), i), &guard);
+        w.put(&p, rec(&key(i), i));
     }
     assert!(p.table(&guard).tagged);
     // As if the allocator handed out an address past 48 bits (5-level paging, or an
     // allocator that tags the top byte): no room for tags.
     w.addr_bits = 12;
-    w.put(&p, rec(&key(100), 100), &guard);
+    w.put(&p, rec(&key(100), 100));
     assert!(!p.table(&guard).tagged, "switched to untagged slots");
     w.addr_bits = TAG_SHIFT;
     // Growth, tombstones and shrinking keep it untagged.
     for i in 101..3000 {
-        w.put(&p, rec(&key(i), i), &guard);
+        w.put(&p, rec(&key(i), i));
     }
     for i in (0..3000).filter(|i| i % 10 != 0) {
-        assert!(w.remove(&p, key(i).as_bytes(), &guard).is_some());
+        assert!(w.remove(&p, key(i).as_bytes()).is_some());
     }
     assert!(!p.table(&guard).tagged, "untagged for good");
     for i in 0..3000 {
@@ -85,17 +85,17 @@ fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
 fn a_writer_refuses_an_index_it_was_not_made_with() {
     let (p1, _w1) = new();
     let (_p2, mut w2) = new();
-    w2.put(&p1, rec("a", 1), &crossbeam_epoch::pin());
+    w2.put(&p1, rec("a", 1));
 }
 
 #[test]
 fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
     let guard = crossbeam_epoch::pin();
     let (p, mut w) = new();
-    w.put(&p, rec("a", 1), &guard);
+    w.put(&p, rec("a", 1));
     let a = p.get(b"a", &guard).unwrap();
     // The overwrite parks the old record in the writer's pending batch.
-    w.put(&p, rec("a", 2), &guard);
+    w.put(&p, rec("a", 2));
     drop(w);
     // Records of the same size reuse any block the drop freed.
     let others: Vec<Record> = (0..64).map(|i| rec("b", i)).collect();
@@ -107,15 +107,15 @@ fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
 fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
     let (p, mut w) = new();
     let guard = crossbeam_epoch::pin();
-    w.put(&p, rec("a", 1), &guard);
-    w.put(&p, rec("b", 1), &guard);
+    w.put(&p, rec("a", 1));
+    w.put(&p, rec("b", 1));
     let changes = vec![
         Change::Put(rec("a", 2)),
         Change::Delete(Box::from(&b"b"[..])),
         Change::Put(rec("c", 2)),
         Change::Put(rec("c", 3)),
     ];
-    w.begin_overlay(&p, &changes, &guard);
+    w.begin_overlay(&p, &changes);
     // No slot has changed yet, but readers already see the whole commit.
     assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(2));
     assert!(p.get(b"b", &guard).is_none());
@@ -124,7 +124,7 @@ fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
         Some(3),
         "last change wins"
     );
-    w.end_overlay(&p, &guard);
+    w.end_overlay(&p);
     assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(1));
     assert!(p.get(b"b", &guard).is_some());
 }

@@ -34,8 +34,13 @@ pub enum SyncPolicy {
         /// The longest the first writer of a group waits for others before the fsync.
         max_delay: Duration,
     },
-    /// Never fsync on the write path; the OS writes back when it likes. Survives a process
-    /// crash, but a power loss loses recent writes. `flush()` makes them durable.
+    /// Never fsync on the write path, and hand commits to the OS in batches: the log
+    /// gathers them in memory and writes them out once 64 KiB are waiting, at most 10 ms
+    /// after the first of them, at `flush()`, before a compaction and when the tree is
+    /// dropped (tune with [`crate::TreeBuilder::log_buffer`]). A process killed meanwhile
+    /// loses the commits still waiting, so what survives it is a prefix of the
+    /// acknowledged commits; a power loss loses what the OS had not written back.
+    /// `flush()` makes every commit before it durable.
     Never,
 }
 
@@ -58,9 +63,29 @@ pub enum RecoveryMode {
     Salvage,
 }
 
+/// How the log buffers commits under [`SyncPolicy::Never`] (see
+/// [`crate::TreeBuilder::log_buffer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogBuffer {
+    /// Bytes of frames gathered before one write (0: a write per commit).
+    pub(crate) bytes: usize,
+    /// The longest a commit waits in the buffer.
+    pub(crate) max_delay: Duration,
+}
+
+impl Default for LogBuffer {
+    fn default() -> Self {
+        Self {
+            bytes: 64 << 10,
+            max_delay: Duration::from_millis(10),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Options {
     pub(crate) sync: SyncPolicy,
+    pub(crate) buffer: LogBuffer,
     pub(crate) recovery: RecoveryMode,
     pub(crate) compact_factor: u32,
     /// Automatic compaction waits until the log is at least this long.
@@ -73,6 +98,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             sync: SyncPolicy::Always,
+            buffer: LogBuffer::default(),
             recovery: RecoveryMode::Strict,
             compact_factor: 4,
             compact_min_bytes: 4 << 20,
@@ -205,6 +231,7 @@ impl Durable {
             replay.older,
             replay.seq,
             options.sync,
+            options.buffer,
         )?;
         let durable = Durable {
             dir: path.to_path_buf(),

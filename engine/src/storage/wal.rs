@@ -13,6 +13,12 @@
 //! calls the tree's hook (`set_hook`), which applies the commits it covers, and only then
 //! marks them `done` and wakes their writers. Under `Group` the tree applied them already.
 //!
+//! Under `Never` the log buffers: commit frames gather in `Active::buf` and reach the OS in
+//! one write once they fill the buffer, after at most its delay (the flusher thread), at
+//! `flush()`, before a compaction cuts the log, and when the tree is dropped: no syscall per
+//! commit. Frames are written whole and in order, so what reaches the file is always a
+//! prefix of the commits logged; after a failed write nothing more is written.
+//!
 //! Segment files themselves (names, creation) are in `segment.rs`.
 
 use std::collections::BTreeMap;
@@ -21,11 +27,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::io::Io;
 use super::segment::{create_segment, Segment};
-use super::{frame, io_at, FileId, SyncPolicy};
+use super::{frame, io_at, FileId, LogBuffer, SyncPolicy};
 use crate::limits::MAX_VERSION;
 use crate::record::Change;
 use crate::{Error, Result};
@@ -49,7 +55,17 @@ struct Active {
     written: u64,
     /// The segments before the active one, oldest first, still on disk.
     older: Vec<Segment>,
+    /// Frames not handed to the OS yet: under `Never` up to `Log::buffer` bytes of them,
+    /// otherwise the one being written. Counted in `written` and `bytes` already.
     buf: Vec<u8>,
+    /// A write of the log failed: nothing more may be written after it (it may have left
+    /// part of a frame at the end of the file).
+    write_failed: bool,
+    /// The flusher thread waits for frames to arrive (an append that starts a buffer
+    /// wakes it).
+    flusher_waiting: bool,
+    /// The `Wal` was dropped: the flusher thread stops.
+    closed: bool,
 }
 
 impl Active {
@@ -126,6 +142,15 @@ impl std::ops::Deref for Wal {
 
 impl Drop for Wal {
     fn drop(&mut self) {
+        {
+            // What the buffer holds reaches the OS before the directory is unlocked.
+            let mut a = lock(&self.log.active);
+            if let Err(e) = self.log.write_out(&mut a) {
+                log::warn!("closing the log: {e}");
+            }
+            a.closed = true;
+            self.log.flush_cv.notify_all();
+        }
         let mut s = lock(&self.log.sync);
         s.shutdown = true;
         self.log.syncer_cv.notify_all();
@@ -137,7 +162,14 @@ pub(crate) struct Log {
     dir: PathBuf,
     io: Arc<dyn Io>,
     policy: SyncPolicy,
+    /// Bytes of frames gathered before they are written (0: each frame is written as it is
+    /// appended; always so under `Always` and `Group`).
+    buffer: usize,
+    /// The longest a buffered frame waits for the flusher thread.
+    buffer_delay: Duration,
     active: Mutex<Active>,
+    /// Wakes the flusher thread (with `active`'s lock).
+    flush_cv: Condvar,
     /// Bytes of every segment on disk (read on the write path without the append lock).
     log_bytes: AtomicU64,
     sync: Mutex<SyncState>,
@@ -191,7 +223,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Wal {
     /// Continues the log after version `seq` in `active` (already cut to its last whole
-    /// frame), or in a new segment when there is none.
+    /// frame), or in a new segment when there is none. Under `Never` with a buffer, starts
+    /// the flusher thread.
     pub(crate) fn open(
         io: Arc<dyn Io>,
         dir: &Path,
@@ -199,6 +232,7 @@ impl Wal {
         older: Vec<Segment>,
         seq: u64,
         policy: SyncPolicy,
+        buffer: LogBuffer,
     ) -> Result<Wal> {
         let (file, segment) = match active {
             Some(segment) => {
@@ -229,11 +263,22 @@ impl Wal {
             written: 0,
             older,
             buf: Vec::new(),
+            write_failed: false,
+            flusher_waiting: false,
+            closed: false,
+        };
+        let buffered = if policy == SyncPolicy::Never {
+            buffer.bytes
+        } else {
+            0
         };
         let log = Log {
             dir: dir.to_path_buf(),
             io,
             policy,
+            buffer: buffered,
+            buffer_delay: buffer.max_delay,
+            flush_cv: Condvar::new(),
             log_bytes: AtomicU64::new(active.total()),
             active: Mutex::new(active),
             sync: Mutex::new(SyncState::default()),
@@ -246,7 +291,11 @@ impl Wal {
             hook: HookSlot(OnceLock::new()),
             syncer_cv: Condvar::new(),
         };
-        Ok(Wal { log: Arc::new(log) })
+        let log = Arc::new(log);
+        if buffered > 0 {
+            spawn(&log, "acorn-log-flush", "flusher", Log::flusher)?;
+        }
+        Ok(Wal { log })
     }
 
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
@@ -257,19 +306,7 @@ impl Wal {
         if s.syncer_started {
             return Ok(());
         }
-        let log = Arc::clone(&self.log);
-        std::thread::Builder::new()
-            .name("acorn-log-sync".into())
-            .spawn(move || log.syncer())
-            .map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!(
-                        "{}: cannot start the log's sync thread: {e}",
-                        self.dir.display()
-                    ),
-                ))
-            })?;
+        spawn(&self.log, "acorn-log-sync", "sync", Log::syncer)?;
         s.syncer_started = true;
         Ok(())
     }
@@ -299,12 +336,22 @@ impl Log {
     fn refuse(&self) -> Result<()> {
         match &lock(&self.sync).failed {
             None => Ok(()),
-            Some(why) => Err(Error::Io(std::io::Error::other(format!(
-                "{}: the tree refuses writes after an earlier I/O failure ({why}); reopen it to \
-                 recover what reached the disk",
-                self.dir.display()
-            )))),
+            Some(why) => Err(self.refusal(why)),
         }
+    }
+
+    fn refusal(&self, why: &str) -> Error {
+        Error::Io(std::io::Error::other(format!(
+            "{}: the tree refuses writes after an earlier I/O failure ({why}); reopen it to \
+             recover what reached the disk",
+            self.dir.display()
+        )))
+    }
+
+    /// The error for a write after a failed one.
+    fn refused(&self) -> Error {
+        let s = lock(&self.sync);
+        self.refusal(s.failed.as_deref().unwrap_or("a write of the log failed"))
     }
 
     /// Poisons the log: every later write is refused. Returns `error` for the caller.
@@ -385,30 +432,79 @@ impl Log {
                 a.path.display()
             ))));
         }
-        a.buf.clear();
+        let start = a.buf.len();
         frame::encode_commit(&mut a.buf, version, changes);
-        let payload = a.buf.len() - frame::FRAME_HEADER;
+        let n = a.buf.len() - start;
+        let payload = n - frame::FRAME_HEADER;
         if payload > frame::MAX_FRAME {
+            a.buf.truncate(start);
             return Err(Error::TooLarge(format!(
                 "the commit encodes to {payload} bytes, over the log's frame maximum of {} \
                  bytes; split it",
                 frame::MAX_FRAME
             )));
         }
-        if let Err(e) = self.io.write(&a.file, &a.path, &a.buf) {
-            return Err(self.fail(&a.path, e));
+        if a.buf.len() >= self.buffer {
+            self.write_out(a)?;
+        } else if start == 0 && a.flusher_waiting {
+            self.flush_cv.notify_one();
         }
-        let n = a.buf.len() as u64;
+        let n = n as u64;
         a.written += n;
         a.bytes += n;
         a.last = version;
         self.log_bytes.fetch_add(n, Ordering::Relaxed);
         // Under the append lock, so it moves in step with `written`.
         self.commits.fetch_add(1, Ordering::AcqRel);
+        Ok(a.written)
+    }
+
+    /// Hands the frames in the buffer to the OS in one write (append lock held). After a
+    /// failed write nothing more is written: the buffer is dropped and the log refuses.
+    fn write_out(&self, a: &mut Active) -> Result<()> {
+        if a.buf.is_empty() {
+            return Ok(());
+        }
+        let result = if a.write_failed {
+            Err(self.refused())
+        } else {
+            self.io.write(&a.file, &a.path, &a.buf).map_err(|e| {
+                a.write_failed = true;
+                self.fail(&a.path, e)
+            })
+        };
+        a.buf.clear();
         if a.buf.capacity() > 4 << 20 {
             a.buf = Vec::new();
         }
-        Ok(a.written)
+        result
+    }
+
+    /// The flusher thread (under `Never` with a buffer): once frames arrive in an empty
+    /// buffer, lets more gather for at most `buffer_delay`, then writes what is there,
+    /// until the `Wal` is dropped. A failed write poisons the log (the next write or
+    /// `flush()` reports it).
+    fn flusher(&self) {
+        let mut a = lock(&self.active);
+        loop {
+            while a.buf.is_empty() && !a.closed {
+                a.flusher_waiting = true;
+                a = self
+                    .flush_cv
+                    .wait(a)
+                    .unwrap_or_else(PoisonError::into_inner);
+                a.flusher_waiting = false;
+            }
+            if a.closed {
+                return;
+            }
+            a = self
+                .flush_cv
+                .wait_timeout_while(a, self.buffer_delay, |a| !a.closed)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            let _ = self.write_out(&mut a);
+        }
     }
 
     /// Blocks until the commit at `ticket` is done (durable and, under `Always`, applied):
@@ -528,21 +624,24 @@ impl Log {
             self.gathering.store(false, Ordering::Release);
         }
         drop(s);
-        let (handle, path, target, commits) = {
-            let a = lock(&self.active);
+        let (handle, path, target, commits, written_out) = {
+            let mut a = lock(&self.active);
+            let written_out = self.write_out(&mut a);
             (
                 Arc::clone(&a.sync_handle),
                 a.path.clone(),
                 a.written,
                 self.commits.load(Ordering::Acquire),
+                written_out,
             )
         };
-        self.syncs.fetch_add(1, Ordering::Relaxed);
-        let result = self
-            .io
-            .sync(&handle, &path)
-            .map_err(|e| io_at(&path, e))
-            .and_then(|()| self.check_place(&lock(&self.active)));
+        let result = written_out.and_then(|()| {
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+            self.io
+                .sync(&handle, &path)
+                .map_err(|e| io_at(&path, e))
+                .and_then(|()| self.check_place(&lock(&self.active)))
+        });
         s = lock(&self.sync);
         s.leader = false;
         match result {
@@ -647,6 +746,7 @@ impl Log {
         if a.first > seq {
             return Ok(a.older.clone());
         }
+        self.write_out(a)?;
         self.sync_active(a)?;
         let first = seq.checked_add(1).ok_or_else(|| exhausted(seq))?;
         let (file, segment) = match create_segment(self.io.as_ref(), &self.dir, first) {
@@ -660,12 +760,14 @@ impl Log {
             (Ok(id), Ok(h)) => (id, Arc::new(h)),
             (Err(e), _) | (_, Err(e)) => return Err(self.fail(&segment.path, e)),
         };
-        a.buf.clear();
         frame::encode_seal(&mut a.buf, seq);
-        if let Err(e) = self.io.write(&a.file, &a.path, &a.buf) {
+        let sealed = self.io.write(&a.file, &a.path, &a.buf);
+        let seal = a.buf.len() as u64;
+        a.buf.clear();
+        if let Err(e) = sealed {
             return Err(self.fail(&a.path, e));
         }
-        a.bytes += a.buf.len() as u64;
+        a.bytes += seal;
         self.syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.io.sync(&a.file, &a.path) {
             return Err(self.fail(&a.path, e));
@@ -707,6 +809,25 @@ impl Log {
         self.refuse()?;
         self.check_place(&lock(&self.active))
     }
+}
+
+/// Starts the log's thread `name` (the `what` thread in errors), running `body` on the log
+/// until the `Wal` is dropped.
+fn spawn(log: &Arc<Log>, name: &str, what: &str, body: fn(&Log)) -> Result<()> {
+    let held = Arc::clone(log);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || body(&held))
+        .map(drop)
+        .map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: cannot start the log's {what} thread: {e}",
+                    log.dir.display()
+                ),
+            ))
+        })
 }
 
 /// Takes the wakers of the async waiters whose commits are done, or of all of them once the

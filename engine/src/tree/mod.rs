@@ -33,8 +33,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::cache::QueryCache;
-use crate::clock::Clock;
-use crate::nut::to_nanos;
+use crate::clock::TreeClock;
 use crate::points::Points;
 use crate::record::Items;
 use crate::stats::{Counters, Op};
@@ -65,7 +64,7 @@ pub(crate) struct Inner {
     /// TTL: `len()` reads these without a lock when nothing can expire.
     pub(super) items: AtomicUsize,
     pub(super) ttl_items: AtomicUsize,
-    pub(super) clock: Arc<dyn Clock>,
+    pub(super) clock: TreeClock,
     pub(crate) counters: Counters,
     pub(crate) durable: Option<Durable>,
     /// Results of keyable queries (see [`crate::cache`]).
@@ -79,8 +78,9 @@ pub(crate) struct Inner {
 
 impl Tree {
     /// The tree clock's time, in nanoseconds since the epoch.
+    #[inline]
     pub(crate) fn now(&self) -> u64 {
-        to_nanos(self.inner.clock.now())
+        self.inner.clock.nanos()
     }
 
     /// The in-memory state; held only for short, bounded work (never user code, never I/O).
@@ -124,7 +124,7 @@ impl Drop for Inner {
         // the writer's pending batch, handed on here); with no reader pinned, a few
         // flushes free them now rather than at some later collection.
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.points.hand_off(&crossbeam_epoch::pin());
+        state.points.hand_off();
         for _ in 0..3 {
             crossbeam_epoch::pin().flush();
         }

@@ -5,23 +5,24 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use super::maintenance::{check_index_name, erase};
 use super::{Inner, State, Tree};
 use crate::cache::QueryCache;
-use crate::clock::{Clock, SystemClock};
-use crate::nut::{to_nanos, NutRef};
+use crate::clock::{Clock, TreeClock};
+use crate::nut::NutRef;
 use crate::points::{self, Points};
 use crate::secondary::Extract;
 use crate::stats::Counters;
-use crate::storage::{Durable, Options, RecoveryMode, SyncPolicy};
+use crate::storage::{Durable, LogBuffer, Options, RecoveryMode, SyncPolicy};
 use crate::Result;
 
 /// Configures and opens a [`Tree`].
 #[derive(Debug, Clone)]
 pub struct TreeBuilder {
     path: Option<PathBuf>,
-    clock: Arc<dyn Clock>,
+    clock: TreeClock,
     options: Options,
     indexes: Vec<NamedExtract>,
     query_cache: usize,
@@ -44,7 +45,7 @@ impl Default for TreeBuilder {
     fn default() -> Self {
         Self {
             path: None,
-            clock: Arc::new(SystemClock),
+            clock: TreeClock::System,
             options: Options::default(),
             indexes: Vec::new(),
             query_cache: DEFAULT_QUERY_CACHE,
@@ -64,6 +65,20 @@ impl TreeBuilder {
     #[must_use]
     pub fn sync(mut self, policy: SyncPolicy) -> Self {
         self.options.sync = policy;
+        self
+    }
+
+    /// Under [`SyncPolicy::Never`]: how many bytes of commits the log gathers in memory
+    /// before handing them to the OS in one write, and the longest a commit waits there
+    /// before a background thread writes it out. Default: 64 KiB and 10 ms. `flush()`,
+    /// a compaction and dropping the tree write out what is waiting. A process killed
+    /// meanwhile loses the commits still waiting (what survives is a prefix of the
+    /// acknowledged commits); `log_buffer(0, _)` hands each commit to the OS as it is
+    /// logged, so a killed process loses none (a write syscall per commit). Ignored under
+    /// `Always` and `Group`, which write each commit before its fsync.
+    #[must_use]
+    pub fn log_buffer(mut self, bytes: usize, max_delay: Duration) -> Self {
+        self.options.buffer = LogBuffer { bytes, max_delay };
         self
     }
 
@@ -130,7 +145,7 @@ impl TreeBuilder {
     /// The clock used for timestamps and TTLs (tests use [`crate::ManualClock`]).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = TreeClock::Custom(Arc::new(clock));
         self
     }
 
@@ -149,7 +164,7 @@ impl TreeBuilder {
             None => None,
             Some(path) => {
                 let (durable, recovered) = Durable::open(path, self.options.clone())?;
-                state.load(&points, recovered, to_nanos(self.clock.now()));
+                state.load(&points, recovered, self.clock.nanos());
                 Some(durable)
             }
         };
@@ -174,7 +189,7 @@ impl Tree {
         Tree::from_parts(
             State::new(writer),
             points,
-            Arc::new(SystemClock),
+            TreeClock::System,
             None,
             DEFAULT_QUERY_CACHE,
         )
@@ -183,7 +198,7 @@ impl Tree {
     fn from_parts(
         state: State,
         points: Points,
-        clock: Arc<dyn Clock>,
+        clock: TreeClock,
         durable: Option<Durable>,
         query_cache: usize,
     ) -> Tree {

@@ -212,11 +212,10 @@ impl State {
         now: u64,
         events: &mut Option<Vec<Event>>,
     ) -> usize {
-        let guard = crossbeam_epoch::pin();
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
         if overlay {
-            self.points.begin_overlay(points, &changes, &guard);
+            self.points.begin_overlay(points, &changes);
         }
         let mut removed = 0;
         for (at, change) in changes.into_iter().enumerate() {
@@ -234,7 +233,7 @@ impl State {
                     self.live_bytes += rec.payload_len() as u64;
                     // The hash index finds the old record; the B+tree then only has to
                     // find that pointer in its leaf (no key comparisons there).
-                    let old = match self.points.put(points, rec.clone(), &guard) {
+                    let old = match self.points.put(points, rec.clone()) {
                         Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
                             Ok(old) => Some(old),
                             Err(rec) => self.index.insert(rec),
@@ -258,7 +257,7 @@ impl State {
                     // searched by its address.
                     let old = self
                         .points
-                        .remove(points, &key, &guard)
+                        .remove(points, &key)
                         .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
                     if let Some(old) = old {
                         if !self.indexes.is_empty() {
@@ -280,7 +279,7 @@ impl State {
             }
         }
         if overlay {
-            self.points.end_overlay(points, &guard);
+            self.points.end_overlay(points);
         }
         if keys.is_some() {
             self.extracted = keys;
@@ -297,13 +296,12 @@ impl State {
 
     /// Rebuilds the state from a snapshot and the commits logged after it.
     pub(super) fn load(&mut self, points: &Points, recovered: Recovered, now: u64) {
-        let guard = crossbeam_epoch::pin();
         for rec in recovered.records {
             self.live_bytes += rec.payload_len() as u64;
             if rec.expires() != 0 {
                 self.expiry.insert((rec.expires(), rec.key().into()));
             }
-            self.points.put(points, rec.clone(), &guard);
+            self.points.put(points, rec.clone());
             if let Some(old) = self.index.insert(rec) {
                 self.forget(&old);
             }

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use super::{Committed, State, Tree, Write};
-use crate::nut::to_nanos;
 use crate::record::{check_key, check_value, Change, Changes, Record};
 use crate::stats::Op;
 use crate::storage::Durable;
@@ -115,11 +114,8 @@ impl Tree {
             None => 0,
             // A TTL past the end of representable time means "never expires in practice".
             Some(ttl) => self
-                .inner
-                .clock
                 .now()
-                .checked_add(ttl)
-                .map_or(u64::MAX, to_nanos),
+                .saturating_add(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
         };
         Ok(Record::new(key.as_bytes(), value, 0, 0, expires))
     }

@@ -4,9 +4,9 @@
 //!
 //! | README line | tests |
 //! |---|---|
-//! | Process killed | [`process_killed`] (a torn tail is cut, counted and logged); `tests/crash.rs` (SIGKILL at random, and with a compaction held after its cut, with its temporary snapshot written, after its rename: at least two segments on disk; `scripts/soak.sh` for minutes); `tests/durable.rs::a_torn_tail_at_every_byte_recovers_exactly_the_complete_frames` |
+//! | Process killed | [`process_killed`] (a torn tail is cut, counted and logged); `tests/crash.rs` (SIGKILL at random — under buffered `Never` a prefix of the acknowledged batches with every flushed one — and with a compaction held after its cut, with its temporary snapshot written, after its rename: at least two segments on disk; `scripts/soak.sh` for minutes); `tests/durable.rs::a_torn_tail_at_every_byte_recovers_exactly_the_complete_frames`; `tests/durable.rs::never_*` (the buffer: batched writes, written out at drop, after its delay and at `flush()`) |
 //! | Power loss or OS crash | [`power_loss`] (`FaultyIo::lose_unsynced` under writers and compactions; `Never` loses only unflushed writes; only `Group` shows a commit before its fsync) |
-//! | Disk full or an I/O error | [`io_errors`] (every call of a workload failed in turn with `ENOSPC`, `EIO`, a short write; failed compactions leave the tree writable) |
+//! | Disk full or an I/O error | [`io_errors`] (every call of a workload failed in turn with `ENOSPC`, `EIO`, a short write; failed compactions leave the tree writable); `tests/durable.rs::never_flush_writes_out_and_a_failed_buffered_write_keeps_a_prefix` |
 //! | `LOCK` deleted | [`lock`]; `tests/crash.rs` (across processes, under every killed child) |
 //! | Directory deleted, moved or replaced | [`moved_directory`] |
 //! | A missing or damaged file | [`damaged_files`]: the regressions of issue 25 (defects 1, 2, 3, 8) and 13, and every file of every state of [`states`] (compactions failed at each step, cuts stopped half way) damaged every way of [`damage`] — strict opens hold every acknowledged write or refuse naming the file and changing nothing, remove no unproven file, and salvage reports exactly what a strict reopen then lacks |

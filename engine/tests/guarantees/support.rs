@@ -28,11 +28,13 @@ pub fn segment(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("wal-{first:020}.log"))
 }
 
-/// A durable tree that leaves fsync to the OS and never compacts by itself.
+/// A durable tree that leaves fsync to the OS, hands each commit to the OS as it is logged
+/// (no buffer: tests read and damage the files it writes) and never compacts by itself.
 pub fn open_never(dir: &Path) -> Tree {
     Tree::builder()
         .path(dir)
         .sync(SyncPolicy::Never)
+        .log_buffer(0, std::time::Duration::ZERO)
         .compact_factor(0)
         .open()
         .unwrap()

@@ -48,6 +48,10 @@ fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
 }
 
 impl Backend for AsyncBackend {
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        self.engine.data_dir()
+    }
+
     fn name(&self) -> &str {
         self.engine.name()
     }

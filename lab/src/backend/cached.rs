@@ -151,6 +151,10 @@ impl CachedBackend {
 }
 
 impl Backend for CachedBackend {
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        self.engine.data_dir()
+    }
+
     fn name(&self) -> &str {
         self.engine.name()
     }

@@ -105,6 +105,10 @@ impl Backend for FfiBackend {
         self.name
     }
 
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(tempfile::TempDir::path)
+    }
+
     fn describe(&self) -> BackendInfo {
         BackendInfo {
             name: self.name().into(),

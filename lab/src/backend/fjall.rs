@@ -56,15 +56,21 @@ struct Fjall {
     _dir: tempfile::TempDir,
 }
 
-fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
-    let dir = scratch_dir(options, NAME)?;
-    let db = Database::builder(dir.path())
+/// The database in `dir` (created when empty) and its one keyspace.
+fn open_in(dir: &std::path::Path) -> Result<(Keyspace, Database)> {
+    let db = Database::builder(dir)
         .cache_size(CACHE_BYTES)
         .open()
         .or_store(NAME)?;
     let docs = db
         .keyspace("docs", KeyspaceCreateOptions::default)
         .or_store(NAME)?;
+    Ok((docs, db))
+}
+
+fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
+    let dir = scratch_dir(options, NAME)?;
+    let (docs, db) = open_in(dir.path())?;
     let sync = reg.tier == Tier::FsyncPerCommit;
     Peer::open(
         reg,
@@ -103,6 +109,32 @@ fn walk(
 }
 
 impl Kv for Fjall {
+    fn dir(&self) -> Option<&std::path::Path> {
+        Some(self._dir.path())
+    }
+
+    fn can_reopen(&self) -> bool {
+        true
+    }
+
+    fn reopen(self) -> Result<Self> {
+        let Fjall {
+            docs,
+            db,
+            sync,
+            _dir,
+        } = self;
+        drop(docs);
+        drop(db);
+        let (docs, db) = open_in(_dir.path())?;
+        Ok(Fjall {
+            docs,
+            db,
+            sync,
+            _dir,
+        })
+    }
+
     fn describe(&self, info: BackendInfo) -> BackendInfo {
         BackendInfo {
             store: format!("fjall {} (LSM-tree)", VERSION.number()),

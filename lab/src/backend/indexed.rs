@@ -57,6 +57,10 @@ fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
 }
 
 impl Backend for IndexedBackend {
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        self.engine.data_dir()
+    }
+
     fn name(&self) -> &str {
         self.engine.name()
     }

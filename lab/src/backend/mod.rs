@@ -166,6 +166,24 @@ pub trait Backend: Send + Sync {
     fn async_worker(&self) -> Option<Box<dyn AsyncWorker + '_>> {
         None
     }
+    /// The directory the store keeps its files in, when it has one: the lab measures its
+    /// size (space amplification) and syncs its file system around a phase.
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        None
+    }
+    /// Whether [`Backend::reopen`] can close the store and open it again from its files.
+    fn can_reopen(&self) -> bool {
+        false
+    }
+    /// Closes the store (every handle dropped, as a program that exits would) and opens it
+    /// again from its files, as the same variant: the `recover` phase (`[run] recover`)
+    /// times it. Only called when [`Backend::can_reopen`] says so.
+    fn reopen(self: Box<Self>) -> Result<Box<dyn Backend>> {
+        Err(BackendError::Unsupported {
+            backend: self.name().to_owned(),
+            op: "reopen",
+        })
+    }
 }
 
 /// A future borrowed from an [`AsyncWorker`], polled on the thread that made it.

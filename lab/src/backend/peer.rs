@@ -73,6 +73,28 @@ pub(crate) trait Kv: Send + Sync {
         }
         Ok(())
     }
+
+    /// The directory the store's files are in (durable stores); `None` in memory.
+    fn dir(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    /// Whether [`Kv::reopen`] can reopen it (stores on disk that implement it).
+    fn can_reopen(&self) -> bool {
+        false
+    }
+
+    /// Closes the store and opens it again from its files (see [`Backend::reopen`]); only
+    /// called when [`Kv::can_reopen`] says so.
+    fn reopen(self) -> Result<Self>
+    where
+        Self: Sized,
+    {
+        Err(super::BackendError::Unsupported {
+            backend: "peer".into(),
+            op: "reopen",
+        })
+    }
 }
 
 /// The items of a batch, encoded the way the store takes them.
@@ -123,9 +145,23 @@ impl<K: Kv + 'static> Peer<K> {
     }
 }
 
-impl<K: Kv> Backend for Peer<K> {
+impl<K: Kv + 'static> Backend for Peer<K> {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn data_dir(&self) -> Option<&std::path::Path> {
+        self.kv.dir()
+    }
+
+    fn can_reopen(&self) -> bool {
+        self.kv.can_reopen()
+    }
+
+    fn reopen(self: Box<Self>) -> Result<Box<dyn Backend>> {
+        let Peer { name, format, kv } = *self;
+        let kv = kv.reopen()?;
+        Ok(Box::new(Peer { name, format, kv }))
     }
 
     fn describe(&self) -> BackendInfo {

@@ -24,6 +24,24 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         role: Role::Store,
         open,
     },
+    Registration {
+        name: "plain:group",
+        about: "plain on a WAL, group commit (SyncPolicy::Group, 200 µs): writers share fsyncs",
+        tier: Tier::GroupCommit,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "plain:never",
+        about: "plain on a WAL written to the OS, never fsynced (SyncPolicy::Never)",
+        tier: Tier::OsBuffered,
+        version: Version::Acorn,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
 ];
 
 pub(crate) const VARIANT: Variant = Variant {

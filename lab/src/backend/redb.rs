@@ -91,6 +91,22 @@ impl Redb {
 }
 
 impl Kv for Redb {
+    fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(tempfile::TempDir::path)
+    }
+
+    fn can_reopen(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    fn reopen(self) -> Result<Self> {
+        let Redb { db, dir } = self;
+        drop(db);
+        let dir = dir.ok_or_else(|| super::store_err(NAME, "reopen: not on disk"))?;
+        let db = Database::open(dir.path().join("lab.redb")).or_store(NAME)?;
+        Ok(Redb { db, dir: Some(dir) })
+    }
+
     fn describe(&self, info: BackendInfo) -> BackendInfo {
         BackendInfo {
             store: format!("redb {}", VERSION.number()),

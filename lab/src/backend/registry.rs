@@ -251,7 +251,7 @@ mod tests {
             .filter(|r| r.role == Role::Fixture)
             .map(|r| r.name)
             .collect();
-        assert_eq!(fixtures, ["noop", "synthetic"]);
+        assert_eq!(fixtures, ["noop", "synthetic", "synthetic:durable"]);
         assert!(is_fixture("noop") && !is_fixture("plain") && !is_fixture("no-such"));
     }
 

@@ -3,32 +3,79 @@
 //! rounds of integer arithmetic to every read (read when the backend opens; default 0, when
 //! it is `btreemap` under another name). A test sets N to make reads a known fraction more
 //! expensive and checks that `lab compare` flags exactly that.
+//!
+//! `synthetic:durable` is the same map plus a known number of sync calls per commit: every
+//! put, delete and batch writes one 4 KiB block to a file in its directory and fsyncs it,
+//! [`SYNCS_PER_COMMIT`] times. Its tests check that the lab counts exactly that
+//! (`lab/tests/storage.rs`).
 
 use std::borrow::Cow;
 use std::hint::black_box;
+use std::io::{Seek, SeekFrom, Write};
+use std::sync::{Mutex, PoisonError};
 
 use super::btreemap::Map;
 use super::peer::{Items, Kv, Peer};
-use super::{store_err, Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
+use super::{
+    scratch_dir, store_err, Backend, BackendInfo, Measures, Options, OrStore, Registration,
+    Result, Role, Tier, Version, WRITES_TO_DISK,
+};
+
+/// Blocks written and fsynced per commit by `synthetic:durable`.
+pub const SYNCS_PER_COMMIT: u64 = 3;
+
+/// The block `synthetic:durable` writes before each fsync.
+pub const BLOCK: usize = 4096;
 
 /// The environment variable that sets the extra rounds per read.
 pub const READ_WORK_VAR: &str = "LAB_SYNTHETIC_READ_WORK";
 
-pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
-    name: "synthetic",
-    about: "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks the \
-            lab's own gates",
-    tier: Tier::Memory,
-    version: Version::Std,
-    measures: Measures::All,
-    role: Role::Fixture,
-    open,
-}];
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    Registration {
+        name: "synthetic",
+        about: "btreemap plus LAB_SYNTHETIC_READ_WORK rounds of arithmetic per read: checks \
+                the lab's own gates",
+        tier: Tier::Memory,
+        version: Version::Std,
+        measures: Measures::All,
+        role: Role::Fixture,
+        open,
+    },
+    Registration {
+        name: "synthetic:durable",
+        about: "synthetic plus 3 fsyncs of a 4 KiB block per commit: checks the lab's storage \
+                counters",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Std,
+        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Fixture,
+        open,
+    },
+];
 
-/// `btreemap`'s map, and the rounds of work each read adds.
+/// `btreemap`'s map, the rounds of work each read adds, and (durable) the file each commit
+/// writes and fsyncs.
 struct Synthetic {
     map: Map,
     rounds: u64,
+    disk: Option<(Mutex<std::fs::File>, tempfile::TempDir)>,
+}
+
+impl Synthetic {
+    /// `synthetic:durable`'s commit cost: [`SYNCS_PER_COMMIT`] times a block written at the
+    /// file's start and fsynced.
+    fn commit(&self) -> Result<()> {
+        let Some((file, _)) = &self.disk else {
+            return Ok(());
+        };
+        let mut f = file.lock().unwrap_or_else(PoisonError::into_inner);
+        for _ in 0..SYNCS_PER_COMMIT {
+            f.seek(SeekFrom::Start(0)).or_store("synthetic")?;
+            f.write_all(&[0x5a; BLOCK]).or_store("synthetic")?;
+            f.sync_all().or_store("synthetic")?;
+        }
+        Ok(())
+    }
 }
 
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
@@ -42,7 +89,14 @@ fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
         })?,
     };
     let map = Map::new(options);
-    Peer::open(reg, options, Synthetic { map, rounds })
+    let disk = if reg.tier.on_disk() {
+        let dir = scratch_dir(options, reg.name)?;
+        let file = std::fs::File::create(dir.path().join("commits")).or_store(reg.name)?;
+        Some((Mutex::new(file), dir))
+    } else {
+        None
+    };
+    Peer::open(reg, options, Synthetic { map, rounds, disk })
 }
 
 /// `rounds` rounds of arithmetic the compiler cannot fold away: a fixed cost per round.
@@ -62,6 +116,14 @@ impl Kv for Synthetic {
                 "btreemap plus {} rounds of arithmetic per read ({READ_WORK_VAR}); a test fixture",
                 self.rounds
             ),
+            durability: if self.disk.is_some() {
+                format!(
+                    "durable (a fixture): {SYNCS_PER_COMMIT} fsyncs of a {BLOCK}-byte block \
+                     per commit; the data itself in memory"
+                )
+            } else {
+                "in memory".into()
+            },
             ..self.map.describe(info)
         }
     }
@@ -77,11 +139,18 @@ impl Kv for Synthetic {
     }
 
     fn put(&self, key: &[u8], value: Cow<'_, [u8]>) -> Result<()> {
-        self.map.put(key, value)
+        self.map.put(key, value)?;
+        self.commit()
     }
 
     fn delete(&self, key: &[u8]) -> Result<bool> {
-        self.map.delete(key)
+        let found = self.map.delete(key)?;
+        self.commit()?;
+        Ok(found)
+    }
+
+    fn dir(&self) -> Option<&std::path::Path> {
+        self.disk.as_ref().map(|(_, d)| d.path())
     }
 
     fn scan(&self, start: &[u8], each: impl FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
@@ -89,6 +158,7 @@ impl Kv for Synthetic {
     }
 
     fn put_batch(&self, items: Items<'_>) -> Result<()> {
-        self.map.put_batch(items)
+        self.map.put_batch(items)?;
+        self.commit()
     }
 }

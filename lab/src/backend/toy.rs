@@ -12,15 +12,27 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::peer::{Items, Kv, Peer};
 use super::{Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
 
-pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
-    name: "toy",
-    about: "a sorted Vec behind a mutex: the test that adding a backend takes one file",
-    tier: Tier::Memory,
-    version: Version::Std,
-    measures: Measures::All,
-    role: Role::Store,
-    open,
-}];
+pub(crate) const REGISTRATIONS: &[Registration] = &[
+    // Declares a tier it does not keep (it never fsyncs): the lab's tier check must say so.
+    Registration {
+        name: "toy:unsynced",
+        about: "toy, declared fsync-per-commit though it never syncs: the tier check's test",
+        tier: Tier::FsyncPerCommit,
+        version: Version::Std,
+        measures: Measures::WallClockOnly(super::WRITES_TO_DISK),
+        role: Role::Store,
+        open,
+    },
+    Registration {
+        name: "toy",
+        about: "a sorted Vec behind a mutex: the test that adding a backend takes one file",
+        tier: Tier::Memory,
+        version: Version::Std,
+        measures: Measures::All,
+        role: Role::Store,
+        open,
+    },
+];
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -158,6 +170,43 @@ mod tests {
         }
     }
 
+    /// Runs the workload `src` through the runner.
+    fn run(src: &str) -> acorn_reports::Results {
+        let plan = Plan::parse(Path::new("toy.toml"), src).unwrap();
+        runner::run(
+            &plan,
+            &RunOptions::default(),
+            &RealClock::default(),
+            &AtomicBool::new(false),
+            &Silent,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_declared_tier_that_the_counted_syncs_contradict_is_warned_about() {
+        let src = "name = \"liar\"\nvariants = [\"toy:unsynced\", \"toy\"]\n[dataset]\n\
+                   records = 100\n[run]\nops = 300\nwarmup = \"0s\"\nrepeats = 1\n\
+                   [mix]\nupdate = 50\ninsert = 50\n";
+        let r = run(src);
+        let liar = r.summaries.iter().find(|s| s.variant == "toy:unsynced").unwrap();
+        let st = liar.storage.as_ref().unwrap();
+        assert_eq!(st.tier, "fsync-per-commit");
+        assert_eq!(st.phases.commits, 300);
+        let m = st.tier_mismatch.as_deref().unwrap();
+        assert!(m.starts_with("declared fsync-per-commit, but counted 0.0"), "{m}");
+        assert!(
+            r.warnings.iter().any(|w| w.starts_with("toy:unsynced at 1 thread: declared")),
+            "{:?}",
+            r.warnings
+        );
+        // The one that keeps its promise (memory: no syncs) is not warned about.
+        let toy = r.summaries.iter().find(|s| s.variant == "toy").unwrap();
+        assert_eq!(toy.storage.as_ref().unwrap().tier_mismatch, None);
+        let table = acorn_reports::table::render(&r);
+        assert!(table.contains("fsync-per-commit !"), "{table}");
+    }
+
     #[test]
     fn a_workload_runs_every_operation_on_it() {
         let src = "name = \"toy\"\nvariants = [\"toy\"]\n[dataset]\nrecords = 200\n\
@@ -165,15 +214,7 @@ mod tests {
                    batch_size = 4\nscan_length = 5\n\
                    [mix]\nread = 30\nupdate = 10\ninsert = 10\ndelete = 10\nscan = 10\n\
                    rmw = 10\nquery = 10\nbatch = 10\n";
-        let plan = Plan::parse(Path::new("toy.toml"), src).unwrap();
-        let r = runner::run(
-            &plan,
-            &RunOptions::default(),
-            &RealClock::default(),
-            &AtomicBool::new(false),
-            &Silent,
-        )
-        .unwrap();
+        let r = run(src);
         let s = &r.summaries[0];
         assert_eq!(s.variant, "toy");
         assert!(s.load_throughput > 0.0);

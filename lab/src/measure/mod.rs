@@ -9,5 +9,7 @@ pub mod client;
 pub mod recorder;
 pub mod rss;
 pub mod sched;
+pub mod storage;
+pub mod syncs;
 
 pub use recorder::Recorder;

@@ -223,7 +223,10 @@ fn count(
         .arg(&plan.file)
         .args(["--variant", variant])
         .args(["--ops", &counted_ops(plan).to_string()])
-        .args(["--warmup-ops", &warmup_ops(plan).to_string()]);
+        .args(["--warmup-ops", &warmup_ops(plan).to_string()])
+        // acorn reads the OS clock at every call, not the CPU counter between anchors it
+        // renews by elapsed time: counts must not depend on how long the run took.
+        .env("ACORN_CLOCK", "os");
     if quick {
         cmd.arg("--quick");
     }

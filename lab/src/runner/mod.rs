@@ -19,6 +19,7 @@ pub mod pin;
 pub mod profile;
 pub mod restore;
 pub mod slice;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -28,9 +29,11 @@ use rayon::prelude::*;
 
 use crate::backend::{self, Backend, BackendError, Options};
 use crate::machine;
+use crate::measure::storage::{disk_usage, Probe};
 use crate::measure::{alloc, rss};
 use crate::workload::{Bound, Mode, Plan};
 use acorn_reports::results::{RunResult, VariantSummary};
+use acorn_reports::storage::{check_tier, Recovery, StorageCost, StorageSummary};
 use acorn_reports::{stats, Results, SCHEMA_VERSION};
 use clock::Clock;
 use phase::{run_phase, PhaseResult};
@@ -145,6 +148,10 @@ struct Loaded {
     load_s: f64,
     bytes_per_item: Option<f64>,
     rss: Option<u64>,
+    /// Key + value bytes per record as the user hands them (`user_bytes_per_item`).
+    user_bytes_per_item: f64,
+    /// The data directory's size after the load (file system synced first).
+    disk_after_load: Option<u64>,
     /// Ids the last measured phase inserted, removed before the next repeat.
     leftovers: restore::Leftovers,
 }
@@ -163,6 +170,10 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
         return Ok(None);
     };
     let after = alloc::snapshot().live_bytes;
+    let disk_after_load = backend.data_dir().and_then(|d| {
+        let _ = crate::measure::syncs::sync_file_system(d);
+        disk_usage(d)
+    });
     // Nothing to report when the counting allocator is not installed (library use), when
     // the store allocates outside Rust's allocator, or when it stores nothing (`noop`).
     let info = backend.describe();
@@ -173,8 +184,48 @@ fn load(cx: &Cx<'_>, variant: &str, state: &Progressed) -> Result<Option<Loaded>
         load_s: elapsed.as_secs_f64(),
         bytes_per_item: counted.then(|| (after - before) as f64 / records),
         rss: rss::resident_bytes(),
+        user_bytes_per_item: user_bytes_per_item(cx.plan),
+        disk_after_load,
         leftovers: restore::Leftovers::default(),
     }))
+}
+
+/// Records sampled for [`user_bytes_per_item`].
+const SAMPLED: u64 = 1000;
+
+/// Key + value bytes per record as a user would hand them to a store (a document's JSON,
+/// opaque bytes as they are), averaged over the first [`SAMPLED`] records: what write and
+/// space amplification divide by.
+pub fn user_bytes_per_item(plan: &Plan) -> f64 {
+    let ds = &plan.dataset;
+    let n = ds.records.clamp(1, SAMPLED);
+    let mut key = Vec::new();
+    let total: usize = (0..n)
+        .map(|i| {
+            key.clear();
+            ds.write_key(&mut key, i);
+            let value = match crate::doc::Value::generate(i, 0, plan.run.seed, &ds.value) {
+                crate::doc::Value::Doc(d) => serde_json::to_vec(&d).map_or(0, |v| v.len()),
+                crate::doc::Value::Bytes(b) => b.len(),
+            };
+            key.len() + value
+        })
+        .sum();
+    total as f64 / n as f64
+}
+
+/// The commits a phase made (every write operation; a batch is one) and the user bytes
+/// they carried (`per_item` per value written: inserts, updates, read-modify-writes and
+/// each batched item; deletes carry none).
+fn commits_and_bytes(run: &RunResult, batch_size: usize, per_item: f64) -> (u64, u64) {
+    let count = |op: &str| run.per_op.get(op).map_or(0, |o| o.count);
+    let commits = ["insert", "update", "delete", "rmw", "batch"]
+        .iter()
+        .map(|op| count(op))
+        .sum();
+    let items =
+        count("insert") + count("update") + count("rmw") + count("batch") * batch_size as u64;
+    (commits, (items as f64 * per_item).round() as u64)
 }
 
 /// One measured phase as the results file keeps it. `metrics` are the backend's counters
@@ -229,6 +280,7 @@ fn measure(
     threads: usize,
     repeat: u32,
     profile: Option<&profile::Target<'_>>,
+    alone: bool,
 ) -> Result<Measured, BackendError> {
     let (plan, clock, stop) = (cx.plan, cx.clock, cx.stop);
     let backend = loaded.backend.as_ref();
@@ -239,6 +291,9 @@ fn measure(
     };
     // Backend counters are per phase: what restoring, loading and warmup counted is dropped.
     backend.metrics();
+    let info = backend.describe();
+    let dir = backend.data_dir();
+    let probe = info.stores_data.then(|| Probe::start(dir, alone));
     let phase = || run_phase(backend, plan, threads, false, clock, stop);
     let (p, sampled) = match profile.filter(|_| repeat == 0) {
         Some(target) => target.sample(phase, |p: &PhaseResult| !p.stopped),
@@ -249,10 +304,15 @@ fn measure(
     if p.stopped {
         return Ok((None, None));
     }
-    let mut result = run_result(&backend.describe(), threads, repeat, &p, metrics);
-    result.warmup_s = Some(warmed.secs);
-    result.warmup_steady = Some(warmed.steady);
-    Ok((Some(result), sampled))
+    let mut run = run_result(&info, threads, repeat, &p, metrics);
+    run.warmup_s = Some(warmed.secs);
+    run.warmup_steady = Some(warmed.steady);
+    run.storage = probe.map(|probe| {
+        let (commits, bytes) =
+            commits_and_bytes(&run, plan.run.batch_size, loaded.user_bytes_per_item);
+        probe.finish(dir, run.ops, commits, bytes)
+    });
+    Ok((Some(run), sampled))
 }
 
 fn summarize(
@@ -260,6 +320,7 @@ fn summarize(
     plan: &Plan,
     threads: usize,
     runs: &[RunResult],
+    disk_after_run: Option<u64>,
 ) -> Option<VariantSummary> {
     let info = loaded.backend.describe();
     let mine: Vec<&RunResult> = runs
@@ -274,6 +335,20 @@ fn summarize(
     info_map.insert("durability".into(), info.durability);
     info_map.insert("serialization".into(), info.serialization);
     info_map.insert("cache".into(), info.cache);
+    let tier = backend::find(&info.name).map_or("unknown", |r| r.tier.name());
+    info_map.insert("tier".into(), tier.into());
+    let storage = StorageCost::sum(mine.iter().filter_map(|r| r.storage.as_ref())).map(|phases| {
+        StorageSummary {
+            tier: tier.into(),
+            tier_mismatch: check_tier(tier, threads, &phases).err(),
+            phases,
+            records: plan.dataset.records,
+            user_bytes_per_item: loaded.user_bytes_per_item,
+            disk_after_load: loaded.disk_after_load,
+            disk_after_run,
+            recovery: None,
+        }
+    });
     let mut summary = VariantSummary {
         fixture: crate::backend::is_fixture(&info.name),
         variant: info.name,
@@ -288,6 +363,7 @@ fn summarize(
         bytes_per_item: loaded.bytes_per_item,
         rss_bytes: loaded.rss,
         metrics: stats::merge_metrics(mine.iter().map(|r| &r.metrics)),
+        storage,
         ..VariantSummary::default()
     };
     stats::summarize_runs(&mut summary, &mine);
@@ -377,6 +453,7 @@ pub fn run(
         measure: acorn_reports::Measure::WallClock,
         instructions: None,
         paired: state.paired,
+        sweep: None,
     };
     // Partial and --quick results are not judged: a target missed by an interrupted run
     // or a smoke run means nothing.
@@ -405,15 +482,86 @@ fn run_group(
         }
     }
     run_thread_count(cx, &loaded, threads, state)?;
+    // The data directories as the measured phases left them (before pairing rewrites them).
+    let disk_after_run: Vec<Option<u64>> = loaded
+        .iter()
+        .map(|l| {
+            let d = l.backend.data_dir()?;
+            let _ = crate::measure::syncs::sync_file_system(d);
+            disk_usage(d)
+        })
+        .collect();
     if !state.stopped {
         pair(cx, &loaded, threads, state)?;
     }
-    let summaries: Vec<VariantSummary> = loaded
+    let mut summaries: Vec<VariantSummary> = loaded
         .iter()
-        .filter_map(|l| summarize(l, cx.plan, threads, &state.runs))
+        .zip(disk_after_run)
+        .filter_map(|(l, disk)| summarize(l, cx.plan, threads, &state.runs, disk))
         .collect();
+    for l in loaded {
+        let name = l.backend.name().to_owned();
+        let recovered = if state.stopped {
+            None
+        } else {
+            recover(cx, l, state)?
+        };
+        let summary = summaries.iter_mut().find(|s| s.variant == name);
+        if let Some(storage) = summary.and_then(|s| s.storage.as_mut()) {
+            storage.recovery = recovered;
+            if let Some(m) = &storage.tier_mismatch {
+                state.warnings.push(format!(
+                    "{name} at {}: {m}",
+                    acorn_reports::format::threads_text(threads)
+                ));
+            }
+        }
+    }
     state.summaries.extend(summaries);
     Ok(())
+}
+
+/// The `recover` phase (`[run] recover = true`, stores that can reopen): removes what the
+/// last phase inserted, then closes the store (drops every handle) and times its reopen
+/// from its files until it answers a read of the first and the last loaded record. Drops
+/// the store either way.
+fn recover(cx: &Cx<'_>, l: Loaded, state: &Progressed) -> Result<Option<Recovery>, BackendError> {
+    let plan = cx.plan;
+    if !plan.run.recover || !l.backend.can_reopen() {
+        return Ok(None);
+    }
+    let name = l.backend.name().to_owned();
+    cx.progress
+        .started(&format!("recovering {name}"), state.done, state.total);
+    restore::remove(l.backend.as_ref(), plan, l.leftovers.take())?;
+    let bytes = l
+        .backend
+        .data_dir()
+        .and_then(|d| {
+            let _ = crate::measure::syncs::sync_file_system(d);
+            disk_usage(d)
+        })
+        .unwrap_or(0);
+    let records = plan.dataset.records;
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    plan.dataset.write_key(&mut first, 0);
+    plan.dataset.write_key(&mut last, records.saturating_sub(1));
+    let started = std::time::Instant::now();
+    let backend = l.backend.reopen()?;
+    let mut w = backend.worker();
+    let found = w.read(&first)?.is_some() && w.read(&last)?.is_some();
+    let reopen_s = started.elapsed().as_secs_f64();
+    if !found && records > 0 {
+        return Err(backend::store_err(
+            &name,
+            "reopened store lost a loaded record (the first or the last)",
+        ));
+    }
+    Ok(Some(Recovery {
+        reopen_s,
+        bytes,
+        records,
+    }))
 }
 
 /// The paired rounds of `loaded` at `threads` (`runner::paired`), from the loaded data
@@ -542,7 +690,7 @@ fn run_thread_count(
                     variant: &name,
                     threads,
                 });
-                let (r, sampled) = measure(cx, &loaded[i], threads, repeat, target.as_ref())?;
+                let (r, sampled) = measure(cx, &loaded[i], threads, repeat, target.as_ref(), true)?;
                 if let Some(s) = sampled {
                     state.warnings.extend(s.warning());
                     if s.failed.is_none() {
@@ -580,7 +728,7 @@ fn run_parallel(
     cx.progress.started(&label, state.done, state.total);
     let results: Vec<Measured> = order
         .par_iter()
-        .map(|&i| measure(cx, &loaded[i], threads, repeat, None))
+        .map(|&i| measure(cx, &loaded[i], threads, repeat, None, n == 1))
         .collect::<Result<_, _>>()?;
     for (r, _) in results {
         state.record(cx, r);

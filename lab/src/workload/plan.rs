@@ -76,6 +76,7 @@ impl Plan {
             scan: json(&r.scan),
             batch_size: Some(r.batch_size as u64),
             in_flight: Some(r.in_flight as u64),
+            recover: r.recover.then_some(true),
             measure: Some(r.measure),
             mix: json(&self.mix),
             distribution: json(&self.distribution),

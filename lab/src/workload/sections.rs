@@ -130,6 +130,10 @@ pub struct RunSettings {
     pub in_flight: usize,
     /// Wall-clock time (the default) or instructions counted under callgrind.
     pub measure: Measure,
+    /// The `recover` phase: after a variant's measured phases, close its store and time
+    /// the reopen (stores on disk only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recover: bool,
 }
 
 /// `[mix]`: operation weights summing to 100 (zero weights left out).
@@ -315,6 +319,9 @@ impl RunSettings {
             batch_size,
             in_flight,
             measure,
+            recover: run
+                .and_then(|r| r.recover.as_ref())
+                .is_some_and(|r| *r.get_ref()),
         })
     }
 }

@@ -112,6 +112,9 @@ pub struct RunSpec {
     #[serde(default)]
     pub in_flight: Option<Spanned<i64>>,
     pub measure: Option<Spanned<String>>,
+    /// After the measured phases, close each durable store and time its reopen.
+    #[serde(default)]
+    pub recover: Option<Spanned<bool>>,
 }
 
 /// `[cache]`: how the `cached` variant behaves.

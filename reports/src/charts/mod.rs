@@ -14,6 +14,8 @@ pub mod memory;
 pub mod metrics;
 pub mod operations;
 pub mod palette;
+pub mod storage;
+pub mod sweep;
 pub mod throughput;
 
 use plotters::coord::Shift;

@@ -67,6 +67,13 @@ impl Palette {
                     .iter()
                     .flat_map(|i| &i.variants)
                     .map(|s| &s.variant),
+            )
+            .chain(
+                results
+                    .sweep
+                    .iter()
+                    .flat_map(|s| &s.variants)
+                    .map(|v| &v.variant),
             );
         for v in names {
             if !variants.contains(v) {
