@@ -39,16 +39,23 @@ pub enum Command {
     /// whose p99 stays within --slo while at least 99% of it is achieved.
     #[command(after_help = EXIT_CODES)]
     Sweep(SweepArgs),
-    /// Compare two results files; exit 1 on a significant regression (a CI gate). With
-    /// $GITHUB_STEP_SUMMARY set, the comparison is appended there as Markdown.
+    /// Compare two results files; exit 1 on a regression (a CI gate). Wall-clock rows are
+    /// a regression, an improvement, no difference, or undecided (with why); the last line
+    /// counts them. With $GITHUB_STEP_SUMMARY set, the comparison is appended there as
+    /// Markdown.
     Compare {
         base: PathBuf,
         new: PathBuf,
-        /// Smallest change that counts. Wall-clock results (default 5%): when also outside
-        /// the noise of the repeats. Instruction counts (default 1%): no noise model, since
-        /// two runs of one build count the same.
+        /// Smallest change that counts. Wall-clock results (default 5%): the whole 95%
+        /// interval of the change must lie past it. Instruction counts (default 1%): no
+        /// noise model, since two runs of one build count the same.
         #[arg(long)]
         threshold: Option<String>,
+        /// Wall-clock: judge each variant by its ratio to this variant in the same repeat
+        /// (it shared the machine's fast or slow spell), or `none` for raw values. Default:
+        /// btreemap when both files ran it.
+        #[arg(long, value_name = "VARIANT|none")]
+        reference: Option<String>,
         #[command(flatten)]
         formats: FormatArgs,
     },

@@ -5,18 +5,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use acorn_reports::export::{Comparison, Sides};
-use acorn_reports::{format, instructions, Measure, Results};
+use acorn_reports::export::Sides;
+use acorn_reports::{format, Measure, Results, TargetVerdict};
 
-use crate::backend::{self, BackendError};
+use crate::backend;
 use crate::budget;
 use crate::cli::{AbArgs, CountArgs, FormatArgs, RunArgs, WorkerArgs};
 use crate::error::{Exit, LabError};
 use crate::formats::{self, Outputs};
 use crate::output::{self, OutputDir, OutputLock, TargetsTable};
 use crate::progress::Bars;
-use crate::runner::instructions::CountError;
-use crate::runner::{self, clock::RealClock, RunOptions};
+use crate::runner::{self, RunOptions};
 use crate::workload::sections::variants_from_cli;
 use crate::workload::{Plan, WorkloadError};
 
@@ -136,21 +135,7 @@ fn check_measures(
     for plan in plans {
         let m = measure_of(args, plan);
         let file = plan.file.display();
-        if m == Measure::Instructions && args.update_targets.is_some() {
-            return Err(LabError::BadInput(format!(
-                "{file}: --update-targets needs wall-clock numbers, and this run counts instructions"
-            )));
-        }
-        if m == Measure::Instructions && args.flamegraph {
-            return Err(LabError::BadInput(format!(
-                "{file}: --flamegraph samples timed phases, and this run counts instructions"
-            )));
-        }
-        if m == Measure::Instructions {
-            // Before any file runs: a later counted file must not fail after earlier runs.
-            crate::measure::callgrind::Valgrind::find()
-                .map_err(|e| LabError::BadInput(format!("{file}: {e}")))?;
-        }
+        crate::per_measure::kind(m).check(args, &file.to_string())?;
         if let Some(b) = baseline.filter(|b| b.measure != m) {
             return Err(LabError::BadInput(format!(
                 "--baseline holds {} results and {file} measures {}; compare like with like",
@@ -160,38 +145,6 @@ fn check_measures(
         }
     }
     Ok(())
-}
-
-/// Runs one plan in the measure asked for.
-fn measure_plan(
-    plan: &Plan,
-    measure: Measure,
-    opts: &RunOptions,
-    stop: &AtomicBool,
-    bars: &Bars,
-) -> Result<Results, LabError> {
-    let store = |source: BackendError| match source {
-        e @ BackendError::Unknown { .. } => LabError::BadInput(e.to_string()),
-        source => LabError::Store {
-            file: plan.file.clone(),
-            source,
-        },
-    };
-    match measure {
-        Measure::WallClock => {
-            runner::run(plan, opts, &RealClock::default(), stop, bars).map_err(store)
-        }
-        Measure::Instructions => {
-            runner::instructions::run(plan, opts, stop, bars).map_err(|e| match e {
-                CountError::Backend(e) => store(e),
-                e @ CountError::Failed { .. } => LabError::Counted {
-                    file: plan.file.clone(),
-                    message: e.to_string(),
-                },
-                e => LabError::BadInput(format!("{}: {e}", plan.file.display())),
-            })
-        }
-    }
 }
 
 /// The same workload's results in the other measure, if `path` holds them.
@@ -267,7 +220,7 @@ pub fn run(args: &RunArgs) -> Result<Exit, LabError> {
                 dir.display()
             ));
         }
-        if results.targets.iter().any(|t| !t.pass) {
+        if results.targets.iter().any(TargetVerdict::failed) {
             exit = Exit::Failed;
         }
         let partial = results.partial;
@@ -290,7 +243,7 @@ fn run_one(
     outputs: &Outputs,
 ) -> Result<Results, LabError> {
     let bars = Bars::new(quiet);
-    let results = measure_plan(&job.plan, job.measure, opts, stop, &bars)?;
+    let results = crate::per_measure::kind(job.measure).run(&job.plan, opts, stop, &bars)?;
     bars.finish();
     let note = runner::flamegraph_note(&job.plan);
     for w in results
@@ -332,9 +285,9 @@ fn write_outputs(
         .write_report_beside(results, baseline, beside.as_ref())?;
     outputs.note(format_args!("report: {}", report.display()));
     if let Some(t) = targets_table {
-        if results.partial {
+        if let Some(why) = acorn_reports::targets::not_judged(results) {
             outputs.note(format_args!(
-                "targets table not updated: the run was interrupted ({})",
+                "targets table not updated: targets {why} ({})",
                 t.path().display()
             ));
         } else {
@@ -376,6 +329,7 @@ pub fn compare(
     base: &Path,
     new: &Path,
     threshold: Option<&str>,
+    reference: Option<&str>,
     formats: &FormatArgs,
 ) -> Result<Exit, LabError> {
     use acorn_reports::compare as cmp;
@@ -391,12 +345,12 @@ pub fn compare(
             n.measure.name()
         )));
     }
-    let threshold = match (threshold, b.measure) {
-        (Some(t), _) => {
+    let kind = crate::per_measure::kind(b.measure);
+    let threshold = match threshold {
+        Some(t) => {
             cmp::parse_threshold(t).map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?
         }
-        (None, Measure::WallClock) => 0.05,
-        (None, Measure::Instructions) => instructions::DEFAULT_THRESHOLD,
+        None => kind.default_threshold(),
     };
     match (&b.sweep, &n.sweep) {
         (Some(bs), Some(ns)) => {
@@ -447,63 +401,13 @@ pub fn compare(
         workload: n.workload.clone(),
         warnings: m.warn.clone(),
     };
-    let regressed = match b.measure {
-        Measure::WallClock => compare_times(&b, &n, threshold, (&outputs, &sides))?,
-        Measure::Instructions => compare_counts(&b, &n, threshold, (&outputs, &sides))?,
-    };
+    let reference = reference.map_or(cmp::Reference::Auto, cmp::Reference::parse);
+    let regressed = kind.compare(&b, &n, threshold, &reference, (&outputs, &sides))?;
     Ok(if regressed {
         Exit::Failed
     } else {
         Exit::Success
     })
-}
-
-fn no_overlap() -> LabError {
-    LabError::BadInput("the two files share no variant and thread count to compare".into())
-}
-
-/// Wall-clock comparison (noise from the repeats); whether anything regressed.
-fn compare_times(
-    b: &Results,
-    n: &Results,
-    threshold: f64,
-    (outputs, sides): (&Outputs, &Sides),
-) -> Result<bool, LabError> {
-    use acorn_reports::compare as cmp;
-    let changes = cmp::compare(b, n, threshold);
-    if changes.is_empty() {
-        return Err(no_overlap());
-    }
-    outputs.compare(
-        &cmp::render(&changes, threshold),
-        &Comparison::times(sides, &changes, threshold),
-    )?;
-    if cmp::nothing_judged(&changes) {
-        return Err(LabError::BadInput(
-            "no change could be judged: each side needs repeats >= 2, or one repeat long \
-             enough to split into parts (see the ? rows)"
-                .into(),
-        ));
-    }
-    Ok(cmp::regressed(&changes))
-}
-
-/// Instruction-count comparison (no noise model); whether anything regressed.
-fn compare_counts(
-    b: &Results,
-    n: &Results,
-    threshold: f64,
-    (outputs, sides): (&Outputs, &Sides),
-) -> Result<bool, LabError> {
-    let c = instructions::compare(b, n, threshold);
-    if c.changes.is_empty() {
-        return Err(no_overlap());
-    }
-    outputs.compare(
-        &instructions::render_compare(&c, threshold),
-        &Comparison::counts(sides, &c, threshold),
-    )?;
-    Ok(c.regressed())
 }
 
 /// `lab merge`: several load generators' results as one file.
@@ -529,7 +433,12 @@ pub fn merge(files: &[PathBuf], output: &Path) -> Result<Exit, LabError> {
     output::write_merged(output, &merged)?;
     print!("{}", acorn_reports::table::render(&merged));
     println!("merged {} files into {}", files.len(), output.display());
-    Ok(Exit::Success)
+    // As `run` does: a merged result whose target failed is a failed run.
+    Ok(if merged.targets.iter().any(TargetVerdict::failed) {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
 }
 
 /// `lab report`: re-renders `index.html` from a results file, with the other measure of
@@ -718,7 +627,7 @@ pub fn sweep(args: &crate::cli::SweepArgs) -> Result<Exit, LabError> {
         schema_version: acorn_reports::SCHEMA_VERSION,
         workload: plan.name.clone(),
         description: plan.description.clone(),
-        plan: serde_json::to_value(&plan).unwrap_or_default(),
+        plan: plan.record(),
         mode: "sequential".into(),
         generators: 1,
         started_at,

@@ -15,6 +15,7 @@ pub mod formats;
 pub mod machine;
 pub mod measure;
 pub mod output;
+pub mod per_measure;
 pub mod progress;
 pub mod runner;
 pub mod workload;

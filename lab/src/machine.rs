@@ -30,6 +30,15 @@ pub fn fingerprint() -> Machine {
     }
 }
 
+/// The 1-minute load average (`/proc/loadavg`), where it can be read.
+pub fn load_average() -> Option<f64> {
+    read("/proc/loadavg")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }

@@ -110,8 +110,15 @@ fn main() -> ExitCode {
             base,
             new,
             threshold,
+            reference,
             formats,
-        } => commands::compare(base, new, threshold.as_deref(), formats),
+        } => commands::compare(
+            base,
+            new,
+            threshold.as_deref(),
+            reference.as_deref(),
+            formats,
+        ),
         Command::Export {
             format,
             results,

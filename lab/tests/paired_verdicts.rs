@@ -11,9 +11,9 @@ use std::process::Command;
 
 use acorn_reports::Results;
 
-fn workload(mode: &str) -> String {
+fn workload(mode: &str, variants: &str) -> String {
     format!(
-        "name = \"paired\"\nvariants = [\"plain:durable\", \"plain\"]\n[dataset]\nrecords = 500\n\
+        "name = \"paired\"\nvariants = [{variants}]\n[dataset]\nrecords = 500\n\
          doc = {{ fields = 2, field_bytes = 10 }}\n[run]\nthreads = 1\nduration = \"100ms\"\n\
          warmup = \"20ms\"\nrepeats = 2\nmode = \"{mode}\"\n[mix]\nread = 50\nupdate = 50\n"
     )
@@ -21,9 +21,18 @@ fn workload(mode: &str) -> String {
 
 /// Runs the workload in `mode` with `extra` options; its results and stdout.
 fn run(mode: &str, extra: &[&str]) -> (Results, String, tempfile::TempDir) {
+    run_variants(mode, r#""plain:durable", "plain""#, extra)
+}
+
+/// As [`run`], with the workload's `variants` list.
+fn run_variants(
+    mode: &str,
+    variants: &str,
+    extra: &[&str],
+) -> (Results, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("w.toml");
-    std::fs::write(&file, workload(mode)).unwrap();
+    std::fs::write(&file, workload(mode, variants)).unwrap();
     let out = dir.path().join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_lab"))
         .arg("run")
@@ -66,7 +75,7 @@ fn interleaved_runs_rank_the_variants_by_paired_rounds() {
         assert!(v.ops_per_slice >= 1);
         assert_eq!(v.per_op.keys().collect::<Vec<_>>(), ["read", "update"]);
     }
-    let ranked = p.ranking(None);
+    let ranked = p.ranking(None, |_| true);
     assert_eq!(ranked[0].variant, "plain");
     assert!(ranked[1].behind.unwrap().lo > 2.0, "{ranked:?}");
     assert!(
@@ -96,4 +105,30 @@ fn no_pairs_and_sequential_runs_rank_by_the_repeats() {
         "one variant loaded at a time: nothing to pair"
     );
     assert!(!stdout.contains("paired over"), "{stdout}");
+}
+
+#[test]
+fn a_harness_fixture_is_paired_and_recorded_but_not_ranked() {
+    // noop stores nothing and is far ahead of any store; the registry marks it a fixture,
+    // the results record that, and the paired verdict ranks only the stores.
+    let (r, stdout, _dir) = run_variants(
+        "interleaved",
+        r#""noop", "plain:durable", "plain""#,
+        &["--pairs", "12"],
+    );
+    let fixture: Vec<(&str, bool)> = r
+        .summaries
+        .iter()
+        .map(|s| (s.variant.as_str(), s.fixture))
+        .collect();
+    assert_eq!(
+        fixture,
+        [("noop", true), ("plain:durable", false), ("plain", false)]
+    );
+    assert_eq!(r.paired[0].variants.len(), 3, "noop still takes its turns");
+    let verdict = stdout.lines().find(|l| l.contains("At 1 thread")).unwrap();
+    assert!(
+        verdict.contains("plain is fastest") && !verdict.contains("noop"),
+        "{stdout}"
+    );
 }

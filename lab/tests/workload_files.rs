@@ -17,37 +17,55 @@ fn err(src: &str) -> WorkloadError {
     Plan::parse(Path::new("bad.toml"), src).expect_err("should be rejected")
 }
 
-#[test]
-fn every_shipped_workload_validates() {
+/// Every workload file shipped in `workloads/`, parsed.
+fn shipped() -> Vec<(std::path::PathBuf, Plan)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
-    let mut n = 0;
+    let mut plans = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert!(
-                !plan.description.is_empty(),
-                "{} has no description",
-                path.display()
-            );
-            n += 1;
+            plans.push((path, plan));
         }
     }
-    assert!(n >= 21, "only {n} workload files");
+    plans
+}
+
+#[test]
+fn every_shipped_workload_validates() {
+    let plans = shipped();
+    for (path, plan) in &plans {
+        assert!(
+            !plan.description.is_empty(),
+            "{} has no description",
+            path.display()
+        );
+    }
+    assert!(plans.len() >= 21, "only {} workload files", plans.len());
+}
+
+/// `results.json` records each plan as the typed `RunPlan`, in the same JSON as the plan
+/// itself serializes to (what every older lab wrote), and it reads back unchanged.
+#[test]
+fn every_shipped_plan_is_recorded_typed_in_the_json_older_labs_wrote() {
+    for (path, plan) in shipped() {
+        let record = plan.record();
+        let typed = serde_json::to_value(&record).unwrap();
+        let flat = serde_json::to_value(&plan).unwrap();
+        assert_eq!(typed, flat, "{}", path.display());
+        assert!(record.other.is_empty(), "{}", path.display());
+        let back: acorn_reports::plan::RunPlan = serde_json::from_value(typed).unwrap();
+        assert_eq!(back, record, "{}", path.display());
+    }
 }
 
 /// The memory check must not refuse what we ship: `batch` was refused (44 GB: the lab
 /// guessed 20M inserts for a timed run of 1000-document batches) on a 24 GB machine.
 #[test]
 fn every_shipped_workload_fits_the_memory_check_of_a_small_machine() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            let estimate = acorn_lab::budget::Estimate::of(&plan, plan.variants.len());
-            assert!(estimate.bytes() < 4 << 30, "{}: {estimate}", path.display());
-        }
+    for (path, plan) in shipped() {
+        let estimate = acorn_lab::budget::Estimate::of(&plan, plan.variants.len());
+        assert!(estimate.bytes() < 4 << 30, "{}: {estimate}", path.display());
     }
 }
 

@@ -49,34 +49,27 @@ pub fn human_ns(ns: f64) -> String {
     }
 }
 
-/// A target's status word.
-pub fn pass_label(pass: bool) -> &'static str {
-    if pass {
-        "pass"
-    } else {
-        "FAIL"
-    }
-}
-
 /// What `compare` concluded about a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Inside the noise or the threshold.
+    /// No difference: the whole interval lies within the threshold.
     Same,
+    /// An improvement: the whole interval lies past the threshold on the fast side.
     Faster,
-    /// A regression.
+    /// A regression: the whole interval lies past the threshold on the slow side.
     Slower,
-    /// No noise estimate on one side (a single repeat too short to judge): not counted.
+    /// Undecided: the interval straddles the threshold, or the data cannot support a
+    /// verdict (the row says why).
     Unsure,
 }
 
-/// The word for a verdict, wherever one is printed.
+/// The word for a wall-clock verdict, wherever one is printed.
 pub fn verdict_label(v: Verdict) -> &'static str {
     match v {
-        Verdict::Same => "within noise",
-        Verdict::Faster => "faster",
+        Verdict::Same => "no difference",
+        Verdict::Faster => "improvement",
         Verdict::Slower => "REGRESSION",
-        Verdict::Unsure => "no noise estimate",
+        Verdict::Unsure => "undecided",
     }
 }
 
@@ -87,6 +80,19 @@ pub fn allocations(per_op: Option<f64>) -> String {
         Some(0.0) => "0".into(),
         Some(a) => format!("{a:.1}"),
     }
+}
+
+/// A count with thousands separators ("10,000").
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A fraction as a percentage ("87.3%").
@@ -157,20 +163,6 @@ pub fn flamegraph_file(variant: &str, threads: usize) -> String {
     format!("flamegraph-{}-{threads}t.svg", variant.replace(':', "_"))
 }
 
-/// The half-width of a 95% interval as a percentage of `center`, or "n/a (1 repeat)" when
-/// there was nothing to spread over.
-pub fn interval_pct(center: f64, ci: [f64; 2], repeats: usize) -> String {
-    if repeats < 2 {
-        return "n/a (1 repeat)".into();
-    }
-    let half = (ci[1] - ci[0]) / 2.0;
-    if center > 0.0 && half.is_finite() {
-        format!("±{:.1}%", 100.0 * half / center)
-    } else {
-        "n/a".into()
-    }
-}
-
 /// A ratio of two rates for a sentence: "1.8×", "1.05×".
 pub fn times(ratio: f64) -> String {
     if !ratio.is_finite() {
@@ -214,6 +206,9 @@ mod tests {
         assert_eq!(allocations(None), "n/a");
         assert_eq!(times(2.567), "2.6×");
         assert_eq!(percent(0.8734), "87.3%");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(human_count(12_345.4), "12345");
         assert_eq!(human_count(12_345_678.0), "12.35M");
         assert_eq!(human_count(0.4242), "0.42");

@@ -9,11 +9,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::charts::{self, Palette};
-use crate::format::{
-    allocations, flamegraph_file, human, human_ns, interval_pct, threads_text, Unit,
-};
+use crate::estimate::of_op;
+use crate::estimate::{self, interval_pct, with_interval, Stat};
+use crate::format::{allocations, flamegraph_file, human, human_ns, threads_text, Unit};
 use crate::results::{Results, VariantSummary};
-use crate::stats;
 use crate::verdict;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +94,10 @@ struct TargetRow {
     metric: String,
     expect: String,
     actual_text: String,
-    pass: bool,
+    /// "pass", "fail" or "undecided" (the cell's class).
+    status: &'static str,
+    /// The word shown ("pass", "FAIL", "undecided").
+    label: &'static str,
 }
 
 #[derive(Serialize)]
@@ -106,8 +108,11 @@ struct Delta {
     base: String,
     new: String,
     change: String,
-    noise: String,
+    /// The change's 95% interval.
+    interval: String,
     verdict: &'static str,
+    /// Why undecided, or what it was judged against.
+    reason: String,
 }
 
 /// Renders `results` to one HTML document.
@@ -148,7 +153,9 @@ pub fn render_beside(
             )
         }),
     );
-    cx.insert("deltas", &deltas(results, baseline));
+    let (rows, summary) = deltas(results, baseline);
+    cx.insert("deltas", &rows);
+    cx.insert("delta_summary", &summary);
     cx.insert("verdicts", &verdict::verdicts(results));
     cx.insert("method", &verdict::method(results));
     cx.insert("legend", &legend(&palette));
@@ -157,7 +164,10 @@ pub fn render_beside(
     cx.insert("description", &results.description);
     cx.insert("partial", &results.partial);
     cx.insert("contended", &results.contended);
-    cx.insert("warnings", &results.warnings);
+    let mut warnings = results.warnings.clone();
+    warnings.extend(estimate::caveats(results));
+    cx.insert("warnings", &warnings);
+    cx.insert("not_judged", &crate::targets::not_judged(results));
     cx.insert("mode", &mode(results));
     cx.insert("started_at", &results.started_at);
     cx.insert("machine", &results.machine);
@@ -285,7 +295,11 @@ fn winners(results: &Results) -> Vec<Winner> {
                 .filter(|s| s.threads == threads)
                 .filter_map(|s| s.per_op.get(op).map(|o| (s, o)))
                 .collect();
-            let Some(lowest) = present.iter().min_by_key(|(_, o)| o.p99_ns) else {
+            let Some(lowest) = present
+                .iter()
+                .filter(|(s, _)| results.ranked(&s.variant, threads))
+                .min_by_key(|(_, o)| o.p99_ns)
+            else {
                 continue;
             };
             if let Some(w) = paired_winner(results, threads, op, &present) {
@@ -300,14 +314,14 @@ fn winners(results: &Results) -> Vec<Winner> {
             }
             let mut rates: Vec<verdict::Contender> = present
                 .iter()
+                .filter(|(s, _)| results.ranked(&s.variant, threads))
                 .map(|(s, o)| {
-                    let (_, ci, n) = stats::op_spread(results, &s.variant, threads, op)
-                        .unwrap_or((o.throughput, [o.throughput; 2], 1));
+                    let e = of_op(results, s, op, o, Stat::Throughput);
                     verdict::Contender {
                         variant: s.variant.clone(),
-                        median: o.throughput,
-                        ci,
-                        repeats: n,
+                        median: e.median,
+                        ci: e.interval(),
+                        repeats: crate::stats::repeats(results, s),
                     }
                 })
                 .collect();
@@ -357,7 +371,7 @@ fn paired_winner(
         .paired
         .iter()
         .find(|p| p.threads == threads)?
-        .ranking(Some(op));
+        .ranking(Some(op), |v| results.ranked(v, threads));
     let (lead, rest) = ranked.split_first()?;
     let next = rest.first()?;
     let tied: Vec<&str> = std::iter::once(lead)
@@ -399,27 +413,32 @@ fn operations(results: &Results, palette: &Palette) -> Vec<Operation> {
                 .iter()
                 .filter_map(|s| s.per_op.get(op).map(|o| (*s, o)))
                 .collect();
+            // The fastest store at each thread count (fixtures are not ranked against
+            // stores).
+            let ranked = |s: &VariantSummary| results.ranked(&s.variant, s.threads);
             let best = |s: &VariantSummary, rate: f64| {
-                !present
-                    .iter()
-                    .any(|(x, o)| x.threads == s.threads && o.throughput > rate)
+                ranked(s)
+                    && !present
+                        .iter()
+                        .any(|(x, o)| ranked(x) && x.threads == s.threads && o.throughput > rate)
             };
             let rows = present
                 .iter()
                 .map(|(s, o)| {
-                    let repeats = stats::op_spread(results, &s.variant, s.threads, op)
-                        .map_or((o.throughput, [0.0; 2], 1), |x| x);
+                    let est = |stat| of_op(results, s, op, o, stat);
+                    let rate = est(Stat::Throughput);
+                    let latency = |stat| with_interval(Unit::Time, &est(stat));
                     Row {
                         variant: s.variant.clone(),
                         colour: palette.style(&s.variant).hex(),
                         threads: s.threads,
                         count: o.count,
-                        rate: human(Unit::Rate, o.throughput),
-                        interval: interval_pct(repeats.0, repeats.1, repeats.2),
-                        p50: human_ns(o.p50_ns as f64),
-                        p90: human_ns(o.p90_ns as f64),
-                        p99: human_ns(o.p99_ns as f64),
-                        p999: human_ns(o.p999_ns as f64),
+                        rate: human(Unit::Rate, rate.median),
+                        interval: interval_pct(&rate),
+                        p50: latency(Stat::P50),
+                        p90: latency(Stat::P90),
+                        p99: latency(Stat::P99),
+                        p999: latency(Stat::P999),
                         max: human_ns(o.max_ns as f64),
                         mean: human_ns(o.mean_ns),
                         errors: o.errors,
@@ -496,35 +515,51 @@ fn backends(results: &Results, palette: &Palette) -> Vec<BackendRow> {
 fn targets(r: &Results) -> Vec<TargetRow> {
     r.targets
         .iter()
-        .map(|t| TargetRow {
-            name: t.name.clone(),
-            variant: t.variant.clone(),
-            threads: t.threads.map_or_else(|| "—".into(), threads_text),
-            metric: t.metric.clone(),
-            expect: t.expect.clone(),
-            actual_text: t.actual_text.clone(),
-            pass: t.pass,
+        .map(|t| {
+            let status = t.status();
+            TargetRow {
+                name: t.name.clone(),
+                variant: t.variant.clone(),
+                threads: t.threads.map_or_else(|| "—".into(), threads_text),
+                metric: t.metric.clone(),
+                expect: t.expect.clone(),
+                actual_text: t.actual_text.clone(),
+                status: match status {
+                    crate::TargetStatus::Pass => "pass",
+                    crate::TargetStatus::Fail => "fail",
+                    crate::TargetStatus::Undecided => "undecided",
+                },
+                label: status.label(),
+            }
         })
         .collect()
 }
 
-/// The comparison with the baseline, when there is one.
-fn deltas(results: &Results, baseline: Option<&Results>) -> Vec<Delta> {
-    baseline
-        .map(|b| crate::compare::compare(b, results, 0.05))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| Delta {
-            op: c.label(),
-            variant: c.variant.clone(),
-            threads: c.threads,
-            base: human(c.unit(), c.base),
-            new: human(c.unit(), c.new),
-            change: format!("{:+.1}%", c.delta * 100.0),
-            noise: c
-                .noise
-                .map_or_else(|| "?".to_owned(), |n| format!("±{:.1}%", n * 100.0)),
-            verdict: crate::format::verdict_label(c.verdict),
+/// The comparison with the baseline, when there is one (at 5%, against the default
+/// reference), and its summary line.
+fn deltas(results: &Results, baseline: Option<&Results>) -> (Vec<Delta>, String) {
+    use crate::compare::{self, Reference};
+    let Some(c) = baseline.and_then(|b| compare::compare(b, results, 0.05, &Reference::Auto).ok())
+    else {
+        return (Vec::new(), String::new());
+    };
+    let rows = c
+        .changes
+        .iter()
+        .map(|ch| Delta {
+            op: ch.label(),
+            variant: ch.variant.clone(),
+            threads: ch.threads,
+            base: with_interval(ch.unit(), &ch.base),
+            new: with_interval(ch.unit(), &ch.new),
+            change: ch
+                .delta
+                .filter(|d| d.is_finite())
+                .map_or_else(|| "?".into(), |d| format!("{:+.1}%", d * 100.0)),
+            interval: compare::interval_text(ch.interval),
+            verdict: crate::format::verdict_label(ch.verdict),
+            reason: ch.reason.clone(),
         })
-        .collect()
+        .collect();
+    (rows, c.summary())
 }

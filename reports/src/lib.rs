@@ -8,6 +8,7 @@ pub mod ab;
 pub mod charts;
 pub mod compare;
 pub mod counts;
+pub mod estimate;
 pub mod export;
 pub mod format;
 pub mod html;
@@ -15,6 +16,7 @@ pub mod instructions;
 pub mod merge;
 pub mod op;
 pub mod paired;
+pub mod plan;
 pub mod results;
 pub mod stats;
 pub mod storage;
@@ -27,6 +29,6 @@ pub mod winners;
 pub use counts::Measure;
 pub use op::OpKind;
 pub use results::{
-    Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetVerdict, VariantSummary,
-    SCHEMA_VERSION,
+    Histogram, Machine, OpResult, Results, ResultsError, RunResult, TargetStatus, TargetVerdict,
+    VariantSummary, SCHEMA_VERSION,
 };

@@ -12,16 +12,6 @@ use std::time::SystemTime;
 use crate::results::{OpResult, Results, RunResult, VariantSummary};
 use crate::stats;
 
-/// Plan entries that must agree (everything but the file path and description).
-fn plan_without_file(r: &Results) -> serde_json::Value {
-    let mut plan = r.plan.clone();
-    if let Some(obj) = plan.as_object_mut() {
-        obj.remove("file");
-        obj.remove("description");
-    }
-    plan
-}
-
 fn when(r: &Results, text: &str, what: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339(text).map_err(|_| {
         format!(
@@ -49,7 +39,7 @@ fn check(parts: &[Results]) -> Result<(), String> {
                 first.workload, p.workload
             ));
         }
-        if plan_without_file(p) != plan_without_file(first) || p.quick != first.quick {
+        if p.plan.without_file() != first.plan.without_file() || p.quick != first.quick {
             return Err(format!(
                 "file {} ran {:?} with other settings than file 1 (records, mix, durations, \
                  repeats, threads, variants or --quick differ); only runs of the same plan merge",
@@ -137,7 +127,7 @@ fn merge_runs(parts: &[&RunResult]) -> RunResult {
     out
 }
 
-/// Parts of the same fifth of the phase, taken together: counts add, and the percentiles
+/// Parts of the same tenth of the phase, taken together: counts add, and the percentiles
 /// are the generators' own weighted by their counts (an approximation: parts keep no
 /// histogram).
 fn merge_parts(each: &[&OpResult]) -> Vec<crate::results::PartLatency> {
@@ -154,6 +144,8 @@ fn merge_parts(each: &[&OpResult]) -> Vec<crate::results::PartLatency> {
                 count,
                 p50_ns: w(|p| p.p50_ns),
                 p99_ns: w(|p| p.p99_ns),
+                p90_ns: w(|p| p.p90_ns),
+                p999_ns: w(|p| p.p999_ns),
             }
         })
         .collect()
@@ -171,21 +163,7 @@ fn summarize(
         .filter(|r| r.variant == first.variant && r.threads == first.threads)
         .collect();
     let mut s = first.clone();
-    let (median, ci, spread) =
-        stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
-    s.throughput_median = median;
-    s.throughput_ci95 = ci;
-    s.spread = spread;
-    let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
-    let ops: std::collections::BTreeSet<&String> =
-        mine.iter().flat_map(|r| r.per_op.keys()).collect();
-    s.per_op = ops
-        .into_iter()
-        .map(|op| {
-            let each: Vec<&OpResult> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
-            (op.clone(), stats::merge_ops(&each, total_s))
-        })
-        .collect();
+    stats::summarize_runs(&mut s, &mine);
     // Counters add up over the generators; ratios come from the sums (or, for files that
     // hold only a ratio, are averaged).
     s.metrics = stats::merge_metrics(all.iter().map(|x| &x.metrics));
@@ -213,6 +191,8 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
         ));
     }
     let mut out = first.clone();
+    // Written in this lab's format, whatever version the parts were read from.
+    out.schema_version = crate::results::SCHEMA_VERSION;
     out.runs = groups.values().map(|g| merge_runs(g)).collect();
     out.summaries = first
         .summaries
@@ -247,22 +227,25 @@ pub fn merge(parts: &[Results]) -> Result<Results, String> {
         .map(|p| p.machine.hostname.as_str())
         .collect::<Vec<_>>()
         .join("+");
-    out.targets = first
-        .targets
-        .iter()
-        .map(|t| {
-            // The part files hold targets as text; one that no longer parses is reported
-            // as such rather than judged.
-            match crate::targets::Target::parse(&t.name, &t.variant, &t.metric, &t.expect) {
-                Ok(target) => target.judge(&out.summaries),
-                Err(_) => crate::results::TargetVerdict {
-                    actual: None,
-                    actual_text: "invalid target".into(),
-                    pass: false,
-                    ..t.clone()
-                },
-            }
-        })
-        .collect();
+    out.load = parts.iter().filter_map(|p| p.load).reduce(f64::max);
+    // The part files hold targets as text; one that no longer parses is reported as such
+    // rather than judged.
+    let mut parsed = Vec::new();
+    let mut invalid = Vec::new();
+    for t in &first.targets {
+        match crate::targets::Target::parse(&t.name, &t.variant, &t.metric, &t.expect) {
+            Ok(target) => parsed.push(target),
+            Err(_) => invalid.push(crate::results::TargetVerdict {
+                actual: None,
+                interval: None,
+                actual_text: "invalid target".into(),
+                pass: false,
+                status: Some(crate::results::TargetStatus::Fail),
+                ..t.clone()
+            }),
+        }
+    }
+    out.targets = crate::targets::judge_all(&parsed, &out);
+    out.targets.extend(invalid);
     Ok(out)
 }

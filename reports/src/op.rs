@@ -50,6 +50,11 @@ impl OpKind {
         OpKind::ALL.into_iter().find(|k| k.name() == s)
     }
 
+    /// Whether the operation changes the data (so a repeat after it must restore them).
+    pub fn writes(self) -> bool {
+        !matches!(self, OpKind::Read | OpKind::Scan | OpKind::Query)
+    }
+
     /// A dense index (`0..ALL.len()`), for per-kind arrays.
     pub fn index(self) -> usize {
         self as usize

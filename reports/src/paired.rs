@@ -243,11 +243,13 @@ impl RoundRates {
 impl Rounds {
     /// The variants fastest first (by the median of their rounds) for the whole mix
     /// (`op` = `None`) or one operation kind, each with how far the leader is ahead of
-    /// it. Variants that did not run `op` are left out.
-    pub fn ranking(&self, op: Option<&str>) -> Vec<Ranked> {
+    /// it. Variants that did not run `op`, and those `ranked` says no to (harness fixtures
+    /// among stores: [`crate::Results::ranked`]), are left out.
+    pub fn ranking(&self, op: Option<&str>, ranked: impl Fn(&str) -> bool) -> Vec<Ranked> {
         let mut list: Vec<(&RoundRates, f64)> = self
             .variants
             .iter()
+            .filter(|v| ranked(&v.variant))
             .filter_map(|v| Some((v, median(v.of(op)?))))
             .collect();
         list.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -562,7 +564,7 @@ mod tests {
             variants: vec![v("slow", &fast), v("fast", &slow), v("twin", &twin)],
             ..Rounds::default()
         };
-        let ranked = r.ranking(None);
+        let ranked = r.ranking(None, |_| true);
         let names: Vec<&str> = ranked.iter().map(|x| x.variant.as_str()).collect();
         assert_eq!(names[2], "slow", "{ranked:?}");
         assert!(ranked[0].behind.is_none());
@@ -573,8 +575,8 @@ mod tests {
         );
         // fast and twin are alike: the interval holds 1.
         assert!(ranked[1].behind.unwrap().holds_one(), "{ranked:?}");
-        assert_eq!(r.ranking(Some("read")).len(), 3);
-        assert!(r.ranking(Some("scan")).is_empty());
+        assert_eq!(r.ranking(Some("read"), |_| true).len(), 3);
+        assert!(r.ranking(Some("scan"), |_| true).is_empty());
         assert_eq!(r.rounds(), 40);
     }
 

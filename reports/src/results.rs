@@ -9,8 +9,12 @@ use crate::counts::{InstructionRun, Measure};
 
 /// Bumped on any change a reader of an older version could misread. 2: `measure` and
 /// `instructions` (instruction-count runs); files of version 1 read as wall-clock results.
-/// 3: histograms in HdrHistogram's encoding. 4: `storage` in runs and summaries (what
-/// writes cost the disk: issue 26); older files read without it.
+/// 3: histograms in HdrHistogram's V2 encoding. 4: the one statistic (summaries' median
+/// over blocks and its bootstrap interval, ten latency blocks per run, warm-up times,
+/// targets' interval and status, the load average), the paired rounds (`paired`),
+/// `fixture` on summaries, and what writes cost the disk (issue 26: `storage` in runs and
+/// summaries, `info.tier`, `sweep`); every field new in 4 is optional, so files of
+/// versions 1–3 still read.
 pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -146,9 +150,9 @@ pub struct OpResult {
     /// in files from before it was recorded, and for stores that allocate outside Rust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocations: Option<u64>,
-    /// In a run: the latencies of each fifth of its measured phase, oldest first, so one
-    /// repeat carries an estimate of its own latency noise (`lab compare`). Absent in
-    /// summaries and in files written before it existed.
+    /// In a run: the latencies of each tenth of its measured phase (fifths in older
+    /// files), oldest first: the blocks of the latency estimates ([`crate::estimate`]).
+    /// Absent in summaries and in files written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartLatency>,
 }
@@ -162,12 +166,18 @@ impl OpResult {
     }
 }
 
-/// The median and 99th percentile of one part of a measured phase.
+/// The latency percentiles of one part of a measured phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartLatency {
     pub count: u64,
     pub p50_ns: u64,
     pub p99_ns: u64,
+    /// 0 in files written before it was recorded.
+    #[serde(default)]
+    pub p90_ns: u64,
+    /// 0 in files written before it was recorded.
+    #[serde(default)]
+    pub p999_ns: u64,
 }
 
 impl PartLatency {
@@ -177,6 +187,8 @@ impl PartLatency {
             count: h.len(),
             p50_ns: h.value_at_quantile(0.50),
             p99_ns: h.value_at_quantile(0.99),
+            p90_ns: h.value_at_quantile(0.90),
+            p999_ns: h.value_at_quantile(0.999),
         }
     }
 }
@@ -205,6 +217,15 @@ pub struct RunResult {
     /// (the backlog was more than a whole phase long). Absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped: u64,
+    /// How long the warm-up before this phase ran (seconds; it runs in windows until
+    /// throughput is steady, at most four times the configured warm-up). Absent in older
+    /// files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
+    /// Whether the warm-up's last two windows agreed within 5% (false: it stopped at its
+    /// cap still changing). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_steady: Option<bool>,
     /// What the phase cost the storage: sync calls, device and user bytes (schema 4);
     /// absent for stores that keep no data (`noop`) and in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,11 +265,39 @@ pub struct VariantSummary {
     pub metrics: BTreeMap<String, f64>,
     /// Operation results merged over repeats (histograms merged exactly).
     pub per_op: BTreeMap<String, OpResult>,
+    /// A harness fixture, not a store (`noop`, `synthetic`, `synthetic:durable`: the lab's backend registry
+    /// says which): shown, never ranked against stores. Files before version 4 did not
+    /// record it; reading them, the fixtures of that time (`noop`, `synthetic`) are marked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixture: bool,
     /// What writes cost the storage: the phases' counts summed, the data directory's size,
     /// the reopen time, the tier check (schema 4); absent for stores that keep no data and
     /// in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<crate::storage::StorageSummary>,
+}
+
+/// Whether a target held: judged on the whole interval of its estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetStatus {
+    /// The whole interval meets the expectation.
+    Pass,
+    /// The whole interval misses it (or the variant did not run).
+    Fail,
+    /// The interval straddles the expectation: the run cannot tell.
+    Undecided,
+}
+
+impl TargetStatus {
+    /// The status word ("pass", "FAIL", "undecided").
+    pub fn label(self) -> &'static str {
+        match self {
+            TargetStatus::Pass => "pass",
+            TargetStatus::Fail => "FAIL",
+            TargetStatus::Undecided => "undecided",
+        }
+    }
 }
 
 /// One target from the workload and whether it held.
@@ -261,10 +310,35 @@ pub struct TargetVerdict {
     /// The thread count the target was judged at (the variant's highest), when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
-    /// The measured value in the target's unit, when the variant ran.
+    /// The measured value in the target's unit (the median of its estimate), when the
+    /// variant ran.
     pub actual: Option<f64>,
+    /// The 95% interval of `actual`, when it has one (throughputs and latency
+    /// percentiles); absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
     pub actual_text: String,
+    /// True only when the target held (`status` pass).
     pub pass: bool,
+    /// pass, fail or undecided; absent in older files, where `pass` says it all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TargetStatus>,
+}
+
+impl TargetVerdict {
+    /// pass, fail or undecided (from `pass` in files written before `status` existed).
+    pub fn status(&self) -> TargetStatus {
+        self.status.unwrap_or(if self.pass {
+            TargetStatus::Pass
+        } else {
+            TargetStatus::Fail
+        })
+    }
+
+    /// Whether the target failed (its whole interval missed it): the run exits 1.
+    pub fn failed(&self) -> bool {
+        self.status() == TargetStatus::Fail
+    }
 }
 
 /// A whole `results.json`.
@@ -273,8 +347,9 @@ pub struct Results {
     pub schema_version: u32,
     pub workload: String,
     pub description: String,
-    /// The validated plan, as the lab printed it.
-    pub plan: serde_json::Value,
+    /// The resolved plan the run used (after `--quick` / `--variants`).
+    #[serde(default)]
+    pub plan: crate::plan::RunPlan,
     /// sequential | interleaved | parallel
     pub mode: String,
     /// True when a parallel run had fewer cores than variants x threads.
@@ -309,6 +384,11 @@ pub struct Results {
     /// few samples, `--flamegraph` in parallel mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The highest 1-minute load average seen when the run started and when it finished:
+    /// beyond the machine's cores and the run's own threads, other work shared the cores
+    /// (see [`crate::estimate::busy`]). Absent in older files and where it cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
     /// What the numbers are: wall-clock time (`runs`, `summaries`) or instruction counts
     /// (`instructions`). Absent in version 1 files, which are all wall-clock.
     #[serde(default)]
@@ -327,7 +407,19 @@ pub struct Results {
     pub sweep: Option<crate::sweep::Sweep>,
 }
 
+/// The harness fixtures of the labs that wrote files before version 4 (which did not
+/// record [`VariantSummary::fixture`]).
+const FIXTURES_BEFORE_4: [&str; 2] = ["noop", "synthetic"];
+
 impl Results {
+    /// Whether `variant` at `threads` is ranked: every store is; a harness fixture only
+    /// when nothing but fixtures ran at that thread count.
+    pub fn ranked(&self, variant: &str, threads: usize) -> bool {
+        let here = || self.summaries.iter().filter(|s| s.threads == threads);
+        let fixture = here().any(|s| s.variant == variant && s.fixture);
+        !fixture || here().all(|s| s.fixture)
+    }
+
     /// Reads and checks a results file.
     pub fn load(path: &Path) -> Result<Results, ResultsError> {
         let shown = path.display().to_string();
@@ -358,10 +450,17 @@ impl Results {
                 found: u32::try_from(found).unwrap_or(u32::MAX),
             });
         }
-        serde_json::from_value(value).map_err(|e| ResultsError::Invalid {
-            path: origin.to_owned(),
-            reason: e.to_string(),
-        })
+        let mut results: Results =
+            serde_json::from_value(value).map_err(|e| ResultsError::Invalid {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if found < 4 {
+            for s in &mut results.summaries {
+                s.fixture = FIXTURES_BEFORE_4.contains(&s.variant.as_str());
+            }
+        }
+        Ok(results)
     }
 
     /// Compact JSON (what `lab run` writes by default).

@@ -147,26 +147,30 @@ pub fn repeats(results: &crate::Results, s: &crate::VariantSummary) -> usize {
         .max(1)
 }
 
-/// One operation's throughput over repeats, the statistic the report and the table show:
-/// the median of each repeat's ops/s, with the 95% interval of the mean, and how many
-/// repeats there were. `None` when `results` holds no runs of it.
-pub fn op_spread(
-    results: &crate::Results,
-    variant: &str,
-    threads: usize,
-    op: &str,
-) -> Option<(f64, [f64; 2], usize)> {
-    let samples: Vec<f64> = results
-        .runs
-        .iter()
-        .filter(|r| r.variant == variant && r.threads == threads)
-        .filter_map(|r| r.per_op.get(op).map(|o| o.throughput))
+/// Sets a summary's numbers over its runs (one variant at one thread count): the whole
+/// mix's throughput estimate (median and 95% interval, [`crate::estimate`]) and spread over
+/// repeats, and per operation the runs merged (histograms exactly) with the throughput
+/// estimate's median. The lab and `lab merge` both summarize through this.
+pub fn summarize_runs(s: &mut crate::VariantSummary, runs: &[&crate::RunResult]) {
+    use crate::estimate::{over_runs, Stat};
+    let mix = over_runs(runs, None, Stat::Throughput);
+    s.throughput_median = mix.map_or(0.0, |e| e.median);
+    s.throughput_ci95 = mix.map_or([0.0; 2], |e| e.interval());
+    s.spread = spread(&runs.iter().map(|r| r.throughput).collect::<Vec<_>>()).2;
+    let total_s: f64 = runs.iter().map(|r| r.elapsed_s).sum();
+    let ops: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|r| r.per_op.keys()).collect();
+    s.per_op = ops
+        .into_iter()
+        .map(|op| {
+            let each: Vec<&OpResult> = runs.iter().filter_map(|r| r.per_op.get(op)).collect();
+            let mut merged = merge_ops(&each, total_s);
+            if let Some(e) = over_runs(runs, Some(op), Stat::Throughput) {
+                merged.throughput = e.median;
+            }
+            (op.clone(), merged)
+        })
         .collect();
-    if samples.is_empty() {
-        return None;
-    }
-    let (median, ci, _) = spread(&samples);
-    Some((median, ci, samples.len()))
 }
 
 /// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
@@ -179,6 +183,22 @@ const T975: [f64; 30] = [
 /// The two-sided 97.5% quantile of Student's t with `df` degrees of freedom (≥ 1).
 pub fn student_t(df: usize) -> f64 {
     T975.get(df.max(1) - 1).copied().unwrap_or(1.96)
+}
+
+/// 99.5% quantiles of Student's t for 1..=30 degrees of freedom.
+const T995: [f64; 30] = [
+    63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250, 3.169, 3.106, 3.055, 3.012,
+    2.977, 2.947, 2.921, 2.898, 2.878, 2.861, 2.845, 2.831, 2.819, 2.807, 2.797, 2.787, 2.779,
+    2.771, 2.763, 2.756, 2.750,
+];
+
+/// The 99.5% quantile of Student's t with `df` degrees of freedom (≥ 1): the half-width
+/// factor of a two-sided 99% interval (the normal's 2.576 past 30, slightly narrow up to
+/// about 60).
+pub fn student_t_995(df: usize) -> f64 {
+    T995.get(df.max(1) - 1)
+        .copied()
+        .unwrap_or(if df <= 60 { 2.66 } else { 2.576 })
 }
 
 /// Median, 95% interval of the mean, and relative spread ((max - min) / median).

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::format::{allocations, human, human_ns, interval_pct, percent, threads_text, Unit};
+use crate::estimate::{self, of_mix, of_op, Stat};
+use crate::estimate::{interval_pct, with_pct};
+use crate::format::{allocations, human, percent, threads_text, Unit};
 use crate::results::Results;
 
 fn pad(out: &mut String, cells: &[String], widths: &[usize]) {
@@ -49,6 +51,9 @@ pub fn render(r: &Results) -> String {
         r.machine.cores,
         r.machine.git_revision,
     );
+    for c in estimate::caveats(r) {
+        let _ = writeln!(out, "warning: {c}");
+    }
     let rows = rows(r);
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
@@ -76,10 +81,10 @@ const HEADER: [&str; 13] = [
     "throughput",
     "±95%",
     "op",
-    "ops/s",
-    "p50",
-    "p99",
-    "p99.9",
+    "ops/s ±95%",
+    "p50 ±95%",
+    "p99 ±95%",
+    "p99.9 ±95%",
     "max",
     "errors",
     "alloc/op",
@@ -90,26 +95,27 @@ const HEADER: [&str; 13] = [
 fn rows(r: &Results) -> Vec<Vec<String>> {
     let mut rows = vec![HEADER.map(str::to_owned).to_vec()];
     for s in &r.summaries {
-        let repeats = crate::stats::repeats(r, s);
+        let mix = of_mix(r, s);
         for (i, (op, o)) in s.per_op.iter().enumerate() {
             let first = i == 0;
             let mut row = if first {
                 vec![
                     s.variant.clone(),
                     s.threads.to_string(),
-                    human(Unit::Rate, s.throughput_median),
-                    interval_pct(s.throughput_median, s.throughput_ci95, repeats),
+                    human(Unit::Rate, mix.median),
+                    interval_pct(&mix),
                 ]
             } else {
                 vec![String::new(); 4]
             };
+            let cell = |stat: Stat, unit: Unit| with_pct(unit, &of_op(r, s, op, o, stat));
             row.extend([
                 op.clone(),
-                human(Unit::Rate, o.throughput),
-                human_ns(o.p50_ns as f64),
-                human_ns(o.p99_ns as f64),
-                human_ns(o.p999_ns as f64),
-                human_ns(o.max_ns as f64),
+                cell(Stat::Throughput, Unit::Rate),
+                cell(Stat::P50, Unit::Time),
+                cell(Stat::P99, Unit::Time),
+                cell(Stat::P999, Unit::Time),
+                human(Unit::Time, o.max_ns as f64),
                 o.errors.to_string(),
                 allocations(o.allocations_per_op()),
                 if first {
@@ -193,14 +199,17 @@ fn hit_ratios(r: &Results, variant: &str) -> String {
 }
 
 fn targets(out: &mut String, r: &Results) {
-    if r.partial {
-        let _ = writeln!(out, "targets: not judged (the run was interrupted)");
+    if let Some(why) = crate::targets::not_judged(r) {
+        let _ = writeln!(out, "targets: {why}");
         return;
     }
     if r.targets.is_empty() {
         return;
     }
-    let _ = writeln!(out, "targets:");
+    let _ = writeln!(
+        out,
+        "targets (judged on the whole 95% interval; undecided when it straddles):"
+    );
     for t in &r.targets {
         let at = t
             .threads
@@ -208,7 +217,7 @@ fn targets(out: &mut String, r: &Results) {
         let _ = writeln!(
             out,
             "  [{}] {}: {}{at} {} {} — got {}",
-            crate::format::pass_label(t.pass),
+            t.status().label(),
             t.name,
             t.variant,
             t.metric,

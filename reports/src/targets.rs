@@ -3,9 +3,10 @@
 
 use std::fmt;
 
-use crate::format::{human, Unit};
+use crate::estimate::{self, Estimate, Stat};
+use crate::format::Unit;
 use crate::op::OpKind;
-use crate::results::{TargetVerdict, VariantSummary};
+use crate::results::{RunResult, TargetStatus, TargetVerdict, VariantSummary};
 
 const LATENCY: [&str; 7] = ["p50", "p90", "p99", "p99.9", "p99.99", "max", "mean"];
 
@@ -89,6 +90,26 @@ impl Metric {
             Metric::LoadThroughput => Some(s.load_throughput),
             Metric::Backend(name) => s.metrics.get(name).copied(),
         }
+    }
+}
+
+impl Metric {
+    /// The estimate the target is judged on: for throughputs and the latency percentiles
+    /// kept per block (p50, p90, p99, p99.9), the median over the blocks of `runs` with its
+    /// interval ([`crate::estimate`]); for the rest (max, mean, p99.99, memory,
+    /// allocations, load, backend counters), the summary's value, with no interval.
+    pub fn estimate(&self, s: &VariantSummary, runs: &[&RunResult]) -> Option<Estimate> {
+        let blocked = match self {
+            Metric::Throughput => estimate::over_runs(runs, None, Stat::Throughput),
+            Metric::OpThroughput(op) => {
+                estimate::over_runs(runs, Some(op.name()), Stat::Throughput)
+            }
+            Metric::Latency(op, stat) => {
+                Stat::latency(stat).and_then(|st| estimate::over_runs(runs, Some(op.name()), st))
+            }
+            _ => None,
+        };
+        blocked.or_else(|| self.value(s).map(Estimate::exact))
     }
 }
 
@@ -257,8 +278,24 @@ impl Target {
         })
     }
 
-    /// Judges the target against the summaries (the variant at its highest thread count).
-    pub fn judge(&self, summaries: &[VariantSummary]) -> TargetVerdict {
+    /// Judges the target on the variant at its highest thread count: its estimate (the
+    /// median over blocks of `runs`, with its 95% interval; other metrics, measured once,
+    /// as they are) passes when the whole interval meets the expectation, fails when the
+    /// whole interval misses it, and is undecided when the interval straddles it.
+    pub fn judge(&self, summaries: &[VariantSummary], runs: &[RunResult]) -> TargetVerdict {
+        self.judge_with(summaries, runs, 1.0)
+    }
+
+    /// [`Target::judge`], where a miss counts as a failure only if it would still miss
+    /// with the interval stretched `slack` times towards the expectation (a busy machine
+    /// may have run this `slack` times slower than it can); a miss within that is
+    /// undecided.
+    pub fn judge_with(
+        &self,
+        summaries: &[VariantSummary],
+        runs: &[RunResult],
+        slack: f64,
+    ) -> TargetVerdict {
         let mut verdict = TargetVerdict {
             name: self.name.clone(),
             metric: self.metric.to_string(),
@@ -266,20 +303,72 @@ impl Target {
             expect: self.expect.text.clone(),
             threads: None,
             actual: None,
+            interval: None,
             actual_text: "not measured".into(),
             pass: false,
+            status: Some(TargetStatus::Fail),
         };
         let summary = summaries
             .iter()
             .filter(|s| s.variant == self.variant)
             .max_by_key(|s| s.threads);
-        if let Some((s, v)) = summary.and_then(|s| self.metric.value(s).map(|v| (s, v))) {
-            verdict.threads = Some(s.threads);
-            verdict.actual = Some(v);
-            verdict.actual_text = human(self.metric.unit(), v);
-            verdict.pass = self.expect.holds(v);
-        }
+        let Some(s) = summary else {
+            return verdict;
+        };
+        let mine: Vec<&RunResult> = runs
+            .iter()
+            .filter(|r| r.variant == s.variant && r.threads == s.threads)
+            .collect();
+        let Some(e) = self.metric.estimate(s, &mine) else {
+            return verdict;
+        };
+        let unit = self.metric.unit();
+        let slack = slack.max(1.0);
+        let stretched = self.expect.holds(e.hi * slack) || self.expect.holds(e.lo / slack);
+        let status = match (self.expect.holds(e.lo), self.expect.holds(e.hi)) {
+            (true, true) => TargetStatus::Pass,
+            (false, false) if !stretched => TargetStatus::Fail,
+            _ => TargetStatus::Undecided,
+        };
+        verdict.threads = Some(s.threads);
+        verdict.actual = Some(e.median);
+        verdict.interval = e.has_interval().then(|| e.interval());
+        verdict.actual_text = crate::estimate::with_interval(unit, &e);
+        verdict.pass = status == TargetStatus::Pass;
+        verdict.status = Some(status);
         verdict
+    }
+}
+
+/// Judges `targets` on the runs and summaries of `r` (see [`Target::judge`]). On a machine
+/// that was busy with other work ([`crate::estimate::busy`]: load average `L` on `c`
+/// cores), the run may have had as little as `c / L` of the cores it asked for, so a
+/// target it missed fails only if it would still miss at `L / c` times the speed; within
+/// that it is undecided. (A target met on a busy machine stands.)
+pub fn judge_all(targets: &[Target], r: &crate::results::Results) -> Vec<TargetVerdict> {
+    let slack = crate::estimate::busy(r).map_or(1.0, |load| load / r.machine.cores as f64);
+    targets
+        .iter()
+        .map(|t| t.judge_with(&r.summaries, &r.runs, slack))
+        .collect()
+}
+
+/// Why the targets of `r` were not judged, when they were not: an interrupted run, or a
+/// `--quick` one (a smoke run, not a measurement). `None` for a run that judges its
+/// targets (or has none).
+pub fn not_judged(r: &crate::results::Results) -> Option<&'static str> {
+    if r.measure != crate::Measure::WallClock {
+        return None;
+    }
+    if r.partial {
+        Some("not judged (the run was interrupted)")
+    } else if r.quick {
+        Some(
+            "not judged (--quick: short phases and one repeat are a smoke run, not a \
+             measurement)",
+        )
+    } else {
+        None
     }
 }
 
@@ -337,7 +426,7 @@ pub fn update_markdown(text: &str, results: &crate::results::Results) -> Result<
             "{} (`{}`, {}{at})",
             t.actual_text, results.workload, t.variant
         );
-        row[status] = crate::format::pass_label(t.pass).into();
+        row[status] = t.status().label().into();
         *line = format!("| {} |", row.join(" | "));
         matched += 1;
     }

@@ -25,12 +25,14 @@ impl Contender {
     }
 }
 
-/// The contenders at `threads`, fastest first.
+/// The contenders at `threads`, fastest first. Harness fixtures (`noop`, `synthetic`) are
+/// not ranked against stores ([`Results::ranked`]); they contend only when nothing else
+/// ran.
 pub fn contenders(r: &Results, threads: usize) -> Vec<Contender> {
     let mut list: Vec<Contender> = r
         .summaries
         .iter()
-        .filter(|s| s.threads == threads)
+        .filter(|s| s.threads == threads && r.ranked(&s.variant, threads))
         .map(|s| Contender {
             variant: s.variant.clone(),
             median: s.throughput_median,
@@ -73,8 +75,8 @@ pub fn sentence(threads: usize, c: &[Contender]) -> Option<String> {
     let ratio = |other: &Contender| times(lead.median / other.median);
     if c.iter().any(|x| x.repeats < 2) {
         return Some(format!(
-            "At {at}, {} is fastest, {} {}; with one repeat there is no interval, so the \
-             lead is not shown to be beyond the noise.",
+            "At {at}, {} is fastest, {} {}; with one repeat the intervals are those of one \
+             run, so the lead is not shown to be beyond the noise.",
             lead.variant,
             ratio(last),
             last.variant,
@@ -135,10 +137,10 @@ pub fn tied_with_lead(v: &Ranked) -> bool {
     v.behind.is_none_or(|r| r.lo <= 1.0)
 }
 
-/// The sentence for one thread count from its paired rounds; `None` with fewer than two
-/// variants.
-pub fn paired_sentence(rounds: &Rounds) -> Option<String> {
-    let ranked = rounds.ranking(None);
+/// The sentence for one thread count from its paired rounds (of the variants `r` ranks:
+/// no harness fixture against stores); `None` with fewer than two variants.
+pub fn paired_sentence(r: &Results, rounds: &Rounds) -> Option<String> {
+    let ranked = rounds.ranking(None, |v| r.ranked(v, rounds.threads));
     let (lead, rest) = ranked.split_first()?;
     let last = rest.last()?;
     let at = threads_text(rounds.threads);
@@ -199,7 +201,7 @@ pub fn verdicts(r: &Results) -> Vec<String> {
                 .paired
                 .iter()
                 .find(|p| p.threads == t)
-                .and_then(paired_sentence)
+                .and_then(|p| paired_sentence(r, p))
                 .or_else(|| sentence(t, &contenders(r, t)));
             ranking.into_iter().chain(tier_note(r, t))
         })
@@ -293,18 +295,22 @@ pub fn method(r: &Results) -> String {
              slices ({} rounds of about {} each, on the same CPUs, the same operations in \
              every round), and a ratio such as “1.31× [1.27, 1.35]” is the Hodges–Lehmann \
              estimate of the rounds' ratios over {} with its 95% bootstrap interval; a lead \
-             counts when that interval excludes 1. Throughput in the tables is the median \
-             over {repeats} repeat{plural} of each variant's ops/s on the whole mix. “plain \
-             ×2” means the variant plain on 2 threads.",
+             counts when that interval excludes 1. Throughput in the tables is each \
+             variant's ops/s on the whole mix: the median over blocks (tenths of each \
+             measured phase, {repeats} repeat{plural}) with its 95% interval. The harness \
+             fixtures noop and synthetic are not ranked. “plain ×2” means the variant plain \
+             on 2 threads.",
             p.rounds(),
             human_ns(p.slice_s * 1e9),
             p.timing.label()
         );
     }
     format!(
-        "Throughput is the median over {repeats} repeat{plural} of each variant's ops/s on \
-         the whole mix; a lead counts when the 95% intervals of the mean over repeats do \
-         not overlap. “plain ×2” means the variant plain on 2 threads."
+        "Throughput is each variant's ops/s on the whole mix: the median over blocks (tenths \
+         of each measured phase, {repeats} repeat{plural}) with its 95% interval (a bootstrap \
+         resampling repeats, then blocks); a lead counts when the intervals do not overlap. \
+         The harness fixtures noop and synthetic are not ranked. “plain ×2” means the \
+         variant plain on 2 threads."
     )
 }
 
@@ -385,7 +391,7 @@ mod tests {
             &[("plain", 100.0), ("binary", 180.0), ("pooled", 150.0)],
             0.01,
         );
-        let s = paired_sentence(&clear).unwrap();
+        let s = paired_sentence(&Results::default(), &clear).unwrap();
         assert!(s.starts_with("At 1 thread, binary is fastest: 1.19"), "{s}");
         assert!(s.contains("] pooled (next) and 1.80"), "{s}");
         assert!(
@@ -393,7 +399,7 @@ mod tests {
             "{s}"
         );
         let tie = rounds(&[("a", 100.0), ("b", 100.5), ("z", 50.0)], 0.05);
-        let s = paired_sentence(&tie).unwrap();
+        let s = paired_sentence(&Results::default(), &tie).unwrap();
         assert!(
             s.starts_with(
                 "At 1 thread, b and a are tied for the lead (the 95% intervals of their \
@@ -402,10 +408,10 @@ mod tests {
             "{s}"
         );
         let all = rounds(&[("a", 100.0), ("b", 100.5)], 0.05);
-        assert!(paired_sentence(&all)
+        assert!(paired_sentence(&Results::default(), &all)
             .unwrap()
             .contains("are tied: b is ahead of a by"));
-        assert!(paired_sentence(&rounds(&[("a", 1.0)], 0.0)).is_none());
+        assert!(paired_sentence(&Results::default(), &rounds(&[("a", 1.0)], 0.0)).is_none());
     }
 
     #[test]
@@ -422,7 +428,9 @@ mod tests {
             });
         }
         assert!(verdicts(&r)[0].starts_with("At 1 thread, plain is fastest"));
-        assert!(method(&r).starts_with("Throughput is the median"));
+        assert!(method(&r).starts_with(
+            "Throughput is each variant's ops/s on the whole mix: the median over blocks"
+        ));
         r.paired
             .push(rounds(&[("plain", 100.0), ("binary", 200.0)], 0.01));
         let v = &verdicts(&r)[0];

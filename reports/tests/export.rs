@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use acorn_reports::compare::compare;
+use acorn_reports::compare::{compare, Reference};
 use acorn_reports::export::{
     self, bmf, csv as csv_out, hdrlog, junit, markdown, Comparison, Sides,
 };
@@ -17,8 +17,10 @@ use acorn_reports::Results;
 use quick_xml::events::Event;
 use serde::Deserialize;
 
-/// The fixture with fixed throughputs (two repeats each, 1% apart), so that a comparison
-/// against itself is "same" and one against [`slower`] a regression.
+/// The fixture with fixed throughputs (two repeats each, 1% apart, every variant alike in
+/// a repeat), and phases long enough for compare to judge (2 s, 200k operations, one
+/// block each), so that a comparison against itself is "no difference" and one against
+/// [`slower`] a regression.
 fn steady() -> Results {
     let mut r = common::fixture();
     for run in &mut r.runs {
@@ -27,6 +29,9 @@ fn steady() -> Results {
         } else {
             101_000.0
         };
+        run.elapsed_s = 2.0;
+        run.ops = 200_000;
+        run.intervals.clear();
         run.throughput = v;
         for op in run.per_op.values_mut() {
             op.throughput = v / 3.0;
@@ -61,7 +66,10 @@ fn sides() -> Sides {
 }
 
 fn comparison(base: &Results, new: &Results) -> Comparison {
-    Comparison::times(&sides(), &compare(base, new, 0.05), 0.05)
+    Comparison::times(
+        &sides(),
+        &compare(base, new, 0.05, &Reference::Auto).unwrap(),
+    )
 }
 
 /// One element of a parsed JUnit document.
@@ -265,8 +273,10 @@ struct CompareRow {
     base: f64,
     new: f64,
     change: Option<f64>,
-    noise: Option<f64>,
+    lower: Option<f64>,
+    upper: Option<f64>,
     verdict: String,
+    reason: String,
 }
 
 #[test]
@@ -277,9 +287,10 @@ fn csv_of_a_comparison_reads_back_with_the_csv_crate() {
     let rows: Vec<CompareRow> = reader.deserialize().map(Result::unwrap).collect();
     assert_eq!(rows.len(), c.changes.len());
     assert!(rows.iter().all(|r| r.workload == "fixture"));
-    assert!(rows
-        .iter()
-        .all(|r| ["same", "faster", "regression", "unsure"].contains(&r.verdict.as_str())));
+    assert!(rows.iter().all(
+        |r| ["no-difference", "improvement", "regression", "undecided"]
+            .contains(&r.verdict.as_str())
+    ));
     let r = rows
         .iter()
         .find(|r| r.variant == "plain" && r.threads == 1 && r.op == "all")
@@ -289,8 +300,15 @@ fn csv_of_a_comparison_reads_back_with_the_csv_crate() {
         ("throughput", "ops/s")
     );
     assert_eq!(r.verdict, "regression");
+    // Judged against btreemap, which kept its pace: plain's ratio to it fell by two thirds.
+    assert_eq!(r.reason, "vs btreemap");
     assert!((r.change.unwrap() - (r.new / r.base - 1.0)).abs() < 1e-9);
-    assert!(r.noise.unwrap() > 0.0);
+    let (lo, hi) = (r.lower.unwrap(), r.upper.unwrap());
+    assert!(lo <= r.change.unwrap() && r.change.unwrap() <= hi && hi < -0.05);
+    // Every undecided row says why.
+    assert!(rows
+        .iter()
+        .all(|x| x.verdict != "undecided" || !x.reason.is_empty()));
 }
 
 /// Bencher Metric Format as bencher.dev documents it: benchmark name → measure slug →
@@ -534,8 +552,8 @@ fn instruction_count_comparisons_export_with_their_verdicts() {
         ("instructions", "regression")
     );
     assert_eq!(
-        (read.base, read.new, read.noise),
-        (12_000.0, 15_000.0, None)
+        (read.base, read.new, read.lower, read.upper),
+        (12_000.0, 15_000.0, None, None)
     );
     let t = tables(&markdown::compare(&c));
     assert_eq!(

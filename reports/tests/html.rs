@@ -87,22 +87,41 @@ fn empty_results_still_render() {
 fn a_baseline_adds_a_comparison_section() {
     let now = fixture();
     assert!(!render(&now).unwrap().contains("id=\"comparison\""));
-    // A baseline twice as fast in every repeat: every variant regressed, beyond any noise.
-    let mut base = fixture();
-    for run in &mut base.runs {
-        run.throughput *= 2.0;
-        for op in run.per_op.values_mut() {
-            op.throughput *= 2.0;
-        }
-    }
-    let html = acorn_reports::html::render_with(&now, Some(&base)).unwrap();
+    // The fixture's phases are a few milliseconds: too short to judge, and it says so.
+    let html = acorn_reports::html::render_with(&now, Some(&now)).unwrap();
     assert!(html.contains("id=\"comparison\""));
+    assert!(
+        html.contains("undecided") && html.contains("s phases"),
+        "short phases"
+    );
+    assert!(html.contains("summary: regressions 0, improvements 0, undecided"));
+    // Steady 1 s phases, and a baseline where plain was twice as fast against btreemap in
+    // every repeat: a regression, beyond any noise.
+    let steady = |plain: f64| {
+        let mut r = fixture();
+        for run in &mut r.runs {
+            let rate = if run.variant == "plain" {
+                20_000.0 * plain
+            } else {
+                20_000.0
+            };
+            run.elapsed_s = 1.0;
+            run.ops = rate as u64;
+            run.throughput = rate;
+            run.intervals.clear();
+            for op in run.per_op.values_mut() {
+                op.throughput = rate / 3.0;
+            }
+        }
+        r
+    };
+    let html = acorn_reports::html::render_with(&steady(1.0), Some(&steady(2.0))).unwrap();
     assert!(
         html.contains("REGRESSION"),
         "halving throughput must show as a regression"
     );
-    let same = acorn_reports::html::render_with(&now, Some(&now)).unwrap();
-    assert!(same.contains("within noise") && !same.contains("REGRESSION"));
+    let same = acorn_reports::html::render_with(&steady(1.0), Some(&steady(1.0))).unwrap();
+    assert!(same.contains("no difference") && !same.contains("REGRESSION"));
 }
 
 #[test]
@@ -123,15 +142,23 @@ fn every_number_says_what_it_is() {
     let r = fixture();
     let html = render(&r).unwrap();
     // Two repeats: an interval; the verdict comes first and explains ×N.
-    assert!(html.contains("±") && !html.contains("a (1 repeat)"));
+    assert!(html.contains("±"));
     assert!(html.find("id=\"verdict\"").unwrap() < html.find("id=\"summary\"").unwrap());
     assert!(html.contains("means the variant plain on 2 threads"));
-    // One repeat: no interval to show, and it says so instead of 0.0%.
+    // One repeat of one block (these phases are shorter than an interval): no interval to
+    // show, and it says so instead of 0.0%.
     let mut once = r.clone();
     once.runs.retain(|run| run.repeat == 0);
     let html = render(&once).unwrap();
-    assert!(html.contains("a (1 repeat)"), "one repeat has no interval");
+    assert!(
+        html.contains("<td>n&#x2F;a</td>"),
+        "one block has no interval"
+    );
     assert!(!html.contains("±0.0%"));
+    // Every measured phase here is shorter than 1 s and ran fewer than 10,000 operations:
+    // the report warns.
+    assert!(html.contains("measured phases lasted under 1 s"));
+    assert!(html.contains("measured phases ran fewer than 10,000 operations"));
     // Targets say which thread count they judged.
     let mut judged = r.clone();
     judged.targets[0].threads = Some(2);
@@ -151,7 +178,7 @@ fn every_number_says_what_it_is() {
     partial.targets.clear();
     assert!(render(&partial)
         .unwrap()
-        .contains("Not judged: the run was interrupted"));
+        .contains("Targets not judged (the run was interrupted)"));
 }
 
 #[test]

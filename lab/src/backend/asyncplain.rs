@@ -11,10 +11,7 @@
 use acorn::AsyncTree;
 
 use super::engine::{key_str, EngineBackend, EngineWorker};
-use super::{
-    AsyncWorker, Backend, BackendInfo, LocalFuture, Measures, Options, Page, QuerySpec,
-    Registration, Result, Tier, Version, Worker, WRITES_TO_DISK,
-};
+use super::{AsyncWorker, Backend, BackendInfo, LocalFuture, Measures, Options, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
 use crate::doc::Value;
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
@@ -25,6 +22,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Acorn,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -33,6 +31,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::GroupCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

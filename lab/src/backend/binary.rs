@@ -16,9 +16,7 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{
-    Backend, Measures, Options, Registration, Result, Tier, Version, WRITES_TO_DISK,
-};
+use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
     Registration {
@@ -27,6 +25,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Acorn,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -35,6 +34,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

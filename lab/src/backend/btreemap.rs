@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::peer::{Items, Kv, Peer};
-use super::{
-    Backend, BackendInfo, Measures, Options, Registration, Result, Tier, Version,
-};
+use super::{Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
     name: "btreemap",
@@ -18,6 +16,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
     tier: Tier::Memory,
     version: Version::Std,
     measures: Measures::All,
+    role: Role::Store,
     open,
 }];
 

@@ -35,10 +35,7 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
 use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
-use super::{
-    Backend, BackendInfo, CachePolicy, Measures, Options, OrStore, Page, QuerySpec, Registration,
-    Result, Tier, Version, Worker, WRITES_TO_DISK,
-};
+use super::{Backend, BackendInfo, CachePolicy, Measures, Options, OrStore, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
 use crate::doc::Value;
 
 const STRIPES: usize = 64;
@@ -94,6 +91,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Acorn,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -102,6 +100,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

@@ -17,10 +17,7 @@ use acorn::ffi::{
 
 use super::codec::{Decode, Format};
 use super::page::Pager;
-use super::{
-    peer, scratch_dir, store_err, Backend, BackendInfo, Measures, Options, OrStore, Page,
-    QuerySpec, Registration, Result, Tier, Version, Worker, WRITES_TO_DISK,
-};
+use super::{peer, scratch_dir, store_err, Backend, BackendInfo, Measures, Options, OrStore, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
 use crate::doc::Value;
 
 pub(crate) struct FfiBackend {
@@ -58,6 +55,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Acorn,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -66,6 +64,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

@@ -12,10 +12,7 @@ use std::borrow::Cow;
 use fjall::{Database, Guard, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use super::peer::{Items, Kv, Peer};
-use super::{
-    scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Tier,
-    Version,
-};
+use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version};
 
 const VERSION: Version = Version::Crate("fjall");
 
@@ -30,6 +27,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::OsBuffered,
         version: VERSION,
         measures: Measures::WallClockOnly(BACKGROUND),
+        role: Role::Store,
         open,
     },
     Registration {
@@ -38,6 +36,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: VERSION,
         measures: Measures::WallClockOnly(BACKGROUND),
+        role: Role::Store,
         open,
     },
 ];

@@ -10,10 +10,7 @@ use acorn::IndexKey;
 
 use super::codec::Format;
 use super::engine::{key_str, EngineBackend, EngineWorker, Variant};
-use super::{
-    Backend, BackendInfo, Measures, Options, Page, QueryOrder, QuerySpec, Registration, Result,
-    Tier, Version, Worker,
-};
+use super::{Backend, BackendInfo, Measures, Options, Page, QueryOrder, QuerySpec, Registration, Result, Role, Tier, Version, Worker};
 use crate::doc::Value;
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
@@ -22,6 +19,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
     tier: Tier::Memory,
     version: Version::Acorn,
     measures: Measures::All,
+    role: Role::Store,
     open,
 }];
 

@@ -24,7 +24,8 @@ mod registry;
 
 pub(crate) use registry::WRITES_TO_DISK;
 pub use registry::{
-    find, known_names, open, registry, uncountable, Measures, Registration, Tier, Version,
+    find, is_fixture, known_names, open, registry, uncountable, Measures, Registration, Role, Tier,
+    Version,
 };
 
 /// Declares each backend file as a module and collects its `REGISTRATIONS` into

@@ -1,10 +1,7 @@
 //! `noop`: stores nothing and does nothing, so a run against it measures the harness itself
 //! (operation generation, dispatch, latency recording).
 
-use super::{
-    Backend, BackendInfo, Measures, Options, Page, QuerySpec, Registration, Result, Tier, Version,
-    Worker,
-};
+use super::{Backend, BackendInfo, Measures, Options, Page, QuerySpec, Registration, Result, Role, Tier, Version, Worker};
 use crate::doc::Value;
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
@@ -13,6 +10,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
     tier: Tier::Memory,
     version: Version::None,
     measures: Measures::All,
+    role: Role::Fixture,
     open,
 }];
 

@@ -3,9 +3,7 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{
-    Backend, Measures, Options, Registration, Result, Tier, Version, WRITES_TO_DISK,
-};
+use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
     Registration {
@@ -14,6 +12,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Acorn,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -22,6 +21,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
     Registration {
@@ -29,6 +29,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         about: "plain:durable with LZ4-compressed log frames and snapshots \
                 (TreeBuilder::compression)",
         tier: Tier::FsyncPerCommit,
+        role: Role::Store,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
         open,
@@ -39,6 +40,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::GroupCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
     Registration {
@@ -47,6 +49,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::OsBuffered,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

@@ -8,9 +8,7 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{
-    Backend, Measures, Options, Registration, Result, Tier, Version, WRITES_TO_DISK,
-};
+use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
     Registration {
@@ -19,6 +17,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Acorn,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -27,6 +26,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Acorn,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

@@ -9,10 +9,7 @@ use std::borrow::Cow;
 use redb::{Database, ReadableDatabase, Table, TableDefinition};
 
 use super::peer::{Each, Items, Kv, Peer};
-use super::{
-    scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Tier,
-    Version, WRITES_TO_DISK,
-};
+use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
 
 const VERSION: Version = Version::Crate("redb");
 
@@ -23,6 +20,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: VERSION,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -31,6 +29,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: VERSION,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

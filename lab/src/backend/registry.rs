@@ -99,6 +99,18 @@ pub enum Measures {
     WallClockOnly(&'static str),
 }
 
+/// What a backend is for: a store the reports rank, or a harness fixture they show but
+/// never rank against stores. The lab records it per summary (`VariantSummary::fixture`),
+/// so this is the one place that decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A store (the engine's variants and its peers): ranked.
+    Store,
+    /// A harness fixture (`noop` measures the lab's own cost per operation, `synthetic`
+    /// plants a known cost for the lab's gates): shown, not ranked against stores.
+    Fixture,
+}
+
 /// Why a backend that writes to disk is not counted.
 pub(crate) const WRITES_TO_DISK: &str = "it writes to disk and its cost is mostly fsync and \
     kernel I/O, which instruction counts cannot see; compare it by wall clock";
@@ -116,6 +128,8 @@ pub struct Registration {
     pub version: Version,
     /// What can measure it.
     pub measures: Measures,
+    /// A store, or a harness fixture the reports do not rank.
+    pub role: Role,
     /// Opens it empty, as registered (its name, its tier).
     pub open: fn(&Registration, &Options) -> Result<Box<dyn Backend>>,
 }
@@ -137,6 +151,7 @@ impl std::fmt::Debug for Registration {
             .field("tier", &self.tier)
             .field("version", &self.version)
             .field("measures", &self.measures)
+            .field("role", &self.role)
             .finish_non_exhaustive()
     }
 }
@@ -184,6 +199,11 @@ pub fn uncountable(name: &str) -> Option<&'static str> {
     find(name)?.supports(Measure::Instructions).err()
 }
 
+/// Whether `name` is registered as a harness fixture ([`Role::Fixture`]).
+pub fn is_fixture(name: &str) -> bool {
+    find(name).is_some_and(|r| r.role == Role::Fixture)
+}
+
 /// The names of every registered backend, comma separated.
 pub fn known_names() -> String {
     registry()
@@ -222,6 +242,17 @@ mod tests {
         }
         assert_eq!(Version::Crate("no-such-crate").number(), "unknown");
         assert!(LOCKED.iter().any(|(n, _)| *n == "redb"), "{LOCKED:?}");
+    }
+
+    #[test]
+    fn the_harness_fixtures_are_declared_here_and_nothing_else_is_one() {
+        let fixtures: Vec<&str> = registry()
+            .iter()
+            .filter(|r| r.role == Role::Fixture)
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(fixtures, ["noop", "synthetic", "synthetic:durable"]);
+        assert!(is_fixture("noop") && !is_fixture("plain") && !is_fixture("no-such"));
     }
 
     #[test]

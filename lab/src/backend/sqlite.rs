@@ -13,10 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::peer::{Items, Kv, Peer};
-use super::{
-    scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Tier,
-    Version, WRITES_TO_DISK,
-};
+use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
 use crate::doc::ValueShape;
 
 const VERSION: Version = Version::Crate("rusqlite");
@@ -28,6 +25,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: VERSION,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
     Registration {
@@ -36,6 +34,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: VERSION,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
     Registration {
@@ -44,6 +43,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::OsBuffered,
         version: VERSION,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
 ];

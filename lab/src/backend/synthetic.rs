@@ -18,7 +18,7 @@ use super::btreemap::Map;
 use super::peer::{Items, Kv, Peer};
 use super::{
     scratch_dir, store_err, Backend, BackendInfo, Measures, Options, OrStore, Registration,
-    Result, Tier, Version, WRITES_TO_DISK,
+    Result, Role, Tier, Version, WRITES_TO_DISK,
 };
 
 /// Blocks written and fsynced per commit by `synthetic:durable`.
@@ -38,6 +38,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Std,
         measures: Measures::All,
+        role: Role::Fixture,
         open,
     },
     Registration {
@@ -47,6 +48,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Std,
         measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        role: Role::Fixture,
         open,
     },
 ];

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::peer::{Items, Kv, Peer};
-use super::{Backend, BackendInfo, Measures, Options, Registration, Result, Tier, Version};
+use super::{Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
     // Declares a tier it does not keep (it never fsyncs): the lab's tier check must say so.
@@ -20,6 +20,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::FsyncPerCommit,
         version: Version::Std,
         measures: Measures::WallClockOnly(super::WRITES_TO_DISK),
+        role: Role::Store,
         open,
     },
     Registration {
@@ -28,6 +29,7 @@ pub(crate) const REGISTRATIONS: &[Registration] = &[
         tier: Tier::Memory,
         version: Version::Std,
         measures: Measures::All,
+        role: Role::Store,
         open,
     },
 ];

@@ -1,4 +1,4 @@
-//! Recording one phase: a latency histogram per operation kind and per fifth of the phase
+//! Recording one phase: a latency histogram per operation kind and per tenth of the phase
 //! (so one repeat carries its own latency noise), error counts with a few distinct
 //! messages, and completions per time interval. Each thread records into its own
 //! [`Recorder`] (no shared counter on the hot path); the phase merges them at the end.
@@ -13,8 +13,9 @@ use acorn_reports::{stats, OpKind};
 /// Distinct error messages kept per operation kind.
 const SAMPLES: usize = 3;
 
-/// The parts a phase's latencies are kept in: fifths of its time (or of its operations).
-pub const PARTS: usize = 5;
+/// The parts a phase's latencies are kept in: tenths of its time (or of its operations),
+/// the blocks of the reports' estimates.
+pub const PARTS: usize = acorn_reports::estimate::BLOCKS;
 
 const KINDS: usize = OpKind::ALL.len();
 
@@ -249,10 +250,12 @@ mod tests {
         }
         let per_op = r.per_op(1.0);
         let p50s: Vec<u64> = per_op["read"].parts.iter().map(|p| p.p50_ns).collect();
-        for (got, want) in p50s.iter().zip([1000, 2000, 3000, 4000, 5000]) {
+        assert_eq!(p50s.len(), PARTS);
+        for (got, want) in p50s.iter().zip((1..).map(|p| 1000 * p)) {
             assert!(got.abs_diff(want) * 1000 <= want, "{p50s:?}");
         }
-        assert_eq!(r.latencies(OpKind::Read).len(), 500);
-        assert_eq!(r.intervals(), [500]);
+        let all = 100 * PARTS as u64;
+        assert_eq!(r.latencies(OpKind::Read).len(), all);
+        assert_eq!(r.intervals(), [all]);
     }
 }

@@ -37,7 +37,7 @@ struct Shared {
     ops: u64,
     last_ns: u64,
     stopped: bool,
-    /// Latencies go into fifths of the phase (of its time, or of its operations).
+    /// Latencies go into PARTS parts of the phase (of its time, or of its operations).
     part_len: u64,
     next_part: u64,
 }

@@ -128,7 +128,7 @@ pub fn run(
         schema_version: SCHEMA_VERSION,
         workload: plan.name.clone(),
         description: plan.description.clone(),
-        plan: serde_json::to_value(&plan).unwrap_or_default(),
+        plan: plan.record(),
         mode: "sequential".into(),
         partial,
         quick: opts.quick,

@@ -264,7 +264,7 @@ fn run_result(
         intervals: p.recorded.intervals().to_vec(),
         metrics: stats::merge_metrics([&metrics]),
         dropped: p.dropped,
-        storage: None,
+        ..RunResult::default()
     }
 }
 
@@ -285,9 +285,10 @@ fn measure(
     let (plan, clock, stop) = (cx.plan, cx.clock, cx.stop);
     let backend = loaded.backend.as_ref();
     let leftovers = &loaded.leftovers;
-    if !restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)? {
+    let Some(warmed) = restore::prepare(backend, plan, threads, repeat, leftovers, clock, stop)?
+    else {
         return Ok((None, None));
-    }
+    };
     // Backend counters are per phase: what restoring, loading and warmup counted is dropped.
     backend.metrics();
     let info = backend.describe();
@@ -304,6 +305,8 @@ fn measure(
         return Ok((None, None));
     }
     let mut run = run_result(&info, threads, repeat, &p, metrics);
+    run.warmup_s = Some(warmed.secs);
+    run.warmup_steady = Some(warmed.steady);
     run.storage = probe.map(|probe| {
         let (commits, bytes) =
             commits_and_bytes(&run, plan.run.batch_size, loaded.user_bytes_per_item);
@@ -327,20 +330,6 @@ fn summarize(
     if mine.is_empty() {
         return None;
     }
-    let (median, ci, spread) =
-        stats::spread(&mine.iter().map(|r| r.throughput).collect::<Vec<_>>());
-    let total_s: f64 = mine.iter().map(|r| r.elapsed_s).sum();
-    let mut per_op = BTreeMap::new();
-    let ops: std::collections::BTreeSet<&String> =
-        mine.iter().flat_map(|r| r.per_op.keys()).collect();
-    for op in ops {
-        let parts: Vec<_> = mine.iter().filter_map(|r| r.per_op.get(op)).collect();
-        let mut merged = stats::merge_ops(&parts, total_s);
-        // The same statistic as the variant's throughput: the median over repeats.
-        merged.throughput =
-            stats::spread(&parts.iter().map(|o| o.throughput).collect::<Vec<_>>()).0;
-        per_op.insert(op.clone(), merged);
-    }
     let mut info_map = BTreeMap::new();
     info_map.insert("store".into(), info.store);
     info_map.insert("durability".into(), info.durability);
@@ -360,13 +349,11 @@ fn summarize(
             recovery: None,
         }
     });
-    Some(VariantSummary {
+    let mut summary = VariantSummary {
+        fixture: crate::backend::is_fixture(&info.name),
         variant: info.name,
         threads,
         info: info_map,
-        throughput_median: median,
-        throughput_ci95: ci,
-        spread,
         load_s: loaded.load_s,
         load_throughput: if loaded.load_s > 0.0 {
             plan.dataset.records as f64 / loaded.load_s
@@ -376,9 +363,11 @@ fn summarize(
         bytes_per_item: loaded.bytes_per_item,
         rss_bytes: loaded.rss,
         metrics: stats::merge_metrics(mine.iter().map(|r| &r.metrics)),
-        per_op,
         storage,
-    })
+        ..VariantSummary::default()
+    };
+    stats::summarize_runs(&mut summary, &mine);
+    Some(summary)
 }
 
 /// Runs `plan` and returns its results (marked partial when `stop` was raised).
@@ -397,6 +386,7 @@ pub fn run(
         values: plan.dataset.value,
     };
     let machine = machine::fingerprint();
+    let load_at_start = machine::load_average();
     let started_at = machine::now_rfc3339();
     let max_threads = plan.run.threads.iter().copied().max().unwrap_or(1);
     let contended =
@@ -437,20 +427,11 @@ pub fn run(
     }
     cx.progress.started("done", state.done, state.total);
     let stopped = state.stopped;
-    // Partial results are not judged: a target missed by an interrupted run means nothing.
-    let targets = if stopped {
-        Vec::new()
-    } else {
-        plan.targets
-            .iter()
-            .map(|t| t.judge(&state.summaries))
-            .collect()
-    };
-    Ok(Results {
+    let mut results = Results {
         schema_version: SCHEMA_VERSION,
         workload: plan.name.clone(),
         description: plan.description.clone(),
-        plan: serde_json::to_value(&plan).unwrap_or_default(),
+        plan: plan.record(),
         mode: plan.run.mode.label().into(),
         contended,
         partial: stopped,
@@ -461,15 +442,25 @@ pub fn run(
         machine,
         runs: state.runs,
         summaries: state.summaries,
-        targets,
+        targets: Vec::new(),
         flamegraphs: state.flamegraphs,
         resident: Some(resident(&plan)),
         warnings: state.warnings,
+        load: [load_at_start, machine::load_average()]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max),
         measure: acorn_reports::Measure::WallClock,
         instructions: None,
         paired: state.paired,
         sweep: None,
-    })
+    };
+    // Partial and --quick results are not judged: a target missed by an interrupted run
+    // or a smoke run means nothing.
+    if !stopped && !opts.quick {
+        results.targets = acorn_reports::targets::judge_all(&plan.targets, &results);
+    }
+    Ok(results)
 }
 
 /// Loads `variants` together, runs every repeat of them at `threads`, summarizes them, and

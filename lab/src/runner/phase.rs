@@ -168,7 +168,7 @@ fn thread_loop(cx: Shared<'_>, mut stream: OpStream, values: &[Value]) -> Thread
     let mut recorded = Recorder::new(start, interval_ns);
     let (end, max_ops) = limits(plan.run.bound, start);
     let (mut prev, mut ops, mut dropped, mut stopped) = (start, 0u64, 0u64, false);
-    // Latencies go into fifths of the phase: of its time, or of its operations.
+    // Latencies go into PARTS parts of the phase: of its time, or of its operations.
     let timed = end != u64::MAX;
     let part_len = if timed { end - start } else { max_ops }
         .div_ceil(PARTS as u64)

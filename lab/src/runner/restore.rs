@@ -1,6 +1,8 @@
-//! Every repeat starts from identical data. Before a measured repeat, the records the
+//! Every repeat starts from identical data, warm. Before a measured repeat, the records the
 //! previous measured phase inserted (single inserts and batches) are removed and, after the
-//! first repeat, every loaded record is rewritten; the warmup then runs, and the records it
+//! first repeat of a mix that writes, every loaded record is rewritten (a read-only mix
+//! changed nothing, and rewriting would only cool the store's caches); the warm-up then
+//! runs in windows until throughput is steady (see [`warm_up`]), and the records it
 //! inserted (under ids the measured phase never uses) are removed. All of it is untimed.
 
 use std::ops::Range;
@@ -91,8 +93,68 @@ impl Leftovers {
     }
 }
 
+/// Steady: two consecutive warm-up windows within this fraction of each other.
+pub const STEADY: f64 = 0.05;
+
+/// How long one warm-up window lasts: a quarter of the configured warm-up, from 25 ms to
+/// 500 ms.
+pub fn window(warmup: Duration) -> Duration {
+    (warmup / 4).clamp(Duration::from_millis(25), Duration::from_millis(500))
+}
+
+/// How a warm-up went: how long it ran (the windows' planned time), and whether its last
+/// two windows agreed within [`STEADY`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Warmed {
+    pub secs: f64,
+    pub steady: bool,
+}
+
+/// Runs the warm-up in windows of [`window`] until at least the configured `warmup` has
+/// passed and the last two windows' throughputs are within [`STEADY`] of each other, or
+/// until four times `warmup` (at least two windows); what each window inserted is removed.
+/// `None` when a stop request ended it. No warm-up (`warmup = "0s"`): zero, steady.
+pub fn warm_up(
+    backend: &dyn Backend,
+    plan: &Plan,
+    threads: usize,
+    clock: &dyn Clock,
+    stop: &AtomicBool,
+) -> Result<Option<Warmed>, BackendError> {
+    let least = plan.run.warmup;
+    if least.is_zero() {
+        return Ok(Some(Warmed {
+            secs: 0.0,
+            steady: true,
+        }));
+    }
+    let win = window(least);
+    let cap = (least * 4).max(win * 2);
+    let mut warm = plan.clone();
+    warm.run.bound = Bound::Duration(win);
+    let (mut spent, mut last, mut steady) = (Duration::ZERO, None::<f64>, false);
+    while spent < cap {
+        let w = run_phase(backend, &warm, threads, true, clock, stop);
+        if w.stopped {
+            return Ok(None);
+        }
+        remove(backend, plan, w.inserted)?;
+        spent += win;
+        let rate = w.recorded.ops() as f64 / (w.elapsed_ns.max(1) as f64 / 1e9);
+        steady = last.is_some_and(|l| (rate - l).abs() <= STEADY * rate.max(l));
+        last = Some(rate);
+        if steady && spent >= least {
+            break;
+        }
+    }
+    Ok(Some(Warmed {
+        secs: spent.as_secs_f64(),
+        steady,
+    }))
+}
+
 /// Readies a loaded store for measured repeat `repeat` (see the module documentation);
-/// `Ok(false)` when a stop request ended the restore or the warmup.
+/// `None` when a stop request ended the restore or the warm-up.
 pub fn prepare(
     backend: &dyn Backend,
     plan: &Plan,
@@ -101,19 +163,10 @@ pub fn prepare(
     leftovers: &Leftovers,
     clock: &dyn Clock,
     stop: &AtomicBool,
-) -> Result<bool, BackendError> {
+) -> Result<Option<Warmed>, BackendError> {
     remove(backend, plan, leftovers.take())?;
-    if repeat > 0 && fill(backend, plan, stop)?.is_none() {
-        return Ok(false);
+    if repeat > 0 && plan.mix.writes() && fill(backend, plan, stop)?.is_none() {
+        return Ok(None);
     }
-    if !plan.run.warmup.is_zero() {
-        let mut warm = plan.clone();
-        warm.run.bound = Bound::Duration(plan.run.warmup);
-        let w = run_phase(backend, &warm, threads, true, clock, stop);
-        if w.stopped {
-            return Ok(false);
-        }
-        remove(backend, plan, w.inserted)?;
-    }
-    Ok(true)
+    warm_up(backend, plan, threads, clock, stop)
 }

@@ -13,6 +13,7 @@ use super::sections::{query_from_spec, target_from_spec, variants_from_spec};
 use super::sections::{CacheSettings, Dataset, Mix, RunSettings};
 use super::spec::WorkloadSpec;
 use crate::backend::QuerySpec;
+use acorn_reports::plan::{PlanTarget, RunPlan};
 use acorn_reports::targets::Target;
 
 /// A workload ready to run. Serialized flat (sections inline) into `results.json`.
@@ -44,7 +45,58 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+/// `v` as JSON, for the entries of [`acorn_reports::plan::RunPlan`] that readers only
+/// compare and show.
+fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}
+
 impl Plan {
+    /// The plan as `results.json` records it: every entry a typed field of
+    /// [`RunPlan`], which compare, merge and the report read.
+    pub fn record(&self) -> RunPlan {
+        let (d, r) = (&self.dataset, &self.run);
+        RunPlan {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            file: self.file.display().to_string(),
+            variants: self.variants.clone(),
+            records: Some(d.records),
+            key_prefix: Some(d.key_prefix.clone()),
+            key_width: Some(d.key_width as u64),
+            key_order: json(&d.key_order).and_then(|v| v.as_str().map(str::to_owned)),
+            value: json(&d.value),
+            threads: r.threads.clone(),
+            bound: json(&r.bound),
+            warmup: Some(humantime::format_duration(r.warmup).to_string()),
+            repeats: Some(r.repeats),
+            seed: Some(r.seed),
+            rate: r.rate,
+            mode: Some(r.mode.label().to_owned()),
+            scan: json(&r.scan),
+            batch_size: Some(r.batch_size as u64),
+            in_flight: Some(r.in_flight as u64),
+            recover: r.recover.then_some(true),
+            measure: Some(r.measure),
+            mix: json(&self.mix),
+            distribution: json(&self.distribution),
+            cache: json(&self.cache),
+            item_count: Some(self.item_count),
+            query: json(&self.query),
+            targets: self
+                .targets
+                .iter()
+                .map(|t| PlanTarget {
+                    name: t.name.clone(),
+                    metric: t.metric.to_string(),
+                    variant: t.variant.clone(),
+                    expect: t.expect.text.clone(),
+                })
+                .collect(),
+            ..RunPlan::default()
+        }
+    }
+
     /// What the operation streams of this plan are drawn from (builds the tables the
     /// threads share: call once per phase).
     pub fn stream_spec(&self) -> StreamSpec<'_> {

@@ -524,6 +524,12 @@ impl Mix {
         self.0.iter().map(|(_, w)| u64::from(*w)).sum()
     }
 
+    /// Whether any operation of the mix changes the data (a read-only mix leaves the
+    /// loaded records as they were, so repeats need not restore them).
+    pub fn writes(&self) -> bool {
+        self.0.iter().any(|(k, w)| *w > 0 && k.writes())
+    }
+
     /// Records one operation inserts, on average (inserts, and batches of `batch_size`).
     pub fn inserts_per_op(&self, batch_size: usize) -> f64 {
         let inserted: f64 = self

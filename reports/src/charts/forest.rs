@@ -95,7 +95,7 @@ pub fn paired(results: &Results, palette: &Palette) -> Option<String> {
         .paired
         .iter()
         .flat_map(|p| {
-            let ranked = p.ranking(None);
+            let ranked = p.ranking(None, |v| results.ranked(v, p.threads));
             let lead = ranked
                 .first()
                 .map(|l| l.variant.clone())

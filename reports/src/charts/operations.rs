@@ -1,13 +1,15 @@
-//! One chart per operation: every variant and thread count side by side, the median of the
-//! repeats' ops/s with its 95% interval (the same statistic as the throughput chart).
+//! One chart per operation: every variant and thread count side by side, the estimate of
+//! its ops/s (median over blocks with its 95% interval, [`crate::estimate`]: the same
+//! statistic as the throughput chart).
 
 use std::collections::BTreeSet;
 
 use super::throughput::ordered;
 use super::{bars, Bar, BarSpec, Palette};
+use crate::estimate::of_op;
+use crate::estimate::Stat;
 use crate::format::{human, variant_threads, Unit};
 use crate::results::Results;
-use crate::stats::op_spread;
 
 /// `(operation, svg)` in operation order.
 pub fn per_operation(r: &Results, palette: &Palette) -> Vec<(String, String)> {
@@ -18,16 +20,16 @@ pub fn per_operation(r: &Results, palette: &Palette) -> Vec<(String, String)> {
                 .into_iter()
                 .filter_map(|s| {
                     let o = s.per_op.get(op)?;
-                    let spread = op_spread(r, &s.variant, s.threads, op);
+                    let e = of_op(r, s, op, o, Stat::Throughput);
                     Some(Bar {
                         label: variant_threads(&s.variant, s.threads),
                         variant: s.variant.clone(),
-                        value: o.throughput,
-                        interval: spread.filter(|(_, _, n)| *n > 1).map(|(_, ci, _)| ci),
+                        value: e.median,
+                        interval: e.has_interval().then(|| e.interval()),
                     })
                 })
                 .collect();
-            let title = format!("{op}: ops/s per variant (median of repeats, 95% interval)");
+            let title = format!("{op}: ops/s per variant (median over blocks, 95% interval)");
             let spec = BarSpec {
                 title: &title,
                 axis: "ops/s",

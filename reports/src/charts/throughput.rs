@@ -1,5 +1,5 @@
-//! Throughput per variant and thread count: the median of the repeats, with the 95%
-//! interval of the mean when there were at least two.
+//! Throughput per variant and thread count: the estimate of its throughput (median over
+//! blocks with its 95% interval, [`crate::estimate`]).
 
 use super::{bars, Bar, BarSpec, Palette};
 use crate::format::{human, variant_threads, Unit};
@@ -16,16 +16,19 @@ pub fn ordered<'a>(r: &'a Results, palette: &Palette) -> Vec<&'a VariantSummary>
 pub fn throughput(r: &Results, palette: &Palette) -> Option<String> {
     let rows: Vec<Bar> = ordered(r, palette)
         .into_iter()
-        .map(|s| Bar {
-            label: variant_threads(&s.variant, s.threads),
-            variant: s.variant.clone(),
-            value: s.throughput_median,
-            interval: (crate::stats::repeats(r, s) > 1).then_some(s.throughput_ci95),
+        .map(|s| {
+            let e = crate::estimate::of_mix(r, s);
+            Bar {
+                label: variant_threads(&s.variant, s.threads),
+                variant: s.variant.clone(),
+                value: e.median,
+                interval: e.has_interval().then(|| e.interval()),
+            }
         })
         .collect();
     bars(
         BarSpec {
-            title: "Throughput, all operations (median of repeats, 95% interval; ×N = N threads)",
+            title: "Throughput, all operations (median over blocks, 95% interval; ×N = N threads)",
             axis: "ops/s",
             fmt: |v| human(Unit::Rate, v),
             palette,

@@ -2,8 +2,11 @@
 //! quoted), one number per row so that a pivot table lays it out any way:
 //! - a run: `workload,variant,threads,op,metric,value,lower,upper,unit` (lower and upper:
 //!   the 95% interval over the repeats, empty with one repeat);
-//! - a comparison: `workload,variant,threads,op,metric,unit,base,new,change,noise,verdict`
-//!   (change and noise as fractions; verdict `same`, `faster`, `regression` or `unsure`).
+//! - a comparison:
+//!   `workload,variant,threads,op,metric,unit,base,new,change,lower,upper,verdict,reason`
+//!   (change and its interval `lower`..`upper` as fractions; verdict `no-difference`,
+//!   `improvement`, `regression` or `undecided`; reason: why undecided, or what the row was
+//!   judged against).
 
 use super::{measurements, verdict_name, Comparison};
 use crate::results::Results;
@@ -14,9 +17,9 @@ pub const RUN_HEADER: [&str; 9] = [
 ];
 
 /// The header of a comparison's CSV.
-pub const COMPARE_HEADER: [&str; 11] = [
-    "workload", "variant", "threads", "op", "metric", "unit", "base", "new", "change", "noise",
-    "verdict",
+pub const COMPARE_HEADER: [&str; 13] = [
+    "workload", "variant", "threads", "op", "metric", "unit", "base", "new", "change", "lower",
+    "upper", "verdict", "reason",
 ];
 
 /// One field, quoted when it must be.
@@ -82,8 +85,10 @@ pub fn compare(c: &Comparison) -> String {
                 number(Some(x.base)),
                 number(Some(x.new)),
                 number(x.change),
-                number(x.noise),
+                number(x.lower),
+                number(x.upper),
                 verdict_name(x.verdict).to_owned(),
+                x.reason.clone(),
             ],
         );
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::{human_value, measurements, Compared, Comparison};
 use crate::format::{self, Verdict};
-use crate::results::Results;
+use crate::results::{Results, TargetStatus};
 
 /// Text safe in an XML attribute or element: the five entities escaped, and the control
 /// characters XML 1.0 forbids left out.
@@ -140,13 +140,16 @@ fn run_suite(r: &Results) -> Suite {
             t.expect,
             t.actual_text
         );
-        let missed = !t.pass && !r.partial;
+        let not_judged = crate::targets::not_judged(r);
+        let status = t.status();
+        let missed = status == TargetStatus::Fail && not_judged.is_none();
         cases.push(Case {
             name: format!("target: {}", t.name),
             failure: missed.then(|| (format!("target missed: {text}"), "target")),
-            skipped: r
-                .partial
-                .then(|| "not judged: the run was interrupted".to_owned()),
+            skipped: not_judged.map(|why| format!("targets {why}")).or_else(|| {
+                (status == TargetStatus::Undecided)
+                    .then(|| format!("undecided (the interval straddles it): {text}"))
+            }),
             out: text,
         });
     }
@@ -156,21 +159,28 @@ fn run_suite(r: &Results) -> Suite {
     }
 }
 
-/// One change as a line: "all throughput: 1.20M ops/s → 1.00M ops/s (−16.67%, noise
-/// ±2.0%, threshold 5.0%): REGRESSION".
+/// One change as a line: "all throughput: 1.20M ops/s → 1.00M ops/s (−16.67%, interval
+/// [−18.20%, −15.10%], threshold 5.0%): REGRESSION (vs btreemap)".
 fn change_line(c: &Compared, threshold: f64) -> String {
     let v = |x: f64| human_value(c.unit, x);
-    let noise = c.noise.map_or(String::new(), |n| {
-        format!(", noise ±{}", super::noise_text(n))
-    });
+    let interval = super::interval_text(c);
+    let interval = if interval.is_empty() {
+        interval
+    } else {
+        format!(", interval {interval}")
+    };
+    let reason = if c.reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", c.reason)
+    };
     format!(
-        "{} {}: {} → {} ({}{noise}, threshold {}): {}",
+        "{} {}: {} → {} ({}{interval}, threshold {}): {}{reason}",
         c.op,
         c.metric,
         v(c.base),
         v(c.new),
-        c.change
-            .map_or_else(|| "new".into(), format::change_percent),
+        c.change.map_or_else(|| "?".into(), format::change_percent),
         format::percent(threshold),
         format::verdict_label(c.verdict)
     )
@@ -208,7 +218,7 @@ pub fn compare(c: &Comparison) -> String {
                 skipped: changes
                     .iter()
                     .all(|x| x.verdict == Verdict::Unsure)
-                    .then(|| "no change could be judged (no noise estimate)".to_owned()),
+                    .then(|| "undecided: no change could be judged".to_owned()),
                 out: all.join("\n"),
             }
         })

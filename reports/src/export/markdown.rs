@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use super::{grouped, human_value, measurements, overall, Compared, Comparison, Measured, ALL_OPS};
 use crate::counts::Measure;
-use crate::format::{self, human_count, pass_label, Verdict};
+use crate::format::{self, human_count, Verdict};
 use crate::results::Results;
+use crate::results::TargetStatus;
 
 /// A table cell: pipes escaped, on one line.
 fn cell(s: &str) -> String {
@@ -90,18 +91,17 @@ fn workload(out: &mut String, r: &Results) {
             let _ = writeln!(out, "- {}", cell(&v));
         }
     }
-    if r.partial {
-        let _ = writeln!(out, "\nTargets: not judged (the run was interrupted).");
+    if let Some(why) = crate::targets::not_judged(r) {
+        let _ = writeln!(out, "\nTargets: {why}.");
     } else if !r.targets.is_empty() {
         let _ = writeln!(out, "\n**Targets:**\n");
         for t in &r.targets {
             let at = t.threads.map_or(String::new(), |n| {
                 format!(" at {}", format::threads_text(n))
             });
-            let status = if t.pass {
-                pass_label(true).to_owned()
-            } else {
-                format!("**{}**", pass_label(false))
+            let status = match t.status() {
+                TargetStatus::Fail => format!("**{}**", TargetStatus::Fail.label()),
+                other => other.label().to_owned(),
             };
             let _ = writeln!(
                 out,
@@ -190,16 +190,18 @@ fn verdict_word(v: Verdict, measure: &str) -> String {
     }
 }
 
-/// "1.20M → 1.00M ops/s (−16.7% ±2.0%)".
+/// "1.20M → 1.00M ops/s (−16.67% [−18.20%, −15.10%])"; "?" for a change that could not
+/// be computed.
 fn change_cell(c: &Compared) -> String {
-    let change = c
-        .change
-        .map_or_else(|| "new".into(), format::change_percent);
-    let noise = c
-        .noise
-        .map_or(String::new(), |n| format!(" ±{}", super::noise_text(n)));
+    let change = c.change.map_or_else(|| "?".into(), format::change_percent);
+    let interval = super::interval_text(c);
+    let interval = if interval.is_empty() {
+        interval
+    } else {
+        format!(" {interval}")
+    };
     format!(
-        "{} → {} ({change}{noise})",
+        "{} → {} ({change}{interval})",
         value(c.unit, c.base),
         value(c.unit, c.new)
     )
@@ -226,7 +228,7 @@ pub fn compare(c: &Comparison) -> String {
         c.measure
     );
     let count = |v: Verdict| c.changes.iter().filter(|x| x.verdict == v).count() as u64;
-    let summary = if c.regressed {
+    let headline = if c.regressed {
         format!(
             "**{}**",
             format::count(count(Verdict::Slower), "regression")
@@ -234,21 +236,17 @@ pub fn compare(c: &Comparison) -> String {
     } else {
         "No regression".to_owned()
     };
+    let against = c
+        .reference
+        .as_ref()
+        .map_or(String::new(), |r| format!(", judged against `{}`", cell(r)));
     let _ = writeln!(
         out,
-        "`{}` → `{}`, threshold {}: {summary}; {} faster, {} within {}, {} without a noise \
-         estimate.\n",
+        "`{}` → `{}`, threshold {}{against}: {headline}.\n\n{}\n",
         cell(&c.base),
         cell(&c.new),
         format::percent(c.threshold),
-        count(Verdict::Faster),
-        count(Verdict::Same),
-        if c.measure == "instructions" {
-            "the threshold"
-        } else {
-            "noise"
-        },
-        count(Verdict::Unsure)
+        cell(&c.summary),
     );
     for w in &c.warnings {
         let _ = writeln!(out, "> **Warning:** {}\n", cell(w));

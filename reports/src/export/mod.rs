@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::compare::{self, Change};
 use crate::counts::{Measure, PerOp};
+use crate::estimate::Stat;
 use crate::format::Verdict;
 use crate::instructions::{self, CountComparison};
 use crate::results::{OpResult, Results};
@@ -181,9 +182,13 @@ fn wall_clock(r: &Results) -> Vec<Measured> {
             }
         }
         for (op, o) in &s.per_op {
-            let ci = stats::op_spread(r, &s.variant, s.threads, op)
-                .filter(|(_, _, n)| *n >= 2)
-                .map_or((None, None), |(_, ci, _)| (Some(ci[0]), Some(ci[1])));
+            // The one statistic's interval (median over blocks), as the table shows it.
+            let e = crate::estimate::of_op(r, s, op, o, Stat::Throughput);
+            let ci = if e.repeats >= 2 && e.has_interval() {
+                (Some(e.lo), Some(e.hi))
+            } else {
+                (None, None)
+            };
             push(op, "throughput", o.throughput, ci, "ops/s");
             let of = |pick: fn(&OpResult) -> u64| -> Vec<f64> {
                 runs.iter()
@@ -254,9 +259,15 @@ pub struct Comparison {
     pub threshold: f64,
     /// Whether any change is a regression (`lab compare` exits 1).
     pub regressed: bool,
+    /// The variant each wall-clock change was judged against (its ratio to it in the same
+    /// repeat), when both files ran one; null for raw values and instruction counts.
+    pub reference: Option<String>,
     /// What differs between the files beyond the code (machine, settings).
     pub warnings: Vec<String>,
     pub changes: Vec<Compared>,
+    /// The one summary line: "summary: regressions 1, improvements 0, undecided 3, no
+    /// difference 20".
+    pub summary: String,
 }
 
 /// One variant, thread count, operation and metric, before and after.
@@ -270,24 +281,29 @@ pub struct Compared {
     pub metric: &'static str,
     /// `ops/s`, `ns` or `instructions/op`.
     pub unit: &'static str,
+    /// Each side's value (wall-clock: the one statistic, the median over blocks).
     pub base: f64,
     pub new: f64,
-    /// new / base − 1 (null when base was 0).
+    /// The judged change, new / base − 1 (wall-clock, against a reference: of the ratio to
+    /// it); null when it could not be computed.
     pub change: Option<f64>,
-    /// The relative half-width of the combined 95% intervals; null without an estimate
-    /// (and always for instruction counts, which have no noise).
-    pub noise: Option<f64>,
+    /// The change's interval (`lower`, `upper`, as changes); null without one (undecided
+    /// for lack of data, and always for instruction counts, which have no noise).
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
     #[serde(serialize_with = "verdict_key")]
     pub verdict: Verdict,
+    /// Why the row is undecided, or what it was judged against; empty when nothing to say.
+    pub reason: String,
 }
 
-/// The verdict as the JSON and CSV spell it.
+/// The verdict as the JSON and CSV spell it: `compare`'s four verdicts.
 pub fn verdict_name(v: Verdict) -> &'static str {
     match v {
-        Verdict::Same => "same",
-        Verdict::Faster => "faster",
+        Verdict::Same => "no-difference",
+        Verdict::Faster => "improvement",
         Verdict::Slower => "regression",
-        Verdict::Unsure => "unsure",
+        Verdict::Unsure => "undecided",
     }
 }
 
@@ -305,7 +321,21 @@ pub struct Sides {
 }
 
 impl Comparison {
-    fn new(sides: &Sides, measure: Measure, threshold: f64, changes: Vec<Compared>) -> Self {
+    fn new(
+        sides: &Sides,
+        measure: Measure,
+        threshold: f64,
+        reference: Option<String>,
+        changes: Vec<Compared>,
+    ) -> Self {
+        let count = |v| changes.iter().filter(|c| c.verdict == v).count();
+        let summary = format!(
+            "summary: regressions {}, improvements {}, undecided {}, no difference {}",
+            count(Verdict::Slower),
+            count(Verdict::Faster),
+            count(Verdict::Unsure),
+            count(Verdict::Same)
+        );
         Comparison {
             workload: sides.workload.clone(),
             measure: measure.name(),
@@ -313,36 +343,53 @@ impl Comparison {
             new: sides.new.clone(),
             threshold,
             regressed: changes.iter().any(|c| c.verdict == Verdict::Slower),
+            reference,
             warnings: sides.warnings.clone(),
             changes,
+            summary,
         }
     }
 
-    /// A wall-clock comparison ([`compare::compare`]'s changes).
-    pub fn times(sides: &Sides, changes: &[Change], threshold: f64) -> Self {
-        let rows = changes
+    /// A wall-clock comparison ([`compare::compare`]'s rows, verdicts and reference).
+    pub fn times(sides: &Sides, c: &compare::Comparison) -> Self {
+        let rows = c
+            .changes
             .iter()
-            .map(|c| {
-                let (metric, unit) = match c.measure {
-                    compare::Measure::Throughput => ("throughput", "ops/s"),
-                    compare::Measure::P50 => ("latency_p50", "ns"),
-                    compare::Measure::P99 => ("latency_p99", "ns"),
+            .map(|ch: &Change| {
+                let (metric, unit) = match ch.stat {
+                    Stat::Throughput => ("throughput", "ops/s"),
+                    Stat::P50 => ("latency_p50", "ns"),
+                    Stat::P90 => ("latency_p90", "ns"),
+                    Stat::P99 => ("latency_p99", "ns"),
+                    Stat::P999 => ("latency_p999", "ns"),
                 };
+                let [lower, upper] = ch
+                    .interval
+                    .filter(|[lo, hi]| lo.is_finite() && hi.is_finite())
+                    .map_or([None, None], |[lo, hi]| [Some(lo), Some(hi)]);
                 Compared {
-                    variant: c.variant.clone(),
-                    threads: c.threads,
-                    op: c.op.clone(),
+                    variant: ch.variant.clone(),
+                    threads: ch.threads,
+                    op: ch.op.clone(),
                     metric,
                     unit,
-                    base: c.base,
-                    new: c.new,
-                    change: Some(c.delta).filter(|d| d.is_finite()),
-                    noise: c.noise,
-                    verdict: c.verdict,
+                    base: ch.base.median,
+                    new: ch.new.median,
+                    change: ch.delta.filter(|d| d.is_finite()),
+                    lower,
+                    upper,
+                    verdict: ch.verdict,
+                    reason: ch.reason.clone(),
                 }
             })
             .collect();
-        Comparison::new(sides, Measure::WallClock, threshold, rows)
+        Comparison::new(
+            sides,
+            Measure::WallClock,
+            c.threshold,
+            c.reference.clone(),
+            rows,
+        )
     }
 
     /// An instruction-count comparison ([`instructions::compare`]).
@@ -359,11 +406,13 @@ impl Comparison {
                 base: c.base,
                 new: c.new,
                 change: Some(c.delta).filter(|d| d.is_finite()),
-                noise: None,
+                lower: None,
+                upper: None,
                 verdict: c.verdict,
+                reason: String::new(),
             })
             .collect();
-        Comparison::new(sides, Measure::Instructions, threshold, rows)
+        Comparison::new(sides, Measure::Instructions, threshold, None, rows)
     }
 
     /// The comparison as indented JSON.
@@ -421,12 +470,15 @@ pub fn human_value(unit: &str, v: f64) -> String {
     }
 }
 
-/// A relative noise as a percentage ("3.1%"), "∞" when a side's interval is unbounded.
-pub fn noise_text(n: f64) -> String {
-    if n.is_finite() {
-        format!("{:.1}%", n * 100.0)
-    } else {
-        "∞".into()
+/// A change's interval for people ("[-67.5%, -65.8%]"), empty without one.
+pub fn interval_text(c: &Compared) -> String {
+    match (c.lower, c.upper) {
+        (Some(lo), Some(hi)) => format!(
+            "[{}, {}]",
+            crate::format::change_percent(lo),
+            crate::format::change_percent(hi)
+        ),
+        _ => String::new(),
     }
 }
 
