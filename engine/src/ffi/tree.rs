@@ -19,16 +19,7 @@ use crate::Tree;
 /// `out` must be null or writable.
 #[no_mangle]
 pub unsafe extern "C" fn acorn_open_memory(out: *mut *mut AcornTree) -> c_int {
-    guard(|| {
-        hand_out(
-            AcornTree {
-                tag: TREE_TAG,
-                tree: Tree::open_memory(),
-            },
-            TREE_TAG,
-            out,
-        )
-    })
+    guard(|| hand_out_tree(Tree::open_memory(), out))
 }
 
 /// Opens (or creates) a durable tree in directory `path` (NUL-terminated UTF-8).
@@ -38,22 +29,9 @@ pub unsafe extern "C" fn acorn_open_memory(out: *mut *mut AcornTree) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn acorn_open(path: *const c_char, out: *mut *mut AcornTree) -> c_int {
     guard(|| {
-        if path.is_null() {
-            return Err(fail(ACORN_ERR_NULL, "path is null"));
-        }
-        // SAFETY: non-null and NUL-terminated per the contract.
-        let Ok(p) = unsafe { CStr::from_ptr(path) }.to_str() else {
-            return Err(fail(ACORN_ERR_UTF8, "path is not UTF-8"));
-        };
-        let tree = Tree::open(p).map_err(|e| code_of(&e))?;
-        hand_out(
-            AcornTree {
-                tag: TREE_TAG,
-                tree,
-            },
-            TREE_TAG,
-            out,
-        )
+        // SAFETY: per the function's contract.
+        let p = unsafe { self::path(path) }?;
+        hand_out_tree(Tree::open(p).map_err(|e| code_of(&e))?, out)
     })
 }
 
@@ -210,4 +188,30 @@ pub unsafe extern "C" fn acorn_toss(
         unsafe { put(existed, c_int::from(was)) };
         Ok(ACORN_OK)
     })
+}
+
+/// A new tree handle for `tree` in `*out` (every `acorn_open*` ends here).
+pub(super) fn hand_out_tree(tree: Tree, out: *mut *mut AcornTree) -> super::Status {
+    hand_out(
+        AcornTree {
+            tag: TREE_TAG,
+            tree,
+        },
+        TREE_TAG,
+        out,
+    )
+}
+
+/// A NUL-terminated UTF-8 path.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+pub(super) unsafe fn path<'a>(path: *const c_char) -> Result<&'a str, c_int> {
+    if path.is_null() {
+        return Err(fail(ACORN_ERR_NULL, "path is null"));
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    unsafe { CStr::from_ptr(path) }
+        .to_str()
+        .map_err(|_| fail(ACORN_ERR_UTF8, "path is not UTF-8"))
 }

@@ -3,12 +3,11 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
 use super::{
     code_of, fail, guard, hand_out, put, release, tag_at, tree, AcornChanges, AcornTree,
-    ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_ERR_UTF8, ACORN_NOT_FOUND, ACORN_OK,
-    CHANGES_TAG, TREE_TAG,
+    ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_NOT_FOUND, ACORN_OK, CHANGES_TAG,
 };
 use crate::{Change, Tree};
 
@@ -18,20 +17,6 @@ pub const ACORN_CHANGE_STASHED: c_int = 1;
 pub const ACORN_CHANGE_TOSSED: c_int = 2;
 /// A change that removed a nut whose TTL had run out.
 pub const ACORN_CHANGE_EXPIRED: c_int = 3;
-
-/// A NUL-terminated UTF-8 path.
-///
-/// # Safety
-/// `path` must be null or a NUL-terminated string.
-unsafe fn path<'a>(path: *const c_char) -> Result<&'a str, c_int> {
-    if path.is_null() {
-        return Err(fail(ACORN_ERR_NULL, "path is null"));
-    }
-    // SAFETY: non-null and NUL-terminated per the contract.
-    unsafe { CStr::from_ptr(path) }
-        .to_str()
-        .map_err(|_| fail(ACORN_ERR_UTF8, "path is not UTF-8"))
-}
 
 /// Opens the durable tree in directory `path` read-only, beside the process that writes
 /// it (see `Tree::open_read_only`): writes through it return `ACORN_ERR_READ_ONLY`;
@@ -46,16 +31,9 @@ pub unsafe extern "C" fn acorn_open_read_only(
 ) -> c_int {
     guard(|| {
         // SAFETY: per the function's contract.
-        let p = unsafe { path(path_ptr) }?;
+        let p = unsafe { tree::path(path_ptr) }?;
         let tree = Tree::open_read_only(p).map_err(|e| code_of(&e))?;
-        hand_out(
-            AcornTree {
-                tag: TREE_TAG,
-                tree,
-            },
-            TREE_TAG,
-            out,
-        )
+        tree::hand_out_tree(tree, out)
     })
 }
 
@@ -92,7 +70,7 @@ pub unsafe extern "C" fn acorn_checkpoint(
     guard(|| {
         // SAFETY (both): per the function's contract.
         let tree = unsafe { tree(t) }?;
-        let p = unsafe { path(path_ptr) }?;
+        let p = unsafe { tree::path(path_ptr) }?;
         let v = tree.checkpoint(p).map_err(|e| code_of(&e))?;
         // SAFETY: null or writable per the contract.
         unsafe { put(version, v) };
