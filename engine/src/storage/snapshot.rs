@@ -204,123 +204,142 @@ pub(crate) fn parse(
     salvage: bool,
 ) -> std::result::Result<(Loaded, Option<Damage>), Unreadable> {
     let mut loaded = Loaded::default();
-    let mut at = 0;
-    let damage = |offset: usize, reason: String| {
-        Unreadable::Damage(Damage {
-            offset: offset as u64,
-            reason,
-        })
-    };
-    let result: std::result::Result<(), Unreadable> = (|| {
-        loop {
-            let (payload, next) = match frame::next(data, at) {
-                Next::Frame(p, n) => (p, n),
-                Next::End if at == 0 => return Err(damage(at, "empty snapshot".into())),
-                Next::End => break,
-                Next::Incomplete => return Err(damage(at, "snapshot ends inside a frame".into())),
-                Next::Bad(why) => return Err(damage(at, why.to_string())),
-            };
-            let mut r = Reader::new(payload);
-            let parsed: std::result::Result<(), Unreadable> = (|| {
-                match r.u8()? {
-                    TAG_SNAP_HEAD if at == 0 => {
-                        if payload[1..].starts_with(MAGIC_V1) {
-                            return Err(Unreadable::Format(1));
-                        }
-                        if r.take(MAGIC.len())? != MAGIC {
-                            return Err("not an acorn snapshot (bad magic)".to_string().into());
-                        }
-                        let format = r.u32()?;
-                        if !(OLDEST_FORMAT..=FORMAT_FLAGS).contains(&format) {
-                            return Err(Unreadable::Format(format));
-                        }
-                        loaded.format = format;
-                        let last = r.u64()?;
-                        let next = r.u64()?;
-                        match frame::head_flags(&mut r, format) {
-                            Ok(_) => {}
-                            Err(HeadError::Flags(f)) => return Err(Unreadable::Flags(f)),
-                            Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
-                            Err(HeadError::Bad(why)) => return Err(why.into()),
-                        }
-                        if last > MAX_VERSION {
-                            return Err(format!(
-                                "snapshot version {last} is impossible (the last is {MAX_VERSION})"
-                            )
-                            .into());
-                        }
-                        if next != last + 1 {
-                            return Err(format!(
-                                "snapshot of version {last} names segment {next} to follow, not {}",
-                                last + 1
-                            )
-                            .into());
-                        }
-                        loaded.last = Some(last);
-                    }
-                    tag @ (TAG_SNAP_RECORDS | TAG_SNAP_RECORDS_LZ4)
-                        if loaded.last.is_some() && loaded.declared.is_none() =>
-                    {
-                        let last = loaded.last.unwrap_or_default();
-                        let plain;
-                        // The frame after its tag, as it is or expanded.
-                        let mut body = Reader::new(r.take(payload.len() - 1)?);
-                        if tag == TAG_SNAP_RECORDS_LZ4 {
-                            if loaded.format < FORMAT_FLAGS {
-                                return Err("a compressed records frame in a snapshot without \
-                                            the flag"
-                                    .to_string()
-                                    .into());
-                            }
-                            let mut out = Vec::new();
-                            compress::expand(&payload[1..], frame::MAX_FRAME, &mut out)
-                                .map_err(|why| frame::FrameError::Decompress(why).to_string())?;
-                            plain = out;
-                            body = Reader::new(&plain);
-                        }
-                        let count = body.u32()?;
-                        for _ in 0..count {
-                            let rec = frame::record(body.bytes()?)?;
-                            if rec.version() > last {
-                                return Err(format!(
-                                    "record of version {} in a snapshot of version {last}",
-                                    rec.version()
-                                )
-                                .into());
-                            }
-                            loaded.records.push(rec);
-                        }
-                        body.done()?;
-                    }
-                    TAG_SNAP_END if loaded.last.is_some() && loaded.declared.is_none() => {
-                        loaded.declared = Some(r.u64()?);
-                    }
-                    t => return Err(format!("unexpected snapshot frame tag {t}").into()),
-                }
-                r.done()?;
-                Ok(())
-            })();
-            parsed.map_err(|u| match u {
-                Unreadable::Damage(d) => damage(at, d.reason),
-                format => format,
-            })?;
-            at = next;
-        }
-        match loaded.declared {
-            Some(t) if t == loaded.records.len() as u64 => Ok(()),
-            Some(t) => Err(damage(
-                at,
-                format!(
-                    "snapshot declares {t} records but holds {}",
-                    loaded.records.len()
-                ),
-            )),
-            None => Err(damage(at, "snapshot has no end frame".into())),
-        }
-    })();
-    match result {
+    match parse_into(data, &mut loaded) {
         Ok(()) => Ok((loaded, None)),
         Err(Unreadable::Damage(d)) if salvage => Ok((loaded, Some(d))),
         Err(u) => Err(u),
     }
+}
+
+type Parsed = std::result::Result<(), Unreadable>;
+
+/// Damage at `offset` of the snapshot.
+fn damage(offset: usize, reason: String) -> Unreadable {
+    Unreadable::Damage(Damage {
+        offset: offset as u64,
+        reason,
+    })
+}
+
+/// Reads the frames of `data` into `loaded` in order, up to the first damage, then checks
+/// the end frame's count against the records read.
+fn parse_into(data: &[u8], loaded: &mut Loaded) -> Parsed {
+    let mut at = 0;
+    loop {
+        let (payload, next) = match frame::next(data, at) {
+            Next::Frame(p, n) => (p, n),
+            Next::End if at == 0 => return Err(damage(at, "empty snapshot".into())),
+            Next::End => break,
+            Next::Incomplete => return Err(damage(at, "snapshot ends inside a frame".into())),
+            Next::Bad(why) => return Err(damage(at, why.to_string())),
+        };
+        parse_frame(payload, at, loaded).map_err(|u| match u {
+            Unreadable::Damage(d) => damage(at, d.reason),
+            format => format,
+        })?;
+        at = next;
+    }
+    match loaded.declared {
+        Some(t) if t == loaded.records.len() as u64 => Ok(()),
+        Some(t) => Err(damage(
+            at,
+            format!(
+                "snapshot declares {t} records but holds {}",
+                loaded.records.len()
+            ),
+        )),
+        None => Err(damage(at, "snapshot has no end frame".into())),
+    }
+}
+
+/// One frame at `at`: the head (first), then records frames, then the end frame.
+fn parse_frame(payload: &[u8], at: usize, loaded: &mut Loaded) -> Parsed {
+    let mut r = Reader::new(payload);
+    match r.u8()? {
+        TAG_SNAP_HEAD if at == 0 => parse_head(&mut r, payload, loaded)?,
+        tag @ (TAG_SNAP_RECORDS | TAG_SNAP_RECORDS_LZ4)
+            if loaded.last.is_some() && loaded.declared.is_none() =>
+        {
+            parse_records(tag, &mut r, payload, loaded)?
+        }
+        TAG_SNAP_END if loaded.last.is_some() && loaded.declared.is_none() => {
+            loaded.declared = Some(r.u64()?);
+        }
+        t => return Err(format!("unexpected snapshot frame tag {t}").into()),
+    }
+    r.done()?;
+    Ok(())
+}
+
+/// The head frame (after its tag): magic, format, last version, the segment that follows
+/// it, and the flags this build must read.
+fn parse_head(r: &mut Reader<'_>, payload: &[u8], loaded: &mut Loaded) -> Parsed {
+    if payload[1..].starts_with(MAGIC_V1) {
+        return Err(Unreadable::Format(1));
+    }
+    if r.take(MAGIC.len())? != MAGIC {
+        return Err("not an acorn snapshot (bad magic)".to_string().into());
+    }
+    let format = r.u32()?;
+    if !(OLDEST_FORMAT..=FORMAT_FLAGS).contains(&format) {
+        return Err(Unreadable::Format(format));
+    }
+    loaded.format = format;
+    let last = r.u64()?;
+    let next = r.u64()?;
+    match frame::head_flags(r, format) {
+        Ok(_) => {}
+        Err(HeadError::Flags(f)) => return Err(Unreadable::Flags(f)),
+        Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
+        Err(HeadError::Bad(why)) => return Err(why.into()),
+    }
+    if last > MAX_VERSION {
+        return Err(
+            format!("snapshot version {last} is impossible (the last is {MAX_VERSION})").into(),
+        );
+    }
+    if next != last + 1 {
+        return Err(format!(
+            "snapshot of version {last} names segment {next} to follow, not {}",
+            last + 1
+        )
+        .into());
+    }
+    loaded.last = Some(last);
+    Ok(())
+}
+
+/// A records frame (after its tag), expanded first when compressed: its count, then each
+/// record, none newer than the snapshot's version.
+fn parse_records(tag: u8, r: &mut Reader<'_>, payload: &[u8], loaded: &mut Loaded) -> Parsed {
+    let last = loaded.last.unwrap_or_default();
+    let plain;
+    // The frame after its tag, as it is or expanded.
+    let mut body = Reader::new(r.take(payload.len() - 1)?);
+    if tag == TAG_SNAP_RECORDS_LZ4 {
+        if loaded.format < FORMAT_FLAGS {
+            return Err("a compressed records frame in a snapshot without the flag"
+                .to_string()
+                .into());
+        }
+        let mut out = Vec::new();
+        compress::expand(&payload[1..], frame::MAX_FRAME, &mut out)
+            .map_err(|why| frame::FrameError::Decompress(why).to_string())?;
+        plain = out;
+        body = Reader::new(&plain);
+    }
+    let count = body.u32()?;
+    for _ in 0..count {
+        let rec = frame::record(body.bytes()?)?;
+        if rec.version() > last {
+            return Err(format!(
+                "record of version {} in a snapshot of version {last}",
+                rec.version()
+            )
+            .into());
+        }
+        loaded.records.push(rec);
+    }
+    body.done()?;
+    Ok(())
 }
