@@ -137,50 +137,19 @@ impl Follower {
                 .map_err(|e| io_at(&path, e))?;
             let mut at = 0;
             if offset == 0 {
-                match frame::next(&data, 0) {
-                    Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
-                        Ok((f, _, _)) if f == first && f == seq + 1 => at = next,
-                        Ok(_) | Err(HeadError::Bad(_)) => return Ok(None),
-                        Err(HeadError::Format(f)) => {
-                            return Err(Unreadable::Format(f).into_error(&path))
-                        }
-                        Err(HeadError::Flags(f)) => {
-                            return Err(Unreadable::Flags(f).into_error(&path))
-                        }
-                    },
-                    // Its header not written yet: a segment is renamed into place whole, so
-                    // only a directory being created has this.
-                    Next::End | Next::Incomplete => break,
-                    Next::Bad(_) => return Ok(None),
+                match check_head(&data, first, seq, &path)? {
+                    Head::Starts(next) => at = next,
+                    Head::NotWritten => break,
+                    Head::Unfollowable => return Ok(None),
                 }
             }
-            let mut sealed = None;
-            loop {
-                match frame::next(&data, at) {
-                    Next::Frame(payload, next) if frame::is_seal(payload) => {
-                        match frame::decode_seal(payload) {
-                            Ok((last, following)) if last == seq => sealed = Some(following),
-                            _ => return Ok(None),
-                        }
-                        at = next;
-                        break;
-                    }
-                    Next::Frame(payload, next) => match frame::decode_commit(payload) {
-                        Ok((version, changes)) if version == seq + 1 => {
-                            commits.push((version, changes));
-                            seq = version;
-                            at = next;
-                        }
-                        _ => return Ok(None),
-                    },
-                    // The end, or a frame still being written: stop before it.
-                    Next::End | Next::Incomplete => break,
-                    Next::Bad(_) => return Ok(None),
+            match read_commits(&data, &mut at, &mut seq, &mut commits) {
+                Tail::Sealed(next) => {
+                    place = Some((self.dir.join(segment_name(next)), next, 0));
+                    continue;
                 }
-            }
-            if let Some(next) = sealed {
-                place = Some((self.dir.join(segment_name(next)), next, 0));
-                continue;
+                Tail::Open => {}
+                Tail::Unfollowable => return Ok(None),
             }
             place = Some((path, first, offset + at as u64));
             break;
@@ -188,6 +157,71 @@ impl Follower {
         self.seq = seq;
         self.at = place;
         Ok(Some(commits))
+    }
+}
+
+/// What a segment read from its start begins with.
+enum Head {
+    /// The head of the segment the view needs: its commits start at this offset.
+    Starts(usize),
+    /// No head yet: a segment is renamed into place whole, so only a directory being
+    /// created has this.
+    NotWritten,
+    /// Another segment, or damage: the view cannot be followed.
+    Unfollowable,
+}
+
+/// Checks the head of the segment `path` (read from its start into `data`): it must be the
+/// segment `first`, and that must be the next version after the view's `seq`.
+fn check_head(data: &[u8], first: u64, seq: u64, path: &Path) -> Result<Head> {
+    match frame::next(data, 0) {
+        Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
+            Ok((f, _, _)) if f == first && f == seq + 1 => Ok(Head::Starts(next)),
+            Ok(_) | Err(HeadError::Bad(_)) => Ok(Head::Unfollowable),
+            Err(HeadError::Format(f)) => Err(Unreadable::Format(f).into_error(path)),
+            Err(HeadError::Flags(f)) => Err(Unreadable::Flags(f).into_error(path)),
+        },
+        Next::End | Next::Incomplete => Ok(Head::NotWritten),
+        Next::Bad(_) => Ok(Head::Unfollowable),
+    }
+}
+
+/// Where reading a segment's commits stopped.
+enum Tail {
+    /// At its end, or before a frame still being written.
+    Open,
+    /// At its seal, which names the first version of the next segment.
+    Sealed(u64),
+    /// At a frame that does not continue the view.
+    Unfollowable,
+}
+
+/// Reads the commits in `data` from `*at` that continue the view at `*seq`, into `commits`,
+/// moving `*at` and `*seq` past each one.
+fn read_commits(data: &[u8], at: &mut usize, seq: &mut u64, commits: &mut Commits) -> Tail {
+    loop {
+        match frame::next(data, *at) {
+            Next::Frame(payload, next) if frame::is_seal(payload) => {
+                return match frame::decode_seal(payload) {
+                    Ok((last, following)) if last == *seq => {
+                        *at = next;
+                        Tail::Sealed(following)
+                    }
+                    _ => Tail::Unfollowable,
+                };
+            }
+            Next::Frame(payload, next) => match frame::decode_commit(payload) {
+                Ok((version, changes)) if version == *seq + 1 => {
+                    commits.push((version, changes));
+                    *seq = version;
+                    *at = next;
+                }
+                _ => return Tail::Unfollowable,
+            },
+            // The end, or a frame still being written: stop before it.
+            Next::End | Next::Incomplete => return Tail::Open,
+            Next::Bad(_) => return Tail::Unfollowable,
+        }
     }
 }
 
