@@ -141,65 +141,17 @@ pub(crate) fn find(dir: &Path) -> Result<Found> {
 /// Reads one segment: its header, then commits that run on from its first version without
 /// a gap, then (format 3) a seal and nothing after it.
 pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
-    let bad_head = |reason: String| {
-        Unreadable::Damage(Damage {
-            offset: 0,
-            reason: format!("no valid segment header: {reason}"),
-        })
-    };
-    let (first, format, mut at) = match frame::next(data, 0) {
-        Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
-            Ok((first, format, _)) => (first, format, next),
-            Err(HeadError::Format(f)) => return Err(Unreadable::Format(f)),
-            Err(HeadError::Flags(f)) => return Err(Unreadable::Flags(f)),
-            Err(HeadError::Bad(why)) => return Err(bad_head(why.to_string())),
-        },
-        Next::End => {
-            return Err(bad_head(
-                "the file is empty (a segment is created with its header in place; only a \
-                 directory of acorn's format 1 holds an empty one)"
-                    .into(),
-            ))
-        }
-        Next::Incomplete => return Err(bad_head("the file ends inside it".into())),
-        Next::Bad(why) => return Err(bad_head(why.to_string())),
-    };
+    let (first, format, mut at) = scan_head(data)?;
     let mut frames: Vec<(u64, Vec<Change>)> = Vec::new();
     let end = loop {
         let last = frames.last().map_or(first - 1, |(v, _)| *v);
-        let damaged = |reason: String| {
-            End::Damaged(Damage {
-                offset: at as u64,
-                reason,
-            })
-        };
+        let damaged = |reason: String| damaged_at(at, reason);
         match frame::next(data, at) {
             Next::End => break End::Open,
             Next::Incomplete => break End::Cut(at as u64),
             Next::Bad(why) => break damaged(why.to_string()),
             Next::Frame(payload, next) if frame::is_seal(payload) => {
-                if format < 3 {
-                    break damaged(format!("a seal in a segment of format {format}"));
-                }
-                match frame::decode_seal(payload) {
-                    Ok((sealed, _)) if sealed != last => {
-                        break damaged(format!(
-                            "the seal says the segment ends at version {sealed}, but it \
-                             ends at {last}"
-                        ))
-                    }
-                    Ok((_, following)) if next == data.len() => break End::Sealed(following),
-                    Ok(_) => {
-                        break End::Damaged(Damage {
-                            offset: next as u64,
-                            reason: format!(
-                                "{} bytes after the seal that ends the segment",
-                                data.len() - next
-                            ),
-                        })
-                    }
-                    Err(why) => break damaged(why.to_string()),
-                }
+                break seal_end(data, payload, format, last, at, next);
             }
             Next::Frame(payload, next) => match frame::decode_commit(payload) {
                 Ok((version, _)) if version != last + 1 => {
@@ -221,5 +173,62 @@ pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
         format,
         frames,
         end,
+    })
+}
+
+/// A segment's header frame: its first version, its format, and where its commits start.
+fn scan_head(data: &[u8]) -> std::result::Result<(u64, u32, usize), Unreadable> {
+    let bad_head = |reason: String| {
+        Unreadable::Damage(Damage {
+            offset: 0,
+            reason: format!("no valid segment header: {reason}"),
+        })
+    };
+    match frame::next(data, 0) {
+        Next::Frame(payload, next) => match frame::decode_segment_head(payload) {
+            Ok((first, format, _)) => Ok((first, format, next)),
+            Err(HeadError::Format(f)) => Err(Unreadable::Format(f)),
+            Err(HeadError::Flags(f)) => Err(Unreadable::Flags(f)),
+            Err(HeadError::Bad(why)) => Err(bad_head(why.to_string())),
+        },
+        Next::End => Err(bad_head(
+            "the file is empty (a segment is created with its header in place; only a \
+             directory of acorn's format 1 holds an empty one)"
+                .into(),
+        )),
+        Next::Incomplete => Err(bad_head("the file ends inside it".into())),
+        Next::Bad(why) => Err(bad_head(why.to_string())),
+    }
+}
+
+/// How a segment of `format` whose commits end at `last` ends at the seal `payload` (the
+/// frame at `at`; `next` is where the frame after it would start): sealed when the seal
+/// names `last` and is the end of `data`, damaged otherwise.
+fn seal_end(data: &[u8], payload: &[u8], format: u32, last: u64, at: usize, next: usize) -> End {
+    let damaged = |reason: String| damaged_at(at, reason);
+    if format < 3 {
+        return damaged(format!("a seal in a segment of format {format}"));
+    }
+    match frame::decode_seal(payload) {
+        Ok((sealed, _)) if sealed != last => damaged(format!(
+            "the seal says the segment ends at version {sealed}, but it ends at {last}"
+        )),
+        Ok((_, following)) if next == data.len() => End::Sealed(following),
+        Ok(_) => damaged_at(
+            next,
+            format!(
+                "{} bytes after the seal that ends the segment",
+                data.len() - next
+            ),
+        ),
+        Err(why) => damaged(why.to_string()),
+    }
+}
+
+/// Damage at offset `at` of a segment.
+fn damaged_at(at: usize, reason: String) -> End {
+    End::Damaged(Damage {
+        offset: at as u64,
+        reason,
     })
 }
