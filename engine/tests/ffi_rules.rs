@@ -141,3 +141,52 @@ fn a_durable_tree_through_the_c_abi_never_reads_a_commit_that_failed_its_fsync()
         assert_eq!(acorn_close(t), ACORN_OK);
     }
 }
+
+/// The last error message on this thread.
+fn last_error() -> String {
+    // SAFETY: acorn_last_error returns a NUL-terminated string valid until the next call.
+    unsafe { std::ffi::CStr::from_ptr(acorn_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_next_call_refuses_a_null_handle_or_output_and_a_handle_of_another_kind_by_name() {
+    // SAFETY: every pointer passed is null, ours and writable, or a live handle.
+    unsafe {
+        let mut t = ptr::null_mut();
+        assert_eq!(acorn_open_memory(&mut t), ACORN_OK);
+        let (mut k, mut kl, mut v, mut vl) = (ptr::null(), 0, ptr::null(), 0);
+        let (mut kind, mut version) = (0, 0);
+
+        let mut q = ptr::null_mut();
+        assert_eq!(acorn_query_new(t, ptr::null(), 0, 0, 0, &mut q), ACORN_OK);
+        assert_eq!(
+            acorn_query_next(q, &mut k, &mut kl, ptr::null_mut(), &mut vl),
+            ACORN_ERR_NULL
+        );
+        assert_eq!(last_error(), "query handle or an output pointer is null");
+        assert_eq!(
+            acorn_query_next(ptr::null_mut(), &mut k, &mut kl, &mut v, &mut vl),
+            ACORN_ERR_NULL
+        );
+
+        let mut c = ptr::null_mut();
+        assert_eq!(acorn_changes_new(t, 0, &mut c, ptr::null_mut()), ACORN_OK);
+        let mut changes_next =
+            |c, kind| acorn_changes_next(c, kind, &mut version, &mut k, &mut kl, &mut v, &mut vl);
+        assert_eq!(changes_next(c, ptr::null_mut()), ACORN_ERR_NULL);
+        assert_eq!(last_error(), "changes handle or an output pointer is null");
+        // A query handle where a changes handle belongs: refused by its tag.
+        assert_eq!(
+            changes_next(q.cast::<AcornChanges>(), &mut kind),
+            ACORN_ERR_INVALID_HANDLE
+        );
+        assert_eq!(last_error(), "not a live changes handle");
+        assert_eq!(changes_next(c, &mut kind), ACORN_NOT_FOUND);
+
+        assert_eq!(acorn_changes_free(c), ACORN_OK);
+        assert_eq!(acorn_query_free(q), ACORN_OK);
+        assert_eq!(acorn_close(t), ACORN_OK);
+    }
+}

@@ -230,6 +230,35 @@ unsafe fn tree<'a>(t: *const AcornTree) -> Result<&'a Tree, c_int> {
     Ok(unsafe { &(*t).tree })
 }
 
+/// The handle `p` of kind `tag` that a `*_next` call reads on (`what` names the kind in
+/// errors), once `p` and the call's output pointers are checked: `outputs_null` says
+/// whether any of those is null.
+///
+/// # Safety
+/// `p` must be null or a live handle of any kind (its tag is read before typed access).
+unsafe fn cursor<'a, T>(
+    p: *mut T,
+    outputs_null: bool,
+    tag: u64,
+    what: &str,
+) -> Result<&'a mut T, c_int> {
+    if p.is_null() || outputs_null {
+        return Err(fail(
+            ACORN_ERR_NULL,
+            &format!("{what} handle or an output pointer is null"),
+        ));
+    }
+    // SAFETY: non-null; the caller promises a live handle; tag read before typed access.
+    if unsafe { tag_at(p) } != tag {
+        return Err(fail(
+            ACORN_ERR_INVALID_HANDLE,
+            &format!("not a live {what} handle"),
+        ));
+    }
+    // SAFETY: the tag says this is a live `T`.
+    Ok(unsafe { &mut *p })
+}
+
 fn hand_out<T>(value: T, tag: u64, out: *mut *mut T) -> Status {
     if out.is_null() {
         return Err(fail(ACORN_ERR_NULL, "output pointer is null"));

@@ -6,8 +6,8 @@
 use std::ffi::c_int;
 
 use super::{
-    bytes, code_of, fail, guard, hand_out, release, tag_at, tree, AcornQuery, AcornTree, Status,
-    ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_ERR_UTF8, ACORN_NOT_FOUND, ACORN_OK, QUERY_TAG,
+    bytes, code_of, cursor, fail, guard, hand_out, release, tree, AcornQuery, AcornTree, Status,
+    ACORN_ERR_UTF8, ACORN_NOT_FOUND, ACORN_OK, QUERY_TAG,
 };
 
 /// Runs a query over a snapshot: keys starting with `prefix` (may be empty), after skipping
@@ -82,23 +82,10 @@ pub unsafe extern "C" fn acorn_query_next(
     value_len: *mut usize,
 ) -> c_int {
     guard(|| {
-        if q.is_null()
-            || key_out.is_null()
-            || key_len.is_null()
-            || value_out.is_null()
-            || value_len.is_null()
-        {
-            return Err(fail(
-                ACORN_ERR_NULL,
-                "query handle or an output pointer is null",
-            ));
-        }
-        // SAFETY: non-null; the caller promises a live handle; tag read before typed access.
-        if unsafe { tag_at(q) } != QUERY_TAG {
-            return Err(fail(ACORN_ERR_INVALID_HANDLE, "not a live query handle"));
-        }
-        // SAFETY: the tag says this is a live `AcornQuery`.
-        let h = unsafe { &mut *q };
+        let outputs_null =
+            key_out.is_null() || key_len.is_null() || value_out.is_null() || value_len.is_null();
+        // SAFETY: per the function's contract.
+        let h = unsafe { cursor(q, outputs_null, QUERY_TAG, "query") }?;
         let Some((k, v)) = h.items.get(h.next) else {
             return Ok(ACORN_NOT_FOUND);
         };

@@ -6,8 +6,8 @@
 use std::ffi::{c_char, c_int};
 
 use super::{
-    code_of, fail, guard, hand_out, put, release, tag_at, tree, AcornChanges, AcornTree,
-    ACORN_ERR_INVALID_HANDLE, ACORN_ERR_NULL, ACORN_NOT_FOUND, ACORN_OK, CHANGES_TAG,
+    code_of, cursor, guard, hand_out, put, release, tree, AcornChanges, AcornTree, ACORN_NOT_FOUND,
+    ACORN_OK, CHANGES_TAG,
 };
 use crate::{Change, Tree};
 
@@ -129,25 +129,14 @@ pub unsafe extern "C" fn acorn_changes_next(
     value_len: *mut usize,
 ) -> c_int {
     guard(|| {
-        if c.is_null()
-            || kind.is_null()
+        let outputs_null = kind.is_null()
             || version.is_null()
             || key_out.is_null()
             || key_len.is_null()
             || value_out.is_null()
-            || value_len.is_null()
-        {
-            return Err(fail(
-                ACORN_ERR_NULL,
-                "changes handle or an output pointer is null",
-            ));
-        }
-        // SAFETY: non-null; the caller promises a live handle; tag read before typed access.
-        if unsafe { tag_at(c) } != CHANGES_TAG {
-            return Err(fail(ACORN_ERR_INVALID_HANDLE, "not a live changes handle"));
-        }
-        // SAFETY: the tag says this is a live `AcornChanges`.
-        let h = unsafe { &mut *c };
+            || value_len.is_null();
+        // SAFETY: per the function's contract.
+        let h = unsafe { cursor(c, outputs_null, CHANGES_TAG, "changes") }?;
         let Some(change) = h.changes.get(h.next) else {
             return Ok(ACORN_NOT_FOUND);
         };
