@@ -1,8 +1,12 @@
 //! The ways a file is damaged: deleted, emptied, cut, bit-flipped (header and body; first,
 //! middle, last frame), zeroed, renamed, copied, overwritten.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use crate::states::State;
+use crate::support::{copy_dir, data_files};
 
 /// One kind of damage to one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,4 +225,50 @@ pub fn apply(
         _ => return None,
     }
     Some(file.to_path_buf())
+}
+
+/// One file of a state damaged one way, in a copy of the state's directory.
+pub struct Damaged {
+    pub kind: Damage,
+    /// The copy of the state's directory that holds the damage.
+    pub copy: tempfile::TempDir,
+    /// The damaged file's name.
+    pub name: OsString,
+    /// The file's path in the copy, and its path after the damage (see [`apply`]).
+    pub original: PathBuf,
+    pub renamed: PathBuf,
+    /// How a failure names it: the state, the file, the damage.
+    pub what: String,
+}
+
+/// Calls `f` with every data file of `state` damaged every way ([`Damage::ALL`]) that
+/// applies to it, each in its own copy of the state's directory.
+pub fn each_way(state: &State, mut f: impl FnMut(Damaged)) {
+    let files = data_files(state.dir.path());
+    let snapshot_at = snapshot_version(&state.dir.path().join("snapshot.acorn"));
+    let last = *state.acked.last().unwrap();
+    for file in &files {
+        let name = file.file_name().unwrap();
+        let other = files
+            .iter()
+            .rfind(|f| *f != file && f.file_name().unwrap() != "snapshot.tmp");
+        for kind in Damage::ALL {
+            let copy = copy_dir(state.dir.path());
+            let original = copy.path().join(name);
+            let other = other.map(|o| copy.path().join(o.file_name().unwrap()));
+            let below = (snapshot_at >= 2).then_some(snapshot_at / 2);
+            let Some(renamed) = apply(kind, &original, other.as_deref(), below, last + 1000) else {
+                continue;
+            };
+            let what = format!("{}: {} {kind:?}", state.name, name.to_string_lossy());
+            f(Damaged {
+                kind,
+                copy,
+                name: name.to_owned(),
+                original,
+                renamed,
+                what,
+            });
+        }
+    }
 }

@@ -383,39 +383,27 @@ fn check(
 fn every_file_of_every_state_damaged_every_way_is_refused_or_whole() {
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for state in states::all() {
-        let files = data_files(state.dir.path());
-        let snapshot_at = damage::snapshot_version(&state.dir.path().join("snapshot.acorn"));
-        let last = *state.acked.last().unwrap();
-        for file in &files {
-            let name = file.file_name().unwrap();
-            let other = files
-                .iter()
-                .rfind(|f| *f != file && f.file_name().unwrap() != "snapshot.tmp");
-            for kind in Damage::ALL {
-                let copy = copy_dir(state.dir.path());
-                let original = copy.path().join(name);
-                let other = other.map(|o| copy.path().join(o.file_name().unwrap()));
-                let below = (snapshot_at >= 2).then_some(snapshot_at / 2);
-                let Some(renamed) =
-                    damage::apply(kind, &original, other.as_deref(), below, last + 1000)
-                else {
-                    continue;
-                };
-                let what = format!("{}: {} {kind:?}", state.name, name.to_string_lossy());
-                let state_view = State {
-                    name: state.name,
-                    dir: tempfile::tempdir().unwrap(),
-                    acked: state.acked.clone(),
-                    end: copy.path().join(state.end.file_name().unwrap()),
-                };
-                let outcome = check(copy.path(), &state_view, &original, &renamed, kind, &what);
-                if name == "snapshot.tmp" {
-                    assert_eq!(outcome, Outcome::Whole, "{what}");
-                }
-                state_view.dir.close().unwrap();
-                *counts.entry(format!("{outcome:?}")).or_default() += 1;
+        damage::each_way(&state, |d| {
+            let state_view = State {
+                name: state.name,
+                dir: tempfile::tempdir().unwrap(),
+                acked: state.acked.clone(),
+                end: d.copy.path().join(state.end.file_name().unwrap()),
+            };
+            let outcome = check(
+                d.copy.path(),
+                &state_view,
+                &d.original,
+                &d.renamed,
+                d.kind,
+                &d.what,
+            );
+            if d.name == "snapshot.tmp" {
+                assert_eq!(outcome, Outcome::Whole, "{}", d.what);
             }
-        }
+            state_view.dir.close().unwrap();
+            *counts.entry(format!("{outcome:?}")).or_default() += 1;
+        });
     }
     let total: usize = counts.values().sum();
     println!("{total} damaged directories: {counts:?}");

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use acorn::{Error, Tree};
 
-use crate::damage::{self, Damage};
+use crate::damage;
 use crate::states;
 use crate::support::*;
 
@@ -108,33 +108,16 @@ fn check(dir: &Path, what: &str) -> bool {
 fn a_read_only_open_of_every_state_damaged_every_way_changes_nothing() {
     let (mut opened, mut refused) = (0, 0);
     for state in states::all() {
-        let files = data_files(state.dir.path());
-        let snapshot_at = damage::snapshot_version(&state.dir.path().join("snapshot.acorn"));
-        let last = *state.acked.last().unwrap();
         // Undamaged first.
         let copy = copy_dir(state.dir.path());
         assert!(check(copy.path(), state.name), "{}: undamaged", state.name);
-        for file in &files {
-            let name = file.file_name().unwrap();
-            let other = files
-                .iter()
-                .rfind(|f| *f != file && f.file_name().unwrap() != "snapshot.tmp");
-            for kind in Damage::ALL {
-                let copy = copy_dir(state.dir.path());
-                let original = copy.path().join(name);
-                let other = other.map(|o| copy.path().join(o.file_name().unwrap()));
-                let below = (snapshot_at >= 2).then_some(snapshot_at / 2);
-                if damage::apply(kind, &original, other.as_deref(), below, last + 1000).is_none() {
-                    continue;
-                }
-                let what = format!("{}: {} {kind:?}", state.name, name.to_string_lossy());
-                if check(copy.path(), &what) {
-                    opened += 1;
-                } else {
-                    refused += 1;
-                }
+        damage::each_way(&state, |d| {
+            if check(d.copy.path(), &d.what) {
+                opened += 1;
+            } else {
+                refused += 1;
             }
-        }
+        });
     }
     println!("read-only opens of damaged directories: {opened} opened, {refused} refused");
     assert!(opened + refused > 450, "{opened} + {refused}");
