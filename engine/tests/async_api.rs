@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use acorn::{AsyncTree, SyncPolicy, Tree};
 
+#[path = "common/trees.rs"]
+mod trees;
+
 fn multi(threads: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -89,11 +92,7 @@ fn async_writes_match_a_model_in_memory_and_durable_on_both_runtimes() {
         rt.block_on(model_run(Tree::open_memory().to_async()));
         for policy in [SyncPolicy::Always, group, SyncPolicy::Never] {
             let dir = tempfile::tempdir().unwrap();
-            let tree = Tree::builder()
-                .path(dir.path())
-                .sync(policy)
-                .open()
-                .unwrap();
+            let tree = trees::durable(dir.path(), policy);
             rt.block_on(model_run(tree.to_async()));
             let before = contents(&tree);
             drop(tree);
@@ -105,11 +104,7 @@ fn async_writes_match_a_model_in_memory_and_durable_on_both_runtimes() {
 
 /// Spawns `tasks` tasks that each stash `per_task` keys durably; returns the tree.
 fn durable_tasks(rt: &tokio::runtime::Runtime, dir: &std::path::Path, tasks: usize) -> Tree {
-    let tree = Tree::builder()
-        .path(dir)
-        .sync(SyncPolicy::Always)
-        .open()
-        .unwrap();
+    let tree = trees::durable(dir, SyncPolicy::Always);
     let at = tree.to_async();
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
@@ -395,12 +390,7 @@ fn a_change_stream_gives_the_backlog_then_follows_and_catches_up_from_the_log() 
     use acorn::Change;
     let dir = tempfile::tempdir().unwrap();
     multi(2).block_on(async {
-        let tree = Tree::builder()
-            .path(dir.path())
-            .sync(SyncPolicy::Never)
-            .open()
-            .unwrap()
-            .to_async();
+        let tree = trees::durable(dir.path(), SyncPolicy::Never).to_async();
         for i in 0..10 {
             tree.stash(format!("old{i}"), b"v").await.unwrap();
         }

@@ -17,6 +17,9 @@ use acorn::{Error, SyncPolicy, Tree};
 mod stop;
 use stop::Stop;
 
+#[path = "common/trees.rs"]
+mod trees;
+
 fn contents(tree: &Tree) -> BTreeMap<String, (Vec<u8>, u64)> {
     tree.iter()
         .map(|n| (n.key.to_string(), (n.value.to_vec(), n.version)))
@@ -123,13 +126,7 @@ fn what_never_changes_is_linked_and_the_active_segment_copied_to_a_frame_boundar
     let live = dir.path().join("live");
     // A compaction that fails after cutting the log leaves a sealed segment behind. The
     // active segment's length is read while the tree is open: no log buffer.
-    let tree = Tree::builder()
-        .path(&live)
-        .sync(SyncPolicy::Never)
-        .log_buffer(0, Duration::ZERO)
-        .compact_factor(0)
-        .open()
-        .unwrap();
+    let tree = trees::never_unbuffered(&live);
     for i in 0..100 {
         tree.stash(format!("k{i:03}"), b"v").unwrap();
     }

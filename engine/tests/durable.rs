@@ -11,6 +11,9 @@ use std::time::{Duration, SystemTime};
 use acorn::faults::{Action, Call, FaultyIo, ENOSPC};
 use acorn::{Error, ManualClock, RecoveryMode, SyncPolicy, Tree};
 
+#[path = "common/trees.rs"]
+mod trees;
+
 fn segments(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
@@ -255,11 +258,7 @@ fn salvage_keeps_what_precedes_the_damage_when_asked() {
 fn compaction_drops_old_segments_and_recovery_reads_snapshot_plus_tail() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let tree = Tree::builder()
-            .path(dir.path())
-            .sync(SyncPolicy::Never)
-            .open()
-            .unwrap();
+        let tree = trees::durable(dir.path(), SyncPolicy::Never);
         for round in 0..5 {
             for i in 0..200 {
                 tree.stash(format!("k{i:04}"), format!("r{round}")).unwrap();
@@ -336,13 +335,12 @@ fn a_damaged_snapshot_is_corruption_with_its_offset() {
 fn group_commit_with_many_writers_loses_nothing_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let tree = Tree::builder()
-            .path(dir.path())
-            .sync(SyncPolicy::Group {
+        let tree = trees::durable(
+            dir.path(),
+            SyncPolicy::Group {
                 max_delay: Duration::from_millis(1),
-            })
-            .open()
-            .unwrap();
+            },
+        );
         std::thread::scope(|s| {
             for t in 0..4 {
                 let tree = tree.clone();
@@ -437,12 +435,7 @@ fn never_hands_commits_to_the_os_in_batches_and_on_drop() {
 #[test]
 fn never_writes_a_waiting_commit_out_after_its_delay_and_at_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let tree = Tree::builder()
-        .path(dir.path())
-        .sync(SyncPolicy::Never)
-        .log_buffer(64 << 10, Duration::from_millis(5))
-        .open()
-        .unwrap();
+    let tree = trees::never_buffered(dir.path(), 64 << 10, Duration::from_millis(5));
     let size = || log_size(dir.path());
     let empty = size();
     tree.stash("a", b"1").unwrap();

@@ -20,6 +20,9 @@ use rng::Rng;
 mod stop;
 use stop::Stop;
 
+#[path = "common/trees.rs"]
+mod trees;
+
 /// What a change says, comparable with the model's.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Did {
@@ -378,11 +381,7 @@ fn an_in_memory_tree_keeps_the_history_it_is_given_and_says_where_it_ends() {
 #[test]
 fn a_subscriber_that_falls_behind_reads_the_lost_commits_back_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let tree = Tree::builder()
-        .path(dir.path())
-        .sync(SyncPolicy::Never)
-        .open()
-        .unwrap();
+    let tree = trees::durable(dir.path(), SyncPolicy::Never);
     let rx = tree.subscribe_with_capacity(4);
     for i in 0..50u64 {
         let mut b = tree.batch();
@@ -516,12 +515,7 @@ fn a_reader_follows_the_feed_while_writers_commit_and_compact() {
 #[test]
 fn the_feed_of_a_never_tree_holds_the_commits_still_in_its_log_buffer() {
     let tmp = tempfile::tempdir().unwrap();
-    let tree = Tree::builder()
-        .path(tmp.path())
-        .sync(SyncPolicy::Never)
-        .log_buffer(1 << 20, Duration::from_secs(3600))
-        .open()
-        .unwrap();
+    let tree = trees::never_buffered(tmp.path(), 1 << 20, Duration::from_secs(3600));
     for i in 0..40u64 {
         tree.stash(format!("k{i:02}"), format!("v{i}")).unwrap();
     }

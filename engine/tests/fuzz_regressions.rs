@@ -9,15 +9,14 @@ use std::fs;
 use acorn::{Error, SyncPolicy, Tree};
 use proptest::prelude::*;
 
+#[path = "common/trees.rs"]
+mod trees;
+
 /// A valid log segment and snapshot to mangle.
 fn valid_files() -> (String, Vec<u8>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     {
-        let tree = Tree::builder()
-            .path(dir.path())
-            .sync(SyncPolicy::Never)
-            .open()
-            .unwrap();
+        let tree = trees::durable(dir.path(), SyncPolicy::Never);
         for i in 0..20 {
             tree.stash(format!("k{i}"), format!("value-{i}")).unwrap();
         }

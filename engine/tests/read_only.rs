@@ -13,11 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use acorn::{Error, Event, IndexKey, SyncPolicy, Tree};
+use acorn::{Error, Event, IndexKey, Tree};
 
 #[path = "common/stop.rs"]
 mod stop;
 use stop::Stop;
+
+#[path = "common/trees.rs"]
+mod trees;
 
 fn contents(tree: &Tree) -> BTreeMap<String, Vec<u8>> {
     tree.iter()
@@ -26,13 +29,7 @@ fn contents(tree: &Tree) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn writer(dir: &std::path::Path) -> Tree {
-    Tree::builder()
-        .path(dir)
-        .sync(SyncPolicy::Never)
-        .log_buffer(0, Duration::ZERO)
-        .compact_factor(0)
-        .open()
-        .unwrap()
+    trees::never_unbuffered(dir)
 }
 
 #[test]
@@ -167,13 +164,7 @@ fn a_read_only_tree_opens_a_directory_no_writer_has_finished_creating() {
 #[test]
 fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history() {
     let dir = tempfile::tempdir().unwrap();
-    let w = Tree::builder()
-        .path(dir.path())
-        .sync(SyncPolicy::Never)
-        .log_buffer(0, Duration::ZERO)
-        .compact_factor(0)
-        .open()
-        .unwrap();
+    let w = trees::never_unbuffered(dir.path());
     w.index("by_batch", |n| {
         Some(IndexKey::str(std::str::from_utf8(n.value).unwrap()))
     })

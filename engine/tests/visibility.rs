@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use acorn::{SyncPolicy, Tree};
 
+#[path = "common/trees.rs"]
+mod trees;
+
 fn number(v: &[u8]) -> u64 {
     std::str::from_utf8(v).unwrap().parse().unwrap()
 }
@@ -76,11 +79,7 @@ fn no_read_path_runs_ahead_of_another() {
         },
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let tree = Tree::builder()
-            .path(dir.path())
-            .sync(policy)
-            .open()
-            .unwrap();
+        let tree = trees::durable(dir.path(), policy);
         tree.stash("n", "0").unwrap();
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {

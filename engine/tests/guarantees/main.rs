@@ -30,3 +30,5 @@ mod process_killed;
 mod read_only;
 mod states;
 mod support;
+#[path = "../common/trees.rs"]
+mod trees;

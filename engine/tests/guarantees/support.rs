@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use acorn::faults::FaultyIo;
-use acorn::{Error, RecoveryMode, SyncPolicy, Tree};
+use acorn::{Error, RecoveryMode, Tree};
 
 /// Every `wal-*.log` in `dir`, in name order.
 pub fn segments(dir: &Path) -> Vec<PathBuf> {
@@ -31,13 +31,7 @@ pub fn segment(dir: &Path, first: u64) -> PathBuf {
 /// A durable tree that leaves fsync to the OS, hands each commit to the OS as it is logged
 /// (no buffer: tests read and damage the files it writes) and never compacts by itself.
 pub fn open_never(dir: &Path) -> Tree {
-    Tree::builder()
-        .path(dir)
-        .sync(SyncPolicy::Never)
-        .log_buffer(0, std::time::Duration::ZERO)
-        .compact_factor(0)
-        .open()
-        .unwrap()
+    crate::trees::never_unbuffered(dir)
 }
 
 /// Opens `dir` strictly, as `Tree::open` does, but with fsyncs recorded instead of made
