@@ -116,6 +116,32 @@ fn write_commits(dir: &Path, n: usize) -> Vec<u64> {
     ends
 }
 
+/// `n` commits written by [`write_commits`] in a new directory: the directory, the log's
+/// length after each commit, its one segment and that segment's bytes.
+fn logged(n: usize) -> (tempfile::TempDir, Vec<u64>, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let ends = write_commits(dir.path(), n);
+    let seg = segments(dir.path()).pop().unwrap();
+    let data = fs::read(&seg).unwrap();
+    (dir, ends, seg, data)
+}
+
+/// Opens `dir` with salvage and checks that it holds exactly the keys of the first
+/// `commits` commits of [`write_commits`].
+fn salvaged(dir: &Path, commits: usize) -> Tree {
+    let tree = Tree::builder()
+        .path(dir)
+        .recovery(RecoveryMode::Salvage)
+        .open()
+        .unwrap();
+    assert_eq!(
+        tree.iter().map(|n| n.key).collect::<Vec<String>>(),
+        expected_after(commits)
+    );
+    tree
+}
+
+/// The keys of the first `commits` commits of [`write_commits`], in order.
 fn expected_after(commits: usize) -> Vec<String> {
     let mut keys: Vec<String> = (0..commits)
         .flat_map(|i| {
@@ -132,10 +158,7 @@ fn expected_after(commits: usize) -> Vec<String> {
 
 #[test]
 fn a_torn_tail_at_every_byte_recovers_exactly_the_complete_frames() {
-    let src = tempfile::tempdir().unwrap();
-    let ends = write_commits(src.path(), 12);
-    let seg = segments(src.path()).pop().unwrap();
-    let full = fs::read(&seg).unwrap();
+    let (_src, ends, seg, full) = logged(12);
     // Every cut inside the last three frames.
     let from = ends[ends.len() - 4] as usize;
     for cut in from..full.len() {
@@ -166,10 +189,7 @@ fn a_torn_tail_at_every_byte_recovers_exactly_the_complete_frames() {
 /// same). Strict refuses; salvage keeps the commits before it and counts the zeros.
 #[test]
 fn a_tail_of_zeros_is_damage_that_salvage_drops() {
-    let dir = tempfile::tempdir().unwrap();
-    let ends = write_commits(dir.path(), 5);
-    let seg = segments(dir.path()).pop().unwrap();
-    let mut data = fs::read(&seg).unwrap();
+    let (dir, ends, seg, mut data) = logged(5);
     let last = ends[ends.len() - 2] as usize;
     data[last..].fill(0);
     fs::write(&seg, &data).unwrap();
@@ -177,15 +197,7 @@ fn a_tail_of_zeros_is_damage_that_salvage_drops() {
         Err(Error::Corrupt { path, offset, .. }) => assert_eq!((path, offset), (seg, last as u64)),
         other => panic!("expected Corrupt, got {other:?}"),
     }
-    let tree = Tree::builder()
-        .path(dir.path())
-        .recovery(RecoveryMode::Salvage)
-        .open()
-        .unwrap();
-    assert_eq!(
-        tree.iter().map(|n| n.key).collect::<Vec<String>>(),
-        expected_after(4)
-    );
+    let tree = salvaged(dir.path(), 4);
     assert_eq!(
         tree.stats().salvaged_bytes_dropped,
         (data.len() - last) as u64
@@ -195,10 +207,7 @@ fn a_tail_of_zeros_is_damage_that_salvage_drops() {
 
 #[test]
 fn a_flipped_bit_before_the_tail_is_corruption_at_that_frame() {
-    let src = tempfile::tempdir().unwrap();
-    let ends = write_commits(src.path(), 6);
-    let seg = segments(src.path()).pop().unwrap();
-    let full = fs::read(&seg).unwrap();
+    let (_src, ends, seg, full) = logged(6);
     // Every bit of every frame but the last.
     for frame in 0..ends.len() - 2 {
         for byte in ends[frame]..ends[frame + 1] {
@@ -228,10 +237,7 @@ fn a_flipped_bit_before_the_tail_is_corruption_at_that_frame() {
 
 #[test]
 fn salvage_keeps_what_precedes_the_damage_when_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let ends = write_commits(dir.path(), 6);
-    let seg = segments(dir.path()).pop().unwrap();
-    let mut data = fs::read(&seg).unwrap();
+    let (dir, ends, seg, mut data) = logged(6);
     data[ends[3] as usize + 14] ^= 0x40;
     fs::write(&seg, &data).unwrap();
     let err = Tree::open(dir.path()).unwrap_err();
@@ -239,15 +245,7 @@ fn salvage_keeps_what_precedes_the_damage_when_asked() {
         err.to_string().contains("Salvage"),
         "the message says how to recover: {err}"
     );
-    let tree = Tree::builder()
-        .path(dir.path())
-        .recovery(RecoveryMode::Salvage)
-        .open()
-        .unwrap();
-    assert_eq!(
-        tree.iter().map(|n| n.key).collect::<Vec<String>>(),
-        expected_after(3)
-    );
+    let tree = salvaged(dir.path(), 3);
     assert_eq!(tree.stats().salvaged_bytes_dropped, ends[6] - ends[3]);
     drop(tree);
     // The salvaged directory now opens strictly.
