@@ -49,7 +49,18 @@ struct Made<'a> {
     done: bool,
 }
 
-impl Made<'_> {
+impl<'a> Made<'a> {
+    /// Starts a copy into `to`, which becomes an empty directory (see [`destination`]).
+    fn start(io: &'a dyn Io, to: &'a Path) -> Result<Self> {
+        Ok(Made {
+            io,
+            to,
+            created_dir: destination(to)?,
+            files: Vec::new(),
+            done: false,
+        })
+    }
+
     /// Notes a file about to be made (to remove it if the copy fails); returns its path.
     fn note(&mut self, path: PathBuf) -> PathBuf {
         self.files.push(path.clone());
@@ -101,13 +112,7 @@ fn destination(to: &Path) -> Result<bool> {
 
 /// Copies the files of `plan` into `to` (see the module docs).
 pub(crate) fn copy(io: &dyn Io, plan: &Plan, to: &Path) -> Result<()> {
-    let mut made = Made {
-        io,
-        to,
-        created_dir: destination(to)?,
-        files: Vec::new(),
-        done: false,
-    };
+    let mut made = Made::start(io, to)?;
     // Each file is noted before it is made: a failure half way removes it too.
     for (first, path) in &plan.sealed {
         let target = made.note(to.join(segment_name(*first)));
@@ -128,13 +133,7 @@ pub(crate) fn copy(io: &dyn Io, plan: &Plan, to: &Path) -> Result<()> {
 /// a log of its own (in memory, or read-only) is. A new segment after it, then the snapshot
 /// naming it, as a new directory starts.
 pub(crate) fn write(io: &dyn Io, index: &Index<Record>, version: u64, to: &Path) -> Result<()> {
-    let mut made = Made {
-        io,
-        to,
-        created_dir: destination(to)?,
-        files: Vec::new(),
-        done: false,
-    };
+    let mut made = Made::start(io, to)?;
     let first = version
         .checked_add(1)
         .ok_or(Error::VersionsExhausted { version })?;
