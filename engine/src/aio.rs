@@ -5,8 +5,8 @@
 //! wait. In memory, and under `SyncPolicy::Never`, a write never waits: its future
 //! completes on its first poll, doing exactly what the blocking call does. A durable write
 //! under `Always` or `Group` is logged on the first poll, then waits for its fsync as a
-//! waker in the log (see `storage/wal.rs`): no runtime thread and no blocking-pool thread
-//! is parked per waiting writer. The log's own sync thread (one per durable tree, started
+//! waker in the log (see `storage/wal/group.rs`): no runtime thread and no blocking-pool
+//! thread is parked per waiting writer. The log's own sync thread (one per durable tree, started
 //! by the first async commit) leads the fsyncs, and every fsync completes all the commits
 //! it covers at once, so thousands of tasks share each one.
 //!

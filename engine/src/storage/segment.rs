@@ -1,7 +1,7 @@
 //! Log segment files: their names, and their creation. A segment is created whole: its
 //! header is written to `segment.tmp`, fsynced, renamed to `wal-<first version>.log` and
 //! the directory fsynced, so a segment under its name always has a complete header and an
-//! empty or headless one is damage, never a crash. The writer (`wal.rs`) and recovery
+//! empty or headless one is damage, never a crash. The writer (`wal/`) and recovery
 //! (`recovery.rs`) both build on this module; it builds on neither.
 
 use std::fs::File;
