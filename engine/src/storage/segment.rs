@@ -2,7 +2,7 @@
 //! header is written to `segment.tmp`, fsynced, renamed to `wal-<first version>.log` and
 //! the directory fsynced, so a segment under its name always has a complete header and an
 //! empty or headless one is damage, never a crash. The writer (`wal/`) and recovery
-//! (`recovery.rs`) both build on this module; it builds on neither.
+//! (`recovery/`) both build on this module; it builds on neither.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
