@@ -145,6 +145,17 @@ impl Entry {
     pub(crate) fn record(&self) -> &Record {
         &self.shared.header.header
     }
+
+    /// Points the entry, in place, at `rec` (a newer record of the same nut under the same
+    /// index key) when no snapshot shares the entry: no allocation, no copy of the key.
+    /// Returns the record it held, or gives `rec` back when the entry is shared.
+    pub(super) fn swap_record(&mut self, rec: Record) -> Result<Record, Record> {
+        self.shared
+            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(entry) => Ok(std::mem::replace(entry.header_mut(), rec)),
+                None => Err(rec),
+            })
+    }
 }
 
 impl Keyed for Entry {

@@ -304,6 +304,15 @@ impl Indexes {
                     t.note(&self.buf);
                 }
                 let old = old.map(Record::as_ptr);
+                // The usual case: the old record's entry, under the same composite key,
+                // now points at the new record (in place when no snapshot shares it).
+                let same = sec.entries.get_mut(&self.buf);
+                if let Some(entry) = same.filter(|e| old.is_some_and(|o| e.record().is_at(o))) {
+                    if let Err(new) = entry.swap_record(new.clone()) {
+                        *entry = Entry::new(new, &self.buf);
+                    }
+                    continue;
+                }
                 let entry = Entry::new(new.clone(), &self.buf);
                 // Found by its composite key (a binary search), then checked by address.
                 match sec.entries.replace_keyed(entry) {
