@@ -156,6 +156,30 @@ impl Entry {
                 None => Err(rec),
             })
     }
+
+    /// This entry (just taken out of its index) made over for `rec` under `composite`:
+    /// the same allocation when no snapshot shares it and the composite key is as long
+    /// as its own (a nut whose index key moved to another of the same size, as fixed-width
+    /// keys do), otherwise a new entry.
+    pub(super) fn renew(mut self, rec: Record, composite: &[u8]) -> Entry {
+        let refused = self
+            .shared
+            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(entry) if entry.slice().len() == composite.len() => {
+                    *entry.header_mut() = rec;
+                    entry.slice_mut().copy_from_slice(composite);
+                    None
+                }
+                _ => Some(rec),
+            });
+        match refused {
+            None => {
+                self.abbr = abbreviation(composite);
+                self
+            }
+            Some(rec) => Entry::new(rec, composite),
+        }
+    }
 }
 
 impl Keyed for Entry {

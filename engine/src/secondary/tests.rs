@@ -101,3 +101,44 @@ fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_i
     );
     assert_eq!(seen.record().value(), b"a2");
 }
+
+#[test]
+fn a_moved_index_key_reuses_the_old_entry_unless_a_snapshot_shares_it() {
+    let first_byte: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        out.extend_from_slice(n.value.get(..1).unwrap_or_default());
+        true
+    });
+    let mut ix = Indexes::default();
+    ix.add("i", first_byte, std::iter::empty()).unwrap();
+    let rec = |v: &[u8], version| Record::new(b"k", v, version, 0, 0);
+    let (r1, r2, r3) = (rec(b"a1", 1), rec(b"b2", 2), rec(b"c3", 3));
+    let composite_of = |ikey: &[u8]| {
+        let mut c = Vec::new();
+        composite(&mut c, ikey, b"k");
+        c
+    };
+    ix.put(None, &r1, None);
+    let before = only_entry(&ix.list[0].entries).key().as_ptr();
+
+    // Unshared: the old entry, taken out, comes back under the new key.
+    ix.put(Some(&r1), &r2, None);
+    let entry = only_entry(&ix.list[0].entries);
+    assert!(entry.record().is_at(r2.as_ptr()));
+    assert_eq!(entry.key(), composite_of(b"b"));
+    assert_eq!(entry.abbr(), abbreviation(&composite_of(b"b")));
+    assert_eq!(entry.key().as_ptr(), before, "the old allocation reused");
+    drop(entry);
+
+    // Shared with a snapshot: a new entry; the snapshot keeps the old one, unchanged.
+    let snapshot = ix.list[0].entries.clone();
+    ix.put(Some(&r2), &r3, None);
+    let entry = only_entry(&ix.list[0].entries);
+    assert!(entry.record().is_at(r3.as_ptr()));
+    assert_eq!(entry.key(), composite_of(b"c"));
+    let seen = only_entry(&snapshot);
+    assert!(
+        seen.record().is_at(r2.as_ptr()),
+        "a snapshot saw a later write"
+    );
+    assert_eq!(seen.key(), composite_of(b"b"));
+}
