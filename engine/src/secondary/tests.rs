@@ -61,7 +61,23 @@ fn index_key_encodings_keep_numeric_order() {
     assert!(IndexKey::u64(9) < IndexKey::u64(10));
 }
 
-/// The one entry of `entries` (the test below indexes a single nut), cloned: drop it
+/// One index, on the first byte of the value.
+fn on_first_byte() -> Indexes {
+    let first_byte: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        out.extend_from_slice(n.value.get(..1).unwrap_or_default());
+        true
+    });
+    let mut ix = Indexes::default();
+    ix.add("i", first_byte, std::iter::empty()).unwrap();
+    ix
+}
+
+/// The record of nut `k` with `value` at `version`.
+fn nut(value: &[u8], version: u64) -> Record {
+    Record::new(b"k", value, version, 0, 0)
+}
+
+/// The one entry of `entries` (the tests below index a single nut), cloned: drop it
 /// before the next write, or the entry is shared.
 fn only_entry(entries: &Index<Entry>) -> Entry {
     let mut cursor = entries.cursor(Bound::Unbounded);
@@ -73,14 +89,8 @@ fn only_entry(entries: &Index<Entry>) -> Entry {
 
 #[test]
 fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_it() {
-    let first_byte: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
-        out.extend_from_slice(n.value.get(..1).unwrap_or_default());
-        true
-    });
-    let mut ix = Indexes::default();
-    ix.add("i", first_byte, std::iter::empty()).unwrap();
-    let rec = |v: &[u8], version| Record::new(b"k", v, version, 0, 0);
-    let (r1, r2, r3) = (rec(b"a1", 1), rec(b"a2", 2), rec(b"a3", 3));
+    let mut ix = on_first_byte();
+    let (r1, r2, r3) = (nut(b"a1", 1), nut(b"a2", 2), nut(b"a3", 3));
     ix.put(None, &r1, None);
     let key_at = |ix: &Indexes| only_entry(&ix.list[0].entries).key().as_ptr();
     let before = key_at(&ix);
@@ -104,14 +114,8 @@ fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_i
 
 #[test]
 fn a_moved_index_key_reuses_the_old_entry_unless_a_snapshot_shares_it() {
-    let first_byte: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
-        out.extend_from_slice(n.value.get(..1).unwrap_or_default());
-        true
-    });
-    let mut ix = Indexes::default();
-    ix.add("i", first_byte, std::iter::empty()).unwrap();
-    let rec = |v: &[u8], version| Record::new(b"k", v, version, 0, 0);
-    let (r1, r2, r3) = (rec(b"a1", 1), rec(b"b2", 2), rec(b"c3", 3));
+    let mut ix = on_first_byte();
+    let (r1, r2, r3) = (nut(b"a1", 1), nut(b"b2", 2), nut(b"c3", 3));
     let composite_of = |ikey: &[u8]| {
         let mut c = Vec::new();
         composite(&mut c, ikey, b"k");
