@@ -392,8 +392,7 @@ impl Record {
     pub(crate) fn view(&self) -> NutRef<'_> {
         let e = self.expires();
         NutRef {
-            // Keys are validated as UTF-8 before they are stored.
-            key: std::str::from_utf8(self.key()).unwrap_or_default(),
+            key: self.key_str(),
             value: self.value(),
             version: self.version(),
             timestamp: from_nanos(self.timestamp()),

@@ -59,6 +59,21 @@ fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
     }
 }
 
+/// `Arc::make_mut` for a node on a write's path down the tree, always inlined: the check
+/// that the node is unshared is one load, and whether the compiler inlines `make_mut`
+/// itself changes with unrelated code (a call costs ~35 instructions per write).
+#[inline(always)]
+fn node_mut<T: Keyed>(node: &mut NodeArc<T>) -> &mut Node<T> {
+    if !node.is_unique() {
+        *node = NodeArc::new(Node::clone(node));
+    }
+    match NodeArc::get_mut(node) {
+        Some(node) => node,
+        // Proven invariant: it is unshared now (just checked, or just made).
+        None => unreachable!("a node just made unique is shared"),
+    }
+}
+
 /// A copy-on-write B+tree map from key bytes to entries.
 #[derive(Clone, Debug)]
 pub(crate) struct Index<T> {
@@ -94,7 +109,7 @@ impl<T: Keyed> Index<T> {
 
     /// Inserts or replaces the entry with the same key; returns the replaced one.
     pub(crate) fn insert(&mut self, item: T) -> Option<T> {
-        let (old, split) = NodeArc::make_mut(&mut self.root).insert(item);
+        let (old, split) = node_mut(&mut self.root).insert(item);
         if let Some((sep, right)) = split {
             let left = std::mem::replace(
                 &mut self.root,
@@ -118,7 +133,7 @@ impl<T: Keyed> Index<T> {
     /// nothing, does not happen).
     pub(crate) fn replace(&mut self, is_old: impl Fn(&T) -> bool, item: T) -> Result<T, T> {
         let key = item.key();
-        let mut node = NodeArc::make_mut(&mut self.root);
+        let mut node = node_mut(&mut self.root);
         loop {
             match node {
                 Node::Leaf(leaf) => {
@@ -128,7 +143,7 @@ impl<T: Keyed> Index<T> {
                     };
                 }
                 Node::Internal { seps, children } => {
-                    node = NodeArc::make_mut(&mut children[seps.child_index(key)]);
+                    node = node_mut(&mut children[seps.child_index(key)]);
                 }
             }
         }
@@ -145,17 +160,22 @@ impl<T: Keyed> Index<T> {
     /// Replaces the entry with `item`'s key, found by key (the caller knows it is there);
     /// gives `item` back when there is none.
     pub(crate) fn replace_keyed(&mut self, item: T) -> Result<T, T> {
-        let mut node = NodeArc::make_mut(&mut self.root);
+        match self.get_mut(item.key()) {
+            Some(entry) => Ok(std::mem::replace(entry, item)),
+            None => Err(item),
+        }
+    }
+
+    /// The entry under `key`, found by key, to change in place without changing its key
+    /// (the caller knows it is there: the nodes on the way down that a snapshot shares are
+    /// copied first, so a miss may copy them for nothing).
+    pub(crate) fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
+        let mut node = node_mut(&mut self.root);
         loop {
             match node {
-                Node::Leaf(leaf) => {
-                    return match leaf.search(item.key()) {
-                        Ok(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
-                        Err(_) => Err(item),
-                    };
-                }
+                Node::Leaf(leaf) => return leaf.search(key).ok().map(|i| &mut leaf.items[i]),
                 Node::Internal { seps, children } => {
-                    node = NodeArc::make_mut(&mut children[seps.child_index(item.key())]);
+                    node = node_mut(&mut children[seps.child_index(key)]);
                 }
             }
         }
@@ -176,7 +196,7 @@ impl<T: Keyed> Index<T> {
     }
 
     fn remove_picked(&mut self, key: &[u8], pick: impl Fn(&[T]) -> Option<usize>) -> Option<T> {
-        let removed = NodeArc::make_mut(&mut self.root).remove(key, &pick);
+        let removed = node_mut(&mut self.root).remove(key, &pick);
         if removed.is_some() {
             self.len -= 1;
         }

@@ -145,6 +145,41 @@ impl Entry {
     pub(crate) fn record(&self) -> &Record {
         &self.shared.header.header
     }
+
+    /// Points the entry, in place, at `rec` (a newer record of the same nut under the same
+    /// index key) when no snapshot shares the entry: no allocation, no copy of the key.
+    /// Returns the record it held, or gives `rec` back when the entry is shared.
+    pub(super) fn swap_record(&mut self, rec: Record) -> Result<Record, Record> {
+        self.shared
+            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(entry) => Ok(std::mem::replace(entry.header_mut(), rec)),
+                None => Err(rec),
+            })
+    }
+
+    /// This entry (just taken out of its index) made over for `rec` under `composite`:
+    /// the same allocation when no snapshot shares it and the composite key is as long
+    /// as its own (a nut whose index key moved to another of the same size, as fixed-width
+    /// keys do), otherwise a new entry.
+    pub(super) fn renew(mut self, rec: Record, composite: &[u8]) -> Entry {
+        let refused = self
+            .shared
+            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(entry) if entry.slice().len() == composite.len() => {
+                    *entry.header_mut() = rec;
+                    entry.slice_mut().copy_from_slice(composite);
+                    None
+                }
+                _ => Some(rec),
+            });
+        match refused {
+            None => {
+                self.abbr = abbreviation(composite);
+                self
+            }
+            Some(rec) => Entry::new(rec, composite),
+        }
+    }
 }
 
 impl Keyed for Entry {

@@ -304,6 +304,15 @@ impl Indexes {
                     t.note(&self.buf);
                 }
                 let old = old.map(Record::as_ptr);
+                // The usual case: the old record's entry, under the same composite key,
+                // now points at the new record (in place when no snapshot shares it).
+                let same = sec.entries.get_mut(&self.buf);
+                if let Some(entry) = same.filter(|e| old.is_some_and(|o| e.record().is_at(o))) {
+                    if let Err(new) = entry.swap_record(new.clone()) {
+                        *entry = Entry::new(new, &self.buf);
+                    }
+                    continue;
+                }
                 let entry = Entry::new(new.clone(), &self.buf);
                 // Found by its composite key (a binary search), then checked by address.
                 match sec.entries.replace_keyed(entry) {
@@ -326,7 +335,7 @@ impl Indexes {
                 continue;
             }
             let mut touched = touched;
-            if let Some(old) = old {
+            let removed = old.and_then(|old| {
                 let key = had.then_some(self.old_key.as_slice());
                 remove_entry(
                     &mut sec.entries,
@@ -334,15 +343,20 @@ impl Indexes {
                     key,
                     old,
                     touched.as_deref_mut(),
-                );
-            }
+                )
+            });
             if let Some(new_key) = new_key {
                 self.buf.clear();
                 composite(&mut self.buf, new_key, new.key());
                 if let Some(t) = touched {
                     t.note(&self.buf);
                 }
-                sec.entries.insert(Entry::new(new.clone(), &self.buf));
+                let entry = match removed {
+                    // The old record's entry, made over for the new one.
+                    Some(entry) => entry.renew(new.clone(), &self.buf),
+                    None => Entry::new(new.clone(), &self.buf),
+                };
+                sec.entries.insert(entry);
             }
         }
     }
@@ -361,47 +375,46 @@ impl Indexes {
 /// Removes `old`'s entry: found by its composite key (`index_key` then `old`'s primary key,
 /// built in `buf` and noted in `touched`) and checked by address; when it is not there (no
 /// index key now, or the extractor is not a pure function of the nut), by a walk that
-/// looks for the record's address.
+/// looks for the record's address. Returns the entry removed (`None`: there was none).
 fn remove_entry(
     entries: &mut Index<Entry>,
     buf: &mut Vec<u8>,
     index_key: Option<&[u8]>,
     old: &Record,
     touched: Option<&mut Touched>,
-) {
+) -> Option<Entry> {
     let at = old.as_ptr();
-    let removed = index_key.is_some_and(|k| {
+    let removed = index_key.and_then(|k| {
         buf.clear();
         composite(buf, k, old.key());
         if let Some(t) = touched {
             t.note(buf);
         }
-        entries
-            .remove_checked(buf, |e| e.record().is_at(at))
-            .is_some()
+        entries.remove_checked(buf, |e| e.record().is_at(at))
     });
-    if !removed {
-        remove_by_record(entries, Some(at));
-    }
+    removed.or_else(|| remove_by_record(entries, Some(at)))
 }
 
 /// The slow path for an extractor that is not a pure function of the nut: finds the entry
 /// of the record at `at` by walking the whole index, and removes it (so no entry outlives
 /// its record whatever the extractor does). A pure extractor never gets here.
-fn remove_by_record(entries: &mut Index<Entry>, at: Option<*const std::ffi::c_void>) {
-    let Some(at) = at else { return };
-    let mut cursor = entries.cursor(Bound::Unbounded);
-    let mut found = None;
-    while let Some(e) = cursor.peek() {
-        if e.record().is_at(at) {
-            found = Some(Box::<[u8]>::from(e.key()));
-            break;
+fn remove_by_record(
+    entries: &mut Index<Entry>,
+    at: Option<*const std::ffi::c_void>,
+) -> Option<Entry> {
+    let at = at?;
+    let key = {
+        // Dropped before the removal, so that the cursor's snapshot shares no node.
+        let mut cursor = entries.cursor(Bound::Unbounded);
+        loop {
+            let e = cursor.peek()?;
+            if e.record().is_at(at) {
+                break Box::<[u8]>::from(e.key());
+            }
+            cursor.advance();
         }
-        cursor.advance();
-    }
-    if let Some(key) = found {
-        entries.remove_known(&key, |e| e.record().is_at(at));
-    }
+    };
+    entries.remove_known(&key, |e| e.record().is_at(at))
 }
 
 /// A walk over one index snapshot between composite bounds, either way.

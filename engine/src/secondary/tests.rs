@@ -60,3 +60,89 @@ fn index_key_encodings_keep_numeric_order() {
         .all(|w| IndexKey::f64(w[0]) < IndexKey::f64(w[1])));
     assert!(IndexKey::u64(9) < IndexKey::u64(10));
 }
+
+/// One index, on the first byte of the value.
+fn on_first_byte() -> Indexes {
+    let first_byte: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        out.extend_from_slice(n.value.get(..1).unwrap_or_default());
+        true
+    });
+    let mut ix = Indexes::default();
+    ix.add("i", first_byte, std::iter::empty()).unwrap();
+    ix
+}
+
+/// The record of nut `k` with `value` at `version`.
+fn nut(value: &[u8], version: u64) -> Record {
+    Record::new(b"k", value, version, 0, 0)
+}
+
+/// The one entry of `entries` (the tests below index a single nut), cloned: drop it
+/// before the next write, or the entry is shared.
+fn only_entry(entries: &Index<Entry>) -> Entry {
+    let mut cursor = entries.cursor(Bound::Unbounded);
+    let entry = cursor.peek().expect("one entry").clone();
+    cursor.advance();
+    assert!(cursor.peek().is_none(), "exactly one entry");
+    entry
+}
+
+#[test]
+fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_it() {
+    let mut ix = on_first_byte();
+    let (r1, r2, r3) = (nut(b"a1", 1), nut(b"a2", 2), nut(b"a3", 3));
+    ix.put(None, &r1, None);
+    let key_at = |ix: &Indexes| only_entry(&ix.list[0].entries).key().as_ptr();
+    let before = key_at(&ix);
+
+    // Unshared: the same entry (same allocation) now holds the new record.
+    ix.put(Some(&r1), &r2, None);
+    assert!(only_entry(&ix.list[0].entries).record().is_at(r2.as_ptr()));
+    assert_eq!(key_at(&ix), before, "repointed in place, not rebuilt");
+
+    // A snapshot (what a query holds) keeps seeing the record it was taken with.
+    let snapshot = ix.list[0].entries.clone();
+    ix.put(Some(&r2), &r3, None);
+    assert!(only_entry(&ix.list[0].entries).record().is_at(r3.as_ptr()));
+    let seen = only_entry(&snapshot);
+    assert!(
+        seen.record().is_at(r2.as_ptr()),
+        "a snapshot saw a later write"
+    );
+    assert_eq!(seen.record().value(), b"a2");
+}
+
+#[test]
+fn a_moved_index_key_reuses_the_old_entry_unless_a_snapshot_shares_it() {
+    let mut ix = on_first_byte();
+    let (r1, r2, r3) = (nut(b"a1", 1), nut(b"b2", 2), nut(b"c3", 3));
+    let composite_of = |ikey: &[u8]| {
+        let mut c = Vec::new();
+        composite(&mut c, ikey, b"k");
+        c
+    };
+    ix.put(None, &r1, None);
+    let before = only_entry(&ix.list[0].entries).key().as_ptr();
+
+    // Unshared: the old entry, taken out, comes back under the new key.
+    ix.put(Some(&r1), &r2, None);
+    let entry = only_entry(&ix.list[0].entries);
+    assert!(entry.record().is_at(r2.as_ptr()));
+    assert_eq!(entry.key(), composite_of(b"b"));
+    assert_eq!(entry.abbr(), abbreviation(&composite_of(b"b")));
+    assert_eq!(entry.key().as_ptr(), before, "the old allocation reused");
+    drop(entry);
+
+    // Shared with a snapshot: a new entry; the snapshot keeps the old one, unchanged.
+    let snapshot = ix.list[0].entries.clone();
+    ix.put(Some(&r2), &r3, None);
+    let entry = only_entry(&ix.list[0].entries);
+    assert!(entry.record().is_at(r3.as_ptr()));
+    assert_eq!(entry.key(), composite_of(b"c"));
+    let seen = only_entry(&snapshot);
+    assert!(
+        seen.record().is_at(r2.as_ptr()),
+        "a snapshot saw a later write"
+    );
+    assert_eq!(seen.key(), composite_of(b"b"));
+}
