@@ -363,13 +363,14 @@ impl<'q> Query<'q> {
         if let (Source::Keys(scan), true) = (&mut source, self.passes_all()) {
             // Nothing to test per record: whole runs of the scan go to the sink.
             while let Some(done) = scan.next_run_with(|run| {
-                run.iter().for_each(&mut read);
+                // Read (for the cache's expiry) what the per-record walk would: the
+                // skipped and the taken, none past the take.
                 let cut = (self.skip - skipped).min(run.len());
+                let end = run.len().min(cut.saturating_add(take - taken));
+                run[..end].iter().for_each(&mut read);
+                sink.run(&run[cut..end]);
                 skipped += cut;
-                let run = &run[cut..];
-                let run = &run[..run.len().min(take - taken)];
-                sink.run(run);
-                taken += run.len();
+                taken += end - cut;
                 taken == take
             }) {
                 if done {
