@@ -84,6 +84,13 @@ impl Scan {
         }
     }
 
+    /// Whether `key` (at or after the span's start) is still inside the span.
+    #[inline]
+    fn inside(&self, key: &[u8]) -> bool {
+        before_end(key, self.span.end.as_ref().map(|b| &**b))
+            && self.span.prefix.as_ref().is_none_or(|p| key.starts_with(p))
+    }
+
     /// Calls `f` on the next visible record (borrowed from the snapshot) and moves past it.
     // Inlined into the query's walk (once per record): out of line it costs ~1% of a scan.
     #[inline]
@@ -93,13 +100,7 @@ impl Scan {
                 self.done = true;
                 break;
             };
-            let inside = before_end(rec.key(), self.span.end.as_ref().map(|b| &**b))
-                && self
-                    .span
-                    .prefix
-                    .as_ref()
-                    .is_none_or(|p| rec.key().starts_with(p));
-            if !inside {
+            if !self.inside(rec.key()) {
                 self.done = true;
                 break;
             }
@@ -109,6 +110,49 @@ impl Scan {
             }
             let out = f(rec);
             self.cursor.advance();
+            return Some(out);
+        }
+        None
+    }
+
+    /// Calls `f` on the next run of visible records (consecutive in one leaf, never empty)
+    /// and moves past it: what [`Scan::next_with`] would yield one by one, without moving
+    /// the cursor per record.
+    #[inline]
+    pub(crate) fn next_run_with<R>(&mut self, f: impl FnOnce(&[Record]) -> R) -> Option<R> {
+        while !self.done {
+            let rest = self.cursor.rest();
+            // The cursor stands on an entry until the walk is over.
+            if rest.is_empty() {
+                self.done = true;
+                break;
+            }
+            let (mut n, mut past_end) = (0, false);
+            for rec in rest {
+                if !self.inside(rec.key()) {
+                    past_end = true;
+                    break;
+                }
+                if rec.is_expired(self.now) {
+                    break;
+                }
+                n += 1;
+            }
+            if n == 0 {
+                if past_end {
+                    self.done = true;
+                    break;
+                }
+                // An expired record: step over it.
+                self.cursor.advance();
+                continue;
+            }
+            let out = f(&rest[..n]);
+            if past_end {
+                self.done = true;
+            } else {
+                self.cursor.advance_by(n);
+            }
             return Some(out);
         }
         None

@@ -34,7 +34,8 @@ pub struct Nut {
 
 /// The key of an owned [`Nut`]: keys of up to 22 bytes are held inline (copying 24
 /// bytes is cheaper than a shared reference-count increment and decrement), longer ones
-/// as a shared handle onto the stored record. Never allocates. Derefs to `str` and
+/// (and those of a record whose key and value are under 22 bytes together) as a shared
+/// handle onto the stored record. Never allocates. Derefs to `str` and
 /// compares, hashes and orders like one.
 #[derive(Clone)]
 pub struct Key(KeyRepr);
@@ -69,22 +70,19 @@ pub struct NutRef<'a> {
 }
 
 impl Key {
+    #[inline(always)]
     fn of(rec: &Record) -> Key {
-        let key = rec.key();
-        if key.len() <= INLINE_KEY {
-            let mut buf = [0; INLINE_KEY];
-            match rec.key_onwards().get(..INLINE_KEY) {
-                // A fixed-size copy (a few moves, no `memcpy` call); the bytes past the
-                // key are never read.
-                Some(head) => buf.copy_from_slice(head),
-                None => buf[..key.len()].copy_from_slice(key),
-            }
-            Key(KeyRepr::Inline {
-                len: key.len() as u8,
-                buf,
-            })
-        } else {
-            Key(KeyRepr::Shared(rec.clone()))
+        let len = rec.key().len();
+        // A fixed-size copy of the 22 bytes from the key's start (a few moves, no `memcpy`
+        // call); the bytes past the key are never read. A record too short for that (key
+        // and value under 22 bytes together) is shared like a long key: one branch, no
+        // call, so the nut is built in registers and stored once, straight into its slot.
+        match rec.key_onwards().first_chunk::<INLINE_KEY>() {
+            Some(head) if len <= INLINE_KEY => Key(KeyRepr::Inline {
+                len: len as u8,
+                buf: *head,
+            }),
+            _ => Key(KeyRepr::Shared(rec.clone())),
         }
     }
 
@@ -402,11 +400,16 @@ impl Record {
 
     /// An owned nut sharing this record: one reference-count increment (two for a key
     /// over 22 bytes), no allocation.
+    #[inline(always)]
     pub(crate) fn to_nut(&self) -> Nut {
         self.clone().into_nut()
     }
 
     /// An owned nut that takes over this reference as its value.
+    // Always inlined (and `to_nut` too): built in a stack temporary and then copied into
+    // its slot, a nut's bytes are stored at other widths than the copy loads them, and
+    // every load waits for the stores to reach the cache (a store-forwarding stall).
+    #[inline(always)]
     pub(crate) fn into_nut(self) -> Nut {
         let e = self.expires();
         Nut {

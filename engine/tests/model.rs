@@ -26,6 +26,15 @@ enum Op {
         skip: u8,
         take: u8,
     },
+    /// An unfiltered query: all (0), a prefix (1), a range (2) or newest first (3), with
+    /// skip and take; run twice (the second answer comes from the query cache).
+    Scan {
+        kind: u8,
+        a: u8,
+        b: u8,
+        skip: u8,
+        take: Option<u8>,
+    },
     Advance(u8),
     Purge,
     /// Durable runs only: close and reopen the directory.
@@ -59,6 +68,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Prefix),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Range(a, b)),
         1 => (0u8..7, any::<bool>(), 0u8..5, 0u8..8).prop_map(|(min_len, desc, skip, take)| Op::Query { min_len, desc, skip, take }),
+        1 => (0u8..4, any::<u8>(), any::<u8>(), 0u8..50, proptest::option::of(0u8..50))
+            .prop_map(|(kind, a, b, skip, take)| Op::Scan { kind, a, b, skip, take }),
         1 => (0u8..4).prop_map(Op::Advance),
         1 => Just(Op::Purge),
         1 => Just(Op::Reopen),
@@ -285,6 +296,60 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
                         .filter(|v| v.len() >= usize::from(min_len))
                         .count()
                 );
+            }
+            Op::Scan {
+                kind,
+                a,
+                b,
+                skip,
+                take,
+            } => {
+                let (a, b) = (key(a), key(b));
+                let p = &a[..5];
+                let mut expect: Vec<(&String, u64)> = m
+                    .visible()
+                    .into_iter()
+                    .filter(|(k, _)| match kind {
+                        1 => k.starts_with(p),
+                        2 => **k >= a && **k < b,
+                        _ => true,
+                    })
+                    .map(|(k, _)| (k, m.items[k].1))
+                    .collect();
+                if kind == 3 {
+                    // Timestamps never fall on the manual clock: newest is highest version.
+                    expect.sort_by_key(|&(_, v)| std::cmp::Reverse(v));
+                }
+                let expect: Vec<(String, u64)> = expect
+                    .into_iter()
+                    .skip(skip.into())
+                    .take(take.map_or(usize::MAX, usize::from))
+                    .map(|(k, v)| (k.clone(), v))
+                    .collect();
+                let query = || {
+                    let q = tree.query();
+                    let q = match kind {
+                        1 => q.prefix(p),
+                        2 => q.range(a.as_str()..b.as_str()),
+                        3 => q.newest(),
+                        _ => q,
+                    };
+                    let q = q.skip(skip.into());
+                    match take {
+                        Some(t) => q.take(t.into()),
+                        None => q,
+                    }
+                };
+                for _ in 0..2 {
+                    let got: Vec<(String, u64)> = query()
+                        .collect()
+                        .unwrap()
+                        .into_iter()
+                        .map(|n| (n.key.into(), n.version))
+                        .collect();
+                    assert_eq!(got, expect);
+                }
+                assert_eq!(query().count().unwrap(), expect.len());
             }
             Op::Advance(s) => {
                 clock.advance(Duration::from_secs(s.into()));

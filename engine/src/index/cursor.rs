@@ -174,7 +174,21 @@ impl<T: Keyed> Cursor<T> {
     }
 
     pub(crate) fn advance(&mut self) {
-        self.pos += 1;
+        self.advance_by(1);
+    }
+
+    /// The entries from the current one to the end of its leaf (empty once the walk is
+    /// over): a run that can be read without moving leaf by leaf.
+    pub(crate) fn rest(&self) -> &[T] {
+        match &*self.leaf {
+            Node::Leaf(leaf) => leaf.items.get(self.pos..).unwrap_or_default(),
+            Node::Internal { .. } => &[],
+        }
+    }
+
+    /// Moves past `n` entries of [`Cursor::rest`].
+    pub(crate) fn advance_by(&mut self, n: usize) {
+        self.pos += n;
         self.settle();
     }
 }

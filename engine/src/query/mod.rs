@@ -21,9 +21,6 @@ use crate::Tree;
 
 pub use explain::{CacheUse, Explain};
 
-/// Records whose references `collect` takes before writing their nuts.
-const RUN: usize = 32;
-
 type RawPred<'q> = Box<dyn Fn(&[u8]) -> bool + 'q>;
 type ViewPred<'q> = Box<dyn for<'a> Fn(&NutRef<'a>) -> bool + 'q>;
 type Sorter<'q> = Box<dyn FnOnce(&mut Vec<Record>) + 'q>;

@@ -7,9 +7,7 @@ use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
-use super::{prefix_end, tighter_end, Order, Query, RUN};
+use super::{prefix_end, tighter_end, Order, Query};
 use crate::cache::{Reach, MAX_CACHED_RESULTS};
 use crate::index::{Index, Keyed};
 use crate::iter::Scan;
@@ -46,6 +44,68 @@ impl Source {
         match self {
             Source::Keys(s) => s.next_with(f),
             Source::Index(s) => s.next_with(f),
+        }
+    }
+}
+
+/// Where a query's results go, one record at a time or a run of them (a leaf's run of a
+/// plain scan, a cached list): a run lets the receiver fill its list without a check per
+/// item.
+trait Sink {
+    fn one(&mut self, rec: &Record);
+
+    #[inline]
+    fn run(&mut self, recs: &[Record]) {
+        recs.iter().for_each(|r| self.one(r));
+    }
+}
+
+impl<F: FnMut(&Record)> Sink for F {
+    #[inline]
+    fn one(&mut self, rec: &Record) {
+        self(rec);
+    }
+}
+
+/// [`Query::collect`]'s sink: an owned nut per record.
+struct Nuts(Vec<Nut>);
+
+impl Sink for Nuts {
+    #[inline]
+    fn one(&mut self, rec: &Record) {
+        self.0.push(rec.to_nut());
+    }
+
+    #[inline]
+    fn run(&mut self, recs: &[Record]) {
+        // A slice's iterator knows its length: one capacity check per run, and each nut is
+        // built in its slot.
+        self.0.extend(recs.iter().map(Record::to_nut));
+    }
+}
+
+/// A sink that also keeps what it is handed, for the query cache (past the cap, nothing).
+struct Keeping<'k, S> {
+    sink: &'k mut S,
+    kept: &'k mut Vec<Record>,
+}
+
+impl<S: Sink> Sink for Keeping<'_, S> {
+    #[inline]
+    fn one(&mut self, rec: &Record) {
+        self.sink.one(rec);
+        if self.kept.len() <= MAX_CACHED_RESULTS {
+            self.kept.push(rec.clone());
+        }
+    }
+
+    #[inline]
+    fn run(&mut self, recs: &[Record]) {
+        self.sink.run(recs);
+        // Past the cap nothing is cached: stop keeping.
+        if self.kept.len() <= MAX_CACHED_RESULTS {
+            let room = MAX_CACHED_RESULTS + 1 - self.kept.len();
+            self.kept.extend_from_slice(&recs[..recs.len().min(room)]);
         }
     }
 }
@@ -219,19 +279,19 @@ impl<'q> Query<'q> {
 
     /// Runs the query, handing each result (after skip, within take) to `sink`: from the
     /// cache when it holds them, else from a snapshot (and into the cache when keyable).
-    fn run(self, sink: impl FnMut(&Record)) -> Result<()> {
-        self.run_sized(0, sink)
+    fn run(self, mut sink: impl FnMut(&Record)) -> Result<()> {
+        self.run_sized(0, &mut sink)
     }
 
     /// [`Query::run`], knowing about how many results to expect (sizes the list kept for
     /// the cache).
-    fn run_sized(mut self, hint: usize, mut sink: impl FnMut(&Record)) -> Result<()> {
+    fn run_sized(mut self, hint: usize, sink: &mut impl Sink) -> Result<()> {
         self.tree.tally(Op::Query, 1);
         let now = self.tree.now();
         let key = self.cache_key();
         if let Some(key) = &key {
             if let Some(hit) = self.tree.inner.cache.get(&key.bytes, now) {
-                hit.iter().for_each(sink);
+                sink.run(&hit);
                 return Ok(());
             }
         }
@@ -247,17 +307,11 @@ impl<'q> Query<'q> {
         let mut kept = Vec::with_capacity(hint.min(MAX_CACHED_RESULTS + 1));
         let mut valid_until = u64::MAX;
         let tree = self.tree;
-        self.walk(
-            source,
-            |r| {
-                sink(r);
-                // Past the cap nothing is cached: stop keeping.
-                if kept.len() <= MAX_CACHED_RESULTS {
-                    kept.push(r.clone());
-                }
-            },
-            &mut valid_until,
-        );
+        let mut keeping = Keeping {
+            sink,
+            kept: &mut kept,
+        };
+        self.walk(source, &mut keeping, &mut valid_until);
         // Kept only if the snapshot still shows the tree as it is: no commit applied since,
         // no index of the key's generation replaced or dropped since (checked under the
         // cache lock; commits and index changes publish before they invalidate).
@@ -276,7 +330,7 @@ impl<'q> Query<'q> {
 
     /// Walks `source` through the filters, order, skip and take; lowers `valid_until` to
     /// the earliest expiry among the records read.
-    fn walk(mut self, mut source: Source, mut sink: impl FnMut(&Record), valid_until: &mut u64) {
+    fn walk(mut self, mut source: Source, sink: &mut impl Sink, valid_until: &mut u64) {
         let take = self.take.unwrap_or(usize::MAX);
         if take == 0 {
             return;
@@ -301,10 +355,30 @@ impl<'q> Query<'q> {
                 }
                 Order::Oldest => hits.sort_by_key(|r| (r.timestamp(), r.version())),
             }
-            hits.iter().skip(self.skip).take(take).for_each(sink);
+            let end = hits.len().min(self.skip.saturating_add(take));
+            sink.run(hits.get(self.skip..end).unwrap_or_default());
             return;
         }
         let (mut skipped, mut taken) = (0, 0);
+        if let (Source::Keys(scan), true) = (&mut source, self.passes_all()) {
+            // Nothing to test per record: whole runs of the scan go to the sink.
+            while let Some(done) = scan.next_run_with(|run| {
+                // Read (for the cache's expiry) what the per-record walk would: the
+                // skipped and the taken, none past the take.
+                let cut = (self.skip - skipped).min(run.len());
+                let end = run.len().min(cut.saturating_add(take - taken));
+                run[..end].iter().for_each(&mut read);
+                sink.run(&run[cut..end]);
+                skipped += cut;
+                taken += end - cut;
+                taken == take
+            }) {
+                if done {
+                    break;
+                }
+            }
+            return;
+        }
         while let Some(done) = source.next_with(|r| {
             read(r);
             if !self.matches(r) {
@@ -314,7 +388,7 @@ impl<'q> Query<'q> {
                 skipped += 1;
                 return false;
             }
-            sink(r);
+            sink.one(r);
             taken += 1;
             taken == take
         }) {
@@ -324,29 +398,27 @@ impl<'q> Query<'q> {
         }
     }
 
+    /// Whether every record of the source matches (no filter, window or index span).
+    fn passes_all(&self) -> bool {
+        self.window.is_none()
+            && self.through.is_none()
+            && self.raw.is_empty()
+            && self.filters.is_empty()
+    }
+
     /// The matching nuts.
     pub fn collect(self) -> Result<Vec<Nut>> {
-        let unfiltered = self.raw.is_empty()
-            && self.filters.is_empty()
-            && self.window.is_none()
-            && self.through.is_none();
-        let hint = if unfiltered { self.tree.len() } else { 0 };
-        let mut out = Vec::with_capacity(
+        let hint = if self.passes_all() {
+            self.tree.len()
+        } else {
+            0
+        };
+        let mut nuts = Nuts(Vec::with_capacity(
             hint.saturating_sub(self.skip)
                 .min(self.take.unwrap_or(usize::MAX)),
-        );
-        // Take the references of a run of records first, then write their nuts: a
-        // reference-count increment is a locked instruction, which waits for every store
-        // before it, so alternating the two would expose each output store's cache miss.
-        let mut held: SmallVec<[Record; RUN]> = SmallVec::new();
-        self.run_sized(hint, |r| {
-            held.push(r.clone());
-            if held.len() == RUN {
-                out.extend(held.drain(..).map(Record::into_nut));
-            }
-        })?;
-        out.extend(held.drain(..).map(Record::into_nut));
-        Ok(out)
+        ));
+        self.run_sized(hint, &mut nuts)?;
+        Ok(nuts.0)
     }
 
     /// Hands each matching nut to `f` as a borrowed view, in the query's order, without
