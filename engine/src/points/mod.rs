@@ -199,10 +199,11 @@ fn spare_batch() -> Vec<Record> {
         .unwrap_or_else(|| Vec::with_capacity(RETIRE_BATCH))
 }
 
-/// Drops a batch's records (the collector calls this once no reader can see them) and
+/// Releases a batch's references (the collector calls this once no reader can see them):
+/// records nothing else holds go to `record::recycle` for reuse, the rest are dropped; and
 /// keeps the buffer for reuse.
 fn release_batch(mut batch: Vec<Record>) {
-    batch.clear();
+    crate::record::recycle::give(&mut batch);
     let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
     if spare.len() < 64 {
         spare.push(batch);
