@@ -100,7 +100,16 @@ impl State {
     /// becomes an expiry. A commit left with no change is no commit. Costs nothing for
     /// stashes; a toss looks its key up once (as deciding whether it is a no-op always
     /// did).
+    #[inline]
     pub(super) fn settle(&self, changes: &mut Changes, now: u64) {
+        // Inlined into the commit, so a stash pays a check, not a call.
+        if !changes.iter().all(|c| matches!(c, Change::Put(_))) {
+            self.settle_removals(changes, now);
+        }
+    }
+
+    /// [`State::settle`] for a commit with a delete or an expiry in it.
+    fn settle_removals(&self, changes: &mut Changes, now: u64) {
         #[derive(Clone, Copy)]
         enum Verdict {
             Keep,
@@ -113,9 +122,6 @@ impl State {
             Some(r) if r.is_expired(now) => Verdict::Expire,
             Some(_) => Verdict::Delete,
         };
-        if changes.iter().all(|c| matches!(c, Change::Put(_))) {
-            return;
-        }
         let verdicts: Vec<Verdict> = if changes.len() == 1 {
             vec![of(self.current(changes[0].key()))]
         } else {
@@ -161,10 +167,17 @@ impl State {
     /// logged): the keys [`State::apply`] will index them under (`None`: the tree has no
     /// index). A panicking extractor fails the commit
     /// ([`crate::Error::ExtractorPanicked`]) before anything is written.
+    #[inline]
     pub(super) fn extract(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
+        // Inlined into the commit, so a tree without indexes pays a check, not a call.
         if self.indexes.is_empty() {
             return Ok(None);
         }
+        self.extract_keys(changes)
+    }
+
+    /// [`State::extract`] for a tree with indexes.
+    fn extract_keys(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
         let mut out = self.extracted.take().unwrap_or_default();
         out.clear();
         match self.indexes.extract(changes, &mut out) {
