@@ -28,7 +28,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -244,8 +244,13 @@ fn keyed_hasher() -> foldhash::fast::FixedState {
 }
 
 impl Points {
+    /// The key's bytes alone, written once (`hash_one` would write the length first, then
+    /// fold once more in `finish`: ~20 more instructions per write and per read; one slice
+    /// needs no length to keep keys apart, and foldhash mixes the length into its seed).
     fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(key);
+        hasher.finish()
     }
 
     /// The current table, for as long as both `self` and `guard` live: dropping the index
