@@ -56,6 +56,7 @@ fn stock() -> MutexGuard<'static, Stock> {
 
 /// A record of `len` stored bytes whose allocation is free for reuse (unique: only the
 /// caller holds it), if this thread's hand (refilled from the stock) has one on top.
+#[inline]
 pub(super) fn take(len: usize) -> Option<Record> {
     if len > MAX_LEN {
         return None;
