@@ -337,7 +337,19 @@ impl Writer {
     /// Stores `rec` under its key; returns the address of the record it replaced (for
     /// identity only: this index's reference to it is already handed to the collector).
     pub(crate) fn put(&mut self, p: &Points, rec: Record) -> Option<*const c_void> {
+        let hash = p.hash(rec.key());
+        self.put_hashed(p, rec, hash)
+    }
+
+    /// [`Writer::put`] with the key's hash already known (from [`Writer::begin_overlay`]).
+    pub(crate) fn put_hashed(
+        &mut self,
+        p: &Points,
+        rec: Record,
+        hash: u64,
+    ) -> Option<*const c_void> {
         self.check(p);
+        debug_assert_eq!(hash, p.hash(rec.key()), "a hash of another key or index");
         let (cap, tagged) = {
             let t = self.current(p);
             (t.slots.len(), t.tagged)
@@ -350,7 +362,6 @@ impl Writer {
             self.rebuild(p, self.fresh_cap(1), tagged);
         }
         let t = self.current(p);
-        let hash = p.hash(rec.key());
         let tag = tag(hash);
         let cap = t.slots.len();
         let mut i = home(hash, cap);
@@ -388,9 +399,20 @@ impl Writer {
     /// Removes `key`; returns the address of the record that was there (for identity
     /// only, as in `put`).
     pub(crate) fn remove(&mut self, p: &Points, key: &[u8]) -> Option<*const c_void> {
+        self.remove_hashed(p, key, p.hash(key))
+    }
+
+    /// [`Writer::remove`] with the key's hash already known (from
+    /// [`Writer::begin_overlay`]).
+    pub(crate) fn remove_hashed(
+        &mut self,
+        p: &Points,
+        key: &[u8],
+        hash: u64,
+    ) -> Option<*const c_void> {
         self.check(p);
+        debug_assert_eq!(hash, p.hash(key), "a hash of another key or index");
         let t = self.current(p);
-        let hash = p.hash(key);
         let tag = tag(hash);
         let cap = t.slots.len();
         let mut i = home(hash, cap);
@@ -487,8 +509,10 @@ impl Writer {
         self.used = self.live;
     }
 
-    /// Publishes the changes of a multi-change commit before its slots are updated.
-    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change]) {
+    /// Publishes the changes of a multi-change commit before its slots are updated;
+    /// returns their keys' hashes, in the changes' order (for [`Writer::put_hashed`] and
+    /// [`Writer::remove_hashed`]: each key is hashed once per commit).
+    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change]) -> Vec<u64> {
         self.check(p);
         // Sorted by (hash, position): a key changed twice keeps its order, as a stable
         // sort would, but pairs of words sort in place, unstably, at a fraction of the
@@ -498,6 +522,7 @@ impl Writer {
             .enumerate()
             .map(|(i, c)| (p.hash(c.key()), i))
             .collect();
+        let hashes = order.iter().map(|&(h, _)| h).collect();
         order.sort_unstable();
         let entries: Vec<(u64, Change)> = order
             .into_iter()
@@ -509,6 +534,7 @@ impl Writer {
             .overlay
             .swap(Owned::new(Overlay { entries }), Ordering::Release, guard);
         debug_assert!(old.is_null(), "overlays do not nest");
+        hashes
     }
 
     /// Retires the overlay once every slot of the commit is in place.

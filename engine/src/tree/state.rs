@@ -291,9 +291,12 @@ impl State {
     ) -> usize {
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
-        if overlay {
-            self.points.begin_overlay(points, &changes);
-        }
+        // Each key hashed once: for the overlay, then for its slot.
+        let hashes = if overlay {
+            self.points.begin_overlay(points, &changes)
+        } else {
+            Vec::new()
+        };
         let mut removed = 0;
         for (at, change) in changes.into_iter().enumerate() {
             let (key, expire) = match change {
@@ -307,7 +310,11 @@ impl State {
                     self.live_bytes += rec.payload_len() as u64;
                     // The hash index finds the old record; the B+tree then only has to
                     // find that pointer in its leaf (no key comparisons there).
-                    let old = match self.points.put(points, rec.clone()) {
+                    let put = match hashes.get(at) {
+                        Some(&hash) => self.points.put_hashed(points, rec.clone(), hash),
+                        None => self.points.put(points, rec.clone()),
+                    };
+                    let old = match put {
                         Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
                             Ok(old) => Some(old),
                             Err(rec) => self.index.insert(rec),
@@ -332,10 +339,11 @@ impl State {
             };
             // As for overwrites: the hash index finds the record, the leaf is searched by
             // its address.
-            let old = self
-                .points
-                .remove(points, &key)
-                .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
+            let taken = match hashes.get(at) {
+                Some(&hash) => self.points.remove_hashed(points, &key, hash),
+                None => self.points.remove(points, &key),
+            };
+            let old = taken.and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
             if let Some(old) = old {
                 if !self.indexes.is_empty() {
                     self.indexes.delete(&old);
