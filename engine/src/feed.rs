@@ -164,6 +164,16 @@ impl History {
         self.capacity > 0
     }
 
+    /// Notes that the commit at `version` went by while nothing listened (the history is
+    /// off and no subscriber asked: no changes were built for it).
+    pub(crate) fn pass(&mut self, version: u64) {
+        debug_assert!(
+            !self.is_on(),
+            "a history that keeps changes missed a commit"
+        );
+        self.oldest = version + 1;
+    }
+
     /// Keeps the changes of the commit at `version` (moved out of `changes`, whose buffer
     /// is kept for the next commit), dropping the oldest whole commits past the capacity.
     pub(crate) fn push(&mut self, version: u64, mut changes: Vec<Change>) {

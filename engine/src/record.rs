@@ -20,6 +20,8 @@ use crate::index::Keyed;
 use crate::limits::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::{Error, Result};
 
+pub(crate) mod recycle;
+
 /// Header bytes without a TTL.
 pub(crate) const HEADER: usize = 19;
 const TTL_FLAG: u8 = 1;
@@ -84,6 +86,28 @@ impl Items {
     }
 }
 
+/// Writes a record's header (`HEADER` bytes of `head`, all of it with a TTL), key and
+/// value one after another to `dst`. The header is copied at a constant length: a few
+/// moves, not a call to `memcpy`.
+///
+/// # Safety
+/// `dst` is valid for writes of the parts' total length and overlaps none of them.
+#[inline]
+unsafe fn write_parts(dst: *mut u8, head: &[u8; HEADER + 8], ttl: bool, key: &[u8], value: &[u8]) {
+    // SAFETY (all three copies): within the caller's `dst`, which no part overlaps.
+    let at = if ttl {
+        unsafe { std::ptr::copy_nonoverlapping(head.as_ptr(), dst, HEADER + 8) };
+        HEADER + 8
+    } else {
+        unsafe { std::ptr::copy_nonoverlapping(head.as_ptr(), dst, HEADER) };
+        HEADER
+    };
+    unsafe {
+        std::ptr::copy_nonoverlapping(key.as_ptr(), dst.add(at), key.len());
+        std::ptr::copy_nonoverlapping(value.as_ptr(), dst.add(at + key.len()), value.len());
+    }
+}
+
 fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
@@ -119,32 +143,42 @@ impl Record {
         head[8..16].copy_from_slice(&timestamp.to_le_bytes());
         // Keys are bounded by MAX_KEY_LEN (4096), well within u16.
         head[16..18].copy_from_slice(&(key.len() as u16).to_le_bytes());
-        let head = if expires == 0 {
-            &head[..HEADER]
-        } else {
+        let ttl = expires != 0;
+        if ttl {
             head[18] = TTL_FLAG;
             head[HEADER..].copy_from_slice(&expires.to_le_bytes());
-            &head[..]
-        };
-        let len = head.len() + key.len() + value.len();
+        }
+        let len = if ttl { HEADER + 8 } else { HEADER } + key.len() + value.len();
+        if let Some(mut rec) = recycle::take(len) {
+            let filled = rec.0.with_arc_mut(|arc| {
+                triomphe::Arc::get_mut(arc).map(|inner| {
+                    let dst = inner.slice_mut();
+                    // SAFETY: `dst` is `len` bytes (`take` matched the length), which the
+                    // borrowed parts cannot overlap: the record is unique, so unreachable.
+                    unsafe { write_parts(dst.as_mut_ptr(), &head, ttl, key, value) };
+                })
+            });
+            if filled.is_some() {
+                return rec;
+            }
+        }
         let mut uninit =
             UniqueArc::<HeaderSlice<_, [MaybeUninit<u8>]>>::from_header_and_uninit_slice(
                 HeaderWithLength::new((), len),
                 len,
             );
-        let mut at = 0;
-        for part in [head, key, value] {
-            let dst = &mut uninit.slice[at..at + part.len()];
-            // SAFETY: `dst` is `part.len()` bytes of the new allocation, which `part` (a
-            // borrowed slice elsewhere) cannot overlap; `MaybeUninit<u8>` is a `u8`'s layout.
-            unsafe {
-                std::ptr::copy_nonoverlapping(part.as_ptr(), dst.as_mut_ptr().cast(), part.len());
-            }
-            at += part.len();
-        }
+        // SAFETY: the slice is `len` bytes of the new allocation, which the borrowed parts
+        // cannot overlap; `MaybeUninit<u8>` is a `u8`'s layout.
+        unsafe { write_parts(uninit.slice.as_mut_ptr().cast(), &head, ttl, key, value) };
         // SAFETY: the three parts together wrote all `len` bytes.
         let arc = unsafe { uninit.assume_init_slice_with_header() }.shareable();
         Record(triomphe::Arc::into_thin(arc))
+    }
+
+    /// Whether this record's allocation may be reused for another record of the same
+    /// length: small (see [`recycle`]) and this the only reference to it.
+    fn reusable(&self) -> bool {
+        self.bytes().len() <= recycle::MAX_LEN && self.0.with_arc(triomphe::Arc::is_unique)
     }
 
     /// The stored bytes, as written to the log and snapshots.

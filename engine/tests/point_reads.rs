@@ -203,3 +203,50 @@ fn dropping_the_tree_while_other_threads_read_and_hold_nuts() {
         holder.join().unwrap();
     }
 }
+
+/// Overwritten records' allocations are reused for new records of their length
+/// (`record::recycle`), but never one a reader can still see: not while a `crack_with`
+/// closure is pinned on it (another thread overwriting the key thousands of times
+/// meanwhile), and not while a `Nut` shares it (with collections free to run).
+#[test]
+fn a_record_a_reader_still_sees_is_never_reused() {
+    let tree = acorn::Tree::open_memory();
+    let value = |i: u32| format!("value {i:08}");
+    tree.stash("k", value(0)).unwrap();
+    let seen = tree
+        .crack_with("k", |nut| {
+            let before = nut.value.to_vec();
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for i in 1..3_000 {
+                        tree.stash("k", value(i)).unwrap();
+                        assert!(tree.contains("k"));
+                    }
+                });
+            });
+            assert_eq!(
+                nut.value,
+                before.as_slice(),
+                "changed under a pinned reader"
+            );
+            String::from_utf8(nut.value.to_vec()).unwrap()
+        })
+        .unwrap();
+    assert_eq!(seen, Some(value(0)));
+    let held = tree.crack("k").unwrap().unwrap();
+    let held_value = held.value.to_vec();
+    for i in 3_000..6_000 {
+        tree.stash("k", value(i)).unwrap();
+        // Unpinned reads: the collector releases the retired records as it goes.
+        assert!(tree.contains("k"));
+    }
+    assert_eq!(
+        &*held.value,
+        held_value.as_slice(),
+        "changed under a held nut"
+    );
+    assert_eq!(
+        &*tree.crack("k").unwrap().unwrap().value,
+        value(5_999).as_bytes()
+    );
+}

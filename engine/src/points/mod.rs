@@ -28,7 +28,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -199,10 +199,11 @@ fn spare_batch() -> Vec<Record> {
         .unwrap_or_else(|| Vec::with_capacity(RETIRE_BATCH))
 }
 
-/// Drops a batch's records (the collector calls this once no reader can see them) and
+/// Releases a batch's references (the collector calls this once no reader can see them):
+/// records nothing else holds go to `record::recycle` for reuse, the rest are dropped; and
 /// keeps the buffer for reuse.
 fn release_batch(mut batch: Vec<Record>) {
-    batch.clear();
+    crate::record::recycle::give(&mut batch);
     let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
     if spare.len() < 64 {
         spare.push(batch);
@@ -243,8 +244,13 @@ fn keyed_hasher() -> foldhash::fast::FixedState {
 }
 
 impl Points {
+    /// The key's bytes alone, written once (`hash_one` would write the length first, then
+    /// fold once more in `finish`: ~20 more instructions per write and per read; one slice
+    /// needs no length to keep keys apart, and foldhash mixes the length into its seed).
     fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(key);
+        hasher.finish()
     }
 
     /// The current table, for as long as both `self` and `guard` live: dropping the index
@@ -331,7 +337,19 @@ impl Writer {
     /// Stores `rec` under its key; returns the address of the record it replaced (for
     /// identity only: this index's reference to it is already handed to the collector).
     pub(crate) fn put(&mut self, p: &Points, rec: Record) -> Option<*const c_void> {
+        let hash = p.hash(rec.key());
+        self.put_hashed(p, rec, hash)
+    }
+
+    /// [`Writer::put`] with the key's hash already known (from [`Writer::begin_overlay`]).
+    pub(crate) fn put_hashed(
+        &mut self,
+        p: &Points,
+        rec: Record,
+        hash: u64,
+    ) -> Option<*const c_void> {
         self.check(p);
+        debug_assert_eq!(hash, p.hash(rec.key()), "a hash of another key or index");
         let (cap, tagged) = {
             let t = self.current(p);
             (t.slots.len(), t.tagged)
@@ -344,7 +362,6 @@ impl Writer {
             self.rebuild(p, self.fresh_cap(1), tagged);
         }
         let t = self.current(p);
-        let hash = p.hash(rec.key());
         let tag = tag(hash);
         let cap = t.slots.len();
         let mut i = home(hash, cap);
@@ -382,9 +399,20 @@ impl Writer {
     /// Removes `key`; returns the address of the record that was there (for identity
     /// only, as in `put`).
     pub(crate) fn remove(&mut self, p: &Points, key: &[u8]) -> Option<*const c_void> {
+        self.remove_hashed(p, key, p.hash(key))
+    }
+
+    /// [`Writer::remove`] with the key's hash already known (from
+    /// [`Writer::begin_overlay`]).
+    pub(crate) fn remove_hashed(
+        &mut self,
+        p: &Points,
+        key: &[u8],
+        hash: u64,
+    ) -> Option<*const c_void> {
         self.check(p);
+        debug_assert_eq!(hash, p.hash(key), "a hash of another key or index");
         let t = self.current(p);
-        let hash = p.hash(key);
         let tag = tag(hash);
         let cap = t.slots.len();
         let mut i = home(hash, cap);
@@ -481,8 +509,10 @@ impl Writer {
         self.used = self.live;
     }
 
-    /// Publishes the changes of a multi-change commit before its slots are updated.
-    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change]) {
+    /// Publishes the changes of a multi-change commit before its slots are updated;
+    /// returns their keys' hashes, in the changes' order (for [`Writer::put_hashed`] and
+    /// [`Writer::remove_hashed`]: each key is hashed once per commit).
+    pub(crate) fn begin_overlay(&mut self, p: &Points, changes: &[Change]) -> Vec<u64> {
         self.check(p);
         // Sorted by (hash, position): a key changed twice keeps its order, as a stable
         // sort would, but pairs of words sort in place, unstably, at a fraction of the
@@ -492,6 +522,7 @@ impl Writer {
             .enumerate()
             .map(|(i, c)| (p.hash(c.key()), i))
             .collect();
+        let hashes = order.iter().map(|&(h, _)| h).collect();
         order.sort_unstable();
         let entries: Vec<(u64, Change)> = order
             .into_iter()
@@ -503,6 +534,7 @@ impl Writer {
             .overlay
             .swap(Owned::new(Overlay { entries }), Ordering::Release, guard);
         debug_assert!(old.is_null(), "overlays do not nest");
+        hashes
     }
 
     /// Retires the overlay once every slot of the commit is in place.

@@ -128,3 +128,26 @@ fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
     assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(1));
     assert!(p.get(b"b", &guard).is_some());
 }
+
+/// A record a pinned reader borrowed is not handed out again (`record::recycle` reuses
+/// retired records) however many records of its length are retired and collected
+/// meanwhile: every new record lives elsewhere, and the borrowed one keeps its bytes.
+#[test]
+fn a_record_a_pinned_reader_borrows_is_not_reused() {
+    let (p, mut w) = new();
+    w.put(&p, rec("k", 0));
+    let guard = crossbeam_epoch::pin();
+    let seen = p.get(b"k", &guard).unwrap();
+    let at = seen.as_ptr();
+    for v in 1..2_000u32 {
+        let new = rec("k", v);
+        assert!(!new.is_at(at), "the borrowed record was reused at {v}");
+        w.put(&p, new);
+        // Other pins of this thread try collections (this guard holds them back).
+        drop(crossbeam_epoch::pin());
+    }
+    assert_eq!(
+        (seen.key(), seen.version(), seen.value()),
+        (b"k".as_slice(), 0, 0u32.to_le_bytes().as_slice())
+    );
+}

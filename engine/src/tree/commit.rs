@@ -207,11 +207,15 @@ impl Tree {
         self.inner
             .ttl_items
             .store(st.expiry.len(), Ordering::Release);
-        let feed = feed.unwrap_or_default();
-        if !st.subscribers.is_empty() {
-            st.subscribers.publish(version, &feed);
+        match feed {
+            Some(feed) => {
+                if !st.subscribers.is_empty() {
+                    st.subscribers.publish(version, &feed);
+                }
+                st.history.push(version, feed);
+            }
+            None => st.history.pass(version),
         }
-        st.history.push(version, feed);
         removed
     }
 

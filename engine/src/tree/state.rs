@@ -100,7 +100,16 @@ impl State {
     /// becomes an expiry. A commit left with no change is no commit. Costs nothing for
     /// stashes; a toss looks its key up once (as deciding whether it is a no-op always
     /// did).
+    #[inline]
     pub(super) fn settle(&self, changes: &mut Changes, now: u64) {
+        // Inlined into the commit, so a stash pays a check, not a call.
+        if !changes.iter().all(|c| matches!(c, Change::Put(_))) {
+            self.settle_removals(changes, now);
+        }
+    }
+
+    /// [`State::settle`] for a commit with a delete or an expiry in it.
+    fn settle_removals(&self, changes: &mut Changes, now: u64) {
         #[derive(Clone, Copy)]
         enum Verdict {
             Keep,
@@ -113,9 +122,6 @@ impl State {
             Some(r) if r.is_expired(now) => Verdict::Expire,
             Some(_) => Verdict::Delete,
         };
-        if changes.iter().all(|c| matches!(c, Change::Put(_))) {
-            return;
-        }
         let verdicts: Vec<Verdict> = if changes.len() == 1 {
             vec![of(self.current(changes[0].key()))]
         } else {
@@ -161,10 +167,17 @@ impl State {
     /// logged): the keys [`State::apply`] will index them under (`None`: the tree has no
     /// index). A panicking extractor fails the commit
     /// ([`crate::Error::ExtractorPanicked`]) before anything is written.
+    #[inline]
     pub(super) fn extract(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
+        // Inlined into the commit, so a tree without indexes pays a check, not a call.
         if self.indexes.is_empty() {
             return Ok(None);
         }
+        self.extract_keys(changes)
+    }
+
+    /// [`State::extract`] for a tree with indexes.
+    fn extract_keys(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
         let mut out = self.extracted.take().unwrap_or_default();
         out.clear();
         match self.indexes.extract(changes, &mut out) {
@@ -278,9 +291,12 @@ impl State {
     ) -> usize {
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
-        if overlay {
-            self.points.begin_overlay(points, &changes);
-        }
+        // Each key hashed once: for the overlay, then for its slot.
+        let hashes = if overlay {
+            self.points.begin_overlay(points, &changes)
+        } else {
+            Vec::new()
+        };
         let mut removed = 0;
         for (at, change) in changes.into_iter().enumerate() {
             let (key, expire) = match change {
@@ -294,7 +310,11 @@ impl State {
                     self.live_bytes += rec.payload_len() as u64;
                     // The hash index finds the old record; the B+tree then only has to
                     // find that pointer in its leaf (no key comparisons there).
-                    let old = match self.points.put(points, rec.clone()) {
+                    let put = match hashes.get(at) {
+                        Some(&hash) => self.points.put_hashed(points, rec.clone(), hash),
+                        None => self.points.put(points, rec.clone()),
+                    };
+                    let old = match put {
                         Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
                             Ok(old) => Some(old),
                             Err(rec) => self.index.insert(rec),
@@ -319,10 +339,11 @@ impl State {
             };
             // As for overwrites: the hash index finds the record, the leaf is searched by
             // its address.
-            let old = self
-                .points
-                .remove(points, &key)
-                .and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
+            let taken = match hashes.get(at) {
+                Some(&hash) => self.points.remove_hashed(points, &key, hash),
+                None => self.points.remove(points, &key),
+            };
+            let old = taken.and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
             if let Some(old) = old {
                 if !self.indexes.is_empty() {
                     self.indexes.delete(&old);
