@@ -8,10 +8,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 // The XML reader the report tests read JUnit files with (one reader for both crates).
 #[path = "../../reports/tests/common/xml.rs"]
 mod xml;
 
+use common::text;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -134,14 +137,6 @@ impl Checkout {
         }
         compared
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// (testcase names, failure messages) of a JUnit file, parsed by quick-xml; the counts on
