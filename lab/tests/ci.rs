@@ -8,12 +8,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+// The XML reader the report tests read JUnit files with (one reader for both crates).
+#[path = "../../reports/tests/common/xml.rs"]
+mod xml;
+
+use common::text;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use acorn_reports::Results;
-use quick_xml::events::Event;
 use serde::Deserialize;
 
 /// One step of the README's workflow.
@@ -133,45 +139,19 @@ impl Checkout {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// (testcase names, failure messages) of a JUnit file, parsed by quick-xml; the counts on
 /// `<testsuites>` must agree with the elements.
 fn junit(path: &Path) -> (Vec<String>, Vec<String>) {
     let xml = std::fs::read_to_string(path).unwrap();
-    let mut reader = quick_xml::Reader::from_str(&xml);
-    let (mut cases, mut failures) = (Vec::new(), Vec::new());
-    let mut declared = HashMap::new();
-    loop {
-        match reader.read_event().unwrap() {
-            Event::Eof => break,
-            Event::Start(e) | Event::Empty(e) => {
-                let attrs: HashMap<String, String> = e
-                    .attributes()
-                    .map(|a| {
-                        let a = a.unwrap();
-                        (
-                            String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
-                            a.unescape_value().unwrap().into_owned(),
-                        )
-                    })
-                    .collect();
-                match e.name().as_ref() {
-                    b"testsuites" => declared = attrs,
-                    b"testcase" => cases.push(attrs["name"].clone()),
-                    b"failure" => failures.push(attrs["message"].clone()),
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
+    let els = xml::elements(&xml);
+    let attr = |name: &str, key: &str| -> Vec<String> {
+        xml::named(&els, name)
+            .iter()
+            .map(|e| e.attrs[key].clone())
+            .collect()
+    };
+    let (cases, failures) = (attr("testcase", "name"), attr("failure", "message"));
+    let declared = &xml::named(&els, "testsuites")[0].attrs;
     assert_eq!(declared["tests"], cases.len().to_string(), "{xml}");
     assert_eq!(declared["failures"], failures.len().to_string(), "{xml}");
     (cases, failures)

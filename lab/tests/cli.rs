@@ -4,26 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{lab, text, workload};
+use std::path::Path;
+use std::process::Command;
 
 use acorn_reports::Results;
-
-fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Runs a smoke-sized workload file over every backend: every operation succeeds.
 fn smoke(file: &Path) -> Results {
@@ -125,12 +112,6 @@ fn smoke_with_opaque_values_runs_every_backend() {
         "{:?}",
         plain.info
     );
-}
-
-fn workload(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
 }
 
 #[test]

@@ -8,8 +8,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::workload;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,12 +26,6 @@ fn lab() -> Command {
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .timeout(Duration::from_secs(60));
     c
-}
-
-fn workload(dir: &Path, file: &str, body: &str) -> PathBuf {
-    let p = dir.join(file);
-    std::fs::write(&p, body).unwrap();
-    p
 }
 
 /// A tiny noop workload named `name`; `run` is extra `[run]` keys.

@@ -5,34 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{lab, lab_with, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use acorn_lab::backend::synthetic::READ_WORK_VAR;
 use acorn_reports::counts::PerOp;
 use acorn_reports::{Measure, Results};
-
-fn lab_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lab"));
-    c.args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn lab(args: &[&str]) -> Output {
-    lab_with(args, &[])
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Small enough for a debug build under callgrind: the synthetic variant whose reads we slow
 /// down and three it must leave alone (`cached` hashes keys with a randomly seeded ahash:

@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::lab;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -382,14 +385,6 @@ fn ycsb_operations_are_named_as_ycsb_names_them() {
     );
     let share = lines.iter().filter(|(o, _, _)| o == "read").count() as f64 / 2000.0;
     assert!((0.45..0.55).contains(&share), "{share}");
-}
-
-fn lab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .unwrap()
 }
 
 #[test]

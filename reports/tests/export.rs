@@ -14,7 +14,7 @@ use acorn_reports::export::{
     self, bmf, csv as csv_out, hdrlog, junit, markdown, Comparison, Sides,
 };
 use acorn_reports::Results;
-use quick_xml::events::Event;
+use common::xml::{elements, named};
 use serde::Deserialize;
 
 /// The fixture with fixed throughputs (two repeats each, 1% apart, every variant alike in
@@ -70,66 +70,6 @@ fn comparison(base: &Results, new: &Results) -> Comparison {
         &sides(),
         &compare(base, new, 0.05, &Reference::Auto).unwrap(),
     )
-}
-
-/// One element of a parsed JUnit document.
-#[derive(Debug, Default)]
-struct Element {
-    name: String,
-    attrs: BTreeMap<String, String>,
-    /// Names of the parent elements, outermost first.
-    path: Vec<String>,
-}
-
-fn element(e: &quick_xml::events::BytesStart, stack: &[String]) -> Element {
-    let attrs = e
-        .attributes()
-        .map(|a| {
-            let a = a.unwrap();
-            (
-                String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
-                a.unescape_value().unwrap().into_owned(),
-            )
-        })
-        .collect();
-    Element {
-        name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(),
-        attrs,
-        path: stack.to_vec(),
-    }
-}
-
-/// Every element of `xml`, with its attributes unescaped, via quick-xml; panics on XML
-/// that is not well formed (unbalanced tags, bad entities).
-fn elements(xml: &str) -> Vec<Element> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut stack: Vec<String> = Vec::new();
-    let mut out = Vec::new();
-    loop {
-        match reader.read_event().unwrap() {
-            Event::Eof => break,
-            Event::Start(e) => {
-                let el = element(&e, &stack);
-                stack.push(el.name.clone());
-                out.push(el);
-            }
-            Event::Empty(e) => out.push(element(&e, &stack)),
-            Event::End(e) => {
-                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
-                assert_eq!(stack.pop().as_deref(), Some(name.as_str()), "unbalanced");
-            }
-            Event::Text(t) => {
-                t.unescape().unwrap();
-            }
-            _ => {}
-        }
-    }
-    assert!(stack.is_empty(), "unclosed elements: {stack:?}");
-    out
-}
-
-fn named<'a>(els: &'a [Element], name: &str) -> Vec<&'a Element> {
-    els.iter().filter(|e| e.name == name).collect()
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Stage two of loading: a validated [`Plan`], composed from one constructor per section
-//! (see `sections.rs`). Every rejection names the file, the line and column, and the key,
+//! (see `sections/`). Every rejection names the file, the line and column, and the key,
 //! and says what is allowed.
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! two views of a workload side by side (each variant's wall-clock time, instructions and
 //! estimated cycles per operation relative to the cheapest variant).
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -73,54 +75,55 @@ fn grouped(g: &Grouped<'_>) -> Option<String> {
             .margin(10)
             .x_label_area_size(52)
             .y_label_area_size(y_label_w);
-        let groups = &g.groups;
-        let label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                groups.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
-        let ticks = |y: &f64| tick(g.log, *y);
         if g.log {
-            let mut c = b
-                .build_cartesian_2d(-0.5..n - 0.5, (lo..top).log_scale())
-                .ok()?;
-            c.plotting_area().fill(&PLOT_BG).ok()?;
-            c.configure_mesh()
-                .disable_x_mesh()
-                .x_labels(groups.len())
-                .x_label_formatter(&label)
-                .y_label_formatter(&ticks)
-                .x_desc(g.x_desc)
-                .y_desc(g.y_desc)
-                .label_style((FONT, LABEL))
-                .axis_desc_style((FONT, LABEL))
-                .light_line_style(WHITE)
-                .draw()
-                .ok()?;
-            draw(&mut c, g, lo)?;
+            mesh_and_bars(
+                b.build_cartesian_2d(-0.5..n - 0.5, (lo..top).log_scale())
+                    .ok()?,
+                g,
+                lo,
+            )?;
         } else {
-            let mut c = b.build_cartesian_2d(-0.5..n - 0.5, 0.0..top).ok()?;
-            c.plotting_area().fill(&PLOT_BG).ok()?;
-            c.configure_mesh()
-                .disable_x_mesh()
-                .x_labels(groups.len())
-                .x_label_formatter(&label)
-                .y_label_formatter(&ticks)
-                .x_desc(g.x_desc)
-                .y_desc(g.y_desc)
-                .label_style((FONT, LABEL))
-                .axis_desc_style((FONT, LABEL))
-                .light_line_style(WHITE)
-                .draw()
-                .ok()?;
-            draw(&mut c, g, 0.0)?;
+            mesh_and_bars(b.build_cartesian_2d(-0.5..n - 0.5, 0.0..top).ok()?, g, 0.0)?;
         }
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// The plot area of `c` (on either value axis: log or linear): its background, the mesh
+/// with the groups' names along x and `tick` labels up y, and the bars from `floor`.
+fn mesh_and_bars<'a, 'b: 'a, Y>(
+    mut c: ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>,
+    g: &Grouped<'_>,
+    floor: f64,
+) -> Option<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let groups = &g.groups;
+    let label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            groups.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let ticks = |y: &f64| tick(g.log, *y);
+    c.plotting_area().fill(&PLOT_BG).ok()?;
+    c.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups.len())
+        .x_label_formatter(&label)
+        .y_label_formatter(&ticks)
+        .x_desc(g.x_desc)
+        .y_desc(g.y_desc)
+        .label_style((FONT, LABEL))
+        .axis_desc_style((FONT, LABEL))
+        .light_line_style(WHITE)
+        .draw()
+        .ok()?;
+    draw(&mut c, g, floor)
 }
 
 /// One colour swatch and name per series, top to bottom.
@@ -144,11 +147,7 @@ fn legend(
 }
 
 fn draw<'a, 'b: 'a, Y>(
-    c: &mut ChartContext<
-        'a,
-        SVGBackend<'b>,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
-    >,
+    c: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>,
     g: &Grouped<'_>,
     floor: f64,
 ) -> Option<()>

@@ -1,6 +1,8 @@
 //! What the report tests share: the fixed results file and the report's sections.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod xml;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
