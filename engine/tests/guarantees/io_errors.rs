@@ -227,6 +227,26 @@ impl Workload<'_> {
         );
     }
 
+    /// `call` failed: the fault fired during it, and its error names the file.
+    fn provoked(&self, call: &str, e: &acorn::Error, before: &Option<Fired>) {
+        let what = self.what;
+        assert!(
+            self.io.fired() != *before,
+            "{what}: {call} failed unprovoked: {e}"
+        );
+        self.names_the_file(e);
+    }
+
+    /// `call` succeeded: no fault fired during it.
+    fn unprovoked(&self, call: &str, before: &Option<Fired>) {
+        assert_eq!(
+            self.io.fired(),
+            *before,
+            "{}: {call} succeeded",
+            self.fault()
+        );
+    }
+
     /// After a failure: refuses writes or takes them, as the failed call demands. False
     /// when the tree refuses them (the workload stops).
     fn after_failure(&mut self) -> bool {
@@ -291,7 +311,7 @@ impl Workload<'_> {
             .compact_min_bytes(512);
         match builder.open() {
             Ok(t) => {
-                assert_eq!(self.io.fired(), before, "{}: open succeeded", self.fault());
+                self.unprovoked("open", &before);
                 self.tree = Some(t);
                 true
             }
@@ -331,12 +351,7 @@ impl Workload<'_> {
                 true
             }
             Err(e) => {
-                let what = self.what;
-                assert!(
-                    self.io.fired() != before,
-                    "{what}: commit failed unprovoked: {e}"
-                );
-                self.names_the_file(&e);
+                self.provoked("commit", &e, &before);
                 // Under `Always` a commit that failed was never applied.
                 if let (SyncPolicy::Always, Some(Op::Put(k, _))) = (self.policy, ops.first()) {
                     assert!(
@@ -360,21 +375,11 @@ impl Workload<'_> {
         let t = self.tree.as_ref().unwrap();
         match t.compact() {
             Ok(()) => {
-                assert_eq!(
-                    self.io.fired(),
-                    before,
-                    "{}: compact succeeded",
-                    self.fault()
-                );
+                self.unprovoked("compact", &before);
                 true
             }
             Err(e) => {
-                let what = self.what;
-                assert!(
-                    self.io.fired() != before,
-                    "{what}: compact failed unprovoked: {e}"
-                );
-                self.names_the_file(&e);
+                self.provoked("compact", &e, &before);
                 self.after_failure()
             }
         }
@@ -384,16 +389,11 @@ impl Workload<'_> {
         let t = self.tree.as_ref().unwrap();
         match t.flush() {
             Ok(()) => {
-                assert_eq!(self.io.fired(), before, "{}: flush succeeded", self.fault());
+                self.unprovoked("flush", &before);
                 true
             }
             Err(e) => {
-                let what = self.what;
-                assert!(
-                    self.io.fired() != before,
-                    "{what}: flush failed unprovoked: {e}"
-                );
-                self.names_the_file(&e);
+                self.provoked("flush", &e, &before);
                 assert!(poisons(self.io), "{}", self.fault());
                 assert!(t.stash("probe", b"x").is_err(), "{}", self.fault());
                 false
