@@ -6,7 +6,10 @@
 mod common;
 use acorn::{SyncPolicy, Tree};
 use common::*;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -18,13 +21,21 @@ fn durable(dir: &std::path::Path, sync: SyncPolicy) -> Tree {
     Tree::builder().path(dir).sync(sync).open().unwrap()
 }
 
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
 fn writes(c: &mut Criterion) {
     let mut g = c.benchmark_group("durable_operations");
     g.sample_size(20);
     let keys = keys(10_000);
     let vals: Vec<Vec<u8>> = (0..1000).map(value).collect();
+    batch_1k_always(&mut g, &keys, &vals);
+    stashes(&mut g, &keys, &vals);
+    group_commits(&mut g, &keys, &vals);
+    g.finish();
+}
 
-    // 1k items per commit, fsync per commit.
+/// 1k items per commit, fsync per commit.
+fn batch_1k_always(g: &mut Group<'_>, keys: &[String], vals: &[Vec<u8>]) {
     let dir = tempfile::tempdir().unwrap();
     let tree = durable(dir.path(), SyncPolicy::Always);
     let mut round = 0;
@@ -33,14 +44,17 @@ fn writes(c: &mut Criterion) {
         b.iter(|| {
             round = (round + 1) % 10;
             let mut batch = tree.batch();
-            for (k, v) in keys[round * 1000..(round + 1) * 1000].iter().zip(&vals) {
+            for (k, v) in keys[round * 1000..(round + 1) * 1000].iter().zip(vals) {
                 batch.stash(k, v);
             }
             black_box(batch.commit().unwrap())
         });
     });
     drop(tree);
+}
 
+/// Single stashes per sync policy.
+fn stashes(g: &mut Group<'_>, keys: &[String], vals: &[Vec<u8>]) {
     g.throughput(Throughput::Elements(1));
     for (name, sync) in [
         ("stash_always", SyncPolicy::Always),
@@ -62,8 +76,10 @@ fn writes(c: &mut Criterion) {
             });
         });
     }
+}
 
-    // Commits per second with 4 writers sharing fsyncs, against 1 writer under Always.
+/// Commits per second with 4 writers sharing fsyncs, against 1 writer under Always.
+fn group_commits(g: &mut Group<'_>, keys: &[String], vals: &[Vec<u8>]) {
     for (name, sync, threads) in [
         ("commits_always_1_thread", SyncPolicy::Always, 1u64),
         (
@@ -85,7 +101,7 @@ fn writes(c: &mut Criterion) {
                 for _ in 0..iters {
                     std::thread::scope(|s| {
                         for t in 0..threads {
-                            let (tree, keys, vals) = (&tree, &keys, &vals);
+                            let tree = &tree;
                             s.spawn(move || {
                                 for i in 0..per_thread {
                                     let n = (t * per_thread + i) as usize;
@@ -99,7 +115,6 @@ fn writes(c: &mut Criterion) {
             });
         });
     }
-    g.finish();
 }
 
 fn reads(c: &mut Criterion) {

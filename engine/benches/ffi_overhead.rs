@@ -9,12 +9,28 @@ use acorn::ffi::{
     acorn_query_free, acorn_query_new, AcornTree, ACORN_OK,
 };
 use common::*;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use std::hint::black_box;
 use std::ptr;
 
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
 fn ffi(c: &mut Criterion) {
     let mut g = c.benchmark_group("ffi_overhead");
+    tree_creation(&mut g);
+    let n = 10_000;
+    let keys = keys(n);
+    let tree = filled(n);
+    let handle = filled_handle(&keys);
+    batch_and_query_creation(&mut g, &tree, handle);
+    crack(&mut g, &tree, handle, &keys);
+    g.finish();
+    // SAFETY: closed exactly once.
+    unsafe { acorn_close(handle) };
+}
+
+fn tree_creation(g: &mut Group<'_>) {
     g.bench_function("tree_creation_native", |b| {
         b.iter(|| black_box(acorn::Tree::open_memory()))
     });
@@ -28,10 +44,11 @@ fn ffi(c: &mut Criterion) {
             }
         });
     });
+}
 
-    let n = 10_000;
-    let keys = keys(n);
-    let tree = filled(n);
+/// An in-memory tree through the ABI holding `keys`, as `filled` does natively; the
+/// caller closes it.
+fn filled_handle(keys: &[String]) -> *mut AcornTree {
     let mut handle: *mut AcornTree = ptr::null_mut();
     // SAFETY: `handle` is writable.
     unsafe { acorn_open_memory(&raw mut handle) };
@@ -49,7 +66,10 @@ fn ffi(c: &mut Criterion) {
             )
         };
     }
+    handle
+}
 
+fn batch_and_query_creation(g: &mut Group<'_>, tree: &acorn::Tree, handle: *mut AcornTree) {
     g.bench_function("batch_creation_native", |b| {
         b.iter(|| black_box(tree.batch()))
     });
@@ -85,7 +105,11 @@ fn ffi(c: &mut Criterion) {
             }
         });
     });
+}
 
+/// A single crack of a random key into a caller's buffer.
+fn crack(g: &mut Group<'_>, tree: &acorn::Tree, handle: *mut AcornTree, keys: &[String]) {
+    let n = keys.len();
     let mut buf = vec![0u8; 256];
     let mut rng = Rng(11);
     g.bench_function("crack_native", |b| {
@@ -118,9 +142,6 @@ fn ffi(c: &mut Criterion) {
             black_box((code, len))
         });
     });
-    g.finish();
-    // SAFETY: closed exactly once.
-    unsafe { acorn_close(handle) };
 }
 
 criterion_group!(benches, ffi);

@@ -174,7 +174,6 @@ fn run(seed: u64, dir: Option<&Path>) {
         ..Model::default()
     };
     let mut rng = Rng(seed);
-    let key = |i: u64| format!("k{i:02}");
     for step in 0..300u64 {
         match rng.below(20) {
             0..=5 => {
@@ -197,37 +196,8 @@ fn run(seed: u64, dir: Option<&Path>) {
                 tree.toss(&k).unwrap();
                 m.commit(&tree, &[(k, None)]);
             }
-            11..=13 => {
-                let mut b = tree.batch();
-                let mut ops = Vec::new();
-                for _ in 0..1 + rng.below(4) {
-                    let k = key(rng.below(12));
-                    if rng.below(3) == 0 {
-                        b.toss(&k);
-                        ops.push((k, None));
-                    } else {
-                        let v = format!("b{step}").into_bytes();
-                        b.stash(&k, &v);
-                        ops.push((k, Some((v, None))));
-                    }
-                }
-                b.commit().unwrap();
-                m.commit(&tree, &ops);
-            }
-            14 => {
-                let (a, b) = (key(rng.below(12)), key(rng.below(12)));
-                let v = format!("x{step}").into_bytes();
-                tree.transaction(|tx| {
-                    tx.toss(&a)?;
-                    tx.stash(&b, &v)
-                })
-                .unwrap();
-                // A transaction buffers one write per key, in key order.
-                let mut ops = BTreeMap::new();
-                ops.insert(a, None);
-                ops.insert(b, Some((v, None)));
-                m.commit(&tree, &ops.into_iter().collect::<Vec<_>>());
-            }
+            11..=13 => batch(&tree, &mut m, &mut rng, step),
+            14 => transaction(&tree, &mut m, &mut rng, step),
             15..=16 => {
                 let s = 1 + rng.below(3);
                 clock.advance(Duration::from_secs(s));
@@ -256,6 +226,45 @@ fn run(seed: u64, dir: Option<&Path>) {
         }
         check(&tree, &m, &mut rng);
     }
+}
+
+fn key(i: u64) -> String {
+    format!("k{i:02}")
+}
+
+/// A batch of one to four stashes and tosses.
+fn batch(tree: &Tree, m: &mut Model, rng: &mut Rng, step: u64) {
+    let mut b = tree.batch();
+    let mut ops = Vec::new();
+    for _ in 0..1 + rng.below(4) {
+        let k = key(rng.below(12));
+        if rng.below(3) == 0 {
+            b.toss(&k);
+            ops.push((k, None));
+        } else {
+            let v = format!("b{step}").into_bytes();
+            b.stash(&k, &v);
+            ops.push((k, Some((v, None))));
+        }
+    }
+    b.commit().unwrap();
+    m.commit(tree, &ops);
+}
+
+/// A transaction tossing one key and stashing another (maybe the same).
+fn transaction(tree: &Tree, m: &mut Model, rng: &mut Rng, step: u64) {
+    let (a, b) = (key(rng.below(12)), key(rng.below(12)));
+    let v = format!("x{step}").into_bytes();
+    tree.transaction(|tx| {
+        tx.toss(&a)?;
+        tx.stash(&b, &v)
+    })
+    .unwrap();
+    // A transaction buffers one write per key, in key order.
+    let mut ops = BTreeMap::new();
+    ops.insert(a, None);
+    ops.insert(b, Some((v, None)));
+    m.commit(tree, &ops.into_iter().collect::<Vec<_>>());
 }
 
 #[test]

@@ -105,6 +105,12 @@ impl Model {
         self.items
             .insert(k, (v, version, ttl.map(|t| self.now + t)));
     }
+
+    /// Drops the expired items, as a purge or compaction does.
+    fn forget_expired(&mut self) {
+        let now = self.now;
+        self.items.retain(|_, (_, _, e)| e.is_none_or(|e| e > now));
+    }
 }
 
 fn check(tree: &Tree, model: &Model) {
@@ -136,118 +142,38 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
     let mut tree = open(&clock, dir);
     let mut m = Model::default();
     for op in ops {
-        match op {
+        let applied = match op {
             Op::Stash(k, v) => {
                 let ver = tree.stash(key(k), value(v)).unwrap();
                 m.put(key(k), value(v), ver, None);
+                true
             }
             Op::StashTtl(k, v, t) => {
                 let ver = tree
                     .stash_with_ttl(key(k), value(v), Duration::from_secs(t.into()))
                     .unwrap();
                 m.put(key(k), value(v), ver, Some(t.into()));
+                true
             }
             Op::Toss(k) => {
                 let visible = m.visible().contains_key(&key(k));
                 assert_eq!(tree.toss(key(k)).unwrap(), visible, "toss {}", key(k));
                 m.items.remove(&key(k));
+                true
             }
             Op::Crack(k) => {
-                let got = tree.crack(key(k)).unwrap();
-                let visible = m.visible().get(&key(k)).map(|v| (*v).clone());
-                assert_eq!(got.as_ref().map(|n| n.value.to_vec()), visible);
-                if let Some(n) = got {
-                    assert_eq!(n.version, m.items[&key(k)].1);
-                    assert_eq!(n.key, key(k));
-                }
+                crack(&tree, &m, k);
+                true
             }
-            Op::Batch(changes, bad) => {
-                let mut b = tree.batch();
-                for (k, v) in &changes {
-                    match v {
-                        Some(v) => b.stash(key(*k), value(*v)),
-                        None => b.toss(key(*k)),
-                    };
-                }
-                if bad {
-                    b.stash("", b"x");
-                    assert!(matches!(b.commit(), Err(Error::InvalidKey(_))));
-                    continue;
-                }
-                let ver = b.commit().unwrap();
-                for (k, v) in changes {
-                    match v {
-                        Some(v) => {
-                            m.items.insert(key(k), (value(v), ver, None));
-                            m.last_version.insert(key(k), ver);
-                        }
-                        None => {
-                            m.items.remove(&key(k));
-                        }
-                    }
-                }
-            }
-            Op::Txn(changes, abort) => {
-                let out = tree.transaction(|tx| {
-                    for (k, v) in &changes {
-                        match v {
-                            Some(v) => tx.stash(key(*k), value(*v))?,
-                            None => {
-                                tx.toss(key(*k))?;
-                            }
-                        }
-                    }
-                    if abort {
-                        return Err(Error::Aborted("model says no".into()));
-                    }
-                    Ok(())
-                });
-                if abort {
-                    assert!(matches!(out, Err(Error::Aborted(_))));
-                    continue;
-                }
-                out.unwrap();
-                let ver = tree.stats().version;
-                for (k, v) in changes {
-                    match v {
-                        Some(v) => {
-                            m.items.insert(key(k), (value(v), ver, None));
-                        }
-                        None => {
-                            m.items.remove(&key(k));
-                        }
-                    }
-                }
-            }
+            Op::Batch(changes, bad) => batch(&tree, &mut m, changes, bad),
+            Op::Txn(changes, abort) => transaction(&tree, &mut m, changes, abort),
             Op::Prefix(k) => {
-                let p = key(k)[..5].to_string();
-                let got: Vec<String> = tree.prefix(&p).map(|n| n.key).collect();
-                let expect: Vec<String> = m
-                    .visible()
-                    .keys()
-                    .filter(|x| x.starts_with(&p))
-                    .map(|x| (*x).clone())
-                    .collect();
-                assert_eq!(got, expect);
+                prefix(&tree, &m, k);
+                true
             }
             Op::Range(a, b) => {
-                let (a, b) = (key(a), key(b));
-                let got: Vec<String> = tree.range(a.as_str()..b.as_str()).map(|n| n.key).collect();
-                let expect: Vec<String> = m
-                    .visible()
-                    .keys()
-                    .filter(|x| ***x >= a && ***x < b)
-                    .map(|x| (*x).clone())
-                    .collect();
-                assert_eq!(got, expect);
-                let from: Vec<String> = tree.iter_from(&a).map(|n| n.key).collect();
-                let expect: Vec<String> = m
-                    .visible()
-                    .keys()
-                    .filter(|x| ***x >= a)
-                    .map(|x| (*x).clone())
-                    .collect();
-                assert_eq!(from, expect);
+                range(&tree, &m, key(a), key(b));
+                true
             }
             Op::Query {
                 min_len,
@@ -255,47 +181,8 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
                 skip,
                 take,
             } => {
-                let mut q = tree
-                    .query()
-                    .filter(move |n| n.value.len() >= usize::from(min_len));
-                q = if desc {
-                    q.order_by_desc(|n| n.value.to_vec())
-                } else {
-                    q.order_by(|n| n.value.to_vec())
-                };
-                let got: Vec<String> = q
-                    .skip(skip.into())
-                    .take(take.into())
-                    .collect()
-                    .unwrap()
-                    .into_iter()
-                    .map(|n| n.key)
-                    .collect();
-                let mut all: Vec<(&String, &Vec<u8>)> = m
-                    .visible()
-                    .into_iter()
-                    .filter(|(_, v)| v.len() >= usize::from(min_len))
-                    .collect();
-                all.sort_by(|a, b| if desc { b.1.cmp(a.1) } else { a.1.cmp(b.1) });
-                let expect: Vec<String> = all
-                    .into_iter()
-                    .skip(skip.into())
-                    .take(take.into())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                assert_eq!(got, expect);
-                let count = tree
-                    .query()
-                    .filter_raw(move |v| v.len() >= usize::from(min_len))
-                    .count()
-                    .unwrap();
-                assert_eq!(
-                    count,
-                    m.visible()
-                        .values()
-                        .filter(|v| v.len() >= usize::from(min_len))
-                        .count()
-                );
+                query(&tree, &m, min_len, desc, skip, take);
+                true
             }
             Op::Scan {
                 kind,
@@ -354,12 +241,13 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
             Op::Advance(s) => {
                 clock.advance(Duration::from_secs(s.into()));
                 m.now += u64::from(s);
+                true
             }
             Op::Purge => {
                 let expired = m.items.len() - m.visible().len();
                 assert_eq!(tree.purge_expired().unwrap(), expired);
-                let now = m.now;
-                m.items.retain(|_, (_, _, e)| e.is_none_or(|e| e > now));
+                m.forget_expired();
+                true
             }
             Op::Reopen => {
                 if dir.is_some() {
@@ -368,22 +256,172 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
                     tree = open(&clock, dir);
                     assert_eq!(tree.stats().version, version);
                 }
+                true
             }
             Op::Compact => {
-                // A compaction purges expired nuts first (in memory too), then snapshots.
-                let purged_before = tree.stats().ops.expired_purged;
-                tree.compact().unwrap();
-                let expired = m.items.len() - m.visible().len();
-                assert_eq!(
-                    tree.stats().ops.expired_purged - purged_before,
-                    expired as u64
-                );
-                let now = m.now;
-                m.items.retain(|_, (_, _, e)| e.is_none_or(|e| e > now));
+                compact(&tree, &mut m);
+                true
+            }
+        };
+        // A batch or transaction refused as it had to be changed nothing: no full check.
+        if applied {
+            check(&tree, &m);
+        }
+    }
+}
+
+fn crack(tree: &Tree, m: &Model, k: u8) {
+    let got = tree.crack(key(k)).unwrap();
+    let visible = m.visible().get(&key(k)).map(|v| (*v).clone());
+    assert_eq!(got.as_ref().map(|n| n.value.to_vec()), visible);
+    if let Some(n) = got {
+        assert_eq!(n.version, m.items[&key(k)].1);
+        assert_eq!(n.key, key(k));
+    }
+}
+
+/// A batch of `changes`; with `bad`, also an empty key, and the commit must be refused
+/// (false).
+fn batch(tree: &Tree, m: &mut Model, changes: Vec<(u8, Option<u8>)>, bad: bool) -> bool {
+    let mut b = tree.batch();
+    for (k, v) in &changes {
+        match v {
+            Some(v) => b.stash(key(*k), value(*v)),
+            None => b.toss(key(*k)),
+        };
+    }
+    if bad {
+        b.stash("", b"x");
+        assert!(matches!(b.commit(), Err(Error::InvalidKey(_))));
+        return false;
+    }
+    let ver = b.commit().unwrap();
+    for (k, v) in changes {
+        match v {
+            Some(v) => {
+                m.items.insert(key(k), (value(v), ver, None));
+                m.last_version.insert(key(k), ver);
+            }
+            None => {
+                m.items.remove(&key(k));
             }
         }
-        check(&tree, &m);
     }
+    true
+}
+
+/// A transaction of `changes`; with `abort`, the closure aborts and it must commit
+/// nothing (false).
+fn transaction(tree: &Tree, m: &mut Model, changes: Vec<(u8, Option<u8>)>, abort: bool) -> bool {
+    let out = tree.transaction(|tx| {
+        for (k, v) in &changes {
+            match v {
+                Some(v) => tx.stash(key(*k), value(*v))?,
+                None => {
+                    tx.toss(key(*k))?;
+                }
+            }
+        }
+        if abort {
+            return Err(Error::Aborted("model says no".into()));
+        }
+        Ok(())
+    });
+    if abort {
+        assert!(matches!(out, Err(Error::Aborted(_))));
+        return false;
+    }
+    out.unwrap();
+    let ver = tree.stats().version;
+    for (k, v) in changes {
+        match v {
+            Some(v) => {
+                m.items.insert(key(k), (value(v), ver, None));
+            }
+            None => {
+                m.items.remove(&key(k));
+            }
+        }
+    }
+    true
+}
+
+/// The visible keys `keep` selects, in order.
+fn model_keys(m: &Model, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    m.visible()
+        .keys()
+        .filter(|x| keep(x.as_str()))
+        .map(|x| (*x).clone())
+        .collect()
+}
+
+fn prefix(tree: &Tree, m: &Model, k: u8) {
+    let p = key(k)[..5].to_string();
+    let got: Vec<String> = tree.prefix(&p).map(|n| n.key).collect();
+    assert_eq!(got, model_keys(m, |x| x.starts_with(&p)));
+}
+
+fn range(tree: &Tree, m: &Model, a: String, b: String) {
+    let got: Vec<String> = tree.range(a.as_str()..b.as_str()).map(|n| n.key).collect();
+    assert_eq!(got, model_keys(m, |x| x >= a.as_str() && x < b.as_str()));
+    let from: Vec<String> = tree.iter_from(&a).map(|n| n.key).collect();
+    assert_eq!(from, model_keys(m, |x| x >= a.as_str()));
+}
+
+fn query(tree: &Tree, m: &Model, min_len: u8, desc: bool, skip: u8, take: u8) {
+    let mut q = tree
+        .query()
+        .filter(move |n| n.value.len() >= usize::from(min_len));
+    q = if desc {
+        q.order_by_desc(|n| n.value.to_vec())
+    } else {
+        q.order_by(|n| n.value.to_vec())
+    };
+    let got: Vec<String> = q
+        .skip(skip.into())
+        .take(take.into())
+        .collect()
+        .unwrap()
+        .into_iter()
+        .map(|n| n.key)
+        .collect();
+    let mut all: Vec<(&String, &Vec<u8>)> = m
+        .visible()
+        .into_iter()
+        .filter(|(_, v)| v.len() >= usize::from(min_len))
+        .collect();
+    all.sort_by(|a, b| if desc { b.1.cmp(a.1) } else { a.1.cmp(b.1) });
+    let expect: Vec<String> = all
+        .into_iter()
+        .skip(skip.into())
+        .take(take.into())
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(got, expect);
+    let count = tree
+        .query()
+        .filter_raw(move |v| v.len() >= usize::from(min_len))
+        .count()
+        .unwrap();
+    assert_eq!(
+        count,
+        m.visible()
+            .values()
+            .filter(|v| v.len() >= usize::from(min_len))
+            .count()
+    );
+}
+
+/// A compaction purges expired nuts first (in memory too), then snapshots.
+fn compact(tree: &Tree, m: &mut Model) {
+    let purged_before = tree.stats().ops.expired_purged;
+    tree.compact().unwrap();
+    let expired = m.items.len() - m.visible().len();
+    assert_eq!(
+        tree.stats().ops.expired_purged - purged_before,
+        expired as u64
+    );
+    m.forget_expired();
 }
 
 proptest! {

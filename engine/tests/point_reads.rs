@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use acorn::{ManualClock, Tree};
@@ -42,54 +44,14 @@ fn readers_see_only_their_keys_values_in_order_while_the_index_grows_and_shrinks
 /// batch must then see the whole batch: its marker, and every other key of it.
 #[test]
 fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Arc;
-
-    const WIDTH: u64 = 200;
     let tree = Tree::open_memory();
     let stop = Arc::new(AtomicBool::new(false));
-    let num = |tree: &Tree, k: &str| {
-        tree.crack_with(k, |n| u64::from_le_bytes(n.value.try_into().unwrap()))
-            .unwrap()
-            .unwrap_or(0)
-    };
     // Keys of a live batch each reader has seen: the writer goes on until both saw some.
     let seen: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let readers: Vec<_> = (0..2u64)
         .map(|r| {
             let (tree, stop, seen) = (tree.clone(), Arc::clone(&stop), Arc::clone(&seen));
-            std::thread::spawn(move || {
-                let mut rng = stress::Rng(0x1234_5678 + r);
-                let (mut present, mut absent) = (0u64, 0u64);
-                while !stop.load(Ordering::Relaxed) {
-                    let gone0 = num(&tree, "gone");
-                    let mark0 = num(&tree, "mark");
-                    // A generation around the live window, and one of its keys.
-                    let x = gone0.saturating_sub(2) + rng.below(mark0 - gone0 + 5);
-                    let k = format!("b{x}-{}", rng.below(WIDTH));
-                    let hit = tree
-                        .crack_with(&k, |n| assert_eq!(n.value, k.as_bytes()))
-                        .unwrap()
-                        .is_some();
-                    let mark1 = num(&tree, "mark");
-                    if hit {
-                        present += 1;
-                        seen[r as usize].fetch_add(1, Ordering::Relaxed);
-                        assert!(gone0 < x, "{k} seen after its generation was tossed");
-                        assert!(mark1 >= x, "{k} seen, then mark {mark1}: torn batch");
-                    }
-                    if mark1 > 0 {
-                        let k = format!("b{mark1}-{}", rng.below(WIDTH));
-                        let hit = tree.contains(&k);
-                        let gone1 = num(&tree, "gone");
-                        if !hit {
-                            absent += 1;
-                            assert!(gone1 >= mark1, "{k} missing after mark {mark1}");
-                        }
-                    }
-                }
-                (present, absent)
-            })
+            std::thread::spawn(move || read_batches(&tree, &stop, &seen[r as usize], r))
         })
         .collect();
     let (mut mark, mut gone) = (0u64, 0u64);
@@ -99,28 +61,7 @@ fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
         if round >= min_rounds && (both_saw || round >= 50 * min_rounds) {
             break;
         }
-        // Grow by 30 generations, then toss them 5 at a time down to none.
-        for _ in 0..30 {
-            mark += 1;
-            let mut b = tree.batch();
-            for j in 0..WIDTH {
-                let k = format!("b{mark}-{j}");
-                b.stash(&k, &k);
-            }
-            b.stash("mark", mark.to_le_bytes());
-            b.commit().unwrap();
-        }
-        while gone < mark {
-            let mut b = tree.batch();
-            for _ in 0..5 {
-                gone += 1;
-                for j in 0..WIDTH {
-                    b.toss(format!("b{gone}-{j}"));
-                }
-            }
-            b.stash("gone", gone.to_le_bytes());
-            b.commit().unwrap();
-        }
+        grow_then_toss(&tree, &mut mark, &mut gone);
     }
     stop.store(true, Ordering::Relaxed);
     for r in readers {
@@ -131,13 +72,84 @@ fn batches_stay_whole_while_their_commit_grows_or_shrinks_the_index() {
     assert_eq!(tree.len(), 2, "only the markers are left");
 }
 
+/// Keys per batch of `batches_stay_whole_while_their_commit_grows_or_shrinks_the_index`.
+const WIDTH: u64 = 200;
+
+/// The number a marker key holds (0 when absent).
+fn num(tree: &Tree, k: &str) -> u64 {
+    tree.crack_with(k, |n| u64::from_le_bytes(n.value.try_into().unwrap()))
+        .unwrap()
+        .unwrap_or(0)
+}
+
+/// Reader `r`: reads keys around the live window until `stop`, checking each batch is
+/// whole; counts the keys of live batches it saw in `seen`. Returns (keys of a live batch
+/// seen, keys of a tossed one missed).
+fn read_batches(tree: &Tree, stop: &AtomicBool, seen: &AtomicU64, r: u64) -> (u64, u64) {
+    let mut rng = stress::Rng(0x1234_5678 + r);
+    let (mut present, mut absent) = (0u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        let gone0 = num(tree, "gone");
+        let mark0 = num(tree, "mark");
+        // A generation around the live window, and one of its keys.
+        let x = gone0.saturating_sub(2) + rng.below(mark0 - gone0 + 5);
+        let k = format!("b{x}-{}", rng.below(WIDTH));
+        let hit = tree
+            .crack_with(&k, |n| assert_eq!(n.value, k.as_bytes()))
+            .unwrap()
+            .is_some();
+        let mark1 = num(tree, "mark");
+        if hit {
+            present += 1;
+            seen.fetch_add(1, Ordering::Relaxed);
+            assert!(gone0 < x, "{k} seen after its generation was tossed");
+            assert!(mark1 >= x, "{k} seen, then mark {mark1}: torn batch");
+        }
+        if mark1 > 0 {
+            let k = format!("b{mark1}-{}", rng.below(WIDTH));
+            let hit = tree.contains(&k);
+            let gone1 = num(tree, "gone");
+            if !hit {
+                absent += 1;
+                assert!(gone1 >= mark1, "{k} missing after mark {mark1}");
+            }
+        }
+    }
+    (present, absent)
+}
+
+/// Grows by 30 generations (batches of `WIDTH` keys and the `mark`), then tosses them 5
+/// at a time down to none (setting `gone`).
+fn grow_then_toss(tree: &Tree, mark: &mut u64, gone: &mut u64) {
+    for _ in 0..30 {
+        *mark += 1;
+        let mut b = tree.batch();
+        for j in 0..WIDTH {
+            let k = format!("b{mark}-{j}");
+            b.stash(&k, &k);
+        }
+        b.stash("mark", mark.to_le_bytes());
+        b.commit().unwrap();
+    }
+    while *gone < *mark {
+        let mut b = tree.batch();
+        for _ in 0..5 {
+            *gone += 1;
+            for j in 0..WIDTH {
+                b.toss(format!("b{gone}-{j}"));
+            }
+        }
+        b.stash("gone", gone.to_le_bytes());
+        b.commit().unwrap();
+    }
+}
+
 /// The last handle of a tree is dropped on a reader thread while another thread, pinned
 /// inside a `crack_with` of a second tree, holds nuts read from the first: the nuts and
 /// the borrowed view stay intact, and the other readers saw only whole values.
 #[test]
 fn dropping_the_tree_while_other_threads_read_and_hold_nuts() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Barrier};
+    use std::sync::Barrier;
     use stress::{check, key, value};
 
     for round in 0..10 * scale() as u64 {

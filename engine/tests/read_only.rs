@@ -173,51 +173,13 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
     let high = AtomicU64::new(0);
     let stop = Stop::new();
     let views = AtomicU64::new(0);
-    let check = |r: &Tree, at_least: u64| {
-        let version = r.stats().version;
-        assert!(
-            version >= at_least,
-            "view at {version}, {at_least} acknowledged before"
-        );
-        let mut held: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-        for n in r.iter() {
-            assert!(n.version <= version);
-            held.entry(n.version)
-                .or_default()
-                .push(std::str::from_utf8(&n.value).unwrap().parse().unwrap());
-        }
-        let acked = acked.lock().unwrap();
-        for (v, id) in acked.range(..=version) {
-            assert_eq!(
-                held.get(v),
-                Some(&vec![*id; 3]),
-                "batch {id} at version {v}"
-            );
-        }
-        assert_eq!(held.len(), version as usize, "versions beyond the batches");
-        views.fetch_add(1, Ordering::Relaxed);
-        version
-    };
     std::thread::scope(|s| {
         // The writers and the compactor stop after the readers' time, or when this thread
         // fails.
         let _stop = stop.on_drop();
         for t in 0..2u64 {
             let (w, acked, high, stop) = (&w, &acked, &high, &stop);
-            s.spawn(move || {
-                let mut i = 0;
-                while stop.go_on(i, 50_000) {
-                    let id = t * 1_000_000 + i;
-                    let mut b = w.batch();
-                    for k in 0..3 {
-                        b.stash(format!("b{id}-{k}"), format!("{id}"));
-                    }
-                    let v = b.commit().unwrap();
-                    acked.lock().unwrap().insert(v, id);
-                    high.fetch_max(v, Ordering::SeqCst);
-                    i += 1;
-                }
-            });
+            s.spawn(move || commit_batches(w, t, acked, high, stop));
         }
         s.spawn(|| {
             let mut round = 0;
@@ -227,20 +189,19 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
                 w.compact().unwrap();
             }
         });
-        let check = &check;
-        let (high, dir) = (&high, dir.path());
+        let (high, dir, acked, views) = (&high, dir.path(), &acked, &views);
         for _ in 0..2 {
             s.spawn(move || {
                 let deadline = std::time::Instant::now() + Duration::from_millis(400);
                 while std::time::Instant::now() < deadline {
                     let at_least = high.load(Ordering::SeqCst);
                     let r = Tree::open_read_only(dir).unwrap();
-                    let mut last = check(&r, at_least);
+                    let mut last = check_view(&r, at_least, acked, views);
                     for _ in 0..5 {
                         let at_least = high.load(Ordering::SeqCst);
                         let v = r.refresh().unwrap();
                         assert!(v >= last, "a refresh went back from {last} to {v}");
-                        last = check(&r, at_least);
+                        last = check_view(&r, at_least, acked, views);
                     }
                 }
             });
@@ -249,4 +210,60 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
         stop.stop();
     });
     assert!(views.load(Ordering::Relaxed) > 20, "{views:?} views");
+}
+
+/// Writer `t`: commits batches of three keys, each valued with the batch's id, recording
+/// each acknowledged one in `acked` (version → id) and the highest version in `high`.
+fn commit_batches(
+    w: &Tree,
+    t: u64,
+    acked: &Mutex<BTreeMap<u64, u64>>,
+    high: &AtomicU64,
+    stop: &Stop,
+) {
+    let mut i = 0;
+    while stop.go_on(i, 50_000) {
+        let id = t * 1_000_000 + i;
+        let mut b = w.batch();
+        for k in 0..3 {
+            b.stash(format!("b{id}-{k}"), format!("{id}"));
+        }
+        let v = b.commit().unwrap();
+        acked.lock().unwrap().insert(v, id);
+        high.fetch_max(v, Ordering::SeqCst);
+        i += 1;
+    }
+}
+
+/// A read-only view holds whole batches, exactly those acknowledged up to its version,
+/// and is at `at_least` or later; counted in `views`. Returns its version.
+fn check_view(
+    r: &Tree,
+    at_least: u64,
+    acked: &Mutex<BTreeMap<u64, u64>>,
+    views: &AtomicU64,
+) -> u64 {
+    let version = r.stats().version;
+    assert!(
+        version >= at_least,
+        "view at {version}, {at_least} acknowledged before"
+    );
+    let mut held: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for n in r.iter() {
+        assert!(n.version <= version);
+        held.entry(n.version)
+            .or_default()
+            .push(std::str::from_utf8(&n.value).unwrap().parse().unwrap());
+    }
+    let acked = acked.lock().unwrap();
+    for (v, id) in acked.range(..=version) {
+        assert_eq!(
+            held.get(v),
+            Some(&vec![*id; 3]),
+            "batch {id} at version {v}"
+        );
+    }
+    assert_eq!(held.len(), version as usize, "versions beyond the batches");
+    views.fetch_add(1, Ordering::Relaxed);
+    version
 }

@@ -172,36 +172,63 @@ struct Model {
 }
 
 fn writer(tree: &Tree, clock: &ManualClock, cfg: Config) {
-    let mut rng = Rng(cfg.seed | 1);
-    let n = cfg.keys;
-    let mut model = vec![Model::default(); n as usize];
-    let stash = |tree: &Tree, model: &mut Vec<Model>, id: u32, ttl: Option<Duration>| {
-        let m = &mut model[id as usize];
+    let mut w = Writer {
+        tree,
+        clock,
+        rng: Rng(cfg.seed | 1),
+        n: cfg.keys,
+        model: vec![Model::default(); cfg.keys as usize],
+    };
+    for round in 0..cfg.rounds {
+        w.grow();
+        w.churn();
+        verify(tree, clock, &w.model, round);
+        w.shrink();
+        verify(tree, clock, &w.model, round);
+    }
+}
+
+/// The writer: its tree, its random choices and its model of every key.
+struct Writer<'a> {
+    tree: &'a Tree,
+    clock: &'a ManualClock,
+    rng: Rng,
+    n: u32,
+    model: Vec<Model>,
+}
+
+impl Writer<'_> {
+    fn stash(&mut self, id: u32, ttl: Option<Duration>) {
+        let m = &mut self.model[id as usize];
         m.gen += 1;
         m.live = true;
         match ttl {
             None => {
                 m.expires = 0;
-                tree.stash(key(id), value(id, m.gen)).unwrap();
+                self.tree.stash(key(id), value(id, m.gen)).unwrap();
             }
             Some(ttl) => {
-                m.expires = nanos(clock.now() + ttl);
-                tree.stash_with_ttl(key(id), value(id, m.gen), ttl).unwrap();
+                m.expires = nanos(self.clock.now() + ttl);
+                self.tree
+                    .stash_with_ttl(key(id), value(id, m.gen), ttl)
+                    .unwrap();
             }
         }
-    };
-    for round in 0..cfg.rounds {
-        // Grow: every key, singly and in batches of 8 (which make the table grow while an
-        // overlay is published).
+    }
+
+    /// Grow: every key, singly and in batches of 8 (which make the table grow while an
+    /// overlay is published).
+    fn grow(&mut self) {
+        let n = self.n;
         let mut id = 0;
         while id < n {
-            if rng.below(2) == 0 {
-                stash(tree, &mut model, id, None);
+            if self.rng.below(2) == 0 {
+                self.stash(id, None);
                 id += 1;
             } else {
-                let mut b = tree.batch();
+                let mut b = self.tree.batch();
                 for j in id..(id + 8).min(n) {
-                    let m = &mut model[j as usize];
+                    let m = &mut self.model[j as usize];
                     m.gen += 1;
                     m.live = true;
                     m.expires = 0;
@@ -211,77 +238,93 @@ fn writer(tree: &Tree, clock: &ManualClock, cfg: Config) {
                 id += 8;
             }
         }
-        // Churn.
+    }
+
+    /// Churn: stashes, tosses, batches, stashes with a TTL, transactions, the clock
+    /// advancing now and then.
+    fn churn(&mut self) {
+        let n = self.n;
         for _ in 0..n * 2 {
-            let id = rng.id(n);
-            match rng.below(10) {
-                0..=3 => stash(tree, &mut model, id, None),
+            let id = self.rng.id(n);
+            match self.rng.below(10) {
+                0..=3 => self.stash(id, None),
                 4 | 5 => {
-                    tree.toss(key(id)).unwrap();
-                    model[id as usize].live = false;
+                    self.tree.toss(key(id)).unwrap();
+                    self.model[id as usize].live = false;
                 }
-                6 | 7 => {
-                    // A batch with repeated keys, and a toss then a stash of the same key.
-                    let mut b = tree.batch();
-                    for _ in 0..1 + rng.below(12) {
-                        let j = rng.id(n);
-                        let m = &mut model[j as usize];
-                        if rng.below(4) == 0 {
-                            b.toss(key(j));
-                            m.live = false;
-                        } else {
-                            if rng.below(3) == 0 {
-                                b.toss(key(j));
-                            }
-                            m.gen += 1;
-                            m.live = true;
-                            m.expires = 0;
-                            b.stash(key(j), value(j, m.gen));
-                        }
-                    }
-                    b.commit().unwrap();
-                }
-                8 => stash(tree, &mut model, id, Some(Duration::from_millis(5))),
-                _ => {
-                    let other = rng.id(n);
-                    let gens = (model[id as usize].gen + 1, model[other as usize].gen + 1);
-                    tree.transaction(|tx| {
-                        tx.stash(key(id), value(id, gens.0))?;
-                        if other != id {
-                            tx.stash(key(other), value(other, gens.1))?;
-                        }
-                        Ok(())
-                    })
-                    .unwrap();
-                    for (j, g) in [(id, gens.0), (other, gens.1)] {
-                        let m = &mut model[j as usize];
-                        m.gen = m.gen.max(g);
-                        m.live = true;
-                        m.expires = 0;
-                    }
-                }
+                6 | 7 => self.mixed_batch(),
+                8 => self.stash(id, Some(Duration::from_millis(5))),
+                _ => self.transaction(id),
             }
-            if rng.below(64) == 0 {
-                clock.advance(Duration::from_millis(2));
+            if self.rng.below(64) == 0 {
+                self.clock.advance(Duration::from_millis(2));
             }
         }
-        verify(tree, clock, &model, round);
-        // Shrink: toss all but about one key in a hundred, singly and in batches; expire
-        // and purge the TTL keys.
-        clock.advance(Duration::from_millis(10));
+    }
+
+    /// A batch with repeated keys, and a toss then a stash of the same key.
+    fn mixed_batch(&mut self) {
+        let n = self.n;
+        let mut b = self.tree.batch();
+        for _ in 0..1 + self.rng.below(12) {
+            let j = self.rng.id(n);
+            let m = &mut self.model[j as usize];
+            if self.rng.below(4) == 0 {
+                b.toss(key(j));
+                m.live = false;
+            } else {
+                if self.rng.below(3) == 0 {
+                    b.toss(key(j));
+                }
+                m.gen += 1;
+                m.live = true;
+                m.expires = 0;
+                b.stash(key(j), value(j, m.gen));
+            }
+        }
+        b.commit().unwrap();
+    }
+
+    /// A transaction stashing `id` and another key.
+    fn transaction(&mut self, id: u32) {
+        let other = self.rng.id(self.n);
+        let model = &mut self.model;
+        let gens = (model[id as usize].gen + 1, model[other as usize].gen + 1);
+        self.tree
+            .transaction(|tx| {
+                tx.stash(key(id), value(id, gens.0))?;
+                if other != id {
+                    tx.stash(key(other), value(other, gens.1))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        for (j, g) in [(id, gens.0), (other, gens.1)] {
+            let m = &mut model[j as usize];
+            m.gen = m.gen.max(g);
+            m.live = true;
+            m.expires = 0;
+        }
+    }
+
+    /// Shrink: toss all but about one key in a hundred, singly and in batches; expire
+    /// and purge the TTL keys.
+    fn shrink(&mut self) {
+        let (tree, n) = (self.tree, self.n);
+        self.clock.advance(Duration::from_millis(10));
         tree.purge_expired().unwrap();
-        let now = nanos(clock.now());
-        for m in model.iter_mut() {
+        let now = nanos(self.clock.now());
+        for m in self.model.iter_mut() {
             if m.live && m.expires != 0 && m.expires <= now {
                 m.live = false;
             }
         }
         let mut id = 0;
         while id < n {
-            if rng.below(2) == 0 {
+            if self.rng.below(2) == 0 {
                 if id % 100 != 0 {
                     tree.toss(key(id)).unwrap();
-                    model[id as usize].live = false;
+                    self.model[id as usize].live = false;
                 }
                 id += 1;
             } else {
@@ -289,14 +332,13 @@ fn writer(tree: &Tree, clock: &ManualClock, cfg: Config) {
                 for j in id..(id + 16).min(n) {
                     if j % 100 != 0 {
                         b.toss(key(j));
-                        model[j as usize].live = false;
+                        self.model[j as usize].live = false;
                     }
                 }
                 b.commit().unwrap();
                 id += 16;
             }
         }
-        verify(tree, clock, &model, round);
     }
 }
 
@@ -316,118 +358,151 @@ fn verify(tree: &Tree, clock: &ManualClock, model: &[Model], round: usize) {
 }
 
 fn reader(tree: &Tree, clock: &ManualClock, stop: &AtomicBool, cfg: Config, r: usize) -> Seen {
-    let mut rng = Rng((cfg.seed ^ (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
-    let mut seen = Seen::default();
-    let mut last: HashMap<u32, (u64, u64)> = HashMap::new();
-    let mut held: Vec<Nut> = Vec::new();
-    let own = format!("reader-{r}");
-    let mut observe = |seen: &mut Seen, k: &str, id: u32, version: u64, v: &[u8]| {
-        let (got, gen) = check(k, v);
-        assert_eq!(got, id);
-        if let Some(&(v0, g0)) = last.get(&id) {
-            assert!(
-                version >= v0 && gen >= g0,
-                "{k}: version {version} gen {gen} after version {v0} gen {g0}"
-            );
-            assert_eq!(version > v0, gen > g0, "{k}: version and value disagree");
-        }
-        last.insert(id, (version, gen));
-        seen.hits += 1;
+    let mut rd = Reader {
+        tree,
+        rng: Rng((cfg.seed ^ (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1),
+        seen: Seen::default(),
+        last: HashMap::new(),
+        held: Vec::new(),
+        own: format!("reader-{r}"),
     };
     let mut i = 0u64;
     // At least `MIN_OPS` each, so that every path is taken even when a busy machine
     // hardly runs the readers while the writer works.
     while !stop.load(Ordering::Relaxed) || i < MIN_OPS {
         i += 1;
-        let id = rng.id(cfg.keys);
+        let id = rd.rng.id(cfg.keys);
         let k = key(id);
         let before = nanos(clock.now());
-        match rng.below(64) {
-            0..=29 => match tree.crack(&k).unwrap() {
-                Some(n) => {
-                    assert_eq!(n.key, k);
-                    if let Some(e) = n.expires_at {
-                        assert!(nanos(e) > before, "{k}: expired nut returned");
-                        seen.ttl_hits += 1;
-                    }
-                    observe(&mut seen, &k, id, n.version, &n.value);
-                    if held.len() < 64 {
-                        held.push(n);
-                    } else {
-                        let at = rng.below(64) as usize;
-                        held[at] = n;
-                    }
-                }
-                None => seen.misses += 1,
-            },
-            30..=55 => {
-                let got = tree
-                    .crack_with(&k, |n| {
-                        assert_eq!(n.key, k);
-                        if let Some(e) = n.expires_at {
-                            assert!(nanos(e) > before, "{k}: expired nut lent");
-                        }
-                        (n.version, n.value.to_vec())
-                    })
-                    .unwrap();
-                match got {
-                    Some((version, v)) => observe(&mut seen, &k, id, version, &v),
-                    None => seen.misses += 1,
-                }
-            }
+        match rd.rng.below(64) {
+            0..=29 => rd.crack(&k, id, before),
+            30..=55 => rd.crack_with(&k, id, before),
             56..=59 => {
                 let _ = tree.contains(&k);
             }
-            60 => {
-                // A closure that panics while the guard is pinned: the guard must unpin
-                // (or the collector stalls) and no count may change.
-                let res = catch_unwind(AssertUnwindSafe(|| {
-                    tree.crack_with(&k, |n| {
-                        check(&k, n.value);
-                        std::panic::panic_any(OnPurpose);
-                    })
-                }));
-                match res {
-                    Err(_) => seen.panics += 1,
-                    Ok(got) => {
-                        assert!(got.unwrap().is_none());
-                        // Absent: panic over this reader's own key instead.
-                        tree.stash(&own, value(id, i)).unwrap();
-                        let res = catch_unwind(AssertUnwindSafe(|| {
-                            tree.crack_with(&own, |_| std::panic::panic_any(OnPurpose))
-                        }));
-                        assert!(res.is_err(), "{own} was just stashed");
-                        seen.panics += 1;
-                    }
-                }
-            }
-            61 => {
-                // A closure that overwrites and tosses the very record it is reading: the
-                // borrowed view must stay intact until the closure returns.
-                tree.stash(&own, value(id, i)).unwrap();
-                let done = tree
-                    .crack_with(&own, |n| {
-                        let before = n.value.to_vec();
-                        for j in 0..70 {
-                            tree.stash(&own, value(id, i + j + 1)).unwrap();
-                        }
-                        tree.toss(&own).unwrap();
-                        assert_eq!(n.value, &before[..], "{own}: borrowed bytes changed");
-                    })
-                    .unwrap();
-                assert!(done.is_some());
-                assert!(!tree.contains(&own));
-                seen.nested_writes += 1;
-            }
+            60 => rd.panic_in_closure(&k, id, i),
+            61 => rd.write_in_closure(id, i),
             _ => {
-                for n in &held {
+                for n in &rd.held {
                     check(&n.key, &n.value);
                 }
             }
         }
     }
-    for n in &held {
+    for n in &rd.held {
         check(&n.key, &n.value);
     }
-    seen
+    rd.seen
+}
+
+/// A reader: its random choices, what it saw, the last (version, generation) of each
+/// key, the nuts it keeps, its own key.
+struct Reader<'a> {
+    tree: &'a Tree,
+    rng: Rng,
+    seen: Seen,
+    last: HashMap<u32, (u64, u64)>,
+    held: Vec<Nut>,
+    own: String,
+}
+
+impl Reader<'_> {
+    /// Checks a value read under `k`, and that its version and generation moved together.
+    fn observe(&mut self, k: &str, id: u32, version: u64, v: &[u8]) {
+        let (got, gen) = check(k, v);
+        assert_eq!(got, id);
+        if let Some(&(v0, g0)) = self.last.get(&id) {
+            assert!(
+                version >= v0 && gen >= g0,
+                "{k}: version {version} gen {gen} after version {v0} gen {g0}"
+            );
+            assert_eq!(version > v0, gen > g0, "{k}: version and value disagree");
+        }
+        self.last.insert(id, (version, gen));
+        self.seen.hits += 1;
+    }
+
+    /// An owned read, kept among the held nuts.
+    fn crack(&mut self, k: &str, id: u32, before: u128) {
+        match self.tree.crack(k).unwrap() {
+            Some(n) => {
+                assert_eq!(n.key, k);
+                if let Some(e) = n.expires_at {
+                    assert!(nanos(e) > before, "{k}: expired nut returned");
+                    self.seen.ttl_hits += 1;
+                }
+                self.observe(k, id, n.version, &n.value);
+                if self.held.len() < 64 {
+                    self.held.push(n);
+                } else {
+                    let at = self.rng.below(64) as usize;
+                    self.held[at] = n;
+                }
+            }
+            None => self.seen.misses += 1,
+        }
+    }
+
+    /// A read in place.
+    fn crack_with(&mut self, k: &str, id: u32, before: u128) {
+        let got = self
+            .tree
+            .crack_with(k, |n| {
+                assert_eq!(n.key, k);
+                if let Some(e) = n.expires_at {
+                    assert!(nanos(e) > before, "{k}: expired nut lent");
+                }
+                (n.version, n.value.to_vec())
+            })
+            .unwrap();
+        match got {
+            Some((version, v)) => self.observe(k, id, version, &v),
+            None => self.seen.misses += 1,
+        }
+    }
+
+    /// A closure that panics while the guard is pinned: the guard must unpin (or the
+    /// collector stalls) and no count may change.
+    fn panic_in_closure(&mut self, k: &str, id: u32, i: u64) {
+        let (tree, own) = (self.tree, &self.own);
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            tree.crack_with(k, |n| {
+                check(k, n.value);
+                std::panic::panic_any(OnPurpose);
+            })
+        }));
+        match res {
+            Err(_) => self.seen.panics += 1,
+            Ok(got) => {
+                assert!(got.unwrap().is_none());
+                // Absent: panic over this reader's own key instead.
+                tree.stash(own, value(id, i)).unwrap();
+                let res = catch_unwind(AssertUnwindSafe(|| {
+                    tree.crack_with(own, |_| std::panic::panic_any(OnPurpose))
+                }));
+                assert!(res.is_err(), "{own} was just stashed");
+                self.seen.panics += 1;
+            }
+        }
+    }
+
+    /// A closure that overwrites and tosses the very record it is reading: the borrowed
+    /// view must stay intact until the closure returns.
+    fn write_in_closure(&mut self, id: u32, i: u64) {
+        let (tree, own) = (self.tree, &self.own);
+        tree.stash(own, value(id, i)).unwrap();
+        let done = tree
+            .crack_with(own, |n| {
+                let before = n.value.to_vec();
+                for j in 0..70 {
+                    tree.stash(own, value(id, i + j + 1)).unwrap();
+                }
+                tree.toss(own).unwrap();
+                assert_eq!(n.value, &before[..], "{own}: borrowed bytes changed");
+            })
+            .unwrap();
+        assert!(done.is_some());
+        assert!(!tree.contains(own));
+        self.seen.nested_writes += 1;
+    }
 }

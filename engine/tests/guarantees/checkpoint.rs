@@ -6,7 +6,7 @@
 //! (the copy was fsynced, whatever the source's sync policy); a checkpoint of a tree in
 //! every state of [`crate::states`] (compactions failed at each step). Writers and
 //! compactions running meanwhile: `tests/checkpoint.rs`; killed in the middle:
-//! `tests/crash.rs`.
+//! `tests/crash/`.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -119,43 +119,68 @@ pub fn apply(
     below: Option<u64>,
     above: u64,
 ) -> Option<PathBuf> {
-    let dir = file.parent().unwrap();
     let data = fs::read(file).unwrap();
-    let frames = frame_starts(&data);
-    let body: Vec<usize> = frames.iter().skip(1).copied().collect();
-    // Where the chosen frame (the header frame when it is alone) starts.
-    let start_of = |which: usize| -> usize {
-        let list = if body.is_empty() { &frames } else { &body };
+    match damage {
+        Damage::Delete => fs::remove_file(file).unwrap(),
+        Damage::Overwrite => fs::copy(other?, file).map(|_| ()).unwrap(),
+        Damage::RenameBelow
+        | Damage::RenameAbove
+        | Damage::RenameAway
+        | Damage::CopyBelow
+        | Damage::CopyAbove => return relocate(damage, file, below, above),
+        _ => rewrite(damage, file, &data)?,
+    }
+    Some(file.to_path_buf())
+}
+
+/// The frames of a file's bytes, and the frames after its header frame.
+struct Frames<'a> {
+    data: &'a [u8],
+    frames: Vec<usize>,
+    body: Vec<usize>,
+}
+
+impl Frames<'_> {
+    /// Where the chosen frame (0 first, 1 middle, else last; the header frame when it is
+    /// alone) starts.
+    fn start_of(&self, which: usize) -> usize {
+        let list = if self.body.is_empty() {
+            &self.frames
+        } else {
+            &self.body
+        };
         match which {
             0 => list[0],
             1 => list[list.len() / 2],
             _ => list[list.len() - 1],
         }
-    };
-    // A byte in the middle of the chosen frame's payload.
-    let pick = |which: usize| -> usize {
-        let start = start_of(which);
-        let end = frames
-            .iter()
+    }
+
+    /// A byte in the middle of the chosen frame's payload.
+    fn pick(&self, which: usize) -> usize {
+        let start = self.start_of(which);
+        let end = (self.frames.iter())
             .find(|s| **s > start)
             .copied()
-            .unwrap_or(data.len());
+            .unwrap_or(self.data.len());
         (start + 12 + end) / 2
-    };
+    }
+}
+
+/// Cuts, flips or zeroes bytes of `file` (holding `data`); `None` when `damage` does not
+/// apply to it.
+fn rewrite(damage: Damage, file: &Path, data: &[u8]) -> Option<()> {
+    let frames = frame_starts(data);
+    let body: Vec<usize> = frames.iter().skip(1).copied().collect();
+    let f = Frames { data, frames, body };
+    let frames = &f.frames;
     let flip = |at: usize| {
-        let mut d = data.clone();
+        let mut d = data.to_vec();
         let at = at.min(d.len() - 1);
         d[at] ^= 0x10;
         fs::write(file, d).unwrap();
     };
-    let is_segment = file
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("wal-");
     match damage {
-        Damage::Delete => fs::remove_file(file).unwrap(),
         Damage::Empty => fs::write(file, b"").unwrap(),
         Damage::CutHalf => fs::write(file, &data[..data.len() / 2]).unwrap(),
         Damage::CutLastByte => fs::write(file, &data[..data.len() - 1]).unwrap(),
@@ -167,64 +192,70 @@ pub fn apply(
             fs::write(file, &data[..last]).unwrap();
         }
         Damage::FlipHeader => flip(frames.first().map_or(0, |s| s + 16)),
-        Damage::FlipFirst if !frames.is_empty() => flip(pick(0)),
-        Damage::FlipMiddle if !frames.is_empty() => flip(pick(1)),
-        Damage::FlipLast if !frames.is_empty() => flip(pick(2)),
+        Damage::FlipFirst if !frames.is_empty() => flip(f.pick(0)),
+        Damage::FlipMiddle if !frames.is_empty() => flip(f.pick(1)),
+        Damage::FlipLast if !frames.is_empty() => flip(f.pick(2)),
         Damage::FlipHeaderLength => flip(*frames.first()? + 1),
-        Damage::FlipFirstLength if !frames.is_empty() => flip(start_of(0) + 1),
-        Damage::FlipMiddleLength if !frames.is_empty() => flip(start_of(1) + 1),
+        Damage::FlipFirstLength if !frames.is_empty() => flip(f.start_of(0) + 1),
+        Damage::FlipMiddleLength if !frames.is_empty() => flip(f.start_of(1) + 1),
         Damage::FlipLastLength => flip(*frames.last()? + 1),
         Damage::ZeroLast => {
             let last = *frames.last()?;
-            let mut d = data.clone();
+            let mut d = data.to_vec();
             d[last..].fill(0);
             fs::write(file, d).unwrap();
         }
         Damage::ZeroEnd => {
-            let mut d = data.clone();
+            let mut d = data.to_vec();
             let n = d.len();
             d[n.saturating_sub(4)..].fill(0);
             fs::write(file, d).unwrap();
         }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// Renames or copies `file` (a segment to another segment name, a snapshot next to
+/// itself as its temporary file, any file away); returns where to, `None` when `damage`
+/// does not apply to it.
+fn relocate(damage: Damage, file: &Path, below: Option<u64>, above: u64) -> Option<PathBuf> {
+    let dir = file.parent().unwrap();
+    let is_segment = file
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("wal-");
+    let to = match damage {
         Damage::RenameBelow | Damage::CopyBelow if is_segment => {
             let to = dir.join(segment_name(below?));
             if to.exists() {
                 return None;
             }
-            if damage == Damage::RenameBelow {
-                fs::rename(file, &to).unwrap();
-            } else {
-                fs::copy(file, &to).unwrap();
-            }
-            return Some(to);
+            to
         }
-        Damage::RenameAbove | Damage::CopyAbove if is_segment => {
-            let to = dir.join(segment_name(above));
-            if damage == Damage::RenameAbove {
-                fs::rename(file, &to).unwrap();
-            } else {
-                fs::copy(file, &to).unwrap();
-            }
-            return Some(to);
-        }
-        Damage::RenameAway => {
-            let to = dir.join("moved-away");
-            fs::rename(file, &to).unwrap();
-            return Some(to);
-        }
+        Damage::RenameAbove | Damage::CopyAbove if is_segment => dir.join(segment_name(above)),
+        Damage::RenameAway => dir.join("moved-away"),
         Damage::CopyAbove => {
             // A snapshot copied: next to it, as its own temporary file.
             let to = dir.join("snapshot.tmp");
             if to.exists() {
                 return None;
             }
-            fs::copy(file, &to).unwrap();
-            return Some(to);
+            to
         }
-        Damage::Overwrite => fs::copy(other?, file).map(|_| ()).unwrap(),
         _ => return None,
+    };
+    if matches!(
+        damage,
+        Damage::RenameBelow | Damage::RenameAbove | Damage::RenameAway
+    ) {
+        fs::rename(file, &to).unwrap();
+    } else {
+        fs::copy(file, &to).unwrap();
     }
-    Some(file.to_path_buf())
+    Some(to)
 }
 
 /// One file of a state damaged one way, in a copy of the state's directory.

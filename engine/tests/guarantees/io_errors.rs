@@ -172,168 +172,234 @@ fn describe(io: &FaultyIo) -> String {
     }
 }
 
+/// What a `FaultyIo` reports it failed: (call number, call, path).
+type Fired = (usize, Call, PathBuf);
+
 /// Runs the workload; returns what was acknowledged and the commit whose outcome is
 /// unknown, after checking the error and what the tree does next along the way.
 fn run(dir: &Path, io: &Arc<FaultyIo>, what: &str) -> (Model, Option<Vec<Op>>) {
-    let mut acked = Model::new();
-    let mut uncertain = None;
-    let mut tree: Option<Tree> = None;
-    let mut policy = SyncPolicy::Always;
-    let mut probes = 0;
-    let fault = || format!("{what}: failed {}", describe(io));
-    // The error names the file of the failed call.
-    let names_the_file = |e: &acorn::Error| {
-        let (_, _, path) = io.fired().unwrap();
+    let mut run = Workload {
+        dir,
+        io,
+        what,
+        acked: Model::new(),
+        uncertain: None,
+        tree: None,
+        policy: SyncPolicy::Always,
+        probes: 0,
+    };
+    for step in script() {
+        if !run.step(step) {
+            break;
+        }
+    }
+    drop(run.tree);
+    (run.acked, run.uncertain)
+}
+
+/// The workload under way, its faulty I/O failing one call.
+struct Workload<'a> {
+    dir: &'a Path,
+    io: &'a Arc<FaultyIo>,
+    what: &'a str,
+    /// What was acknowledged.
+    acked: Model,
+    /// The commit whose outcome is unknown.
+    uncertain: Option<Vec<Op>>,
+    tree: Option<Tree>,
+    policy: SyncPolicy,
+    probes: u32,
+}
+
+impl Workload<'_> {
+    fn fault(&self) -> String {
+        format!("{}: failed {}", self.what, describe(self.io))
+    }
+
+    /// The error names the file of the failed call.
+    fn names_the_file(&self, e: &acorn::Error) {
+        let (_, _, path) = self.io.fired().unwrap();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         assert!(
             e.to_string().contains(&name),
             "{}: the error does not name {name}: {e}",
-            fault()
+            self.fault()
         );
-    };
-    // After a failure: refuses writes or takes them, as the failed call demands.
-    let mut after_failure = |tree: &Tree, acked: &mut Model| -> bool {
-        if poisons(io) {
+    }
+
+    /// `call` failed: the fault fired during it, and its error names the file.
+    fn provoked(&self, call: &str, e: &acorn::Error, before: &Option<Fired>) {
+        let what = self.what;
+        assert!(
+            self.io.fired() != *before,
+            "{what}: {call} failed unprovoked: {e}"
+        );
+        self.names_the_file(e);
+    }
+
+    /// `call` succeeded: no fault fired during it.
+    fn unprovoked(&self, call: &str, before: &Option<Fired>) {
+        assert_eq!(
+            self.io.fired(),
+            *before,
+            "{}: {call} succeeded",
+            self.fault()
+        );
+    }
+
+    /// After a failure: refuses writes or takes them, as the failed call demands. False
+    /// when the tree refuses them (the workload stops).
+    fn after_failure(&mut self) -> bool {
+        let fault = self.fault();
+        let tree = self.tree.as_ref().unwrap();
+        if poisons(self.io) {
             assert!(
                 tree.stash("probe", b"x").is_err(),
-                "{}: took a write after a failed log write or fsync",
-                fault()
+                "{fault}: took a write after a failed log write or fsync"
             );
-            assert!(tree.flush().is_err(), "{}", fault());
+            assert!(tree.flush().is_err(), "{fault}");
             return false;
         }
-        probes += 1;
-        let key = format!("probe-{probes}");
+        self.probes += 1;
+        let key = format!("probe-{}", self.probes);
         if let Err(e) = tree.stash(&key, b"x") {
-            panic!(
-                "{}: refused a write after a compaction failed: {e}",
-                fault()
-            );
+            panic!("{fault}: refused a write after a compaction failed: {e}");
         }
-        acked.insert(key, "x".into());
+        self.acked.insert(key, "x".into());
         for tmp in ["snapshot.tmp", "segment.tmp"] {
-            assert!(!dir.join(tmp).exists(), "{}: left {tmp}", fault());
+            assert!(!self.dir.join(tmp).exists(), "{fault}: left {tmp}");
         }
-        assert_eq!(tree.stats().wal_bytes, log_size(dir), "{}", fault());
+        assert_eq!(tree.stats().wal_bytes, log_size(self.dir), "{fault}");
         true
-    };
-    for step in script() {
-        let before = io.fired();
+    }
+
+    /// Runs one step and checks its outcome; false when the workload stops there.
+    fn step(&mut self, step: Step) -> bool {
+        let before = self.io.fired();
         let is_async = matches!(step, Step::AsyncCommit(_));
         match step {
-            Step::Open(sync, auto) => {
-                policy = sync;
-                // Under `Never`, each commit handed to the OS as it is logged: the calls
-                // are counted and failed one by one, and an acknowledged write must survive
-                // a failure (a buffered `Never` loses what waits: `durable.rs` tests that).
-                let builder = Tree::builder()
-                    .path(dir)
-                    .sync(sync)
-                    .log_buffer(0, std::time::Duration::ZERO)
-                    .io(Arc::clone(io))
-                    .compact_factor(u32::from(auto))
-                    .compact_min_bytes(512);
-                match builder.open() {
-                    Ok(t) => {
-                        assert_eq!(io.fired(), before, "{}: open succeeded", fault());
-                        tree = Some(t);
-                    }
-                    Err(e) => {
-                        assert!(io.fired().is_some(), "{what}: open failed unprovoked: {e}");
-                        names_the_file(&e);
-                        break;
-                    }
-                }
+            Step::Open(sync, auto) => self.open(sync, auto, before),
+            Step::Commit(ops) | Step::AsyncCommit(ops) => self.commit(ops, is_async, before),
+            Step::Compact => self.compact(before),
+            Step::Flush => self.flush(before),
+            Step::Close => {
+                self.tree = None;
+                true
             }
-            Step::Commit(ops) | Step::AsyncCommit(ops) => {
-                let t = tree.as_ref().unwrap();
-                let failed_compactions = t.stats().failed_compactions;
-                let result = if is_async {
-                    commit_async(t, &ops)
-                } else {
-                    commit(t, &ops)
-                };
-                match result {
-                    Ok(()) => {
-                        apply(&mut acked, &ops);
-                        if io.fired() != before {
-                            // Only an automatic compaction may fail inside a commit that
-                            // succeeds: the commit was durable before it started.
-                            assert!(
-                                t.stats().failed_compactions > failed_compactions,
-                                "{}: the commit succeeded and nothing was counted",
-                                fault()
-                            );
-                            if !after_failure(t, &mut acked) {
-                                break;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        assert!(
-                            io.fired() != before,
-                            "{what}: commit failed unprovoked: {e}"
-                        );
-                        names_the_file(&e);
-                        // Under `Always` a commit that failed was never applied.
-                        if let (SyncPolicy::Always, Some(Op::Put(k, _))) = (policy, ops.first()) {
-                            assert!(
-                                acked.contains_key(k) || !t.contains(k),
-                                "{}: a failed commit became visible",
-                                fault()
-                            );
-                        }
-                        uncertain = Some(ops);
-                        assert!(
-                            t.stash("probe", b"x").is_err(),
-                            "{}: took a write after a failed commit",
-                            fault()
-                        );
-                        break;
-                    }
-                }
-            }
-            Step::Compact => {
-                let t = tree.as_ref().unwrap();
-                match t.compact() {
-                    Ok(()) => assert_eq!(io.fired(), before, "{}: compact succeeded", fault()),
-                    Err(e) => {
-                        assert!(
-                            io.fired() != before,
-                            "{what}: compact failed unprovoked: {e}"
-                        );
-                        names_the_file(&e);
-                        if !after_failure(t, &mut acked) {
-                            break;
-                        }
-                    }
-                }
-            }
-            Step::Flush => {
-                let t = tree.as_ref().unwrap();
-                match t.flush() {
-                    Ok(()) => assert_eq!(io.fired(), before, "{}: flush succeeded", fault()),
-                    Err(e) => {
-                        assert!(io.fired() != before, "{what}: flush failed unprovoked: {e}");
-                        names_the_file(&e);
-                        assert!(poisons(io), "{}", fault());
-                        assert!(t.stash("probe", b"x").is_err(), "{}", fault());
-                        break;
-                    }
-                }
-            }
-            Step::Close => tree = None,
             Step::Crash => {
-                let last: PathBuf = segments(dir).pop().unwrap();
+                let last: PathBuf = segments(self.dir).pop().unwrap();
                 let mut data = std::fs::read(&last).unwrap();
                 data.extend_from_slice(&[7, 0, 0, 0, 9, 9]);
                 std::fs::write(&last, data).unwrap();
-                std::fs::write(dir.join("snapshot.tmp"), b"half a snapshot").unwrap();
+                std::fs::write(self.dir.join("snapshot.tmp"), b"half a snapshot").unwrap();
+                true
             }
         }
     }
-    drop(tree);
-    (acked, uncertain)
+
+    fn open(&mut self, sync: SyncPolicy, auto: bool, before: Option<Fired>) -> bool {
+        self.policy = sync;
+        // Under `Never`, each commit handed to the OS as it is logged: the calls
+        // are counted and failed one by one, and an acknowledged write must survive
+        // a failure (a buffered `Never` loses what waits: `durable.rs` tests that).
+        let builder = Tree::builder()
+            .path(self.dir)
+            .sync(sync)
+            .log_buffer(0, std::time::Duration::ZERO)
+            .io(Arc::clone(self.io))
+            .compact_factor(u32::from(auto))
+            .compact_min_bytes(512);
+        match builder.open() {
+            Ok(t) => {
+                self.unprovoked("open", &before);
+                self.tree = Some(t);
+                true
+            }
+            Err(e) => {
+                let what = self.what;
+                assert!(
+                    self.io.fired().is_some(),
+                    "{what}: open failed unprovoked: {e}"
+                );
+                self.names_the_file(&e);
+                false
+            }
+        }
+    }
+
+    fn commit(&mut self, ops: Vec<Op>, is_async: bool, before: Option<Fired>) -> bool {
+        let t = self.tree.as_ref().unwrap();
+        let failed_compactions = t.stats().failed_compactions;
+        let result = if is_async {
+            commit_async(t, &ops)
+        } else {
+            commit(t, &ops)
+        };
+        match result {
+            Ok(()) => {
+                apply(&mut self.acked, &ops);
+                if self.io.fired() != before {
+                    // Only an automatic compaction may fail inside a commit that
+                    // succeeds: the commit was durable before it started.
+                    assert!(
+                        t.stats().failed_compactions > failed_compactions,
+                        "{}: the commit succeeded and nothing was counted",
+                        self.fault()
+                    );
+                    return self.after_failure();
+                }
+                true
+            }
+            Err(e) => {
+                self.provoked("commit", &e, &before);
+                // Under `Always` a commit that failed was never applied.
+                if let (SyncPolicy::Always, Some(Op::Put(k, _))) = (self.policy, ops.first()) {
+                    assert!(
+                        self.acked.contains_key(k) || !t.contains(k),
+                        "{}: a failed commit became visible",
+                        self.fault()
+                    );
+                }
+                self.uncertain = Some(ops);
+                assert!(
+                    t.stash("probe", b"x").is_err(),
+                    "{}: took a write after a failed commit",
+                    self.fault()
+                );
+                false
+            }
+        }
+    }
+
+    fn compact(&mut self, before: Option<Fired>) -> bool {
+        let t = self.tree.as_ref().unwrap();
+        match t.compact() {
+            Ok(()) => {
+                self.unprovoked("compact", &before);
+                true
+            }
+            Err(e) => {
+                self.provoked("compact", &e, &before);
+                self.after_failure()
+            }
+        }
+    }
+
+    fn flush(&mut self, before: Option<Fired>) -> bool {
+        let t = self.tree.as_ref().unwrap();
+        match t.flush() {
+            Ok(()) => {
+                self.unprovoked("flush", &before);
+                true
+            }
+            Err(e) => {
+                self.provoked("flush", &e, &before);
+                assert!(poisons(self.io), "{}", self.fault());
+                assert!(t.stash("probe", b"x").is_err(), "{}", self.fault());
+                false
+            }
+        }
+    }
 }
 
 /// The directory opens strictly and holds every acknowledged write, and the uncertain

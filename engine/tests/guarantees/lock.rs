@@ -1,5 +1,5 @@
 //! "`LOCK` deleted under a running writer: the directory itself stays locked; a second open,
-//! in any process, is still `Error::Locked`." Across processes: `tests/crash.rs` deletes
+//! in any process, is still `Error::Locked`." Across processes: `tests/crash/` deletes
 //! `LOCK` under each child it kills and tries a second open from the parent.
 
 use std::fs;

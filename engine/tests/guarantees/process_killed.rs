@@ -2,7 +2,7 @@
 //! `SyncPolicy` (the OS holds what was written). A last commit cut mid-write is dropped at
 //! the next open and counted in `stats().torn_bytes_dropped`; it was never acknowledged."
 //!
-//! Killed for real: `tests/crash.rs` (its own binary, `harness = false`) kills child
+//! Killed for real: `tests/crash/` (its own binary, `harness = false`) kills child
 //! processes with SIGKILL while they commit under `Always` and `Group` and compact, and
 //! while a compaction is held at each of its steps with at least two segments on disk;
 //! every acknowledged batch must be there, whole, after each kill (`scripts/soak.sh` runs

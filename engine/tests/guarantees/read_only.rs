@@ -5,7 +5,7 @@
 //! the directory itself as they were — names, lengths, contents, inodes, modification and
 //! change times — take no lock (a writer opens beside it), and open exactly when a strict
 //! open does, holding what it holds. A writer compacting beside a reader:
-//! `tests/read_only.rs`; across processes, with the writer killed: `tests/crash.rs`.
+//! `tests/read_only.rs`; across processes, with the writer killed: `tests/crash/`.
 
 use std::fs;
 use std::path::Path;
