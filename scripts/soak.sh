@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long kill -9 soak, run before a release: engine/tests/crash.rs for minutes instead of
+# The long kill -9 soak, run before a release: engine/tests/crash/ for minutes instead of
 # the seconds `cargo test` gives it. Child processes commit batches (under Always and
 # Group, 1 to 4 writer threads), compact and take checkpoints; the parent kills each with
 # SIGKILL — at random moments, and while a compaction is held after cutting the log, with
