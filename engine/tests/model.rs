@@ -136,6 +136,80 @@ fn open(clock: &ManualClock, dir: Option<&Path>) -> Tree {
     }
 }
 
+/// An unfiltered query (all, prefix, range or newest) with skip and take, run twice (the
+/// second answered from the query cache), against the model.
+fn scan(tree: &Tree, m: &Model, kind: u8, (a, b): (u8, u8), skip: u8, take: Option<u8>) {
+    let (a, b) = (key(a), key(b));
+    let p = &a[..5];
+    let mut expect: Vec<(&String, u64)> = m
+        .visible()
+        .into_iter()
+        .filter(|(k, _)| match kind {
+            1 => k.starts_with(p),
+            2 => **k >= a && **k < b,
+            _ => true,
+        })
+        .map(|(k, _)| (k, m.items[k].1))
+        .collect();
+    if kind == 3 {
+        // Timestamps never fall on the manual clock: newest is highest version.
+        expect.sort_by_key(|&(_, v)| std::cmp::Reverse(v));
+    }
+    let expect: Vec<(String, u64)> = expect
+        .into_iter()
+        .skip(skip.into())
+        .take(take.map_or(usize::MAX, usize::from))
+        .map(|(k, v)| (k.clone(), v))
+        .collect();
+    let query = || {
+        let q = tree.query();
+        let q = match kind {
+            1 => q.prefix(p),
+            2 => q.range(a.as_str()..b.as_str()),
+            3 => q.newest(),
+            _ => q,
+        };
+        let q = q.skip(skip.into());
+        match take {
+            Some(t) => q.take(t.into()),
+            None => q,
+        }
+    };
+    for _ in 0..2 {
+        let got: Vec<(String, u64)> = query()
+            .collect()
+            .unwrap()
+            .into_iter()
+            .map(|n| (n.key.into(), n.version))
+            .collect();
+        assert_eq!(got, expect);
+    }
+    assert_eq!(query().count().unwrap(), expect.len());
+}
+
+/// The operations that only read, each checked against the model.
+fn reads(tree: &Tree, m: &Model, op: Op) {
+    match op {
+        Op::Crack(k) => crack(tree, m, k),
+        Op::Prefix(k) => prefix(tree, m, k),
+        Op::Range(a, b) => range(tree, m, key(a), key(b)),
+        Op::Query {
+            min_len,
+            desc,
+            skip,
+            take,
+        } => query(tree, m, min_len, desc, skip, take),
+        Op::Scan {
+            kind,
+            a,
+            b,
+            skip,
+            take,
+        } => scan(tree, m, kind, (a, b), skip, take),
+        other => unreachable!("{other:?} writes"),
+    }
+}
+
 fn run(ops: Vec<Op>, dir: Option<&Path>) {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let clock = ManualClock::new(start);
@@ -161,83 +235,8 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
                 m.items.remove(&key(k));
                 true
             }
-            Op::Crack(k) => {
-                crack(&tree, &m, k);
-                true
-            }
             Op::Batch(changes, bad) => batch(&tree, &mut m, changes, bad),
             Op::Txn(changes, abort) => transaction(&tree, &mut m, changes, abort),
-            Op::Prefix(k) => {
-                prefix(&tree, &m, k);
-                true
-            }
-            Op::Range(a, b) => {
-                range(&tree, &m, key(a), key(b));
-                true
-            }
-            Op::Query {
-                min_len,
-                desc,
-                skip,
-                take,
-            } => {
-                query(&tree, &m, min_len, desc, skip, take);
-                true
-            }
-            Op::Scan {
-                kind,
-                a,
-                b,
-                skip,
-                take,
-            } => {
-                let (a, b) = (key(a), key(b));
-                let p = &a[..5];
-                let mut expect: Vec<(&String, u64)> = m
-                    .visible()
-                    .into_iter()
-                    .filter(|(k, _)| match kind {
-                        1 => k.starts_with(p),
-                        2 => **k >= a && **k < b,
-                        _ => true,
-                    })
-                    .map(|(k, _)| (k, m.items[k].1))
-                    .collect();
-                if kind == 3 {
-                    // Timestamps never fall on the manual clock: newest is highest version.
-                    expect.sort_by_key(|&(_, v)| std::cmp::Reverse(v));
-                }
-                let expect: Vec<(String, u64)> = expect
-                    .into_iter()
-                    .skip(skip.into())
-                    .take(take.map_or(usize::MAX, usize::from))
-                    .map(|(k, v)| (k.clone(), v))
-                    .collect();
-                let query = || {
-                    let q = tree.query();
-                    let q = match kind {
-                        1 => q.prefix(p),
-                        2 => q.range(a.as_str()..b.as_str()),
-                        3 => q.newest(),
-                        _ => q,
-                    };
-                    let q = q.skip(skip.into());
-                    match take {
-                        Some(t) => q.take(t.into()),
-                        None => q,
-                    }
-                };
-                for _ in 0..2 {
-                    let got: Vec<(String, u64)> = query()
-                        .collect()
-                        .unwrap()
-                        .into_iter()
-                        .map(|n| (n.key.into(), n.version))
-                        .collect();
-                    assert_eq!(got, expect);
-                }
-                assert_eq!(query().count().unwrap(), expect.len());
-            }
             Op::Advance(s) => {
                 clock.advance(Duration::from_secs(s.into()));
                 m.now += u64::from(s);
@@ -260,6 +259,10 @@ fn run(ops: Vec<Op>, dir: Option<&Path>) {
             }
             Op::Compact => {
                 compact(&tree, &mut m);
+                true
+            }
+            read => {
+                reads(&tree, &m, read);
                 true
             }
         };
