@@ -8,7 +8,7 @@
 mod common;
 
 use common::{catches_sigint, lab, text, workload};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use acorn_reports::Results;
