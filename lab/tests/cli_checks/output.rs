@@ -146,15 +146,25 @@ fn list_describes_every_variant_differently_and_says_where_it_looked() {
 #[test]
 fn flamegraphs_are_titled_linked_warned_about_and_leave_no_temp_files() {
     let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
+    flamegraphs_are_titled_linked_and_leave_no_temp_files(dir.path());
+    a_short_phase_warns_about_its_samples(dir.path());
+    parallel_mode_says_it_cannot_profile(dir.path());
+}
+
+/// A flamegraph workload over btreemap: `duration` per phase, `threads` as written.
+fn fg(duration: &str, threads: &str) -> String {
+    format!(
+        "name = \"fg\"\nvariants = [\"btreemap\"]\n[dataset]\nrecords = 500\n[run]\nthreads = {threads}\nduration = \"{duration}\"\nwarmup = \"0s\"\nrepeats = 1\nmode = \"sequential\"\n[mix]\nread = 100\n"
+    )
+}
+
+/// One flamegraph per thread count, titled and linked from the report; pprof's sample file
+/// went into a directory of ours, removed at the end.
+fn flamegraphs_are_titled_linked_and_leave_no_temp_files(dir: &Path) {
+    let tmp = dir.join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let fg = |duration: &str, threads: &str| {
-        format!(
-            "name = \"fg\"\nvariants = [\"btreemap\"]\n[dataset]\nrecords = 500\n[run]\nthreads = {threads}\nduration = \"{duration}\"\nwarmup = \"0s\"\nrepeats = 1\nmode = \"sequential\"\n[mix]\nread = 100\n"
-        )
-    };
-    let w = workload(dir.path(), "fg.toml", &fg("400ms", "[1, 2]"));
-    let out = dir.path().join("out");
+    let w = workload(dir, "fg.toml", &fg("400ms", "[1, 2]"));
+    let out = dir.join("out");
     lab()
         .env("TMPDIR", &tmp)
         .args([
@@ -180,15 +190,17 @@ fn flamegraphs_are_titled_linked_warned_about_and_leave_no_temp_files() {
         html.contains(">fg: btreemap, 1 thread</a>"),
         "link not titled"
     );
-    // pprof's sample file went into a directory of ours, removed at the end.
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert!(left.is_empty(), "temp files left behind: {left:?}");
-    // A 20 ms phase has too few samples to read (or none), whatever the timer: a warning,
-    // on stderr and in the report.
-    let short = workload(dir.path(), "short.toml", &fg("20ms", "1"));
+}
+
+/// A 20 ms phase has too few samples to read (or none), whatever the timer: a warning, on
+/// stderr and in the report.
+fn a_short_phase_warns_about_its_samples(dir: &Path) {
+    let short = workload(dir, "short.toml", &fg("20ms", "1"));
     let o = lab()
         .args([
             "run",
@@ -197,7 +209,7 @@ fn flamegraphs_are_titled_linked_warned_about_and_leave_no_temp_files() {
             "--flamegraph",
             "--out",
         ])
-        .arg(dir.path().join("short"))
+        .arg(dir.join("short"))
         .assert()
         .success();
     let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
@@ -205,14 +217,17 @@ fn flamegraphs_are_titled_linked_warned_about_and_leave_no_temp_files() {
         err.contains("warning: flamegraph") && err.contains("samples"),
         "{err}"
     );
-    let html = std::fs::read_to_string(dir.path().join("short").join("index.html")).unwrap();
+    let html = std::fs::read_to_string(dir.join("short").join("index.html")).unwrap();
     assert!(
         html.contains("samples"),
         "the report does not warn about the samples"
     );
-    // Parallel mode cannot profile (one profiler per process): it says so, before running.
+}
+
+/// Parallel mode cannot profile (one profiler per process): it says so, before running.
+fn parallel_mode_says_it_cannot_profile(dir: &Path) {
     let par = workload(
-        dir.path(),
+        dir,
         "par.toml",
         &noop("par", "ops = 10\nmode = \"parallel\""),
     );
@@ -224,12 +239,12 @@ fn flamegraphs_are_titled_linked_warned_about_and_leave_no_temp_files() {
             "--flamegraph",
             "--out",
         ])
-        .arg(dir.path().join("par"))
+        .arg(dir.join("par"))
         .assert()
         .success()
         .stderr(predicate::str::contains(
             "warning: --flamegraph does not apply to par (parallel mode",
         ));
-    let html = std::fs::read_to_string(dir.path().join("par").join("index.html")).unwrap();
+    let html = std::fs::read_to_string(dir.join("par").join("index.html")).unwrap();
     assert!(html.contains("--flamegraph does not apply"));
 }
