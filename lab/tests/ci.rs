@@ -281,7 +281,7 @@ fn a_real_regression_fails_the_compare(repo: &Checkout, baseline: &Path) {
             op.throughput /= 3.0;
         }
     }
-    std::fs::write(&baseline, steady.to_json()).unwrap();
+    std::fs::write(baseline, steady.to_json()).unwrap();
     std::fs::write(repo.path("lab-out/results.json"), slow.to_json()).unwrap();
     std::fs::remove_file(&repo.summary).unwrap();
     let compare = workflow()
