@@ -7,15 +7,7 @@ fn interleaved_mode_rotates_variants_each_repeat() {
     let mut p = plan("repeats = 3\nthreads = [1, 2]");
     p.run.bound = acorn_lab::workload::Bound::Ops(200);
     p.variants = vec!["noop".into(), "btreemap".into()];
-    let clock = acorn_lab::runner::clock::RealClock::default();
-    let r = run(
-        &p,
-        &RunOptions::default(),
-        &clock,
-        &AtomicBool::new(false),
-        &Silent,
-    )
-    .unwrap();
+    let r = run_on_the_real_clock(&p, false);
     assert_eq!(r.runs.len(), 12);
     let order: Vec<&str> = r
         .runs
@@ -43,15 +35,7 @@ fn interleaved_mode_rotates_variants_each_repeat() {
 #[test]
 fn a_stop_request_yields_partial_results() {
     let p = plan("repeats = 2");
-    let clock = acorn_lab::runner::clock::RealClock::default();
-    let r = run(
-        &p,
-        &RunOptions::default(),
-        &clock,
-        &AtomicBool::new(true),
-        &Silent,
-    )
-    .unwrap();
+    let r = run_on_the_real_clock(&p, true);
     assert!(r.partial);
     assert!(r.runs.len() < 2);
 }
@@ -107,15 +91,7 @@ fn a_stop_during_the_load_ends_the_run_without_results() {
     let mut p = plan("");
     p.dataset.records = 1_000_000;
     p.variants = vec!["btreemap".into()];
-    let clock = acorn_lab::runner::clock::RealClock::default();
-    let r = run(
-        &p,
-        &RunOptions::default(),
-        &clock,
-        &AtomicBool::new(true),
-        &Silent,
-    )
-    .unwrap();
+    let r = run_on_the_real_clock(&p, true);
     assert!(r.partial && r.runs.is_empty() && r.summaries.is_empty() && r.targets.is_empty());
 }
 
@@ -124,19 +100,25 @@ fn the_results_say_how_many_variants_were_resident_at_once() {
     for (mode, resident) in [("sequential", 1), ("interleaved", 2), ("parallel", 2)] {
         let mut p = plan(&format!("mode = \"{mode}\""));
         p.variants = vec!["noop".into(), "btreemap".into()];
-        let clock = acorn_lab::runner::clock::RealClock::default();
-        let r = run(
-            &p,
-            &RunOptions::default(),
-            &clock,
-            &AtomicBool::new(false),
-            &Silent,
-        )
-        .unwrap();
+        let r = run_on_the_real_clock(&p, false);
         assert_eq!(r.resident, Some(resident), "{mode}");
         assert!(acorn_reports::table::render(&r).contains(&format!(
             "{resident} variant{} resident at once",
             if resident == 1 { "" } else { "s" }
         )));
     }
+}
+
+/// `run` of `p` with default options on the real clock, quietly, the stop flag raised from
+/// the start when `stopped`.
+fn run_on_the_real_clock(p: &Plan, stopped: bool) -> acorn_reports::Results {
+    let clock = acorn_lab::runner::clock::RealClock::default();
+    run(
+        p,
+        &RunOptions::default(),
+        &clock,
+        &AtomicBool::new(stopped),
+        &Silent,
+    )
+    .unwrap()
 }
