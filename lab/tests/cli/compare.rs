@@ -33,13 +33,7 @@ fn two_short_runs(dir: &Path) -> (PathBuf, PathBuf) {
     );
     let (a, b) = (dir.join("a"), dir.join("b"));
     for out in [&a, &b] {
-        let o = lab(&[
-            "run",
-            w.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = run_quiet(&w, out);
         assert!(o.status.success(), "{}", text(&o));
     }
     (a.join("results.json"), b.join("results.json"))

@@ -20,22 +20,10 @@ fn exit_codes_say_what_happened() {
         "name = \"t\"\n[dataset]\nrecords = 10\n[mix]\nread = 90\n",
     );
     let out = dir.path().join("out");
-    let o = lab(&[
-        "run",
-        ok.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_quiet(&ok, &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("[pass] fast"));
-    let o = lab(&[
-        "run",
-        miss.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_quiet(&miss, &out);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("[FAIL] impossible"));
     let o = lab(&["run", bad.to_str().unwrap(), "--quiet"]);
@@ -75,13 +63,7 @@ fn quick_runs_warn_about_short_phases_and_judge_no_targets() {
     );
     let out = dir.path().join("o");
     // A full run misses the target: exit 1.
-    let o = lab(&[
-        "run",
-        w.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_quiet(&w, &out);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("[FAIL] Impossible"), "{}", text(&o));
     // 100 operations in a few milliseconds: the run warns on its output.
@@ -155,24 +137,12 @@ fn an_unwritable_output_exits_4() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a directory").unwrap();
     let out = file.join("out");
-    let o = lab(&[
-        "run",
-        w.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_quiet(&w, &out);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("cannot write"), "{}", text(&o));
     let merged = file.join("merged.json");
     let results = dir.path().join("r.json");
-    let o = lab(&[
-        "run",
-        w.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
+    let o = run_quiet(&w, dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // A second generator's file (same run, another host), so only the output can fail.
     let mut other = Results::load(&dir.path().join("results.json")).unwrap();

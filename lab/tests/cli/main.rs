@@ -7,7 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{catches_sigint, lab, text, workload};
+use common::{catches_sigint, lab, run_quiet, text, workload};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

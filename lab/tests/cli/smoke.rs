@@ -6,13 +6,7 @@ use super::*;
 /// Runs a smoke-sized workload file over every backend: every operation succeeds.
 fn smoke(file: &Path) -> Results {
     let out = tempfile::tempdir().unwrap();
-    let o = lab(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = run_quiet(file, out.path());
     assert!(o.status.success(), "{}", text(&o));
     let results = Results::load(&out.path().join("results.json")).unwrap();
     let registered = acorn_lab::backend::registry().len();

@@ -47,3 +47,14 @@ pub fn catches_sigint(pid: u32) -> bool {
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
 }
+
+/// `lab run WORKLOAD --quiet --out OUT`, waited for.
+pub fn run_quiet(workload: &Path, out: &Path) -> Output {
+    lab(&[
+        "run",
+        workload.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
