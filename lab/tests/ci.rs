@@ -177,7 +177,13 @@ struct CompareRow {
 #[test]
 fn the_readme_workflow_runs_and_every_file_it_writes_reads_back() {
     let repo = Checkout::new();
-    // A push to main: the run, the BMF file, the baseline kept.
+    let baseline = a_push_to_main_keeps_a_baseline(&repo);
+    a_pull_request_compares_with_the_baseline(&repo);
+    a_real_regression_fails_the_compare(&repo, &baseline);
+}
+
+/// A push to main: the run, the BMF file, the baseline kept (its path is returned).
+fn a_push_to_main_keeps_a_baseline(repo: &Checkout) -> PathBuf {
     assert!(repo.run_workflow(false).is_none());
     let baseline = repo.path("baseline/results.json");
     let base = Results::load(&baseline).unwrap();
@@ -199,7 +205,12 @@ fn the_readme_workflow_runs_and_every_file_it_writes_reads_back() {
     assert_eq!(t.value, base.summaries[0].throughput_median);
     assert!(t.lower_value.unwrap() <= t.upper_value.unwrap());
     assert!(bmf["smoke/btreemap/1t/update"].contains_key("latency_p99"));
-    // The interval logs: one per variant, every recorded latency in them.
+    interval_logs_hold_every_recorded_latency(repo, &base);
+    baseline
+}
+
+/// The interval logs: one per variant, every recorded latency in them.
+fn interval_logs_hold_every_recorded_latency(repo: &Checkout, base: &Results) {
     for s in &base.summaries {
         let log = std::fs::read(repo.path(&format!("lab-out/hdr/{}-1t.hlog", s.variant))).unwrap();
         let mut total = 0;
@@ -219,8 +230,10 @@ fn the_readme_workflow_runs_and_every_file_it_writes_reads_back() {
             .sum();
         assert_eq!(total, recorded, "{}", s.variant);
     }
+}
 
-    // A pull request: run again, compare with the baseline.
+/// A pull request: run again, compare with the baseline.
+fn a_pull_request_compares_with_the_baseline(repo: &Checkout) {
     std::fs::remove_file(&repo.summary).unwrap();
     let o = repo.run_workflow(true).expect("the compare step ran");
     let regressed = o.status.code() == Some(1);
@@ -243,11 +256,13 @@ fn the_readme_workflow_runs_and_every_file_it_writes_reads_back() {
         && r.op == "update"
         && r.metric == "latency_p99"));
     assert_eq!(rows.iter().any(|r| r.verdict == "regression"), regressed);
+}
 
-    // A real regression: the same compare line on a new file where noop ran a third as
-    // fast and btreemap kept its pace. (Both a third as fast would be the machine, not the
-    // code: compare judges each variant by its ratio to btreemap in the same repeat.) The
-    // phases are made long enough to judge (2 s, 200k operations, one block each).
+/// A real regression: the same compare line on a new file where noop ran a third as
+/// fast and btreemap kept its pace. (Both a third as fast would be the machine, not the
+/// code: compare judges each variant by its ratio to btreemap in the same repeat.) The
+/// phases are made long enough to judge (2 s, 200k operations, one block each).
+fn a_real_regression_fails_the_compare(repo: &Checkout, baseline: &Path) {
     let mut steady = Results::load(&repo.path("lab-out/results.json")).unwrap();
     for run in &mut steady.runs {
         let v = [1.0, 1.01, 0.99][run.repeat as usize % 3];
@@ -266,7 +281,7 @@ fn the_readme_workflow_runs_and_every_file_it_writes_reads_back() {
             op.throughput /= 3.0;
         }
     }
-    std::fs::write(&baseline, steady.to_json()).unwrap();
+    std::fs::write(baseline, steady.to_json()).unwrap();
     std::fs::write(repo.path("lab-out/results.json"), slow.to_json()).unwrap();
     std::fs::remove_file(&repo.summary).unwrap();
     let compare = workflow()

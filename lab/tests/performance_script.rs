@@ -46,9 +46,35 @@ fn the_full_performance_script_runs_every_stage() {
     let out = tmp.path().join("perf");
     let targets = tmp.path().join("PERFORMANCE.md");
     std::fs::copy(repo().join("docs/PERFORMANCE.md"), &targets).unwrap();
-    // A baseline for one workload, so the comparison stage runs too.
+    seed_a_quick_baseline(lab, tmp.path(), &out);
+    let o = run_the_script(&target, &out, &targets);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    every_stage_ran(&stdout, &stderr, &target);
+    every_workload_wrote_results_a_report_and_flamegraphs(&out);
+    // The counted stage wrote a report beside basic's and kept its counts as a baseline.
+    let counted = out.join("performance/basic/instructions");
+    assert!(counted.join("results.json").exists(), "no counted results");
+    assert!(counted.join("index.html").exists(), "no counted report");
+    assert!(out.join("baseline/quick/basic.instructions.json").exists());
+    // basic had a baseline: it was compared.
+    assert!(stdout.contains("verdict (threshold"), "{stdout}");
+    let table = std::fs::read_to_string(&targets).unwrap();
+    assert!(
+        table.contains("(`basic`, plain"),
+        "targets table not rewritten:\n{table}"
+    );
+    // The repository's own targets table is untouched.
+    let ours = std::fs::read_to_string(repo().join("docs/PERFORMANCE.md")).unwrap();
+    assert!(!ours.contains(&*tmp.path().to_string_lossy()));
+}
+
+/// A baseline for one workload, so the comparison stage runs too: a `--quick` run of
+/// basic, kept in `out/baseline/quick/basic.json`.
+fn seed_a_quick_baseline(lab: &Path, tmp: &Path, out: &Path) {
     std::fs::create_dir_all(out.join("baseline/quick")).unwrap();
-    let seed = tmp.path().join("seed");
+    let seed = tmp.join("seed");
     let o = Command::new(lab)
         .current_dir(repo())
         .args(["run", "workloads/basic.toml", "--quick", "--quiet", "--out"])
@@ -67,7 +93,11 @@ fn the_full_performance_script_runs_every_stage() {
         out.join("baseline/quick/basic.json"),
     )
     .unwrap();
+}
 
+/// `scripts/performance_test.sh` with tiny criterion runs over the quick benches, basic and
+/// mixed (basic counted too), short runs, writing into `out` and rewriting `targets`.
+fn run_the_script(target: &Path, out: &Path, targets: &Path) -> std::process::Output {
     let benches: Vec<String> = benches()
         .into_iter()
         .filter(|b| {
@@ -78,9 +108,9 @@ fn the_full_performance_script_runs_every_stage() {
         })
         .collect();
     assert!(benches.len() >= 9, "{benches:?}");
-    let o = Command::new("bash")
+    Command::new("bash")
         .arg(repo().join("scripts/performance_test.sh"))
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", target)
         .env("PERF_PROFILE", "dev")
         .env(
             "PERF_CRITERION",
@@ -90,13 +120,14 @@ fn the_full_performance_script_runs_every_stage() {
         .env("PERF_WORKLOADS", "basic mixed")
         .env("PERF_COUNTED", "basic")
         .env("PERF_SHORT", "1")
-        .env("PERF_OUT", &out)
-        .env("PERF_TARGETS", &targets)
+        .env("PERF_OUT", out)
+        .env("PERF_TARGETS", targets)
         .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+        .unwrap()
+}
+
+/// Every stage printed its banner, the lab ran from `target`, and criterion measured.
+fn every_stage_ran(stdout: &str, stderr: &str, target: &Path) {
     for stage in [
         "=== build (dev) ===",
         "=== criterion benches ===",
@@ -118,6 +149,10 @@ fn the_full_performance_script_runs_every_stage() {
         "no bench ran"
     );
     assert!(!stderr.contains("Unrecognized option"), "{stderr}");
+}
+
+/// Each workload has results, a report, a quick baseline and at least one flamegraph.
+fn every_workload_wrote_results_a_report_and_flamegraphs(out: &Path) {
     for w in ["basic", "mixed"] {
         let dir = out.join("performance").join(w);
         assert!(dir.join("results.json").exists(), "{w}: no results");
@@ -135,21 +170,6 @@ fn the_full_performance_script_runs_every_stage() {
             .count();
         assert!(flamegraphs > 0, "{w}: no flamegraph");
     }
-    // The counted stage wrote a report beside basic's and kept its counts as a baseline.
-    let counted = out.join("performance/basic/instructions");
-    assert!(counted.join("results.json").exists(), "no counted results");
-    assert!(counted.join("index.html").exists(), "no counted report");
-    assert!(out.join("baseline/quick/basic.instructions.json").exists());
-    // basic had a baseline: it was compared.
-    assert!(stdout.contains("verdict (threshold"), "{stdout}");
-    let table = std::fs::read_to_string(&targets).unwrap();
-    assert!(
-        table.contains("(`basic`, plain"),
-        "targets table not rewritten:\n{table}"
-    );
-    // The repository's own targets table is untouched.
-    let ours = std::fs::read_to_string(repo().join("docs/PERFORMANCE.md")).unwrap();
-    assert!(!ours.contains(&*tmp.path().to_string_lossy()));
 }
 
 #[test]

@@ -11,29 +11,25 @@
 use acorn::AsyncTree;
 
 use super::engine::{key_str, EngineBackend, EngineWorker};
-use super::{AsyncWorker, Backend, BackendInfo, LocalFuture, Measures, Options, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
+use super::{AsyncWorker, Backend, BackendInfo, LocalFuture, Options, Page, QuerySpec, Registration, Result, Tier, Version, Worker};
 use crate::doc::Value;
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "plain:async",
-        about: "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per \
+    Registration::store(
+        "plain:async",
+        "plain through AsyncTree: writes awaited as tokio tasks, [run] in_flight per \
                 thread",
-        tier: Tier::Memory,
-        version: Version::Acorn,
-        measures: Measures::All,
-        role: Role::Store,
+        Tier::Memory,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "plain:async:durable",
-        about: "plain:async on a WAL (Always): in-flight writes share fsyncs",
-        tier: Tier::GroupCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "plain:async:durable",
+        "plain:async on a WAL (Always): in-flight writes share fsyncs",
+        Tier::GroupCommit,
+        Version::Acorn,
         open,
-    },
+    ),
 ];
 
 pub(crate) struct AsyncBackend {

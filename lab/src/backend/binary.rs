@@ -16,27 +16,23 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+use super::{Backend, Options, Registration, Result, Tier, Version};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "binary",
-        about: "acorn in memory; postcard decoded straight from the stored bytes",
-        tier: Tier::Memory,
-        version: Version::Acorn,
-        measures: Measures::All,
-        role: Role::Store,
+    Registration::store(
+        "binary",
+        "acorn in memory; postcard decoded straight from the stored bytes",
+        Tier::Memory,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "binary:durable",
-        about: "binary on a WAL, fsync per commit",
-        tier: Tier::FsyncPerCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "binary:durable",
+        "binary on a WAL, fsync per commit",
+        Tier::FsyncPerCommit,
+        Version::Acorn,
         open,
-    },
+    ),
 ];
 
 const VARIANT: Variant = Variant {

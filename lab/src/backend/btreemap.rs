@@ -8,17 +8,15 @@ use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::peer::{Items, Kv, Peer};
-use super::{Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
+use super::{Backend, BackendInfo, Options, Registration, Result, Tier, Version};
 
-pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
-    name: "btreemap",
-    about: "RwLock<BTreeMap> + JSON: what people write by hand",
-    tier: Tier::Memory,
-    version: Version::Std,
-    measures: Measures::All,
-    role: Role::Store,
+pub(crate) const REGISTRATIONS: &[Registration] = &[Registration::store(
+    "btreemap",
+    "RwLock<BTreeMap> + JSON: what people write by hand",
+    Tier::Memory,
+    Version::Std,
     open,
-}];
+)];
 
 /// The map, and whether its values are opaque (read under the lock: nothing to decode).
 #[derive(Debug, Default)]

@@ -35,7 +35,7 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, UnitWeighter};
 use smallvec::SmallVec;
 
 use super::engine::{EngineBackend, EngineWorker};
-use super::{Backend, BackendInfo, CachePolicy, Measures, Options, OrStore, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
+use super::{Backend, BackendInfo, CachePolicy, Options, OrStore, Page, QuerySpec, Registration, Result, Tier, Version, Worker};
 use crate::doc::Value;
 
 const STRIPES: usize = 64;
@@ -84,25 +84,21 @@ pub(crate) struct CachedBackend {
 }
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "cached",
-        about: "pooled + a shared cache of decoded values (quick_cache), write-through by \
+    Registration::store(
+        "cached",
+        "pooled + a shared cache of decoded values (quick_cache), write-through by \
                 default ([cache] policy)",
-        tier: Tier::Memory,
-        version: Version::Acorn,
-        measures: Measures::All,
-        role: Role::Store,
+        Tier::Memory,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "cached:durable",
-        about: "cached on a WAL, fsync per commit",
-        tier: Tier::FsyncPerCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "cached:durable",
+        "cached on a WAL, fsync per commit",
+        Tier::FsyncPerCommit,
+        Version::Acorn,
         open,
-    },
+    ),
 ];
 
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {

@@ -17,7 +17,7 @@ use acorn::ffi::{
 
 use super::codec::{Decode, Format};
 use super::page::Pager;
-use super::{peer, scratch_dir, store_err, Backend, BackendInfo, Measures, Options, OrStore, Page, QuerySpec, Registration, Result, Role, Tier, Version, WRITES_TO_DISK, Worker};
+use super::{peer, scratch_dir, store_err, Backend, BackendInfo, Options, OrStore, Page, QuerySpec, Registration, Result, Tier, Version, Worker};
 use crate::doc::Value;
 
 pub(crate) struct FfiBackend {
@@ -49,24 +49,20 @@ fn check(code: i32) -> Result<i32> {
 }
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "ffi",
-        about: "acorn through its C ABI on every call (the cost of the boundary), JSON",
-        tier: Tier::Memory,
-        version: Version::Acorn,
-        measures: Measures::All,
-        role: Role::Store,
+    Registration::store(
+        "ffi",
+        "acorn through its C ABI on every call (the cost of the boundary), JSON",
+        Tier::Memory,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "ffi:durable",
-        about: "ffi on a WAL, fsync per commit",
-        tier: Tier::FsyncPerCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "ffi:durable",
+        "ffi on a WAL, fsync per commit",
+        Tier::FsyncPerCommit,
+        Version::Acorn,
         open,
-    },
+    ),
 ];
 
 fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {

@@ -10,18 +10,16 @@ use acorn::IndexKey;
 
 use super::codec::Format;
 use super::engine::{key_str, EngineBackend, EngineWorker, Variant};
-use super::{Backend, BackendInfo, Measures, Options, Page, QueryOrder, QuerySpec, Registration, Result, Role, Tier, Version, Worker};
+use super::{Backend, BackendInfo, Options, Page, QueryOrder, QuerySpec, Registration, Result, Tier, Version, Worker};
 use crate::doc::Value;
 
-pub(crate) const REGISTRATIONS: &[Registration] = &[Registration {
-    name: "plain:indexed",
-    about: "plain + a secondary index on value: queries read the index, query cache off",
-    tier: Tier::Memory,
-    version: Version::Acorn,
-    measures: Measures::All,
-    role: Role::Store,
+pub(crate) const REGISTRATIONS: &[Registration] = &[Registration::store(
+    "plain:indexed",
+    "plain + a secondary index on value: queries read the index, query cache off",
+    Tier::Memory,
+    Version::Acorn,
     open,
-}];
+)];
 
 const VARIANT: Variant = super::plain::VARIANT;
 

@@ -3,55 +3,45 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+use super::{Backend, Options, Registration, Result, Tier, Version};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "plain",
-        about: "acorn in memory; reads copy the value out, then decode JSON",
-        tier: Tier::Memory,
-        version: Version::Acorn,
-        measures: Measures::All,
-        role: Role::Store,
+    Registration::store(
+        "plain",
+        "acorn in memory; reads copy the value out, then decode JSON",
+        Tier::Memory,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "plain:durable",
-        about: "plain on a WAL, fsync per commit",
-        tier: Tier::FsyncPerCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "plain:durable",
+        "plain on a WAL, fsync per commit",
+        Tier::FsyncPerCommit,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "plain:compressed",
-        about: "plain:durable with LZ4-compressed log frames and snapshots \
+    ),
+    Registration::store(
+        "plain:compressed",
+        "plain:durable with LZ4-compressed log frames and snapshots \
                 (TreeBuilder::compression)",
-        tier: Tier::FsyncPerCommit,
-        role: Role::Store,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
+        Tier::FsyncPerCommit,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "plain:group",
-        about: "plain on a WAL, group commit (SyncPolicy::Group, 200 µs): writers share fsyncs",
-        tier: Tier::GroupCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "plain:group",
+        "plain on a WAL, group commit (SyncPolicy::Group, 200 µs): writers share fsyncs",
+        Tier::GroupCommit,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "plain:never",
-        about: "plain on a WAL written to the OS, never fsynced (SyncPolicy::Never)",
-        tier: Tier::OsBuffered,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "plain:never",
+        "plain on a WAL written to the OS, never fsynced (SyncPolicy::Never)",
+        Tier::OsBuffered,
+        Version::Acorn,
         open,
-    },
+    ),
 ];
 
 pub(crate) const VARIANT: Variant = Variant {

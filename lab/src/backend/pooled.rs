@@ -8,27 +8,23 @@
 
 use super::codec::Format;
 use super::engine::{Access, EngineBackend, Variant};
-use super::{Backend, Measures, Options, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+use super::{Backend, Options, Registration, Result, Tier, Version};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "pooled",
-        about: "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read",
-        tier: Tier::Memory,
-        version: Version::Acorn,
-        measures: Measures::All,
-        role: Role::Store,
+    Registration::store(
+        "pooled",
+        "acorn in memory; JSON decoded in place into a per-worker document, no allocation per read",
+        Tier::Memory,
+        Version::Acorn,
         open,
-    },
-    Registration {
-        name: "pooled:durable",
-        about: "pooled on a WAL, fsync per commit",
-        tier: Tier::FsyncPerCommit,
-        version: Version::Acorn,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "pooled:durable",
+        "pooled on a WAL, fsync per commit",
+        Tier::FsyncPerCommit,
+        Version::Acorn,
         open,
-    },
+    ),
 ];
 
 pub(crate) const VARIANT: Variant = Variant {

@@ -9,29 +9,25 @@ use std::borrow::Cow;
 use redb::{Database, ReadableDatabase, Table, TableDefinition};
 
 use super::peer::{Each, Items, Kv, Peer};
-use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+use super::{scratch_dir, Backend, BackendInfo, Options, OrStore, Registration, Result, Tier, Version};
 
 const VERSION: Version = Version::Crate("redb");
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "redb",
-        about: "redb (B-tree) in memory, a transaction per operation, JSON",
-        tier: Tier::Memory,
-        version: VERSION,
-        measures: Measures::All,
-        role: Role::Store,
+    Registration::store(
+        "redb",
+        "redb (B-tree) in memory, a transaction per operation, JSON",
+        Tier::Memory,
+        VERSION,
         open,
-    },
-    Registration {
-        name: "redb:durable",
-        about: "redb in a file, fsync per commit",
-        tier: Tier::FsyncPerCommit,
-        version: VERSION,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "redb:durable",
+        "redb in a file, fsync per commit",
+        Tier::FsyncPerCommit,
+        VERSION,
         open,
-    },
+    ),
 ];
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");

@@ -40,8 +40,8 @@ impl Tier {
     }
 
     /// Whether the backend writes to disk (every tier but `Memory`).
-    pub fn on_disk(self) -> bool {
-        self != Tier::Memory
+    pub const fn on_disk(self) -> bool {
+        !matches!(self, Tier::Memory)
     }
 }
 
@@ -135,6 +135,31 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// A store whose measures follow its tier: every measure in memory, wall clock only on
+    /// disk ([`WRITES_TO_DISK`]). A store that cannot be counted for another reason, and a
+    /// fixture, spell out their registration.
+    pub const fn store(
+        name: &'static str,
+        about: &'static str,
+        tier: Tier,
+        version: Version,
+        open: fn(&Registration, &Options) -> Result<Box<dyn Backend>>,
+    ) -> Registration {
+        Registration {
+            name,
+            about,
+            tier,
+            version,
+            measures: if tier.on_disk() {
+                Measures::WallClockOnly(WRITES_TO_DISK)
+            } else {
+                Measures::All
+            },
+            role: Role::Store,
+            open,
+        }
+    }
+
     /// Whether `measure` can measure it; `Err` says why not.
     pub fn supports(&self, measure: Measure) -> Result<(), &'static str> {
         match (measure, self.measures) {

@@ -13,39 +13,33 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::peer::{Items, Kv, Peer};
-use super::{scratch_dir, Backend, BackendInfo, Measures, Options, OrStore, Registration, Result, Role, Tier, Version, WRITES_TO_DISK};
+use super::{scratch_dir, Backend, BackendInfo, Options, OrStore, Registration, Result, Tier, Version};
 use crate::doc::ValueShape;
 
 const VERSION: Version = Version::Crate("rusqlite");
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
-    Registration {
-        name: "sqlite",
-        about: "SQLite in memory (:memory:), prepared statements, JSON in a BLOB",
-        tier: Tier::Memory,
-        version: VERSION,
-        measures: Measures::All,
-        role: Role::Store,
+    Registration::store(
+        "sqlite",
+        "SQLite in memory (:memory:), prepared statements, JSON in a BLOB",
+        Tier::Memory,
+        VERSION,
         open,
-    },
-    Registration {
-        name: "sqlite:durable",
-        about: "SQLite in a file, WAL journal, synchronous=FULL",
-        tier: Tier::FsyncPerCommit,
-        version: VERSION,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "sqlite:durable",
+        "SQLite in a file, WAL journal, synchronous=FULL",
+        Tier::FsyncPerCommit,
+        VERSION,
         open,
-    },
-    Registration {
-        name: "sqlite:normal",
-        about: "SQLite in a file, WAL journal, synchronous=NORMAL (fsync at checkpoints only)",
-        tier: Tier::OsBuffered,
-        version: VERSION,
-        measures: Measures::WallClockOnly(WRITES_TO_DISK),
-        role: Role::Store,
+    ),
+    Registration::store(
+        "sqlite:normal",
+        "SQLite in a file, WAL journal, synchronous=NORMAL (fsync at checkpoints only)",
+        Tier::OsBuffered,
+        VERSION,
         open,
-    },
+    ),
 ];
 
 const NAME: &str = "sqlite";

@@ -10,28 +10,24 @@ use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::peer::{Items, Kv, Peer};
-use super::{Backend, BackendInfo, Measures, Options, Registration, Result, Role, Tier, Version};
+use super::{Backend, BackendInfo, Options, Registration, Result, Tier, Version};
 
 pub(crate) const REGISTRATIONS: &[Registration] = &[
     // Declares a tier it does not keep (it never fsyncs): the lab's tier check must say so.
-    Registration {
-        name: "toy:unsynced",
-        about: "toy, declared fsync-per-commit though it never syncs: the tier check's test",
-        tier: Tier::FsyncPerCommit,
-        version: Version::Std,
-        measures: Measures::WallClockOnly(super::WRITES_TO_DISK),
-        role: Role::Store,
+    Registration::store(
+        "toy:unsynced",
+        "toy, declared fsync-per-commit though it never syncs: the tier check's test",
+        Tier::FsyncPerCommit,
+        Version::Std,
         open,
-    },
-    Registration {
-        name: "toy",
-        about: "a sorted Vec behind a mutex: the test that adding a backend takes one file",
-        tier: Tier::Memory,
-        version: Version::Std,
-        measures: Measures::All,
-        role: Role::Store,
+    ),
+    Registration::store(
+        "toy",
+        "a sorted Vec behind a mutex: the test that adding a backend takes one file",
+        Tier::Memory,
+        Version::Std,
         open,
-    },
+    ),
 ];
 
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;

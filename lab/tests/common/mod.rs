@@ -37,3 +37,24 @@ pub fn workload(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::write(&p, body).unwrap();
     p
 }
+
+/// Whether process `pid` has a handler installed for SIGINT (Linux: `SigCgt` in /proc).
+pub fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+/// `lab run WORKLOAD --quiet --out OUT`, waited for.
+pub fn run_quiet(workload: &Path, out: &Path) -> Output {
+    lab(&[
+        "run",
+        workload.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
