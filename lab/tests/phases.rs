@@ -19,6 +19,10 @@ use acorn_lab::runner::clock::{FakeClock, RealClock};
 use acorn_lab::runner::phase::run_phase;
 use acorn_lab::workload::{OpKind, Plan};
 
+#[path = "common/stall.rs"]
+mod stall;
+use stall::Stall;
+
 /// Keys written so far; writing one twice or reading one never written is an error.
 #[derive(Default)]
 struct Ledger {
@@ -243,79 +247,11 @@ fn threads_share_one_window_however_late_they_start() {
     );
 }
 
-/// Every operation takes 1 µs of fake time; operation number `stall_at` takes `stall_ns`.
-struct Stall {
-    clock: Arc<FakeClock>,
-    stall_at: u64,
-    stall_ns: u64,
-    count: AtomicU64,
-}
-
-impl Backend for Stall {
-    fn name(&self) -> &str {
-        "stall"
-    }
-    fn describe(&self) -> BackendInfo {
-        info()
-    }
-    fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(StallWorker(self, Page::default()))
-    }
-}
-
-/// The backend, and the (always empty) page its queries return.
-struct StallWorker<'a>(&'a Stall, Page);
-
-impl StallWorker<'_> {
-    fn tick(&self) {
-        let n = self.0.count.fetch_add(1, Ordering::SeqCst);
-        let s = self.0;
-        s.clock
-            .advance(if n == s.stall_at { s.stall_ns } else { 1_000 });
-    }
-}
-
-impl Worker for StallWorker<'_> {
-    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
-        self.tick();
-        Ok(())
-    }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
-        self.tick();
-        Ok(None)
-    }
-    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
-        self.tick();
-        Ok(())
-    }
-    fn delete(&mut self, _: &[u8]) -> Result<bool> {
-        self.tick();
-        Ok(true)
-    }
-    fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
-        self.tick();
-        Ok(0)
-    }
-    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
-        self.tick();
-        Ok(())
-    }
-    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
-        self.tick();
-        Ok(&self.1)
-    }
-}
-
 #[test]
 fn open_loop_runs_and_charges_operations_due_before_a_stall_across_the_end() {
     // One operation due every 1 ms for 100 ms; operation 80 stalls 50 ms, past the end.
     let clock = Arc::new(FakeClock::default());
-    let b = Stall {
-        clock: Arc::clone(&clock),
-        stall_at: 80,
-        stall_ns: 50_000_000,
-        count: AtomicU64::new(0),
-    };
+    let b = Stall::new(&clock, 80, 50_000_000);
     let p = plan("[dataset]\nrecords = 10\n[run]\nduration = \"100ms\"\nwarmup = \"0s\"\nrate = 1000\n[mix]\nread = 100\n");
     let r = run_phase(&b, &p, 1, false, clock.as_ref(), &AtomicBool::new(false));
     let h = r.recorded.latencies(OpKind::Read);
@@ -331,12 +267,7 @@ fn open_loop_drops_a_backlog_longer_than_the_phase_and_says_so() {
     // A 300 ms stall in a 100 ms phase: what is still due more than a phase after the end
     // is counted as dropped, not run.
     let clock = Arc::new(FakeClock::default());
-    let b = Stall {
-        clock: Arc::clone(&clock),
-        stall_at: 10,
-        stall_ns: 300_000_000,
-        count: AtomicU64::new(0),
-    };
+    let b = Stall::new(&clock, 10, 300_000_000);
     let p = plan("[dataset]\nrecords = 10\n[run]\nduration = \"100ms\"\nwarmup = \"0s\"\nrate = 1000\n[mix]\nread = 100\n");
     let r = run_phase(&b, &p, 1, false, clock.as_ref(), &AtomicBool::new(false));
     let ran = r.recorded.latencies(OpKind::Read).len();

@@ -17,23 +17,14 @@ use acorn_lab::runner::phase::run_phase;
 use acorn_lab::runner::{run, RunOptions, Silent};
 use acorn_lab::workload::{Mix, OpKind, Plan};
 
+#[path = "../common/stall.rs"]
+mod stall;
+use stall::{test_info, Stall};
+
 mod in_flight;
 mod loading;
 mod open_loop;
 mod runs;
-
-/// What a test backend says about itself.
-fn test_info(name: &str, stores_data: bool) -> BackendInfo {
-    BackendInfo {
-        name: name.into(),
-        store: "test".into(),
-        durability: "none".into(),
-        serialization: "none".into(),
-        cache: "none".into(),
-        stores_data,
-        rust_heap: true,
-    }
-}
 
 fn plan(extra: &str) -> Plan {
     let src = format!("name = \"t\"\nvariants = [\"noop\"]\n[dataset]\nrecords = 100\n[run]\nops = 1000\nwarmup = \"0s\"\n{extra}\n[mix]\nread = 100\n");

@@ -4,85 +4,9 @@
 
 use super::*;
 
-/// Every operation takes 1 µs of fake time; operation number `stall_at` takes 50 ms.
-struct Stall {
-    clock: Arc<FakeClock>,
-    stall_at: u64,
-    count: AtomicU64,
-    fail_deletes: bool,
-}
-
-impl Backend for Stall {
-    fn name(&self) -> &str {
-        "stall"
-    }
-    fn describe(&self) -> BackendInfo {
-        test_info("stall", false)
-    }
-    fn worker(&self) -> Box<dyn Worker + '_> {
-        Box::new(StallWorker(self, Page::default()))
-    }
-}
-
-/// The backend, and the (always empty) page its queries return.
-struct StallWorker<'a>(&'a Stall, Page);
-
-impl StallWorker<'_> {
-    fn tick(&self) {
-        let n = self.0.count.fetch_add(1, Ordering::SeqCst);
-        self.0.clock.advance(if n == self.0.stall_at {
-            50_000_000
-        } else {
-            1_000
-        });
-    }
-}
-
-impl Worker for StallWorker<'_> {
-    fn insert(&mut self, _: &[u8], _: &Value) -> Result<()> {
-        self.tick();
-        Ok(())
-    }
-    fn read(&mut self, _: &[u8]) -> Result<Option<&Value>> {
-        self.tick();
-        Ok(None)
-    }
-    fn update(&mut self, _: &[u8], _: &Value) -> Result<()> {
-        self.tick();
-        Ok(())
-    }
-    fn delete(&mut self, _: &[u8]) -> Result<bool> {
-        self.tick();
-        if self.0.fail_deletes {
-            return Err(BackendError::Store {
-                backend: "stall".into(),
-                message: "disk on fire".into(),
-            });
-        }
-        Ok(true)
-    }
-    fn scan(&mut self, _: &[u8], _: usize) -> Result<usize> {
-        self.tick();
-        Ok(0)
-    }
-    fn batch_insert(&mut self, _: &[(Vec<u8>, Value)]) -> Result<()> {
-        self.tick();
-        Ok(())
-    }
-    fn query(&mut self, _: &QuerySpec) -> Result<&Page> {
-        self.tick();
-        Ok(&self.1)
-    }
-}
-
 fn slow_ops(rate: &str) -> (u64, u64) {
     let clock = Arc::new(FakeClock::default());
-    let b = Stall {
-        clock: Arc::clone(&clock),
-        stall_at: 100,
-        count: AtomicU64::new(0),
-        fail_deletes: false,
-    };
+    let b = Stall::new(&clock, 100, 50_000_000);
     let p = run_phase(
         &b,
         &plan(rate),
@@ -112,12 +36,7 @@ fn open_loop_charges_a_stall_to_every_operation_it_delayed() {
 #[test]
 fn backend_errors_are_counted_per_operation_not_unwrapped() {
     let clock = Arc::new(FakeClock::default());
-    let b = Stall {
-        clock: Arc::clone(&clock),
-        stall_at: u64::MAX,
-        count: AtomicU64::new(0),
-        fail_deletes: true,
-    };
+    let b = Stall::new(&clock, u64::MAX, 0).failing_deletes();
     let mut p = plan("");
     p.mix = Mix(vec![(OpKind::Read, 50), (OpKind::Delete, 50)]);
     let r = run_phase(&b, &p, 2, false, clock.as_ref(), &AtomicBool::new(false));
@@ -134,12 +53,7 @@ fn backend_errors_are_counted_per_operation_not_unwrapped() {
 fn an_open_loop_phase_never_waits_past_its_end_for_a_scheduled_operation() {
     // 1 op/s and a 300 ms phase: the second operation would be due at 1 s, after the end.
     let clock = Arc::new(FakeClock::default());
-    let b = Stall {
-        clock: Arc::clone(&clock),
-        stall_at: u64::MAX,
-        count: AtomicU64::new(0),
-        fail_deletes: false,
-    };
+    let b = Stall::new(&clock, u64::MAX, 0);
     let p = plan("rate = 1").clone();
     let mut p = p;
     p.run.bound = acorn_lab::workload::Bound::Duration(std::time::Duration::from_millis(300));
