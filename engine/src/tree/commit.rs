@@ -185,8 +185,9 @@ impl Tree {
         }
         let removed = st.apply(&self.inner.points, changes, version, keys, now, &mut feed);
         st.applied = version;
-        // Published before the cache is looked at (see `crate::cache`).
-        self.inner.applied.store(version, Ordering::SeqCst);
+        // Queries that store results judge them by `st.applied`, under the state lock
+        // (see `crate::cache`); this copy is for readers that take no lock.
+        self.inner.applied.store(version, Ordering::Release);
         if cache.in_use() {
             let touched = st.indexes.touched.take().map(|t| {
                 st.indexes

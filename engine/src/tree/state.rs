@@ -18,6 +18,9 @@ use crate::Result;
 
 #[derive(Debug)]
 pub(crate) struct State {
+    /// Every live record, in key order. It owns the records the point index's slots
+    /// point at (see `crate::points`): only `apply` and `load` change it, and every record
+    /// they take out of it goes to `points.retire`, never straight to a drop.
     pub(crate) index: Index<Record>,
     /// The write half of `Inner::points`.
     pub(super) points: points::Writer,
@@ -280,6 +283,7 @@ impl State {
     /// only costing a walk). Returns how many deletes removed a visible item, and fills
     /// `feed` with the public form of each change when someone reads it (the history, a
     /// subscriber). Gives the keys' buffers back for the next commit.
+    #[allow(unsafe_code)]
     pub(crate) fn apply(
         &mut self,
         points: &Points,
@@ -310,9 +314,13 @@ impl State {
                     self.live_bytes += rec.payload_len() as u64;
                     // The hash index finds the old record; the B+tree then only has to
                     // find that pointer in its leaf (no key comparisons there).
-                    let put = match hashes.get(at) {
-                        Some(&hash) => self.points.put_hashed(points, rec.clone(), hash),
-                        None => self.points.put(points, rec.clone()),
+                    // SAFETY: `rec` goes into the B+tree next, and every record the
+                    // B+tree gives up goes to `retire` (see `crate::points`).
+                    let put = unsafe {
+                        match hashes.get(at) {
+                            Some(&hash) => self.points.put_hashed(points, &rec, hash),
+                            None => self.points.put(points, &rec),
+                        }
                     };
                     let old = match put {
                         Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
@@ -327,6 +335,8 @@ impl State {
                     }
                     if let Some(old) = old {
                         self.forget(&old);
+                        // Point readers may still be reading it.
+                        self.points.retire(old);
                     }
                     // After forgetting the old record: both may expire at the same instant.
                     if let Some(entry) = expiry {
@@ -354,6 +364,7 @@ impl State {
                 if let Some(out) = feed {
                     out.push(feed::Change::removal(&old, version, expired));
                 }
+                self.points.retire(old);
             }
         }
         if overlay {
@@ -373,15 +384,18 @@ impl State {
     }
 
     /// Rebuilds the state from a snapshot and the commits logged after it.
+    #[allow(unsafe_code)]
     pub(super) fn load(&mut self, points: &Points, recovered: Recovered, now: u64) {
         for rec in recovered.records {
             self.live_bytes += rec.payload_len() as u64;
             if rec.expires() != 0 {
                 self.expiry.insert((rec.expires(), rec.key().into()));
             }
-            self.points.put(points, rec.clone());
+            // SAFETY: as in `apply`.
+            unsafe { self.points.put(points, &rec) };
             if let Some(old) = self.index.insert(rec) {
                 self.forget(&old);
+                self.points.retire(old);
             }
         }
         let mut no_feed = None;
