@@ -348,9 +348,9 @@ impl Writer {
         self.live
     }
 
-    /// Every write goes through the writer made with its index: the slots' references
-    /// are the writer's to release, and its counts keep the table from filling up (a
-    /// full table would never end a reader's probe).
+    /// Every write goes through the writer made with its index: only it changes the
+    /// slots (and retires what they pointed at), and its counts keep the table from
+    /// filling up (a full table would never end a reader's probe).
     fn check(&self, p: &Points) {
         assert_eq!(
             self.id, p.id,
