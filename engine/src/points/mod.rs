@@ -487,20 +487,27 @@ impl Writer {
     /// which readers pinned earlier may still be reading); it is released once every
     /// reader pinned now has moved on (later is fine too: holding a record longer is
     /// always safe).
+    #[inline]
     pub(crate) fn retire(&mut self, rec: Record) {
         self.retired_bytes += footprint(&rec);
         self.retired.push(rec);
         if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
-            let batch = std::mem::replace(&mut self.retired, spare_batch());
-            self.retired_bytes = 0;
-            let guard = &crossbeam_epoch::pin();
-            guard.defer(move || release_batch(batch));
-            // The writer pins once per batch, and the collector looks at a thread's
-            // garbage only every 128th pin and keeps deferred functions in a local bag
-            // until 64 accumulate: left alone, ~12k dead records would wait. So the bag
-            // goes to the global queue, and a collection runs, at every batch.
-            guard.flush();
+            self.hand_batch();
         }
+    }
+
+    /// Hands the pending batch to the collector (once per `RETIRE_BATCH` records).
+    #[cold]
+    fn hand_batch(&mut self) {
+        let batch = std::mem::replace(&mut self.retired, spare_batch());
+        self.retired_bytes = 0;
+        let guard = &crossbeam_epoch::pin();
+        guard.defer(move || release_batch(batch));
+        // The writer pins once per batch, and the collector looks at a thread's garbage
+        // only every 128th pin and keeps deferred functions in a local bag until 64
+        // accumulate: left alone, ~12k dead records would wait. So the bag goes to the
+        // global queue, and a collection runs, at every batch.
+        guard.flush();
     }
 
     /// Hands every pending retired record to the collector now.

@@ -376,11 +376,17 @@ impl State {
         removed
     }
 
+    #[inline]
     fn forget(&mut self, old: &Record) {
         self.live_bytes -= old.payload_len() as u64;
         if old.expires() != 0 {
-            self.expiry.remove(&(old.expires(), Box::from(old.key())));
+            self.forget_expiry(old);
         }
+    }
+
+    #[cold]
+    fn forget_expiry(&mut self, old: &Record) {
+        self.expiry.remove(&(old.expires(), Box::from(old.key())));
     }
 
     /// Rebuilds the state from a snapshot and the commits logged after it.
