@@ -16,6 +16,13 @@ use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
 use crate::Result;
 
+/// The version a commit is applied at, and its time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stamp {
+    pub(crate) version: u64,
+    pub(crate) now: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct State {
     /// Every live record, in key order. It owns the records the point index's slots
@@ -277,6 +284,16 @@ impl State {
         self.expiry.range(..end).count()
     }
 
+    /// A single stash's key hash, with its hash-index slot fetched meanwhile (see
+    /// `points::Writer::prefetch`), for [`State::apply`]; `None` for other commits.
+    #[inline]
+    pub(super) fn prefetch(&self, points: &Points, changes: &Changes) -> Option<u64> {
+        match &changes[..] {
+            [Change::Put(rec)] => Some(self.points.prefetch(points, rec.key())),
+            _ => None,
+        }
+    }
+
     /// Applies the changes of the commit at `version` (already stamped) to both indexes
     /// (and every secondary index, under the `keys` [`State::extract`] took for the new
     /// records; the records they replace have their keys extracted again, a panic there
@@ -288,10 +305,10 @@ impl State {
         &mut self,
         points: &Points,
         changes: Changes,
-        version: u64,
+        Stamp { version, now }: Stamp,
         keys: Option<Box<Extracted>>,
-        now: u64,
         feed: &mut Option<Vec<feed::Change>>,
+        hashed: Option<u64>,
     ) -> usize {
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
@@ -317,8 +334,8 @@ impl State {
                     // SAFETY: `rec` goes into the B+tree next, and every record the
                     // B+tree gives up goes to `retire` (see `crate::points`).
                     let put = unsafe {
-                        match hashes.get(at) {
-                            Some(&hash) => self.points.put_hashed(points, &rec, hash),
+                        match hashes.get(at).copied().or(hashed) {
+                            Some(hash) => self.points.put_hashed(points, &rec, hash),
                             None => self.points.put(points, &rec),
                         }
                     };
@@ -410,10 +427,10 @@ impl State {
             self.apply(
                 points,
                 Changes::from_vec(changes),
-                version,
+                Stamp { version, now },
                 None,
-                now,
                 &mut no_feed,
+                None,
             );
         }
         self.seq = recovered.seq;
