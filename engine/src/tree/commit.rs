@@ -157,7 +157,7 @@ impl Tree {
             }
             removed
         } else {
-            self.apply_commit(&mut st, changes, keys, version, now, None)
+            self.apply_commit(&mut st, changes, keys, version, now, hashed)
         };
         let compact = d.wants_compaction(st.live_bytes);
         drop(st);
