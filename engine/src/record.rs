@@ -234,6 +234,19 @@ impl Record {
         }
     }
 
+    /// The key of the record at `ptr` (from [`Record::as_ptr`]), without taking a
+    /// reference.
+    ///
+    /// # Safety
+    /// The record stays alive for `'a`.
+    pub(crate) unsafe fn key_at<'a>(ptr: *const c_void) -> &'a [u8] {
+        // SAFETY: the caller keeps the record alive for `'a`.
+        let rec = unsafe { Self::borrow_raw(ptr) };
+        let key: *const [u8] = rec.key();
+        // SAFETY: the key's bytes are in the record's allocation, alive for `'a`.
+        unsafe { &*key }
+    }
+
     /// Whether `self` is the record at address `ptr`.
     pub(crate) fn is_at(&self, ptr: *const c_void) -> bool {
         self.0.as_ptr() == ptr

@@ -262,3 +262,71 @@ fn a_record_a_reader_still_sees_is_never_reused() {
         value(5_999).as_bytes()
     );
 }
+
+/// A batch may change a key more than once; readers see only each key's last change (its
+/// overlay keeps that one, and the records replaced within the commit are retired while
+/// the overlay is still published). Per batch: keys `twice-*` are stashed twice (readers
+/// must never see the first value), keys `brief-*` are stashed and then tossed (readers
+/// must never see them at all), keys `back-*` are tossed and stashed again (always
+/// present once first written). Values carry the batch number, which a reader must never
+/// see go backwards.
+#[test]
+fn a_batch_that_changes_a_key_twice_shows_only_its_last_change() {
+    const KEYS: usize = 48;
+    let tree = Tree::open_memory();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2u64)
+        .map(|r| {
+            let (tree, stop) = (tree.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut rng = stress::Rng(0xba7c4 + r);
+                let mut newest = [0u64; KEYS];
+                let (mut reads, mut hits) = (0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let i = rng.below(KEYS as u64) as usize;
+                    let brief = format!("brief-{i}");
+                    assert!(
+                        !tree.contains(&brief),
+                        "{brief}: a change undone in its batch"
+                    );
+                    for key in [format!("twice-{i}"), format!("back-{i}")] {
+                        reads += 1;
+                        let Some(nut) = tree.crack(&key).unwrap() else {
+                            continue;
+                        };
+                        hits += 1;
+                        let v = String::from_utf8(nut.value.to_vec()).unwrap();
+                        let (n, which) = v.split_once(' ').unwrap();
+                        assert_eq!(which, "last", "{key} = {v}: a change its batch replaced");
+                        let n: u64 = n.parse().unwrap();
+                        let slot = &mut newest[i];
+                        if key.starts_with("twice") {
+                            assert!(n >= *slot, "{key} went back from batch {slot} to {n}");
+                            *slot = n;
+                        }
+                    }
+                }
+                (reads, hits)
+            })
+        })
+        .collect();
+    for n in 1..=400u64 * scale() as u64 {
+        let mut b = tree.batch();
+        for i in 0..KEYS {
+            // A first value longer than the last, so the two never share a recycled size.
+            b.stash(format!("twice-{i}"), format!("{n} first, soon replaced"));
+            b.stash(format!("twice-{i}"), format!("{n} last"));
+            b.stash(format!("brief-{i}"), format!("{n} last"));
+            b.toss(format!("brief-{i}"));
+            b.toss(format!("back-{i}"));
+            b.stash(format!("back-{i}"), format!("{n} last"));
+        }
+        b.commit().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        let (reads, hits) = r.join().unwrap();
+        assert!(hits > 0, "{hits} hits of {reads} reads");
+    }
+    assert_eq!(tree.len(), 2 * KEYS);
+}

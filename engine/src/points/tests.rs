@@ -145,7 +145,8 @@ fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
         Change::Put(rec("c", 2)),
         Change::Put(rec("c", 3)),
     ];
-    w.begin_overlay(&p, &changes);
+    // SAFETY: `changes` outlives the overlay (ended below).
+    unsafe { w.begin_overlay(&p, &changes) };
     // No slot has changed yet, but readers already see the whole commit.
     assert_eq!(p.get(b"a", &guard).map(|r| r.version()), Some(2));
     assert!(p.get(b"b", &guard).is_none());

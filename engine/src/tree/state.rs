@@ -314,7 +314,9 @@ impl State {
         let overlay = changes.len() > 1;
         // Each key hashed once: for the overlay, then for its slot.
         let hashes = if overlay {
-            self.points.begin_overlay(points, &changes)
+            // SAFETY: each `Put` goes into the B+tree below, which gives records up only
+            // through `retire` (see `crate::points`).
+            unsafe { self.points.begin_overlay(points, &changes) }
         } else {
             Vec::new()
         };
