@@ -26,7 +26,7 @@ impl Tree {
     pub fn batch(&self) -> Batch {
         Batch {
             tree: self.clone(),
-            changes: Vec::new(),
+            changes: crate::record::spare_changes(),
             bytes: 0,
             error: None,
         }

@@ -321,7 +321,8 @@ impl State {
             Vec::new()
         };
         let mut removed = 0;
-        for (at, change) in changes.into_iter().enumerate() {
+        let mut changes = changes;
+        for (at, change) in changes.drain(..).enumerate() {
             let (key, expire) = match change {
                 Change::Put(rec) => {
                     if let Some(out) = feed {
@@ -389,6 +390,7 @@ impl State {
         if overlay {
             self.points.end_overlay(points);
         }
+        crate::record::give_back(changes);
         if keys.is_some() {
             self.extracted = keys;
         }
