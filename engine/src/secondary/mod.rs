@@ -296,45 +296,20 @@ impl Indexes {
                     .key_or_none(new, &mut self.new_key)
                     .then_some(self.new_key.as_slice()),
             };
-            let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
+            let mut touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
             if let Some(new_key) = new_key.filter(|k| had && *k == self.old_key.as_slice()) {
                 self.buf.clear();
                 composite(&mut self.buf, new_key, new.key());
-                if let Some(t) = touched {
-                    t.note(&self.buf);
-                }
-                let old = old.map(Record::as_ptr);
                 // The usual case: the old record's entry, under the same composite key,
-                // now points at the new record (in place when no snapshot shares it).
-                let same = sec.entries.get_mut(&self.buf);
-                if let Some(entry) = same.filter(|e| old.is_some_and(|o| e.record().is_at(o))) {
-                    if let Err(new) = entry.swap_record(new.clone()) {
-                        *entry = Entry::new(new, &self.buf);
+                // now points at the new record. When it is not there (the extractor is not
+                // a pure function of the nut), the general way below finds it.
+                if old.is_some_and(|old| repoint(&mut sec.entries, &self.buf, old, new)) {
+                    if let Some(t) = touched {
+                        t.note(&self.buf);
                     }
                     continue;
                 }
-                let entry = Entry::new(new.clone(), &self.buf);
-                // Found by its composite key (a binary search), then checked by address.
-                match sec.entries.replace_keyed(entry) {
-                    Ok(replaced) if old.is_some_and(|o| replaced.record().is_at(o)) => {}
-                    Ok(replaced) => {
-                        // Another record's entry was under this key: the extractor is not a
-                        // pure function of the nut. Put it back and take the old one out.
-                        let entry = sec.entries.replace_keyed(replaced);
-                        remove_by_record(&mut sec.entries, old);
-                        let (Err(entry) | Ok(entry)) = entry;
-                        sec.entries.insert(entry);
-                    }
-                    Err(entry) => {
-                        // The extractor gave the old record another key than when it was
-                        // indexed (it is not a pure function of the nut): find it by address.
-                        remove_by_record(&mut sec.entries, old);
-                        sec.entries.insert(entry);
-                    }
-                }
-                continue;
             }
-            let mut touched = touched;
             let removed = old.and_then(|old| {
                 let key = had.then_some(self.old_key.as_slice());
                 remove_entry(
@@ -372,10 +347,29 @@ impl Indexes {
     }
 }
 
-/// Removes `old`'s entry: found by its composite key (`index_key` then `old`'s primary key,
-/// built in `buf` and noted in `touched`) and checked by address; when it is not there (no
-/// index key now, or the extractor is not a pure function of the nut), by a walk that
-/// looks for the record's address. Returns the entry removed (`None`: there was none).
+/// Points `old`'s entry under `composite` at `new` (in place when no snapshot shares the
+/// entry): its leaf found by the key, the entry in that leaf by `old`'s address (no key
+/// comparisons: under one index key the entries tie on their abbreviations), then its key
+/// checked. Whether the entry was there.
+fn repoint(entries: &mut Index<Entry>, composite: &[u8], old: &Record, new: &Record) -> bool {
+    let at = old.as_ptr();
+    let found = entries.get_mut_known(composite, |e| e.record().is_at(at));
+    let Some(entry) = found.filter(|e| e.key() == composite) else {
+        return false;
+    };
+    if let Err(new) = entry.swap_record(new.clone()) {
+        *entry = Entry::new(new, composite);
+    }
+    true
+}
+
+/// Removes `old`'s entry: its leaf found by its composite key (`index_key` then `old`'s
+/// primary key, built in `buf`), the entry in that leaf by the record's address (no key
+/// comparisons: under one index key the entries tie on their abbreviations); when it is not
+/// there (no index key now, or the extractor is not a pure function of the nut), by a walk
+/// that looks for the address. The key of the entry removed is noted in `touched` (the one
+/// it was indexed under, whatever the extractor says now). Returns the entry removed
+/// (`None`: there was none).
 fn remove_entry(
     entries: &mut Index<Entry>,
     buf: &mut Vec<u8>,
@@ -384,15 +378,17 @@ fn remove_entry(
     touched: Option<&mut Touched>,
 ) -> Option<Entry> {
     let at = old.as_ptr();
-    let removed = index_key.and_then(|k| {
-        buf.clear();
-        composite(buf, k, old.key());
-        if let Some(t) = touched {
-            t.note(buf);
-        }
-        entries.remove_checked(buf, |e| e.record().is_at(at))
-    });
-    removed.or_else(|| remove_by_record(entries, Some(at)))
+    let removed = index_key
+        .and_then(|k| {
+            buf.clear();
+            composite(buf, k, old.key());
+            entries.remove_known(buf, |e| e.record().is_at(at))
+        })
+        .or_else(|| remove_by_record(entries, Some(at)));
+    if let (Some(t), Some(e)) = (touched, &removed) {
+        t.note(e.key());
+    }
+    removed
 }
 
 /// The slow path for an extractor that is not a pure function of the nut: finds the entry
