@@ -239,3 +239,49 @@ fn a_removed_entry_is_noted_under_the_key_it_was_indexed_under() {
     assert_eq!(t.min.as_deref(), Some(&*composite_of(b"a", b"k")));
     assert_eq!(t.max.as_deref(), Some(&*composite_of(b"a", b"k")));
 }
+
+#[test]
+fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
+    // Two indexes, three changes (a delete among them): the second index panics on the
+    // third change's nut only, and the error names that index and that nut.
+    let fine: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        out.extend_from_slice(n.value);
+        true
+    });
+    let picky: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        assert!(n.value != b"boom", "no boom");
+        out.extend_from_slice(n.value);
+        true
+    });
+    let mut ix = Indexes::default();
+    ix.add("fine", fine, std::iter::empty()).unwrap();
+    ix.add("picky", picky, std::iter::empty()).unwrap();
+    let changes = [
+        Change::Put(Record::new(b"a", b"1", 1, 0, 0)),
+        Change::Delete(Box::from(&b"b"[..])),
+        Change::Put(Record::new(b"c", b"boom", 1, 0, 0)),
+    ];
+    let mut out = Extracted::default();
+    match ix.extract(&changes, &mut out) {
+        Err(Error::ExtractorPanicked {
+            index,
+            key,
+            message,
+        }) => {
+            assert_eq!((index.as_str(), key.as_str()), ("picky", "c"));
+            assert!(message.contains("no boom"), "{message}");
+        }
+        other => panic!("expected ExtractorPanicked, got {other:?}"),
+    }
+    // Without the panic, each change's keys are found by index place.
+    out.clear();
+    ix.extract(&changes[..2], &mut out).unwrap();
+    let generation = ix.generation;
+    assert_eq!(out.change(0).new_key(generation, 1), Some(Some(&b"1"[..])));
+    assert_eq!(out.change(1).new_key(generation, 0), Some(None));
+    assert_eq!(
+        out.change(0).new_key(generation + 1, 0),
+        None,
+        "another list"
+    );
+}
