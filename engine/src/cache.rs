@@ -8,11 +8,14 @@
 //! read expires. So an entry present is exactly the answer a scan would give now, and a
 //! repeated query on an unchanged range is answered without scanning.
 //!
-//! A result is stored only if no commit was applied since the query's snapshot (checked
-//! under the cache lock against the tree's applied version, which commits publish before
-//! they look at the cache: one of the two always sees the other). A query through a
-//! secondary index is also keyed by the generation of the tree's indexes, which adding,
-//! replacing or dropping an index moves on (published, then the cache cleared): a result
+//! A result is stored only if no commit was applied since the query's snapshot: the
+//! query checks the tree's applied version and stores its result under the state lock,
+//! which a commit holds from applying to invalidating, so a commit either comes first
+//! (the query sees its version and stores nothing) or sees the stored entry. (Before, the
+//! check was a sequentially consistent store and load pair between commit and query, and
+//! every commit paid a locked instruction for its store.) A query through a secondary
+//! index is also keyed by the generation of the tree's indexes, which adding, replacing or
+//! dropping an index moves on (under the state lock, then the cache is cleared): a result
 //! computed on a replaced or dropped index is neither stored nor found.
 
 use std::collections::HashMap;
@@ -153,14 +156,14 @@ impl QueryCache {
                 .is_some_and(|e| now < e.valid_until)
     }
 
-    /// Stores results computed on a snapshot, unless `current` (called under the cache
-    /// lock) says the tree changed since: a commit applied, or an index replaced or dropped.
-    /// Whatever changes the tree publishes that change before it looks here.
+    /// Stores results computed on a snapshot, unless `current` is false: the tree changed
+    /// since (a commit applied, or an index replaced or dropped). The caller holds the
+    /// tree's state lock, under which it judged `current` (see the module docs).
     pub(crate) fn put(
         &self,
         key: Box<[u8]>,
-        current: impl FnOnce() -> bool,
-        results: Vec<Record>,
+        current: bool,
+        results: Arc<[Record]>,
         reach: Reach,
         valid_until: u64,
     ) {
@@ -169,7 +172,7 @@ impl QueryCache {
         }
         let mut st = self.lock();
         self.in_use.store(true, Ordering::SeqCst);
-        if !current() {
+        if !current {
             if st.entries.is_empty() {
                 self.in_use.store(false, Ordering::SeqCst);
             }
@@ -190,7 +193,7 @@ impl QueryCache {
         st.entries.insert(
             key,
             Entry {
-                results: results.into(),
+                results,
                 reach,
                 valid_until,
                 used,

@@ -114,8 +114,8 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// A record borrowed from a raw pointer (see [`Record::into_raw`]) without touching its
-/// reference count; valid only as long as whoever owns that pointer keeps it alive.
+/// A record borrowed from a raw pointer (see [`Record::as_ptr`]) without touching its
+/// reference count; valid only as long as whoever owns that record keeps it alive.
 pub(crate) struct Borrowed<'a> {
     rec: ManuallyDrop<Record>,
     _owner: std::marker::PhantomData<&'a ()>,
@@ -219,21 +219,7 @@ impl Record {
         self.expires() == 1 && self.timestamp() == 1 && self.value().is_empty()
     }
 
-    /// Gives up this reference as a thin pointer (for the point index's atomic slots).
-    pub(crate) fn into_raw(self) -> *const c_void {
-        ThinArc::into_raw(self.0)
-    }
-
-    /// Takes back a reference given up by [`Record::into_raw`].
-    ///
-    /// # Safety
-    /// `ptr` came from `into_raw` and that reference is handed back only once.
-    pub(crate) unsafe fn from_raw(ptr: *const c_void) -> Record {
-        // SAFETY: the caller's contract is `ThinArc::from_raw`'s.
-        Record(unsafe { ThinArc::from_raw(ptr) })
-    }
-
-    /// Borrows the record behind a pointer from [`Record::into_raw`] without taking a
+    /// Borrows the record behind a pointer from [`Record::as_ptr`] without taking a
     /// reference.
     ///
     /// # Safety

@@ -59,6 +59,25 @@ fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
     }
 }
 
+/// The first of `items` that `is` picks, tested eight at a time with no branch per item
+/// (a leaf holds up to 64: an item-by-item loop spends a cycle and two branches on each).
+#[inline]
+fn position<T>(items: &[T], is: impl Fn(&T) -> bool) -> Option<usize> {
+    let mut chunks = items.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let hits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (j, x)| m | u32::from(is(x)) << j);
+        if hits != 0 {
+            return Some(base + hits.trailing_zeros() as usize);
+        }
+        base += 8;
+    }
+    chunks.remainder().iter().position(is).map(|i| base + i)
+}
+
 /// `Arc::make_mut` for a node on a write's path down the tree, always inlined: the check
 /// that the node is unshared is one load, and whether the compiler inlines `make_mut`
 /// itself changes with unrelated code (a call costs ~35 instructions per write).
@@ -137,7 +156,7 @@ impl<T: Keyed> Index<T> {
         loop {
             match node {
                 Node::Leaf(leaf) => {
-                    return match leaf.items.iter().position(&is_old) {
+                    return match position(&leaf.items, &is_old) {
                         Some(i) => Ok(std::mem::replace(&mut leaf.items[i], item)),
                         None => Err(item),
                     };

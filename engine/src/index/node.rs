@@ -28,12 +28,23 @@ pub(super) struct Abbrevs {
     pub(super) abbrs: Vec<u64>,
 }
 
-fn abbreviate(key: &[u8], skip: usize) -> u64 {
-    let mut w = [0u8; 8];
+/// The 8 bytes of `key` after `skip`, big-endian, zero-padded. A key with 8 bytes to
+/// spare is read as one word: copying a variable length into a zeroed word called
+/// `memcpy`, and reading the word back stalled on its byte stores (a fifth of a descent).
+#[inline]
+pub(super) fn abbreviate(key: &[u8], skip: usize) -> u64 {
     let tail = key.get(skip..).unwrap_or_default();
-    let n = tail.len().min(8);
-    w[..n].copy_from_slice(&tail[..n]);
-    u64::from_be_bytes(w)
+    let n = tail.len();
+    match (tail.first_chunk::<8>(), key.last_chunk::<8>()) {
+        (Some(word), _) => u64::from_be_bytes(*word),
+        (None, _) if n == 0 => 0,
+        // The tail is the key's end: its last word, the tail moved to the top.
+        (None, Some(last)) => u64::from_be_bytes(*last) << (8 * (8 - n)),
+        (None, None) => tail
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &b)| w | u64::from(b) << (56 - 8 * i)),
+    }
 }
 
 /// Makes room for one more element: grows by half (never past a full node plus the one

@@ -87,6 +87,20 @@ proptest! {
         abbrs.sort_unstable();
         prop_assert_eq!(node::rank(&abbrs, x), abbrs.partition_point(|a| *a < x));
     }
+
+    /// The word-at-a-time abbreviation is the 8 bytes after `skip`, zero-padded, for every
+    /// length of key and of tail (shorter than 8, exactly 8, none, a key under 8 bytes).
+    #[test]
+    fn an_abbreviation_is_the_next_eight_bytes_zero_padded(
+        key in proptest::collection::vec(any::<u8>(), 0..24),
+        skip in 0usize..26,
+    ) {
+        let mut w = [0u8; 8];
+        let tail = key.get(skip..).unwrap_or_default();
+        let n = tail.len().min(8);
+        w[..n].copy_from_slice(&tail[..n]);
+        prop_assert_eq!(node::abbreviate(&key, skip), u64::from_be_bytes(w));
+    }
 }
 
 proptest! {

@@ -8,9 +8,15 @@
 //!
 //! Writers are serialized by the tree (every write method needs the [`Writer`] half, which
 //! lives in the tree's locked state) and change slots in place with single atomic stores.
-//! A record that leaves a slot is not freed at once: its reference is handed to the epoch
-//! collector and dropped once every reader pinned before has moved on; a replaced table is
-//! retired the same way. So a reader can always follow the pointer it loaded.
+//!
+//! Slots *borrow* their records: the reference a slot stands for is the tree's ordered
+//! index's (the live B+tree's), not one of the slot's own, so a write takes no second
+//! reference for the hash index and drops none (two locked instructions a stash fewer).
+//! The price is a rule for the tree: a record the live B+tree gives up while a slot may
+//! still point at it (an overwrite, a delete) is not dropped but handed to
+//! [`Writer::retire`], which passes it to the epoch collector; the reference is released
+//! once every reader pinned before has moved on, and a replaced table is retired the same
+//! way. So a reader can always follow the pointer it loaded.
 //!
 //! Slots hold the record's 8-byte thin pointer with 16 bits of the key's hash in the
 //! pointer's unused top bits (x86-64 and AArch64 user addresses fit in 48 bits; a table
@@ -52,6 +58,36 @@ const MIN_CAP: usize = 8;
 /// 8-byte aligned).
 fn tomb() -> *mut c_void {
     ptr::without_provenance_mut(1)
+}
+
+/// `a == b`, with keys of up to 32 bytes (the usual kind) compared inline as two
+/// overlapping pairs of words: the slice comparison calls `memcmp`, whose call and
+/// dispatch cost more than the comparison on every probe that reaches a record.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+            a.first_chunk::<8>(),
+            b.first_chunk::<8>(),
+            a.last_chunk::<8>(),
+            b.last_chunk::<8>(),
+        ) {
+            return a0 == b0 && a1 == b1;
+        }
+    } else if a.len() <= 32 {
+        if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+            a.first_chunk::<16>(),
+            b.first_chunk::<16>(),
+            a.last_chunk::<16>(),
+            b.last_chunk::<16>(),
+        ) {
+            return a0 == b0 && a1 == b1;
+        }
+    }
+    a == b
 }
 
 fn home(hash: u64, cap: usize) -> usize {
@@ -129,7 +165,7 @@ impl Overlay {
             if *h != hash {
                 break;
             }
-            if change.key() == key {
+            if same_bytes(change.key(), key) {
                 hit = Some(match change {
                     Change::Put(rec) => Some(rec),
                     Change::Delete(_) | Change::Expire(_) => None,
@@ -163,7 +199,8 @@ pub(crate) struct Writer {
     live: usize,
     /// Live entries plus tombstones.
     used: usize,
-    /// References taken out of slots, handed to the collector `RETIRE_BATCH` at a time
+    /// References the tree's B+tree gave up (records taken out of slots, see the module
+    /// docs), handed to the collector `RETIRE_BATCH` at a time
     /// (one deferred function per batch instead of per record), or sooner once they hold
     /// `RETIRE_BYTES`.
     retired: Vec<Record>,
@@ -265,7 +302,7 @@ impl Points {
     }
 
     /// The record stored under `key`, borrowed for as long as `guard` is pinned and the
-    /// index lives (its drop releases the slots' references at once, guard or not).
+    /// index lives (the tree that owns its records drops them with it, guard or not).
     pub(crate) fn get<'g>(&'g self, key: &[u8], guard: &'g Guard) -> Option<Borrowed<'g>> {
         let hash = self.hash(key);
         let ov = self.overlay.load(Ordering::Acquire, guard);
@@ -289,11 +326,11 @@ impl Points {
                 return None;
             }
             if let Some(raw) = t.candidate(s, tag) {
-                // SAFETY: a slot's reference is released only through the epoch collector
-                // after the slot stopped pointing at it, so it lives while `guard` is
-                // pinned (or by `Drop`, which cannot run while `self` is borrowed).
+                // SAFETY: the tree gives up a record only through `Writer::retire`, after
+                // the slot stopped pointing at it, so it lives while `guard` is pinned (or
+                // is dropped with the tree, which cannot happen while `self` is borrowed).
                 let rec = unsafe { Record::borrow_raw(raw) };
-                if rec.key() == key {
+                if same_bytes(rec.key(), key) {
                     return Some(rec);
                 }
             }
@@ -311,9 +348,9 @@ impl Writer {
         self.live
     }
 
-    /// Every write goes through the writer made with its index: the slots' references
-    /// are the writer's to release, and its counts keep the table from filling up (a
-    /// full table would never end a reader's probe).
+    /// Every write goes through the writer made with its index: only it changes the
+    /// slots (and retires what they pointed at), and its counts keep the table from
+    /// filling up (a full table would never end a reader's probe).
     fn check(&self, p: &Points) {
         assert_eq!(
             self.id, p.id,
@@ -334,18 +371,48 @@ impl Writer {
         unsafe { t.deref() }
     }
 
+    /// The hash of `key`, having asked the CPU to fetch the slot its probe starts at, so
+    /// that the line (an L2 miss, a fifth of `put`'s time in a stash) arrives while the
+    /// commit does other work before its [`Writer::put_hashed`].
+    pub(crate) fn prefetch(&self, p: &Points, key: &[u8]) -> u64 {
+        self.check(p);
+        let hash = p.hash(key);
+        let t = self.current(p);
+        let slot = t.slots[home(hash, t.slots.len())].as_ptr();
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint: it reads nothing and cannot fault (SSE is
+        // part of every x86-64 CPU).
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                slot.cast_const().cast(),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+        hash
+    }
+
     /// Stores `rec` under its key; returns the address of the record it replaced (for
-    /// identity only: this index's reference to it is already handed to the collector).
-    pub(crate) fn put(&mut self, p: &Points, rec: Record) -> Option<*const c_void> {
+    /// identity only: the slot held no reference of its own, see the module docs).
+    ///
+    /// # Safety
+    /// `rec` stays alive, at this address, for as long as a slot points at it: the tree's
+    /// live B+tree owns it, and gives it up only through [`Writer::retire`] once this
+    /// index no longer points at it (after `put` or `remove` of its key returned it).
+    pub(crate) unsafe fn put(&mut self, p: &Points, rec: &Record) -> Option<*const c_void> {
         let hash = p.hash(rec.key());
-        self.put_hashed(p, rec, hash)
+        // SAFETY: the caller's contract.
+        unsafe { self.put_hashed(p, rec, hash) }
     }
 
     /// [`Writer::put`] with the key's hash already known (from [`Writer::begin_overlay`]).
-    pub(crate) fn put_hashed(
+    ///
+    /// # Safety
+    /// As for [`Writer::put`].
+    pub(crate) unsafe fn put_hashed(
         &mut self,
         p: &Points,
-        rec: Record,
+        rec: &Record,
         hash: u64,
     ) -> Option<*const c_void> {
         self.check(p);
@@ -374,14 +441,10 @@ impl Writer {
             if s == tomb() {
                 free.get_or_insert(i);
             } else if let Some(raw) = t.candidate(s, tag) {
-                // SAFETY: the writer owns every slot's reference of its index (`check`);
-                // nothing else releases one, and `Drop` cannot run while `p` is borrowed.
+                // SAFETY: a record in a slot is alive (`put`'s contract).
                 let old = unsafe { Record::borrow_raw(raw) };
-                if old.key() == rec.key() {
-                    t.slots[i].store(t.encode(rec.into_raw(), tag), Ordering::Release);
-                    // SAFETY: the slot no longer points at `raw`; this takes back the
-                    // reference it held, exactly once.
-                    self.retire(unsafe { Record::from_raw(raw) });
+                if same_bytes(old.key(), rec.key()) {
+                    t.slots[i].store(t.encode(rec.as_ptr(), tag), Ordering::Release);
                     return Some(raw);
                 }
             }
@@ -390,14 +453,14 @@ impl Writer {
                 i = 0;
             }
         }
-        t.slots[free.unwrap_or(i)].store(t.encode(rec.into_raw(), tag), Ordering::Release);
+        t.slots[free.unwrap_or(i)].store(t.encode(rec.as_ptr(), tag), Ordering::Release);
         self.used += usize::from(free.is_none());
         self.live += 1;
         None
     }
 
     /// Removes `key`; returns the address of the record that was there (for identity
-    /// only, as in `put`).
+    /// only, as in `put`: its owner may now retire it).
     pub(crate) fn remove(&mut self, p: &Points, key: &[u8]) -> Option<*const c_void> {
         self.remove_hashed(p, key, p.hash(key))
     }
@@ -423,12 +486,10 @@ impl Writer {
             }
             if let Some(raw) = t.candidate(s, tag) {
                 // SAFETY: as in `put`.
-                let found = unsafe { Record::borrow_raw(raw) }.key() == key;
+                let found = same_bytes(unsafe { Record::borrow_raw(raw) }.key(), key);
                 if found {
                     t.slots[i].store(tomb(), Ordering::Release);
                     let tagged = t.tagged;
-                    // SAFETY: as in `put`.
-                    self.retire(unsafe { Record::from_raw(raw) });
                     self.live -= 1;
                     if cap > 64 && self.live * 100 < cap * MIN_LOAD {
                         self.rebuild(p, self.fresh_cap(0), tagged);
@@ -443,22 +504,31 @@ impl Writer {
         }
     }
 
-    /// Queues a reference taken out of a slot; it is released once every reader pinned
-    /// now has moved on (later is fine too: holding a record longer is always safe).
-    fn retire(&mut self, rec: Record) {
+    /// Queues a reference the tree's B+tree gave up (a record no slot points at any more,
+    /// which readers pinned earlier may still be reading); it is released once every
+    /// reader pinned now has moved on (later is fine too: holding a record longer is
+    /// always safe).
+    #[inline]
+    pub(crate) fn retire(&mut self, rec: Record) {
         self.retired_bytes += footprint(&rec);
         self.retired.push(rec);
         if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
-            let batch = std::mem::replace(&mut self.retired, spare_batch());
-            self.retired_bytes = 0;
-            let guard = &crossbeam_epoch::pin();
-            guard.defer(move || release_batch(batch));
-            // The writer pins once per batch, and the collector looks at a thread's
-            // garbage only every 128th pin and keeps deferred functions in a local bag
-            // until 64 accumulate: left alone, ~12k dead records would wait. So the bag
-            // goes to the global queue, and a collection runs, at every batch.
-            guard.flush();
+            self.hand_batch();
         }
+    }
+
+    /// Hands the pending batch to the collector (once per `RETIRE_BATCH` records).
+    #[cold]
+    fn hand_batch(&mut self) {
+        let batch = std::mem::replace(&mut self.retired, spare_batch());
+        self.retired_bytes = 0;
+        let guard = &crossbeam_epoch::pin();
+        guard.defer(move || release_batch(batch));
+        // The writer pins once per batch, and the collector looks at a thread's garbage
+        // only every 128th pin and keeps deferred functions in a local bag until 64
+        // accumulate: left alone, ~12k dead records would wait. So the bag goes to the
+        // global queue, and a collection runs, at every batch.
+        guard.flush();
     }
 
     /// Hands every pending retired record to the collector now.
@@ -477,7 +547,7 @@ impl Writer {
     }
 
     /// Moves every live entry into a new table of `cap` slots (no tombstones) and retires
-    /// the old one. The references move with the pointers.
+    /// the old one. The pointers move; no record is touched but to hash its key.
     fn rebuild(&mut self, p: &Points, cap: usize, tagged: bool) {
         let guard = &crossbeam_epoch::pin();
         let old = p.table.load(Ordering::Relaxed, guard);
@@ -562,16 +632,8 @@ impl Drop for Points {
         // SAFETY: `&mut self`: no reader or writer can reach this index any more.
         let guard = unsafe { crossbeam_epoch::unprotected() };
         let t = self.table.swap(Shared::null(), Ordering::Relaxed, guard);
-        // SAFETY: as above; the slots' references are released here, once.
-        if let Some(table) = unsafe { t.try_into_owned() } {
-            for slot in table.slots.iter() {
-                let s = slot.load(Ordering::Relaxed);
-                if table.live(s) {
-                    // SAFETY: each live slot holds one reference, taken back once.
-                    drop(unsafe { Record::from_raw(table.untag(s)) });
-                }
-            }
-        }
+        // SAFETY: as above. The slots hold no references (their records are the tree's).
+        drop(unsafe { t.try_into_owned() });
         let ov = self.overlay.swap(Shared::null(), Ordering::Relaxed, guard);
         // SAFETY: as above.
         drop(unsafe { ov.try_into_owned() });

@@ -10,6 +10,32 @@ fn rec(k: &str, v: u32) -> Record {
     Record::new(k.as_bytes(), &v.to_le_bytes(), u64::from(v), 0, 0)
 }
 
+/// The tree's side of `Writer::put`'s contract, as `State` keeps it: it owns the records
+/// the slots point at, and hands every one it gives up to `Writer::retire`.
+#[derive(Default)]
+struct Owner(HashMap<Vec<u8>, Record>);
+
+impl Owner {
+    /// Stores `rec`; whether it replaced a record, as the index says.
+    fn put(&mut self, p: &Points, w: &mut Writer, rec: Record) -> bool {
+        // SAFETY: `rec` goes into `self.0`, which gives records up only through `retire`.
+        let replaced = unsafe { w.put(p, &rec) }.is_some();
+        if let Some(old) = self.0.insert(rec.key().to_vec(), rec) {
+            w.retire(old);
+        }
+        replaced
+    }
+
+    /// Removes `key`; whether a record was there, as the index says.
+    fn remove(&mut self, p: &Points, w: &mut Writer, key: &[u8]) -> bool {
+        let removed = w.remove(p, key).is_some();
+        if let Some(old) = self.0.remove(key) {
+            w.retire(old);
+        }
+        removed
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
@@ -18,6 +44,7 @@ proptest! {
         ops in proptest::collection::vec((0u8..3, 0u16..400, any::<u32>()), 1..2000),
     ) {
         let (p, mut w) = new();
+        let mut owner = Owner::default();
         if !tagged {
             // The fallback for addresses past 48 bits: slots without tags.
             w.rebuild(&p, MIN_CAP, false);
@@ -28,11 +55,11 @@ proptest! {
             let guard = crossbeam_epoch::pin();
             match op {
                 0 | 1 => {
-                    let replaced = w.put(&p, rec(&key, v)).is_some();
+                    let replaced = owner.put(&p, &mut w, rec(&key, v));
                     prop_assert_eq!(replaced, model.insert(key.clone(), v).is_some());
                 }
                 _ => {
-                    let removed = w.remove(&p, key.as_bytes()).is_some();
+                    let removed = owner.remove(&p, &mut w, key.as_bytes());
                     prop_assert_eq!(removed, model.remove(&key).is_some());
                 }
             }
@@ -52,24 +79,25 @@ proptest! {
 #[test]
 fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
     let (p, mut w) = new();
+    let mut owner = Owner::default();
     let guard = crossbeam_epoch::pin();
     let key = |i: u32| format!("k{i}");
     for i in 0..100 {
-        w.put(&p, rec(&key(i), i));
+        owner.put(&p, &mut w, rec(&key(i), i));
     }
     assert!(p.table(&guard).tagged);
     // As if the allocator handed out an address past 48 bits (5-level paging, or an
     // allocator that tags the top byte): no room for tags.
     w.addr_bits = 12;
-    w.put(&p, rec(&key(100), 100));
+    owner.put(&p, &mut w, rec(&key(100), 100));
     assert!(!p.table(&guard).tagged, "switched to untagged slots");
     w.addr_bits = TAG_SHIFT;
     // Growth, tombstones and shrinking keep it untagged.
     for i in 101..3000 {
-        w.put(&p, rec(&key(i), i));
+        owner.put(&p, &mut w, rec(&key(i), i));
     }
     for i in (0..3000).filter(|i| i % 10 != 0) {
-        assert!(w.remove(&p, key(i).as_bytes()).is_some());
+        assert!(owner.remove(&p, &mut w, key(i).as_bytes()));
     }
     assert!(!p.table(&guard).tagged, "untagged for good");
     for i in 0..3000 {
@@ -85,17 +113,18 @@ fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
 fn a_writer_refuses_an_index_it_was_not_made_with() {
     let (p1, _w1) = new();
     let (_p2, mut w2) = new();
-    w2.put(&p1, rec("a", 1));
+    Owner::default().put(&p1, &mut w2, rec("a", 1));
 }
 
 #[test]
 fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
     let guard = crossbeam_epoch::pin();
     let (p, mut w) = new();
-    w.put(&p, rec("a", 1));
+    let mut owner = Owner::default();
+    owner.put(&p, &mut w, rec("a", 1));
     let a = p.get(b"a", &guard).unwrap();
     // The overwrite parks the old record in the writer's pending batch.
-    w.put(&p, rec("a", 2));
+    owner.put(&p, &mut w, rec("a", 2));
     drop(w);
     // Records of the same size reuse any block the drop freed.
     let others: Vec<Record> = (0..64).map(|i| rec("b", i)).collect();
@@ -106,9 +135,10 @@ fn dropping_the_writer_does_not_free_records_a_pinned_reader_still_borrows() {
 #[test]
 fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
     let (p, mut w) = new();
+    let mut owner = Owner::default();
     let guard = crossbeam_epoch::pin();
-    w.put(&p, rec("a", 1));
-    w.put(&p, rec("b", 1));
+    owner.put(&p, &mut w, rec("a", 1));
+    owner.put(&p, &mut w, rec("b", 1));
     let changes = vec![
         Change::Put(rec("a", 2)),
         Change::Delete(Box::from(&b"b"[..])),
@@ -135,14 +165,15 @@ fn an_overlay_shows_a_whole_commit_before_its_slots_change() {
 #[test]
 fn a_record_a_pinned_reader_borrows_is_not_reused() {
     let (p, mut w) = new();
-    w.put(&p, rec("k", 0));
+    let mut owner = Owner::default();
+    owner.put(&p, &mut w, rec("k", 0));
     let guard = crossbeam_epoch::pin();
     let seen = p.get(b"k", &guard).unwrap();
     let at = seen.as_ptr();
     for v in 1..2_000u32 {
         let new = rec("k", v);
         assert!(!new.is_at(at), "the borrowed record was reused at {v}");
-        w.put(&p, new);
+        owner.put(&p, &mut w, new);
         // Other pins of this thread try collections (this guard holds them back).
         drop(crossbeam_epoch::pin());
     }

@@ -313,18 +313,20 @@ impl<'q> Query<'q> {
         };
         self.walk(source, &mut keeping, &mut valid_until);
         // Kept only if the snapshot still shows the tree as it is: no commit applied since,
-        // no index of the key's generation replaced or dropped since (checked under the
-        // cache lock; commits and index changes publish before they invalidate).
-        let inner = &tree.inner;
-        let current = || {
-            inner.applied.load(Ordering::SeqCst) == seen.version
-                && key
-                    .generation
-                    .is_none_or(|g| inner.index_generation.load(Ordering::SeqCst) == g)
-        };
-        inner
+        // no index of the key's generation replaced or dropped since. Checked under the
+        // state lock, which commits and index changes hold while they change either (see
+        // `crate::cache`).
+        if kept.len() > MAX_CACHED_RESULTS || !tree.inner.cache.enabled() {
+            return Ok(());
+        }
+        let kept = kept.into();
+        let st = tree.state();
+        let current =
+            st.applied == seen.version && key.generation.is_none_or(|g| st.indexes.generation == g);
+        tree.inner
             .cache
             .put(key.bytes, current, kept, reach, valid_until);
+        drop(st);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::maintenance::Compaction;
+use super::state::Stamp;
 use super::{State, Tree};
 use crate::cache::Changed;
 use crate::limits::MAX_VERSION;
@@ -106,6 +107,7 @@ impl Tree {
         let now = self.now();
         let mut st = self.state();
         let (mut changes, kept) = write.changes(&st, now)?;
+        let hashed = st.prefetch(&self.inner.points, &changes);
         // What the log and the change feed record: no delete that changes nothing, and a
         // delete of an expired nut as an expiry.
         st.settle(&mut changes, now);
@@ -136,7 +138,7 @@ impl Tree {
         let keys = st.extract(&changes)?;
         let (Some(d), Some(arrival)) = (&self.inner.durable, &mut arrival) else {
             st.seq = version;
-            let removed = self.apply_commit(&mut st, changes, keys, version, now);
+            let removed = self.apply_commit(&mut st, changes, keys, version, now, hashed);
             return Ok(in_flight(Committed { version, removed }, None, false));
         };
         // `commit` keeps other writers out; readers of the state need not wait for the log.
@@ -155,7 +157,7 @@ impl Tree {
             }
             removed
         } else {
-            self.apply_commit(&mut st, changes, keys, version, now)
+            self.apply_commit(&mut st, changes, keys, version, now, hashed)
         };
         let compact = d.wants_compaction(st.live_bytes);
         drop(st);
@@ -173,6 +175,7 @@ impl Tree {
         keys: Option<Box<Extracted>>,
         version: u64,
         now: u64,
+        hashed: Option<u64>,
     ) -> usize {
         let listened = st.history.is_on() || !st.subscribers.is_empty();
         let mut feed = listened.then(|| st.history.buffer());
@@ -183,10 +186,12 @@ impl Tree {
         if caching && !st.indexes.is_empty() {
             st.indexes.touched = Some(vec![Touched::default(); st.indexes.list.len()]);
         }
-        let removed = st.apply(&self.inner.points, changes, version, keys, now, &mut feed);
+        let stamp = Stamp { version, now };
+        let removed = st.apply(&self.inner.points, changes, stamp, keys, &mut feed, hashed);
         st.applied = version;
-        // Published before the cache is looked at (see `crate::cache`).
-        self.inner.applied.store(version, Ordering::SeqCst);
+        // Queries that store results judge them by `st.applied`, under the state lock
+        // (see `crate::cache`); this copy is for readers that take no lock.
+        self.inner.applied.store(version, Ordering::Release);
         if cache.in_use() {
             let touched = st.indexes.touched.take().map(|t| {
                 st.indexes
@@ -228,7 +233,14 @@ impl Tree {
 
     fn apply_durable_locked(&self, st: &mut State, synced: u64) {
         while let Some(commit) = st.next_durable(synced) {
-            self.apply_commit(st, commit.changes, commit.keys, commit.version, commit.now);
+            self.apply_commit(
+                st,
+                commit.changes,
+                commit.keys,
+                commit.version,
+                commit.now,
+                None,
+            );
         }
     }
 }

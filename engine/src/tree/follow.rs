@@ -96,7 +96,14 @@ impl Tree {
                 for (version, changes) in commits {
                     st.seq = version;
                     // Written by another process: the extractors run as the records are indexed.
-                    self.apply_commit(&mut st, Changes::from_vec(changes), None, version, now);
+                    self.apply_commit(
+                        &mut st,
+                        Changes::from_vec(changes),
+                        None,
+                        version,
+                        now,
+                        None,
+                    );
                 }
             }
             Refresh::Reload(recovered) => {
@@ -114,7 +121,7 @@ impl Tree {
                 }
                 let changes = difference(&st, recovered);
                 st.seq = changes.1;
-                self.apply_commit(&mut st, changes.0, None, changes.1, now);
+                self.apply_commit(&mut st, changes.0, None, changes.1, now, None);
             }
         }
         Ok(st.applied)

@@ -16,8 +16,18 @@ use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
 use crate::Result;
 
+/// The version a commit is applied at, and its time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stamp {
+    pub(crate) version: u64,
+    pub(crate) now: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct State {
+    /// Every live record, in key order. It owns the records the point index's slots
+    /// point at (see `crate::points`): only `apply` and `load` change it, and every record
+    /// they take out of it goes to `points.retire`, never straight to a drop.
     pub(crate) index: Index<Record>,
     /// The write half of `Inner::points`.
     pub(super) points: points::Writer,
@@ -274,20 +284,31 @@ impl State {
         self.expiry.range(..end).count()
     }
 
+    /// A single stash's key hash, with its hash-index slot fetched meanwhile (see
+    /// `points::Writer::prefetch`), for [`State::apply`]; `None` for other commits.
+    #[inline]
+    pub(super) fn prefetch(&self, points: &Points, changes: &Changes) -> Option<u64> {
+        match &changes[..] {
+            [Change::Put(rec)] => Some(self.points.prefetch(points, rec.key())),
+            _ => None,
+        }
+    }
+
     /// Applies the changes of the commit at `version` (already stamped) to both indexes
     /// (and every secondary index, under the `keys` [`State::extract`] took for the new
     /// records; the records they replace have their keys extracted again, a panic there
     /// only costing a walk). Returns how many deletes removed a visible item, and fills
     /// `feed` with the public form of each change when someone reads it (the history, a
     /// subscriber). Gives the keys' buffers back for the next commit.
+    #[allow(unsafe_code)]
     pub(crate) fn apply(
         &mut self,
         points: &Points,
         changes: Changes,
-        version: u64,
+        Stamp { version, now }: Stamp,
         keys: Option<Box<Extracted>>,
-        now: u64,
         feed: &mut Option<Vec<feed::Change>>,
+        hashed: Option<u64>,
     ) -> usize {
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
@@ -310,9 +331,13 @@ impl State {
                     self.live_bytes += rec.payload_len() as u64;
                     // The hash index finds the old record; the B+tree then only has to
                     // find that pointer in its leaf (no key comparisons there).
-                    let put = match hashes.get(at) {
-                        Some(&hash) => self.points.put_hashed(points, rec.clone(), hash),
-                        None => self.points.put(points, rec.clone()),
+                    // SAFETY: `rec` goes into the B+tree next, and every record the
+                    // B+tree gives up goes to `retire` (see `crate::points`).
+                    let put = unsafe {
+                        match hashes.get(at).copied().or(hashed) {
+                            Some(hash) => self.points.put_hashed(points, &rec, hash),
+                            None => self.points.put(points, &rec),
+                        }
                     };
                     let old = match put {
                         Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
@@ -327,6 +352,8 @@ impl State {
                     }
                     if let Some(old) = old {
                         self.forget(&old);
+                        // Point readers may still be reading it.
+                        self.points.retire(old);
                     }
                     // After forgetting the old record: both may expire at the same instant.
                     if let Some(entry) = expiry {
@@ -354,6 +381,7 @@ impl State {
                 if let Some(out) = feed {
                     out.push(feed::Change::removal(&old, version, expired));
                 }
+                self.points.retire(old);
             }
         }
         if overlay {
@@ -365,23 +393,32 @@ impl State {
         removed
     }
 
+    #[inline]
     fn forget(&mut self, old: &Record) {
         self.live_bytes -= old.payload_len() as u64;
         if old.expires() != 0 {
-            self.expiry.remove(&(old.expires(), Box::from(old.key())));
+            self.forget_expiry(old);
         }
     }
 
+    #[cold]
+    fn forget_expiry(&mut self, old: &Record) {
+        self.expiry.remove(&(old.expires(), Box::from(old.key())));
+    }
+
     /// Rebuilds the state from a snapshot and the commits logged after it.
+    #[allow(unsafe_code)]
     pub(super) fn load(&mut self, points: &Points, recovered: Recovered, now: u64) {
         for rec in recovered.records {
             self.live_bytes += rec.payload_len() as u64;
             if rec.expires() != 0 {
                 self.expiry.insert((rec.expires(), rec.key().into()));
             }
-            self.points.put(points, rec.clone());
+            // SAFETY: as in `apply`.
+            unsafe { self.points.put(points, &rec) };
             if let Some(old) = self.index.insert(rec) {
                 self.forget(&old);
+                self.points.retire(old);
             }
         }
         let mut no_feed = None;
@@ -390,10 +427,10 @@ impl State {
             self.apply(
                 points,
                 Changes::from_vec(changes),
-                version,
+                Stamp { version, now },
                 None,
-                now,
                 &mut no_feed,
+                None,
             );
         }
         self.seq = recovered.seq;
