@@ -176,36 +176,23 @@ impl<T: Keyed> Index<T> {
         self.remove_picked(key, |items| find(items, key).ok())
     }
 
-    /// Replaces the entry with `item`'s key, found by key (the caller knows it is there);
-    /// gives `item` back when there is none.
-    pub(crate) fn replace_keyed(&mut self, item: T) -> Result<T, T> {
-        match self.get_mut(item.key()) {
-            Some(entry) => Ok(std::mem::replace(entry, item)),
-            None => Err(item),
-        }
-    }
-
-    /// The entry under `key`, found by key, to change in place without changing its key
-    /// (the caller knows it is there: the nodes on the way down that a snapshot shares are
-    /// copied first, so a miss may copy them for nothing).
-    pub(crate) fn get_mut(&mut self, key: &[u8]) -> Option<&mut T> {
+    /// The entry under `key` that `is_old` picks out in its leaf (the caller knows which
+    /// one it is, e.g. by address), to change in place without changing its key: like
+    /// [`Index::replace`], no key comparisons inside the leaf.
+    pub(crate) fn get_mut_known(
+        &mut self,
+        key: &[u8],
+        is_old: impl Fn(&T) -> bool,
+    ) -> Option<&mut T> {
         let mut node = node_mut(&mut self.root);
         loop {
             match node {
-                Node::Leaf(leaf) => return leaf.search(key).ok().map(|i| &mut leaf.items[i]),
+                Node::Leaf(leaf) => return leaf.items.iter_mut().find(|e| is_old(e)),
                 Node::Internal { seps, children } => {
                     node = node_mut(&mut children[seps.child_index(key)]);
                 }
             }
         }
-    }
-
-    /// Removes the entry under `key`, found by key, when `check` accepts it (the caller
-    /// knows it is there: a miss may copy nodes shared with a snapshot for nothing).
-    pub(crate) fn remove_checked(&mut self, key: &[u8], check: impl Fn(&T) -> bool) -> Option<T> {
-        self.remove_picked(key, |items| {
-            find(items, key).ok().filter(|&i| check(&items[i]))
-        })
     }
 
     /// Removes the entry under `key` that `is_old` picks out (the caller knows it is

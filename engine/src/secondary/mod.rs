@@ -43,9 +43,6 @@ pub(crate) type Extract = Arc<dyn Fn(&NutRef<'_>, &mut Vec<u8>) -> bool + Send +
 /// One named index.
 pub(crate) struct Secondary {
     pub(crate) name: Arc<str>,
-    /// Unique within the tree (the indexes' generation when it was added): keys extracted
-    /// for a commit are matched to their index by it.
-    id: u64,
     extract: Extract,
     pub(crate) entries: Index<Entry>,
 }
@@ -85,23 +82,24 @@ struct Running<'a>(Option<(&'a str, &'a [u8])>);
 /// panic.
 fn guarded<'a, R>(f: impl FnOnce(&mut Running<'a>) -> R) -> Result<R> {
     let mut running = Running::default();
-    let panic = match catch_unwind(AssertUnwindSafe(|| f(&mut running))) {
-        Ok(out) => return Ok(out),
-        Err(panic) => panic,
-    };
+    catch_unwind(AssertUnwindSafe(|| f(&mut running))).map_err(|panic| {
+        let (index, key) = running.0.unwrap_or_default();
+        panicked(&*panic, index, key)
+    })
+}
+
+/// [`Error::ExtractorPanicked`] for a panic in the extractor of `index` on the nut `key`.
+fn panicked(panic: &(dyn std::any::Any + Send), index: &str, key: &[u8]) -> Error {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into());
-    let (index, key) = running.0.map_or_else(Default::default, |(name, key)| {
-        (name.to_string(), String::from_utf8_lossy(key).into_owned())
-    });
-    Err(Error::ExtractorPanicked {
-        index,
-        key,
+    Error::ExtractorPanicked {
+        index: index.to_string(),
+        key: String::from_utf8_lossy(key).into_owned(),
         message,
-    })
+    }
 }
 
 /// The index keys of one commit's new records, taken when the commit is built (before it
@@ -109,8 +107,11 @@ fn guarded<'a, R>(f: impl FnOnce(&mut Running<'a>) -> R) -> Result<R> {
 /// and applying the commit extracts no new key.
 #[derive(Debug, Default)]
 pub(crate) struct Extracted {
-    /// The id of each index the keys were taken for, in the list's order.
-    ids: Vec<u64>,
+    /// The indexes' generation when the keys were taken: while it holds, the list of
+    /// indexes is the one they were taken for, in the same order.
+    generation: u64,
+    /// How many indexes they were taken for.
+    per: usize,
     /// Per change, then per index: where its new key is in `bytes` (`None`: the nut has
     /// none, or the change is a delete).
     slots: Vec<Option<Range<usize>>>,
@@ -123,7 +124,6 @@ impl Extracted {
         if self.bytes.capacity() > 1 << 20 || self.slots.capacity() > 1 << 16 {
             *self = Extracted::default();
         }
-        self.ids.clear();
         self.slots.clear();
         self.bytes.clear();
     }
@@ -142,13 +142,16 @@ pub(crate) struct Keys<'a> {
 }
 
 impl<'a> Keys<'a> {
-    /// The new key in the index `sec` (`Some(None)`: no key), or `None` when the keys were
-    /// taken before `sec` existed, which cannot happen: an index is only added while no
-    /// commit is between its extraction and its apply.
-    fn new_key(self, sec: &Secondary) -> Option<Option<&'a [u8]>> {
+    /// The new key in the index at place `at_list` of the list of generation `generation`
+    /// (`Some(None)`: no key), or `None` when the keys were taken for another list of
+    /// indexes, which cannot happen: an index is only added or dropped while no commit is
+    /// between its extraction and its apply.
+    fn new_key(self, generation: u64, at_list: usize) -> Option<Option<&'a [u8]>> {
         let of = self.of;
-        let x = of.ids.iter().position(|&id| id == sec.id)?;
-        let slot = of.slots.get(self.at * of.ids.len() + x)?;
+        if of.generation != generation || at_list >= of.per {
+            return None;
+        }
+        let slot = of.slots.get(self.at * of.per + at_list)?;
         Some(slot.clone().and_then(|r| of.bytes.get(r)))
     }
 }
@@ -220,7 +223,6 @@ impl Indexes {
     ) -> Result<()> {
         let sec = Secondary {
             name: name.into(),
-            id: self.generation + 1,
             extract,
             entries: Index::default(),
         };
@@ -268,20 +270,27 @@ impl Indexes {
     /// Runs every extractor on the new records of `changes` (stamped, not yet logged) into
     /// `out`. The first panic fails the commit: [`Error::ExtractorPanicked`].
     pub(crate) fn extract(&self, changes: &[Change], out: &mut Extracted) -> Result<()> {
-        out.ids.extend(self.list.iter().map(|s| s.id));
-        guarded(|running| {
+        out.generation = self.generation;
+        out.per = self.list.len();
+        let from = out.slots.len();
+        let done = catch_unwind(AssertUnwindSafe(|| {
             for change in changes {
                 for sec in &self.list {
                     let key = match change {
-                        Change::Put(rec) => {
-                            *running = Running(Some((&sec.name, rec.key())));
-                            sec.key_of(rec, &mut out.bytes)
-                        }
+                        Change::Put(rec) => sec.key_of(rec, &mut out.bytes),
                         Change::Delete(_) | Change::Expire(_) => None,
                     };
                     out.slots.push(key);
                 }
             }
+        }));
+        done.map_err(|panic| {
+            // The extractor that panicked is the one whose slot is missing.
+            let at = out.slots.len() - from;
+            let change = at.checked_div(out.per).and_then(|c| changes.get(c));
+            let sec = at.checked_rem(out.per).and_then(|i| self.list.get(i));
+            let name = sec.map_or("", |s| &*s.name);
+            panicked(&*panic, name, change.map_or(&[][..], Change::key))
         })
     }
 
@@ -290,51 +299,26 @@ impl Indexes {
     pub(crate) fn put(&mut self, old: Option<&Record>, new: &Record, keys: Option<Keys<'_>>) {
         for (i, sec) in self.list.iter_mut().enumerate() {
             let had = old.is_some_and(|o| sec.key_or_none(o, &mut self.old_key));
-            let new_key = match keys.and_then(|k| k.new_key(sec)) {
+            let new_key = match keys.and_then(|k| k.new_key(self.generation, i)) {
                 Some(key) => key,
                 None => sec
                     .key_or_none(new, &mut self.new_key)
                     .then_some(self.new_key.as_slice()),
             };
-            let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
+            let mut touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
             if let Some(new_key) = new_key.filter(|k| had && *k == self.old_key.as_slice()) {
                 self.buf.clear();
                 composite(&mut self.buf, new_key, new.key());
-                if let Some(t) = touched {
-                    t.note(&self.buf);
-                }
-                let old = old.map(Record::as_ptr);
                 // The usual case: the old record's entry, under the same composite key,
-                // now points at the new record (in place when no snapshot shares it).
-                let same = sec.entries.get_mut(&self.buf);
-                if let Some(entry) = same.filter(|e| old.is_some_and(|o| e.record().is_at(o))) {
-                    if let Err(new) = entry.swap_record(new.clone()) {
-                        *entry = Entry::new(new, &self.buf);
+                // now points at the new record. When it is not there (the extractor is not
+                // a pure function of the nut), the general way below finds it.
+                if old.is_some_and(|old| repoint(&mut sec.entries, &self.buf, old, new)) {
+                    if let Some(t) = touched {
+                        t.note(&self.buf);
                     }
                     continue;
                 }
-                let entry = Entry::new(new.clone(), &self.buf);
-                // Found by its composite key (a binary search), then checked by address.
-                match sec.entries.replace_keyed(entry) {
-                    Ok(replaced) if old.is_some_and(|o| replaced.record().is_at(o)) => {}
-                    Ok(replaced) => {
-                        // Another record's entry was under this key: the extractor is not a
-                        // pure function of the nut. Put it back and take the old one out.
-                        let entry = sec.entries.replace_keyed(replaced);
-                        remove_by_record(&mut sec.entries, old);
-                        let (Err(entry) | Ok(entry)) = entry;
-                        sec.entries.insert(entry);
-                    }
-                    Err(entry) => {
-                        // The extractor gave the old record another key than when it was
-                        // indexed (it is not a pure function of the nut): find it by address.
-                        remove_by_record(&mut sec.entries, old);
-                        sec.entries.insert(entry);
-                    }
-                }
-                continue;
             }
-            let mut touched = touched;
             let removed = old.and_then(|old| {
                 let key = had.then_some(self.old_key.as_slice());
                 remove_entry(
@@ -372,10 +356,29 @@ impl Indexes {
     }
 }
 
-/// Removes `old`'s entry: found by its composite key (`index_key` then `old`'s primary key,
-/// built in `buf` and noted in `touched`) and checked by address; when it is not there (no
-/// index key now, or the extractor is not a pure function of the nut), by a walk that
-/// looks for the record's address. Returns the entry removed (`None`: there was none).
+/// Points `old`'s entry under `composite` at `new` (in place when no snapshot shares the
+/// entry): its leaf found by the key, the entry in that leaf by `old`'s address (no key
+/// comparisons: under one index key the entries tie on their abbreviations), then its key
+/// checked. Whether the entry was there.
+fn repoint(entries: &mut Index<Entry>, composite: &[u8], old: &Record, new: &Record) -> bool {
+    let at = old.as_ptr();
+    let found = entries.get_mut_known(composite, |e| e.record().is_at(at));
+    let Some(entry) = found.filter(|e| e.key() == composite) else {
+        return false;
+    };
+    if let Err(new) = entry.swap_record(new.clone()) {
+        *entry = Entry::new(new, composite);
+    }
+    true
+}
+
+/// Removes `old`'s entry: its leaf found by its composite key (`index_key` then `old`'s
+/// primary key, built in `buf`), the entry in that leaf by the record's address (no key
+/// comparisons: under one index key the entries tie on their abbreviations); when it is not
+/// there (no index key now, or the extractor is not a pure function of the nut), by a walk
+/// that looks for the address. The key of the entry removed is noted in `touched` (the one
+/// it was indexed under, whatever the extractor says now). Returns the entry removed
+/// (`None`: there was none).
 fn remove_entry(
     entries: &mut Index<Entry>,
     buf: &mut Vec<u8>,
@@ -384,15 +387,17 @@ fn remove_entry(
     touched: Option<&mut Touched>,
 ) -> Option<Entry> {
     let at = old.as_ptr();
-    let removed = index_key.and_then(|k| {
-        buf.clear();
-        composite(buf, k, old.key());
-        if let Some(t) = touched {
-            t.note(buf);
-        }
-        entries.remove_checked(buf, |e| e.record().is_at(at))
-    });
-    removed.or_else(|| remove_by_record(entries, Some(at)))
+    let removed = index_key
+        .and_then(|k| {
+            buf.clear();
+            composite(buf, k, old.key());
+            entries.remove_known(buf, |e| e.record().is_at(at))
+        })
+        .or_else(|| remove_by_record(entries, Some(at)));
+    if let (Some(t), Some(e)) = (touched, &removed) {
+        t.note(e.key());
+    }
+    removed
 }
 
 /// The slow path for an extractor that is not a pure function of the nut: finds the entry

@@ -146,3 +146,142 @@ fn a_moved_index_key_reuses_the_old_entry_unless_a_snapshot_shares_it() {
     );
     assert_eq!(seen.key(), composite_of(b"b"));
 }
+
+/// One index whose key is whatever `cell` holds when the extractor runs: an extractor that
+/// is not a pure function of the nut, for the paths that must not trust it.
+fn on_cell(cell: &Arc<std::sync::Mutex<Vec<u8>>>) -> Indexes {
+    let cell = Arc::clone(cell);
+    let impure: Extract = Arc::new(move |_: &NutRef<'_>, out: &mut Vec<u8>| {
+        out.extend_from_slice(&cell.lock().unwrap());
+        true
+    });
+    let mut ix = Indexes::default();
+    ix.add("i", impure, std::iter::empty()).unwrap();
+    ix
+}
+
+/// Every entry of `entries`: (composite key, the record's value, the key's address).
+fn all_entries(entries: &Index<Entry>) -> Vec<(Vec<u8>, Vec<u8>, usize)> {
+    let mut cursor = entries.cursor(Bound::Unbounded);
+    let mut out = Vec::new();
+    while let Some(e) = cursor.peek() {
+        out.push((
+            e.key().to_vec(),
+            e.record().value().to_vec(),
+            e.key().as_ptr() as usize,
+        ));
+        cursor.advance();
+    }
+    out
+}
+
+fn composite_of(ikey: &[u8], pkey: &[u8]) -> Vec<u8> {
+    let mut c = Vec::new();
+    composite(&mut c, ikey, pkey);
+    c
+}
+
+#[test]
+fn a_kept_index_key_repoints_the_overwritten_nuts_entry_among_many_tied_ones() {
+    // Five nuts under one index key share a leaf and tie on their abbreviations: the
+    // overwritten nut's entry is the one found (by the old record's address), repointed in
+    // place, and no other entry changes.
+    let mut ix = on_first_byte();
+    let recs: Vec<Record> = (0..5u8)
+        .map(|i| Record::new(&[b'k', b'0' + i], b"a0", 1, 0, 0))
+        .collect();
+    for r in &recs {
+        ix.put(None, r, None);
+    }
+    let before = all_entries(&ix.list[0].entries);
+    let new = Record::new(b"k3", b"a9", 2, 0, 0);
+    ix.put(Some(&recs[3]), &new, None);
+    let after = all_entries(&ix.list[0].entries);
+    assert_eq!(after.len(), 5);
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        assert_eq!(a.0, b.0, "entry {i} keeps its key");
+        assert_eq!(a.2, b.2, "entry {i} keeps its allocation");
+        let want: &[u8] = if i == 3 { b"a9" } else { b"a0" };
+        assert_eq!(a.1, want, "entry {i}");
+    }
+}
+
+#[test]
+fn an_impure_extractor_that_reports_the_new_key_for_the_old_nut_still_moves_its_entry() {
+    // Nut `k` is indexed under "a"; then the extractor says "b" for both the old record and
+    // the new one. The kept-key path finds no entry of the old record under "b" (it is
+    // under "a"), so the entry must move: not be repointed where it stands, under "a".
+    let cell = Arc::new(std::sync::Mutex::new(b"a".to_vec()));
+    let mut ix = on_cell(&cell);
+    let (r1, r2) = (nut(b"v1", 1), nut(b"v2", 2));
+    ix.put(None, &r1, None);
+    *cell.lock().unwrap() = b"b".to_vec();
+    ix.put(Some(&r1), &r2, None);
+    let entries = all_entries(&ix.list[0].entries);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].0, composite_of(b"b", b"k"));
+    assert_eq!(entries[0].1, b"v2");
+}
+
+#[test]
+fn a_removed_entry_is_noted_under_the_key_it_was_indexed_under() {
+    // The query cache drops results by the composite keys a commit touched: an entry taken
+    // out is noted under its own key, even when the extractor now says another.
+    let cell = Arc::new(std::sync::Mutex::new(b"a".to_vec()));
+    let mut ix = on_cell(&cell);
+    let r1 = nut(b"v1", 1);
+    ix.put(None, &r1, None);
+    ix.touched = Some(vec![Touched::default()]);
+    *cell.lock().unwrap() = b"b".to_vec();
+    ix.delete(&r1);
+    assert_eq!(ix.list[0].entries.len(), 0, "the entry is gone");
+    let t = &ix.touched.as_ref().unwrap()[0];
+    assert_eq!(t.min.as_deref(), Some(&*composite_of(b"a", b"k")));
+    assert_eq!(t.max.as_deref(), Some(&*composite_of(b"a", b"k")));
+}
+
+#[test]
+fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
+    // Two indexes, three changes (a delete among them): the second index panics on the
+    // third change's nut only, and the error names that index and that nut.
+    let fine: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        out.extend_from_slice(n.value);
+        true
+    });
+    let picky: Extract = Arc::new(|n: &NutRef<'_>, out: &mut Vec<u8>| {
+        assert!(n.value != b"boom", "no boom");
+        out.extend_from_slice(n.value);
+        true
+    });
+    let mut ix = Indexes::default();
+    ix.add("fine", fine, std::iter::empty()).unwrap();
+    ix.add("picky", picky, std::iter::empty()).unwrap();
+    let changes = [
+        Change::Put(Record::new(b"a", b"1", 1, 0, 0)),
+        Change::Delete(Box::from(&b"b"[..])),
+        Change::Put(Record::new(b"c", b"boom", 1, 0, 0)),
+    ];
+    let mut out = Extracted::default();
+    match ix.extract(&changes, &mut out) {
+        Err(Error::ExtractorPanicked {
+            index,
+            key,
+            message,
+        }) => {
+            assert_eq!((index.as_str(), key.as_str()), ("picky", "c"));
+            assert!(message.contains("no boom"), "{message}");
+        }
+        other => panic!("expected ExtractorPanicked, got {other:?}"),
+    }
+    // Without the panic, each change's keys are found by index place.
+    out.clear();
+    ix.extract(&changes[..2], &mut out).unwrap();
+    let generation = ix.generation;
+    assert_eq!(out.change(0).new_key(generation, 1), Some(Some(&b"1"[..])));
+    assert_eq!(out.change(1).new_key(generation, 0), Some(None));
+    assert_eq!(
+        out.change(0).new_key(generation + 1, 0),
+        None,
+        "another list"
+    );
+}
