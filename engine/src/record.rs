@@ -68,11 +68,12 @@ impl Spares {
         self.lock().pop().unwrap_or_default()
     }
 
-    /// Keeps an applied commit's buffer (an unallocated or a huge one is dropped).
-    fn give(&self, mut buf: Vec<Change>) {
-        if buf.capacity() == 0 || buf.capacity() > SPARE_CAP {
+    /// Keeps an applied commit's buffer (a small or a huge one is dropped).
+    fn give(&self, changes: Changes) {
+        if !changes.spilled() || changes.capacity() > SPARE_CAP {
             return;
         }
+        let mut buf = changes.into_vec();
         buf.clear();
         let mut spares = self.lock();
         if spares.len() < SPARES {
@@ -89,8 +90,8 @@ pub(crate) fn spare_changes() -> Vec<Change> {
 }
 
 /// Keeps an applied commit's buffer for [`spare_changes`].
-pub(crate) fn give_back(buf: Vec<Change>) {
-    SPARE_CHANGES.give(buf);
+pub(crate) fn give_back(changes: Changes) {
+    SPARE_CHANGES.give(changes);
 }
 
 /// One change inside a commit.
@@ -445,7 +446,7 @@ mod tests {
     fn spare_change_buffers_are_empty_and_bounded() {
         let spares = Spares::new();
         let put = || Change::Put(Record::new(b"k", b"v", 1, 1, 0));
-        let full = |n: usize| (0..n).map(|_| put()).collect::<Vec<_>>();
+        let full = |n: usize| Changes::from_vec((0..n).map(|_| put()).collect());
         for _ in 0..SPARES + 3 {
             spares.give(full(100));
         }

@@ -16,24 +16,6 @@ use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
 use crate::Result;
 
-/// A commit's changes taken by value: from the inline one of a single change, or drained
-/// from a batch's buffer (which is then kept for reuse).
-enum Drained<'a> {
-    Inline(smallvec::IntoIter<[Change; 1]>),
-    Heap(std::vec::Drain<'a, Change>),
-}
-
-impl Iterator for Drained<'_> {
-    type Item = Change;
-    #[inline]
-    fn next(&mut self) -> Option<Change> {
-        match self {
-            Drained::Inline(one) => one.next(),
-            Drained::Heap(all) => all.next(),
-        }
-    }
-}
-
 /// The version a commit is applied at, and its time.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Stamp {
@@ -339,17 +321,8 @@ impl State {
             Vec::new()
         };
         let mut removed = 0;
-        // A multi-change commit's buffer is kept for the next batch (drained, not
-        // consumed); a single change's is inline, nothing to keep.
-        let mut buf;
-        let items = if changes.spilled() {
-            buf = changes.into_vec();
-            Drained::Heap(buf.drain(..))
-        } else {
-            buf = Vec::new();
-            Drained::Inline(changes.into_iter())
-        };
-        for (at, change) in items.enumerate() {
+        let mut changes = changes;
+        for (at, change) in changes.drain(..).enumerate() {
             let (key, expire) = match change {
                 Change::Put(rec) => {
                     if let Some(out) = feed {
@@ -417,7 +390,7 @@ impl State {
         if overlay {
             self.points.end_overlay(points);
         }
-        crate::record::give_back(buf);
+        crate::record::give_back(changes);
         if keys.is_some() {
             self.extracted = keys;
         }
