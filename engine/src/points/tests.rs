@@ -76,6 +76,29 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The inline key comparison agrees with `==` for every length, and for a difference
+    /// at any position (first or last word, the overlap, past 32 bytes).
+    #[test]
+    fn same_bytes_is_equality(
+        a in proptest::collection::vec(any::<u8>(), 0..40),
+        at in any::<proptest::sample::Index>(),
+        flip in 1u8..,
+        shorter in any::<bool>(),
+    ) {
+        prop_assert!(same_bytes(&a, &a.clone()));
+        if !a.is_empty() {
+            let mut b = a.clone();
+            if shorter {
+                b.pop();
+            } else {
+                b[at.index(a.len())] ^= flip;
+            }
+            prop_assert!(!same_bytes(&a, &b));
+        }
+    }
+}
+
 #[test]
 fn a_record_past_the_tag_bits_switches_the_index_to_untagged_slots_for_good() {
     let (p, mut w) = new();
