@@ -37,12 +37,14 @@ use std::ffi::c_void;
 use std::hash::{BuildHasher, Hasher};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
+use overlay::Overlay;
+use retire::spare_batch;
+
 use crate::index::Keyed;
-use crate::record::{Borrowed, Change, Record};
+use crate::record::{Borrowed, Record};
 
 const TAG_SHIFT: u32 = 48;
 const ADDR_MASK: u64 = (1 << TAG_SHIFT) - 1;
@@ -151,70 +153,6 @@ impl Table {
     }
 }
 
-/// One key's last change in an overlay.
-enum Last {
-    /// The record it stores, borrowed (see [`Writer::begin_overlay`]'s contract).
-    Put(*const c_void),
-    /// A delete or an expiry: the key's bytes, owned (the change's own are dropped as it
-    /// is applied).
-    Gone(Box<[u8]>),
-}
-
-/// A multi-change commit in flight: the last change of each key it changes, in a small
-/// open-addressing table of its own (slots hold an entry's index plus one; 0 is empty),
-/// built before it is published and never changed after.
-struct Overlay {
-    slots: Box<[usize]>,
-    entries: Vec<(u64, Last)>,
-}
-
-// SAFETY: the borrowed record pointers are only read (a record's bytes never change once
-// it is published), by any thread, while the records live (`Writer::begin_overlay`).
-unsafe impl Send for Overlay {}
-// SAFETY: as above.
-unsafe impl Sync for Overlay {}
-
-impl Overlay {
-    fn key(last: &Last) -> &[u8] {
-        match last {
-            // SAFETY: the record lives while the overlay can be read (see `Last::Put`).
-            Last::Put(raw) => unsafe { Record::key_at(*raw) },
-            Last::Gone(key) => key,
-        }
-    }
-
-    /// The slot of `key` (hash `hash`): the one holding its entry, or the empty one where
-    /// it would go.
-    fn slot(&self, hash: u64, key: &[u8]) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut i = (hash as usize) & mask;
-        loop {
-            match self.slots[i] {
-                0 => return i,
-                e => {
-                    let (h, last) = &self.entries[e - 1];
-                    if *h == hash && same_bytes(Self::key(last), key) {
-                        return i;
-                    }
-                }
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// What the commit does to `key`: `Some(Some(record))` stores it, `Some(None)` removes
-    /// it, `None`: the commit leaves it alone.
-    fn find(&self, hash: u64, key: &[u8]) -> Option<Option<*const c_void>> {
-        match self.slots[self.slot(hash, key)] {
-            0 => None,
-            e => Some(match &self.entries[e - 1].1 {
-                Last::Put(raw) => Some(*raw),
-                Last::Gone(_) => None,
-            }),
-        }
-    }
-}
-
 /// The shared half: what readers load.
 pub(crate) struct Points {
     /// Shared with its one writer (see [`Writer::check`]).
@@ -250,40 +188,6 @@ pub(crate) struct Writer {
     /// Address bits a record may use while slots are tagged: `TAG_SHIFT` (tests lower it
     /// to stand in for an allocator that hands out addresses past 48 bits).
     addr_bits: u32,
-}
-
-const RETIRE_BATCH: usize = 64;
-
-/// Bytes of retired records that may wait before they are handed on (values reach
-/// 16 MiB: a batch of big records is handed on before it holds 64 of them).
-const RETIRE_BYTES: usize = 1 << 20;
-
-/// Heap bytes of a record: its bytes plus the count and length words before them.
-fn footprint(rec: &Record) -> usize {
-    rec.bytes().len() + 16
-}
-
-/// Emptied batch buffers, reused so that retiring records allocates nothing once warm.
-/// (A `Vec` is three words: the deferred function holding one is stored inline.)
-static SPARE: Mutex<Vec<Vec<Record>>> = Mutex::new(Vec::new());
-
-fn spare_batch() -> Vec<Record> {
-    SPARE
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .pop()
-        .unwrap_or_else(|| Vec::with_capacity(RETIRE_BATCH))
-}
-
-/// Releases a batch's references (the collector calls this once no reader can see them):
-/// records nothing else holds go to `record::recycle` for reuse, the rest are dropped; and
-/// keeps the buffer for reuse.
-fn release_batch(mut batch: Vec<Record>) {
-    crate::record::recycle::give(&mut batch);
-    let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
-    if spare.len() < 64 {
-        spare.push(batch);
-    }
 }
 
 /// A new, empty point index: its shared half and its one writer.
@@ -543,42 +447,6 @@ impl Writer {
         }
     }
 
-    /// Queues a reference the tree's B+tree gave up (a record no slot points at any more,
-    /// which readers pinned earlier may still be reading); it is released once every
-    /// reader pinned now has moved on (later is fine too: holding a record longer is
-    /// always safe).
-    #[inline]
-    pub(crate) fn retire(&mut self, rec: Record) {
-        self.retired_bytes += footprint(&rec);
-        self.retired.push(rec);
-        if self.retired.len() == RETIRE_BATCH || self.retired_bytes >= RETIRE_BYTES {
-            self.hand_batch();
-        }
-    }
-
-    /// Hands the pending batch to the collector (once per `RETIRE_BATCH` records).
-    #[cold]
-    fn hand_batch(&mut self) {
-        let batch = std::mem::replace(&mut self.retired, spare_batch());
-        self.retired_bytes = 0;
-        let guard = &crossbeam_epoch::pin();
-        guard.defer(move || release_batch(batch));
-        // The writer pins once per batch, and the collector looks at a thread's garbage
-        // only every 128th pin and keeps deferred functions in a local bag until 64
-        // accumulate: left alone, ~12k dead records would wait. So the bag goes to the
-        // global queue, and a collection runs, at every batch.
-        guard.flush();
-    }
-
-    /// Hands every pending retired record to the collector now.
-    pub(crate) fn hand_off(&mut self) {
-        if !self.retired.is_empty() {
-            let batch = std::mem::take(&mut self.retired);
-            self.retired_bytes = 0;
-            crossbeam_epoch::pin().defer(move || release_batch(batch));
-        }
-    }
-
     fn fresh_cap(&self, extra: usize) -> usize {
         ((self.live + extra) * 100)
             .div_ceil(FRESH_LOAD)
@@ -617,56 +485,6 @@ impl Writer {
         guard.flush();
         self.used = self.live;
     }
-
-    /// Publishes the changes of a multi-change commit before its slots are updated (the
-    /// last change of each key: a key changed twice shows its last); returns their keys'
-    /// hashes, in the changes' order (for [`Writer::put_hashed`] and
-    /// [`Writer::remove_hashed`]: each key is hashed once per commit).
-    ///
-    /// # Safety
-    /// Every record the overlay borrows (the last `Put` of each key among `changes`) lives,
-    /// at its address, until [`Writer::end_overlay`] has retired the overlay and every
-    /// reader pinned before that has moved on. The tree keeps this by putting each into
-    /// its B+tree (which gives records up only through [`Writer::retire`]): a record a
-    /// later change of the same commit replaces is retired during the commit, so the
-    /// overlay never borrows one (only a key's last change is kept).
-    pub(crate) unsafe fn begin_overlay(&mut self, p: &Points, changes: &[Change]) -> Vec<u64> {
-        self.check(p);
-        let hashes: Vec<u64> = changes.iter().map(|c| p.hash(c.key())).collect();
-        // At most half full: probes stay short, and an empty slot ends every one.
-        let cap = (changes.len() * 2).next_power_of_two().max(4);
-        let mut ov = Overlay {
-            slots: vec![0; cap].into_boxed_slice(),
-            entries: Vec::with_capacity(changes.len()),
-        };
-        for (change, &hash) in changes.iter().zip(&hashes) {
-            let last = match change {
-                Change::Put(rec) => Last::Put(rec.as_ptr()),
-                Change::Delete(key) | Change::Expire(key) => Last::Gone(key.clone()),
-            };
-            let i = ov.slot(hash, change.key());
-            // A key changed again: its slot moves to the later change (the earlier entry
-            // stays unreachable).
-            ov.entries.push((hash, last));
-            ov.slots[i] = ov.entries.len();
-        }
-        // SAFETY: only to swap; the old overlay (always none) is not touched.
-        let guard = unsafe { crossbeam_epoch::unprotected() };
-        let old = p.overlay.swap(Owned::new(ov), Ordering::Release, guard);
-        debug_assert!(old.is_null(), "overlays do not nest");
-        hashes
-    }
-
-    /// Retires the overlay once every slot of the commit is in place.
-    pub(crate) fn end_overlay(&mut self, p: &Points) {
-        self.check(p);
-        let guard = &crossbeam_epoch::pin();
-        let old = p.overlay.swap(Shared::null(), Ordering::Release, guard);
-        if !old.is_null() {
-            // SAFETY: unreachable for readers pinned from now on; freed after earlier ones.
-            unsafe { guard.defer_destroy(old) };
-        }
-    }
 }
 
 impl Drop for Writer {
@@ -689,6 +507,9 @@ impl Drop for Points {
         drop(unsafe { ov.try_into_owned() });
     }
 }
+
+mod overlay;
+mod retire;
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 //! overlay that shows a whole commit at once. (Concurrent readers: tests/point_reads.rs.)
 
 use super::*;
+use crate::record::Change;
 use proptest::prelude::*;
 use std::collections::HashMap;
 
