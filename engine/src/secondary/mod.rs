@@ -65,7 +65,8 @@ impl Secondary {
     fn key_or_none(&self, rec: &Record, out: &mut Vec<u8>) -> bool {
         out.clear();
         let found = catch_unwind(AssertUnwindSafe(|| self.key_of(rec, out).is_some()));
-        found.unwrap_or_else(|_| {
+        found.unwrap_or_else(|panic| {
+            discard(panic);
             out.clear();
             false
         })
@@ -84,8 +85,19 @@ fn guarded<'a, R>(f: impl FnOnce(&mut Running<'a>) -> R) -> Result<R> {
     let mut running = Running::default();
     catch_unwind(AssertUnwindSafe(|| f(&mut running))).map_err(|panic| {
         let (index, key) = running.0.unwrap_or_default();
-        panicked(&*panic, index, key)
+        let error = panicked(&*panic, index, key);
+        discard(panic);
+        error
     })
+}
+
+/// Drops a caught panic's payload. A payload whose own drop panics is leaked instead: no
+/// unwind may leave here (extractors run under the state lock, some while a commit is
+/// half applied, where an unwind would leave point readers with freed records).
+fn discard(panic: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(panic))) {
+        std::mem::forget(again);
+    }
 }
 
 /// [`Error::ExtractorPanicked`] for a panic in the extractor of `index` on the nut `key`.
@@ -290,7 +302,9 @@ impl Indexes {
             let change = at.checked_div(out.per).and_then(|c| changes.get(c));
             let sec = at.checked_rem(out.per).and_then(|i| self.list.get(i));
             let name = sec.map_or("", |s| &*s.name);
-            panicked(&*panic, name, change.map_or(&[][..], Change::key))
+            let error = panicked(&*panic, name, change.map_or(&[][..], Change::key));
+            discard(panic);
+            error
         })
     }
 

@@ -16,6 +16,25 @@ use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
 use crate::Result;
 
+/// Aborts the process if dropped while a panic unwinds. Applying a commit must never stop
+/// half way: the point index's slots and a multi-change commit's overlay borrow records
+/// that the unapplied changes would drop on the way out, and readers would follow them.
+/// (User code runs inside `apply` only as secondary-index extractors, whose panics, and
+/// their payloads' panics, are caught: `crate::secondary`.)
+struct NoUnwind;
+
+impl Drop for NoUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "acorn: a panic while applying a commit; aborting rather than leaving \
+                 readers with freed records"
+            );
+            std::process::abort();
+        }
+    }
+}
+
 /// The version a commit is applied at, and its time.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Stamp {
@@ -310,6 +329,7 @@ impl State {
         feed: &mut Option<Vec<feed::Change>>,
         hashed: Option<u64>,
     ) -> usize {
+        let _whole = NoUnwind;
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
         // Each key hashed once: for the overlay, then for its slot.
