@@ -330,3 +330,43 @@ fn a_batch_that_changes_a_key_twice_shows_only_its_last_change() {
     }
     assert_eq!(tree.len(), 2 * KEYS);
 }
+
+/// A key a commit changes more than once must go straight from its value before the commit
+/// to its value after it, even for a reader that looked for the commit's overlay just
+/// before it was published and reads the key's slot while the commit is applied (the slot
+/// must never hold a change the same commit overrides). Each batch tosses `a`, stashes an
+/// intermediate value and then the batch's final one: `a` must always be there, with a
+/// final value. The race is a few nanoseconds wide per batch, so this runs for a while.
+#[test]
+fn a_key_changed_several_times_in_one_commit_never_shows_a_state_in_between() {
+    let tree = Tree::open_memory();
+    tree.stash("a", "final 0").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (tree, stop) = (tree.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v = tree
+                    .crack_with("a", |n| n.value.starts_with(b"final"))
+                    .unwrap();
+                assert_eq!(v, Some(true), "`a` read between two changes of one commit");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(3 * scale() as u64) && !reader.is_finished() {
+        n += 1;
+        let mut b = tree.batch();
+        b.toss("a")
+            .stash("a", "in between")
+            .stash("a", format!("final {n}"));
+        b.commit().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0 && n > 0, "{reads} reads, {n} batches");
+}

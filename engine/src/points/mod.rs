@@ -511,5 +511,7 @@ impl Drop for Points {
 mod overlay;
 mod retire;
 
+pub(crate) use overlay::Hashed;
+
 #[cfg(test)]
 mod tests;

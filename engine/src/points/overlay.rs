@@ -75,11 +75,30 @@ impl Overlay {
     }
 }
 
+/// What [`Writer::begin_overlay`] tells the commit about its changes.
+#[derive(Debug, Default)]
+pub(crate) struct Hashed {
+    /// Each change's key hash, in the changes' order.
+    pub(crate) hashes: Vec<u64>,
+    /// The positions, ascending, of the changes a later change of the same key overrides.
+    /// The slots must never show them (a reader that missed the overlay would see a state
+    /// no commit made): they go to the B+tree alone.
+    pub(crate) superseded: Vec<usize>,
+}
+
+impl Hashed {
+    /// Whether the change at `at` is overridden by a later one of its key.
+    pub(crate) fn is_superseded(&self, at: usize) -> bool {
+        !self.superseded.is_empty() && self.superseded.binary_search(&at).is_ok()
+    }
+}
+
 impl Writer {
     /// Publishes the changes of a multi-change commit before its slots are updated (the
     /// last change of each key: a key changed twice shows its last); returns their keys'
     /// hashes, in the changes' order (for [`Writer::put_hashed`] and
-    /// [`Writer::remove_hashed`]: each key is hashed once per commit).
+    /// [`Writer::remove_hashed`]: each key is hashed once per commit), and which changes
+    /// are superseded (their slots must not be written).
     ///
     /// # Safety
     /// Every record the overlay borrows (the last `Put` of each key among `changes`) lives,
@@ -88,11 +107,12 @@ impl Writer {
     /// its B+tree (which gives records up only through [`Writer::retire`]): a record a
     /// later change of the same commit replaces is retired during the commit, so the
     /// overlay never borrows one (only a key's last change is kept).
-    pub(crate) unsafe fn begin_overlay(&mut self, p: &Points, changes: &[Change]) -> Vec<u64> {
+    pub(crate) unsafe fn begin_overlay(&mut self, p: &Points, changes: &[Change]) -> Hashed {
         self.check(p);
         let hashes: Vec<u64> = changes.iter().map(|c| p.hash(c.key())).collect();
         // At most half full: probes stay short, and an empty slot ends every one.
         let cap = (changes.len() * 2).next_power_of_two().max(4);
+        let mut superseded = Vec::new();
         let mut ov = Overlay {
             slots: vec![0; cap].into_boxed_slice(),
             entries: Vec::with_capacity(changes.len()),
@@ -104,15 +124,19 @@ impl Writer {
             };
             let i = ov.slot(hash, change.key());
             // A key changed again: its slot moves to the later change (the earlier entry
-            // stays unreachable).
+            // stays unreachable), and the earlier change is superseded.
+            if let Some(earlier) = ov.slots[i].checked_sub(1) {
+                superseded.push(earlier);
+            }
             ov.entries.push((hash, last));
             ov.slots[i] = ov.entries.len();
         }
+        superseded.sort_unstable();
         // SAFETY: only to swap; the old overlay (always none) is not touched.
         let guard = unsafe { crossbeam_epoch::unprotected() };
         let old = p.overlay.swap(Owned::new(ov), Ordering::Release, guard);
         debug_assert!(old.is_null(), "overlays do not nest");
-        hashes
+        Hashed { hashes, superseded }
     }
 
     /// Retires the overlay once every slot of the commit is in place.

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use crate::events::Subscribers;
 use crate::feed::{self, History};
 use crate::index::{Index, Keyed};
-use crate::points::{self, Points};
+use crate::points::{self, Hashed, Points};
 use crate::record::{Change, Changes, Record};
 use crate::secondary::{Extract, Extracted, Indexes};
 use crate::storage::Recovered;
@@ -333,12 +333,12 @@ impl State {
         // Several changes become visible to point readers at once (see `points`).
         let overlay = changes.len() > 1;
         // Each key hashed once: for the overlay, then for its slot.
-        let hashes = if overlay {
+        let hashed_all = if overlay {
             // SAFETY: each `Put` goes into the B+tree below, which gives records up only
             // through `retire` (see `crate::points`).
             unsafe { self.points.begin_overlay(points, &changes) }
         } else {
-            Vec::new()
+            Hashed::default()
         };
         let mut removed = 0;
         let mut changes = changes;
@@ -352,22 +352,12 @@ impl State {
                         (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
                     let indexed = (!self.indexes.is_empty()).then(|| rec.clone());
                     self.live_bytes += rec.payload_len() as u64;
-                    // The hash index finds the old record; the B+tree then only has to
-                    // find that pointer in its leaf (no key comparisons there).
-                    // SAFETY: `rec` goes into the B+tree next, and every record the
-                    // B+tree gives up goes to `retire` (see `crate::points`).
-                    let put = unsafe {
-                        match hashes.get(at).copied().or(hashed) {
-                            Some(hash) => self.points.put_hashed(points, &rec, hash),
-                            None => self.points.put(points, &rec),
-                        }
-                    };
-                    let old = match put {
-                        Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
-                            Ok(old) => Some(old),
-                            Err(rec) => self.index.insert(rec),
-                        },
-                        None => self.index.insert(rec),
+                    let old = if hashed_all.is_superseded(at) {
+                        // Overridden later in this commit: never in a slot.
+                        self.index.insert(rec)
+                    } else {
+                        let hash = hashed_all.hashes.get(at).copied().or(hashed);
+                        self.put_both(points, rec, hash)
                     };
                     if let Some(new) = indexed {
                         let keys = keys.as_ref().map(|k| k.change(at));
@@ -387,13 +377,18 @@ impl State {
                 Change::Delete(key) => (key, false),
                 Change::Expire(key) => (key, true),
             };
-            // As for overwrites: the hash index finds the record, the leaf is searched by
-            // its address.
-            let taken = match hashes.get(at) {
-                Some(&hash) => self.points.remove_hashed(points, &key, hash),
-                None => self.points.remove(points, &key),
+            let old = if hashed_all.is_superseded(at) {
+                self.index.remove(&key)
+            } else {
+                let old = self.take_both(points, &key, hashed_all.hashes.get(at).copied());
+                // A key changed earlier in this commit: the B+tree may hold a record its
+                // slot never pointed at.
+                if old.is_none() && overlay {
+                    self.index.remove(&key)
+                } else {
+                    old
+                }
             };
-            let old = taken.and_then(|at| self.index.remove_known(&key, |r| r.is_at(at)));
             if let Some(old) = old {
                 if !self.indexes.is_empty() {
                     self.indexes.delete(&old);
@@ -415,6 +410,40 @@ impl State {
             self.extracted = keys;
         }
         removed
+    }
+
+    /// Puts `rec` into both indexes: the hash index finds the old record, the B+tree then
+    /// only has to find that pointer in its leaf (no key comparisons there). Returns the
+    /// record the B+tree gave up, for the caller to retire.
+    #[inline]
+    #[allow(unsafe_code)]
+    fn put_both(&mut self, points: &Points, rec: Record, hash: Option<u64>) -> Option<Record> {
+        // SAFETY: `rec` goes into the B+tree next, and every record the B+tree gives up
+        // goes to `retire` (see `crate::points`).
+        let put = unsafe {
+            match hash {
+                Some(hash) => self.points.put_hashed(points, &rec, hash),
+                None => self.points.put(points, &rec),
+            }
+        };
+        match put {
+            Some(at) => match self.index.replace(|r| r.is_at(at), rec) {
+                Ok(old) => Some(old),
+                Err(rec) => self.index.insert(rec),
+            },
+            None => self.index.insert(rec),
+        }
+    }
+
+    /// Removes `key` from both indexes, as `put_both` does; returns the record the B+tree
+    /// gave up (found by the address its slot held).
+    #[inline]
+    fn take_both(&mut self, points: &Points, key: &[u8], hash: Option<u64>) -> Option<Record> {
+        let taken = match hash {
+            Some(hash) => self.points.remove_hashed(points, key, hash),
+            None => self.points.remove(points, key),
+        };
+        taken.and_then(|at| self.index.remove_known(key, |r| r.is_at(at)))
     }
 
     #[inline]
