@@ -109,6 +109,16 @@ fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     Ok(Box::new(CachedBackend::new(reg, options)?))
 }
 
+/// `v` copied into `spare` (a value nobody else holds), or into a new value if it is held.
+#[inline]
+fn copy_into(mut spare: Arc<Value>, v: &Value) -> Arc<Value> {
+    match Arc::get_mut(&mut spare) {
+        Some(c) => c.assign(v),
+        None => spare = Arc::new(v.clone()),
+    }
+    spare
+}
+
 /// The stripe of `key` (FNV-1a: cheap, and spreads keys well enough).
 fn stripe_of(key: &[u8]) -> usize {
     let h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -241,12 +251,7 @@ impl CachedWorker<'_> {
 
     /// A copy of `v` in a value nobody else holds.
     fn copy_of(&mut self, v: &Value) -> Arc<Value> {
-        let mut copy = self.spare();
-        match Arc::get_mut(&mut copy) {
-            Some(c) => c.assign(v),
-            None => copy = Arc::new(v.clone()),
-        }
-        copy
+        copy_into(self.spare(), v)
     }
 
     /// Writes `value` to the tree and settles the cache, under the key's stripe lock.
@@ -276,14 +281,10 @@ impl CachedWorker<'_> {
                 c.assign(v);
                 return EntryAction::Retain(None);
             }
-            let Some(mut copy) = spare.take() else {
+            let Some(copy) = spare.take() else {
                 return EntryAction::Retain(None);
             };
-            match Arc::get_mut(&mut copy) {
-                Some(c) => c.assign(v),
-                None => copy = Arc::new(v.clone()),
-            }
-            EntryAction::Retain(cached.replace(copy))
+            EntryAction::Retain(cached.replace(copy_into(copy, v)))
         });
         match result {
             EntryResult::Retained(old) => {
