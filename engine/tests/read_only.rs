@@ -190,27 +190,42 @@ fn a_reader_beside_a_writer_that_compacts_only_ever_sees_a_prefix_of_its_history
             }
         });
         let (high, dir, acked, views) = (&high, dir.path(), &acked, &views);
-        for _ in 0..2 {
-            s.spawn(move || {
-                let deadline = std::time::Instant::now() + Duration::from_millis(400);
-                while std::time::Instant::now() < deadline {
-                    let at_least = high.load(Ordering::SeqCst);
-                    let r = Tree::open_read_only(dir).unwrap();
-                    let mut last = check_view(&r, at_least, acked, views);
-                    for _ in 0..5 {
+        // Each reader reads for 400 ms and at least `MIN_VIEWS` views, however slow a
+        // loaded machine makes them (a view reads the whole, growing tree).
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(move || {
+                    let deadline = std::time::Instant::now() + Duration::from_millis(400);
+                    let mut mine = 0;
+                    while std::time::Instant::now() < deadline || mine < MIN_VIEWS {
+                        mine += 6;
                         let at_least = high.load(Ordering::SeqCst);
-                        let v = r.refresh().unwrap();
-                        assert!(v >= last, "a refresh went back from {last} to {v}");
-                        last = check_view(&r, at_least, acked, views);
+                        let r = Tree::open_read_only(dir).unwrap();
+                        let mut last = check_view(&r, at_least, acked, views);
+                        for _ in 0..5 {
+                            let at_least = high.load(Ordering::SeqCst);
+                            let v = r.refresh().unwrap();
+                            assert!(v >= last, "a refresh went back from {last} to {v}");
+                            last = check_view(&r, at_least, acked, views);
+                        }
                     }
-                }
-            });
+                })
+            })
+            .collect();
+        for r in readers {
+            r.join().unwrap();
         }
-        std::thread::sleep(Duration::from_millis(450));
         stop.stop();
     });
-    assert!(views.load(Ordering::Relaxed) > 20, "{views:?} views");
+    assert!(
+        views.load(Ordering::Relaxed) >= 2 * MIN_VIEWS,
+        "{views:?} views"
+    );
+    assert!(high.load(Ordering::Relaxed) > 0, "no batch was committed");
 }
+
+/// Views each reader of the test above takes at least.
+const MIN_VIEWS: u64 = 6;
 
 /// Writer `t`: commits batches of three keys, each valued with the batch's id, recording
 /// each acknowledged one in `acked` (version → id) and the highest version in `high`.
