@@ -48,6 +48,7 @@ mod points;
 mod query;
 mod record;
 mod secondary;
+mod spares;
 mod stats;
 mod storage;
 mod tree;

@@ -18,6 +18,7 @@ use triomphe::{HeaderSlice, HeaderWithLength, ThinArc, UniqueArc};
 
 use crate::index::Keyed;
 use crate::limits::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::spares::Spares;
 use crate::{Error, Result};
 
 pub(crate) mod recycle;
@@ -45,53 +46,20 @@ pub(crate) type Changes = smallvec::SmallVec<[Change; 1]>;
 
 /// Emptied buffers of multi-change commits, reused by the next [`crate::Batch`]: a batch
 /// filling a fresh buffer wrote every change to a cold line (a tenth of a batch's time).
-struct Spares(std::sync::Mutex<Vec<Vec<Change>>>);
-
-/// Buffers kept, and the largest kept (in changes): two batches of a few thousand changes
-/// (at most 192 KiB), not a burst's worth.
-const SPARES: usize = 2;
-const SPARE_CAP: usize = 4096;
-
-impl Spares {
-    const fn new() -> Self {
-        Spares(std::sync::Mutex::new(Vec::new()))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Change>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// An empty buffer: a kept one if any.
-    fn take(&self) -> Vec<Change> {
-        self.lock().pop().unwrap_or_default()
-    }
-
-    /// Keeps an applied commit's buffer (a small or a huge one is dropped).
-    fn give(&self, changes: Changes) {
-        if !changes.spilled() || changes.capacity() > SPARE_CAP {
-            return;
-        }
-        let mut buf = changes.into_vec();
-        buf.clear();
-        let mut spares = self.lock();
-        if spares.len() < SPARES {
-            spares.push(buf);
-        }
-    }
-}
-
-static SPARE_CHANGES: Spares = Spares::new();
+/// Two of a few thousand changes (at most 192 KiB), not a burst's worth.
+static SPARE_CHANGES: Spares<Change> = Spares::new(2, 4096);
 
 /// An empty buffer for a batch's changes: a reused one if any.
 pub(crate) fn spare_changes() -> Vec<Change> {
-    SPARE_CHANGES.take()
+    SPARE_CHANGES.take().unwrap_or_default()
 }
 
-/// Keeps an applied commit's buffer for [`spare_changes`].
+/// Keeps an applied commit's buffer for [`spare_changes`] (a single change's is inline:
+/// nothing to keep).
 pub(crate) fn give_back(changes: Changes) {
-    SPARE_CHANGES.give(changes);
+    if changes.spilled() {
+        SPARE_CHANGES.give(changes.into_vec());
+    }
 }
 
 /// One change inside a commit.
@@ -439,27 +407,6 @@ pub(crate) fn check_value(key: &str, value: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Spare change buffers come back empty, and a pool keeps at most `SPARES` of at most
-    /// `SPARE_CAP` changes.
-    #[test]
-    fn spare_change_buffers_are_empty_and_bounded() {
-        let spares = Spares::new();
-        let put = || Change::Put(Record::new(b"k", b"v", 1, 1, 0));
-        let full = |n: usize| Changes::from_vec((0..n).map(|_| put()).collect());
-        for _ in 0..SPARES + 3 {
-            spares.give(full(100));
-        }
-        spares.give(full(SPARE_CAP + 1));
-        let taken: Vec<_> = std::iter::from_fn(|| Some(spares.take()))
-            .take_while(|b| b.capacity() > 0)
-            .take(SPARES + 5)
-            .collect();
-        assert_eq!(taken.len(), SPARES);
-        assert!(taken
-            .iter()
-            .all(|b| b.is_empty() && (100..=SPARE_CAP).contains(&b.capacity())));
-    }
 
     #[test]
     fn fields_round_trip_and_stamp_in_place() {

@@ -1,10 +1,9 @@
 //! Records the tree's B+tree gave up, on their way to the epoch collector (and from there
 //! to `record::recycle` or the allocator).
 
-use std::sync::{Mutex, PoisonError};
-
 use super::Writer;
 use crate::record::Record;
+use crate::spares::Spares;
 
 const RETIRE_BATCH: usize = 64;
 
@@ -19,13 +18,11 @@ fn footprint(rec: &Record) -> usize {
 
 /// Emptied batch buffers, reused so that retiring records allocates nothing once warm.
 /// (A `Vec` is three words: the deferred function holding one is stored inline.)
-static SPARE: Mutex<Vec<Vec<Record>>> = Mutex::new(Vec::new());
+static SPARE: Spares<Record> = Spares::new(64, usize::MAX);
 
 pub(super) fn spare_batch() -> Vec<Record> {
     SPARE
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .pop()
+        .take()
         .unwrap_or_else(|| Vec::with_capacity(RETIRE_BATCH))
 }
 
@@ -34,10 +31,7 @@ pub(super) fn spare_batch() -> Vec<Record> {
 /// keeps the buffer for reuse.
 fn release_batch(mut batch: Vec<Record>) {
     crate::record::recycle::give(&mut batch);
-    let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
-    if spare.len() < 64 {
-        spare.push(batch);
-    }
+    SPARE.give(batch);
 }
 
 impl Writer {
