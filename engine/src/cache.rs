@@ -6,7 +6,10 @@
 //! holds a key it changed (the smallest to the largest it touched, so a commit spread wide
 //! drops more than it must, never less); an entry also lapses when the first record it
 //! read expires. So an entry present is exactly the answer a scan would give now, and a
-//! repeated query on an unchanged range is answered without scanning.
+//! repeated query on an unchanged range is answered without scanning. A commit holds the
+//! cache from before its first change is visible until it has dropped what it touched
+//! ([`QueryCache::hold`]): a point read can see a batch's changes before the batch is
+//! fully applied, and no cached answer from before the batch may follow it.
 //!
 //! A result is stored only if no commit was applied since the query's snapshot: the
 //! query checks the tree's applied version and stores its result under the state lock,
@@ -201,10 +204,30 @@ impl QueryCache {
         );
     }
 
-    /// Drops every entry a commit touched (called under the state lock, after the commit
-    /// was applied and its version published).
-    pub(crate) fn invalidate(&self, changed: &Changed<'_>) {
-        let mut st = self.lock();
+    /// Holds the cache for a commit about to apply (called under the state lock): no
+    /// result is answered from it until [`Held::invalidate`] dropped what the commit
+    /// touched. A reader may see the commit's first change (a point read) before its last
+    /// is applied; a cached result answered in between would be older than what that
+    /// reader has already seen.
+    pub(crate) fn hold(&self) -> Held<'_> {
+        Held {
+            cache: self,
+            st: self.lock(),
+        }
+    }
+}
+
+/// The query cache, held by a commit from before it applies until it has invalidated.
+pub(crate) struct Held<'a> {
+    cache: &'a QueryCache,
+    st: MutexGuard<'a, State>,
+}
+
+impl Held<'_> {
+    /// Drops every entry the commit touched (called under the state lock, after the commit
+    /// was applied and its version published), then lets readers in again.
+    pub(crate) fn invalidate(mut self, changed: &Changed<'_>) {
+        let st = &mut *self.st;
         st.entries.retain(|_, e| match &e.reach {
             Reach::Keys { start, end } => match changed.keys {
                 None => false,
@@ -223,10 +246,12 @@ impl QueryCache {
             },
         });
         if st.entries.is_empty() {
-            self.in_use.store(false, Ordering::SeqCst);
+            self.cache.in_use.store(false, Ordering::SeqCst);
         }
     }
+}
 
+impl QueryCache {
     /// Drops every entry.
     pub(crate) fn clear(&self) {
         let mut st = self.lock();

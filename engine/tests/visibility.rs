@@ -156,3 +156,46 @@ fn transactions_on_a_hot_key_wait_for_pending_commits_and_lose_nothing() {
     assert_eq!(number(&tree.crack("counter").unwrap().unwrap().value), 240);
     assert_eq!(tree.stats().ops.transactions, 240);
 }
+
+#[test]
+fn a_cached_query_never_answers_older_than_a_crack_just_seen() {
+    // A batch makes all its keys visible to `crack` at once (its overlay), then applies
+    // them to the tree and drops the cached results it touched. A cached query answered
+    // in between would return the result from before the batch after a `crack` on the
+    // same thread had already seen the batch. The batch is wide so that window is long;
+    // the writer pauses between batches so the reader's query gets cached again.
+    let tree = Tree::builder().open().unwrap();
+    tree.stash("n", "0").unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 1..=150u64 {
+                let mut batch = tree.batch();
+                batch.stash("n", i.to_string());
+                for j in 0..2_000 {
+                    batch.stash(format!("z{j:05}"), i.to_string());
+                }
+                batch.commit().unwrap();
+                std::thread::sleep(Duration::from_micros(300));
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+        s.spawn(|| {
+            let mut round = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                round += 1;
+                let cracked = number(&tree.crack("n").unwrap().unwrap().value);
+                let queried = tree.query().prefix("n").collect().unwrap();
+                let queried = number(&queried[0].value);
+                assert!(
+                    queried >= cracked,
+                    "round {round}: the cached query answered {queried} after crack saw {cracked}"
+                );
+            }
+        });
+    });
+    assert!(
+        tree.stats().query_cache_hits > 0,
+        "the query was never cached"
+    );
+}

@@ -186,13 +186,17 @@ impl Tree {
         if caching && !st.indexes.is_empty() {
             st.indexes.touched = Some(vec![Touched::default(); st.indexes.list.len()]);
         }
+        // Held from before the first change is visible until what the commit touched is
+        // dropped. Nothing can be cached meanwhile if nothing was before: a query stores
+        // its result under the state lock, which this commit holds.
+        let held = caching.then(|| cache.hold());
         let stamp = Stamp { version, now };
         let removed = st.apply(&self.inner.points, changes, stamp, keys, &mut feed, hashed);
         st.applied = version;
         // Queries that store results judge them by `st.applied`, under the state lock
         // (see `crate::cache`); this copy is for readers that take no lock.
         self.inner.applied.store(version, Ordering::Release);
-        if cache.in_use() {
+        if let Some(held) = held {
             let touched = st.indexes.touched.take().map(|t| {
                 st.indexes
                     .list
@@ -201,9 +205,9 @@ impl Tree {
                     .zip(t)
                     .collect()
             });
-            cache.invalidate(&Changed {
+            held.invalidate(&Changed {
                 keys: span.as_ref().map(|(min, max)| (&**min, &**max)),
-                indexes: touched.filter(|_| caching),
+                indexes: touched,
             });
         } else {
             st.indexes.touched = None;
