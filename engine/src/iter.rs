@@ -163,13 +163,23 @@ impl Scan {
 #[derive(Debug)]
 pub struct Iter {
     scan: Scan,
+    /// How many nuts are still certain to come (a lower bound: a whole-tree scan's
+    /// records less those with a TTL, which may have expired; 0 for a part of the tree),
+    /// so that `collect` sizes its list once.
+    sure: usize,
 }
 
 impl Iterator for Iter {
     type Item = Nut;
 
     fn next(&mut self) -> Option<Nut> {
-        self.scan.next_with(Record::to_nut)
+        let nut = self.scan.next_with(Record::to_nut)?;
+        self.sure = self.sure.saturating_sub(1);
+        Some(nut)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.sure, None)
     }
 }
 
@@ -185,12 +195,18 @@ impl Tree {
         self.tally(Op::Iter, 1);
         Iter {
             scan: Scan::new(self, span),
+            sure: 0,
         }
     }
 
     /// Every visible nut, in key order.
     pub fn iter(&self) -> Iter {
-        self.scan_iter(Span::default())
+        self.tally(Op::Iter, 1);
+        let (index, now, sure) = self.snapshot_counted();
+        Iter {
+            scan: Scan::over(&index, Span::default(), now),
+            sure,
+        }
     }
 
     /// Nuts whose key starts with `prefix`, in key order.

@@ -371,3 +371,48 @@ fn op_counts_include_the_items_of_committed_batches_and_transactions() {
     assert_eq!(ops.stashes, 6, "{ops:?}");
     assert_eq!(ops.tosses, 2, "{ops:?}");
 }
+
+#[test]
+fn a_whole_tree_iterator_promises_no_more_nuts_than_it_yields() {
+    // `size_hint`'s lower bound lets `collect` size its list once; it must never promise
+    // a nut that is not yielded (an expired one, a key tossed or overwritten with a TTL).
+    let (tree, clock) = clocked();
+    for i in 0..300 {
+        tree.stash(format!("k{i:03}"), b"v").unwrap();
+    }
+    assert_eq!(
+        tree.iter().size_hint(),
+        (300, None),
+        "no TTL: the count is exact"
+    );
+    for i in (0..300).step_by(3) {
+        tree.stash_with_ttl(format!("k{i:03}"), b"t", Duration::from_secs(10))
+            .unwrap();
+    }
+    for i in (1..300).step_by(7) {
+        tree.toss(format!("k{i:03}")).unwrap();
+    }
+    // Some TTL nuts made permanent again, one given a TTL twice.
+    tree.stash("k000", b"p").unwrap();
+    tree.stash_with_ttl("k003", b"t2", Duration::from_secs(20))
+        .unwrap();
+    clock.advance(Duration::from_secs(15));
+    let spans: [&dyn Fn() -> acorn::Iter; 3] =
+        [&|| tree.iter(), &|| tree.range("k100".."k200"), &|| {
+            tree.prefix("k1")
+        }];
+    for span in spans {
+        let mut left = span().count();
+        let mut it = span();
+        loop {
+            let (lower, upper) = it.size_hint();
+            assert!(lower <= left, "promised {lower}, {left} left");
+            assert_eq!(upper, None);
+            if it.next().is_none() {
+                break;
+            }
+            left -= 1;
+        }
+        assert_eq!(left, 0);
+    }
+}

@@ -186,10 +186,14 @@ impl<T: Keyed> Cursor<T> {
         }
     }
 
-    /// Moves past `n` entries of [`Cursor::rest`].
+    /// Moves past `n` entries of [`Cursor::rest`]. Within a leaf that is one addition;
+    /// only the step out of a leaf calls [`Cursor::settle`].
+    #[inline]
     pub(crate) fn advance_by(&mut self, n: usize) {
         self.pos += n;
-        self.settle();
+        if self.pos >= self.leaf_len() {
+            self.settle();
+        }
     }
 }
 
