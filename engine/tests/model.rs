@@ -124,6 +124,19 @@ fn check(tree: &Tree, model: &Model) {
         .map(|n| (n.key.into(), n.value.into()))
         .collect();
     assert_eq!(got, expect);
+    // `next` and `next_ref` taking turns on one iterator see the same nuts.
+    let mut it = tree.iter();
+    let mut turns: Vec<(String, Vec<u8>)> = Vec::new();
+    loop {
+        let item = if turns.len() % 2 == 0 {
+            it.next().map(|n| (n.key.into(), n.value.into()))
+        } else {
+            it.next_ref(|n| (n.key.to_string(), n.value.to_vec()))
+        };
+        let Some(item) = item else { break };
+        turns.push(item);
+    }
+    assert_eq!(turns, expect);
     assert_eq!(tree.len(), expect.len());
     assert_eq!(tree.is_empty(), expect.is_empty());
 }
