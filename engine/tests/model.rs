@@ -128,7 +128,7 @@ fn check(tree: &Tree, model: &Model) {
     let mut it = tree.iter();
     let mut turns: Vec<(String, Vec<u8>)> = Vec::new();
     loop {
-        let item = if turns.len() % 2 == 0 {
+        let item = if turns.len().is_multiple_of(2) {
             it.next().map(|n| (n.key.into(), n.value.into()))
         } else {
             it.next_ref(|n| (n.key.to_string(), n.value.to_vec()))
