@@ -65,8 +65,6 @@ pub(crate) struct Scan {
     span: Span,
     now: u64,
     done: bool,
-    /// Whether the run [`Scan::next_run`] last found ends at the span's end.
-    run_ends_span: bool,
 }
 
 impl Scan {
@@ -83,7 +81,6 @@ impl Scan {
             span,
             now,
             done: false,
-            run_ends_span: false,
         }
     }
 
@@ -123,16 +120,6 @@ impl Scan {
     /// the cursor per record.
     #[inline]
     pub(crate) fn next_run_with<R>(&mut self, f: impl FnOnce(&[Record]) -> R) -> Option<R> {
-        let n = self.next_run()?;
-        let out = f(&self.cursor.rest()[..n]);
-        self.past_run(n);
-        Some(out)
-    }
-
-    /// The length of the next run of visible records at the cursor (never 0), stepping
-    /// over expired ones; `None` when the span is over. [`Scan::past_run`] moves past it.
-    #[inline]
-    fn next_run(&mut self) -> Option<usize> {
         while !self.done {
             let rest = self.cursor.rest();
             // The cursor stands on an entry until the walk is over.
@@ -160,20 +147,15 @@ impl Scan {
                 self.cursor.advance();
                 continue;
             }
-            self.run_ends_span = past_end;
-            return Some(n);
+            let out = f(&rest[..n]);
+            if past_end {
+                self.done = true;
+            } else {
+                self.cursor.advance_by(n);
+            }
+            return Some(out);
         }
         None
-    }
-
-    /// Moves past the `n` records of a run [`Scan::next_run`] found.
-    #[inline]
-    fn past_run(&mut self, n: usize) {
-        if self.run_ends_span {
-            self.done = true;
-        } else {
-            self.cursor.advance_by(n);
-        }
     }
 }
 
@@ -181,49 +163,20 @@ impl Scan {
 #[derive(Debug)]
 pub struct Iter {
     scan: Scan,
-    /// How many nuts are still certain to come (a lower bound: a whole-tree scan's
-    /// records less those with a TTL, which may have expired; 0 for a part of the tree),
-    /// so that `collect` sizes its list once.
-    sure: usize,
-    /// Visible records left in the run the cursor stands in ([`Scan::next_run`]).
-    run: usize,
 }
 
 impl Iterator for Iter {
     type Item = Nut;
 
     fn next(&mut self) -> Option<Nut> {
-        self.step(Record::to_nut)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.sure, None)
+        self.scan.next_with(Record::to_nut)
     }
 }
 
 impl Iter {
     /// Like `next`, but lends a borrowed view instead of copying key and value.
     pub fn next_ref<R>(&mut self, f: impl FnOnce(NutRef<'_>) -> R) -> Option<R> {
-        self.step(|r| f(r.view()))
-    }
-
-    /// Calls `f` on the next visible record and moves past it. A run of visible records
-    /// is found once per leaf (or expired record); each record of it is then one step of
-    /// the cursor, with no bound or expiry check of its own.
-    #[inline]
-    fn step<R>(&mut self, f: impl FnOnce(&Record) -> R) -> Option<R> {
-        if self.run == 0 {
-            self.run = self.scan.next_run()?;
-        }
-        let out = f(&self.scan.cursor.rest()[0]);
-        self.run -= 1;
-        if self.run == 0 {
-            self.scan.past_run(1);
-        } else {
-            self.scan.cursor.advance();
-        }
-        self.sure = self.sure.saturating_sub(1);
-        Some(out)
+        self.scan.next_with(|r| f(r.view()))
     }
 }
 
@@ -232,20 +185,12 @@ impl Tree {
         self.tally(Op::Iter, 1);
         Iter {
             scan: Scan::new(self, span),
-            sure: 0,
-            run: 0,
         }
     }
 
     /// Every visible nut, in key order.
     pub fn iter(&self) -> Iter {
-        self.tally(Op::Iter, 1);
-        let (index, now, sure) = self.snapshot_counted();
-        Iter {
-            scan: Scan::over(&index, Span::default(), now),
-            sure,
-            run: 0,
-        }
+        self.scan_iter(Span::default())
     }
 
     /// Nuts whose key starts with `prefix`, in key order.

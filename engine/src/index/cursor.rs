@@ -186,14 +186,10 @@ impl<T: Keyed> Cursor<T> {
         }
     }
 
-    /// Moves past `n` entries of [`Cursor::rest`]. Within a leaf that is one addition;
-    /// only the step out of a leaf calls [`Cursor::settle`].
-    #[inline]
+    /// Moves past `n` entries of [`Cursor::rest`].
     pub(crate) fn advance_by(&mut self, n: usize) {
         self.pos += n;
-        if self.pos >= self.leaf_len() {
-            self.settle();
-        }
+        self.settle();
     }
 }
 

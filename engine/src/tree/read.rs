@@ -110,15 +110,4 @@ impl Tree {
         let index = self.state().index.clone();
         (index, self.now())
     }
-
-    /// [`Tree::snapshot`], and how many of its records are visible at least: all but
-    /// those with a TTL.
-    pub(crate) fn snapshot_counted(&self) -> (Index<Record>, u64, usize) {
-        let (index, sure) = {
-            let st = self.state();
-            let sure = st.index.len().saturating_sub(st.expiry.len());
-            (st.index.clone(), sure)
-        };
-        (index, self.now(), sure)
-    }
 }
