@@ -118,7 +118,7 @@ fn from_snapshot(snap: Option<SnapshotFile>, out: &mut Salvaged) -> Base {
                 "{name}: damaged at byte {} ({}); {lost}, of versions up to {last}",
                 d.offset, d.reason
             ));
-            out.bytes_dropped += snap.len.saturating_sub(d.offset);
+            out.bytes_dropped += snap.loaded.dropped_bytes;
             out.set_aside.push(snap.path);
             out.records = snap.loaded.records;
         }
