@@ -77,10 +77,11 @@ fn open(dir: &Path, policy_name: &str, step: &str, batches: &Arc<AtomicU64>) -> 
             Action::Pass
         })));
     }
-    // With the `compression` feature, the `group` writers compress their log frames and
-    // snapshots: the same kills and checks, on compressed files.
+    // With the `compression` feature, the `group` and `never` writers compress their log
+    // frames and snapshots: the same kills and checks, on compressed files (under `never`,
+    // compressed in the log's buffer).
     #[cfg(feature = "compression")]
-    if policy_name == "group" && step == "-" {
+    if (policy_name == "group" || policy_name == "never") && step == "-" {
         builder = builder.compression(acorn::Compression::Lz4);
     }
     builder.open().unwrap()

@@ -26,7 +26,7 @@
 //!   the kill opens the same way or is refused, never as something else.
 //!
 //! With the `compression` feature (on in `cargo test --workspace`: the lab enables it), the
-//! `group` scenario's children write compressed log frames and snapshots.
+//! `group` and `never` scenarios' children write compressed log frames and snapshots.
 //!
 //! In every scenario the parent also follows the directory with a read-only tree
 //! (`Tree::open_read_only`, opened once and refreshed across the kills and restarts of its
