@@ -51,11 +51,30 @@ pub fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &s
             let (tree, batches) = (&tree, &batches);
             s.spawn(move || compactor(tree, batches));
         }
+        {
+            let tree = &tree;
+            s.spawn(move || ephemeral(tree, round));
+        }
         for t in 0..threads {
             let (tree, batches) = (&tree, &batches);
             s.spawn(move || writer(tree, batches, policy_name, round, t, step));
         }
     });
+}
+
+/// Stashes nuts that expire after a millisecond (`e-<round>-<n>`, not part of any batch)
+/// and purges them now and then, so the kills also land in purges, in logs holding expiry
+/// marks, and in compactions that purge before they cut (which they skip when no nut has
+/// a TTL).
+fn ephemeral(tree: &Tree, round: u32) {
+    for n in 0u64.. {
+        tree.stash_with_ttl(format!("e-{round}-{n}"), b"e", Duration::from_millis(1))
+            .unwrap();
+        if n % 16 == 15 {
+            tree.purge_expired().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Opens the child's tree under `policy_name`; at a held `step`, through a `FaultyIo`
