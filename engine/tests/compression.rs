@@ -249,14 +249,72 @@ mod with_the_feature {
                 .compression(Compression::Lz4)
                 .open()
                 .unwrap();
-            assert_eq!(salvaged.len(), 10, "the ten commits before the damage");
+            // The ten commits before the damage, and the nineteen after it (read on past
+            // the damaged frame: its header is intact).
+            assert_eq!(salvaged.len(), 29, "every commit but the damaged one");
             assert_eq!(
                 salvaged.crack("k009").unwrap().unwrap().value,
                 value(9, 0).as_bytes()
             );
+            assert!(salvaged.crack("k010").unwrap().is_none());
             assert!(!salvaged.stats().salvage_report.is_empty());
             drop(salvaged);
-            assert_eq!(Tree::open(&copy).unwrap().len(), 10, "strict after salvage");
+            assert_eq!(Tree::open(&copy).unwrap().len(), 29, "strict after salvage");
+        }
+    }
+
+    /// Salvage of a segment with one damaged commit frame in the middle (its frame header
+    /// intact, so where the next frame starts is known), plain or compressed: the commits
+    /// after it are read on and kept, and the report names exactly the one version
+    /// dropped. Before, the rest of the segment was dropped ("how many is unknown").
+    #[test]
+    fn salvage_keeps_the_commits_after_a_damaged_frame_in_a_segment() {
+        for compression in [Compression::None, Compression::Lz4] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            let tree = open(dir, compression);
+            for i in 0..30u64 {
+                tree.stash(format!("k{i:03}"), value(i, 0)).unwrap();
+            }
+            drop(tree);
+            let seg = segments(dir).pop().unwrap();
+            let mut data = std::fs::read(&seg).unwrap();
+            // Frames: the header, then one per commit; damage the 11th commit's payload.
+            let mut starts = Vec::new();
+            let mut at = 0;
+            while at < data.len() {
+                starts.push(at);
+                at += 12 + u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+            }
+            assert_eq!(starts.len(), 31);
+            data[starts[11] + 20] ^= 0x08;
+            std::fs::write(&seg, &data).unwrap();
+            assert!(matches!(Tree::open(dir), Err(Error::Corrupt { .. })));
+            let salvaged = Tree::builder()
+                .path(dir)
+                .recovery(RecoveryMode::Salvage)
+                .open()
+                .unwrap();
+            let stats = salvaged.stats();
+            let report = stats.salvage_report.join("\n");
+            assert_eq!(salvaged.len(), 29, "{compression:?}: {report}");
+            assert!(salvaged.crack("k010").unwrap().is_none());
+            for i in (0..30u64).filter(|i| *i != 10) {
+                assert_eq!(
+                    salvaged.crack(format!("k{i:03}")).unwrap().unwrap().value,
+                    value(i, 0).as_bytes(),
+                    "{compression:?}"
+                );
+            }
+            assert_eq!(stats.salvaged_versions_dropped, 1, "{report}");
+            assert!(report.contains("dropped versions 11..=11"), "{report}");
+            assert!(!report.contains("how many is unknown"), "{report}");
+            assert_eq!(
+                stats.salvaged_bytes_dropped,
+                (starts[12] - starts[11]) as u64
+            );
+            drop(salvaged);
+            assert_eq!(Tree::open(dir).unwrap().len(), 29, "strict after salvage");
         }
     }
 
