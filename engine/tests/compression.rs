@@ -100,17 +100,19 @@ mod with_the_feature {
         )
     }
 
-    fn check(tree: &Tree, model: &BTreeMap<String, String>) {
-        let got: BTreeMap<String, String> = tree
-            .iter()
+    fn contents(tree: &Tree) -> BTreeMap<String, String> {
+        tree.iter()
             .map(|n| {
                 (
                     n.key.to_string(),
                     String::from_utf8(n.value.to_vec()).unwrap(),
                 )
             })
-            .collect();
-        assert_eq!(&got, model);
+            .collect()
+    }
+
+    fn check(tree: &Tree, model: &BTreeMap<String, String>) {
+        assert_eq!(&contents(tree), model);
     }
 
     #[test]
@@ -394,15 +396,7 @@ mod with_the_feature {
                 .compression(compression)
                 .open()
                 .unwrap();
-            let kept: BTreeMap<String, String> = salvaged
-                .iter()
-                .map(|n| {
-                    (
-                        n.key.to_string(),
-                        String::from_utf8(n.value.to_vec()).unwrap(),
-                    )
-                })
-                .collect();
+            let kept = contents(&salvaged);
             let lost = n - kept.len() as u64;
             assert!(
                 lost > 0 && lost < n / 2,

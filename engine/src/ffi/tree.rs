@@ -58,16 +58,8 @@ pub unsafe extern "C" fn acorn_stash(
     value_len: usize,
     version: *mut u64,
 ) -> c_int {
-    guard(|| {
-        // SAFETY (the three): per the function's contract.
-        let tree = unsafe { tree(t) }?;
-        let k = unsafe { key(key_ptr, key_len) }?;
-        let v = unsafe { bytes(value_ptr, value_len, "value") }?;
-        let ver = tree.stash(k, v).map_err(|e| code_of(&e))?;
-        // SAFETY: null or writable per the contract.
-        unsafe { put(version, ver) };
-        Ok(ACORN_OK)
-    })
+    // SAFETY: the same contract.
+    unsafe { stash_ttl(t, key_ptr, key_len, value_ptr, value_len, None, version) }
 }
 
 /// Stores `value` under `key` with a time to live of `ttl_ms` milliseconds (see
@@ -88,13 +80,34 @@ pub unsafe extern "C" fn acorn_stash_with_ttl(
     ttl_ms: u64,
     version: *mut u64,
 ) -> c_int {
+    let ttl = Some(std::time::Duration::from_millis(ttl_ms));
+    // SAFETY: the same contract.
+    unsafe { stash_ttl(t, key_ptr, key_len, value_ptr, value_len, ttl, version) }
+}
+
+/// `acorn_stash` and `acorn_stash_with_ttl`: a stash with or without a time to live.
+///
+/// # Safety
+/// As `acorn_stash`.
+unsafe fn stash_ttl(
+    t: *const AcornTree,
+    key_ptr: *const u8,
+    key_len: usize,
+    value_ptr: *const u8,
+    value_len: usize,
+    ttl: Option<std::time::Duration>,
+    version: *mut u64,
+) -> c_int {
     guard(|| {
         // SAFETY (the three): per the function's contract.
         let tree = unsafe { tree(t) }?;
         let k = unsafe { key(key_ptr, key_len) }?;
         let v = unsafe { bytes(value_ptr, value_len, "value") }?;
-        let ttl = std::time::Duration::from_millis(ttl_ms);
-        let ver = tree.stash_with_ttl(k, v, ttl).map_err(|e| code_of(&e))?;
+        let ver = match ttl {
+            None => tree.stash(k, v),
+            Some(ttl) => tree.stash_with_ttl(k, v, ttl),
+        }
+        .map_err(|e| code_of(&e))?;
         // SAFETY: null or writable per the contract.
         unsafe { put(version, ver) };
         Ok(ACORN_OK)
