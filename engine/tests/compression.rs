@@ -5,8 +5,8 @@
 //! without the feature refuses a compressed tree naming the file (the fixture
 //! `fixtures/compressed-lz4`, written by a build with it, which one with it opens).
 //!
-//! The kill -9 cases are `tests/crash/`'s `group` and `never` scenarios, compressed when
-//! the feature is on.
+//! The kill -9 cases are `tests/crash/`'s `group`, `never` and `checkpoint` scenarios,
+//! compressed when the feature is on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

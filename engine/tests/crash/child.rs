@@ -96,11 +96,11 @@ fn open(dir: &Path, policy_name: &str, step: &str, batches: &Arc<AtomicU64>) -> 
             Action::Pass
         })));
     }
-    // With the `compression` feature, the `group` and `never` writers compress their log
-    // frames and snapshots: the same kills and checks, on compressed files (under `never`,
-    // compressed in the log's buffer).
+    // With the `compression` feature, the `group`, `never` and `checkpoint` writers
+    // compress their log frames and snapshots: the same kills and checks, on compressed
+    // files (under `never`, compressed in the log's buffer; checkpoints copy them).
     #[cfg(feature = "compression")]
-    if (policy_name == "group" || policy_name == "never") && step == "-" {
+    if (policy_name == "group" || policy_name == "never") && step == "-" || step == "checkpoint" {
         builder = builder.compression(acorn::Compression::Lz4);
     }
     builder.open().unwrap()

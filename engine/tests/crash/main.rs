@@ -31,7 +31,8 @@
 //! but every reopen must still prove the chain and hold every batch whole.
 //!
 //! With the `compression` feature (on in `cargo test --workspace`: the lab enables it), the
-//! `group` and `never` scenarios' children write compressed log frames and snapshots.
+//! `group`, `never` and `checkpoint` scenarios' children write compressed log frames and
+//! snapshots.
 //!
 //! In every scenario the parent also follows the directory with a read-only tree
 //! (`Tree::open_read_only`, opened once and refreshed across the kills and restarts of its
