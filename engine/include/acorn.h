@@ -62,6 +62,12 @@ int acorn_close(AcornTree *tree);
 
 int acorn_stash(const AcornTree *tree, const uint8_t *key, size_t key_len,
                 const uint8_t *value, size_t value_len, uint64_t *version /* nullable */);
+/* Like acorn_stash, with a time to live of ttl_ms milliseconds: invisible to every read once
+ * it runs out (0: at once; UINT64_MAX: never in practice), removed by a purge or compaction;
+ * the change feed reports its removal as ACORN_CHANGE_EXPIRED. */
+int acorn_stash_with_ttl(const AcornTree *tree, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t value_len, uint64_t ttl_ms,
+                         uint64_t *version /* nullable */);
 /* Copies the value into buf. ACORN_NOT_FOUND when absent; ACORN_ERR_BUFFER_TOO_SMALL with
  * the needed length in *value_len when it does not fit. */
 int acorn_crack(const AcornTree *tree, const uint8_t *key, size_t key_len,

@@ -128,7 +128,12 @@ impl ManualClock {
     /// Moves the time forward by `by` (saturating), for every clone.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.0.fetch_add(by, Ordering::SeqCst);
+        // `fetch_add` would wrap around to a time before the start.
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(by))
+            });
     }
 
     /// Sets the time to `to` (also backwards), for every clone.

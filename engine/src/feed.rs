@@ -15,8 +15,9 @@ use crate::{Error, Result};
 /// wrote, not what it replaced; a reader that needs the value before a change keeps it
 /// from the change before (or reads the tree before following its feed).
 ///
-/// A batch or transaction is one version with one change per key it wrote; changes of one
-/// version come in the order the commit made them.
+/// A batch or transaction is one version. A batch gives one change per stash or toss of it
+/// that changed something, in the batch's order (a key stashed twice gives both; a toss of
+/// nothing gives none); a transaction gives its last write per key, in key order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {

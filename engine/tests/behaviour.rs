@@ -64,6 +64,25 @@ fn expired_nuts_vanish_at_once_and_purge_reports_them() {
     assert_eq!(tree.crack("user").unwrap().unwrap().value, b"u3");
 }
 
+#[test]
+fn a_manual_clock_advanced_past_the_end_of_time_stays_there_and_expires_every_ttl() {
+    let (tree, clock) = clocked();
+    tree.stash_with_ttl("session", b"s", Duration::from_secs(30))
+        .unwrap();
+    let start = clock.now_for_test();
+    // `advance` saturates, as documented: it never wraps around to a time before `start`.
+    clock.advance(Duration::MAX);
+    assert!(clock.now_for_test() > start);
+    clock.advance(Duration::from_secs(1));
+    assert!(clock.now_for_test() > start);
+    assert_eq!(
+        tree.crack("session").unwrap(),
+        None,
+        "expired at the end of time"
+    );
+    assert_eq!(tree.len(), 0);
+}
+
 trait NowForTest {
     fn now_for_test(&self) -> SystemTime;
 }

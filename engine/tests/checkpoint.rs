@@ -209,6 +209,56 @@ fn a_checkpoint_goes_only_into_a_new_or_empty_directory() {
     assert_eq!(Tree::open(&empty).unwrap().len(), 1);
 }
 
+/// Two checkpoints into one new directory at once (an in-memory tree and a durable one,
+/// which share no lock): one claims the directory and its copy opens at exactly its
+/// version; the other is refused and removes nothing of it. Before, both copied into it and
+/// the loser's cleanup removed files of the winner, which had returned its version for a
+/// copy that no longer opened. A writer opening the directory while a copy is made is
+/// refused the same way.
+#[test]
+fn two_checkpoints_into_one_directory_at_once_leave_one_whole_copy() {
+    for round in 0..30 {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Tree::open_memory();
+        let durable = trees::never_unbuffered(&dir.path().join("live"));
+        for i in 0..2000 {
+            memory.stash(format!("m{i}"), b"v").unwrap();
+            durable.stash(format!("d{i}"), b"v").unwrap();
+        }
+        if round % 2 == 0 {
+            durable.compact().unwrap();
+        }
+        let to = dir.path().join("copy");
+        let start = std::sync::Barrier::new(2);
+        let (m, d) = std::thread::scope(|s| {
+            let m = s.spawn(|| {
+                start.wait();
+                memory.checkpoint(&to)
+            });
+            let d = s.spawn(|| {
+                start.wait();
+                durable.checkpoint(&to)
+            });
+            (m.join().unwrap(), d.join().unwrap())
+        });
+        let (version, prefix) = match (&m, &d) {
+            (Ok(v), Err(e)) => (*v, ("m", e)),
+            (Err(e), Ok(v)) => (*v, ("d", e)),
+            _ => panic!("round {round}: one must win: memory {m:?}, durable {d:?}"),
+        };
+        assert!(
+            matches!(prefix.1, Error::Io(_) | Error::Locked { .. }),
+            "{}",
+            prefix.1
+        );
+        let copy = Tree::open(&to)
+            .unwrap_or_else(|e| panic!("round {round}: the copy of version {version}: {e}"));
+        assert_eq!(copy.stats().version, version);
+        assert_eq!(copy.len(), 2000);
+        assert!(copy.iter().all(|n| n.key.starts_with(prefix.0)));
+    }
+}
+
 #[test]
 fn in_memory_and_read_only_trees_are_checkpointed_as_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,8 @@
 //! without the feature refuses a compressed tree naming the file (the fixture
 //! `fixtures/compressed-lz4`, written by a build with it, which one with it opens).
 //!
-//! The kill -9 case is `tests/crash/`'s `group` scenario, compressed when the feature is
-//! on.
+//! The kill -9 cases are `tests/crash/`'s `group`, `never` and `checkpoint` scenarios,
+//! compressed when the feature is on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -100,17 +100,19 @@ mod with_the_feature {
         )
     }
 
-    fn check(tree: &Tree, model: &BTreeMap<String, String>) {
-        let got: BTreeMap<String, String> = tree
-            .iter()
+    fn contents(tree: &Tree) -> BTreeMap<String, String> {
+        tree.iter()
             .map(|n| {
                 (
                     n.key.to_string(),
                     String::from_utf8(n.value.to_vec()).unwrap(),
                 )
             })
-            .collect();
-        assert_eq!(&got, model);
+            .collect()
+    }
+
+    fn check(tree: &Tree, model: &BTreeMap<String, String>) {
+        assert_eq!(&contents(tree), model);
     }
 
     #[test]
@@ -249,14 +251,72 @@ mod with_the_feature {
                 .compression(Compression::Lz4)
                 .open()
                 .unwrap();
-            assert_eq!(salvaged.len(), 10, "the ten commits before the damage");
+            // The ten commits before the damage, and the nineteen after it (read on past
+            // the damaged frame: its header is intact).
+            assert_eq!(salvaged.len(), 29, "every commit but the damaged one");
             assert_eq!(
                 salvaged.crack("k009").unwrap().unwrap().value,
                 value(9, 0).as_bytes()
             );
+            assert!(salvaged.crack("k010").unwrap().is_none());
             assert!(!salvaged.stats().salvage_report.is_empty());
             drop(salvaged);
-            assert_eq!(Tree::open(&copy).unwrap().len(), 10, "strict after salvage");
+            assert_eq!(Tree::open(&copy).unwrap().len(), 29, "strict after salvage");
+        }
+    }
+
+    /// Salvage of a segment with one damaged commit frame in the middle (its frame header
+    /// intact, so where the next frame starts is known), plain or compressed: the commits
+    /// after it are read on and kept, and the report names exactly the one version
+    /// dropped. Before, the rest of the segment was dropped ("how many is unknown").
+    #[test]
+    fn salvage_keeps_the_commits_after_a_damaged_frame_in_a_segment() {
+        for compression in [Compression::None, Compression::Lz4] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            let tree = open(dir, compression);
+            for i in 0..30u64 {
+                tree.stash(format!("k{i:03}"), value(i, 0)).unwrap();
+            }
+            drop(tree);
+            let seg = segments(dir).pop().unwrap();
+            let mut data = std::fs::read(&seg).unwrap();
+            // Frames: the header, then one per commit; damage the 11th commit's payload.
+            let mut starts = Vec::new();
+            let mut at = 0;
+            while at < data.len() {
+                starts.push(at);
+                at += 12 + u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+            }
+            assert_eq!(starts.len(), 31);
+            data[starts[11] + 20] ^= 0x08;
+            std::fs::write(&seg, &data).unwrap();
+            assert!(matches!(Tree::open(dir), Err(Error::Corrupt { .. })));
+            let salvaged = Tree::builder()
+                .path(dir)
+                .recovery(RecoveryMode::Salvage)
+                .open()
+                .unwrap();
+            let stats = salvaged.stats();
+            let report = stats.salvage_report.join("\n");
+            assert_eq!(salvaged.len(), 29, "{compression:?}: {report}");
+            assert!(salvaged.crack("k010").unwrap().is_none());
+            for i in (0..30u64).filter(|i| *i != 10) {
+                assert_eq!(
+                    salvaged.crack(format!("k{i:03}")).unwrap().unwrap().value,
+                    value(i, 0).as_bytes(),
+                    "{compression:?}"
+                );
+            }
+            assert_eq!(stats.salvaged_versions_dropped, 1, "{report}");
+            assert!(report.contains("dropped versions 11..=11"), "{report}");
+            assert!(!report.contains("how many is unknown"), "{report}");
+            assert_eq!(
+                stats.salvaged_bytes_dropped,
+                (starts[12] - starts[11]) as u64
+            );
+            drop(salvaged);
+            assert_eq!(Tree::open(dir).unwrap().len(), 29, "strict after salvage");
         }
     }
 
@@ -288,6 +348,81 @@ mod with_the_feature {
         }
         std::fs::write(&snap, &data).unwrap();
         assert_eq!(Tree::open(dir).unwrap().len(), 2000);
+    }
+
+    /// Salvage of a snapshot with one damaged records chunk (its frame header intact, so
+    /// its length is known) keeps every record of the chunks around it, plain or
+    /// compressed, and says exactly how many it dropped (the end frame declares the
+    /// total); before, it stopped at the damage and dropped the readable chunks after it
+    /// too, "an unknown number".
+    #[test]
+    fn salvage_of_a_snapshot_with_a_damaged_chunk_keeps_the_chunks_after_it() {
+        for compression in [Compression::None, Compression::Lz4] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            let tree = open(dir, compression);
+            let n = 6000u64;
+            let mut model = BTreeMap::new();
+            for i in 0..n {
+                tree.stash(format!("k{i:05}"), value(i, 0)).unwrap();
+                model.insert(format!("k{i:05}"), value(i, 0));
+            }
+            tree.compact().unwrap();
+            drop(tree);
+            let snap = dir.join("snapshot.acorn");
+            let data = std::fs::read(&snap).unwrap();
+            // Frames: head, records chunks, end.
+            let mut frames = Vec::new();
+            let mut at = 0;
+            while at < data.len() {
+                let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+                frames.push((at, len));
+                at += 12 + len;
+            }
+            assert!(frames.len() >= 5, "at least 3 chunks: {frames:?}");
+            let (start, len) = frames[2];
+            let mut bad = data.clone();
+            bad[start + 12 + len / 2] ^= 0x10;
+            std::fs::write(&snap, &bad).unwrap();
+            match Tree::open(dir) {
+                Err(Error::Corrupt { path, offset, .. }) => {
+                    assert_eq!((path, offset), (snap.clone(), start as u64))
+                }
+                other => panic!("{:?}", other.map(|t| t.stats())),
+            }
+            let salvaged = Tree::builder()
+                .path(dir)
+                .recovery(RecoveryMode::Salvage)
+                .compression(compression)
+                .open()
+                .unwrap();
+            let kept = contents(&salvaged);
+            let lost = n - kept.len() as u64;
+            assert!(
+                lost > 0 && lost < n / 2,
+                "{compression:?}: lost {lost} of {n}"
+            );
+            for (k, v) in &kept {
+                assert_eq!(model.get(k), Some(v), "{compression:?}: {k}");
+            }
+            assert!(
+                kept.contains_key(&format!("k{:05}", n - 1)),
+                "{compression:?}: the chunks after the damaged one are kept"
+            );
+            let stats = salvaged.stats();
+            assert!(
+                stats.salvage_report[0].contains(&format!("dropped {lost} of its {n} records")),
+                "{compression:?}: {:?}",
+                stats.salvage_report
+            );
+            assert_eq!(stats.salvaged_bytes_dropped, (12 + len) as u64);
+            drop(salvaged);
+            assert_eq!(
+                Tree::open(dir).unwrap().len(),
+                kept.len(),
+                "strict after salvage"
+            );
+        }
     }
 
     #[test]

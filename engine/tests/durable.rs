@@ -236,8 +236,9 @@ fn a_flipped_bit_before_the_tail_is_corruption_at_that_frame() {
 }
 
 #[test]
-fn salvage_keeps_what_precedes_the_damage_when_asked() {
+fn salvage_keeps_what_precedes_and_follows_a_damaged_frame_when_asked() {
     let (dir, ends, seg, mut data) = logged(6);
+    // The fourth commit's payload (its frame header intact: the frames after it are found).
     data[ends[3] as usize + 14] ^= 0x40;
     fs::write(&seg, &data).unwrap();
     let err = Tree::open(dir.path()).unwrap_err();
@@ -245,8 +246,19 @@ fn salvage_keeps_what_precedes_the_damage_when_asked() {
         err.to_string().contains("Salvage"),
         "the message says how to recover: {err}"
     );
-    let tree = salvaged(dir.path(), 3);
-    assert_eq!(tree.stats().salvaged_bytes_dropped, ends[6] - ends[3]);
+    let tree = Tree::builder()
+        .path(dir.path())
+        .recovery(RecoveryMode::Salvage)
+        .open()
+        .unwrap();
+    let mut expected = expected_after(6);
+    expected.retain(|k| k != "k003");
+    assert_eq!(
+        tree.iter().map(|n| n.key).collect::<Vec<String>>(),
+        expected
+    );
+    assert_eq!(tree.stats().salvaged_bytes_dropped, ends[4] - ends[3]);
+    assert_eq!(tree.stats().salvaged_versions_dropped, 1);
     drop(tree);
     // The salvaged directory now opens strictly.
     Tree::open(dir.path()).unwrap();

@@ -190,3 +190,73 @@ fn a_next_call_refuses_a_null_handle_or_output_and_a_handle_of_another_kind_by_n
         assert_eq!(acorn_close(t), ACORN_OK);
     }
 }
+
+/// Expiry through the C ABI (`acorn_stash_with_ttl`, milliseconds): a nut is there until
+/// its TTL runs out and invisible at once after; a TTL of 0 is expired at once, an absurd
+/// one never runs out; a toss of an expired nut is reported by the change feed as an
+/// expiry (`ACORN_CHANGE_EXPIRED`); bad input is refused as `acorn_stash` refuses it.
+#[test]
+fn stash_with_ttl_expires_through_the_c_abi_and_the_feed_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = CString::new(dir.path().to_str().unwrap()).unwrap();
+    let mut t: *mut AcornTree = ptr::null_mut();
+    let mut v = 0u64;
+    // SAFETY: every pointer is ours and live; the handle is closed once, at the end.
+    unsafe {
+        assert_eq!(acorn_open(path.as_ptr(), &mut t), ACORN_OK);
+        let stash = |key: &[u8], ttl_ms: u64, v: &mut u64| {
+            acorn_stash_with_ttl(t, key.as_ptr(), key.len(), b"v".as_ptr(), 1, ttl_ms, v)
+        };
+        assert_eq!(stash(b"short", 150, &mut v), ACORN_OK);
+        assert_eq!(v, 1);
+        assert_eq!(stash(b"zero", 0, &mut v), ACORN_OK);
+        assert_eq!(stash(b"forever", u64::MAX, &mut v), ACORN_OK);
+        assert_eq!(crack(t, b"short"), Some(b"v".to_vec()));
+        assert_eq!(crack(t, b"zero"), None, "a TTL of 0 is expired at once");
+        assert_eq!(crack(t, b"forever"), Some(b"v".to_vec()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(crack(t, b"short"), None, "expired");
+        assert_eq!(crack(t, b"forever"), Some(b"v".to_vec()));
+        assert_eq!(
+            acorn_toss(t, b"short".as_ptr(), 5, ptr::null_mut()),
+            ACORN_OK
+        );
+        let mut c: *mut AcornChanges = ptr::null_mut();
+        assert_eq!(acorn_changes_new(t, 3, &mut c, ptr::null_mut()), ACORN_OK);
+        let (mut kind, mut version) = (0, 0u64);
+        let (mut k, mut kl, mut val, mut vl) = (ptr::null(), 0usize, ptr::null(), 0usize);
+        assert_eq!(
+            acorn_changes_next(
+                c,
+                &mut kind,
+                &mut version,
+                &mut k,
+                &mut kl,
+                &mut val,
+                &mut vl
+            ),
+            ACORN_OK
+        );
+        assert_eq!((kind, version), (ACORN_CHANGE_EXPIRED, 4));
+        assert_eq!(std::slice::from_raw_parts(k, kl), b"short");
+        assert_eq!(acorn_changes_free(c), ACORN_OK);
+        // Bad input, as for acorn_stash.
+        assert_eq!(
+            acorn_stash_with_ttl(
+                t,
+                BAD_UTF8.as_ptr(),
+                2,
+                b"v".as_ptr(),
+                1,
+                10,
+                ptr::null_mut()
+            ),
+            ACORN_ERR_UTF8
+        );
+        assert_eq!(
+            acorn_stash_with_ttl(t, b"k".as_ptr(), 1, ptr::null(), 1, 10, ptr::null_mut()),
+            ACORN_ERR_NULL
+        );
+        assert_eq!(acorn_close(t), ACORN_OK);
+    }
+}

@@ -1,5 +1,5 @@
-//! The C ABI for a tree handle: open (in memory or durable), close, stash, crack (into the
-//! caller's buffer or a new one), toss.
+//! The C ABI for a tree handle: open (in memory or durable), close, stash (also with a
+//! TTL), crack (into the caller's buffer or a new one), toss.
 
 #![allow(unsafe_code)]
 
@@ -58,12 +58,56 @@ pub unsafe extern "C" fn acorn_stash(
     value_len: usize,
     version: *mut u64,
 ) -> c_int {
+    // SAFETY: the same contract.
+    unsafe { stash_ttl(t, key_ptr, key_len, value_ptr, value_len, None, version) }
+}
+
+/// Stores `value` under `key` with a time to live of `ttl_ms` milliseconds (see
+/// `Tree::stash_with_ttl`: invisible to every read once it runs out, removed by a purge or
+/// compaction, reported by the change feed as `ACORN_CHANGE_EXPIRED`); 0 is expired at
+/// once, a TTL past the end of representable time never runs out. Writes the new version
+/// to `*version` when non-null.
+///
+/// # Safety
+/// `t` a live tree handle; `key`/`value` readable for their lengths; `version` null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn acorn_stash_with_ttl(
+    t: *const AcornTree,
+    key_ptr: *const u8,
+    key_len: usize,
+    value_ptr: *const u8,
+    value_len: usize,
+    ttl_ms: u64,
+    version: *mut u64,
+) -> c_int {
+    let ttl = Some(std::time::Duration::from_millis(ttl_ms));
+    // SAFETY: the same contract.
+    unsafe { stash_ttl(t, key_ptr, key_len, value_ptr, value_len, ttl, version) }
+}
+
+/// `acorn_stash` and `acorn_stash_with_ttl`: a stash with or without a time to live.
+///
+/// # Safety
+/// As `acorn_stash`.
+unsafe fn stash_ttl(
+    t: *const AcornTree,
+    key_ptr: *const u8,
+    key_len: usize,
+    value_ptr: *const u8,
+    value_len: usize,
+    ttl: Option<std::time::Duration>,
+    version: *mut u64,
+) -> c_int {
     guard(|| {
         // SAFETY (the three): per the function's contract.
         let tree = unsafe { tree(t) }?;
         let k = unsafe { key(key_ptr, key_len) }?;
         let v = unsafe { bytes(value_ptr, value_len, "value") }?;
-        let ver = tree.stash(k, v).map_err(|e| code_of(&e))?;
+        let ver = match ttl {
+            None => tree.stash(k, v),
+            Some(ttl) => tree.stash_with_ttl(k, v, ttl),
+        }
+        .map_err(|e| code_of(&e))?;
         // SAFETY: null or writable per the contract.
         unsafe { put(version, ver) };
         Ok(ACORN_OK)

@@ -22,6 +22,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::io::Io;
+use super::lock::lock_directory;
 use super::segment::{create_segment, segment_name, SEGMENT_TMP};
 use super::{io_at, snapshot};
 use crate::index::Index;
@@ -47,17 +48,22 @@ struct Made<'a> {
     created_dir: bool,
     files: Vec<PathBuf>,
     done: bool,
+    /// The lock on `to` (see [`destination`]), released after the cleanup.
+    _claim: Option<File>,
 }
 
 impl<'a> Made<'a> {
-    /// Starts a copy into `to`, which becomes an empty directory (see [`destination`]).
+    /// Starts a copy into `to`, which becomes an empty directory this copy holds the lock
+    /// of (see [`destination`]).
     fn start(io: &'a dyn Io, to: &'a Path) -> Result<Self> {
+        let (created_dir, claim) = destination(to)?;
         Ok(Made {
             io,
             to,
-            created_dir: destination(to)?,
+            created_dir,
             files: Vec::new(),
             done: false,
+            _claim: claim,
         })
     }
 
@@ -85,29 +91,45 @@ impl Drop for Made<'_> {
     }
 }
 
-/// Makes `to` an empty directory: created (with its parents) when missing; an existing one
-/// must be empty. Returns whether it was created.
-fn destination(to: &Path) -> Result<bool> {
-    match std::fs::read_dir(to) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    format!(
-                        "{}: a checkpoint goes into a new or empty directory, and this one \
-                         holds files; choose another",
-                        to.display()
-                    ),
-                )));
-            }
-            Ok(false)
-        }
+/// Makes `to` an empty directory that this copy holds the lock of: created (with its
+/// parents) when missing; then locked as a tree's directory is (`lock::lock_directory`), so
+/// a second checkpoint into it, or a tree opening it, is refused until the copy is done;
+/// then, under the lock, it must be empty (a second checkpoint that found it empty before
+/// the first began finds it locked or holding files). Returns whether it was created, and
+/// the lock.
+fn destination(to: &Path) -> Result<(bool, Option<File>)> {
+    let created = match std::fs::metadata(to) {
+        Ok(_) => false,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(to).map_err(|e| io_at(to, e))?;
-            Ok(true)
+            true
         }
-        Err(e) => Err(io_at(to, e)),
+        Err(e) => return Err(io_at(to, e)),
+    };
+    let refused = |kind, why: &str| {
+        Error::Io(std::io::Error::new(
+            kind,
+            format!(
+                "{}: a checkpoint goes into a new or empty directory, and this one {why}; \
+                 choose another",
+                to.display()
+            ),
+        ))
+    };
+    let claim = match lock_directory(to) {
+        Err(Error::Locked { .. }) => {
+            return Err(refused(
+                std::io::ErrorKind::ResourceBusy,
+                "is being filled by another checkpoint, or a tree is open in it",
+            ))
+        }
+        claim => claim?,
+    };
+    let mut entries = std::fs::read_dir(to).map_err(|e| io_at(to, e))?;
+    if entries.next().is_some() {
+        return Err(refused(std::io::ErrorKind::AlreadyExists, "holds files"));
     }
+    Ok((created, claim))
 }
 
 /// Copies the files of `plan` into `to` (see the module docs).

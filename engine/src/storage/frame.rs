@@ -139,6 +139,12 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(w)
 }
 
+/// The payload length the header at `at` states (trust it only once the header's checksum
+/// passed, e.g. after [`next`] found the payload damaged).
+pub(crate) fn payload_len(buf: &[u8], at: usize) -> usize {
+    u32_at(buf, at) as usize
+}
+
 /// Reads the frame at `at`.
 pub(crate) fn next(buf: &[u8], at: usize) -> Next<'_> {
     let rest = buf.len().saturating_sub(at);

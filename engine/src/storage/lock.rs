@@ -45,8 +45,11 @@ impl DirLock {
     }
 }
 
+/// Locks the directory itself (not its `LOCK` file): what a checkpoint holds while it fills
+/// a directory, so that neither a second checkpoint nor a tree opens it meanwhile. Held
+/// until the handle is dropped; `Error::Locked` when another holds it.
 #[cfg(unix)]
-fn lock_directory(dir: &Path) -> Result<Option<File>> {
+pub(crate) fn lock_directory(dir: &Path) -> Result<Option<File>> {
     let handle = File::open(dir).map_err(|e| super::io_at(dir, e))?;
     take(&handle, dir, dir)?;
     Ok(Some(handle))
@@ -55,6 +58,6 @@ fn lock_directory(dir: &Path) -> Result<Option<File>> {
 /// Windows cannot open a directory as a `File`; it also refuses to delete a file another
 /// handle has open, so the `LOCK` file alone holds there.
 #[cfg(not(unix))]
-fn lock_directory(_dir: &Path) -> Result<Option<File>> {
+pub(crate) fn lock_directory(_dir: &Path) -> Result<Option<File>> {
     Ok(None)
 }

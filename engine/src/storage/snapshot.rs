@@ -193,6 +193,8 @@ pub(crate) struct Loaded {
     pub(crate) records: Vec<Record>,
     /// Records the end frame declares (salvage reports how many it could not read).
     pub(crate) declared: Option<u64>,
+    /// Bytes of damaged frames skipped, and of what could not be read after damage.
+    pub(crate) dropped_bytes: u64,
     /// The on-disk format its header declares (0 before the header was read).
     pub(crate) format: u32,
 }
@@ -221,23 +223,58 @@ fn damage(offset: usize, reason: String) -> Unreadable {
     })
 }
 
-/// Reads the frames of `data` into `loaded` in order, up to the first damage, then checks
-/// the end frame's count against the records read.
+/// Reads the frames of `data` into `loaded` in order, then checks the end frame's count
+/// against the records read. After the head, a damaged frame whose own header is intact
+/// (so its length is known: a payload that fails its checksum, does not decompress or
+/// does not parse) is skipped and the frames after it read on, so salvage keeps every
+/// readable chunk and learns the declared count; the first damage is still the result.
+/// Damage that hides where the next frame starts (a damaged frame header, a cut) ends the
+/// reading there. `loaded.dropped_bytes` counts the bytes not read either way.
 fn parse_into(data: &[u8], loaded: &mut Loaded) -> Parsed {
     let mut at = 0;
+    let mut first: Option<Unreadable> = None;
     loop {
+        let skippable = loaded.last.is_some() && loaded.declared.is_none();
         let (payload, next) = match frame::next(data, at) {
             Next::Frame(p, n) => (p, n),
             Next::End if at == 0 => return Err(damage(at, "empty snapshot".into())),
             Next::End => break,
-            Next::Incomplete => return Err(damage(at, "snapshot ends inside a frame".into())),
-            Next::Bad(why) => return Err(damage(at, why.to_string())),
+            Next::Incomplete => {
+                loaded.dropped_bytes += (data.len() - at) as u64;
+                return Err(first.unwrap_or(damage(at, "snapshot ends inside a frame".into())));
+            }
+            Next::Bad(why @ frame::FrameError::PayloadChecksum) if skippable => {
+                let next = at + frame::FRAME_HEADER + frame::payload_len(data, at);
+                loaded.dropped_bytes += (next - at) as u64;
+                first.get_or_insert(damage(at, why.to_string()));
+                at = next;
+                continue;
+            }
+            Next::Bad(why) => {
+                loaded.dropped_bytes += (data.len() - at) as u64;
+                return Err(first.unwrap_or(damage(at, why.to_string())));
+            }
         };
-        parse_frame(payload, at, loaded).map_err(|u| match u {
-            Unreadable::Damage(d) => damage(at, d.reason),
-            format => format,
-        })?;
+        let records = loaded.records.len();
+        match parse_frame(payload, at, loaded) {
+            Ok(()) => {}
+            Err(Unreadable::Damage(d)) if skippable => {
+                // Whatever the frame gave before its damage is not kept.
+                loaded.records.truncate(records);
+                loaded.declared = None;
+                loaded.dropped_bytes += (next - at) as u64;
+                first.get_or_insert(damage(at, d.reason));
+            }
+            Err(Unreadable::Damage(d)) => {
+                loaded.dropped_bytes += (data.len() - at) as u64;
+                return Err(first.unwrap_or(damage(at, d.reason)));
+            }
+            Err(format) => return Err(format),
+        }
         at = next;
+    }
+    if let Some(d) = first {
+        return Err(d);
     }
     match loaded.declared {
         Some(t) if t == loaded.records.len() as u64 => Ok(()),

@@ -8,7 +8,8 @@ use crate::storage;
 use crate::Result;
 
 impl Tree {
-    /// Copies the tree into `dir` (created, or an existing empty directory) as a durable
+    /// Copies the tree into `dir` (created, or an existing empty directory; locked while the
+    /// copy is made, so a second checkpoint into it or an open of it is refused) as a durable
     /// tree that opens, strictly, at exactly the version returned; writers go on
     /// meanwhile, and what they commit after that version is not in the copy.
     ///
@@ -21,9 +22,9 @@ impl Tree {
     /// the call returns, under every [`crate::SyncPolicy`]: it is a backup. An in-memory or
     /// read-only tree is written as a snapshot of its state (its items are copied once).
     ///
-    /// Errors: [`crate::Error::Io`] naming the file (`dir` not empty, no space, ...): what
-    /// the copy made so far is removed again, and the tree is untouched; a durable tree
-    /// that refuses writes after a failed log write refuses this too.
+    /// Errors: [`crate::Error::Io`] naming the file (`dir` not empty or locked, no space,
+    /// ...): what the copy made so far is removed again, and the tree is untouched; a
+    /// durable tree that refuses writes after a failed log write refuses this too.
     ///
     /// ```
     /// use acorn::Tree;

@@ -14,8 +14,8 @@ use crate::Result;
 
 impl Tree {
     /// Every change committed after `version`, in commit order, up to the tree's version
-    /// now ([`ChangeFeed::until`]): per changed key the nut written, or a tombstone
-    /// ([`Change`]). Follow a tree by asking again from `until()`; hand a subscriber's
+    /// now ([`ChangeFeed::until`]): per change the nut written, or a tombstone
+    /// ([`Change`]: what a batch or transaction gives). Follow a tree by asking again from `until()`; hand a subscriber's
     /// last version here to resume it (subscriptions that fall behind do this by
     /// themselves, [`crate::Subscription`]). A version past the tree's gives nothing.
     ///

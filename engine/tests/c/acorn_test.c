@@ -140,6 +140,13 @@ int main(int argc, char **argv) {
     CHECK(n == 3);
     CHECK(acorn_query_free(q) == ACORN_OK);
 
+    /* a time to live: 0 is expired at once, a long one is there */
+    CHECK(acorn_stash_with_ttl(t, S("ttl-0"), S("v"), 0, NULL) == ACORN_OK);
+    CHECK(acorn_crack(t, S("ttl-0"), buf, sizeof buf, &len) == ACORN_NOT_FOUND);
+    CHECK(acorn_stash_with_ttl(t, S("ttl-long"), S("v"), 3600000, NULL) == ACORN_OK);
+    CHECK(acorn_crack(t, S("ttl-long"), buf, sizeof buf, &len) == ACORN_OK && len == 1);
+    CHECK(acorn_stash_with_ttl(t, (const uint8_t *)"", 0, S("v"), 10, NULL) == ACORN_ERR_INVALID_KEY);
+
     /* wrong kinds of handle are refused, not misused */
     CHECK(acorn_batch_new(t, &b) == ACORN_OK);
     CHECK(acorn_close((AcornTree *)b) == ACORN_ERR_INVALID_HANDLE);

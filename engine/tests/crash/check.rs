@@ -20,10 +20,11 @@ fn id_of(key: &str) -> Id {
     )
 }
 
-/// The batches a tree holds, each checked whole and right: batch → its version.
+/// The batches a tree holds, each checked whole and right: batch → its version. The
+/// ephemeral nuts (`e-…`, a TTL of a millisecond) belong to no batch.
 fn batches_in(tree: &Tree) -> Result<BTreeMap<Id, u64>, String> {
     let mut batches: BTreeMap<Id, Vec<(Vec<u8>, u64)>> = BTreeMap::new();
-    for nut in tree.iter() {
+    for nut in tree.iter().filter(|n| !n.key.starts_with("e-")) {
         batches
             .entry(id_of(&nut.key))
             .or_default()

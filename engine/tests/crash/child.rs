@@ -51,11 +51,30 @@ pub fn child(dir: &Path, policy_name: &str, round: u32, threads: usize, step: &s
             let (tree, batches) = (&tree, &batches);
             s.spawn(move || compactor(tree, batches));
         }
+        {
+            let tree = &tree;
+            s.spawn(move || ephemeral(tree, round));
+        }
         for t in 0..threads {
             let (tree, batches) = (&tree, &batches);
             s.spawn(move || writer(tree, batches, policy_name, round, t, step));
         }
     });
+}
+
+/// Stashes nuts that expire after a millisecond (`e-<round>-<n>`, not part of any batch)
+/// and purges them now and then, so the kills also land in purges, in logs holding expiry
+/// marks, and in compactions that purge before they cut (which they skip when no nut has
+/// a TTL).
+fn ephemeral(tree: &Tree, round: u32) {
+    for n in 0u64.. {
+        tree.stash_with_ttl(format!("e-{round}-{n}"), b"e", Duration::from_millis(1))
+            .unwrap();
+        if n % 16 == 15 {
+            tree.purge_expired().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Opens the child's tree under `policy_name`; at a held `step`, through a `FaultyIo`
@@ -77,10 +96,11 @@ fn open(dir: &Path, policy_name: &str, step: &str, batches: &Arc<AtomicU64>) -> 
             Action::Pass
         })));
     }
-    // With the `compression` feature, the `group` writers compress their log frames and
-    // snapshots: the same kills and checks, on compressed files.
+    // With the `compression` feature, the `group`, `never` and `checkpoint` writers
+    // compress their log frames and snapshots: the same kills and checks, on compressed
+    // files (under `never`, compressed in the log's buffer; checkpoints copy them).
     #[cfg(feature = "compression")]
-    if policy_name == "group" && step == "-" {
+    if (policy_name == "group" || policy_name == "never") && step == "-" || step == "checkpoint" {
         builder = builder.compression(acorn::Compression::Lz4);
     }
     builder.open().unwrap()

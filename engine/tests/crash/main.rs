@@ -25,8 +25,14 @@
 //!   strictly at exactly its version with exactly the batches up to it; one cut short by
 //!   the kill opens the same way or is refused, never as something else.
 //!
+//! In every scenario a child thread also stashes nuts with a TTL of a millisecond and
+//! purges them every 16, so kills land in purges and logs hold expiry marks, and the
+//! compactions purge before they cut; those nuts belong to no batch and are not checked,
+//! but every reopen must still prove the chain and hold every batch whole.
+//!
 //! With the `compression` feature (on in `cargo test --workspace`: the lab enables it), the
-//! `group` scenario's children write compressed log frames and snapshots.
+//! `group`, `never` and `checkpoint` scenarios' children write compressed log frames and
+//! snapshots.
 //!
 //! In every scenario the parent also follows the directory with a read-only tree
 //! (`Tree::open_read_only`, opened once and refreshed across the kills and restarts of its

@@ -65,6 +65,21 @@ pub(crate) struct Scanned {
     /// The commits read, each the previous one plus one, from `first` on.
     pub(crate) frames: Vec<(u64, Vec<Change>)>,
     pub(crate) end: End,
+    /// When reading ended at damage in one frame whose header is intact (so where the next
+    /// frame starts is known): what reading on after it found. Only salvage uses it; for
+    /// every other reader the segment ends at the damage.
+    pub(crate) resumed: Option<Resumed>,
+}
+
+/// The reading of a segment on past damaged frames (see [`Scanned::resumed`]).
+#[derive(Debug)]
+pub(crate) struct Resumed {
+    /// Commits read after the damage, in rising versions (gaps where frames were skipped).
+    pub(crate) frames: Vec<(u64, Vec<Change>)>,
+    /// Bytes of the damaged frames skipped.
+    pub(crate) skipped: u64,
+    /// How this reading ended: never `Damaged` at a skippable frame.
+    pub(crate) end: End,
 }
 
 impl Scanned {
@@ -91,7 +106,8 @@ pub(crate) enum End {
     /// checksum are never this; they are [`End::Damaged`].
     Cut(u64),
     /// At damage: a frame that fails its checksum or does not decode, a commit out of
-    /// order, bytes after the seal. Nothing after it was read.
+    /// order, bytes after the seal. Nothing after it is in `frames` (salvage's reading on
+    /// past it is [`Scanned::resumed`]).
     Damaged(Damage),
 }
 
@@ -141,39 +157,80 @@ pub(crate) fn find(dir: &Path) -> Result<Found> {
 /// Reads one segment: its header, then commits that run on from its first version without
 /// a gap, then (format 3) a seal and nothing after it.
 pub(crate) fn scan(data: &[u8]) -> std::result::Result<Scanned, Unreadable> {
-    let (first, format, mut at) = scan_head(data)?;
+    let (first, format, at) = scan_head(data)?;
     let mut frames: Vec<(u64, Vec<Change>)> = Vec::new();
-    let end = loop {
+    let (end, skip_to) = read_commits(data, format, at, first - 1, false, &mut frames);
+    let resumed = skip_to.map(|(next, skipped)| {
         let last = frames.last().map_or(first - 1, |(v, _)| *v);
-        let damaged = |reason: String| damaged_at(at, reason);
-        match frame::next(data, at) {
-            Next::End => break End::Open,
-            Next::Incomplete => break End::Cut(at as u64),
-            Next::Bad(why) => break damaged(why.to_string()),
-            Next::Frame(payload, next) if frame::is_seal(payload) => {
-                break seal_end(data, payload, format, last, at, next);
-            }
-            Next::Frame(payload, next) => match frame::decode_commit(payload) {
-                Ok((version, _)) if version != last + 1 => {
-                    break damaged(format!(
-                        "commit version {version} where {} must follow",
-                        last + 1
-                    ));
-                }
-                Ok(commit) => {
-                    frames.push(commit);
+        let mut later = Vec::new();
+        let mut skipped = skipped;
+        let mut at = next;
+        loop {
+            let after = later.last().map_or(last, |(v, _)| *v);
+            match read_commits(data, format, at, after, true, &mut later) {
+                (_, Some((next, more))) => {
+                    skipped += more;
                     at = next;
                 }
-                Err(why) => break damaged(why.to_string()),
-            },
+                (end, None) => {
+                    break Resumed {
+                        frames: later,
+                        skipped,
+                        end,
+                    }
+                }
+            }
         }
-    };
+    });
     Ok(Scanned {
         first,
         format,
         frames,
         end,
+        resumed,
     })
+}
+
+/// Reads commits from `at` into `frames`, each the previous one plus one after `last`
+/// (`rising`: any version above the previous one, for a reading resumed past damage), to
+/// the segment's end. At damage in a frame whose header is intact, also returns where the
+/// frame after it starts and the damaged frame's length, so a salvage can read on.
+fn read_commits(
+    data: &[u8],
+    format: u32,
+    mut at: usize,
+    mut last: u64,
+    rising: bool,
+    frames: &mut Vec<(u64, Vec<Change>)>,
+) -> (End, Option<(usize, u64)>) {
+    loop {
+        let damaged = |reason: String| damaged_at(at, reason);
+        let skip = |next: usize| Some((next, (next - at) as u64));
+        match frame::next(data, at) {
+            Next::End => return (End::Open, None),
+            Next::Incomplete => return (End::Cut(at as u64), None),
+            Next::Bad(why @ frame::FrameError::PayloadChecksum) => {
+                let next = at + frame::FRAME_HEADER + frame::payload_len(data, at);
+                return (damaged(why.to_string()), skip(next));
+            }
+            Next::Bad(why) => return (damaged(why.to_string()), None),
+            Next::Frame(payload, next) if frame::is_seal(payload) => {
+                return (seal_end(data, payload, format, last, at, next), None);
+            }
+            Next::Frame(payload, next) => match frame::decode_commit(payload) {
+                Ok((version, _)) if version != last + 1 && !(rising && version > last) => {
+                    let why = format!("commit version {version} where {} must follow", last + 1);
+                    return (damaged(why), skip(next));
+                }
+                Ok(commit) => {
+                    last = commit.0;
+                    frames.push(commit);
+                    at = next;
+                }
+                Err(why) => return (damaged(why.to_string()), skip(next)),
+            },
+        }
+    }
 }
 
 /// A segment's header frame: its first version, its format, and where its commits start.

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use super::super::segment::segment_name;
 use super::super::snapshot;
-use super::find::{End, Found, SegmentFile, SnapshotFile};
+use super::find::{End, Found, Resumed, SegmentFile, SnapshotFile};
 use super::{name_of, range};
 use crate::record::{Change, Record};
 
@@ -118,7 +118,7 @@ fn from_snapshot(snap: Option<SnapshotFile>, out: &mut Salvaged) -> Base {
                 "{name}: damaged at byte {} ({}); {lost}, of versions up to {last}",
                 d.offset, d.reason
             ));
-            out.bytes_dropped += snap.len.saturating_sub(d.offset);
+            out.bytes_dropped += snap.loaded.dropped_bytes;
             out.set_aside.push(snap.path);
             out.records = snap.loaded.records;
         }
@@ -226,13 +226,30 @@ fn read_segment(
             stopped(at, why, ", but later segments exist".into());
             false
         }
+        End::Damaged(d) if s.resumed.is_some() => {
+            let why = format!("{name} is damaged at byte {}", d.offset);
+            out.report.push(format!(
+                "{why} ({}); its commits after the damaged frames were read on",
+                d.reason
+            ));
+            r.stopped.push(Stopped {
+                first: s.first,
+                last,
+                why,
+            });
+            false
+        }
         End::Damaged(d) => {
             let why = format!("{name} is damaged at byte {}", d.offset);
             stopped(d.offset, why, format!(" ({})", d.reason));
             false
         }
     };
-    for (version, changes) in s.frames {
+    let mut frames = s.frames;
+    if let Some(resumed) = s.resumed {
+        read_on(resumed, &name, seg.len, s.first, r, out, &mut frames);
+    }
+    for (version, changes) in frames {
         if version > base {
             r.commits.entry(version).or_insert(changes);
         }
@@ -242,6 +259,45 @@ fn read_segment(
     } else {
         out.set_aside.push(seg.path);
     }
+}
+
+/// What reading a damaged segment on past its damaged frames found (`find::Resumed`): its
+/// commits into `frames`, the bytes skipped, and how that reading ended (whole, or stopped
+/// at damage it could not read past or a cut, which may hide later versions).
+fn read_on(
+    resumed: Resumed,
+    name: &str,
+    len: u64,
+    first: u64,
+    r: &mut Readings,
+    out: &mut Salvaged,
+    frames: &mut Vec<(u64, Vec<Change>)>,
+) {
+    out.bytes_dropped += resumed.skipped;
+    let last = resumed
+        .frames
+        .last()
+        .or(frames.last())
+        .map_or(first - 1, |(v, _)| *v);
+    frames.extend(resumed.frames);
+    let (at, why) = match resumed.end {
+        End::Open => return r.open_ends.push(last),
+        End::Sealed(_) => return r.sealed_ends.push((last, name.to_string())),
+        End::Cut(at) => (at, format!("{name} ends inside a frame at byte {at}")),
+        End::Damaged(d) => (
+            d.offset,
+            format!(
+                "{name} is damaged again at byte {} ({})",
+                d.offset, d.reason
+            ),
+        ),
+    };
+    out.report.push(format!(
+        "{why}; the {} bytes after it dropped",
+        len.saturating_sub(at)
+    ));
+    out.bytes_dropped += len.saturating_sub(at);
+    r.stopped.push(Stopped { first, last, why });
 }
 
 /// One `dropped versions a..=b` line per run of versions in no readable file: between
