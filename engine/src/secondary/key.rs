@@ -157,6 +157,12 @@ impl Entry {
             })
     }
 
+    /// This entry (just taken out of its index) kept for [`Entry::renew`], holding `rec`
+    /// instead of its record: `None` when a snapshot shares it (nothing to reuse).
+    pub(super) fn vacate(mut self, rec: Record) -> Option<Entry> {
+        self.swap_record(rec).ok().map(|_| self)
+    }
+
     /// This entry (just taken out of its index) made over for `rec` under `composite`:
     /// the same allocation when no snapshot shares it and the composite key is as long
     /// as its own (a nut whose index key moved to another of the same size, as fixed-width
