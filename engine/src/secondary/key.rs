@@ -115,6 +115,23 @@ pub(crate) struct Entry {
 /// The first 8 bytes of the index key a composite key starts with, big-endian, zero-padded:
 /// if two differ, the composite keys compare the same way.
 pub(super) fn abbreviation(composite: &[u8]) -> u64 {
+    // The usual case, a word at a time: the first 8 bytes, cut at a terminator among them
+    // (a zero byte not followed by 0xFF). A byte loop costs ~40 instructions a key.
+    if let Some(head) = composite.first_chunk::<8>() {
+        let word = u64::from_le_bytes(*head);
+        // The lowest zero byte (the first in the key) is flagged exactly (only bytes
+        // above a zero can be flagged spuriously).
+        let zeros = word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080;
+        let big_endian = u64::from_be_bytes(*head);
+        if zeros == 0 {
+            return big_endian;
+        }
+        let z = (zeros.trailing_zeros() / 8) as usize;
+        if composite.get(z + 1) != Some(&0xFF) {
+            // The index key ends at byte `z`: the bytes from there on are padding.
+            return big_endian & !(u64::MAX >> (8 * z));
+        }
+    }
     let mut w = [0u8; 8];
     let mut n = 0;
     let mut bytes = composite.iter();

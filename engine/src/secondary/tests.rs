@@ -48,6 +48,23 @@ fn composite_keys_sort_by_index_key_then_primary_key() {
     }
 }
 
+proptest::proptest! {
+    /// The word-at-a-time abbreviation is the index key's first 8 bytes (unescaped),
+    /// zero-padded, whatever zero bytes the index key holds and wherever they fall.
+    #[test]
+    fn an_abbreviation_is_the_index_keys_first_eight_bytes(
+        ikey in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::prelude::any::<u8>()], 0..12),
+        pkey in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+    ) {
+        let mut c = Vec::new();
+        composite(&mut c, &ikey, &pkey);
+        let mut w = [0u8; 8];
+        let n = ikey.len().min(8);
+        w[..n].copy_from_slice(&ikey[..n]);
+        proptest::prop_assert_eq!(abbreviation(&c), u64::from_be_bytes(w));
+    }
+}
+
 #[test]
 fn index_key_encodings_keep_numeric_order() {
     let ints = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
