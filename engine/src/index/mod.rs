@@ -64,6 +64,20 @@ fn find_abbreviated<T: Keyed>(items: &[T], key: &[u8], a: u64) -> Result<usize, 
     }
 }
 
+/// The first of `items` that `is` picks, four tested at a time (one branch for four).
+#[inline]
+fn find_by<T>(items: &[T], is: impl Fn(&T) -> bool) -> Option<usize> {
+    let mut chunks = items.chunks_exact(4);
+    let mut base = 0;
+    for c in &mut chunks {
+        if is(&c[0]) | is(&c[1]) | is(&c[2]) | is(&c[3]) {
+            return c.iter().position(&is).map(|i| base + i);
+        }
+        base += 4;
+    }
+    chunks.remainder().iter().position(is).map(|i| base + i)
+}
+
 /// The first of `items` that `is` picks, tested eight at a time with no branch per item
 /// (a leaf holds up to 64: an item-by-item loop spends a cycle and two branches on each).
 #[inline]
@@ -227,10 +241,8 @@ impl<T: Keyed> Index<T> {
         let a = T::abbreviate_key(key);
         if let Some(is_old) = &is_old {
             if T::ABBREVIATED && all_tied(items, a) {
-                if let Some(e) = items.iter_mut().find(|e| is_old(e)) {
-                    if e.key() == key {
-                        return Upserted::Found(found(e));
-                    }
+                if let Some(i) = find_by(items, is_old).filter(|&i| items[i].key() == key) {
+                    return Upserted::Found(found(&mut items[i]));
                 }
             }
         }
