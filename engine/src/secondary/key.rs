@@ -45,10 +45,54 @@ impl IndexKey {
 
 /// Appends the composite key of (`ikey`, `pkey`) to `out`.
 pub(crate) fn composite(out: &mut Vec<u8>, ikey: &[u8], pkey: &[u8]) {
+    // The usual case, a short key whose index key has no zero byte to escape: built in a
+    // fixed-size buffer by fixed-size copies and appended whole, then cut to length (a byte
+    // loop and a call to `memcpy` cost more than the key is long).
+    const SHORT: usize = 32;
+    let len = ikey.len() + 2 + pkey.len();
+    if len <= SHORT && !ikey.contains(&0) {
+        let mut buf = [0u8; SHORT];
+        copy_short(&mut buf, ikey);
+        if let Some(tail) = buf.get_mut(ikey.len() + 2..) {
+            copy_short(tail, pkey);
+        }
+        let start = out.len();
+        out.extend_from_slice(&buf);
+        out.truncate(start + len);
+        return;
+    }
     out.reserve(ikey.len() + pkey.len() + 4);
     escaped(out, ikey);
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(pkey);
+}
+
+/// Copies `src` (at most 32 bytes, and `dst` as long) to the start of `dst` in at most two
+/// fixed-size copies that overlap (inline moves, no call).
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        let n = src.len();
+        if let (Some(head), Some(tail)) = (src.first_chunk::<N>(), src.last_chunk::<N>()) {
+            if let Some(d) = dst.first_chunk_mut::<N>() {
+                *d = *head;
+            }
+            if let Some(d) = dst.get_mut(n - N..n).and_then(|d| d.first_chunk_mut::<N>()) {
+                *d = *tail;
+            }
+        }
+    }
+    match src.len() {
+        16.. => two::<16>(dst, src),
+        8.. => two::<8>(dst, src),
+        4.. => two::<4>(dst, src),
+        n => {
+            if let Some(d) = dst.get_mut(..n) {
+                for (d, s) in d.iter_mut().zip(src) {
+                    *d = *s;
+                }
+            }
+        }
+    }
 }
 
 fn escaped(out: &mut Vec<u8>, ikey: &[u8]) {

@@ -49,6 +49,28 @@ fn composite_keys_sort_by_index_key_then_primary_key() {
 }
 
 proptest::proptest! {
+    /// The composite key, however it is built (short keys by fixed-size copies), is the
+    /// escaped index key, the terminator and the primary key, appended to what `out` held.
+    #[test]
+    fn a_composite_key_is_the_escaped_index_key_a_terminator_and_the_primary_key(
+        ikey in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::prelude::any::<u8>()], 0..36),
+        pkey in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        held in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3),
+    ) {
+        let mut want = held.clone();
+        for &b in &ikey {
+            want.push(b);
+            if b == 0 {
+                want.push(0xFF);
+            }
+        }
+        want.extend_from_slice(&[0, 0]);
+        want.extend_from_slice(&pkey);
+        let mut got = held;
+        composite(&mut got, &ikey, &pkey);
+        proptest::prop_assert_eq!(got, want);
+    }
+
     /// The word-at-a-time abbreviation is the index key's first 8 bytes (unescaped),
     /// zero-padded, whatever zero bytes the index key holds and wherever they fall.
     #[test]
