@@ -147,13 +147,27 @@ pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
     (start, end)
 }
 
-/// One index entry: its composite key and the record, in one shared allocation (cloning it
-/// for a copied node is one reference-count increment), beside the first 8 bytes of its
-/// index key, so a leaf search reads the entries themselves only on a tie.
+/// One index entry, as its leaf slot holds it (16 bytes): the record itself, so the entry of
+/// a given record is found in its leaf by the record's address without reading any entry's
+/// allocation, and its composite key in an allocation of its own, headed by the first 8
+/// bytes of its index key (a leaf search compares those, and reads the key only on a tie).
+/// Cloning it for a copied node is two reference-count increments.
 #[derive(Clone)]
 pub(crate) struct Entry {
-    abbr: u64,
-    shared: ThinArc<Record, u8>,
+    record: Record,
+    key: ThinArc<u64, u8>,
+}
+
+/// The composite-key allocation of an entry taken out of its index, kept for the next
+/// entry put in ([`Entry::reusing`]): no allocation and no free per moved index key.
+pub(crate) struct Spare(ThinArc<u64, u8>);
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spare")
+            .field("len", &self.0.slice.len())
+            .finish()
+    }
 }
 
 /// The first 8 bytes of the index key a composite key starts with, big-endian, zero-padded:
@@ -198,66 +212,61 @@ pub(super) fn abbreviation(composite: &[u8]) -> u64 {
 impl Entry {
     pub(super) fn new(rec: Record, composite: &[u8]) -> Entry {
         Entry {
-            abbr: abbreviation(composite),
-            shared: ThinArc::from_header_and_slice(rec, composite),
+            record: rec,
+            key: ThinArc::from_header_and_slice(abbreviation(composite), composite),
         }
     }
 
     pub(crate) fn record(&self) -> &Record {
-        &self.shared.header.header
+        &self.record
     }
 
-    /// Points the entry, in place, at `rec` (a newer record of the same nut under the same
-    /// index key) when no snapshot shares the entry: no allocation, no copy of the key.
-    /// Returns the record it held, or gives `rec` back when the entry is shared.
-    pub(super) fn swap_record(&mut self, rec: Record) -> Result<Record, Record> {
-        self.shared
-            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
-                Some(entry) => Ok(std::mem::replace(entry.header_mut(), rec)),
-                None => Err(rec),
-            })
+    /// Points the entry at `rec` (a newer record of the same nut under the same index key)
+    /// and returns the record it held. In place, always: the entry sits in a node that the
+    /// write copied on its way down if a snapshot shared it, and the snapshot keeps its own
+    /// slot (and record).
+    pub(super) fn swap_record(&mut self, rec: Record) -> Record {
+        std::mem::replace(&mut self.record, rec)
     }
 
-    /// This entry (just taken out of its index) kept for [`Entry::renew`], holding `rec`
-    /// instead of its record: `None` when a snapshot shares it (nothing to reuse).
-    pub(super) fn vacate(mut self, rec: Record) -> Option<Entry> {
-        self.swap_record(rec).ok().map(|_| self)
+    /// The key allocation of this entry (just taken out of its index), kept for
+    /// [`Entry::reusing`]: `None` when a snapshot shares it. The record is let go.
+    pub(super) fn vacate(self) -> Option<Spare> {
+        self.key
+            .with_arc(triomphe::Arc::is_unique)
+            .then_some(Spare(self.key))
     }
 
-    /// This entry (just taken out of its index) made over for `rec` under `composite`:
-    /// the same allocation when no snapshot shares it and the composite key is as long
-    /// as its own (a nut whose index key moved to another of the same size, as fixed-width
-    /// keys do), otherwise a new entry.
-    pub(super) fn renew(mut self, rec: Record, composite: &[u8]) -> Entry {
-        let refused = self
-            .shared
-            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
-                Some(entry) if entry.slice().len() == composite.len() => {
-                    *entry.header_mut() = rec;
-                    entry.slice_mut().copy_from_slice(composite);
-                    None
+    /// An entry for `rec` under `composite`, in `spare`'s key allocation when it is as
+    /// long (a nut whose index key moved to another of the same size, as fixed-width keys
+    /// do), otherwise in a new one.
+    pub(super) fn reusing(spare: Option<Spare>, rec: Record, composite: &[u8]) -> Entry {
+        if let Some(Spare(mut key)) = spare {
+            let reused = key.with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(inner) if inner.slice().len() == composite.len() => {
+                    *inner.header_mut() = abbreviation(composite);
+                    inner.slice_mut().copy_from_slice(composite);
+                    true
                 }
-                _ => Some(rec),
+                _ => false,
             });
-        match refused {
-            None => {
-                self.abbr = abbreviation(composite);
-                self
+            if reused {
+                return Entry { record: rec, key };
             }
-            Some(rec) => Entry::new(rec, composite),
         }
+        Entry::new(rec, composite)
     }
 }
 
 impl Keyed for Entry {
     fn key(&self) -> &[u8] {
-        &self.shared.slice
+        &self.key.slice
     }
 
     const ABBREVIATED: bool = true;
 
     fn abbr(&self) -> u64 {
-        self.abbr
+        self.key.header.header
     }
 
     fn abbreviate_key(key: &[u8]) -> u64 {

@@ -36,7 +36,7 @@ use crate::{Error, Result};
 mod key;
 
 pub use key::IndexKey;
-pub(crate) use key::{bounds, composite, index_key_of, Entry};
+pub(crate) use key::{bounds, composite, index_key_of, Entry, Spare};
 
 /// An extractor, type-erased: writes the index key of a nut into the buffer (cleared by the
 /// caller) and returns whether the nut has one.
@@ -209,7 +209,7 @@ pub(crate) struct Indexes {
     buf: Vec<u8>,
     /// The last entry removed by a put that moved its nut's index key, for the next such
     /// put to reuse (no allocation, no free per moved key).
-    spare: Option<Entry>,
+    spare: Option<Spare>,
     /// When `Some` (the query cache holds results), what each index's commits touched.
     pub(crate) touched: Option<Vec<Touched>>,
     /// Moves on whenever an index is added, replaced or dropped: a query's cache key holds
@@ -339,15 +339,8 @@ impl Indexes {
                 let put = sec.entries.upsert(
                     key,
                     old_at.map(|at| move |e: &Entry| e.record().is_at(at)),
-                    |entry| {
-                        if let Err(new) = entry.swap_record(new.clone()) {
-                            *entry = Entry::new(new, key);
-                        }
-                    },
-                    || match spare.take() {
-                        Some(entry) => entry.renew(new.clone(), key),
-                        None => Entry::new(new.clone(), key),
-                    },
+                    |entry| drop(entry.swap_record(new.clone())),
+                    || Entry::reusing(spare.take(), new.clone(), key),
                 );
                 if let Some(t) = touched.as_deref_mut() {
                     t.note(key);
@@ -360,9 +353,7 @@ impl Indexes {
             let had = sec.key_or_none(old, &mut self.old_key);
             let key = had.then_some(self.old_key.as_slice());
             let removed = remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
-            // Kept for the next entry put in, holding the new record meanwhile (the
-            // old one is retired now: held here, it could not be reused).
-            self.spare = removed.and_then(|e| e.vacate(new.clone()));
+            self.spare = removed.and_then(Entry::vacate);
         }
     }
 

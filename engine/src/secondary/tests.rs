@@ -127,7 +127,7 @@ fn only_entry(entries: &Index<Entry>) -> Entry {
 }
 
 #[test]
-fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_it() {
+fn an_unchanged_index_key_repoints_its_entry_in_place_and_a_snapshot_keeps_its_record() {
     let mut ix = on_first_byte();
     let (r1, r2, r3) = (nut(b"a1", 1), nut(b"a2", 2), nut(b"a3", 3));
     ix.put(None, &r1, None);
