@@ -44,6 +44,7 @@ impl IndexKey {
 }
 
 /// Appends the composite key of (`ikey`, `pkey`) to `out`.
+#[inline]
 pub(crate) fn composite(out: &mut Vec<u8>, ikey: &[u8], pkey: &[u8]) {
     // The usual case, a short key whose index key has no zero byte to escape: built in a
     // fixed-size buffer by fixed-size copies and appended whole, then cut to length (a byte
