@@ -51,12 +51,31 @@ pub(crate) trait Keyed: Clone {
 
 /// Binary search of a sorted run of entries for `key`.
 fn find<T: Keyed>(items: &[T], key: &[u8]) -> Result<usize, usize> {
+    find_abbreviated(items, key, T::abbreviate_key(key))
+}
+
+/// [`find`] with `key`'s abbreviation `a` already taken.
+#[inline]
+fn find_abbreviated<T: Keyed>(items: &[T], key: &[u8], a: u64) -> Result<usize, usize> {
     if T::ABBREVIATED {
-        let a = T::abbreviate_key(key);
         items.binary_search_by(|e| e.abbr().cmp(&a).then_with(|| e.key().cmp(key)))
     } else {
         items.binary_search_by(|e| e.key().cmp(key))
     }
+}
+
+/// The first of `items` that `is` picks, four tested at a time (one branch for four).
+#[inline]
+fn find_by<T>(items: &[T], is: impl Fn(&T) -> bool) -> Option<usize> {
+    let mut chunks = items.chunks_exact(4);
+    let mut base = 0;
+    for c in &mut chunks {
+        if is(&c[0]) | is(&c[1]) | is(&c[2]) | is(&c[3]) {
+            return c.iter().position(&is).map(|i| base + i);
+        }
+        base += 4;
+    }
+    chunks.remainder().iter().position(is).map(|i| base + i)
 }
 
 /// The first of `items` that `is` picks, tested eight at a time with no branch per item
@@ -76,6 +95,24 @@ fn position<T>(items: &[T], is: impl Fn(&T) -> bool) -> Option<usize> {
         base += 8;
     }
     chunks.remainder().iter().position(is).map(|i| base + i)
+}
+
+/// What [`Index::upsert`] did.
+#[derive(Debug)]
+pub(crate) enum Upserted<R, T> {
+    /// The old entry was under the key: changed in place, with what the change returned.
+    Found(R),
+    /// The new entry went in.
+    Inserted,
+    /// The new entry went in over this other entry under the same key.
+    Replaced(T),
+}
+
+/// Whether every entry of a (non-empty) sorted leaf has the abbreviation `a`: then the
+/// first and the last do.
+#[inline]
+fn all_tied<T: Keyed>(items: &[T], a: u64) -> bool {
+    matches!((items.first(), items.last()), (Some(f), Some(l)) if f.abbr() == a && l.abbr() == a)
 }
 
 /// `Arc::make_mut` for a node on a write's path down the tree, always inlined: the check
@@ -176,21 +213,54 @@ impl<T: Keyed> Index<T> {
         self.remove_picked(key, |items| find(items, key).ok())
     }
 
-    /// The entry under `key` that `is_old` picks out in its leaf (the caller knows which
-    /// one it is, e.g. by address), to change in place without changing its key: like
-    /// [`Index::replace`], no key comparisons inside the leaf.
-    pub(crate) fn get_mut_known(
+    /// Puts an entry under `key` in one descent: when the entry there is the one `is_old`
+    /// picks out (the caller's old entry, e.g. by address), `found` changes it in place
+    /// (without changing its key); otherwise `make`'s entry (whose key is `key`) goes in,
+    /// replacing another entry under `key` if there is one.
+    ///
+    /// A leaf whose entries all tie with `key` on their abbreviations (many entries under
+    /// one index key) is searched for the old entry by address first: a search by key
+    /// there compares whole keys at every step.
+    pub(crate) fn upsert<R>(
         &mut self,
         key: &[u8],
-        is_old: impl Fn(&T) -> bool,
-    ) -> Option<&mut T> {
+        is_old: Option<impl Fn(&T) -> bool>,
+        found: impl FnOnce(&mut T) -> R,
+        make: impl FnOnce() -> T,
+    ) -> Upserted<R, T> {
         let mut node = node_mut(&mut self.root);
-        loop {
+        let leaf = loop {
             match node {
-                Node::Leaf(leaf) => return leaf.items.iter_mut().find(|e| is_old(e)),
+                Node::Leaf(leaf) => break leaf,
                 Node::Internal { seps, children } => {
                     node = node_mut(&mut children[seps.child_index(key)]);
                 }
+            }
+        };
+        let items = &mut leaf.items;
+        let a = T::abbreviate_key(key);
+        if let Some(is_old) = &is_old {
+            if T::ABBREVIATED && all_tied(items, a) {
+                if let Some(i) = find_by(items, is_old).filter(|&i| items[i].key() == key) {
+                    return Upserted::Found(found(&mut items[i]));
+                }
+            }
+        }
+        match find_abbreviated(items, key, a) {
+            Ok(i) if is_old.as_ref().is_some_and(|is_old| is_old(&items[i])) => {
+                Upserted::Found(found(&mut items[i]))
+            }
+            Ok(i) => Upserted::Replaced(std::mem::replace(&mut items[i], make())),
+            // Room in the leaf: no split, so the insertion ends here.
+            Err(i) if items.len() < MAX => {
+                leaf.insert_at(i, make());
+                self.len += 1;
+                Upserted::Inserted
+            }
+            // A full leaf: the insertion that splits it, down the same (now unshared) path.
+            Err(_) => {
+                self.insert(make());
+                Upserted::Inserted
             }
         }
     }

@@ -33,7 +33,12 @@ fn collect(idx: &Index<E>, start: Bound<&[u8]>) -> Vec<(Vec<u8>, u32)> {
     out
 }
 
-fn check_invariants(node: &Node<E>, lo: Option<&[u8]>, hi: Option<&[u8]>, root: bool) -> usize {
+fn check_invariants<T: Keyed>(
+    node: &Node<T>,
+    lo: Option<&[u8]>,
+    hi: Option<&[u8]>,
+    root: bool,
+) -> usize {
     match node {
         Node::Leaf(leaf) => {
             let items = &leaf.items;
@@ -214,4 +219,76 @@ fn deleting_everything_collapses_to_empty_leaf() {
     }
     assert_eq!(idx.len(), 0);
     assert!(matches!(&*idx.root, Node::Leaf(v) if v.items.is_empty()));
+}
+
+/// An entry abbreviated by its key's first 8 bytes, as index entries are.
+#[derive(Clone, Debug, PartialEq)]
+struct A(Vec<u8>, u32);
+impl Keyed for A {
+    fn key(&self) -> &[u8] {
+        &self.0
+    }
+    const ABBREVIATED: bool = true;
+    fn abbr(&self) -> u64 {
+        Self::abbreviate_key(&self.0)
+    }
+    fn abbreviate_key(key: &[u8]) -> u64 {
+        node::abbreviate(key, 0)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// `upsert` against a `BTreeMap`: it changes in place the entry it is told is the old
+    /// one, puts the new one in otherwise (over another entry under the key, if any), in
+    /// leaves whose entries all tie on their abbreviations (half the keys share their first
+    /// 8 bytes) as in the others, through splits, removals and snapshots.
+    #[test]
+    fn upsert_matches_btreemap(ops in proptest::collection::vec((0u8..3, 0u16..600, any::<u32>()), 1..3000)) {
+        let mut idx = Index::<A>::default();
+        let mut model = BTreeMap::new();
+        let mut snapshot = None;
+        for (n, (op, k, v)) in ops.into_iter().enumerate() {
+            let key = if k % 2 == 0 { format!("tiedtied{k:05}") } else { format!("k{k:05}") };
+            let key = key.into_bytes();
+            if op == 0 {
+                let old = idx.remove(&key).map(|e| e.1);
+                prop_assert_eq!(old, model.remove(&key));
+                continue;
+            }
+            // op 1: the caller knows the current entry (by its value); op 2: it does not.
+            let current = model.get(&key).copied();
+            let is_old = (op == 1).then_some(move |e: &A| Some(e.1) == current);
+            let put = idx.upsert(&key, is_old, |e| std::mem::replace(&mut e.1, v), || A(key.clone(), v));
+            match (put, current) {
+                (Upserted::Found(was), Some(c)) => prop_assert!(op == 1 && was == c),
+                (Upserted::Replaced(e), Some(c)) => prop_assert!(op == 2 && e == A(key.clone(), c)),
+                (Upserted::Inserted, None) => {}
+                (put, current) => prop_assert!(false, "{put:?} over {current:?}"),
+            }
+            model.insert(key, v);
+            prop_assert_eq!(idx.len(), model.len());
+            if n % 500 == 0 {
+                snapshot = Some((idx.clone(), model.clone()));
+            }
+        }
+        check_invariants(&idx.root, None, None, true);
+        let all: Vec<_> = model.iter().map(|(k, v)| A(k.clone(), *v)).collect();
+        let mut c = idx.cursor(Bound::Unbounded);
+        let mut got = Vec::new();
+        while let Some(e) = c.peek() {
+            got.push(e.clone());
+            c.advance();
+        }
+        prop_assert_eq!(got, all);
+        if let Some((snap, snap_model)) = snapshot {
+            let mut c = snap.cursor(Bound::Unbounded);
+            let mut got = Vec::new();
+            while let Some(e) = c.peek() {
+                got.push((e.0.clone(), e.1));
+                c.advance();
+            }
+            prop_assert_eq!(got, snap_model.into_iter().collect::<Vec<_>>());
+        }
+    }
 }

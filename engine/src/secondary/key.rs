@@ -44,11 +44,56 @@ impl IndexKey {
 }
 
 /// Appends the composite key of (`ikey`, `pkey`) to `out`.
+#[inline]
 pub(crate) fn composite(out: &mut Vec<u8>, ikey: &[u8], pkey: &[u8]) {
+    // The usual case, a short key whose index key has no zero byte to escape: built in a
+    // fixed-size buffer by fixed-size copies and appended whole, then cut to length (a byte
+    // loop and a call to `memcpy` cost more than the key is long).
+    const SHORT: usize = 32;
+    let len = ikey.len() + 2 + pkey.len();
+    if len <= SHORT && !ikey.contains(&0) {
+        let mut buf = [0u8; SHORT];
+        copy_short(&mut buf, ikey);
+        if let Some(tail) = buf.get_mut(ikey.len() + 2..) {
+            copy_short(tail, pkey);
+        }
+        let start = out.len();
+        out.extend_from_slice(&buf);
+        out.truncate(start + len);
+        return;
+    }
     out.reserve(ikey.len() + pkey.len() + 4);
     escaped(out, ikey);
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(pkey);
+}
+
+/// Copies `src` (at most 32 bytes, and `dst` as long) to the start of `dst` in at most two
+/// fixed-size copies that overlap (inline moves, no call).
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        let n = src.len();
+        if let (Some(head), Some(tail)) = (src.first_chunk::<N>(), src.last_chunk::<N>()) {
+            if let Some(d) = dst.first_chunk_mut::<N>() {
+                *d = *head;
+            }
+            if let Some(d) = dst.get_mut(n - N..n).and_then(|d| d.first_chunk_mut::<N>()) {
+                *d = *tail;
+            }
+        }
+    }
+    match src.len() {
+        16.. => two::<16>(dst, src),
+        8.. => two::<8>(dst, src),
+        4.. => two::<4>(dst, src),
+        n => {
+            if let Some(d) = dst.get_mut(..n) {
+                for (d, s) in d.iter_mut().zip(src) {
+                    *d = *s;
+                }
+            }
+        }
+    }
 }
 
 fn escaped(out: &mut Vec<u8>, ikey: &[u8]) {
@@ -103,18 +148,49 @@ pub(crate) fn bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
     (start, end)
 }
 
-/// One index entry: its composite key and the record, in one shared allocation (cloning it
-/// for a copied node is one reference-count increment), beside the first 8 bytes of its
-/// index key, so a leaf search reads the entries themselves only on a tie.
+/// One index entry, as its leaf slot holds it (16 bytes): the record itself, so the entry of
+/// a given record is found in its leaf by the record's address without reading any entry's
+/// allocation, and its composite key in an allocation of its own, headed by the first 8
+/// bytes of its index key (a leaf search compares those, and reads the key only on a tie).
+/// Cloning it for a copied node is two reference-count increments.
 #[derive(Clone)]
 pub(crate) struct Entry {
-    abbr: u64,
-    shared: ThinArc<Record, u8>,
+    record: Record,
+    key: ThinArc<u64, u8>,
+}
+
+/// The composite-key allocation of an entry taken out of its index, kept for the next
+/// entry put in ([`Entry::reusing`]): no allocation and no free per moved index key.
+pub(crate) struct Spare(ThinArc<u64, u8>);
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spare")
+            .field("len", &self.0.slice.len())
+            .finish()
+    }
 }
 
 /// The first 8 bytes of the index key a composite key starts with, big-endian, zero-padded:
 /// if two differ, the composite keys compare the same way.
 pub(super) fn abbreviation(composite: &[u8]) -> u64 {
+    // The usual case, a word at a time: the first 8 bytes, cut at a terminator among them
+    // (a zero byte not followed by 0xFF). A byte loop costs ~40 instructions a key.
+    if let Some(head) = composite.first_chunk::<8>() {
+        let word = u64::from_le_bytes(*head);
+        // The lowest zero byte (the first in the key) is flagged exactly (only bytes
+        // above a zero can be flagged spuriously).
+        let zeros = word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080;
+        let big_endian = u64::from_be_bytes(*head);
+        if zeros == 0 {
+            return big_endian;
+        }
+        let z = (zeros.trailing_zeros() / 8) as usize;
+        if composite.get(z + 1) != Some(&0xFF) {
+            // The index key ends at byte `z`: the bytes from there on are padding.
+            return big_endian & !(u64::MAX >> (8 * z));
+        }
+    }
     let mut w = [0u8; 8];
     let mut n = 0;
     let mut bytes = composite.iter();
@@ -137,60 +213,61 @@ pub(super) fn abbreviation(composite: &[u8]) -> u64 {
 impl Entry {
     pub(super) fn new(rec: Record, composite: &[u8]) -> Entry {
         Entry {
-            abbr: abbreviation(composite),
-            shared: ThinArc::from_header_and_slice(rec, composite),
+            record: rec,
+            key: ThinArc::from_header_and_slice(abbreviation(composite), composite),
         }
     }
 
     pub(crate) fn record(&self) -> &Record {
-        &self.shared.header.header
+        &self.record
     }
 
-    /// Points the entry, in place, at `rec` (a newer record of the same nut under the same
-    /// index key) when no snapshot shares the entry: no allocation, no copy of the key.
-    /// Returns the record it held, or gives `rec` back when the entry is shared.
-    pub(super) fn swap_record(&mut self, rec: Record) -> Result<Record, Record> {
-        self.shared
-            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
-                Some(entry) => Ok(std::mem::replace(entry.header_mut(), rec)),
-                None => Err(rec),
-            })
+    /// Points the entry at `rec` (a newer record of the same nut under the same index key)
+    /// and returns the record it held. In place, always: the entry sits in a node that the
+    /// write copied on its way down if a snapshot shared it, and the snapshot keeps its own
+    /// slot (and record).
+    pub(super) fn swap_record(&mut self, rec: Record) -> Record {
+        std::mem::replace(&mut self.record, rec)
     }
 
-    /// This entry (just taken out of its index) made over for `rec` under `composite`:
-    /// the same allocation when no snapshot shares it and the composite key is as long
-    /// as its own (a nut whose index key moved to another of the same size, as fixed-width
-    /// keys do), otherwise a new entry.
-    pub(super) fn renew(mut self, rec: Record, composite: &[u8]) -> Entry {
-        let refused = self
-            .shared
-            .with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
-                Some(entry) if entry.slice().len() == composite.len() => {
-                    *entry.header_mut() = rec;
-                    entry.slice_mut().copy_from_slice(composite);
-                    None
+    /// The key allocation of this entry (just taken out of its index), kept for
+    /// [`Entry::reusing`]: `None` when a snapshot shares it. The record is let go.
+    pub(super) fn vacate(self) -> Option<Spare> {
+        self.key
+            .with_arc(triomphe::Arc::is_unique)
+            .then_some(Spare(self.key))
+    }
+
+    /// An entry for `rec` under `composite`, in `spare`'s key allocation when it is as
+    /// long (a nut whose index key moved to another of the same size, as fixed-width keys
+    /// do), otherwise in a new one.
+    pub(super) fn reusing(spare: Option<Spare>, rec: Record, composite: &[u8]) -> Entry {
+        if let Some(Spare(mut key)) = spare {
+            let reused = key.with_arc_mut(|arc| match triomphe::Arc::get_mut(arc) {
+                Some(inner) if inner.slice().len() == composite.len() => {
+                    *inner.header_mut() = abbreviation(composite);
+                    inner.slice_mut().copy_from_slice(composite);
+                    true
                 }
-                _ => Some(rec),
+                _ => false,
             });
-        match refused {
-            None => {
-                self.abbr = abbreviation(composite);
-                self
+            if reused {
+                return Entry { record: rec, key };
             }
-            Some(rec) => Entry::new(rec, composite),
         }
+        Entry::new(rec, composite)
     }
 }
 
 impl Keyed for Entry {
     fn key(&self) -> &[u8] {
-        &self.shared.slice
+        &self.key.slice
     }
 
     const ABBREVIATED: bool = true;
 
     fn abbr(&self) -> u64 {
-        self.abbr
+        self.key.header.header
     }
 
     fn abbreviate_key(key: &[u8]) -> u64 {

@@ -13,9 +13,11 @@
 //! built, before it is logged, and `apply` takes those keys ([`Extracted`]);
 //! [`Indexes::add`] runs them on every record before the new index replaces anything.
 //! Either catches a panic and returns [`Error::ExtractorPanicked`] naming the index and the
-//! nut. Applying a commit still extracts the key of each record it replaces (to find its
-//! entry): that record's key was extracted once already, so only an impure extractor can
-//! panic there, and the panic is caught and the entry found by the record's address.
+//! nut. Applying a commit looks for the replaced record's entry under the new key first
+//! (found there by the record's address when the index key was kept); only when it is not
+//! there is the replaced record's key extracted again, to find its entry: that key was
+//! extracted once already, so only an impure extractor can panic there, and the panic is
+//! caught and the entry found by the record's address.
 //!
 //! Index keys are bytes compared lexicographically; [`IndexKey`] encodes numbers and
 //! strings so that byte order is their natural order. In an entry the index key is
@@ -26,7 +28,7 @@ use std::ops::{Bound, Range};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::index::{before_end, Cursor, CursorBack, Index, Keyed};
+use crate::index::{before_end, Cursor, CursorBack, Index, Keyed, Upserted};
 use crate::nut::NutRef;
 use crate::record::{Change, Record};
 use crate::{Error, Result};
@@ -34,7 +36,7 @@ use crate::{Error, Result};
 mod key;
 
 pub use key::IndexKey;
-pub(crate) use key::{bounds, composite, index_key_of, Entry};
+pub(crate) use key::{bounds, composite, index_key_of, Entry, Spare};
 
 /// An extractor, type-erased: writes the index key of a nut into the buffer (cleared by the
 /// caller) and returns whether the nut has one.
@@ -205,6 +207,9 @@ pub(crate) struct Indexes {
     /// were not taken for, which cannot happen (kept so that it would still be maintained).
     new_key: Vec<u8>,
     buf: Vec<u8>,
+    /// The last entry removed by a put that moved its nut's index key, for the next such
+    /// put to reuse (no allocation, no free per moved key).
+    spare: Option<Spare>,
     /// When `Some` (the query cache holds results), what each index's commits touched.
     pub(crate) touched: Option<Vec<Touched>>,
     /// Moves on whenever an index is added, replaced or dropped: a query's cache key holds
@@ -310,9 +315,16 @@ impl Indexes {
 
     /// Keeps every index in step with a put of `new` over `old` (same key), with the new
     /// keys extracted for it (`None`: none were, the tree having no index then).
+    ///
+    /// The new key's entry is put first, in one descent ([`Index::upsert`]): when the old
+    /// record's entry is there (the index key was kept, the usual case) it is pointed at
+    /// the new record in place, and the old record's key is never extracted. Otherwise the
+    /// new entry goes in (reusing the allocation of the last entry removed, when there is
+    /// one of the same length), and the old record's entry, if any, is then found by its
+    /// own key and removed.
     pub(crate) fn put(&mut self, old: Option<&Record>, new: &Record, keys: Option<Keys<'_>>) {
+        let old_at = old.map(Record::as_ptr);
         for (i, sec) in self.list.iter_mut().enumerate() {
-            let had = old.is_some_and(|o| sec.key_or_none(o, &mut self.old_key));
             let new_key = match keys.and_then(|k| k.new_key(self.generation, i)) {
                 Some(key) => key,
                 None => sec
@@ -320,42 +332,28 @@ impl Indexes {
                     .then_some(self.new_key.as_slice()),
             };
             let mut touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
-            if let Some(new_key) = new_key.filter(|k| had && *k == self.old_key.as_slice()) {
-                self.buf.clear();
-                composite(&mut self.buf, new_key, new.key());
-                // The usual case: the old record's entry, under the same composite key,
-                // now points at the new record. When it is not there (the extractor is not
-                // a pure function of the nut), the general way below finds it.
-                if old.is_some_and(|old| repoint(&mut sec.entries, &self.buf, old, new)) {
-                    if let Some(t) = touched {
-                        t.note(&self.buf);
-                    }
-                    continue;
-                }
-            }
-            let removed = old.and_then(|old| {
-                let key = had.then_some(self.old_key.as_slice());
-                remove_entry(
-                    &mut sec.entries,
-                    &mut self.buf,
-                    key,
-                    old,
-                    touched.as_deref_mut(),
-                )
-            });
             if let Some(new_key) = new_key {
                 self.buf.clear();
                 composite(&mut self.buf, new_key, new.key());
-                if let Some(t) = touched {
-                    t.note(&self.buf);
+                let (key, spare) = (self.buf.as_slice(), &mut self.spare);
+                let put = sec.entries.upsert(
+                    key,
+                    old_at.map(|at| move |e: &Entry| e.record().is_at(at)),
+                    |entry| drop(entry.swap_record(new.clone())),
+                    || Entry::reusing(spare.take(), new.clone(), key),
+                );
+                if let Some(t) = touched.as_deref_mut() {
+                    t.note(key);
                 }
-                let entry = match removed {
-                    // The old record's entry, made over for the new one.
-                    Some(entry) => entry.renew(new.clone(), &self.buf),
-                    None => Entry::new(new.clone(), &self.buf),
-                };
-                sec.entries.insert(entry);
+                if matches!(put, Upserted::Found(())) {
+                    continue;
+                }
             }
+            let Some(old) = old else { continue };
+            let had = sec.key_or_none(old, &mut self.old_key);
+            let key = had.then_some(self.old_key.as_slice());
+            let removed = remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
+            self.spare = removed.and_then(Entry::vacate);
         }
     }
 
@@ -368,22 +366,6 @@ impl Indexes {
             remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
         }
     }
-}
-
-/// Points `old`'s entry under `composite` at `new` (in place when no snapshot shares the
-/// entry): its leaf found by the key, the entry in that leaf by `old`'s address (no key
-/// comparisons: under one index key the entries tie on their abbreviations), then its key
-/// checked. Whether the entry was there.
-fn repoint(entries: &mut Index<Entry>, composite: &[u8], old: &Record, new: &Record) -> bool {
-    let at = old.as_ptr();
-    let found = entries.get_mut_known(composite, |e| e.record().is_at(at));
-    let Some(entry) = found.filter(|e| e.key() == composite) else {
-        return false;
-    };
-    if let Err(new) = entry.swap_record(new.clone()) {
-        *entry = Entry::new(new, composite);
-    }
-    true
 }
 
 /// Removes `old`'s entry: its leaf found by its composite key (`index_key` then `old`'s

@@ -48,6 +48,45 @@ fn composite_keys_sort_by_index_key_then_primary_key() {
     }
 }
 
+proptest::proptest! {
+    /// The composite key, however it is built (short keys by fixed-size copies), is the
+    /// escaped index key, the terminator and the primary key, appended to what `out` held.
+    #[test]
+    fn a_composite_key_is_the_escaped_index_key_a_terminator_and_the_primary_key(
+        ikey in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::prelude::any::<u8>()], 0..36),
+        pkey in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        held in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3),
+    ) {
+        let mut want = held.clone();
+        for &b in &ikey {
+            want.push(b);
+            if b == 0 {
+                want.push(0xFF);
+            }
+        }
+        want.extend_from_slice(&[0, 0]);
+        want.extend_from_slice(&pkey);
+        let mut got = held;
+        composite(&mut got, &ikey, &pkey);
+        proptest::prop_assert_eq!(got, want);
+    }
+
+    /// The word-at-a-time abbreviation is the index key's first 8 bytes (unescaped),
+    /// zero-padded, whatever zero bytes the index key holds and wherever they fall.
+    #[test]
+    fn an_abbreviation_is_the_index_keys_first_eight_bytes(
+        ikey in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::prelude::any::<u8>()], 0..12),
+        pkey in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+    ) {
+        let mut c = Vec::new();
+        composite(&mut c, &ikey, &pkey);
+        let mut w = [0u8; 8];
+        let n = ikey.len().min(8);
+        w[..n].copy_from_slice(&ikey[..n]);
+        proptest::prop_assert_eq!(abbreviation(&c), u64::from_be_bytes(w));
+    }
+}
+
 #[test]
 fn index_key_encodings_keep_numeric_order() {
     let ints = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
@@ -88,7 +127,7 @@ fn only_entry(entries: &Index<Entry>) -> Entry {
 }
 
 #[test]
-fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_it() {
+fn an_unchanged_index_key_repoints_its_entry_in_place_and_a_snapshot_keeps_its_record() {
     let mut ix = on_first_byte();
     let (r1, r2, r3) = (nut(b"a1", 1), nut(b"a2", 2), nut(b"a3", 3));
     ix.put(None, &r1, None);
@@ -113,38 +152,50 @@ fn an_unchanged_index_key_repoints_its_entry_in_place_unless_a_snapshot_shares_i
 }
 
 #[test]
-fn a_moved_index_key_reuses_the_old_entry_unless_a_snapshot_shares_it() {
+fn a_moved_index_key_reuses_the_last_entry_removed_unless_a_snapshot_shares_it() {
     let mut ix = on_first_byte();
-    let (r1, r2, r3) = (nut(b"a1", 1), nut(b"b2", 2), nut(b"c3", 3));
+    let (r1, r2, r3, r4) = (nut(b"a1", 1), nut(b"b2", 2), nut(b"c3", 3), nut(b"d4", 4));
     let composite_of = |ikey: &[u8]| {
         let mut c = Vec::new();
         composite(&mut c, ikey, b"k");
         c
     };
+    let key_at = |ix: &Indexes| only_entry(&ix.list[0].entries).key().as_ptr();
     ix.put(None, &r1, None);
-    let before = only_entry(&ix.list[0].entries).key().as_ptr();
+    let first = key_at(&ix);
 
-    // Unshared: the old entry, taken out, comes back under the new key.
+    // Unshared: the old entry, taken out after the new one went in, is kept for the next
+    // moved key, which gets it back under its own key.
     ix.put(Some(&r1), &r2, None);
     let entry = only_entry(&ix.list[0].entries);
     assert!(entry.record().is_at(r2.as_ptr()));
     assert_eq!(entry.key(), composite_of(b"b"));
-    assert_eq!(entry.abbr(), abbreviation(&composite_of(b"b")));
-    assert_eq!(entry.key().as_ptr(), before, "the old allocation reused");
     drop(entry);
-
-    // Shared with a snapshot: a new entry; the snapshot keeps the old one, unchanged.
-    let snapshot = ix.list[0].entries.clone();
     ix.put(Some(&r2), &r3, None);
     let entry = only_entry(&ix.list[0].entries);
     assert!(entry.record().is_at(r3.as_ptr()));
     assert_eq!(entry.key(), composite_of(b"c"));
+    assert_eq!(entry.abbr(), abbreviation(&composite_of(b"c")));
+    assert_eq!(entry.key().as_ptr(), first, "the removed allocation reused");
+    drop(entry);
+
+    // Shared with a snapshot: the removed entry stays the snapshot's, unchanged.
+    let snapshot = ix.list[0].entries.clone();
+    ix.put(Some(&r3), &r4, None);
+    let entry = only_entry(&ix.list[0].entries);
+    assert!(entry.record().is_at(r4.as_ptr()));
+    assert_eq!(entry.key(), composite_of(b"d"));
     let seen = only_entry(&snapshot);
     assert!(
-        seen.record().is_at(r2.as_ptr()),
+        seen.record().is_at(r3.as_ptr()),
         "a snapshot saw a later write"
     );
-    assert_eq!(seen.key(), composite_of(b"b"));
+    assert_eq!(seen.key(), composite_of(b"c"));
+    assert_eq!(
+        seen.key().as_ptr(),
+        first,
+        "the snapshot's entry was not reused"
+    );
 }
 
 /// One index whose key is whatever `cell` holds when the extractor runs: an extractor that

@@ -350,7 +350,7 @@ impl State {
                     }
                     let expiry =
                         (rec.expires() != 0).then(|| (rec.expires(), Box::from(rec.key())));
-                    let indexed = (!self.indexes.is_empty()).then(|| rec.clone());
+                    let indexed = (!self.indexes.is_empty()).then(|| rec.as_ptr());
                     self.live_bytes += rec.payload_len() as u64;
                     let old = if hashed_all.is_superseded(at) {
                         // Overridden later in this commit: never in a slot.
@@ -361,6 +361,10 @@ impl State {
                     };
                     if let Some(new) = indexed {
                         let keys = keys.as_ref().map(|k| k.change(at));
+                        // SAFETY: the record was just put into the B+tree, which holds it
+                        // until a later change replaces it (none does during this call).
+                        // Borrowed, not cloned: no reference-count increment and decrement.
+                        let new = unsafe { Record::borrow_raw(new) };
                         self.indexes.put(old.as_ref(), &new, keys);
                     }
                     if let Some(old) = old {
