@@ -241,9 +241,9 @@ impl Drop for Worker {
     }
 }
 
-/// Operations per second of a warm-up or slice, over its busy time where it has one.
+/// Operations per second of a warm-up, to size slices by (`paired::sizing_rate`).
 fn rate(r: &Ran) -> f64 {
-    paired::per_second(r.ops, r.busy_ns.unwrap_or(r.elapsed_ns))
+    crate::runner::paired::sizing_rate(r.ops, r.busy_ns, r.elapsed_ns)
 }
 
 /// One side's numbers over its slices.

@@ -25,6 +25,26 @@ pub const SLICE: Duration = Duration::from_millis(50);
 pub const QUICK_ROUNDS: usize = 10;
 pub const QUICK_SLICE: Duration = Duration::from_millis(20);
 
+/// How much faster than over its wall-clock time a warm-up may be judged over its busy
+/// time when slices are sized from it (see [`sizing_rate`]).
+pub const MAX_BUSY_SPEEDUP: f64 = 20.0;
+
+/// The rate a warm-up of `ops` operations sizes slices by: over its busy time (wall-clock
+/// less the wait for a CPU) where it has one, so that a slice holds about as much work on
+/// a loaded machine as on a quiet one, but never more than [`MAX_BUSY_SPEEDUP`] times the
+/// rate over its wall-clock time. Busy time is the difference of two clocks (the window on
+/// the runner's clock, the wait on the kernel's); when the wait swallows nearly the whole
+/// window, or the clocks disagree, it comes out at a few nanoseconds, and slices sized
+/// from it would hold billions of operations and never end.
+pub fn sizing_rate(ops: u64, busy_ns: Option<u64>, elapsed_ns: u64) -> f64 {
+    let wall = per_second(ops, elapsed_ns);
+    match busy_ns.map(|b| per_second(ops, b)) {
+        Some(busy) if wall > 0.0 => busy.min(wall * MAX_BUSY_SPEEDUP),
+        Some(busy) => busy,
+        None => wall,
+    }
+}
+
 /// One variant's slices as they are taken: rates over busy time and over wall-clock time.
 struct Taken {
     ops: u64,
@@ -101,7 +121,7 @@ pub fn take(
             s.warm(threads, slice * 4, clock, stop)
         })?;
         let Some(w) = warm else { return Ok(None) };
-        let rate = per_second(w.recorded.ops(), w.busy_ns.unwrap_or(w.elapsed_ns));
+        let rate = sizing_rate(w.recorded.ops(), w.busy_ns, w.elapsed_ns);
         let ops = (rate * slice.as_secs_f64() / threads as f64)
             .round()
             .max(1.0);
@@ -143,4 +163,22 @@ pub fn take(
             .map(|(t, b)| t.rates(b.name(), busy))
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_are_sized_by_busy_time_but_never_from_a_vanished_one() {
+        // 1,000 operations in 200 ms of wall-clock time, 100 ms of it waiting for a CPU.
+        assert_eq!(sizing_rate(1_000, Some(100_000_000), 200_000_000), 10_000.0);
+        assert_eq!(sizing_rate(1_000, None, 200_000_000), 5_000.0);
+        // The wait swallowed the window (busy clamped to 1 ns): not 10^12 operations per
+        // second, at most MAX_BUSY_SPEEDUP times the wall-clock rate.
+        assert_eq!(
+            sizing_rate(1_000, Some(1), 200_000_000),
+            5_000.0 * MAX_BUSY_SPEEDUP
+        );
+    }
 }
