@@ -110,7 +110,7 @@ impl Tree {
         let hashed = st.prefetch(&self.inner.points, &changes);
         // What the log and the change feed record: no delete that changes nothing, and a
         // delete of an expired nut as an expiry.
-        st.settle(&mut changes, now);
+        st.settle(&self.inner.points, &mut changes, now, hashed);
         let in_flight = |done, ticket, compact| InFlight {
             tree: self,
             kept,
