@@ -345,15 +345,11 @@ impl State {
         self.expiry.range(..end).count()
     }
 
-    /// A single change's key hash, with its hash-index slot fetched meanwhile (see
-    /// `points::Writer::prefetch`), for [`State::settle`] and [`State::apply`]; `None` for
-    /// other commits.
+    /// The hash of a single change's key, with its hash-index slot fetched meanwhile (see
+    /// `points::Writer::prefetch`), for [`State::settle`] and [`State::apply`].
     #[inline]
-    pub(super) fn prefetch(&self, points: &Points, changes: &Changes) -> Option<u64> {
-        match &changes[..] {
-            [change] => Some(self.points.prefetch(points, change.key())),
-            _ => None,
-        }
+    pub(super) fn prefetch(&self, points: &Points, key: &[u8]) -> u64 {
+        self.points.prefetch(points, key)
     }
 
     /// Applies the changes of the commit at `version` (already stamped) to both indexes
