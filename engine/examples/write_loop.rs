@@ -12,7 +12,8 @@
 //! only a cache in front of the tree has read lately does (`lab`'s `cached` variant on
 //! `mixed`): `write_loop cold [indexes] [writes] [keys] [value bytes]`, by default 50,000
 //! keys of 1,120-byte values (`mixed.toml`'s documents), one warm value buffer written
-//! under a key formatted in place. Its misses per write, in the simulated caches `lab
+//! under a key formatted in place; `coldmix` (same arguments) makes a third of them tosses.
+//! Its misses per write, in the simulated caches `lab
 //! --measure instructions` uses:
 //!
 //! ```sh
@@ -47,19 +48,12 @@ fn main() -> acorn::Result<()> {
     let writes: usize = args
         .next()
         .map_or(2_000_000, |a| a.parse().expect("writes"));
-    if mode == "cold" {
+    if mode == "cold" || mode == "coldmix" {
         let keys = args.next().map_or(50_000, |a| a.parse().expect("keys"));
         let bytes = args
             .next()
             .map_or(1_120, |a| a.parse().expect("value bytes"));
-        return cold(indexes, writes, keys, bytes, false);
-    }
-    if mode == "coldmix" {
-        let keys = args.next().map_or(50_000, |a| a.parse().expect("keys"));
-        let bytes = args
-            .next()
-            .map_or(1_120, |a| a.parse().expect("value bytes"));
-        return cold(indexes, writes, keys, bytes, true);
+        return cold(indexes, writes, keys, bytes, mode == "coldmix");
     }
     let n = 10_000;
     let keys: Vec<String> = (0..n).map(|i| format!("user-{i:012}")).collect();
@@ -115,7 +109,7 @@ fn main() -> acorn::Result<()> {
                 drop(std::hint::black_box(old));
             }
         }
-        other => panic!("mode {other:?}: stash, batch, raw or cold"),
+        other => panic!("mode {other:?}: stash, batch, raw, cold or coldmix"),
     }
     report(&format!("{mode}, {indexes} indexes"), writes, start, cpu);
     Ok(())
