@@ -83,6 +83,38 @@ fn a_manual_clock_advanced_past_the_end_of_time_stays_there_and_expires_every_tt
     assert_eq!(tree.len(), 0);
 }
 
+/// A stash builds a small value's record under the state lock and a large one's (over
+/// 4 KiB) before it: both read back byte for byte, expire at the same instant, and toss
+/// alike.
+#[test]
+fn small_and_large_values_store_expire_and_toss_alike() {
+    let (tree, clock) = clocked();
+    let small: Vec<u8> = (0..100u32).map(|i| i as u8).collect();
+    let large: Vec<u8> = (0..9_000u32).map(|i| (i * 7) as u8).collect();
+    for (key, value) in [("small", &small), ("large", &large)] {
+        tree.stash_with_ttl(key, value, Duration::from_secs(10))
+            .unwrap();
+        let nut = tree.crack(key).unwrap().unwrap();
+        assert_eq!(&nut.value, value, "{key}");
+        assert_eq!(
+            nut.expires_at,
+            Some(clock.now_for_test() + Duration::from_secs(10)),
+            "{key}"
+        );
+        tree.stash(format!("{key}-kept"), value).unwrap();
+    }
+    clock.advance(Duration::from_secs(10));
+    for key in ["small", "large"] {
+        assert_eq!(tree.crack(key).unwrap(), None, "{key} expired");
+        // A toss of an expired nut removes nothing visible.
+        assert!(!tree.toss(key).unwrap(), "{key}");
+        let kept = format!("{key}-kept");
+        assert!(tree.toss(&kept).unwrap(), "{kept}");
+        assert!(!tree.toss(&kept).unwrap(), "{kept} again");
+    }
+    assert_eq!(tree.len(), 0);
+}
+
 trait NowForTest {
     fn now_for_test(&self) -> SystemTime;
 }

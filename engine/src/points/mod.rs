@@ -233,6 +233,11 @@ impl Points {
         hasher.finish()
     }
 
+    /// The hash [`Writer::get_hashed`] and the other `_hashed` methods take for `key`.
+    pub(crate) fn hash_of(&self, key: &[u8]) -> u64 {
+        self.hash(key)
+    }
+
     /// The current table, for as long as both `self` and `guard` live: dropping the index
     /// frees its table at once, whatever guards are pinned.
     fn table<'g>(&'g self, guard: &'g Guard) -> &'g Table {
@@ -416,6 +421,38 @@ impl Writer {
         key: &[u8],
         hash: u64,
     ) -> Option<*const c_void> {
+        let (i, raw) = self.find(p, key, hash)?;
+        let t = self.current(p);
+        t.slots[i].store(tomb(), Ordering::Release);
+        let (cap, tagged) = (t.slots.len(), t.tagged);
+        self.live -= 1;
+        if cap > 64 && self.live * 100 < cap * MIN_LOAD {
+            self.rebuild(p, self.fresh_cap(0), tagged);
+        }
+        Some(raw)
+    }
+
+    /// The record stored under `key`, whose hash is `hash` (from [`Writer::prefetch`] or
+    /// [`Points::hash_of`]), as the writer sees it (no overlay is ever published outside
+    /// `apply`). One probe: the B+tree's leaf search would read the keys of half a dozen
+    /// records to find the same one, and for a key nobody read lately each is a cache miss.
+    /// Borrowed from the writer: the record is the tree's B+tree's, which only changes
+    /// through the same locked state.
+    pub(crate) fn get_hashed<'a>(
+        &'a self,
+        p: &Points,
+        key: &[u8],
+        hash: u64,
+    ) -> Option<Borrowed<'a>> {
+        let (_, raw) = self.find(p, key, hash)?;
+        // SAFETY: a record in a slot is alive while the B+tree holds it (`put`'s
+        // contract), and the B+tree changes only through the state this writer is part of,
+        // which the borrow of `self` keeps as it is.
+        Some(unsafe { Record::borrow_raw(raw) })
+    }
+
+    /// The slot holding `key` (hash `hash`) and the record in it.
+    fn find(&self, p: &Points, key: &[u8], hash: u64) -> Option<(usize, *const c_void)> {
         self.check(p);
         debug_assert_eq!(hash, p.hash(key), "a hash of another key or index");
         let t = self.current(p);
@@ -429,15 +466,8 @@ impl Writer {
             }
             if let Some(raw) = t.candidate(s, tag) {
                 // SAFETY: as in `put`.
-                let found = same_bytes(unsafe { Record::borrow_raw(raw) }.key(), key);
-                if found {
-                    t.slots[i].store(tomb(), Ordering::Release);
-                    let tagged = t.tagged;
-                    self.live -= 1;
-                    if cap > 64 && self.live * 100 < cap * MIN_LOAD {
-                        self.rebuild(p, self.fresh_cap(0), tagged);
-                    }
-                    return Some(raw);
+                if same_bytes(unsafe { Record::borrow_raw(raw) }.key(), key) {
+                    return Some((i, raw));
                 }
             }
             i += 1;

@@ -1,4 +1,4 @@
-//! The point index against a `HashMap` model; the switch to untagged slots; a writer that
+//! The point index (readers' and the writer's look-ups) against a `HashMap` model; the switch to untagged slots; a writer that
 //! refuses a foreign index; records a pinned reader borrows outliving the writer; the
 //! overlay that shows a whole commit at once. (Concurrent readers: tests/point_reads.rs.)
 
@@ -67,12 +67,19 @@ proptest! {
             prop_assert_eq!(w.len(), model.len());
             let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
             prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
+            // The writer's own look-up (a toss settling) agrees with the readers'.
+            let hash = p.hash_of(key.as_bytes());
+            let by_writer = w.get_hashed(&p, key.as_bytes(), hash).map(|r| r.version());
+            prop_assert_eq!(by_writer, got);
         }
         let guard = crossbeam_epoch::pin();
         for k in 0..400u16 {
             let key = format!("k{k}");
             let got = p.get(key.as_bytes(), &guard).map(|r| r.version());
             prop_assert_eq!(got, model.get(&key).map(|v| u64::from(*v)));
+            let hash = p.hash_of(key.as_bytes());
+            let by_writer = w.get_hashed(&p, key.as_bytes(), hash).map(|r| r.version());
+            prop_assert_eq!(by_writer, got);
         }
     }
 }

@@ -36,9 +36,16 @@ pub(crate) trait Write: Sized {
     /// What the write keeps while its commit is in flight, to make its output (often
     /// nothing: a write moves its changes into the commit and keeps no copy).
     type Kept;
+    /// The one key the write changes, if it is a single change known before
+    /// [`Write::changes`] runs (a stash, a toss): its hash-index slot is then fetched while
+    /// the change is built. A write that names a key makes exactly one change, of that key.
+    fn key(&self) -> Option<&[u8]> {
+        None
+    }
     /// The changes to commit, built under the state lock at the commit's time `now` (a
-    /// transaction validates its reads here, a purge picks the expired keys); an error
-    /// (a transaction's conflict) commits nothing.
+    /// transaction validates its reads here, a purge picks the expired keys, a small stash
+    /// copies its value into its record); an error (a transaction's conflict) commits
+    /// nothing.
     fn changes(self, st: &State, now: u64) -> Result<(Changes, Self::Kept)>;
     /// The caller's result once the commit is acknowledged; counts the operation.
     fn output(kept: Self::Kept, tree: &Tree, done: Committed) -> Self::Output;
@@ -106,11 +113,20 @@ impl Tree {
         let serial = self.commit_lock();
         let now = self.now();
         let mut st = self.state();
+        let points = &self.inner.points;
+        let named = write.key().map(|key| st.prefetch(points, key));
         let (mut changes, kept) = write.changes(&st, now)?;
-        let hashed = st.prefetch(&self.inner.points, &changes);
+        debug_assert!(
+            named.is_none() || changes.len() == 1,
+            "a named key, one change"
+        );
+        let hashed = named.or_else(|| match &changes[..] {
+            [change] => Some(st.prefetch(points, change.key())),
+            _ => None,
+        });
         // What the log and the change feed record: no delete that changes nothing, and a
         // delete of an expired nut as an expiry.
-        st.settle(&mut changes, now);
+        st.settle(points, &mut changes, now, hashed);
         let in_flight = |done, ticket, compact| InFlight {
             tree: self,
             kept,

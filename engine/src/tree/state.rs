@@ -122,23 +122,57 @@ impl State {
         }
     }
 
+    /// Whether a removal of `key` applied after everything pending finds a record, and
+    /// whether that record's TTL has run out by `now`: as [`State::current`] would say, but
+    /// an applied record is found through the point index (one probe, `hash` if known),
+    /// not the B+tree, whose leaf search reads the keys of half a dozen records (each a
+    /// cache miss when nobody read them lately).
+    fn current_expired(
+        &self,
+        points: &Points,
+        key: &[u8],
+        hash: Option<u64>,
+        now: u64,
+    ) -> Option<bool> {
+        match self.pending_keys.get(key) {
+            Some(queued) => queued.record.as_ref().map(|r| r.is_expired(now)),
+            None => {
+                let hash = hash.unwrap_or_else(|| points.hash_of(key));
+                let found = self.points.get_hashed(points, key, hash);
+                found.map(|r| r.is_expired(now))
+            }
+        }
+    }
+
     /// Settles a commit's changes against the state they will be applied to (pending
     /// commits and the commit's own earlier changes counted), so the log and the change
     /// feed record exactly what the commit does: a delete of a key with nothing under it
     /// changes nothing and is dropped; a delete of a nut whose TTL has run out by `now`
     /// becomes an expiry. A commit left with no change is no commit. Costs nothing for
-    /// stashes; a toss looks its key up once (as deciding whether it is a no-op always
-    /// did).
+    /// stashes; a toss looks its key up once in the point index (`hashed`: its key's hash,
+    /// from [`State::prefetch`]), as deciding whether it is a no-op always did.
     #[inline]
-    pub(super) fn settle(&self, changes: &mut Changes, now: u64) {
+    pub(super) fn settle(
+        &self,
+        points: &Points,
+        changes: &mut Changes,
+        now: u64,
+        hashed: Option<u64>,
+    ) {
         // Inlined into the commit, so a stash pays a check, not a call.
         if !changes.iter().all(|c| matches!(c, Change::Put(_))) {
-            self.settle_removals(changes, now);
+            self.settle_removals(points, changes, now, hashed);
         }
     }
 
     /// [`State::settle`] for a commit with a delete or an expiry in it.
-    fn settle_removals(&self, changes: &mut Changes, now: u64) {
+    fn settle_removals(
+        &self,
+        points: &Points,
+        changes: &mut Changes,
+        now: u64,
+        hashed: Option<u64>,
+    ) {
         #[derive(Clone, Copy)]
         enum Verdict {
             Keep,
@@ -146,49 +180,57 @@ impl State {
             Delete,
             Expire,
         }
-        let of = |rec: Option<&Record>| match rec {
+        let of = |key: &[u8], hash: Option<u64>| match self.current_expired(points, key, hash, now)
+        {
             None => Verdict::Drop,
-            Some(r) if r.is_expired(now) => Verdict::Expire,
-            Some(_) => Verdict::Delete,
+            Some(true) => Verdict::Expire,
+            Some(false) => Verdict::Delete,
         };
-        let verdicts: Vec<Verdict> = if changes.len() == 1 {
-            vec![of(self.current(changes[0].key()))]
-        } else {
-            // What the commit's earlier changes left under each key: `Some(expired?)` for a
-            // record, `None` for nothing.
-            let mut within: HashMap<&[u8], Option<bool>> = HashMap::new();
-            changes
-                .iter()
-                .map(|c| match c {
-                    Change::Put(rec) => {
-                        within.insert(rec.key(), Some(rec.is_expired(now)));
-                        Verdict::Keep
-                    }
-                    Change::Delete(key) | Change::Expire(key) => {
-                        let verdict = match within.get(&**key) {
-                            Some(None) => Verdict::Drop,
-                            Some(Some(true)) => Verdict::Expire,
-                            Some(Some(false)) => Verdict::Delete,
-                            None => of(self.current(key)),
-                        };
-                        within.insert(key, None);
-                        verdict
-                    }
-                })
-                .collect()
-        };
-        let old = std::mem::take(changes);
-        for (change, verdict) in old.into_iter().zip(verdicts) {
+        /// The change as the commit makes it (`None`: none at all).
+        fn settled(change: Change, verdict: Verdict) -> Option<Change> {
             match (change, verdict) {
-                (_, Verdict::Drop) => {}
+                (_, Verdict::Drop) => None,
                 (Change::Delete(key) | Change::Expire(key), Verdict::Expire) => {
-                    changes.push(Change::Expire(key));
+                    Some(Change::Expire(key))
                 }
                 (Change::Delete(key) | Change::Expire(key), Verdict::Delete) => {
-                    changes.push(Change::Delete(key));
+                    Some(Change::Delete(key))
                 }
-                (change, _) => changes.push(change),
+                (change, _) => Some(change),
             }
+        }
+        if changes.len() == 1 {
+            // A toss: settled in place (its change list is inline), nothing allocated.
+            let verdict = of(changes[0].key(), hashed);
+            let change = changes.pop().and_then(|c| settled(c, verdict));
+            changes.extend(change);
+            return;
+        }
+        // What the commit's earlier changes left under each key: `Some(expired?)` for a
+        // record, `None` for nothing.
+        let mut within: HashMap<&[u8], Option<bool>> = HashMap::new();
+        let verdicts: Vec<Verdict> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Put(rec) => {
+                    within.insert(rec.key(), Some(rec.is_expired(now)));
+                    Verdict::Keep
+                }
+                Change::Delete(key) | Change::Expire(key) => {
+                    let verdict = match within.get(&**key) {
+                        Some(None) => Verdict::Drop,
+                        Some(Some(true)) => Verdict::Expire,
+                        Some(Some(false)) => Verdict::Delete,
+                        None => of(key, None),
+                    };
+                    within.insert(key, None);
+                    verdict
+                }
+            })
+            .collect();
+        let old = std::mem::take(changes);
+        for (change, verdict) in old.into_iter().zip(verdicts) {
+            changes.extend(settled(change, verdict));
         }
     }
 
@@ -303,14 +345,11 @@ impl State {
         self.expiry.range(..end).count()
     }
 
-    /// A single stash's key hash, with its hash-index slot fetched meanwhile (see
-    /// `points::Writer::prefetch`), for [`State::apply`]; `None` for other commits.
+    /// The hash of a single change's key, with its hash-index slot fetched meanwhile (see
+    /// `points::Writer::prefetch`), for [`State::settle`] and [`State::apply`].
     #[inline]
-    pub(super) fn prefetch(&self, points: &Points, changes: &Changes) -> Option<u64> {
-        match &changes[..] {
-            [Change::Put(rec)] => Some(self.points.prefetch(points, rec.key())),
-            _ => None,
-        }
+    pub(super) fn prefetch(&self, points: &Points, key: &[u8]) -> u64 {
+        self.points.prefetch(points, key)
     }
 
     /// Applies the changes of the commit at `version` (already stamped) to both indexes
@@ -384,7 +423,8 @@ impl State {
             let old = if hashed_all.is_superseded(at) {
                 self.index.remove(&key)
             } else {
-                let old = self.take_both(points, &key, hashed_all.hashes.get(at).copied());
+                let hash = hashed_all.hashes.get(at).copied().or(hashed);
+                let old = self.take_both(points, &key, hash);
                 // A key changed earlier in this commit: the B+tree may hold a record its
                 // slot never pointed at.
                 if old.is_none() && overlay {

@@ -6,32 +6,80 @@
 use std::time::Duration;
 
 use super::{Committed, State, Tree, Write};
+use crate::index::Keyed;
 use crate::record::{check_key, check_value, Change, Changes, Record};
 use crate::stats::Op;
 use crate::storage::Durable;
 use crate::Result;
 
-/// A stash: one validated record, committed as it is; returns the new version.
-pub(crate) struct Stash(Changes);
+/// Values up to this many bytes are copied into their record under the state lock, once
+/// the commit has asked for the key's hash-index slot: the copy's stores (cold lines, for a
+/// record of an allocation nobody touched lately) then drain while the commit waits for the
+/// slot and the record it replaces, where a copy made before the lock was drained by taking
+/// the lock, before those loads could start (`write_loop cold`: see docs/PERFORMANCE.md).
+/// Larger values are copied before the lock, so a long copy never holds up other writers.
+const COPY_UNDER_LOCK: usize = 4096;
 
-impl Stash {
+/// A stash: one validated record, committed as it is; returns the new version.
+pub(crate) enum Stash<'a> {
+    /// A small value (see [`COPY_UNDER_LOCK`]), built into its record by `changes`.
+    Small {
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    },
+    /// A large value, its record built already.
+    Built(Record),
+}
+
+impl<'a> Stash<'a> {
     /// Validates the stash of `value` under `key` (expiring `ttl` from now) and counts it.
-    pub(crate) fn new(tree: &Tree, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<Self> {
-        let rec = tree.make_record(key, value, ttl)?;
+    pub(crate) fn new(
+        tree: &Tree,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+    ) -> Result<Self> {
+        let stash = if value.len() <= COPY_UNDER_LOCK {
+            check_key(key)?;
+            check_value(key, value)?;
+            Stash::Small { key, value, ttl }
+        } else {
+            Stash::Built(tree.make_record(key, value, ttl)?)
+        };
         tree.tally(Op::Stash, 1);
-        Ok(Stash(smallvec::smallvec![Change::Put(rec)]))
+        Ok(stash)
     }
 }
 
-impl Write for Stash {
+impl Write for Stash<'_> {
     type Output = u64;
     type Kept = ();
-    fn changes(self, _: &State, _: u64) -> Result<(Changes, ())> {
-        Ok((self.0, ()))
+    fn key(&self) -> Option<&[u8]> {
+        Some(match self {
+            Stash::Small { key, .. } => key.as_bytes(),
+            Stash::Built(rec) => rec.key(),
+        })
+    }
+    fn changes(self, _: &State, now: u64) -> Result<(Changes, ())> {
+        let rec = match self {
+            Stash::Small { key, value, ttl } => {
+                let expires = ttl.map_or(0, |ttl| expiry(now, ttl));
+                Record::new(key.as_bytes(), value, 0, 0, expires)
+            }
+            Stash::Built(rec) => rec,
+        };
+        Ok((smallvec::smallvec![Change::Put(rec)], ()))
     }
     fn output((): (), _: &Tree, done: Committed) -> u64 {
         done.version
     }
+}
+
+/// When a nut stored at `now` with `ttl` expires.
+fn expiry(now: u64, ttl: Duration) -> u64 {
+    // A TTL past the end of representable time means "never expires in practice".
+    now.saturating_add(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// A toss: one validated key; returns whether a visible nut was there.
@@ -51,6 +99,9 @@ impl Toss {
 impl Write for Toss {
     type Output = bool;
     type Kept = ();
+    fn key(&self) -> Option<&[u8]> {
+        self.0.first().map(Change::key)
+    }
     fn changes(self, _: &State, _: u64) -> Result<(Changes, ())> {
         Ok((self.0, ()))
     }
@@ -110,13 +161,7 @@ impl Tree {
     ) -> Result<Record> {
         check_key(key)?;
         check_value(key, value)?;
-        let expires = match ttl {
-            None => 0,
-            // A TTL past the end of representable time means "never expires in practice".
-            Some(ttl) => self
-                .now()
-                .saturating_add(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX)),
-        };
+        let expires = ttl.map_or(0, |ttl| expiry(self.now(), ttl));
         Ok(Record::new(key.as_bytes(), value, 0, 0, expires))
     }
 
