@@ -1,7 +1,7 @@
 //! Composite keys order by index key, then primary key (escaping included); `IndexKey`'s
 //! encodings keep numeric order. (Indexes through the tree: tests/indexes.rs.)
 
-use super::key::abbreviation;
+use super::key::{abbreviation, has_zero};
 use super::*;
 
 #[test]
@@ -69,6 +69,14 @@ proptest::proptest! {
         let mut got = held;
         composite(&mut got, &ikey, &pkey);
         proptest::prop_assert_eq!(got, want);
+    }
+
+    /// The word-at-a-time zero test agrees with a byte scan, at every length and place.
+    #[test]
+    fn has_zero_finds_any_zero_byte(
+        bytes in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::strategy::Just(1u8), proptest::strategy::Just(0x80u8), proptest::prelude::any::<u8>()], 0..40),
+    ) {
+        proptest::prop_assert_eq!(has_zero(&bytes), bytes.contains(&0));
     }
 
     /// The word-at-a-time abbreviation is the index key's first 8 bytes (unescaped),
