@@ -320,8 +320,8 @@ fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
         Change::Delete(Box::from(&b"b"[..])),
         Change::Put(Record::new(b"c", b"boom", 1, 0, 0)),
     ];
-    let mut out = Extracted::default();
-    match ix.extract(&changes, &mut out) {
+    let mut spare = None;
+    match ix.extract(&changes, &mut spare) {
         Err(Error::ExtractorPanicked {
             index,
             key,
@@ -332,9 +332,10 @@ fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
         }
         other => panic!("expected ExtractorPanicked, got {other:?}"),
     }
+    // The failed extraction's buffers are kept for the next, which starts them afresh.
+    assert!(spare.is_some(), "buffers kept");
     // Without the panic, each change's keys are found by index place.
-    out.clear();
-    ix.extract(&changes[..2], &mut out).unwrap();
+    let out = ix.extract(&changes[..2], &mut spare).unwrap();
     let generation = ix.generation;
     assert_eq!(out.change(0).new_key(generation, 1), Some(Some(&b"1"[..])));
     assert_eq!(out.change(1).new_key(generation, 0), Some(None));
