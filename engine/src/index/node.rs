@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// compare-exchange per node.
 pub(super) type NodeArc<T> = triomphe::Arc<Node<T>>;
 
-use super::{find, Keyed, MAX, MAX_INNER};
+use super::{find, same, Keyed, MAX, MAX_INNER};
 
 /// A node split off on overflow, with the smallest key it may hold.
 pub(super) type Split<T> = (Arc<[u8]>, Node<T>);
@@ -108,11 +108,14 @@ impl Abbrevs {
     ) -> Result<usize, usize> {
         let p = &*self.prefix;
         let head = &key[..key.len().min(p.len())];
-        match head.cmp(p) {
-            Ordering::Less => return Err(0),
-            Ordering::Greater => return Err(self.abbrs.len()),
-            Ordering::Equal if key.len() < p.len() => return Err(0),
-            Ordering::Equal => {}
+        // The usual case, a key under the prefix, tested inline first (no `memcmp` call).
+        if !same(head, p) {
+            match head.cmp(p) {
+                Ordering::Less => return Err(0),
+                Ordering::Greater => return Err(self.abbrs.len()),
+                Ordering::Equal if key.len() < p.len() => return Err(0),
+                Ordering::Equal => {}
+            }
         }
         let abbr = abbreviate(key, p.len());
         let mut i = rank(&self.abbrs, abbr);

@@ -84,6 +84,25 @@ fn check_invariants<T: Keyed>(
 }
 
 proptest! {
+    /// The inline comparison of short keys agrees with `==`, equal or not, at every length
+    /// and wherever the one differing byte falls.
+    #[test]
+    fn same_agrees_with_slice_equality(
+        a in proptest::collection::vec(any::<u8>(), 0..40),
+        cut in 0usize..3,
+        flip in proptest::option::of((any::<usize>(), 1u8..=255)),
+    ) {
+        let mut b = a.clone();
+        b.truncate(a.len().saturating_sub(cut));
+        if let Some((at, bits)) = flip.filter(|_| !b.is_empty()) {
+            let at = at % b.len();
+            b[at] ^= bits;
+        }
+        prop_assert_eq!(super::same(&a, &b), a == b);
+        prop_assert_eq!(super::same(&b, &a), a == b);
+        prop_assert!(super::same(&a, &a));
+    }
+
     #[test]
     fn rank_counts_what_a_binary_search_finds(
         mut abbrs in proptest::collection::vec(0u64..40, 0..300),
