@@ -103,6 +103,16 @@ proptest! {
         prop_assert!(super::same(&a, &a));
     }
 
+    /// Distinct abbreviations, every length up to four blocks and every place between
+    /// them (the halving steps inside a whole block, the count over a partial last one).
+    #[test]
+    fn rank_finds_every_place_among_distinct_abbreviations(n in 0usize..70) {
+        let abbrs: Vec<u64> = (0..n as u64).map(|i| 2 * i + 1).collect();
+        for x in 0..=2 * n as u64 + 2 {
+            prop_assert_eq!(node::rank(&abbrs, x), abbrs.partition_point(|a| *a < x));
+        }
+    }
+
     #[test]
     fn rank_counts_what_a_binary_search_finds(
         mut abbrs in proptest::collection::vec(0u64..40, 0..300),
