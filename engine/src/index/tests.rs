@@ -84,6 +84,35 @@ fn check_invariants<T: Keyed>(
 }
 
 proptest! {
+    /// The inline comparison of short keys agrees with `==`, equal or not, at every length
+    /// and wherever the one differing byte falls.
+    #[test]
+    fn same_agrees_with_slice_equality(
+        a in proptest::collection::vec(any::<u8>(), 0..40),
+        cut in 0usize..3,
+        flip in proptest::option::of((any::<usize>(), 1u8..=255)),
+    ) {
+        let mut b = a.clone();
+        b.truncate(a.len().saturating_sub(cut));
+        if let Some((at, bits)) = flip.filter(|_| !b.is_empty()) {
+            let at = at % b.len();
+            b[at] ^= bits;
+        }
+        prop_assert_eq!(super::same(&a, &b), a == b);
+        prop_assert_eq!(super::same(&b, &a), a == b);
+        prop_assert!(super::same(&a, &a));
+    }
+
+    /// Distinct abbreviations, every length up to four blocks and every place between
+    /// them (the halving steps inside a whole block, the count over a partial last one).
+    #[test]
+    fn rank_finds_every_place_among_distinct_abbreviations(n in 0usize..70) {
+        let abbrs: Vec<u64> = (0..n as u64).map(|i| 2 * i + 1).collect();
+        for x in 0..=2 * n as u64 + 2 {
+            prop_assert_eq!(node::rank(&abbrs, x), abbrs.partition_point(|a| *a < x));
+        }
+    }
+
     #[test]
     fn rank_counts_what_a_binary_search_finds(
         mut abbrs in proptest::collection::vec(0u64..40, 0..300),

@@ -284,9 +284,29 @@ impl Indexes {
         removed
     }
 
-    /// Runs every extractor on the new records of `changes` (stamped, not yet logged) into
-    /// `out`. The first panic fails the commit: [`Error::ExtractorPanicked`].
-    pub(crate) fn extract(&self, changes: &[Change], out: &mut Extracted) -> Result<()> {
+    /// Runs every extractor on the new records of `changes` (stamped, not yet logged), into
+    /// the buffers `spare` holds when it holds some (the last commit's, given back). The
+    /// first panic fails the commit ([`Error::ExtractorPanicked`]) and leaves the buffers
+    /// in `spare`.
+    pub(crate) fn extract(
+        &self,
+        changes: &[Change],
+        spare: &mut Option<Box<Extracted>>,
+    ) -> Result<Box<Extracted>> {
+        let mut out = spare.take().unwrap_or_default();
+        out.clear();
+        match self.extract_into(changes, &mut out) {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                *spare = Some(out);
+                Err(e)
+            }
+        }
+    }
+
+    // Inlined into `extract`: one call per commit, not two.
+    #[inline(always)]
+    fn extract_into(&self, changes: &[Change], out: &mut Extracted) -> Result<()> {
         out.generation = self.generation;
         out.per = self.list.len();
         let from = out.slots.len();

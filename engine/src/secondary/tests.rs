@@ -1,7 +1,7 @@
 //! Composite keys order by index key, then primary key (escaping included); `IndexKey`'s
 //! encodings keep numeric order. (Indexes through the tree: tests/indexes.rs.)
 
-use super::key::abbreviation;
+use super::key::{abbreviation, has_zero};
 use super::*;
 
 #[test]
@@ -69,6 +69,14 @@ proptest::proptest! {
         let mut got = held;
         composite(&mut got, &ikey, &pkey);
         proptest::prop_assert_eq!(got, want);
+    }
+
+    /// The word-at-a-time zero test agrees with a byte scan, at every length and place.
+    #[test]
+    fn has_zero_finds_any_zero_byte(
+        bytes in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0u8), proptest::strategy::Just(1u8), proptest::strategy::Just(0x80u8), proptest::prelude::any::<u8>()], 0..40),
+    ) {
+        proptest::prop_assert_eq!(has_zero(&bytes), bytes.contains(&0));
     }
 
     /// The word-at-a-time abbreviation is the index key's first 8 bytes (unescaped),
@@ -312,8 +320,8 @@ fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
         Change::Delete(Box::from(&b"b"[..])),
         Change::Put(Record::new(b"c", b"boom", 1, 0, 0)),
     ];
-    let mut out = Extracted::default();
-    match ix.extract(&changes, &mut out) {
+    let mut spare = None;
+    match ix.extract(&changes, &mut spare) {
         Err(Error::ExtractorPanicked {
             index,
             key,
@@ -324,9 +332,10 @@ fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
         }
         other => panic!("expected ExtractorPanicked, got {other:?}"),
     }
+    // The failed extraction's buffers are kept for the next, which starts them afresh.
+    assert!(spare.is_some(), "buffers kept");
     // Without the panic, each change's keys are found by index place.
-    out.clear();
-    ix.extract(&changes[..2], &mut out).unwrap();
+    let out = ix.extract(&changes[..2], &mut spare).unwrap();
     let generation = ix.generation;
     assert_eq!(out.change(0).new_key(generation, 1), Some(Some(&b"1"[..])));
     assert_eq!(out.change(1).new_key(generation, 0), Some(None));

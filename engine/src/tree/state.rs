@@ -244,20 +244,7 @@ impl State {
         if self.indexes.is_empty() {
             return Ok(None);
         }
-        self.extract_keys(changes)
-    }
-
-    /// [`State::extract`] for a tree with indexes.
-    fn extract_keys(&mut self, changes: &Changes) -> Result<Option<Box<Extracted>>> {
-        let mut out = self.extracted.take().unwrap_or_default();
-        out.clear();
-        match self.indexes.extract(changes, &mut out) {
-            Ok(()) => Ok(Some(out)),
-            Err(e) => {
-                self.extracted = Some(out);
-                Err(e)
-            }
-        }
+        self.indexes.extract(changes, &mut self.extracted).map(Some)
     }
 
     /// How many of `changes` will delete a visible nut when applied after everything
