@@ -190,61 +190,17 @@ fn read_segment(
         ));
     }
     let last = s.last();
-    let mut stopped = |at: u64, why: String, what: String| {
-        out.report.push(format!(
-            "{why}{what}; the {} bytes after it dropped",
-            seg.len.saturating_sub(at)
-        ));
-        out.bytes_dropped += seg.len.saturating_sub(at);
-        r.stopped.push(Stopped {
-            first: s.first,
-            last,
-            why,
-        });
+    let seg_at = SegmentAt {
+        name: &name,
+        path: &seg.path,
+        len: seg.len,
+        first: s.first,
+        last,
+        // Whole if it ends as it should, and is where its name says.
+        in_place: !renamed,
+        newest: Some(seg.named) == newest_name,
     };
-    let whole = match s.end {
-        End::Open => {
-            r.open_ends.push(last);
-            !renamed
-        }
-        End::Sealed(_) => {
-            r.sealed_ends.push((last, name.clone()));
-            !renamed
-        }
-        End::Cut(at) if !renamed && Some(seg.named) == newest_name => {
-            let bytes = seg.len - at;
-            out.report.push(format!(
-                "{name}: cut the {bytes} bytes of an incomplete final frame at byte {at} \
-                     (a commit interrupted mid-write, never acknowledged)"
-            ));
-            out.torn = Some((seg.path.clone(), at, bytes));
-            r.open_ends.push(last);
-            true
-        }
-        End::Cut(at) => {
-            let why = format!("{name} ends inside a frame at byte {at}");
-            stopped(at, why, ", but later segments exist".into());
-            false
-        }
-        End::Damaged(d) if s.resumed.is_some() => {
-            let why = format!("{name} is damaged at byte {}", d.offset);
-            out.report.push(format!(
-                "{why} ({}); its commits after the damaged frames were read on",
-                d.reason
-            ));
-            r.stopped.push(Stopped {
-                first: s.first,
-                last,
-                why,
-            });
-            false
-        }
-        End::Damaged(d) => {
-            let why = format!("{name} is damaged at byte {}", d.offset);
-            stopped(d.offset, why, format!(" ({})", d.reason));
-            false
-        }
-    };
+    let whole = judge_end(&s.end, s.resumed.is_some(), &seg_at, r, out);
     let mut frames = s.frames;
     if let Some(resumed) = s.resumed {
         read_on(resumed, &name, seg.len, s.first, r, out, &mut frames);
@@ -258,6 +214,84 @@ fn read_segment(
         out.redundant.push(seg.path);
     } else {
         out.set_aside.push(seg.path);
+    }
+}
+
+/// A segment whose end [`judge_end`] judges.
+struct SegmentAt<'a> {
+    name: &'a str,
+    path: &'a std::path::Path,
+    len: u64,
+    first: u64,
+    last: u64,
+    in_place: bool,
+    newest: bool,
+}
+
+/// Judges how a segment ends (whole, torn at the end of the newest, cut or damaged) into
+/// the report and `r`; returns whether it was read whole.
+fn judge_end(
+    end: &End,
+    resumed: bool,
+    seg: &SegmentAt<'_>,
+    r: &mut Readings,
+    out: &mut Salvaged,
+) -> bool {
+    let name = seg.name;
+    let mut stopped = |at: u64, why: String, what: String| {
+        out.report.push(format!(
+            "{why}{what}; the {} bytes after it dropped",
+            seg.len.saturating_sub(at)
+        ));
+        out.bytes_dropped += seg.len.saturating_sub(at);
+        r.stopped.push(Stopped {
+            first: seg.first,
+            last: seg.last,
+            why,
+        });
+    };
+    match *end {
+        End::Open => {
+            r.open_ends.push(seg.last);
+            seg.in_place
+        }
+        End::Sealed(_) => {
+            r.sealed_ends.push((seg.last, name.to_owned()));
+            seg.in_place
+        }
+        End::Cut(at) if seg.in_place && seg.newest => {
+            let bytes = seg.len - at;
+            out.report.push(format!(
+                "{name}: cut the {bytes} bytes of an incomplete final frame at byte {at} \
+                     (a commit interrupted mid-write, never acknowledged)"
+            ));
+            out.torn = Some((seg.path.to_path_buf(), at, bytes));
+            r.open_ends.push(seg.last);
+            true
+        }
+        End::Cut(at) => {
+            let why = format!("{name} ends inside a frame at byte {at}");
+            stopped(at, why, ", but later segments exist".into());
+            false
+        }
+        End::Damaged(ref d) if resumed => {
+            let why = format!("{name} is damaged at byte {}", d.offset);
+            out.report.push(format!(
+                "{why} ({}); its commits after the damaged frames were read on",
+                d.reason
+            ));
+            r.stopped.push(Stopped {
+                first: seg.first,
+                last: seg.last,
+                why,
+            });
+            false
+        }
+        End::Damaged(ref d) => {
+            let why = format!("{name} is damaged at byte {}", d.offset);
+            stopped(d.offset, why, format!(" ({})", d.reason));
+            false
+        }
     }
 }
 
