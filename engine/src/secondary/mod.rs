@@ -24,6 +24,8 @@
 //! escaped (`0x00` → `0x00 0xFF`) and terminated (`0x00 0x00`) before the primary key is
 //! appended, so the composite keys sort by index key, then primary key.
 
+use std::collections::{hash_map, HashMap};
+use std::hash::BuildHasher;
 use std::ops::{Bound, Range};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -47,6 +49,41 @@ pub(crate) struct Secondary {
     pub(crate) name: Arc<str>,
     extract: Extract,
     pub(crate) entries: Index<Entry>,
+    /// The primary keys `entries` holds entries of (see [`Held`]).
+    held: Held,
+}
+
+/// The primary keys an index holds entries of, by a hash of each, with how many entries
+/// each hash has (two keys may share a hash, an impure extractor may leave two entries of
+/// one nut). An overwrite or delete of a nut its extractor gives no key looks for the old
+/// record's entry by walking the whole index (an extractor that is not a pure function of
+/// the nut may have given it one before); a nut whose key is not held has none, and the
+/// walk is skipped. Kept in step at every entry put in or taken out: never a miss for a
+/// key that has an entry (a hash shared with another key only costs the walk).
+#[derive(Debug, Default)]
+struct Held(HashMap<u64, u32, foldhash::fast::RandomState>);
+
+impl Held {
+    fn hash(pkey: &[u8]) -> u64 {
+        foldhash::fast::FixedState::default().hash_one(pkey)
+    }
+
+    fn add(&mut self, pkey: &[u8]) {
+        *self.0.entry(Self::hash(pkey)).or_insert(0) += 1;
+    }
+
+    fn remove(&mut self, pkey: &[u8]) {
+        if let hash_map::Entry::Occupied(mut held) = self.0.entry(Self::hash(pkey)) {
+            *held.get_mut() -= 1;
+            if *held.get() == 0 {
+                held.remove();
+            }
+        }
+    }
+
+    fn may_hold(&self, pkey: &[u8]) -> bool {
+        self.0.contains_key(&Self::hash(pkey))
+    }
 }
 
 impl Secondary {
@@ -242,6 +279,7 @@ impl Indexes {
             name: name.into(),
             extract,
             entries: Index::default(),
+            held: Held::default(),
         };
         let mut sorted = guarded(|running| {
             let mut ikey = Vec::new();
@@ -261,6 +299,7 @@ impl Indexes {
         let mut sec = sec;
         sorted.sort_unstable_by(|a, b| a.key().cmp(b.key()));
         for e in sorted {
+            sec.held.add(e.record().key());
             sec.entries.insert(e);
         }
         self.list.retain(|s| &*s.name != name);
@@ -352,6 +391,7 @@ impl Indexes {
                     .then_some(self.new_key.as_slice()),
             };
             let mut touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
+            let mut inserted = false;
             if let Some(new_key) = new_key {
                 self.buf.clear();
                 composite(&mut self.buf, new_key, new.key());
@@ -365,15 +405,31 @@ impl Indexes {
                 if let Some(t) = touched.as_deref_mut() {
                     t.note(key);
                 }
-                if matches!(put, Upserted::Found(())) {
-                    continue;
+                match put {
+                    Upserted::Found(()) => continue,
+                    Upserted::Inserted => inserted = true,
+                    // Over an entry of the same nut: as many entries as before.
+                    Upserted::Replaced(_) => {}
                 }
             }
-            let Some(old) = old else { continue };
-            let had = sec.key_or_none(old, &mut self.old_key);
-            let key = had.then_some(self.old_key.as_slice());
-            let removed = remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
-            self.spare = removed.and_then(Entry::vacate);
+            let removed = match old {
+                Some(old) => {
+                    let had = sec.key_or_none(old, &mut self.old_key);
+                    let key = had.then_some(self.old_key.as_slice());
+                    let (entries, held) = (&mut sec.entries, &sec.held);
+                    remove_entry(entries, held, &mut self.buf, key, old, touched)
+                }
+                None => None,
+            };
+            // One entry of the nut in and one out (its index key moved): held as before.
+            match (inserted, removed.is_some()) {
+                (true, false) => sec.held.add(new.key()),
+                (false, true) => sec.held.remove(new.key()),
+                _ => {}
+            }
+            if old.is_some() {
+                self.spare = removed.and_then(Entry::vacate);
+            }
         }
     }
 
@@ -383,7 +439,10 @@ impl Indexes {
             let had = sec.key_or_none(old, &mut self.old_key);
             let key = had.then_some(self.old_key.as_slice());
             let touched = self.touched.as_mut().and_then(|t| t.get_mut(i));
-            remove_entry(&mut sec.entries, &mut self.buf, key, old, touched);
+            let (entries, held) = (&mut sec.entries, &sec.held);
+            if remove_entry(entries, held, &mut self.buf, key, old, touched).is_some() {
+                sec.held.remove(old.key());
+            }
         }
     }
 }
@@ -392,11 +451,12 @@ impl Indexes {
 /// primary key, built in `buf`), the entry in that leaf by the record's address (no key
 /// comparisons: under one index key the entries tie on their abbreviations); when it is not
 /// there (no index key now, or the extractor is not a pure function of the nut), by a walk
-/// that looks for the address. The key of the entry removed is noted in `touched` (the one
+/// that looks for the address, unless [`Held`] says the index has no entry of that nut. The key of the entry removed is noted in `touched` (the one
 /// it was indexed under, whatever the extractor says now). Returns the entry removed
 /// (`None`: there was none).
 fn remove_entry(
     entries: &mut Index<Entry>,
+    held: &Held,
     buf: &mut Vec<u8>,
     index_key: Option<&[u8]>,
     old: &Record,
@@ -409,7 +469,12 @@ fn remove_entry(
             composite(buf, k, old.key());
             entries.remove_known(buf, |e| e.record().is_at(at))
         })
-        .or_else(|| remove_by_record(entries, Some(at)));
+        .or_else(|| {
+            // No entry under its key now: walk for one only if the nut may have any.
+            held.may_hold(old.key())
+                .then(|| remove_by_record(entries, Some(at)))
+                .flatten()
+        });
     if let (Some(t), Some(e)) = (touched, &removed) {
         t.note(e.key());
     }

@@ -345,3 +345,61 @@ fn a_panic_in_a_commits_extraction_names_the_index_and_the_nut_it_ran_on() {
         "another list"
     );
 }
+
+#[test]
+fn the_held_keys_follow_every_entry_in_and_out_even_for_an_impure_extractor() {
+    // The extractor gives whatever `cell` holds, or no key. After each put or delete the
+    // index must hold an entry of a nut exactly when `Held` may hold its key (a miss would
+    // skip the walk that removes an entry an impure extractor no longer admits to), and a
+    // nut the extractor gives no key keeps no entry once overwritten or deleted.
+    let cell: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Arc::new(std::sync::Mutex::new(None));
+    let shared = Arc::clone(&cell);
+    let impure: Extract =
+        Arc::new(
+            move |_: &NutRef<'_>, out: &mut Vec<u8>| match &*shared.lock().unwrap() {
+                Some(k) => {
+                    out.extend_from_slice(k);
+                    true
+                }
+                None => false,
+            },
+        );
+    let mut ix = Indexes::default();
+    ix.add("i", impure, std::iter::empty()).unwrap();
+    let check = |ix: &Indexes, step: &str| {
+        for pkey in [&b"k1"[..], b"k2"] {
+            let has = all_entries(&ix.list[0].entries)
+                .iter()
+                .any(|(c, _, _)| c.ends_with(pkey));
+            assert_eq!(ix.list[0].held.may_hold(pkey), has, "{step}: {pkey:?}");
+        }
+    };
+    let set = |k: Option<&[u8]>| *cell.lock().unwrap() = k.map(<[u8]>::to_vec);
+    let rec = |k: &[u8], v: u64| Record::new(k, &v.to_le_bytes(), v, 0, 0);
+    let (a1, a2, a3, a4) = (rec(b"k1", 1), rec(b"k1", 2), rec(b"k1", 3), rec(b"k1", 4));
+    let (b1, b2) = (rec(b"k2", 1), rec(b"k2", 2));
+    set(Some(b"x"));
+    ix.put(None, &a1, None);
+    ix.put(None, &b1, None);
+    check(&ix, "both indexed");
+    set(None);
+    ix.put(Some(&a1), &a2, None);
+    check(
+        &ix,
+        "k1 overwritten, no key now: its old entry found by the walk",
+    );
+    assert_eq!(ix.list[0].entries.len(), 1);
+    ix.put(Some(&a2), &a3, None);
+    check(&ix, "k1 overwritten again, never indexed since: no walk");
+    set(Some(b"y"));
+    ix.put(Some(&a3), &a4, None);
+    check(&ix, "k1 indexed again");
+    set(Some(b"z"));
+    ix.put(Some(&b1), &b2, None);
+    check(&ix, "k2's key moved");
+    set(None);
+    ix.delete(&b2);
+    ix.delete(&a4);
+    check(&ix, "both deleted while the extractor gives no key");
+    assert_eq!(ix.list[0].entries.len(), 0, "no entry outlives its nut");
+}
