@@ -126,7 +126,7 @@ pub const LOCK_FILE: &str = ".lab.lock";
 /// process id so the refusal can name it.
 #[derive(Debug)]
 pub struct OutputLock {
-    _file: File,
+    file: File,
 }
 
 impl OutputLock {
@@ -165,7 +165,16 @@ impl OutputLock {
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| write!(file, "{}", std::process::id()));
         remove_stale_temporaries(dir);
-        Ok(OutputLock { _file: file })
+        Ok(OutputLock { file })
+    }
+}
+
+impl Drop for OutputLock {
+    /// Unlocks before the file closes: a child forked by any thread holds a copy of the
+    /// file until it runs its program, and the lock belongs to the file, so closing alone
+    /// would leave the directory locked through that copy. An unlock releases every copy.
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
     }
 }
 
@@ -309,6 +318,32 @@ mod tests {
         let _lock = OutputLock::acquire(dir.path()).unwrap();
         assert!(!stale.exists());
         assert!(other.exists(), "only the lab's own temporaries are removed");
+    }
+
+    /// A child forked while the lock is held keeps a copy of its file until it runs its
+    /// program (here it sleeps first); the directory is free the moment the lock drops.
+    #[cfg(unix)]
+    #[test]
+    fn a_dropped_lock_frees_the_directory_while_a_child_is_being_spawned() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let lock = OutputLock::acquire(dir.path()).unwrap();
+        let child = std::thread::spawn(|| {
+            let mut slow = std::process::Command::new("true");
+            #[allow(unsafe_code)]
+            // SAFETY: the closure only sleeps, which is async-signal-safe.
+            unsafe {
+                slow.pre_exec(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(400));
+                    Ok(())
+                });
+            }
+            slow.status().unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(lock);
+        OutputLock::acquire(dir.path()).expect("the directory is free once the lock drops");
+        assert!(child.join().unwrap().success());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::io::Io;
-use super::lock::lock_directory;
+use super::lock::{lock_directory, Flock};
 use super::segment::{create_segment, segment_name, SEGMENT_TMP};
 use super::{io_at, snapshot};
 use crate::index::Index;
@@ -49,7 +49,7 @@ struct Made<'a> {
     files: Vec<PathBuf>,
     done: bool,
     /// The lock on `to` (see [`destination`]), released after the cleanup.
-    _claim: Option<File>,
+    _claim: Option<Flock>,
 }
 
 impl<'a> Made<'a> {
@@ -97,7 +97,7 @@ impl Drop for Made<'_> {
 /// then, under the lock, it must be empty (a second checkpoint that found it empty before
 /// the first began finds it locked or holding files). Returns whether it was created, and
 /// the lock.
-fn destination(to: &Path) -> Result<(bool, Option<File>)> {
+fn destination(to: &Path) -> Result<(bool, Option<Flock>)> {
     let created = match std::fs::metadata(to) {
         Ok(_) => false,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -3,6 +3,12 @@
 //! The lock is an OS lock (`flock`) on the directory itself, so deleting or replacing a file
 //! in it cannot release it; the process dying does. A `LOCK` file is locked too, for tools
 //! that look for it (and where a directory cannot be opened as a file).
+//!
+//! Such a lock belongs to the open file, not to the process, and a forked child holds a
+//! copy of every open file of its parent until it runs its program (they are all
+//! close-on-exec). Closing our handle would leave the lock held through a child spawned
+//! at that moment by any thread, and a reopen would be `Locked`. So a handle unlocks
+//! before it closes ([`Flock`]): an unlock releases the lock for every copy.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
@@ -12,8 +18,19 @@ use crate::{Error, Result};
 /// Holds the locks until dropped (the OS also releases them if the process dies).
 #[derive(Debug)]
 pub(crate) struct DirLock {
-    _dir: Option<File>,
-    _file: File,
+    _dir: Option<Flock>,
+    _file: Flock,
+}
+
+/// A file this process locked: unlocked when dropped, then closed.
+#[derive(Debug)]
+pub(crate) struct Flock(File);
+
+impl Drop for Flock {
+    fn drop(&mut self) {
+        // An error leaves only what closing leaves: the lock, until every copy is closed.
+        let _ = self.0.unlock();
+    }
 }
 
 fn take(file: &File, dir: &Path, what: &Path) -> Result<()> {
@@ -40,7 +57,7 @@ impl DirLock {
         take(&file, dir, &path)?;
         Ok(Self {
             _dir: dir_handle,
-            _file: file,
+            _file: Flock(file),
         })
     }
 }
@@ -49,15 +66,15 @@ impl DirLock {
 /// a directory, so that neither a second checkpoint nor a tree opens it meanwhile. Held
 /// until the handle is dropped; `Error::Locked` when another holds it.
 #[cfg(unix)]
-pub(crate) fn lock_directory(dir: &Path) -> Result<Option<File>> {
+pub(crate) fn lock_directory(dir: &Path) -> Result<Option<Flock>> {
     let handle = File::open(dir).map_err(|e| super::io_at(dir, e))?;
     take(&handle, dir, dir)?;
-    Ok(Some(handle))
+    Ok(Some(Flock(handle)))
 }
 
 /// Windows cannot open a directory as a `File`; it also refuses to delete a file another
 /// handle has open, so the `LOCK` file alone holds there.
 #[cfg(not(unix))]
-pub(crate) fn lock_directory(_dir: &Path) -> Result<Option<File>> {
+pub(crate) fn lock_directory(_dir: &Path) -> Result<Option<Flock>> {
     Ok(None)
 }
