@@ -1,6 +1,9 @@
 //! Bytes per item, counted exactly by a counting global allocator (allocation sizes do not
-//! depend on machine speed): the engine's overhead over key + value stays within 64 bytes
-//! for a sequential load, and all memory comes back when the tree is dropped.
+//! depend on machine speed): the engine's overhead over key + value stays within 72 bytes
+//! for a sequential load, and all memory comes back when the tree is dropped. (64 until
+//! the fifth session of issue 29: B+tree leaves now keep an 8-byte abbreviation per key,
+//! so an insert of a new key ranks those instead of reading ~6 cold records; `store-write`
+//! 1.36× by `lab ab`, docs/PERFORMANCE.md.)
 
 #![allow(clippy::unwrap_used)]
 
@@ -30,14 +33,15 @@ fn load(n: usize) -> (acorn::Tree, f64) {
 }
 
 #[test]
-fn overhead_per_item_stays_within_64_bytes_and_is_returned() {
+fn overhead_per_item_stays_within_72_bytes_and_is_returned() {
     let _serial = serial();
     // The hash index's load varies between rebuilds (0.55 to 0.8), so check several sizes.
     // (A tree also has about 6 KB of fixed cost: counters, locks, the first table.)
     for n in [3_000, 7_000, 14_000, 20_000] {
         let (_, overhead) = load(n);
+        eprintln!("{overhead:.1} bytes of overhead per item at {n}");
         assert!(
-            overhead <= 64.0,
+            overhead <= 72.0,
             "{overhead:.1} bytes of overhead per item at {n}"
         );
     }
@@ -45,7 +49,7 @@ fn overhead_per_item_stays_within_64_bytes_and_is_returned() {
     let before = live();
     let (tree, overhead) = load(10_000);
     eprintln!("{overhead:.1} bytes of overhead per item");
-    assert!(overhead <= 64.0, "{overhead:.1} bytes of overhead per item");
+    assert!(overhead <= 72.0, "{overhead:.1} bytes of overhead per item");
     assert!(
         overhead > 19.0,
         "{overhead:.1}: less than the record header cannot be right"

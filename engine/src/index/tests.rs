@@ -43,6 +43,21 @@ fn check_invariants<T: Keyed>(
         Node::Leaf(leaf) => {
             let items = &leaf.items;
             assert!(items.len() <= MAX);
+            if !T::ABBREVIATED {
+                let (prefix, abbrs) = (&*leaf.keys.prefix, &leaf.keys.abbrs);
+                assert_eq!(abbrs.len(), items.len(), "an abbreviation per entry");
+                for (e, a) in items.iter().zip(abbrs) {
+                    assert!(
+                        e.key().starts_with(prefix),
+                        "a key outside the leaf's prefix"
+                    );
+                    assert_eq!(
+                        *a,
+                        node::abbreviate(e.key(), prefix.len()),
+                        "stale abbreviation"
+                    );
+                }
+            }
             for w in items.windows(2) {
                 assert!(w[0].key() < w[1].key(), "leaf not sorted");
             }
@@ -179,6 +194,71 @@ proptest! {
             let expect: Vec<_> = snap_model.iter().map(|(k, v)| (k.clone(), *v)).collect();
             prop_assert_eq!(collect(&snap, Bound::Unbounded), expect);
         }
+    }
+}
+
+/// Keys alike for long runs, keys that are prefixes of others, zero bytes (an abbreviation
+/// pads with zeros), all lengths up to 24: a leaf's prefix is shortened by inserts and
+/// merges (its abbreviations rebased without reading keys) and set again at splits.
+fn tricky_key(shape: u8, n: u16) -> Vec<u8> {
+    let digits = format!("{n:04}").into_bytes();
+    match shape % 5 {
+        0 => digits,
+        1 => [b"tenant/a/users/0000".as_slice(), &digits].concat(),
+        2 => [b"tenant/a/".as_slice(), &digits[..(n % 5) as usize]].concat(),
+        3 => [
+            &[0u8; 3][..(n % 4) as usize],
+            &digits[2..],
+            &[0u8][..(n % 2) as usize],
+        ]
+        .concat(),
+        _ => digits
+            .iter()
+            .map(|d| d % 3)
+            .take((n % 24) as usize)
+            .collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn leaf_abbreviations_follow_every_change_of_keys_alike(
+        ops in proptest::collection::vec((0u8..3, any::<u8>(), 0u16..400, any::<u32>()), 1..3000)
+    ) {
+        let mut idx = Index::<E>::default();
+        let mut model = BTreeMap::new();
+        for (op, shape, n, v) in ops {
+            let key = tricky_key(shape, n);
+            if op < 2 {
+                let old = idx.insert(E(key.clone(), v)).map(|e| e.1);
+                prop_assert_eq!(old, model.insert(key.clone(), v));
+            } else {
+                let old = idx.remove(&key).map(|e| e.1);
+                prop_assert_eq!(old, model.remove(&key));
+            }
+            prop_assert_eq!(idx.get(&key).map(|e| e.1), model.get(&key).copied());
+        }
+        check_invariants(&idx.root, None, None, true);
+        let all: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        prop_assert_eq!(collect(&idx, Bound::Unbounded), all);
+        for (k, v) in &model {
+            prop_assert_eq!(idx.get(k).map(|e| e.1), Some(*v));
+            let from: Vec<_> = model.range(k.clone()..).map(|(k, v)| (k.clone(), *v)).collect();
+            prop_assert_eq!(collect(&idx, Bound::Included(k)), from);
+        }
+    }
+
+    #[test]
+    fn rebasing_an_abbreviation_is_abbreviating_earlier(
+        key in proptest::collection::vec(0u8..3, 0..24),
+        skip in 0usize..24,
+        back in 0usize..24,
+    ) {
+        let skip = skip.min(key.len());
+        let to = skip.saturating_sub(back);
+        let a = node::abbreviate(&key, skip);
+        prop_assert_eq!(node::rebase(a, &key[to..skip]), node::abbreviate(&key, to));
     }
 }
 
