@@ -125,6 +125,7 @@ pub const LOCK_FILE: &str = ".lab.lock";
 /// the directory, the engine's approach for its `LOCK`; the file records the holder's
 /// process id so the refusal can name it.
 #[derive(Debug)]
+#[must_use = "the directory is unlocked as soon as the lock is dropped"]
 pub struct OutputLock {
     file: File,
     /// The process that took the lock: only it unlocks (see `Drop`).
