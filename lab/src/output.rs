@@ -356,7 +356,7 @@ mod tests {
             "a child's drop released the parent's lock"
         );
         drop(lock);
-        OutputLock::acquire(dir.path()).expect("free once the parent drops it");
+        let _held = OutputLock::acquire(dir.path()).expect("free once the parent drops it");
     }
 
     /// A child forked while the lock is held keeps a copy of its file until it runs its
@@ -381,7 +381,8 @@ mod tests {
         });
         std::thread::sleep(std::time::Duration::from_millis(100));
         drop(lock);
-        OutputLock::acquire(dir.path()).expect("the directory is free once the lock drops");
+        let _held =
+            OutputLock::acquire(dir.path()).expect("the directory is free once the lock drops");
         assert!(child.join().unwrap().success());
     }
 
