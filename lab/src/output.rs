@@ -125,8 +125,11 @@ pub const LOCK_FILE: &str = ".lab.lock";
 /// the directory, the engine's approach for its `LOCK`; the file records the holder's
 /// process id so the refusal can name it.
 #[derive(Debug)]
+#[must_use = "the directory is unlocked as soon as the lock is dropped"]
 pub struct OutputLock {
     file: File,
+    /// The process that took the lock: only it unlocks (see `Drop`).
+    owner: u32,
 }
 
 impl OutputLock {
@@ -165,16 +168,23 @@ impl OutputLock {
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| write!(file, "{}", std::process::id()));
         remove_stale_temporaries(dir);
-        Ok(OutputLock { file })
+        Ok(OutputLock {
+            file,
+            owner: std::process::id(),
+        })
     }
 }
 
 impl Drop for OutputLock {
     /// Unlocks before the file closes: a child forked by any thread holds a copy of the
     /// file until it runs its program, and the lock belongs to the file, so closing alone
-    /// would leave the directory locked through that copy. An unlock releases every copy.
+    /// would leave the directory locked through that copy. An unlock releases every copy,
+    /// so only the process that took the lock unlocks: a forked child dropping its copy
+    /// only closes it, and the parent stays locked.
     fn drop(&mut self) {
-        let _ = self.file.unlock();
+        if std::process::id() == self.owner {
+            let _ = self.file.unlock();
+        }
     }
 }
 
@@ -320,6 +330,35 @@ mod tests {
         assert!(other.exists(), "only the lab's own temporaries are removed");
     }
 
+    /// A forked child that drops its copy of the lock (before its program runs, or
+    /// because it never runs one) must not free the directory: the lock is the parent's,
+    /// and an unlock would release it for every copy while the parent still writes.
+    #[cfg(unix)]
+    #[test]
+    fn a_forked_child_dropping_its_copy_leaves_the_directory_locked() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut lock = OutputLock::acquire(dir.path()).unwrap();
+        let at = std::ptr::addr_of_mut!(lock) as usize;
+        let mut child = std::process::Command::new("true");
+        #[allow(unsafe_code)]
+        // SAFETY: the closure runs in the forked child, on the child's copy of `lock`,
+        // which nothing in the child uses again; dropping it only unlocks and closes.
+        unsafe {
+            child.pre_exec(move || {
+                std::ptr::drop_in_place(at as *mut OutputLock);
+                Ok(())
+            });
+        }
+        assert!(child.status().unwrap().success());
+        assert!(
+            OutputLock::acquire(dir.path()).is_err(),
+            "a child's drop released the parent's lock"
+        );
+        drop(lock);
+        let _held = OutputLock::acquire(dir.path()).expect("free once the parent drops it");
+    }
+
     /// A child forked while the lock is held keeps a copy of its file until it runs its
     /// program (here it sleeps first); the directory is free the moment the lock drops.
     #[cfg(unix)]
@@ -342,7 +381,8 @@ mod tests {
         });
         std::thread::sleep(std::time::Duration::from_millis(100));
         drop(lock);
-        OutputLock::acquire(dir.path()).expect("the directory is free once the lock drops");
+        let _held =
+            OutputLock::acquire(dir.path()).expect("the directory is free once the lock drops");
         assert!(child.join().unwrap().success());
     }
 

@@ -230,3 +230,46 @@ fn unusable_baselines_and_options_are_bad_input_that_names_them() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("sets `rate` (open loop)"), "{}", text(&o));
 }
+
+/// `lab ab` holds its output directory for the whole run, as `lab run` does: while it
+/// waits for its baseline, the directory is locked (a second lab writing ab.json there is
+/// refused). The baseline here marks that it started, then waits to be let go.
+#[test]
+fn the_output_directory_stays_locked_while_ab_runs() {
+    let s = Setup::new();
+    let (started, go) = (s.path("started"), s.path("go"));
+    let waits = s.script(
+        "waits.sh",
+        &format!(
+            "touch {}; while [ ! -e {} ]; do sleep 0.02; done; echo hello",
+            started.display(),
+            go.display()
+        ),
+    );
+    let mut ab = Command::new(LAB)
+        .arg("ab")
+        .arg(s.path("w.toml"))
+        .arg("--baseline")
+        .arg(&waits)
+        .args(["--quiet", "--out"])
+        .arg(s.path("out"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !started.exists() {
+        assert!(
+            ab.try_wait().unwrap().is_none(),
+            "lab ab ended before its baseline ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = acorn_lab::output::OutputLock::acquire(&s.path("out"));
+    std::fs::write(&go, b"").unwrap();
+    let status = ab.wait().unwrap();
+    assert!(
+        second.is_err(),
+        "the output directory was free while lab ab ran"
+    );
+    assert_ne!(status.code(), Some(0), "the baseline was not a lab");
+}

@@ -28,6 +28,7 @@ fn a_deleted_lock_file_does_not_admit_a_second_writer() {
 /// gap is still locked through the child's copy: the lock belongs to the open file, not to
 /// the process. A reopen right after the drop must not fail for it (CI saw `Locked` when a
 /// test spawned a child beside one that dropped and reopened its tree).
+#[cfg(unix)]
 #[test]
 fn a_tree_dropped_while_another_thread_spawns_a_process_reopens() {
     use std::os::unix::process::CommandExt;

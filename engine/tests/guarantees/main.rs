@@ -8,7 +8,7 @@
 //! | Power loss or OS crash | [`power_loss`] (`FaultyIo::lose_unsynced` under writers and compactions; `Never` loses only unflushed writes; only `Group` shows a commit before its fsync) |
 //! | Disk full or an I/O error | [`io_errors`] (every call of a workload failed in turn with `ENOSPC`, `EIO`, a short write; failed compactions leave the tree writable); `tests/durable.rs::never_flush_writes_out_and_a_failed_buffered_write_keeps_a_prefix` |
 //! | `LOCK` deleted | [`lock`]; `tests/crash/` (across processes, under every killed child) |
-//! | A tree dropped while another thread spawns a process | [`lock`] (a child that sleeps between its fork and its exec holds copies of the locks while the tree is dropped and reopened) |
+//! | A tree dropped while another thread spawns a process | [`lock`] (a child that sleeps between its fork and its exec holds copies of the locks while the tree is dropped and reopened); a forked child dropping its copies leaves the parent locked: `storage::lock`'s unit test |
 //! | Directory deleted, moved or replaced | [`moved_directory`] |
 //! | A missing or damaged file | [`damaged_files`]: the regressions of issue 25 (defects 1, 2, 3, 8) and 13, and every file of every state of [`states`] (compactions failed at each step, cuts stopped half way) damaged every way of [`damage`] — strict opens hold every acknowledged write or refuse naming the file and changing nothing, remove no unproven file, and salvage reports exactly what a strict reopen then lacks |
 //! | A directory written by an older acorn | [`older_format`] (format 2 fixtures); format 1: unit tests in `storage/recovery` |

@@ -42,7 +42,8 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
             .path()
             .join("ab")
     }));
-    out.prepare()?;
+    // Held until the results are written: a second lab is refused meanwhile.
+    let _lock = out.prepare()?;
     let candidate = std::env::current_exe()
         .map_err(|e| LabError::BadInput(format!("cannot find this lab's executable: {e}")))?;
     let opts = AbOptions {

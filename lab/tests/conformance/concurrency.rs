@@ -126,7 +126,7 @@ fn absent_keys_stay_absent_until_written() {
 }
 
 /// Four threads share eight keys, each thread writing only its own two (so it knows their
-/// state) while reading everyone's: its own keys always read as its model says, whatever
+/// state: updates, deletes, one-item batches and batch deletes) while reading everyone's: its own keys always read as its model says, whatever
 /// the others' deletes, misses and negative entries did to the shared cache meanwhile; at
 /// the end every worker reads every key as its owner left it.
 #[test]
@@ -146,7 +146,7 @@ fn concurrent_deletes_and_writes_never_leave_a_stale_answer() {
                         let mut rng = SplitMix(100 + t);
                         for step in 0..400u64 {
                             let mine = t * 2 + rng.below(2);
-                            match rng.below(4) {
+                            match rng.below(6) {
                                 0 => {
                                     let v = value(kind, mine, step);
                                     w.update(&k(mine), &v).unwrap();
@@ -156,6 +156,15 @@ fn concurrent_deletes_and_writes_never_leave_a_stale_answer() {
                                     let existed = w.delete(&k(mine)).unwrap();
                                     let had = model.remove(&mine).is_some();
                                     assert_eq!(existed, stores && had, "{name}");
+                                }
+                                4 => {
+                                    let v = value(kind, mine, step);
+                                    w.batch_insert(&[(k(mine), v.clone())]).unwrap();
+                                    model.insert(mine, v);
+                                }
+                                5 => {
+                                    w.delete_batch(&[k(mine)]).unwrap();
+                                    model.remove(&mine);
                                 }
                                 2 => {
                                     w.read(&k(rng.below(THREADS * 2))).unwrap();

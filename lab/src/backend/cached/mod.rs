@@ -185,6 +185,19 @@ impl CachedBackend {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Holds every stripe of `keys`, taken in stripe order (so two batches never deadlock):
+    /// no fill of any of them can interleave with the change made under them.
+    fn lock_all<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Vec<MutexGuard<'_, ()>> {
+        let mut touched = [false; STRIPES];
+        for key in keys {
+            touched[stripe_of(hash_of(key))] = true;
+        }
+        (0..STRIPES)
+            .filter(|s| touched[*s])
+            .map(|s| self.lock(s))
+            .collect()
+    }
 }
 
 impl Backend for CachedBackend {
@@ -438,16 +451,8 @@ impl Worker for CachedWorker<'_> {
     }
 
     fn batch_insert(&mut self, items: &[(Vec<u8>, Value)]) -> Result<()> {
-        // Hold every stripe a batch touches, in stripe order, so fills cannot interleave.
         let b = self.b;
-        let mut touched = [false; STRIPES];
-        for (key, _) in items {
-            touched[stripe_of(hash_of(key))] = true;
-        }
-        let held: Vec<_> = (0..STRIPES)
-            .filter(|s| touched[*s])
-            .map(|s| b.lock(s))
-            .collect();
+        let held = b.lock_all(items.iter().map(|(key, _)| key.as_slice()));
         let out = self.inner.batch_insert(items);
         for (key, value) in items {
             match (b.policy, &out) {
@@ -460,11 +465,15 @@ impl Worker for CachedWorker<'_> {
     }
 
     fn delete_batch(&mut self, keys: &[Vec<u8>]) -> Result<()> {
-        // Untimed clean-up between phases: no reader runs, so no stripe locks are needed.
+        // Under the stripes as every change: the runner deletes between phases, when no
+        // reader runs, but a fill of a key that read it before the delete would otherwise
+        // cache it after the delete forgot it.
+        let held = self.b.lock_all(keys.iter().map(Vec::as_slice));
         let out = self.inner.delete_batch(keys);
         for key in keys {
             self.forget(key);
         }
+        drop(held);
         out
     }
 

@@ -52,6 +52,39 @@ fn a_fill_never_lands_after_a_newer_write() {
     }
 }
 
+/// A batch delete, like every other change, waits for a fill of one of its keys: a
+/// reader that read the value before the delete must not cache it after the delete
+/// dropped the key from the cache (the value would be served, stale, until written).
+#[test]
+fn a_fill_never_lands_after_a_batch_delete() {
+    for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
+        let options = Options {
+            cache_policy: policy,
+            ..Options::default()
+        };
+        let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
+        let key = b"user-2".as_slice();
+        b.cached_worker().insert(key, &version(1)).unwrap();
+        b.cache.remove(key);
+        std::thread::scope(|s| {
+            let mut reader = b.cached_worker();
+            let mut deleter = None;
+            let filled = reader
+                .fill(key, || {
+                    let d = s.spawn(|| b.cached_worker().delete_batch(&[key.to_vec()]));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    assert!(!d.is_finished(), "{policy:?}: a batch delete landed inside a fill");
+                    deleter = Some(d);
+                })
+                .unwrap();
+            assert_eq!(filled.as_deref(), Some(&version(1)), "{policy:?}");
+            deleter.unwrap().join().unwrap().unwrap();
+        });
+        assert_ne!(b.cache.get(key), Some(Some(Arc::new(version(1)))), "{policy:?}");
+        assert_eq!(b.cached_worker().read(key).unwrap(), None, "{policy:?}");
+    }
+}
+
 /// A write copies into the cached value in place only when nobody holds it: a value a
 /// reader still holds (its last read) stays as the reader saw it, the cache gets the
 /// new value in a copy, and the reader's next read sees the new one. Then, held by
