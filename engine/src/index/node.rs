@@ -114,12 +114,10 @@ impl Abbrevs {
         }
     }
 
-    /// Like `binary_search_by` over the keys; `key_at(i)` reads key `i` on a tie.
-    pub(super) fn search<'a>(
-        &self,
-        key: &[u8],
-        key_at: impl Fn(usize) -> &'a [u8],
-    ) -> Result<usize, usize> {
+    /// `key`'s abbreviation after the prefix, or (`Err`) where it goes when it lies outside
+    /// the prefix: before every key or after them all.
+    #[inline(always)]
+    fn abbreviate_under(&self, key: &[u8]) -> Result<u64, usize> {
         let p = &*self.prefix;
         let head = &key[..key.len().min(p.len())];
         // The usual case, a key under the prefix, tested inline first (no `memcmp` call).
@@ -131,7 +129,16 @@ impl Abbrevs {
                 Ordering::Equal => {}
             }
         }
-        let abbr = abbreviate(key, p.len());
+        Ok(abbreviate(key, p.len()))
+    }
+
+    /// Like `binary_search_by` over the keys; `key_at(i)` reads key `i` on a tie.
+    pub(super) fn search<'a>(
+        &self,
+        key: &[u8],
+        key_at: impl Fn(usize) -> &'a [u8],
+    ) -> Result<usize, usize> {
+        let abbr = self.abbreviate_under(key)?;
         let mut i = rank(&self.abbrs, abbr);
         // Equal abbreviations are rare (keys alike for 8 bytes past the prefix): walk them.
         while self.abbrs.get(i) == Some(&abbr) {
@@ -182,17 +189,7 @@ impl Abbrevs {
         key: &[u8],
         key_at: impl Fn(usize) -> &'a [u8],
     ) -> Result<usize, usize> {
-        let p = &*self.prefix;
-        let head = &key[..key.len().min(p.len())];
-        if !same(head, p) {
-            match head.cmp(p) {
-                Ordering::Less => return Err(0),
-                Ordering::Greater => return Err(self.abbrs.len()),
-                Ordering::Equal if key.len() < p.len() => return Err(0),
-                Ordering::Equal => {}
-            }
-        }
-        let abbr = abbreviate(key, p.len());
+        let abbr = self.abbreviate_under(key)?;
         let lo = rank(&self.abbrs, abbr);
         if self.abbrs.get(lo) != Some(&abbr) {
             return Err(lo);
