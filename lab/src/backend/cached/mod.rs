@@ -10,14 +10,15 @@
 //! Admission: a read that misses caches what it found only on the key's second miss in a
 //! while (a doorkeeper, as in TinyLFU: [`Doorkeeper`]); a first miss is answered from the
 //! worker's own document, as `pooled` answers every read. On `mixed` this took the hit
-//! ratio from 83.7% to 84.2% and the variant from 0.88× to 0.95× `pooled` at 1 thread
+//! ratio from 83.7% to 84.2% and the variant from 0.88× to 0.93–0.96× `pooled` at 1 thread
 //! (docs/PERFORMANCE.md).
 //!
 //! Absent keys: the cache also remembers that a key is absent (a negative entry, `None`),
-//! after a delete (under both policies: the delete knows the key is gone) and after a read
-//! that found nothing in the tree (an admitted one). A read answered by a negative entry is a hit. A write of
-//! the key replaces the negative entry (write-through) or drops it (invalidate), under the
-//! key's stripe lock like every other change, so a negative entry never hides a stored value.
+//! after a delete (under both policies: the delete knows the key is gone) and after an
+//! admitted read that found nothing in the tree. A read answered by a negative entry is a
+//! hit. A write of the key replaces the negative entry (write-through) or drops it
+//! (invalidate), under the key's stripe lock like every other change, so a negative entry
+//! never hides a stored value.
 //!
 //! Ordering: a reader that misses fills the cache from the tree; a writer changes the tree
 //! and then the cache. Both hold the same per-key stripe lock for the whole step, so a fill
