@@ -128,16 +128,12 @@ fn copy_into(mut spare: Arc<Value>, v: &Value) -> Arc<Value> {
     spare
 }
 
-/// FNV-1a of `key`, its bits spread by MurmurHash3's finalizer (FNV alone spreads keys
-/// alike but for their last bytes poorly): cheap, for stripes and the doorkeeper (each
-/// takes other bits).
+/// `key`'s hash for stripes and the doorkeeper (each takes other bits): foldhash with a
+/// fixed seed, so counted runs repeat exactly. (A hand-rolled FNV-1a spread keys alike
+/// but for their last bytes poorly: 10k keys over 1,091 of 131k doorkeeper bits.)
 fn hash_of(key: &[u8]) -> u64 {
-    let mut h = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(key)
 }
 
 /// The stripe of the key of `hash`.
