@@ -3,6 +3,15 @@
 use super::*;
 use crate::doc::Doc;
 
+/// A `cached` backend in memory, with `policy`.
+fn backend(policy: CachePolicy) -> CachedBackend {
+    let options = Options {
+        cache_policy: policy,
+        ..Options::default()
+    };
+    CachedBackend::new(&REGISTRATIONS[0], &options).unwrap()
+}
+
 fn version(v: u64) -> Value {
     Value::Doc(Doc {
         id: v,
@@ -19,11 +28,7 @@ fn version(v: u64) -> Value {
 fn a_fill_never_lands_after_a_newer_write() {
     for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
         for present in [true, false] {
-            let options = Options {
-                cache_policy: policy,
-                ..Options::default()
-            };
-            let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
+            let b = backend(policy);
             let key = b"user-1".as_slice();
             if present {
                 b.cached_worker().insert(key, &version(1)).unwrap();
@@ -58,11 +63,7 @@ fn a_fill_never_lands_after_a_newer_write() {
 #[test]
 fn a_fill_never_lands_after_a_batch_delete() {
     for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
-        let options = Options {
-            cache_policy: policy,
-            ..Options::default()
-        };
-        let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
+        let b = backend(policy);
         let key = b"user-2".as_slice();
         b.cached_worker().insert(key, &version(1)).unwrap();
         b.cache.remove(key);
@@ -153,11 +154,7 @@ fn a_read_caches_a_value_on_its_second_miss_in_a_window() {
 #[test]
 fn deletes_and_empty_reads_are_remembered_until_a_write() {
     for policy in [CachePolicy::WriteThrough, CachePolicy::Invalidate] {
-        let options = Options {
-            cache_policy: policy,
-            ..Options::default()
-        };
-        let b = CachedBackend::new(&REGISTRATIONS[0], &options).unwrap();
+        let b = backend(policy);
         let mut w = b.cached_worker();
         let key = b"user-3".as_slice();
         w.insert(key, &version(1)).unwrap();
