@@ -129,9 +129,16 @@ pub struct AbArgs {
     /// A workload TOML file or a YCSB property file.
     pub file: PathBuf,
     /// The lab executable to compare against (a build of main, say); it must have the
-    /// `worker` command, i.e. be a lab from `lab ab` on.
+    /// `worker` command, i.e. be a lab from `lab ab` on. Give it several times for several
+    /// builds of one revision (scripts/layouts.sh links them with their code in different
+    /// orders): the pairs of processes take them in turn, so the interval covers how much
+    /// code layout alone moves the rates (docs/ab.md, "Code layout").
+    #[arg(long, value_name = "BIN", required = true)]
+    pub baseline: Vec<PathBuf>,
+    /// The candidate's lab executable(s), taken in turn like `--baseline`'s (default: this
+    /// lab).
     #[arg(long, value_name = "BIN")]
-    pub baseline: PathBuf,
+    pub candidate: Vec<PathBuf>,
     /// Only these variants (comma separated), instead of the file's list.
     #[arg(long, value_delimiter = ',')]
     pub variants: Option<Vec<String>>,

@@ -273,3 +273,92 @@ fn the_output_directory_stays_locked_while_ab_runs() {
     );
     assert_ne!(status.code(), Some(0), "the baseline was not a lab");
 }
+
+/// Several builds per side (`--candidate` and `--baseline` given more than once): pair of
+/// processes `k` runs the `k % n`th of each side, and ab.json names them all. Here both
+/// candidates carry the planted slowdown; then the second baseline is not a lab, and the
+/// run fails naming it (so the second pair of processes did start it).
+#[test]
+fn several_builds_per_side_take_the_pairs_of_processes_in_turn() {
+    let s = Setup::new();
+    let slow = |name: &str| {
+        s.script(
+            name,
+            &format!("LAB_SYNTHETIC_READ_WORK=20000 exec {LAB} \"$@\""),
+        )
+    };
+    let candidates = [slow("slow-a.sh"), slow("slow-b.sh")];
+    let base = s.plain_baseline();
+    let other = s.script(
+        "other-baseline.sh",
+        &format!("LAB_SYNTHETIC_READ_WORK=0 exec {LAB} \"$@\""),
+    );
+    let json = s.path("pairs.json");
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let several = |second_baseline: &Path| {
+        let mut args = vec![
+            "--variants".to_owned(),
+            "synthetic".to_owned(),
+            "--json".to_owned(),
+            path(&json),
+            "--baseline".to_owned(),
+            path(second_baseline),
+        ];
+        for c in &candidates {
+            args.extend(["--candidate".to_owned(), path(c)]);
+        }
+        args
+    };
+    let args = several(&other);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = s.ab(&base, 0, &args);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "a regression exits 1:\n{out}");
+    assert!(line(&out, "synthetic").ends_with("] regression"), "{out}");
+    let r = AbResults::load(&json).unwrap();
+    let [a, b] = &candidates;
+    assert_eq!(r.candidate.command, format!("{}, {}", path(a), path(b)));
+    assert_eq!(
+        r.baseline.command,
+        format!("{}, {}", path(&base), path(&other))
+    );
+    assert_eq!(r.comparisons[0].ratio.unwrap().processes, 2);
+
+    let echo = s.script("echo.sh", "echo hello");
+    let args = several(&echo);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = s.ab(&base, 0, &args);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("echo.sh") && text(&o).contains("not a lab worker's reply"),
+        "{}",
+        text(&o)
+    );
+
+    let missing = s.path("no-such-candidate");
+    let o = s.ab(&base, 0, &["--candidate", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--candidate") && text(&o).contains("no-such-candidate"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// scripts/layouts.sh refuses what it cannot build before it builds anything.
+#[test]
+fn the_layouts_script_refuses_bad_arguments() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/layouts.sh");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    for (args, says) in [
+        (&[][..], "usage"),
+        (&[dir, "three"][..], "whole numbers"),
+        (&[dir, "3", "0"][..], "seed 0 is random"),
+    ] {
+        let o = Command::new(&script).args(args).output().unwrap();
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(says), "{args:?}: {t}");
+    }
+}

@@ -25,9 +25,9 @@ pub const KIND: &str = "ab";
 /// One side of the comparison.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Build {
-    /// The lab executable that ran this side's workers.
+    /// The lab executable(s) that ran this side's workers (several: comma separated).
     pub command: String,
-    /// Its git revision, as its worker reported it.
+    /// Its git revision(s), as its workers reported them.
     pub revision: String,
 }
 

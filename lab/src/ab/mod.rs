@@ -37,9 +37,11 @@ use protocol::{Ran, Reply, Request, PROTOCOL};
 /// How `lab ab` runs, beyond the workload file.
 #[derive(Clone, Debug)]
 pub struct AbOptions {
-    /// The candidate's lab executable (this one, unless a test says otherwise).
-    pub candidate: PathBuf,
-    pub baseline: PathBuf,
+    /// The candidate's lab executables (this one, unless told otherwise) and the
+    /// baseline's: pair of processes `k` runs `candidate[k % len]` and `baseline[k % len]`
+    /// (several builds of one revision: see docs/ab.md, "Code layout"). Never empty.
+    pub candidate: Vec<PathBuf>,
+    pub baseline: Vec<PathBuf>,
     /// A verdict needs the whole interval past 1 ± this fraction.
     pub threshold: f64,
     /// Rounds (one slice per side each) per variant and thread count.
@@ -272,10 +274,13 @@ impl Sides {
         plan: &Plan,
         variant: &str,
         opts: &AbOptions,
-        candidate_first: bool,
+        process: usize,
     ) -> Result<Sides, LabError> {
-        let start = |role, command: &Path| Worker::start(role, command, plan, variant);
-        Ok(if candidate_first {
+        let start = |role, builds: &[PathBuf]| {
+            let command = &builds[process % builds.len()];
+            Worker::start(role, command, plan, variant)
+        };
+        Ok(if process.is_multiple_of(2) {
             let candidate = start("candidate", &opts.candidate)?;
             Sides {
                 candidate,
@@ -419,15 +424,19 @@ fn compare_variant(
     let processes = opts.processes.clamp(1, opts.slices);
     let share = opts.slices.div_ceil(processes);
     let mut stores = [String::new(), String::new()];
-    let mut revisions = [String::new(), String::new()];
+    let mut revisions: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     for process in 0..processes {
         let rounds = process * share..((process + 1) * share).min(opts.slices);
-        let mut sides = Sides::start(plan, variant, opts, process % 2 == 0)?;
+        let mut sides = Sides::start(plan, variant, opts, process)?;
         stores = [sides.candidate.store.clone(), sides.baseline.store.clone()];
-        revisions = [
-            sides.candidate.revision.clone(),
-            sides.baseline.revision.clone(),
-        ];
+        for (seen, side) in revisions
+            .iter_mut()
+            .zip([&sides.candidate, &sides.baseline])
+        {
+            if !seen.contains(&side.revision) {
+                seen.push(side.revision.clone());
+            }
+        }
         for t in &mut taking {
             t.take(&mut sides, plan, opts, (process, rounds.clone()), stop)?;
         }
@@ -441,7 +450,13 @@ fn compare_variant(
         .into_iter()
         .map(|t| t.finish(variant, [c, b], opts.threshold))
         .collect();
-    Ok(Some((comparisons, revisions)))
+    Ok(Some((comparisons, revisions.map(|r| r.join(", ")))))
+}
+
+/// One side's executables, as ab.json records them.
+fn commands(builds: &[PathBuf]) -> String {
+    let paths: Vec<String> = builds.iter().map(|b| b.display().to_string()).collect();
+    paths.join(", ")
 }
 
 /// Runs every variant of `plan` (at each of its thread counts) on both builds; `report`
@@ -459,11 +474,11 @@ pub fn run(
         workload: plan.name.clone(),
         description: plan.description.clone(),
         candidate: Build {
-            command: opts.candidate.display().to_string(),
+            command: commands(&opts.candidate),
             revision: String::new(),
         },
         baseline: Build {
-            command: opts.baseline.display().to_string(),
+            command: commands(&opts.baseline),
             revision: String::new(),
         },
         threshold: opts.threshold,

@@ -29,12 +29,17 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     use crate::ab::{self, AbOptions};
     let threshold = acorn_reports::compare::parse_threshold(&args.threshold)
         .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
-    if !args.baseline.is_file() {
-        return Err(LabError::BadInput(format!(
-            "--baseline {}: no such file (give the path of another build's lab executable, \
-             e.g. ../main/target/release/lab)",
-            args.baseline.display()
-        )));
+    for (flag, builds) in [
+        ("--baseline", &args.baseline),
+        ("--candidate", &args.candidate),
+    ] {
+        if let Some(missing) = builds.iter().find(|b| !b.is_file()) {
+            return Err(LabError::BadInput(format!(
+                "{flag} {}: no such file (give the path of another build's lab executable, \
+                 e.g. ../main/target/release/lab)",
+                missing.display()
+            )));
+        }
     }
     let plan = ab_plan(args)?;
     let out = OutputDir::at(args.out.clone().unwrap_or_else(|| {
@@ -44,8 +49,12 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     }));
     // Held until the results are written: a second lab is refused meanwhile.
     let _lock = out.prepare()?;
-    let candidate = std::env::current_exe()
-        .map_err(|e| LabError::BadInput(format!("cannot find this lab's executable: {e}")))?;
+    let candidate = if args.candidate.is_empty() {
+        vec![std::env::current_exe()
+            .map_err(|e| LabError::BadInput(format!("cannot find this lab's executable: {e}")))?]
+    } else {
+        args.candidate.clone()
+    };
     let opts = AbOptions {
         candidate,
         baseline: args.baseline.clone(),
@@ -58,13 +67,17 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     if !args.quiet {
         eprintln!(
             "ab: {} — {} variant(s) x {} thread count(s), {} rounds of ~{} slices each in {} \
-             pairs of processes",
+             pairs of processes{}",
             plan.name,
             plan.variants.len(),
             plan.run.threads.len(),
             opts.slices,
             humantime::format_duration(opts.slice),
-            opts.processes
+            opts.processes,
+            match (opts.candidate.len(), opts.baseline.len()) {
+                (1, 1) => String::new(),
+                (c, b) => format!(", taking {c} candidate and {b} baseline build(s) in turn"),
+            }
         );
     }
     let stop = interrupt_flag();
@@ -73,6 +86,13 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
         println!("  {}", c.details(opts.slice.as_secs_f64()));
     })?;
     println!("{}", results.summary());
+    if !args.quiet && opts.candidate.len() == 1 && opts.baseline.len() == 1 {
+        eprintln!(
+            "note: one build per side, so the intervals leave out code layout, which alone \
+             moved rates by up to ±8% between builds here; to judge a change of a few \
+             percent, give ten of each (scripts/layouts.sh; docs/ab.md, \"Code layout\")"
+        );
+    }
     write_ab(&out, args.json.as_deref(), &results)?;
     Ok(if results.partial {
         Exit::Interrupted
