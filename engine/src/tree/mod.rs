@@ -21,7 +21,8 @@
 //! it too and only decides how to wait.
 //!
 //! Locks: `state` (the ordered index, TTLs, subscribers) is held by a writer only while it
-//! builds and applies a commit in memory, and by scans for one `Arc` clone. A durable
+//! builds and applies a commit in memory, and by scans for one `Arc` clone; a thread that
+//! finds it held spins up to 20 µs before it parks (`Tree::state`). A durable
 //! writer also holds `commit` across its log append, which runs outside `state`, so no
 //! reader ever waits for the disk. Point reads take no lock at all (see
 //! [`crate::points`]), and no user closure runs under either lock (secondary index
@@ -39,7 +40,8 @@ mod state;
 mod write;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use crate::cache::QueryCache;
 use crate::clock::TreeClock;
@@ -55,6 +57,9 @@ pub use open::{TreeBuilder, DEFAULT_QUERY_CACHE};
 pub(crate) use state::State;
 #[cfg(feature = "tokio")]
 pub(crate) use write::{Purge, Stash, Toss};
+
+/// How long a writer that finds `state` held spins before it parks.
+const SPIN_BEFORE_PARKING: Duration = Duration::from_micros(20);
 
 /// An embedded, ordered document store. Cheap to clone (an `Arc` inside); share it freely
 /// between threads.
@@ -95,11 +100,40 @@ impl Tree {
     }
 
     /// The in-memory state; held only for short, bounded work (never user code, never I/O).
+    #[inline]
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        match self.inner.state.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => self.state_contended(),
+        }
+    }
+
+    /// `state` when another thread holds it: spin (trying again every 32 `pause`s) for up
+    /// to [`SPIN_BEFORE_PARKING`], then park. A commit holds the lock for a microsecond or
+    /// two, less than a park and wake-up costs (std's mutex spins only ~1.3 µs on a
+    /// 2-core VM before it parks; docs/PERFORMANCE.md, "The seventh session").
+    #[cold]
+    #[inline(never)]
+    fn state_contended(&self) -> MutexGuard<'_, State> {
+        let start = Instant::now();
+        loop {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            match self.inner.state.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) if start.elapsed() < SPIN_BEFORE_PARKING => {}
+                Err(TryLockError::WouldBlock) => {
+                    return self
+                        .inner
+                        .state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
+            }
+        }
     }
 
     /// Held by durable writers across the log append, and by compaction.
@@ -141,3 +175,7 @@ impl Drop for Inner {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+#[path = "lock_tests.rs"]
+mod lock_tests;
