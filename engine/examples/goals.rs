@@ -295,9 +295,14 @@ fn writes_10k(d: &Data, rounds: usize) {
     );
 }
 
+/// Collecting all 10k beside the raw map's clone-all and beside the floor of any owned
+/// result that shares its items (one reference taken and given back per item, a
+/// 72-byte element per item, as `examples/collect_loop.rs floor`): the goal is a ratio to
+/// that floor, since both move with the machine (docs/PERFORMANCE.md).
 fn collect_10k(d: &Data, rounds: usize) {
     let repeats = 20;
-    let [collect, raw_collect] = best(
+    let shared: Vec<std::sync::Arc<[u8]>> = (0..d.keys.len()).map(|i| value(i).into()).collect();
+    let [collect, raw_collect, floor] = best(
         rounds,
         [
             &mut || {
@@ -313,6 +318,13 @@ fn collect_10k(d: &Data, rounds: usize) {
                     drop(black_box(out));
                 })
             },
+            &mut || {
+                per_op(repeats, |_| {
+                    let mut out = Vec::with_capacity(shared.len());
+                    out.extend(shared.iter().map(|v| (v.clone(), [v.len() as u64; 8])));
+                    drop(black_box(out));
+                })
+            },
         ],
     );
     println!(
@@ -320,6 +332,12 @@ fn collect_10k(d: &Data, rounds: usize) {
         collect / 1e6,
         raw_collect / 1e6,
         raw_collect / collect
+    );
+    println!(
+        "| `query().collect()` of all 10k vs the owned-result floor | {:.3} ms | {:.3} ms | {:.2}× the floor's time |",
+        collect / 1e6,
+        floor / 1e6,
+        collect / floor
     );
 }
 
