@@ -275,46 +275,49 @@ fn the_output_directory_stays_locked_while_ab_runs() {
 }
 
 /// Several builds per side (`--candidate` and `--baseline` given more than once): pair of
-/// processes `k` runs the `k % n`th of each side, and ab.json names them all. Here both
-/// candidates carry the planted slowdown; then the second baseline is not a lab, and the
-/// run fails naming it (so the second pair of processes did start it).
+/// processes `k` runs the `k % n`th of each side (each wrapper script logs its name as it
+/// starts), and ab.json names them all. Both candidates carry the planted slowdown. Then:
+/// a second baseline that is not a lab fails the run, naming it; more builds than pairs of
+/// processes, or a missing one, is bad input.
 #[test]
 fn several_builds_per_side_take_the_pairs_of_processes_in_turn() {
     let s = Setup::new();
-    let slow = |name: &str| {
+    let log = s.path("started.log");
+    let wrapper = |name: &str, work: u64| {
         s.script(
             name,
-            &format!("LAB_SYNTHETIC_READ_WORK=20000 exec {LAB} \"$@\""),
+            &format!(
+                "echo {name} >> {}\nLAB_SYNTHETIC_READ_WORK={work} exec {LAB} \"$@\"",
+                log.display()
+            ),
         )
     };
-    let candidates = [slow("slow-a.sh"), slow("slow-b.sh")];
-    let base = s.plain_baseline();
-    let other = s.script(
-        "other-baseline.sh",
-        &format!("LAB_SYNTHETIC_READ_WORK=0 exec {LAB} \"$@\""),
-    );
+    let candidates = [wrapper("slow-a.sh", 20_000), wrapper("slow-b.sh", 20_000)];
+    let (base, other) = (wrapper("base.sh", 0), wrapper("other.sh", 0));
     let json = s.path("pairs.json");
     let path = |p: &Path| p.to_str().unwrap().to_owned();
-    let several = |second_baseline: &Path| {
-        let mut args = vec![
-            "--variants".to_owned(),
-            "synthetic".to_owned(),
-            "--json".to_owned(),
-            path(&json),
-            "--baseline".to_owned(),
-            path(second_baseline),
-        ];
+    let several = |second_baseline: &Path, extra: &[&str]| {
+        let mut args = vec!["--variants".to_owned(), "synthetic".to_owned()];
+        args.extend(["--json".to_owned(), path(&json)]);
+        args.extend(["--baseline".to_owned(), path(second_baseline)]);
         for c in &candidates {
             args.extend(["--candidate".to_owned(), path(c)]);
         }
-        args
+        args.extend(extra.iter().map(|e| (*e).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        s.ab(&base, 0, &args)
     };
-    let args = several(&other);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = s.ab(&base, 0, &args);
+    let o = several(&other, &[]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "a regression exits 1:\n{out}");
     assert!(line(&out, "synthetic").ends_with("] regression"), "{out}");
+    // Pair 0: the first of each side, the candidate started first; pair 1: the second of
+    // each, the baseline first.
+    let started = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        started.lines().collect::<Vec<_>>(),
+        ["slow-a.sh", "base.sh", "other.sh", "slow-b.sh"]
+    );
     let r = AbResults::load(&json).unwrap();
     let [a, b] = &candidates;
     assert_eq!(r.candidate.command, format!("{}, {}", path(a), path(b)));
@@ -325,9 +328,7 @@ fn several_builds_per_side_take_the_pairs_of_processes_in_turn() {
     assert_eq!(r.comparisons[0].ratio.unwrap().processes, 2);
 
     let echo = s.script("echo.sh", "echo hello");
-    let args = several(&echo);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = s.ab(&base, 0, &args);
+    let o = several(&echo, &[]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("echo.sh") && text(&o).contains("not a lab worker's reply"),
@@ -335,11 +336,17 @@ fn several_builds_per_side_take_the_pairs_of_processes_in_turn() {
         text(&o)
     );
 
-    let missing = s.path("no-such-candidate");
-    let o = s.ab(&base, 0, &["--candidate", missing.to_str().unwrap()]);
+    let o = several(&other, &["--candidate", path(&base).as_str()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("--candidate") && text(&o).contains("no-such-candidate"),
+        text(&o).contains("--candidate given 3 times") && text(&o).contains("1 would never run"),
+        "{}",
+        text(&o)
+    );
+    let o = s.ab(&base, 0, &["--candidate", "no-such-candidate"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--candidate no-such-candidate: no such file"),
         "{}",
         text(&o)
     );

@@ -1,7 +1,7 @@
 //! `lab ab` (this build against another, paired slice by slice in worker processes) and
 //! `lab worker`, one side of it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{interrupt_flag, load_plan, load_plan_for};
 use crate::cli::{AbArgs, WorkerArgs};
@@ -29,18 +29,10 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     use crate::ab::{self, AbOptions};
     let threshold = acorn_reports::compare::parse_threshold(&args.threshold)
         .map_err(|e| LabError::BadInput(format!("--threshold: {e}")))?;
-    for (flag, builds) in [
-        ("--baseline", &args.baseline),
-        ("--candidate", &args.candidate),
-    ] {
-        if let Some(missing) = builds.iter().find(|b| !b.is_file()) {
-            return Err(LabError::BadInput(format!(
-                "{flag} {}: no such file (give the path of another build's lab executable, \
-                 e.g. ../main/target/release/lab)",
-                missing.display()
-            )));
-        }
-    }
+    // Pairs of processes as `ab::run` takes them (never more than the rounds).
+    let processes = args.processes.min(args.slices);
+    let baseline = builds("--baseline", &args.baseline, processes)?;
+    let candidate = builds("--candidate", &args.candidate, processes)?;
     let plan = ab_plan(args)?;
     let out = OutputDir::at(args.out.clone().unwrap_or_else(|| {
         OutputDir::for_workload(None, &plan.name, false)
@@ -49,15 +41,15 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     }));
     // Held until the results are written: a second lab is refused meanwhile.
     let _lock = out.prepare()?;
-    let candidate = if args.candidate.is_empty() {
+    let candidate = if candidate.is_empty() {
         vec![std::env::current_exe()
             .map_err(|e| LabError::BadInput(format!("cannot find this lab's executable: {e}")))?]
     } else {
-        args.candidate.clone()
+        candidate
     };
     let opts = AbOptions {
         candidate,
-        baseline: args.baseline.clone(),
+        baseline,
         threshold,
         slices: usize::try_from(args.slices).unwrap_or(usize::MAX),
         processes: usize::try_from(args.processes).unwrap_or(usize::MAX),
@@ -89,7 +81,7 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     if !args.quiet && opts.candidate.len() == 1 && opts.baseline.len() == 1 {
         eprintln!(
             "note: one build per side, so the intervals leave out code layout, which alone \
-             moved rates by up to ±8% between builds here; to judge a change of a few \
+             moved rates by up to 9% (15% at 2 threads) between builds here; to judge a change of a few \
              percent, give ten of each (scripts/layouts.sh; docs/ab.md, \"Code layout\")"
         );
     }
@@ -101,6 +93,32 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     } else {
         Exit::Success
     })
+}
+
+/// One side's executables, as absolute paths (a bare name is a file here, not a command
+/// on `PATH`). Pair of processes `k` runs the `k`-th, so more than `processes` of them is
+/// refused: some would never run.
+fn builds(flag: &str, given: &[PathBuf], processes: u64) -> Result<Vec<PathBuf>, LabError> {
+    if given.len() as u64 > processes {
+        return Err(LabError::BadInput(format!(
+            "{flag} given {} times, but there are {processes} pairs of processes \
+             (--processes, at most --slices): each runs one build of each side, so {} would \
+             never run",
+            given.len(),
+            given.len() as u64 - processes
+        )));
+    }
+    given
+        .iter()
+        .map(|b| match std::fs::canonicalize(b) {
+            Ok(path) if path.is_file() => Ok(path),
+            _ => Err(LabError::BadInput(format!(
+                "{flag} {}: no such file (give the path of another build's lab executable, \
+                 e.g. ../main/target/release/lab)",
+                b.display()
+            ))),
+        })
+        .collect()
 }
 
 /// Writes ab.json and index.html into `out`, and ab.json to `json` too when given.
