@@ -101,7 +101,7 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
 fn builds(flag: &str, given: &[PathBuf], processes: u64) -> Result<Vec<PathBuf>, LabError> {
     if given.len() as u64 > processes {
         return Err(LabError::BadInput(format!(
-            "{flag} given {} times, but there are {processes} pairs of processes \
+            "{flag} given {} times, but only {processes} pair(s) of processes run \
              (--processes, at most --slices): each runs one build of each side, so {} would \
              never run",
             given.len(),
