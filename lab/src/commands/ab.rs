@@ -81,8 +81,9 @@ pub fn ab(args: &AbArgs) -> Result<Exit, LabError> {
     if !args.quiet && opts.candidate.len() == 1 && opts.baseline.len() == 1 {
         eprintln!(
             "note: one build per side, so the intervals leave out code layout, which alone \
-             moved rates by up to 9% (15% at 2 threads) between builds here; to judge a change of a few \
-             percent, give ten of each (scripts/layouts.sh; docs/ab.md, \"Code layout\")"
+             moved rates by up to 9% (15% at 2 threads) between builds here; to judge a \
+             change of a few percent, give ten of each (scripts/layouts.sh; docs/ab.md, \
+             \"Code layout\")"
         );
     }
     write_ab(&out, args.json.as_deref(), &results)?;
