@@ -235,6 +235,18 @@ impl EngineWorker<'_> {
     /// Stores `value` under `key`, encoding into the reused buffer when pooled, else into
     /// a fresh one.
     pub(crate) fn put(&mut self, key: &[u8], value: &Value) -> Result<()> {
+        self.put_under(key, value, || ()).map(drop)
+    }
+
+    /// [`EngineWorker::put`], with `lock` taken after the value is encoded and held (its
+    /// guard returned) from before the stash: a caller that must order the stash with
+    /// other work (`cached`'s stripes) holds its lock for the stash alone, not the encoding.
+    pub(crate) fn put_under<G>(
+        &mut self,
+        key: &[u8],
+        value: &Value,
+        lock: impl FnOnce() -> G,
+    ) -> Result<G> {
         let b = self.b;
         let key = key_str(b.name, key)?;
         let mut fresh = Vec::new();
@@ -243,8 +255,9 @@ impl EngineWorker<'_> {
             Access::Copy => &mut fresh,
         };
         let bytes = b.format.stored(value, buf).map_err(|e| b.err(e))?;
+        let held = lock();
         b.tree.stash(key, bytes).map_err(|e| b.err(e))?;
-        Ok(())
+        Ok(held)
     }
 
     /// Reads and decodes into `self.value`; false when absent.

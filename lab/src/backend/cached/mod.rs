@@ -29,9 +29,11 @@
 //! back by a quick_cache lifecycle hook to the worker whose insert evicted it), a deleted
 //! one, or the last read's once nobody holds it, becomes the worker's spare; a miss decodes
 //! into a spare in place and a write copies into one, so a warm cache allocates nothing
-//! to fill or to write through. A write of a cached value nobody holds copies into it; a
-//! write over a negative entry or a value a reader still holds copies into a spare that
-//! replaces it, in the same look-up. A worker keeps up to 32 spares: with 4, `mixed` (10%
+//! to fill or to write through. A write copies the value into a spare before it takes any
+//! lock, and swaps it into the entry in one look-up: the value it replaces becomes a spare
+//! unless a reader still holds it. (Copying into the cached value itself, under the shard's
+//! write lock, and encoding under the stripe lock, cost 1.05× at 1 thread and 1.08× at 2
+//! on `mixed`: docs/PERFORMANCE.md.) A worker keeps up to 32 spares: with 4, `mixed` (10%
 //! deletes, each freeing a value, and writes re-creating deleted keys) overflowed and
 //! drained the pool in turn, freeing cold values and allocating new ones.
 //!
@@ -283,16 +285,35 @@ impl CachedWorker<'_> {
         copy_into(self.spare(), v)
     }
 
-    /// Writes `value` to the tree and settles the cache, under the key's stripe lock.
+    /// Writes `value` to the tree and settles the cache, under the key's stripe lock. What
+    /// needs no lock comes first: the copy the cache will hold (write-through) and the
+    /// encoding; the stripe is held from the stash to the cache's update, and the cache's
+    /// shard lock only for a swap of two pointers.
     fn write(&mut self, key: &[u8], value: &Value) -> Result<()> {
         self.let_go();
-        let _stripe = self.b.lock(stripe_of(hash_of(key)));
-        let out = self.inner.put(key, value);
-        match (self.b.policy, &out) {
-            (CachePolicy::WriteThrough, Ok(())) => self.store(key, value),
-            _ => self.forget(key),
+        let b = self.b;
+        let stripe = stripe_of(hash_of(key));
+        let copy = match b.policy {
+            CachePolicy::WriteThrough => Some(self.copy_of(value)),
+            CachePolicy::Invalidate => None,
+        };
+        match self.inner.put_under(key, value, || b.lock(stripe)) {
+            Ok(_stripe) => {
+                match copy {
+                    Some(copy) => self.store(key, copy),
+                    None => self.forget(key),
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(copy) = copy {
+                    self.recycle(copy);
+                }
+                let _stripe = b.lock(stripe);
+                self.forget(key);
+                Err(e)
+            }
         }
-        out
     }
 
     /// The last read's value is no longer handed out: the cache may reuse it.
@@ -302,22 +323,14 @@ impl CachedWorker<'_> {
         }
     }
 
-    /// Write-through: `v` goes into the cache under `key` in one look-up: copied into the
-    /// cached value itself when nobody holds it (the entry also keeps its place in the
-    /// eviction order), else (a negative entry, or a value a reader still holds) into a
-    /// spare that replaces it in the entry.
-    fn store(&mut self, key: &[u8], v: &Value) {
+    /// Write-through: `copy` (of the value just stored) goes into the cache under `key` in
+    /// one look-up; the value it replaces becomes a spare if nobody holds it. The entry
+    /// keeps its place in the eviction order.
+    fn store(&mut self, key: &[u8], copy: Arc<Value>) {
         let key = CacheKey::from_slice(key);
-        let mut spare = Some(self.spare());
+        let mut copy = Some(copy);
         let result = self.b.cache.entry(&key, None, |_, cached| {
-            if let Some(c) = cached.as_mut().and_then(Arc::get_mut) {
-                c.assign(v);
-                return EntryAction::Retain(None);
-            }
-            let Some(copy) = spare.take() else {
-                return EntryAction::Retain(None);
-            };
-            EntryAction::Retain(cached.replace(copy_into(copy, v)))
+            EntryAction::Retain(std::mem::replace(cached, copy.take()))
         });
         match result {
             EntryResult::Retained(old) => {
@@ -326,20 +339,17 @@ impl CachedWorker<'_> {
                 }
             }
             EntryResult::Vacant(slot) => {
-                let copy = self.copy_of(v);
-                if let Ok(evicted) = slot.insert_with_lifecycle(Some(copy)) {
+                if let Ok(evicted) = slot.insert_with_lifecycle(copy.take()) {
                     for e in evicted {
                         self.recycle(e);
                     }
                 }
             }
             _ => {
-                let copy = self.copy_of(v);
-                self.insert_cached(key, Some(copy));
+                if let Some(copy) = copy.take() {
+                    self.insert_cached(key, Some(copy));
+                }
             }
-        }
-        if let Some(unused) = spare {
-            self.recycle(unused);
         }
     }
 
@@ -453,7 +463,10 @@ impl Worker for CachedWorker<'_> {
         let out = self.inner.batch_insert(items);
         for (key, value) in items {
             match (b.policy, &out) {
-                (CachePolicy::WriteThrough, Ok(())) => self.store(key, value),
+                (CachePolicy::WriteThrough, Ok(())) => {
+                    let copy = self.copy_of(value);
+                    self.store(key, copy);
+                }
                 _ => self.forget(key),
             }
         }

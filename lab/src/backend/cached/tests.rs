@@ -86,10 +86,10 @@ fn a_fill_never_lands_after_a_batch_delete() {
     }
 }
 
-/// A write copies into the cached value in place only when nobody holds it: a value a
-/// reader still holds (its last read) stays as the reader saw it, the cache gets the
-/// new value in a copy, and the reader's next read sees the new one. Then, held by
-/// nobody, the value is overwritten in place (the same allocation stays cached).
+/// A write never changes a value a reader holds: it caches a copy made beside it, so
+/// the reader's value stays as the reader saw it and the reader's next read sees the new
+/// one. The value a write replaces, held by nobody, becomes the worker's spare: the next
+/// write copies into that same allocation.
 #[test]
 fn a_write_never_changes_a_value_a_reader_holds() {
     let b = CachedBackend::new(&REGISTRATIONS[0], &Options::default()).unwrap();
@@ -103,12 +103,14 @@ fn a_write_never_changes_a_value_a_reader_holds() {
     assert_eq!(held, Some(&version(1)), "a reader's value changed under it");
     assert_eq!(reader.read(key).unwrap(), Some(&version(2)));
     drop(reader);
-    let before = b.cache.get(key).flatten().map(|v| Arc::as_ptr(&v));
+    let replaced = b.cache.get(key).flatten().map(|v| Arc::as_ptr(&v));
     writer.update(key, &version(3)).unwrap();
-    let after = b.cache.get(key).flatten();
-    assert_eq!(after.as_deref(), Some(&version(3)));
-    assert_eq!(after.map(|v| Arc::as_ptr(&v)), before, "not copied in place");
     assert_eq!(writer.read(key).unwrap(), Some(&version(3)));
+    writer.update(key, &version(4)).unwrap();
+    let after = b.cache.get(key).flatten();
+    assert_eq!(after.as_deref(), Some(&version(4)));
+    assert_eq!(after.map(|v| Arc::as_ptr(&v)), replaced, "the replaced value not reused");
+    assert_eq!(writer.read(key).unwrap(), Some(&version(4)));
 }
 
 /// A read caches what it found only on the key's second miss in a window: the first
