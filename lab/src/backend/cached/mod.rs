@@ -31,11 +31,12 @@
 //! into a spare in place and a write copies into one, so a warm cache allocates nothing
 //! to fill or to write through. A write copies the value into a spare before it takes any
 //! lock, and swaps it into the entry in one look-up: the value it replaces becomes a spare
-//! unless a reader still holds it. (Copying into the cached value itself, under the shard's
-//! write lock, and encoding under the stripe lock, cost 1.05× at 1 thread and 1.08× at 2
-//! on `mixed`: docs/PERFORMANCE.md.) A worker keeps up to 32 spares: with 4, `mixed` (10%
-//! deletes, each freeing a value, and writes re-creating deleted keys) overflowed and
-//! drained the pool in turn, freeing cold values and allocating new ones.
+//! unless a reader still holds it. (Against copying into the cached value itself under the
+//! shard's write lock, and encoding under the stripe lock: `lab ab` 1.048× at 1 thread and
+//! 1.077× at 2 on `mixed`, no verdict; docs/PERFORMANCE.md, "The eighth session".) A worker
+//! keeps up to 32 spares: with 4, `mixed` (10% deletes, each freeing a value, and writes
+//! re-creating deleted keys) overflowed and drained the pool in turn, freeing cold values
+//! and allocating new ones.
 //!
 //! Counting: each worker counts its hits and misses in plain fields and adds them to the
 //! backend's totals once, when dropped; nothing shared is written per read.
