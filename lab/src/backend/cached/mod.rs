@@ -339,15 +339,19 @@ impl CachedWorker<'_> {
                     self.recycle(old);
                 }
             }
+            // The callback ran only if the key was there: `copy` is still in hand (and
+            // never becomes a negative entry, which would hide the value just stored).
             EntryResult::Vacant(slot) => {
-                if let Ok(evicted) = slot.insert_with_lifecycle(copy.take()) {
-                    for e in evicted {
-                        self.recycle(e);
+                if let Some(copy) = copy {
+                    if let Ok(evicted) = slot.insert_with_lifecycle(Some(copy)) {
+                        for e in evicted {
+                            self.recycle(e);
+                        }
                     }
                 }
             }
             _ => {
-                if let Some(copy) = copy.take() {
+                if let Some(copy) = copy {
                     self.insert_cached(key, Some(copy));
                 }
             }
