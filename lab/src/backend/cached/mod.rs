@@ -121,16 +121,6 @@ fn open(reg: &Registration, options: &Options) -> Result<Box<dyn Backend>> {
     Ok(Box::new(CachedBackend::new(reg, options)?))
 }
 
-/// `v` copied into `spare` (a value nobody else holds), or into a new value if it is held.
-#[inline]
-fn copy_into(mut spare: Arc<Value>, v: &Value) -> Arc<Value> {
-    match Arc::get_mut(&mut spare) {
-        Some(c) => c.assign(v),
-        None => spare = Arc::new(v.clone()),
-    }
-    spare
-}
-
 /// `key`'s hash for stripes and the doorkeeper (each takes other bits): foldhash with a
 /// fixed seed, so counted runs repeat exactly. (A hand-rolled FNV-1a spread keys alike
 /// but for their last bytes poorly: 10k keys over 1,091 of 131k doorkeeper bits.)
@@ -281,9 +271,15 @@ impl CachedWorker<'_> {
         }
     }
 
-    /// A copy of `v` in a value nobody else holds.
+    /// A copy of `v` in a value nobody else holds: a spare's allocations reused, or a new
+    /// value should the spare be held after all.
     fn copy_of(&mut self, v: &Value) -> Arc<Value> {
-        copy_into(self.spare(), v)
+        let mut spare = self.spare();
+        match Arc::get_mut(&mut spare) {
+            Some(c) => c.assign(v),
+            None => spare = Arc::new(v.clone()),
+        }
+        spare
     }
 
     /// Writes `value` to the tree and settles the cache, under the key's stripe lock. What
