@@ -25,7 +25,7 @@ use crate::batch::Batch;
 use crate::events::{Channel, Lost, Next};
 use crate::feed::Change;
 use crate::storage::Durable;
-use crate::tree::{Compaction, Inner, Purge, Stash, Toss, Tree, Write};
+use crate::tree::{BackgroundTree, Compaction, Inner, Purge, Stash, Toss, Tree, Write};
 use crate::txn::{Retries, Retry, Settled, Txn, TxnCommit};
 use crate::{Error, Result};
 
@@ -221,14 +221,19 @@ impl AsyncTree {
 
     /// [`Tree::compact`] on tokio's blocking pool (writing a snapshot is long, blocking
     /// file I/O); outside a tokio runtime it runs on the calling thread.
+    ///
+    /// A compaction whose future is dropped goes on; the tree's last handle, dropped
+    /// meanwhile, waits for it to end, so the tree is closed when that drop returns.
     pub async fn compact(&self) -> Result<()> {
-        let tree = self.tree.clone();
         match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle
-                .spawn_blocking(move || tree.compact())
-                .await
-                .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?,
-            Err(_) => tree.compact(),
+            Ok(handle) => {
+                let tree = BackgroundTree::new(&self.tree);
+                handle
+                    .spawn_blocking(move || tree.run(Tree::compact))
+                    .await
+                    .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+            }
+            Err(_) => self.tree.compact(),
         }
     }
 }

@@ -108,8 +108,7 @@ impl Tree {
     /// the failure is counted in stats, and a disk fault poisons the log, so the next write
     /// reports it.
     pub(super) fn compact_after_commit(&self, compaction: Compaction) {
-        let tree = self.clone();
-        let run = move || {
+        let run = |tree: &Tree| {
             if tree.compact_inner(false).is_err() {
                 if let Some(d) = &tree.inner.durable {
                     d.note_failed_compaction();
@@ -118,8 +117,12 @@ impl Tree {
         };
         match compaction {
             #[cfg(feature = "tokio")]
-            Compaction::Background => spawn_blocking(run),
-            Compaction::Inline => run(),
+            Compaction::Background => {
+                // The tree's last drop waits for this handle (see `background.rs`).
+                let tree = super::BackgroundTree::new(self);
+                spawn_blocking(move || tree.run(run));
+            }
+            Compaction::Inline => run(self),
         }
     }
 

@@ -29,6 +29,7 @@
 //! extractors aside, see [`Tree::index`]; a panic in one is caught and fails only the
 //! commit or call that ran it).
 
+mod background;
 mod checkpoint;
 mod commit;
 mod feed;
@@ -50,6 +51,8 @@ use crate::record::Items;
 use crate::stats::{Counters, Op};
 use crate::storage::Durable;
 
+#[cfg(feature = "tokio")]
+pub(crate) use background::BackgroundTree;
 pub(crate) use commit::{Committed, Write};
 #[cfg(feature = "tokio")]
 pub(crate) use maintenance::Compaction;
@@ -90,6 +93,8 @@ pub(crate) struct Inner {
     /// `Indexes::generation`, published (before the cache is cleared) by every change to
     /// the secondary indexes.
     pub(crate) index_generation: AtomicU64,
+    /// Handles held by work on other threads, which the last handle's drop waits for.
+    pub(super) background: Arc<background::Background>,
 }
 
 impl Tree {

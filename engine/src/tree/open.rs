@@ -292,6 +292,7 @@ impl Tree {
                 counters: Counters::default(),
                 durable,
                 read_only,
+                background: Arc::default(),
             }
         });
         Tree { inner }
