@@ -282,3 +282,65 @@ fn check_view(
     views.fetch_add(1, Ordering::Relaxed);
     version
 }
+
+/// The directory replaced under a reader by another tree: a refresh refuses it, and so
+/// does every refresh after it, even once the new tree has more commits than the view;
+/// the view stays as it was (never a mix of the two trees), until opened again.
+#[test]
+fn a_refresh_refuses_a_replaced_directory_and_keeps_refusing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tree");
+    {
+        let w = writer(&path);
+        for i in 0..10 {
+            w.stash(format!("k{i}"), b"old").unwrap();
+        }
+    }
+    let r = Tree::open_read_only(&path).unwrap();
+    let view = contents(&r);
+    std::fs::remove_dir_all(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    let refused = |r: &Tree| matches!(r.refresh(), Err(Error::Corrupt { .. }));
+    assert!(refused(&r), "an empty directory where the tree was");
+    let w = writer(&path);
+    w.stash("new", b"v").unwrap();
+    assert!(refused(&r), "a tree at version 1 where the view is at 10");
+    for i in 0..20 {
+        w.stash(format!("n{i}"), b"v").unwrap();
+    }
+    assert!(
+        refused(&r),
+        "a tree past the view's version, but another tree"
+    );
+    assert_eq!(contents(&r), view);
+    assert_eq!(r.stats().version, 10);
+    let again = Tree::open_read_only(&path).unwrap();
+    assert_eq!(contents(&again), contents(&w));
+}
+
+/// An older checkpoint restored over the directory while a reader follows it: the next
+/// refresh notices the segment it was reading is another file now, and refuses.
+#[test]
+fn a_refresh_notices_an_older_checkpoint_restored_over_the_directory() {
+    let base = tempfile::tempdir().unwrap();
+    let path = base.path().join("tree");
+    let backup = base.path().join("backup");
+    let w = writer(&path);
+    w.stash("a", b"1").unwrap();
+    w.checkpoint(&backup).unwrap();
+    w.stash("b", b"2").unwrap();
+    w.stash("c", b"3").unwrap();
+    let r = Tree::open_read_only(&path).unwrap();
+    let view = contents(&r);
+    assert_eq!(view.len(), 3);
+    drop(w);
+    std::fs::remove_dir_all(&path).unwrap();
+    std::fs::rename(&backup, &path).unwrap();
+    assert!(matches!(r.refresh(), Err(Error::Corrupt { .. })));
+    let w = writer(&path);
+    w.stash("d", b"4").unwrap();
+    w.stash("e", b"5").unwrap();
+    w.stash("f", b"6").unwrap();
+    assert!(matches!(r.refresh(), Err(Error::Corrupt { .. })));
+    assert_eq!(contents(&r), view, "the view stays whole as it was");
+}

@@ -32,11 +32,26 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct Follower {
     dir: PathBuf,
-    /// The segment being read (path, first version) and the offset after its last whole
-    /// commit read; `None` before the first segment exists.
-    at: Option<(PathBuf, u64, u64)>,
+    /// The segment being read; `None` before the first segment exists.
+    at: Option<Place>,
     /// The last version read.
     seq: u64,
+    /// Why refreshing stopped for good: the directory went back before the view (restored
+    /// or replaced meanwhile), so no later state of it continues the view.
+    refused: Option<String>,
+}
+
+/// Where reading a segment stopped.
+#[derive(Clone, Debug)]
+struct Place {
+    path: PathBuf,
+    /// The segment's first version.
+    first: u64,
+    /// The offset after its last whole commit read.
+    offset: u64,
+    /// The file read (a segment of the same name in a directory restored or replaced
+    /// meanwhile is another file, whose bytes at `offset` continue nothing).
+    id: FileId,
 }
 
 /// What a refresh found.
@@ -59,35 +74,81 @@ impl Follower {
             dir: dir.to_path_buf(),
             at: None,
             seq: 0,
+            refused: None,
         };
-        let recovered = follower.read_whole()?;
+        let (recovered, at) = follower.read_whole()?;
+        follower.seq = recovered.seq;
+        follower.at = at;
         Ok((follower, recovered))
     }
 
-    /// The commits the writer added since the last read, or the whole directory again.
-    pub(crate) fn refresh(&mut self) -> Result<Refresh> {
+    /// The commits the writer added since the view's version `view`, or the whole
+    /// directory again. A directory that went back before the view is refused, by this
+    /// refresh and every later one; the view's place stays as it was.
+    pub(crate) fn refresh(&mut self, view: u64) -> Result<Refresh> {
+        if let Some(reason) = &self.refused {
+            return Err(self.refusal(reason.clone()));
+        }
         match self.follow() {
             Ok(Some(commits)) => Ok(Refresh::Commits(commits)),
             // Not followable, or damaged: whatever the directory holds now, proven whole.
-            Ok(None) | Err(Error::Corrupt { .. }) => Ok(Refresh::Reload(self.read_whole()?)),
+            Ok(None) | Err(Error::Corrupt { .. }) => {
+                let (recovered, at) = self.read_whole()?;
+                if recovered.seq < view {
+                    let reason = format!(
+                        "the directory now ends at version {}, before this read-only view's \
+                         {view}: it was restored, replaced or salvaged meanwhile; open it \
+                         read-only again",
+                        recovered.seq
+                    );
+                    self.refused = Some(reason.clone());
+                    return Err(self.refusal(reason));
+                }
+                self.seq = recovered.seq;
+                self.at = at;
+                Ok(Refresh::Reload(recovered))
+            }
             Err(e) => Err(e),
         }
     }
 
-    /// Reads the whole directory, trying again while a writer changes it under the read.
-    fn read_whole(&mut self) -> Result<Recovered> {
+    fn refusal(&self, reason: String) -> Error {
+        Error::Corrupt {
+            path: self.dir.clone(),
+            offset: 0,
+            reason,
+        }
+    }
+
+    /// Reads the whole directory, trying again while a writer changes it under the read;
+    /// with the place after its last commit.
+    fn read_whole(&self) -> Result<(Recovered, Option<Place>)> {
         let mut attempt = 0;
         loop {
             let before = fingerprint(&self.dir)?;
             let error = match recovery::read_only(&self.dir) {
                 Ok(replay) => {
-                    self.seq = replay.seq;
-                    self.at = replay.active.map(|s| (s.path, s.first, s.bytes));
-                    return Ok(Recovered {
+                    let at = replay.active.map(|s| {
+                        // The file as listed before the read: a file replaced since has
+                        // another identity, and the next refresh reads the directory again.
+                        let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned());
+                        let id = before
+                            .iter()
+                            .find(|(n, _, _)| Some(n) == name.as_ref())
+                            .map_or_else(FileId::default, |f| f.2);
+                        Place {
+                            path: s.path,
+                            first: s.first,
+                            offset: s.bytes,
+                            id,
+                        }
+                    });
+                    let recovered = Recovered {
                         records: replay.records,
                         frames: replay.frames,
                         seq: replay.seq,
-                    });
+                    };
+                    return Ok((recovered, at));
                 }
                 Err(e @ Error::Corrupt { .. }) => e,
                 Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Error::Io(e),
@@ -109,10 +170,15 @@ impl Follower {
         let mut seq = self.seq;
         let mut place = self.at.clone();
         loop {
-            let (path, first, offset) = match &place {
-                Some(at) => at.clone(),
+            let (path, first, offset, id) = match &place {
+                Some(at) => (at.path.clone(), at.first, at.offset, at.id),
                 // No segment yet (a directory being created): the first one to come.
-                None => (self.dir.join(segment_name(seq + 1)), seq + 1, 0),
+                None => (
+                    self.dir.join(segment_name(seq + 1)),
+                    seq + 1,
+                    0,
+                    FileId::default(),
+                ),
             };
             let mut file = match File::open(&path) {
                 Ok(f) => f,
@@ -124,13 +190,23 @@ impl Follower {
                     // next version starts a segment of its own.
                     let next = self.dir.join(segment_name(seq + 1));
                     if first != seq + 1 && next.exists() {
-                        place = Some((next, seq + 1, 0));
+                        place = Some(Place {
+                            path: next,
+                            first: seq + 1,
+                            offset: 0,
+                            id: FileId::default(),
+                        });
                         continue;
                     }
                     return Ok(None);
                 }
                 Err(e) => return Err(io_at(&path, e)),
             };
+            let opened = FileId::of(&file.metadata().map_err(|e| io_at(&path, e))?);
+            if offset > 0 && opened != id {
+                // Another file under the segment's name: the directory was replaced.
+                return Ok(None);
+            }
             let mut data = Vec::new();
             file.seek(SeekFrom::Start(offset))
                 .and_then(|_| file.read_to_end(&mut data))
@@ -145,13 +221,23 @@ impl Follower {
             }
             match read_commits(&data, &mut at, &mut seq, &mut commits) {
                 Tail::Sealed(next) => {
-                    place = Some((self.dir.join(segment_name(next)), next, 0));
+                    place = Some(Place {
+                        path: self.dir.join(segment_name(next)),
+                        first: next,
+                        offset: 0,
+                        id: FileId::default(),
+                    });
                     continue;
                 }
                 Tail::Open => {}
                 Tail::Unfollowable => return Ok(None),
             }
-            place = Some((path, first, offset + at as u64));
+            place = Some(Place {
+                path,
+                first,
+                offset: offset + at as u64,
+                id: opened,
+            });
             break;
         }
         self.seq = seq;

@@ -82,13 +82,16 @@ impl Tree {
     /// What changed is applied as commits are: subscribers hear of it, the query cache
     /// and secondary indexes follow. On any other tree, the tree's version (nothing to
     /// read). Errors: [`Error::Io`], [`Error::Corrupt`] as for opening; the view is then
-    /// unchanged.
+    /// unchanged. A directory that went back before the view (an older checkpoint
+    /// restored over it, another tree put in its place) is [`Error::Corrupt`], from then
+    /// on at every refresh: open it read-only again.
     pub fn refresh(&self) -> Result<u64> {
         let Some(ro) = &self.inner.read_only else {
             return Ok(self.inner.applied.load(Ordering::Acquire));
         };
         let mut follower = ro.follower();
-        let found = follower.refresh()?;
+        // Only a refresh changes a read-only tree, one at a time (the follower's lock).
+        let found = follower.refresh(self.inner.applied.load(Ordering::Acquire))?;
         let now = self.now();
         let mut st = self.state();
         match found {
@@ -107,18 +110,6 @@ impl Tree {
                 }
             }
             Refresh::Reload(recovered) => {
-                if recovered.seq < st.applied {
-                    return Err(Error::Corrupt {
-                        path: ro.dir.clone(),
-                        offset: 0,
-                        reason: format!(
-                            "the directory now ends at version {}, before this read-only \
-                             view's {}: it was restored or salvaged meanwhile; open it \
-                             read-only again",
-                            recovered.seq, st.applied
-                        ),
-                    });
-                }
                 let changes = difference(&st, recovered);
                 st.seq = changes.1;
                 self.apply_commit(&mut st, changes.0, None, changes.1, now, None);
