@@ -5,7 +5,8 @@
  *
  * Every function returns an int status: ACORN_OK (0), ACORN_NOT_FOUND (1), or a negative
  * ACORN_ERR_* code, with a message from acorn_last_error() on the same thread. Keys are
- * UTF-8 byte strings with explicit lengths. Handles are freed by their own function; a
+ * UTF-8 byte strings with explicit lengths; a length over 16 MiB (the largest value, e.g.
+ * (size_t)-1 by mistake) is ACORN_ERR_TOO_LARGE before any byte is read. Handles are freed by their own function; a
  * double free is detected and returns ACORN_ERR_INVALID_HANDLE. Freeing a handle clears its
  * kind tag, so a call with a freed handle returns ACORN_ERR_INVALID_HANDLE as long as its
  * memory has not been handed out again; it is still a bug (undefined behaviour) to do so.
@@ -52,7 +53,9 @@ typedef struct AcornBatch AcornBatch;
 typedef struct AcornQuery AcornQuery;
 typedef struct AcornChanges AcornChanges;
 
-/* The last error message on this thread ("" if none); valid until the next acorn call. */
+/* The message of the last failed call on this thread ("" if none has failed): a call that
+ * succeeds leaves it as it was, so read it after a negative status only. Valid until the
+ * next acorn call. */
 const char *acorn_last_error(void);
 
 int acorn_open_memory(AcornTree **out);

@@ -260,3 +260,44 @@ fn stash_with_ttl_expires_through_the_c_abi_and_the_feed_says_so() {
         assert_eq!(acorn_close(t), ACORN_OK);
     }
 }
+
+/// A length no buffer can have (`(size_t)-1`, a common C slip) is refused before any
+/// byte is read: `ACORN_ERR_TOO_LARGE`, naming the argument, for a key and a value, with
+/// a valid pointer or a null one. (It used to build a slice of that length: an abort in a
+/// debug build, undefined behaviour in a release one.)
+#[test]
+fn an_impossible_length_is_refused_before_anything_is_read() {
+    // SAFETY: the pointers are live; the lengths are wrong on purpose, and must be refused
+    // before either is used.
+    unsafe {
+        let mut t = ptr::null_mut();
+        assert_eq!(acorn_open_memory(&mut t), ACORN_OK);
+        let mut version = 0;
+        let (k, v) = (b"k", b"v");
+        let huge = usize::MAX;
+        assert_eq!(
+            acorn_stash(t, k.as_ptr(), huge, v.as_ptr(), 1, &mut version),
+            ACORN_ERR_TOO_LARGE
+        );
+        assert!(last_error().starts_with("key is "), "{}", last_error());
+        assert_eq!(
+            acorn_stash(t, k.as_ptr(), 1, v.as_ptr(), huge, &mut version),
+            ACORN_ERR_TOO_LARGE
+        );
+        assert!(last_error().starts_with("value is "), "{}", last_error());
+        assert_eq!(
+            acorn_stash_with_ttl(t, k.as_ptr(), 1, ptr::null(), huge, 10, &mut version),
+            ACORN_ERR_TOO_LARGE
+        );
+        assert_eq!(
+            acorn_toss(t, k.as_ptr(), huge, ptr::null_mut()),
+            ACORN_ERR_TOO_LARGE
+        );
+        assert_eq!(
+            acorn_stash(t, k.as_ptr(), 1, v.as_ptr(), 1, &mut version),
+            ACORN_OK
+        );
+        assert_eq!(crack(t, k), Some(v.to_vec()));
+        assert_eq!(acorn_close(t), ACORN_OK);
+    }
+}

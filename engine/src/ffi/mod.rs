@@ -29,6 +29,7 @@ use std::ffi::{c_char, c_int, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, PoisonError};
 
+use crate::limits::MAX_VALUE_LEN;
 use crate::{Error, Tree};
 
 pub use batch::*;
@@ -189,11 +190,20 @@ fn guard(f: impl FnOnce() -> Status) -> c_int {
     }
 }
 
-/// Borrows `len` bytes at `ptr` (an empty slice for a null pointer with length 0).
+/// Borrows `len` bytes at `ptr` (an empty slice for a null pointer with length 0). A
+/// length over any limit (no key or value is longer than [`MAX_VALUE_LEN`]) is refused
+/// before anything is read: `(size_t)-1` for a length is a common slip in C, and no slice
+/// can be that long.
 ///
 /// # Safety
 /// `ptr` must point to `len` readable bytes that stay valid for the returned lifetime.
 unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8], c_int> {
+    if len > MAX_VALUE_LEN {
+        return Err(fail(
+            ACORN_ERR_TOO_LARGE,
+            &format!("{what} is {len} bytes, over the limit of {MAX_VALUE_LEN}"),
+        ));
+    }
     if ptr.is_null() {
         if len == 0 {
             return Ok(&[]);
@@ -315,8 +325,9 @@ unsafe fn release<T>(p: *mut T, tag: u64, what: &str) -> Status {
     Ok(ACORN_OK)
 }
 
-/// The message of the last error on this thread ("" if none). Valid until the next acorn
-/// call on this thread.
+/// The message of the last failed call on this thread ("" if none has failed): a call that
+/// succeeds leaves it as it was, so read it only after a negative status. Valid until the
+/// next acorn call on this thread.
 #[no_mangle]
 pub extern "C" fn acorn_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())

@@ -45,7 +45,8 @@ pub(crate) struct Plan {
 struct Made<'a> {
     io: &'a dyn Io,
     to: &'a Path,
-    created_dir: bool,
+    /// The directories the copy created, removed again if it fails.
+    created: CreatedDirs,
     files: Vec<PathBuf>,
     done: bool,
     /// The lock on `to` (see [`destination`]), released after the cleanup.
@@ -56,11 +57,11 @@ impl<'a> Made<'a> {
     /// Starts a copy into `to`, which becomes an empty directory this copy holds the lock
     /// of (see [`destination`]).
     fn start(io: &'a dyn Io, to: &'a Path) -> Result<Self> {
-        let (created_dir, claim) = destination(to)?;
+        let (created, claim) = destination(to)?;
         Ok(Made {
             io,
             to,
-            created_dir,
+            created,
             files: Vec::new(),
             done: false,
             _claim: claim,
@@ -77,6 +78,7 @@ impl<'a> Made<'a> {
 impl Drop for Made<'_> {
     fn drop(&mut self) {
         if self.done {
+            self.created.keep();
             return;
         }
         // Best effort: a half-made copy never opens as a tree anyway (see the module docs).
@@ -85,8 +87,26 @@ impl Drop for Made<'_> {
         }
         let _ = self.io.remove(&self.to.join(SEGMENT_TMP));
         let _ = self.io.remove(&self.to.join(snapshot::TMP));
-        if self.created_dir {
-            let _ = std::fs::remove_dir(self.to);
+        // `created` removes its directories next (a field, dropped after this).
+    }
+}
+
+/// Directories a checkpoint created (`to` first, then the parents that were missing),
+/// removed when dropped, each only if empty (nothing put in one meanwhile is lost), unless
+/// kept.
+#[derive(Debug)]
+struct CreatedDirs(Vec<PathBuf>);
+
+impl CreatedDirs {
+    fn keep(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }
@@ -95,17 +115,22 @@ impl Drop for Made<'_> {
 /// parents) when missing; then locked as a tree's directory is (`lock::lock_directory`), so
 /// a second checkpoint into it, or a tree opening it, is refused until the copy is done;
 /// then, under the lock, it must be empty (a second checkpoint that found it empty before
-/// the first began finds it locked or holding files). Returns whether it was created, and
-/// the lock.
-fn destination(to: &Path) -> Result<(bool, Option<Flock>)> {
-    let created = match std::fs::metadata(to) {
-        Ok(_) => false,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(to).map_err(|e| io_at(to, e))?;
-            true
+/// the first began finds it locked or holding files). Returns the directories it created
+/// (`to` first, then the parents that were missing), and the lock.
+fn destination(to: &Path) -> Result<(CreatedDirs, Option<Flock>)> {
+    let mut missing = Vec::new();
+    let mut dir = Some(to);
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        match std::fs::metadata(d) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(d.to_path_buf()),
+            Err(e) => return Err(io_at(d, e)),
         }
-        Err(e) => return Err(io_at(to, e)),
-    };
+        dir = d.parent();
+    }
+    if !missing.is_empty() {
+        std::fs::create_dir_all(to).map_err(|e| io_at(to, e))?;
+    }
     let refused = |kind, why: &str| {
         Error::Io(std::io::Error::new(
             kind,
@@ -129,7 +154,9 @@ fn destination(to: &Path) -> Result<(bool, Option<Flock>)> {
     if entries.next().is_some() {
         return Err(refused(std::io::ErrorKind::AlreadyExists, "holds files"));
     }
-    Ok((created, claim))
+    // Ours to remove again only from here on, under the lock: a checkpoint refused above
+    // may have found (or made) the directories another one is filling.
+    Ok((CreatedDirs(missing), claim))
 }
 
 /// Copies the files of `plan` into `to` (see the module docs).

@@ -322,6 +322,12 @@ impl Durable {
                 buffer: options.buffer,
             },
         )?;
+        if wal.writes_plain() {
+            // Compression turned on since the active segment was begun: cut the log now,
+            // so it applies to the next write, not only after the next compaction. The
+            // sealed segment stays until a snapshot covers it, as after a failed compaction.
+            wal.rotate(replay.seq)?;
+        }
         let durable = Durable {
             dir: path.to_path_buf(),
             options,

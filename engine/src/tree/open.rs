@@ -101,7 +101,8 @@ impl TreeBuilder {
     /// default), or with the `compression` feature `Compression::Lz4`, each frame and each
     /// snapshot chunk of about 256 KiB compressed when that makes it smaller
     /// ([`crate::Stats::compression_ratio`] says by how much). Applies to what is written
-    /// from now on: a tree keeps reading what it wrote either way. A tree written with
+    /// from now on (turned on at a reopen, the open cuts the log, so the next write is
+    /// compressed): a tree keeps reading what it wrote either way. A tree written with
     /// compression is refused by a build without the feature
     /// ([`crate::Error::CompressionUnsupported`], naming the file); one written without it
     /// opens in every build. In memory it changes nothing.

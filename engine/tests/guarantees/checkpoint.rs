@@ -119,7 +119,9 @@ fn every_call_failed(no_links: bool) {
             let (io, armed, _) = armed_plan(k, action, no_links);
             let tree = source(&dir.path().join("live"), Arc::clone(&io));
             armed.store(true, Ordering::SeqCst);
-            let copy = dir.path().join("copy");
+            // Into a directory whose parents are missing too: all made by the checkpoint.
+            let parents = dir.path().join("parents");
+            let copy = parents.join("made").join("copy");
             let result = tree.checkpoint(&copy);
             armed.store(false, Ordering::SeqCst);
             assert!(io.fired().is_some(), "{what}: the call never came");
@@ -141,6 +143,10 @@ fn every_call_failed(no_links: bool) {
                         "{what}: {message}"
                     );
                     assert!(!copy.exists(), "{what}: a failed checkpoint left {copy:?}");
+                    assert!(
+                        !parents.exists(),
+                        "{what}: a failed checkpoint left {parents:?}"
+                    );
                 }
             }
             // The tree goes on: it takes writes, and the next checkpoint is whole.

@@ -162,6 +162,13 @@ impl Wal {
             buffer,
         } = writing;
         let (file, segment, head) = match active {
+            // Holding no commit yet, and written with other flags (compression turned on
+            // or off since): an empty segment with this open's flags is renamed over it.
+            Some(segment) if segment.first > seq && segment::head_flags(&segment.path) != flags => {
+                let (file, segment) =
+                    create_segment(io.as_ref(), dir, segment.first, flags).map_err(|f| f.error)?;
+                (file, segment, flags)
+            }
             Some(segment) => {
                 let file = io
                     .open_append(&segment.path)
@@ -194,7 +201,7 @@ impl Wal {
             older,
             buf: Vec::new(),
             // Compressed frames only where the head says so (a segment written before
-            // compression was turned on goes on uncompressed until the next cut).
+            // compression was turned on is cut by `Durable::open`, see `writes_plain`).
             lz4: flags & head & compress::FLAG_LZ4 != 0,
             scratch: Vec::new(),
             write_failed: false,
@@ -320,6 +327,12 @@ impl Log {
         // Under the append lock, so it moves in step with `written`.
         self.commits.fetch_add(1, Ordering::AcqRel);
         Ok(a.written)
+    }
+
+    /// Whether this log was asked to compress but its active segment, written before
+    /// compression was turned on, takes plain frames only (until it is cut).
+    pub(crate) fn writes_plain(&self) -> bool {
+        self.flags & compress::FLAG_LZ4 != 0 && !lock(&self.active).lz4
     }
 
     /// Starts a new segment for the commits after `seq` (the last one logged) and returns
