@@ -59,10 +59,9 @@ impl BackgroundTree {
 
     /// Runs `work` with the tree on this thread, then releases the handle.
     pub(crate) fn run<R>(mut self, work: impl FnOnce(&Tree) -> R) -> R {
-        let was = IN_BACKGROUND.replace(true);
+        let _flag = InBackground::enter();
         let result = self.tree.as_ref().map(work);
         self.release();
-        IN_BACKGROUND.set(was);
         result.unwrap_or_else(|| unreachable!("a background handle runs once"))
     }
 
@@ -73,15 +72,32 @@ impl BackgroundTree {
             return;
         };
         let background = Arc::clone(&tree.inner.background);
-        let was = IN_BACKGROUND.replace(true);
-        drop(tree);
-        IN_BACKGROUND.set(was);
+        {
+            let _flag = InBackground::enter();
+            drop(tree);
+        }
         let _held = background
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         background.running.fetch_sub(1, Ordering::AcqRel);
         background.ended.notify_all();
+    }
+}
+
+/// Marks this thread as running background work until dropped (also when the work
+/// panics: a pool thread runs other tasks afterwards).
+struct InBackground(bool);
+
+impl InBackground {
+    fn enter() -> InBackground {
+        InBackground(IN_BACKGROUND.replace(true))
+    }
+}
+
+impl Drop for InBackground {
+    fn drop(&mut self) {
+        IN_BACKGROUND.set(self.0);
     }
 }
 
