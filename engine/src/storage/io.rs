@@ -124,3 +124,27 @@ impl Io for StdIo {
         std::fs::hard_link(from, to)
     }
 }
+
+/// Which file a path names (device and inode on Unix), to notice one replaced under us.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    #[cfg(unix)]
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// Elsewhere only disappearance is noticed (an open file cannot be deleted on Windows).
+    #[cfg(not(unix))]
+    pub(crate) fn of(_meta: &std::fs::Metadata) -> FileId {
+        FileId::default()
+    }
+}

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub(crate) use io::FileId;
 use io::{Io, StdIo};
 use lock::DirLock;
 use segment::Segment;
@@ -178,30 +179,6 @@ pub(crate) fn io_at(path: &Path, e: std::io::Error) -> Error {
         e.kind(),
         format!("{}: {e}", path.display()),
     ))
-}
-
-/// Which file a path names (device and inode on Unix), to notice one replaced under us.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct FileId {
-    dev: u64,
-    ino: u64,
-}
-
-impl FileId {
-    #[cfg(unix)]
-    pub(crate) fn of(meta: &std::fs::Metadata) -> FileId {
-        use std::os::unix::fs::MetadataExt;
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        }
-    }
-
-    /// Elsewhere only disappearance is noticed (an open file cannot be deleted on Windows).
-    #[cfg(not(unix))]
-    pub(crate) fn of(_meta: &std::fs::Metadata) -> FileId {
-        FileId::default()
-    }
 }
 
 /// Commits as read from the log: each version with its changes, in order.
