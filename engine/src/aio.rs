@@ -25,7 +25,9 @@ use crate::batch::Batch;
 use crate::events::{Channel, Lost, Next};
 use crate::feed::Change;
 use crate::storage::Durable;
-use crate::tree::{BackgroundTree, Compaction, Inner, Purge, Stash, Toss, Tree, Write};
+use crate::tree::{
+    without_waiting, BackgroundTree, Compaction, Inner, Purge, Stash, Toss, Tree, Write,
+};
 use crate::txn::{Retries, Retry, Settled, Txn, TxnCommit};
 use crate::{Error, Result};
 
@@ -278,9 +280,12 @@ impl ChangeStream {
             inner: self.tree.upgrade()?,
         };
         let on_disk = tree.has_files();
+        // A handle for a moment, on a thread of the blocking pool: its drop never waits.
         let read = move || {
-            tree.changes_between(lost.after, lost.to)
-                .map(Iterator::collect)
+            without_waiting(move || {
+                tree.changes_between(lost.after, lost.to)
+                    .map(Iterator::collect)
+            })
         };
         Some(match tokio::runtime::Handle::try_current() {
             Ok(handle) if on_disk => Reading::Blocking(handle.spawn_blocking(read)),

@@ -154,3 +154,47 @@ fn the_last_drop_waits_for_an_abandoned_async_compact_then_the_tree_reopens() {
     opener.join().unwrap();
     drop(rt);
 }
+
+/// Two pieces of background work at once: an automatic compaction held at the door and
+/// an abandoned `compact()` queued behind it (compactions take turns). The last drop
+/// waits for both: the directory is unlocked when it returns, with every write.
+#[test]
+fn the_last_drop_waits_for_every_background_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let door = Arc::new(Door::default());
+    let (tree, starts) = held_tree(dir.path(), &door, true);
+    let at = tree.to_async();
+    drop(tree);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut i = 0u32;
+        while starts.try_recv().is_err() {
+            at.stash(format!("k{}", i % 10), i.to_le_bytes())
+                .await
+                .unwrap();
+            i += 1;
+            assert!(i < 100_000, "no automatic compaction started");
+            tokio::task::yield_now().await;
+        }
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), at.compact()).await;
+        assert!(
+            gave_up.is_err(),
+            "the second compaction waits for the first"
+        );
+    });
+    let written: Vec<_> = at
+        .iter()
+        .map(|n| (n.key.to_string(), n.value.to_vec()))
+        .collect();
+    let opener = door.open_after(Duration::from_millis(300));
+    drop(at);
+    let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
+    let read: Vec<_> = reopened
+        .iter()
+        .map(|n| (n.key.to_string(), n.value.to_vec()))
+        .collect();
+    assert_eq!(read, written);
+    assert!(!dir.path().join("snapshot.tmp").exists());
+    opener.join().unwrap();
+    drop(rt);
+}

@@ -201,7 +201,7 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8], 
     if len > MAX_VALUE_LEN {
         return Err(fail(
             ACORN_ERR_TOO_LARGE,
-            &format!("{what} is {len} bytes, over the limit of {MAX_VALUE_LEN}"),
+            &format!("{what} is {len} bytes: no key or value is longer than {MAX_VALUE_LEN}"),
         ));
     }
     if ptr.is_null() {

@@ -202,9 +202,11 @@ impl Follower {
                 }
                 Err(e) => return Err(io_at(&path, e)),
             };
-            let opened = FileId::of(&file.metadata().map_err(|e| io_at(&path, e))?);
-            if offset > 0 && opened != id {
-                // Another file under the segment's name: the directory was replaced.
+            let meta = file.metadata().map_err(|e| io_at(&path, e))?;
+            let opened = FileId::of(&meta);
+            if offset > 0 && (opened != id || meta.len() < offset) {
+                // Another file under the segment's name (a segment only grows): the
+                // directory was replaced.
                 return Ok(None);
             }
             let mut data = Vec::new();

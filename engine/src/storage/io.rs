@@ -125,11 +125,14 @@ impl Io for StdIo {
     }
 }
 
-/// Which file a path names (device and inode on Unix), to notice one replaced under us.
+/// Which file a path names (device and inode on Unix, and its birth time where the file
+/// system keeps one: a file system may give a new file the inode number of one deleted
+/// just before), to notice one replaced under us.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FileId {
     dev: u64,
     ino: u64,
+    born: Option<std::time::SystemTime>,
 }
 
 impl FileId {
@@ -139,6 +142,7 @@ impl FileId {
         FileId {
             dev: meta.dev(),
             ino: meta.ino(),
+            born: meta.created().ok(),
         }
     }
 

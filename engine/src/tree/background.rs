@@ -8,10 +8,12 @@
 //! background's waits until the background work has ended and released its handle: when
 //! that drop returns the tree is closed.
 //!
-//! Not waited for: a handle a background thread takes only for a moment (the log's sync
-//! thread applying commits, a change stream reading lost commits back), and the rare
-//! case of the last two handles dropped at the same instant on two threads (each can see
-//! the other still there): then the tree closes when the background work ends.
+//! Not waited for: a handle the tree's own machinery takes only for a moment from a weak
+//! reference (the log's sync thread applying commits, a change stream or a subscriber
+//! reading lost commits back: [`without_waiting`]; its drop never waits, so it can neither
+//! stall that thread for a compaction nor deadlock a blocking pool of one thread), and
+//! the rare case of the last two handles dropped at the same instant on two threads (each
+//! can see the other still there). Then the tree closes when the background work ends.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,24 +67,30 @@ impl BackgroundTree {
         result.unwrap_or_else(|| unreachable!("a background handle runs once"))
     }
 
-    /// Drops the handle first, then counts it out and wakes a closing drop: by the time
-    /// that drop returns, its own handle is the tree's last.
+    /// Drops the handle and counts it out in one step under the lock (a closing drop
+    /// never sees the handle gone but still counted, or the other way round), then wakes
+    /// a closing drop: by the time that drop returns, its own handle is the tree's last.
     fn release(&mut self) {
         let Some(tree) = self.tree.take() else {
             return;
         };
         let background = Arc::clone(&tree.inner.background);
-        {
-            let _flag = InBackground::enter();
-            drop(tree);
-        }
         let _held = background
             .lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        // Its own drop does not wait (nor take the lock): this thread is marked.
+        without_waiting(|| drop(tree));
         background.running.fetch_sub(1, Ordering::AcqRel);
         background.ended.notify_all();
     }
+}
+
+/// Runs `f` (which drops a handle taken for a moment) with this thread marked, so that
+/// no drop in it waits for background work (see the module comment).
+pub(crate) fn without_waiting<R>(f: impl FnOnce() -> R) -> R {
+    let _flag = InBackground::enter();
+    f()
 }
 
 /// Marks this thread as running background work until dropped (also when the work

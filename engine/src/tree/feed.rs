@@ -98,8 +98,10 @@ impl Tree {
         let tree = Arc::downgrade(&self.inner);
         Arc::new(move |after, to| {
             let inner = tree.upgrade()?;
-            let feed = Tree { inner }.changes_between(after, to).ok()?;
-            Some(feed.collect())
+            super::without_waiting(|| {
+                let feed = Tree { inner }.changes_between(after, to).ok()?;
+                Some(feed.collect())
+            })
         })
     }
 }

@@ -51,6 +51,7 @@ use crate::record::Items;
 use crate::stats::{Counters, Op};
 use crate::storage::Durable;
 
+pub(crate) use background::without_waiting;
 #[cfg(feature = "tokio")]
 pub(crate) use background::BackgroundTree;
 pub(crate) use commit::{Committed, Write};

@@ -276,7 +276,7 @@ impl Tree {
                 let tree = weak.clone();
                 d.set_hook(Box::new(move |synced| {
                     if let Some(inner) = tree.upgrade() {
-                        Tree { inner }.apply_durable(synced);
+                        super::without_waiting(|| Tree { inner }.apply_durable(synced));
                     }
                 }));
             }
