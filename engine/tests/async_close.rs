@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use acorn::faults::{Action, Call, FaultyIo};
-use acorn::{SyncPolicy, Tree};
+use acorn::{AsyncTree, SyncPolicy, Tree};
 
 /// A door the test opens: the `FaultyIo` below holds the snapshot's creation at it.
 #[derive(Default)]
@@ -85,6 +85,26 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Overwrites ten keys until a write's automatic compaction has started (and waits at the
+/// door).
+async fn write_until_a_compaction_starts(at: &AsyncTree, starts: &mpsc::Receiver<()>) {
+    let mut i = 0u32;
+    while starts.try_recv().is_err() {
+        at.stash(format!("k{}", i % 10), i.to_le_bytes())
+            .await
+            .unwrap();
+        i += 1;
+        assert!(i < 100_000, "no automatic compaction started");
+        tokio::task::yield_now().await;
+    }
+}
+
+fn contents(tree: &Tree) -> Vec<(String, Vec<u8>)> {
+    tree.iter()
+        .map(|n| (n.key.to_string(), n.value.to_vec()))
+        .collect()
+}
+
 #[test]
 fn the_last_drop_waits_for_an_automatic_compaction_then_the_tree_reopens() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,31 +114,14 @@ fn the_last_drop_waits_for_an_automatic_compaction_then_the_tree_reopens() {
     drop(tree);
     let rt = runtime();
     rt.block_on(async {
-        let mut i = 0u32;
-        // Overwrite ten keys until a write's automatic compaction has started (and waits
-        // at the door).
-        while starts.try_recv().is_err() {
-            at.stash(format!("k{}", i % 10), i.to_le_bytes())
-                .await
-                .unwrap();
-            i += 1;
-            assert!(i < 100_000, "no automatic compaction started");
-            tokio::task::yield_now().await;
-        }
+        write_until_a_compaction_starts(&at, &starts).await;
     });
-    let written: Vec<_> = at
-        .iter()
-        .map(|n| (n.key.to_string(), n.value.to_vec()))
-        .collect();
+    let written = contents(&at);
     let opener = door.open_after(Duration::from_millis(300));
     drop(at);
     // The compaction held its handle; the drop waited for it, so nothing holds the lock.
     let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
-    let read: Vec<_> = reopened
-        .iter()
-        .map(|n| (n.key.to_string(), n.value.to_vec()))
-        .collect();
-    assert_eq!(read, written);
+    assert_eq!(contents(&reopened), written);
     assert!(
         dir.path().join("snapshot.acorn").exists(),
         "the compaction finished"
@@ -167,33 +170,18 @@ fn the_last_drop_waits_for_every_background_compaction() {
     drop(tree);
     let rt = runtime();
     rt.block_on(async {
-        let mut i = 0u32;
-        while starts.try_recv().is_err() {
-            at.stash(format!("k{}", i % 10), i.to_le_bytes())
-                .await
-                .unwrap();
-            i += 1;
-            assert!(i < 100_000, "no automatic compaction started");
-            tokio::task::yield_now().await;
-        }
+        write_until_a_compaction_starts(&at, &starts).await;
         let gave_up = tokio::time::timeout(Duration::from_millis(50), at.compact()).await;
         assert!(
             gave_up.is_err(),
             "the second compaction waits for the first"
         );
     });
-    let written: Vec<_> = at
-        .iter()
-        .map(|n| (n.key.to_string(), n.value.to_vec()))
-        .collect();
+    let written = contents(&at);
     let opener = door.open_after(Duration::from_millis(300));
     drop(at);
     let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
-    let read: Vec<_> = reopened
-        .iter()
-        .map(|n| (n.key.to_string(), n.value.to_vec()))
-        .collect();
-    assert_eq!(read, written);
+    assert_eq!(contents(&reopened), written);
     assert!(!dir.path().join("snapshot.tmp").exists());
     opener.join().unwrap();
     drop(rt);
