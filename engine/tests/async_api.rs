@@ -12,20 +12,9 @@ use acorn::{AsyncTree, SyncPolicy, Tree};
 #[path = "common/trees.rs"]
 mod trees;
 
-fn multi(threads: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn single() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+#[path = "common/runtime.rs"]
+mod runtime;
+use runtime::{multi, single};
 
 fn contents(tree: &Tree) -> BTreeMap<String, Vec<u8>> {
     tree.iter()

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -13,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use acorn::faults::{Action, Call, FaultyIo};
 use acorn::{AsyncTree, SyncPolicy, Tree};
+
+#[path = "common/runtime.rs"]
+mod runtime;
 
 /// A door the test opens: the `FaultyIo` below holds the snapshot's creation at it.
 #[derive(Default)]
@@ -44,13 +46,24 @@ impl Door {
     }
 }
 
-/// A durable tree whose compactions announce themselves on the returned channel and then
-/// wait at `door` before they create their snapshot file (not the open's first snapshot).
+/// A durable tree whose compactions announce themselves on `starts` and then wait at
+/// `door` before they create their snapshot file (not the open's first snapshot), held
+/// only through `at`, with the runtime its async calls run on.
+struct Held {
+    dir: tempfile::TempDir,
+    door: Arc<Door>,
+    at: AsyncTree,
+    starts: mpsc::Receiver<()>,
+    rt: tokio::runtime::Runtime,
+}
+
 /// `automatic`: compactions start on a tiny log (else not in these tests).
-fn held_tree(dir: &Path, door: &Arc<Door>, automatic: bool) -> (Tree, mpsc::Receiver<()>) {
+fn held(automatic: bool) -> Held {
+    let dir = tempfile::tempdir().unwrap();
+    let door = Arc::new(Door::default());
     let (started, starts) = mpsc::channel();
     let started = Mutex::new(started);
-    let door = Arc::clone(door);
+    let at_door = Arc::clone(&door);
     let armed = Arc::new(AtomicBool::new(false));
     let opened = Arc::clone(&armed);
     let io = FaultyIo::new(move |c| {
@@ -59,12 +72,12 @@ fn held_tree(dir: &Path, door: &Arc<Door>, automatic: bool) -> (Tree, mpsc::Rece
             && c.path.ends_with("snapshot.tmp")
         {
             let _ = started.lock().unwrap().send(());
-            door.wait();
+            at_door.wait();
         }
         Action::Pass
     });
     let builder = Tree::builder()
-        .path(dir)
+        .path(dir.path())
         .sync(SyncPolicy::Never)
         .io(Arc::new(io));
     let builder = if automatic {
@@ -74,28 +87,55 @@ fn held_tree(dir: &Path, door: &Arc<Door>, automatic: bool) -> (Tree, mpsc::Rece
     };
     let tree = builder.open().unwrap();
     opened.store(true, Ordering::Release);
-    (tree, starts)
+    Held {
+        dir,
+        door,
+        at: tree.to_async(),
+        starts,
+        rt: runtime::multi(2),
+    }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+impl Held {
+    /// Overwrites ten keys until a write's automatic compaction has started (and waits
+    /// at the door).
+    fn write_until_a_compaction_starts(&self) {
+        self.rt.block_on(async {
+            let mut i = 0u32;
+            while self.starts.try_recv().is_err() {
+                self.at
+                    .stash(format!("k{}", i % 10), i.to_le_bytes())
+                    .await
+                    .unwrap();
+                i += 1;
+                assert!(i < 100_000, "no automatic compaction started");
+                tokio::task::yield_now().await;
+            }
+        });
+    }
 
-/// Overwrites ten keys until a write's automatic compaction has started (and waits at the
-/// door).
-async fn write_until_a_compaction_starts(at: &AsyncTree, starts: &mpsc::Receiver<()>) {
-    let mut i = 0u32;
-    while starts.try_recv().is_err() {
-        at.stash(format!("k{}", i % 10), i.to_le_bytes())
-            .await
-            .unwrap();
-        i += 1;
-        assert!(i < 100_000, "no automatic compaction started");
-        tokio::task::yield_now().await;
+    /// Starts an async `compact()` and gives up on it (a timeout) while it waits: it goes
+    /// on, on the blocking pool.
+    fn abandon_a_compaction(&self, why: &str) {
+        self.rt.block_on(async {
+            let gave_up = tokio::time::timeout(Duration::from_millis(50), self.at.compact()).await;
+            assert!(gave_up.is_err(), "{why}");
+        });
+    }
+
+    /// Opens the door 300 ms from now and drops the tree's last handle at once, then opens
+    /// the directory again: the drop must have waited for the background work, else the
+    /// directory is still locked. Returns the reopened tree and the directory.
+    fn close_and_reopen(self) -> (Tree, tempfile::TempDir) {
+        let Held {
+            dir, door, at, rt, ..
+        } = self;
+        let opener = door.open_after(Duration::from_millis(300));
+        drop(at);
+        let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
+        opener.join().unwrap();
+        drop(rt);
+        (reopened, dir)
     }
 }
 
@@ -107,55 +147,33 @@ fn contents(tree: &Tree) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_last_drop_waits_for_an_automatic_compaction_then_the_tree_reopens() {
-    let dir = tempfile::tempdir().unwrap();
-    let door = Arc::new(Door::default());
-    let (tree, starts) = held_tree(dir.path(), &door, true);
-    let at = tree.to_async();
-    drop(tree);
-    let rt = runtime();
-    rt.block_on(async {
-        write_until_a_compaction_starts(&at, &starts).await;
-    });
-    let written = contents(&at);
-    let opener = door.open_after(Duration::from_millis(300));
-    drop(at);
-    // The compaction held its handle; the drop waited for it, so nothing holds the lock.
-    let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
+    let held = held(true);
+    held.write_until_a_compaction_starts();
+    let written = contents(&held.at);
+    let (reopened, dir) = held.close_and_reopen();
     assert_eq!(contents(&reopened), written);
     assert!(
         dir.path().join("snapshot.acorn").exists(),
         "the compaction finished"
     );
     assert!(!dir.path().join("snapshot.tmp").exists());
-    opener.join().unwrap();
-    drop(rt);
 }
 
 #[test]
 fn the_last_drop_waits_for_an_abandoned_async_compact_then_the_tree_reopens() {
-    let dir = tempfile::tempdir().unwrap();
-    let door = Arc::new(Door::default());
-    let (tree, starts) = held_tree(dir.path(), &door, false);
+    let held = held(false);
     for i in 0..50u32 {
-        tree.stash(format!("k{i:05}"), vec![b'v'; 64]).unwrap();
+        held.at
+            .tree()
+            .stash(format!("k{i:05}"), vec![b'v'; 64])
+            .unwrap();
     }
-    let at = tree.to_async();
-    drop(tree);
-    let rt = runtime();
-    rt.block_on(async {
-        // The caller gives up on the compaction (a timeout); it goes on, on the blocking pool.
-        let gave_up = tokio::time::timeout(Duration::from_millis(50), at.compact()).await;
-        assert!(gave_up.is_err(), "the compaction waits at the door");
-    });
-    starts
+    held.abandon_a_compaction("the compaction waits at the door");
+    held.starts
         .recv_timeout(Duration::from_secs(30))
         .expect("the compaction started");
-    let opener = door.open_after(Duration::from_millis(300));
-    drop(at);
-    let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
+    let (reopened, _dir) = held.close_and_reopen();
     assert_eq!(reopened.len(), 50);
-    opener.join().unwrap();
-    drop(rt);
 }
 
 /// Two pieces of background work at once: an automatic compaction held at the door and
@@ -163,26 +181,11 @@ fn the_last_drop_waits_for_an_abandoned_async_compact_then_the_tree_reopens() {
 /// waits for both: the directory is unlocked when it returns, with every write.
 #[test]
 fn the_last_drop_waits_for_every_background_compaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let door = Arc::new(Door::default());
-    let (tree, starts) = held_tree(dir.path(), &door, true);
-    let at = tree.to_async();
-    drop(tree);
-    let rt = runtime();
-    rt.block_on(async {
-        write_until_a_compaction_starts(&at, &starts).await;
-        let gave_up = tokio::time::timeout(Duration::from_millis(50), at.compact()).await;
-        assert!(
-            gave_up.is_err(),
-            "the second compaction waits for the first"
-        );
-    });
-    let written = contents(&at);
-    let opener = door.open_after(Duration::from_millis(300));
-    drop(at);
-    let reopened = Tree::open(dir.path()).expect("the dropped tree's directory is unlocked");
+    let held = held(true);
+    held.write_until_a_compaction_starts();
+    held.abandon_a_compaction("the second compaction waits for the first");
+    let written = contents(&held.at);
+    let (reopened, dir) = held.close_and_reopen();
     assert_eq!(contents(&reopened), written);
     assert!(!dir.path().join("snapshot.tmp").exists());
-    opener.join().unwrap();
-    drop(rt);
 }

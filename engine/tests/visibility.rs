@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use acorn::{SyncPolicy, Tree};
 
+#[path = "common/runtime.rs"]
+mod runtime;
 #[path = "common/trees.rs"]
 mod trees;
 
@@ -121,11 +123,7 @@ fn transactions_on_a_hot_key_wait_for_pending_commits_and_lose_nothing() {
         let n = tx.crack("counter")?.map_or(0, |n| number(&n.value));
         tx.stash("counter", (n + 1).to_string())
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime::multi(2);
     let at = tree.to_async();
     std::thread::scope(|s| {
         for _ in 0..3 {

@@ -67,13 +67,12 @@ fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static)
     }
 }
 
+#[path = "../common/runtime.rs"]
+mod tokio_runtime;
+
 /// A tokio runtime with two worker threads.
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio_runtime::multi(2)
 }
 
 /// Where a tree lives: in memory, or durable under one policy.

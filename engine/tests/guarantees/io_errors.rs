@@ -485,11 +485,7 @@ fn a_failed_fsync_fails_every_waiting_future() {
         );
         let tree = open(dir.path(), &io);
         let at = tree.to_async();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::runtime::multi(2);
         let results: Vec<acorn::Result<u64>> = rt.block_on(async {
             let tasks: Vec<_> = (0..50)
                 .map(|i| {

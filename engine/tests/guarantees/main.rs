@@ -29,6 +29,8 @@ mod older_format;
 mod power_loss;
 mod process_killed;
 mod read_only;
+#[path = "../common/runtime.rs"]
+mod runtime;
 mod states;
 mod support;
 #[path = "../common/trees.rs"]
